@@ -1,0 +1,40 @@
+# cybercrisis: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export CYBERCRISIS_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: help run test test-sqlite test-postgres browser-deps lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV): $(BIN)/cybercrisis ## Create .venv with the cybercrisis command and dev tools
+
+$(BIN)/cybercrisis: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(VENV) ## Set up and start the platform on SQLite with demo data (prints the login)
+	$(BIN)/cybercrisis serve --demo --host $(HOST) --port $(PORT)
+
+browser-deps: ## Install Debian's Chromium for the browser tests (needs root)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV) browser-deps ## Run the whole suite (SQLite; PostgreSQL too when CYBERCRISIS_TEST_DATABASE_URL is set)
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: $(VENV) ## ruff and mypy
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: $(VENV) ## Benchmarks against a real server; prints figures and ratios to a baseline
+	$(BIN)/python -m bench
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

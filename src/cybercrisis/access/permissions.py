@@ -1,0 +1,52 @@
+"""Permissions named `scope:resource:action` and the roles that bundle them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    DIRECTORY_READ = "directory:organisation:read"
+    DIRECTORY_WRITE = "directory:organisation:write"
+    DIRECTORY_IMPORT = "directory:organisation:import"
+    CONTACT_WRITE = "directory:contact:write"
+    DOCUMENT_WRITE = "directory:document:write"
+    SHARING_PASS_ON = "access:share:pass-on"
+    USER_READ = "accounts:user:read"
+    USER_WRITE = "accounts:user:write"
+    USER_WRITE_ANY = "accounts:user:write-any"
+    TOKEN_OWN = "accounts:token:write-own"
+    TOKEN_MANAGE = "accounts:token:manage"
+    AUDIT_READ = "audit:event:read"
+    AUDIT_VERIFY = "audit:chain:verify"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ANALYST = "analyst"
+    COORDINATOR = "coordinator"
+    ORG_ADMIN = "org-admin"
+    PLATFORM_ADMIN = "platform-admin"
+
+
+P = Permission
+_VIEWER = {P.DIRECTORY_READ, P.TOKEN_OWN}
+_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON}
+_COORDINATOR = _ANALYST | {P.USER_READ}
+_ORG_ADMIN = _ANALYST | {P.CONTACT_WRITE, P.USER_READ, P.USER_WRITE, P.TOKEN_MANAGE, P.AUDIT_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset(_VIEWER),
+    Role.ANALYST: frozenset(_ANALYST),
+    Role.COORDINATOR: frozenset(_COORDINATOR),
+    Role.ORG_ADMIN: frozenset(_ORG_ADMIN),
+    # Platform admins run the node; they do NOT bypass TLP (the policy has no admin branch).
+    Role.PLATFORM_ADMIN: frozenset(Permission),
+}
+
+
+def permissions_for(roles: list[str] | tuple[str, ...] | frozenset[str]) -> frozenset[Permission]:
+    perms: set[Permission] = set()
+    for name in roles:
+        perms |= ROLE_PERMISSIONS.get(Role(name), frozenset())
+    return frozenset(perms)

@@ -1,0 +1,33 @@
+"""Who is asking: a user acting through a session or an API token, or an anonymous reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cybercrisis.access.permissions import Permission
+from cybercrisis.errors import PermissionDenied
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str | None
+    org_id: str | None
+    communities: frozenset[str] = field(default_factory=frozenset)
+    permissions: frozenset[Permission] = field(default_factory=frozenset)
+    roles: tuple[str, ...] = ()
+    token_id: str | None = None
+    email: str | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    def has(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: Permission) -> None:
+        if permission not in self.permissions:
+            raise PermissionDenied(f"this action needs the permission {permission.value}")
+
+
+ANONYMOUS = Principal(user_id=None, org_id=None)

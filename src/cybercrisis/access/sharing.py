@@ -1,0 +1,181 @@
+"""Writing share lists: validation per TLP, defaults, originator-only changes and AMBER pass-on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.models import Share
+from cybercrisis.access.policy import COMMUNITY, ORG, USER, can_read, read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareList, ShareWith
+from cybercrisis.access.tlp import TLP
+from cybercrisis.accounts.models import User
+from cybercrisis.audit import service as audit
+from cybercrisis.directory.models import Community, CommunityMembership, Organisation
+from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
+
+
+T = TypeVar("T")
+
+
+class ShareableRow(Protocol):
+    id: str
+    tlp: str
+    owner_org_id: str
+    created_by_id: str | None
+
+
+def parse_tlp(value: str, *, field: str = "tlp") -> TLP:
+    try:
+        return TLP.parse(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), errors=[{"field": field, "message": str(exc)}]) from None
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": f"share_with.{field}", "message": message}])
+
+
+def resolve(
+    session: Session, *, tlp: TLP, share_with: ShareWith, owner_org_id: str, author_id: str | None
+) -> list[tuple[str, str]]:
+    """Check that every recipient exists and fits the TLP; return (kind, target) pairs with defaults."""
+    if tlp == TLP.RED and (share_with.organisations or share_with.communities):
+        raise _invalid("organisations", "TLP:RED is shared with named users only")
+    if tlp == TLP.AMBER_STRICT and share_with.communities:
+        raise _invalid("communities", "TLP:AMBER+STRICT is shared with named organisations only")
+
+    orgs = sorted(set(share_with.organisations))
+    if orgs:
+        found = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(orgs))))
+        missing = [o for o in orgs if o not in found]
+        if missing:
+            raise _invalid("organisations", f"unknown organisation(s): {', '.join(missing)}")
+
+    communities = sorted(set(share_with.communities))
+    if communities:
+        found = set(session.scalars(select(Community.slug).where(Community.slug.in_(communities))))
+        missing = [c for c in communities if c not in found]
+        if missing:
+            raise _invalid("communities", f"unknown community(ies): {', '.join(missing)}")
+    elif tlp == TLP.GREEN and not orgs:
+        # GREEN defaults to the owner's communities, made explicit so that the policy reads stored data only.
+        communities = list(
+            session.scalars(
+                select(CommunityMembership.community_slug).where(CommunityMembership.org_id == owner_org_id)
+            )
+        )
+
+    users: set[str] = set()
+    wanted = {u.strip() for u in share_with.users}
+    if wanted:
+        by_id = {u for u in wanted if u.startswith("user--")}
+        by_email = {u.lower() for u in wanted - by_id}
+        rows = session.execute(
+            select(User.id, User.email).where(
+                (User.id.in_(sorted(by_id))) | (func.lower(User.email).in_(sorted(by_email)))
+            )
+        ).all()
+        known_ids = {r.id for r in rows}
+        known_emails = {r.email.lower() for r in rows}
+        missing = sorted((by_id - known_ids) | (by_email - known_emails))
+        if missing:
+            raise _invalid("users", f"unknown user(s): {', '.join(missing)}")
+        users = known_ids
+    if author_id and tlp == TLP.RED:
+        users.add(author_id)  # the author of a RED object is always one of its named recipients
+
+    return (
+        [(ORG, o) for o in orgs] + [(COMMUNITY, c) for c in communities] + [(USER, u) for u in sorted(users)]
+    )
+
+
+def write(session: Session, *, object_id: str, entries: Sequence[tuple[str, str]], added_by: str | None) -> None:
+    session.add_all(Share(object_id=object_id, kind=k, target=t, added_by_org_id=added_by) for k, t in entries)
+
+
+def shares_of(session: Session, object_id: str) -> list[Share]:
+    return list(session.scalars(select(Share).where(Share.object_id == object_id)))
+
+
+def share_list(shares: Sequence[Share]) -> ShareList:
+    return ShareList(
+        organisations=sorted(s.target for s in shares if s.kind == ORG),
+        communities=sorted(s.target for s in shares if s.kind == COMMUNITY),
+        users=sorted(s.target for s in shares if s.kind == USER),
+    )
+
+
+def readable(session: Session, principal: Principal, obj: ShareableRow | None) -> bool:
+    if obj is None:
+        return False
+    return can_read(principal, tlp=obj.tlp, owner_org_id=obj.owner_org_id, shares=shares_of(session, obj.id))
+
+
+def get_readable(session: Session, principal: Principal, model: type[T], object_id: str) -> T:
+    """Load one object through the policy; an object the reader may not see is simply not found."""
+    obj = session.scalars(
+        select(model).where(model.id == object_id, read_filter(principal, model))  # type: ignore[attr-defined]
+    ).first()
+    if obj is None:
+        raise NotFound(f"no {object_id.split('--')[0]} with id {object_id}")
+    return obj
+
+
+def set_sharing(
+    session: Session, *, principal: Principal, obj: ShareableRow, tlp: TLP, share_with: ShareWith, tag: str
+) -> list[tuple[str, str]]:
+    """Replace marking and recipients. Only the originator (the owner organisation) may do this."""
+    if principal.org_id != obj.owner_org_id:
+        raise PermissionDenied("only the originating organisation changes the marking or the share list")
+    entries = resolve(
+        session, tlp=tlp, share_with=share_with, owner_org_id=obj.owner_org_id, author_id=obj.created_by_id
+    )
+    before = obj.tlp
+    session.execute(delete(Share).where(Share.object_id == obj.id))
+    write(session, object_id=obj.id, entries=entries, added_by=principal.org_id)
+    obj.tlp = tlp.value
+    audit.record(
+        session,
+        actor=principal,
+        tag=tag,
+        object_id=obj.id,
+        summary={"tlp": [before, tlp.value], "recipients": _count(entries)},
+    )
+    return entries
+
+
+def pass_on(
+    session: Session, *, principal: Principal, obj: ShareableRow, org_ids: list[str], tag: str
+) -> list[str]:
+    """A recipient of an AMBER object shares it on with organisations of its own constituency."""
+    if obj.tlp != TLP.AMBER:
+        raise PermissionDenied(f"only TLP:AMBER may be passed on by a recipient; this is {TLP(obj.tlp).label}")
+    if not org_ids:
+        raise _invalid("organisations", "name at least one organisation of your constituency")
+    constituents = set(
+        session.scalars(
+            select(Organisation.id).where(
+                Organisation.parent_id == principal.org_id, Organisation.id.in_(sorted(set(org_ids)))
+            )
+        )
+    )
+    outside = sorted(set(org_ids) - constituents)
+    if outside:
+        raise _invalid("organisations", f"not in your organisation's constituency: {', '.join(outside)}")
+    existing = {(s.kind, s.target) for s in shares_of(session, obj.id)}
+    added = [o for o in sorted(constituents) if (ORG, o) not in existing]
+    write(session, object_id=obj.id, entries=[(ORG, o) for o in added], added_by=principal.org_id)
+    audit.record(session, actor=principal, tag=tag, object_id=obj.id, summary={"passed_on_to": added})
+    return added
+
+
+def _count(entries: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, int] = {ORG: 0, COMMUNITY: 0, USER: 0}
+    for kind, _ in entries:
+        out[kind] += 1
+    return out

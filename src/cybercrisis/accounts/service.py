@@ -1,0 +1,324 @@
+"""Users, login with throttling, web sessions, API tokens, and turning credentials into a Principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.permissions import Permission, Role, permissions_for
+from cybercrisis.access.principal import Principal
+from cybercrisis.accounts import security
+from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
+from cybercrisis.audit import service as audit
+from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.models import CommunityMembership, Organisation
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooManyAttempts
+
+# The operator at the command line: may administer, but is not a user and so reads only TLP:CLEAR.
+SYSTEM = Principal(user_id=None, org_id=None, permissions=frozenset(Permission), roles=("system",))
+
+
+def _normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 320:
+        raise InvalidInput(f"'{email}' is not an e-mail address", errors=[{"field": "email", "message": "invalid"}])
+    return email
+
+
+def _parse_roles(roles: list[str]) -> list[str]:
+    valid = [r.value for r in Role]
+    bad = [r for r in roles if r not in valid]
+    if bad or not roles:
+        msg = f"unknown role(s) {', '.join(bad)}" if bad else "at least one role is needed"
+        raise InvalidInput(f"{msg}; valid: {', '.join(valid)}", errors=[{"field": "roles", "message": msg}])
+    return sorted(set(roles), key=valid.index)
+
+
+def _check_can_manage(actor: Principal, org_id: str, roles: list[str]) -> None:
+    if actor.has(Permission.USER_WRITE_ANY):
+        return
+    if not actor.has(Permission.USER_WRITE) or actor.org_id != org_id:
+        raise PermissionDenied("organisation admins manage the users of their own organisation only")
+    if Role.PLATFORM_ADMIN.value in roles:
+        raise PermissionDenied("only a platform admin grants the platform-admin role")
+
+
+def find_org(session: Session, ref: str) -> Organisation:
+    """An organisation by id or short name (case-insensitive)."""
+    org = session.get(Organisation, ref) if "--" in ref else None
+    if org is None:
+        org = session.scalars(select(Organisation).where(Organisation.short_name.ilike(ref))).first()
+    if org is None:
+        raise NotFound(f"no organisation '{ref}'")
+    return org
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Principal,
+    org_ref: str,
+    email: str,
+    roles: list[str],
+    password: str | None,
+    display_name: str = "",
+) -> tuple[User, str | None]:
+    """Create a user; returns the generated password when none was given (shown once, never stored)."""
+    org = find_org(session, org_ref)
+    roles = _parse_roles(roles)
+    _check_can_manage(actor, org.id, roles)
+    email = _normalise_email(email)
+    if session.scalars(select(User.id).where(User.email == email)).first():
+        raise Conflict(f"a user with e-mail {email} exists already")
+    generated = None
+    if password is None:
+        password = generated = security.generate_password()
+    if len(password) < security.MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"passwords need at least {security.MIN_PASSWORD_LENGTH} characters",
+            errors=[{"field": "password", "message": "too short"}],
+        )
+    user = User(
+        id=new_id("user"),
+        email=email,
+        display_name=display_name.strip(),
+        org_id=org.id,
+        roles=roles,
+        password_hash=security.hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, tag="accounts:user:create", object_id=user.id,
+                 summary={"org": org.id, "roles": roles})
+    return user, generated
+
+
+def update_user(
+    session: Session, *, actor: Principal, user_id: str, roles: list[str] | None, is_active: bool | None
+) -> User:
+    user = session.get(User, user_id)
+    if user is None or not (actor.has(Permission.USER_WRITE_ANY) or actor.org_id == user.org_id):
+        raise NotFound(f"no user with id {user_id}")
+    new_roles = _parse_roles(roles) if roles is not None else user.roles
+    _check_can_manage(actor, user.org_id, new_roles)
+    if user.id == actor.user_id and is_active is False:
+        raise Conflict("you cannot deactivate yourself")
+    changes: dict[str, object] = {}
+    if roles is not None and new_roles != user.roles:
+        changes["roles"] = [user.roles, new_roles]
+        user.roles = new_roles
+    if is_active is not None and is_active != user.is_active:
+        changes["is_active"] = [user.is_active, is_active]
+        user.is_active = is_active
+        if not is_active:
+            session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    if changes:
+        user.modified_at = utcnow()
+        audit.record(session, actor=actor, tag="accounts:user:update", object_id=user.id, summary=changes)
+    return user
+
+
+def list_users(session: Session, *, actor: Principal, org_id: str | None) -> list[User]:
+    actor.require(Permission.USER_READ)
+    org_id = org_id or actor.org_id
+    if org_id != actor.org_id and not actor.has(Permission.USER_WRITE_ANY):
+        raise PermissionDenied("you may list the users of your own organisation only")
+    return list(session.scalars(select(User).where(User.org_id == org_id).order_by(User.email)))
+
+
+# --- login and throttling -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    user: User | None
+    locked_until: datetime | None = None
+
+
+def _throttle_rows(session: Session, keys: list[str]) -> dict[str, LoginThrottle]:
+    return {r.key: r for r in session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))}
+
+
+def authenticate(
+    session: Session, *, email: str, password: str, client: str, max_failures: int, lock_minutes: int
+) -> LoginResult:
+    """Check a password. Failures are counted per e-mail and per client and lock both for a while.
+
+    Returns instead of raising on failure, so that the caller commits the failure count.
+    """
+    now = utcnow()
+    email = email.strip().lower()
+    keys = [f"email:{email}", f"client:{client}"]
+    rows = _throttle_rows(session, keys)
+    locked = [r.locked_until for r in rows.values() if r.locked_until and r.locked_until > now]
+    if locked:
+        return LoginResult(None, max(locked))
+    user = session.scalars(select(User).where(User.email == email)).first()
+    ok = security.verify_password(user.password_hash if user else None, password)
+    if ok and user is not None and user.is_active:
+        session.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
+        audit.record(session, actor=principal_for(session, user), tag="accounts:session:login", object_id=user.id)
+        return LoginResult(user)
+    window = timedelta(minutes=lock_minutes)
+    lock_until = None
+    for key in keys:
+        row = rows.get(key)
+        if row is None or now - row.window_start > window:
+            if row is not None:
+                session.delete(row)
+                session.flush()
+            row = LoginThrottle(key=key, failures=0, window_start=now)
+            session.add(row)
+        row.failures += 1
+        if row.failures >= max_failures:
+            row.locked_until = lock_until = now + window
+    audit.record(session, actor=None, tag="accounts:session:login-failed", object_id=user.id if user else None,
+                 summary={"client": client, "locked": lock_until is not None})
+    return LoginResult(None, lock_until)
+
+
+def ensure_not_locked(result: LoginResult) -> None:
+    if result.locked_until is not None:
+        raise TooManyAttempts(
+            f"too many failed logins; try again after {result.locked_until:%H:%M} UTC"
+        )
+
+
+def create_web_session(session: Session, *, user: User, hours: int) -> tuple[str, WebSession]:
+    secret = security.new_secret()
+    row = WebSession(
+        id_hash=security.digest(secret),
+        user_id=user.id,
+        csrf_token=security.new_secret(),
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
+    session.add(row)
+    return secret, row
+
+
+def end_web_session(session: Session, *, secret: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.id_hash == security.digest(secret)))
+
+
+# --- tokens -----------------------------------------------------------------------------------------
+
+
+def create_token(
+    session: Session,
+    *,
+    actor: Principal,
+    user_ref: str,
+    name: str = "",
+    scopes: list[str] | None = None,
+    expires_days: int,
+) -> tuple[str, ApiToken]:
+    """Issue a token for a user; returns the token text, shown once."""
+    user = session.get(User, user_ref) if user_ref.startswith("user--") else None
+    if user is None:
+        user = session.scalars(select(User).where(User.email == user_ref.strip().lower())).first()
+    if user is None:
+        raise NotFound(f"no user '{user_ref}'")
+    own = user.id == actor.user_id
+    if not (
+        (own and actor.has(Permission.TOKEN_OWN))
+        or (actor.has(Permission.TOKEN_MANAGE) and actor.org_id == user.org_id)
+        or actor.has(Permission.USER_WRITE_ANY)
+    ):
+        raise PermissionDenied("you may create tokens for yourself only")
+    if not 1 <= expires_days <= 3650:
+        raise InvalidInput("expires_days must be between 1 and 3650",
+                           errors=[{"field": "expires_days", "message": "out of range"}])
+    user_perms = {p.value for p in permissions_for(user.roles)}
+    requested = sorted(set(scopes)) if scopes else sorted(user_perms)
+    unknown = [s for s in requested if s not in {p.value for p in Permission}]
+    if unknown:
+        raise InvalidInput(f"unknown scope(s): {', '.join(unknown)}",
+                           errors=[{"field": "scopes", "message": "unknown scope"}])
+    beyond = [s for s in requested if s not in user_perms]
+    if beyond:
+        raise InvalidInput(f"the user's roles do not grant: {', '.join(beyond)}",
+                           errors=[{"field": "scopes", "message": "beyond the user's roles"}])
+    text = security.new_api_token()
+    token = ApiToken(
+        id=new_id("api-token"),
+        user_id=user.id,
+        name=name.strip(),
+        token_hash=security.digest(text),
+        prefix=text[:10],
+        scopes=requested,
+        expires_at=utcnow() + timedelta(days=expires_days),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(session, actor=actor, tag="accounts:token:create", object_id=token.id,
+                 summary={"user": user.id, "expires_at": token.expires_at.isoformat()})
+    return text, token
+
+
+def _token_visible(actor: Principal, token: ApiToken) -> bool:
+    return token.user_id == actor.user_id or (
+        actor.has(Permission.TOKEN_MANAGE) and token.user.org_id == actor.org_id
+    ) or actor.has(Permission.USER_WRITE_ANY)
+
+
+def list_tokens(session: Session, *, actor: Principal, user_id: str | None = None) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.created_at.desc())
+    if user_id:
+        query = query.where(ApiToken.user_id == user_id)
+    elif actor.has(Permission.TOKEN_MANAGE) and actor.org_id:
+        query = query.join(User, ApiToken.user_id == User.id).where(User.org_id == actor.org_id)
+    else:
+        query = query.where(ApiToken.user_id == actor.user_id)
+    return [t for t in session.scalars(query) if _token_visible(actor, t)]
+
+
+def revoke_token(session: Session, *, actor: Principal, token_id: str) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or not _token_visible(actor, token):
+        raise NotFound(f"no token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(session, actor=actor, tag="accounts:token:revoke", object_id=token.id)
+    return token
+
+
+# --- principals -------------------------------------------------------------------------------------
+
+
+def _communities(session: Session, org_id: str) -> frozenset[str]:
+    return frozenset(
+        session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
+    )
+
+
+def principal_for(session: Session, user: User, *, token: ApiToken | None = None) -> Principal:
+    perms = permissions_for(user.roles)
+    if token is not None:
+        perms = perms & frozenset(Permission(s) for s in token.scopes if s in Permission._value2member_map_)
+    return Principal(
+        user_id=user.id,
+        org_id=user.org_id,
+        communities=_communities(session, user.org_id),
+        permissions=perms,
+        roles=tuple(user.roles),
+        token_id=token.id if token else None,
+        email=user.email,
+    )
+
+
+def principal_from_token(session: Session, text: str) -> Principal | None:
+    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == security.digest(text))).first()
+    if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.is_active:
+        return None
+    return principal_for(session, token.user, token=token)
+
+
+def web_session_for(session: Session, secret: str) -> WebSession | None:
+    row = session.get(WebSession, security.digest(secret))
+    if row is None or row.expires_at <= utcnow() or not row.user.is_active:
+        return None
+    return row

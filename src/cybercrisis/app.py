@@ -1,0 +1,150 @@
+"""create_app(): routers, static files, error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cybercrisis import __version__
+from cybercrisis.config import Settings, get_settings
+from cybercrisis.db import make_engine, make_sessionmaker
+from cybercrisis.errors import DomainError
+from cybercrisis.middleware import BodySizeLimit, RequestContext
+
+log = logging.getLogger("cybercrisis")
+HERE = Path(__file__).parent
+PROBLEM = "application/problem+json"
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/taxii2/", "/healthz", "/readyz")) and (
+        "text/html" in request.headers.get("accept", "")
+    )
+
+
+def problem(request: Request, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> Response:
+    """RFC 9457 problem details for the API; an error page for the browser."""
+    if _wants_html(request):
+        from cybercrisis.web.render import error_page
+
+        return error_page(request, status=status, title=title, detail=detail, headers=headers)
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+                            "instance": request.url.path}
+    rid = request.scope.get("state", {}).get("request_id")
+    if rid:
+        body["request_id"] = rid
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        from cybercrisis.web.views import LoginRequired, login_redirect
+
+        if isinstance(exc, LoginRequired):
+            return login_redirect(exc.detail)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem(request, exc.status, exc.title, exc.detail, exc.errors, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", ""),
+             "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem(request, 400, "Malformed JSON", "the request body is not valid JSON", errors)
+        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
+        return problem(request, 422, "Invalid input", detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+        return problem(request, exc.status_code, titles.get(exc.status_code, "Error"), detail)
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        return problem(request, 409, "Conflict", "the object changed while you edited it: reload and try again")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _db(request: Request, exc: DBAPIError) -> Response:
+        log.warning("database error on %s: %s", request.url.path, exc.__class__.__name__, exc_info=exc)
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            return problem(request, 503, "Service unavailable", "the database is unreachable; retry shortly",
+                           headers={"Retry-After": "5"})
+        return problem(request, 500, "Internal error", "the request failed; the error was logged")
+
+    @app.exception_handler(Exception)
+    async def _any(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return problem(request, 500, "Internal error", "the request failed; the error was logged")
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.effective_database_url)
+    if check_schema:
+        from cybercrisis.migrate import check_schema as _check
+
+        _check(engine)
+
+    app = FastAPI(
+        title="cybercrisis",
+        version=__version__,
+        summary="Coordinated response to large-scale cybersecurity incidents and crises",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.secret_key = settings.effective_secret_key()
+
+    _install_error_handlers(app)
+
+    from cybercrisis.accounts.api import router as accounts_router
+    from cybercrisis.audit.api import router as audit_router
+    from cybercrisis.directory.api import router as directory_router
+    from cybercrisis.documents.api import router as documents_router
+    from cybercrisis.web.views import router as web_router
+
+    for router in (accounts_router, directory_router, documents_router, audit_router, web_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz", operation_id="healthz", tags=["system"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", operation_id="readyz", tags=["system"], response_model=None)
+    def readyz(request: Request) -> Response | dict[str, str]:
+        """The database answers."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (OperationalError, DBAPIError):
+            return problem(request, 503, "Service unavailable", "the database is unreachable",
+                           headers={"Retry-After": "5"})
+        return {"status": "ready"}
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,143 @@
+"""Append to and verify the audit chain; read timelines.
+
+Appends are serialised so that each entry's `prev_hash` is the hash of the entry before it:
+PostgreSQL takes a transaction-scoped advisory lock, SQLite write transactions begin IMMEDIATE (db.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.principal import Principal
+from cybercrisis.audit.models import AuditEvent
+from cybercrisis.db import utcnow
+
+GENESIS = "0" * 64
+_ADVISORY_KEY = 0x63796265  # "cybe"
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def _canonical(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _digest(event: AuditEvent) -> str:
+    payload = {
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_user_id": event.actor_user_id,
+        "actor_org_id": event.actor_org_id,
+        "token_id": event.token_id,
+        "request_id": event.request_id,
+        "tag": event.tag,
+        "object_id": event.object_id,
+        "summary": event.summary,
+        "prev_hash": event.prev_hash,
+    }
+    return hashlib.sha256(_canonical(payload).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: Principal | None,
+    tag: str,
+    object_id: str | None,
+    summary: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction. `tag` is `source:subject:action`."""
+    if tag.count(":") != 2:
+        raise ValueError(f"audit tag {tag!r} is not source:subject:action")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+    last = session.execute(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    now = utcnow()
+    event = AuditEvent(
+        seq=(last.seq + 1) if last else 1,
+        occurred_at=now,
+        actor_user_id=actor.user_id if actor else None,
+        actor_org_id=actor.org_id if actor else None,
+        token_id=actor.token_id if actor else None,
+        request_id=request_id_var.get(),
+        tag=tag,
+        object_id=object_id,
+        summary=_canonical(summary or {}),
+        prev_hash=last.hash if last else GENESIS,
+    )
+    event.hash = _digest(event)
+    session.add(event)
+    session.flush([event])
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    head: str
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, *, batch: int = 5000) -> VerifyResult:
+    """Walk the chain in order; report the first entry whose hash or link is wrong."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    checked = 0
+    for event in _iter_events(session, batch=batch):
+        if event.seq != expected_seq:
+            return VerifyResult(False, checked, prev_hash, event.seq, f"sequence gap: expected {expected_seq}")
+        if event.prev_hash != prev_hash:
+            return VerifyResult(False, checked, prev_hash, event.seq, "previous-hash link broken")
+        if _digest(event) != event.hash:
+            return VerifyResult(False, checked, prev_hash, event.seq, "content does not match its hash")
+        prev_hash = event.hash
+        expected_seq += 1
+        checked += 1
+    return VerifyResult(True, checked, prev_hash)
+
+
+def _iter_events(session: Session, *, batch: int) -> Iterator[AuditEvent]:
+    after = 0
+    while True:
+        rows = list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].seq
+        session.expunge_all()
+
+
+def timeline(session: Session, *, object_id: str, limit: int = 500) -> list[AuditEvent]:
+    """Events about one object, oldest first. The caller has already checked the reader may see it."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.seq)
+            .limit(limit)
+        )
+    )
+
+
+def events_since(session: Session, *, after: datetime | None, limit: int) -> list[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if after is not None:
+        query = query.where(AuditEvent.occurred_at > after)
+    return list(session.scalars(query))

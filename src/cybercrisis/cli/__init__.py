@@ -1,0 +1,1 @@
+"""The `cybercrisis` command: one module per command group."""

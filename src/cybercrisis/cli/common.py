@@ -1,0 +1,54 @@
+"""What every command needs: settings, a database session per command, clean error output."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from cybercrisis.audit.service import request_id_var
+from cybercrisis.config import Settings, get_settings
+from cybercrisis.db import make_engine, make_sessionmaker, unit_of_work
+from cybercrisis.errors import DomainError, SchemaOutOfDate
+from cybercrisis.migrate import check_schema
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+@contextmanager
+def db(*, write: bool = True, check: bool = True) -> Iterator[Session]:
+    """One transaction for the command; domain errors become a message and exit code 1."""
+    engine = make_engine(settings().effective_database_url, pool=False)
+    token = request_id_var.set(f"cli-{uuid.uuid4().hex[:12]}")
+    try:
+        if check:
+            check_schema(engine)
+        with unit_of_work(make_sessionmaker(engine), write=write) as session:
+            yield session
+    except SchemaOutOfDate as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        request_id_var.reset(token)
+        engine.dispose()
+
+
+def read_secret_from_stdin() -> str | None:
+    """A password piped on stdin (first line); None when stdin is a terminal or empty."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    line = sys.stdin.readline().rstrip("\r\n")
+    return line or None

@@ -1,0 +1,22 @@
+"""cybercrisis command line."""
+
+from __future__ import annotations
+
+import typer
+
+from cybercrisis.cli import audit_cmd, db_cmd, demo_cmd, directory_cmd, org_cmd, serve_cmd, token_cmd, user_cmd
+
+app = typer.Typer(
+    name="cybercrisis",
+    help="Coordinated response to large-scale cybersecurity incidents and crises.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(org_cmd.app, name="org")
+app.add_typer(user_cmd.app, name="user")
+app.add_typer(token_cmd.app, name="token")
+app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(directory_cmd.app, name="directory")

@@ -1,0 +1,59 @@
+"""One settings class, read from CYBERCRISIS_* environment variables and validated once at start-up."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CYBERCRISIS_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("var"), description="SQLite database, node keys, generated secrets")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    secret_key: str | None = Field(default=None, description="Signs session cookies; generated into data_dir")
+    session_hours: int = Field(default=12, ge=1, le=24 * 14)
+    cookie_secure: bool = Field(default=False, description="Set on deployments behind TLS")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    token_default_days: int = Field(default=90, ge=1, le=3650)
+    page_size_max: int = Field(default=200, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            # A bare postgresql:// URL would pick psycopg2; we ship psycopg 3.
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{(self.data_dir / 'cybercrisis.db').resolve()}"
+
+    def effective_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

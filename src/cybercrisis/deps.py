@@ -1,0 +1,90 @@
+"""Request dependencies: the one transaction per request, and who is asking."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.principal import ANONYMOUS, Principal
+from cybercrisis.accounts import service as accounts
+from cybercrisis.accounts.models import WebSession
+from cybercrisis.errors import NotAuthenticated, PermissionDenied
+
+SESSION_COOKIE = "cc_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """Commit when the handler returns, roll back when it raises; before the response is sent."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        if request.method not in SAFE_METHODS:
+            session.connection(execution_options={"cc_write": True})
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+DB = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def _from_authorization(db: Session, header: str) -> Principal:
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    principal = None
+    if scheme == "bearer" and value:
+        principal = accounts.principal_from_token(db, value.strip())
+    elif scheme == "basic" and value:
+        # HTTP Basic: the user's e-mail and one of their API tokens as the password (TAXII clients use it).
+        try:
+            email, _, token = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            email, token = "", ""
+        principal = accounts.principal_from_token(db, token) if token else None
+        if principal is not None and principal.email != email.strip().lower():
+            principal = None
+    if principal is None:
+        raise NotAuthenticated("the token is unknown, expired or revoked")
+    return principal
+
+
+def web_session(request: Request, db: DB) -> WebSession | None:
+    if "web_session" not in request.state._state:
+        secret = request.cookies.get(SESSION_COOKIE)
+        request.state.web_session = accounts.web_session_for(db, secret) if secret else None
+    row: WebSession | None = request.state.web_session
+    return row
+
+
+def optional_principal(request: Request, db: DB) -> Principal:
+    """Bearer/Basic credentials, else the UI session cookie, else anonymous."""
+    header = request.headers.get("authorization")
+    if header:
+        return _from_authorization(db, header)
+    row = web_session(request, db)
+    if row is None:
+        return ANONYMOUS
+    if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
+        # Cookie-authenticated API writes (from our own pages' scripts) must carry the CSRF token.
+        if request.headers.get("x-csrf-token") != row.csrf_token:
+            raise PermissionDenied("missing or wrong X-CSRF-Token header")
+    return accounts.principal_for(db, row.user)
+
+
+def current_principal(principal: Annotated[Principal, Depends(optional_principal)]) -> Principal:
+    if not principal.is_authenticated:
+        raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cybercrisis.access.models import Shareable
+from cybercrisis.db import Base, StixId, UTCDateTime, utcnow
+
+
+class OrgType(StrEnum):
+    NATIONAL_CSIRT = "national-csirt"
+    SPOC = "spoc"
+    COMPETENT_AUTHORITY = "competent-authority"
+    CRISIS_AUTHORITY = "crisis-authority"
+    EU_BODY = "eu-body"
+    PARTNER = "partner"
+    ENTITY = "entity"
+    SERVICE_PROVIDER = "service-provider"
+
+
+ORG_TYPE_LABELS: dict[OrgType, str] = {
+    OrgType.NATIONAL_CSIRT: "National CSIRT",
+    OrgType.SPOC: "Single point of contact",
+    OrgType.COMPETENT_AUTHORITY: "Competent authority",
+    OrgType.CRISIS_AUTHORITY: "Cyber crisis management authority",
+    OrgType.EU_BODY: "EU institution, body or agency",
+    OrgType.PARTNER: "International partner",
+    OrgType.ENTITY: "Essential or important entity",
+    OrgType.SERVICE_PROVIDER: "Incident response service provider",
+}
+
+
+class Level(StrEnum):
+    TECHNICAL = "technical"
+    OPERATIONAL = "operational"
+    POLITICAL = "political"
+
+
+class ContactKind(StrEnum):
+    DESK_24X7 = "24x7-desk"
+    DUTY_OFFICER = "duty-officer"
+    EMAIL = "email"
+    PHONE = "phone"
+    SECURE_CHANNEL = "secure-channel"
+    PGP = "pgp"
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    slug: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    level: Mapped[str] = mapped_column(String(16), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+
+class OrganisationLevel(Base):
+    __tablename__ = "organisation_levels"
+
+    org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class CommunityMembership(Base):
+    __tablename__ = "community_members"
+
+    org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    community_slug: Mapped[str] = mapped_column(
+        String(64), ForeignKey("communities.slug", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Organisation(Base):
+    """A directory entry; its id is a STIX `identity--<uuid>`, stable across nodes."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(StixId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), nullable=False)
+    short_name: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    type: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True, index=True)
+    parent_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True, index=True)
+    website: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    level_rows: Mapped[list[OrganisationLevel]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by=OrganisationLevel.level
+    )
+    community_rows: Mapped[list[CommunityMembership]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by=CommunityMembership.community_slug
+    )
+
+    @property
+    def levels(self) -> list[str]:
+        order = [lv.value for lv in Level]
+        return sorted((r.level for r in self.level_rows), key=order.index)
+
+    @property
+    def communities(self) -> list[str]:
+        return [r.community_slug for r in self.community_rows]
+
+
+class Contact(Shareable, Base):
+    """A way to reach an organisation; carries TLP and a share list like any shareable object."""
+
+    __tablename__ = "contacts"
+
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    label: Mapped[str] = mapped_column(String(200), nullable=False)
+    value: Mapped[str] = mapped_column(String(500), nullable=False)
+    pgp_fingerprint: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+    __table_args__ = (UniqueConstraint("owner_org_id", "kind", "label", "value", name="uq_contacts_entry"),)

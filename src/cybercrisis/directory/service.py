@@ -1,0 +1,268 @@
+"""Directory: organisations and communities, contacts under the access layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, delete, func, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareWith
+from cybercrisis.audit import service as audit
+from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.countries import COUNTRIES, normalise_country
+from cybercrisis.directory.models import (
+    Community,
+    CommunityMembership,
+    Contact,
+    ContactKind,
+    Level,
+    Organisation,
+    OrganisationLevel,
+    OrgType,
+)
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.pagination import Page, decode_cursor, encode_cursor
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _enum_value(enum: type, value: str, field: str) -> str:
+    valid = [e.value for e in enum]  # type: ignore[attr-defined]
+    if value not in valid:
+        raise _bad(field, f"'{value}' is not valid; valid: {', '.join(valid)}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OrgFilter:
+    country: str | None = None
+    type: str | None = None
+    level: str | None = None
+    community: str | None = None
+    parent: str | None = None
+    q: str | None = None
+
+
+def _filtered(f: OrgFilter) -> Select[tuple[Organisation]]:
+    query = select(Organisation)
+    if f.country:
+        query = query.where(Organisation.country == normalise_country(f.country, field="country"))
+    if f.type:
+        query = query.where(Organisation.type == _enum_value(OrgType, f.type, "type"))
+    if f.level:
+        level = _enum_value(Level, f.level, "level")
+        query = query.where(
+            Organisation.id.in_(select(OrganisationLevel.org_id).where(OrganisationLevel.level == level))
+        )
+    if f.community:
+        query = query.where(
+            Organisation.id.in_(
+                select(CommunityMembership.org_id).where(CommunityMembership.community_slug == f.community)
+            )
+        )
+    if f.parent:
+        query = query.where(Organisation.parent_id == f.parent)
+    if f.q:
+        like = f"%{f.q.strip().lower()}%"
+        query = query.where(
+            or_(func.lower(Organisation.name).like(like), func.lower(Organisation.short_name).like(like))
+        )
+    return query
+
+
+def list_organisations(
+    session: Session, *, principal: Principal, filters: OrgFilter, cursor: str | None, limit: int
+) -> Page[Organisation]:
+    """The directory is readable by every signed-in user; it is who-is-who, not shared content."""
+    principal.require(Permission.DIRECTORY_READ)
+    query = _filtered(filters).order_by(Organisation.name, Organisation.id)
+    after = decode_cursor(cursor, 2)
+    if after:
+        query = query.where(tuple_(Organisation.name, Organisation.id) > tuple_(after[0], after[1]))
+    rows = list(session.scalars(query.limit(limit + 1)))
+    nxt = encode_cursor([rows[limit - 1].name, rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(rows[:limit], nxt)
+
+
+def count_organisations(session: Session, *, filters: OrgFilter) -> int:
+    return session.scalar(select(func.count()).select_from(_filtered(filters).subquery())) or 0
+
+
+def get_organisation(session: Session, *, principal: Principal, org_id: str) -> Organisation:
+    principal.require(Permission.DIRECTORY_READ)
+    org = session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound(f"no organisation with id {org_id}")
+    return org
+
+
+def list_communities(session: Session) -> list[Community]:
+    return list(session.scalars(select(Community).order_by(Community.name)))
+
+
+def _validate_org_fields(
+    session: Session, *, type_: str, country: str | None, levels: list[str], communities: list[str],
+    parent_id: str | None,
+) -> tuple[str | None, list[str], list[str]]:
+    _enum_value(OrgType, type_, "type")
+    cc = normalise_country(country, field="country") if country else None
+    for lv in levels:
+        _enum_value(Level, lv, "levels")
+    known = set(session.scalars(select(Community.slug)))
+    unknown = [c for c in communities if c not in known]
+    if unknown:
+        raise _bad("communities", f"unknown community(ies) {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+    if parent_id and session.get(Organisation, parent_id) is None:
+        raise _bad("parent_id", f"no organisation with id {parent_id}")
+    return cc, sorted(set(levels)), sorted(set(communities))
+
+
+def create_organisation(
+    session: Session,
+    *,
+    actor: Principal,
+    name: str,
+    short_name: str,
+    type_: str,
+    country: str | None,
+    levels: list[str],
+    communities: list[str],
+    parent_id: str | None = None,
+    website: str = "",
+    description: str = "",
+    org_id: str | None = None,
+) -> Organisation:
+    actor.require(Permission.DIRECTORY_WRITE)
+    cc, levels, communities = _validate_org_fields(
+        session, type_=type_, country=country, levels=levels, communities=communities, parent_id=parent_id
+    )
+    if session.scalars(select(Organisation.id).where(Organisation.short_name.ilike(short_name))).first():
+        raise Conflict(f"an organisation with short name '{short_name}' exists already")
+    if org_id is not None and not org_id.startswith("identity--"):
+        raise _bad("id", "organisation ids are STIX identity ids (identity--<uuid>)")
+    org = Organisation(
+        id=org_id or new_id("identity"),
+        name=name.strip(),
+        short_name=short_name.strip(),
+        type=type_,
+        country=cc,
+        parent_id=parent_id,
+        website=website,
+        description=description,
+        level_rows=[OrganisationLevel(level=lv) for lv in levels],
+        community_rows=[CommunityMembership(community_slug=c) for c in communities],
+    )
+    session.add(org)
+    session.flush()
+    audit.record(session, actor=actor, tag="directory:organisation:create", object_id=org.id,
+                 summary={"short_name": org.short_name, "type": type_, "country": cc})
+    return org
+
+
+def update_organisation(session: Session, *, actor: Principal, org_id: str, changes: dict[str, object]) -> Organisation:
+    actor.require(Permission.DIRECTORY_WRITE)
+    org = get_organisation(session, principal=actor, org_id=org_id)
+    cc, levels, communities = _validate_org_fields(
+        session,
+        type_=str(changes.get("type", org.type)),
+        country=changes["country"] if "country" in changes else org.country,  # type: ignore[arg-type]
+        levels=changes.get("levels", org.levels),  # type: ignore[arg-type]
+        communities=changes.get("communities", org.communities),  # type: ignore[arg-type]
+        parent_id=changes["parent_id"] if "parent_id" in changes else org.parent_id,  # type: ignore[arg-type]
+    )
+    if changes.get("parent_id") == org.id:
+        raise _bad("parent_id", "an organisation cannot be its own parent")
+    for key in ("name", "short_name", "type", "website", "description", "parent_id"):
+        if key in changes:
+            setattr(org, key, changes[key])
+    org.country = cc
+    if "levels" in changes:
+        org.level_rows = [OrganisationLevel(level=lv) for lv in levels]
+    if "communities" in changes:
+        org.community_rows = [CommunityMembership(community_slug=c) for c in communities]
+    org.modified_at = utcnow()
+    audit.record(session, actor=actor, tag="directory:organisation:update", object_id=org.id,
+                 summary={"fields": sorted(changes)})
+    return org
+
+
+# --- contacts ----------------------------------------------------------------------------------------
+
+
+def _check_contact_writer(actor: Principal, org_id: str) -> None:
+    actor.require(Permission.CONTACT_WRITE)
+    if actor.org_id != org_id and not actor.has(Permission.DIRECTORY_WRITE):
+        raise PermissionDenied("you manage the contacts of your own organisation only")
+
+
+def create_contact(
+    session: Session,
+    *,
+    actor: Principal,
+    org_id: str,
+    kind: str,
+    label: str,
+    value: str,
+    pgp_fingerprint: str | None,
+    tlp: str,
+    share_with: ShareWith,
+) -> Contact:
+    _check_contact_writer(actor, org_id)
+    if session.get(Organisation, org_id) is None:
+        raise _bad("organisation", f"no organisation with id {org_id}")
+    _enum_value(ContactKind, kind, "kind")
+    marking = sharing.parse_tlp(tlp)
+    fpr = _fingerprint(pgp_fingerprint)
+    entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=org_id,
+                              author_id=actor.user_id)
+    contact = Contact(
+        id=new_id("contact"), owner_org_id=org_id, created_by_id=actor.user_id, tlp=marking.value,
+        kind=kind, label=label.strip(), value=value.strip(), pgp_fingerprint=fpr,
+    )
+    session.add(contact)
+    session.flush()
+    sharing.write(session, object_id=contact.id, entries=entries, added_by=org_id)
+    audit.record(session, actor=actor, tag="directory:contact:create", object_id=contact.id,
+                 summary={"org": org_id, "kind": kind, "tlp": marking.value})
+    return contact
+
+
+def _fingerprint(value: str | None) -> str | None:
+    if not value:
+        return None
+    fpr = value.replace(" ", "").upper()
+    if len(fpr) != 40 or any(c not in "0123456789ABCDEF" for c in fpr):
+        raise _bad("pgp_fingerprint", "a PGP fingerprint is 40 hexadecimal characters")
+    return fpr
+
+
+def contacts_of(session: Session, *, principal: Principal, org_id: str) -> list[Contact]:
+    """The contacts of one organisation that the reader may see."""
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.owner_org_id == org_id, read_filter(principal, Contact))
+            .order_by(Contact.kind, Contact.label)
+        )
+    )
+
+
+def delete_contact(session: Session, *, actor: Principal, contact_id: str) -> None:
+    contact = sharing.get_readable(session, actor, Contact, contact_id)
+    _check_contact_writer(actor, contact.owner_org_id)
+    session.execute(delete(Share).where(Share.object_id == contact.id))
+    session.delete(contact)
+    audit.record(session, actor=actor, tag="directory:contact:delete", object_id=contact_id,
+                 summary={"org": contact.owner_org_id})
+
+
+def country_name(code: str | None) -> str:
+    return COUNTRIES.get(code or "", "EU / international")

@@ -1,0 +1,1 @@
+"""Documents an organisation keeps in the platform: SOPs, national crisis plans, contact sheets."""
