@@ -14,8 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cybercrisis import __version__
+from cybercrisis.accounts import security
 from cybercrisis.config import Settings, get_settings
 from cybercrisis.db import make_engine, make_sessionmaker
 from cybercrisis.errors import DomainError
@@ -32,21 +34,61 @@ def _wants_html(request: Request) -> bool:
     )
 
 
-def problem(request: Request, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None) -> Response:
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """RFC 9457 problem details for the API; an error page for the browser."""
     if _wants_html(request):
         from cybercrisis.web.render import error_page
 
         return error_page(request, status=status, title=title, detail=detail, headers=headers)
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-                            "instance": request.url.path}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
     rid = request.scope.get("state", {}).get("request_id")
     if rid:
         body["request_id"] = rid
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+class CatchAll:
+    """Turn an unhandled error into a logged 500, without re-raising it (which would drop the connection)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            request = Request(scope)
+            log.exception("unhandled error on %s", request.url.path)
+            if started:
+                raise
+            response = problem(request, 500, "Internal error", "the request failed; the error was logged")
+            await response(scope, receive, send)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -62,8 +104,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", ""),
-             "type": e.get("type", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
             for e in exc.errors()
         ]
         if any(e["type"] == "json_invalid" for e in errors):
@@ -86,18 +131,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _db(request: Request, exc: DBAPIError) -> Response:
         log.warning("database error on %s: %s", request.url.path, exc.__class__.__name__, exc_info=exc)
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            return problem(request, 503, "Service unavailable", "the database is unreachable; retry shortly",
-                           headers={"Retry-After": "5"})
-        return problem(request, 500, "Internal error", "the request failed; the error was logged")
-
-    @app.exception_handler(Exception)
-    async def _any(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path)
+            return problem(
+                request,
+                503,
+                "Service unavailable",
+                "the database is unreachable; retry shortly",
+                headers={"Retry-After": "5"},
+            )
         return problem(request, 500, "Internal error", "the request failed; the error was logged")
 
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    security.configure(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
     engine = make_engine(settings.effective_database_url)
     if check_schema:
         from cybercrisis.migrate import check_schema as _check
@@ -141,10 +187,16 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except (OperationalError, DBAPIError):
-            return problem(request, 503, "Service unavailable", "the database is unreachable",
-                           headers={"Retry-After": "5"})
+            return problem(
+                request,
+                503,
+                "Service unavailable",
+                "the database is unreachable",
+                headers={"Retry-After": "5"},
+            )
         return {"status": "ready"}
 
+    app.add_middleware(CatchAll)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     login_lock_minutes: int = Field(default=15, ge=1)
     token_default_days: int = Field(default=90, ge=1, le=3650)
     page_size_max: int = Field(default=200, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id iterations (RFC 9106: 3)")
+    argon2_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory (RFC 9106: 64 MiB)")
     log_level: str = "INFO"
 
     @field_validator("database_url")

@@ -50,8 +50,15 @@ def load(session: Session, *, data_dir: Path) -> DemoResult:
         creds = credentials_file(data_dir)
         password = _saved_password(creds) or security.generate_password()
         for email, key, roles, name in wanted:
-            accounts.create_user(session, actor=SYSTEM, org_ref=org_id_for_key(key), email=email, roles=roles,
-                                 password=password, display_name=name)
+            accounts.create_user(
+                session,
+                actor=SYSTEM,
+                org_ref=org_id_for_key(key),
+                email=email,
+                roles=roles,
+                password=password,
+                display_name=name,
+            )
         data_dir.mkdir(parents=True, exist_ok=True)
         creds.write_text(json.dumps({"password": password, "users": [u[0] for u in DEMO_USERS]}, indent=2))
         creds.chmod(0o600)
@@ -76,25 +83,39 @@ def _documents(session: Session) -> None:
     fr = as_user("analyst@cert-fr.example")
     de = as_user("analyst@cert-bund.example")
     documents.create_document(
-        session, actor=fr, kind="sop", tlp="green", share_with=ShareWith(),
+        session,
+        actor=fr,
+        kind="sop",
+        tlp="green",
+        share_with=ShareWith(),
         title="CERT-FR: SOP for cross-border incident notification",
         body="1. Confirm the incident is significant (NIS2 Art. 23(3)).\n2. Send the early warning within 24 h.\n"
         "3. Inform the CSIRTs Network where a cross-border impact is possible.\n4. Record every step here.",
     )
     documents.create_document(
-        session, actor=fr, kind="crisis-plan", tlp="amber+strict",
+        session,
+        actor=fr,
+        kind="crisis-plan",
+        tlp="amber+strict",
         share_with=ShareWith(organisations=[org_id_for_key("fr-crisis")]),
         title="National cyber crisis plan: activation thresholds (extract)",
         body="Extract of the national plan shared with the national crisis authority only.",
     )
     documents.create_document(
-        session, actor=de, kind="contact-sheet", tlp="red",
+        session,
+        actor=de,
+        kind="contact-sheet",
+        tlp="red",
         share_with=ShareWith(users=["analyst@cert-fr.example"]),
         title="Bilateral out-of-band contact sheet DE-FR",
         body="Out-of-band channel for the duty analysts of CERT-Bund and CERT-FR.",
     )
     documents.create_document(
-        session, actor=de, kind="sop", tlp="clear", share_with=ShareWith(),
+        session,
+        actor=de,
+        kind="sop",
+        tlp="clear",
+        share_with=ShareWith(),
         title="Public guidance: reporting a cyber incident",
         body="Essential and important entities report significant incidents to their national CSIRT.",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -73,10 +74,10 @@ def optional_principal(request: Request, db: DB) -> Principal:
     row = web_session(request, db)
     if row is None:
         return ANONYMOUS
-    if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
-        # Cookie-authenticated API writes (from our own pages' scripts) must carry the CSRF token.
-        if request.headers.get("x-csrf-token") != row.csrf_token:
-            raise PermissionDenied("missing or wrong X-CSRF-Token header")
+    # Cookie-authenticated API writes (from our own pages' scripts) must carry the CSRF token.
+    unsafe_api = request.method not in SAFE_METHODS and request.url.path.startswith("/api/")
+    if unsafe_api and not secrets.compare_digest(request.headers.get("x-csrf-token", ""), row.csrf_token):
+        raise PermissionDenied("missing or wrong X-CSRF-Token header")
     return accounts.principal_for(db, row.user)
 
 

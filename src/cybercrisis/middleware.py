@@ -101,7 +101,14 @@ class BodySizeLimit:
 async def _problem(send: Send, status: int, title: str, detail: str) -> None:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

@@ -3,7 +3,13 @@
 from cybercrisis.access.models import Share
 from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
 from cybercrisis.audit.models import AuditEvent
-from cybercrisis.directory.models import Community, CommunityMembership, Contact, Organisation, OrganisationLevel
+from cybercrisis.directory.models import (
+    Community,
+    CommunityMembership,
+    Contact,
+    Organisation,
+    OrganisationLevel,
+)
 from cybercrisis.documents.models import Document
 
 __all__ = [

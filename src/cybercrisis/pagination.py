@@ -24,7 +24,9 @@ def decode_cursor(cursor: str | None, size: int) -> list[Any] | None:
     except (ValueError, UnicodeDecodeError):
         values = None
     if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
-        raise InvalidInput("the cursor is not one this server issued", errors=[{"field": "cursor", "message": "invalid"}])
+        raise InvalidInput(
+            "the cursor is not one this server issued", errors=[{"field": "cursor", "message": "invalid"}]
+        )
     return values
 
 

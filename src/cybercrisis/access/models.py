@@ -46,4 +46,4 @@ class Shareable:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, object]:  # noqa: N805
         # Optimistic locking: a stale update raises StaleDataError, mapped to 409.
-        return {"version_id_col": cls.version}  # type: ignore[attr-defined]
+        return {"version_id_col": cls.version}

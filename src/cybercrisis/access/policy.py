@@ -32,9 +32,7 @@ class ShareEntry:
     target: str
 
 
-def can_read(
-    principal: Principal, *, tlp: str, owner_org_id: str, shares: Iterable[ShareEntry | Share]
-) -> bool:
+def can_read(principal: Principal, *, tlp: str, owner_org_id: str, shares: Iterable[ShareEntry | Share]) -> bool:
     """The policy for one object."""
     if tlp == TLP.CLEAR:
         return True
@@ -58,8 +56,8 @@ def can_read(
 
 def read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
     """The same policy as a WHERE clause on `model` (a Shareable)."""
-    tlp = model.tlp  # type: ignore[attr-defined]
-    public = tlp == TLP.CLEAR.value
+    tlp: ColumnElement[str] = model.tlp  # type: ignore[attr-defined]
+    public: ColumnElement[bool] = tlp == TLP.CLEAR.value
     if not principal.is_authenticated:
         return public
 
@@ -75,10 +73,11 @@ def read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
         if principal.communities
         else false()
     )
-    return or_(
+    clause: ColumnElement[bool] = or_(
         public,
         and_(tlp != TLP.RED.value, model.owner_org_id == principal.org_id),  # type: ignore[attr-defined]
         and_(tlp.in_([TLP.GREEN.value, TLP.AMBER.value]), shared(to_org, to_community)),
         and_(tlp == TLP.AMBER_STRICT.value, shared(to_org)),
         shared(named),
     )
+    return clause

@@ -18,15 +18,18 @@ from cybercrisis.audit import service as audit
 from cybercrisis.directory.models import Community, CommunityMembership, Organisation
 from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
 
-
 T = TypeVar("T")
 
 
 class ShareableRow(Protocol):
-    id: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def owner_org_id(self) -> str: ...
+    @property
+    def created_by_id(self) -> str | None: ...
+
     tlp: str
-    owner_org_id: str
-    created_by_id: str | None
 
 
 def parse_tlp(value: str, *, field: str = "tlp") -> TLP:
@@ -89,9 +92,7 @@ def resolve(
     if author_id and tlp == TLP.RED:
         users.add(author_id)  # the author of a RED object is always one of its named recipients
 
-    return (
-        [(ORG, o) for o in orgs] + [(COMMUNITY, c) for c in communities] + [(USER, u) for u in sorted(users)]
-    )
+    return [(ORG, o) for o in orgs] + [(COMMUNITY, c) for c in communities] + [(USER, u) for u in sorted(users)]
 
 
 def write(session: Session, *, object_id: str, entries: Sequence[tuple[str, str]], added_by: str | None) -> None:
@@ -122,7 +123,7 @@ def get_readable(session: Session, principal: Principal, model: type[T], object_
         select(model).where(model.id == object_id, read_filter(principal, model))  # type: ignore[attr-defined]
     ).first()
     if obj is None:
-        raise NotFound(f"no {object_id.split('--')[0]} with id {object_id}")
+        raise NotFound(f"no {object_id.split('--', maxsplit=1)[0]} with id {object_id}")
     return obj
 
 
@@ -149,9 +150,7 @@ def set_sharing(
     return entries
 
 
-def pass_on(
-    session: Session, *, principal: Principal, obj: ShareableRow, org_ids: list[str], tag: str
-) -> list[str]:
+def pass_on(session: Session, *, principal: Principal, obj: ShareableRow, org_ids: list[str], tag: str) -> list[str]:
     """A recipient of an AMBER object shares it on with organisations of its own constituency."""
     if obj.tlp != TLP.AMBER:
         raise PermissionDenied(f"only TLP:AMBER may be passed on by a recipient; this is {TLP(obj.tlp).label}")

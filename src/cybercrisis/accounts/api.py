@@ -24,13 +24,27 @@ router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 def user_out(u: User) -> UserOut:
-    return UserOut(id=u.id, email=u.email, display_name=u.display_name, organisation=u.org_id, roles=u.roles,
-                   is_active=u.is_active)
+    return UserOut(
+        id=u.id,
+        email=u.email,
+        display_name=u.display_name,
+        organisation=u.org_id,
+        roles=u.roles,
+        is_active=u.is_active,
+    )
 
 
 def token_out(t: ApiToken) -> TokenOut:
-    return TokenOut(id=t.id, user=t.user_id, name=t.name, prefix=t.prefix, scopes=t.scopes, created_at=t.created_at,
-                    expires_at=t.expires_at, revoked_at=t.revoked_at)
+    return TokenOut(
+        id=t.id,
+        user=t.user_id,
+        name=t.name,
+        prefix=t.prefix,
+        scopes=t.scopes,
+        created_at=t.created_at,
+        expires_at=t.expires_at,
+        revoked_at=t.revoked_at,
+    )
 
 
 @router.get("/me", operation_id="get_me", response_model=MeOut)
@@ -38,9 +52,14 @@ def me(db: DB, principal: CurrentPrincipal) -> MeOut:
     user = db.get(User, principal.user_id)
     if user is None:
         raise NotFound("your account no longer exists")
-    return MeOut(id=user.id, email=user.email, display_name=user.display_name,
-                 organisation=org_out(user.organisation), roles=user.roles,
-                 permissions=sorted(p.value for p in principal.permissions))
+    return MeOut(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        organisation=org_out(user.organisation),
+        roles=user.roles,
+        permissions=sorted(p.value for p in principal.permissions),
+    )
 
 
 @router.get("/users", operation_id="list_users", response_model=list[UserOut])
@@ -51,16 +70,22 @@ def list_users(db: DB, principal: CurrentPrincipal, organisation: str | None = N
 @router.post("/users", status_code=201, operation_id="create_user", response_model=UserCreated)
 def create_user(body: UserIn, db: DB, principal: CurrentPrincipal) -> UserCreated:
     user, generated = service.create_user(
-        db, actor=principal, org_ref=body.organisation or principal.org_id or "", email=body.email,
-        roles=body.roles, password=body.password, display_name=body.display_name,
+        db,
+        actor=principal,
+        org_ref=body.organisation or principal.org_id or "",
+        email=body.email,
+        roles=body.roles,
+        password=body.password,
+        display_name=body.display_name,
     )
     return UserCreated(**user_out(user).model_dump(), password=generated)
 
 
 @router.patch("/users/{user_id}", operation_id="update_user", response_model=UserOut)
 def update_user(user_id: str, body: UserPatch, db: DB, principal: CurrentPrincipal) -> UserOut:
-    return user_out(service.update_user(db, actor=principal, user_id=user_id, roles=body.roles,
-                                        is_active=body.is_active))
+    return user_out(
+        service.update_user(db, actor=principal, user_id=user_id, roles=body.roles, is_active=body.is_active)
+    )
 
 
 @router.get("/tokens", operation_id="list_tokens", response_model=list[TokenOut])
@@ -70,8 +95,14 @@ def list_tokens(db: DB, principal: CurrentPrincipal) -> list[TokenOut]:
 
 @router.post("/tokens", status_code=201, operation_id="create_token", response_model=TokenCreated)
 def create_token(body: TokenIn, db: DB, principal: CurrentPrincipal) -> TokenCreated:
-    text, token = service.create_token(db, actor=principal, user_ref=body.user or principal.user_id or "",
-                                       name=body.name, scopes=body.scopes, expires_days=body.expires_days)
+    text, token = service.create_token(
+        db,
+        actor=principal,
+        user_ref=body.user or principal.user_id or "",
+        name=body.name,
+        scopes=body.scopes,
+        expires_days=body.expires_days,
+    )
     return TokenCreated(**token_out(token).model_dump(), token=text)
 
 

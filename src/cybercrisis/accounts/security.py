@@ -8,11 +8,26 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
-# A hash of a random string, verified against when the e-mail is unknown, so timing does not tell.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB)
+_dummy_hash: str | None = None
 
-TOKEN_PREFIX = "cc_"
+
+def configure(*, time_cost: int, memory_kib: int) -> None:
+    """Set the argon2 cost (Settings.argon2_*); existing hashes keep verifying with their own parameters."""
+    global _hasher, _dummy_hash  # noqa: PLW0603 - one process-wide hasher, set at start-up
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    _dummy_hash = None
+
+
+def _dummy() -> str:
+    # A hash of a random string, verified against when the e-mail is unknown, so timing does not tell.
+    global _dummy_hash  # noqa: PLW0603
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
+
+
+TOKEN_PREFIX = "cc_"  # noqa: S105 - a public prefix that lets secret scanners recognise our tokens
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -22,7 +37,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -14,7 +14,7 @@ from cybercrisis.accounts import security
 from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
-from cybercrisis.directory.models import CommunityMembership, Organisation
+from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooManyAttempts
 
 # The operator at the command line: may administer, but is not a user and so reads only TLP:CLEAR.
@@ -41,7 +41,8 @@ def _parse_roles(roles: list[str]) -> list[str]:
 def _check_can_manage(actor: Principal, org_id: str, roles: list[str]) -> None:
     if actor.has(Permission.USER_WRITE_ANY):
         return
-    if not actor.has(Permission.USER_WRITE) or actor.org_id != org_id:
+    actor.require(Permission.USER_WRITE)
+    if actor.org_id != org_id:
         raise PermissionDenied("organisation admins manage the users of their own organisation only")
     if Role.PLATFORM_ADMIN.value in roles:
         raise PermissionDenied("only a platform admin grants the platform-admin role")
@@ -92,8 +93,13 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor, tag="accounts:user:create", object_id=user.id,
-                 summary={"org": org.id, "roles": roles})
+    audit.record(
+        session,
+        actor=actor,
+        tag="accounts:user:create",
+        object_id=user.id,
+        summary={"org": org.id, "roles": roles},
+    )
     return user, generated
 
 
@@ -176,16 +182,19 @@ def authenticate(
         row.failures += 1
         if row.failures >= max_failures:
             row.locked_until = lock_until = now + window
-    audit.record(session, actor=None, tag="accounts:session:login-failed", object_id=user.id if user else None,
-                 summary={"client": client, "locked": lock_until is not None})
+    audit.record(
+        session,
+        actor=None,
+        tag="accounts:session:login-failed",
+        object_id=user.id if user else None,
+        summary={"client": client, "locked": lock_until is not None},
+    )
     return LoginResult(None, lock_until)
 
 
 def ensure_not_locked(result: LoginResult) -> None:
     if result.locked_until is not None:
-        raise TooManyAttempts(
-            f"too many failed logins; try again after {result.locked_until:%H:%M} UTC"
-        )
+        raise TooManyAttempts(f"too many failed logins; try again after {result.locked_until:%H:%M} UTC")
 
 
 def create_web_session(session: Session, *, user: User, hours: int) -> tuple[str, WebSession]:
@@ -230,18 +239,24 @@ def create_token(
     ):
         raise PermissionDenied("you may create tokens for yourself only")
     if not 1 <= expires_days <= 3650:
-        raise InvalidInput("expires_days must be between 1 and 3650",
-                           errors=[{"field": "expires_days", "message": "out of range"}])
+        raise InvalidInput(
+            "expires_days must be between 1 and 3650",
+            errors=[{"field": "expires_days", "message": "out of range"}],
+        )
     user_perms = {p.value for p in permissions_for(user.roles)}
     requested = sorted(set(scopes)) if scopes else sorted(user_perms)
     unknown = [s for s in requested if s not in {p.value for p in Permission}]
     if unknown:
-        raise InvalidInput(f"unknown scope(s): {', '.join(unknown)}",
-                           errors=[{"field": "scopes", "message": "unknown scope"}])
+        raise InvalidInput(
+            f"unknown scope(s): {', '.join(unknown)}",
+            errors=[{"field": "scopes", "message": "unknown scope"}],
+        )
     beyond = [s for s in requested if s not in user_perms]
     if beyond:
-        raise InvalidInput(f"the user's roles do not grant: {', '.join(beyond)}",
-                           errors=[{"field": "scopes", "message": "beyond the user's roles"}])
+        raise InvalidInput(
+            f"the user's roles do not grant: {', '.join(beyond)}",
+            errors=[{"field": "scopes", "message": "beyond the user's roles"}],
+        )
     text = security.new_api_token()
     token = ApiToken(
         id=new_id("api-token"),
@@ -254,15 +269,22 @@ def create_token(
     )
     session.add(token)
     session.flush()
-    audit.record(session, actor=actor, tag="accounts:token:create", object_id=token.id,
-                 summary={"user": user.id, "expires_at": token.expires_at.isoformat()})
+    audit.record(
+        session,
+        actor=actor,
+        tag="accounts:token:create",
+        object_id=token.id,
+        summary={"user": user.id, "expires_at": token.expires_at.isoformat()},
+    )
     return text, token
 
 
 def _token_visible(actor: Principal, token: ApiToken) -> bool:
-    return token.user_id == actor.user_id or (
-        actor.has(Permission.TOKEN_MANAGE) and token.user.org_id == actor.org_id
-    ) or actor.has(Permission.USER_WRITE_ANY)
+    return (
+        token.user_id == actor.user_id
+        or (actor.has(Permission.TOKEN_MANAGE) and token.user.org_id == actor.org_id)
+        or actor.has(Permission.USER_WRITE_ANY)
+    )
 
 
 def list_tokens(session: Session, *, actor: Principal, user_id: str | None = None) -> list[ApiToken]:
@@ -289,12 +311,6 @@ def revoke_token(session: Session, *, actor: Principal, token_id: str) -> ApiTok
 # --- principals -------------------------------------------------------------------------------------
 
 
-def _communities(session: Session, org_id: str) -> frozenset[str]:
-    return frozenset(
-        session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
-    )
-
-
 def principal_for(session: Session, user: User, *, token: ApiToken | None = None) -> Principal:
     perms = permissions_for(user.roles)
     if token is not None:
@@ -302,7 +318,7 @@ def principal_for(session: Session, user: User, *, token: ApiToken | None = None
     return Principal(
         user_id=user.id,
         org_id=user.org_id,
-        communities=_communities(session, user.org_id),
+        communities=frozenset(user.organisation.communities),
         permissions=perms,
         roles=tuple(user.roles),
         token_id=token.id if token else None,

@@ -19,8 +19,14 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 def timeline_out(e: AuditEvent) -> TimelineEntry:
-    return TimelineEntry(seq=e.seq, at=e.occurred_at, tag=e.tag, actor_user_id=e.actor_user_id,
-                         actor_org_id=e.actor_org_id, summary=json.loads(e.summary))
+    return TimelineEntry(
+        seq=e.seq,
+        at=e.occurred_at,
+        tag=e.tag,
+        actor_user_id=e.actor_user_id,
+        actor_org_id=e.actor_org_id,
+        summary=json.loads(e.summary),
+    )
 
 
 class AuditEventOut(TimelineEntry):
@@ -56,8 +62,13 @@ def list_events(
     if tag:
         query = query.where(AuditEvent.tag == tag)
     return [
-        AuditEventOut(**timeline_out(e).model_dump(), object_id=e.object_id, token_id=e.token_id,
-                      request_id=e.request_id, hash=e.hash)
+        AuditEventOut(
+            **timeline_out(e).model_dump(),
+            object_id=e.object_id,
+            token_id=e.token_id,
+            request_id=e.request_id,
+            hash=e.hash,
+        )
         for e in db.scalars(query)
     ]
 

@@ -58,14 +58,10 @@ def record(
     """Append one event in the caller's transaction. `tag` is `source:subject:action`."""
     if tag.count(":") != 2:
         raise ValueError(f"audit tag {tag!r} is not source:subject:action")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
-    last = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+    seq, prev = _head(session)
     now = utcnow()
     event = AuditEvent(
-        seq=(last.seq + 1) if last else 1,
+        seq=seq + 1,
         occurred_at=now,
         actor_user_id=actor.user_id if actor else None,
         actor_org_id=actor.org_id if actor else None,
@@ -74,12 +70,27 @@ def record(
         tag=tag,
         object_id=object_id,
         summary=_canonical(summary or {}),
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=prev,
     )
     event.hash = _digest(event)
     session.add(event)
-    session.flush([event])
+    session.flush()
+    session.info[_HEAD] = (session.get_transaction(), event.seq, event.hash)
     return event
+
+
+_HEAD = "cybercrisis.audit.head"
+
+
+def _head(session: Session) -> tuple[int, str]:
+    """The last (seq, hash), read once per transaction; the lock taken here is held until commit."""
+    cached = session.info.get(_HEAD)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1], cached[2]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+    last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    return (last.seq, last.hash) if last else (0, GENESIS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +124,7 @@ def _iter_events(session: Session, *, batch: int) -> Iterator[AuditEvent]:
     after = 0
     while True:
         rows = list(
-            session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch)
-            )
+            session.scalars(select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(batch))
         )
         if not rows:
             return
@@ -128,10 +137,7 @@ def timeline(session: Session, *, object_id: str, limit: int = 500) -> list[Audi
     """Events about one object, oldest first. The caller has already checked the reader may see it."""
     return list(
         session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.object_id == object_id)
-            .order_by(AuditEvent.seq)
-            .limit(limit)
+            select(AuditEvent).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq).limit(limit)
         )
     )
 

@@ -16,6 +16,8 @@ def verify() -> None:
     if result.ok:
         console.print(f"audit chain intact: {result.checked} entries, head {result.head}")
         return
-    err.print(f"[red]audit chain BROKEN at entry {result.first_bad_seq}[/red]: {result.reason} "
-              f"({result.checked} entries verified before it)")
+    err.print(
+        f"[red]audit chain BROKEN at entry {result.first_bad_seq}[/red]: {result.reason} "
+        f"({result.checked} entries verified before it)"
+    )
     raise typer.Exit(1)

@@ -22,7 +22,11 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:
-    return get_settings()
+    s = get_settings()
+    from cybercrisis.accounts import security
+
+    security.configure(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
+    return s
 
 
 @contextmanager

@@ -25,7 +25,9 @@ def status() -> None:
     """Show the schema version of the database and of the code."""
     engine = make_engine(settings().effective_database_url, pool=False)
     current, head = migrate.current_revision(engine), migrate.head_revision()
-    console.print(f"database: {current or 'empty'}   code: {head}   {'up to date' if current == head else 'OUT OF DATE'}")
+    console.print(
+        f"database: {current or 'empty'}   code: {head}   {'up to date' if current == head else 'OUT OF DATE'}"
+    )
     engine.dispose()
     if current != head:
         raise typer.Exit(1)

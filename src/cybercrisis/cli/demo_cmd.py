@@ -14,8 +14,10 @@ def load() -> None:
     with db() as session:
         result = demo.load(session, data_dir=settings().data_dir)
     d = result.directory
-    console.print(f"directory: {d.created} created, {d.updated} updated, {d.unchanged} unchanged, "
-                  f"{d.contacts_created} contacts added; users created: {result.users_created}")
+    console.print(
+        f"directory: {d.created} created, {d.updated} updated, {d.unchanged} unchanged, "
+        f"{d.contacts_created} contacts added; users created: {result.users_created}"
+    )
     print_credentials()
 
 

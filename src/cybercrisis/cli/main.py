@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from cybercrisis.cli import audit_cmd, db_cmd, demo_cmd, directory_cmd, org_cmd, serve_cmd, token_cmd, user_cmd
+from cybercrisis.cli import (
+    audit_cmd,
+    contact_cmd,
+    db_cmd,
+    demo_cmd,
+    directory_cmd,
+    org_cmd,
+    serve_cmd,
+    token_cmd,
+    user_cmd,
+)
 
 app = typer.Typer(
     name="cybercrisis",
@@ -18,5 +28,6 @@ app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(org_cmd.app, name="org")
 app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(contact_cmd.app, name="contact")
 app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(directory_cmd.app, name="directory")

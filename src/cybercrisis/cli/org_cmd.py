@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -24,14 +24,22 @@ def list_(
     """List organisations."""
     filters = service.OrgFilter(country=country, type=type_, level=level, community=community)
     principal = SYSTEM
-    rows = []
+    rows: list[dict[str, Any]] = []
     with db(write=False) as session:
         cursor = None
         while True:
             page = service.list_organisations(session, principal=principal, filters=filters, cursor=cursor, limit=200)
             rows += [
-                {"id": o.id, "name": o.name, "short_name": o.short_name, "type": o.type, "country": o.country,
-                 "levels": o.levels, "communities": o.communities, "parent_id": o.parent_id}
+                {
+                    "id": o.id,
+                    "name": o.name,
+                    "short_name": o.short_name,
+                    "type": o.type,
+                    "country": o.country,
+                    "levels": o.levels,
+                    "communities": o.communities,
+                    "parent_id": o.parent_id,
+                }
                 for o in page.items
             ]
             if not page.next:
@@ -42,8 +50,14 @@ def list_(
         return
     table = Table("short name", "name", "type", "country", "levels", "communities")
     for r in rows:
-        table.add_row(r["short_name"], r["name"], r["type"], r["country"] or "—", ", ".join(r["levels"]),
-                      ", ".join(r["communities"]))
+        table.add_row(
+            r["short_name"],
+            r["name"],
+            r["type"],
+            r["country"] or "—",
+            ", ".join(r["levels"]),
+            ", ".join(r["communities"]),
+        )
     console.print(table)
     console.print(f"{len(rows)} organisations")
 
@@ -61,7 +75,14 @@ def create(
     """Create an organisation."""
     with db() as session:
         org = service.create_organisation(
-            session, actor=SYSTEM, name=name, short_name=short_name, type_=type_, country=country,
-            levels=level or [], communities=community or [], parent_id=parent,
+            session,
+            actor=SYSTEM,
+            name=name,
+            short_name=short_name,
+            type_=type_,
+            country=country,
+            levels=level or [],
+            communities=community or [],
+            parent_id=parent,
         )
         console.print(f"created {org.short_name}: {org.id}")

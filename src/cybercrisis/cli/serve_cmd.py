@@ -7,6 +7,7 @@ import typer
 from cybercrisis import migrate
 from cybercrisis.cli.common import console, err, settings
 from cybercrisis.db import make_engine
+from cybercrisis.errors import SchemaOutOfDate
 
 
 def serve(
@@ -29,7 +30,7 @@ def serve(
     else:
         try:
             migrate.check_schema(engine)
-        except Exception as exc:
+        except SchemaOutOfDate as exc:
             err.print(f"[red]refusing to start:[/red] {exc}")
             raise typer.Exit(2) from None
     engine.dispose()
@@ -37,5 +38,12 @@ def serve(
         err.print("[yellow]several workers need PostgreSQL; starting one[/yellow]")
         workers = 1
     console.print(f"cybercrisis on http://{host}:{port}  (database: {engine.url.render_as_string(hide_password=True)})")
-    uvicorn.run("cybercrisis.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=s.log_level.lower(), proxy_headers=False)
+    uvicorn.run(
+        "cybercrisis.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=s.log_level.lower(),
+        proxy_headers=False,
+    )

@@ -20,8 +20,9 @@ def create(
     """Create an API token; the token is the last word printed, and is shown once."""
     days = expires_days or settings().token_default_days
     with db() as session:
-        text, token = service.create_token(session, actor=service.SYSTEM, user_ref=user, name=name, scopes=scope,
-                                           expires_days=days)
+        text, token = service.create_token(
+            session, actor=service.SYSTEM, user_ref=user, name=name, scopes=scope, expires_days=days
+        )
         console.print(f"token {token.id} for {token.user.email}, expires {token.expires_at:%Y-%m-%d}")
     typer.echo(text)
 

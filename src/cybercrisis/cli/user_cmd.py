@@ -20,8 +20,15 @@ def create(
     """Create a user. The password is read from stdin when piped, else generated and printed once."""
     password = read_secret_from_stdin()
     with db() as session:
-        user, generated = service.create_user(session, actor=service.SYSTEM, org_ref=org, email=email, roles=role,
-                                              password=password, display_name=name)
+        user, generated = service.create_user(
+            session,
+            actor=service.SYSTEM,
+            org_ref=org,
+            email=email,
+            roles=role,
+            password=password,
+            display_name=name,
+        )
         console.print(f"created {user.email} ({', '.join(user.roles)}) in {user.organisation.short_name}: {user.id}")
     if generated:
         console.print(f"password (shown once): {generated}", highlight=False)

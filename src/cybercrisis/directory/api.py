@@ -28,16 +28,32 @@ router = APIRouter(prefix="/api/v1", tags=["directory"])
 
 def org_out(org: Organisation) -> OrganisationOut:
     return OrganisationOut(
-        id=org.id, name=org.name, short_name=org.short_name, type=org.type, country=org.country,
-        levels=org.levels, communities=org.communities, parent_id=org.parent_id, website=org.website,
-        description=org.description, modified_at=org.modified_at,
+        id=org.id,
+        name=org.name,
+        short_name=org.short_name,
+        type=org.type,
+        country=org.country,
+        levels=org.levels,
+        communities=org.communities,
+        parent_id=org.parent_id,
+        website=org.website,
+        description=org.description,
+        modified_at=org.modified_at,
     )
 
 
 def contact_out(c: Contact, *, with_shares: bool = False, db: DB | None = None) -> ContactOut:
     shares = sharing.share_list(sharing.shares_of(db, c.id)) if with_shares and db is not None else None
-    return ContactOut(id=c.id, organisation=c.owner_org_id, kind=c.kind, label=c.label, value=c.value,
-                      pgp_fingerprint=c.pgp_fingerprint, tlp=c.tlp, share_with=shares)
+    return ContactOut(
+        id=c.id,
+        organisation=c.owner_org_id,
+        kind=c.kind,
+        label=c.label,
+        value=c.value,
+        pgp_fingerprint=c.pgp_fingerprint,
+        tlp=c.tlp,
+        share_with=shares,
+    )
 
 
 @router.get("/organisations", operation_id="list_organisations", response_model=OrganisationPage)
@@ -62,8 +78,9 @@ def list_organisations(
 def get_organisation(org_id: str, db: DB, principal: CurrentPrincipal) -> OrganisationDetail:
     org = service.get_organisation(db, principal=principal, org_id=org_id)
     contacts = service.contacts_of(db, principal=principal, org_id=org.id)
-    page = service.list_organisations(db, principal=principal, filters=service.OrgFilter(parent=org.id),
-                                      cursor=None, limit=200)
+    page = service.list_organisations(
+        db, principal=principal, filters=service.OrgFilter(parent=org.id), cursor=None, limit=200
+    )
     return OrganisationDetail(
         **org_out(org).model_dump(),
         contacts=[contact_out(c) for c in contacts],
@@ -74,9 +91,18 @@ def get_organisation(org_id: str, db: DB, principal: CurrentPrincipal) -> Organi
 @router.post("/organisations", status_code=201, operation_id="create_organisation", response_model=OrganisationOut)
 def create_organisation(body: OrganisationIn, db: DB, principal: CurrentPrincipal) -> OrganisationOut:
     org = service.create_organisation(
-        db, actor=principal, name=body.name, short_name=body.short_name, type_=body.type, country=body.country,
-        levels=body.levels, communities=body.communities, parent_id=body.parent_id, website=body.website,
-        description=body.description, org_id=body.id,
+        db,
+        actor=principal,
+        name=body.name,
+        short_name=body.short_name,
+        type_=body.type,
+        country=body.country,
+        levels=body.levels,
+        communities=body.communities,
+        parent_id=body.parent_id,
+        website=body.website,
+        description=body.description,
+        org_id=body.id,
     )
     return org_out(org)
 
@@ -89,15 +115,24 @@ def update_organisation(org_id: str, body: OrganisationPatch, db: DB, principal:
 
 @router.get("/communities", operation_id="list_communities", response_model=list[CommunityOut])
 def list_communities(db: DB, principal: CurrentPrincipal) -> list[CommunityOut]:
-    return [CommunityOut(slug=c.slug, name=c.name, level=c.level, description=c.description)
-            for c in service.list_communities(db)]
+    return [
+        CommunityOut(slug=c.slug, name=c.name, level=c.level, description=c.description)
+        for c in service.list_communities(db)
+    ]
 
 
 @router.post("/contacts", status_code=201, operation_id="create_contact", response_model=ContactOut)
 def create_contact(body: ContactIn, db: DB, principal: CurrentPrincipal) -> ContactOut:
     contact = service.create_contact(
-        db, actor=principal, org_id=body.organisation, kind=body.kind, label=body.label, value=body.value,
-        pgp_fingerprint=body.pgp_fingerprint, tlp=body.tlp, share_with=body.share_with,
+        db,
+        actor=principal,
+        org_id=body.organisation,
+        kind=body.kind,
+        label=body.label,
+        value=body.value,
+        pgp_fingerprint=body.pgp_fingerprint,
+        tlp=body.tlp,
+        share_with=body.share_with,
     )
     return contact_out(contact, with_shares=True, db=db)
 
@@ -115,11 +150,16 @@ def delete_contact(contact_id: str, db: DB, principal: CurrentPrincipal) -> Resp
 
 @router.get("/directory/export", operation_id="export_directory", response_model=None)
 def export_directory(
-    db: DB, principal: CurrentPrincipal, format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",  # noqa: A002
+    db: DB,
+    principal: CurrentPrincipal,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",  # noqa: A002
 ) -> Response:
     if format == "csv":
-        return PlainTextResponse(exchange.export_csv(db), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": 'attachment; filename="directory.csv"'})
+        return PlainTextResponse(
+            exchange.export_csv(db),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="directory.csv"'},
+        )
     return Response(exchange.export_json(db, principal=principal), media_type="application/json")
 
 

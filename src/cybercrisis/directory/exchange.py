@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
 from cybercrisis.access.permissions import Permission
@@ -25,12 +26,21 @@ from cybercrisis.audit import service as audit
 from cybercrisis.directory import service
 from cybercrisis.directory.models import Community, Contact, Organisation
 from cybercrisis.errors import InvalidInput
-from sqlalchemy.orm import Session
 
 # Namespace for deterministic organisation ids: the same directory key gives the same identity on every node.
 DIRECTORY_NAMESPACE = uuid.UUID("5d1f3c1e-2b7a-4f0e-9a57-1d3c0c7e2f10")
-CSV_FIELDS = ["id", "name", "short_name", "type", "country", "levels", "communities", "parent_id", "website",
-              "description"]
+CSV_FIELDS = [
+    "id",
+    "name",
+    "short_name",
+    "type",
+    "country",
+    "levels",
+    "communities",
+    "parent_id",
+    "website",
+    "description",
+]
 
 
 def org_id_for_key(key: str) -> str:
@@ -48,16 +58,26 @@ class ImportResult:
 
     def as_dict(self) -> dict[str, int]:
         return {
-            "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-            "contacts_created": self.contacts_created, "communities_created": self.communities_created,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "contacts_created": self.contacts_created,
+            "communities_created": self.communities_created,
         }
 
 
 def _org_dict(org: Organisation) -> dict[str, Any]:
     return {
-        "id": org.id, "name": org.name, "short_name": org.short_name, "type": org.type, "country": org.country,
-        "levels": org.levels, "communities": org.communities, "parent_id": org.parent_id,
-        "website": org.website, "description": org.description,
+        "id": org.id,
+        "name": org.name,
+        "short_name": org.short_name,
+        "type": org.type,
+        "country": org.country,
+        "levels": org.levels,
+        "communities": org.communities,
+        "parent_id": org.parent_id,
+        "website": org.website,
+        "description": org.description,
     }
 
 
@@ -66,7 +86,13 @@ def export_json(session: Session, *, principal: Principal) -> str:
     contacts: dict[str, list[dict[str, Any]]] = {}
     for c in session.scalars(select(Contact).where(read_filter(principal, Contact)).order_by(Contact.label)):
         contacts.setdefault(c.owner_org_id, []).append(
-            {"kind": c.kind, "label": c.label, "value": c.value, "tlp": c.tlp, "pgp_fingerprint": c.pgp_fingerprint}
+            {
+                "kind": c.kind,
+                "label": c.label,
+                "value": c.value,
+                "tlp": c.tlp,
+                "pgp_fingerprint": c.pgp_fingerprint,
+            }
         )
     doc = {
         "communities": [
@@ -116,8 +142,14 @@ def import_directory(session: Session, *, actor: Principal, text: str, fmt: str)
     result = ImportResult()
     for c in data.get("communities") or []:
         if session.get(Community, c["slug"]) is None:
-            session.add(Community(slug=c["slug"], name=c["name"], level=c.get("level", "technical"),
-                                  description=c.get("description", "")))
+            session.add(
+                Community(
+                    slug=c["slug"],
+                    name=c["name"],
+                    level=c.get("level", "technical"),
+                    description=c.get("description", ""),
+                )
+            )
             result.communities_created += 1
     session.flush()
 
@@ -142,35 +174,59 @@ def import_directory(session: Session, *, actor: Principal, text: str, fmt: str)
     pending.sort(key=lambda item: parent_ref(item[1]) is not None)
     for i, raw in pending:
         try:
-            _upsert(session, actor=actor, raw=raw, org_id=ids[raw.get("key") or raw.get("short_name") or ""],
-                    parent_id=parent_ref(raw), result=result)
+            _upsert(
+                session,
+                actor=actor,
+                raw=raw,
+                org_id=ids[raw.get("key") or raw.get("short_name") or ""],
+                parent_id=parent_ref(raw),
+                result=result,
+            )
         except InvalidInput as exc:
             label = raw.get("short_name") or raw.get("name") or f"#{i + 1}"
             raise InvalidInput(f"organisation {label}: {exc.detail}", errors=exc.errors) from None
     if result.created or result.updated or result.contacts_created or result.communities_created:
-        audit.record(session, actor=actor, tag="directory:directory:import", object_id=None,
-                     summary=result.as_dict())
+        audit.record(session, actor=actor, tag="directory:directory:import", object_id=None, summary=result.as_dict())
     return result
 
 
 def _upsert(
-    session: Session, *, actor: Principal, raw: dict[str, Any], org_id: str, parent_id: str | None,
+    session: Session,
+    *,
+    actor: Principal,
+    raw: dict[str, Any],
+    org_id: str,
+    parent_id: str | None,
     result: ImportResult,
 ) -> None:
-    fields = {
-        "name": raw.get("name") or "", "short_name": raw.get("short_name") or "", "type": raw.get("type") or "",
-        "country": raw.get("country") or None, "levels": list(raw.get("levels") or []),
-        "communities": list(raw.get("communities") or []), "parent_id": parent_id,
-        "website": raw.get("website") or "", "description": raw.get("description") or "",
+    fields: dict[str, Any] = {
+        "name": raw.get("name") or "",
+        "short_name": raw.get("short_name") or "",
+        "type": raw.get("type") or "",
+        "country": raw.get("country") or None,
+        "levels": list(raw.get("levels") or []),
+        "communities": list(raw.get("communities") or []),
+        "parent_id": parent_id,
+        "website": raw.get("website") or "",
+        "description": raw.get("description") or "",
     }
     if not fields["name"] or not fields["short_name"]:
         raise InvalidInput("name and short_name are required")
     org = session.get(Organisation, org_id)
     if org is None:
         org = service.create_organisation(
-            session, actor=actor, name=fields["name"], short_name=fields["short_name"], type_=fields["type"],
-            country=fields["country"], levels=fields["levels"], communities=fields["communities"],
-            parent_id=parent_id, website=fields["website"], description=fields["description"], org_id=org_id,
+            session,
+            actor=actor,
+            name=fields["name"],
+            short_name=fields["short_name"],
+            type_=fields["type"],
+            country=fields["country"],
+            levels=fields["levels"],
+            communities=fields["communities"],
+            parent_id=parent_id,
+            website=fields["website"],
+            description=fields["description"],
+            org_id=org_id,
         )
         result.created += 1
     else:
@@ -190,7 +246,9 @@ def _import_contact(
 ) -> None:
     exists = session.scalars(
         select(Contact.id).where(
-            Contact.owner_org_id == org.id, Contact.kind == raw.get("kind"), Contact.label == raw.get("label"),
+            Contact.owner_org_id == org.id,
+            Contact.kind == raw.get("kind"),
+            Contact.label == raw.get("label"),
             Contact.value == raw.get("value"),
         )
     ).first()
@@ -199,8 +257,15 @@ def _import_contact(
     tlp = sharing.parse_tlp(raw.get("tlp") or "green", field="contacts.tlp")
     share = ShareWith.model_validate(raw["share_with"]) if raw.get("share_with") else _default_share(org, tlp)
     service.create_contact(
-        session, actor=actor, org_id=org.id, kind=raw.get("kind") or "", label=raw.get("label") or "",
-        value=raw.get("value") or "", pgp_fingerprint=raw.get("pgp_fingerprint"), tlp=tlp.value, share_with=share,
+        session,
+        actor=actor,
+        org_id=org.id,
+        kind=raw.get("kind") or "",
+        label=raw.get("label") or "",
+        value=raw.get("value") or "",
+        pgp_fingerprint=raw.get("pgp_fingerprint"),
+        tlp=tlp.value,
+        share_with=share,
     )
     result.contacts_created += 1
 

@@ -51,7 +51,7 @@ class OrgFilter:
     q: str | None = None
 
 
-def _filtered(f: OrgFilter) -> Select[tuple[Organisation]]:
+def _filtered(f: OrgFilter) -> Select[Organisation]:
     query = select(Organisation)
     if f.country:
         query = query.where(Organisation.country == normalise_country(f.country, field="country"))
@@ -109,7 +109,12 @@ def list_communities(session: Session) -> list[Community]:
 
 
 def _validate_org_fields(
-    session: Session, *, type_: str, country: str | None, levels: list[str], communities: list[str],
+    session: Session,
+    *,
+    type_: str,
+    country: str | None,
+    levels: list[str],
+    communities: list[str],
     parent_id: str | None,
 ) -> tuple[str | None, list[str], list[str]]:
     _enum_value(OrgType, type_, "type")
@@ -162,8 +167,13 @@ def create_organisation(
     )
     session.add(org)
     session.flush()
-    audit.record(session, actor=actor, tag="directory:organisation:create", object_id=org.id,
-                 summary={"short_name": org.short_name, "type": type_, "country": cc})
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:organisation:create",
+        object_id=org.id,
+        summary={"short_name": org.short_name, "type": type_, "country": cc},
+    )
     return org
 
 
@@ -173,10 +183,10 @@ def update_organisation(session: Session, *, actor: Principal, org_id: str, chan
     cc, levels, communities = _validate_org_fields(
         session,
         type_=str(changes.get("type", org.type)),
-        country=changes["country"] if "country" in changes else org.country,  # type: ignore[arg-type]
+        country=changes.get("country", org.country),  # type: ignore[arg-type]
         levels=changes.get("levels", org.levels),  # type: ignore[arg-type]
         communities=changes.get("communities", org.communities),  # type: ignore[arg-type]
-        parent_id=changes["parent_id"] if "parent_id" in changes else org.parent_id,  # type: ignore[arg-type]
+        parent_id=changes.get("parent_id", org.parent_id),  # type: ignore[arg-type]
     )
     if changes.get("parent_id") == org.id:
         raise _bad("parent_id", "an organisation cannot be its own parent")
@@ -189,8 +199,13 @@ def update_organisation(session: Session, *, actor: Principal, org_id: str, chan
     if "communities" in changes:
         org.community_rows = [CommunityMembership(community_slug=c) for c in communities]
     org.modified_at = utcnow()
-    audit.record(session, actor=actor, tag="directory:organisation:update", object_id=org.id,
-                 summary={"fields": sorted(changes)})
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:organisation:update",
+        object_id=org.id,
+        summary={"fields": sorted(changes)},
+    )
     return org
 
 
@@ -221,17 +236,27 @@ def create_contact(
     _enum_value(ContactKind, kind, "kind")
     marking = sharing.parse_tlp(tlp)
     fpr = _fingerprint(pgp_fingerprint)
-    entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=org_id,
-                              author_id=actor.user_id)
+    entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=org_id, author_id=actor.user_id)
     contact = Contact(
-        id=new_id("contact"), owner_org_id=org_id, created_by_id=actor.user_id, tlp=marking.value,
-        kind=kind, label=label.strip(), value=value.strip(), pgp_fingerprint=fpr,
+        id=new_id("contact"),
+        owner_org_id=org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        kind=kind,
+        label=label.strip(),
+        value=value.strip(),
+        pgp_fingerprint=fpr,
     )
     session.add(contact)
     session.flush()
     sharing.write(session, object_id=contact.id, entries=entries, added_by=org_id)
-    audit.record(session, actor=actor, tag="directory:contact:create", object_id=contact.id,
-                 summary={"org": org_id, "kind": kind, "tlp": marking.value})
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:contact:create",
+        object_id=contact.id,
+        summary={"org": org_id, "kind": kind, "tlp": marking.value},
+    )
     return contact
 
 
@@ -260,8 +285,13 @@ def delete_contact(session: Session, *, actor: Principal, contact_id: str) -> No
     _check_contact_writer(actor, contact.owner_org_id)
     session.execute(delete(Share).where(Share.object_id == contact.id))
     session.delete(contact)
-    audit.record(session, actor=actor, tag="directory:contact:delete", object_id=contact_id,
-                 summary={"org": contact.owner_org_id})
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:contact:delete",
+        object_id=contact_id,
+        summary={"org": contact.owner_org_id},
+    )
 
 
 def country_name(code: str | None) -> str:

@@ -28,16 +28,31 @@ router = APIRouter(prefix="/api/v1/documents", tags=["documents"])
 
 def document_out(db: DB, d: Document) -> DocumentOut:
     return DocumentOut(
-        id=d.id, title=d.title, kind=d.kind, body=d.body, tlp=d.tlp, owner=d.owner_org_id,
-        created_by=d.created_by_id, created=d.created_at, modified=d.modified_at, version=d.version,
+        id=d.id,
+        title=d.title,
+        kind=d.kind,
+        body=d.body,
+        tlp=d.tlp,
+        owner=d.owner_org_id,
+        created_by=d.created_by_id,
+        created=d.created_at,
+        modified=d.modified_at,
+        version=d.version,
         share_with=sharing.share_list(sharing.shares_of(db, d.id)),
     )
 
 
 @router.post("", status_code=201, operation_id="create_document", response_model=DocumentOut)
 def create_document(body: DocumentIn, db: DB, principal: CurrentPrincipal) -> DocumentOut:
-    doc = service.create_document(db, actor=principal, title=body.title, body=body.body, kind=body.kind,
-                                  tlp=body.tlp, share_with=body.share_with)
+    doc = service.create_document(
+        db,
+        actor=principal,
+        title=body.title,
+        body=body.body,
+        kind=body.kind,
+        tlp=body.tlp,
+        share_with=body.share_with,
+    )
     return document_out(db, doc)
 
 
@@ -50,11 +65,20 @@ def list_documents(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DocumentPage:
-    page = service.list_documents(db, principal=principal, owner_org_id=organisation, q=q, cursor=cursor,
-                                  limit=limit)
+    page = service.list_documents(db, principal=principal, owner_org_id=organisation, q=q, cursor=cursor, limit=limit)
     return DocumentPage(
-        items=[DocumentSummary(id=d.id, title=d.title, kind=d.kind, tlp=d.tlp, owner=d.owner_org_id,
-                               created=d.created_at, modified=d.modified_at) for d in page.items],
+        items=[
+            DocumentSummary(
+                id=d.id,
+                title=d.title,
+                kind=d.kind,
+                tlp=d.tlp,
+                owner=d.owner_org_id,
+                created=d.created_at,
+                modified=d.modified_at,
+            )
+            for d in page.items
+        ],
         next=page.next,
     )
 
@@ -67,22 +91,27 @@ def get_document(document_id: str, db: DB, principal: CurrentPrincipal) -> Docum
 @router.patch("/{document_id}", operation_id="update_document", response_model=DocumentOut)
 def update_document(document_id: str, body: DocumentPatch, db: DB, principal: CurrentPrincipal) -> DocumentOut:
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    doc = service.update_document(db, actor=principal, document_id=document_id, version=body.version,
-                                  changes={k: v for k, v in changes.items() if v is not None})
+    doc = service.update_document(
+        db,
+        actor=principal,
+        document_id=document_id,
+        version=body.version,
+        changes={k: v for k, v in changes.items() if v is not None},
+    )
     return document_out(db, doc)
 
 
 @router.put("/{document_id}/sharing", operation_id="set_document_sharing", response_model=DocumentOut)
 def set_sharing(document_id: str, body: SharingIn, db: DB, principal: CurrentPrincipal) -> DocumentOut:
-    doc = service.set_document_sharing(db, actor=principal, document_id=document_id, tlp=body.tlp,
-                                       share_with=body.share_with)
+    doc = service.set_document_sharing(
+        db, actor=principal, document_id=document_id, tlp=body.tlp, share_with=body.share_with
+    )
     return document_out(db, doc)
 
 
 @router.post("/{document_id}/pass-on", operation_id="pass_on_document")
 def pass_on(document_id: str, body: PassOnIn, db: DB, principal: CurrentPrincipal) -> dict[str, list[str]]:
-    added = service.pass_on_document(db, actor=principal, document_id=document_id,
-                                     organisations=body.organisations)
+    added = service.pass_on_document(db, actor=principal, document_id=document_id, organisations=body.organisations)
     return {"added": added}
 
 

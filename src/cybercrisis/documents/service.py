@@ -21,29 +21,49 @@ from cybercrisis.pagination import Page, decode_cursor, encode_cursor
 def _kind(value: str) -> str:
     valid = [k.value for k in DocumentKind]
     if value not in valid:
-        raise InvalidInput(f"'{value}' is not a document kind; valid: {', '.join(valid)}",
-                           errors=[{"field": "kind", "message": "invalid"}])
+        raise InvalidInput(
+            f"'{value}' is not a document kind; valid: {', '.join(valid)}",
+            errors=[{"field": "kind", "message": "invalid"}],
+        )
     return value
 
 
 def create_document(
-    session: Session, *, actor: Principal, title: str, body: str, kind: str, tlp: str, share_with: ShareWith,
+    session: Session,
+    *,
+    actor: Principal,
+    title: str,
+    body: str,
+    kind: str,
+    tlp: str,
+    share_with: ShareWith,
 ) -> Document:
     actor.require(Permission.DOCUMENT_WRITE)
     if actor.org_id is None or actor.user_id is None:
         raise PermissionDenied("documents belong to an organisation: act as one of its users")
     marking = sharing.parse_tlp(tlp)
-    entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=actor.org_id,
-                              author_id=actor.user_id)
+    entries = sharing.resolve(
+        session, tlp=marking, share_with=share_with, owner_org_id=actor.org_id, author_id=actor.user_id
+    )
     doc = Document(
-        id=new_id("document"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
-        title=title.strip(), body=body, kind=_kind(kind),
+        id=new_id("document"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        title=title.strip(),
+        body=body,
+        kind=_kind(kind),
     )
     session.add(doc)
     session.flush()
     sharing.write(session, object_id=doc.id, entries=entries, added_by=actor.org_id)
-    audit.record(session, actor=actor, tag="directory:document:create", object_id=doc.id,
-                 summary={"tlp": marking.value, "kind": kind})
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:document:create",
+        object_id=doc.id,
+        summary={"tlp": marking.value, "kind": kind},
+    )
     return doc
 
 
@@ -84,8 +104,9 @@ def _ts(value: str):  # type: ignore[no-untyped-def]
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("the cursor is not one this server issued",
-                           errors=[{"field": "cursor", "message": "invalid"}]) from None
+        raise InvalidInput(
+            "the cursor is not one this server issued", errors=[{"field": "cursor", "message": "invalid"}]
+        ) from None
 
 
 def update_document(
@@ -106,8 +127,13 @@ def update_document(
         setattr(doc, key, value)
     doc.modified_at = utcnow()
     session.flush()
-    audit.record(session, actor=actor, tag="directory:document:update", object_id=doc.id,
-                 summary={"fields": sorted(changes), "version": doc.version})
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:document:update",
+        object_id=doc.id,
+        summary={"fields": sorted(changes), "version": doc.version},
+    )
     return doc
 
 
@@ -116,8 +142,14 @@ def set_document_sharing(
 ) -> Document:
     actor.require(Permission.DOCUMENT_WRITE)
     doc = get_document(session, principal=actor, document_id=document_id)
-    sharing.set_sharing(session, principal=actor, obj=doc, tlp=sharing.parse_tlp(tlp), share_with=share_with,
-                        tag="directory:document:share")
+    sharing.set_sharing(
+        session,
+        principal=actor,
+        obj=doc,
+        tlp=sharing.parse_tlp(tlp),
+        share_with=share_with,
+        tag="directory:document:share",
+    )
     doc.modified_at = utcnow()
     return doc
 
@@ -125,8 +157,7 @@ def set_document_sharing(
 def pass_on_document(session: Session, *, actor: Principal, document_id: str, organisations: list[str]) -> list[str]:
     actor.require(Permission.SHARING_PASS_ON)
     doc = get_document(session, principal=actor, document_id=document_id)
-    return sharing.pass_on(session, principal=actor, obj=doc, org_ids=organisations,
-                           tag="directory:document:pass-on")
+    return sharing.pass_on(session, principal=actor, obj=doc, org_ids=organisations, tag="directory:document:pass-on")
 
 
 def delete_document(session: Session, *, actor: Principal, document_id: str) -> None:

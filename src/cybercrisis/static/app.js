@@ -1,0 +1,57 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.getAttribute) {
+      return;
+    }
+    // Ask before destructive form posts (delete, revoke): <form data-confirm="...">.
+    var message = form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) {
+      event.preventDefault();
+      return;
+    }
+    // Filter forms (GET): leave empty fields out of the URL, so that shared links stay short.
+    if (form.hasAttribute("data-drop-empty") && form.method.toLowerCase() === "get") {
+      var kept = new URLSearchParams();
+      new FormData(form).forEach(function (value, key) {
+        if (value !== "") {
+          kept.append(key, value);
+        }
+      });
+      event.preventDefault();
+      var query = kept.toString();
+      window.location.assign(form.action + (query ? "?" + query : ""));
+    }
+  });
+
+  // Secrets shown once: select the whole value on focus, and offer a copy button.
+  document.addEventListener("focusin", function (event) {
+    var el = event.target;
+    if (el && el.hasAttribute && el.hasAttribute("data-select-on-focus")) {
+      el.select();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!navigator.clipboard) {
+      return;
+    }
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var target = document.getElementById(button.getAttribute("data-copy"));
+      if (!target) {
+        return;
+      }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(target.value).then(function () {
+          button.textContent = "Copied";
+        }, function () {
+          target.select();
+        });
+      });
+    });
+  });
+})();

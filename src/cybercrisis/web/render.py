@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +12,101 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access.permissions import Permission, Role
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 from cybercrisis.directory.countries import COUNTRIES
-from cybercrisis.directory.models import ORG_TYPE_LABELS
+from cybercrisis.directory.models import ORG_TYPE_LABELS, ContactKind, Level
+from cybercrisis.documents.models import DocumentKind
+
+# One line per TLP 2.0 label (FIRST), in the words the sharing forms show next to each choice.
+TLP_HELP: dict[str, str] = {
+    TLP.CLEAR.value: "Public: recipients may share it with the world.",
+    TLP.GREEN.value: "The community: recipients may share it within their community, not publicly.",
+    TLP.AMBER.value: "The recipient organisation and its clients (constituents), on a need-to-know basis.",
+    TLP.AMBER_STRICT.value: "The recipient organisation only; no onward sharing, not even to its clients.",
+    TLP.RED.value: "Named recipients only; no further disclosure.",
+}
+
+DOCUMENT_KIND_LABELS: dict[str, str] = {
+    DocumentKind.SOP.value: "Standard operating procedure",
+    DocumentKind.CRISIS_PLAN.value: "Crisis plan",
+    DocumentKind.CONTACT_SHEET.value: "Contact sheet",
+    DocumentKind.OTHER.value: "Other",
+}
+
+CONTACT_KIND_LABELS: dict[str, str] = {
+    ContactKind.DESK_24X7.value: "24/7 desk",
+    ContactKind.DUTY_OFFICER.value: "Duty officer",
+    ContactKind.EMAIL.value: "E-mail",
+    ContactKind.PHONE.value: "Phone",
+    ContactKind.SECURE_CHANNEL.value: "Secure channel",
+    ContactKind.PGP.value: "PGP",
+}
+
+ROLE_LABELS: dict[str, str] = {
+    Role.VIEWER.value: "Viewer",
+    Role.ANALYST.value: "Analyst",
+    Role.COORDINATOR.value: "Coordinator",
+    Role.ORG_ADMIN.value: "Organisation admin",
+    Role.PLATFORM_ADMIN.value: "Platform admin",
+}
+
+LEVEL_LABELS: dict[str, str] = {lv.value: lv.value.capitalize() for lv in Level}
+
+# Most restrictive first, as in the marking pickers.
+TLP_OPTIONS: list[tuple[str, str]] = [(t.value, t.label) for t in reversed(TLP)]
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else ""
+
+
+def _sentence(value: str | None) -> str:
+    """Service messages start in lower case; pages show sentences. (Jinja's `capitalize` lowers the rest.)"""
+    text = (value or "").strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) or not text else ".")
+
+
+# Audit summary keys whose value is a [before, after] pair.
+_CHANGES = frozenset({"tlp", "roles", "is_active"})
+
+
+def _value(value: object, names: Mapping[str, str]) -> str:
+    if isinstance(value, list):
+        return ", ".join(_value(v, names) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_value(v, names)}" for k, v in value.items())
+    return names.get(value, str(value)) if isinstance(value, str) else str(value)
+
+
+def _summary(summary: Mapping[str, object], names: Mapping[str, str] | None = None) -> str:
+    """An audit event's summary in words; ids found in `names` are shown by name."""
+    names = names or {}
+    parts = []
+    for key, value in summary.items():
+        label = key.replace("_", " ")
+        if key in _CHANGES and isinstance(value, list) and len(value) == 2:
+            parts.append(f"{label}: {_value(value[0], names)} → {_value(value[1], names)}")
+        else:
+            parts.append(f"{label}: {_value(value, names)}")
+    return "; ".join(parts)
+
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 templates.env.globals.update(
-    TLP=TLP, COUNTRIES=COUNTRIES, ORG_TYPE_LABELS={k.value: v for k, v in ORG_TYPE_LABELS.items()},
+    TLP=TLP,
+    COUNTRIES=COUNTRIES,
+    ORG_TYPE_LABELS={k.value: v for k, v in ORG_TYPE_LABELS.items()},
     Permission=Permission,
+    TLP_HELP=TLP_HELP,
+    DOCUMENT_KIND_LABELS=DOCUMENT_KIND_LABELS,
+    CONTACT_KIND_LABELS=CONTACT_KIND_LABELS,
+    ROLE_LABELS=ROLE_LABELS,
+    LEVEL_LABELS=LEVEL_LABELS,
+    TLP_OPTIONS=TLP_OPTIONS,
 )
+templates.env.filters.update(when=_when, sentence=_sentence, summary=_summary)
 
 
 @dataclass(frozen=True)
@@ -41,15 +127,39 @@ NAV: list[NavItem] = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Plain values about the signed-in user, copied while the database session is open.
+
+    Error pages are rendered after the request's session was rolled back and closed, when ORM rows can no
+    longer load; the layout reads these instead.
+    """
+
+    user_id: str
+    email: str
+    display_name: str
+    org_id: str
+    org_short_name: str
+    org_name: str
+    csrf_token: str
+
+
 def render(
-    request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
-    principal: Principal | None = None, headers: dict[str, str] | None = None,
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    principal: Principal | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    ws = getattr(request.state, "web_session", None)
+    principal = principal or getattr(request.state, "principal", None)
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
     ctx: dict[str, Any] = {
         "principal": principal,
-        "csrf_token": ws.csrf_token if ws is not None else "",
-        "current_user": ws.user if ws is not None else None,
+        "viewer": viewer,
+        "current_user": viewer,
+        "csrf_token": viewer.csrf_token if viewer is not None else "",
         "nav": [n for n in NAV if n.permission is None or (principal is not None and principal.has(n.permission))],
         "path": request.url.path,
     }
@@ -57,7 +167,13 @@ def render(
     return templates.TemplateResponse(request, template, ctx, status_code=status, headers=headers)
 
 
-def error_page(request: Request, *, status: int, title: str, detail: str,
-               headers: dict[str, str] | None = None) -> HTMLResponse:
-    return render(request, "error.html", {"status": status, "title": title, "detail": detail}, status=status,
-                  headers=headers)
+def error_page(
+    request: Request, *, status: int, title: str, detail: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": title, "detail": detail},
+        status=status,
+        headers=headers,
+    )

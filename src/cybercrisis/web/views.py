@@ -1,41 +1,38 @@
-"""Pages. Thin: parse the form, call a service, render. Forms carry the session's CSRF token."""
+"""Pages. Thin: parse the form, call a service, render. Forms carry the session's CSRF token.
+
+This module signs users in and out and shows the overview; each section has its own module, included here.
+"""
 
 from __future__ import annotations
 
 import secrets
 from typing import Annotated
-from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cybercrisis.access.principal import Principal
+from cybercrisis.access.permissions import Permission
 from cybercrisis.accounts import service as accounts
-from cybercrisis.deps import DB, SESSION_COOKIE, optional_principal, web_session
-from cybercrisis.errors import NotAuthenticated, PermissionDenied
+from cybercrisis.deps import DB, SESSION_COOKIE
+from cybercrisis.directory import service as directory
+from cybercrisis.documents import service as documents
+from cybercrisis.errors import PermissionDenied
+from cybercrisis.web import account_views, admin_views, directory_views, document_views, queries
+from cybercrisis.web.pagedeps import (
+    LoginRequired,
+    PagePrincipal,
+    check_csrf,
+    login_redirect,
+    page_principal,
+    see_other,
+)
 from cybercrisis.web.render import render
+
+# Re-exported: app.py and later domains import these from here.
+__all__ = ["LoginRequired", "PagePrincipal", "check_csrf", "login_redirect", "page_principal", "router"]
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "cc_login_csrf"
-
-
-class LoginRequired(NotAuthenticated):
-    """Raised by page dependencies; the app turns it into a redirect to the login page."""
-
-
-def page_principal(request: Request, principal: Annotated[Principal, Depends(optional_principal)]) -> Principal:
-    if not principal.is_authenticated:
-        raise LoginRequired(request.url.path)
-    return principal
-
-
-PagePrincipal = Annotated[Principal, Depends(page_principal)]
-
-
-def check_csrf(request: Request, db: DB, token: str) -> None:
-    ws = web_session(request, db)
-    if ws is None or not secrets.compare_digest(token or "", ws.csrf_token):
-        raise PermissionDenied("the form expired or did not come from this site: reload the page and try again")
 
 
 def _safe_next(value: str | None) -> str:
@@ -43,16 +40,23 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str | None = None, error: str | None = None) -> Response:  # noqa: A002
+def login_form(*, request: Request, next: str | None = None, error: str | None = None) -> Response:  # noqa: A002
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", {"next": _safe_next(next), "error": error, "login_csrf": token})
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=request.app.state.settings.cookie_secure, path="/login")
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cookie_secure,
+        path="/login",
+    )
     return response
 
 
 @router.post("/login")
 def login(
+    *,
     request: Request,
     db: DB,
     email: Annotated[str, Form(max_length=320)],
@@ -65,39 +69,73 @@ def login(
         raise PermissionDenied("the login form expired: reload the page and sign in again")
     s = request.app.state.settings
     client = request.client.host if request.client else "unknown"
-    result = accounts.authenticate(db, email=email, password=password, client=client,
-                                   max_failures=s.login_max_failures, lock_minutes=s.login_lock_minutes)
+    result = accounts.authenticate(
+        db,
+        email=email,
+        password=password,
+        client=client,
+        max_failures=s.login_max_failures,
+        lock_minutes=s.login_lock_minutes,
+    )
     if result.user is None:
         # The failure count must be kept: commit it, then answer (no exception, which would roll back).
         message = (
             f"Too many failed attempts. Try again after {result.locked_until:%H:%M} UTC."
-            if result.locked_until else "Wrong e-mail or password."
+            if result.locked_until
+            else "Wrong e-mail or password."
         )
         token = secrets.token_urlsafe(24)
-        response = render(request, "login.html", {"next": _safe_next(next), "error": message, "login_csrf": token,
-                                                  "email": email},
-                          status=429 if result.locked_until else 401)
-        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=s.cookie_secure,
-                            path="/login")
+        response = render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": message, "login_csrf": token, "email": email},
+            status=429 if result.locked_until else 401,
+        )
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=s.cookie_secure, path="/login"
+        )
         return response
     secret, _ = accounts.create_web_session(db, user=result.user, hours=s.session_hours)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, secret, httponly=True, samesite="lax", secure=s.cookie_secure,
-                        max_age=s.session_hours * 3600)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    return response
+    redirect = RedirectResponse(_safe_next(next), status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=s.cookie_secure,
+        max_age=s.session_hours * 3600,
+    )
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return redirect
 
 
 @router.post("/logout")
-def logout(request: Request, db: DB, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
+def logout(*, request: Request, db: DB, csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     check_csrf(request, db, csrf_token)
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
         accounts.end_web_session(db, secret=secret)
-    response = RedirectResponse("/login", status_code=303)
+    response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
 
-def login_redirect(path: str) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+@router.get("/", response_class=HTMLResponse)
+def overview(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
+    org = directory.get_organisation(db, principal=principal, org_id=principal.org_id or "")
+    latest = documents.list_documents(db, principal=principal, limit=5)
+    return render(
+        request,
+        "overview.html",
+        {
+            "org": org,
+            "type_counts": queries.org_type_counts(db),
+            "latest": latest.items,
+            "owners": queries.org_refs(db, (d.owner_org_id for d in latest.items)),
+            "can_write_documents": principal.has(Permission.DOCUMENT_WRITE),
+        },
+    )
+
+
+for _section in (directory_views, document_views, admin_views, account_views):
+    router.include_router(_section.router)

@@ -1,0 +1,180 @@
+"""Directory pages: the list of organisations with filters, one organisation with its contacts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.exc import IntegrityError
+
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.principal import Principal
+from cybercrisis.deps import DB
+from cybercrisis.directory import service
+from cybercrisis.directory.models import Level, Organisation
+from cybercrisis.documents import service as documents
+from cybercrisis.errors import InvalidInput
+from cybercrisis.pagination import Page
+from cybercrisis.web import queries
+from cybercrisis.web.forms import FormState, share_with
+from cybercrisis.web.pagedeps import PagePrincipal, check_csrf, see_other
+from cybercrisis.web.render import render
+
+router = APIRouter()
+PAGE_SIZE = 50
+Filter = Annotated[str, Query(max_length=200)]
+
+
+@router.get("/directory", response_class=HTMLResponse)
+def directory_list(
+    *,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    country: Filter = "",
+    type: Filter = "",  # noqa: A002 - the public filter name, as in the API
+    level: Filter = "",
+    community: Filter = "",
+    q: Filter = "",
+    cursor: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    chosen = {"country": country, "type": type, "level": level, "community": community, "q": q.strip()}
+    filters = service.OrgFilter(**{k: v or None for k, v in chosen.items()})
+    error, status = None, 200
+    try:
+        page = service.list_organisations(
+            db, principal=principal, filters=filters, cursor=cursor or None, limit=PAGE_SIZE
+        )
+        total = service.count_organisations(db, filters=filters)
+    except InvalidInput as exc:
+        # A hand-edited URL: show the page with the message rather than an error page.
+        page, total, error, status = Page([], None), 0, exc.detail, 422
+    query = {k: v for k, v in chosen.items() if v}
+    return render(
+        request,
+        "directory.html",
+        {
+            "orgs": page.items,
+            "total": total,
+            "chosen": chosen,
+            "error": error,
+            "countries": queries.countries_in_directory(db),
+            "communities": queries.community_names(db),
+            "levels": [lv.value for lv in Level],
+            "next_url": f"/directory?{urlencode({**query, 'cursor': page.next})}" if page.next else None,
+            "first_url": f"/directory?{urlencode(query)}" if cursor else None,
+        },
+        status=status,
+    )
+
+
+def _org_page(
+    request: Request,
+    db: DB,
+    principal: Principal,
+    org: Organisation,
+    *,
+    form: FormState | None = None,
+    status: int = 200,
+) -> Response:
+    own = principal.org_id == org.id
+    can_edit_contacts = own and principal.has(Permission.CONTACT_WRITE)
+    docs = documents.list_documents(db, principal=principal, owner_org_id=org.id, limit=20)
+    return render(
+        request,
+        "organisation.html",
+        {
+            "org": org,
+            "parent": queries.org_refs(db, [org.parent_id or ""]).get(org.parent_id or ""),
+            "constituents": queries.constituents(db, org.id),
+            "contacts": service.contacts_of(db, principal=principal, org_id=org.id),
+            "documents": docs.items,
+            "more_documents": docs.next is not None,
+            "communities": queries.community_names(db),
+            "can_edit_contacts": can_edit_contacts,
+            "can_manage_users": own and principal.has(Permission.USER_READ),
+            "org_choices": queries.org_choices(db) if can_edit_contacts else [],
+            "form": form or FormState(values={"tlp": "green"}),
+        },
+        status=status,
+    )
+
+
+@router.get("/directory/{org_id}", response_class=HTMLResponse)
+def organisation_page(*, org_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
+    org = service.get_organisation(db, principal=principal, org_id=org_id)
+    return _org_page(request, db, principal, org)
+
+
+@router.post("/directory/{org_id}/contacts")
+def add_contact(
+    *,
+    org_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    kind: Annotated[str, Form(max_length=32)] = "",
+    label: Annotated[str, Form(max_length=200)] = "",
+    value: Annotated[str, Form(max_length=500)] = "",
+    pgp_fingerprint: Annotated[str, Form(max_length=60)] = "",
+    tlp: Annotated[str, Form(max_length=20)] = "",
+    communities: Annotated[list[str] | None, Form()] = None,
+    organisations: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    check_csrf(request, db, csrf_token)
+    org = service.get_organisation(db, principal=principal, org_id=org_id)
+    values: dict[str, Any] = {
+        "kind": kind,
+        "label": label,
+        "value": value,
+        "pgp_fingerprint": pgp_fingerprint,
+        "tlp": tlp,
+        "communities": communities or [],
+        "organisations": organisations or [],
+    }
+    try:
+        if not label.strip() or not value.strip():
+            missing = "label" if not label.strip() else "value"
+            raise InvalidInput(f"the contact needs a {missing}", errors=[{"field": missing, "message": "required"}])
+        service.create_contact(
+            db,
+            actor=principal,
+            org_id=org.id,
+            kind=kind,
+            label=label,
+            value=value,
+            pgp_fingerprint=pgp_fingerprint or None,
+            tlp=tlp,
+            share_with=share_with(organisations, communities, ""),
+        )
+        db.flush()
+    except InvalidInput as exc:
+        db.rollback()
+        return _org_page(request, db, principal, org, form=FormState.failed(exc, values), status=422)
+    except IntegrityError:
+        db.rollback()
+        form = FormState(
+            values=values,
+            errors={"value": "This contact is in the directory already."},
+            message="This contact is in the directory already.",
+        )
+        return _org_page(request, db, principal, org, form=form, status=422)
+    return see_other(f"/directory/{org.id}#contacts")
+
+
+@router.post("/directory/{org_id}/contacts/{contact_id}/delete")
+def delete_contact(
+    *,
+    org_id: str,
+    contact_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    check_csrf(request, db, csrf_token)
+    service.delete_contact(db, actor=principal, contact_id=contact_id)
+    return see_other(f"/directory/{org_id}#contacts")

@@ -1,0 +1,238 @@
+"""Fixtures: a fresh database per test on SQLite and, when CYBERCRISIS_TEST_DATABASE_URL is set, PostgreSQL.
+
+Tests commit for real (the code under test owns its transactions); isolation comes from a fresh copy of a
+migrated SQLite file per test, and from truncating every table on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from cybercrisis import migrate
+from cybercrisis.accounts import security
+from cybercrisis.config import Settings
+from cybercrisis.db import Base, make_engine, make_sessionmaker, unit_of_work
+
+PG_URL = os.environ.get("CYBERCRISIS_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With a PostgreSQL URL given, an unreachable server fails the run at once instead of erroring per test."""
+    if not PG_URL:
+        return
+    engine = make_engine(make_url(PG_URL).set(drivername="postgresql+psycopg").render_as_string(False), pool=False)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect ends the run with its reason
+        pytest.exit(f"CYBERCRISIS_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", returncode=1)
+    finally:
+        engine.dispose()
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}", pool=False)
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str:
+    """One PostgreSQL database per xdist worker, migrated once."""
+    assert PG_URL, "CYBERCRISIS_TEST_DATABASE_URL is not set"
+    base = make_url(PG_URL).set(drivername="postgresql+psycopg")
+    name = f"cc_test_{_worker()}"
+    admin = make_engine(base.render_as_string(hide_password=False), pool=False)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url, pool=False)
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "cybercrisis.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    engine = make_engine(url, pool=False)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Cheap argon2 parameters keep user creation fast; the production defaults are tested in tests/accounts.
+    s = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret-key-" + "x" * 32,
+        max_body_bytes=65536,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+    security.configure(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
+    return s
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    eng = make_engine(settings.effective_database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for arranging and inspecting data; commit explicitly to make it visible to the app."""
+    session = session_factory()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    from cybercrisis.app import create_app
+
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+# --- a small world of organisations and users ----------------------------------------------------------
+
+
+@dataclass
+class Actor:
+    user_id: str
+    org_id: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class World:
+    """Builds organisations and users through the real services, committing each step."""
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+        self.orgs: dict[str, str] = {}
+
+    def community(self, slug: str, level: str = "technical") -> str:
+        from cybercrisis.directory.models import Community
+
+        with unit_of_work(self.factory) as s:
+            if s.get(Community, slug) is None:
+                s.add(Community(slug=slug, name=slug.replace("-", " ").title(), level=level, description=""))
+        return slug
+
+    def org(
+        self,
+        short: str,
+        *,
+        type_: str = "national-csirt",
+        country: str | None = "FR",
+        communities: tuple[str, ...] = (),
+        parent: str | None = None,
+        levels: tuple[str, ...] = ("technical",),
+    ) -> str:
+        from cybercrisis.accounts.service import SYSTEM
+        from cybercrisis.directory import service
+
+        for c in communities:
+            self.community(c)
+        with unit_of_work(self.factory) as s:
+            org = service.create_organisation(
+                s,
+                actor=SYSTEM,
+                name=f"{short} organisation",
+                short_name=short,
+                type_=type_,
+                country=country,
+                levels=list(levels),
+                communities=list(communities),
+                parent_id=self.orgs.get(parent or "", parent),
+            )
+            self.orgs[short] = org.id
+            return org.id
+
+    def user(
+        self,
+        org_short: str,
+        *,
+        roles: tuple[str, ...] = ("analyst",),
+        email: str | None = None,
+        password: str = "correct horse battery",
+    ) -> Actor:
+        from cybercrisis.accounts import service
+        from cybercrisis.accounts.service import SYSTEM
+
+        email = email or f"{'-'.join(roles)}.{len(self.orgs)}.{os.urandom(3).hex()}@{org_short.lower()}.example"
+        with unit_of_work(self.factory) as s:
+            user, _ = service.create_user(
+                s,
+                actor=SYSTEM,
+                org_ref=self.orgs[org_short],
+                email=email,
+                roles=list(roles),
+                password=password,
+            )
+            token, _ = service.create_token(s, actor=SYSTEM, user_ref=user.id, expires_days=30)
+            return Actor(user.id, user.org_id, user.email, token)
+
+
+@pytest.fixture
+def world(session_factory: sessionmaker[Session]) -> World:
+    return World(session_factory)
+
+
+def count(db: Session, model: type, *where: object) -> int:
+    """Rows of `model` as committed now: ends the session's transaction first, so no old snapshot is read."""
+    from sqlalchemy import func, select
+
+    db.rollback()
+    return db.scalar(select(func.count()).select_from(model).where(*where)) or 0  # type: ignore[arg-type]

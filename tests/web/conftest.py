@@ -1,0 +1,47 @@
+"""Signing in through the login form, and the CSRF token that every page form carries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response  # what starlette.testclient returns
+
+from tests.conftest import Actor, World
+
+PASSWORD = "correct horse battery"
+HTML = {"Accept": "text/html"}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_on(client: TestClient, path: str) -> str:
+    """The token of the forms on a page (on /login, the login form's own)."""
+    page = client.get(path, headers=HTML)
+    assert page.status_code == 200, page.text
+    found = CSRF.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Response:
+    token = csrf_on(client, "/login")
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token, "next": "/"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def fr(world: World) -> Actor:
+    """An organisation admin of a French CSIRT in the CSIRTs Network, not signed in yet."""
+    world.org("CERT-XF", country="FR", communities=("csirts-network",))
+    return world.user("CERT-XF", roles=("org-admin",))
+
+
+@pytest.fixture
+def signed_in(client: TestClient, fr: Actor) -> TestClient:
+    assert sign_in(client, fr.email).status_code == 303
+    return client

@@ -1,0 +1,218 @@
+"""A real browser against a real server: Debian's Chromium, driven by Playwright, on the demo data.
+
+Never downloads a browser: without `chromium` on PATH the test is skipped (`make browser-deps` installs it).
+Set CYBERCRISIS_UI_SHOTS_DIR to keep copies of the screenshots (as ui-*.png) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ADMIN = "admin@cert-fr.example"
+START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    url: str
+    password: str
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("Debian chromium not installed: run `make browser-deps`")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310 - our own server
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the server did not become ready in {START_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def demo_server(chromium_path: str, tmp_path: Path) -> Iterator[DemoServer]:
+    """`cybercrisis serve --demo` on a free port with its own data directory; started only if a browser exists."""
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "CYBERCRISIS_DATABASE_URL"}
+    env["CYBERCRISIS_DATA_DIR"] = str(data_dir)
+    command = [
+        str(Path(sys.executable).with_name("cybercrisis")),
+        "serve",
+        "--demo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_ready(url, process, log_path)
+            password = json.loads((data_dir / "demo-credentials.json").read_text())["password"]
+            yield DemoServer(url, password)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def page(chromium_path: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            tab = context.new_page()
+            tab.set_default_timeout(15_000)
+            yield tab
+            context.close()
+        finally:
+            browser.close()
+
+
+def _screenshot(page: Page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    keep = os.environ.get("CYBERCRISIS_UI_SHOTS_DIR")
+    if keep:
+        shutil.copyfile(path, Path(keep) / f"ui-{name}.png")
+    return path
+
+
+def _me(url: str, token: str) -> dict[str, object]:
+    request = urllib.request.Request(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own server
+        body: dict[str, object] = json.load(response)
+        return body
+
+
+def test_org_admin_walks_the_directory_and_shares_a_document(
+    demo_server: DemoServer, page: Page, tmp_path: Path
+) -> None:
+    base = demo_server.url
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Sign in with the keyboard; the login page remembers where we wanted to go.
+    page.goto(f"{base}/directory")
+    expect(page).to_have_url(f"{base}/login?next=/directory")
+    page.get_by_label("E-mail").fill(ADMIN)
+    page.get_by_label("Password").fill(demo_server.password)
+    page.get_by_label("Password").press("Enter")
+    expect(page).to_have_url(f"{base}/directory")
+    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Directory")).to_have_attribute(
+        "aria-current", "page"
+    )
+
+    # Filter by country: a GET form, so the URL can be shared.
+    page.get_by_label("Country").select_option("DE")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(f"{base}/directory?country=DE")  # app.js leaves the empty filters out
+    expect(page.get_by_role("status")).to_contain_text("match the filters")
+    rows = page.get_by_role("region", name="Organisations").locator("tbody tr")
+    expect(rows.filter(has_text="Germany")).to_have_count(rows.count())
+    expect(rows.filter(has_text="France")).to_have_count(0)
+    _screenshot(page, tmp_path, "directory")
+
+    # CERT-Bund's page with the contacts a CERT-FR admin may see.
+    page.get_by_role("link", name="CERT-Bund (BSI)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("CERT-Bund (BSI)")
+    contacts = page.get_by_role("region", name="Contacts table")
+    expect(contacts).to_contain_text("info@cert-bund.example")
+    expect(contacts).to_contain_text("TLP:CLEAR")
+    expect(contacts).to_contain_text("TLP:GREEN")  # shared with the CSIRTs Network, which CERT-FR is in
+    expect(page.get_by_text("Add a contact")).to_have_count(0)
+    _screenshot(page, tmp_path, "organisation")
+
+    page.go_back()
+    expect(page).to_have_url(f"{base}/directory?country=DE")
+
+    # Search for ENISA across all countries.
+    page.get_by_role("link", name="Reset").click()
+    page.get_by_label("Search by name").fill("ENISA")
+    page.get_by_label("Search by name").press("Enter")
+    expect(page.get_by_role("link", name="European Union Agency for Cybersecurity (ENISA)")).to_be_visible()
+
+    # Open a document: its TLP banner is at the top.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Documents").click()
+    page.get_by_role("link", name="CERT-FR: SOP for cross-border incident notification").click()
+    expect(page.locator(".tlp-banner")).to_contain_text("TLP:GREEN")
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+
+    # Write a TLP:AMBER+STRICT document and read it back.
+    page.goto(f"{base}/documents/new")
+    page.get_by_label("Title").fill("Browser test: liaison note")
+    page.get_by_label("Kind").select_option("other")
+    page.get_by_role("radio", name="TLP:AMBER+STRICT").check()
+    page.get_by_label("Text").fill("Only for CERT-FR.")
+    page.get_by_role("button", name="Create document").click()
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/documents/document--[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Browser test: liaison note")
+    expect(page.locator(".tlp-banner")).to_contain_text("TLP:AMBER+STRICT")
+    expect(page.locator(".doc-body")).to_have_text("Only for CERT-FR.")
+
+    # An API token, shown once, that works as a bearer token.
+    page.get_by_role("link", name=ADMIN).click()
+    page.get_by_label("Name").fill("browser test")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").input_value()
+    assert token.startswith("cc_")
+    assert _me(base, token)["email"] == ADMIN
+    page.goto(f"{base}/account/tokens")
+    expect(page.locator("#new-token")).to_have_count(0)
+    assert token not in page.content()
+    expect(page.get_by_role("region", name="Tokens")).to_contain_text("browser test")
+
+    assert errors == [], errors  # no CSP violation, no script error, no failed resource
