@@ -169,9 +169,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.audit.api import router as audit_router
     from cybercrisis.directory.api import router as directory_router
     from cybercrisis.documents.api import router as documents_router
+    from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.web.views import router as web_router
 
-    for router in (accounts_router, directory_router, documents_router, audit_router, web_router):
+    for router in (accounts_router, directory_router, documents_router, incidents_router, audit_router, web_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

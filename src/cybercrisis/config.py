@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id iterations (RFC 9106: 3)")
     argon2_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory (RFC 9106: 64 MiB)")
     log_level: str = "INFO"
+    significance_financial_loss_eur: int = Field(default=500_000, ge=0, description="Reg. 2024/2690 Art. 3")
+    significance_turnover_percent: float = Field(default=5.0, ge=0, le=100)
 
     @field_validator("database_url")
     @classmethod

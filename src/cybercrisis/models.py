@@ -2,6 +2,7 @@
 
 from cybercrisis.access.models import Share
 from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
+from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.directory.models import (
     Community,
@@ -11,18 +12,40 @@ from cybercrisis.directory.models import (
     OrganisationLevel,
 )
 from cybercrisis.documents.models import Document
+from cybercrisis.incidents.models import (
+    Incident,
+    IncidentCountry,
+    IncidentSector,
+    Observable,
+    Report,
+    ReportSubmission,
+    Sighting,
+)
+from cybercrisis.notify.models import JobLease, NotificationRoute, OutboxMessage
 
 __all__ = [
+    "Alert",
+    "AlertRecipient",
     "ApiToken",
     "AuditEvent",
     "Community",
     "CommunityMembership",
     "Contact",
     "Document",
+    "Incident",
+    "IncidentCountry",
+    "IncidentSector",
+    "JobLease",
     "LoginThrottle",
+    "NotificationRoute",
+    "Observable",
     "Organisation",
     "OrganisationLevel",
+    "OutboxMessage",
+    "Report",
+    "ReportSubmission",
     "Share",
+    "Sighting",
     "User",
     "WebSession",
 ]

@@ -17,6 +17,8 @@ class Permission(StrEnum):
     USER_WRITE_ANY = "accounts:user:write-any"
     TOKEN_OWN = "accounts:token:write-own"
     TOKEN_MANAGE = "accounts:token:manage"
+    INCIDENT_WRITE = "incidents:incident:write"
+    ALERT_SEND = "alerts:alert:send"
     AUDIT_READ = "audit:event:read"
     AUDIT_VERIFY = "audit:chain:verify"
 
@@ -31,7 +33,7 @@ class Role(StrEnum):
 
 P = Permission
 _VIEWER = {P.DIRECTORY_READ, P.TOKEN_OWN}
-_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON}
+_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND}
 _COORDINATOR = _ANALYST | {P.USER_READ}
 _ORG_ADMIN = _ANALYST | {P.CONTACT_WRITE, P.USER_READ, P.USER_WRITE, P.TOKEN_MANAGE, P.AUDIT_READ}
 

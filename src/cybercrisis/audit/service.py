@@ -142,6 +142,15 @@ def timeline(session: Session, *, object_id: str, limit: int = 500) -> list[Audi
     )
 
 
+def timeline_of(session: Session, *, object_ids: list[str], limit: int = 1000) -> list[AuditEvent]:
+    """Events about several objects (an incident, its reports, its alerts), oldest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.object_id.in_(object_ids)).order_by(AuditEvent.seq).limit(limit)
+        )
+    )
+
+
 def events_since(session: Session, *, after: datetime | None, limit: int) -> list[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
     if after is not None:

@@ -1,0 +1,1 @@
+"""Early warnings and alerts to organisations and communities, with acknowledgement tracking."""

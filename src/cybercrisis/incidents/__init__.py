@@ -1,0 +1,1 @@
+"""Incidents: common taxonomy, NIS2 reporting clocks, significance assessment, observables and correlation."""

@@ -1,0 +1,216 @@
+"""Incidents API: record, classify, report, assess, correlate, search; taxonomies and deadlines."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from cybercrisis import taxonomies
+from cybercrisis.access import sharing
+from cybercrisis.audit import service as audit
+from cybercrisis.audit.api import timeline_out
+from cybercrisis.db import utcnow
+from cybercrisis.deps import DB, CurrentPrincipal
+from cybercrisis.incidents import service
+from cybercrisis.incidents.assessment import Thresholds
+from cybercrisis.incidents.models import Incident, Report
+from cybercrisis.incidents.schemas import (
+    ClusterOut,
+    CorrelationOut,
+    CorrelationsOut,
+    DeadlineOut,
+    IncidentIn,
+    IncidentOut,
+    IncidentPage,
+    IncidentPatch,
+    IncidentSummary,
+    IntermediateRequestIn,
+    ObservableIn,
+    ObservableOut,
+    ReportIn,
+    ReportOut,
+)
+from cybercrisis.schemas import Strict, TimelineEntry
+
+router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+def thresholds(request: Request) -> Thresholds:
+    s = request.app.state.settings
+    return Thresholds(financial_loss_eur=s.significance_financial_loss_eur,
+                      turnover_percent=s.significance_turnover_percent)  # fmt: skip
+
+
+def report_out(r: Report) -> ReportOut:
+    return ReportOut(id=r.id, kind=r.kind, due_at=r.due_at, requested_at=r.requested_at, submitted_at=r.submitted_at,
+                     submitted_by=r.submitted_by_id, status=r.status_at(utcnow()), version=r.version,
+                     content=r.content)  # fmt: skip
+
+
+def incident_out(db: DB, i: Incident, t: Thresholds) -> IncidentOut:
+    return IncidentOut(
+        id=i.id, title=i.title, description=i.description, status=i.status, tlp=i.tlp, pap=i.pap,
+        owner=i.owner_org_id, created_by=i.created_by_id, created=i.created_at, modified=i.modified_at,
+        version=i.version, aware_at=i.aware_at, occurred_at=i.occurred_at, handled_at=i.handled_at,
+        countries=i.countries, sectors=i.sectors, entity_name=i.entity_name, entity=i.entity_org_id,
+        entity_type=i.entity_type, rsit_class=i.rsit_class, rsit_type=i.rsit_type, root_cause=i.root_cause,
+        threat_severity=i.threat_severity, impact_severity=i.impact_severity, outlook=i.outlook,
+        suspected_malicious=i.suspected_malicious, cross_border=i.cross_border,
+        exceeds_national_capacity=i.exceeds_national_capacity, tags=service.derived_tags(i), facts=i.facts,
+        observables=[ObservableOut(type=o.type, value=o.value) for o in service.observables_of(db, i.id)],
+        reports=[report_out(r) for r in service.reports_of(db, i.id)],
+        share_with=sharing.share_list(sharing.shares_of(db, i.id)),
+        assessment=service.assess(db, i, t).as_dict(),
+    )  # fmt: skip
+
+
+@router.get("/taxonomies", operation_id="list_taxonomies", tags=["taxonomies"])
+def list_taxonomies(principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """The namespaces in use (rsit, nis, nis2, tlp, PAP) with their predicates and values, from pytaxonomies."""
+    return taxonomies.as_json()
+
+
+@router.post("/incidents", status_code=201, operation_id="create_incident", response_model=IncidentOut)
+def create_incident(body: IncidentIn, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
+    incident = service.create_incident(db, actor=principal, data=body)
+    return incident_out(db, incident, thresholds(request))
+
+
+@router.get("/incidents", operation_id="list_incidents", response_model=IncidentPage)
+def list_incidents(
+    db: DB,
+    principal: CurrentPrincipal,
+    status: str | None = None,
+    country: str | None = None,
+    sector: str | None = None,
+    rsit_class: str | None = None,
+    tlp: str | None = None,
+    overdue: bool = False,
+    q: Annotated[str | None, Query(max_length=300)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> IncidentPage:
+    f = service.IncidentFilter(status=status, country=country, sector=sector, rsit_class=rsit_class, tlp=tlp,
+                               overdue=overdue, q=q)  # fmt: skip
+    page, overdue_counts = service.list_incidents(db, principal=principal, filters=f, cursor=cursor, limit=limit)
+    return IncidentPage(
+        items=[
+            IncidentSummary(
+                id=i.id,
+                title=i.title,
+                status=i.status,
+                tlp=i.tlp,
+                owner=i.owner_org_id,
+                countries=i.countries,
+                sectors=i.sectors,
+                rsit_class=i.rsit_class,
+                impact_severity=i.impact_severity,
+                aware_at=i.aware_at,
+                modified=i.modified_at,
+                overdue_reports=overdue_counts.get(i.id, 0),
+            )
+            for i in page.items
+        ],
+        next=page.next,
+    )
+
+
+@router.get("/incidents/{incident_id}", operation_id="get_incident", response_model=IncidentOut)
+def get_incident(incident_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
+    return incident_out(db, service.get_incident(db, principal=principal, incident_id=incident_id), thresholds(request))
+
+
+@router.patch("/incidents/{incident_id}", operation_id="update_incident", response_model=IncidentOut)
+def update_incident(
+    incident_id: str, body: IncidentPatch, db: DB, principal: CurrentPrincipal, request: Request
+) -> IncidentOut:
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    incident = service.update_incident(db, actor=principal, incident_id=incident_id, version=body.version,
+                                       changes=changes)  # fmt: skip
+    return incident_out(db, incident, thresholds(request))
+
+
+@router.post("/incidents/{incident_id}/reports", status_code=201, operation_id="submit_report",
+             response_model=ReportOut)  # fmt: skip
+def submit_report(incident_id: str, body: ReportIn, db: DB, principal: CurrentPrincipal) -> ReportOut:
+    return report_out(service.submit_report(db, actor=principal, incident_id=incident_id, data=body))
+
+
+@router.post("/incidents/{incident_id}/reports/intermediate-request", status_code=201,
+             operation_id="request_intermediate_report", response_model=ReportOut)  # fmt: skip
+def request_intermediate(
+    incident_id: str, body: IntermediateRequestIn, db: DB, principal: CurrentPrincipal
+) -> ReportOut:
+    return report_out(service.request_intermediate(db, actor=principal, incident_id=incident_id, due_at=body.due_at))
+
+
+class ObservablesIn(Strict):
+    observables: list[ObservableIn]
+
+
+@router.post("/incidents/{incident_id}/observables", operation_id="add_observables")
+def add_observables(incident_id: str, body: ObservablesIn, db: DB, principal: CurrentPrincipal) -> dict[str, int]:
+    return {"added": service.add_observables(db, actor=principal, incident_id=incident_id, items=body.observables)}
+
+
+@router.get("/incidents/{incident_id}/correlations", operation_id="incident_correlations",
+            response_model=CorrelationsOut)  # fmt: skip
+def incident_correlations(incident_id: str, db: DB, principal: CurrentPrincipal) -> CorrelationsOut:
+    items = service.correlations(db, principal=principal, incident_id=incident_id)
+    members = service.cluster(db, principal=principal, incident_id=incident_id)
+    countries = sorted({c for m in members for c in m.countries})
+    return CorrelationsOut(
+        items=[
+            CorrelationOut(
+                incident=c.incident.id,
+                title=c.incident.title,
+                owner=c.incident.owner_org_id,
+                countries=c.incident.countries,
+                observables=c.values,
+            )
+            for c in items
+        ],
+        cluster=ClusterOut(
+            incidents=sorted(m.id for m in members), countries=countries, cross_border=len(countries) >= 2
+        ),
+    )
+
+
+class EscalateIn(Strict):
+    community: str = "csirts-network"
+
+
+@router.post("/incidents/{incident_id}/escalate", operation_id="escalate_incident", response_model=IncidentOut)
+def escalate(incident_id: str, body: EscalateIn, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
+    incident = service.escalate(db, actor=principal, incident_id=incident_id, community=body.community)
+    return incident_out(db, incident, thresholds(request))
+
+
+@router.get("/incidents/{incident_id}/timeline", operation_id="incident_timeline", response_model=list[TimelineEntry])
+def incident_timeline(incident_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
+    incident = service.get_incident(db, principal=principal, incident_id=incident_id)
+    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=service.timeline_ids(db, incident))]
+
+
+@router.get("/deadlines", operation_id="list_deadlines", response_model=list[DeadlineOut])
+def list_deadlines(
+    db: DB,
+    principal: CurrentPrincipal,
+    status: Annotated[str | None, Query(pattern="^(overdue|due-soon|open)$")] = None,
+    hours: Annotated[int, Query(ge=1, le=24 * 31)] = 24,
+) -> list[DeadlineOut]:
+    """Open NIS2 reports of incidents you may see: `overdue`, `due-soon` (within `hours`) or all `open`."""
+    now = utcnow()
+    return [
+        DeadlineOut(
+            incident=i.id,
+            incident_title=i.title,
+            owner=i.owner_org_id,
+            report=r.id,
+            kind=r.kind,
+            due_at=r.due_at,
+            status=r.status_at(now),
+        )
+        for r, i in service.deadlines_for(db, principal=principal, status=status, soon_hours=hours)
+    ]

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cybercrisis.access.models import Shareable
+from cybercrisis.db import Base, StixId, UTCDateTime, utcnow
+
+
+class IncidentStatus(StrEnum):
+    NEW = "new"
+    TRIAGE = "triage"
+    ONGOING = "ongoing"
+    CONTAINED = "contained"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+# Allowed lifecycle moves; resolved and closed incidents reopen to ongoing.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"triage", "ongoing", "contained", "resolved", "closed"}),
+    "triage": frozenset({"ongoing", "contained", "resolved", "closed"}),
+    "ongoing": frozenset({"contained", "resolved"}),
+    "contained": frozenset({"ongoing", "resolved"}),
+    "resolved": frozenset({"closed", "ongoing"}),
+    "closed": frozenset({"ongoing"}),
+}
+
+
+class ReportKind(StrEnum):
+    EARLY_WARNING = "early-warning"
+    NOTIFICATION = "notification"
+    INTERMEDIATE = "intermediate"
+    FINAL = "final"
+    PROGRESS = "progress"
+    FEEDBACK = "feedback"  # the CSIRT's answer to an early warning (NIS2 Art. 23(5))
+
+
+class Incident(Shareable, Base):
+    __tablename__ = "incidents"
+
+    title: Mapped[str] = mapped_column(String(300), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=IncidentStatus.NEW.value, index=True)
+    entity_name: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    entity_org_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
+    entity_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    aware_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rsit_class: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    rsit_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    root_cause: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    threat_severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    impact_severity: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    outlook: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    suspected_malicious: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cross_border: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    exceeds_national_capacity: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    pap: Mapped[str] = mapped_column(String(8), nullable=False, default="amber")
+    tags: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    # Facts for the Implementing Regulation 2024/2690 thresholds; all optional.
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+    country_rows: Mapped[list[IncidentCountry]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="IncidentCountry.country"
+    )
+    sector_rows: Mapped[list[IncidentSector]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="IncidentSector.sector"
+    )
+
+    @property
+    def countries(self) -> list[str]:
+        return [r.country for r in self.country_rows]
+
+    @property
+    def sectors(self) -> list[str]:
+        return [r.sector for r in self.sector_rows]
+
+
+class IncidentCountry(Base):
+    __tablename__ = "incident_countries"
+
+    incident_id: Mapped[str] = mapped_column(StixId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2), primary_key=True, index=True)
+
+
+class IncidentSector(Base):
+    __tablename__ = "incident_sectors"
+
+    incident_id: Mapped[str] = mapped_column(StixId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    sector: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Report(Base):
+    """One reporting obligation of an incident and its latest submission; history in ReportSubmission."""
+
+    __tablename__ = "incident_reports"
+
+    id: Mapped[str] = mapped_column(StixId, primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    submitted_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (Index("ix_incident_reports_open", "submitted_at", "due_at"),)
+
+    def status_at(self, now: datetime) -> str:
+        """due | overdue | on-time | late | not-due (no deadline yet)."""
+        if self.submitted_at is None:
+            if self.due_at is None:
+                return "not-due"
+            return "overdue" if self.due_at < now else "due"
+        if self.due_at is None or self.submitted_at <= self.due_at:
+            return "on-time"
+        return "late"
+
+
+class ReportSubmission(Base):
+    __tablename__ = "report_submissions"
+
+    report_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("incident_reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    submitted_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class Observable(Base):
+    """One normalised value, stored once whatever the number of incidents that saw it."""
+
+    __tablename__ = "observables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(32), nullable=False)
+    value: Mapped[str] = mapped_column(String(2048), nullable=False)
+
+    __table_args__ = (UniqueConstraint("type", "value", name="uq_observables_type_value"),)
+
+
+class Sighting(Base):
+    """Value -> incidents: correlation is a lookup here, never a pairwise table."""
+
+    __tablename__ = "sightings"
+
+    observable_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("observables.id", ondelete="CASCADE"), primary_key=True
+    )
+    incident_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    raw: Mapped[str] = mapped_column(String(2048), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
