@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export CYBERCRISIS_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: help run test test-sqlite test-postgres browser-deps lint bench clean
+.PHONY: help run test browser-deps bench-deps lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,8 +33,11 @@ lint: $(VENV) ## ruff and mypy
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-bench: $(VENV) ## Benchmarks against a real server; prints figures and ratios to a baseline
-	$(BIN)/python -m bench
+bench-deps: ## Install Debian's wrk, the load generator of make bench (needs root)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: $(VENV) bench-deps ## Benchmarks against a real server; prints figures and ratios to a baseline (BENCH_ARGS=...)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,21 +58,27 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_database() -> str:
-    """One PostgreSQL database per xdist worker, migrated once."""
+def pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this run's own per xdist worker, migrated once and dropped at the end.
+
+    The name carries the run's id, so two suites running at once on one server never share a database.
+    """
     assert PG_URL, "CYBERCRISIS_TEST_DATABASE_URL is not set"
     base = make_url(PG_URL).set(drivername="postgresql+psycopg")
-    name = f"cc_test_{_worker()}"
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:10]
+    name = f"cc_test_{run}_{_worker()}"
     admin = make_engine(base.render_as_string(hide_password=False), pool=False)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
     url = base.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url, pool=False)
     migrate.upgrade(engine)
     engine.dispose()
-    return url
+    yield url
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

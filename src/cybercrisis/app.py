@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,7 +22,7 @@ from cybercrisis.accounts import security
 from cybercrisis.config import Settings, get_settings
 from cybercrisis.db import make_engine, make_sessionmaker
 from cybercrisis.errors import DomainError
-from cybercrisis.middleware import BodySizeLimit, RequestContext
+from cybercrisis.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
 
 log = logging.getLogger("cybercrisis")
 HERE = Path(__file__).parent
@@ -126,6 +127,17 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _stale(request: Request, exc: StaleDataError) -> Response:
         return problem(request, 409, "Conflict", "the object changed while you edited it: reload and try again")
 
+    @app.exception_handler(SATimeoutError)
+    async def _pool(request: Request, exc: SATimeoutError) -> Response:
+        log.warning("no database connection free for %s", request.url.path)
+        return problem(
+            request,
+            503,
+            "Service unavailable",
+            "the service is overloaded; retry shortly",
+            headers={"Retry-After": "2"},
+        )
+
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _db(request: Request, exc: DBAPIError) -> Response:
@@ -144,7 +156,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
     settings = settings or get_settings()
     security.configure(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
     if check_schema:
         from cybercrisis.migrate import check_schema as _check
 
@@ -198,6 +210,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         return {"status": "ready"}
 
     app.add_middleware(CatchAll)
+    app.add_middleware(ConcurrencyLimit, limit=settings.db_pool_size)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext)
     return app

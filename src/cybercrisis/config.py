@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1, le=24 * 14)
     cookie_secure: bool = Field(default=False, description="Set on deployments behind TLS")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    db_pool_size: int = Field(default=16, ge=1, le=200, description="connections per process = requests in flight")
     login_max_failures: int = Field(default=5, ge=1)
     login_lock_minutes: int = Field(default=15, ge=1)
     token_default_days: int = Field(default=90, ge=1, le=3650)

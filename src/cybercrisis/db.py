@@ -65,14 +65,17 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, pool: bool = True) -> Engine:
-    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGIN control."""
+def make_engine(url: str, *, pool: bool = True, pool_size: int = 16) -> Engine:
+    """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGIN control.
+
+    The pool has a fixed size and the app admits at most that many requests at once (middleware.py), so a
+    request that holds a connection can always finish: no pool exhaustion under any load.
+    """
+    pooling: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 30} if pool else {"poolclass": NullPool}
+    )
     if _is_sqlite(url):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=None if pool else NullPool,
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -93,12 +96,7 @@ def make_engine(url: str, *, pool: bool = True) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
-    if pool:
-        kwargs.update(pool_size=10, max_overflow=20, pool_timeout=10)
-    else:
-        kwargs["poolclass"] = NullPool
-    return create_engine(url, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **pooling)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -81,7 +81,8 @@ def optional_principal(request: Request, db: DB) -> Principal:
     return accounts.principal_for(db, row.user)
 
 
-def current_principal(principal: Annotated[Principal, Depends(optional_principal)]) -> Principal:
+async def current_principal(principal: Annotated[Principal, Depends(optional_principal)]) -> Principal:
+    # async: no I/O here, so no trip through the thread pool
     if not principal.is_authenticated:
         raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
     return principal

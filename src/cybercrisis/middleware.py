@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -52,6 +53,30 @@ class RequestContext:
             await self.app(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
+
+
+class ConcurrencyLimit:
+    """Admit at most `limit` requests at once (the database pool size); the others wait their turn.
+
+    Without it, more requests than connections can each take a worker thread and wait for a connection held
+    by requests that are themselves waiting for a thread: the pool never drains. Health checks bypass it.
+    """
+
+    BYPASS = ("/healthz", "/static/")
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.BYPASS):
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:  # created inside the running loop
+            self._semaphore = asyncio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)
 
 
 class BodyTooLarge(Exception):

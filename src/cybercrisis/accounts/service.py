@@ -14,7 +14,7 @@ from cybercrisis.accounts import security
 from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
-from cybercrisis.directory.models import Organisation
+from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooManyAttempts
 
 # The operator at the command line: may administer, but is not a user and so reads only TLP:CLEAR.
@@ -311,26 +311,43 @@ def revoke_token(session: Session, *, actor: Principal, token_id: str) -> ApiTok
 # --- principals -------------------------------------------------------------------------------------
 
 
-def principal_for(session: Session, user: User, *, token: ApiToken | None = None) -> Principal:
-    perms = permissions_for(user.roles)
-    if token is not None:
-        perms = perms & frozenset(Permission(s) for s in token.scopes if s in Permission._value2member_map_)
-    return Principal(
-        user_id=user.id,
-        org_id=user.org_id,
-        communities=frozenset(user.organisation.communities),
-        permissions=perms,
-        roles=tuple(user.roles),
-        token_id=token.id if token else None,
-        email=user.email,
+def _principal(
+    session: Session,
+    *,
+    user_id: str,
+    email: str,
+    roles: list[str],
+    org_id: str,
+    token_id: str | None = None,
+    scopes: list[str] | None = None,
+) -> Principal:
+    perms = permissions_for(roles)
+    if scopes is not None:
+        perms = perms & frozenset(Permission(s) for s in scopes if s in Permission._value2member_map_)
+    communities = frozenset(
+        session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
     )
+    return Principal(user_id=user_id, org_id=org_id, communities=communities, permissions=perms, roles=tuple(roles),
+                     token_id=token_id, email=email)  # fmt: skip
+
+
+def principal_for(session: Session, user: User, *, token: ApiToken | None = None) -> Principal:
+    return _principal(session, user_id=user.id, email=user.email, roles=user.roles, org_id=user.org_id,
+                      token_id=token.id if token else None, scopes=token.scopes if token else None)  # fmt: skip
 
 
 def principal_from_token(session: Session, text: str) -> Principal | None:
-    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == security.digest(text))).first()
-    if token is None or token.revoked_at is not None or token.expires_at <= utcnow() or not token.user.is_active:
+    """Two small queries on the hot path: the token with its user's columns, then the organisation's communities."""
+    row = session.execute(
+        select(ApiToken.id, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked_at, User.id.label("user_id"),
+               User.email, User.roles, User.org_id, User.is_active)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == security.digest(text))
+    ).first()  # fmt: skip
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.is_active:
         return None
-    return principal_for(session, token.user, token=token)
+    return _principal(session, user_id=row.user_id, email=row.email, roles=row.roles, org_id=row.org_id,
+                      token_id=row.id, scopes=row.scopes)  # fmt: skip
 
 
 def web_session_for(session: Session, secret: str) -> WebSession | None:

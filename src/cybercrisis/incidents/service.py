@@ -633,18 +633,13 @@ def correlations(session: Session, *, principal: Principal, incident_id: str) ->
     """Other incidents sharing observables with this one, among those the reader may see (both ends checked)."""
     incident = get_incident(session, principal=principal, incident_id=incident_id)
     mine = select(Sighting.observable_id).where(Sighting.incident_id == incident.id)
-    rows = (
-        session.execute(
-            select(Sighting.incident_id, Observable.value)
-            .join(Observable, Observable.id == Sighting.observable_id)
-            .join(Incident, Incident.id == Sighting.incident_id)
-            .where(
-                Sighting.observable_id.in_(mine), Sighting.incident_id != incident.id, read_filter(principal, Incident)
-            )
-            .order_by(Sighting.incident_id, Observable.value)
-        )
-        .all()
-    )
+    rows = session.execute(
+        select(Sighting.incident_id, Observable.value)
+        .join(Observable, Observable.id == Sighting.observable_id)
+        .join(Incident, Incident.id == Sighting.incident_id)
+        .where(Sighting.observable_id.in_(mine), Sighting.incident_id != incident.id, read_filter(principal, Incident))
+        .order_by(Sighting.incident_id, Observable.value)
+    ).all()
     grouped: dict[str, list[str]] = {}
     for other_id, value in rows:
         grouped.setdefault(other_id, []).append(value)

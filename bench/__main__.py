@@ -1,0 +1,341 @@
+"""`python -m bench`: start the real server (one worker) and load it over loopback.
+
+For each backend (SQLite always, PostgreSQL with --postgres), measures GET /healthz (the baseline, before
+and after the others), an authenticated GET of one organisation, a filtered directory list and a full page,
+each for a fixed duration after a warm-up, and prints req/s, p50/p99 and the ratio to the baseline, with
+PASS/MISS against the aims of the issue, plus the idle RSS of the server. Results go to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import load
+from bench.data import FILTER_COUNTRY, FILTER_TYPE, Dataset
+from bench.server import BenchServer, ServerError
+
+RESULTS = Path(__file__).parent / "results" / "latest.json"
+
+# The aims of the issue "Performance (in make bench, not in tests)".
+AIM_RATIO = 0.3  # single-object read, as a fraction of the trivial endpoint's req/s
+AIM_P99_MS = 20.0
+AIM_IDLE_RSS_MB = 150.0
+DRIFT_WARN = 0.15  # the two baseline runs differing by more than this mean the run was disturbed
+BUSY_LOAD = 0.5  # 1-minute load average above which other work on the machine skews the figures
+
+# Wide enough for the table when the output is not a terminal (make, CI logs, a pipe).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    key: str
+    label: str
+    path: str
+    auth: bool
+    ratio_aim: bool = False  # the single-object read must reach AIM_RATIO of the baseline
+    p99_aim: bool = False
+
+
+def endpoints(ds: Dataset) -> list[Endpoint]:
+    return [
+        Endpoint("baseline", "GET /healthz (baseline)", "/healthz", auth=False),
+        Endpoint(
+            "organisation",
+            "GET /organisations/{id}",
+            f"/api/v1/organisations/{ds.target_org_id}",
+            auth=True,
+            ratio_aim=True,
+            p99_aim=True,
+        ),
+        Endpoint(
+            "filtered_list",
+            f"GET /organisations?country={FILTER_COUNTRY}&type={FILTER_TYPE}",
+            f"/api/v1/organisations?country={FILTER_COUNTRY}&type={FILTER_TYPE}",
+            auth=True,
+            p99_aim=True,
+        ),
+        Endpoint(
+            "full_page", "GET /organisations?limit=100", "/api/v1/organisations?limit=100", auth=True, p99_aim=True
+        ),
+        Endpoint("baseline_again", "GET /healthz (baseline again)", "/healthz", auth=False),
+    ]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--duration", type=int, default=5, help="seconds measured per endpoint (default 5)")
+    p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per endpoint, discarded (default 1)")
+    p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
+    p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: the server needs a core)")
+    p.add_argument(
+        "--generator",
+        choices=["auto", "wrk", "python"],
+        default="auto",
+        help="load generator; auto = wrk when installed, else asyncio + httpx",
+    )
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        default=os.environ.get("CYBERCRISIS_BENCH_POSTGRES_URL"),
+        help="also run against PostgreSQL: a URL to a local server, e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/postgres; a bench database is created "
+        "on it and dropped afterwards (default: $CYBERCRISIS_BENCH_POSTGRES_URL)",
+    )
+    p.add_argument("--json", metavar="FILE", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    p.add_argument("--strict", action="store_true", help="exit 1 when an aim is missed, not only on errors")
+    args = p.parse_args(argv)
+    if args.duration < 1 or args.warmup < 0 or args.connections < 1 or not 1 <= args.threads <= args.connections:
+        p.error("need --duration >= 1, --warmup >= 0, --connections >= 1 and 1 <= --threads <= --connections")
+    return args
+
+
+def _get_json(url: str, headers: dict[str, str]) -> Any:
+    req = urllib.request.Request(url, headers=headers)  # noqa: S310 - loopback http only
+    with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+        if r.status != 200:
+            raise ServerError(f"GET {url} answered {r.status}")
+        return json.loads(r.read())
+
+
+def sanity(srv: BenchServer, ds: Dataset, eps: list[Endpoint]) -> dict[str, Any]:
+    """Each endpoint answers 200 with what the data set implies, before any load."""
+    auth = {"Authorization": f"Bearer {ds.token}"}
+    seen: dict[str, Any] = {}
+    for ep in eps:
+        try:
+            body = _get_json(srv.base_url + ep.path, auth if ep.auth else {})
+        except OSError as exc:
+            raise ServerError(f"{ep.label}: {exc}\n{srv.server_output()}") from exc
+        if ep.key == "organisation":
+            seen["visible_contacts"] = len(body["contacts"])
+            seen["constituents"] = len(body["constituents"])
+        elif ep.key == "filtered_list":
+            seen["filtered_items"] = len(body["items"])
+        elif ep.key == "full_page":
+            seen["page_items"] = len(body["items"])
+            if len(body["items"]) != 100:
+                raise ServerError(f"{ep.label} returned {len(body['items'])} items, not 100")
+    if not seen.get("filtered_items"):
+        raise ServerError("the filtered list is empty: the data set does not match the benchmark")
+    return seen
+
+
+def verdict(ok: bool) -> str:
+    return "[green]PASS[/green]" if ok else "[red]MISS[/red]"
+
+
+def bench_backend(args: argparse.Namespace, generator: str, postgres_url: str | None) -> dict[str, Any]:
+    with BenchServer(postgres_url=postgres_url) as srv:
+        srv.start()
+        assert srv.backend is not None
+        assert srv.dataset is not None
+        ds = srv.dataset
+        idle_mb = srv.idle_rss_kib * 1024 / 1e6
+        console.print(f"\n[bold]{srv.backend.name}[/bold]: {srv.backend.display_url}")
+        console.print(
+            f"  data: {ds.organisations} organisations, {ds.contacts} contacts "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(ds.tlp_counts.items()))}), 1 analyst + token; "
+            f"prepared in {srv.setup_seconds:.1f} s"
+        )
+        console.print(
+            f"  server: pid {srv.pid} on {srv.base_url}, ready in {srv.start_seconds:.1f} s; idle RSS {idle_mb:.1f} MB"
+        )
+        eps = endpoints(ds)
+        seen = sanity(srv, ds, eps)
+        console.print(
+            f"  reader sees {seen['visible_contacts']} of 10 contacts and {seen['constituents']} "
+            f"constituents of the target; filtered list: {seen['filtered_items']} organisations"
+        )
+
+        auth = {"Authorization": f"Bearer {ds.token}"}
+        measured: dict[str, load.LoadResult] = {}
+        for ep in eps:
+            console.print(f"  measuring {ep.label} ...", end="")
+            result = load.run(
+                generator,
+                srv.base_url + ep.path,
+                headers=auth if ep.auth else {},
+                connections=args.connections,
+                seconds=args.duration,
+                warmup=args.warmup,
+                threads=args.threads,
+            )
+            measured[ep.key] = result
+            console.print(f" {result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms")
+            if result.failed:
+                raise load.LoadError(
+                    f"{ep.label}: {result.non_2xx} non-2xx responses and {result.socket_errors} socket errors "
+                    f"out of {result.requests} requests\n{srv.server_output()}"
+                )
+        rss_after_mb = srv.current_rss_kib() * 1024 / 1e6
+        peak_mb = srv.peak_rss_kib() * 1024 / 1e6
+
+        base_runs = [measured["baseline"].rps, measured["baseline_again"].rps]
+        baseline_rps = sum(base_runs) / 2
+        drift = (base_runs[1] - base_runs[0]) / base_runs[0] if base_runs[0] else 0.0
+        rows: list[dict[str, Any]] = []
+        for ep in eps:
+            r = measured[ep.key]
+            ratio = r.rps / baseline_rps if baseline_rps else 0.0
+            row: dict[str, Any] = {
+                "endpoint": ep.key,
+                "label": ep.label,
+                "path": ep.path,
+                **r.as_dict(),
+                "ratio_to_baseline": ratio,
+            }
+            if ep.ratio_aim:
+                row["ratio_aim"] = {"min": AIM_RATIO, "pass": ratio >= AIM_RATIO}
+            if ep.p99_aim:
+                row["p99_aim"] = {"max_ms": AIM_P99_MS, "pass": r.p99_ms < AIM_P99_MS}
+            rows.append(row)
+        return {
+            "backend": srv.backend.name,
+            "database": srv.backend.display_url,
+            "data": {"organisations": ds.organisations, "contacts": ds.contacts, "tlp": ds.tlp_counts, **seen},
+            "setup_s": round(srv.setup_seconds, 2),
+            "server_start_s": round(srv.start_seconds, 2),
+            "baseline_rps": baseline_rps,
+            "baseline_drift": drift,
+            "idle_rss_mb": idle_mb,
+            "idle_rss_aim": {"max_mb": AIM_IDLE_RSS_MB, "pass": idle_mb < AIM_IDLE_RSS_MB},
+            "rss_after_load_mb": rss_after_mb,
+            "peak_rss_mb": peak_mb,
+            "results": rows,
+        }
+
+
+def print_table(res: dict[str, Any], args: argparse.Namespace, generator: str) -> None:
+    table = Table(
+        title=f"{res['backend']}: {args.connections} connections, {args.duration} s after "
+        f"{args.warmup} s warm-up, generator {generator}",
+        title_justify="left",
+    )
+    table.add_column("endpoint", no_wrap=True)
+    for col in ("req/s", "p50 ms", "p99 ms", "x baseline"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column(f"ratio≥{AIM_RATIO}", no_wrap=True)
+    table.add_column(f"p99<{AIM_P99_MS:.0f}ms", no_wrap=True)
+    for row in res["results"]:
+        ratio_aim = verdict(row["ratio_aim"]["pass"]) if "ratio_aim" in row else "—"
+        p99_aim = verdict(row["p99_aim"]["pass"]) if "p99_aim" in row else "—"
+        table.add_row(
+            row["label"],
+            f"{row['rps']:,.0f}",
+            f"{row['p50_ms']:.2f}",
+            f"{row['p99_ms']:.2f}",
+            f"{row['ratio_to_baseline']:.2f}",
+            ratio_aim,
+            p99_aim,
+        )
+    console.print(table)
+    console.print(
+        f"  baseline = mean of the two /healthz runs ({res['baseline_rps']:,.0f} req/s; "
+        f"drift between them {res['baseline_drift']:+.1%})"
+    )
+    if abs(res["baseline_drift"]) > DRIFT_WARN:
+        console.print(
+            "  [yellow]warning:[/yellow] the baseline moved by more than "
+            f"{DRIFT_WARN:.0%} during the run: something else used the CPUs, the ratios are unreliable"
+        )
+    console.print(
+        f"  idle RSS {res['idle_rss_mb']:.1f} MB (aim < {AIM_IDLE_RSS_MB:.0f} MB): "
+        f"{verdict(res['idle_rss_aim']['pass'])}; after load {res['rss_after_load_mb']:.1f} MB, "
+        f"peak {res['peak_rss_mb']:.1f} MB"
+    )
+
+
+def misses(res: dict[str, Any]) -> list[str]:
+    out = [f"{res['backend']}: idle RSS"] if not res["idle_rss_aim"]["pass"] else []
+    for row in res["results"]:
+        for aim in ("ratio_aim", "p99_aim"):
+            if aim in row and not row[aim]["pass"]:
+                out.append(f"{res['backend']}: {row['label']} {aim.removesuffix('_aim')}")
+    return out
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwind through the finally blocks that stop the server
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.perf_counter()
+    try:
+        generator = load.pick(args.generator)
+    except load.LoadError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    note = "" if generator == "wrk" else " (wrk not found: the Python generator is slower and may be the bottleneck)"
+    console.print(
+        f"[bold]cybercrisis bench[/bold]: load generator [bold]{generator}[/bold]{note}; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, loopback only"
+    )
+    load_before = os.getloadavg()[0]
+    if load_before > BUSY_LOAD:
+        console.print(
+            f"[yellow]warning:[/yellow] the machine is busy (load average {load_before:.2f} before the "
+            "bench): the server and the load generator share the CPUs with it, expect noisy figures"
+        )
+
+    backends = [None] + ([args.postgres] if args.postgres else [])
+    results: list[dict[str, Any]] = []
+    try:
+        for pg in backends:
+            results.append(bench_backend(args, generator, pg))
+    except (ServerError, load.LoadError) as exc:
+        console.print(f"\n[red]bench failed:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\n[yellow]interrupted[/yellow]")
+        return 130
+
+    console.print()
+    for res in results:
+        print_table(res, args, generator)
+    total = time.perf_counter() - started
+    report = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "generator": generator,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "wrk_threads": args.threads if generator == "wrk" else None,
+        "aims": {"single_read_ratio_min": AIM_RATIO, "p99_max_ms": AIM_P99_MS, "idle_rss_max_mb": AIM_IDLE_RSS_MB},
+        "elapsed_s": round(total, 1),
+        "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "backends": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    missed = [m for res in results for m in misses(res)]
+    console.print(
+        f"\nwrote {args.json}; {total:.0f} s in all; "
+        + (f"[red]{len(missed)} aim(s) missed[/red]: {'; '.join(missed)}" if missed else "[green]all aims met[/green]")
+    )
+    return 1 if (missed and args.strict) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""A real cybercrisis server for the benchmark: temp data dir, fresh database, generated data, one worker.
+
+Everything it creates is undone by `close()` (also registered with atexit): the server process is
+terminated (then killed), a PostgreSQL bench database is dropped, the temp directory is removed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bench.data import Dataset, generate
+
+HOST = "127.0.0.1"  # loopback only
+START_TIMEOUT_S = 60.0
+IDLE_SETTLE_S = 2.0
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def _cli() -> str:
+    """The `cybercrisis` command of the interpreter running the bench (the project's .venv)."""
+    beside = Path(sys.executable).parent / "cybercrisis"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("cybercrisis")
+    if not found:
+        raise ServerError("the `cybercrisis` command is not installed; run `make .venv` first")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure from /proc/<pid>/status, in KiB (VmRSS now, VmHWM the peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise ServerError(f"no {field} in /proc/{pid}/status")
+
+
+@dataclass
+class Backend:
+    name: str  # "sqlite" or "postgresql"
+    database_url: str  # with the password, for the server's environment only
+    display_url: str  # without it, for printing
+
+
+class BenchServer:
+    """Prepare a database with data, start `cybercrisis serve`, and clean everything up afterwards."""
+
+    def __init__(self, *, postgres_url: str | None = None, verbose: bool = False) -> None:
+        self.postgres_url = postgres_url
+        self.verbose = verbose
+        self.tmp = Path(tempfile.mkdtemp(prefix="cybercrisis-bench-"))
+        self.data_dir = self.tmp / "data"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+        self._pg_admin_url: str | None = None
+        self._pg_db: str | None = None
+        self.port = 0
+        self.backend: Backend | None = None
+        self.dataset: Dataset | None = None
+        self.idle_rss_kib = 0
+        self.setup_seconds = 0.0  # database, migrations and data
+        self.start_seconds = 0.0  # process start until /readyz answers
+        self._closed = False
+        atexit.register(self.close)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def __enter__(self) -> BenchServer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        t0 = time.perf_counter()
+        self.backend = self._make_database()
+        self._cybercrisis("db", "upgrade")
+        self.dataset = generate(self.backend.database_url)
+        self.setup_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        self._serve()
+        self.start_seconds = time.perf_counter() - t1
+        time.sleep(IDLE_SETTLE_S)
+        assert self.proc is not None
+        self.idle_rss_kib = rss_kib(self.proc.pid)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._stop_server()
+        finally:
+            try:
+                self._drop_database()
+            finally:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                atexit.unregister(self.close)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise ServerError("the server is not running")
+        return self.proc.pid
+
+    def peak_rss_kib(self) -> int:
+        return rss_kib(self.pid, "VmHWM")
+
+    def current_rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
+    # --- database ----------------------------------------------------------------------------------
+
+    def _make_database(self) -> Backend:
+        if not self.postgres_url:
+            path = self.data_dir / "cybercrisis.db"
+            return Backend("sqlite", f"sqlite:///{path}", f"sqlite:///{path}")
+        from cybercrisis.db import make_engine
+
+        base = make_url(self.postgres_url)
+        if base.drivername in ("postgresql", "postgres"):
+            base = base.set(drivername="postgresql+psycopg")
+        if not base.drivername.startswith("postgresql"):
+            raise ServerError(f"--postgres wants a postgresql:// URL, not {base.drivername}")
+        if base.host not in (None, "", "127.0.0.1", "localhost", "::1"):
+            raise ServerError(f"--postgres must point at a local server (loopback only), not {base.host}")
+        admin = base.set(database=base.database or "postgres")
+        name = f"cybercrisis_bench_{uuid.uuid4().hex[:10]}"
+        engine = make_engine(admin.render_as_string(hide_password=False), pool=False)
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            engine.dispose()
+        self._pg_admin_url = admin.render_as_string(hide_password=False)
+        self._pg_db = name
+        url = base.set(database=name)
+        return Backend(
+            "postgresql", url.render_as_string(hide_password=False), url.render_as_string(hide_password=True)
+        )
+
+    def _drop_database(self) -> None:
+        if not (self._pg_admin_url and self._pg_db):
+            return
+        from cybercrisis.db import make_engine
+
+        engine = make_engine(self._pg_admin_url, pool=False)
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self._pg_db}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
+            self._pg_db = None
+
+    # --- the server process ------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        assert self.backend is not None
+        # Drop any CYBERCRISIS_* of the caller (the Makefile exports CYBERCRISIS_DATA_DIR) before setting ours.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CYBERCRISIS_")}
+        env.update(
+            CYBERCRISIS_DATA_DIR=str(self.data_dir),
+            CYBERCRISIS_DATABASE_URL=self.backend.database_url,
+            CYBERCRISIS_LOG_LEVEL="warning",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def _cybercrisis(self, *args: str) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [_cli(), *args], env=self._env(), capture_output=True, text=True, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            raise ServerError(f"`cybercrisis {' '.join(args)}` failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+
+    def _serve(self) -> None:
+        self.port = free_port()
+        log_path = self.tmp / "server.log"
+        log = log_path.open("wb")
+        self._log = log
+        self.proc = subprocess.Popen(
+            [_cli(), "serve", "--host", HOST, "--port", str(self.port)],
+            env=self._env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the bench only; the bench stops it
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last_error = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError(
+                    f"the server exited with code {self.proc.returncode} during start-up:\n{self.server_output()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=2) as r:  # noqa: S310 - loopback
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                last_error = str(exc)
+            time.sleep(0.1)
+        raise ServerError(
+            f"the server did not answer /readyz within {START_TIMEOUT_S:.0f} s "
+            f"(last error: {last_error}):\n{self.server_output()}"
+        )
+
+    def server_output(self, tail: int = 60) -> str:
+        path = self.tmp / "server.log"
+        if not path.exists():
+            return "(no output)"
+        lines = path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-tail:]) or "(no output)"
+
+    def _stop_server(self) -> None:
+        proc, self.proc = self.proc, None
+        try:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
