@@ -216,3 +216,94 @@ def test_org_admin_walks_the_directory_and_shares_a_document(
     expect(page.get_by_role("region", name="Tokens")).to_contain_text("browser test")
 
     assert errors == [], errors  # no CSP violation, no script error, no failed resource
+
+
+ANALYST = "analyst@cert-fr.example"
+
+
+def test_analyst_records_an_incident_with_the_keyboard_and_submits_the_early_warning_on_time(
+    demo_server: DemoServer, page: Page, tmp_path: Path
+) -> None:
+    base = demo_server.url
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    page.goto(f"{base}/incidents/new")
+    page.get_by_label("E-mail").fill(ANALYST)
+    page.get_by_label("Password").fill(demo_server.password)
+    page.get_by_label("Password").press("Enter")
+    expect(page).to_have_url(f"{base}/incidents/new")
+
+    # The 3 a.m. defaults: aware now (UTC), TLP:AMBER, France, the CSIRTs Network.
+    expect(page.get_by_role("radio", name="TLP:AMBER", exact=True)).to_be_checked()
+    expect(page.get_by_role("checkbox", name="France")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="CSIRTs Network")).to_be_checked()
+    expect(page.get_by_label("Entity became aware (UTC)")).not_to_have_value("")
+
+    # Keyboard only: the title has the focus; pickers move with the arrow keys.
+    title = page.get_by_label("Title")
+    expect(title).to_be_focused()
+    page.keyboard.type("Browser test: ransomware at a clinic")
+    rsit = page.get_by_label("Incident type (RSIT class / type)")
+    rsit.focus()
+    rsit.select_option("malicious-code/infected-system")  # what typing the option's text does, without guesswork
+    expect(page.locator("#f-rsit-desc")).to_contain_text("infected with malware")
+    page.locator("#f-impact_severity-0").focus()  # "Not assessed yet"
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_role("group", name="Impact severity (NIS)").get_by_role("radio", name="Red")).to_be_checked()
+    page.get_by_label("Indicators and observables, one per line").focus()
+    page.keyboard.type("198.51.100[.]99\nhxxps://clinic-drop[.]example/x\nCVE-2024-3400")
+    page.get_by_role("checkbox", name="Suspected unlawful or malicious").focus()
+    page.keyboard.press("Space")
+    _screenshot(page, tmp_path, "incident-new")
+    title.focus()
+    page.keyboard.press("Enter")  # Enter in a text field sends the form
+
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/incidents/incident--[0-9a-f-]{36}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Browser test: ransomware at a clinic")
+    expect(page.locator(".tlp-banner")).to_contain_text("TLP:AMBER")
+    expect(page.locator("#report-early-warning")).to_contain_text(re.compile(r"due in 2[34] h"))
+    expect(page.locator("#report-notification")).to_contain_text(re.compile(r"due in (2 d 23 h|3 d)"))
+    expect(page.get_by_role("region", name="Reports", exact=True)).to_contain_text("no deadline yet")
+    expect(page.locator("#assessment")).to_contain_text("Looks significant")
+    expect(page.locator("#observables")).to_contain_text("https://clinic-drop.example/x")
+    expect(page.locator("#correlations")).to_contain_text("Ransomware at CH Bellerive")  # CVE-2024-3400
+    _screenshot(page, tmp_path, "incident")
+
+    # The early warning, by keyboard: open its form, fill it, send it.
+    form = page.locator("#submit-early-warning")
+    form.locator("summary").focus()
+    page.keyboard.press("Enter")
+    form.get_by_label("Summary").fill("Two servers encrypted; backups intact.")
+    expect(form.get_by_label("Suspected unlawful or malicious?")).to_have_value("yes")  # from the incident
+    form.get_by_label("Possible cross-border impact?").select_option("no")
+    form.get_by_role("button", name="Submit the early warning").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#report-early-warning")).to_contain_text("submitted on time")
+    expect(page.locator("#report-early-warning")).to_contain_text(f"by {ANALYST}")
+    expect(page.locator("#report-feedback")).to_contain_text(re.compile(r"due in 2[34] h"))
+    expect(page.locator("#timeline")).to_contain_text("Report submitted")
+    _screenshot(page, tmp_path, "incident-reported")
+    page.set_viewport_size({"width": 768, "height": 900})
+    _screenshot(page, tmp_path, "incident-768")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768  # no sideways scrolling of the page
+
+    # The deadlines: the demo's overdue reports first; ours (the CSIRT's feedback) due within 24 h.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Deadlines").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reporting deadlines")
+    expect(page.get_by_role("region", name="Overdue", exact=True)).to_contain_text("overdue by")
+    expect(page.get_by_role("region", name="Overdue", exact=True)).to_contain_text("Ransomware at CH Bellerive")
+    expect(page.get_by_role("region", name="Due in the next 24 hours", exact=True)).to_contain_text(
+        "Browser test: ransomware"
+    )
+    _screenshot(page, tmp_path, "incident-deadlines")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
+    page.get_by_label("Only with overdue reports").check()
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(f"{base}/incidents?overdue=yes")
+    expect(page.get_by_role("region", name="Incidents", exact=True)).not_to_contain_text("Browser test")
+    _screenshot(page, tmp_path, "incident-list")
+
+    assert errors == [], errors

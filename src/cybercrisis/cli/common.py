@@ -9,8 +9,10 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from cybercrisis.access.principal import Principal
 from cybercrisis.audit.service import request_id_var
 from cybercrisis.config import Settings, get_settings
 from cybercrisis.db import make_engine, make_sessionmaker, unit_of_work
@@ -19,6 +21,7 @@ from cybercrisis.migrate import check_schema
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+AS_HELP = "act as this user (e-mail): what they may see and do; default: the operator, who sees TLP:CLEAR only"
 
 
 def settings() -> Settings:
@@ -48,6 +51,37 @@ def db(*, write: bool = True, check: bool = True) -> Iterator[Session]:
     finally:
         request_id_var.reset(token)
         engine.dispose()
+
+
+@contextmanager
+def sessions(*, check: bool = True) -> Iterator[sessionmaker[Session]]:
+    """A session factory for commands that need several transactions (an import: one per row)."""
+    engine = make_engine(settings().effective_database_url, pool=False)
+    token = request_id_var.set(f"cli-{uuid.uuid4().hex[:12]}")
+    try:
+        if check:
+            check_schema(engine)
+        yield make_sessionmaker(engine)
+    except SchemaOutOfDate as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        request_id_var.reset(token)
+        engine.dispose()
+
+
+def actor_for(session: Session, email: str | None) -> Principal:
+    """The user named by `--as`, as a principal; without it, the operator (sees TLP:CLEAR only)."""
+    from cybercrisis.accounts import service as accounts
+    from cybercrisis.accounts.models import User
+
+    if not email:
+        return accounts.SYSTEM
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        err.print(f"[red]error:[/red] no user {email}")
+        raise typer.Exit(1)
+    return accounts.principal_for(session, user)
 
 
 def read_secret_from_stdin() -> str | None:

@@ -4,29 +4,14 @@ import json
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.accounts import service as accounts
-from cybercrisis.accounts.models import User
-from cybercrisis.cli.common import console, db
+from cybercrisis.cli.common import AS_HELP, console, db
+from cybercrisis.cli.common import actor_for as _actor
 from cybercrisis.directory import service
 
 app = typer.Typer(help="Contacts of organisations (TLP-marked, shared like any object).", no_args_is_help=True)
-
-AS_HELP = "act as this user (e-mail): what they may see and do; default: the operator, who sees TLP:CLEAR only"
-
-
-def _actor(session: Session, email: str | None) -> Principal:
-    if not email:
-        return accounts.SYSTEM
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None:
-        console.print(f"no user {email}")
-        raise typer.Exit(1)
-    return accounts.principal_for(session, user)
 
 
 @app.command("list")

@@ -190,7 +190,7 @@ def escalate(incident_id: str, body: EscalateIn, db: DB, principal: CurrentPrinc
 @router.get("/incidents/{incident_id}/timeline", operation_id="incident_timeline", response_model=list[TimelineEntry])
 def incident_timeline(incident_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     incident = service.get_incident(db, principal=principal, incident_id=incident_id)
-    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=service.timeline_ids(db, incident))]
+    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=service.timeline_ids(db, incident, principal))]
 
 
 @router.get("/deadlines", operation_id="list_deadlines", response_model=list[DeadlineOut])

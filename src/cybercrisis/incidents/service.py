@@ -669,11 +669,14 @@ def cluster(session: Session, *, principal: Principal, incident_id: str, max_siz
     return list(seen.values())
 
 
-def timeline_ids(session: Session, incident: Incident) -> list[str]:
-    """Ids whose audit events make up the incident's timeline: the incident, its reports and its alerts."""
+def timeline_ids(session: Session, incident: Incident, principal: Principal) -> list[str]:
+    """Ids whose audit events make up the incident's timeline: the incident, its reports, and its alerts that
+    the reader may see (an alert can be narrower than the incident it is about)."""
     from cybercrisis.alerts.models import Alert
 
     ids = [incident.id]
     ids += list(session.scalars(select(Report.id).where(Report.incident_id == incident.id)))
-    ids += list(session.scalars(select(Alert.id).where(Alert.incident_id == incident.id)))
+    ids += list(
+        session.scalars(select(Alert.id).where(Alert.incident_id == incident.id, read_filter(principal, Alert)))
+    )
     return ids

@@ -27,6 +27,19 @@
     }
   });
 
+  // Taxonomy pickers: show the description of the chosen value (<select data-describe="id-of-help">).
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (!el || el.tagName !== "SELECT" || !el.hasAttribute("data-describe")) {
+      return;
+    }
+    var target = document.getElementById(el.getAttribute("data-describe"));
+    var option = el.options[el.selectedIndex];
+    if (target && option) {
+      target.textContent = option.getAttribute("data-description") || "";
+    }
+  });
+
   // Secrets shown once: select the whole value on focus, and offer a copy button.
   document.addEventListener("focusin", function (event) {
     var el = event.target;

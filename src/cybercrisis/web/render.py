@@ -18,6 +18,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.directory.models import ORG_TYPE_LABELS, ContactKind, Level
 from cybercrisis.documents.models import DocumentKind
+from cybercrisis.web import incident_labels
 
 # One line per TLP 2.0 label (FIRST), in the words the sharing forms show next to each choice.
 TLP_HELP: dict[str, str] = {
@@ -105,6 +106,16 @@ templates.env.globals.update(
     ROLE_LABELS=ROLE_LABELS,
     LEVEL_LABELS=LEVEL_LABELS,
     TLP_OPTIONS=TLP_OPTIONS,
+    STATUS_LABELS=incident_labels.STATUS_LABELS,
+    REPORT_KIND_LABELS=incident_labels.REPORT_KIND_LABELS,
+    REPORT_KIND_HELP=incident_labels.REPORT_KIND_HELP,
+    REPORT_KIND_NOUNS=incident_labels.REPORT_KIND_NOUNS,
+    REPORT_FIELD_LABELS=incident_labels.REPORT_FIELD_LABELS,
+    REPORT_FIELD_ORDER=incident_labels.REPORT_FIELD_ORDER,
+    YES_NO_FIELDS=incident_labels.YES_NO_FIELDS,
+    rsit_class_label=incident_labels.rsit_class_label,
+    sector_label=incident_labels.sector_label,
+    taxonomy_label=incident_labels.label_of,
 )
 templates.env.filters.update(when=_when, sentence=_sentence, summary=_summary)
 
@@ -116,10 +127,12 @@ class NavItem:
     permission: Permission | None = None
 
 
-# Each domain adds its section here as it lands (incidents, situation, crises, assistance, communication,
+# Each domain adds its section here as it lands (situation, crises, assistance, communication,
 # exercises, lessons); the layout has room for about a dozen entries.
 NAV: list[NavItem] = [
     NavItem("Overview", "/"),
+    NavItem("Incidents", "/incidents"),
+    NavItem("Deadlines", "/deadlines"),
     NavItem("Directory", "/directory"),
     NavItem("Documents", "/documents"),
     NavItem("Users", "/admin/users", Permission.USER_READ),

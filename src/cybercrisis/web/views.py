@@ -17,7 +17,15 @@ from cybercrisis.deps import DB, SESSION_COOKIE
 from cybercrisis.directory import service as directory
 from cybercrisis.documents import service as documents
 from cybercrisis.errors import PermissionDenied
-from cybercrisis.web import account_views, admin_views, directory_views, document_views, queries
+from cybercrisis.web import (
+    account_views,
+    admin_views,
+    directory_views,
+    document_views,
+    incident_page,
+    incident_views,
+    queries,
+)
 from cybercrisis.web.pagedeps import (
     LoginRequired,
     PagePrincipal,
@@ -137,5 +145,6 @@ def overview(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
     )
 
 
-for _section in (directory_views, document_views, admin_views, account_views):
+# incident_views before incident_page: /incidents/new must not be taken for an incident id.
+for _section in (directory_views, document_views, incident_views, incident_page, admin_views, account_views):
     router.include_router(_section.router)
