@@ -106,6 +106,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         max_body_bytes=65536,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        jobs_enabled=False,  # tests run jobs by hand, with a clock they control
     )
     security.configure(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
     return s

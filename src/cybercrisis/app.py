@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +164,15 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
         _check(engine)
 
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from cybercrisis import jobs
+
+        with jobs.background(app.state.sessionmaker, settings):
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cybercrisis",
         version=__version__,
         summary="Coordinated response to large-scale cybersecurity incidents and crises",
@@ -178,13 +188,17 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     _install_error_handlers(app)
 
     from cybercrisis.accounts.api import router as accounts_router
+    from cybercrisis.alerts.api import router as alerts_router
     from cybercrisis.audit.api import router as audit_router
     from cybercrisis.directory.api import router as directory_router
     from cybercrisis.documents.api import router as documents_router
     from cybercrisis.incidents.api import router as incidents_router
+    from cybercrisis.notify.routes_api import router as routes_router
     from cybercrisis.web.views import router as web_router
 
-    for router in (accounts_router, directory_router, documents_router, incidents_router, audit_router, web_router):
+    routers = (accounts_router, directory_router, documents_router, incidents_router, alerts_router, routes_router,
+               audit_router, web_router)  # fmt: skip
+    for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

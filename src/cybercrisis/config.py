@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id iterations (RFC 9106: 3)")
     argon2_memory_kib: int = Field(default=65536, ge=1024, description="argon2id memory (RFC 9106: 64 MiB)")
     log_level: str = "INFO"
+    smtp_host: str | None = Field(default=None, description="SMTP relay for notification e-mail; unset: mail waits")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "cybercrisis@localhost"
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    jobs_enabled: bool = Field(default=True, description="run scheduled jobs (delivery, reminders) in the server")
     significance_financial_loss_eur: int = Field(default=500_000, ge=0, description="Reg. 2024/2690 Art. 3")
     significance_turnover_percent: float = Field(default=5.0, ge=0, le=100)
 

@@ -11,6 +11,7 @@ from cybercrisis.cli import (
     demo_cmd,
     directory_cmd,
     incident_cmd,
+    jobs_cmd,
     org_cmd,
     serve_cmd,
     token_cmd,
@@ -31,6 +32,7 @@ app.add_typer(user_cmd.app, name="user")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(contact_cmd.app, name="contact")
 app.add_typer(audit_cmd.app, name="audit")
+app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(directory_cmd.app, name="directory")
 app.add_typer(incident_cmd.app, name="incident")
 app.command("deadlines")(incident_cmd.deadlines)

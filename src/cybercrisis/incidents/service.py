@@ -18,9 +18,9 @@ from cybercrisis.access.schemas import ShareWith
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.countries import normalise_country
-from cybercrisis.directory.models import Organisation
+from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, InvalidInput, PermissionDenied
-from cybercrisis.incidents import assessment, deadlines
+from cybercrisis.incidents import assessment, deadlines, tasks
 from cybercrisis.incidents.models import (
     TRANSITIONS,
     Incident,
@@ -197,6 +197,15 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
         object_id=incident.id,
         summary={"tlp": marking.value, "countries": countries, "observables": added},
     )
+    named = {target for kind, target in entries if kind == "organisation"} | {data.entity or ""}
+    tasks.notify(
+        session,
+        incident=incident,
+        event="incidents:incident:create",
+        org_ids=tasks.readers_among(session, incident, named - {"", actor.org_id}),
+        text="A new incident concerns your organisation.",
+        dedupe=f"create:{incident.id}",
+    )
     return incident
 
 
@@ -371,6 +380,15 @@ def submit_report(session: Session, *, actor: Principal, incident_id: str, data:
                           "status": report.status_at(now)})  # fmt: skip
     audit.record(session, actor=actor, tag="incidents:incident:report", object_id=incident.id,
                  summary={"kind": data.kind, "report": report.id, "version": report.version})  # fmt: skip
+    tasks.notify(
+        session,
+        incident=incident,
+        event="incidents:report:submit",
+        org_ids=[o for o in tasks.involved(session, incident) if o != actor.org_id],
+        text=f"A {data.kind} report (version {report.version}) was submitted.",
+        dedupe=f"submit:{report.id}:{report.version}",
+        extra={"report": report.id, "kind": data.kind},
+    )
     return report
 
 
@@ -501,6 +519,17 @@ def escalate(session: Session, *, actor: Principal, incident_id: str, community:
         session, principal=actor, obj=incident, tlp=marking, share_with=share, tag="incidents:incident:escalate"
     )
     incident.modified_at = utcnow()
+    members = set(
+        session.scalars(select(CommunityMembership.org_id).where(CommunityMembership.community_slug == community))
+    )
+    tasks.notify(
+        session,
+        incident=incident,
+        event="incidents:incident:escalate",
+        org_ids=tasks.readers_among(session, incident, members - {actor.org_id or ""}),
+        text=f"The incident was escalated to {community}: it may exceed national level.",
+        dedupe=f"escalate:{incident.id}:{community}",
+    )
     return incident
 
 

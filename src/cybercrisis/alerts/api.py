@@ -1,0 +1,124 @@
+"""Alerts API. An alert the reader may not see answers 404; acknowledging one that is not for you, 403."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cybercrisis.access import sharing
+from cybercrisis.access.principal import Principal
+from cybercrisis.alerts import service
+from cybercrisis.alerts.models import Alert
+from cybercrisis.alerts.schemas import (
+    Acknowledgement,
+    AlertIn,
+    AlertOut,
+    AlertPage,
+    AlertSummary,
+    TimeToAcknowledge,
+)
+from cybercrisis.audit import service as audit
+from cybercrisis.audit.api import timeline_out
+from cybercrisis.deps import DB, CurrentPrincipal
+from cybercrisis.schemas import TimelineEntry
+
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+
+
+def alert_out(db: DB, a: Alert) -> AlertOut:
+    done, pending = service.recipients_view(a)
+    figures = service.ack_figures(a)
+    return AlertOut(
+        id=a.id,
+        title=a.title,
+        body=a.body,
+        tlp=a.tlp,
+        owner=a.owner_org_id,
+        created_by=a.created_by_id,
+        created=a.created_at,
+        incident=a.incident_id,
+        exercise=a.exercise,
+        remind_after_minutes=a.remind_after_minutes,
+        escalate_after_minutes=a.escalate_after_minutes,
+        share_with=sharing.share_list(sharing.shares_of(db, a.id)),
+        acknowledged=[
+            Acknowledgement(organisation=r.org_id, at=r.acknowledged_at, by=r.acknowledged_by_id)
+            for r in done
+            if r.acknowledged_at is not None
+        ],
+        pending=pending,
+        time_to_acknowledge=TimeToAcknowledge(
+            median_seconds=figures.median_seconds,
+            max_seconds=figures.max_seconds,
+            acknowledged=figures.acknowledged,
+            pending=figures.pending,
+        ),
+    )
+
+
+def _summary(a: Alert, principal: Principal) -> AlertSummary:
+    mine = next((r for r in a.recipients if r.org_id == principal.org_id), None)
+    acknowledged = sum(1 for r in a.recipients if r.acknowledged_at is not None)
+    return AlertSummary(
+        id=a.id,
+        title=a.title,
+        tlp=a.tlp,
+        owner=a.owner_org_id,
+        created=a.created_at,
+        incident=a.incident_id,
+        exercise=a.exercise,
+        acknowledged=acknowledged,
+        pending=len(a.recipients) - acknowledged,
+        acknowledged_by_me=None if mine is None else mine.acknowledged_at is not None,
+    )
+
+
+@router.post("", status_code=201, operation_id="send_alert", response_model=AlertOut)
+def send_alert(body: AlertIn, db: DB, principal: CurrentPrincipal) -> AlertOut:
+    alert = service.send_alert(
+        db,
+        actor=principal,
+        title=body.title,
+        body=body.body,
+        tlp=body.tlp,
+        organisations=body.recipients.organisations,
+        communities=body.recipients.communities,
+        incident_id=body.incident,
+        remind_after_minutes=body.remind_after_minutes,
+        escalate_after_minutes=body.escalate_after_minutes,
+        exercise=body.exercise,
+    )
+    return alert_out(db, alert)
+
+
+@router.get("", operation_id="list_alerts", response_model=AlertPage)
+def list_alerts(
+    db: DB,
+    principal: CurrentPrincipal,
+    pending_for_me: bool = False,
+    incident: Annotated[str | None, Query(max_length=120)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AlertPage:
+    page = service.list_alerts(
+        db, principal=principal, pending_for_me=pending_for_me, incident_id=incident, cursor=cursor, limit=limit
+    )
+    return AlertPage(items=[_summary(a, principal) for a in page.items], next=page.next)
+
+
+@router.get("/{alert_id}", operation_id="get_alert", response_model=AlertOut)
+def get_alert(alert_id: str, db: DB, principal: CurrentPrincipal) -> AlertOut:
+    return alert_out(db, service.get_alert(db, principal=principal, alert_id=alert_id))
+
+
+@router.post("/{alert_id}/acknowledge", operation_id="acknowledge_alert", response_model=AlertOut)
+def acknowledge_alert(alert_id: str, db: DB, principal: CurrentPrincipal) -> AlertOut:
+    service.acknowledge(db, actor=principal, alert_id=alert_id)
+    return alert_out(db, service.get_alert(db, principal=principal, alert_id=alert_id))
+
+
+@router.get("/{alert_id}/timeline", operation_id="alert_timeline", response_model=list[TimelineEntry])
+def alert_timeline(alert_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
+    alert = service.get_alert(db, principal=principal, alert_id=alert_id)
+    return [timeline_out(e) for e in audit.timeline(db, object_id=alert.id)]

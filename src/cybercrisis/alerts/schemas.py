@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cybercrisis.access.schemas import ShareList
+from cybercrisis.schemas import Strict
+
+WEEK_MINUTES = 7 * 24 * 60
+
+
+class Recipients(BaseModel):
+    """Organisation ids and community slugs; the recipients are the organisations and the communities' members."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisations: list[str] = Field(default_factory=list, max_length=500)
+    communities: list[str] = Field(default_factory=list, max_length=50)
+
+
+class AlertIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    body: str = Field(default="", max_length=100_000)
+    tlp: str
+    recipients: Recipients
+    incident: str | None = Field(default=None, max_length=120)
+    remind_after_minutes: int = Field(default=60, ge=1, le=WEEK_MINUTES)
+    escalate_after_minutes: int = Field(default=240, ge=1, le=WEEK_MINUTES)
+    exercise: bool = Field(default=False, description="Part of an exercise: marked as such in every notification")
+
+
+class Acknowledgement(BaseModel):
+    organisation: str
+    at: datetime
+    by: str | None
+
+
+class TimeToAcknowledge(BaseModel):
+    median_seconds: float | None
+    max_seconds: float | None
+    acknowledged: int
+    pending: int
+
+
+class AlertOut(BaseModel):
+    id: str
+    type: str = "alert"
+    title: str
+    body: str
+    tlp: str
+    owner: str
+    created_by: str | None
+    created: datetime
+    incident: str | None
+    exercise: bool
+    remind_after_minutes: int
+    escalate_after_minutes: int
+    share_with: ShareList
+    acknowledged: list[Acknowledgement]
+    pending: list[str]
+    time_to_acknowledge: TimeToAcknowledge
+
+
+class AlertSummary(BaseModel):
+    id: str
+    title: str
+    tlp: str
+    owner: str
+    created: datetime
+    incident: str | None
+    exercise: bool
+    acknowledged: int
+    pending: int
+    acknowledged_by_me: bool | None = Field(description="None when your organisation is not a recipient")
+
+
+class AlertPage(BaseModel):
+    items: list[AlertSummary]
+    next: str | None

@@ -1,0 +1,390 @@
+"""Early warnings: send to organisations and communities, acknowledge, track, remind and escalate."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, select, tuple_, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from cybercrisis.access import sharing
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareWith
+from cybercrisis.access.tlp import TLP
+from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.audit import service as audit
+from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.models import CommunityMembership, Organisation
+from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
+from cybercrisis.incidents.models import Incident
+from cybercrisis.notify.service import ROUND_THE_CLOCK_KINDS, notify_orgs
+from cybercrisis.pagination import Page, decode_cursor, encode_cursor
+
+SEND, ACK, REMIND, ESCALATE = (
+    "alerts:alert:send",
+    "alerts:alert:acknowledge",
+    "alerts:alert:reminder",
+    "alerts:alert:escalate",
+)
+# Notifications carry the body only where the marking lets it travel by ordinary e-mail to a recipient's desk;
+# for AMBER and AMBER+STRICT they say that there is an alert, and the recipient signs in to read it.
+BODY_IN_NOTIFICATIONS = frozenset({TLP.CLEAR, TLP.GREEN})
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _resolve_recipients(
+    session: Session, *, actor_org: str, marking: TLP, organisations: list[str], communities: list[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The share list (through the access layer's rules) and the recipient organisations it stands for."""
+    if marking == TLP.RED:
+        raise _bad("tlp", "TLP:RED is for named people; alerts go to organisations: use TLP:AMBER+STRICT at most")
+    if not organisations and not communities:
+        raise _bad("recipients", "name at least one organisation or community")
+    try:
+        entries = sharing.resolve(
+            session,
+            tlp=marking,
+            share_with=ShareWith(organisations=organisations, communities=communities),
+            owner_org_id=actor_org,
+            author_id=None,
+        )
+    except InvalidInput as exc:
+        # The access layer names its fields after `share_with`; the alert API calls them `recipients`.
+        for error in exc.errors:
+            error["field"] = str(error.get("field", "")).replace("share_with.", "recipients.", 1)
+        raise
+    orgs = set(organisations)
+    if communities:
+        orgs |= set(
+            session.scalars(
+                select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(sorted(communities)))
+            )
+        )
+    orgs.discard(actor_org)
+    if not orgs:
+        raise _bad("recipients", "no organisation to alert besides your own")
+    return entries, sorted(orgs)
+
+
+def _notice(alert: Alert, sender_name: str, *, intro: str) -> tuple[str, str]:
+    """Subject and body of a notification about `alert`, limited to what every recipient may read."""
+    marking = TLP(alert.tlp)
+    prefix = "[EXERCISE] " if alert.exercise else ""
+    subject = f"{prefix}[{marking.label}] {intro}: {alert.title}"
+    lines = [
+        f"{intro} from {sender_name}.",
+        "",
+        f"Title: {alert.title}",
+        f"Marking: {marking.label}",
+        f"Alert: {alert.id}",
+        f"Sent: {alert.created_at.isoformat(timespec='seconds')}",
+    ]
+    if alert.incident_id:
+        lines.append(f"Incident: {alert.incident_id}")
+    if marking in BODY_IN_NOTIFICATIONS:
+        lines += ["", alert.body]
+    else:
+        lines += ["", "Sign in to cybercrisis to read the alert."]
+    lines += ["", "Acknowledge it in cybercrisis, or with POST /api/v1/alerts/<id>/acknowledge."]
+    return subject, "\n".join(lines)
+
+
+def _payload(alert: Alert) -> dict[str, object]:
+    return {
+        "alert": alert.id,
+        "title": alert.title,
+        "tlp": alert.tlp,
+        "sender": alert.owner_org_id,
+        "incident": alert.incident_id,
+        "exercise": alert.exercise,
+    }
+
+
+def _org_name(session: Session, org_id: str) -> str:
+    org = session.get(Organisation, org_id)
+    return org.name if org else org_id
+
+
+def send_alert(
+    session: Session,
+    *,
+    actor: Principal,
+    title: str,
+    body: str,
+    tlp: str,
+    organisations: list[str],
+    communities: list[str],
+    incident_id: str | None = None,
+    remind_after_minutes: int = 60,
+    escalate_after_minutes: int = 240,
+    exercise: bool = False,
+) -> Alert:
+    """Send an early warning; recipients are the named organisations and the members of the named communities."""
+    actor.require(Permission.ALERT_SEND)
+    if actor.org_id is None or actor.user_id is None:
+        raise PermissionDenied("alerts are sent by an organisation: act as one of its users")
+    marking = sharing.parse_tlp(tlp)
+    if escalate_after_minutes < remind_after_minutes:
+        raise _bad("escalate_after_minutes", "escalation comes after the reminder, not before")
+    entries, recipients = _resolve_recipients(
+        session, actor_org=actor.org_id, marking=marking, organisations=organisations, communities=communities
+    )
+    if incident_id is not None:
+        try:
+            sharing.get_readable(session, actor, Incident, incident_id)
+        except NotFound:
+            raise _bad("incident", f"no incident {incident_id} that you may read") from None
+    alert = Alert(
+        id=new_id("alert"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        title=title.strip(),
+        body=body,
+        incident_id=incident_id,
+        remind_after_minutes=remind_after_minutes,
+        escalate_after_minutes=escalate_after_minutes,
+        exercise=exercise,
+    )
+    alert.recipients = [AlertRecipient(org_id=org) for org in recipients]
+    session.add(alert)
+    session.flush()
+    sharing.write(session, object_id=alert.id, entries=entries, added_by=actor.org_id)
+    audit.record(
+        session,
+        actor=actor,
+        tag=SEND,
+        object_id=alert.id,
+        summary={"tlp": marking.value, "recipients": len(recipients), "incident": incident_id},
+    )
+    subject, text = _notice(alert, _org_name(session, actor.org_id), intro="Early warning")
+    notify_orgs(
+        session,
+        event=SEND,
+        org_ids=recipients,
+        subject=subject,
+        body=text,
+        object_id=alert.id,
+        payload=_payload(alert),
+        dedupe=f"{SEND}:{alert.id}",
+    )
+    return alert
+
+
+def get_alert(session: Session, *, principal: Principal, alert_id: str) -> Alert:
+    return sharing.get_readable(session, principal, Alert, alert_id)
+
+
+def acknowledge(session: Session, *, actor: Principal, alert_id: str) -> AlertRecipient:
+    """Acknowledge for the actor's organisation; again is harmless and keeps the first time."""
+    alert = get_alert(session, principal=actor, alert_id=alert_id)
+    row = next((r for r in alert.recipients if r.org_id == actor.org_id), None)
+    if row is None or actor.user_id is None:
+        raise PermissionDenied("only a recipient organisation acknowledges an alert")
+    now = utcnow()
+    # Conditional, so that two colleagues acknowledging at the same moment record one acknowledgement.
+    result = session.execute(
+        update(AlertRecipient)
+        .where(
+            AlertRecipient.alert_id == alert.id,
+            AlertRecipient.org_id == row.org_id,
+            AlertRecipient.acknowledged_at.is_(None),
+        )
+        .values(acknowledged_at=now, acknowledged_by_id=actor.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(row)
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        return row
+    audit.record(session, actor=actor, tag=ACK, object_id=alert.id, summary={"org": row.org_id})
+    who = _org_name(session, row.org_id)
+    notify_orgs(
+        session,
+        event=ACK,
+        org_ids=[alert.owner_org_id],
+        subject=f"[{TLP(alert.tlp).label}] {who} acknowledged: {alert.title}",
+        body=f"{who} acknowledged alert {alert.id} ({alert.title}) at {now.isoformat(timespec='seconds')}.",
+        object_id=alert.id,
+        payload={**_payload(alert), "organisation": row.org_id, "acknowledged_at": now.isoformat()},
+        dedupe=f"{ACK}:{alert.id}:{row.org_id}",
+    )
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class AckFigures:
+    median_seconds: float | None
+    max_seconds: float | None
+    acknowledged: int
+    pending: int
+
+
+def ack_figures(alert: Alert) -> AckFigures:
+    """Time to acknowledge, from sending to each recipient's acknowledgement."""
+    waits = [(r.acknowledged_at - alert.created_at).total_seconds() for r in alert.recipients if r.acknowledged_at]
+    return AckFigures(
+        median_seconds=statistics.median(waits) if waits else None,
+        max_seconds=max(waits) if waits else None,
+        acknowledged=len(waits),
+        pending=len(alert.recipients) - len(waits),
+    )
+
+
+def list_alerts(
+    session: Session,
+    *,
+    principal: Principal,
+    pending_for_me: bool = False,
+    incident_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Alert]:
+    """Newest first; every row passes the same policy as a single read."""
+    query = select(Alert).where(read_filter(principal, Alert))
+    if pending_for_me:
+        query = query.where(
+            exists(
+                select(AlertRecipient.alert_id).where(
+                    AlertRecipient.alert_id == Alert.id,
+                    AlertRecipient.org_id == principal.org_id,
+                    AlertRecipient.acknowledged_at.is_(None),
+                )
+            )
+        )
+    if incident_id:
+        query = query.where(Alert.incident_id == incident_id)
+    after = decode_cursor(cursor, 2)
+    if after:
+        query = query.where(tuple_(Alert.created_at, Alert.id) < tuple_(_ts(after[0]), after[1]))
+    rows = list(session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit + 1)))
+    nxt = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        nxt = encode_cursor([last.created_at.isoformat(), last.id])
+    return Page(rows[:limit], nxt)
+
+
+def _ts(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise _bad("cursor", "the cursor is not one this server issued") from None
+
+
+# --- reminders and escalation (run by the job runner) ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class SweepStats:
+    reminded: int = 0
+    escalated: int = 0
+
+
+def remind_and_escalate(session: Session, *, now: datetime) -> SweepStats:
+    """Remind each silent recipient once, and later escalate once to its 24/7 contacts.
+
+    A recipient whose escalation is already due when first swept is escalated without a reminder first.
+    Candidates are the silent, not yet escalated recipients: delays are capped (a week), so they stay few.
+    Each step is a conditional update, so a sweep run twice (or by two runners) acts once; its messages are
+    deduplicated in the outbox too.
+    """
+    stats = SweepStats()
+    rows = session.execute(
+        select(AlertRecipient.alert_id, AlertRecipient.org_id, AlertRecipient.reminded_at, Alert)
+        .join(Alert, Alert.id == AlertRecipient.alert_id)
+        .where(
+            AlertRecipient.acknowledged_at.is_(None),
+            AlertRecipient.escalated_at.is_(None),
+            # The shortest reminder delay is a minute: older alerts only are candidates.
+            Alert.created_at <= now - timedelta(minutes=1),
+        )
+        .order_by(Alert.created_at, AlertRecipient.org_id)
+    ).all()
+    names: dict[str, str] = {}
+    for alert_id, org_id, reminded_at, alert in rows:
+        age = now - alert.created_at
+        if age >= timedelta(minutes=alert.escalate_after_minutes):
+            if _mark(session, alert_id, org_id, AlertRecipient.escalated_at, now):
+                _escalate(session, alert, org_id, names)
+                stats.escalated += 1
+            continue
+        if reminded_at is not None or age < timedelta(minutes=alert.remind_after_minutes):
+            continue
+        if _mark(session, alert_id, org_id, AlertRecipient.reminded_at, now):
+            _remind(session, alert, org_id, names)
+            stats.reminded += 1
+    return stats
+
+
+def _mark(
+    session: Session, alert_id: str, org_id: str, column: InstrumentedAttribute[datetime | None], now: datetime
+) -> bool:
+    """Set the step's time if it is still unset and the recipient still silent; False if someone was first."""
+    result = session.execute(
+        update(AlertRecipient)
+        .where(
+            and_(
+                AlertRecipient.alert_id == alert_id,
+                AlertRecipient.org_id == org_id,
+                AlertRecipient.acknowledged_at.is_(None),
+                column.is_(None),
+            )
+        )
+        .values({column: now})
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _sender_name(session: Session, alert: Alert, cache: dict[str, str]) -> str:
+    if alert.owner_org_id not in cache:
+        cache[alert.owner_org_id] = _org_name(session, alert.owner_org_id)
+    return cache[alert.owner_org_id]
+
+
+def _remind(session: Session, alert: Alert, org_id: str, names: dict[str, str]) -> None:
+    audit.record(session, actor=None, tag=REMIND, object_id=alert.id, summary={"org": org_id})
+    subject, text = _notice(alert, _sender_name(session, alert, names), intro="Reminder: unacknowledged early warning")
+    notify_orgs(
+        session,
+        event=REMIND,
+        org_ids=[org_id],
+        subject=subject,
+        body=text,
+        object_id=alert.id,
+        payload=_payload(alert),
+        dedupe=f"{REMIND}:{alert.id}:{org_id}",
+    )
+
+
+def _escalate(session: Session, alert: Alert, org_id: str, names: dict[str, str]) -> None:
+    audit.record(session, actor=None, tag=ESCALATE, object_id=alert.id, summary={"org": org_id})
+    subject, text = _notice(
+        alert, _sender_name(session, alert, names), intro="ESCALATION: early warning still unacknowledged"
+    )
+    notify_orgs(
+        session,
+        event=ESCALATE,
+        org_ids=[org_id],
+        subject=subject,
+        body=text,
+        object_id=alert.id,
+        payload=_payload(alert),
+        dedupe=f"{ESCALATE}:{alert.id}:{org_id}",
+        contact_kinds=ROUND_THE_CLOCK_KINDS,
+    )
+
+
+def recipients_view(alert: Alert) -> tuple[list[AlertRecipient], list[str]]:
+    """Acknowledged rows (in order of acknowledgement) and pending organisation ids."""
+    done = [r for r in alert.recipients if r.acknowledged_at is not None]
+    done.sort(key=lambda r: (r.acknowledged_at or alert.created_at, r.org_id))
+    pending = [r.org_id for r in alert.recipients if r.acknowledged_at is None]
+    return done, pending

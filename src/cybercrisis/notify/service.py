@@ -1,0 +1,291 @@
+"""Queue notifications in the caller's transaction (the outbox), and manage organisations' routing rules."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from fnmatch import fnmatchcase
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.principal import Principal
+from cybercrisis.audit import service as audit
+from cybercrisis.db import utcnow
+from cybercrisis.directory.models import Contact, ContactKind, Organisation
+from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
+from cybercrisis.notify.models import NotificationRoute, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+EMAIL, WEBHOOK = "email", "webhook"
+CHANNELS = (EMAIL, WEBHOOK)
+# Contacts used when an organisation has set up no route at all.
+FALLBACK_KINDS = frozenset({ContactKind.EMAIL.value, ContactKind.DESK_24X7.value})
+# Reached on escalation, whatever the routes say.
+ROUND_THE_CLOCK_KINDS = frozenset({ContactKind.DESK_24X7.value, ContactKind.DUTY_OFFICER.value})
+
+_EMAIL_RE = re.compile(r"^[^@\s<>\"',;:]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_PATTERN_RE = re.compile(r"^[a-z0-9*?\[\]:_.\-]{1,120}$")
+PGP_KEY_HEADER = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+
+def is_email(value: str) -> bool:
+    return len(value) <= 320 and _EMAIL_RE.match(value) is not None
+
+
+def notify_orgs(
+    session: Session,
+    *,
+    event: str,
+    org_ids: Iterable[str],
+    subject: str,
+    body: str,
+    object_id: str | None,
+    payload: dict[str, Any],
+    dedupe: str,
+    contact_kinds: Collection[str] = (),
+) -> int:
+    """Queue one message per matching route of each organisation, in the caller's transaction.
+
+    An organisation's active routes whose `events` patterns match `event` (fnmatch) receive it; an organisation
+    with no route at all gets it at its e-mail and 24/7-desk contacts instead. `contact_kinds` adds contacts of
+    those kinds whatever the routes say (escalation to 24/7 desks and duty officers).
+
+    Every message is keyed `<dedupe>:<route id or contact id>`; a key already queued is skipped, so a sweep that
+    runs twice, or again after a crash, queues nothing new. Returns the number of messages queued.
+
+    `subject`, `body` and `payload` go to every listed organisation, in clear unless the route has a PGP key:
+    the caller must put in them nothing that each of these organisations may not read under the object's TLP.
+    """
+    orgs = sorted(set(org_ids))
+    if not orgs:
+        return 0
+    routes: dict[str, list[NotificationRoute]] = defaultdict(list)
+    for route in session.scalars(
+        select(NotificationRoute)
+        .where(NotificationRoute.org_id.in_(orgs), NotificationRoute.active.is_(True))
+        .order_by(NotificationRoute.id)
+    ):
+        routes[route.org_id].append(route)
+    kinds = sorted(FALLBACK_KINDS | set(contact_kinds))
+    contacts: dict[str, list[Contact]] = defaultdict(list)
+    for contact in session.scalars(
+        select(Contact).where(Contact.owner_org_id.in_(orgs), Contact.kind.in_(kinds)).order_by(Contact.id)
+    ):
+        contacts[contact.owner_org_id].append(contact)
+
+    rows: list[dict[str, Any]] = []
+    now = utcnow()
+
+    def add(channel: str, target: str, key: str, route_id: int | None) -> None:
+        rows.append(
+            {
+                "channel": channel,
+                "target": target,
+                "event": event,
+                "subject": subject[:500],
+                "body": body,
+                "payload": payload,
+                "dedupe_key": _key(key),
+                "route_id": route_id,
+                "object_id": object_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+
+    for org in orgs:
+        seen: set[tuple[str, str]] = set()
+        for route in routes[org]:
+            if any(fnmatchcase(event, pattern) for pattern in route.events):
+                seen.add((route.channel, route.target.lower()))
+                add(route.channel, route.target, f"{dedupe}:{route.id}", route.id)
+        wanted = set(contact_kinds) | (FALLBACK_KINDS if not routes[org] else set())
+        for contact in contacts[org]:
+            address = contact.value.strip()
+            if contact.kind not in wanted or not is_email(address) or (EMAIL, address.lower()) in seen:
+                continue
+            seen.add((EMAIL, address.lower()))
+            add(EMAIL, address, f"{dedupe}:{contact.id}", None)
+    return _insert_new(session, rows)
+
+
+def _key(key: str) -> str:
+    """Keys fit the column; a long one keeps its start for readers and a digest of the whole for uniqueness."""
+    if len(key) <= 300:
+        return key
+    return f"{key[:235]}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING, on both supported databases; returns rows inserted."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    stmt: Insert
+    if dialect == "postgresql":
+        stmt = postgresql.insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported (config.py)
+        raise RuntimeError(f"unsupported database {dialect}")
+    # RETURNING lists the rows actually inserted; a bulk row count is not reliable on every driver.
+    return len(session.execute(stmt.returning(OutboxMessage.id)).all())
+
+
+# --- routes ----------------------------------------------------------------------------------------------
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _route_admin(session: Session, actor: Principal, org_id: str | None) -> str:
+    """The organisation whose routes the actor manages: their own, or any for directory administrators."""
+    actor.require(Permission.CONTACT_WRITE)
+    org = org_id or actor.org_id
+    if org is None:
+        raise _bad("organisation", "name the organisation whose routes you manage")
+    if org != actor.org_id and not actor.has(Permission.DIRECTORY_WRITE):
+        raise PermissionDenied("you manage the notification routes of your own organisation only")
+    if session.get(Organisation, org) is None:
+        raise _bad("organisation", f"no organisation with id {org}")
+    return org
+
+
+def _check_target(channel: str, target: str) -> str:
+    target = target.strip()
+    if channel == EMAIL:
+        if not is_email(target):
+            raise _bad("target", "not an e-mail address")
+        return target
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad("target", "a webhook is an http:// or https:// URL with a host")
+    if parts.username or parts.password:
+        # Credentials in a URL end up in logs; the HMAC secret authenticates us to the receiver instead.
+        raise _bad("target", "put no credentials in the webhook URL; the receiver checks the signature")
+    if parts.fragment:
+        raise _bad("target", "a webhook URL has no #fragment")
+    return target
+
+
+def _check_events(events: list[str]) -> list[str]:
+    cleaned = sorted({e.strip() for e in events if e.strip()})
+    if not cleaned:
+        raise _bad("events", "name at least one event pattern, e.g. alerts:*")
+    bad = [e for e in cleaned if not _PATTERN_RE.match(e)]
+    if bad:
+        raise _bad("events", f"not an event pattern (source:subject:action, * and ? allowed): {', '.join(bad)}")
+    return cleaned
+
+
+def check_pgp_key(value: str) -> None:
+    """Refuse what is not an armored public key; parse it too when the optional PGP library is installed."""
+    if PGP_KEY_HEADER not in value:
+        raise _bad("pgp_public_key", "an ASCII-armored PGP public key block is expected")
+    from cybercrisis.notify.pgp import PGPUnavailable, load_public_key
+
+    try:
+        load_public_key(value)
+    except PGPUnavailable:
+        log.info("PGP library not installed: the key is stored unchecked")
+    except ValueError:
+        raise _bad("pgp_public_key", "the PGP public key cannot be read") from None
+
+
+def create_route(
+    session: Session,
+    *,
+    actor: Principal,
+    org_id: str | None,
+    events: list[str],
+    channel: str,
+    target: str,
+    secret: str | None,
+    pgp_public_key: str | None,
+) -> tuple[NotificationRoute, str | None]:
+    """Add a routing rule; returns the route and, for a webhook, its signing secret (shown this once)."""
+    org = _route_admin(session, actor, org_id)
+    if channel not in CHANNELS:
+        raise _bad("channel", f"'{channel}' is not a channel; valid: {', '.join(CHANNELS)}")
+    patterns = _check_events(events)
+    address = _check_target(channel, target)
+    if channel == EMAIL and secret:
+        raise _bad("secret", "a signing secret is for webhooks only")
+    if channel == WEBHOOK and pgp_public_key:
+        raise _bad("pgp_public_key", "PGP keys are for e-mail routes only")
+    if secret is not None and len(secret) < 16:
+        raise _bad("secret", "a signing secret has at least 16 characters")
+    if pgp_public_key:
+        check_pgp_key(pgp_public_key)
+    if channel == WEBHOOK and not secret:
+        secret = secrets.token_urlsafe(32)
+    route = NotificationRoute(
+        org_id=org,
+        events=patterns,
+        channel=channel,
+        target=address,
+        secret=secret if channel == WEBHOOK else None,
+        pgp_public_key=pgp_public_key or None,
+        active=True,
+    )
+    session.add(route)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        tag="notify:route:create",
+        object_id=org,
+        summary={"route": route.id, "channel": channel, "events": patterns, "pgp": bool(pgp_public_key)},
+    )
+    return route, route.secret
+
+
+def list_routes(session: Session, *, actor: Principal, org_id: str | None) -> list[NotificationRoute]:
+    org = _route_admin(session, actor, org_id)
+    return list(
+        session.scalars(
+            select(NotificationRoute)
+            .where(NotificationRoute.org_id == org, NotificationRoute.active.is_(True))
+            .order_by(NotificationRoute.id)
+        )
+    )
+
+
+def delete_route(session: Session, *, actor: Principal, route_id: int) -> None:
+    """Remove a route; its undelivered messages are given up, since only the route can sign or encrypt them."""
+    actor.require(Permission.CONTACT_WRITE)
+    route = session.get(NotificationRoute, route_id)
+    # Another organisation's routing is none of the caller's business: not even whether a route exists.
+    if (
+        route is None
+        or not route.active
+        or (route.org_id != actor.org_id and not actor.has(Permission.DIRECTORY_WRITE))
+    ):
+        raise NotFound(f"no notification route {route_id}")
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.route_id == route.id, OutboxMessage.status == "pending")
+        .values(status="failed", last_error="route deleted before delivery", locked_until=None)
+    )
+    session.execute(update(OutboxMessage).where(OutboxMessage.route_id == route.id).values(route_id=None))
+    session.delete(route)
+    audit.record(
+        session,
+        actor=actor,
+        tag="notify:route:delete",
+        object_id=route.org_id,
+        summary={"route": route_id, "channel": route.channel},
+    )
