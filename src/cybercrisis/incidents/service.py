@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select, tuple_
+from sqlalchemy import Select, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cybercrisis import taxonomies
@@ -19,8 +19,18 @@ from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.countries import normalise_country
 from cybercrisis.directory.models import CommunityMembership, Organisation
-from cybercrisis.errors import Conflict, InvalidInput, PermissionDenied
+from cybercrisis.errors import Conflict, PermissionDenied
 from cybercrisis.incidents import assessment, deadlines, tasks
+from cybercrisis.incidents.common import CLOCK_SKEW, _bad, check_writer, get_incident
+from cybercrisis.incidents.correlation import (
+    Correlation,
+    add_observables,
+    add_sightings,
+    cluster,
+    correlations,
+    normalise_observables,
+    observables_of,
+)
 from cybercrisis.incidents.models import (
     TRANSITIONS,
     Incident,
@@ -30,29 +40,34 @@ from cybercrisis.incidents.models import (
     Observable,
     Report,
     ReportKind,
-    ReportSubmission,
     Sighting,
 )
-from cybercrisis.incidents.observables import normalise
-from cybercrisis.incidents.schemas import Facts, IncidentIn, ObservableIn, ReportIn
+from cybercrisis.incidents.reports import (
+    REPORT_FIELDS,
+    deadlines_for,
+    open_overdue,
+    refresh_final_due,
+    reports_of,
+    request_intermediate,
+    submit_report,
+)
+from cybercrisis.incidents.schemas import Facts, IncidentIn
 from cybercrisis.pagination import Page, decode_cursor, encode_cursor
 
-CLOCK_SKEW = timedelta(minutes=5)
-# Fields each report kind may carry (NIS2 Art. 23(4)); anything else in a submission is refused.
-REPORT_FIELDS: dict[str, set[str]] = {
-    "early-warning": {"summary", "suspected_malicious", "cross_border"},
-    "notification": {"summary", "severity_and_impact", "indicators"},
-    "intermediate": {"summary", "severity_and_impact", "mitigation_ongoing"},
-    "final": {"summary", "severity_and_impact", "root_cause", "mitigation_applied", "mitigation_ongoing",
-              "cross_border_impact"},
-    "progress": {"summary", "mitigation_ongoing"},
-    "feedback": {"summary", "guidance", "law_enforcement_guidance"},
-}  # fmt: skip
-
-
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message}])
-
+__all__ = [
+    "CLOCK_SKEW",
+    "REPORT_FIELDS",
+    "Correlation",
+    "add_observables",
+    "cluster",
+    "correlations",
+    "deadlines_for",
+    "get_incident",
+    "observables_of",
+    "reports_of",
+    "request_intermediate",
+    "submit_report",
+]
 
 # --- validation -------------------------------------------------------------------------------------------
 
@@ -162,7 +177,7 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     marking = sharing.parse_tlp(data.tlp)
     if data.entity and session.get(Organisation, data.entity) is None:
         raise _bad("entity", f"no organisation with id {data.entity}")
-    values = _normalise_observables(data.observables)
+    values = normalise_observables(data.observables)
     entries = sharing.resolve(
         session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id, author_id=actor.user_id
     )
@@ -189,7 +204,7 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
                due_at=deadlines.notification_due(data.aware_at, data.entity_type)),
         Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.FINAL.value, due_at=None),
     ])  # fmt: skip
-    added = _add_sightings(session, incident.id, values)
+    added = add_sightings(session, incident.id, values)
     audit.record(
         session,
         actor=actor,
@@ -209,66 +224,11 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     return incident
 
 
-def _normalise_observables(items: list[ObservableIn]) -> list[tuple[str, str, str]]:
-    """(type, canonical value, raw) for each, de-duplicated; the first bad one is refused with its index."""
-    out: dict[tuple[str, str], str] = {}
-    for i, item in enumerate(items):
-        try:
-            value = normalise(item.type, item.value)
-        except InvalidInput as exc:
-            raise InvalidInput(
-                f"observables[{i}]: {exc.detail}", errors=[{"field": f"observables[{i}]", "message": exc.detail}]
-            ) from None
-        out.setdefault((item.type, value), item.value)
-    return [(t, v, raw) for (t, v), raw in out.items()]
-
-
-def _add_sightings(session: Session, incident_id: str, values: list[tuple[str, str, str]]) -> int:
-    """Store each value once; link it to the incident. Storage grows with values and sightings, linearly."""
-    if not values:
-        return 0
-    keys = [(t, v) for t, v, _ in values]
-    known: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(keys, 500):
-        rows = session.execute(
-            select(Observable.type, Observable.value, Observable.id).where(
-                tuple_(Observable.type, Observable.value).in_(chunk)
-            )
-        )
-        known.update({(r.type, r.value): r.id for r in rows})
-    for t, v, _ in values:
-        if (t, v) not in known:
-            obs = Observable(type=t, value=v)
-            session.add(obs)
-            session.flush()
-            known[(t, v)] = obs.id
-    existing = set(session.scalars(select(Sighting.observable_id).where(Sighting.incident_id == incident_id)))
-    new = [Sighting(observable_id=known[(t, v)], incident_id=incident_id, raw=raw[:2048])
-           for t, v, raw in values if known[(t, v)] not in existing]  # fmt: skip
-    session.add_all(new)
-    session.flush()
-    return len(new)
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def get_incident(session: Session, *, principal: Principal, incident_id: str) -> Incident:
-    return sharing.get_readable(session, principal, Incident, incident_id)
-
-
-def _check_writer(actor: Principal, incident: Incident) -> None:
-    actor.require(Permission.INCIDENT_WRITE)
-    if actor.org_id not in (incident.owner_org_id, incident.entity_org_id):
-        raise PermissionDenied("only the owning organisation (or the affected entity) changes this incident")
-
-
 def update_incident(
     session: Session, *, actor: Principal, incident_id: str, version: int, changes: dict[str, Any]
 ) -> Incident:
     incident = get_incident(session, principal=actor, incident_id=incident_id)
-    _check_writer(actor, incident)
+    check_writer(actor, incident)
     if incident.version != version:
         raise Conflict(
             f"the incident changed since you read it (version {version}, now {incident.version}): "
@@ -307,7 +267,7 @@ def update_incident(
         incident.facts = Facts.model_validate(changes["facts"]).model_dump(exclude_none=True)
     incident.modified_at = utcnow()
     session.flush()
-    _refresh_final_due(session, incident)
+    refresh_final_due(session, incident)
     audit.record(
         session,
         actor=actor,
@@ -333,147 +293,6 @@ def _transition(incident: Incident, target: str) -> None:
     if target == "ongoing" and incident.status in ("resolved", "closed"):
         incident.handled_at = None  # reopened
     incident.status = target
-
-
-# --- reports ------------------------------------------------------------------------------------------------
-
-
-def reports_of(session: Session, incident_id: str) -> list[Report]:
-    order = [k.value for k in ReportKind]
-    rows = list(session.scalars(select(Report).where(Report.incident_id == incident_id)))
-    return sorted(rows, key=lambda r: (order.index(r.kind), r.created_at))
-
-
-def submit_report(session: Session, *, actor: Principal, incident_id: str, data: ReportIn) -> Report:
-    """A new version of a report; NIS2 fields per kind; later deadlines follow from this one."""
-    incident = get_incident(session, principal=actor, incident_id=incident_id)
-    kinds = [k.value for k in ReportKind]
-    if data.kind not in kinds:
-        raise _bad("kind", f"'{data.kind}' is not a report kind; valid: {', '.join(kinds)}")
-    if data.kind == ReportKind.FEEDBACK:
-        actor.require(Permission.INCIDENT_WRITE)
-        if actor.org_id != incident.owner_org_id:
-            raise PermissionDenied("the CSIRT that owns the incident answers the early warning")
-    else:
-        _check_writer(actor, incident)
-    now = utcnow()
-    at = _check_report(data, incident, now)
-    reports = reports_of(session, incident.id)
-    report = _open_report(session, incident, reports, data.kind)
-    content = data.model_dump(mode="json", exclude={"kind", "submitted_at"}, exclude_none=True)
-    if data.indicators:
-        values = _normalise_observables(data.indicators)
-        _add_sightings(session, incident.id, values)
-        content["indicators"] = [{"type": t, "value": v} for t, v, _ in values]
-    report.version += 1
-    report.submitted_at = report.submitted_at or at
-    report.submitted_by_id = report.submitted_by_id or actor.user_id
-    report.content = content
-    session.add(ReportSubmission(report_id=report.id, version=report.version, submitted_at=at,
-                                 submitted_by_id=actor.user_id, content=content))  # fmt: skip
-    if data.kind == ReportKind.EARLY_WARNING:
-        _after_early_warning(session, incident, report, data, reports)
-    session.flush()
-    _refresh_final_due(session, incident)
-    audit.record(session, actor=actor, tag="incidents:report:submit", object_id=report.id,
-                 summary={"incident": incident.id, "kind": data.kind, "version": report.version,
-                          "status": report.status_at(now)})  # fmt: skip
-    audit.record(session, actor=actor, tag="incidents:incident:report", object_id=incident.id,
-                 summary={"kind": data.kind, "report": report.id, "version": report.version})  # fmt: skip
-    tasks.notify(
-        session,
-        incident=incident,
-        event="incidents:report:submit",
-        org_ids=[o for o in tasks.involved(session, incident) if o != actor.org_id],
-        text=f"A {data.kind} report (version {report.version}) was submitted.",
-        dedupe=f"submit:{report.id}:{report.version}",
-        extra={"report": report.id, "kind": data.kind},
-    )
-    return report
-
-
-def _open_report(session: Session, incident: Incident, reports: list[Report], kind: str) -> Report:
-    """The obligation this submission answers (an open intermediate request, or the one report of its kind)."""
-    for r in reports:
-        if r.kind == kind and (kind != "intermediate" or r.submitted_at is None):
-            return r
-    if kind == ReportKind.FEEDBACK:
-        raise Conflict("there is no early warning to answer yet")
-    report = Report(id=new_id("report"), incident_id=incident.id, kind=kind, due_at=None)
-    session.add(report)
-    session.flush()
-    return report
-
-
-def _after_early_warning(
-    session: Session, incident: Incident, report: Report, data: ReportIn, reports: list[Report]
-) -> None:
-    """The early warning states malice and cross-border impact; the CSIRT's 24 h answer clock starts."""
-    if data.suspected_malicious is not None:
-        incident.suspected_malicious = data.suspected_malicious
-    if data.cross_border is not None:
-        incident.cross_border = data.cross_border
-    if not any(r.kind == "feedback" for r in reports):
-        session.add(Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.FEEDBACK.value,
-                           due_at=deadlines.feedback_due(report.submitted_at)))  # fmt: skip
-
-
-def _check_report(data: ReportIn, incident: Incident, now: datetime) -> datetime:
-    """The fields fit the kind and the time is possible; returns the submission time."""
-    given = {k for k, v in data.model_dump(exclude={"kind", "submitted_at"}).items() if v not in (None, "", [])}
-    extra = sorted(given - REPORT_FIELDS[data.kind])
-    if extra:
-        raise _bad(extra[0], f"a {data.kind} report does not carry {', '.join(extra)}; it carries: "
-                             f"{', '.join(sorted(REPORT_FIELDS[data.kind]))}")  # fmt: skip
-    at = data.submitted_at or now
-    if at.tzinfo is None:
-        raise _bad("submitted_at", "give a time zone")
-    if at > now + CLOCK_SKEW:
-        raise _bad("submitted_at", "a report cannot be submitted in the future")
-    if at < incident.aware_at:
-        raise _bad("submitted_at", f"a report cannot precede awareness ({incident.aware_at.isoformat()})")
-    return at
-
-
-def _refresh_final_due(session: Session, incident: Incident) -> None:
-    reports = {r.kind: r for r in reports_of(session, incident.id) if r.kind in ("notification", "progress", "final")}
-    final = reports.get("final")
-    if final is None or final.submitted_at is not None:
-        return
-    note, progress = reports.get("notification"), reports.get("progress")
-    final.due_at = deadlines.final_due(
-        notification_submitted_at=note.submitted_at if note else None,
-        progress_submitted_at=progress.submitted_at if progress else None,
-        handled_at=incident.handled_at,
-    )
-
-
-def request_intermediate(session: Session, *, actor: Principal, incident_id: str, due_at: datetime) -> Report:
-    """The CSIRT or authority asks for an intermediate report (NIS2 Art. 23(4)(c))."""
-    incident = get_incident(session, principal=actor, incident_id=incident_id)
-    actor.require(Permission.INCIDENT_WRITE)
-    if actor.org_id != incident.owner_org_id:
-        raise PermissionDenied("the CSIRT that owns the incident requests intermediate reports")
-    now = utcnow()
-    if due_at.tzinfo is None or due_at <= now:
-        raise _bad("due_at", "the due time must be in the future, with a time zone")
-    report = Report(
-        id=new_id("report"),
-        incident_id=incident.id,
-        kind=ReportKind.INTERMEDIATE.value,
-        due_at=due_at,
-        requested_at=now,
-    )
-    session.add(report)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        tag="incidents:report:request",
-        object_id=report.id,
-        summary={"incident": incident.id, "due_at": due_at.isoformat()},
-    )
-    return report
 
 
 # --- assessment ---------------------------------------------------------------------------------------------
@@ -505,7 +324,7 @@ def assess(
 def escalate(session: Session, *, actor: Principal, incident_id: str, community: str) -> Incident:
     """Share the incident with a community (by default the CSIRTs Network) as the assessment suggests."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
-    _check_writer(actor, incident)
+    check_writer(actor, incident)
     if actor.org_id != incident.owner_org_id:
         raise PermissionDenied("only the originating organisation widens who sees the incident")
     current = sharing.share_list(sharing.shares_of(session, incident.id))
@@ -547,10 +366,6 @@ class IncidentFilter:
     q: str | None = None
 
 
-def _open_overdue(now: datetime) -> Any:
-    return and_(Report.submitted_at.is_(None), Report.due_at.is_not(None), Report.due_at < now)
-
-
 def _filtered(principal: Principal, f: IncidentFilter, now: datetime) -> Select[Incident]:
     query = select(Incident).where(read_filter(principal, Incident))
     if f.status:
@@ -570,7 +385,7 @@ def _filtered(principal: Principal, f: IncidentFilter, now: datetime) -> Select[
     if f.tlp:
         query = query.where(Incident.tlp == sharing.parse_tlp(f.tlp).value)
     if f.overdue:
-        query = query.where(exists().where(Report.incident_id == Incident.id, _open_overdue(now)))
+        query = query.where(exists().where(Report.incident_id == Incident.id, open_overdue(now)))
     if f.q:
         like = f"%{f.q.strip().lower()}%"
         query = query.where(
@@ -604,98 +419,10 @@ def list_incidents(
     overdue = dict(
         session.execute(
             select(Report.incident_id, func.count()).where(Report.incident_id.in_([r.id for r in rows]),
-                                                           _open_overdue(now)).group_by(Report.incident_id)
+                                                           open_overdue(now)).group_by(Report.incident_id)
         ).all()
     ) if rows else {}  # fmt: skip
     return Page(rows, nxt), overdue
-
-
-def deadlines_for(
-    session: Session, *, principal: Principal, status: str | None, soon_hours: int = 24, limit: int = 500
-) -> list[tuple[Report, Incident]]:
-    """Open reports of incidents the reader may see: overdue, due (within `soon_hours`: due-soon), or all open."""
-    now = utcnow()
-    query = (
-        select(Report, Incident)
-        .join(Incident, Incident.id == Report.incident_id)
-        .where(read_filter(principal, Incident), Report.submitted_at.is_(None), Report.due_at.is_not(None))
-    )
-    if status == "overdue":
-        query = query.where(Report.due_at < now)
-    elif status == "due-soon":
-        query = query.where(Report.due_at >= now, Report.due_at < now + timedelta(hours=soon_hours))
-    elif status not in (None, "", "open"):
-        raise _bad("status", "status is overdue, due-soon or open")
-    return [(row[0], row[1]) for row in session.execute(query.order_by(Report.due_at).limit(limit))]
-
-
-# --- observables and correlation --------------------------------------------------------------------------
-
-
-def observables_of(session: Session, incident_id: str) -> list[Observable]:
-    return list(
-        session.scalars(
-            select(Observable)
-            .join(Sighting, Sighting.observable_id == Observable.id)
-            .where(Sighting.incident_id == incident_id)
-            .order_by(Observable.type, Observable.value)
-        )
-    )
-
-
-def add_observables(session: Session, *, actor: Principal, incident_id: str, items: list[ObservableIn]) -> int:
-    incident = get_incident(session, principal=actor, incident_id=incident_id)
-    _check_writer(actor, incident)
-    added = _add_sightings(session, incident.id, _normalise_observables(items))
-    incident.modified_at = utcnow()
-    audit.record(session, actor=actor, tag="incidents:observable:add", object_id=incident.id, summary={"added": added})
-    return added
-
-
-@dataclass(frozen=True)
-class Correlation:
-    incident: Incident
-    values: list[str]
-
-
-def correlations(session: Session, *, principal: Principal, incident_id: str) -> list[Correlation]:
-    """Other incidents sharing observables with this one, among those the reader may see (both ends checked)."""
-    incident = get_incident(session, principal=principal, incident_id=incident_id)
-    mine = select(Sighting.observable_id).where(Sighting.incident_id == incident.id)
-    rows = session.execute(
-        select(Sighting.incident_id, Observable.value)
-        .join(Observable, Observable.id == Sighting.observable_id)
-        .join(Incident, Incident.id == Sighting.incident_id)
-        .where(Sighting.observable_id.in_(mine), Sighting.incident_id != incident.id, read_filter(principal, Incident))
-        .order_by(Sighting.incident_id, Observable.value)
-    ).all()
-    grouped: dict[str, list[str]] = {}
-    for other_id, value in rows:
-        grouped.setdefault(other_id, []).append(value)
-    if not grouped:
-        return []
-    others = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(list(grouped))))}
-    return [Correlation(others[i], values) for i, values in grouped.items()]
-
-
-def cluster(session: Session, *, principal: Principal, incident_id: str, max_size: int = 500) -> list[Incident]:
-    """The incidents linked to this one through shared observables, transitively, among those the reader sees."""
-    start = get_incident(session, principal=principal, incident_id=incident_id)
-    seen = {start.id: start}
-    frontier = [start.id]
-    while frontier and len(seen) < max_size:
-        obs = select(Sighting.observable_id).where(Sighting.incident_id.in_(frontier))
-        found_ids = session.scalars(
-            select(Sighting.incident_id)
-            .join(Incident, Incident.id == Sighting.incident_id)
-            .where(Sighting.observable_id.in_(obs), read_filter(principal, Incident), Incident.id.not_in(list(seen)))
-            .distinct()
-        ).all()
-        frontier = list(found_ids)[: max_size - len(seen)]
-        if frontier:
-            for inc in session.scalars(select(Incident).where(Incident.id.in_(frontier))):
-                seen[inc.id] = inc
-    return list(seen.values())
 
 
 def timeline_ids(session: Session, incident: Incident, principal: Principal) -> list[str]:

@@ -1,0 +1,134 @@
+"""Observables and correlation: values stored once, sightings per incident, links only between visible incidents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.audit import service as audit
+from cybercrisis.db import utcnow
+from cybercrisis.errors import InvalidInput
+from cybercrisis.incidents.common import check_writer, get_incident
+from cybercrisis.incidents.models import (
+    Incident,
+    Observable,
+    Sighting,
+)
+from cybercrisis.incidents.observables import normalise
+from cybercrisis.incidents.schemas import ObservableIn
+
+
+def normalise_observables(items: list[ObservableIn]) -> list[tuple[str, str, str]]:
+    """(type, canonical value, raw) for each, de-duplicated; the first bad one is refused with its index."""
+    out: dict[tuple[str, str], str] = {}
+    for i, item in enumerate(items):
+        try:
+            value = normalise(item.type, item.value)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"observables[{i}]: {exc.detail}", errors=[{"field": f"observables[{i}]", "message": exc.detail}]
+            ) from None
+        out.setdefault((item.type, value), item.value)
+    return [(t, v, raw) for (t, v), raw in out.items()]
+
+
+def add_sightings(session: Session, incident_id: str, values: list[tuple[str, str, str]]) -> int:
+    """Store each value once; link it to the incident. Storage grows with values and sightings, linearly."""
+    if not values:
+        return 0
+    keys = [(t, v) for t, v, _ in values]
+    known: dict[tuple[str, str], int] = {}
+    for chunk in _chunks(keys, 500):
+        rows = session.execute(
+            select(Observable.type, Observable.value, Observable.id).where(
+                tuple_(Observable.type, Observable.value).in_(chunk)
+            )
+        )
+        known.update({(r.type, r.value): r.id for r in rows})
+    for t, v, _ in values:
+        if (t, v) not in known:
+            obs = Observable(type=t, value=v)
+            session.add(obs)
+            session.flush()
+            known[(t, v)] = obs.id
+    existing = set(session.scalars(select(Sighting.observable_id).where(Sighting.incident_id == incident_id)))
+    new = [Sighting(observable_id=known[(t, v)], incident_id=incident_id, raw=raw[:2048])
+           for t, v, raw in values if known[(t, v)] not in existing]  # fmt: skip
+    session.add_all(new)
+    session.flush()
+    return len(new)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def observables_of(session: Session, incident_id: str) -> list[Observable]:
+    return list(
+        session.scalars(
+            select(Observable)
+            .join(Sighting, Sighting.observable_id == Observable.id)
+            .where(Sighting.incident_id == incident_id)
+            .order_by(Observable.type, Observable.value)
+        )
+    )
+
+
+def add_observables(session: Session, *, actor: Principal, incident_id: str, items: list[ObservableIn]) -> int:
+    incident = get_incident(session, principal=actor, incident_id=incident_id)
+    check_writer(actor, incident)
+    added = add_sightings(session, incident.id, normalise_observables(items))
+    incident.modified_at = utcnow()
+    audit.record(session, actor=actor, tag="incidents:observable:add", object_id=incident.id, summary={"added": added})
+    return added
+
+
+@dataclass(frozen=True)
+class Correlation:
+    incident: Incident
+    values: list[str]
+
+
+def correlations(session: Session, *, principal: Principal, incident_id: str) -> list[Correlation]:
+    """Other incidents sharing observables with this one, among those the reader may see (both ends checked)."""
+    incident = get_incident(session, principal=principal, incident_id=incident_id)
+    mine = select(Sighting.observable_id).where(Sighting.incident_id == incident.id)
+    rows = session.execute(
+        select(Sighting.incident_id, Observable.value)
+        .join(Observable, Observable.id == Sighting.observable_id)
+        .join(Incident, Incident.id == Sighting.incident_id)
+        .where(Sighting.observable_id.in_(mine), Sighting.incident_id != incident.id, read_filter(principal, Incident))
+        .order_by(Sighting.incident_id, Observable.value)
+    ).all()
+    grouped: dict[str, list[str]] = {}
+    for other_id, value in rows:
+        grouped.setdefault(other_id, []).append(value)
+    if not grouped:
+        return []
+    others = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(list(grouped))))}
+    return [Correlation(others[i], values) for i, values in grouped.items()]
+
+
+def cluster(session: Session, *, principal: Principal, incident_id: str, max_size: int = 500) -> list[Incident]:
+    """The incidents linked to this one through shared observables, transitively, among those the reader sees."""
+    start = get_incident(session, principal=principal, incident_id=incident_id)
+    seen = {start.id: start}
+    frontier = [start.id]
+    while frontier and len(seen) < max_size:
+        obs = select(Sighting.observable_id).where(Sighting.incident_id.in_(frontier))
+        found_ids = session.scalars(
+            select(Sighting.incident_id)
+            .join(Incident, Incident.id == Sighting.incident_id)
+            .where(Sighting.observable_id.in_(obs), read_filter(principal, Incident), Incident.id.not_in(list(seen)))
+            .distinct()
+        ).all()
+        frontier = list(found_ids)[: max_size - len(seen)]
+        if frontier:
+            for inc in session.scalars(select(Incident).where(Incident.id.in_(frontier))):
+                seen[inc.id] = inc
+    return list(seen.values())
