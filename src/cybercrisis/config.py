@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     jobs_enabled: bool = Field(default=True, description="run scheduled jobs (delivery, reminders) in the server")
     significance_financial_loss_eur: int = Field(default=500_000, ge=0, description="Reg. 2024/2690 Art. 3")
     significance_turnover_percent: float = Field(default=5.0, ge=0, le=100)
+    significance_cloud_unavailable_minutes: int = Field(default=30, ge=0)
+    significance_cloud_limited_minutes: int = Field(default=60, ge=0)
+    significance_cloud_users_percent: float = Field(default=5.0, ge=0, le=100)
+    significance_cloud_users_absolute: int = Field(default=1_000_000, ge=0)
+    significance_trust_unavailable_minutes: int = Field(default=20, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -163,3 +163,20 @@ def test_unknown_machine_tag_value_lists_the_valid_ones() -> None:
     with pytest.raises(InvalidInput) as exc:
         taxonomies.parse_tag('nis:impact-severity="purple"')
     assert "valid: red, yellow, green, white" in exc.value.detail
+
+
+def test_thresholds_come_from_the_deployments_settings() -> None:
+    from cybercrisis.config import Settings
+
+    t = assessment.Thresholds.from_settings(Settings(significance_trust_unavailable_minutes=5))
+    a = assessment.assess(
+        countries=["DE"],
+        exceeds_national_capacity=False,
+        impact_severity=None,
+        cross_border=False,
+        entity_type="trust-service-provider",
+        facts={"unavailability_minutes": 6},
+        thresholds=t,
+    )
+    assert a.significant
+    assert assessment.Thresholds.from_settings(Settings()) == assessment.Thresholds()

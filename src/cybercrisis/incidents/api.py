@@ -38,8 +38,7 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
 def thresholds(request: Request) -> Thresholds:
     s = request.app.state.settings
-    return Thresholds(financial_loss_eur=s.significance_financial_loss_eur,
-                      turnover_percent=s.significance_turnover_percent)  # fmt: skip
+    return Thresholds.from_settings(s)
 
 
 def report_out(r: Report) -> ReportOut:

@@ -27,6 +27,11 @@ class Thresholds:
     cloud_users_absolute: int = 1_000_000
     trust_unavailable_minutes: int = 20
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> Thresholds:
+        """The deployment's thresholds: `CYBERCRISIS_SIGNIFICANCE_*` settings, defaulting to Reg. 2024/2690."""
+        return cls(**{f: getattr(settings, f"significance_{f}") for f in cls.__dataclass_fields__})
+
 
 @dataclass(frozen=True)
 class Finding:

@@ -80,7 +80,4 @@ def people(session: Session, ids: Iterable[str]) -> dict[str, Person]:
 
 def thresholds(settings: Settings) -> Thresholds:
     """The deployment's significance thresholds, as the incident API uses them."""
-    return Thresholds(
-        financial_loss_eur=settings.significance_financial_loss_eur,
-        turnover_percent=settings.significance_turnover_percent,
-    )
+    return Thresholds.from_settings(settings)
