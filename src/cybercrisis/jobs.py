@@ -51,7 +51,7 @@ def deliver_outbox(factory: sessionmaker[Session], settings: Settings, now: date
 
 def alert_reminders(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
     """Remind, then escalate to 24/7 contacts, recipients that have not acknowledged an alert."""
-    from cybercrisis.alerts.service import remind_and_escalate
+    from cybercrisis.alerts.tasks import remind_and_escalate
 
     with unit_of_work(factory) as session:
         remind_and_escalate(session, now=now)

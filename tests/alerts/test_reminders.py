@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis import jobs
 from cybercrisis.alerts.models import AlertRecipient
-from cybercrisis.alerts.service import SweepStats, remind_and_escalate
+from cybercrisis.alerts.tasks import SweepStats, remind_and_escalate
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work

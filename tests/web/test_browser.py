@@ -307,3 +307,95 @@ def test_analyst_records_an_incident_with_the_keyboard_and_submits_the_early_war
     _screenshot(page, tmp_path, "incident-list")
 
     assert errors == [], errors
+
+
+BUND_ANALYST = "analyst@cert-bund.example"
+
+
+def _sign_in(page: Page, base: str, email: str, password: str, path: str) -> None:
+    page.goto(f"{base}{path}")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Password").press("Enter")
+    expect(page).to_have_url(f"{base}{path}")
+
+
+def test_analyst_sends_an_early_warning_from_an_incident_and_cert_bund_acknowledges_it(
+    demo_server: DemoServer, page: Page, tmp_path: Path
+) -> None:
+    base = demo_server.url
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # From the incident page to the form, which is about that incident and goes to the CSIRTs Network.
+    _sign_in(page, base, ANALYST, demo_server.password, "/incidents")
+    page.get_by_role("link", name=re.compile(r"^Ransomware at CH Bellerive")).click()
+    incident_url = page.url
+    page.get_by_role("link", name="Send an early warning about this incident").click()
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/alerts/new\?incident=incident--[0-9a-f-]{36}$"))
+    expect(page.get_by_label("About an incident (optional)")).to_have_value(incident_url.rsplit("/", 1)[1])
+    expect(page.get_by_role("radio", name="TLP:AMBER", exact=True)).to_be_checked()
+    expect(page.get_by_role("radio", name="TLP:RED")).to_have_count(0)
+    expect(page.get_by_role("checkbox", name="CSIRTs Network")).to_be_checked()
+    expect(page.get_by_label("Remind after (minutes)")).to_have_value("60")
+    expect(page.get_by_label("Escalate after (minutes)")).to_have_value("240")
+    page.get_by_label("Title").fill("Browser test: ransomware crew entering hospitals through VPN gateways")
+    page.get_by_label("Text").fill("Patch CVE-2024-3400 and look for connections to 198.51.100.23.")
+    _screenshot(page, tmp_path, "alert-new")
+    page.get_by_role("button", name="Send the early warning").click()
+
+    expect(page).to_have_url(re.compile(re.escape(base) + r"/alerts/alert--[0-9a-f-]{36}$"))
+    alert_url = page.url
+    expect(page.locator(".tlp-banner")).to_contain_text("TLP:AMBER")
+    expect(page.get_by_role("link", name=re.compile(r"^Ransomware at CH Bellerive"))).to_be_visible()
+    recipients = page.get_by_role("region", name="Recipient organisations")
+    bund_row = recipients.locator("tbody tr", has_text="CERT-Bund")
+    expect(bund_row).to_contain_text("Not yet")
+    _screenshot(page, tmp_path, "alert-sent")
+
+    # CERT-Bund's analyst, in a browser context of their own: the badge, the list, the button.
+    assert page.context.browser is not None
+    context = page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        bund = context.new_page()
+        bund.set_default_timeout(15_000)
+        bund.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        bund.on("pageerror", lambda e: errors.append(str(e)))
+        _sign_in(bund, base, BUND_ANALYST, demo_server.password, "/")
+        nav_link = bund.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Early warnings"))
+        expect(nav_link.locator(".badge")).to_have_text(re.compile(r"^1 not acknowledged by your organisation$"))
+        nav_link.click()
+        bund.get_by_label("Only those waiting for my organisation").check()
+        bund.get_by_role("button", name="Filter").click()
+        expect(bund).to_have_url(f"{base}/alerts?pending=yes")
+        row = bund.get_by_role("region", name="Early warnings").locator("tbody tr", has_text="Browser test")
+        expect(row).to_contain_text("CERT-FR")
+        expect(row).to_contain_text("0/")
+        _screenshot(bund, tmp_path, "alert-list")
+        row.get_by_role("button", name=re.compile("^Acknowledge")).click()
+        expect(bund).to_have_url(f"{base}/alerts?pending=yes")
+        expect(bund.get_by_text("Nothing waits for your organisation")).to_be_visible()
+        expect(nav_link.locator(".badge")).to_have_count(0)
+        bund.goto(alert_url)
+        expect(bund.locator(".my-ack")).to_contain_text("Acknowledged")
+        expect(bund.locator(".my-ack")).to_contain_text(f"by {BUND_ANALYST}")
+        _screenshot(bund, tmp_path, "alert-acknowledged")
+    finally:
+        context.close()
+
+    # Back as the sender: CERT-Bund has acknowledged, the others are still waited for.
+    page.reload()
+    expect(bund_row).to_contain_text("UTC")
+    expect(bund_row).not_to_contain_text("Not yet")
+    expect(recipients.locator("tbody tr.awaiting").first).to_contain_text("Not yet")
+    expect(page.locator("#h-acks")).to_contain_text("(1 of ")
+    expect(page.locator("#timeline")).to_contain_text("Acknowledged")
+    _screenshot(page, tmp_path, "alert-sender")
+    page.set_viewport_size({"width": 768, "height": 900})
+    _screenshot(page, tmp_path, "alert-768")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768  # no sideways scrolling of the page
+    page.goto(incident_url)
+    expect(page.locator("#alerts")).to_contain_text("CERT-Bund")
+
+    assert errors == [], errors

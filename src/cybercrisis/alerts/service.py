@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, exists, select, tuple_, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
 from cybercrisis.access.permissions import Permission
@@ -21,7 +21,7 @@ from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident
-from cybercrisis.notify.service import ROUND_THE_CLOCK_KINDS, notify_orgs
+from cybercrisis.notify.service import notify_orgs
 from cybercrisis.pagination import Page, decode_cursor, encode_cursor
 
 SEND, ACK, REMIND, ESCALATE = (
@@ -73,7 +73,7 @@ def _resolve_recipients(
     return entries, sorted(orgs)
 
 
-def _notice(alert: Alert, sender_name: str, *, intro: str) -> tuple[str, str]:
+def notice(alert: Alert, sender_name: str, *, intro: str) -> tuple[str, str]:
     """Subject and body of a notification about `alert`, limited to what every recipient may read."""
     marking = TLP(alert.tlp)
     prefix = "[EXERCISE] " if alert.exercise else ""
@@ -96,7 +96,7 @@ def _notice(alert: Alert, sender_name: str, *, intro: str) -> tuple[str, str]:
     return subject, "\n".join(lines)
 
 
-def _payload(alert: Alert) -> dict[str, object]:
+def payload(alert: Alert) -> dict[str, object]:
     return {
         "alert": alert.id,
         "title": alert.title,
@@ -107,7 +107,7 @@ def _payload(alert: Alert) -> dict[str, object]:
     }
 
 
-def _org_name(session: Session, org_id: str) -> str:
+def org_name(session: Session, org_id: str) -> str:
     org = session.get(Organisation, org_id)
     return org.name if org else org_id
 
@@ -164,7 +164,7 @@ def send_alert(
         object_id=alert.id,
         summary={"tlp": marking.value, "recipients": len(recipients), "incident": incident_id},
     )
-    subject, text = _notice(alert, _org_name(session, actor.org_id), intro="Early warning")
+    subject, text = notice(alert, org_name(session, actor.org_id), intro="Early warning")
     notify_orgs(
         session,
         event=SEND,
@@ -172,7 +172,7 @@ def send_alert(
         subject=subject,
         body=text,
         object_id=alert.id,
-        payload=_payload(alert),
+        payload=payload(alert),
         dedupe=f"{SEND}:{alert.id}",
     )
     return alert
@@ -204,7 +204,7 @@ def acknowledge(session: Session, *, actor: Principal, alert_id: str) -> AlertRe
     if result.rowcount == 0:  # type: ignore[attr-defined]
         return row
     audit.record(session, actor=actor, tag=ACK, object_id=alert.id, summary={"org": row.org_id})
-    who = _org_name(session, row.org_id)
+    who = org_name(session, row.org_id)
     notify_orgs(
         session,
         event=ACK,
@@ -212,7 +212,7 @@ def acknowledge(session: Session, *, actor: Principal, alert_id: str) -> AlertRe
         subject=f"[{TLP(alert.tlp).label}] {who} acknowledged: {alert.title}",
         body=f"{who} acknowledged alert {alert.id} ({alert.title}) at {now.isoformat(timespec='seconds')}.",
         object_id=alert.id,
-        payload={**_payload(alert), "organisation": row.org_id, "acknowledged_at": now.isoformat()},
+        payload={**payload(alert), "organisation": row.org_id, "acknowledged_at": now.isoformat()},
         dedupe=f"{ACK}:{alert.id}:{row.org_id}",
     )
     return row
@@ -278,113 +278,30 @@ def _ts(value: str) -> datetime:
         raise _bad("cursor", "the cursor is not one this server issued") from None
 
 
-# --- reminders and escalation (run by the job runner) ----------------------------------------------------
-
-
-@dataclass(slots=True)
-class SweepStats:
-    reminded: int = 0
-    escalated: int = 0
-
-
-def remind_and_escalate(session: Session, *, now: datetime) -> SweepStats:
-    """Remind each silent recipient once, and later escalate once to its 24/7 contacts.
-
-    A recipient whose escalation is already due when first swept is escalated without a reminder first.
-    Candidates are the silent, not yet escalated recipients: delays are capped (a week), so they stay few.
-    Each step is a conditional update, so a sweep run twice (or by two runners) acts once; its messages are
-    deduplicated in the outbox too.
-    """
-    stats = SweepStats()
-    rows = session.execute(
-        select(AlertRecipient.alert_id, AlertRecipient.org_id, AlertRecipient.reminded_at, Alert)
-        .join(Alert, Alert.id == AlertRecipient.alert_id)
-        .where(
-            AlertRecipient.acknowledged_at.is_(None),
-            AlertRecipient.escalated_at.is_(None),
-            # The shortest reminder delay is a minute: older alerts only are candidates.
-            Alert.created_at <= now - timedelta(minutes=1),
-        )
-        .order_by(Alert.created_at, AlertRecipient.org_id)
-    ).all()
-    names: dict[str, str] = {}
-    for alert_id, org_id, reminded_at, alert in rows:
-        age = now - alert.created_at
-        if age >= timedelta(minutes=alert.escalate_after_minutes):
-            if _mark(session, alert_id, org_id, AlertRecipient.escalated_at, now):
-                _escalate(session, alert, org_id, names)
-                stats.escalated += 1
-            continue
-        if reminded_at is not None or age < timedelta(minutes=alert.remind_after_minutes):
-            continue
-        if _mark(session, alert_id, org_id, AlertRecipient.reminded_at, now):
-            _remind(session, alert, org_id, names)
-            stats.reminded += 1
-    return stats
-
-
-def _mark(
-    session: Session, alert_id: str, org_id: str, column: InstrumentedAttribute[datetime | None], now: datetime
-) -> bool:
-    """Set the step's time if it is still unset and the recipient still silent; False if someone was first."""
-    result = session.execute(
-        update(AlertRecipient)
-        .where(
-            and_(
-                AlertRecipient.alert_id == alert_id,
-                AlertRecipient.org_id == org_id,
-                AlertRecipient.acknowledged_at.is_(None),
-                column.is_(None),
-            )
-        )
-        .values({column: now})
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _sender_name(session: Session, alert: Alert, cache: dict[str, str]) -> str:
-    if alert.owner_org_id not in cache:
-        cache[alert.owner_org_id] = _org_name(session, alert.owner_org_id)
-    return cache[alert.owner_org_id]
-
-
-def _remind(session: Session, alert: Alert, org_id: str, names: dict[str, str]) -> None:
-    audit.record(session, actor=None, tag=REMIND, object_id=alert.id, summary={"org": org_id})
-    subject, text = _notice(alert, _sender_name(session, alert, names), intro="Reminder: unacknowledged early warning")
-    notify_orgs(
-        session,
-        event=REMIND,
-        org_ids=[org_id],
-        subject=subject,
-        body=text,
-        object_id=alert.id,
-        payload=_payload(alert),
-        dedupe=f"{REMIND}:{alert.id}:{org_id}",
-    )
-
-
-def _escalate(session: Session, alert: Alert, org_id: str, names: dict[str, str]) -> None:
-    audit.record(session, actor=None, tag=ESCALATE, object_id=alert.id, summary={"org": org_id})
-    subject, text = _notice(
-        alert, _sender_name(session, alert, names), intro="ESCALATION: early warning still unacknowledged"
-    )
-    notify_orgs(
-        session,
-        event=ESCALATE,
-        org_ids=[org_id],
-        subject=subject,
-        body=text,
-        object_id=alert.id,
-        payload=_payload(alert),
-        dedupe=f"{ESCALATE}:{alert.id}:{org_id}",
-        contact_kinds=ROUND_THE_CLOCK_KINDS,
-    )
-
-
 def recipients_view(alert: Alert) -> tuple[list[AlertRecipient], list[str]]:
     """Acknowledged rows (in order of acknowledgement) and pending organisation ids."""
     done = [r for r in alert.recipients if r.acknowledged_at is not None]
     done.sort(key=lambda r: (r.acknowledged_at or alert.created_at, r.org_id))
     pending = [r.org_id for r in alert.recipients if r.acknowledged_at is None]
     return done, pending
+
+
+def count_pending(session: Session, *, principal: Principal) -> int:
+    """Alerts the reader's organisation has not acknowledged yet, in one query (the navigation's badge).
+
+    The same rows as `alerts.service.list_alerts(pending_for_me=True)`: a recipient that can no longer read an
+    alert (it left the community it was sent to) is not asked to acknowledge it.
+    """
+    if principal.org_id is None:
+        return 0
+    query = (
+        select(func.count())
+        .select_from(AlertRecipient)
+        .join(Alert, Alert.id == AlertRecipient.alert_id)
+        .where(
+            AlertRecipient.org_id == principal.org_id,
+            AlertRecipient.acknowledged_at.is_(None),
+            read_filter(principal, Alert),
+        )
+    )
+    return session.scalar(query) or 0

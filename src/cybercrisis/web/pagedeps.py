@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
 from cybercrisis.access.principal import Principal
+from cybercrisis.alerts.service import count_pending
 from cybercrisis.deps import DB, optional_principal, web_session
 from cybercrisis.errors import NotAuthenticated, PermissionDenied
 from cybercrisis.web.render import Viewer
@@ -34,6 +35,7 @@ def page_principal(request: Request, db: DB, principal: Annotated[Principal, Dep
             org_short_name=user.organisation.short_name,
             org_name=user.organisation.name,
             csrf_token=ws.csrf_token,
+            pending_alerts=count_pending(db, principal=principal),
         )
     return principal
 

@@ -125,6 +125,9 @@ class NavItem:
     label: str
     href: str
     permission: Permission | None = None
+    # A count shown next to the label: the name of a `Viewer` field, and what the number counts in words.
+    badge: str | None = None
+    badge_text: str = ""
 
 
 # Each domain adds its section here as it lands (situation, crises, assistance, communication,
@@ -132,6 +135,7 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Overview", "/"),
     NavItem("Incidents", "/incidents"),
+    NavItem("Early warnings", "/alerts", badge="pending_alerts", badge_text="not acknowledged by your organisation"),
     NavItem("Deadlines", "/deadlines"),
     NavItem("Directory", "/directory"),
     NavItem("Documents", "/documents"),
@@ -155,6 +159,7 @@ class Viewer:
     org_short_name: str
     org_name: str
     csrf_token: str
+    pending_alerts: int = 0  # alerts the organisation has not acknowledged: the navigation's badge
 
 
 def render(

@@ -20,6 +20,8 @@ from cybercrisis.errors import PermissionDenied
 from cybercrisis.web import (
     account_views,
     admin_views,
+    alert_page,
+    alert_views,
     directory_views,
     document_views,
     incident_page,
@@ -145,6 +147,9 @@ def overview(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
     )
 
 
-# incident_views before incident_page: /incidents/new must not be taken for an incident id.
-for _section in (directory_views, document_views, incident_views, incident_page, admin_views, account_views):
+# incident_views before incident_page (alert_views before alert_page): /incidents/new and /alerts/new must not
+# be taken for an id.
+_SECTIONS = (directory_views, document_views, incident_views, incident_page, alert_views, alert_page, admin_views,
+             account_views)  # fmt: skip
+for _section in _SECTIONS:
     router.include_router(_section.router)
