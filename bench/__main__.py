@@ -1,9 +1,17 @@
 """`python -m bench`: start the real server (one worker) and load it over loopback.
 
-For each backend (SQLite always, PostgreSQL with --postgres), measures GET /healthz (the baseline, before
-and after the others), an authenticated GET of one organisation, a filtered directory list and a full page,
-each for a fixed duration after a warm-up, and prints req/s, p50/p99 and the ratio to the baseline, with
-PASS/MISS against the aims of the issue, plus the idle RSS of the server. Results go to a JSON file.
+Two suites, for each backend (SQLite always, PostgreSQL with --postgres):
+
+core       GET /healthz (the baseline, before and after the others), an authenticated GET of one
+           organisation, a filtered directory list and a full page, each for a fixed duration after a
+           warm-up: req/s, p50/p99 and the ratio to the baseline, with PASS/MISS against the aims of the
+           issue, plus the idle RSS of the server.
+incidents  POST /api/v1/incidents with 20 observables at 16 connections against /healthz; correlation of a
+           10,000-value batch with 100,000 and 1,000,000 stored observables against an empty table, with the
+           storage per observable; an early warning to every organisation of the demo directory: time to
+           queue and to deliver to a local SMTP sink (see bench/incidents.py and bench/correlation.py).
+
+Results go to one JSON file, a section per suite.
 """
 
 from __future__ import annotations
@@ -81,9 +89,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    p.add_argument(
+        "--suite", choices=["core", "incidents", "all"], default="all", help="which benchmarks to run (default all)"
+    )
     p.add_argument("--duration", type=int, default=5, help="seconds measured per endpoint (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per endpoint, discarded (default 1)")
-    p.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (default 32)")
+    p.add_argument(
+        "--connections",
+        type=int,
+        default=32,
+        help="concurrent keep-alive connections of the core suite (default 32; incident creation uses 16)",
+    )
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: the server needs a core)")
     p.add_argument(
         "--generator",
@@ -276,6 +292,57 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwind through the finally blocks that stop the server
 
 
+def run_core(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any], list[str]]:
+    backends = [None] + ([args.postgres] if args.postgres else [])
+    results = [bench_backend(args, generator, pg) for pg in backends]
+    console.print()
+    for res in results:
+        print_table(res, args, generator)
+    section = {
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "wrk_threads": args.threads if generator == "wrk" else None,
+        "aims": {"single_read_ratio_min": AIM_RATIO, "p99_max_ms": AIM_P99_MS, "idle_rss_max_mb": AIM_IDLE_RSS_MB},
+        "backends": results,
+    }
+    return section, [m for res in results for m in misses(res)]
+
+
+def run_incidents(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    from bench import correlation, incidents  # aiosmtpd (a dev dependency) only for this suite
+
+    backends = [None] + ([args.postgres] if args.postgres else [])
+    results = [incidents.bench_backend(args, generator, pg, console) for pg in backends]
+    console.print()
+    for res in results:
+        incidents.print_tables(res, args, generator, console)
+    section = {
+        "connections": incidents.CONNECTIONS,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "aims": {
+            "correlation_batch_max_s": correlation.AIM_BATCH_S,
+            "alert_queue_max_s": incidents.AIM_QUEUE_S,
+            "alert_delivery_max_s": incidents.AIM_DELIVER_S,
+        },
+        "backends": results,
+    }
+    missed = [m for res in results for m in incidents.misses(res)]
+    failed = [f for res in results for f in incidents.failures(res)]
+    return section, missed, failed
+
+
+def _warn_if_busy(when: str) -> float:
+    load_now = os.getloadavg()[0]
+    if load_now > BUSY_LOAD:
+        console.print(
+            f"[yellow]warning:[/yellow] the machine is busy (load average {load_now:.2f} {when}): the server "
+            "and the load generator share the CPUs with it, expect noisy figures"
+        )
+    return load_now
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
@@ -288,52 +355,54 @@ def main(argv: list[str] | None = None) -> int:
     note = "" if generator == "wrk" else " (wrk not found: the Python generator is slower and may be the bottleneck)"
     console.print(
         f"[bold]cybercrisis bench[/bold]: load generator [bold]{generator}[/bold]{note}; "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, loopback only"
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, loopback only; suite {args.suite}; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    load_before = os.getloadavg()[0]
-    if load_before > BUSY_LOAD:
-        console.print(
-            f"[yellow]warning:[/yellow] the machine is busy (load average {load_before:.2f} before the "
-            "bench): the server and the load generator share the CPUs with it, expect noisy figures"
-        )
-
-    backends = [None] + ([args.postgres] if args.postgres else [])
-    results: list[dict[str, Any]] = []
+    load_before = _warn_if_busy("before the bench")
+    suites = ["core", "incidents"] if args.suite == "all" else [args.suite]
+    report: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "generator": generator,
+        "suites": suites,
+    }
+    missed: list[str] = []
+    failed: list[str] = []
+    load_between: list[float] = []
     try:
-        for pg in backends:
-            results.append(bench_backend(args, generator, pg))
-    except (ServerError, load.LoadError) as exc:
+        for suite in suites:
+            if suite == "core":
+                report["core"], core_missed = run_core(args, generator)
+                missed += core_missed
+            else:
+                if report.get("core"):
+                    load_between.append(_warn_if_busy("before the incidents suite"))
+                report["incidents"], inc_missed, failed = run_incidents(args, generator)
+                missed += inc_missed
+    except (ServerError, load.LoadError) as exc:  # incidents.BenchFailure is a ServerError
         console.print(f"\n[red]bench failed:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
         console.print("\n[yellow]interrupted[/yellow]")
         return 130
 
-    console.print()
-    for res in results:
-        print_table(res, args, generator)
     total = time.perf_counter() - started
-    report = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "generator": generator,
-        "connections": args.connections,
-        "duration_s": args.duration,
-        "warmup_s": args.warmup,
-        "wrk_threads": args.threads if generator == "wrk" else None,
-        "aims": {"single_read_ratio_min": AIM_RATIO, "p99_max_ms": AIM_P99_MS, "idle_rss_max_mb": AIM_IDLE_RSS_MB},
-        "elapsed_s": round(total, 1),
-        "load_average_before": round(load_before, 2),
-        "load_average_after": round(os.getloadavg()[0], 2),
-        "backends": results,
-    }
+    load_after = os.getloadavg()[0]
+    report.update(
+        elapsed_s=round(total, 1),
+        load_average_before=round(load_before, 2),
+        load_average_between_suites=[round(v, 2) for v in load_between],
+        load_average_after=round(load_after, 2),
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
-    missed = [m for res in results for m in misses(res)]
     console.print(
-        f"\nwrote {args.json}; {total:.0f} s in all; "
+        f"\nwrote {args.json}; {total:.0f} s in all; load average {load_before:.2f} before, {load_after:.2f} after; "
         + (f"[red]{len(missed)} aim(s) missed[/red]: {'; '.join(missed)}" if missed else "[green]all aims met[/green]")
     )
+    if failed:
+        console.print(f"[red]wrong results:[/red] {'; '.join(failed)}")
+        return 1
     return 1 if (missed and args.strict) else 0
 
 

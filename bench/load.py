@@ -1,7 +1,9 @@
-"""Load generators: wrk when installed (Lua-free, output parsed), else an asyncio + httpx fallback.
+"""Load generators: wrk when installed (output parsed), else an asyncio + httpx fallback.
 
 Each run is a fixed duration after a warm-up of the same URL, over a fixed number of keep-alive
-connections, and returns requests/s, p50/p99 latency and the count of failed requests.
+connections, and returns requests/s, p50/p99 latency and the count of failed requests. GETs need no
+script; a POST with a different body per request is a `Post`: a wrk Lua script per phase, or a Python
+function of the request number for the fallback.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 WRK_TIMEOUT = "10s"  # a slow response is a latency, not a socket error
@@ -35,6 +38,8 @@ class LoadResult:
     max_ms: float
     non_2xx: int
     socket_errors: int
+    # What a failed request answered (status and the start of the body), a few at most, when the run records it.
+    failures: tuple[str, ...] = ()
 
     @property
     def failed(self) -> int:
@@ -57,14 +62,33 @@ def pick(generator: str) -> str:
     return generator
 
 
+@dataclass(frozen=True)
+class Post:
+    """POSTs with a distinct body each: `lua(phase)` writes the wrk script of a phase ("warmup" or "measure")
+    and returns its path; `body(phase, n)` is the n-th body of a phase for the Python fallback."""
+
+    lua: Callable[[str], Path]
+    body: Callable[[str, int], bytes]
+
+
 def run(
-    generator: str, url: str, *, headers: dict[str, str], connections: int, seconds: int, warmup: int, threads: int = 1
+    generator: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    connections: int,
+    seconds: int,
+    warmup: int,
+    threads: int = 1,
+    post: Post | None = None,
 ) -> LoadResult:
     if generator == "wrk":
         if warmup > 0:
-            _wrk(url, headers=headers, connections=connections, seconds=warmup, threads=threads)
-        return _wrk(url, headers=headers, connections=connections, seconds=seconds, threads=threads)
-    return _python(url, headers=headers, connections=connections, seconds=seconds, warmup=warmup)
+            script = post.lua("warmup") if post else None
+            _wrk(url, headers=headers, connections=connections, seconds=warmup, threads=threads, script=script)
+        script = post.lua("measure") if post else None
+        return _wrk(url, headers=headers, connections=connections, seconds=seconds, threads=threads, script=script)
+    return _python(url, headers=headers, connections=connections, seconds=seconds, warmup=warmup, post=post)
 
 
 # --- wrk ------------------------------------------------------------------------------------------------
@@ -76,19 +100,28 @@ _TOTAL = re.compile(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m|h)")
 _SOCKET = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)", re.MULTILINE)
+FAILURE_PREFIX = "bench-failure: "  # lines a wrk script prints in done() for the requests that failed
+MAX_FAILURES = 5
 
 
-def _wrk(url: str, *, headers: dict[str, str], connections: int, seconds: int, threads: int) -> LoadResult:
+def _wrk(
+    url: str, *, headers: dict[str, str], connections: int, seconds: int, threads: int, script: Path | None = None
+) -> LoadResult:
     exe = wrk_path()
     if exe is None:
         raise LoadError("wrk is not installed")
     cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={WRK_TIMEOUT}", "--latency"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(url)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     if done.returncode != 0:
         raise LoadError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    if script is not None and done.stderr.strip():
+        # wrk reports a broken script on stderr and goes on with plain GETs: that is no measurement.
+        raise LoadError(f"wrk script {script.name}: {done.stderr.strip()}")
     return parse_wrk(done.stdout)
 
 
@@ -126,6 +159,9 @@ def parse_wrk(out: str) -> LoadResult:
         max_ms=max_ms,
         non_2xx=non_2xx,
         socket_errors=socket_errors,
+        failures=tuple(
+            line.removeprefix(FAILURE_PREFIX) for line in out.splitlines() if line.startswith(FAILURE_PREFIX)
+        )[:MAX_FAILURES],
     )
 
 
@@ -140,7 +176,9 @@ def percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def _python(url: str, *, headers: dict[str, str], connections: int, seconds: int, warmup: int) -> LoadResult:
+def _python(
+    url: str, *, headers: dict[str, str], connections: int, seconds: int, warmup: int, post: Post | None = None
+) -> LoadResult:
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
     try:
         import uvloop  # installed with uvicorn[standard]; a faster client loop measures the server better
@@ -149,7 +187,9 @@ def _python(url: str, *, headers: dict[str, str], connections: int, seconds: int
     except ImportError:  # pragma: no cover - depends on the environment
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        latencies, non_2xx, errors, elapsed = runner.run(_python_async(url, headers, connections, seconds, warmup))
+        latencies, non_2xx, errors, elapsed, failures = runner.run(
+            _python_async(url, headers, connections, seconds, warmup, post)
+        )
     latencies.sort()
     ms = [v * 1e3 for v in latencies]
     return LoadResult(
@@ -163,40 +203,50 @@ def _python(url: str, *, headers: dict[str, str], connections: int, seconds: int
         max_ms=ms[-1] if ms else math.nan,
         non_2xx=non_2xx,
         socket_errors=errors,
+        failures=tuple(failures),
     )
 
 
 async def _python_async(
-    url: str, headers: dict[str, str], connections: int, seconds: int, warmup: int
-) -> tuple[list[float], int, int, float]:
+    url: str, headers: dict[str, str], connections: int, seconds: int, warmup: int, post: Post | None
+) -> tuple[list[float], int, int, float, list[str]]:
     import httpx
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(limits=limits, timeout=10.0, headers=headers) as client:
 
-        async def phase(duration: float, record: bool) -> tuple[list[float], int, int, float]:
+        async def phase(duration: float, record: bool) -> tuple[list[float], int, int, float, list[str]]:
             latencies: list[float] = []
-            counts = {"non_2xx": 0, "errors": 0}
+            failures: list[str] = []
+            counts = {"non_2xx": 0, "errors": 0, "sent": 0}
             stop = time.perf_counter() + duration
+            name = "measure" if record else "warmup"
 
             async def worker() -> None:
                 while time.perf_counter() < stop:
                     t0 = time.perf_counter()
                     try:
-                        response = await client.get(url)
+                        if post is None:
+                            response = await client.get(url)
+                        else:
+                            counts["sent"] += 1
+                            body = post.body(name, counts["sent"])
+                            response = await client.post(url, content=body)
                     except httpx.HTTPError:
                         counts["errors"] += 1
                         continue
                     latencies.append(time.perf_counter() - t0)
                     if not 200 <= response.status_code < 300:
                         counts["non_2xx"] += 1
+                        if len(failures) < MAX_FAILURES:
+                            failures.append(f"{response.status_code} {response.text[:300]}".replace("\n", " "))
 
             started = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(connections)))
             elapsed = time.perf_counter() - started
             if not record:
-                return [], 0, 0, 0.0
-            return latencies, counts["non_2xx"], counts["errors"], elapsed
+                return [], 0, 0, 0.0, []
+            return latencies, counts["non_2xx"], counts["errors"], elapsed, failures
 
         if warmup > 0:
             await phase(warmup, record=False)

@@ -2,6 +2,7 @@
 
 Everything it creates is undone by `close()` (also registered with atexit): the server process is
 terminated (then killed), a PostgreSQL bench database is dropped, the temp directory is removed.
+`prepare()` alone gives a migrated, empty bench database without a server (the correlation benchmark).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Literal
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -72,9 +73,22 @@ class Backend:
 class BenchServer:
     """Prepare a database with data, start `cybercrisis serve`, and clean everything up afterwards."""
 
-    def __init__(self, *, postgres_url: str | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        postgres_url: str | None = None,
+        verbose: bool = False,
+        data: Literal["bench", "demo", "none"] = "bench",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """`data`: the generated directory of bench/data.py, the demo (`cybercrisis demo load`), or nothing.
+
+        `env`: extra CYBERCRISIS_* settings for the server and the CLI (e.g. SMTP, jobs).
+        """
         self.postgres_url = postgres_url
         self.verbose = verbose
+        self.data = data
+        self.extra_env = dict(env or {})
         self.tmp = Path(tempfile.mkdtemp(prefix="cybercrisis-bench-"))
         self.data_dir = self.tmp / "data"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -100,11 +114,20 @@ class BenchServer:
     ) -> None:
         self.close()
 
+    def prepare(self) -> Backend:
+        """A fresh, migrated database (SQLite file in the temp dir, or a new PostgreSQL database)."""
+        self.backend = self._make_database()
+        self.cli("db", "upgrade")
+        return self.backend
+
     def start(self) -> None:
         t0 = time.perf_counter()
-        self.backend = self._make_database()
-        self._cybercrisis("db", "upgrade")
-        self.dataset = generate(self.backend.database_url)
+        self.prepare()
+        assert self.backend is not None
+        if self.data == "bench":
+            self.dataset = generate(self.backend.database_url)
+        elif self.data == "demo":
+            self.cli("demo", "load")
         self.setup_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         self._serve()
@@ -197,15 +220,36 @@ class BenchServer:
             CYBERCRISIS_LOG_LEVEL="warning",
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.extra_env)
         return env
 
-    def _cybercrisis(self, *args: str) -> None:
+    def cli(self, *args: str) -> str:
+        """Run `cybercrisis <args>` against the bench database and data dir; returns its standard output."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         done = subprocess.run(
             [_cli(), *args], env=self._env(), capture_output=True, text=True, timeout=120, check=False
         )
         if done.returncode != 0:
             raise ServerError(f"`cybercrisis {' '.join(args)}` failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def cli_process(self, *args: str, log_name: str) -> subprocess.Popen[bytes]:
+        """Start `cybercrisis <args>` in the background (its own session, output to a log in the temp dir).
+
+        The caller stops it (terminate, then kill) by this process's id.
+        """
+        log = (self.tmp / log_name).open("wb")
+        try:
+            return subprocess.Popen(
+                [_cli(), *args],
+                env=self._env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()  # the child has its own descriptor
 
     def _serve(self) -> None:
         self.port = free_port()

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -42,11 +43,17 @@ class Job:
     lease_seconds: float = 300.0
 
 
+DELIVERY_BUDGET_SECONDS = 30.0  # well inside the job's lease
+
+
 def deliver_outbox(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
-    """Send due notifications (e-mail, webhooks)."""
+    """Send due notifications (e-mail, webhooks), batch after batch until none is due or the budget is spent."""
     from cybercrisis.notify.deliver import deliver_due
 
-    deliver_due(factory, settings=settings, now=now)
+    started = time.monotonic()
+    while time.monotonic() - started < DELIVERY_BUDGET_SECONDS:
+        if deliver_due(factory, settings=settings, now=now).claimed == 0:
+            return
 
 
 def alert_reminders(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:

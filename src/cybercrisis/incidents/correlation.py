@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.policy import read_filter
@@ -37,25 +39,39 @@ def normalise_observables(items: list[ObservableIn]) -> list[tuple[str, str, str
     return [(t, v, raw) for (t, v), raw in out.items()]
 
 
+def lookup_ids(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Ids of known values: one `type = ? AND value IN (...)` probe per type and chunk, which both databases
+    answer from the unique index (a row-value `IN` makes SQLite scan the table)."""
+    by_type: dict[str, list[str]] = {}
+    for t, v in keys:
+        by_type.setdefault(t, []).append(v)
+    known: dict[tuple[str, str], int] = {}
+    for t, vals in by_type.items():
+        for chunk in _chunks(vals, 500):
+            rows = session.execute(
+                select(Observable.value, Observable.id).where(Observable.type == t, Observable.value.in_(chunk))
+            )
+            known.update({(t, r.value): r.id for r in rows})
+    return known
+
+
 def add_sightings(session: Session, incident_id: str, values: list[tuple[str, str, str]]) -> int:
-    """Store each value once; link it to the incident. Storage grows with values and sightings, linearly."""
+    """Store each value once; link it to the incident. Storage grows with values and sightings, linearly.
+
+    New values are inserted with ON CONFLICT DO NOTHING: two requests bringing the same new value at once
+    both succeed and share one row.
+    """
     if not values:
         return 0
     keys = [(t, v) for t, v, _ in values]
-    known: dict[tuple[str, str], int] = {}
-    for chunk in _chunks(keys, 500):
-        rows = session.execute(
-            select(Observable.type, Observable.value, Observable.id).where(
-                tuple_(Observable.type, Observable.value).in_(chunk)
-            )
-        )
-        known.update({(r.type, r.value): r.id for r in rows})
-    for t, v, _ in values:
-        if (t, v) not in known:
-            obs = Observable(type=t, value=v)
-            session.add(obs)
-            session.flush()
-            known[(t, v)] = obs.id
+    known = lookup_ids(session, keys)
+    missing = [{"type": t, "value": v} for t, v in dict.fromkeys(keys) if (t, v) not in known]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        for chunk in _chunks(missing, 500):
+            session.execute(insert_(Observable).values(chunk).on_conflict_do_nothing())
+        known.update(lookup_ids(session, [(m["type"], m["value"]) for m in missing]))
     existing = set(session.scalars(select(Sighting.observable_id).where(Sighting.incident_id == incident_id)))
     new = [Sighting(observable_id=known[(t, v)], incident_id=incident_id, raw=raw[:2048])
            for t, v, raw in values if known[(t, v)] not in existing]  # fmt: skip
