@@ -12,7 +12,8 @@ The lookup is the query shape of the incidents service (`lookup_ids`, then `corr
 chunks of 500, one `type = ? AND value IN (...)` per type, joined to sightings and to incidents of another
 organisation than the one adding the batch. Each batch has 5,000 values stored by incidents of other
 organisations and 5,000 new ones, so every measured run must find exactly 5,000 matches. Three different
-batches per size (fewer when they take over 5 s together); the median is compared with the aim (under 1 s) and with the baseline.
+batches per size (fewer when they take over 5 s together); the median is compared with the aim (under 1 s)
+and with the baseline.
 For comparison only, the same lookup with a row-value `(type, value) IN (...)` is timed too (the JSON calls it
 `lookup_by_type` for compatibility with earlier result files).
 
