@@ -721,8 +721,8 @@ def print_tables(res: dict[str, Any], args: Any, generator: str, out: Console) -
     )
     cad = ew["runner_cadence"]
     out.print(
-        f"  job runner: the shipped cadence (delivery every {cad['interval_s']} s, batches of {cad['batch']} until none "
-        "is due); "
+        f"  job runner: the shipped cadence (delivery every {cad['interval_s']} s, "
+        f"batches of {cad['batch']} until none is due); "
         "the alert is sent after a pass"
     )
 
