@@ -23,7 +23,7 @@ WRK_TIMEOUT = "10s"  # a slow response is a latency, not a socket error
 
 
 class LoadError(RuntimeError):
-    pass
+    """The load run failed (non-2xx answers, socket errors, a stuck server)."""
 
 
 @dataclass(frozen=True)

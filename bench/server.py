@@ -34,7 +34,7 @@ IDLE_SETTLE_S = 2.0
 
 
 class ServerError(RuntimeError):
-    pass
+    """The benchmarked server did not start or died."""
 
 
 def _cli() -> str:

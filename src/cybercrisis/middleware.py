@@ -80,7 +80,7 @@ class ConcurrencyLimit:
 
 
 class BodyTooLarge(Exception):
-    pass
+    """Raised while streaming a body past the limit; answered with 413."""
 
 
 class BodySizeLimit:

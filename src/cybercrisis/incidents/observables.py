@@ -32,7 +32,7 @@ def refang(value: str) -> str:
 
 
 class BadObservable(InvalidInput):
-    pass
+    """An observable that is not of its type's form; the message names the expected form."""
 
 
 def _bad(type_: str, value: str, form: str) -> BadObservable:
