@@ -45,3 +45,19 @@ def fr(world: World) -> Actor:
 def signed_in(client: TestClient, fr: Actor) -> TestClient:
     assert sign_in(client, fr.email).status_code == 303
     return client
+
+
+@pytest.fixture
+def cast(world: World, fr: Actor) -> dict[str, Actor]:
+    """CERT-XF (FR, the signed-in side), CERT-XB (DE) and CERT-XE (EE) in the CSIRTs Network, and an outsider."""
+    world.org("CERT-XB", country="DE", communities=("csirts-network",))
+    world.org("CERT-XE", country="EE", communities=("csirts-network",))
+    world.org("Outsider", type_="partner", country=None)
+    return {
+        "fr": fr,
+        "de": world.user("CERT-XB"),
+        "ee": world.user("CERT-XE"),
+        "out": world.user("Outsider"),
+        "viewer": world.user("CERT-XF", roles=("viewer",)),
+        "de_viewer": world.user("CERT-XB", roles=("viewer",)),
+    }

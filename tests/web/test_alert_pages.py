@@ -17,28 +17,12 @@ from cybercrisis.audit.models import AuditEvent
 from cybercrisis.db import unit_of_work, utcnow
 from cybercrisis.notify.models import OutboxMessage
 from cybercrisis.web import alert_views
-from tests.conftest import Actor, World, count
+from tests.conftest import Actor, count
 from tests.test_query_counts import count_queries
 from tests.web.conftest import HTML, csrf_on, sign_in
 from tests.web.test_incident_pages import record
 
 BADGE = re.compile(r'<a href="/alerts"[^>]*>Early warnings <span class="badge">(\d+)<span class="visually-hidden">')
-
-
-@pytest.fixture
-def cast(world: World, fr: Actor) -> dict[str, Actor]:
-    """CERT-XF (FR, the signed-in side), CERT-XB (DE) and CERT-XE (EE) in the CSIRTs Network, and an outsider."""
-    world.org("CERT-XB", country="DE", communities=("csirts-network",))
-    world.org("CERT-XE", country="EE", communities=("csirts-network",))
-    world.org("Outsider", type_="partner", country=None)
-    return {
-        "fr": fr,
-        "de": world.user("CERT-XB"),
-        "ee": world.user("CERT-XE"),
-        "out": world.user("Outsider"),
-        "viewer": world.user("CERT-XF", roles=("viewer",)),
-        "de_viewer": world.user("CERT-XB", roles=("viewer",)),
-    }
 
 
 def send(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:

@@ -26,21 +26,6 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-@pytest.fixture
-def cast(world: World, fr: Actor) -> dict[str, Actor]:
-    """CERT-XF (FR, the signed-in side), CERT-XB (DE) and CERT-XE (EE) in the CSIRTs Network, and an outsider."""
-    world.org("CERT-XB", country="DE", communities=("csirts-network",))
-    world.org("CERT-XE", country="EE", communities=("csirts-network",))
-    world.org("Outsider", type_="partner", country=None)
-    return {
-        "fr": fr,
-        "de": world.user("CERT-XB"),
-        "ee": world.user("CERT-XE"),
-        "out": world.user("Outsider"),
-        "viewer": world.user("CERT-XF", roles=("viewer",)),
-    }
-
-
 def record(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
     """An incident recorded through the API by `actor`."""
     body: dict[str, Any] = {
