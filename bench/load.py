@@ -9,6 +9,7 @@ function of the request number for the fallback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import re
 import shutil
@@ -180,12 +181,10 @@ def _python(
     url: str, *, headers: dict[str, str], connections: int, seconds: int, warmup: int, post: Post | None = None
 ) -> LoadResult:
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    try:
+    with contextlib.suppress(ImportError):  # without uvloop, asyncio's own loop
         import uvloop  # installed with uvicorn[standard]; a faster client loop measures the server better
 
         loop_factory = uvloop.new_event_loop
-    except ImportError:  # pragma: no cover - depends on the environment
-        pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         latencies, non_2xx, errors, elapsed, failures = runner.run(
             _python_async(url, headers, connections, seconds, warmup, post)

@@ -46,10 +46,9 @@ class TcpProxy:
     @staticmethod
     def _pipe(a: socket.socket, b: socket.socket) -> None:
         try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # the other side went away: the pipe simply ends
+                while data := a.recv(65536):
+                    b.sendall(data)
         finally:
             for s in (a, b):
                 with contextlib.suppress(OSError):

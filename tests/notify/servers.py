@@ -68,7 +68,7 @@ class HttpReceiver:
                 self.end_headers()
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it so
-                pass
+                """Quiet: the test reads what arrived, not the access log."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)

@@ -76,7 +76,7 @@ def test_queued_message_is_part_of_the_callers_transaction(
     orgs: dict[str, str], db: Session, session_factory: sessionmaker[Session]
 ) -> None:
     class Boom(Exception):
-        pass
+        """The change that fails after queueing its notification."""
 
     def change_that_fails() -> None:
         with unit_of_work(session_factory) as s:
@@ -226,8 +226,9 @@ def test_two_runners_delivering_at_once_send_each_message_once(
     def runner(factory: sessionmaker[Session]) -> None:
         try:
             barrier.wait()
-            while deliver_due(factory, settings=delivery_settings, batch=3).claimed:
-                pass
+            claimed = 1
+            while claimed:
+                claimed = deliver_due(factory, settings=delivery_settings, batch=3).claimed
         except BaseException as exc:  # noqa: BLE001 - reported to the test thread below
             errors.append(exc)
 

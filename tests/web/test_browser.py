@@ -6,6 +6,7 @@ Set CYBERCRISIS_UI_SHOTS_DIR to keep copies of the screenshots (as ui-*.png) for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -64,12 +65,13 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310 - our own server
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        # Not listening yet is the expected answer until the server is up.
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+            urllib.request.urlopen(f"{url}/readyz", timeout=2) as response,  # noqa: S310 - our own server
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.2)
     pytest.fail(f"the server did not become ready in {START_TIMEOUT:.0f} s:\n{log.read_text(errors='replace')}")
 
