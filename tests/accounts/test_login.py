@@ -96,3 +96,4 @@ def test_logout_ends_the_server_side_session(client: TestClient, world: World, d
     r = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert count(db, WebSession) == 0
+    assert count(db, AuditEvent, AuditEvent.tag == "accounts:session:logout") == 1

@@ -210,7 +210,12 @@ def create_web_session(session: Session, *, user: User, hours: int) -> tuple[str
 
 
 def end_web_session(session: Session, *, secret: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.id_hash == security.digest(secret)))
+    row = session.get(WebSession, security.digest(secret))
+    if row is None:
+        return
+    actor = principal_for(session, row.user)
+    session.delete(row)
+    audit.record(session, actor=actor, tag="accounts:session:logout", object_id=row.user_id)
 
 
 # --- tokens -----------------------------------------------------------------------------------------
