@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.principal import ANONYMOUS, Principal
 from cybercrisis.accounts import service as accounts
 from cybercrisis.accounts.models import WebSession
+from cybercrisis.db import unit_of_work
 from cybercrisis.errors import NotAuthenticated, PermissionDenied
 
 SESSION_COOKIE = "cc_session"
@@ -22,17 +23,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def get_db(request: Request) -> Iterator[Session]:
     """Commit when the handler returns, roll back when it raises; before the response is sent."""
-    session: Session = request.app.state.sessionmaker()
-    try:
-        if request.method not in SAFE_METHODS:
-            session.connection(execution_options={"cc_write": True})
+    with unit_of_work(request.app.state.sessionmaker, write=request.method not in SAFE_METHODS) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DB = Annotated[Session, Depends(get_db, scope="function")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import exists, func, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident
 from cybercrisis.notify.service import notify_orgs
-from cybercrisis.pagination import Page, decode_cursor, encode_cursor
+from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 SEND, ACK, REMIND, ESCALATE = (
     "alerts:alert:send",
@@ -262,20 +261,13 @@ def list_alerts(
         query = query.where(Alert.incident_id == incident_id)
     after = decode_cursor(cursor, 2)
     if after:
-        query = query.where(tuple_(Alert.created_at, Alert.id) < tuple_(_ts(after[0]), after[1]))
+        query = query.where(tuple_(Alert.created_at, Alert.id) < tuple_(cursor_time(after[0]), after[1]))
     rows = list(session.scalars(query.order_by(Alert.created_at.desc(), Alert.id.desc()).limit(limit + 1)))
     nxt = None
     if len(rows) > limit:
         last = rows[limit - 1]
         nxt = encode_cursor([last.created_at.isoformat(), last.id])
     return Page(rows[:limit], nxt)
-
-
-def _ts(value: str) -> datetime:
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise _bad("cursor", "the cursor is not one this server issued") from None
 
 
 def recipients_view(alert: Alert) -> tuple[list[AlertRecipient], list[str]]:

@@ -15,7 +15,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.documents.models import Document, DocumentKind
 from cybercrisis.errors import Conflict, InvalidInput, PermissionDenied
-from cybercrisis.pagination import Page, decode_cursor, encode_cursor
+from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 
 def _kind(value: str) -> str:
@@ -89,24 +89,13 @@ def list_documents(
         query = query.where(or_(func.lower(Document.title).like(like), func.lower(Document.body).like(like)))
     after = decode_cursor(cursor, 2)
     if after:
-        query = query.where(tuple_(Document.created_at, Document.id) < tuple_(_ts(after[0]), after[1]))
+        query = query.where(tuple_(Document.created_at, Document.id) < tuple_(cursor_time(after[0]), after[1]))
     rows = list(session.scalars(query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1)))
     nxt = None
     if len(rows) > limit:
         last = rows[limit - 1]
         nxt = encode_cursor([last.created_at.isoformat(), last.id])
     return Page(rows[:limit], nxt)
-
-
-def _ts(value: str):  # type: ignore[no-untyped-def]
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(
-            "the cursor is not one this server issued", errors=[{"field": "cursor", "message": "invalid"}]
-        ) from None
 
 
 def update_document(

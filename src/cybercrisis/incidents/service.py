@@ -52,7 +52,7 @@ from cybercrisis.incidents.reports import (
     submit_report,
 )
 from cybercrisis.incidents.schemas import Facts, IncidentIn
-from cybercrisis.pagination import Page, decode_cursor, encode_cursor
+from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 __all__ = [
     "CLOCK_SKEW",
@@ -408,11 +408,7 @@ def list_incidents(
     query = _filtered(principal, filters, now)
     after = decode_cursor(cursor, 2)
     if after:
-        try:
-            at = datetime.fromisoformat(after[0])
-        except ValueError:
-            raise _bad("cursor", "the cursor is not one this server issued") from None
-        query = query.where(tuple_(Incident.aware_at, Incident.id) < tuple_(at, after[1]))
+        query = query.where(tuple_(Incident.aware_at, Incident.id) < tuple_(cursor_time(after[0]), after[1]))
     rows = list(session.scalars(query.order_by(Incident.aware_at.desc(), Incident.id.desc()).limit(limit + 1)))
     nxt = encode_cursor([rows[limit - 1].aware_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
     rows = rows[:limit]
