@@ -22,8 +22,9 @@ $(BIN)/cybercrisis: pyproject.toml
 run: $(VENV) ## Set up and start the platform on SQLite with demo data (prints the login)
 	$(BIN)/cybercrisis serve --demo --host $(HOST) --port $(PORT)
 
-browser-deps: ## Install Debian's Chromium for the browser tests (needs root)
+browser-deps: ## Install Debian's Chromium and poppler-utils (pdftotext) for the browser and PDF tests (needs root)
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v pdftotext >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 
 test: $(VENV) browser-deps ## Run the whole suite (SQLite; PostgreSQL too when CYBERCRISIS_TEST_DATABASE_URL is set)
 	$(BIN)/pytest -n 2 --dist loadgroup
