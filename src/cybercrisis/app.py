@@ -169,7 +169,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         from cybercrisis import jobs
 
         with jobs.background(app.state.sessionmaker, settings):
-            yield
+            # The event hub starts with the first live stream: a process nobody watches reads nothing.
+            try:
+                yield
+            finally:
+                await app.state.event_hub.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -184,6 +188,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.secret_key = settings.effective_secret_key()
+    from cybercrisis.situation.events import EventHub
+    from cybercrisis.situation.picture import PictureCache
+
+    app.state.event_hub = EventHub(app.state.sessionmaker, poll_seconds=settings.events_poll_seconds)
+    app.state.picture_cache = PictureCache()
 
     _install_error_handlers(app)
 
@@ -194,10 +203,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.documents.api import router as documents_router
     from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.notify.routes_api import router as routes_router
+    from cybercrisis.situation.api import router as situation_router
     from cybercrisis.web.views import router as web_router
 
     routers = (accounts_router, directory_router, documents_router, incidents_router, alerts_router, routes_router,
-               audit_router, web_router)  # fmt: skip
+               audit_router, situation_router, web_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

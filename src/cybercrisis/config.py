@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     significance_cloud_users_percent: float = Field(default=5.0, ge=0, le=100)
     significance_cloud_users_absolute: int = Field(default=1_000_000, ge=0)
     significance_trust_unavailable_minutes: int = Field(default=20, ge=0)
+    situation_scale: str = Field(
+        default="normal,elevated,degraded,crisis",
+        description="the deployment's own status scale for national contributions, least to most severe",
+    )
+    contribution_window_days: int = Field(
+        default=7, ge=0, le=366, description="a reporting period closes to contributions this long after it ends"
+    )
+    sitrep_four_eyes: bool = Field(default=True, description="a report is approved by someone other than its editor")
+    events_poll_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="safety-net poll of the event stream (PostgreSQL NOTIFY wakes it first)"
+    )
 
     @field_validator("database_url")
     @classmethod

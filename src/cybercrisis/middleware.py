@@ -62,7 +62,8 @@ class ConcurrencyLimit:
     by requests that are themselves waiting for a thread: the pool never drains. Health checks bypass it.
     """
 
-    BYPASS = ("/healthz", "/static/")
+    # Event streams hold their request open for hours but a database connection only for moments.
+    BYPASS = ("/healthz", "/static/", "/api/v1/events")
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app

@@ -22,15 +22,26 @@ from cybercrisis.incidents.models import (
     Sighting,
 )
 from cybercrisis.notify.models import JobLease, NotificationRoute, OutboxMessage
+from cybercrisis.situation.models import (
+    ClosedPeriod,
+    Contribution,
+    ContributionVersion,
+    Sitrep,
+    SitrepSource,
+    SitrepVersion,
+)
 
 __all__ = [
     "Alert",
     "AlertRecipient",
     "ApiToken",
     "AuditEvent",
+    "ClosedPeriod",
     "Community",
     "CommunityMembership",
     "Contact",
+    "Contribution",
+    "ContributionVersion",
     "Document",
     "Incident",
     "IncidentCountry",
@@ -46,6 +57,9 @@ __all__ = [
     "ReportSubmission",
     "Share",
     "Sighting",
+    "Sitrep",
+    "SitrepSource",
+    "SitrepVersion",
     "User",
     "WebSession",
 ]

@@ -19,6 +19,9 @@ class Permission(StrEnum):
     TOKEN_MANAGE = "accounts:token:manage"
     INCIDENT_WRITE = "incidents:incident:write"
     ALERT_SEND = "alerts:alert:send"
+    CONTRIBUTION_WRITE = "situation:contribution:write"
+    SITREP_WRITE = "situation:sitrep:write"
+    SITREP_APPROVE = "situation:sitrep:approve"
     AUDIT_READ = "audit:event:read"
     AUDIT_VERIFY = "audit:chain:verify"
 
@@ -33,9 +36,17 @@ class Role(StrEnum):
 
 P = Permission
 _VIEWER = {P.DIRECTORY_READ, P.TOKEN_OWN}
-_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND}
-_COORDINATOR = _ANALYST | {P.USER_READ}
-_ORG_ADMIN = _ANALYST | {P.CONTACT_WRITE, P.USER_READ, P.USER_WRITE, P.TOKEN_MANAGE, P.AUDIT_READ}
+_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.CONTRIBUTION_WRITE}
+_COORDINATOR = _ANALYST | {P.USER_READ, P.SITREP_WRITE, P.SITREP_APPROVE}
+_ORG_ADMIN = _ANALYST | {
+    P.SITREP_WRITE,
+    P.SITREP_APPROVE,
+    P.CONTACT_WRITE,
+    P.USER_READ,
+    P.USER_WRITE,
+    P.TOKEN_MANAGE,
+    P.AUDIT_READ,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_VIEWER),

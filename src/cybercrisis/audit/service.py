@@ -23,6 +23,10 @@ from cybercrisis.db import utcnow
 
 GENESIS = "0" * 64
 _ADVISORY_KEY = 0x63796265  # "cybe"
+# Live event streams (situation/events.py) wake on these: a session flag read after commit in this process, and
+# a PostgreSQL notification that the server delivers to the other processes at commit.
+WROTE_KEY = "cybercrisis.audit.wrote"
+NOTIFY_CHANNEL = "cybercrisis_events"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -76,6 +80,7 @@ def record(
     session.add(event)
     session.flush()
     session.info[_HEAD] = (session.get_transaction(), event.seq, event.hash)
+    session.info[WROTE_KEY] = True
     return event
 
 
@@ -89,6 +94,7 @@ def _head(session: Session) -> tuple[int, str]:
         return cached[1], cached[2]
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_KEY})
+        session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
     last = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     return (last.seq, last.hash) if last else (0, GENESIS)
 

@@ -1,0 +1,152 @@
+"""The live picture (dashboard and GET /api/v1/situation) for one reader, cached per reader and audit head."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, OrderedDict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.audit.models import AuditEvent
+from cybercrisis.config import Settings
+from cybercrisis.db import utcnow
+from cybercrisis.incidents.models import Incident, Report
+from cybercrisis.incidents.reports import open_overdue
+from cybercrisis.situation import aggregate, sources
+from cybercrisis.situation.contributions import scale_of
+from cybercrisis.situation.models import Contribution, ContributionState
+
+RECENT_CONTRIBUTIONS = timedelta(days=7)  # a national status older than this no longer colours the map
+TIMELINE_DAYS = 14
+CACHE_SECONDS = 30.0  # time-driven changes (a deadline passing) show within this, changes at once
+CACHE_SIZE = 512
+
+
+def _open_or_recent(reader: Principal, now: datetime) -> Any:
+    """Open incidents, and any detected in the timeline window."""
+    recent = now - timedelta(days=TIMELINE_DAYS)
+    q = sources.incident_query(reader, None, now + timedelta(minutes=5))
+    return q.where((Incident.status.in_(sorted(aggregate.OPEN_STATUSES))) | (Incident.aware_at >= recent))
+
+
+def compute(session: Session, reader: Principal, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
+    now = now or utcnow()
+    scale = scale_of(settings)
+    contributions = [
+        sources.contribution_input(c)
+        for c in session.scalars(
+            select(Contribution).where(
+                Contribution.state == ContributionState.SUBMITTED.value,
+                Contribution.period_end >= now - RECENT_CONTRIBUTIONS,
+                Contribution.exercise.is_(False),
+                read_filter(reader, Contribution),
+            )
+        )
+    ]
+    incidents = sources.incidents_for(session, _open_or_recent(reader, now))
+    open_incidents = [i for i in incidents if i.is_open]
+    picture = aggregate.build("operational", aggregate.Inputs(tuple(contributions), tuple(open_incidents)), scale)
+    latest = aggregate.latest_per_country(contributions)
+    countries: dict[str, Any] = {}
+    for code, cell in picture.countries.items():
+        c = latest.get(code)
+        countries[code] = {
+            "status": cell.status, "outlook": cell.outlook, "impact": cell.impact,
+            "open_incidents": cell.open_incidents, "contribution": c.id if c else None,
+            "period_end": c.period_end if c else None, "sources": cell.sources,
+        }  # fmt: skip
+    severity = Counter(i.impact_severity or "unassessed" for i in open_incidents)
+    by_class = Counter(i.rsit_class or "unclassified" for i in open_incidents)
+    overdue = session.execute(
+        select(func.count())
+        .select_from(Report)
+        .join(Incident, Incident.id == Report.incident_id)
+        .where(open_overdue(now), Incident.exercise.is_(False), read_filter(reader, Incident))
+    ).scalar_one()
+    alerts = _alerts(session, reader)
+    large_scale = [
+        {"id": i.id, "title": i.title, "countries": list(i.countries)}
+        for i in open_incidents
+        if len(i.countries) > 1 or i.cross_border
+    ]
+    timeline = aggregate.incidents_per_day(incidents, end=now, days=TIMELINE_DAYS)
+    return {
+        "generated_at": now,
+        "scale": scale,
+        "scale_note": "This status scale is the deployment's own; the EU publishes no official alert scale.",
+        "marking": picture.marking,
+        "countries": countries,
+        "heat": picture.heat,
+        "headline": [{"key": n.key, "label": n.label, "value": n.value} for n in picture.headline],
+        "open_incidents": {
+            "total": len(open_incidents),
+            "by_severity": {k: severity.get(k, 0) for k in [*reversed(aggregate.IMPACT_ORDER), "unassessed"]},
+            "by_class": dict(sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))),
+        },
+        "overdue_reports": overdue,
+        "early_warnings": alerts,
+        "large_scale_incidents": large_scale[:50],
+        # Crisis objects arrive with crisis coordination; until then large-scale incidents stand in for them.
+        "active_crises": [],
+        "timeline": [{"day": r.cells["day"], "incidents": r.cells["incidents"]} for r in timeline.rows],
+    }
+
+
+def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
+    """Early warnings still waiting: for my acknowledgement, and (as sender) for others'."""
+    if reader.org_id is None:
+        return {"awaiting_my_ack": 0, "sent_pending": 0, "items": []}
+    mine = session.execute(
+        select(Alert.id, Alert.title, Alert.created_at)
+        .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
+        .where(AlertRecipient.org_id == reader.org_id, AlertRecipient.acknowledged_at.is_(None),
+               Alert.exercise.is_(False), read_filter(reader, Alert))
+        .order_by(Alert.created_at.desc())
+    ).all()  # fmt: skip
+    pending = session.execute(
+        select(func.count(func.distinct(Alert.id)))
+        .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
+        .where(Alert.owner_org_id == reader.org_id, AlertRecipient.acknowledged_at.is_(None),
+               Alert.exercise.is_(False))
+    ).scalar_one()  # fmt: skip
+    return {
+        "awaiting_my_ack": len(mine),
+        "sent_pending": pending,
+        "items": [{"id": r.id, "title": r.title, "sent_at": r.created_at} for r in mine[:20]],
+    }
+
+
+# --- cache ----------------------------------------------------------------------------------------------------
+
+
+class PictureCache:
+    """Per process: (reader, audit head) -> picture. Any change anywhere moves the head and so misses."""
+
+    def __init__(self, size: int = CACHE_SIZE, ttl: float = CACHE_SECONDS) -> None:
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size, self._ttl = size, ttl
+
+    def get(self, session: Session, reader: Principal, settings: Settings) -> dict[str, Any]:
+        head = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
+        key = (reader.user_id, reader.org_id, tuple(sorted(reader.communities)), head)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and now - hit[0] < self._ttl:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = compute(session, reader, settings)
+        value["head"] = head
+        with self._lock:
+            self._items[key] = (now, value)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value

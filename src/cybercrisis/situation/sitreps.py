@@ -1,0 +1,310 @@
+"""EU situation reports: drafted from visible inputs, edited, approved (four eyes), published, versioned (ADR 0006)."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access import sharing
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareList, ShareWith
+from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
+from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.models import CommunityMembership, Organisation
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.notify.service import notify_orgs
+from cybercrisis.situation import aggregate, sources
+from cybercrisis.situation.contributions import scale_of
+from cybercrisis.situation.models import ClosedPeriod, Sitrep, SitrepState, SitrepVersion
+from cybercrisis.situation.schemas import FieldChange, SitrepIn
+
+# The audience of each level by default (DOMAIN.md: the three levels and their actors).
+LEVEL_COMMUNITY = {"technical": "csirts-network", "operational": "eu-cyclone", "political": "ipcr"}
+LEVEL_TITLE = {
+    "technical": "EU Cybersecurity Technical Situation Report",
+    "operational": "EU Cybersecurity Operational Situation Report",
+    "political": "Integrated Situational Awareness and Analysis (ISAA) briefing",
+}
+TEXT_KEYS = ("title", "summary", "decisions_needed", "notes")
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+@dataclass(slots=True)
+class SitrepView:
+    """One report as one reader sees it: the version shown, and figures from the sources they may see."""
+
+    sitrep: Sitrep
+    version: SitrepVersion
+    picture: aggregate.Picture
+    marking: str
+    shown: int
+    withheld: int
+
+    @property
+    def title(self) -> str:
+        return self.version.text.get("title") or LEVEL_TITLE[self.sitrep.level]
+
+
+# --- drafting -----------------------------------------------------------------------------------------------
+
+
+def _check_level(level: str) -> str:
+    if level not in aggregate.LEVELS:
+        raise _bad("level", f"'{level}' is not a level; valid: {', '.join(aggregate.LEVELS)}")
+    return level
+
+
+def _check_period(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise _bad("period_start", "give a time zone, e.g. 2026-11-28T00:00:00Z")
+    if end <= start:
+        raise _bad("period_end", "the period must end after it starts")
+
+
+def _check_editor(actor: Principal, sitrep: Sitrep) -> None:
+    actor.require(Permission.SITREP_WRITE)
+    if actor.org_id != sitrep.owner_org_id:
+        raise PermissionDenied("only the drafting organisation edits this report")
+
+
+def draft(session: Session, *, actor: Principal, data: SitrepIn, settings: Settings) -> Sitrep:
+    actor.require(Permission.SITREP_WRITE)
+    if actor.org_id is None:
+        raise PermissionDenied("reports belong to an organisation: act as one of its users")
+    level = _check_level(data.level)
+    _check_period(data.period_start, data.period_end)
+    marking = sharing.parse_tlp(data.tlp)
+    audience_in = data.share_with or ShareWith(communities=[LEVEL_COMMUNITY[level]])
+    # Checked now, written at publication: until then only the drafting organisation reads the report.
+    entries = sharing.resolve(
+        session, tlp=marking, share_with=audience_in, owner_org_id=actor.org_id, author_id=actor.user_id
+    )
+    now = utcnow()
+    sitrep = Sitrep(
+        id=new_id("sitrep"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value, level=level,
+        period_start=data.period_start, period_end=data.period_end, state=SitrepState.DRAFT.value,
+        current_version=1, current_build=1, audience=_share_dict(entries), created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(sitrep)
+    session.flush()
+    # How many sources the author saw is not recorded in the audit: other readers of the timeline may see fewer.
+    sources.freeze(session, sitrep_id=sitrep.id, build=1,
+                   inputs=sources.gather(session, actor, data.period_start, data.period_end))  # fmt: skip
+    session.add(SitrepVersion(sitrep_id=sitrep.id, number=1, build=1, created_by_id=actor.user_id,
+                              text={"title": (data.title or "").strip() or LEVEL_TITLE[level]}))  # fmt: skip
+    audit.record(session, actor=actor, tag="situation:sitrep:create", object_id=sitrep.id,
+                 summary={"level": level, "tlp": marking.value,
+                          "period": [data.period_start.isoformat(), data.period_end.isoformat()]})  # fmt: skip
+    return sitrep
+
+
+def _share_dict(entries: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"organisations": [], "communities": [], "users": []}
+    for kind, target in entries:
+        out[{"organisation": "organisations", "community": "communities", "user": "users"}[kind]].append(target)
+    return out
+
+
+def _latest(session: Session, sitrep: Sitrep) -> SitrepVersion:
+    v = session.get(SitrepVersion, (sitrep.id, sitrep.current_version))
+    assert v is not None  # every report has its current version
+    return v
+
+
+def _check_current(sitrep: Sitrep, version: int) -> None:
+    if version != sitrep.current_version:
+        raise Conflict(f"the report changed since you read it (version {version}, now {sitrep.current_version}): "
+                       "reload and apply your change again")  # fmt: skip
+
+
+def _new_version(session: Session, sitrep: Sitrep, actor: Principal, *, build: int, text: dict[str, str]) -> None:
+    sitrep.current_version += 1
+    sitrep.current_build = build
+    sitrep.state = SitrepState.DRAFT.value
+    sitrep.modified_at = utcnow()
+    session.add(SitrepVersion(sitrep_id=sitrep.id, number=sitrep.current_version, build=build,
+                              created_by_id=actor.user_id, text=text))  # fmt: skip
+    session.flush()
+
+
+def edit(session: Session, *, actor: Principal, sitrep_id: str, version: int, changes: dict[str, str | None]) -> Sitrep:
+    sitrep = get(session, actor, sitrep_id)
+    _check_editor(actor, sitrep)
+    _check_current(sitrep, version)
+    current = _latest(session, sitrep)
+    text = dict(current.text)
+    for key in TEXT_KEYS:
+        value = changes.get(key)
+        if value is not None:
+            text[key] = value
+    if text == current.text:
+        return sitrep
+    if not text.get("title", "").strip():
+        raise _bad("title", "a report needs a title")
+    _new_version(session, sitrep, actor, build=sitrep.current_build, text=text)
+    audit.record(session, actor=actor, tag="situation:sitrep:edit", object_id=sitrep.id,
+                 summary={"version": sitrep.current_version, "fields": sorted(k for k in changes
+                                                                              if changes[k] is not None)})  # fmt: skip
+    return sitrep
+
+
+def rebuild(session: Session, *, actor: Principal, sitrep_id: str, version: int) -> Sitrep:
+    """Take the inputs afresh (new contributions, new incidents) into a new build and version."""
+    sitrep = get(session, actor, sitrep_id)
+    _check_editor(actor, sitrep)
+    _check_current(sitrep, version)
+    build = sitrep.current_build + 1
+    sources.freeze(session, sitrep_id=sitrep.id, build=build,
+                   inputs=sources.gather(session, actor, sitrep.period_start, sitrep.period_end))  # fmt: skip
+    _new_version(session, sitrep, actor, build=build, text=dict(_latest(session, sitrep).text))
+    audit.record(session, actor=actor, tag="situation:sitrep:rebuild", object_id=sitrep.id,
+                 summary={"version": sitrep.current_version, "build": build})  # fmt: skip
+    return sitrep
+
+
+def approve(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings) -> Sitrep:
+    sitrep = get(session, actor, sitrep_id)
+    actor.require(Permission.SITREP_APPROVE)
+    if actor.org_id != sitrep.owner_org_id:
+        raise PermissionDenied("only the drafting organisation approves this report")
+    _check_current(sitrep, version)
+    if sitrep.state != SitrepState.DRAFT:
+        raise Conflict(f"version {version} is already {sitrep.state}")
+    current = _latest(session, sitrep)
+    if settings.sitrep_four_eyes and current.created_by_id == actor.user_id:
+        raise PermissionDenied("four eyes: someone other than the author of this version approves it")
+    current.state = sitrep.state = SitrepState.APPROVED.value
+    current.approved_by_id, current.approved_at = actor.user_id, utcnow()
+    sitrep.modified_at = utcnow()
+    audit.record(session, actor=actor, tag="situation:sitrep:approve", object_id=sitrep.id,
+                 summary={"version": version})  # fmt: skip
+    return sitrep
+
+
+def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int) -> Sitrep:
+    sitrep = get(session, actor, sitrep_id)
+    actor.require(Permission.SITREP_APPROVE)
+    if actor.org_id != sitrep.owner_org_id:
+        raise PermissionDenied("only the drafting organisation publishes this report")
+    _check_current(sitrep, version)
+    if sitrep.state != SitrepState.APPROVED:
+        raise Conflict(f"only an approved version is published; version {version} is {sitrep.state}")
+    current = _latest(session, sitrep)
+    now = utcnow()
+    first = sitrep.published_version is None
+    current.state = sitrep.state = SitrepState.PUBLISHED.value
+    sitrep.published_version, sitrep.published_at, sitrep.modified_at = version, now, now
+    if first:
+        entries = [(k, t) for k, ts in (("organisation", sitrep.audience.get("organisations", [])),
+                                        ("community", sitrep.audience.get("communities", [])),
+                                        ("user", sitrep.audience.get("users", []))) for t in ts]  # fmt: skip
+        sharing.write(session, object_id=sitrep.id, entries=entries, added_by=actor.org_id)
+    reason = f"{sitrep.level} report {sitrep.id} published"
+    session.add(ClosedPeriod(period_start=sitrep.period_start, period_end=sitrep.period_end,
+                             closed_by_id=actor.user_id, reason=reason))  # fmt: skip
+    session.flush()
+    audit.record(session, actor=actor, tag="situation:sitrep:publish", object_id=sitrep.id,
+                 summary={"version": version, "level": sitrep.level})  # fmt: skip
+    _notify_audience(session, sitrep)
+    return sitrep
+
+
+def _notify_audience(session: Session, sitrep: Sitrep) -> None:
+    orgs = set(sitrep.audience.get("organisations", []))
+    communities = sitrep.audience.get("communities", [])
+    if communities:
+        orgs |= set(
+            session.scalars(
+                select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
+            )
+        )
+    orgs.discard(sitrep.owner_org_id)
+    owner = session.get(Organisation, sitrep.owner_org_id)
+    notify_orgs(
+        session, event="situation:sitrep:publish", org_ids=orgs,
+        subject=f"{LEVEL_TITLE[sitrep.level]} published (version {sitrep.published_version})",
+        body=f"{owner.short_name if owner else 'The secretariat'} published a {sitrep.level} situation report for "
+        f"{sitrep.period_start:%Y-%m-%d %H:%M} to {sitrep.period_end:%Y-%m-%d %H:%M} UTC. Open it in cybercrisis: "
+        f"/sitreps/{sitrep.id}",
+        object_id=sitrep.id, payload={"sitrep": sitrep.id, "level": sitrep.level,
+                                      "version": sitrep.published_version},
+        dedupe=f"sitrep-publish:{sitrep.id}:{sitrep.published_version}",
+    )  # fmt: skip
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+
+def get(session: Session, reader: Principal, sitrep_id: str) -> Sitrep:
+    return sharing.get_readable(session, reader, Sitrep, sitrep_id)
+
+
+def versions_for(session: Session, reader: Principal, sitrep: Sitrep) -> list[SitrepVersion]:
+    """All versions for the drafting organisation; published ones for everybody else."""
+    q = select(SitrepVersion).where(SitrepVersion.sitrep_id == sitrep.id).order_by(SitrepVersion.number)
+    if reader.org_id != sitrep.owner_org_id:
+        q = q.where(SitrepVersion.state == SitrepState.PUBLISHED.value)
+    return list(session.scalars(q))
+
+
+def _version_for(session: Session, reader: Principal, sitrep: Sitrep, number: int | None) -> SitrepVersion:
+    mine = reader.org_id == sitrep.owner_org_id
+    if number is None:
+        number = sitrep.current_version if mine else sitrep.published_version
+    v = session.get(SitrepVersion, (sitrep.id, number)) if number is not None else None
+    if v is None or (not mine and v.state != SitrepState.PUBLISHED):
+        raise NotFound(f"no version {number} of {sitrep.id} that you may read")
+    return v
+
+
+def view(session: Session, *, reader: Principal, sitrep_id: str, settings: Settings, version: int | None = None
+         ) -> SitrepView:  # fmt: skip
+    sitrep = get(session, reader, sitrep_id)
+    v = _version_for(session, reader, sitrep, version)
+    inputs, withheld = sources.thaw(session, sitrep_id=sitrep.id, build=v.build, reader=reader)
+    picture = aggregate.build(sitrep.level, inputs, scale_of(settings))
+    marking = aggregate.strictest([sitrep.tlp, picture.marking])
+    shown = len(inputs.contributions) + len(inputs.incidents)
+    return SitrepView(sitrep, v, picture, marking, shown, withheld)
+
+
+def share_list_of(session: Session, sitrep: Sitrep) -> tuple[ShareList, ShareList]:
+    audience = ShareList(organisations=sitrep.audience.get("organisations", []),
+                         communities=sitrep.audience.get("communities", []),
+                         users=sitrep.audience.get("users", []))  # fmt: skip
+    return sharing.share_list(sharing.shares_of(session, sitrep.id)), audience
+
+
+def _flat(picture: aggregate.Picture) -> dict[str, Any]:
+    out: dict[str, Any] = {f"headline.{n.key}": n.value for n in picture.headline}
+    for t in picture.tables:
+        out[f"table.{t.key}"] = [r.cells for r in t.rows]
+    return out
+
+
+def diff(session: Session, *, reader: Principal, sitrep_id: str, a: int, b: int, settings: Settings
+         ) -> list[FieldChange]:  # fmt: skip
+    """Text changes as unified diffs, and figure changes as this reader sees them."""
+    left = view(session, reader=reader, sitrep_id=sitrep_id, version=a, settings=settings)
+    right = view(session, reader=reader, sitrep_id=sitrep_id, version=b, settings=settings)
+    changes = []
+    for key in TEXT_KEYS:
+        old, new = left.version.text.get(key, ""), right.version.text.get(key, "")
+        if old != new:
+            lines = list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"v{a}", f"v{b}", lineterm=""))
+            changes.append(FieldChange(field=key, before=old, after=new, diff=lines))
+    fa, fb = _flat(left.picture), _flat(right.picture)
+    for key in sorted(set(fa) | set(fb)):
+        if fa.get(key) != fb.get(key):
+            changes.append(FieldChange(field=key, before=fa.get(key), after=fb.get(key)))
+    return changes

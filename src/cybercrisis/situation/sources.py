@@ -1,0 +1,202 @@
+"""Selecting the inputs of a picture through the access layer, and freezing them as report sources."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.incidents.models import Incident, IncidentCountry, IncidentSector, Observable, Sighting
+from cybercrisis.situation.aggregate import ContributionInput, IncidentInput, Inputs, ObservableInput
+from cybercrisis.situation.models import Contribution, ContributionState, SitrepSource
+
+CONTRIBUTION, INCIDENT, OBSERVABLE = "contribution", "incident", "observable"
+
+
+def _dt(value: datetime) -> str:
+    return value.isoformat()
+
+
+# --- reading live objects into inputs ------------------------------------------------------------------------
+
+
+def contribution_input(c: Contribution) -> ContributionInput:
+    return ContributionInput(
+        id=c.id, tlp=c.tlp, country=c.country, period_start=c.period_start, period_end=c.period_end,
+        status=c.status, outlook=c.outlook, submitted_at=c.submitted_at or c.modified_at,
+        sectors=tuple((s["sector"], s["impact"]) for s in c.sectors), services_disrupted=tuple(c.services_disrupted),
+        entities_affected=c.entities_affected, measures=c.measures, needs=c.needs,
+        assistance_requested=c.assistance_requested, narrative=c.narrative, incidents=tuple(c.incident_ids),
+    )  # fmt: skip
+
+
+def contributions_in(
+    session: Session, reader: Principal, start: datetime, end: datetime, *, exercise: bool = False
+) -> list[ContributionInput]:
+    """Submitted contributions whose period overlaps [start, end) that the reader may see."""
+    rows = session.scalars(
+        select(Contribution).where(
+            Contribution.state == ContributionState.SUBMITTED.value,
+            Contribution.period_start < end,
+            Contribution.period_end > start,
+            Contribution.exercise == exercise,
+            read_filter(reader, Contribution),
+        )
+    )
+    return [contribution_input(c) for c in rows]
+
+
+def incident_query(reader: Principal, start: datetime | None, end: datetime, *, exercise: bool = False) -> Select[Any]:
+    """Ids of incidents active in the period (aware before its end, not handled before its start) the reader sees."""
+    q = select(Incident.id).where(Incident.aware_at < end, Incident.exercise == exercise, read_filter(reader, Incident))
+    if start is not None:
+        q = q.where(or_(Incident.handled_at.is_(None), Incident.handled_at >= start))
+    return q
+
+
+def incidents_for(session: Session, ids_query: Select[Any]) -> list[IncidentInput]:
+    """Incidents as inputs, in three flat queries (no per-row loading): rows, countries, sectors."""
+    sub = ids_query.subquery()
+    rows = session.execute(
+        select(Incident.id, Incident.tlp, Incident.title, Incident.status, Incident.aware_at, Incident.rsit_class,
+               Incident.rsit_type, Incident.impact_severity, Incident.cross_border)
+        .where(Incident.id.in_(select(sub.c.id)))
+    ).all()  # fmt: skip
+    countries: dict[str, list[str]] = defaultdict(list)
+    for iid, country in session.execute(
+        select(IncidentCountry.incident_id, IncidentCountry.country).where(
+            IncidentCountry.incident_id.in_(select(sub.c.id))
+        )
+    ):
+        countries[iid].append(country)
+    sectors: dict[str, list[str]] = defaultdict(list)
+    for iid, sector in session.execute(
+        select(IncidentSector.incident_id, IncidentSector.sector).where(
+            IncidentSector.incident_id.in_(select(sub.c.id))
+        )
+    ):
+        sectors[iid].append(sector)
+    return [
+        IncidentInput(
+            id=r.id,
+            tlp=r.tlp,
+            title=r.title,
+            status=r.status,
+            aware_at=r.aware_at,
+            countries=tuple(sorted(countries[r.id])),
+            sectors=tuple(sorted(sectors[r.id])),
+            rsit_class=r.rsit_class,
+            rsit_type=r.rsit_type,
+            impact_severity=r.impact_severity,
+            cross_border=r.cross_border,
+        )
+        for r in rows
+    ]
+
+
+def cross_border_observables(session: Session, ids_query: Select[Any]) -> list[ObservableInput]:
+    """Observables sighted in the selected incidents of two or more countries; found in SQL, not in memory."""
+    sub = ids_query.subquery()
+    shared = (
+        select(Sighting.observable_id)
+        .join(IncidentCountry, IncidentCountry.incident_id == Sighting.incident_id)
+        .where(Sighting.incident_id.in_(select(sub.c.id)))
+        .group_by(Sighting.observable_id)
+        .having(func.count(func.distinct(IncidentCountry.country)) >= 2)
+        .subquery()
+    )
+    seen: dict[int, list[str]] = defaultdict(list)
+    for oid, iid in session.execute(
+        select(Sighting.observable_id, Sighting.incident_id).where(
+            Sighting.observable_id.in_(select(shared.c.observable_id)), Sighting.incident_id.in_(select(sub.c.id))
+        )
+    ):
+        seen[oid].append(iid)
+    if not seen:
+        return []
+    out = []
+    for o in session.scalars(select(Observable).where(Observable.id.in_(select(shared.c.observable_id)))):
+        out.append(ObservableInput(f"observable--{o.id}", o.type, o.value, tuple(sorted(seen[o.id]))))
+    return sorted(out, key=lambda o: o.id)
+
+
+def gather(session: Session, reader: Principal, start: datetime, end: datetime, *, exercise: bool = False) -> Inputs:
+    ids = incident_query(reader, start, end, exercise=exercise)
+    return Inputs(
+        contributions=tuple(contributions_in(session, reader, start, end, exercise=exercise)),
+        incidents=tuple(incidents_for(session, ids)),
+        observables=tuple(cross_border_observables(session, ids)),
+    )
+
+
+# --- freezing and thawing -------------------------------------------------------------------------------------
+
+
+def _encode(kind: str, item: ContributionInput | IncidentInput | ObservableInput) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key in item.__slots__:
+        value = getattr(item, key)
+        data[key] = _dt(value) if isinstance(value, datetime) else (list(value) if isinstance(value, tuple) else value)
+    if kind == CONTRIBUTION:
+        data["sectors"] = [list(s) for s in data["sectors"]]
+    return data
+
+
+def freeze(session: Session, *, sitrep_id: str, build: int, inputs: Inputs) -> int:
+    rows: list[dict[str, Any]] = []
+    for kind, items in ((CONTRIBUTION, inputs.contributions), (INCIDENT, inputs.incidents),
+                        (OBSERVABLE, inputs.observables)):  # fmt: skip
+        rows.extend({"sitrep_id": sitrep_id, "build": build, "source_id": i.id, "kind": kind,
+                     "data": _encode(kind, i)} for i in items)  # fmt: skip
+    for chunk in range(0, len(rows), 2000):
+        session.execute(insert(SitrepSource), rows[chunk : chunk + 2000])
+    return len(rows)
+
+
+def _thaw(kind: str, data: dict[str, Any]) -> ContributionInput | IncidentInput | ObservableInput:
+    d = dict(data)
+    if kind == OBSERVABLE:
+        return ObservableInput(d["id"], d["type"], d["value"], tuple(d["incidents"]))
+    for key in ("aware_at", "period_start", "period_end", "submitted_at"):
+        if key in d and d[key] is not None:
+            d[key] = datetime.fromisoformat(d[key])
+    if kind == INCIDENT:
+        d["countries"], d["sectors"] = tuple(d["countries"]), tuple(d["sectors"])
+        return IncidentInput(**d)
+    d["sectors"] = tuple((s, i) for s, i in d["sectors"])
+    d["services_disrupted"], d["incidents"] = tuple(d["services_disrupted"]), tuple(d["incidents"])
+    return ContributionInput(**d)
+
+
+def thaw(session: Session, *, sitrep_id: str, build: int, reader: Principal) -> tuple[Inputs, int]:
+    """The frozen inputs of a build that the reader may see today, and how many were withheld."""
+    where = (SitrepSource.sitrep_id == sitrep_id, SitrepSource.build == build)
+    visible: set[str] = set()
+    for model in (Contribution, Incident):
+        visible.update(
+            session.scalars(
+                select(SitrepSource.source_id)
+                .join(model, model.id == SitrepSource.source_id)
+                .where(*where, read_filter(reader, model))
+            )
+        )
+    contributions: list[Any] = []
+    incidents: list[Any] = []
+    observables: list[Any] = []
+    total = 0
+    for kind, data in session.execute(select(SitrepSource.kind, SitrepSource.data).where(*where)):
+        item = _thaw(kind, data)
+        if kind == OBSERVABLE:
+            observables.append(item)
+            visible.add(item.id)
+            continue
+        total += 1
+        (contributions if kind == CONTRIBUTION else incidents).append(item)
+    inputs = Inputs(tuple(contributions), tuple(incidents), tuple(observables))
+    shown = inputs.restricted_to(visible)
+    return shown, total - len(shown.contributions) - len(shown.incidents)
