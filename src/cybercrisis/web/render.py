@@ -134,9 +134,12 @@ class NavItem:
 # exercises, lessons); the layout has room for about a dozen entries.
 NAV: list[NavItem] = [
     NavItem("Overview", "/"),
+    NavItem("Situation", "/situation"),
     NavItem("Incidents", "/incidents"),
     NavItem("Early warnings", "/alerts", badge="pending_alerts", badge_text="not acknowledged by your organisation"),
     NavItem("Deadlines", "/deadlines"),
+    NavItem("Contributions", "/contributions"),
+    NavItem("Reports", "/sitreps"),
     NavItem("Directory", "/directory"),
     NavItem("Documents", "/documents"),
     NavItem("Users", "/admin/users", Permission.USER_READ),

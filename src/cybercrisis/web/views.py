@@ -22,11 +22,14 @@ from cybercrisis.web import (
     admin_views,
     alert_page,
     alert_views,
+    contribution_views,
     directory_views,
     document_views,
     incident_page,
     incident_views,
     queries,
+    sitrep_views,
+    situation_views,
 )
 from cybercrisis.web.pagedeps import (
     LoginRequired,
@@ -150,6 +153,6 @@ def overview(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
 # incident_views before incident_page (alert_views before alert_page): /incidents/new and /alerts/new must not
 # be taken for an id.
 _SECTIONS = (directory_views, document_views, incident_views, incident_page, alert_views, alert_page, admin_views,
-             account_views)  # fmt: skip
+             account_views, situation_views, contribution_views, sitrep_views)  # fmt: skip
 for _section in _SECTIONS:
     router.include_router(_section.router)
