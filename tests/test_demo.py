@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,15 @@ from cybercrisis import demo
 from cybercrisis.access.principal import Principal
 from cybercrisis.accounts import service as accounts
 from cybercrisis.accounts.models import User
+from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
+from cybercrisis.errors import Conflict, NotFound
 from cybercrisis.incidents import service
 from cybercrisis.incidents.models import Incident
+from cybercrisis.situation import contributions, picture, sitreps
+from cybercrisis.situation.models import Contribution, Sitrep
+from cybercrisis.situation.schemas import ContributionIn
+from tests.conftest import count
 
 
 @pytest.fixture
@@ -59,3 +66,63 @@ def test_demo_has_correlated_cross_border_and_overdue_incidents(loaded: None, db
     tulpbank = {r.kind: r.status_at(now) for r in service.reports_of(db, by_title(db, "Unauthorised access").id)}
     assert tulpbank["early-warning"] == "late" and tulpbank["notification"] == "on-time"
     assert service.assess(db, by_title(db, "Phishing wave"), None).suggest_escalation
+
+
+# --- situational awareness ----------------------------------------------------------------------------------------
+
+
+def test_demo_picture_shows_member_states_at_a_glance(loaded: None, db: Session, settings: Settings) -> None:
+    coordinator = as_user(db, "coordinator@enisa.example")
+    live = picture.compute(db, coordinator, settings)
+    reported = {code: c["status"] for code, c in live["countries"].items() if c["status"]}
+    assert len(reported) >= 6
+    assert reported["FR"] == contributions.scale_of(settings)[-1]
+    assert {"DE", "PL"} <= {code for code, c in live["countries"].items() if c["impact"] in ("yellow", "red")}
+    assert live["marking"] == "amber"  # contributions that link AMBER incidents are AMBER themselves
+    fr = db.scalars(select(Contribution).where(Contribution.country == "FR").order_by(Contribution.period_end)).all()
+    assert [c.assistance_requested for c in fr] == [False, True]  # yesterday's, then today's
+    linked = db.scalars(select(Incident).where(Incident.id.in_(fr[-1].incident_ids))).all()
+    assert linked and all("FR" in i.countries for i in linked)
+
+
+def test_demo_reports_published_technical_and_draft_operational(loaded: None, db: Session, settings: Settings) -> None:
+    fr = as_user(db, "analyst@cert-fr.example")  # a CSIRTs Network member outside ENISA
+    technical = db.scalars(select(Sitrep).where(Sitrep.level == "technical")).one()
+    assert technical.published_version is not None
+    published = sitreps.view(db, reader=fr, sitrep_id=technical.id, settings=settings)
+    assert published.version.state == "published" and published.version.text["summary"]
+    assert published.picture.headline and published.marking == "amber"
+    versions = sitreps.versions_for(db, as_user(db, "coordinator@enisa.example"), technical)
+    assert versions[-1].approved_by_id != versions[-1].created_by_id  # four eyes
+
+    operational = db.scalars(select(Sitrep).where(Sitrep.level == "operational")).one()
+    assert operational.state == "draft" and operational.published_version is None
+    for outsider in (fr, as_user(db, "analyst@cert-bund.example"), as_user(db, "duty@ccb-crisis.example")):
+        with pytest.raises(NotFound):
+            sitreps.view(db, reader=outsider, sitrep_id=operational.id, settings=settings)
+    draft = sitreps.view(db, reader=as_user(db, "secretariat@enisa.example"), sitrep_id=operational.id,
+                         settings=settings)  # fmt: skip
+    assert {n.key: n.value for n in draft.picture.headline}["contributions"] >= 6
+
+
+def test_demo_publication_closed_yesterday_and_left_today_open(loaded: None, db: Session, settings: Settings) -> None:
+    now = utcnow()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    contributions.check_period(db, today, today + timedelta(days=1), settings)  # no error: open
+    with pytest.raises(Conflict, match="is closed"):
+        contributions.check_period(db, today - timedelta(days=1), today, settings)
+    # The draft operational report did not close today: a Member State still reports for it.
+    c = contributions.create(db, actor=as_user(db, "analyst@cert-fr.example"), settings=settings, data=ContributionIn(
+        country="FR", period_start=today, period_end=today + timedelta(days=1),
+        status=contributions.scale_of(settings)[1], outlook="improving"))  # fmt: skip
+    assert c.state == "submitted"
+
+
+def test_loading_the_demo_again_adds_no_situation_data(
+    loaded: None, session_factory: sessionmaker[Session], tmp_path: Path, db: Session
+) -> None:
+    before = (count(db, Contribution), count(db, Sitrep))
+    assert before[0] == len(demo.TODAY) + len(demo.YESTERDAY) and before[1] == 2
+    with unit_of_work(session_factory) as s:
+        demo.load(s, data_dir=tmp_path)
+    assert (count(db, Contribution), count(db, Sitrep)) == before

@@ -14,6 +14,7 @@ from cybercrisis.cli import (
     jobs_cmd,
     org_cmd,
     serve_cmd,
+    sitrep_cmd,
     token_cmd,
     user_cmd,
 )
@@ -35,4 +36,5 @@ app.add_typer(audit_cmd.app, name="audit")
 app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(directory_cmd.app, name="directory")
 app.add_typer(incident_cmd.app, name="incident")
+app.add_typer(sitrep_cmd.app, name="sitrep")
 app.command("deadlines")(incident_cmd.deadlines)
