@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import Actor, World
 from tests.web.conftest import HTML, sign_in
+from tests.web.test_situation_pages import incident as record
 
 APOS = "\N{RIGHT SINGLE QUOTATION MARK}"
 
@@ -54,24 +55,6 @@ def contribute(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
         **over,
     }
     r = client.post("/api/v1/contributions", json=body, headers=actor.headers)
-    assert r.status_code == 201, r.text
-    return r.json()  # type: ignore[no-any-return]
-
-
-def record(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "title": "Ransomware at a grid operator",
-        "tlp": "green",
-        "aware_at": (now() - timedelta(hours=3)).isoformat(),
-        "countries": ["FR"],
-        "sectors": ["energy"],
-        "rsit_class": "malicious-code",
-        "rsit_type": "infected-system",
-        "impact_severity": "red",
-        "share_with": {"communities": ["csirts-network"]},
-        **over,
-    }
-    r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 

@@ -202,11 +202,18 @@ def sitrep_out(db: DB, v: sitreps.SitrepView, reader: Principal) -> SitrepOut:
     )  # fmt: skip
 
 
+def _current(db: DB, principal: Principal, request: Request, sitrep_id: str) -> SitrepOut:
+    """The report as its reader now sees it, after a change."""
+    return sitrep_out(
+        db, sitreps.view(db, reader=principal, sitrep_id=sitrep_id, settings=_settings(request)), principal
+    )
+
+
 @router.post("/sitreps", status_code=201, operation_id="create_sitrep", response_model=SitrepOut)
 def create_sitrep(body: SitrepIn, db: DB, principal: CurrentPrincipal, request: Request) -> SitrepOut:
     """Draft a situation report of one level and period from what the author may see."""
     s = sitreps.draft(db, actor=principal, data=body, settings=_settings(request))
-    return sitrep_out(db, sitreps.view(db, reader=principal, sitrep_id=s.id, settings=_settings(request)), principal)
+    return _current(db, principal, request, s.id)
 
 
 @router.get("/sitreps", operation_id="list_sitreps", response_model=SitrepPage)
@@ -252,8 +259,7 @@ def get_sitrep(
 def edit_sitrep(sitrep_id: str, body: SitrepPatch, db: DB, principal: CurrentPrincipal, request: Request) -> SitrepOut:
     changes = body.model_dump(exclude={"version"})
     sitreps.edit(db, actor=principal, sitrep_id=sitrep_id, version=body.version, changes=changes)
-    return sitrep_out(db, sitreps.view(db, reader=principal, sitrep_id=sitrep_id, settings=_settings(request)),
-                      principal)  # fmt: skip
+    return _current(db, principal, request, sitrep_id)
 
 
 @router.post("/sitreps/{sitrep_id}/rebuild", operation_id="rebuild_sitrep", response_model=SitrepOut)
@@ -262,8 +268,7 @@ def rebuild_sitrep(
 ) -> SitrepOut:
     """Take the latest contributions and incidents into a new version."""
     sitreps.rebuild(db, actor=principal, sitrep_id=sitrep_id, version=body.version)
-    return sitrep_out(db, sitreps.view(db, reader=principal, sitrep_id=sitrep_id, settings=_settings(request)),
-                      principal)  # fmt: skip
+    return _current(db, principal, request, sitrep_id)
 
 
 @router.post("/sitreps/{sitrep_id}/approve", operation_id="approve_sitrep", response_model=SitrepOut)
@@ -272,8 +277,7 @@ def approve_sitrep(
 ) -> SitrepOut:
     """Approve a version (by default someone other than its author: four eyes)."""
     sitreps.approve(db, actor=principal, sitrep_id=sitrep_id, version=body.version, settings=_settings(request))
-    return sitrep_out(db, sitreps.view(db, reader=principal, sitrep_id=sitrep_id, settings=_settings(request)),
-                      principal)  # fmt: skip
+    return _current(db, principal, request, sitrep_id)
 
 
 @router.post("/sitreps/{sitrep_id}/publish", operation_id="publish_sitrep", response_model=SitrepOut)
@@ -282,8 +286,7 @@ def publish_sitrep(
 ) -> SitrepOut:
     """Publish an approved version to the audience of its level; closes the period to contributions."""
     sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=body.version)
-    return sitrep_out(db, sitreps.view(db, reader=principal, sitrep_id=sitrep_id, settings=_settings(request)),
-                      principal)  # fmt: skip
+    return _current(db, principal, request, sitrep_id)
 
 
 @router.get("/sitreps/{sitrep_id}/versions", operation_id="sitrep_versions", response_model=list[VersionOut])

@@ -172,12 +172,17 @@ def rebuild(session: Session, *, actor: Principal, sitrep_id: str, version: int)
     return sitrep
 
 
-def approve(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings) -> Sitrep:
+def _for_approver(session: Session, actor: Principal, sitrep_id: str, version: int, verb: str) -> Sitrep:
     sitrep = get(session, actor, sitrep_id)
     actor.require(Permission.SITREP_APPROVE)
     if actor.org_id != sitrep.owner_org_id:
-        raise PermissionDenied("only the drafting organisation approves this report")
+        raise PermissionDenied(f"only the drafting organisation {verb} this report")
     _check_current(sitrep, version)
+    return sitrep
+
+
+def approve(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings) -> Sitrep:
+    sitrep = _for_approver(session, actor, sitrep_id, version, "approves")
     if sitrep.state != SitrepState.DRAFT:
         raise Conflict(f"version {version} is already {sitrep.state}")
     current = _latest(session, sitrep)
@@ -192,11 +197,7 @@ def approve(session: Session, *, actor: Principal, sitrep_id: str, version: int,
 
 
 def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int) -> Sitrep:
-    sitrep = get(session, actor, sitrep_id)
-    actor.require(Permission.SITREP_APPROVE)
-    if actor.org_id != sitrep.owner_org_id:
-        raise PermissionDenied("only the drafting organisation publishes this report")
-    _check_current(sitrep, version)
+    sitrep = _for_approver(session, actor, sitrep_id, version, "publishes")
     if sitrep.state != SitrepState.APPROVED:
         raise Conflict(f"only an approved version is published; version {version} is {sitrep.state}")
     current = _latest(session, sitrep)
