@@ -1,6 +1,6 @@
 """`python -m bench`: start the real server (one worker) and load it over loopback.
 
-Two suites, for each backend (SQLite always, PostgreSQL with --postgres):
+Three suites, for each backend (SQLite always, PostgreSQL with --postgres):
 
 core       GET /healthz (the baseline, before and after the others), an authenticated GET of one
            organisation, a filtered directory list and a full page, each for a fixed duration after a
@@ -10,6 +10,10 @@ incidents  POST /api/v1/incidents with 20 observables at 16 connections against 
            10,000-value batch with 100,000 and 1,000,000 stored observables against an empty table, with the
            storage per observable; an early warning to every organisation of the demo directory: time to
            queue and to deliver to a local SMTP sink (see bench/incidents.py and bench/correlation.py).
+situation  27 national contributions, 10,000 incidents and 100,000 observables: the time to draft each level's
+           situation report, the dashboard page and GET /api/v1/situation at 32 connections against /healthz
+           (p50/p95/p99, cached and cold), and event delivery to 100 SSE clients (one process; on PostgreSQL
+           also two, through NOTIFY); see bench/situation.py.
 
 Results go to one JSON file, a section per suite.
 """
@@ -90,7 +94,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument(
-        "--suite", choices=["core", "incidents", "all"], default="all", help="which benchmarks to run (default all)"
+        "--suite",
+        choices=["core", "incidents", "situation", "all"],
+        default="all",
+        help="which benchmarks to run (default all)",
     )
     p.add_argument("--duration", type=int, default=5, help="seconds measured per endpoint (default 5)")
     p.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per endpoint, discarded (default 1)")
@@ -333,6 +340,30 @@ def run_incidents(args: argparse.Namespace, generator: str) -> tuple[dict[str, A
     return section, missed, failed
 
 
+def run_situation(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    from bench import situation
+
+    backends = [None] + ([args.postgres] if args.postgres else [])
+    results = [situation.bench_backend(args, generator, pg, console) for pg in backends]
+    console.print()
+    for res in results:
+        situation.print_tables(res, args, generator, console)
+    section = {
+        "connections": situation.CONNECTIONS,
+        "duration_s": 2 * args.duration,
+        "warmup_s": args.warmup,
+        "aims": {
+            "draft_max_s": situation.AIM_DRAFT_S,
+            "dashboard_p95_max_ms": situation.AIM_DASHBOARD_P95_MS,
+            "event_p99_max_ms": situation.AIM_EVENT_P99_MS,
+        },
+        "backends": results,
+    }
+    missed = [m for res in results for m in situation.misses(res)]
+    failed = [f for res in results for f in situation.failures(res)]
+    return section, missed, failed
+
+
 def _warn_if_busy(when: str) -> float:
     load_now = os.getloadavg()[0]
     if load_now > BUSY_LOAD:
@@ -359,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     load_before = _warn_if_busy("before the bench")
-    suites = ["core", "incidents"] if args.suite == "all" else [args.suite]
+    suites = ["core", "incidents", "situation"] if args.suite == "all" else [args.suite]
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -374,12 +405,19 @@ def main(argv: list[str] | None = None) -> int:
             if suite == "core":
                 report["core"], core_missed = run_core(args, generator)
                 missed += core_missed
-            else:
+            elif suite == "incidents":
                 if report.get("core"):
                     load_between.append(_warn_if_busy("before the incidents suite"))
-                report["incidents"], inc_missed, failed = run_incidents(args, generator)
+                report["incidents"], inc_missed, inc_failed = run_incidents(args, generator)
                 missed += inc_missed
-    except (ServerError, load.LoadError) as exc:  # incidents.BenchFailure is a ServerError
+                failed += inc_failed
+            else:
+                if len(suites) > 1:
+                    load_between.append(_warn_if_busy("before the situation suite"))
+                report["situation"], sit_missed, sit_failed = run_situation(args, generator)
+                missed += sit_missed
+                failed += sit_failed
+    except (ServerError, load.LoadError) as exc:  # incidents.BenchFailure and situation.BenchFailure are ServerErrors
         console.print(f"\n[red]bench failed:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
