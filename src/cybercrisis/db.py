@@ -96,7 +96,9 @@ def make_engine(url: str, *, pool: bool = True, pool_size: int = 16) -> Engine:
             conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pooling)
+    # JIT compilation pays off for long analytical queries; the access filter makes short ones look expensive
+    # to the planner, which then spends most of their time compiling (measured: 2.3 s of a 2.7 s query).
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"}, **pooling)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

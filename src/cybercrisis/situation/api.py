@@ -353,12 +353,17 @@ def pdf_of(db: DB, v: sitreps.SitrepView, settings: Settings) -> bytes:
 # --- the live picture and its events ----------------------------------------------------------------------------
 
 
-@router.get("/situation", operation_id="get_situation")
-def get_situation(db: DB, principal: CurrentPrincipal, request: Request) -> dict[str, Any]:
+@router.get(
+    "/situation",
+    operation_id="get_situation",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}, "description": "the live picture"}},
+)
+def get_situation(db: DB, principal: CurrentPrincipal, request: Request) -> Response:
     """The current picture as this reader may see it: per Member State (keyed by country code), heat map, open
     incidents by severity and class, overdue NIS2 reports, early warnings awaiting acknowledgement, timeline."""
-    picture: dict[str, Any] = request.app.state.picture_cache.get(db, principal, _settings(request))
-    return picture
+    body: bytes = request.app.state.picture_cache.json(db, principal, _settings(request))
+    return Response(body, media_type="application/json", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get(

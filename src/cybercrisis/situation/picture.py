@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -60,7 +61,7 @@ def compute(session: Session, reader: Principal, settings: Settings, now: dateti
         countries[code] = {
             "status": cell.status, "outlook": cell.outlook, "impact": cell.impact,
             "open_incidents": cell.open_incidents, "contribution": c.id if c else None,
-            "period_end": c.period_end if c else None, "sources": cell.sources,
+            "period_end": c.period_end if c else None,
         }  # fmt: skip
     severity = Counter(i.impact_severity or "unassessed" for i in open_incidents)
     by_class = Counter(i.rsit_class or "unclassified" for i in open_incidents)
@@ -127,26 +128,56 @@ def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
 
 
 class PictureCache:
-    """Per process: (reader, audit head) -> picture. Any change anywhere moves the head and so misses."""
+    """Per process: (reader, audit head) -> picture and its JSON. Any change anywhere moves the head and so misses.
+
+    One request computes a missing entry while the others for the same key wait for it (no stampede after a
+    change), and an entry's age counts from when it was computed.
+    """
 
     def __init__(self, size: int = CACHE_SIZE, ttl: float = CACHE_SECONDS) -> None:
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any]]] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any], bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        self._computing: dict[tuple[Any, ...], threading.Lock] = {}
         self._size, self._ttl = size, ttl
 
-    def get(self, session: Session, reader: Principal, settings: Settings) -> dict[str, Any]:
-        head = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
-        key = (reader.user_id, reader.org_id, tuple(sorted(reader.communities)), head)
-        now = time.monotonic()
+    def _fresh(self, key: tuple[Any, ...]) -> tuple[dict[str, Any], bytes] | None:
         with self._lock:
             hit = self._items.get(key)
-            if hit is not None and now - hit[0] < self._ttl:
+            if hit is not None and time.monotonic() - hit[0] < self._ttl:
                 self._items.move_to_end(key)
-                return hit[1]
-        value = compute(session, reader, settings)
-        value["head"] = head
+                return hit[1], hit[2]
+        return None
+
+    def entry(self, session: Session, reader: Principal, settings: Settings) -> tuple[dict[str, Any], bytes]:
+        head = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
+        key = (reader.user_id, reader.org_id, tuple(sorted(reader.communities)), head)
+        hit = self._fresh(key)
+        if hit is not None:
+            return hit
         with self._lock:
-            self._items[key] = (now, value)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            hit = self._fresh(key)  # computed by another request while this one waited
+            if hit is not None:
+                return hit
+            value = compute(session, reader, settings)
+            value["head"] = head
+            encoded = json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+            with self._lock:
+                self._items[key] = (time.monotonic(), value, encoded)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+                self._computing.pop(key, None)
+            return value, encoded
+
+    def get(self, session: Session, reader: Principal, settings: Settings) -> dict[str, Any]:
+        return self.entry(session, reader, settings)[0]
+
+    def json(self, session: Session, reader: Principal, settings: Settings) -> bytes:
+        return self.entry(session, reader, settings)[1]
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")

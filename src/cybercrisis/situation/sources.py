@@ -51,36 +51,42 @@ def contributions_in(
     return [contribution_input(c) for c in rows]
 
 
-def incident_query(reader: Principal, start: datetime | None, end: datetime, *, exercise: bool = False) -> Select[Any]:
-    """Ids of incidents active in the period (aware before its end, not handled before its start) the reader sees."""
-    q = select(Incident.id).where(Incident.aware_at < end, Incident.exercise == exercise, read_filter(reader, Incident))
+def _scope(start: datetime | None, end: datetime, *, exercise: bool) -> list[Any]:
+    """Incidents active in the period: aware before its end, not handled before its start."""
+    where: list[Any] = [Incident.aware_at < end, Incident.exercise == exercise]
     if start is not None:
-        q = q.where(or_(Incident.handled_at.is_(None), Incident.handled_at >= start))
-    return q
+        where.append(or_(Incident.handled_at.is_(None), Incident.handled_at >= start))
+    return where
+
+
+def incident_query(reader: Principal, start: datetime | None, end: datetime, *, exercise: bool = False) -> Select[Any]:
+    """Ids of incidents active in the period that the reader sees."""
+    return select(Incident.id).where(*_scope(start, end, exercise=exercise), read_filter(reader, Incident))
+
+
+def _chunks(ids: list[str], size: int = 5000) -> list[list[str]]:
+    return [ids[n : n + size] for n in range(0, len(ids), size)]
 
 
 def incidents_for(session: Session, ids_query: Select[Any]) -> list[IncidentInput]:
-    """Incidents as inputs, in three flat queries (no per-row loading): rows, countries, sectors."""
-    sub = ids_query.subquery()
+    """Incidents as inputs: the access filter is evaluated once; countries and sectors are read by id."""
     rows = session.execute(
-        select(Incident.id, Incident.tlp, Incident.title, Incident.status, Incident.aware_at, Incident.rsit_class,
-               Incident.rsit_type, Incident.impact_severity, Incident.cross_border)
-        .where(Incident.id.in_(select(sub.c.id)))
+        ids_query.with_only_columns(Incident.id, Incident.tlp, Incident.title, Incident.status, Incident.aware_at,
+                                    Incident.rsit_class, Incident.rsit_type, Incident.impact_severity,
+                                    Incident.cross_border)
     ).all()  # fmt: skip
+    ids = sorted(r.id for r in rows)
     countries: dict[str, list[str]] = defaultdict(list)
-    for iid, country in session.execute(
-        select(IncidentCountry.incident_id, IncidentCountry.country).where(
-            IncidentCountry.incident_id.in_(select(sub.c.id))
-        )
-    ):
-        countries[iid].append(country)
     sectors: dict[str, list[str]] = defaultdict(list)
-    for iid, sector in session.execute(
-        select(IncidentSector.incident_id, IncidentSector.sector).where(
-            IncidentSector.incident_id.in_(select(sub.c.id))
-        )
-    ):
-        sectors[iid].append(sector)
+    for chunk in _chunks(ids):
+        for iid, country in session.execute(
+            select(IncidentCountry.incident_id, IncidentCountry.country).where(IncidentCountry.incident_id.in_(chunk))
+        ):
+            countries[iid].append(country)
+        for iid, sector in session.execute(
+            select(IncidentSector.incident_id, IncidentSector.sector).where(IncidentSector.incident_id.in_(chunk))
+        ):
+            sectors[iid].append(sector)
     return [
         IncidentInput(
             id=r.id,
@@ -99,38 +105,54 @@ def incidents_for(session: Session, ids_query: Select[Any]) -> list[IncidentInpu
     ]
 
 
-def cross_border_observables(session: Session, ids_query: Select[Any]) -> list[ObservableInput]:
-    """Observables sighted in the selected incidents of two or more countries; found in SQL, not in memory."""
-    sub = ids_query.subquery()
-    shared = (
-        select(Sighting.observable_id)
-        .join(IncidentCountry, IncidentCountry.incident_id == Sighting.incident_id)
-        .where(Sighting.incident_id.in_(select(sub.c.id)))
-        .group_by(Sighting.observable_id)
-        .having(func.count(func.distinct(IncidentCountry.country)) >= 2)
-        .subquery()
-    )
-    seen: dict[int, list[str]] = defaultdict(list)
-    for oid, iid in session.execute(
-        select(Sighting.observable_id, Sighting.incident_id).where(
-            Sighting.observable_id.in_(select(shared.c.observable_id)), Sighting.incident_id.in_(select(sub.c.id))
-        )
-    ):
-        seen[oid].append(iid)
-    if not seen:
+def cross_border_observables(
+    session: Session, incidents: list[IncidentInput], start: datetime | None, end: datetime, *, exercise: bool = False
+) -> list[ObservableInput]:
+    """Observables sighted in two or more of the given incidents that together span two or more countries.
+
+    Candidates come from one grouped query over the period's incidents (no access filter: it only narrows the
+    search); they are then kept only through the given, visible, incidents.
+    """
+    by_id = {i.id: i for i in incidents}
+    if not by_id:
         return []
+    candidates = (
+        select(Sighting.observable_id)
+        .join(Incident, Incident.id == Sighting.incident_id)
+        .join(IncidentCountry, IncidentCountry.incident_id == Sighting.incident_id)
+        .where(*_scope(start, end, exercise=exercise))
+        .group_by(Sighting.observable_id)
+        .having(func.count(func.distinct(Sighting.incident_id)) >= 2)
+        .having(func.count(func.distinct(IncidentCountry.country)) >= 2)
+    )
+    candidate_ids = list(session.scalars(candidates))
+    seen: dict[int, list[str]] = defaultdict(list)
+    for n in range(0, len(candidate_ids), 5000):
+        chunk = candidate_ids[n : n + 5000]
+        for oid, iid in session.execute(
+            select(Sighting.observable_id, Sighting.incident_id).where(Sighting.observable_id.in_(chunk))
+        ):
+            if iid in by_id:
+                seen[oid].append(iid)
+    shared = {
+        oid: sorted(iids)
+        for oid, iids in seen.items()
+        if len(iids) >= 2 and len({c for i in iids for c in by_id[i].countries}) >= 2
+    }
     out = []
-    for o in session.scalars(select(Observable).where(Observable.id.in_(select(shared.c.observable_id)))):
-        out.append(ObservableInput(f"observable--{o.id}", o.type, o.value, tuple(sorted(seen[o.id]))))
+    keys = sorted(shared)
+    for n in range(0, len(keys), 5000):
+        for o in session.scalars(select(Observable).where(Observable.id.in_(keys[n : n + 5000]))):
+            out.append(ObservableInput(f"observable--{o.id}", o.type, o.value, tuple(shared[o.id])))
     return sorted(out, key=lambda o: o.id)
 
 
 def gather(session: Session, reader: Principal, start: datetime, end: datetime, *, exercise: bool = False) -> Inputs:
-    ids = incident_query(reader, start, end, exercise=exercise)
+    incidents = incidents_for(session, incident_query(reader, start, end, exercise=exercise))
     return Inputs(
         contributions=tuple(contributions_in(session, reader, start, end, exercise=exercise)),
-        incidents=tuple(incidents_for(session, ids)),
-        observables=tuple(cross_border_observables(session, ids)),
+        incidents=tuple(incidents),
+        observables=tuple(cross_border_observables(session, incidents, start, end, exercise=exercise)),
     )
 
 

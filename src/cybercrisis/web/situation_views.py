@@ -6,6 +6,8 @@ The page is complete without JavaScript; `static/situation.js` listens to `/api/
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any
@@ -43,7 +45,7 @@ def _threshold(scale: Sequence[str]) -> str | None:
 
 def _cells(countries: Mapping[str, Mapping[str, Any]]) -> dict[str, CountryCell]:
     return {
-        code: CountryCell(c["status"], c["outlook"], c["impact"], c["open_incidents"], list(c["sources"]))
+        code: CountryCell(c["status"], c["outlook"], c["impact"], c["open_incidents"], [])
         for code, c in countries.items()
     }
 
@@ -117,9 +119,24 @@ def dashboard(picture: Mapping[str, Any], map_by: str) -> dict[str, Any]:
     }
 
 
+_DERIVED: OrderedDict[tuple[int, str, str], dict[str, Any]] = OrderedDict()
+_DERIVED_LOCK = threading.Lock()
+
+
 def _context(request: Request, db: Session, principal: Principal, map_by: str) -> dict[str, Any]:
     picture: dict[str, Any] = request.app.state.picture_cache.get(db, principal, request.app.state.settings)
-    return dashboard(picture, map_by if map_by in MAP_VIEWS else "status")
+    view = map_by if map_by in MAP_VIEWS else "status"
+    # The charts depend on the cached picture only: draw them once per picture, not once per request.
+    key = (id(picture), str(picture["generated_at"]), view)
+    with _DERIVED_LOCK:
+        hit = _DERIVED.get(key)
+    if hit is None:
+        hit = dashboard(picture, view)
+        with _DERIVED_LOCK:
+            _DERIVED[key] = hit
+            while len(_DERIVED) > 256:
+                _DERIVED.popitem(last=False)
+    return dict(hit)
 
 
 @router.get("/situation", response_class=HTMLResponse)
