@@ -222,6 +222,9 @@ def test_operational_report_is_drafted_from_visible_contributions(client: TestCl
     assert r.status_code == 201, r.text
     rep = r.json()
     assert rep["state"] == "draft" and rep["version"] == 1 and rep["sources"] == 2 and rep["withheld"] == 0
+    # The draft's answer (from the inputs just gathered) is what reading the frozen sources gives.
+    again = client.get(f"/api/v1/sitreps/{rep['id']}", headers=cast["enisa"].headers).json()
+    assert again["figures"] == rep["figures"] and again["sources"] == rep["sources"]
     status = next(t for t in rep["figures"]["tables"] if t["key"] == "country-status")
     rows = {row["cells"]["country"]: row for row in status["rows"]}
     assert set(rows) == {"FR", "DE"}

@@ -98,14 +98,23 @@ def draft(session: Session, *, actor: Principal, data: SitrepIn, settings: Setti
     session.add(sitrep)
     session.flush()
     # How many sources the author saw is not recorded in the audit: other readers of the timeline may see fewer.
-    sources.freeze(session, sitrep_id=sitrep.id, build=1,
-                   inputs=sources.gather(session, actor, data.period_start, data.period_end))  # fmt: skip
+    inputs = sources.gather(session, actor, data.period_start, data.period_end)
+    sources.freeze(session, sitrep_id=sitrep.id, build=1, inputs=inputs)
+    _remember(session, sitrep.id, 1, actor, inputs)
     session.add(SitrepVersion(sitrep_id=sitrep.id, number=1, build=1, created_by_id=actor.user_id,
                               text={"title": (data.title or "").strip() or LEVEL_TITLE[level]}))  # fmt: skip
     audit.record(session, actor=actor, tag="situation:sitrep:create", object_id=sitrep.id,
                  summary={"level": level, "tlp": marking.value,
                           "period": [data.period_start.isoformat(), data.period_end.isoformat()]})  # fmt: skip
     return sitrep
+
+
+_FRESH = "cybercrisis.sitrep.fresh-inputs"
+
+
+def _remember(session: Session, sitrep_id: str, build: int, actor: Principal, inputs: aggregate.Inputs) -> None:
+    """The inputs just gathered: in this transaction the author sees exactly these, so the view need not re-read."""
+    session.info[_FRESH] = (session.get_transaction(), sitrep_id, build, actor.user_id, inputs)
 
 
 def _share_dict(entries: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -164,8 +173,9 @@ def rebuild(session: Session, *, actor: Principal, sitrep_id: str, version: int)
     _check_editor(actor, sitrep)
     _check_current(sitrep, version)
     build = sitrep.current_build + 1
-    sources.freeze(session, sitrep_id=sitrep.id, build=build,
-                   inputs=sources.gather(session, actor, sitrep.period_start, sitrep.period_end))  # fmt: skip
+    inputs = sources.gather(session, actor, sitrep.period_start, sitrep.period_end)
+    sources.freeze(session, sitrep_id=sitrep.id, build=build, inputs=inputs)
+    _remember(session, sitrep.id, build, actor, inputs)
     _new_version(session, sitrep, actor, build=build, text=dict(_latest(session, sitrep).text))
     audit.record(session, actor=actor, tag="situation:sitrep:rebuild", object_id=sitrep.id,
                  summary={"version": sitrep.current_version, "build": build})  # fmt: skip
@@ -272,7 +282,11 @@ def view(session: Session, *, reader: Principal, sitrep_id: str, settings: Setti
          ) -> SitrepView:  # fmt: skip
     sitrep = get(session, reader, sitrep_id)
     v = _version_for(session, reader, sitrep, version)
-    inputs, withheld = sources.thaw(session, sitrep_id=sitrep.id, build=v.build, reader=reader)
+    fresh = session.info.get(_FRESH)
+    if fresh is not None and fresh[:4] == (session.get_transaction(), sitrep.id, v.build, reader.user_id):
+        inputs, withheld = fresh[4], 0
+    else:
+        inputs, withheld = sources.thaw(session, sitrep_id=sitrep.id, build=v.build, reader=reader)
     picture = aggregate.build(sitrep.level, inputs, scale_of(settings))
     marking = aggregate.strictest([sitrep.tlp, picture.marking])
     shown = len(inputs.contributions) + len(inputs.incidents)
