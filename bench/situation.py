@@ -998,12 +998,13 @@ def second_server(srv: BenchServer) -> Iterator[str]:
                 raise ServerError(
                     f"the second server exited with code {proc.returncode}:\n{_log_tail(srv, 'server2.log')}"
                 )
-            try:
-                with urllib.request.urlopen(base + "/readyz", timeout=2) as r:  # noqa: S310 - loopback
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            # Not listening yet: try again until the deadline.
+            with (
+                contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),
+                urllib.request.urlopen(base + "/readyz", timeout=2) as r,  # noqa: S310 - loopback
+            ):
+                if r.status == 200:
+                    break
             if time.monotonic() > deadline:
                 raise ServerError(f"the second server did not answer /readyz:\n{_log_tail(srv, 'server2.log')}")
             time.sleep(0.1)
