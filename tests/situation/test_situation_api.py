@@ -100,6 +100,8 @@ def test_contribution_is_created_versioned_and_audited(client: TestClient, cast:
     r = client.patch(f"/api/v1/contributions/{c['id']}", json=change, headers=cast["fr_crisis"].headers)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "crisis" and r.json()["version"] == 2
+    listed = client.get("/api/v1/contributions?country=FR", headers=cast["de"].headers).json()["items"]
+    assert [(i["id"], i["share_with"]["communities"]) for i in listed] == [(c["id"], ["csirts-network", "eu-cyclone"])]
     versions = client.get(f"/api/v1/contributions/{c['id']}/versions", headers=cast["fr"].headers).json()
     assert [v["version"] for v in versions] == [1, 2]
     diff = client.get(f"/api/v1/contributions/{c['id']}/diff?from=1&to=2", headers=cast["fr"].headers).json()

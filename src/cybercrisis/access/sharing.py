@@ -103,6 +103,15 @@ def shares_of(session: Session, object_id: str) -> list[Share]:
     return list(session.scalars(select(Share).where(Share.object_id == object_id)))
 
 
+def shares_of_many(session: Session, object_ids: Sequence[str]) -> dict[str, list[Share]]:
+    """The share rows of several objects in one query (lists, event batches)."""
+    out: dict[str, list[Share]] = {i: [] for i in object_ids}
+    if object_ids:
+        for share in session.scalars(select(Share).where(Share.object_id.in_(sorted(set(object_ids))))):
+            out[share.object_id].append(share)
+    return out
+
+
 def share_list(shares: Sequence[Share]) -> ShareList:
     return ShareList(
         organisations=sorted(s.target for s in shares if s.kind == ORG),

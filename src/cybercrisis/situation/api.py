@@ -11,6 +11,7 @@ from sqlalchemy import select, tuple_
 from starlette.concurrency import run_in_threadpool
 
 from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
@@ -50,14 +51,17 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def contribution_out(db: DB, c: Contribution) -> ContributionOut:
+def contribution_out(db: DB, c: Contribution, shares: list[Share] | None = None) -> ContributionOut:
+    """`shares`: the object's share rows when the caller loaded them for a whole page."""
+    if shares is None:
+        shares = sharing.shares_of(db, c.id)
     return ContributionOut(
         id=c.id, country=c.country, period_start=c.period_start, period_end=c.period_end, state=c.state,
         submitted_at=c.submitted_at, status=c.status, outlook=c.outlook, sectors=c.sectors,
         services_disrupted=c.services_disrupted, entities_affected=c.entities_affected, incidents=c.incident_ids,
         measures=c.measures, needs=c.needs, assistance_requested=c.assistance_requested, narrative=c.narrative,
         tlp=c.tlp, owner=c.owner_org_id, created_by=c.created_by_id, created=c.created_at, modified=c.modified_at,
-        version=c.version, share_with=sharing.share_list(sharing.shares_of(db, c.id)),
+        version=c.version, share_with=sharing.share_list(shares),
     )  # fmt: skip
 
 
@@ -113,7 +117,8 @@ def list_contributions(
         q = q.where(tuple_(Contribution.period_end, Contribution.id) < tuple_(cursor_time(after[0]), after[1]))
     rows = list(db.scalars(q.order_by(Contribution.period_end.desc(), Contribution.id.desc()).limit(limit + 1)))
     nxt = encode_cursor([rows[limit - 1].period_end.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
-    return ContributionPage(items=[contribution_out(db, c) for c in rows[:limit]], next=nxt)
+    shares = sharing.shares_of_many(db, [c.id for c in rows[:limit]])
+    return ContributionPage(items=[contribution_out(db, c, shares[c.id]) for c in rows[:limit]], next=nxt)
 
 
 @router.get("/contributions/{contribution_id}", operation_id="get_contribution", response_model=ContributionOut)
@@ -232,11 +237,18 @@ def list_sitreps(
         q = q.where(tuple_(Sitrep.period_end, Sitrep.id) < tuple_(cursor_time(after[0]), after[1]))
     rows = list(db.scalars(q.order_by(Sitrep.period_end.desc(), Sitrep.id.desc()).limit(limit + 1)))
     nxt = encode_cursor([rows[limit - 1].period_end.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    shown = {s.id: s.current_version if principal.org_id == s.owner_org_id else s.published_version
+             for s in rows[:limit]}  # fmt: skip
+    wanted = [(sid, n) for sid, n in shown.items() if n]
+    versions = (
+        {(v.sitrep_id, v.number): v for v in db.scalars(
+            select(SitrepVersion).where(tuple_(SitrepVersion.sitrep_id, SitrepVersion.number).in_(wanted)))}
+        if wanted else {}
+    )  # fmt: skip
     items = []
     for s in rows[:limit]:
-        mine = principal.org_id == s.owner_org_id
-        number = s.current_version if mine else s.published_version
-        v = db.get(SitrepVersion, (s.id, number)) if number else None
+        number = shown[s.id]
+        v = versions.get((s.id, number)) if number else None
         items.append(SitrepSummary(
             id=s.id, level=s.level, period_start=s.period_start, period_end=s.period_end,
             state=v.state if v else s.state, title=(v.text.get("title") if v else None) or sitreps.LEVEL_TITLE[s.level],

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from cybercrisis.access.models import Share
+from cybercrisis.access import sharing
 from cybercrisis.access.policy import ShareEntry, can_read
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert
@@ -99,11 +99,8 @@ def load(session: Session, *, after: int, limit: int = BATCH) -> list[StreamEven
             select(model.id, model.tlp, model.owner_org_id).where(model.id.in_(sorted(ids)))
         ):
             facts[oid] = (tlp, owner)
-    shares: dict[str, list[ShareEntry]] = defaultdict(list)
-    if facts:
-        for s in session.execute(select(Share.object_id, Share.kind, Share.target).where(
-                Share.object_id.in_(sorted(facts)))):  # fmt: skip
-            shares[s.object_id].append(ShareEntry(s.kind, s.target))
+    shares = {oid: [ShareEntry(r.kind, r.target) for r in rows_] for oid, rows_ in
+              sharing.shares_of_many(session, sorted(facts)).items()}  # fmt: skip
     out = []
     for r in rows:
         oid = r.object_id
