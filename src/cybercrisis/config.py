@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         default=7, ge=0, le=366, description="a reporting period closes to contributions this long after it ends"
     )
     sitrep_four_eyes: bool = Field(default=True, description="a report is approved by someone other than its editor")
+    escalation_model: Path | None = Field(
+        default=None, description="JSON file with the deployment's escalation model; unset: the shipped default"
+    )
+    evidence_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, description="largest evidence file accepted")
+    public_base_url: str = Field(default="http://localhost:8000", description="absolute links in the public feed")
     events_poll_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="safety-net poll of the event stream (PostgreSQL NOTIFY wakes it first)"
     )

@@ -3,7 +3,10 @@
 from cybercrisis.access.models import Share
 from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
 from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.assistance.models import AssistanceRequest, Capability, Offer
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.comms.models import Communication, CommunicationApproval, CommunicationVersion, Publication
+from cybercrisis.crises.models import Action, Crisis, CrisisIncident, Decision, Escalation, EscalationApproval
 from cybercrisis.directory.models import (
     Community,
     CommunityMembership,
@@ -12,6 +15,7 @@ from cybercrisis.directory.models import (
     OrganisationLevel,
 )
 from cybercrisis.documents.models import Document
+from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
 from cybercrisis.incidents.models import (
     Incident,
     IncidentCountry,
@@ -32,17 +36,31 @@ from cybercrisis.situation.models import (
 )
 
 __all__ = [
+    "Action",
     "Alert",
     "AlertRecipient",
     "ApiToken",
+    "AssistanceRequest",
     "AuditEvent",
+    "Capability",
     "ClosedPeriod",
+    "Communication",
+    "CommunicationApproval",
+    "CommunicationVersion",
     "Community",
     "CommunityMembership",
     "Contact",
     "Contribution",
     "ContributionVersion",
+    "Crisis",
+    "CrisisIncident",
+    "CustodyEntry",
+    "Decision",
     "Document",
+    "Escalation",
+    "EscalationApproval",
+    "EvidenceFile",
+    "Handoff",
     "Incident",
     "IncidentCountry",
     "IncidentSector",
@@ -50,9 +68,11 @@ __all__ = [
     "LoginThrottle",
     "NotificationRoute",
     "Observable",
+    "Offer",
     "Organisation",
     "OrganisationLevel",
     "OutboxMessage",
+    "Publication",
     "Report",
     "ReportSubmission",
     "Share",

@@ -22,6 +22,15 @@ class Permission(StrEnum):
     CONTRIBUTION_WRITE = "situation:contribution:write"
     SITREP_WRITE = "situation:sitrep:write"
     SITREP_APPROVE = "situation:sitrep:approve"
+    CRISIS_WRITE = "crises:crisis:write"
+    CRISIS_DECIDE = "crises:decision:write"
+    ESCALATION_APPROVE = "crises:escalation:approve"
+    ACTION_WRITE = "crises:action:write"
+    ASSISTANCE_WRITE = "assistance:request:write"
+    CAPABILITY_WRITE = "assistance:capability:write"
+    COMMUNICATION_WRITE = "comms:communication:write"
+    COMMUNICATION_APPROVE = "comms:communication:approve"
+    HANDOFF_WRITE = "handoffs:handoff:write"
     AUDIT_READ = "audit:event:read"
     AUDIT_VERIFY = "audit:chain:verify"
 
@@ -36,17 +45,24 @@ class Role(StrEnum):
 
 P = Permission
 _VIEWER = {P.DIRECTORY_READ, P.TOKEN_OWN}
-_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.CONTRIBUTION_WRITE}
-_COORDINATOR = _ANALYST | {P.USER_READ, P.SITREP_WRITE, P.SITREP_APPROVE}
-_ORG_ADMIN = _ANALYST | {
-    P.SITREP_WRITE,
-    P.SITREP_APPROVE,
-    P.CONTACT_WRITE,
-    P.USER_READ,
-    P.USER_WRITE,
-    P.TOKEN_MANAGE,
-    P.AUDIT_READ,
-}
+_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.CONTRIBUTION_WRITE,
+                      P.ACTION_WRITE, P.ASSISTANCE_WRITE, P.CAPABILITY_WRITE, P.COMMUNICATION_WRITE,
+                      P.HANDOFF_WRITE}  # fmt: skip
+# Deciding for an organisation (crises, escalations, decisions, approving statements) is a coordinator's job.
+_DECIDE = {P.SITREP_WRITE, P.SITREP_APPROVE, P.CRISIS_WRITE, P.CRISIS_DECIDE, P.ESCALATION_APPROVE,
+           P.COMMUNICATION_APPROVE}  # fmt: skip
+_COORDINATOR = _ANALYST | _DECIDE | {P.USER_READ}
+_ORG_ADMIN = (
+    _ANALYST
+    | _DECIDE
+    | {
+        P.CONTACT_WRITE,
+        P.USER_READ,
+        P.USER_WRITE,
+        P.TOKEN_MANAGE,
+        P.AUDIT_READ,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset(_VIEWER),

@@ -19,6 +19,7 @@ class OrgType(StrEnum):
     PARTNER = "partner"
     ENTITY = "entity"
     SERVICE_PROVIDER = "service-provider"
+    LAW_ENFORCEMENT = "law-enforcement"
 
 
 ORG_TYPE_LABELS: dict[OrgType, str] = {
@@ -30,6 +31,7 @@ ORG_TYPE_LABELS: dict[OrgType, str] = {
     OrgType.PARTNER: "International partner",
     OrgType.ENTITY: "Essential or important entity",
     OrgType.SERVICE_PROVIDER: "Incident response service provider",
+    OrgType.LAW_ENFORCEMENT: "Law enforcement (cybercrime unit)",
 }
 
 
