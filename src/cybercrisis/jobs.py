@@ -71,12 +71,32 @@ def incident_deadlines(factory: sessionmaker[Session], settings: Settings, now: 
     sweep_deadlines(factory, settings, now)
 
 
+def crisis_reminders(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
+    """Remind owners of crisis actions coming due, flag overdue ones, and ask for assistance summary reports."""
+    from cybercrisis.assistance.tasks import remind_summaries
+    from cybercrisis.crises.tasks import remind_actions
+
+    with unit_of_work(factory) as session:
+        remind_actions(session, now=now)
+    with unit_of_work(factory) as session:
+        remind_summaries(session, now=now)
+
+
+def release_communications(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
+    """Release approved statements whose embargo has passed (exactly once, whichever process gets there)."""
+    from cybercrisis.comms.tasks import release_due
+
+    release_due(factory, settings, now)
+
+
 def _builtin() -> list[Job]:
     return [
         # Message-level claims keep concurrent deliveries apart, so a short job lease is safe here.
         Job("deliver_outbox", 5, deliver_outbox, lease_seconds=60),
         Job("alert_reminders", 60, alert_reminders, lease_seconds=120),
         Job("incident_deadlines", 60, incident_deadlines, lease_seconds=300),
+        Job("crisis_reminders", 60, crisis_reminders, lease_seconds=300),
+        Job("release_communications", 5, release_communications, lease_seconds=60),
     ]
 
 

@@ -90,7 +90,7 @@ def test_dashboard_shows_a_member_states_status_once_it_contributes(
         f"0 NIS2 reports overdue; 0 early warnings await your organisation{APOS}s acknowledgement."
     )
     assert "FR: no report" in map_svg(before)
-    assert "No crisis is open." in before
+    assert "No open crisis you may see." in before
     assert "This status scale is the deployment's own; the EU publishes no official alert scale." in unescape(before)
 
     contribute(client, people["fr_crisis"])

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +13,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert, AlertRecipient
-from cybercrisis.audit.models import AuditEvent
+from cybercrisis.cache import HeadCache, audit_head
 from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
 from cybercrisis.incidents.models import Incident, Report
@@ -94,10 +92,29 @@ def compute(session: Session, reader: Principal, settings: Settings, now: dateti
         "overdue_reports": overdue,
         "early_warnings": alerts,
         "large_scale_incidents": large_scale[:50],
-        # Crisis objects arrive with crisis coordination; until then large-scale incidents stand in for them.
-        "active_crises": [],
+        "active_crises": _crises(session, reader, settings),
         "timeline": [{"day": r.cells["day"], "incidents": r.cells["incidents"]} for r in timeline.rows],
     }
+
+
+def _crises(session: Session, reader: Principal, settings: Settings) -> list[dict[str, Any]]:
+    """Open crises the reader may see, latest change first, with their stage in the deployment's model."""
+    from cybercrisis.crises.escalation import model_for
+    from cybercrisis.crises.models import Crisis, CrisisStatus
+
+    model = model_for(settings)
+    labels = {s.key: (s.label, s.level) for s in model.stages}
+    rows = session.scalars(
+        select(Crisis)
+        .where(Crisis.status == CrisisStatus.OPEN.value, Crisis.exercise.is_(False), read_filter(reader, Crisis))
+        .order_by(Crisis.modified_at.desc())
+        .limit(20)
+    )
+    return [
+        {"id": c.id, "title": c.title, "stage": c.stage, "stage_label": labels.get(c.stage, (c.stage, ""))[0],
+         "level": labels.get(c.stage, ("", "unknown"))[1], "phase": c.phase, "tlp": c.tlp}
+        for c in rows
+    ]  # fmt: skip
 
 
 def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
@@ -128,47 +145,21 @@ def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
 
 
 class PictureCache:
-    """Per process: (reader, audit head) -> picture and its JSON. Any change anywhere moves the head and so misses.
-
-    One request computes a missing entry while the others for the same key wait for it (no stampede after a
-    change), and an entry's age counts from when it was computed.
-    """
+    """Per process: (reader, audit head) -> picture and its JSON (cybercrisis.cache)."""
 
     def __init__(self, size: int = CACHE_SIZE, ttl: float = CACHE_SECONDS) -> None:
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, dict[str, Any], bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._computing: dict[tuple[Any, ...], threading.Lock] = {}
-        self._size, self._ttl = size, ttl
-
-    def _fresh(self, key: tuple[Any, ...]) -> tuple[dict[str, Any], bytes] | None:
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and time.monotonic() - hit[0] < self._ttl:
-                self._items.move_to_end(key)
-                return hit[1], hit[2]
-        return None
+        self._cache: HeadCache[tuple[dict[str, Any], bytes]] = HeadCache(size, ttl)
 
     def entry(self, session: Session, reader: Principal, settings: Settings) -> tuple[dict[str, Any], bytes]:
-        head = session.execute(select(func.max(AuditEvent.seq))).scalar_one() or 0
+        head = audit_head(session)
         key = (reader.user_id, reader.org_id, tuple(sorted(reader.communities)), head)
-        hit = self._fresh(key)
-        if hit is not None:
-            return hit
-        with self._lock:
-            gate = self._computing.setdefault(key, threading.Lock())
-        with gate:
-            hit = self._fresh(key)  # computed by another request while this one waited
-            if hit is not None:
-                return hit
+
+        def build() -> tuple[dict[str, Any], bytes]:
             value = compute(session, reader, settings)
             value["head"] = head
-            encoded = json.dumps(value, default=_json_default, separators=(",", ":")).encode()
-            with self._lock:
-                self._items[key] = (time.monotonic(), value, encoded)
-                while len(self._items) > self._size:
-                    self._items.popitem(last=False)
-                self._computing.pop(key, None)
-            return value, encoded
+            return value, json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+
+        return self._cache.get(key, build)
 
     def get(self, session: Session, reader: Principal, settings: Settings) -> dict[str, Any]:
         return self.entry(session, reader, settings)[0]

@@ -1,0 +1,299 @@
+"""Crises API: open a crisis, escalate and de-escalate it, record decisions, track actions; the crisis room."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import func, select, tuple_
+
+from cybercrisis.access import sharing
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.schemas import ShareWith
+from cybercrisis.config import Settings
+from cybercrisis.crises import room, service
+from cybercrisis.crises.escalation import model_for
+from cybercrisis.crises.models import Action, Crisis, CrisisIncident, CrisisStatus, Decision, Escalation
+from cybercrisis.crises.schemas import (
+    ActionIn,
+    ActionOut,
+    ActionPatch,
+    CloseIn,
+    CrisisIn,
+    CrisisOut,
+    CrisisPage,
+    CrisisPatch,
+    CrisisSummary,
+    DecisionIn,
+    DecisionOut,
+    EscalationIn,
+    EscalationModelOut,
+    EscalationOut,
+    IncidentLinks,
+    PhaseIn,
+    StageOut,
+    VerdictIn,
+)
+from cybercrisis.db import utcnow
+from cybercrisis.deps import DB, CurrentPrincipal
+from cybercrisis.errors import InvalidInput
+from cybercrisis.incidents.models import Incident
+from cybercrisis.pagination import cursor_time, decode_cursor, encode_cursor
+from cybercrisis.schemas import Strict
+
+router = APIRouter(prefix="/api/v1", tags=["crises"])
+
+
+def _settings(request: Request) -> Settings:
+    s: Settings = request.app.state.settings
+    return s
+
+
+class SharingIn(Strict):
+    tlp: str
+    share_with: ShareWith
+
+
+@router.get("/escalation-model", operation_id="escalation_model", response_model=EscalationModelOut)
+def escalation_model(db: DB, principal: CurrentPrincipal, request: Request) -> EscalationModelOut:
+    """The deployment's own escalation model: stages in order, who must agree to enter and leave each, who is told."""
+    model = model_for(_settings(request))
+    names = room.Names(db)
+    names.load([o for s in model.stages for o in (*s.approvers, *s.exit_approvers)])
+    return EscalationModelOut(note=model.note, stages=[
+        StageOut(key=s.key, label=s.label, level=s.level, community=s.community,
+                 approvers=[names.ref(o) for o in s.approvers], exit_approvers=[names.ref(o) for o in s.exit_approvers],
+                 notify=list(s.notify))
+        for s in model.stages])  # fmt: skip
+
+
+@router.post("/crises", status_code=201, operation_id="open_crisis", response_model=CrisisOut)
+def open_crisis(body: CrisisIn, db: DB, principal: CurrentPrincipal, request: Request) -> CrisisOut:
+    """Open a crisis from incidents (or from nothing: a threat may come first), saying why it is one."""
+    crisis = service.open_crisis(db, actor=principal, data=body, settings=_settings(request))
+    return room.room(db, principal, crisis.id, _settings(request))
+
+
+@router.get("/crises", operation_id="list_crises", response_model=CrisisPage)
+def list_crises(
+    db: DB,
+    principal: CurrentPrincipal,
+    request: Request,
+    status: Annotated[str | None, Query(description="open or closed")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CrisisPage:
+    q = select(Crisis).where(read_filter(principal, Crisis))
+    if status:
+        if status not in (CrisisStatus.OPEN, CrisisStatus.CLOSED):
+            raise InvalidInput("status is open or closed", errors=[{"field": "status", "message": "open or closed"}])
+        q = q.where(Crisis.status == status)
+    after = decode_cursor(cursor, 2)
+    if after:
+        q = q.where(tuple_(Crisis.modified_at, Crisis.id) < tuple_(cursor_time(after[0]), after[1]))
+    rows = list(db.scalars(q.order_by(Crisis.modified_at.desc(), Crisis.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    nxt = encode_cursor([page[-1].modified_at.isoformat(), page[-1].id]) if len(rows) > limit else None
+    counts: dict[str, int] = {}
+    if page:
+        counts = {r[0]: r[1] for r in db.execute(
+            select(CrisisIncident.crisis_id, func.count()).join(Incident, Incident.id == CrisisIncident.incident_id)
+            .where(CrisisIncident.crisis_id.in_([c.id for c in page]), read_filter(principal, Incident))
+            .group_by(CrisisIncident.crisis_id))}  # fmt: skip
+    model = model_for(_settings(request))
+    names = room.Names(db)
+    names.load([c.owner_org_id for c in page])
+    items = []
+    for c in page:
+        try:
+            stage = model.stage(c.stage)
+            level, label = stage.level, stage.label
+        except KeyError:
+            level, label = "unknown", c.stage
+        items.append(
+            CrisisSummary(
+                id=c.id,
+                title=c.title,
+                level=level,
+                stage=c.stage,
+                stage_label=label,
+                phase=c.phase,
+                status=c.status,
+                tlp=c.tlp,
+                owner=names.ref(c.owner_org_id),
+                incidents=counts.get(c.id, 0),
+                created=c.created_at,
+                modified=c.modified_at,
+            )
+        )
+    return CrisisPage(items=items, next=nxt)
+
+
+@router.get("/crises/{crisis_id}", operation_id="get_crisis", response_model=CrisisOut)
+def get_crisis(crisis_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> Response:
+    """The crisis room: level, phase, linked incidents, reports, warnings, requests, statements, decisions,
+    actions and timeline, each limited to what the reader may see."""
+    cache: room.RoomCache = request.app.state.room_cache
+    return Response(cache.entry(db, principal, crisis_id, _settings(request))[1], media_type="application/json")
+
+
+@router.patch("/crises/{crisis_id}", operation_id="update_crisis", response_model=CrisisOut)
+def update_crisis(crisis_id: str, body: CrisisPatch, db: DB, principal: CurrentPrincipal,
+                  request: Request) -> CrisisOut:  # fmt: skip
+    service.update(db, actor=principal, crisis_id=crisis_id, patch=body)
+    return room.room(db, principal, crisis_id, _settings(request))
+
+
+@router.put("/crises/{crisis_id}/sharing", operation_id="share_crisis", response_model=CrisisOut)
+def share_crisis(crisis_id: str, body: SharingIn, db: DB, principal: CurrentPrincipal,
+                 request: Request) -> CrisisOut:  # fmt: skip
+    """Change the marking and audience (originator only); its escalations, decisions and actions follow."""
+    service.set_sharing(db, actor=principal, crisis_id=crisis_id, tlp=body.tlp, share_with=body.share_with)
+    return room.room(db, principal, crisis_id, _settings(request))
+
+
+@router.post("/crises/{crisis_id}/incidents", operation_id="link_crisis_incidents", response_model=list[str])
+def link_incidents(crisis_id: str, body: IncidentLinks, db: DB, principal: CurrentPrincipal) -> list[str]:
+    """Link more incidents; returns the ones newly linked."""
+    return service.link_incidents(db, actor=principal, crisis_id=crisis_id, incident_ids=body.incidents)
+
+
+@router.delete("/crises/{crisis_id}/incidents/{incident_id}", status_code=204, operation_id="unlink_crisis_incident")
+def unlink_incident(crisis_id: str, incident_id: str, db: DB, principal: CurrentPrincipal) -> None:
+    service.unlink_incident(db, actor=principal, crisis_id=crisis_id, incident_id=incident_id)
+
+
+@router.post("/crises/{crisis_id}/close", operation_id="close_crisis", response_model=CrisisOut)
+def close_crisis(crisis_id: str, body: CloseIn, db: DB, principal: CurrentPrincipal, request: Request) -> CrisisOut:
+    service.close(db, actor=principal, crisis_id=crisis_id, rationale=body.rationale, settings=_settings(request))
+    return room.room(db, principal, crisis_id, _settings(request))
+
+
+@router.post("/crises/{crisis_id}/reopen", operation_id="reopen_crisis", response_model=CrisisOut)
+def reopen_crisis(crisis_id: str, body: CloseIn, db: DB, principal: CurrentPrincipal, request: Request) -> CrisisOut:
+    service.reopen(db, actor=principal, crisis_id=crisis_id, rationale=body.rationale, settings=_settings(request))
+    return room.room(db, principal, crisis_id, _settings(request))
+
+
+@router.post("/crises/{crisis_id}/phase", status_code=201, operation_id="change_crisis_phase",
+             response_model=DecisionOut)  # fmt: skip
+def change_phase(crisis_id: str, body: PhaseIn, db: DB, principal: CurrentPrincipal, request: Request) -> DecisionOut:
+    """Move the crisis to another phase (preparedness, detection, response, recovery): a recorded decision."""
+    d = service.change_phase(db, actor=principal, crisis_id=crisis_id, phase=body.phase, rationale=body.rationale,
+                             settings=_settings(request))  # fmt: skip
+    names = room.Names(db)
+    names.load(d.decided_by)
+    return room.decision_out(d, names)
+
+
+# --- escalation ----------------------------------------------------------------------------------------------
+
+
+def _escalation(db: DB, principal: CurrentPrincipal, request: Request, escalation_id: str) -> EscalationOut:
+    esc = sharing.get_readable(db, principal, Escalation, escalation_id)
+    return room.escalation_outs(db, [esc], model_for(_settings(request)), room.Names(db))[0]
+
+
+@router.post("/crises/{crisis_id}/escalations", status_code=201, operation_id="propose_escalation",
+             response_model=EscalationOut)  # fmt: skip
+def propose_escalation(crisis_id: str, body: EscalationIn, db: DB, principal: CurrentPrincipal,
+                       request: Request) -> EscalationOut:  # fmt: skip
+    """Propose moving the crisis to another stage, level or mechanism of the deployment's escalation model.
+
+    The answer is `pending` while organisations the model names (e.g. the Council Presidency for IPCR) have not
+    agreed, or `done` when nobody else had to agree."""
+    esc = service.propose_escalation(db, actor=principal, crisis_id=crisis_id, to=body.to, rationale=body.rationale,
+                                     settings=_settings(request))  # fmt: skip
+    return _escalation(db, principal, request, esc.id)
+
+
+@router.get("/crises/{crisis_id}/escalations", operation_id="list_escalations", response_model=list[EscalationOut])
+def list_escalations(crisis_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> list[EscalationOut]:
+    crisis = service.get(db, principal, crisis_id)
+    return room.escalation_outs(db, room.escalations_of(db, principal, [crisis.id]), model_for(_settings(request)),
+                                room.Names(db))  # fmt: skip
+
+
+@router.post("/crises/{crisis_id}/escalations/{escalation_id}/approve", operation_id="approve_escalation",
+             response_model=EscalationOut)  # fmt: skip
+def approve_escalation(crisis_id: str, escalation_id: str, db: DB, principal: CurrentPrincipal, request: Request,
+                       body: VerdictIn | None = None) -> EscalationOut:  # fmt: skip
+    """Your organisation agrees to the step. When the last required organisation agrees, it is done."""
+    service.answer_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, agree=True,
+                              comment=body.comment if body else "", settings=_settings(request))  # fmt: skip
+    return _escalation(db, principal, request, escalation_id)
+
+
+@router.post("/crises/{crisis_id}/escalations/{escalation_id}/reject", operation_id="reject_escalation",
+             response_model=EscalationOut)  # fmt: skip
+def reject_escalation(crisis_id: str, escalation_id: str, body: VerdictIn, db: DB, principal: CurrentPrincipal,
+                      request: Request) -> EscalationOut:  # fmt: skip
+    """Your organisation does not agree (say why): the step is not taken, and that is a recorded decision."""
+    service.answer_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, agree=False,
+                              comment=body.comment, settings=_settings(request))  # fmt: skip
+    return _escalation(db, principal, request, escalation_id)
+
+
+@router.post("/crises/{crisis_id}/escalations/{escalation_id}/withdraw", operation_id="withdraw_escalation",
+             response_model=EscalationOut)  # fmt: skip
+def withdraw_escalation(crisis_id: str, escalation_id: str, db: DB, principal: CurrentPrincipal,
+                        request: Request) -> EscalationOut:  # fmt: skip
+    service.withdraw_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id)
+    return _escalation(db, principal, request, escalation_id)
+
+
+# --- decisions and actions -----------------------------------------------------------------------------------
+
+
+@router.post("/crises/{crisis_id}/decisions", status_code=201, operation_id="record_decision",
+             response_model=DecisionOut)  # fmt: skip
+def record_decision(crisis_id: str, body: DecisionIn, db: DB, principal: CurrentPrincipal,
+                    request: Request) -> DecisionOut:  # fmt: skip
+    """Record a decision at a level: what was decided, the options considered and why. Political measures such
+    as cyber diplomacy toolbox options are recorded here (kind political-measure), never automated."""
+    d = service.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
+    names = room.Names(db)
+    names.load(d.decided_by)
+    return room.decision_out(d, names)
+
+
+@router.get("/crises/{crisis_id}/decisions", operation_id="list_decisions", response_model=list[DecisionOut])
+def list_decisions(crisis_id: str, db: DB, principal: CurrentPrincipal,
+                   level: str | None = None) -> list[DecisionOut]:  # fmt: skip
+    crisis = service.get(db, principal, crisis_id)
+    q = select(Decision).where(Decision.crisis_id == crisis.id, read_filter(principal, Decision))
+    if level:
+        q = q.where(Decision.level == level)
+    rows = list(db.scalars(q.order_by(Decision.decided_at.desc(), Decision.id)))
+    names = room.Names(db)
+    names.load([o for d in rows for o in d.decided_by])
+    return [room.decision_out(d, names) for d in rows]
+
+
+@router.post("/crises/{crisis_id}/actions", status_code=201, operation_id="create_action", response_model=ActionOut)
+def create_action(crisis_id: str, body: ActionIn, db: DB, principal: CurrentPrincipal) -> ActionOut:
+    """Give an organisation an action with a due time; it is reminded before, and flagged when overdue."""
+    a = service.create_action(db, actor=principal, crisis_id=crisis_id, data=body)
+    names = room.Names(db)
+    names.load([a.assignee_org_id])
+    return room.action_out(a, names, utcnow())
+
+
+@router.get("/crises/{crisis_id}/actions", operation_id="list_actions", response_model=list[ActionOut])
+def list_actions(crisis_id: str, db: DB, principal: CurrentPrincipal) -> list[ActionOut]:
+    crisis = service.get(db, principal, crisis_id)
+    rows = list(db.scalars(select(Action).where(Action.crisis_id == crisis.id, read_filter(principal, Action))
+                           .order_by(Action.due_at.is_(None), Action.due_at, Action.id)))  # fmt: skip
+    names = room.Names(db)
+    names.load([a.assignee_org_id for a in rows])
+    now = utcnow()
+    return [room.action_out(a, names, now) for a in rows]
+
+
+@router.patch("/actions/{action_id}", operation_id="update_action", response_model=ActionOut)
+def update_action(action_id: str, body: ActionPatch, db: DB, principal: CurrentPrincipal) -> ActionOut:
+    """Change an action's status (open, in-progress, done, cancelled), text, due time or owner."""
+    a = service.update_action(db, actor=principal, action_id=action_id, patch=body)
+    names = room.Names(db)
+    names.load([a.assignee_org_id])
+    return room.action_out(a, names, utcnow())

@@ -1,0 +1,133 @@
+"""The deployment's escalation model: ordered stages, who must agree to enter or leave each, who is told (ADR 0007).
+
+It is data, not code: `escalation_model.json` beside this file, or the file named by CYBERCRISIS_ESCALATION_MODEL.
+Organisations are named by directory key (`council-presidency`) or identity id; keys become the deterministic ids
+the directory gives them, so the same file works on every node.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from cybercrisis.config import Settings
+from cybercrisis.directory.exchange import org_id_for_key
+from cybercrisis.directory.models import Level
+from cybercrisis.errors import InvalidInput
+
+DEFAULT_MODEL = Path(__file__).with_name("escalation_model.json")
+
+
+class StageIn(BaseModel):
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    label: str = Field(min_length=1, max_length=200)
+    level: Level
+    community: str | None = None
+    approvers: list[str] = Field(default_factory=list)
+    exit_approvers: list[str] | None = None
+    notify: list[str] = Field(default_factory=list)
+
+
+class ModelIn(BaseModel):
+    note: str = ""
+    stages: list[StageIn] = Field(min_length=1)
+
+    @field_validator("stages")
+    @classmethod
+    def _unique(cls, stages: list[StageIn]) -> list[StageIn]:
+        keys = [s.key for s in stages]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"stage keys must be unique: {', '.join(dupes)}")
+        return stages
+
+    @model_validator(mode="after")
+    def _levels_in_order(self) -> ModelIn:
+        order = list(Level)
+        ranks = [order.index(s.level) for s in self.stages]
+        if ranks != sorted(ranks):
+            raise ValueError("stages must go from technical to operational to political, in escalation order")
+        return self
+
+
+def _org(ref: str) -> str:
+    return ref if ref.startswith("identity--") else org_id_for_key(ref)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    key: str
+    label: str
+    level: str
+    community: str | None
+    approvers: tuple[str, ...]  # organisation ids that must agree to enter this stage
+    exit_approvers: tuple[str, ...]  # ... and to leave it downwards
+    notify: tuple[str, ...]  # community slugs told when the crisis enters this stage
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationModel:
+    note: str
+    stages: tuple[Stage, ...]
+
+    def stage(self, key: str) -> Stage:
+        for s in self.stages:
+            if s.key == key:
+                return s
+        raise KeyError(key)
+
+    def find(self, ref: str) -> Stage:
+        """A stage by key, by community slug, or by level (its first stage), as a request's `to` may say."""
+        for s in self.stages:
+            if s.key == ref:
+                return s
+        for s in self.stages:
+            if ref in (s.community, s.level):
+                return s
+        valid = ", ".join(s.key for s in self.stages)
+        raise InvalidInput(
+            f"'{ref}' is not a stage, level or mechanism of this deployment's escalation model; valid: {valid}",
+            errors=[{"field": "to", "message": f"unknown stage '{ref}'", "valid": [s.key for s in self.stages]}],
+        )
+
+    def required_for(self, current: Stage, target: Stage) -> tuple[str, ...]:
+        """Who must agree to move from `current` to `target`: entering each stage going up, leaving each going down."""
+        if target.rank > current.rank:
+            path = self.stages[current.rank + 1 : target.rank + 1]
+            needed = [o for s in path for o in s.approvers]
+        else:
+            path = self.stages[target.rank + 1 : current.rank + 1]
+            needed = [o for s in path for o in s.exit_approvers]
+        return tuple(dict.fromkeys(needed))
+
+
+def parse(text: str, *, source: str = "escalation model") -> EscalationModel:
+    try:
+        raw = ModelIn.model_validate(json.loads(text))
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'model'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{source} is not a valid escalation model: {reasons}") from None
+    except ValueError as exc:
+        raise ValueError(f"{source} is not valid JSON: {exc}") from None
+    stages = tuple(
+        Stage(key=s.key, label=s.label, level=s.level.value, community=s.community,
+              approvers=tuple(_org(o) for o in s.approvers),
+              exit_approvers=tuple(_org(o) for o in (s.approvers if s.exit_approvers is None else s.exit_approvers)),
+              notify=tuple(s.notify), rank=n)
+        for n, s in enumerate(raw.stages)
+    )  # fmt: skip
+    return EscalationModel(note=raw.note, stages=stages)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path) -> EscalationModel:
+    return parse(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def model_for(settings: Settings) -> EscalationModel:
+    return _load((settings.escalation_model or DEFAULT_MODEL).resolve())

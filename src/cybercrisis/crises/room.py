@@ -1,0 +1,300 @@
+"""The crisis room: one crisis and everything about it that the reader may see, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, lazyload
+
+from cybercrisis.access import sharing
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.assistance.models import AssistanceRequest, Offer
+from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.models import AuditEvent
+from cybercrisis.cache import HeadCache, audit_head, reader_key
+from cybercrisis.comms.models import Communication
+from cybercrisis.config import Settings
+from cybercrisis.crises import service
+from cybercrisis.crises.escalation import EscalationModel, model_for
+from cybercrisis.crises.models import (
+    Action,
+    ActionStatus,
+    CrisisIncident,
+    Decision,
+    Escalation,
+    EscalationApproval,
+    EscalationState,
+    Justification,
+)
+from cybercrisis.crises.schemas import (
+    ActionOut,
+    AlertBrief,
+    ApprovalOut,
+    CommunicationBrief,
+    CrisisOut,
+    DecisionOut,
+    EscalationOut,
+    HandoffBrief,
+    IncidentBrief,
+    OrgRef,
+    RequestBrief,
+    SitrepBrief,
+)
+from cybercrisis.db import utcnow
+from cybercrisis.directory.models import Organisation
+from cybercrisis.handoffs.models import Handoff
+from cybercrisis.incidents.models import Incident
+from cybercrisis.schemas import TimelineEntry
+from cybercrisis.situation.models import Sitrep, SitrepState
+from cybercrisis.situation.sitreps import LEVEL_TITLE
+
+TIMELINE_LIMIT = 200
+
+
+class Names:
+    """Organisation short names, loaded once for all the ids a page mentions."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.known: dict[str, str] = {}
+
+    def load(self, ids: Sequence[str]) -> None:
+        wanted = sorted({i for i in ids if i and i not in self.known})
+        if wanted:
+            for oid, name in self.session.execute(
+                select(Organisation.id, Organisation.short_name).where(Organisation.id.in_(wanted))
+            ):
+                self.known[oid] = name
+
+    def ref(self, org_id: str) -> OrgRef:
+        return OrgRef(id=org_id, name=self.known.get(org_id, org_id))
+
+
+def action_out(a: Action, names: Names, now: datetime) -> ActionOut:
+    open_ = a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
+    return ActionOut(
+        id=a.id, crisis=a.crisis_id, title=a.title, detail=a.detail, assignee=names.ref(a.assignee_org_id),
+        due_at=a.due_at, status=a.status, overdue=bool(open_ and a.due_at is not None and a.due_at < now),
+        done_at=a.done_at, decision=a.decision_id, version=a.version, tlp=a.tlp,
+    )  # fmt: skip
+
+
+def decision_out(d: Decision, names: Names) -> DecisionOut:
+    return DecisionOut(
+        id=d.id, crisis=d.crisis_id, level=d.level, kind=d.kind, title=d.title, detail=d.detail, options=d.options,
+        rationale=d.rationale, decided_at=d.decided_at, decided_by=[names.ref(o) for o in d.decided_by],
+        recorded_by=d.created_by_id, escalation=d.escalation_id, tlp=d.tlp,
+    )  # fmt: skip
+
+
+def escalation_out(e: Escalation, approvals: Sequence[EscalationApproval], model: EscalationModel, names: Names,
+                   proposer_org: str) -> EscalationOut:  # fmt: skip
+    agreed = {a.org_id for a in approvals if a.verdict == "agree"}
+    try:
+        label = model.stage(e.to_stage).label
+    except KeyError:
+        label = e.to_stage
+    return EscalationOut(
+        id=e.id, crisis=e.crisis_id, from_stage=e.from_stage, to_stage=e.to_stage, to_label=label,
+        direction="escalate" if e.direction == "escalate" else "de-escalate", rationale=e.rationale, state=e.state,
+        required=[names.ref(o) for o in e.required],
+        approvals=[ApprovalOut(org=names.ref(a.org_id), verdict=a.verdict, comment=a.comment, at=a.at)
+                   for a in approvals],
+        waiting_for=[names.ref(o) for o in e.required if o not in agreed] if e.state == EscalationState.PENDING
+        else [],
+        proposed_by=e.created_by_id, proposed_by_org=names.ref(proposer_org), created=e.created_at,
+        decided_at=e.decided_at, decision=e.decision_id,
+    )  # fmt: skip
+
+
+def escalations_of(session: Session, actor: Principal, crisis_ids: Sequence[str]) -> list[Escalation]:
+    return list(session.scalars(
+        select(Escalation).where(Escalation.crisis_id.in_(list(crisis_ids)), read_filter(actor, Escalation))
+        .order_by(Escalation.created_at)))  # fmt: skip
+
+
+def escalation_outs(session: Session, escalations: Sequence[Escalation], model: EscalationModel,
+                    names: Names) -> list[EscalationOut]:  # fmt: skip
+    from cybercrisis.accounts.models import User
+
+    ids = [e.id for e in escalations]
+    approvals: dict[str, list[EscalationApproval]] = {i: [] for i in ids}
+    if ids:
+        for a in session.scalars(select(EscalationApproval).where(EscalationApproval.escalation_id.in_(ids))
+                                 .order_by(EscalationApproval.at)):  # fmt: skip
+            approvals[a.escalation_id].append(a)
+    users = sorted({e.created_by_id for e in escalations if e.created_by_id})
+    user_org: dict[str, str] = {}
+    if users:
+        user_org = {r.id: r.org_id for r in session.execute(select(User.id, User.org_id).where(User.id.in_(users)))}
+    names.load([o for e in escalations for o in e.required] + [a.org_id for v in approvals.values() for a in v]
+               + list(user_org.values()) + [e.owner_org_id for e in escalations])  # fmt: skip
+    return [escalation_out(e, approvals[e.id], model, names,
+                           user_org.get(e.created_by_id or "", e.owner_org_id)) for e in escalations]  # fmt: skip
+
+
+def evidenced(incidents: Sequence[Incident]) -> list[str]:
+    """Definitions that the visible linked incidents show the crisis meets."""
+    out = set()
+    if len({c for i in incidents for c in i.countries}) >= 2:
+        out.add(Justification.MULTI_MEMBER_STATE_IMPACT.value)
+    if any(i.exceeds_national_capacity for i in incidents):
+        out.add(Justification.EXCEEDS_NATIONAL_CAPACITY.value)
+    return sorted(out)
+
+
+def visible_entry(entry: TimelineEntry, visible: set[str]) -> TimelineEntry | None:
+    """A timeline entry as this reader may see it: incident ids they may not read are taken out of it."""
+    summary = dict(entry.summary)
+    if isinstance(summary.get("incident"), str) and summary["incident"] not in visible:
+        return None
+    many = summary.get("incidents")
+    if isinstance(many, list):
+        shown = [i for i in many if i in visible]
+        if not shown:
+            return None
+        summary["incidents"] = shown
+    elif isinstance(many, int):
+        summary.pop("incidents")  # a count of links made when opening: it would count hidden ones too
+    return entry.model_copy(update={"summary": summary})
+
+
+def _readable_incidents(session: Session, actor: Principal, events: Sequence[AuditEvent], linked: set[str]) -> set[str]:
+    """The incidents named in these timeline entries that the reader may read (one query)."""
+    named: set[str] = set()
+    for e in events:
+        summary = json.loads(e.summary)
+        one, many = summary.get("incident"), summary.get("incidents")
+        named |= {one} if isinstance(one, str) else set()
+        named |= {i for i in many if isinstance(i, str)} if isinstance(many, list) else set()
+    unknown = sorted(named - linked)
+    if not unknown:
+        return linked
+    return linked | set(
+        session.scalars(select(Incident.id).where(Incident.id.in_(unknown), read_filter(actor, Incident)))
+    )
+
+
+def room(session: Session, actor: Principal, crisis_id: str, settings: Settings) -> CrisisOut:
+    """Everything of one crisis the reader may see. The query count does not grow with the number of objects."""
+    crisis = service.get(session, actor, crisis_id)
+    model = model_for(settings)
+    now = utcnow()
+    names = Names(session)
+    shares = sharing.shares_of(session, crisis.id)
+
+    incidents = list(session.scalars(
+        select(Incident).join(CrisisIncident, CrisisIncident.incident_id == Incident.id)
+        .where(CrisisIncident.crisis_id == crisis.id, read_filter(actor, Incident))
+        .options(lazyload(Incident.sector_rows))  # countries come with them (selectin); sectors are not read
+        .order_by(Incident.aware_at.desc())))  # fmt: skip
+    incident_ids = [i.id for i in incidents]
+
+    sitreps = list(session.scalars(
+        select(Sitrep).where(Sitrep.state == SitrepState.PUBLISHED.value, read_filter(actor, Sitrep))
+        .order_by(Sitrep.period_end.desc()).limit(6)))  # fmt: skip
+
+    alerts: list[AlertBrief] = []
+    if incident_ids:
+        awaiting = (select(func.count()).select_from(AlertRecipient)
+                    .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.acknowledged_at.is_(None))
+                    .correlate(Alert).scalar_subquery())  # fmt: skip
+        for alert, waiting in session.execute(
+            select(Alert, awaiting).where(Alert.incident_id.in_(incident_ids), read_filter(actor, Alert))
+            .order_by(Alert.created_at.desc())
+        ):  # fmt: skip
+            if waiting:
+                alerts.append(AlertBrief(id=alert.id, title=alert.title, incident=alert.incident_id, awaiting=waiting))
+
+    offers = (select(func.count()).select_from(Offer).where(Offer.request_id == AssistanceRequest.id,
+                                                             read_filter(actor, Offer))
+              .correlate(AssistanceRequest).scalar_subquery())  # fmt: skip
+    requests = [
+        RequestBrief(id=r.id, country=r.country, needs=r.needs, urgency=r.urgency, state=r.state, offers=n)
+        for r, n in session.execute(
+            select(AssistanceRequest, offers)
+            .where(AssistanceRequest.crisis_id == crisis.id, read_filter(actor, AssistanceRequest))
+            .order_by(AssistanceRequest.created_at.desc()))
+    ]  # fmt: skip
+    communications = [
+        CommunicationBrief(id=c.id, title=c.title, kind=c.kind, state=c.state, embargo_until=c.embargo_until)
+        for c in session.scalars(
+            select(Communication).where(Communication.crisis_id == crisis.id, read_filter(actor, Communication))
+            .order_by(Communication.created_at.desc()))
+    ]  # fmt: skip
+    handoff_rows = list(session.scalars(
+        select(Handoff).where(or_(Handoff.crisis_id == crisis.id, Handoff.incident_id.in_(incident_ids)),
+                              read_filter(actor, Handoff))
+        .order_by(Handoff.created_at.desc())))  # fmt: skip
+
+    escalations = escalations_of(session, actor, [crisis.id])
+    decisions = list(session.scalars(
+        select(Decision).where(Decision.crisis_id == crisis.id, read_filter(actor, Decision))
+        .order_by(Decision.decided_at.desc(), Decision.id)))  # fmt: skip
+    actions = list(session.scalars(
+        select(Action).where(Action.crisis_id == crisis.id, read_filter(actor, Action))
+        .order_by(Action.due_at.is_(None), Action.due_at, Action.id)))  # fmt: skip
+
+    # The timeline: entries about the crisis and about the objects of it this reader sees.
+    object_ids = [crisis.id] + [e.id for e in escalations] + [d.id for d in decisions] + [a.id for a in actions]
+    timeline = list(session.scalars(
+        select(AuditEvent).where(AuditEvent.object_id.in_(object_ids))
+        .order_by(AuditEvent.seq.desc()).limit(TIMELINE_LIMIT)))  # fmt: skip
+
+    readable = _readable_incidents(session, actor, timeline, set(incident_ids))
+    names.load([crisis.owner_org_id] + [h.recipient_org_id for h in handoff_rows]
+               + [o for d in decisions for o in d.decided_by] + [a.assignee_org_id for a in actions])  # fmt: skip
+    stage = service._stage(model, crisis)
+    can_decide = bool(actor.has(Permission.CRISIS_DECIDE) and actor.org_id
+                      and actor.org_id in service.participants_at(session, crisis, stage.level, model))  # fmt: skip
+    all_countries = sorted({c for i in incidents for c in i.countries})
+    return CrisisOut(
+        id=crisis.id, title=crisis.title, description=crisis.description, justification=crisis.justification,
+        criteria=crisis.criteria, evidenced=evidenced(incidents), level=stage.level,
+        stage=stage.key, stage_label=stage.label, mechanism=stage.community, phase=crisis.phase,
+        status=crisis.status, suspected_criminal=crisis.suspected_criminal, tlp=crisis.tlp,
+        owner=names.ref(crisis.owner_org_id), created_by=crisis.created_by_id, created=crisis.created_at,
+        modified=crisis.modified_at, closed_at=crisis.closed_at, version=crisis.version, exercise=crisis.exercise,
+        share_with=sharing.share_list(shares),
+        incidents=[IncidentBrief(id=i.id, title=i.title, status=i.status, countries=i.countries,
+                                 impact_severity=i.impact_severity, rsit_class=i.rsit_class, tlp=i.tlp)
+                   for i in incidents],
+        countries=all_countries,
+        sitreps=[SitrepBrief(id=s.id, level=s.level, title=LEVEL_TITLE[s.level], period_end=s.period_end,
+                             published_at=s.published_at) for s in sitreps],
+        alerts=alerts, assistance_requests=requests, communications=communications,
+        handoffs=[HandoffBrief(id=h.id, recipient=names.ref(h.recipient_org_id), state=h.state, created=h.created_at)
+                  for h in handoff_rows],
+        escalations=escalation_outs(session, escalations, model, names),
+        decisions=[decision_out(d, names) for d in decisions],
+        actions=[action_out(a, names, now) for a in actions],
+        timeline=[t for t in (visible_entry(timeline_out(e), readable) for e in timeline) if t],
+        can_decide=can_decide,
+        can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_decide else [],
+    )  # fmt: skip
+
+
+class RoomCache:
+    """Per process: (crisis, reader, audit head) -> the room and its JSON (cybercrisis.cache).
+
+    Any change anywhere moves the audit head, so a room is never served stale after a change; time alone (an
+    action becoming overdue) shows within `ttl` seconds.
+    """
+
+    def __init__(self, size: int = 256, ttl: float = 30.0) -> None:
+        self._cache: HeadCache[tuple[CrisisOut, bytes]] = HeadCache(size, ttl)
+
+    def entry(self, session: Session, reader: Principal, crisis_id: str, settings: Settings) -> tuple[CrisisOut, bytes]:
+        key = ("room", crisis_id, reader_key(reader), audit_head(session))
+
+        def build() -> tuple[CrisisOut, bytes]:
+            out = room(session, reader, crisis_id, settings)
+            return out, out.model_dump_json().encode()
+
+        return self._cache.get(key, build)

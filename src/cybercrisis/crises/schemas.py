@@ -1,0 +1,272 @@
+"""API shapes of crises, escalations, decisions, actions and the crisis room."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from cybercrisis.access.schemas import ShareList, ShareWith
+from cybercrisis.schemas import Strict, TimelineEntry
+
+
+class CrisisIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    description: str = Field(default="", max_length=50_000)
+    incidents: list[str] = Field(default_factory=list, max_length=500, description="ids of incidents it grows from")
+    justification: str = Field(
+        min_length=1, max_length=20_000,
+        description="why this is a crisis: exceeds national capacity, or significant impact in two or more Member "
+        "States (NIS2 Art. 6; Blueprint)",
+    )  # fmt: skip
+    criteria: list[str] = Field(
+        default_factory=list, max_length=2,
+        description="the definitions it meets: exceeds-national-capacity, multi-member-state-impact",
+    )  # fmt: skip
+    stage: str | None = Field(default=None, description="stage of the escalation model to start at (default: first)")
+    phase: str | None = Field(default=None, description="preparedness, detection, response or recovery")
+    suspected_criminal: bool = False
+    tlp: str = "amber"
+    share_with: ShareWith | None = Field(default=None, description="default: the starting stage's community")
+
+
+class CrisisPatch(Strict):
+    version: int = Field(description="the version you read; a stale one is refused with 409")
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=50_000)
+    justification: str | None = Field(default=None, min_length=1, max_length=20_000)
+    criteria: list[str] | None = Field(default=None, max_length=2)
+    suspected_criminal: bool | None = None
+
+
+class IncidentLinks(Strict):
+    incidents: list[str] = Field(min_length=1, max_length=500)
+
+
+class EscalationIn(Strict):
+    to: str = Field(min_length=1, max_length=64, description="a stage key, a level, or a mechanism (community)")
+    rationale: str = Field(min_length=1, max_length=20_000)
+
+
+class VerdictIn(Strict):
+    comment: str = Field(default="", max_length=5_000)
+
+
+class PhaseIn(Strict):
+    phase: str
+    rationale: str = Field(min_length=1, max_length=20_000)
+
+
+class DecisionIn(Strict):
+    level: str = Field(description="technical, operational or political")
+    kind: str = Field(default="response", description="response, political-measure, communication or other")
+    title: str = Field(min_length=1, max_length=300)
+    detail: str = Field(default="", max_length=50_000)
+    options: list[str] = Field(default_factory=list, max_length=50, description="the options considered")
+    rationale: str = Field(default="", max_length=20_000)
+
+
+class ActionIn(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    detail: str = Field(default="", max_length=20_000)
+    assignee: str = Field(description="id of the organisation that owns the action")
+    due_at: datetime | None = None
+    decision: str | None = Field(default=None, description="the decision this action carries out")
+
+
+class ActionPatch(Strict):
+    version: int
+    status: str | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    detail: str | None = Field(default=None, max_length=20_000)
+    due_at: datetime | None = None
+    assignee: str | None = None
+
+
+class CloseIn(Strict):
+    rationale: str = Field(min_length=1, max_length=20_000)
+
+
+class OrgRef(BaseModel):
+    id: str
+    name: str
+
+
+class StageOut(BaseModel):
+    key: str
+    label: str
+    level: str
+    community: str | None
+    approvers: list[OrgRef]
+    exit_approvers: list[OrgRef]
+    notify: list[str]
+
+
+class EscalationModelOut(BaseModel):
+    note: str
+    stages: list[StageOut]
+
+
+class ApprovalOut(BaseModel):
+    org: OrgRef
+    verdict: str
+    comment: str
+    at: datetime
+
+
+class EscalationOut(BaseModel):
+    id: str
+    crisis: str
+    from_stage: str
+    to_stage: str
+    to_label: str
+    direction: Literal["escalate", "de-escalate"]
+    rationale: str
+    state: str
+    required: list[OrgRef]
+    approvals: list[ApprovalOut]
+    waiting_for: list[OrgRef]
+    proposed_by: str | None
+    proposed_by_org: OrgRef
+    created: datetime
+    decided_at: datetime | None
+    decision: str | None
+
+
+class DecisionOut(BaseModel):
+    id: str
+    crisis: str
+    level: str
+    kind: str
+    title: str
+    detail: str
+    options: list[str]
+    rationale: str
+    decided_at: datetime
+    decided_by: list[OrgRef]
+    recorded_by: str | None
+    escalation: str | None
+    tlp: str
+
+
+class ActionOut(BaseModel):
+    id: str
+    crisis: str
+    title: str
+    detail: str
+    assignee: OrgRef
+    due_at: datetime | None
+    status: str
+    overdue: bool
+    done_at: datetime | None
+    decision: str | None
+    version: int
+    tlp: str
+
+
+class IncidentBrief(BaseModel):
+    id: str
+    title: str
+    status: str
+    countries: list[str]
+    impact_severity: str | None
+    rsit_class: str | None
+    tlp: str
+
+
+class SitrepBrief(BaseModel):
+    id: str
+    level: str
+    title: str
+    period_end: datetime
+    published_at: datetime | None
+
+
+class AlertBrief(BaseModel):
+    id: str
+    title: str
+    incident: str | None
+    awaiting: int
+
+
+class RequestBrief(BaseModel):
+    id: str
+    country: str | None
+    needs: list[str]
+    urgency: str
+    state: str
+    offers: int
+
+
+class CommunicationBrief(BaseModel):
+    id: str
+    title: str
+    kind: str
+    state: str
+    embargo_until: datetime | None
+
+
+class HandoffBrief(BaseModel):
+    id: str
+    recipient: OrgRef
+    state: str
+    created: datetime
+
+
+class CrisisOut(BaseModel):
+    id: str
+    title: str
+    description: str
+    justification: str
+    criteria: list[str]
+    evidenced: list[str] = Field(description="definitions the visible linked incidents show it meets")
+    level: str
+    stage: str
+    stage_label: str
+    mechanism: str | None
+    phase: str
+    status: str
+    suspected_criminal: bool
+    tlp: str
+    owner: OrgRef
+    created_by: str | None
+    created: datetime
+    modified: datetime
+    closed_at: datetime | None
+    version: int
+    exercise: bool
+    share_with: ShareList
+    incidents: list[IncidentBrief]
+    countries: list[str]
+    sitreps: list[SitrepBrief]
+    alerts: list[AlertBrief]
+    assistance_requests: list[RequestBrief]
+    communications: list[CommunicationBrief]
+    handoffs: list[HandoffBrief]
+    escalations: list[EscalationOut]
+    decisions: list[DecisionOut]
+    actions: list[ActionOut]
+    timeline: list[TimelineEntry]
+    can_decide: bool
+    can_escalate_to: list[str]
+
+
+class CrisisSummary(BaseModel):
+    id: str
+    title: str
+    level: str
+    stage: str
+    stage_label: str
+    phase: str
+    status: str
+    tlp: str
+    owner: OrgRef
+    incidents: int
+    created: datetime
+    modified: datetime
+
+
+class CrisisPage(BaseModel):
+    items: list[CrisisSummary]
+    next: str | None

@@ -1,0 +1,699 @@
+"""Crises: opening, linking incidents, escalation by the deployment's model, decisions, actions (ADR 0007).
+
+Objects of a crisis (escalations, decisions, actions) carry the crisis's marking and share list, written when they
+are created and rewritten whenever the crisis's audience changes (`_reshare`), so that one access layer decides
+about each of them like about anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.orm import Session
+
+from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import COMMUNITY, ORG, can_read, read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareWith
+from cybercrisis.access.tlp import TLP
+from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
+from cybercrisis.crises.escalation import EscalationModel, Stage, model_for
+from cybercrisis.crises.models import (
+    Action,
+    ActionStatus,
+    Crisis,
+    CrisisIncident,
+    CrisisStatus,
+    Decision,
+    DecisionKind,
+    Escalation,
+    EscalationApproval,
+    EscalationState,
+    Justification,
+    Phase,
+)
+from cybercrisis.crises.schemas import ActionIn, ActionPatch, CrisisIn, CrisisPatch, DecisionIn
+from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.models import CommunityMembership, Organisation
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.incidents.models import Incident
+from cybercrisis.notify.service import notify_orgs
+
+# Decisions recorded through their own endpoints, never through the generic decision log.
+_OWN_ENDPOINT = {DecisionKind.ESCALATION, DecisionKind.DE_ESCALATION, DecisionKind.PHASE}
+LEVELS = ("technical", "operational", "political")
+
+
+def _bad(field: str, message: str, **extra: object) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message, **extra}])
+
+
+def _choice(field: str, value: str, valid: Iterable[str]) -> str:
+    options = list(valid)
+    if value not in options:
+        raise _bad(field, f"'{value}' is not valid for {field}; valid: {', '.join(options)}", valid=options)
+    return value
+
+
+# --- audience ------------------------------------------------------------------------------------------------
+
+
+def org_principal(session: Session, org_id: str) -> Principal:
+    """Any ordinary user of `org_id`, for asking whether that organisation may read something."""
+    communities = frozenset(
+        session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
+    )
+    return Principal(user_id=f"user--probe-of-{org_id}", org_id=org_id, communities=communities)
+
+
+def org_can_read(session: Session, org_id: str, crisis: Crisis, shares: Sequence[Share] | None = None) -> bool:
+    rows = sharing.shares_of(session, crisis.id) if shares is None else shares
+    return can_read(org_principal(session, org_id), tlp=crisis.tlp, owner_org_id=crisis.owner_org_id, shares=rows)
+
+
+def audience_orgs(session: Session, crisis: Crisis) -> set[str]:
+    """Organisations whose users may read the crisis (named users of RED aside)."""
+    if crisis.tlp == TLP.RED:
+        return {crisis.owner_org_id}
+    shares = sharing.shares_of(session, crisis.id)
+    orgs = {s.target for s in shares if s.kind == ORG} | {crisis.owner_org_id}
+    if crisis.tlp != TLP.AMBER_STRICT:
+        slugs = [s.target for s in shares if s.kind == COMMUNITY]
+        if slugs:
+            orgs |= set(
+                session.scalars(
+                    select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(sorted(slugs)))
+                )
+            )
+    return orgs
+
+
+_CHILD_MODELS: tuple[type[Escalation] | type[Decision] | type[Action], ...] = (Escalation, Decision, Action)
+
+
+def _children(session: Session, crisis_id: str) -> list[str]:
+    ids: list[str] = []
+    for model in _CHILD_MODELS:
+        ids += session.scalars(select(model.id).where(model.crisis_id == crisis_id))
+    return ids
+
+
+def _copy_shares(session: Session, crisis: Crisis, child_ids: Sequence[str]) -> None:
+    """Give `child_ids` exactly the crisis's marking and share list."""
+    if not child_ids:
+        return
+    entries = [(s.kind, s.target) for s in sharing.shares_of(session, crisis.id)]
+    session.execute(delete(Share).where(Share.object_id.in_(list(child_ids))))
+    for child in child_ids:
+        sharing.write(session, object_id=child, entries=entries, added_by=crisis.owner_org_id)
+    for model in _CHILD_MODELS:
+        session.execute(
+            sql_update(model).where(model.id.in_(list(child_ids)), model.tlp != crisis.tlp).values(tlp=crisis.tlp)
+            .execution_options(synchronize_session="fetch")
+        )  # fmt: skip
+
+
+def _reshare(session: Session, crisis: Crisis) -> None:
+    session.flush()
+    _copy_shares(session, crisis, _children(session, crisis.id))
+
+
+def _add_orgs(session: Session, crisis: Crisis, org_ids: Iterable[str], *, why: str) -> list[str]:
+    """Make sure these organisations read the crisis (approvers, assignees, a new stage's community)."""
+    shares = sharing.shares_of(session, crisis.id)
+    missing = [o for o in dict.fromkeys(org_ids) if not org_can_read(session, o, crisis, shares)]
+    if not missing:
+        return []
+    if crisis.tlp == TLP.RED:
+        names = ", ".join(_names(session, missing).values())
+        raise Conflict(f"this crisis is TLP:RED (named users only), so {names} cannot take part ({why}); the "
+                       "originator must mark it AMBER+STRICT or wider first")  # fmt: skip
+    sharing.write(session, object_id=crisis.id, entries=[(ORG, o) for o in missing], added_by=crisis.owner_org_id)
+    return missing
+
+
+def _add_community(session: Session, crisis: Crisis, slug: str | None) -> str | None:
+    """A stage's community joins the audience where the marking allows communities (CLEAR, GREEN, AMBER)."""
+    if slug is None or crisis.tlp in (TLP.RED, TLP.AMBER_STRICT):
+        return None
+    existing = {(s.kind, s.target) for s in sharing.shares_of(session, crisis.id)}
+    if (COMMUNITY, slug) in existing:
+        return None
+    sharing.write(session, object_id=crisis.id, entries=[(COMMUNITY, slug)], added_by=crisis.owner_org_id)
+    return slug
+
+
+def _names(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
+    ids = sorted(set(org_ids))
+    if not ids:
+        return {}
+    rows = session.execute(select(Organisation.id, Organisation.short_name).where(Organisation.id.in_(ids))).all()
+    found = {r.id: r.short_name for r in rows}
+    return {i: found.get(i, i) for i in ids}
+
+
+def _notify(session: Session, crisis: Crisis, *, event: str, subject: str, body: str, object_id: str,
+            dedupe: str, orgs: Iterable[str] | None = None, exclude: str | None = None) -> None:  # fmt: skip
+    """Tell organisations that may read the crisis. The text carries titles only: all of them may read those."""
+    audience = audience_orgs(session, crisis)
+    targets = audience if orgs is None else audience & set(orgs)
+    targets.discard(exclude or "")
+    notify_orgs(session, event=event, org_ids=targets, subject=f"[{TLP(crisis.tlp).label}] "
+                f"{subject}", body=f"{body}\nOpen it in cybercrisis: "
+                f"/crises/{crisis.id}", object_id=object_id, payload={"crisis": crisis.id, "object": object_id},
+                dedupe=dedupe)  # fmt: skip
+
+
+def _community_orgs(session: Session, slugs: Iterable[str]) -> set[str]:
+    wanted = sorted(set(slugs))
+    if not wanted:
+        return set()
+    return set(
+        session.scalars(select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(wanted)))
+    )
+
+
+# --- checks ------------------------------------------------------------------------------------------------
+
+
+def get(session: Session, actor: Principal, crisis_id: str) -> Crisis:
+    return sharing.get_readable(session, actor, Crisis, crisis_id)
+
+
+def _for_update(session: Session, actor: Principal, crisis_id: str) -> Crisis:
+    """A readable crisis, locked until commit so that concurrent decisions about it are serialised."""
+    crisis = get(session, actor, crisis_id)
+    # Read again under the lock: another transaction may have changed it while we waited.
+    q = select(Crisis).where(Crisis.id == crisis.id).with_for_update().execution_options(populate_existing=True)
+    return session.scalars(q).one()
+
+
+def _open(crisis: Crisis) -> None:
+    if crisis.status != CrisisStatus.OPEN:
+        raise Conflict(f"the crisis is {crisis.status}; reopen it first")
+
+
+def participants_at(session: Session, crisis: Crisis, level: str, model: EscalationModel) -> set[str]:
+    """Organisations that take part at `level`: the owner, and members of that level's communities."""
+    slugs = [s.community for s in model.stages if s.level == level and s.community]
+    return {crisis.owner_org_id} | _community_orgs(session, slugs)
+
+
+def _check_decider(session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel) -> None:
+    actor.require(Permission.CRISIS_DECIDE)
+    if actor.org_id is None or actor.org_id not in participants_at(session, crisis, level, model):
+        slugs = sorted({s.community for s in model.stages if s.level == level and s.community})
+        raise PermissionDenied(
+            f"only the crisis owner and organisations taking part at the {level} level "
+            f"({', '.join(slugs) or 'no community configured'}) record decisions there"
+        )
+
+
+def _criteria(values: Sequence[str]) -> list[str]:
+    valid = [j.value for j in Justification]
+    return sorted({_choice("criteria", v, valid) for v in values})
+
+
+def _incidents(session: Session, actor: Principal, ids: Sequence[str]) -> list[str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    found = set(session.scalars(select(Incident.id).where(Incident.id.in_(wanted), read_filter(actor, Incident))))
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise _bad("incidents", f"no incident you may see with id {', '.join(missing)}")
+    return wanted
+
+
+# --- crises ------------------------------------------------------------------------------------------------
+
+
+def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings: Settings) -> Crisis:
+    actor.require(Permission.CRISIS_WRITE)
+    if actor.org_id is None:
+        raise PermissionDenied("crises belong to an organisation: act as one of its users")
+    model = model_for(settings)
+    stage = model.find(data.stage) if data.stage else model.stages[0]
+    # Starting higher up must not skip the agreements a step up would need (e.g. the Presidency's for IPCR).
+    needed = [o for o in model.required_for(model.stages[0], stage) if o != actor.org_id]
+    if needed:
+        names = ", ".join(_names(session, needed).values())
+        raise _bad("stage", f"'{stage.label}' needs the agreement of {names}: open the crisis at a lower stage and "
+                   "propose the escalation")  # fmt: skip
+    incident_ids = _incidents(session, actor, data.incidents)
+    phase = _choice("phase", data.phase, [p.value for p in Phase]) if data.phase else (
+        Phase.RESPONSE.value if incident_ids else Phase.DETECTION.value)  # fmt: skip
+    marking = sharing.parse_tlp(data.tlp)
+    share_with = data.share_with
+    if share_with is None:
+        allows_community = marking in (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
+        share_with = ShareWith(communities=[stage.community] if stage.community and allows_community else [])
+    entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=actor.org_id,
+                              author_id=actor.user_id)  # fmt: skip
+    now = utcnow()
+    crisis = Crisis(
+        id=new_id("crisis"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
+        title=data.title, description=data.description, justification=data.justification,
+        criteria=_criteria(data.criteria), stage=stage.key, phase=phase, status=CrisisStatus.OPEN.value,
+        suspected_criminal=data.suspected_criminal, created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(crisis)
+    session.flush()
+    sharing.write(session, object_id=crisis.id, entries=entries, added_by=actor.org_id)
+    session.add_all(CrisisIncident(crisis_id=crisis.id, incident_id=i, added_by_id=actor.user_id) for i in incident_ids)
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:crisis:create",
+        object_id=crisis.id,
+        summary={"stage": stage.key, "phase": phase, "tlp": marking.value, "incidents": len(incident_ids)},
+    )
+    session.flush()
+    _notify(session, crisis, event="crises:crisis:create", subject=f"Crisis opened: {crisis.title}",
+            body=f"A crisis was opened at stage '{stage.label}' ({stage.level} level).", object_id=crisis.id,
+            dedupe=f"crisis-open:{crisis.id}", exclude=actor.org_id)  # fmt: skip
+    return crisis
+
+
+def update(session: Session, *, actor: Principal, crisis_id: str, patch: CrisisPatch) -> Crisis:
+    actor.require(Permission.CRISIS_WRITE)
+    crisis = _for_update(session, actor, crisis_id)
+    if actor.org_id != crisis.owner_org_id:
+        raise PermissionDenied("only the organisation that opened the crisis edits it")
+    if patch.version != crisis.version:
+        raise Conflict(f"the crisis changed since you read it (version {patch.version}, now {crisis.version}): "
+                       "reload and apply your change again")  # fmt: skip
+    changed: list[str] = []
+    criteria = _criteria(patch.criteria) if patch.criteria is not None else None
+    for field, value in (("title", patch.title), ("description", patch.description),
+                         ("justification", patch.justification), ("criteria", criteria),
+                         ("suspected_criminal", patch.suspected_criminal)):  # fmt: skip
+        if value is not None and getattr(crisis, field) != value:
+            setattr(crisis, field, value)
+            changed.append(field)
+    if changed:
+        crisis.modified_at = utcnow()
+        audit.record(session, actor=actor, tag="crises:crisis:edit", object_id=crisis.id, summary={"fields": changed})
+    return crisis
+
+
+def link_incidents(session: Session, *, actor: Principal, crisis_id: str, incident_ids: Sequence[str]) -> list[str]:
+    actor.require(Permission.CRISIS_WRITE)
+    crisis = _for_update(session, actor, crisis_id)
+    _open(crisis)
+    wanted = _incidents(session, actor, incident_ids)
+    existing = set(session.scalars(select(CrisisIncident.incident_id).where(CrisisIncident.crisis_id == crisis.id)))
+    added = [i for i in wanted if i not in existing]
+    session.add_all(CrisisIncident(crisis_id=crisis.id, incident_id=i, added_by_id=actor.user_id) for i in added)
+    if added:
+        crisis.modified_at = utcnow()
+        audit.record(session, actor=actor, tag="crises:crisis:link", object_id=crisis.id,
+                     summary={"incidents": added})  # fmt: skip
+    return added
+
+
+def unlink_incident(session: Session, *, actor: Principal, crisis_id: str, incident_id: str) -> None:
+    actor.require(Permission.CRISIS_WRITE)
+    crisis = _for_update(session, actor, crisis_id)
+    _incidents(session, actor, [incident_id])
+    link = session.get(CrisisIncident, (crisis.id, incident_id))
+    if link is None:
+        raise NotFound(f"{incident_id} is not linked to this crisis")
+    session.delete(link)
+    crisis.modified_at = utcnow()
+    audit.record(session, actor=actor, tag="crises:crisis:unlink", object_id=crisis.id,
+                 summary={"incident": incident_id})  # fmt: skip
+
+
+def set_sharing(session: Session, *, actor: Principal, crisis_id: str, tlp: str, share_with: ShareWith) -> Crisis:
+    crisis = _for_update(session, actor, crisis_id)
+    sharing.set_sharing(session, principal=actor, obj=crisis, tlp=sharing.parse_tlp(tlp), share_with=share_with,
+                        tag="crises:crisis:share")  # fmt: skip
+    crisis.modified_at = utcnow()
+    _reshare(session, crisis)
+    return crisis
+
+
+def close(session: Session, *, actor: Principal, crisis_id: str, rationale: str, settings: Settings) -> Crisis:
+    crisis = _for_update(session, actor, crisis_id)
+    if actor.org_id != crisis.owner_org_id:
+        raise PermissionDenied("only the organisation that opened the crisis closes it")
+    model = model_for(settings)
+    _check_decider(session, actor, crisis, _stage(model, crisis).level, model)
+    _open(crisis)
+    _no_pending(session, crisis)
+    crisis.status = CrisisStatus.CLOSED.value
+    crisis.closed_at = utcnow()
+    crisis.modified_at = crisis.closed_at
+    _decision(session, actor, crisis, level=_stage(model, crisis).level, kind=DecisionKind.OTHER,
+              title="Crisis closed", rationale=rationale, decided_by=[crisis.owner_org_id])  # fmt: skip
+    audit.record(session, actor=actor, tag="crises:crisis:close", object_id=crisis.id, summary={})
+    return crisis
+
+
+def reopen(session: Session, *, actor: Principal, crisis_id: str, rationale: str, settings: Settings) -> Crisis:
+    crisis = _for_update(session, actor, crisis_id)
+    if actor.org_id != crisis.owner_org_id:
+        raise PermissionDenied("only the organisation that opened the crisis reopens it")
+    model = model_for(settings)
+    _check_decider(session, actor, crisis, _stage(model, crisis).level, model)
+    if crisis.status == CrisisStatus.OPEN:
+        raise Conflict("the crisis is already open")
+    crisis.status = CrisisStatus.OPEN.value
+    crisis.closed_at = None
+    crisis.modified_at = utcnow()
+    _decision(session, actor, crisis, level=_stage(model, crisis).level, kind=DecisionKind.OTHER,
+              title="Crisis reopened", rationale=rationale, decided_by=[crisis.owner_org_id])  # fmt: skip
+    audit.record(session, actor=actor, tag="crises:crisis:reopen", object_id=crisis.id, summary={})
+    return crisis
+
+
+# --- decisions -----------------------------------------------------------------------------------------------
+
+
+def _stage(model: EscalationModel, crisis: Crisis) -> Stage:
+    try:
+        return model.stage(crisis.stage)
+    except KeyError:
+        raise Conflict(f"the crisis is at stage '{crisis.stage}', which the deployment's escalation model no longer "
+                       "has; an administrator must restore it or move the crisis") from None  # fmt: skip
+
+
+def _decision(session: Session, actor: Principal, crisis: Crisis, *, level: str, kind: DecisionKind, title: str,
+              rationale: str, decided_by: Sequence[str], detail: str = "", options: Sequence[str] = (),
+              escalation_id: str | None = None) -> Decision:  # fmt: skip
+    now = utcnow()
+    decision = Decision(
+        id=new_id("decision"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
+        exercise=crisis.exercise, crisis_id=crisis.id, level=level, kind=kind.value, title=title, detail=detail,
+        options=list(options), rationale=rationale, decided_at=now, decided_by=list(dict.fromkeys(decided_by)),
+        escalation_id=escalation_id, created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(decision)
+    session.flush()
+    _copy_shares(session, crisis, [decision.id])
+    audit.record(session, actor=actor, tag="crises:decision:create", object_id=decision.id,
+                 summary={"crisis": crisis.id, "level": level, "kind": kind.value})  # fmt: skip
+    return decision
+
+
+def record_decision(session: Session, *, actor: Principal, crisis_id: str, data: DecisionIn,
+                    settings: Settings) -> Decision:  # fmt: skip
+    crisis = _for_update(session, actor, crisis_id)
+    model = model_for(settings)
+    level = _choice("level", data.level, LEVELS)
+    kind = DecisionKind(_choice("kind", data.kind, [k.value for k in DecisionKind if k not in _OWN_ENDPOINT]))
+    _check_decider(session, actor, crisis, level, model)
+    _open(crisis)
+    options = [o.strip() for o in data.options if o.strip()]
+    assert actor.org_id is not None  # _check_decider found the organisation among the participants
+    decision = _decision(session, actor, crisis, level=level, kind=kind, title=data.title, detail=data.detail,
+                         options=options, rationale=data.rationale, decided_by=[actor.org_id])  # fmt: skip
+    crisis.modified_at = utcnow()
+    _notify(session, crisis, event="crises:decision:create", subject=f"Decision in crisis {crisis.title}",
+            body=f"A {level}-level decision was recorded: {decision.title}", object_id=decision.id,
+            dedupe=f"decision:{decision.id}", orgs=participants_at(session, crisis, level, model),
+            exclude=actor.org_id)  # fmt: skip
+    return decision
+
+
+def change_phase(session: Session, *, actor: Principal, crisis_id: str, phase: str, rationale: str,
+                 settings: Settings) -> Decision:  # fmt: skip
+    crisis = _for_update(session, actor, crisis_id)
+    model = model_for(settings)
+    new = _choice("phase", phase, [p.value for p in Phase])
+    level = _stage(model, crisis).level
+    _check_decider(session, actor, crisis, level, model)
+    _open(crisis)
+    if new == crisis.phase:
+        raise Conflict(f"the crisis is already in the {new} phase")
+    before = crisis.phase
+    crisis.phase = new
+    crisis.modified_at = utcnow()
+    assert actor.org_id is not None
+    decision = _decision(session, actor, crisis, level=level, kind=DecisionKind.PHASE,
+                         title=f"Phase changed from {before} to {new}", rationale=rationale,
+                         decided_by=[actor.org_id])  # fmt: skip
+    audit.record(session, actor=actor, tag="crises:crisis:phase", object_id=crisis.id,
+                 summary={"from": before, "to": new})  # fmt: skip
+    return decision
+
+
+# --- escalation ----------------------------------------------------------------------------------------------
+
+
+def _no_pending(session: Session, crisis: Crisis) -> None:
+    pending = session.scalars(
+        select(Escalation.id).where(Escalation.crisis_id == crisis.id, Escalation.state == EscalationState.PENDING)
+    ).first()
+    if pending:
+        raise Conflict(f"escalation {pending} is still waiting for agreement: decide it or withdraw it first")
+
+
+def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to: str, rationale: str,
+                       settings: Settings) -> Escalation:  # fmt: skip
+    """Propose moving the crisis to another stage; done at once when nobody else must agree."""
+    crisis = _for_update(session, actor, crisis_id)
+    model = model_for(settings)
+    current = _stage(model, crisis)
+    target = model.find(to)
+    # Whoever coordinates now proposes: the owner and the organisations at the current level.
+    _check_decider(session, actor, crisis, current.level, model)
+    _open(crisis)
+    if target.key == current.key:
+        raise Conflict(f"the crisis is already at '{current.label}'")
+    _no_pending(session, crisis)
+    required = list(model.required_for(current, target))
+    known = set(_names(session, required))
+    unknown = [r for r in required if r not in known or not session.get(Organisation, r)]
+    if unknown:
+        raise Conflict(f"the escalation model names organisations this node's directory lacks: {', '.join(unknown)}")
+    _add_orgs(session, crisis, required, why="they must agree to this step")
+    direction = "escalate" if target.rank > current.rank else "de-escalate"
+    now = utcnow()
+    esc = Escalation(
+        id=new_id("escalation"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
+        exercise=crisis.exercise, crisis_id=crisis.id, from_stage=current.key, to_stage=target.key,
+        direction=direction, rationale=rationale, state=EscalationState.PENDING.value, required=required,
+        created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(esc)
+    session.flush()
+    # Proposing counts as agreeing for the proposer's own organisation.
+    if actor.org_id in required:
+        session.add(EscalationApproval(escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id,
+                                       verdict="agree", comment="proposed it"))  # fmt: skip
+    _reshare(session, crisis)
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:escalation:propose",
+        object_id=esc.id,
+        summary={"crisis": crisis.id, "from": current.key, "to": target.key, "required": required},
+    )
+    session.flush()
+    if not _waiting_for(session, esc):
+        _apply(session, actor, crisis, esc, model)
+    else:
+        _notify(session, crisis, event="crises:escalation:approval-requested",
+                subject=f"Your agreement is needed: {crisis.title} to {target.label}",
+                body=f"A move of the crisis '{crisis.title}' from '{current.label}' to '{target.label}' waits for "
+                     "your organisation's agreement.", object_id=esc.id, dedupe=f"escalation-ask:{esc.id}",
+                orgs=_waiting_for(session, esc))  # fmt: skip
+    return esc
+
+
+def _waiting_for(session: Session, esc: Escalation) -> list[str]:
+    agreed = set(session.scalars(select(EscalationApproval.org_id).where(
+        EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree")))  # fmt: skip
+    return [o for o in esc.required if o not in agreed]
+
+
+def _apply(session: Session, actor: Principal, crisis: Crisis, esc: Escalation, model: EscalationModel) -> None:
+    target = model.stage(esc.to_stage)
+    agreed = list(session.scalars(select(EscalationApproval.org_id).where(
+        EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree")))  # fmt: skip
+    crisis.stage = target.key
+    crisis.modified_at = utcnow()
+    added = _add_community(session, crisis, target.community)
+    kind = DecisionKind.ESCALATION if esc.direction == "escalate" else DecisionKind.DE_ESCALATION
+    verb = "Escalated" if kind == DecisionKind.ESCALATION else "De-escalated"
+    decision = _decision(
+        session,
+        actor,
+        crisis,
+        level=target.level,
+        kind=kind,
+        title=f"{verb} to {target.label}",
+        rationale=esc.rationale,
+        decided_by=[crisis.owner_org_id, *agreed],
+        escalation_id=esc.id,
+    )
+    esc.state = EscalationState.DONE.value
+    esc.decided_at = decision.decided_at
+    esc.decision_id = decision.id
+    esc.modified_at = decision.decided_at
+    _reshare(session, crisis)
+    audit.record(session, actor=actor, tag="crises:escalation:done", object_id=esc.id,
+                 summary={"crisis": crisis.id, "to": target.key, "community_added": added})  # fmt: skip
+    audit.record(session, actor=actor, tag="crises:crisis:stage", object_id=crisis.id,
+                 summary={"from": esc.from_stage, "to": target.key, "decision": decision.id})  # fmt: skip
+    _notify(session, crisis, event=f"crises:crisis:{esc.direction}", subject=f"{verb}: {crisis.title}",
+            body=f"The crisis '{crisis.title}' moved to '{target.label}' ({target.level} level).",
+            object_id=esc.id, dedupe=f"escalation-done:{esc.id}",
+            orgs=_community_orgs(session, target.notify) | set(esc.required))  # fmt: skip
+
+
+def _pending(session: Session, actor: Principal, crisis_id: str, escalation_id: str) -> tuple[Crisis, Escalation]:
+    crisis = _for_update(session, actor, crisis_id)
+    esc = sharing.get_readable(session, actor, Escalation, escalation_id)
+    if esc.crisis_id != crisis.id:
+        raise NotFound(f"no escalation {escalation_id} in this crisis")
+    session.execute(select(Escalation.id).where(Escalation.id == esc.id).with_for_update())
+    session.refresh(esc)
+    if esc.state != EscalationState.PENDING:
+        raise Conflict(f"this escalation is already {esc.state}")
+    return crisis, esc
+
+
+def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str, agree: bool,
+                      comment: str, settings: Settings) -> Escalation:  # fmt: skip
+    """One required organisation agrees (or refuses). The crisis row lock makes two answers at once both count."""
+    actor.require(Permission.ESCALATION_APPROVE)
+    crisis, esc = _pending(session, actor, crisis_id, escalation_id)
+    if actor.org_id not in esc.required:
+        names = ", ".join(_names(session, esc.required).values()) or "nobody"
+        raise PermissionDenied(f"your organisation is not among those that must agree to this step ({names})")
+    assert actor.org_id is not None
+    if not agree and not comment:
+        raise _bad("comment", "say why your organisation does not agree")
+    existing = session.get(EscalationApproval, (esc.id, actor.org_id))
+    if existing is not None:
+        raise Conflict(f"your organisation already answered ({existing.verdict}) on {existing.at.isoformat()}")
+    session.add(EscalationApproval(escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id,
+                                   verdict="agree" if agree else "reject", comment=comment))  # fmt: skip
+    session.flush()
+    audit.record(session, actor=actor, tag="crises:escalation:" + ("agree" if agree else "reject"), object_id=esc.id,
+                 summary={"crisis": crisis.id, "org": actor.org_id})  # fmt: skip
+    model = model_for(settings)
+    if not agree:
+        esc.state = EscalationState.REJECTED.value
+        esc.decided_at = utcnow()
+        target = model.stage(esc.to_stage)
+        decision = _decision(session, actor, crisis, level=target.level, kind=DecisionKind(
+            "escalation" if esc.direction == "escalate" else "de-escalation"),
+            title=f"Move to {target.label} not agreed", rationale=comment, decided_by=[actor.org_id],
+            escalation_id=esc.id)  # fmt: skip
+        esc.decision_id = decision.id
+        _notify(session, crisis, event="crises:escalation:rejected", subject=f"Not agreed: {crisis.title}",
+                body=f"The move to '{target.label}' was not agreed.", object_id=esc.id,
+                dedupe=f"escalation-rejected:{esc.id}", orgs=[crisis.owner_org_id, *esc.required])  # fmt: skip
+    elif not _waiting_for(session, esc):
+        _apply(session, actor, crisis, esc, model)
+    return esc
+
+
+def withdraw_escalation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str) -> Escalation:
+    actor.require(Permission.CRISIS_DECIDE)
+    crisis, esc = _pending(session, actor, crisis_id, escalation_id)
+    if actor.org_id not in (crisis.owner_org_id, _proposer_org(session, esc)):
+        raise PermissionDenied("only the proposer's organisation or the crisis owner withdraws a proposal")
+    esc.state = EscalationState.WITHDRAWN.value
+    esc.decided_at = utcnow()
+    audit.record(session, actor=actor, tag="crises:escalation:withdraw", object_id=esc.id,
+                 summary={"crisis": crisis.id})  # fmt: skip
+    return esc
+
+
+def _proposer_org(session: Session, esc: Escalation) -> str | None:
+    from cybercrisis.accounts.models import User
+
+    if esc.created_by_id is None:
+        return None
+    return session.scalar(select(User.org_id).where(User.id == esc.created_by_id))
+
+
+# --- actions -------------------------------------------------------------------------------------------------
+
+
+def _check_due(due_at: datetime | None) -> None:
+    if due_at is not None and due_at.tzinfo is None:
+        raise _bad("due_at", "give a time zone, e.g. 2026-11-28T18:00:00Z")
+
+
+def create_action(session: Session, *, actor: Principal, crisis_id: str, data: ActionIn) -> Action:
+    actor.require(Permission.ACTION_WRITE)
+    crisis = _for_update(session, actor, crisis_id)
+    _open(crisis)
+    _check_due(data.due_at)
+    if session.get(Organisation, data.assignee) is None:
+        raise _bad("assignee", f"unknown organisation {data.assignee}")
+    if not org_can_read(session, data.assignee, crisis):
+        name = _names(session, [data.assignee])[data.assignee]
+        raise _bad("assignee", f"{name} cannot see this crisis; the originator shares it with them first")
+    if data.decision is not None:
+        decision = sharing.get_readable(session, actor, Decision, data.decision)
+        if decision.crisis_id != crisis.id:
+            raise _bad("decision", f"decision {data.decision} belongs to another crisis")
+    now = utcnow()
+    action = Action(
+        id=new_id("task"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
+        exercise=crisis.exercise, crisis_id=crisis.id, title=data.title, detail=data.detail,
+        assignee_org_id=data.assignee, due_at=data.due_at, status=ActionStatus.OPEN.value, decision_id=data.decision,
+        created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(action)
+    session.flush()
+    _copy_shares(session, crisis, [action.id])
+    audit.record(session, actor=actor, tag="crises:action:create", object_id=action.id,
+                 summary={"crisis": crisis.id, "assignee": data.assignee,
+                          "due_at": data.due_at.isoformat() if data.due_at else None})  # fmt: skip
+    _notify(session, crisis, event="crises:action:assigned", subject=f"Action for your organisation: {action.title}",
+            body=f"In crisis '{crisis.title}'" + (f", due {data.due_at:%Y-%m-%d %H:%M} UTC." if data.due_at else "."),
+            object_id=action.id, dedupe=f"action-assigned:{action.id}", orgs=[data.assignee],
+            exclude=actor.org_id)  # fmt: skip
+    return action
+
+
+def update_action(session: Session, *, actor: Principal, action_id: str, patch: ActionPatch) -> Action:
+    actor.require(Permission.ACTION_WRITE)
+    action = sharing.get_readable(session, actor, Action, action_id)
+    crisis = _for_update(session, actor, action.crisis_id)
+    if actor.org_id not in (action.assignee_org_id, crisis.owner_org_id):
+        raise PermissionDenied("only the organisation that owns the action, or the crisis owner, updates it")
+    if patch.version != action.version:
+        raise Conflict(f"the action changed since you read it (version {patch.version}, now {action.version}): "
+                       "reload and apply your change again")  # fmt: skip
+    _check_due(patch.due_at)
+    before = {"status": action.status, "assignee": action.assignee_org_id}
+    if patch.assignee is not None and patch.assignee != action.assignee_org_id:
+        if actor.org_id != crisis.owner_org_id:
+            raise PermissionDenied("only the crisis owner reassigns an action")
+        if session.get(Organisation, patch.assignee) is None or not org_can_read(session, patch.assignee, crisis):
+            raise _bad("assignee", f"{patch.assignee} is unknown or cannot see this crisis")
+        action.assignee_org_id = patch.assignee
+        action.reminded_at = action.overdue_notified_at = None
+    if patch.status is not None:
+        status = _choice("status", patch.status, [s.value for s in ActionStatus])
+        if status != action.status:
+            action.status = status
+            action.done_at = utcnow() if status == ActionStatus.DONE else None
+    for field in ("title", "detail"):
+        value = getattr(patch, field)
+        if value is not None:
+            setattr(action, field, value)
+    if patch.due_at is not None and patch.due_at != action.due_at:
+        action.due_at = patch.due_at
+        action.reminded_at = action.overdue_notified_at = None
+    if session.is_modified(action):
+        action.modified_at = utcnow()
+        audit.record(session, actor=actor, tag="crises:action:update", object_id=action.id,
+                     summary={"crisis": crisis.id, "status": [before["status"], action.status],
+                              "assignee": action.assignee_org_id})  # fmt: skip
+    return action
