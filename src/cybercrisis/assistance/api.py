@@ -1,0 +1,297 @@
+"""Mutual assistance API: requests for assistance, offers, deployment to closure, the capability catalogue and
+the ranking of requests to the EU Cybersecurity Reserve. Everything read goes through the access layer: an
+object the reader may not see is 404, and a request's view lists only the offers the reader may see."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
+from cybercrisis.access.principal import Principal
+from cybercrisis.assistance import ranking, service
+from cybercrisis.assistance.models import AssistanceRequest, Capability, Offer
+from cybercrisis.assistance.schemas import (
+    CapabilityIn,
+    CapabilityOut,
+    CapabilityPage,
+    CapabilityPatch,
+    CriterionOut,
+    DecisionIn,
+    OfferIn,
+    OfferOut,
+    RankedOut,
+    RankingOut,
+    RequestIn,
+    RequestOut,
+    RequestPage,
+    SummaryIn,
+    SupportEndedIn,
+)
+from cybercrisis.audit import service as audit
+from cybercrisis.audit.api import timeline_out
+from cybercrisis.deps import DB, CurrentPrincipal
+from cybercrisis.schemas import TimelineEntry
+
+router = APIRouter(prefix="/api/v1", tags=["assistance"])
+
+
+def offer_out(o: Offer, names: dict[str, str]) -> OfferOut:
+    return OfferOut(
+        id=o.id, request=o.request_id, offerer=o.owner_org_id, offerer_name=names.get(o.owner_org_id, ""),
+        capability=o.capability, capability_id=o.capability_id, people=o.people, available_from=o.available_from,
+        conditions=o.conditions, state=o.state, decided_at=o.decided_at, decision_comment=o.decision_comment,
+        tlp=o.tlp, created=o.created_at, modified=o.modified_at, version=o.version,
+    )  # fmt: skip
+
+
+def capability_out(c: Capability, shares: list[Share], names: dict[str, str]) -> CapabilityOut:
+    return CapabilityOut(
+        id=c.id, kind=c.kind, title=c.title, description=c.description, notice_hours=c.notice_hours, people=c.people,
+        active=c.active, tlp=c.tlp, share_with=sharing.share_list(shares), owner=c.owner_org_id,
+        owner_name=names.get(c.owner_org_id, ""), created=c.created_at, modified=c.modified_at, version=c.version,
+    )  # fmt: skip
+
+
+def _request_out(
+    r: AssistanceRequest,
+    shares: list[Share],
+    offers: list[Offer],
+    names: dict[str, str],
+    matches: list[CapabilityOut] | None = None,
+) -> RequestOut:
+    return RequestOut(
+        id=r.id, state=r.state, country=r.country, needs=r.needs, urgency=r.urgency, description=r.description,
+        affected_entity=r.affected_entity, entity_type=r.entity_type, impact=r.impact, severity=r.severity,
+        spillover=r.spillover, measures_taken=r.measures_taken, other_support=r.other_support, crisis=r.crisis_id,
+        incidents=r.incident_ids, recipients=r.recipients, tlp=r.tlp, share_with=sharing.share_list(shares),
+        owner=r.owner_org_id, owner_name=names.get(r.owner_org_id, ""), created_by=r.created_by_id,
+        created=r.created_at, modified=r.modified_at, version=r.version, exercise=r.exercise,
+        support_started_at=r.support_started_at, support_ended_at=r.support_ended_at,
+        summary_due_at=r.summary_due_at, summary_report=r.summary_report, summary_at=r.summary_at,
+        offers=[offer_out(o, names) for o in offers], matches=matches,
+    )  # fmt: skip
+
+
+def requests_out(db: DB, reader: Principal, rows: list[AssistanceRequest]) -> list[RequestOut]:
+    """A page of requests with their share lists, visible offers and names: a fixed number of queries."""
+    ids = [r.id for r in rows]
+    shares = sharing.shares_of_many(db, ids)
+    offers = service.visible_offers(db, reader, ids)
+    names = service.org_names(db, [r.owner_org_id for r in rows] + [o.owner_org_id for v in offers.values()
+                                                                     for o in v])  # fmt: skip
+    return [_request_out(r, shares[r.id], offers[r.id], names) for r in rows]
+
+
+def request_out(db: DB, reader: Principal, r: AssistanceRequest, *, with_matches: bool = False) -> RequestOut:
+    offers = service.visible_offers(db, reader, [r.id])[r.id]
+    found = service.matches(db, reader, r) if with_matches else []
+    names = service.org_names(db, [r.owner_org_id, *(o.owner_org_id for o in offers),
+                                   *(c.owner_org_id for c in found)])  # fmt: skip
+    matches = None
+    if with_matches:
+        cap_shares = sharing.shares_of_many(db, [c.id for c in found])
+        matches = [capability_out(c, cap_shares[c.id], names) for c in found]
+    return _request_out(r, sharing.shares_of(db, r.id), offers, names, matches)
+
+
+def _offer(db: DB, o: Offer) -> OfferOut:
+    return offer_out(o, service.org_names(db, [o.owner_org_id]))
+
+
+# --- requests -----------------------------------------------------------------------------------------------
+
+
+@router.post("/assistance-requests", status_code=201, operation_id="create_assistance_request",
+             response_model=RequestOut)  # fmt: skip
+def create_request(body: RequestIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
+    """Ask for assistance on behalf of your Member State (national CSIRT, SPOC, competent or crisis authority).
+
+    `recipients` names organisations, communities (not with TLP:AMBER+STRICT) and/or the EU Cybersecurity Reserve
+    (`"reserve": true`, SPOC only), which is reached through the Commission and ENISA. The recipients become the
+    request's share list and are notified (`assistance:request:create`). TLP:RED is refused: a request must reach
+    its recipients. `country` is your organisation's. Any bad value is a 422 naming the field, and nothing is
+    written."""
+    r = service.create_request(db, actor=principal, data=body)
+    return request_out(db, principal, r)
+
+
+@router.get("/assistance-requests", operation_id="list_assistance_requests", response_model=RequestPage)
+def list_requests(
+    db: DB,
+    principal: CurrentPrincipal,
+    state: Annotated[str | None, Query(description="open, in-support, support-ended, closed or withdrawn")] = None,
+    crisis: Annotated[str | None, Query(max_length=120, description="requests linked to this crisis")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> RequestPage:
+    """Requests you may see, newest first; pass `next` back as `cursor` for the following page."""
+    page = service.list_requests(db, reader=principal, state=state, crisis=crisis, cursor=cursor, limit=limit)
+    return RequestPage(items=requests_out(db, principal, page.items), next=page.next)
+
+
+@router.get("/assistance-requests/reserve-ranking", operation_id="assistance_reserve_ranking",
+            response_model=RankingOut)  # fmt: skip
+def reserve_ranking(
+    db: DB, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=500)] = 500
+) -> RankingOut:
+    """Open and in-support requests to the EU Cybersecurity Reserve that you may see, ranked by the Cyber
+    Solidarity Act criteria in this order: threat severity (high > medium > low), entity type (essential >
+    important), impact (red > yellow > green > white), cross-border spill-over risk (high > medium > low > none),
+    the requester's own measures (stated before none); then the earlier request first. Each item explains its
+    values and why it ranks above the next. Computed on each call from the requests' fields, never stored."""
+    rows = service.reserve_queue(db, reader=principal, limit=limit)
+    ranked = ranking.rank([ranking.RankInput(id=r.id, severity=r.severity, entity_type=r.entity_type,
+                                             impact=r.impact, spillover=r.spillover, measures_taken=r.measures_taken,
+                                             created_at=r.created_at) for r in rows])  # fmt: skip
+    by_id = {o.id: o for o in requests_out(db, principal, rows)}
+    return RankingOut(
+        criteria=ranking.CRITERIA,
+        note="Ranked among the requests you may see; the Reserve's administrators may see more.",
+        items=[RankedOut(rank=x.rank, request=by_id[x.item.id], reason=x.reason,
+                         explanation=[CriterionOut(criterion=c.criterion, value=c.value, note=c.note)
+                                      for c in x.explanation]) for x in ranked],
+    )  # fmt: skip
+
+
+@router.get("/assistance-requests/{request_id}", operation_id="get_assistance_request", response_model=RequestOut)
+def get_request(request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
+    """A request with the offers you may see (the requester sees all, an offerer its own) and `matches`: active
+    catalogue entries you may see whose kind the request needs, shortest notice first, then most people."""
+    return request_out(db, principal, service.get_request(db, principal, request_id), with_matches=True)
+
+
+@router.get("/assistance-requests/{request_id}/timeline", operation_id="assistance_request_timeline",
+            response_model=list[TimelineEntry])  # fmt: skip
+def request_timeline(request_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
+    """What happened to the request, and to the offers on it that you may see, oldest first."""
+    r = service.get_request(db, principal, request_id)
+    offers = service.visible_offers(db, principal, [r.id])[r.id]
+    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=[r.id, *(o.id for o in offers)])]
+
+
+@router.post("/assistance-requests/{request_id}/withdraw", operation_id="withdraw_assistance_request",
+             response_model=RequestOut)  # fmt: skip
+def withdraw_request(request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
+    """The requester withdraws an open request; offers still pending are withdrawn and their offerers told."""
+    r = service.withdraw_request(db, actor=principal, request_id=request_id)
+    return request_out(db, principal, r)
+
+
+@router.post("/assistance-requests/{request_id}/support-ended", operation_id="end_assistance_support",
+             response_model=RequestOut)  # fmt: skip
+def support_ended(request_id: str, body: SupportEndedIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
+    """The requester says support ended (default: now). The summary report is then due one calendar month later
+    (same day next month, clamped to the month's end); a reminder goes out 7 days before."""
+    r = service.end_support(db, actor=principal, request_id=request_id, ended_at=body.ended_at)
+    return request_out(db, principal, r)
+
+
+@router.post("/assistance-requests/{request_id}/summary", operation_id="record_assistance_summary",
+             response_model=RequestOut)  # fmt: skip
+def record_summary(request_id: str, body: SummaryIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
+    """The requester records the summary report of the support received; the request is closed."""
+    r = service.record_summary(db, actor=principal, request_id=request_id, report=body.report)
+    return request_out(db, principal, r)
+
+
+# --- offers -------------------------------------------------------------------------------------------------
+
+
+@router.post("/assistance-requests/{request_id}/offers", status_code=201, operation_id="create_assistance_offer",
+             response_model=OfferOut)  # fmt: skip
+def create_offer(request_id: str, body: OfferIn, db: DB, principal: CurrentPrincipal) -> OfferOut:
+    """Offer help on an open request you may see (not your own). The capability must be one of the request's
+    needs. The offer is TLP:AMBER+STRICT, shared with the requester only: other recipients do not see it. The
+    requester is notified (`assistance:offer:create`)."""
+    return _offer(db, service.make_offer(db, actor=principal, request_id=request_id, data=body))
+
+
+@router.get("/assistance-requests/{request_id}/offers/{offer_id}", operation_id="get_assistance_offer",
+            response_model=OfferOut)  # fmt: skip
+def get_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
+    return _offer(db, service.get_offer(db, principal, request_id, offer_id))
+
+
+@router.post("/assistance-requests/{request_id}/offers/{offer_id}/accept", operation_id="accept_assistance_offer",
+             response_model=OfferOut)  # fmt: skip
+def accept_offer(
+    request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal, body: DecisionIn | None = None
+) -> OfferOut:
+    """The requester accepts an offer (several may be accepted); the first acceptance puts the request in
+    support. The offerer is notified (`assistance:offer:accept`)."""
+    o = service.decide_offer(db, actor=principal, request_id=request_id, offer_id=offer_id, accept=True,
+                             comment=body.comment if body else "")  # fmt: skip
+    return _offer(db, o)
+
+
+@router.post("/assistance-requests/{request_id}/offers/{offer_id}/decline", operation_id="decline_assistance_offer",
+             response_model=OfferOut)  # fmt: skip
+def decline_offer(
+    request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal, body: DecisionIn | None = None
+) -> OfferOut:
+    """The requester declines an offer; the offerer is notified (`assistance:offer:decline`)."""
+    o = service.decide_offer(db, actor=principal, request_id=request_id, offer_id=offer_id, accept=False,
+                             comment=body.comment if body else "")  # fmt: skip
+    return _offer(db, o)
+
+
+@router.post("/assistance-requests/{request_id}/offers/{offer_id}/withdraw",
+             operation_id="withdraw_assistance_offer", response_model=OfferOut)  # fmt: skip
+def withdraw_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
+    """The offering organisation withdraws its offer while it is still offered; the requester is notified."""
+    return _offer(db, service.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id))
+
+
+# --- the capability catalogue -------------------------------------------------------------------------------
+
+
+def _capability(db: DB, c: Capability) -> CapabilityOut:
+    return capability_out(c, sharing.shares_of(db, c.id), service.org_names(db, [c.owner_org_id]))
+
+
+@router.post("/capabilities", status_code=201, operation_id="create_capability", response_model=CapabilityOut)
+def create_capability(body: CapabilityIn, db: DB, principal: CurrentPrincipal) -> CapabilityOut:
+    """Publish what your organisation can offer (kind, people, notice in hours). TLP:GREEN by default, shared
+    with your organisation's communities unless `share_with` says otherwise."""
+    return _capability(db, service.create_capability(db, actor=principal, data=body))
+
+
+@router.get("/capabilities", operation_id="list_capabilities", response_model=CapabilityPage)
+def list_capabilities(
+    db: DB,
+    principal: CurrentPrincipal,
+    kind: Annotated[str | None, Query(description="a need: incident-response, forensics, ...")] = None,
+    active: bool | None = None,
+    owner: Annotated[str | None, Query(max_length=120, description="an organisation id")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CapabilityPage:
+    """Catalogue entries you may see, newest first."""
+    page = service.list_capabilities(db, reader=principal, kind=kind, active=active, owner=owner, cursor=cursor,
+                                     limit=limit)  # fmt: skip
+    shares = sharing.shares_of_many(db, [c.id for c in page.items])
+    names = service.org_names(db, [c.owner_org_id for c in page.items])
+    return CapabilityPage(items=[capability_out(c, shares[c.id], names) for c in page.items], next=page.next)
+
+
+@router.get("/capabilities/{capability_id}", operation_id="get_capability", response_model=CapabilityOut)
+def get_capability(capability_id: str, db: DB, principal: CurrentPrincipal) -> CapabilityOut:
+    return _capability(db, service.get_capability(db, principal, capability_id))
+
+
+@router.patch("/capabilities/{capability_id}", operation_id="update_capability", response_model=CapabilityOut)
+def update_capability(capability_id: str, body: CapabilityPatch, db: DB, principal: CurrentPrincipal) -> CapabilityOut:
+    """Change your organisation's entry (e.g. `"active": false` while the team is deployed). Send the `version`
+    you read; a stale one is refused with 409."""
+    return _capability(db, service.update_capability(db, actor=principal, capability_id=capability_id, patch=body))
+
+
+@router.delete("/capabilities/{capability_id}", status_code=204, operation_id="delete_capability",
+               response_class=Response)  # fmt: skip
+def delete_capability(capability_id: str, db: DB, principal: CurrentPrincipal) -> Response:
+    """Delete your organisation's entry (audited). Offers made from it keep its id."""
+    service.delete_capability(db, actor=principal, capability_id=capability_id)
+    return Response(status_code=204)

@@ -1,0 +1,642 @@
+"""Mutual assistance (Cyber Solidarity Act; CSIRTs Network): requests, offers, deployment to closure, and the
+capability catalogue that requests are matched against (ADR 0007).
+
+A Member State's national organisation asks for help, addressed to chosen organisations, communities and/or the
+EU Cybersecurity Reserve (via its SPOC). Whoever may read the request offers; offers are bilateral
+(TLP:AMBER+STRICT, shared with the requester only), so recipients never see competing offers. The requester
+accepts or declines offers, says when support ended, and records the summary report due one month later.
+Every change is audited; every notification goes through the outbox in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.orm import Session
+
+from cybercrisis import taxonomies
+from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import ORG, read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareWith
+from cybercrisis.access.tlp import TLP
+from cybercrisis.assistance.models import AssistanceRequest, Capability, Need, Offer, OfferState, RequestState, Urgency
+from cybercrisis.assistance.schemas import CapabilityIn, CapabilityPatch, OfferIn, RequestIn
+from cybercrisis.audit import service as audit
+from cybercrisis.crises.models import Crisis
+from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.exchange import org_id_for_key
+from cybercrisis.directory.models import CommunityMembership, Organisation, OrgType
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.incidents.models import Incident
+from cybercrisis.notify.service import notify_orgs
+from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
+
+# The EU Cybersecurity Reserve (Cyber Solidarity Act) is administered by the Commission, with ENISA; a request to
+# the Reserve reaches them. These are directory keys (deterministic organisation ids through org_id_for_key), so
+# the same list holds on every node; only those present in this node's directory become recipients.
+RESERVE_HANDLERS = ("ec-dg-connect", "enisa")
+# The organisations that speak for a Member State (DOMAIN.md): they ask for assistance on its behalf.
+NATIONAL_TYPES = frozenset({OrgType.NATIONAL_CSIRT, OrgType.SPOC, OrgType.COMPETENT_AUTHORITY,
+                            OrgType.CRISIS_AUTHORITY})  # fmt: skip
+ENTITY_TYPES = ["essential", "important"]
+SPILLOVER = ["high", "medium", "low", "none"]
+NEEDS = [n.value for n in Need]
+# Offers stay possible while no offer was accepted; more can be accepted while support is under way.
+DECIDABLE = (RequestState.OPEN.value, RequestState.IN_SUPPORT.value)
+REMIND_BEFORE = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=5)
+MATCHES_LIMIT = 50
+
+REQUEST_CREATE = "assistance:request:create"
+REQUEST_WITHDRAW = "assistance:request:withdraw"
+REQUEST_SUPPORT_ENDED = "assistance:request:support-ended"
+REQUEST_SUMMARY = "assistance:request:summary"
+OFFER_CREATE = "assistance:offer:create"
+OFFER_ACCEPT = "assistance:offer:accept"
+OFFER_DECLINE = "assistance:offer:decline"
+OFFER_WITHDRAW = "assistance:offer:withdraw"
+SUMMARY_DUE = "assistance:summary:due"
+CAPABILITY_CREATE = "assistance:capability:create"
+CAPABILITY_UPDATE = "assistance:capability:update"
+CAPABILITY_DELETE = "assistance:capability:delete"
+
+
+def _bad(field: str, message: str, **extra: Any) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message, **extra}])
+
+
+def _choice(field: str, value: str, valid: Sequence[str]) -> str:
+    if value not in valid:
+        raise _bad(field, f"'{value}' is not valid for {field}; valid: {', '.join(valid)}", valid=list(valid))
+    return value
+
+
+def _aware(field: str, value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise _bad(field, "give a time zone, e.g. 2026-11-28T08:00:00Z")
+    return value
+
+
+def one_month_after(t: datetime) -> datetime:
+    """The same day and time next month, clamped to the month's last day (31 January -> 28/29 February).
+
+    DOMAIN.md: the summary report is due "within one month after support ends"; a calendar month, not 30 days.
+    """
+    year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
+    return t.replace(year=year, month=month, day=min(t.day, calendar.monthrange(year, month)[1]))
+
+
+def needs_of(values: Sequence[str], *, field: str = "needs") -> list[str]:
+    """Valid, distinct needs in the order given; at least one."""
+    if not values:
+        raise _bad(field, f"name at least one need; valid: {', '.join(NEEDS)}", valid=NEEDS)
+    bad = [v for v in values if v not in NEEDS]
+    if bad:
+        raise _bad(field, f"not a need: {', '.join(bad)}; valid: {', '.join(NEEDS)}", valid=NEEDS)
+    return list(dict.fromkeys(values))
+
+
+def reserve_handlers(session: Session) -> list[str]:
+    """The ids of the Reserve's administrators present in this node's directory."""
+    ids = [org_id_for_key(key) for key in RESERVE_HANDLERS]
+    found = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(ids))))
+    return [i for i in ids if i in found]
+
+
+def org_names(session: Session, org_ids: Sequence[str]) -> dict[str, str]:
+    """Short names of organisations, in one query."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Organisation.id, Organisation.short_name).where(Organisation.id.in_(wanted)))
+    return {row.id: row.short_name for row in rows}
+
+
+def _name(session: Session, org_id: str) -> str:
+    return org_names(session, [org_id]).get(org_id, org_id)
+
+
+# --- requests -----------------------------------------------------------------------------------------------
+
+
+def _requester(session: Session, actor: Principal) -> Organisation:
+    actor.require(Permission.ASSISTANCE_WRITE)
+    org = session.get(Organisation, actor.org_id) if actor.org_id else None
+    if org is None or org.type not in NATIONAL_TYPES or not org.country:
+        where = f"{org.short_name} ({org.type}, {org.country or 'no country'})" if org else "no organisation"
+        raise PermissionDenied(
+            "a Member State asks for assistance through its national CSIRT, SPOC, competent authority or crisis "
+            f"authority; you act for {where}"
+        )
+    return org
+
+
+def _recipients(
+    session: Session, *, org: Organisation, data: RequestIn, marking: TLP
+) -> tuple[dict[str, Any], list[tuple[str, str]], list[str]]:
+    """Check the addressees; return the stored recipients, the share entries and the organisations to notify."""
+    chosen = data.recipients
+    orgs = sorted(set(chosen.organisations) - {org.id})  # the requester reads its own request anyway
+    communities = sorted(set(chosen.communities))
+    handlers: list[str] = []
+    if chosen.reserve:
+        if org.type != OrgType.SPOC:
+            raise PermissionDenied(
+                "the EU Cybersecurity Reserve is asked through the Member State's single point of contact (SPOC); "
+                f"{org.short_name} is a {org.type}: ask your SPOC to send the request"
+            )
+        handlers = reserve_handlers(session)
+        if not handlers:
+            raise _bad("recipients.reserve", "no administrator of the EU Cybersecurity Reserve (the Commission, "
+                       f"ENISA: directory keys {', '.join(RESERVE_HANDLERS)}) is in this node's directory")  # fmt: skip
+    if not orgs and not communities and not handlers:
+        raise _bad("recipients", "address the request to at least one other organisation or community, or to the "
+                   "EU Cybersecurity Reserve")  # fmt: skip
+    if marking == TLP.AMBER_STRICT and communities:
+        raise _bad("recipients.communities", "TLP:AMBER+STRICT reaches named organisations only: name the "
+                   "organisations, or mark the request TLP:AMBER to address communities")  # fmt: skip
+    try:
+        entries = sharing.resolve(
+            session,
+            tlp=marking,
+            share_with=ShareWith(organisations=sorted(set(orgs) | set(handlers)), communities=communities),
+            owner_org_id=org.id,
+            author_id=None,
+        )
+    except InvalidInput as exc:  # name the field of this request's body, not the generic share list
+        raise InvalidInput(exc.detail, errors=[{**e, "field": str(e.get("field", "")).replace(
+            "share_with.", "recipients.")} for e in exc.errors]) from None  # fmt: skip
+    members = set(
+        session.scalars(
+            select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
+        )
+    ) if communities else set()  # fmt: skip
+    notify = sorted((set(orgs) | set(handlers) | members) - {org.id})
+    stored = {"organisations": orgs, "communities": communities, "reserve": chosen.reserve}
+    return stored, entries, notify
+
+
+def _crisis(session: Session, actor: Principal, crisis_id: str | None) -> str | None:
+    if not crisis_id:
+        return None
+    try:
+        return sharing.get_readable(session, actor, Crisis, crisis_id).id
+    except NotFound:
+        raise _bad("crisis", f"no crisis you may see with id {crisis_id}") from None
+
+
+def _incidents(session: Session, actor: Principal, ids: Sequence[str]) -> list[str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    found = set(session.scalars(select(Incident.id).where(Incident.id.in_(wanted), read_filter(actor, Incident))))
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise _bad("incidents", f"no incident you may see with id {', '.join(missing)}")
+    return wanted
+
+
+def create_request(session: Session, *, actor: Principal, data: RequestIn) -> AssistanceRequest:
+    """Ask for assistance on behalf of the actor's Member State; everything is checked before anything is written."""
+    org = _requester(session, actor)
+    needs = needs_of(data.needs)
+    urgency = _choice("urgency", data.urgency, [u.value for u in Urgency])
+    entity_type = _choice("entity_type", data.entity_type, ENTITY_TYPES)
+    impact = _choice("impact", data.impact, taxonomies.predicate_values("nis", "impact-severity"))
+    severity = _choice("severity", data.severity, taxonomies.predicate_values("nis", "nature-severity"))
+    spillover = _choice("spillover", data.spillover, SPILLOVER)
+    marking = sharing.parse_tlp(data.tlp)
+    if marking == TLP.RED:
+        raise _bad("tlp", "a request must reach its recipients; use AMBER+STRICT to name them")
+    recipients, entries, notify = _recipients(session, org=org, data=data, marking=marking)
+    crisis_id = _crisis(session, actor, data.crisis)
+    incident_ids = _incidents(session, actor, data.incidents)
+    now = utcnow()
+    req = AssistanceRequest(
+        id=new_id("assistance-request"), owner_org_id=org.id, created_by_id=actor.user_id, tlp=marking.value,
+        exercise=data.exercise, country=org.country, crisis_id=crisis_id, incident_ids=incident_ids, needs=needs,
+        description=data.description, affected_entity=data.affected_entity, entity_type=entity_type, impact=impact,
+        severity=severity, spillover=spillover, measures_taken=data.measures_taken, other_support=data.other_support,
+        urgency=urgency, recipients=recipients, state=RequestState.OPEN.value, created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(req)
+    session.flush()
+    sharing.write(session, object_id=req.id, entries=entries, added_by=org.id)
+    audit.record(session, actor=actor, tag=REQUEST_CREATE, object_id=req.id,
+                 summary={"country": org.country, "needs": needs, "urgency": urgency, "tlp": marking.value,
+                          "reserve": recipients["reserve"], "recipients": len(entries), "crisis": crisis_id,
+                          "incidents": len(incident_ids)})  # fmt: skip
+    # Every notified organisation is a recipient and may read the request: a short summary is fine.
+    subject = (f"[{marking.label}] Assistance requested by {org.short_name} ({org.country}): {', '.join(needs)}"
+               f" ({urgency})")  # fmt: skip
+    body = (
+        f"{org.short_name} ({org.country}) asks for assistance.\n\nNeeds: {', '.join(needs)}\nUrgency: {urgency}\n"
+        f"Threat severity: {severity}; impact: {impact}; entity type: {entity_type}\n"
+        f"{'Addressed to the EU Cybersecurity Reserve.' if recipients['reserve'] else ''}\n"
+        f"Request: {req.id}\nMarking: {marking.label}\n"
+    )
+    notify_orgs(session, event=REQUEST_CREATE, org_ids=notify, subject=subject, body=body, object_id=req.id,
+                payload={"request": req.id, "needs": needs, "urgency": urgency, "country": org.country,
+                         "tlp": marking.value, "reserve": recipients["reserve"]},
+                dedupe=f"{REQUEST_CREATE}:{req.id}")  # fmt: skip
+    return req
+
+
+def get_request(session: Session, actor: Principal, request_id: str) -> AssistanceRequest:
+    return sharing.get_readable(session, actor, AssistanceRequest, request_id)
+
+
+def _lock(session: Session, actor: Principal, request_id: str) -> AssistanceRequest:
+    """The request, readable by the actor, held until commit (PostgreSQL: FOR UPDATE; SQLite: BEGIN IMMEDIATE) so
+    that concurrent offers, decisions and state changes see each other's writes (ADR 0007)."""
+    req = session.scalars(
+        select(AssistanceRequest)
+        .where(AssistanceRequest.id == request_id, read_filter(actor, AssistanceRequest))
+        .with_for_update(of=AssistanceRequest)
+        .execution_options(populate_existing=True)
+    ).first()
+    if req is None:
+        raise NotFound(f"no assistance-request with id {request_id}")
+    return req
+
+
+def _as_requester(session: Session, actor: Principal, request_id: str) -> AssistanceRequest:
+    actor.require(Permission.ASSISTANCE_WRITE)
+    req = _lock(session, actor, request_id)
+    if actor.org_id != req.owner_org_id:
+        raise PermissionDenied("only the requesting organisation does this")
+    return req
+
+
+def list_requests(
+    session: Session,
+    *,
+    reader: Principal,
+    state: str | None = None,
+    crisis: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[AssistanceRequest]:
+    """Requests the reader may see, newest first, in keyset pages."""
+    q = select(AssistanceRequest).where(read_filter(reader, AssistanceRequest))
+    if state:
+        q = q.where(AssistanceRequest.state == _choice("state", state, [s.value for s in RequestState]))
+    if crisis:
+        q = q.where(AssistanceRequest.crisis_id == crisis)
+    after = decode_cursor(cursor, 2)
+    if after:
+        q = q.where(tuple_(AssistanceRequest.created_at, AssistanceRequest.id) < tuple_(cursor_time(after[0]),
+                                                                                         after[1]))  # fmt: skip
+    rows = list(session.scalars(q.order_by(AssistanceRequest.created_at.desc(), AssistanceRequest.id.desc())
+                                .limit(limit + 1)))  # fmt: skip
+    nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(items=rows[:limit], next=nxt)
+
+
+def reserve_queue(session: Session, *, reader: Principal, limit: int = 500) -> list[AssistanceRequest]:
+    """Open or in-support requests addressed to the Reserve that the reader may see (to be ranked)."""
+    return list(
+        session.scalars(
+            select(AssistanceRequest)
+            .where(
+                read_filter(reader, AssistanceRequest),
+                AssistanceRequest.state.in_(DECIDABLE),
+                AssistanceRequest.recipients["reserve"].as_boolean().is_(True),
+            )
+            .order_by(AssistanceRequest.created_at, AssistanceRequest.id)
+            .limit(limit)
+        )
+    )
+
+
+def visible_offers(session: Session, reader: Principal, request_ids: Sequence[str]) -> dict[str, list[Offer]]:
+    """The offers of several requests that the reader may see (requester: all; offerer: its own), in one query."""
+    out: dict[str, list[Offer]] = {i: [] for i in request_ids}
+    if request_ids:
+        for o in session.scalars(
+            select(Offer)
+            .where(Offer.request_id.in_(sorted(set(request_ids))), read_filter(reader, Offer))
+            .order_by(Offer.created_at, Offer.id)
+        ):
+            out[o.request_id].append(o)
+    return out
+
+
+def matches(session: Session, reader: Principal, req: AssistanceRequest) -> list[Capability]:
+    """Active catalogue entries the reader may see whose kind the request needs: shortest notice, most people."""
+    return list(
+        session.scalars(
+            select(Capability)
+            .where(read_filter(reader, Capability), Capability.kind.in_(req.needs), Capability.active.is_(True))
+            .order_by(Capability.notice_hours, Capability.people.desc(), Capability.id)
+            .limit(MATCHES_LIMIT)
+        )
+    )
+
+
+def withdraw_request(session: Session, *, actor: Principal, request_id: str) -> AssistanceRequest:
+    """The requester withdraws an open request; pending offers are withdrawn with it and their offerers told."""
+    req = _as_requester(session, actor, request_id)
+    if req.state != RequestState.OPEN:
+        raise Conflict(f"the request is {req.state}; only an open request is withdrawn")
+    now = utcnow()
+    pending = list(session.scalars(select(Offer).where(Offer.request_id == req.id,
+                                                       Offer.state == OfferState.OFFERED.value)))  # fmt: skip
+    req.state = RequestState.WITHDRAWN.value
+    req.modified_at = now
+    for o in pending:
+        o.state = OfferState.WITHDRAWN.value
+        o.modified_at = now
+    session.flush()
+    # The request's event says nothing about offers: other recipients do not learn that there were any.
+    audit.record(session, actor=actor, tag=REQUEST_WITHDRAW, object_id=req.id, summary={"state": req.state})
+    for o in pending:
+        audit.record(session, actor=actor, tag=OFFER_WITHDRAW, object_id=o.id,
+                     summary={"request": req.id, "state": o.state, "reason": "request-withdrawn"})  # fmt: skip
+    who = _name(session, req.owner_org_id)
+    for o in pending:
+        notify_orgs(session, event=REQUEST_WITHDRAW, org_ids=[o.owner_org_id],
+                    subject=f"[{TLP(req.tlp).label}] {who} withdrew its request for assistance",
+                    body=f"{who} withdrew request {req.id}; your offer {o.id} ({o.capability}) is withdrawn with it.\n",
+                    object_id=req.id, payload={"request": req.id, "offer": o.id, "state": req.state},
+                    dedupe=f"{REQUEST_WITHDRAW}:{req.id}:{o.id}")  # fmt: skip
+    return req
+
+
+def end_support(
+    session: Session, *, actor: Principal, request_id: str, ended_at: datetime | None = None
+) -> AssistanceRequest:
+    """Support has ended: the summary report is due one calendar month later (see one_month_after)."""
+    req = _as_requester(session, actor, request_id)
+    if req.state != RequestState.IN_SUPPORT:
+        raise Conflict(f"the request is {req.state}; support ends only while the request is in support")
+    now = utcnow()
+    ended = _aware("ended_at", ended_at) if ended_at is not None else now
+    if ended > now + CLOCK_SKEW:
+        raise _bad("ended_at", "support cannot end in the future")
+    if req.support_started_at is not None and ended < req.support_started_at:
+        raise _bad("ended_at", f"support started at {req.support_started_at.isoformat()}; it cannot end before")
+    req.state = RequestState.SUPPORT_ENDED.value
+    req.support_ended_at = ended
+    req.summary_due_at = one_month_after(ended)
+    req.modified_at = now
+    session.flush()
+    audit.record(session, actor=actor, tag=REQUEST_SUPPORT_ENDED, object_id=req.id,
+                 summary={"state": req.state, "ended_at": ended.isoformat(),
+                          "summary_due_at": req.summary_due_at.isoformat()})  # fmt: skip
+    return req
+
+
+def record_summary(session: Session, *, actor: Principal, request_id: str, report: str) -> AssistanceRequest:
+    """The requester records the summary report; the request is closed."""
+    req = _as_requester(session, actor, request_id)
+    if req.state != RequestState.SUPPORT_ENDED:
+        raise Conflict(f"the request is {req.state}; the summary report is recorded after support ended")
+    text = report.strip()
+    if not text:
+        raise _bad("report", "the summary report is empty")
+    now = utcnow()
+    req.state = RequestState.CLOSED.value
+    req.summary_report = text
+    req.summary_at = now
+    req.modified_at = now
+    session.flush()
+    audit.record(session, actor=actor, tag=REQUEST_SUMMARY, object_id=req.id,
+                 summary={"state": req.state, "chars": len(text)})  # fmt: skip
+    return req
+
+
+# --- offers -------------------------------------------------------------------------------------------------
+
+
+def _offer_of(session: Session, actor: Principal, req: AssistanceRequest, offer_id: str) -> Offer:
+    """An offer of this request that the actor may see; anything else is not found."""
+    offer = sharing.get_readable(session, actor, Offer, offer_id)
+    if offer.request_id != req.id:
+        raise NotFound(f"no assistance-offer with id {offer_id}")
+    return offer
+
+
+def get_offer(session: Session, actor: Principal, request_id: str, offer_id: str) -> Offer:
+    return _offer_of(session, actor, get_request(session, actor, request_id), offer_id)
+
+
+def _catalogue_entry(session: Session, actor: Principal, capability_id: str, kind: str) -> str:
+    try:
+        cap = sharing.get_readable(session, actor, Capability, capability_id)
+    except NotFound:
+        raise _bad("capability_id", f"no catalogue entry you may see with id {capability_id}") from None
+    if cap.owner_org_id != actor.org_id:
+        raise _bad("capability_id", "offer from your own organisation's catalogue only")
+    if cap.kind != kind:
+        raise _bad("capability_id", f"the catalogue entry is {cap.kind}, the offer {kind}")
+    if not cap.active:
+        raise _bad("capability_id", "the catalogue entry is not active")
+    return cap.id
+
+
+def make_offer(session: Session, *, actor: Principal, request_id: str, data: OfferIn) -> Offer:
+    """Offer help on a request the actor may read. The offer is TLP:AMBER+STRICT, shared with the requester only."""
+    actor.require(Permission.ASSISTANCE_WRITE)
+    req = _lock(session, actor, request_id)
+    if actor.org_id is None or actor.org_id == req.owner_org_id:
+        raise PermissionDenied("the requesting organisation does not offer on its own request")
+    if req.state != RequestState.OPEN:
+        raise Conflict(f"the request is {req.state}; offers are closed")
+    capability = _choice("capability", data.capability, NEEDS)
+    if capability not in req.needs:
+        raise _bad("capability", f"the request asks for {', '.join(req.needs)}; offer one of them",
+                   valid=list(req.needs))  # fmt: skip
+    available_from = _aware("available_from", data.available_from)
+    capability_id = _catalogue_entry(session, actor, data.capability_id, capability) if data.capability_id else None
+    now = utcnow()
+    offer = Offer(
+        id=new_id("assistance-offer"), owner_org_id=actor.org_id, created_by_id=actor.user_id,
+        tlp=TLP.AMBER_STRICT.value, exercise=req.exercise, request_id=req.id, capability=capability,
+        capability_id=capability_id, people=data.people, available_from=available_from, conditions=data.conditions,
+        state=OfferState.OFFERED.value, created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(offer)
+    session.flush()
+    # Bilateral: the offerer (owner) and the requester read it; other recipients do not see competing offers.
+    sharing.write(session, object_id=offer.id, entries=[(ORG, req.owner_org_id)], added_by=actor.org_id)
+    audit.record(session, actor=actor, tag=OFFER_CREATE, object_id=offer.id,
+                 summary={"request": req.id, "capability": capability, "people": data.people,
+                          "catalogue_entry": capability_id})  # fmt: skip
+    who = _name(session, actor.org_id)
+    notify_orgs(session, event=OFFER_CREATE, org_ids=[req.owner_org_id],
+                subject=f"[{TLP.AMBER_STRICT.label}] {who} offers {capability} ({data.people} people)",
+                body=(f"{who} offers {capability}: {data.people} people from {available_from.isoformat()}.\n\n"
+                      f"Request: {req.id}\nOffer: {offer.id}\nMarking: {TLP.AMBER_STRICT.label}\n"),
+                object_id=offer.id,
+                payload={"request": req.id, "offer": offer.id, "capability": capability, "people": data.people,
+                         "offerer": actor.org_id},
+                dedupe=f"{OFFER_CREATE}:{offer.id}")  # fmt: skip
+    return offer
+
+
+def decide_offer(
+    session: Session, *, actor: Principal, request_id: str, offer_id: str, accept: bool, comment: str = ""
+) -> Offer:
+    """The requester accepts or declines an offered offer. The first acceptance puts the request in support;
+    several offers may be accepted (several teams may deploy)."""
+    actor.require(Permission.ASSISTANCE_WRITE)
+    req = _lock(session, actor, request_id)
+    offer = _offer_of(session, actor, req, offer_id)
+    if actor.org_id != req.owner_org_id:
+        raise PermissionDenied("only the requesting organisation accepts or declines offers")
+    if offer.state != OfferState.OFFERED:
+        raise Conflict(f"the offer is {offer.state}; only an offer still offered is accepted or declined")
+    if req.state not in DECIDABLE:
+        raise Conflict(f"the request is {req.state}; offers are decided while it is open or in support")
+    now = utcnow()
+    offer.state = (OfferState.ACCEPTED if accept else OfferState.DECLINED).value
+    offer.decided_at = offer.modified_at = now
+    offer.decided_by_id = actor.user_id
+    offer.decision_comment = comment.strip()
+    if accept and req.state == RequestState.OPEN:
+        req.state = RequestState.IN_SUPPORT.value
+        req.support_started_at = req.modified_at = now
+    session.flush()
+    tag = OFFER_ACCEPT if accept else OFFER_DECLINE
+    audit.record(session, actor=actor, tag=tag, object_id=offer.id,
+                 summary={"request": req.id, "state": offer.state, "request_state": req.state})  # fmt: skip
+    who = _name(session, req.owner_org_id)
+    verb = "accepted" if accept else "declined"
+    notify_orgs(session, event=tag, org_ids=[offer.owner_org_id],
+                subject=f"[{TLP(offer.tlp).label}] {who} {verb} your offer of {offer.capability}",
+                body=(f"{who} {verb} your offer {offer.id} ({offer.capability}, {offer.people} people).\n"
+                      + (f"Comment: {offer.decision_comment}\n" if offer.decision_comment else "")
+                      + f"\nRequest: {req.id}\nMarking: {TLP(offer.tlp).label}\n"),
+                object_id=offer.id, payload={"request": req.id, "offer": offer.id, "state": offer.state},
+                dedupe=f"{tag}:{offer.id}")  # fmt: skip
+    return offer
+
+
+def withdraw_offer(session: Session, *, actor: Principal, request_id: str, offer_id: str) -> Offer:
+    """The offering organisation withdraws its offer while it is still offered; the requester is told."""
+    actor.require(Permission.ASSISTANCE_WRITE)
+    req = _lock(session, actor, request_id)
+    offer = _offer_of(session, actor, req, offer_id)
+    if actor.org_id != offer.owner_org_id:
+        raise PermissionDenied("only the offering organisation withdraws its offer")
+    if offer.state != OfferState.OFFERED:
+        raise Conflict(f"the offer is {offer.state}; only an offer still offered is withdrawn")
+    offer.state = OfferState.WITHDRAWN.value
+    offer.modified_at = utcnow()
+    session.flush()
+    audit.record(session, actor=actor, tag=OFFER_WITHDRAW, object_id=offer.id,
+                 summary={"request": req.id, "state": offer.state, "reason": "offerer"})  # fmt: skip
+    who = _name(session, offer.owner_org_id)
+    notify_orgs(session, event=OFFER_WITHDRAW, org_ids=[req.owner_org_id],
+                subject=f"[{TLP(offer.tlp).label}] {who} withdrew its offer of {offer.capability}",
+                body=f"{who} withdrew offer {offer.id} on request {req.id}.\n", object_id=offer.id,
+                payload={"request": req.id, "offer": offer.id, "state": offer.state},
+                dedupe=f"{OFFER_WITHDRAW}:{offer.id}")  # fmt: skip
+    return offer
+
+
+# --- the capability catalogue -------------------------------------------------------------------------------
+
+
+def get_capability(session: Session, actor: Principal, capability_id: str) -> Capability:
+    return sharing.get_readable(session, actor, Capability, capability_id)
+
+
+def create_capability(session: Session, *, actor: Principal, data: CapabilityIn) -> Capability:
+    """Publish a catalogue entry: what the organisation can offer, how many people, at what notice."""
+    actor.require(Permission.CAPABILITY_WRITE)
+    if actor.org_id is None:
+        raise PermissionDenied("a catalogue entry belongs to an organisation; you act for none")
+    kind = _choice("kind", data.kind, NEEDS)
+    if not data.title:
+        raise _bad("title", "give the entry a title")
+    marking = sharing.parse_tlp(data.tlp)
+    entries = sharing.resolve(session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id,
+                              author_id=actor.user_id)  # fmt: skip
+    now = utcnow()
+    cap = Capability(
+        id=new_id("capability"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
+        kind=kind, title=data.title, description=data.description, notice_hours=data.notice_hours,
+        people=data.people, active=True, created_at=now, modified_at=now,
+    )  # fmt: skip
+    session.add(cap)
+    session.flush()
+    sharing.write(session, object_id=cap.id, entries=entries, added_by=actor.org_id)
+    audit.record(session, actor=actor, tag=CAPABILITY_CREATE, object_id=cap.id,
+                 summary={"kind": kind, "tlp": marking.value, "recipients": len(entries)})  # fmt: skip
+    return cap
+
+
+def _own_capability(session: Session, actor: Principal, capability_id: str) -> Capability:
+    cap = get_capability(session, actor, capability_id)
+    actor.require(Permission.CAPABILITY_WRITE)
+    if actor.org_id != cap.owner_org_id:
+        raise PermissionDenied("only the organisation that published a catalogue entry changes it")
+    return cap
+
+
+def update_capability(session: Session, *, actor: Principal, capability_id: str, patch: CapabilityPatch) -> Capability:
+    cap = _own_capability(session, actor, capability_id)
+    if cap.version != patch.version:
+        raise Conflict(f"the entry changed since you read it (version {patch.version}, now {cap.version}): "
+                       "reload and apply your change again")  # fmt: skip
+    changes = patch.model_dump(exclude_unset=True, exclude={"version"})
+    for key, value in changes.items():
+        if value is None:
+            raise _bad(key, f"{key} cannot be null; leave it out to keep it")
+    if "kind" in changes:
+        _choice("kind", changes["kind"], NEEDS)
+    changed = sorted(k for k, v in changes.items() if getattr(cap, k) != v)
+    if not changed:
+        return cap  # nothing changed: no new version
+    for key in changed:
+        setattr(cap, key, changes[key])
+    cap.modified_at = utcnow()
+    session.flush()
+    audit.record(session, actor=actor, tag=CAPABILITY_UPDATE, object_id=cap.id,
+                 summary={"fields": changed, "version": cap.version, "active": cap.active})  # fmt: skip
+    return cap
+
+
+def delete_capability(session: Session, *, actor: Principal, capability_id: str) -> None:
+    """Remove a catalogue entry and its share list; offers made from it keep its id as a reference."""
+    cap = _own_capability(session, actor, capability_id)
+    summary = {"kind": cap.kind, "version": cap.version}
+    session.execute(delete(Share).where(Share.object_id == cap.id))
+    session.delete(cap)
+    session.flush()
+    audit.record(session, actor=actor, tag=CAPABILITY_DELETE, object_id=capability_id, summary=summary)
+
+
+def list_capabilities(
+    session: Session,
+    *,
+    reader: Principal,
+    kind: str | None = None,
+    active: bool | None = None,
+    owner: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page[Capability]:
+    """Catalogue entries the reader may see, newest first, in keyset pages."""
+    q = select(Capability).where(read_filter(reader, Capability))
+    if kind:
+        q = q.where(Capability.kind == _choice("kind", kind, NEEDS))
+    if active is not None:
+        q = q.where(Capability.active.is_(active))
+    if owner:
+        q = q.where(Capability.owner_org_id == owner)
+    after = decode_cursor(cursor, 2)
+    if after:
+        q = q.where(tuple_(Capability.created_at, Capability.id) < tuple_(cursor_time(after[0]), after[1]))
+    rows = list(session.scalars(q.order_by(Capability.created_at.desc(), Capability.id.desc()).limit(limit + 1)))
+    nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
+    return Page(items=rows[:limit], next=nxt)
