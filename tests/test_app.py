@@ -58,6 +58,22 @@ def test_oversize_body_is_refused_with_413(client: TestClient, analyst: Actor, s
     assert r.json()["title"] == "Request body too large"
 
 
+def test_evidence_uploads_alone_may_exceed_the_body_limit(settings: Settings, analyst: Actor) -> None:
+    from cybercrisis.app import create_app
+
+    settings.evidence_max_bytes = 4 * settings.max_body_bytes
+    app = create_app(settings)
+    body = b"x" * (2 * settings.max_body_bytes)
+    with TestClient(app) as c:
+        elsewhere = c.post("/api/v1/documents", content=body, headers=analyst.headers)
+        upload = c.post("/api/v1/handoffs/handoff--x/files", content=body, headers=analyst.headers)
+        too_big = c.post("/api/v1/handoffs/handoff--x/files", content=body * 3, headers=analyst.headers)
+    app.state.engine.dispose()
+    assert elsewhere.status_code == 413
+    assert upload.status_code != 413  # through to the route, which judges the file itself
+    assert too_big.status_code == 413 and str(settings.evidence_max_bytes + 65536) in too_big.json()["detail"]
+
+
 def test_unknown_route_and_method_are_problem_json(client: TestClient, analyst: Actor) -> None:
     r = client.get("/api/v1/nothing-here", headers=analyst.headers)
     assert r.status_code == 404

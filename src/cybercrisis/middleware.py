@@ -85,19 +85,31 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Refuse bodies over the limit with 413, by Content-Length or while streaming."""
+    """Refuse bodies over the limit with 413, by Content-Length or while streaming.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `larger` raises the limit for POSTs to paths matching a pattern (evidence uploads), and only for those.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: tuple[tuple[re.Pattern[str], int], ...] = ()) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.larger = larger
+
+    def _limit(self, scope: Scope) -> int:
+        if scope.get("method") == "POST":
+            for pattern, limit in self.larger:
+                if pattern.match(scope["path"]):
+                    return limit
+        return self.default_max
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await _problem(send, 413, "Request body too large", f"the limit is {self.max_bytes} bytes")
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
+            await _problem(send, 413, "Request body too large", f"the limit is {max_bytes} bytes")
             return
         received = 0
         started = False
@@ -107,7 +119,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge
             return message
 
@@ -121,7 +133,7 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _problem(send, 413, "Request body too large", f"the limit is {self.max_bytes} bytes")
+                await _problem(send, 413, "Request body too large", f"the limit is {max_bytes} bytes")
 
 
 async def _problem(send: Send, status: int, title: str, detail: str) -> None:
