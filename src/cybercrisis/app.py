@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
@@ -155,14 +156,40 @@ def _install_error_handlers(app: FastAPI) -> None:
         return problem(request, 500, "Internal error", "the request failed; the error was logged")
 
 
-def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
-    settings = settings or get_settings()
+def _start(settings: Settings, *, check_schema: bool) -> Engine:
+    """Checks that stop the start with their reason, and the engine."""
+    from cybercrisis.crises.escalation import model_for
+
     security.configure(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+    model_for(settings)  # a broken escalation model stops here, not at the first escalation
     engine = make_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
     if check_schema:
         from cybercrisis.migrate import check_schema as _check
 
         _check(engine)
+    return engine
+
+
+def _state(app: FastAPI, settings: Settings, engine: Engine) -> None:
+    """What requests share in this process: settings, the database, the event hub, the caches."""
+    from cybercrisis.cache import HeadCache
+    from cybercrisis.crises.room import RoomCache
+    from cybercrisis.situation.events import EventHub
+    from cybercrisis.situation.picture import PictureCache
+
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.secret_key = settings.effective_secret_key()
+    app.state.event_hub = EventHub(app.state.sessionmaker, poll_seconds=settings.events_poll_seconds)
+    app.state.picture_cache = PictureCache()
+    app.state.room_cache = RoomCache()
+    app.state.page_cache = HeadCache[bytes](size=64, ttl=30.0)  # rendered pages (crisis rooms), per viewer
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    engine = _start(settings, check_schema=check_schema)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -184,30 +211,28 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.secret_key = settings.effective_secret_key()
-    from cybercrisis.situation.events import EventHub
-    from cybercrisis.situation.picture import PictureCache
-
-    app.state.event_hub = EventHub(app.state.sessionmaker, poll_seconds=settings.events_poll_seconds)
-    app.state.picture_cache = PictureCache()
+    _state(app, settings, engine)
 
     _install_error_handlers(app)
 
     from cybercrisis.accounts.api import router as accounts_router
     from cybercrisis.alerts.api import router as alerts_router
+    from cybercrisis.assistance.api import router as assistance_router
     from cybercrisis.audit.api import router as audit_router
+    from cybercrisis.comms.api import router as comms_router
+    from cybercrisis.comms.public import router as public_router
+    from cybercrisis.crises.api import router as crises_router
     from cybercrisis.directory.api import router as directory_router
     from cybercrisis.documents.api import router as documents_router
+    from cybercrisis.handoffs.api import router as handoffs_router
     from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.notify.routes_api import router as routes_router
     from cybercrisis.situation.api import router as situation_router
     from cybercrisis.web.views import router as web_router
 
     routers = (accounts_router, directory_router, documents_router, incidents_router, alerts_router, routes_router,
-               audit_router, situation_router, web_router)  # fmt: skip
+               audit_router, situation_router, crises_router, assistance_router, comms_router, handoffs_router,
+               public_router, web_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -235,6 +260,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     app.add_middleware(CatchAll)
     app.add_middleware(ConcurrencyLimit, limit=settings.db_pool_size)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Evidence files for law enforcement may be larger than any other body (a form's overhead on top).
+    evidence = ((re.compile(r"^(/api/v1)?/handoffs/[^/]+/files$"), settings.evidence_max_bytes + 65536),)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=evidence)
     app.add_middleware(RequestContext)
     return app
