@@ -135,6 +135,10 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("Overview", "/"),
     NavItem("Situation", "/situation"),
+    NavItem("Crises", "/crises"),
+    NavItem("Assistance", "/assistance"),
+    NavItem("Statements", "/communications"),
+    NavItem("Hand-offs", "/handoffs"),
     NavItem("Incidents", "/incidents"),
     NavItem("Early warnings", "/alerts", badge="pending_alerts", badge_text="not acknowledged by your organisation"),
     NavItem("Deadlines", "/deadlines"),
