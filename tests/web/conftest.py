@@ -3,16 +3,51 @@
 from __future__ import annotations
 
 import re
+import shutil
+from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response  # what starlette.testclient returns
+from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import Actor, World
 
 PASSWORD = "correct horse battery"
 HTML = {"Accept": "text/html"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Debian's Chromium (`make browser-deps`); browser tests need it and never download a browser."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("Debian chromium not installed: run `make browser-deps`")
+    return path
+
+
+@pytest.fixture
+def page(chromium_path: str) -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            tab = context.new_page()
+            tab.set_default_timeout(15_000)
+            yield tab
+            context.close()
+        finally:
+            browser.close()
 
 
 def csrf_on(client: TestClient, path: str) -> str:

@@ -22,19 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
+
+from tests.web.conftest import CHROMIUM_ARGS  # noqa: F401 - other browser tests import it from here
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ADMIN = "admin@cert-fr.example"
 START_TIMEOUT = 60.0
 
@@ -43,14 +36,6 @@ START_TIMEOUT = 60.0
 class DemoServer:
     url: str
     password: str
-
-
-@pytest.fixture
-def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("Debian chromium not installed: run `make browser-deps`")
-    return path
 
 
 def _free_port() -> int:
@@ -107,20 +92,6 @@ def demo_server(chromium_path: str, tmp_path: Path) -> Iterator[DemoServer]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-@pytest.fixture
-def page(chromium_path: str) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-            context.close()
-        finally:
-            browser.close()
 
 
 def _screenshot(page: Page, tmp_path: Path, name: str) -> Path:
