@@ -126,3 +126,32 @@ def test_loading_the_demo_again_adds_no_situation_data(
     with unit_of_work(session_factory) as s:
         demo.load(s, data_dir=tmp_path)
     assert (count(db, Contribution), count(db, Sitrep)) == before
+
+
+def test_demo_crisis_is_escalated_to_ipcr_with_assistance_and_a_statement_awaiting_approval(
+    loaded: None, db: Session, settings: Settings
+) -> None:
+    from cybercrisis.comms import service as comms
+    from cybercrisis.crises import room
+    from cybercrisis.crises.models import Crisis
+
+    crisis = db.scalars(select(Crisis)).one()
+    presidency = as_user(db, "duty@council-presidency.example")
+    seen = room.room(db, presidency, crisis.id, settings)
+    assert (seen.status, seen.stage, seen.level) == ("open", "ipcr-information-sharing", "political")
+    assert {d.kind for d in seen.decisions} >= {"escalation", "political-measure", "response"}
+    assert any(a.overdue for a in seen.actions)
+    # The French crisis desk sees both its requests with their offers, and one statement waiting for two approvals.
+    fr_crisis = as_user(db, "duty@anssi-crisis.example")
+    mine = room.room(db, fr_crisis, crisis.id, settings)
+    requests = {r.urgency: r for r in mine.assistance_requests}
+    assert set(requests) == {"immediate"} and requests["immediate"].state == "in-support"
+    assert requests["immediate"].offers == 2
+    spoc = room.room(db, as_user(db, "spoc@anssi.example"), crisis.id, settings)
+    assert [(r.urgency, r.offers) for r in spoc.assistance_requests] == [("urgent", 1)]  # to the Reserve
+    (statement,) = mine.communications
+    waiting = comms.waiting_for_many(db, [comms.get(db, fr_crisis, statement.id)])[statement.id]
+    assert statement.state == "draft" and len(waiting) == 2
+    # CERT-FR sees the hand-off of its hospital incident to the national cybercrime unit.
+    assert [h.recipient.name for h in room.room(db, as_user(db, "analyst@cert-fr.example"), crisis.id,
+                                                settings).handoffs] == ["OFAC"]  # fmt: skip

@@ -45,6 +45,14 @@ DEMO_USERS = [
     ("analyst@incibe-cert.example", "es-csirt", ["analyst"], "INCIBE-CERT duty analyst"),
     ("duty@ccb-crisis.example", "be-crisis", ["analyst"], "CCB crisis desk (BE)"),
     ("duty@mc-pl-crisis.example", "pl-crisis", ["analyst"], "Polish cyber crisis desk"),
+    # Crisis coordination: the political level, national crisis desks, a SPOC (Reserve requests) and EC3.
+    ("duty@council-presidency.example", "council-presidency", ["coordinator"], "Council Presidency crisis desk"),
+    ("duty@gsc-ipcr.example", "council-gsc-ipcr", ["coordinator"], "GSC IPCR desk"),
+    ("duty@anssi-crisis.example", "fr-crisis", ["coordinator"], "ANSSI cyber crisis desk (FR)"),
+    ("duty@bsi-crisis.example", "de-crisis", ["coordinator"], "BSI cyber crisis desk (DE)"),
+    ("spoc@anssi.example", "fr-spoc", ["analyst"], "ANSSI single point of contact (FR)"),
+    ("press@dg-connect.example", "ec-dg-connect", ["coordinator"], "DG CONNECT spokesperson's office"),
+    ("duty@ec3.example", "europol-ec3", ["analyst"], "Europol EC3 duty officer"),
 ]
 
 
@@ -84,6 +92,7 @@ def load(session: Session, *, data_dir: Path) -> DemoResult:
             _documents(session)
             _incidents(session)
             _situation(session)
+            _crisis(session)
     return DemoResult(result, len(wanted), password)
 
 
@@ -482,3 +491,142 @@ def _situation(session: Session) -> None:
         level="operational", period_start=today, period_end=tomorrow, tlp="amber"))  # fmt: skip
     sitreps.edit(session, actor=coordinator, sitrep_id=operational.id, version=operational.current_version,
                  changes={"summary": OPERATIONAL_SUMMARY, "decisions_needed": OPERATIONAL_DECISIONS})  # fmt: skip
+
+
+CRISIS_TITLE = "Coordinated ransomware campaign against hospitals and energy operators"
+
+
+def _crisis(session: Session) -> None:
+    """One active cross-border crisis, escalated to IPCR information-sharing mode, with decisions and actions."""
+    from cybercrisis.access.policy import read_filter
+    from cybercrisis.crises import service as crises
+    from cybercrisis.crises.schemas import ActionIn, CrisisIn, DecisionIn
+
+    settings = get_settings()
+    now = utcnow().replace(second=0, microsecond=0)
+    enisa = _as_user(session, "coordinator@enisa.example")
+    wanted = (RANSOMWARE, NORDLICHT, TULPBANK)
+    linked = list(session.scalars(select(Incident.id).where(Incident.title.in_(wanted), read_filter(enisa, Incident))))
+    # The CSIRTs Network, and the French SPOC, which asks the EU Cybersecurity Reserve for help in it.
+    audience = ShareWith(communities=["csirts-network"], organisations=[org_id_for_key("fr-spoc")])
+    crisis = crises.open_crisis(session, actor=enisa, settings=settings, data=CrisisIn(
+        title=CRISIS_TITLE, incidents=linked, tlp="amber", criteria=["multi-member-state-impact"],
+        suspected_criminal=True, share_with=audience,
+        description="Ransomware and VPN-appliance intrusions (CVE-2024-3400) hit hospitals and energy operators in "
+        "FR, DE and NL with shared infrastructure; public services are disrupted.",
+        justification="Significant impact in at least two Member States (FR, DE, NL) with shared attacker "
+        "infrastructure; FR reports its response capacity stretched and asks for OT forensics.",
+    ))  # fmt: skip
+    crises.record_decision(session, actor=enisa, crisis_id=crisis.id, settings=settings, data=DecisionIn(
+        level="technical", kind="response", title="Share the campaign's indicators across the CSIRTs Network",
+        options=["share now at TLP:AMBER", "wait for attribution"], rationale="Same C2 seen in three incidents.",
+    ))  # fmt: skip
+    crises.propose_escalation(session, actor=enisa, crisis_id=crisis.id, to="eu-cyclone", settings=settings,
+                              rationale="Impact on essential services in three Member States.")  # fmt: skip
+    esc = crises.propose_escalation(session, actor=enisa, crisis_id=crisis.id, to="ipcr-information-sharing",
+                                    settings=settings, rationale="Hospitals diverting ambulances; political-level "
+                                    "situational awareness needed.")  # fmt: skip
+    presidency = _as_user(session, "duty@council-presidency.example")
+    crises.answer_escalation(session, actor=presidency, crisis_id=crisis.id, escalation_id=esc.id, agree=True,
+                             comment="IPCR information-sharing mode activated.", settings=settings)  # fmt: skip
+    crises.record_decision(session, actor=presidency, crisis_id=crisis.id, settings=settings, data=DecisionIn(
+        level="political", kind="political-measure", title="Prepare options of the cyber diplomacy toolbox",
+        options=["joint statement by the High Representative", "démarches", "no measure yet"],
+        rationale="Attribution not yet established; options to be ready for COREPER.",
+    ))  # fmt: skip
+    for key, title, hours in (("fr-csirt", "Share forensic findings from CH Bellerive", -2),
+                              ("de-crisis", "Brief EU-CyCLONe on energy-sector exposure", 4),
+                              ("council-gsc-ipcr", "Draft the ISAA report for COREPER", 20)):  # fmt: skip
+        crises.create_action(session, actor=enisa, crisis_id=crisis.id, data=ActionIn(
+            title=title, assignee=org_id_for_key(key), due_at=now + timedelta(hours=hours)))  # fmt: skip
+    _assistance(session, crisis.id, now)
+    _statement(session, crisis.id, now)
+    _handoff(session)
+
+
+def _assistance(session: Session, crisis_id: str, now: datetime) -> None:
+    """Two requests with offers: one between Member States (accepted), one to the EU Cybersecurity Reserve."""
+    from cybercrisis.assistance import service as assistance
+    from cybercrisis.assistance.schemas import CapabilityIn, OfferIn, Recipients, RequestIn
+
+    de = _as_user(session, "analyst@cert-bund.example")
+    nl = _as_user(session, "analyst@ncsc-nl.example")
+    ot = assistance.create_capability(session, actor=de, data=CapabilityIn(
+        kind="forensics", title="OT forensics team (energy, water)", notice_hours=12, people=2,
+        description="Two analysts for ICS/SCADA forensics, German and English, with their own kit."))  # fmt: skip
+    assistance.create_capability(session, actor=nl, data=CapabilityIn(
+        kind="incident-response", title="Incident response team", notice_hours=24, people=3))  # fmt: skip
+    fr_crisis = _as_user(session, "duty@anssi-crisis.example")
+    between = assistance.create_request(session, actor=fr_crisis, data=RequestIn(
+        needs=["forensics", "incident-response"], urgency="immediate", crisis=crisis_id,
+        description="OT forensics for two grid operators hit by the campaign; our teams are on the hospitals.",
+        affected_entity="Two regional grid operators", entity_type="essential", impact="red", severity="high",
+        spillover="medium", measures_taken="SCADA networks isolated; national CSIRT on site at the hospitals.",
+        other_support="None yet.", recipients=Recipients(communities=["csirts-network", "eu-cyclone"]),
+    ))  # fmt: skip
+    offer = assistance.make_offer(session, actor=de, request_id=between.id, data=OfferIn(
+        capability="forensics", people=2, available_from=now + timedelta(hours=12), capability_id=ot.id,
+        conditions="Travel and lodging by the requester; up to 10 days."))  # fmt: skip
+    assistance.make_offer(session, actor=nl, request_id=between.id, data=OfferIn(
+        capability="incident-response", people=3, available_from=now + timedelta(hours=24),
+        conditions="Remote support first; on site after 48 h."))  # fmt: skip
+    assistance.decide_offer(session, actor=fr_crisis, request_id=between.id, offer_id=offer.id, accept=True,
+                            comment="Accepted: please contact the ANSSI crisis desk.")  # fmt: skip
+    spoc = _as_user(session, "spoc@anssi.example")
+    reserve = assistance.create_request(session, actor=spoc, data=RequestIn(
+        needs=["incident-response"], urgency="urgent", crisis=crisis_id,
+        description="Incident response for CH Bellerive's restoration of patient records and imaging.",
+        affected_entity="CH Bellerive (hospital)", entity_type="essential", impact="red", severity="high",
+        spillover="low", measures_taken="Backups verified; emergency department on paper procedures.",
+        other_support="CERT-Bund forensics accepted for the grid operators.",
+        recipients=Recipients(reserve=True),
+    ))  # fmt: skip
+    enisa = _as_user(session, "coordinator@enisa.example")
+    assistance.make_offer(session, actor=enisa, request_id=reserve.id, data=OfferIn(
+        capability="incident-response", people=4, available_from=now + timedelta(hours=36),
+        conditions="Deployed from a Reserve provider (Aegis Response) under the Reserve's terms; summary report "
+        "due one month after support ends."))  # fmt: skip
+
+
+def _statement(session: Session, crisis_id: str, now: datetime) -> None:
+    """A joint public statement waiting for two of its four approvals, under embargo until tomorrow 09:00 UTC."""
+    from cybercrisis.comms import service as comms
+    from cybercrisis.comms.models import Verdict
+    from cybercrisis.comms.schemas import CommunicationIn, TranslationIn
+
+    enisa = _as_user(session, "coordinator@enisa.example")
+    tomorrow = (now + timedelta(days=1)).replace(hour=9, minute=0)
+    statement = comms.create(session, actor=enisa, data=CommunicationIn(
+        crisis=crisis_id, title="Joint statement on ransomware attacks against hospitals and energy operators",
+        body="EU Member States, supported by ENISA and the CSIRTs Network, are responding together to ransomware "
+        "attacks that disrupted hospitals and energy operators in several Member States. Essential services are "
+        "being restored. Organisations using affected VPN appliances should apply the vendor's fixes now.",
+        translations={
+            "fr": TranslationIn(title="Déclaration commune sur les attaques par rançongiciel contre des hôpitaux "
+                                "et des opérateurs d'énergie", body="Les États membres de l'UE, avec l'ENISA et "
+                                "le réseau des CSIRT, répondent ensemble aux attaques par rançongiciel."),
+            "de": TranslationIn(title="Gemeinsame Erklärung zu Ransomware-Angriffen auf Krankenhäuser und "
+                                "Energieversorger", body="Die EU-Mitgliedstaaten reagieren gemeinsam, unterstützt "
+                                "von der ENISA und dem CSIRTs-Netzwerk, auf Ransomware-Angriffe."),
+        },
+        approvers=[org_id_for_key(k) for k in ("enisa", "fr-crisis", "de-crisis", "ec-dg-connect")],
+        embargo_until=tomorrow, tlp="amber",
+    ))  # fmt: skip
+    for email in ("coordinator@enisa.example", "duty@anssi-crisis.example"):
+        comms.give_verdict(session, actor=_as_user(session, email), communication_id=statement.id,
+                           version=statement.current_version, verdict=Verdict.APPROVE, comment="")  # fmt: skip
+
+
+def _handoff(session: Session) -> None:
+    """CERT-FR hands the hospital ransomware's indicators to the national cybercrime unit."""
+    from cybercrisis.handoffs import service as handoffs
+    from cybercrisis.handoffs.schemas import ChosenObservable, HandoffIn
+
+    fr = _as_user(session, "analyst@cert-fr.example")
+    incident = _incident_ids(session, (RANSOMWARE,))[0]
+    handoffs.create(session, actor=fr, data=HandoffIn(
+        incident=incident, recipient=org_id_for_key("fr-police-cyber"),
+        reason="Suspected extortion by a ransomware group; the hospital filed a complaint.",
+        observables=[ChosenObservable(type="ipv4-addr", value=C2_HOST),
+                     ChosenObservable(type="email-addr", value="restore-help@mailbox.example")],
+    ))  # fmt: skip

@@ -7,6 +7,7 @@ import typer
 from cybercrisis.cli import (
     audit_cmd,
     contact_cmd,
+    crisis_cmd,
     db_cmd,
     demo_cmd,
     directory_cmd,
@@ -37,4 +38,5 @@ app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(directory_cmd.app, name="directory")
 app.add_typer(incident_cmd.app, name="incident")
 app.add_typer(sitrep_cmd.app, name="sitrep")
+app.add_typer(crisis_cmd.app, name="crisis")
 app.command("deadlines")(incident_cmd.deadlines)

@@ -1,0 +1,59 @@
+"""`cybercrisis crisis ...`, run as real processes on the demo data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from cybercrisis import demo
+from cybercrisis.config import Settings
+from cybercrisis.crises.models import Crisis
+from cybercrisis.db import unit_of_work
+from tests.conftest import count
+
+
+@pytest.fixture
+def loaded(session_factory: sessionmaker[Session], settings: Settings) -> None:
+    with unit_of_work(session_factory) as s:
+        demo.load(s, data_dir=settings.data_dir)
+
+
+def test_open_escalate_and_agree_from_the_command_line(loaded: None, run, db: Session) -> None:  # type: ignore[no-untyped-def]
+    opened = run("crisis", "open", "--as", "coordinator@enisa.example", "--title", "Wiper threat to telecoms",
+                 "--justification", "Expected impact in several Member States", "--stage", "eu-cyclone")  # fmt: skip
+    crisis_id = opened.stdout.strip()
+    assert crisis_id.startswith("crisis--")
+    listed = run("crisis", "list", "--as", "duty@bsi-crisis.example").stdout  # EU-CyCLONe member: sees it
+    assert crisis_id in listed and "Wiper threat to telecoms" in listed
+    assert crisis_id not in run("crisis", "list", "--as", "duty@ec3.example").stdout  # not shared with EC3
+
+    step = json.loads(run("crisis", "escalate", crisis_id, "--to", "ipcr-information-sharing", "--rationale",
+                          "political attention", "--as", "coordinator@enisa.example").stdout)  # fmt: skip
+    assert step["state"] == "pending"
+    refused = run("crisis", "agree", crisis_id, step["id"], "--as", "coordinator@enisa.example", ok=False)
+    assert refused.returncode == 1 and "not among those that must agree" in refused.stderr
+    done = json.loads(run("crisis", "agree", crisis_id, step["id"], "--as", "duty@council-presidency.example").stdout)
+    assert done["state"] == "done"
+    shown = json.loads(run("crisis", "show", crisis_id, "--as", "duty@council-presidency.example").stdout)
+    assert shown["level"] == "political" and shown["decisions"][0]["kind"] == "escalation"
+
+
+def test_bad_input_and_a_broken_model_exit_1_with_the_reason(loaded: None, run, db: Session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    before = count(db, Crisis)
+    analyst = run("crisis", "open", "--as", "analyst@cert-fr.example", "--title", "x", "--justification", "y",
+                  ok=False)  # fmt: skip
+    assert analyst.returncode == 1 and "crises:crisis:write" in analyst.stderr
+    empty = run("crisis", "open", "--as", "coordinator@enisa.example", "--title", "x", "--justification", "",
+                ok=False)  # fmt: skip
+    assert empty.returncode == 1 and "justification" in empty.stderr
+    assert count(db, Crisis) == before
+    model = run("crisis", "model").stdout
+    assert "ipcr-information-sharing" in model and "deployment's own" in model
+    broken = tmp_path / "model.json"
+    broken.write_text(json.dumps({"stages": [{"key": "x", "label": "X", "level": "political"},
+                                             {"key": "y", "label": "Y", "level": "technical"}]}))  # fmt: skip
+    checked = run("crisis", "model", "--check", str(broken), ok=False)
+    assert checked.returncode == 1 and "escalation order" in checked.stderr
