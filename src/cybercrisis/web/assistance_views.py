@@ -13,12 +13,12 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ from cybercrisis.directory.models import Organisation, OrgType
 from cybercrisis.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from cybercrisis.incidents.models import Incident
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, share_with
+from cybercrisis.web.forms import FormState, bad, require_filled, share_with, validated
 from cybercrisis.web.incident_form import local_minutes, parse_utc, required_utc
 from cybercrisis.web.pagedeps import PagePrincipal, check_csrf, see_other
 from cybercrisis.web.render import render
@@ -47,7 +47,6 @@ from cybercrisis.web.render import render
 router = APIRouter()
 PAGE_SIZE = 50
 CRISIS_CHOICES = 200  # open crises offered in the request form (and the one asked for by ?crisis=)
-M = TypeVar("M", bound=BaseModel)
 Csrf = Annotated[str, Form(max_length=100)]
 Filter = Annotated[str, Query(max_length=200)]
 _Refusals = (InvalidInput, Conflict, PermissionDenied)
@@ -232,29 +231,6 @@ class ActiveForm(_Form):
     active: str = Field(default="", max_length=8)
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message}])
-
-
-def _required(**fields: tuple[str, str]) -> None:
-    """Refuse at once every required field left empty: {name: (value, message)}."""
-    errors = [{"field": name, "message": message} for name, (value, message) in fields.items() if not value.strip()]
-    if errors:
-        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    """Build the service's input; its own complaints become field errors named like the form's fields."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][:2]) or "form", "message": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field'].split('.')[-1].replace('_', ' ')}: {e['message']}" for e in errors[:3])
-        raise InvalidInput(detail, errors=errors) from None
-
-
 def _whole(field: str, text: str, *, label: str) -> int | None:
     value = text.strip().replace(" ", "")
     if not value:
@@ -262,7 +238,7 @@ def _whole(field: str, text: str, *, label: str) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise _bad(field, f"{label}: '{text.strip()[:20]}' is not a whole number") from None
+        raise bad(field, f"{label}: '{text.strip()[:20]}' is not a whole number") from None
 
 
 # Service field names -> form field names, for showing each error next to its control.
@@ -289,8 +265,8 @@ def failed(exc: DomainError, values: dict[str, Any], *, fallback: str = "") -> F
 
 
 def to_request_in(form: RequestForm) -> RequestIn:
-    _required(description=(form.description, "say what happened and what help is wanted"))
-    return _validated(
+    require_filled(description=(form.description, "say what happened and what help is wanted"))
+    return validated(
         RequestIn,
         {
             "needs": form.needs,
@@ -312,16 +288,17 @@ def to_request_in(form: RequestForm) -> RequestIn:
             "tlp": form.tlp or TLP.AMBER.value,
             "exercise": form.exercise == "yes",
         },
+        depth=2,
     )
 
 
 def to_offer_in(form: OfferForm) -> OfferIn:
-    _required(
+    require_filled(
         capability=(form.capability, "choose what you offer"),
         people=(form.people, "say how many people"),
         available_from=(form.available_from, "say from when (UTC)"),
     )
-    return _validated(
+    return validated(
         OfferIn,
         {
             "capability": form.capability,
@@ -330,11 +307,12 @@ def to_offer_in(form: OfferForm) -> OfferIn:
             "conditions": form.conditions.strip(),
             "capability_id": form.capability_id or None,
         },
+        depth=2,
     )
 
 
 def _capability_fields(form: CapabilityForm | CapabilityEditForm) -> dict[str, Any]:
-    _required(
+    require_filled(
         kind=(form.kind, "choose what kind of help it is"),
         title=(form.title, "give the entry a title"),
         notice_hours=(form.notice_hours, "say how many hours of notice are needed"),
@@ -351,13 +329,14 @@ def _capability_fields(form: CapabilityForm | CapabilityEditForm) -> dict[str, A
 
 def to_capability_in(form: CapabilityForm) -> CapabilityIn:
     fields = _capability_fields(form)
-    return _validated(
+    return validated(
         CapabilityIn,
         {
             **fields,
             "tlp": form.tlp or TLP.GREEN.value,
             "share_with": share_with(form.organisations, form.communities, form.users),
         },
+        depth=2,
     )
 
 
@@ -861,7 +840,7 @@ def decide_offer(
     values = {"offer": offer_id, **data.model_dump(exclude={"csrf_token"})}
     try:
         if data.verdict not in ("accept", "decline"):
-            raise _bad("comment", "choose Accept or Decline")
+            raise bad("comment", "choose Accept or Decline")
         service.decide_offer(
             db,
             actor=principal,
@@ -913,7 +892,7 @@ def record_summary(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        _required(report=(data.report, "write the summary report of the support received"))
+        require_filled(report=(data.report, "write the summary report of the support received"))
         service.record_summary(db, actor=principal, request_id=request_id, report=data.report)
     except _Refusals as exc:
         return _refused(request, db, principal, request_id, "summary", exc, values, fallback="report")
@@ -951,7 +930,7 @@ def capability_list(
     error, code, rows, nxt = None, 200, [], None
     try:
         if chosen["status"] not in ("", "active", "inactive"):
-            raise _bad("status", f"'{chosen['status'][:20]}' is not a status; choose active or inactive")
+            raise bad("status", f"'{chosen['status'][:20]}' is not a status; choose active or inactive")
         active = {"active": True, "inactive": False}.get(chosen["status"])
         page = service.list_capabilities(
             db,
@@ -1114,7 +1093,7 @@ def edit_capability(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        patch = _validated(CapabilityPatch, {"version": data.version, **_capability_fields(data)})
+        patch = validated(CapabilityPatch, {"version": data.version, **_capability_fields(data)}, depth=2)
         service.update_capability(db, actor=principal, capability_id=capability_id, patch=patch)
     except _Refusals as exc:
         db.rollback()

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -48,7 +48,7 @@ from cybercrisis.pagination import cursor_time, decode_cursor, encode_cursor
 from cybercrisis.situation.schemas import FieldChange
 from cybercrisis.web import queries
 from cybercrisis.web.contribution_views import diff_line_class
-from cybercrisis.web.forms import FormState
+from cybercrisis.web.forms import FormState, bad, require_filled, validated
 from cybercrisis.web.incident_form import local_minutes, parse_utc
 from cybercrisis.web.pagedeps import PagePrincipal, check_csrf, see_other
 from cybercrisis.web.render import render
@@ -114,7 +114,6 @@ FORM_TITLES = {
     "withdraw": ("It was not withdrawn", "withdraw-form"),
 }
 _Refusals = (InvalidInput, Conflict, PermissionDenied)
-M = TypeVar("M", bound=BaseModel)
 
 
 # --- what the browser posts -------------------------------------------------------------------------------------
@@ -163,27 +162,6 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message}])
-
-
-def _required(**fields: tuple[bool, str]) -> None:
-    """Refuse at once every required field left empty: {name: (present, message)}."""
-    errors = [{"field": name, "message": message} for name, (present, message) in fields.items() if not present]
-    if errors:
-        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    """Build the service's input; its complaints become field errors named by their whole path."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]) or "form", "message": e["msg"]} for e in exc.errors()]
-        detail = "; ".join(f"{e['field'].replace('_', ' ')}: {e['message']}" for e in errors[:3])
-        raise InvalidInput(detail, errors=errors) from None
-
-
 def blocks_of(form: TextForm) -> list[dict[str, str]]:
     """The translation blocks as typed: language, title and body of each, in page order."""
     n = max(len(form.tr_lang), len(form.tr_title), len(form.tr_body))
@@ -202,19 +180,19 @@ def _translations(blocks: Sequence[dict[str, str]]) -> dict[str, dict[str, str]]
         if not (b["lang"] or b["title"].strip() or b["body"].strip()):
             continue
         if not b["lang"]:
-            raise _bad(f"tr-{i}", "choose the language of this translation")
+            raise bad(f"tr-{i}", "choose the language of this translation")
         if b["lang"] in out:
-            raise _bad(f"tr-{i}", f"the translation into {lang_name(b['lang'])} is given twice")
+            raise bad(f"tr-{i}", f"the translation into {lang_name(b['lang'])} is given twice")
         out[b["lang"]] = {"title": b["title"], "body": b["body"]}
     return out  # checked by the service's schema (lengths) and the service (codes, emptiness)
 
 
 def to_communication_in(form: NewForm) -> CommunicationIn:
     blocks = blocks_of(form)
-    _required(title=(bool(form.title.strip()), "give the statement a title"),
+    require_filled(title=(bool(form.title.strip()), "give the statement a title"),
               body=(bool(form.body.strip()), "write the text"),
               approvers=(bool(form.approvers), "choose at least one organisation that must approve it"))  # fmt: skip
-    return _validated(
+    return validated(
         CommunicationIn,
         {
             "crisis": form.crisis.strip() or None,
@@ -227,13 +205,14 @@ def to_communication_in(form: NewForm) -> CommunicationIn:
             "embargo_until": parse_utc(form.embargo_until, field="embargo_until"),
             "tlp": form.tlp or TLP.AMBER.value,
         },
+        depth=None,
     )
 
 
 def to_patch(form: EditForm) -> CommunicationPatch:
-    _required(title=(bool(form.title.strip()), "give the statement a title"),
+    require_filled(title=(bool(form.title.strip()), "give the statement a title"),
               body=(bool(form.body.strip()), "write the text"))  # fmt: skip
-    return _validated(
+    return validated(
         CommunicationPatch,
         {
             "version": form.version,
@@ -242,6 +221,7 @@ def to_patch(form: EditForm) -> CommunicationPatch:
             "translations": _translations(blocks_of(form)),
             "embargo_until": parse_utc(form.embargo_until, field="embargo_until"),
         },
+        depth=None,
     )
 
 
@@ -371,11 +351,11 @@ def communication_list(
     try:
         if chosen["state"]:
             if chosen["state"] not in STATE_LABELS:
-                raise _bad("state", f"'{chosen['state'][:20]}' is not a state; choose one of the list")
+                raise bad("state", f"'{chosen['state'][:20]}' is not a state; choose one of the list")
             query = query.where(Communication.state == chosen["state"])
         if chosen["crisis"]:
             if not _crisis_titles(db, principal, [chosen["crisis"]]):
-                raise _bad("crisis", "no crisis you may see has this id")
+                raise bad("crisis", "no crisis you may see has this id")
             query = query.where(Communication.crisis_id == chosen["crisis"])
         after = decode_cursor(cursor or None, 2)
         if after:
@@ -653,7 +633,7 @@ def _verdict(request: Request, db: Session, principal: Principal, communication_
     values = {"comment": data.comment}
     try:
         if verdict == Verdict.CHANGES:
-            _required(comment=(bool(data.comment.strip()), "say what should change, and why"))
+            require_filled(comment=(bool(data.comment.strip()), "say what should change, and why"))
         service.give_verdict(db, actor=principal, communication_id=communication_id, version=data.version,
                              verdict=verdict, comment=data.comment)  # fmt: skip
     except _Refusals as exc:
@@ -723,7 +703,7 @@ def _version_number(value: str, field: str, default: int) -> int:
     if not text:
         return default
     if not text.isdigit() or len(text) > 6:
-        raise _bad(field, f"'{text[:20]}' is not a version number")
+        raise bad(field, f"'{text[:20]}' is not a version number")
     return int(text)
 
 

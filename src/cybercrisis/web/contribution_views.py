@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from cybercrisis.situation import contributions
 from cybercrisis.situation.models import Contribution, ContributionState, ContributionVersion
 from cybercrisis.situation.schemas import ContributionIn, ContributionPatch, FieldChange, SectorImpact
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState
+from cybercrisis.web.forms import FormState, bad, validated
 from cybercrisis.web.incident_form import local_minutes, required_utc
 from cybercrisis.web.incident_labels import pickers, sector_label
 from cybercrisis.web.pagedeps import PagePrincipal, check_csrf, see_other
@@ -69,7 +69,6 @@ EVENT_LABELS = {
     "situation:contribution:update": "Changed",
     "situation:contribution:submit": "Submitted",
 }
-M = TypeVar("M", bound=BaseModel)
 _COMPARE = re.compile(r"^\s*(\d{1,6})\s*\.\.\s*(\d{1,6})\s*$")
 _INCIDENT_ID = re.compile(r"incident--[0-9a-fA-F-]{36}")
 
@@ -111,10 +110,6 @@ class EditForm(ContentForm):
     version: int = Field(default=0, ge=0)
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message}])
-
-
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -145,22 +140,10 @@ def _entities(text: str) -> int | None:
     try:
         number = int(value)
     except ValueError:
-        raise _bad("entities_affected", f"'{text[:30]}' is not a whole number") from None
+        raise bad("entities_affected", f"'{text[:30]}' is not a whole number") from None
     if number < 0:
-        raise _bad("entities_affected", "the number of entities affected cannot be negative")
+        raise bad("entities_affected", "the number of entities affected cannot be negative")
     return number
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    """Build the service's input; its own complaints become field errors named like the form's fields."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][:1]) or "form", "message": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field'].replace('_', ' ')}: {e['message']}" for e in errors[:3])
-        raise InvalidInput(detail, errors=errors) from None
 
 
 def _content(form: ContentForm) -> dict[str, Any]:
@@ -188,11 +171,11 @@ def to_contribution_in(form: ContributionForm) -> ContributionIn:
         share_with=ShareWith(communities=form.communities),
         draft=form.action == "draft",
     )
-    return _validated(ContributionIn, data)
+    return validated(ContributionIn, data)
 
 
 def to_patch(form: EditForm) -> ContributionPatch:
-    return _validated(ContributionPatch, {"version": form.version, **_content(form)})
+    return validated(ContributionPatch, {"version": form.version, **_content(form)})
 
 
 # Service field names -> form field names, for showing each error next to its control.
@@ -299,7 +282,7 @@ def contribution_list(
             query = query.where(Contribution.country == normalise_country(chosen["country"], field="country"))
         if chosen["state"]:
             if chosen["state"] not in {s.value for s in ContributionState}:
-                raise _bad("state", f"'{chosen['state'][:20]}' is not a state; choose draft or submitted")
+                raise bad("state", f"'{chosen['state'][:20]}' is not a state; choose draft or submitted")
             query = query.where(Contribution.state == chosen["state"])
         after = decode_cursor(cursor or None, 2)
         if after:
@@ -413,7 +396,7 @@ def change_rows(changes: list[FieldChange], labels: dict[str, str]) -> list[dict
 def parse_compare(value: str) -> tuple[int, int]:
     found = _COMPARE.match(value)
     if not found:
-        raise _bad("compare", f"'{value[:20]}' is not two versions; use the form 1..2")
+        raise bad("compare", f"'{value[:20]}' is not two versions; use the form 1..2")
     return int(found.group(1)), int(found.group(2))
 
 

@@ -9,11 +9,11 @@ the field, and nothing is written; a successful one redirects back to the room w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,7 @@ from cybercrisis.deps import DB
 from cybercrisis.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident, IncidentCountry, IncidentStatus
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, share_with
+from cybercrisis.web.forms import FormState, require_filled, share_with, validated
 from cybercrisis.web.incident_form import parse_utc
 from cybercrisis.web.pagedeps import PagePrincipal, check_csrf, see_other
 from cybercrisis.web.render import render
@@ -41,7 +41,6 @@ from cybercrisis.web.render import render
 router = APIRouter()
 LIST_LIMIT = 200  # crises are few; the list shows the most recent ones, open first
 INCIDENT_CHOICES = 200  # the most recent open incidents offered when opening a crisis or linking more
-M = TypeVar("M", bound=BaseModel)
 Csrf = Annotated[str, Form(max_length=100)]
 
 SCALE_NOTE = "This escalation scale is the deployment's own; the EU publishes no numbered alert scale."
@@ -216,25 +215,6 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def _required(**fields: tuple[str, str]) -> None:
-    """Refuse at once every required field left empty: {name: (value, message)}."""
-    errors = [{"field": name, "message": message} for name, (value, message) in fields.items() if not value.strip()]
-    if errors:
-        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    """Build the service's input; its own complaints become field errors named like the form's fields."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][:1]) or "form", "message": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field'].replace('_', ' ')}: {e['message']}" for e in errors[:3])
-        raise InvalidInput(detail, errors=errors) from None
-
-
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -251,11 +231,11 @@ def failed(exc: DomainError, values: dict[str, Any], aliases: dict[str, str] | N
 
 
 def to_crisis_in(form: NewCrisisForm) -> CrisisIn:
-    _required(title=(form.title, "give the crisis a title"),
+    require_filled(title=(form.title, "give the crisis a title"),
               justification=(form.justification, "say why this is a crisis"))  # fmt: skip
     recipients = share_with(form.organisations, form.communities, form.users)
     empty = not (recipients.organisations or recipients.communities or recipients.users)
-    return _validated(
+    return validated(
         CrisisIn,
         {
             "title": form.title.strip(),
@@ -636,7 +616,9 @@ def propose_escalation(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        _required(to=(data.to, "choose the stage to move to"), rationale=(data.rationale, "say why it should move"))
+        require_filled(
+            to=(data.to, "choose the stage to move to"), rationale=(data.rationale, "say why it should move")
+        )
         esc = service.propose_escalation(db, actor=principal, crisis_id=crisis_id, to=data.to,
                                          rationale=data.rationale.strip(), settings=_settings(request))  # fmt: skip
     except _Refusals as exc:
@@ -683,8 +665,8 @@ def record_decision(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        _required(level=(data.level, "choose the level"), title=(data.title, "say what was decided"))
-        body = _validated(
+        require_filled(level=(data.level, "choose the level"), title=(data.title, "say what was decided"))
+        body = validated(
             DecisionIn,
             {
                 "level": data.level,
@@ -708,7 +690,9 @@ def change_phase(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        _required(phase=(data.phase, "choose the new phase"), rationale=(data.rationale, "say why the phase changes"))
+        require_filled(
+            phase=(data.phase, "choose the new phase"), rationale=(data.rationale, "say why the phase changes")
+        )
         service.change_phase(db, actor=principal, crisis_id=crisis_id, phase=data.phase,
                              rationale=data.rationale.strip(), settings=_settings(request))  # fmt: skip
     except _Refusals as exc:
@@ -723,9 +707,9 @@ def create_action(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        _required(title=(data.title, "say what is to be done"),
+        require_filled(title=(data.title, "say what is to be done"),
                   assignee=(data.assignee, "choose the organisation that owns the action"))  # fmt: skip
-        body = _validated(ActionIn, {"title": data.title.strip(), "detail": data.detail.strip(),
+        body = validated(ActionIn, {"title": data.title.strip(), "detail": data.detail.strip(),
                                      "assignee": data.assignee, "due_at": parse_utc(data.due_at, field="due_at"),
                                      "decision": data.decision or None})  # fmt: skip
         service.create_action(db, actor=principal, crisis_id=crisis_id, data=body)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.errors import DomainError, InvalidInput
@@ -43,3 +43,33 @@ def share_with(organisations: list[str] | None, communities: list[str] | None, u
         raise InvalidInput(
             "too many recipients in one form", errors=[{"field": "organisations", "message": "too many"}]
         ) from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def bad(field: str, message: str) -> InvalidInput:
+    """One field's refusal, shown next to that field."""
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def require_filled(**fields: tuple[str | bool, str]) -> None:
+    """Refuse at once every required field left empty: {name: (value or presence, message)}."""
+    errors = [{"field": name, "message": message} for name, (value, message) in fields.items()
+              if not (value.strip() if isinstance(value, str) else value)]  # fmt: skip
+    if errors:
+        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
+
+
+def validated(model: type[M], data: dict[str, Any], *, depth: int | None = 1) -> M:
+    """Build the service's input; its own complaints become field errors named like the form's fields.
+
+    `depth` is how much of a complaint's location names the field (None: all of it, e.g. translations.fr.body).
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"][:depth]) or "form", "message": e["msg"]}
+                  for e in exc.errors()]  # fmt: skip
+        detail = "; ".join(f"{e['field'].split('.')[-1].replace('_', ' ')}: {e['message']}" for e in errors[:3])
+        raise InvalidInput(detail, errors=errors) from None

@@ -10,12 +10,12 @@ downloaded from the API's own addresses, which accept the session cookie for rea
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from cybercrisis.handoffs.schemas import HandoffIn, NoteIn, ReceiveIn, TransferI
 from cybercrisis.incidents.models import Incident, Observable, Sighting
 from cybercrisis.middleware import BodySizeLimit
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState
+from cybercrisis.web.forms import FormState, bad, require_filled, validated
 from cybercrisis.web.incident_queries import people
 from cybercrisis.web.pagedeps import PagePrincipal, check_csrf, see_other
 from cybercrisis.web.render import render
@@ -45,7 +45,6 @@ from cybercrisis.web.render import render
 router = APIRouter()
 PAGE_SIZE = 50
 OBSERVABLE_CHOICES = 1000  # what one hand-off may carry (HandoffIn)
-M = TypeVar("M", bound=BaseModel)
 Csrf = Annotated[str, Form(max_length=100)]
 Note = Annotated[str, Form(max_length=20_000)]
 
@@ -112,29 +111,6 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message}])
-
-
-def _required(**fields: tuple[str, str]) -> None:
-    """Refuse at once every required field left empty: {name: (value, message)}."""
-    errors = [{"field": name, "message": message} for name, (value, message) in fields.items() if not value.strip()]
-    if errors:
-        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
-
-
-def _validated(model: type[M], data: dict[str, Any]) -> M:
-    """Build the service's input; its own complaints become field errors named like the form's fields."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][:1]) or "form", "message": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field'].replace('_', ' ')}: {e['message']}" for e in errors[:3])
-        raise InvalidInput(detail, errors=errors) from None
-
-
 def failed(exc: DomainError, values: dict[str, Any]) -> FormState:
     """The form again with the service's complaints next to their fields (observables[3] -> observables)."""
     form = FormState.failed(exc, values)
@@ -146,15 +122,15 @@ def failed(exc: DomainError, values: dict[str, Any]) -> FormState:
 
 
 def to_handoff_in(form: HandoffForm) -> HandoffIn:
-    _required(recipient=(form.recipient, "choose the law-enforcement organisation to hand it to"),
+    require_filled(recipient=(form.recipient, "choose the law-enforcement organisation to hand it to"),
               reason=(form.reason, "say why this is handed to law enforcement"))  # fmt: skip
     chosen = []
     for item in form.observables:
         kind, sep, value = item.partition(":")
         if not sep or not kind.strip() or not value.strip():
-            raise _bad("observables", f"'{item[:60]}' is not an observable of the form type:value")
+            raise bad("observables", f"'{item[:60]}' is not an observable of the form type:value")
         chosen.append({"type": kind.strip(), "value": value.strip()})
-    return _validated(
+    return validated(
         HandoffIn,
         {
             "incident": form.incident.strip() or None,
@@ -543,7 +519,7 @@ def add_file(
     values = {"sha256": sha256}
     try:
         if file is None or not file.filename:
-            raise _bad("file", "choose the file to add")
+            raise bad("file", "choose the file to add")
         service.add_file(db, actor=principal, handoff_id=handoff_id, src=file.file, filename=file.filename,
                          media_type=file.content_type, expected_sha256=sha256 or None,
                          settings=_settings(request))  # fmt: skip
@@ -559,7 +535,7 @@ def receive(
     check_csrf(request, db, csrf_token)
     values = {"note": note}
     try:
-        body = _validated(ReceiveIn, {"note": note.strip()})
+        body = validated(ReceiveIn, {"note": note.strip()})
         service.receive(db, actor=principal, handoff_id=handoff_id, note=body.note)
     except _Refusals as exc:
         return _refused(request, db, principal, handoff_id, "receive", exc, values)
@@ -580,8 +556,8 @@ def transfer(
     check_csrf(request, db, csrf_token)
     values = {"to": to, "note": note}
     try:
-        _required(to=(to, "choose the law-enforcement organisation to transfer it to"))
-        body = _validated(TransferIn, {"to": to.strip(), "note": note.strip()})
+        require_filled(to=(to, "choose the law-enforcement organisation to transfer it to"))
+        body = validated(TransferIn, {"to": to.strip(), "note": note.strip()})
         service.transfer(db, actor=principal, handoff_id=handoff_id, to=body.to, note=body.note)
     except _Refusals as exc:
         return _refused(request, db, principal, handoff_id, "transfer", exc, values)
@@ -595,8 +571,8 @@ def add_note(
     check_csrf(request, db, csrf_token)
     values = {"note": note}
     try:
-        _required(note=(note, "write the note"))
-        body = _validated(NoteIn, {"note": note.strip()})
+        require_filled(note=(note, "write the note"))
+        body = validated(NoteIn, {"note": note.strip()})
         service.add_note(db, actor=principal, handoff_id=handoff_id, note=body.note)
     except _Refusals as exc:
         return _refused(request, db, principal, handoff_id, "note", exc, values)

@@ -9,17 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import Principal
 from cybercrisis.db import utcnow
 from cybercrisis.directory.countries import COUNTRIES, EU_MEMBER_STATES
-from cybercrisis.errors import DomainError, InvalidInput
+from cybercrisis.errors import DomainError
 from cybercrisis.incidents.schemas import Facts, IncidentIn, ReportIn
 from cybercrisis.incidents.service import REPORT_FIELDS
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, share_with, split_list
+from cybercrisis.web.forms import FormState, bad, share_with, split_list, validated
 from cybercrisis.web.incident_labels import YES_NO_FIELDS, entity_type_choices, pickers, rsit_groups
 from cybercrisis.web.observable_input import parse_text
 
@@ -86,10 +86,6 @@ class ReportForm(BaseModel):
     law_enforcement_guidance: str = Field(default="", max_length=50_000)
 
 
-def _bad(field: str, message: str) -> InvalidInput:
-    return InvalidInput(message, errors=[{"field": field, "message": message}])
-
-
 def local_minutes(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(LOCAL_MINUTES)
 
@@ -99,19 +95,19 @@ def parse_utc(value: str, *, field: str, required: bool = False) -> datetime | N
     text = value.strip()
     if not text:
         if required:
-            raise _bad(field, "give the date and time (UTC)")
+            raise bad(field, "give the date and time (UTC)")
         return None
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
-        raise _bad(field, f"'{text[:40]}' is not a date and time; use the form 2026-11-28T09:30 (UTC)") from None
+        raise bad(field, f"'{text[:40]}' is not a date and time; use the form 2026-11-28T09:30 (UTC)") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def required_utc(value: str, *, field: str) -> datetime:
     moment = parse_utc(value, field=field, required=True)
     if moment is None:  # pragma: no cover - parse_utc refuses an empty required value
-        raise _bad(field, "give the date and time (UTC)")
+        raise bad(field, "give the date and time (UTC)")
     return moment
 
 
@@ -122,26 +118,14 @@ def _number(field: str, value: str) -> int | float | None:
     try:
         return float(text) if field == "users_affected_percent" else int(text)
     except ValueError:
-        raise _bad(field, f"'{value[:30]}' is not a number") from None
-
-
-def _validated(model: type[BaseModel], data: dict[str, Any]) -> Any:
-    """Build a service schema; its complaints become field errors named like the form's fields."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"][:1]) or "form", "message": e["msg"]} for e in exc.errors()
-        ]
-        detail = "; ".join(f"{e['field'].replace('_', ' ')}: {e['message']}" for e in errors[:3])
-        raise InvalidInput(detail, errors=errors) from None
+        raise bad(field, f"'{value[:30]}' is not a number") from None
 
 
 def to_incident_in(form: IncidentForm) -> IncidentIn:
     if not form.title.strip():
-        raise _bad("title", "the incident needs a title")
+        raise bad("title", "the incident needs a title")
     if not form.tlp:
-        raise _bad("tlp", "choose a TLP label")
+        raise bad("tlp", "choose a TLP label")
     aware_at = parse_utc(form.aware_at, field="aware_at", required=True)
     occurred_at = parse_utc(form.occurred_at, field="occurred_at", required=False)
     rsit_class, _, rsit_type = form.rsit.partition("/")
@@ -159,13 +143,13 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
         "observables": parse_text(form.observables), "facts": {k: v for k, v in facts.items() if v is not None},
         "share_with": share_with(form.organisations, form.communities, form.users),
     }  # fmt: skip
-    result: IncidentIn = _validated(IncidentIn, data)
+    result: IncidentIn = validated(IncidentIn, data)
     return result
 
 
 def to_report_in(form: ReportForm) -> ReportIn:
     if form.kind not in REPORT_FIELDS:
-        raise _bad("kind", f"'{form.kind}' is not a report kind")
+        raise bad("kind", f"'{form.kind}' is not a report kind")
     fields = REPORT_FIELDS[form.kind]
     data: dict[str, Any] = {"kind": form.kind}
     data["submitted_at"] = parse_utc(form.submitted_at, field="submitted_at", required=False)
@@ -177,7 +161,7 @@ def to_report_in(form: ReportForm) -> ReportIn:
             data[name] = parse_text(raw, field="indicators")
         elif raw.strip():
             data[name] = raw.strip()
-    result: ReportIn = _validated(ReportIn, data)
+    result: ReportIn = validated(ReportIn, data)
     return result
 
 
