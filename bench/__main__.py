@@ -1,6 +1,6 @@
 """`python -m bench`: start the real server (one worker) and load it over loopback.
 
-Three suites, for each backend (SQLite always, PostgreSQL with --postgres):
+Four suites, for each backend (SQLite always, PostgreSQL with --postgres):
 
 core       GET /healthz (the baseline, before and after the others), an authenticated GET of one
            organisation, a filtered directory list and a full page, each for a fixed duration after a
@@ -14,6 +14,9 @@ situation  27 national contributions, 10,000 incidents and 100,000 observables: 
            situation report, the dashboard page and GET /api/v1/situation at 32 connections against /healthz
            (p50/p95/p99, cached and cold), and event delivery to 100 SSE clients (one process; on PostgreSQL
            also two, through NOTIFY); see bench/situation.py.
+crises     one crisis with 50 linked incidents, 200 decisions and actions and 30 assistance requests: the SQL
+           statements of one GET of the crisis room (API and page; no N+1), and GET /api/v1/crises/{id} and
+           GET /crises/{id} at 32 connections and at 1 against /healthz (p50/p95/p99); see bench/crises.py.
 
 Results go to one JSON file, a section per suite.
 """
@@ -95,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--suite",
-        choices=["core", "incidents", "situation", "all"],
+        choices=["core", "incidents", "situation", "crises", "all"],
         default="all",
         help="which benchmarks to run (default all)",
     )
@@ -364,6 +367,26 @@ def run_situation(args: argparse.Namespace, generator: str) -> tuple[dict[str, A
     return section, missed, failed
 
 
+def run_crises(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    from bench import crises
+
+    backends = [None] + ([args.postgres] if args.postgres else [])
+    results = [crises.bench_backend(args, generator, pg, console) for pg in backends]
+    console.print()
+    for res in results:
+        crises.print_tables(res, args, generator, console)
+    section = {
+        "connections": list(crises.LOAD_CONNECTIONS),
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "aims": {"room_p95_max_ms": crises.AIM_P95_MS, "at_connections": crises.AIM_CONNECTIONS, "no_n_plus_1": True},
+        "backends": results,
+    }
+    missed = [m for res in results for m in crises.misses(res)]
+    failed = [f for res in results for f in crises.failures(res)]
+    return section, missed, failed
+
+
 def _warn_if_busy(when: str) -> float:
     load_now = os.getloadavg()[0]
     if load_now > BUSY_LOAD:
@@ -390,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     load_before = _warn_if_busy("before the bench")
-    suites = ["core", "incidents", "situation"] if args.suite == "all" else [args.suite]
+    suites = ["core", "incidents", "situation", "crises"] if args.suite == "all" else [args.suite]
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -411,13 +434,19 @@ def main(argv: list[str] | None = None) -> int:
                 report["incidents"], inc_missed, inc_failed = run_incidents(args, generator)
                 missed += inc_missed
                 failed += inc_failed
-            else:
+            elif suite == "situation":
                 if len(suites) > 1:
                     load_between.append(_warn_if_busy("before the situation suite"))
                 report["situation"], sit_missed, sit_failed = run_situation(args, generator)
                 missed += sit_missed
                 failed += sit_failed
-    except (ServerError, load.LoadError) as exc:  # incidents.BenchFailure and situation.BenchFailure are ServerErrors
+            else:
+                if len(suites) > 1:
+                    load_between.append(_warn_if_busy("before the crises suite"))
+                report["crises"], cri_missed, cri_failed = run_crises(args, generator)
+                missed += cri_missed
+                failed += cri_failed
+    except (ServerError, load.LoadError) as exc:  # the suites' BenchFailures are ServerErrors
         console.print(f"\n[red]bench failed:[/red] {exc}")
         return 1
     except KeyboardInterrupt:
