@@ -114,6 +114,14 @@ def test_opening_a_crisis_from_incidents_shows_them_and_what_they_evidence(
     live = client.get("/api/v1/situation", headers=cast["fr"].headers).json()["active_crises"]
     assert [(c["id"], c["level"]) for c in live] == [(body["id"], "technical")]
     assert client.get("/api/v1/situation", headers=cast["outsider"].headers).json()["active_crises"] == []
+    # An exercise crisis stays out of the live picture, and its decisions and actions are exercise data too.
+    drill = _open(client, cast["enisa"], title="Cyber Europe drill", exercise=True)
+    assert drill["exercise"] is True
+    act = client.post(f"/api/v1/crises/{drill['id']}/actions", json={"title": "inject 1",
+                      "assignee": cast["fr"].org_id}, headers=cast["enisa"].headers)  # fmt: skip
+    assert count(db, Action, Action.id == act.json()["id"], Action.exercise.is_(True)) == 1
+    live = client.get("/api/v1/situation", headers=cast["fr"].headers).json()["active_crises"]
+    assert [c["id"] for c in live] == [body["id"]]
     # Threat first: a crisis without incidents starts in detection.
     assert _open(client, cast["enisa"], title="Threat of a wiper campaign")["phase"] == "detection"
 

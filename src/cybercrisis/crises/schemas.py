@@ -27,6 +27,7 @@ class CrisisIn(Strict):
     stage: str | None = Field(default=None, description="stage of the escalation model to start at (default: first)")
     phase: str | None = Field(default=None, description="preparedness, detection, response or recovery")
     suspected_criminal: bool = False
+    exercise: bool = Field(default=False, description="part of an exercise: kept out of the live picture")
     tlp: str = "amber"
     share_with: ShareWith | None = Field(default=None, description="default: the starting stage's community")
 

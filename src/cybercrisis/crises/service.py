@@ -261,7 +261,7 @@ def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings:
         id=new_id("crisis"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
         title=data.title, description=data.description, justification=data.justification,
         criteria=_criteria(data.criteria), stage=stage.key, phase=phase, status=CrisisStatus.OPEN.value,
-        suspected_criminal=data.suspected_criminal, created_at=now, modified_at=now,
+        suspected_criminal=data.suspected_criminal, exercise=data.exercise, created_at=now, modified_at=now,
     )  # fmt: skip
     session.add(crisis)
     session.flush()
