@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.cli.conftest import CLI
+from tests.conftest import CLI
 
 
 def test_operator_builds_a_directory_and_a_user_who_can_call_the_api(run, client: TestClient) -> None:  # type: ignore[no-untyped-def]

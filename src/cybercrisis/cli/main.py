@@ -11,6 +11,7 @@ from cybercrisis.cli import (
     db_cmd,
     demo_cmd,
     directory_cmd,
+    export_cmd,
     incident_cmd,
     jobs_cmd,
     org_cmd,
@@ -39,4 +40,5 @@ app.add_typer(directory_cmd.app, name="directory")
 app.add_typer(incident_cmd.app, name="incident")
 app.add_typer(sitrep_cmd.app, name="sitrep")
 app.add_typer(crisis_cmd.app, name="crisis")
+app.add_typer(export_cmd.app, name="export")
 app.command("deadlines")(incident_cmd.deadlines)
