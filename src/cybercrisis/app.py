@@ -226,6 +226,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.documents.api import router as documents_router
     from cybercrisis.exchange.misp_api import router as misp_router
     from cybercrisis.exchange.stix_api import router as stix_router
+    from cybercrisis.exchange.store_api import router as stix_store_router
     from cybercrisis.handoffs.api import router as handoffs_router
     from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.notify.routes_api import router as routes_router
@@ -234,7 +235,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     routers = (accounts_router, directory_router, documents_router, incidents_router, alerts_router, routes_router,
                audit_router, situation_router, crises_router, assistance_router, comms_router, handoffs_router,
-               public_router, stix_router, misp_router, web_router)  # fmt: skip
+               public_router, stix_router, misp_router, stix_store_router, web_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -15,6 +15,7 @@ from cybercrisis.directory.models import (
     OrganisationLevel,
 )
 from cybercrisis.documents.models import Document
+from cybercrisis.exchange.models import StixObject
 from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
 from cybercrisis.incidents.models import (
     Incident,
@@ -80,6 +81,7 @@ __all__ = [
     "Sitrep",
     "SitrepSource",
     "SitrepVersion",
+    "StixObject",
     "User",
     "WebSession",
 ]

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     COMMUNICATION_WRITE = "comms:communication:write"
     COMMUNICATION_APPROVE = "comms:communication:approve"
     HANDOFF_WRITE = "handoffs:handoff:write"
+    EXCHANGE_IMPORT = "exchange:object:import"
     AUDIT_READ = "audit:event:read"
     AUDIT_VERIFY = "audit:chain:verify"
 
@@ -47,7 +48,7 @@ P = Permission
 _VIEWER = {P.DIRECTORY_READ, P.TOKEN_OWN}
 _ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.CONTRIBUTION_WRITE,
                       P.ACTION_WRITE, P.ASSISTANCE_WRITE, P.CAPABILITY_WRITE, P.COMMUNICATION_WRITE,
-                      P.HANDOFF_WRITE}  # fmt: skip
+                      P.HANDOFF_WRITE, P.EXCHANGE_IMPORT}  # fmt: skip
 # Deciding for an organisation (crises, escalations, decisions, approving statements) is a coordinator's job.
 _DECIDE = {P.SITREP_WRITE, P.SITREP_APPROVE, P.CRISIS_WRITE, P.CRISIS_DECIDE, P.ESCALATION_APPROVE,
            P.COMMUNICATION_APPROVE}  # fmt: skip

@@ -99,6 +99,11 @@ def _head(session: Session) -> tuple[int, str]:
     return (last.seq, last.hash) if last else (0, GENESIS)
 
 
+def lock(session: Session) -> None:
+    """Take the audit chain's lock now, held until commit: writes made after it commit in `seq` order."""
+    _head(session)
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     ok: bool

@@ -12,6 +12,7 @@ from cybercrisis.cli import (
     demo_cmd,
     directory_cmd,
     export_cmd,
+    import_cmd,
     incident_cmd,
     jobs_cmd,
     org_cmd,
@@ -41,4 +42,5 @@ app.add_typer(incident_cmd.app, name="incident")
 app.add_typer(sitrep_cmd.app, name="sitrep")
 app.add_typer(crisis_cmd.app, name="crisis")
 app.add_typer(export_cmd.app, name="export")
+app.add_typer(import_cmd.app, name="import")
 app.command("deadlines")(incident_cmd.deadlines)

@@ -1,0 +1,156 @@
+"""`cybercrisis import stix FILE`: a STIX 2.1 bundle into the STIX object store, with a progress bar.
+
+One transaction per file: the file is imported completely or (on an error, or with --atomic and a rejection) not
+at all. The rules are those of exchange/importer.py; docs/exchange.md ("Exchange: importing STIX 2.1").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from cybercrisis.cli.common import actor_for, console, db, err
+from cybercrisis.errors import InvalidInput
+
+app = typer.Typer(help="Import exchange formats (STIX 2.1) into the store.", no_args_is_help=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(1)
+
+
+@app.command("stix")
+def import_stix(
+    file: Annotated[Path, typer.Argument(help="a STIX 2.1 bundle (JSON)")],
+    as_user: Annotated[str, typer.Option("--as", help="the importing user (e-mail); their organisation owns it")],
+    tlp: Annotated[str, typer.Option(help="TLP of objects without a TLP marking")] = "amber",
+    share_with_community: Annotated[
+        list[str] | None, typer.Option("--share-with-community", help="share with this community (repeatable)")
+    ] = None,
+    share_with_org: Annotated[
+        list[str] | None, typer.Option("--share-with-org", help="share with this organisation id (repeatable)")
+    ] = None,
+    atomic: Annotated[bool, typer.Option("--atomic", help="import nothing if any object is rejected")] = False,
+) -> None:
+    """Import a STIX 2.1 bundle. Prints `imported N, unchanged N, rejected N (custom N)` and one line per rejected
+    object: `INDEX ID REASON`. Exit 1 when the file is unreadable or not STIX 2.1, the user is unknown, or with
+    --atomic when something was rejected (then nothing is imported)."""
+    from cybercrisis.access.schemas import ShareWith
+    from cybercrisis.exchange import importer
+
+    try:
+        raw = file.expanduser().read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        data = importer.loads(raw)
+        objects = importer.bundle_objects(data)
+    except InvalidInput as exc:
+        raise _fail(f"{file}: {exc.detail}") from None
+    del raw
+    share_with = ShareWith(communities=share_with_community or [], organisations=share_with_org or [])
+
+    with db() as session:
+        actor = actor_for(session, as_user)
+        with Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+            transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("import", total=len(objects))
+            try:
+                result = importer.ingest(
+                    session, actor=actor, objects=objects, origin=f"file:{file.name}", default_tlp=tlp,
+                    share_with=share_with, atomic=atomic,
+                    progress=lambda n: bar.update(task, advance=n),
+                )  # fmt: skip
+            except InvalidInput as exc:
+                for e in exc.errors:
+                    if "id" in e:  # an atomic refusal lists the rejected objects
+                        console.print(f"{e['index']} {e['id'] or '-'} {escape(e['message'])}", highlight=False)
+                raise
+    console.print(
+        f"imported {result.imported}, unchanged {result.unchanged}, rejected {len(result.rejected)} "
+        f"(custom {result.custom})",
+        highlight=False,
+    )
+    for r in result.rejected:
+        console.print(f"{r.index} {r.id or '-'} {escape(r.reason)}", highlight=False)
+
+
+@app.command("misp")
+def import_misp(
+    file: Annotated[Path, typer.Argument(help='MISP events (JSON): {"Event": ...}, a list, or {"response": [...]}')],
+    as_user: Annotated[str, typer.Option("--as", help="the importing user (e-mail); their organisation owns it")],
+    tlp: Annotated[str, typer.Option(help="TLP of events without a tlp:* tag")] = "amber",
+    share_with_community: Annotated[
+        list[str] | None, typer.Option("--share-with-community", help="share with this community (repeatable)")
+    ] = None,
+    share_with_org: Annotated[
+        list[str] | None, typer.Option("--share-with-org", help="share with this organisation id (repeatable)")
+    ] = None,
+    atomic: Annotated[bool, typer.Option("--atomic", help="import nothing if anything is rejected")] = False,
+) -> None:
+    """Import MISP events (every event of a REST `{"response": [...]}` file), converted to STIX 2.1 with misp-stix.
+
+    Prints `imported N, unchanged N, rejected N (custom N)` (STIX objects; rejected also counts the MISP events,
+    attributes and objects that could not be converted), then one line per rejection naming the event and the
+    attribute (or the STIX object: index, id, reason). Exit 1 when the file is unreadable, not JSON or holds no
+    MISP event, the user is unknown, or with --atomic when anything was rejected (then nothing is imported)."""
+    import logging
+
+    from cybercrisis.access.schemas import ShareWith
+    from cybercrisis.exchange import importer, misp_import
+
+    logging.getLogger("pymisp").setLevel(logging.CRITICAL)  # its complaints are reported as rejections below
+    try:
+        raw = file.expanduser().read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
+    try:
+        conversion = misp_import.convert(raw)
+    except InvalidInput as exc:
+        raise _fail(f"{file}: {exc.detail}") from None
+    del raw
+    if atomic and conversion.rejected:
+        for rejected in conversion.rejected:
+            console.print(escape(str(rejected)), highlight=False)
+        raise _fail(
+            f"{file}: {len(conversion.rejected)} MISP record(s) rejected, so nothing was imported (atomic); "
+            f"the first: {conversion.rejected[0]}"
+        )
+    for warning in conversion.warnings[:20]:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    share_with = ShareWith(communities=share_with_community or [], organisations=share_with_org or [])
+
+    with db() as session:
+        actor = actor_for(session, as_user)
+        with Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+            transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("import", total=len(conversion.objects))
+            try:
+                result = importer.ingest(
+                    session, actor=actor, objects=conversion.objects, origin=f"misp-file:{file.name}",
+                    default_tlp=tlp, share_with=share_with, atomic=atomic,
+                    progress=lambda n: bar.update(task, advance=n),
+                )  # fmt: skip
+            except InvalidInput as exc:
+                for e in exc.errors:
+                    if "id" in e:  # an atomic refusal lists the rejected objects
+                        console.print(f"{e.get('field', '-')} {e['id'] or '-'} {escape(e['message'])}", highlight=False)
+                raise
+    console.print(
+        f"imported {result.imported}, unchanged {result.unchanged}, "
+        f"rejected {len(conversion.rejected) + len(result.rejected)} (custom {result.custom})",
+        highlight=False,
+    )
+    for rejected in conversion.rejected:
+        console.print(escape(str(rejected)), highlight=False)
+    for r in result.rejected:
+        console.print(f"{r.index} {r.id or '-'} {escape(r.reason)}", highlight=False)

@@ -1,0 +1,498 @@
+"""STIX 2.1 import into the store of STIX objects (ADR 0008): checked, idempotent, fast, one audit entry.
+
+`ingest` checks every object (type, `<type>--<uuid>` id, spec_version 2.1, RFC 3339 timestamps with a zone, known
+markings), keeps custom (`x-`) objects and custom properties as received, and stores each new version
+(`id`, `modified`) once, owned by the importer's organisation, with the TLP of its marking and share rows from
+`share_with`. A version already stored is `unchanged` and nothing is written. `atomic=True` refuses the whole input
+when any object is rejected. The caller owns the transaction: the API request, or one per file in the CLI.
+
+Speed: objects are checked in Python, existing versions are looked up ~1,000 ids per query, rows are inserted with
+Core executemany and share rows in bulk; there is no per-object SELECT.
+
+Who holds an id: share rows are keyed by the STIX id (access.models.Share), so all versions of an id, and a local
+object with that id (e.g. one of our incidents exported and imported again), share one list. An import therefore
+never adds recipients to an id that another organisation holds on this node (such objects are rejected: only the
+holder imports new versions of them), and never changes the share list of a local object of the importer's own
+organisation (its own list applies to the imported copy too).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import insert, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from cybercrisis.access import sharing
+from cybercrisis.access.models import Share, Shareable
+from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import ShareWith
+from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
+from cybercrisis.audit import service as audit
+from cybercrisis.db import Base, utcnow
+from cybercrisis.errors import InvalidInput, PermissionDenied
+from cybercrisis.exchange.models import NO_MODIFIED, StixObject
+
+BATCH = 1000
+MAX_LISTED = 20  # rejections listed in an atomic refusal
+MAX_ID = 120  # the StixId column
+MAX_TYPE = 100
+MAX_ORIGIN = 300
+
+# TLP 1.0 marking-definition ids (fixed by OASIS in STIX 2.0/2.1); TLP:WHITE is TLP 2.0's CLEAR.
+TLP1_MARKING_IDS: dict[str, TLP] = {
+    "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9": TLP.CLEAR,
+    "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da": TLP.GREEN,
+    "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82": TLP.AMBER,
+    "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed": TLP.RED,
+}
+MARKING_TLP: dict[str, TLP] = {v: k for k, v in STIX_MARKING_IDS.items()} | TLP1_MARKING_IDS
+
+_TYPE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
+_AWARE_NO_MODIFIED = NO_MODIFIED.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    index: int  # position in the input
+    id: str | None  # the object's id when it has one
+    reason: str  # clear, names the property and the problem
+
+
+@dataclass(slots=True)
+class ImportResult:
+    imported: int = 0  # new object versions stored
+    unchanged: int = 0  # versions already stored (same id and modified): nothing written
+    rejected: list[Rejected] = field(default_factory=list)
+    custom: int = 0  # imported objects that are x- types or carry custom properties (kept as received)
+
+
+# --- reading a bundle --------------------------------------------------------------------------------------------
+
+
+def loads(raw: bytes | str) -> Any:
+    """JSON text -> data; malformed JSON is a 422 naming the parser's line, column and position."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        message = f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (char {exc.pos})"
+        raise InvalidInput(message, errors=[{"field": "body", "message": message}]) from None
+    except UnicodeDecodeError as exc:
+        message = f"malformed JSON: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise InvalidInput(message, errors=[{"field": "body", "message": message}]) from None
+
+
+def bundle_objects(data: Any) -> list[Any]:
+    """The `objects` of a STIX 2.1 bundle; anything else (a STIX 2.0 bundle, no `objects` list) is refused whole."""
+
+    def refuse(message: str, where: str = "body") -> InvalidInput:
+        return InvalidInput(message, errors=[{"field": where, "message": message}])
+
+    if not isinstance(data, dict) or data.get("type") != "bundle":
+        raise refuse('not a STIX bundle: expected a JSON object with "type": "bundle"', "type")
+    if "spec_version" in data:
+        # STIX 2.0 bundles carry spec_version; STIX 2.1 bundles must not.
+        raise refuse(
+            f"not a STIX 2.1 bundle: the bundle has spec_version {data['spec_version']!r} (STIX 2.0); "
+            "convert it to STIX 2.1 first",
+            "spec_version",
+        )
+    objects = data.get("objects", [])
+    if not isinstance(objects, list):
+        raise refuse('not a STIX 2.1 bundle: "objects" is not a list', "objects")
+    return objects
+
+
+# --- checking one object -----------------------------------------------------------------------------------------
+
+
+@cache
+def _known_properties(stix_type: str) -> frozenset[str] | None:
+    """The properties STIX 2.1 defines for a type (from the stix2 library), None for types it does not define."""
+    from stix2.registry import STIX2_OBJ_MAPS  # type: ignore[import-untyped]
+
+    maps = STIX2_OBJ_MAPS["2.1"]
+    cls = maps["objects"].get(stix_type) or maps["observables"].get(stix_type)
+    if cls is None or stix_type == "bundle":
+        return None
+    return frozenset(cls._properties)
+
+
+def _is_sco(stix_type: str) -> bool:
+    from stix2.registry import STIX2_OBJ_MAPS
+
+    return stix_type in STIX2_OBJ_MAPS["2.1"]["observables"]
+
+
+def _timestamp(obj: dict[str, Any], name: str) -> datetime | str:
+    """The parsed UTC time of `obj[name]`, or the reason it is not an RFC 3339 timestamp with a zone."""
+    value = obj[name]
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        if isinstance(value, str) and re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?$", value):
+            return f"{name} {value!r} has no time zone (STIX timestamps are UTC: end it with Z)"
+        return f"{name} {value!r} is not an RFC 3339 timestamp such as 2026-11-28T09:00:00.000Z"
+    try:
+        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+    except ValueError:
+        return f"{name} {value!r} is not a valid date and time"
+
+
+@dataclass(slots=True)
+class _Candidate:
+    index: int
+    obj: dict[str, Any]
+    id: str
+    type: str
+    modified: datetime
+    markings: list[str]
+    custom: bool
+
+
+class _NotStix21(Exception):
+    pass
+
+
+def _check_id(obj: dict[str, Any]) -> tuple[str, str] | str:
+    """(type, id), or the reason they are not a STIX type and a `<type>--<uuid>` id of it."""
+    stix_type, oid = obj.get("type"), obj.get("id")
+    if not isinstance(stix_type, str) or not stix_type:
+        return "type is missing"
+    if stix_type == "bundle":
+        return "type: a bundle may not be nested in a bundle"
+    if len(stix_type) < 3 or len(stix_type) > MAX_TYPE or not _TYPE.match(stix_type):
+        return f"type {stix_type!r} is not a STIX type (3-{MAX_TYPE} characters: a-z, 0-9 and hyphens)"
+    if not isinstance(oid, str):
+        return "id is missing" if oid is None else "id is not a string"
+    prefix, sep, rest = oid.partition("--")
+    if not sep:
+        return f"id {oid!r} is not of the form {stix_type}--<uuid>"
+    if prefix != stix_type:
+        return f"id {oid!r} does not match its type {stix_type!r} (expected {stix_type}--<uuid>)"
+    try:
+        if len(rest) != 36 or str(uuid.UUID(rest)) != rest.lower():
+            raise ValueError(rest)
+    except ValueError:
+        return f"id {oid!r}: {rest!r} is not a UUID"
+    if len(oid) > MAX_ID:
+        return f"id is longer than {MAX_ID} characters"
+    return stix_type, oid
+
+
+def _check_times(obj: dict[str, Any], stix_type: str, required: bool) -> dict[str, datetime] | str:
+    times: dict[str, datetime] = {}
+    for name in ("created", "modified"):
+        if name not in obj:
+            if required:
+                return f"{name} is missing (required for a {stix_type})"
+            continue
+        parsed = _timestamp(obj, name)
+        if isinstance(parsed, str):
+            return parsed
+        times[name] = parsed
+    if "created" in times and "modified" in times and times["modified"] < times["created"]:
+        return "modified is earlier than created"
+    return times
+
+
+def _check_markings(obj: dict[str, Any]) -> list[str] | str:
+    """Every marking-definition id the object refers to (object and granular markings), or what is wrong."""
+    refs = obj.get("object_marking_refs", [])
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        return "object_marking_refs is not a list of marking-definition ids"
+    granular = obj.get("granular_markings", [])
+    if not isinstance(granular, list) or not all(isinstance(g, dict) for g in granular):
+        return "granular_markings is not a list of objects"
+    markings = list(refs) + [g["marking_ref"] for g in granular if isinstance(g.get("marking_ref"), str)]
+    bad = [r for r in markings if not r.startswith("marking-definition--")]
+    if bad:
+        return f"object_marking_refs: {bad[0]!r} is not a marking-definition id"
+    return markings
+
+
+def _check(index: int, obj: Any) -> _Candidate | Rejected:
+    """The checks that need nothing but the object itself. Raises _NotStix21 for another spec_version."""
+    if not isinstance(obj, dict):
+        return Rejected(index, None, f"object #{index} is not a JSON object")
+    ident = _check_id(obj)
+    if isinstance(ident, str):
+        return Rejected(index, obj["id"] if isinstance(obj.get("id"), str) else None, ident)
+    stix_type, oid = ident
+    spec = obj.get("spec_version")
+    if spec is not None and spec != "2.1":
+        raise _NotStix21(f"not STIX 2.1: object #{index} ({oid}) has spec_version {spec!r}")
+    known = _known_properties(stix_type)
+    is_sco = _is_sco(stix_type)
+    if spec is None and not is_sco:
+        return Rejected(index, oid, 'spec_version is missing (STIX 2.1 objects carry "spec_version": "2.1")')
+    times = _check_times(obj, stix_type, known is not None and not is_sco and stix_type != "marking-definition")
+    if isinstance(times, str):
+        return Rejected(index, oid, times)
+    markings = _check_markings(obj)
+    if isinstance(markings, str):
+        return Rejected(index, oid, markings)
+    version = times.get("modified") or times.get("created") or _AWARE_NO_MODIFIED
+    custom = known is None or any(k not in known for k in obj)
+    return _Candidate(index, obj, oid, stix_type, version, markings, custom)
+
+
+def _tlp_of(candidate: _Candidate, default: TLP) -> TLP:
+    if candidate.id in MARKING_TLP:
+        return TLP.CLEAR  # the TLP marking definitions themselves are public
+    levels = [MARKING_TLP[r] for r in candidate.obj.get("object_marking_refs", ()) if r in MARKING_TLP]
+    return max(levels, key=lambda t: t.rank) if levels else default
+
+
+# --- the import ----------------------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _local_models() -> list[type]:
+    return sorted(
+        (m.class_ for m in Base.registry.mappers if issubclass(m.class_, Shareable)), key=lambda c: c.__name__
+    )
+
+
+def _holders(session: Session, ids: Sequence[str]) -> tuple[dict[str, set[str]], set[str]]:
+    """Who holds each id here: the organisations owning its stored STIX versions or a local object with that id;
+    and which ids are local objects (incidents, alerts, ... of this node), in one query."""
+    holders: dict[str, set[str]] = {}
+    local: set[str] = set()
+    if not ids:
+        return holders, local
+    wanted = sorted(set(ids))
+    parts: list[Any] = [
+        select(StixObject.id, StixObject.owner_org_id, literal(False).label("local")).where(StixObject.id.in_(wanted))
+    ]
+    parts += [
+        select(m.id, m.owner_org_id, literal(True).label("local")).where(m.id.in_(wanted))  # type: ignore[attr-defined]
+        for m in _local_models()
+    ]
+    for oid, org, is_local in session.execute(union_all(*parts)):
+        holders.setdefault(oid, set()).add(org)
+        if is_local:
+            local.add(oid)
+    return holders, local
+
+
+@dataclass(slots=True)
+class _Plan:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    shares: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        if self.rows:
+            session.execute(insert(StixObject.__table__), self.rows)  # type: ignore[arg-type]
+        if self.shares:
+            session.execute(insert(Share.__table__), self.shares)  # type: ignore[arg-type]
+
+
+class _Import:
+    """One import's state: who imports, the resolved recipients per TLP, the markings known, what was seen."""
+
+    def __init__(
+        self, session: Session, actor: Principal, *, owner: str, default: TLP, share_with: ShareWith, origin: str
+    ) -> None:
+        self.session, self.actor, self.owner, self.default, self.share_with = session, actor, owner, default, share_with
+        self.origin = origin
+        self.result = ImportResult()
+        self.known_markings: set[str] = set(MARKING_TLP)
+        self.seen: set[tuple[str, datetime]] = set()
+        self.now = utcnow()
+        # Checks that the recipients exist (and fit the default TLP) before anything is written.
+        self.resolved: dict[TLP, list[tuple[str, str]] | str] = {default: self._resolve(default)}
+
+    def _resolve(self, tlp: TLP) -> list[tuple[str, str]]:
+        return sharing.resolve(
+            self.session, tlp=tlp, share_with=self.share_with, owner_org_id=self.owner, author_id=self.actor.user_id
+        )
+
+    def recipients(self, tlp: TLP) -> list[tuple[str, str]] | str:
+        """The share entries for an object of this TLP, or why the requested recipients do not fit it."""
+        if tlp not in self.resolved:
+            try:
+                self.resolved[tlp] = self._resolve(tlp)
+            except InvalidInput as exc:
+                self.resolved[tlp] = f"object_marking_refs: the object is {tlp.label}: {exc.detail}"
+        return self.resolved[tlp]
+
+    def learn_markings(self, checked: Sequence[_Candidate | Rejected]) -> None:
+        """Known markings: the fixed TLP ids, the valid marking definitions of this input, stored readable ones."""
+        candidates = [c for c in checked if isinstance(c, _Candidate)]
+        self.known_markings |= {c.id for c in candidates if c.type == "marking-definition"}
+        unknown = {r for c in candidates for r in c.markings} - self.known_markings
+        for chunk in _chunks(sorted(unknown)):
+            self.known_markings.update(
+                self.session.scalars(
+                    select(StixObject.id).where(
+                        StixObject.id.in_(chunk),
+                        StixObject.type == "marking-definition",
+                        read_filter(self.actor, StixObject),
+                    )
+                )
+            )
+
+    def reject(self, c: _Candidate | Rejected, reason: str | None = None) -> None:
+        self.result.rejected.append(c if isinstance(c, Rejected) else Rejected(c.index, c.id, reason or "rejected"))
+
+    def batch(self, chunk: Sequence[_Candidate | Rejected]) -> _Plan:
+        """Decide about one batch with three queries (stored versions, holders, share rows); write nothing."""
+        candidates: list[_Candidate] = []
+        for c in chunk:
+            missing = (
+                None if isinstance(c, Rejected) else next((r for r in c.markings if r not in self.known_markings), None)
+            )
+            if isinstance(c, Rejected) or missing is not None:
+                self.reject(c, f"object_marking_refs: unknown marking definition {missing}")
+            else:
+                candidates.append(c)
+        plan = _Plan()
+        if not candidates:
+            return plan
+        ids = sorted({c.id for c in candidates})
+        stored = set(self.session.execute(select(StixObject.id, StixObject.modified).where(StixObject.id.in_(ids))))
+        holders, local = _holders(self.session, ids)
+        shares = sharing.shares_of_many(self.session, ids)
+        shared = {(s.object_id, s.kind, s.target) for rows in shares.values() for s in rows}
+        for c in candidates:
+            key = (c.id, c.modified)
+            if key in stored or key in self.seen:
+                self.result.unchanged += 1
+                continue
+            if holders.get(c.id, set()) - {self.owner}:
+                self.reject(c, f"id {c.id} is held on this node by another organisation; only its holder imports "
+                               "new versions of it")  # fmt: skip
+                continue
+            tlp = _tlp_of(c, self.default)
+            entries = self.recipients(tlp)
+            if isinstance(entries, str):
+                self.reject(c, entries)
+                continue
+            self.seen.add(key)
+            plan.rows.append(self._row(c, tlp))
+            if c.id not in local:  # a local object's own share list applies to its imported copy
+                for kind, target in entries:
+                    if (c.id, kind, target) not in shared:
+                        shared.add((c.id, kind, target))
+                        plan.shares.append({"object_id": c.id, "kind": kind, "target": target,
+                                            "added_by_org_id": self.owner})  # fmt: skip
+            self.result.imported += 1
+            self.result.custom += c.custom
+        return plan
+
+    def _row(self, c: _Candidate, tlp: TLP) -> dict[str, Any]:
+        return {
+            "id": c.id,
+            "modified": c.modified,
+            "type": c.type,
+            "spec_version": "2.1",
+            "custom": c.custom,
+            "revoked": c.obj.get("revoked") is True,
+            "data": c.obj,
+            "tlp": tlp.value,
+            "owner_org_id": self.owner,
+            "created_by_id": self.actor.user_id,
+            "exercise": False,
+            "origin": self.origin,
+            "added_at": self.now,
+        }
+
+
+def ingest(
+    session: Session,
+    *,
+    actor: Principal,
+    objects: Iterable[dict[str, Any]],
+    origin: str,
+    default_tlp: str = "amber",
+    share_with: ShareWith | None = None,
+    atomic: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Store the STIX 2.1 objects of one input (a bundle's `objects`) in the caller's transaction.
+
+    - `actor` needs `exchange:object:import` and an organisation, which owns the stored copies.
+    - Each object is checked; rejected ones are listed (in input order) with their position, id and reason.
+      An object with a spec_version other than 2.1 refuses the whole input (InvalidInput), as does an invalid
+      `share_with` or `default_tlp`. With `atomic=True` any rejection refuses the whole input (InvalidInput
+      listing up to 20, nothing written); otherwise the valid objects are stored.
+    - TLP: the strictest TLP 2.0/1.0 marking in `object_marking_refs`, else `default_tlp`. Share rows: `share_with`
+      checked with access.sharing.resolve against that TLP (default: GREEN -> the importer's communities,
+      AMBER and stricter -> the importer's organisation only). An object whose TLP does not allow the requested
+      recipients (e.g. communities for a RED object) is rejected.
+    - A version (`id`, `modified`; `created` or 1970-01-01 when absent) already stored, or repeated in the
+      input, counts as unchanged and writes nothing.
+    - `progress(n)` is called after each batch of about 1,000 objects, with `n` the number of input objects
+      that batch handled (add them up for a running total).
+    - One audit entry for the whole import: `exchange:import:stix` with the counts and `origin`.
+    """
+    actor.require(Permission.EXCHANGE_IMPORT)
+    if not actor.org_id or not actor.user_id:
+        raise PermissionDenied("importing needs a user of an organisation, which owns the imported copies")
+    default = sharing.parse_tlp(default_tlp, field="tlp")
+    job = _Import(session, actor, owner=actor.org_id, default=default, share_with=share_with or ShareWith(),
+                  origin=origin[:MAX_ORIGIN])  # fmt: skip
+    items = objects if isinstance(objects, list) else list(objects)
+    try:
+        checked = [_check(i, obj) for i, obj in enumerate(items)]
+    except _NotStix21 as exc:
+        raise InvalidInput(str(exc), errors=[{"field": "spec_version", "message": str(exc)}]) from None
+    job.learn_markings(checked)
+
+    # Serialise with other imports and audit writers from here (the audit chain's lock: a PostgreSQL advisory
+    # lock; SQLite write transactions are IMMEDIATE anyway), so that the versions looked up below cannot change
+    # before they are written, and `seq` grows in commit order (ADR 0008).
+    audit.lock(session)
+
+    plans: list[_Plan] = []
+    for chunk in _chunks(checked):
+        plan = job.batch(chunk)
+        if atomic:
+            plans.append(plan)
+        else:
+            plan.write(session)
+        if progress is not None:
+            progress(len(chunk))
+
+    result = job.result
+    result.rejected.sort(key=lambda r: r.index)
+    if atomic and result.rejected:
+        listed = result.rejected[:MAX_LISTED]
+        more = f"; the first {len(listed)} are listed" if len(result.rejected) > len(listed) else ""
+        raise InvalidInput(
+            f"{len(result.rejected)} object(s) rejected, so nothing was imported (atomic){more}",
+            errors=[
+                {"field": f"objects[{r.index}]", "message": r.reason, "id": r.id, "index": r.index} for r in listed
+            ],
+        )
+    for plan in plans:
+        plan.write(session)
+    audit.record(
+        session,
+        actor=actor,
+        tag="exchange:import:stix",
+        object_id=None,
+        summary={
+            "origin": job.origin,
+            "imported": result.imported,
+            "unchanged": result.unchanged,
+            "rejected": len(result.rejected),
+            "custom": result.custom,
+            "atomic": atomic,
+            "default_tlp": default.value,
+        },
+    )
+    return result
