@@ -1,4 +1,5 @@
-"""`cybercrisis import stix FILE`: a STIX 2.1 bundle into the STIX object store, with a progress bar.
+"""`cybercrisis import stix|misp FILE`: a STIX 2.1 bundle or MISP events into the STIX object store, with a progress
+bar.
 
 One transaction per file: the file is imported completely or (on an error, or with --atomic and a rejection) not
 at all. The rules are those of exchange/importer.py; docs/exchange.md ("Exchange: importing STIX 2.1").
@@ -7,7 +8,7 @@ at all. The rules are those of exchange/importer.py; docs/exchange.md ("Exchange
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -16,12 +17,57 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cybercrisis.cli.common import actor_for, console, db, err
 from cybercrisis.errors import InvalidInput
 
-app = typer.Typer(help="Import exchange formats (STIX 2.1) into the store.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from cybercrisis.exchange.importer import ImportResult
+
+app = typer.Typer(help="Import exchange formats (STIX 2.1, MISP) into the store.", no_args_is_help=True)
 
 
 def _fail(message: str) -> typer.Exit:
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(1)
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.expanduser().read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
+
+
+def _ingest(objects: list[dict[str, Any]], *, as_user: str, origin: str, tlp: str, communities: list[str] | None,
+            organisations: list[str] | None, atomic: bool) -> ImportResult:  # fmt: skip
+    """Store the objects in one transaction, with a progress bar on stderr; an atomic refusal lists what it refused."""
+    from cybercrisis.access.schemas import ShareWith
+    from cybercrisis.exchange import importer
+
+    share_with = ShareWith(communities=communities or [], organisations=organisations or [])
+    with db() as session:
+        actor = actor_for(session, as_user)
+        with Progress(
+            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+            transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("import", total=len(objects))
+            try:
+                return importer.ingest(
+                    session, actor=actor, objects=objects, origin=origin, default_tlp=tlp, share_with=share_with,
+                    atomic=atomic, progress=lambda n: bar.update(task, advance=n),
+                )  # fmt: skip
+            except InvalidInput as exc:
+                for e in exc.errors:
+                    if "id" in e:  # an atomic refusal lists the rejected objects
+                        console.print(f"{e.get('index', '-')} {e['id'] or '-'} {escape(e['message'])}",
+                                      highlight=False)  # fmt: skip
+                raise
+
+
+def _summary(result: ImportResult, extra_rejected: int = 0) -> None:
+    console.print(
+        f"imported {result.imported}, unchanged {result.unchanged}, "
+        f"rejected {extra_rejected + len(result.rejected)} (custom {result.custom})",
+        highlight=False,
+    )
 
 
 @app.command("stix")
@@ -40,44 +86,17 @@ def import_stix(
     """Import a STIX 2.1 bundle. Prints `imported N, unchanged N, rejected N (custom N)` and one line per rejected
     object: `INDEX ID REASON`. Exit 1 when the file is unreadable or not STIX 2.1, the user is unknown, or with
     --atomic when something was rejected (then nothing is imported)."""
-    from cybercrisis.access.schemas import ShareWith
     from cybercrisis.exchange import importer
 
+    raw = _read(file)
     try:
-        raw = file.expanduser().read_bytes()
-    except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
-    try:
-        data = importer.loads(raw)
-        objects = importer.bundle_objects(data)
+        objects = importer.bundle_objects(importer.loads(raw))
     except InvalidInput as exc:
         raise _fail(f"{file}: {exc.detail}") from None
     del raw
-    share_with = ShareWith(communities=share_with_community or [], organisations=share_with_org or [])
-
-    with db() as session:
-        actor = actor_for(session, as_user)
-        with Progress(
-            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-            transient=True,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("import", total=len(objects))
-            try:
-                result = importer.ingest(
-                    session, actor=actor, objects=objects, origin=f"file:{file.name}", default_tlp=tlp,
-                    share_with=share_with, atomic=atomic,
-                    progress=lambda n: bar.update(task, advance=n),
-                )  # fmt: skip
-            except InvalidInput as exc:
-                for e in exc.errors:
-                    if "id" in e:  # an atomic refusal lists the rejected objects
-                        console.print(f"{e['index']} {e['id'] or '-'} {escape(e['message'])}", highlight=False)
-                raise
-    console.print(
-        f"imported {result.imported}, unchanged {result.unchanged}, rejected {len(result.rejected)} "
-        f"(custom {result.custom})",
-        highlight=False,
-    )
+    result = _ingest(objects, as_user=as_user, origin=f"file:{file.name}", tlp=tlp, communities=share_with_community,
+                     organisations=share_with_org, atomic=atomic)  # fmt: skip
+    _summary(result)
     for r in result.rejected:
         console.print(f"{r.index} {r.id or '-'} {escape(r.reason)}", highlight=False)
 
@@ -103,14 +122,10 @@ def import_misp(
     MISP event, the user is unknown, or with --atomic when anything was rejected (then nothing is imported)."""
     import logging
 
-    from cybercrisis.access.schemas import ShareWith
-    from cybercrisis.exchange import importer, misp_import
+    from cybercrisis.exchange import misp_import
 
     logging.getLogger("pymisp").setLevel(logging.CRITICAL)  # its complaints are reported as rejections below
-    try:
-        raw = file.expanduser().read_bytes()
-    except OSError as exc:
-        raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
+    raw = _read(file)
     try:
         conversion = misp_import.convert(raw)
     except InvalidInput as exc:
@@ -125,31 +140,9 @@ def import_misp(
         )
     for warning in conversion.warnings[:20]:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
-    share_with = ShareWith(communities=share_with_community or [], organisations=share_with_org or [])
-
-    with db() as session:
-        actor = actor_for(session, as_user)
-        with Progress(
-            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-            transient=True,
-        ) as bar:  # fmt: skip
-            task = bar.add_task("import", total=len(conversion.objects))
-            try:
-                result = importer.ingest(
-                    session, actor=actor, objects=conversion.objects, origin=f"misp-file:{file.name}",
-                    default_tlp=tlp, share_with=share_with, atomic=atomic,
-                    progress=lambda n: bar.update(task, advance=n),
-                )  # fmt: skip
-            except InvalidInput as exc:
-                for e in exc.errors:
-                    if "id" in e:  # an atomic refusal lists the rejected objects
-                        console.print(f"{e.get('field', '-')} {e['id'] or '-'} {escape(e['message'])}", highlight=False)
-                raise
-    console.print(
-        f"imported {result.imported}, unchanged {result.unchanged}, "
-        f"rejected {len(conversion.rejected) + len(result.rejected)} (custom {result.custom})",
-        highlight=False,
-    )
+    result = _ingest(conversion.objects, as_user=as_user, origin=f"misp-file:{file.name}", tlp=tlp,
+                     communities=share_with_community, organisations=share_with_org, atomic=atomic)  # fmt: skip
+    _summary(result, len(conversion.rejected))
     for rejected in conversion.rejected:
         console.print(escape(str(rejected)), highlight=False)
     for r in result.rejected:
