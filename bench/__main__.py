@@ -14,6 +14,8 @@ situation  27 national contributions, 10,000 incidents and 100,000 observables: 
            situation report, the dashboard page and GET /api/v1/situation at 32 connections against /healthz
            (p50/p95/p99, cached and cold), and event delivery to 100 SSE clients (one process; on PostgreSQL
            also two, through NOTIFY); see bench/situation.py.
+exchange   import speed of STIX 2.1 bundles into the STIX object store (ATT&CK for ICS, 100,000 generated
+           indicators), first and again, in process and end to end with peak memory; see bench/exchange.py.
 crises     one crisis with 50 linked incidents, 200 decisions and actions and 30 assistance requests: the SQL
            statements of one GET of the crisis room (API and page; no N+1), and GET /api/v1/crises/{id} and
            GET /crises/{id} at 32 connections and at 1 against /healthz (p50/p95/p99); see bench/crises.py.
@@ -98,7 +100,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--suite",
-        choices=["core", "incidents", "situation", "crises", "all"],
+        choices=["core", "incidents", "situation", "crises", "exchange", "all"],
         default="all",
         help="which benchmarks to run (default all)",
     )
@@ -387,6 +389,20 @@ def run_crises(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any]
     return section, missed, failed
 
 
+def run_exchange(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], list[str]]:
+    from bench import exchange
+
+    backends = [None] + ([args.postgres] if args.postgres else [])
+    results = [exchange.bench_backend(args, pg, console) for pg in backends]
+    console.print()
+    for res in results:
+        exchange.print_tables(res, console)
+    section = {"aims": {"objects_per_s_min": exchange.AIM_OBJECTS_PER_S}, "backends": results}
+    missed = [m for res in results for m in exchange.misses(res)]
+    failed = [f for res in results for f in exchange.failures(res)]
+    return section, missed, failed
+
+
 def _warn_if_busy(when: str) -> float:
     load_now = os.getloadavg()[0]
     if load_now > BUSY_LOAD:
@@ -413,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     load_before = _warn_if_busy("before the bench")
-    suites = ["core", "incidents", "situation", "crises"] if args.suite == "all" else [args.suite]
+    suites = ["core", "incidents", "situation", "crises", "exchange"] if args.suite == "all" else [args.suite]
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -423,29 +439,25 @@ def main(argv: list[str] | None = None) -> int:
     missed: list[str] = []
     failed: list[str] = []
     load_between: list[float] = []
+
+    def core() -> tuple[dict[str, Any], list[str], list[str]]:
+        section, core_missed = run_core(args, generator)
+        return section, core_missed, []
+
+    runners = {
+        "core": core,
+        "incidents": lambda: run_incidents(args, generator),
+        "situation": lambda: run_situation(args, generator),
+        "crises": lambda: run_crises(args, generator),
+        "exchange": lambda: run_exchange(args),
+    }
     try:
-        for suite in suites:
-            if suite == "core":
-                report["core"], core_missed = run_core(args, generator)
-                missed += core_missed
-            elif suite == "incidents":
-                if report.get("core"):
-                    load_between.append(_warn_if_busy("before the incidents suite"))
-                report["incidents"], inc_missed, inc_failed = run_incidents(args, generator)
-                missed += inc_missed
-                failed += inc_failed
-            elif suite == "situation":
-                if len(suites) > 1:
-                    load_between.append(_warn_if_busy("before the situation suite"))
-                report["situation"], sit_missed, sit_failed = run_situation(args, generator)
-                missed += sit_missed
-                failed += sit_failed
-            else:
-                if len(suites) > 1:
-                    load_between.append(_warn_if_busy("before the crises suite"))
-                report["crises"], cri_missed, cri_failed = run_crises(args, generator)
-                missed += cri_missed
-                failed += cri_failed
+        for n, suite in enumerate(suites):
+            if n:
+                load_between.append(_warn_if_busy(f"before the {suite} suite"))
+            report[suite], suite_missed, suite_failed = runners[suite]()
+            missed += suite_missed
+            failed += suite_failed
     except (ServerError, load.LoadError) as exc:  # the suites' BenchFailures are ServerErrors
         console.print(f"\n[red]bench failed:[/red] {exc}")
         return 1

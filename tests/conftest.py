@@ -273,3 +273,20 @@ def run(settings: Settings):  # type: ignore[no-untyped-def]
         return proc
 
     return _run
+
+
+# --- reference data beside the checkout -------------------------------------------------------------------------
+
+
+def shared_data(*parts: str) -> Path:
+    """A path in the public reference data (../shared/data beside the checkout, or CYBERCRISIS_SHARED_DATA)."""
+    base = os.environ.get("CYBERCRISIS_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(base).joinpath(*parts)
+
+
+def require_shared(path: Path) -> Path:
+    """The path, or a skip saying where the data was expected: it is public material the project does not ship."""
+    if not path.exists():
+        pytest.skip(f"reference data absent: {path} (../shared/data beside the checkout, or set "
+                    "CYBERCRISIS_SHARED_DATA)")  # fmt: skip
+    return path

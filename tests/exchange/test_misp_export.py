@@ -6,17 +6,16 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pymisp import MISPEvent
 
-from tests.conftest import Actor, World
+from tests.conftest import Actor, World, require_shared, shared_data
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "data" / "misp" / "documentation" / "mapping"
+GOLDEN = shared_data("misp", "documentation", "mapping")
 
 # Our observable type, a raw value, and what the MISP attribute must be: type, value, category, to_ids.
 OBSERVABLES: list[tuple[str, str, str, str, str, bool]] = [
@@ -243,8 +242,7 @@ def test_adding_observables_adds_attributes_and_keeps_the_existing_uuids(
 def test_attribute_types_and_categories_agree_with_the_misp_golden_pairs(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
-    if not GOLDEN.is_dir():
-        pytest.skip(f"the MISP golden mapping pairs are not present at {GOLDEN} (../shared/data/misp)")
+    require_shared(GOLDEN)
     pairs = [json.loads(p.read_text()) for p in sorted(GOLDEN.glob("*stix21*.json"))]
     golden: dict[str, dict[str, Any]] = {}
     for doc in pairs:

@@ -21,9 +21,9 @@ from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange import importer, misp_import
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.stix import marking_definition
-from tests.conftest import Actor, World, count
+from tests.conftest import Actor, World, count, require_shared, shared_data
 
-MISP_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "misp"
+MISP_DATA = shared_data("misp")
 GOLDEN = MISP_DATA / "documentation" / "mapping" / "misp_attributes_to_stix21.json"
 ORG = {"name": "MISP-Project", "uuid": "a0c22599-9e58-4da4-96ac-7051603fa951"}
 EVENT_UUID = "5a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b00"
@@ -73,7 +73,7 @@ def event(**over: Any) -> dict[str, Any]:
 
 
 def test_every_attribute_type_of_the_golden_pairs_converts_exactly_like_misp_stix_documents_it() -> None:
-    golden: dict[str, Any] = json.loads(GOLDEN.read_text())
+    golden: dict[str, Any] = json.loads(require_shared(GOLDEN).read_text())
     assert len(golden) >= 80
     matched = []
     for misp_type, pair in golden.items():
@@ -100,7 +100,9 @@ def test_every_attribute_type_of_the_golden_pairs_converts_exactly_like_misp_sti
 
 
 def test_a_rest_response_with_several_events_converts_every_event_like_the_golden_bundle() -> None:
-    golden = json.loads((MISP_DATA / "tests" / "test_events_collection_stix21.json").read_text())["objects"]
+    golden = json.loads(require_shared(MISP_DATA / "tests" / "test_events_collection_stix21.json").read_text())[
+        "objects"
+    ]
     ours: list[dict[str, Any]] = []
     for name in ("test_events_collection_1.json", "test_events_collection_2.json"):
         result = misp_import.convert((MISP_DATA / "tests" / name).read_text())
@@ -287,7 +289,7 @@ def test_our_own_misp_export_imports_back_as_the_incident_grouping_with_its_tlp_
 def test_cli_imports_every_event_of_a_response_file_and_reimport_changes_nothing(
     run: Callable[..., Any], cast: dict[str, Actor], db: Session, tmp_path: Path
 ) -> None:
-    src = MISP_DATA / "tests" / "test_events_collection_2.json"
+    src = require_shared(MISP_DATA / "tests" / "test_events_collection_2.json")
     expected = misp_import.convert(src.read_text())
     proc = run("import", "misp", str(src), "--as", cast["fr"].email, "--tlp", "green")
     assert (

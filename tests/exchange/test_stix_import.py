@@ -24,12 +24,10 @@ from cybercrisis.db import unit_of_work
 from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange import importer
 from cybercrisis.exchange.models import StixObject
-from tests.conftest import Actor, World, count
+from tests.conftest import Actor, World, count, require_shared, shared_data
 from tests.exchange.test_stix_export import export, post_incident
 
-ATTACK = Path("/work/shared/data/attack/ics-attack.json")
-if not ATTACK.exists():  # the repository's layout: ../shared next to the checkout
-    ATTACK = Path(__file__).resolve().parents[3] / "shared" / "data" / "attack" / "ics-attack.json"
+ATTACK = shared_data("attack", "ics-attack.json")
 T0 = "2026-11-28T09:00:00.000Z"
 T1 = "2026-11-28T10:00:00.000Z"
 TLP1_WHITE = "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"
@@ -93,9 +91,7 @@ def cast(world: World) -> dict[str, Actor]:
 def test_attack_for_ics_is_imported_whole_with_custom_objects_kept_and_reimport_changes_nothing(
     session_factory: sessionmaker[Session], db: Session, cast: dict[str, Actor]
 ) -> None:
-    if not ATTACK.exists():
-        pytest.skip(f"the ATT&CK for ICS bundle is not here ({ATTACK}); it ships in ../shared/data/attack")
-    data = json.loads(ATTACK.read_text())
+    data = json.loads(require_shared(ATTACK).read_text())
     objects = importer.bundle_objects(data)
     custom = [o for o in objects if o["type"].startswith("x-") or any(k.startswith("x_") for k in o)]
     fr = principal(session_factory, cast["fr"])
