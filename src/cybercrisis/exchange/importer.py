@@ -266,7 +266,23 @@ def _local_models() -> list[type]:
     )
 
 
-def _holders(session: Session, ids: Sequence[str]) -> tuple[dict[str, set[str]], set[str]]:
+def local_types(session: Session) -> dict[str, list[type]]:
+    """The id prefixes (`incident`, `crisis`, ...) of this node's own objects, with the tables that hold them.
+
+    Each table's ids share one prefix, so one indexed row per table tells it; an empty table holds nothing an
+    import could collide with. Read once per import, so that `_holders` asks only the tables that matter."""
+    out: dict[str, list[type]] = {}
+    for m in _local_models():
+        one = session.scalars(select(m.id).limit(1)).first()  # type: ignore[attr-defined]
+        if one is not None:
+            out.setdefault(str(one).split("--", 1)[0], []).append(m)
+    return out
+
+
+Holders = tuple[dict[str, set[str]], set[str]]
+
+
+def _holders(session: Session, ids: Sequence[str], local_tables: dict[str, list[type]]) -> Holders:
     """Who holds each id here: the organisations owning its stored STIX versions or a local object with that id;
     and which ids are local objects (incidents, alerts, ... of this node), in one query."""
     holders: dict[str, set[str]] = {}
@@ -277,11 +293,15 @@ def _holders(session: Session, ids: Sequence[str]) -> tuple[dict[str, set[str]],
     parts: list[Any] = [
         select(StixObject.id, StixObject.owner_org_id, literal(False).label("local")).where(StixObject.id.in_(wanted))
     ]
-    parts += [
-        select(m.id, m.owner_org_id, literal(True).label("local")).where(m.id.in_(wanted))  # type: ignore[attr-defined]
-        for m in _local_models()
-    ]
-    for oid, org, is_local in session.execute(union_all(*parts)):
+    by_type: dict[str, list[str]] = {}
+    for i in wanted:
+        by_type.setdefault(i.split("--", 1)[0], []).append(i)
+    for prefix, same in sorted(by_type.items()):
+        for model in local_tables.get(prefix, []):
+            table: Any = model
+            parts.append(select(table.id, table.owner_org_id, literal(True).label("local")).where(table.id.in_(same)))
+    query: Any = union_all(*parts) if len(parts) > 1 else parts[0]
+    for oid, org, is_local in session.execute(query):
         holders.setdefault(oid, set()).add(org)
         if is_local:
             local.add(oid)
@@ -312,6 +332,7 @@ class _Import:
         self.known_markings: set[str] = set(MARKING_TLP)
         self.seen: set[tuple[str, datetime]] = set()
         self.now = utcnow()
+        self.local_tables = local_types(session)
         # Checks that the recipients exist (and fit the default TLP) before anything is written.
         self.resolved: dict[TLP, list[tuple[str, str]] | str] = {default: self._resolve(default)}
 
@@ -364,7 +385,7 @@ class _Import:
             return plan
         ids = sorted({c.id for c in candidates})
         stored = set(self.session.execute(select(StixObject.id, StixObject.modified).where(StixObject.id.in_(ids))))
-        holders, local = _holders(self.session, ids)
+        holders, local = _holders(self.session, ids, self.local_tables)
         shares = sharing.shares_of_many(self.session, ids)
         shared = {(s.object_id, s.kind, s.target) for rows in shares.values() for s in rows}
         for c in candidates:
