@@ -24,8 +24,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.web.conftest import CHROMIUM_ARGS  # noqa: F401 - other browser tests import it from here
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ADMIN = "admin@cert-fr.example"

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from tests.web.test_browser import CHROMIUM_ARGS, _free_port, _screenshot, _wait_until_ready
+from tests.web.test_browser import _free_port, _screenshot, _wait_until_ready
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -86,15 +86,7 @@ def _command() -> str:
 
 
 @pytest.fixture
-def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip("Debian chromium not installed: run `make browser-deps`")
-    return path
-
-
-@pytest.fixture
-def server(chromium: str, tmp_path: Path) -> Iterator[Server]:
+def server(chromium_path: str, tmp_path: Path) -> Iterator[Server]:
     """The demo server, started only if a browser exists, with an Austrian contributor and their API token."""
     s = Server(tmp_path)
     try:
@@ -102,20 +94,6 @@ def server(chromium: str, tmp_path: Path) -> Iterator[Server]:
         yield s
     finally:
         s.stop()
-
-
-@pytest.fixture
-def page(chromium: str) -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            tab = context.new_page()
-            tab.set_default_timeout(15_000)
-            yield tab
-            context.close()
-        finally:
-            browser.close()
 
 
 def _api(server: Server, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -159,7 +159,7 @@ class _Candidate:
 
 
 class _NotStix21(Exception):
-    pass
+    """The input as a whole is not STIX 2.1 (e.g. a 2.0 object): refused entirely, never object by object."""
 
 
 def _check_id(obj: dict[str, Any]) -> tuple[str, str] | str:
