@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="safety-net poll of the event stream (PostgreSQL NOTIFY wakes it first)"
     )
+    node_name: str = Field(default="cybercrisis", max_length=200, description="this node's name at TAXII discovery")
+    node_organisation: str | None = Field(
+        default=None, description="short name or id of the organisation running this node (peers push what it may read)"
+    )
+    taxii_max_content_length: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="largest TAXII envelope accepted in a POST (bytes)"
+    )
 
     @field_validator("database_url")
     @classmethod

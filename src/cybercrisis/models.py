@@ -15,7 +15,7 @@ from cybercrisis.directory.models import (
     OrganisationLevel,
 )
 from cybercrisis.documents.models import Document
-from cybercrisis.exchange.models import StixObject
+from cybercrisis.exchange.models import Peer, PeerCursor, StixObject, TaxiiCollection, TaxiiStatus
 from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
 from cybercrisis.incidents.models import (
     Incident,
@@ -73,6 +73,8 @@ __all__ = [
     "Organisation",
     "OrganisationLevel",
     "OutboxMessage",
+    "Peer",
+    "PeerCursor",
     "Publication",
     "Report",
     "ReportSubmission",
@@ -82,6 +84,8 @@ __all__ = [
     "SitrepSource",
     "SitrepVersion",
     "StixObject",
+    "TaxiiCollection",
+    "TaxiiStatus",
     "User",
     "WebSession",
 ]

@@ -128,10 +128,16 @@ def test_our_own_incident_export_round_trips_through_the_api_without_touching_th
     inc = post_incident(client, cast["fr"], share_with={"organisations": [cast["de"].org_id]})
     exported = export(client, cast["fr"], f"incidents/{inc['id']}")
     shares_before = count(db, Share, Share.object_id == inc["id"])
+    # The incident is in the store already: published as STIX when it was created (exchange/publish.py).
+    published = set(db.scalars(select(StixObject.id).where(StixObject.origin == f"local:{inc['id']}")))
+    assert inc["id"] in published
     out = post(client, cast["fr"], exported, tlp="green")
-    assert out["rejected"] == [] and out["unchanged"] == 0
+    # What was published is unchanged; the bundle's reference objects (identities, markings) are new.
+    reference = [o for o in exported["objects"] if o["id"] not in published]
+    assert {o["type"] for o in reference} <= {"identity", "marking-definition", "extension-definition"}
+    assert out["rejected"] == [] and out["unchanged"] == len(exported["objects"]) - len(reference)
     # Our export uses standard properties only (our NIS2 fields travel in a declared extension): nothing custom.
-    assert out["imported"] == len(exported["objects"]) and out["custom"] == 0
+    assert out["imported"] == len(reference) and out["custom"] == 0
     assert count(db, Share, Share.object_id == inc["id"]) == shares_before
 
     r = client.get(f"/api/v1/stix-objects/{inc['id']}", headers=cast["fr"].headers)
@@ -139,7 +145,8 @@ def test_our_own_incident_export_round_trips_through_the_api_without_touching_th
     [version] = r.json()["versions"]
     sdo = next(o for o in exported["objects"] if o["id"] == inc["id"])
     assert version["object"] == sdo and version["tlp"] == "amber" and version["type"] == "incident"
-    # The imported copy of an incident follows the incident's own share list: DE reads it, the outsider does not.
+    assert version["origin"] == f"local:{inc['id']}"
+    # The stored copy of an incident follows the incident's own share list: DE reads it, the outsider does not.
     assert client.get(f"/api/v1/stix-objects/{inc['id']}", headers=cast["de"].headers).status_code == 200
     assert client.get(f"/api/v1/stix-objects/{inc['id']}", headers=cast["out"].headers).status_code == 404
 

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     COMMUNICATION_APPROVE = "comms:communication:approve"
     HANDOFF_WRITE = "handoffs:handoff:write"
     EXCHANGE_IMPORT = "exchange:object:import"
+    EXCHANGE_ADMIN = "exchange:collection:manage"  # TAXII collections an administrator defines (platform admins)
     AUDIT_READ = "audit:event:read"
     AUDIT_VERIFY = "audit:chain:verify"
 

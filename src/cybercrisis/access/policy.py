@@ -61,10 +61,11 @@ def read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
     if not principal.is_authenticated:
         return public
 
+    # Share rows are keyed by the object's id; a model with a `share_id` (the STIX store) names whose rows apply.
+    key: ColumnElement[str] = model.share_id if hasattr(model, "share_id") else model.id  # type: ignore[attr-defined]
+
     def shared(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-        return exists(
-            select(Share.object_id).where(Share.object_id == model.id, or_(*conditions))  # type: ignore[attr-defined]
-        )
+        return exists(select(Share.object_id).where(Share.object_id == key, or_(*conditions)))
 
     named = and_(Share.kind == USER, Share.target == principal.user_id)
     to_org = and_(Share.kind == ORG, Share.target == principal.org_id)

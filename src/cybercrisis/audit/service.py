@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.db import utcnow
+from cybercrisis.exchange import publish as _publish  # noqa: F401 - changes to our objects reach the STIX store
 
 GENESIS = "0" * 64
 _ADVISORY_KEY = 0x63796265  # "cybe"

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, literal, select, union_all
+from sqlalchemy import func, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
@@ -39,7 +39,9 @@ from cybercrisis.access.schemas import ShareWith
 from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
 from cybercrisis.audit import service as audit
 from cybercrisis.db import Base, utcnow
+from cybercrisis.directory.models import Community, Organisation
 from cybercrisis.errors import InvalidInput, PermissionDenied
+from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import NO_MODIFIED, StixObject
 
 BATCH = 1000
@@ -312,33 +314,81 @@ def _holders(session: Session, ids: Sequence[str], local_tables: dict[str, list[
 class _Plan:
     rows: list[dict[str, Any]] = field(default_factory=list)
     shares: list[dict[str, Any]] = field(default_factory=list)
+    # ids whose newest version is now one of `rows`: their older stored versions stop being `latest`
+    superseded: dict[str, datetime] = field(default_factory=dict)
 
-    def write(self, session: Session) -> None:
+    def write(self, session: Session, now: datetime) -> None:
+        for row in self.rows:
+            row["added_at"] = now
         if self.rows:
             session.execute(insert(StixObject.__table__), self.rows)  # type: ignore[arg-type]
         if self.shares:
             session.execute(insert(Share.__table__), self.shares)  # type: ignore[arg-type]
+        by_version: dict[datetime, list[str]] = {}
+        for oid, newest in self.superseded.items():
+            by_version.setdefault(newest, []).append(oid)
+        for newest, ids in by_version.items():
+            for chunk in _chunks(sorted(ids)):
+                session.execute(
+                    update(StixObject)
+                    .where(StixObject.id.in_(chunk), StixObject.modified < newest, StixObject.latest.is_(True))
+                    .values(latest=False)
+                )
+
+
+def added_now(session: Session) -> datetime:
+    """The date_added of a write transaction, taken under the audit lock: later than every stored one, so that
+    TAXII `added_after` never misses a transaction that committed after a reader's last page."""
+    now = utcnow()
+    last = session.scalar(select(func.max(StixObject.added_at)))
+    if last is not None and last.replace(tzinfo=UTC) >= now:
+        from datetime import timedelta
+
+        now = last.replace(tzinfo=UTC) + timedelta(microseconds=1)
+    return now
+
+
+@dataclass(frozen=True, slots=True)
+class _Received:
+    """What came with a federated object: its origin signature block and the share entries it was sent with."""
+
+    block: dict[str, str]
+    entries: list[tuple[str, str]]
 
 
 class _Import:
     """One import's state: who imports, the resolved recipients per TLP, the markings known, what was seen."""
 
     def __init__(
-        self, session: Session, actor: Principal, *, owner: str, default: TLP, share_with: ShareWith, origin: str
+        self,
+        session: Session,
+        actor: Principal | None,
+        *,
+        owner: str,
+        default: TLP,
+        share_with: ShareWith | None,
+        origin: str,
     ) -> None:
         self.session, self.actor, self.owner, self.default, self.share_with = session, actor, owner, default, share_with
         self.origin = origin
         self.result = ImportResult()
         self.known_markings: set[str] = set(MARKING_TLP)
         self.seen: set[tuple[str, datetime]] = set()
-        self.now = utcnow()
+        self.newest: dict[str, datetime] = {}  # per id: the newest version stored or planned
         self.local_tables = local_types(session)
+        self.received: dict[int, _Received] = {}  # federated objects, by input index
         # Checks that the recipients exist (and fit the default TLP) before anything is written.
-        self.resolved: dict[TLP, list[tuple[str, str]] | str] = {default: self._resolve(default)}
+        self.resolved: dict[TLP, list[tuple[str, str]] | str] = {}
+        if share_with is not None:
+            self.resolved[default] = self._resolve(default)
 
     def _resolve(self, tlp: TLP) -> list[tuple[str, str]]:
         return sharing.resolve(
-            self.session, tlp=tlp, share_with=self.share_with, owner_org_id=self.owner, author_id=self.actor.user_id
+            self.session,
+            tlp=tlp,
+            share_with=self.share_with or ShareWith(),
+            owner_org_id=self.owner,
+            author_id=self.actor.user_id if self.actor else None,
         )
 
     def recipients(self, tlp: TLP) -> list[tuple[str, str]] | str:
@@ -361,7 +411,7 @@ class _Import:
                     select(StixObject.id).where(
                         StixObject.id.in_(chunk),
                         StixObject.type == "marking-definition",
-                        read_filter(self.actor, StixObject),
+                        read_filter(self.actor, StixObject) if self.actor else literal(True),
                     )
                 )
             )
@@ -385,6 +435,8 @@ class _Import:
             return plan
         ids = sorted({c.id for c in candidates})
         stored = set(self.session.execute(select(StixObject.id, StixObject.modified).where(StixObject.id.in_(ids))))
+        for oid, modified in stored:
+            self.newest[oid] = max(modified, self.newest.get(oid, modified))
         holders, local = _holders(self.session, ids, self.local_tables)
         shares = sharing.shares_of_many(self.session, ids)
         shared = {(s.object_id, s.kind, s.target) for rows in shares.values() for s in rows}
@@ -393,28 +445,44 @@ class _Import:
             if key in stored or key in self.seen:
                 self.result.unchanged += 1
                 continue
-            if holders.get(c.id, set()) - {self.owner}:
+            received = self.received.get(c.index)
+            owner = received.block["owner"] if received else self.owner
+            if holders.get(c.id, set()) - {owner}:
                 self.reject(c, f"id {c.id} is held on this node by another organisation; only its holder imports "
                                "new versions of it")  # fmt: skip
                 continue
             tlp = _tlp_of(c, self.default)
-            entries = self.recipients(tlp)
+            entries = _fit(received.entries, tlp) if received else self.recipients(tlp)
             if isinstance(entries, str):
                 self.reject(c, entries)
                 continue
             self.seen.add(key)
-            plan.rows.append(self._row(c, tlp))
+            self._place(plan, c, self._row(c, tlp, owner, received))
             if c.id not in local:  # a local object's own share list applies to its imported copy
                 for kind, target in entries:
                     if (c.id, kind, target) not in shared:
                         shared.add((c.id, kind, target))
                         plan.shares.append({"object_id": c.id, "kind": kind, "target": target,
-                                            "added_by_org_id": self.owner})  # fmt: skip
+                                            "added_by_org_id": owner})  # fmt: skip
             self.result.imported += 1
             self.result.custom += c.custom
         return plan
 
-    def _row(self, c: _Candidate, tlp: TLP) -> dict[str, Any]:
+    def _place(self, plan: _Plan, c: _Candidate, row: dict[str, Any]) -> None:
+        """Add a new version to the plan, keeping `latest` true on the newest version of each id only."""
+        newest = self.newest.get(c.id)
+        if newest is None or c.modified > newest:
+            self.newest[c.id] = c.modified
+            if newest is not None:
+                plan.superseded[c.id] = c.modified
+                for planned in plan.rows:  # an older version earlier in this batch
+                    if planned["id"] == c.id:
+                        planned["latest"] = False
+        else:
+            row["latest"] = False
+        plan.rows.append(row)
+
+    def _row(self, c: _Candidate, tlp: TLP, owner: str, received: _Received | None) -> dict[str, Any]:
         return {
             "id": c.id,
             "modified": c.modified,
@@ -424,12 +492,26 @@ class _Import:
             "revoked": c.obj.get("revoked") is True,
             "data": c.obj,
             "tlp": tlp.value,
-            "owner_org_id": self.owner,
-            "created_by_id": self.actor.user_id,
+            "owner_org_id": owner,
+            "created_by_id": self.actor.user_id if self.actor else None,
             "exercise": False,
             "origin": self.origin,
-            "added_at": self.now,
+            "share_id": c.id,
+            "latest": True,
+            "origin_node": received.block["node"] if received else None,
+            "signature": received.block if received else None,
+            "signed": received is not None,
         }
+
+
+def _fit(entries: list[tuple[str, str]], tlp: TLP) -> list[tuple[str, str]]:
+    """The received recipients that the TLP allows (RED: none; AMBER+STRICT: organisations only): received share
+    lists are narrowed, never refused, so that a peer's object is stored with no wider audience than it allows."""
+    if tlp == TLP.RED:
+        return []
+    if tlp == TLP.AMBER_STRICT:
+        return [(k, t) for k, t in entries if k == "organisation"]
+    return entries
 
 
 def ingest(
@@ -467,6 +549,28 @@ def ingest(
     job = _Import(session, actor, owner=actor.org_id, default=default, share_with=share_with or ShareWith(),
                   origin=origin[:MAX_ORIGIN])  # fmt: skip
     items = objects if isinstance(objects, list) else list(objects)
+    result = _run(session, job, items, atomic=atomic, progress=progress)
+    audit.record(
+        session,
+        actor=actor,
+        tag="exchange:import:stix",
+        object_id=None,
+        summary={
+            "origin": job.origin,
+            "imported": result.imported,
+            "unchanged": result.unchanged,
+            "rejected": len(result.rejected),
+            "custom": result.custom,
+            "atomic": atomic,
+            "default_tlp": default.value,
+        },
+    )
+    return result
+
+
+def _run(
+    session: Session, job: _Import, items: list[Any], *, atomic: bool, progress: Callable[[int], None] | None
+) -> ImportResult:
     try:
         checked = [_check(i, obj) for i, obj in enumerate(items)]
     except _NotStix21 as exc:
@@ -475,8 +579,9 @@ def ingest(
 
     # Serialise with other imports and audit writers from here (the audit chain's lock: a PostgreSQL advisory
     # lock; SQLite write transactions are IMMEDIATE anyway), so that the versions looked up below cannot change
-    # before they are written, and `seq` grows in commit order (ADR 0008).
+    # before they are written, and `seq` and `added_at` grow in commit order (ADR 0008).
     audit.lock(session)
+    now = added_now(session)
 
     plans: list[_Plan] = []
     for chunk in _chunks(checked):
@@ -484,7 +589,7 @@ def ingest(
         if atomic:
             plans.append(plan)
         else:
-            plan.write(session)
+            plan.write(session, now)
         if progress is not None:
             progress(len(chunk))
 
@@ -500,20 +605,108 @@ def ingest(
             ],
         )
     for plan in plans:
-        plan.write(session)
+        plan.write(session, now)
+    return result
+
+
+def _received_entries(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        return []
+    out = []
+    for entry in value:
+        if isinstance(entry, dict) and entry.get("kind") in ("organisation", "community"):
+            target = entry.get("target")
+            if isinstance(target, str) and 0 < len(target) <= MAX_ID:
+                out.append((entry["kind"], target))
+    return out
+
+
+def receive(
+    session: Session,
+    *,
+    objects: Iterable[Any],
+    ring: nodes.KeyRing,
+    local_node: str,
+    actor: Principal | None,
+    origin: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Store objects from a peer node (pulled by the sync job, or pushed to our TAXII server), ADR 0008.
+
+    Each object must carry the signature block of its origin node (`x_cybercrisis_origin`), made with a key of
+    that node in `ring`; an unsigned, unknown-node or tampered object is rejected with the reason. The stored copy
+    is owned by the organisation the signature names (which must exist here: the directory is the same on every
+    node) and shared with the recipients it was sent with (`x_cybercrisis_shares`) that exist here and that its
+    TLP allows. Our own objects coming back, and versions already stored, are unchanged: nothing loops. Same
+    checks, idempotence and batching as `ingest`; never atomic. One audit entry `exchange:peer:receive`."""
+    items = objects if isinstance(objects, list) else list(objects)
+    stripped: list[Any] = []
+    pending: dict[int, tuple[dict[str, str], list[tuple[str, str]]]] = {}
+    early: list[Rejected] = []
+    ours = 0
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            stripped.append(raw)
+            continue
+        obj = {k: v for k, v in raw.items() if k not in nodes.ENVELOPE}
+        block = raw.get(nodes.ORIGIN)
+        oid = obj["id"] if isinstance(obj.get("id"), str) else None
+        if block is None:
+            early.append(Rejected(index, oid, f"unsigned: a peer's object carries its origin node's {nodes.ORIGIN}"))
+            stripped.append(None)
+            continue
+        if isinstance(block, dict) and block.get("node") == local_node:
+            ours += 1  # one of ours, back from a peer: never stored twice, never sent on again
+            stripped.append(None)
+            continue
+        reason = nodes.verify(raw, block, ring)
+        if reason is not None:
+            early.append(Rejected(index, oid, reason))
+            stripped.append(None)
+            continue
+        pending[index] = (dict(block), _received_entries(raw.get(nodes.SHARES)))
+        stripped.append(obj)
+
+    owners = {b["owner"] for b, _ in pending.values()}
+    targets = {t for _, entries in pending.values() for k, t in entries if k == "organisation"}
+    known_orgs: set[str] = set()
+    for chunk in _chunks(sorted(owners | targets)):
+        known_orgs.update(session.scalars(select(Organisation.id).where(Organisation.id.in_(chunk))))
+    known_communities = set(session.scalars(select(Community.slug)))
+
+    job = _Import(session, actor, owner="", default=TLP.AMBER, share_with=None, origin=origin[:MAX_ORIGIN])
+    keep: list[Any] = []
+    positions: list[int] = []
+    for index, obj in enumerate(stripped):
+        if obj is None:
+            continue
+        if index in pending:
+            block, entries = pending[index]
+            if block["owner"] not in known_orgs:
+                early.append(Rejected(index, obj.get("id"), f"owner {block['owner']} is not an organisation of this "
+                                                            "node's directory"))  # fmt: skip
+                continue
+            fitting = [(k, t) for k, t in entries if t in (known_orgs if k == "organisation" else known_communities)]
+            job.received[len(keep)] = _Received(block, fitting)
+        keep.append(obj)
+        positions.append(index)
+    result = _run(session, job, keep, atomic=False, progress=progress)
+    # Report positions in the input as sent, not in the filtered list.
+    result.rejected = sorted(
+        [Rejected(positions[r.index], r.id, r.reason) for r in result.rejected] + early, key=lambda r: r.index
+    )
+    result.unchanged += ours
     audit.record(
         session,
         actor=actor,
-        tag="exchange:import:stix",
+        tag="exchange:peer:receive",
         object_id=None,
         summary={
             "origin": job.origin,
             "imported": result.imported,
             "unchanged": result.unchanged,
             "rejected": len(result.rejected),
-            "custom": result.custom,
-            "atomic": atomic,
-            "default_tlp": default.value,
+            "first_rejections": [{"id": r.id, "reason": r.reason} for r in result.rejected[:5]],
         },
     )
     return result

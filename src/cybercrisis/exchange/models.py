@@ -1,4 +1,4 @@
-"""The store of STIX objects received from elsewhere (imports now; TAXII and peers next): ADR 0008.
+"""The store of STIX objects (imports, our own objects as STIX, objects from peer nodes), TAXII and peers: ADR 0008.
 
 One row per object version (`id`, `modified`). `seq` orders rows by arrival and is the keyset of every listing
 (TAXII `added_after` and `next` next), so paging never copies or re-sorts a collection. Each row carries what the
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cybercrisis.db import Base, StixId, UTCDateTime, utcnow
@@ -40,10 +40,112 @@ class StixObject(Base):
     created_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
     exercise: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     origin: Mapped[str] = mapped_column(String(300), nullable=False, default="")  # e.g. "file:ics-attack.json"
+    # TAXII date_added. Strictly increasing from one write transaction to the next (assigned under the audit
+    # lock), equal within one: `added_after` is turned into a seq bound with the index below.
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # Whose share rows decide who reads this row: its own id, or for objects derived from one of our objects
+    # (an incident's observables, relationships, notes) that object's id, so they follow its share list.
+    share_id: Mapped[str] = mapped_column(StixId, nullable=False)
+    # The newest version (by `modified`) of its id: TAXII match[version]=last, the default.
+    latest: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # The node that brought this version into the federation: NULL for this node, else the peer's node id.
+    origin_node: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # The origin node's signature block {node, key, owner, signature} (exchange/node.py); NULL until this node
+    # signs a version it originated (the signer job), and as received for versions from peers.
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    signed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
     __table_args__ = (
         UniqueConstraint("id", "modified", name="uq_stix_objects_version"),
         Index("ix_stix_objects_type_seq", "type", "seq"),
         Index("ix_stix_objects_id_seq", "id", "seq"),
+        Index("ix_stix_objects_added_at", "added_at"),
+        Index("ix_stix_objects_share_id", "share_id"),
+        Index("ix_stix_objects_signed_seq", "signed", "seq"),
     )
+
+
+class TaxiiCollection(Base):
+    """A collection an administrator defines (TAXII 2.1 §5): the objects shared with one audience (a community or
+    an organisation), optionally of some STIX types only. Writes to it share with that audience. The collections
+    of every community and every organisation exist without a row (exchange/taxii.py)."""
+
+    __tablename__ = "taxii_collections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID, as TAXII wants
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    audience_kind: Mapped[str] = mapped_column(String(16), nullable=False)  # community | organisation
+    audience_target: Mapped[str] = mapped_column(StixId, nullable=False)  # a community slug or an organisation id
+    types: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every type
+    can_write: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class TaxiiStatus(Base):
+    """The status resource of one TAXII POST (TAXII 2.1 §4.3): kept so that the client can GET it later."""
+
+    __tablename__ = "taxii_statuses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(StixId, ForeignKey("users.id"), nullable=False, index=True)
+    collection_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    request_timestamp: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    total_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    success_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    failure_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    pending_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # {"successes": [{"id", "version"}], "failures": [{"id", "version", "message"}], "pendings": []}
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+
+
+class Peer(Base):
+    """Another cybercrisis node this node syncs with (ADR 0008): configuration, not shared information, so it
+    carries no TLP; it has a STIX-style id and every change is audited."""
+
+    __tablename__ = "peers"
+
+    id: Mapped[str] = mapped_column(StixId, primary_key=True)  # peer--<uuid>
+    url: Mapped[str] = mapped_column(String(500), nullable=False, unique=True)  # the peer's discovery URL
+    api_root: Mapped[str] = mapped_column(String(500), nullable=False)  # the API root URL used
+    title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    node_id: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)  # the peer's node identity id
+    # The organisation that runs the peer node: what we push is what the access layer shows this organisation.
+    organisation_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
+    token: Mapped[str] = mapped_column(String(500), nullable=False)  # our API token on the peer
+    username: Mapped[str | None] = mapped_column(String(320), nullable=True)  # set: HTTP Basic instead of Bearer
+    direction: Mapped[str] = mapped_column(String(8), nullable=False)  # pull | push | both
+    collections: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # [] = all in common
+    # Pinned public keys of the peer node: [{"id", "public_key", "created", "endorsed_by"}]
+    keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    # Keys of the nodes the peer itself pins, learned from its discovery: {node_id: [{"id", "public_key"}]}
+    relayed_keys: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    timeout_seconds: Mapped[float] = mapped_column(nullable=False, default=30.0)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pulled: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # versions stored from the peer
+    pushed: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # versions the peer accepted
+    rejected: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # refused either way
+
+
+class PeerCursor(Base):
+    """How far sync has got with one collection of one peer, in one direction.
+
+    pull: `position` is the peer's date_added (RFC 3339) of the last object stored, `complete` says whether
+    everything up to it was read (else the next round asks again from just before it: re-reads are unchanged).
+    push: `position` is the local `seq` of the last object the peer accepted (as a decimal string)."""
+
+    __tablename__ = "peer_cursors"
+
+    peer_id: Mapped[str] = mapped_column(StixId, ForeignKey("peers.id", ondelete="CASCADE"), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)
+    position: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

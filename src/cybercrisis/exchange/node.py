@@ -1,0 +1,259 @@
+"""This node's identity and Ed25519 signing keys, and the signatures that travel with federated objects (ADR 0008).
+
+Files under `<data_dir>/node/`: `node.json` (the node id and every key's public half, rotation endorsements) and
+one `<key id>.key` per private key (PKCS#8 PEM, mode 0600). Generated on first use; `cybercrisis node rotate-key`
+adds a key, endorsed by the previous one, and retires the previous one (kept: what it signed still verifies).
+
+A signature block `{"node", "key", "owner", "signature"}` travels with an object as its `x_cybercrisis_origin`
+property. It signs the RFC 8785 canonical JSON of the object without `x_cybercrisis_origin` and
+`x_cybercrisis_shares` (the share list, which is not signed: recipients may change while the version does not),
+with `x_cybercrisis_origin` set to the block without its signature; so the owner organisation is signed too.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+ORIGIN = "x_cybercrisis_origin"
+SHARES = "x_cybercrisis_shares"
+ENVELOPE = (ORIGIN, SHARES)
+SIGNED_FIELDS = ("node", "key", "owner")
+
+# A node's keys as peers know them: key id -> base64 raw public key.
+PublicKeys = Mapping[str, str]
+# Every node's known keys: node id -> its keys.
+KeyRing = Mapping[str, PublicKeys]
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode(), validate=True)
+
+
+def key_id(public_raw: bytes) -> str:
+    """The id of a public key: the first 16 hex digits of its SHA-256."""
+    return hashlib.sha256(public_raw).hexdigest()[:16]
+
+
+def _public_raw(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key(text: str) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(_unb64(text))
+
+
+def _endorsement_message(node_id: str, key: Mapping[str, Any]) -> bytes:
+    return f"cybercrisis-node-key:{node_id}:{key['id']}:{key['public_key']}:{key['created']}".encode()
+
+
+def signing_bytes(obj: Mapping[str, Any], block: Mapping[str, Any]) -> bytes:
+    """What a signature block signs: the object without the envelope, with the block's signed fields as origin."""
+    body = {k: v for k, v in obj.items() if k not in ENVELOPE}
+    body[ORIGIN] = {k: block[k] for k in SIGNED_FIELDS}
+    return rfc8785.dumps(body)
+
+
+def verify(obj: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
+    """None when `block` is a valid signature of `obj` by a key of its node in `ring`; else the reason."""
+    if not isinstance(block, Mapping) or not all(isinstance(block.get(k), str) for k in (*SIGNED_FIELDS, "signature")):
+        return f"{ORIGIN} is not a signature block with node, key, owner and signature"
+    node, kid = block["node"], block["key"]
+    keys = ring.get(node)
+    if keys is None:
+        return f"signed by node {node}, which this node does not know (add it as a peer to pin its key)"
+    public = keys.get(kid)
+    if public is None:
+        return f"signed with key {kid}, which is not a known key of node {node}"
+    try:
+        public_key(public).verify(_unb64(block["signature"]), signing_bytes(obj, block))
+    except (InvalidSignature, ValueError):
+        return f"the signature of node {node} does not verify: the object was changed after it was signed"
+    return None
+
+
+def endorsed_keys(node_id: str, pinned: PublicKeys, published: list[Mapping[str, Any]]) -> dict[str, str]:
+    """The keys a peer publishes that chain to a pinned key by rotation endorsements, plus the pinned ones.
+
+    A rotated key is accepted when it is endorsed by a key already accepted; anything else is ignored."""
+    accepted = dict(pinned)
+    progress = True
+    while progress:
+        progress = False
+        for key in published:
+            kid, by, endorsement = key.get("id"), key.get("endorsed_by"), key.get("endorsement")
+            if not isinstance(kid, str) or kid in accepted or by not in accepted or not isinstance(endorsement, str):
+                continue
+            try:
+                if key_id(_unb64(key["public_key"])) != kid:
+                    continue
+                public_key(accepted[by]).verify(_unb64(endorsement), _endorsement_message(node_id, key))
+            except (InvalidSignature, ValueError, KeyError, TypeError):
+                continue
+            accepted[kid] = key["public_key"]
+            progress = True
+    return accepted
+
+
+@dataclass(slots=True)
+class Node:
+    """This node: its id, its keys (public halves, newest last) and the private half of the current one."""
+
+    id: str
+    keys: list[dict[str, Any]]
+    private: Ed25519PrivateKey
+    path: Path
+    mtime: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def key_id(self) -> str:
+        return str(self.keys[-1]["id"])
+
+    def public_keys(self) -> dict[str, str]:
+        return {k["id"]: k["public_key"] for k in self.keys}
+
+    def sign(self, obj: Mapping[str, Any], owner: str) -> dict[str, str]:
+        """The signature block of `obj`, owned by organisation `owner`, signed with the current key."""
+        block = {"node": self.id, "key": self.key_id, "owner": owner}
+        block["signature"] = _b64(self.private.sign(signing_bytes(obj, block)))
+        return block
+
+    def identity(self, *, name: str, organisation: str | None) -> dict[str, Any]:
+        """What discovery publishes: the node id, its name, the organisation running it and its keys."""
+        return {
+            "id": self.id,
+            "name": name,
+            "organisation": organisation,
+            "keys": [dict(k) for k in self.keys],
+        }
+
+
+_cache: dict[Path, Node] = {}
+_cache_lock = threading.Lock()
+
+
+def _node_dir(data_dir: Path) -> Path:
+    return data_dir / "node"
+
+
+def _write_private(path: Path, key: Ed25519PrivateKey) -> None:
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+
+
+def _new_key(folder: Path, *, previous: tuple[str, Ed25519PrivateKey] | None, node_id: str) -> dict[str, Any]:
+    key = Ed25519PrivateKey.generate()
+    raw = _public_raw(key)
+    entry: dict[str, Any] = {
+        "id": key_id(raw),
+        "public_key": _b64(raw),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "retired": None,
+        "endorsed_by": None,
+        "endorsement": None,
+    }
+    if previous is not None:
+        entry["endorsed_by"] = previous[0]
+        entry["endorsement"] = _b64(previous[1].sign(_endorsement_message(node_id, entry)))
+    _write_private(folder / f"{entry['id']}.key", key)
+    return entry
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _read(path: Path) -> Node:
+    data = json.loads(path.read_text())
+    current = data["keys"][-1]
+    pem = (path.parent / f"{current['id']}.key").read_bytes()
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ValueError(f"{path.parent}/{current['id']}.key is not an Ed25519 key")
+    return Node(id=data["id"], keys=data["keys"], private=private, path=path, mtime=path.stat().st_mtime)
+
+
+def load(data_dir: Path) -> Node:
+    """This node, generated on first use (safe when several processes start at once); re-read after a rotation."""
+    folder = _node_dir(data_dir)
+    path = folder / "node.json"
+    with _cache_lock:
+        cached = _cache.get(path)
+        if cached is not None and path.exists() and path.stat().st_mtime == cached.mtime:
+            return cached
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            lock = folder / ".init"
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                fd = -1  # another process is creating it: wait for node.json below
+            if fd >= 0:
+                os.close(fd)
+                node_id = f"identity--{uuid.uuid4()}"
+                _write_json(path, {"id": node_id, "keys": [_new_key(folder, previous=None, node_id=node_id)]})
+            else:
+                import time
+
+                deadline = time.monotonic() + 10
+                while not path.exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        node = _read(path)
+        _cache[path] = node
+        return node
+
+
+def rotate(data_dir: Path) -> Node:
+    """Add a new current key endorsed by the current one, which is retired (kept for verifying)."""
+    node = load(data_dir)
+    folder = node.path.parent
+    data = json.loads(node.path.read_text())
+    previous = data["keys"][-1]
+    previous["retired"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    data["keys"].append(_new_key(folder, previous=(previous["id"], node.private), node_id=node.id))
+    _write_json(node.path, data)
+    with _cache_lock:
+        _cache.pop(node.path, None)
+    return load(data_dir)
+
+
+def key_ring(session: Any, node: Node) -> dict[str, dict[str, str]]:
+    """Every node key this node trusts: its own, each peer's pinned and endorsed keys, and the keys each peer
+    says it pins (relayed: objects that reached a peer from a third node verify here too)."""
+    from sqlalchemy import select
+
+    from cybercrisis.exchange.models import Peer
+
+    ring: dict[str, dict[str, str]] = {}
+    for peer in session.scalars(select(Peer).order_by(Peer.created_at)):
+        for relayed_node, keys in (peer.relayed_keys or {}).items():
+            if relayed_node != node.id and isinstance(keys, dict):
+                ring.setdefault(relayed_node, {}).update({str(k): str(v) for k, v in keys.items()})
+    for peer in session.scalars(select(Peer).order_by(Peer.created_at)):
+        ring[peer.node_id] = {str(k["id"]): str(k["public_key"]) for k in peer.keys}  # pinned beats relayed
+    ring[node.id] = node.public_keys()
+    return ring
