@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.exchange.misp_api import router as misp_router
     from cybercrisis.exchange.stix_api import router as stix_router
     from cybercrisis.exchange.store_api import router as stix_store_router
+    from cybercrisis.exchange.taxii_api import router as taxii_router
     from cybercrisis.handoffs.api import router as handoffs_router
     from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.notify.routes_api import router as routes_router
@@ -235,7 +236,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     routers = (accounts_router, directory_router, documents_router, incidents_router, alerts_router, routes_router,
                audit_router, situation_router, crises_router, assistance_router, comms_router, handoffs_router,
-               public_router, stix_router, misp_router, stix_store_router, web_router)  # fmt: skip
+               public_router, stix_router, misp_router, stix_store_router, taxii_router, web_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -264,7 +265,11 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.add_middleware(CatchAll)
     app.add_middleware(ConcurrencyLimit, limit=settings.db_pool_size)
     # Evidence files for law enforcement may be larger than any other body (a form's overhead on top).
-    evidence = ((re.compile(r"^(/api/v1)?/handoffs/[^/]+/files$"), settings.evidence_max_bytes + 65536),)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=evidence)
+    # TAXII envelopes up to the advertised max_content_length (checked again, with a TAXII error body, by the route).
+    larger = (
+        (re.compile(r"^(/api/v1)?/handoffs/[^/]+/files$"), settings.evidence_max_bytes + 65536),
+        (re.compile(r"^/taxii2/"), settings.taxii_max_content_length + 65536),
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=larger)
     app.add_middleware(RequestContext)
     return app

@@ -18,6 +18,7 @@ from cybercrisis.cli import (
     org_cmd,
     serve_cmd,
     sitrep_cmd,
+    taxii_cmd,
     token_cmd,
     user_cmd,
 )
@@ -43,4 +44,5 @@ app.add_typer(sitrep_cmd.app, name="sitrep")
 app.add_typer(crisis_cmd.app, name="crisis")
 app.add_typer(export_cmd.app, name="export")
 app.add_typer(import_cmd.app, name="import")
+app.add_typer(taxii_cmd.app, name="taxii")
 app.command("deadlines")(incident_cmd.deadlines)

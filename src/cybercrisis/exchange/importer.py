@@ -272,7 +272,7 @@ def local_types(session: Session) -> dict[str, list[type]]:
     """The id prefixes (`incident`, `crisis`, ...) of this node's own objects, with the tables that hold them.
 
     Each table's ids share one prefix, so one indexed row per table tells it; an empty table holds nothing an
-    import could collide with. Read once per import, so that `_holders` asks only the tables that matter."""
+    import could collide with. Read once per import, so that `holders` asks only the tables that matter."""
     out: dict[str, list[type]] = {}
     for m in _local_models():
         one = session.scalars(select(m.id).limit(1)).first()  # type: ignore[attr-defined]
@@ -284,13 +284,13 @@ def local_types(session: Session) -> dict[str, list[type]]:
 Holders = tuple[dict[str, set[str]], set[str]]
 
 
-def _holders(session: Session, ids: Sequence[str], local_tables: dict[str, list[type]]) -> Holders:
+def holders(session: Session, ids: Sequence[str], local_tables: dict[str, list[type]]) -> Holders:
     """Who holds each id here: the organisations owning its stored STIX versions or a local object with that id;
     and which ids are local objects (incidents, alerts, ... of this node), in one query."""
-    holders: dict[str, set[str]] = {}
+    out: dict[str, set[str]] = {}
     local: set[str] = set()
     if not ids:
-        return holders, local
+        return out, local
     wanted = sorted(set(ids))
     parts: list[Any] = [
         select(StixObject.id, StixObject.owner_org_id, literal(False).label("local")).where(StixObject.id.in_(wanted))
@@ -304,10 +304,10 @@ def _holders(session: Session, ids: Sequence[str], local_tables: dict[str, list[
             parts.append(select(table.id, table.owner_org_id, literal(True).label("local")).where(table.id.in_(same)))
     query: Any = union_all(*parts) if len(parts) > 1 else parts[0]
     for oid, org, is_local in session.execute(query):
-        holders.setdefault(oid, set()).add(org)
+        out.setdefault(oid, set()).add(org)
         if is_local:
             local.add(oid)
-    return holders, local
+    return out, local
 
 
 @dataclass(slots=True)
@@ -437,7 +437,7 @@ class _Import:
         stored = set(self.session.execute(select(StixObject.id, StixObject.modified).where(StixObject.id.in_(ids))))
         for oid, modified in stored:
             self.newest[oid] = max(modified, self.newest.get(oid, modified))
-        holders, local = _holders(self.session, ids, self.local_tables)
+        held, local = holders(self.session, ids, self.local_tables)
         shares = sharing.shares_of_many(self.session, ids)
         shared = {(s.object_id, s.kind, s.target) for rows in shares.values() for s in rows}
         for c in candidates:
@@ -447,7 +447,7 @@ class _Import:
                 continue
             received = self.received.get(c.index)
             owner = received.block["owner"] if received else self.owner
-            if holders.get(c.id, set()) - {owner}:
+            if held.get(c.id, set()) - {owner}:
                 self.reject(c, f"id {c.id} is held on this node by another organisation; only its holder imports "
                                "new versions of it")  # fmt: skip
                 continue

@@ -119,7 +119,7 @@ class Peer(Base):
     collections: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # [] = all in common
     # Pinned public keys of the peer node: [{"id", "public_key", "created", "endorsed_by"}]
     keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
-    # Keys of the nodes the peer itself pins, learned from its discovery: {node_id: [{"id", "public_key"}]}
+    # Keys of the nodes the peer itself pins, learned from its discovery: {node_id: {key_id: public_key}}
     relayed_keys: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     timeout_seconds: Mapped[float] = mapped_column(nullable=False, default=30.0)
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
