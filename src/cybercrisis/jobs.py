@@ -89,6 +89,20 @@ def release_communications(factory: sessionmaker[Session], settings: Settings, n
     release_due(factory, settings, now)
 
 
+def sign_exchange(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
+    """Sign the STIX versions this node originated (imports, our own objects as STIX) for federation."""
+    from cybercrisis.exchange.signer import sign_pending
+
+    sign_pending(factory, settings)
+
+
+def federation_sync(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
+    """One sync round with every enabled peer node (each in its own thread, each with its own timeout)."""
+    from cybercrisis.exchange.federation import sync_all
+
+    sync_all(factory, settings)
+
+
 def _builtin() -> list[Job]:
     return [
         # Message-level claims keep concurrent deliveries apart, so a short job lease is safe here.
@@ -97,6 +111,8 @@ def _builtin() -> list[Job]:
         Job("incident_deadlines", 60, incident_deadlines, lease_seconds=300),
         Job("crisis_reminders", 60, crisis_reminders, lease_seconds=300),
         Job("release_communications", 5, release_communications, lease_seconds=60),
+        Job("sign_exchange", 5, sign_exchange, lease_seconds=120),
+        Job("federation_sync", 30, federation_sync, lease_seconds=600),
     ]
 
 

@@ -124,9 +124,11 @@ def peer_node(tmp_path: Path) -> node.Node:
     return node.load(tmp_path / "peer-node")
 
 
-def signed(peer: node.Node, obj: dict[str, Any], owner: str, shares: list[dict[str, str]] | None = None) -> dict:
+def signed(
+    peer: node.Node, obj: dict[str, Any], owner: str, shares: list[dict[str, str]] | None = None, tlp: str = "amber"
+) -> dict[str, Any]:
     out = dict(obj)
-    out[node.ORIGIN] = peer.sign(obj, owner)
+    out[node.ORIGIN] = peer.sign(obj, owner, tlp=tlp)
     out[node.SHARES] = shares or []
     return out
 
@@ -159,6 +161,9 @@ def test_the_signer_signs_this_nodes_versions_and_the_signature_verifies_only_fo
         assert "does not verify" in (node.verify(tampered, row.signature, keyring) or "")
         other_owner = dict(row.signature, owner=cast["de"].org_id)
         assert "does not verify" in (node.verify(row.data, other_owner, keyring) or "")
+        wider = dict(row.signature, tlp="clear")  # the TLP is signed too: no relay can widen it
+        assert row.signature["tlp"] == "amber"
+        assert "does not verify" in (node.verify(row.data, wider, keyring) or "")
 
 
 def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_with_the_reason(
@@ -173,38 +178,51 @@ def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_wi
     tampered["name"] = "changed in transit"
     stranger = node.load(tmp_path / "stranger")
     unknown_owner = signed(peer_node, indicator(), f"identity--{uuid.uuid4()}")
+    # Unmarked, imported GREEN on its origin node: it stays GREEN here, because the TLP travels signed.
+    unmarked = indicator()
     objects = [
         signed(peer_node, green, fr, [{"kind": "community", "target": "csirts-network"},
-                                      {"kind": "community", "target": "no-such-community"}]),
+                                      {"kind": "community", "target": "no-such-community"}], tlp="green"),
         signed(peer_node, amber, fr, [{"kind": "organisation", "target": de}]),
-        signed(peer_node, red, fr, [{"kind": "organisation", "target": de}]),  # RED: recipients dropped, not refused
+        # RED: recipients dropped, not refused
+        signed(peer_node, red, fr, [{"kind": "organisation", "target": de}], tlp="red"),
         tampered,
         indicator(),  # unsigned
         signed(stranger, indicator(), fr),
         unknown_owner,
+        signed(peer_node, unmarked, fr, [{"kind": "community", "target": "csirts-network"}], tlp="green"),
+        signed(peer_node, indicator(), fr, tlp="purple"),
     ]  # fmt: skip
     result = receive(session_factory, settings, objects, peer_node)
-    assert result.imported == 3
+    assert result.imported == 4
     reasons = {r.index: r.reason for r in result.rejected}
-    assert sorted(reasons) == [3, 4, 5, 6]
+    assert sorted(reasons) == [3, 4, 5, 6, 8]
     assert "does not verify" in reasons[3] and "unsigned" in reasons[4]
     assert "does not know" in reasons[5] and "is not an organisation" in reasons[6]
+    assert "not a TLP 2.0 level" in reasons[8]
     stored = {r.id: r for r in rows(db)}
-    assert set(stored) == {green["id"], amber["id"], red["id"]}
+    assert set(stored) == {green["id"], amber["id"], red["id"], unmarked["id"]}
+    assert {r.id: r.tlp for r in stored.values()} == {
+        green["id"]: "green",
+        amber["id"]: "amber",
+        red["id"]: "red",
+        unmarked["id"]: "green",
+    }
     for r in stored.values():
         assert (r.owner_org_id, r.origin_node, r.signed) == (fr, peer_node.id, True)
-        assert node.ORIGIN not in r.data and r.data == next(o for o in (green, amber, red) if o["id"] == r.id)
+        sent = next(o for o in (green, amber, red, unmarked) if o["id"] == r.id)
+        assert node.ORIGIN not in r.data and r.data == sent
     assert {(s.kind, s.target) for s in db.scalars(select(Share).where(Share.object_id == green["id"]))} == {
         ("community", "csirts-network")
     }
     assert count(db, Share, Share.object_id == amber["id"], Share.target == de) == 1
     assert count(db, Share, Share.object_id == red["id"]) == 0
-    # DE reads the GREEN and the AMBER object, as on the origin node; the outsider neither; nobody but... the RED one.
+    # DE reads the GREEN objects and the AMBER one shared with it, as on the origin node; not the RED one.
     de_reader = principal(session_factory, cast["de"])
-    assert set(db.scalars(select(StixObject.id).where(read_filter(de_reader, StixObject)))) == {
-        green["id"],
-        amber["id"],
-    }
+    visible = set(db.scalars(select(StixObject.id).where(read_filter(de_reader, StixObject))))
+    assert visible == {green["id"], amber["id"], unmarked["id"]}
+    out_reader = principal(session_factory, cast["out"])
+    assert not set(db.scalars(select(StixObject.id).where(read_filter(out_reader, StixObject))))
 
     again = receive(session_factory, settings, objects[:3], peer_node)
     assert (again.imported, again.unchanged, again.rejected) == (0, 3, [])
@@ -216,7 +234,7 @@ def test_our_own_objects_coming_back_from_a_peer_are_never_stored_again(
 ) -> None:  # fmt: skip
     me = node.load(settings.data_dir)
     ours = indicator()
-    back = dict(ours, **{node.ORIGIN: me.sign(ours, cast["fr"].org_id), node.SHARES: []})
+    back = dict(ours, **{node.ORIGIN: me.sign(ours, cast["fr"].org_id, tlp="amber"), node.SHARES: []})
     result = receive(session_factory, settings, [back], peer_node)
     assert (result.imported, result.unchanged, result.rejected) == (0, 1, [])
     assert count(db, StixObject) == 0
@@ -236,5 +254,5 @@ def test_a_rotated_key_is_accepted_only_when_endorsed_by_a_pinned_key(tmp_path: 
     # What the old key signed still verifies; the new key signs from now on.
     obj = indicator()
     ring = {a.id: node.endorsed_keys(a.id, pinned, published)}
-    assert node.verify(obj, rotated.sign(obj, "identity--x"), ring) is None
-    assert node.verify(obj, a.sign(obj, "identity--x"), ring) is None
+    assert node.verify(obj, rotated.sign(obj, "identity--x", tlp="clear"), ring) is None
+    assert node.verify(obj, a.sign(obj, "identity--x", tlp="clear"), ring) is None

@@ -15,7 +15,9 @@ from cybercrisis.cli import (
     import_cmd,
     incident_cmd,
     jobs_cmd,
+    node_cmd,
     org_cmd,
+    peer_cmd,
     serve_cmd,
     sitrep_cmd,
     taxii_cmd,
@@ -45,4 +47,6 @@ app.add_typer(crisis_cmd.app, name="crisis")
 app.add_typer(export_cmd.app, name="export")
 app.add_typer(import_cmd.app, name="import")
 app.add_typer(taxii_cmd.app, name="taxii")
+app.add_typer(peer_cmd.app, name="peer")
+app.add_typer(node_cmd.app, name="node")
 app.command("deadlines")(incident_cmd.deadlines)

@@ -59,6 +59,7 @@ TLP1_MARKING_IDS: dict[str, TLP] = {
 }
 MARKING_TLP: dict[str, TLP] = {v: k for k, v in STIX_MARKING_IDS.items()} | TLP1_MARKING_IDS
 
+TLP_VALUES = frozenset(t.value for t in TLP)
 _TYPE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
 _AWARE_NO_MODIFIED = NO_MODIFIED.replace(tzinfo=UTC)
@@ -451,7 +452,8 @@ class _Import:
                 self.reject(c, f"id {c.id} is held on this node by another organisation; only its holder imports "
                                "new versions of it")  # fmt: skip
                 continue
-            tlp = _tlp_of(c, self.default)
+            # A received object keeps the TLP its origin node applied (signed), even if its markings say nothing.
+            tlp = TLP(received.block["tlp"]) if received else _tlp_of(c, self.default)
             entries = _fit(received.entries, tlp) if received else self.recipients(tlp)
             if isinstance(entries, str):
                 self.reject(c, entries)
@@ -621,27 +623,14 @@ def _received_entries(value: Any) -> list[tuple[str, str]]:
     return out
 
 
-def receive(
-    session: Session,
-    *,
-    objects: Iterable[Any],
-    ring: nodes.KeyRing,
-    local_node: str,
-    actor: Principal | None,
-    origin: str,
-    progress: Callable[[int], None] | None = None,
-) -> ImportResult:
-    """Store objects from a peer node (pulled by the sync job, or pushed to our TAXII server), ADR 0008.
+_Pending = dict[int, tuple[dict[str, str], list[tuple[str, str]]]]
 
-    Each object must carry the signature block of its origin node (`x_cybercrisis_origin`), made with a key of
-    that node in `ring`; an unsigned, unknown-node or tampered object is rejected with the reason. The stored copy
-    is owned by the organisation the signature names (which must exist here: the directory is the same on every
-    node) and shared with the recipients it was sent with (`x_cybercrisis_shares`) that exist here and that its
-    TLP allows. Our own objects coming back, and versions already stored, are unchanged: nothing loops. Same
-    checks, idempotence and batching as `ingest`; never atomic. One audit entry `exchange:peer:receive`."""
-    items = objects if isinstance(objects, list) else list(objects)
+
+def _unpack(items: list[Any], ring: nodes.KeyRing, local_node: str) -> tuple[list[Any], _Pending, list[Rejected], int]:
+    """Each received object without its envelope (None when set aside), the verified signature blocks and share
+    entries by position, the rejections so far, and how many were our own objects coming back."""
     stripped: list[Any] = []
-    pending: dict[int, tuple[dict[str, str], list[tuple[str, str]]]] = {}
+    pending: _Pending = {}
     early: list[Rejected] = []
     ours = 0
     for index, raw in enumerate(items):
@@ -667,6 +656,29 @@ def receive(
         pending[index] = (dict(block), _received_entries(raw.get(nodes.SHARES)))
         stripped.append(obj)
 
+    return stripped, pending, early, ours
+
+
+def receive(
+    session: Session,
+    *,
+    objects: Iterable[Any],
+    ring: nodes.KeyRing,
+    local_node: str,
+    actor: Principal | None,
+    origin: str,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Store objects from a peer node (pulled by the sync job, or pushed to our TAXII server), ADR 0008.
+
+    Each object must carry the signature block of its origin node (`x_cybercrisis_origin`), made with a key of
+    that node in `ring`; an unsigned, unknown-node or tampered object is rejected with the reason. The stored copy
+    is owned by the organisation the signature names (which must exist here: the directory is the same on every
+    node) and shared with the recipients it was sent with (`x_cybercrisis_shares`) that exist here and that its
+    TLP allows. Our own objects coming back, and versions already stored, are unchanged: nothing loops. Same
+    checks, idempotence and batching as `ingest`; never atomic. One audit entry `exchange:peer:receive`."""
+    items = objects if isinstance(objects, list) else list(objects)
+    stripped, pending, early, ours = _unpack(items, ring, local_node)
     owners = {b["owner"] for b, _ in pending.values()}
     targets = {t for _, entries in pending.values() for k, t in entries if k == "organisation"}
     known_orgs: set[str] = set()
@@ -682,6 +694,9 @@ def receive(
             continue
         if index in pending:
             block, entries = pending[index]
+            if block["tlp"] not in TLP_VALUES:
+                early.append(Rejected(index, obj.get("id"), f"the signed TLP {block['tlp']!r} is not a TLP 2.0 level"))
+                continue
             if block["owner"] not in known_orgs:
                 early.append(Rejected(index, obj.get("id"), f"owner {block['owner']} is not an organisation of this "
                                                             "node's directory"))  # fmt: skip

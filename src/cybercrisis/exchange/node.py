@@ -7,7 +7,8 @@ adds a key, endorsed by the previous one, and retires the previous one (kept: wh
 A signature block `{"node", "key", "owner", "signature"}` travels with an object as its `x_cybercrisis_origin`
 property. It signs the RFC 8785 canonical JSON of the object without `x_cybercrisis_origin` and
 `x_cybercrisis_shares` (the share list, which is not signed: recipients may change while the version does not),
-with `x_cybercrisis_origin` set to the block without its signature; so the owner organisation is signed too.
+with `x_cybercrisis_origin` set to the block without its signature; so the owner organisation and the TLP the
+origin node applies (from the markings, or the importer's choice for an unmarked object) are signed too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 ORIGIN = "x_cybercrisis_origin"
 SHARES = "x_cybercrisis_shares"
 ENVELOPE = (ORIGIN, SHARES)
-SIGNED_FIELDS = ("node", "key", "owner")
+SIGNED_FIELDS = ("node", "key", "owner", "tlp")
 
 # A node's keys as peers know them: key id -> base64 raw public key.
 PublicKeys = Mapping[str, str]
@@ -76,7 +77,7 @@ def signing_bytes(obj: Mapping[str, Any], block: Mapping[str, Any]) -> bytes:
 def verify(obj: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
     """None when `block` is a valid signature of `obj` by a key of its node in `ring`; else the reason."""
     if not isinstance(block, Mapping) or not all(isinstance(block.get(k), str) for k in (*SIGNED_FIELDS, "signature")):
-        return f"{ORIGIN} is not a signature block with node, key, owner and signature"
+        return f"{ORIGIN} is not a signature block with node, key, owner, tlp and signature"
     node, kid = block["node"], block["key"]
     keys = ring.get(node)
     if keys is None:
@@ -132,9 +133,10 @@ class Node:
     def public_keys(self) -> dict[str, str]:
         return {k["id"]: k["public_key"] for k in self.keys}
 
-    def sign(self, obj: Mapping[str, Any], owner: str) -> dict[str, str]:
-        """The signature block of `obj`, owned by organisation `owner`, signed with the current key."""
-        block = {"node": self.id, "key": self.key_id, "owner": owner}
+    def sign(self, obj: Mapping[str, Any], owner: str, *, tlp: str) -> dict[str, str]:
+        """The signature block of `obj`, owned by organisation `owner` and marked `tlp` on this node (its markings
+        may say nothing: the TLP it was imported with travels signed), signed with the current key."""
+        block = {"node": self.id, "key": self.key_id, "owner": owner, "tlp": tlp}
         block["signature"] = _b64(self.private.sign(signing_bytes(obj, block)))
         return block
 

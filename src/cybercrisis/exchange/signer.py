@@ -31,7 +31,7 @@ def sign_pending(
     while time.monotonic() - started < budget_seconds:
         with unit_of_work(factory) as session:
             rows = session.execute(
-                select(StixObject.seq, StixObject.data, StixObject.owner_org_id)
+                select(StixObject.seq, StixObject.data, StixObject.owner_org_id, StixObject.tlp)
                 .where(StixObject.signed.is_(False), StixObject.origin_node.is_(None))
                 .order_by(StixObject.seq)
                 .limit(batch)
@@ -40,7 +40,10 @@ def sign_pending(
                 return total
             session.execute(
                 update(StixObject),
-                [{"seq": r.seq, "signature": node.sign(r.data, r.owner_org_id), "signed": True} for r in rows],
+                [
+                    {"seq": r.seq, "signature": node.sign(r.data, r.owner_org_id, tlp=r.tlp), "signed": True}
+                    for r in rows
+                ],
             )
         total += len(rows)
     return total

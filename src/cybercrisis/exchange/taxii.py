@@ -384,7 +384,7 @@ def served(session: Session, *, node: nodes.Node, rows: Sequence[StixObject]) ->
         obj = dict(row.data)
         origin = row.signature
         if origin is None and row.origin_node is None and not row.signed:
-            origin = node.sign(row.data, row.owner_org_id)
+            origin = node.sign(row.data, row.owner_org_id, tlp=row.tlp)
         if origin is not None:
             obj[nodes.ORIGIN] = origin
         obj[nodes.SHARES] = shares.get(row.share_id, [])

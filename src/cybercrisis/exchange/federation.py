@@ -1,0 +1,472 @@
+"""Sync with peer nodes over TAXII 2.1 (ADR 0008): pull what our account may read there, push what their
+organisation may read here, each collection with a crash-safe cursor, never looping an object back.
+
+One round with one peer: refresh its keys from discovery; then per collection (the configured ones, or every one
+that both nodes have) PULL pages from the cursor (`added_after`, then `next`), each page stored by
+`importer.receive` in its own transaction together with the cursor, and PUSH the local versions after the push
+cursor that the peer's organisation may read (`read_filter`), in envelopes of at most 500 objects and under the
+peer's `max_content_length`, advancing the cursor after each accepted POST. A peer that is down, slow or answers
+garbage gets its error recorded and the round goes on with the others (`sync_all` runs them in parallel).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from taxii2client import exceptions as taxii_errors  # type: ignore[import-untyped]
+from taxii2client.v21 import Collection  # type: ignore[import-untyped]
+
+from cybercrisis.access.policy import read_filter
+from cybercrisis.access.principal import Principal
+from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
+from cybercrisis.db import unit_of_work, utcnow
+from cybercrisis.directory.models import Organisation
+from cybercrisis.errors import NotFound
+from cybercrisis.exchange import importer, peers, taxii
+from cybercrisis.exchange import node as nodes
+from cybercrisis.exchange.models import Peer, PeerCursor, StixObject
+from cybercrisis.exchange.peers import PeerError
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 500  # objects asked per pull page
+MAX_ENVELOPE = 500  # objects per push envelope
+ENVELOPE_MARGIN = 4096  # bytes kept free under the peer's max_content_length
+ROUND_BUDGET_SECONDS = 240.0  # a round stops paging after this (the cursor keeps the place); the job lease is 600 s
+MAX_PARALLEL = 8
+LISTED_REJECTIONS = 5
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """One round with one peer."""
+
+    peer_id: str
+    url: str
+    pulled: int = 0  # new versions stored here
+    pushed: int = 0  # versions the peer accepted
+    unchanged: int = 0  # pulled versions already here (or ours coming back)
+    rejected: int = 0  # refused either way
+    errors: list[str] = field(default_factory=list)
+    rejections: list[str] = field(default_factory=list)  # the first few, "id: reason"
+    incomplete: bool = False  # stopped by the round budget: the next round goes on
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def summary(self) -> dict[str, Any]:
+        return {"pulled": self.pulled, "pushed": self.pushed, "unchanged": self.unchanged, "rejected": self.rejected,
+                "errors": self.errors[:LISTED_REJECTIONS], "rejections": self.rejections,
+                "incomplete": self.incomplete}  # fmt: skip
+
+    def reject(self, items: Iterable[str]) -> None:
+        for item in items:
+            if len(self.rejections) < LISTED_REJECTIONS:
+                self.rejections.append(item[:400])
+
+
+@dataclass(frozen=True, slots=True)
+class _PeerConfig:
+    """What a round needs from the peer row, read once (jobs take ids, never ORM objects across sessions)."""
+
+    id: str
+    url: str
+    api_root: str
+    node_id: str
+    organisation_id: str | None
+    token: str
+    username: str | None
+    direction: str
+    collections: tuple[str, ...]
+    timeout: float
+
+    @classmethod
+    def of(cls, p: Peer) -> _PeerConfig:
+        return cls(p.id, p.url, p.api_root, p.node_id, p.organisation_id, p.token, p.username, p.direction,
+                   tuple(p.collections or ()), float(p.timeout_seconds))  # fmt: skip
+
+    @property
+    def pulls(self) -> bool:
+        return self.direction in ("pull", "both")
+
+    @property
+    def pushes(self) -> bool:
+        return self.direction in ("push", "both")
+
+
+# --- collections here --------------------------------------------------------------------------------------------
+
+
+def local_collections(session: Session) -> dict[str, taxii.Collection]:
+    """Every collection of this node (one per community, one per organisation, the defined ones), by id."""
+    return {c.id: c for c in taxii.all_collections(session)}
+
+
+def peer_principal(session: Session, *, node_id: str, organisation_id: str | None) -> Principal:
+    """The peer node as a reader: its organisation and that organisation's communities, never a named user
+    (so RED never leaves, and AMBER+STRICT only when the organisation is a named recipient)."""
+    org = session.get(Organisation, organisation_id) if organisation_id else None
+    return Principal(user_id=f"node:{node_id}", org_id=org.id if org else None,
+                     communities=frozenset(org.communities if org else ()))  # fmt: skip
+
+
+def push_filter(principal: Principal, collection: taxii.Collection, peer_node: str) -> ColumnElement[bool]:
+    """What may be pushed in one collection: in it, readable by the peer's organisation, not from the peer."""
+    if principal.org_id is None:
+        return false()
+    not_theirs = or_(StixObject.origin_node.is_(None), StixObject.origin_node != peer_node)
+    return and_(taxii.membership(collection), read_filter(principal, StixObject), not_theirs)
+
+
+# --- cursors -----------------------------------------------------------------------------------------------------
+
+
+def _cursor(session: Session, peer_id: str, collection: str, direction: str) -> PeerCursor:
+    cursor = session.get(PeerCursor, (peer_id, collection, direction))
+    if cursor is None:
+        cursor = PeerCursor(peer_id=peer_id, collection_id=collection, direction=direction, position=None,
+                            complete=True, updated_at=utcnow())  # fmt: skip
+        session.add(cursor)
+    return cursor
+
+
+def _taxii_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def pull_after(position: str | None, complete: bool) -> str | None:
+    """The `added_after` to ask from: the position itself once read to its end, else just before it (objects
+    added in one transaction share a date_added, and a page may have stopped amid them: re-reads are harmless)."""
+    if not position:
+        return None
+    if complete:
+        return position
+    parsed = _parse_time(position)
+    return _taxii_time(parsed - timedelta(microseconds=1)) if parsed else None
+
+
+# --- one round ---------------------------------------------------------------------------------------------------
+
+
+class _Round:
+    def __init__(self, factory: sessionmaker[Session], settings: Settings, cfg: _PeerConfig, page_size: int) -> None:
+        self.factory, self.cfg, self.page_size = factory, cfg, page_size
+        self.node = nodes.load(settings.data_dir)
+        self.settings = settings
+        self.result = SyncResult(cfg.id, cfg.url)
+        self.deadline = time.monotonic() + ROUND_BUDGET_SECONDS
+        self.conn = peers.connect(token=cfg.token, username=cfg.username, timeout=cfg.timeout)
+        self.ring: nodes.KeyRing = {}
+
+    def run(self) -> None:
+        cfg = self.cfg
+        discovery = peers.discover(self.conn, cfg.url)
+        if discovery.node_id != cfg.node_id:
+            raise PeerError(f"{cfg.url} now answers as node {discovery.node_id}, not the pinned {cfg.node_id}: "
+                            "if that is right, remove the peer and add it again")  # fmt: skip
+        with unit_of_work(self.factory) as s:
+            peers.refresh_keys(s, peer_id=cfg.id, discovery=discovery, local_node=self.node.id)
+            self.ring = nodes.key_ring(s, self.node)
+            here = local_collections(s)
+        root = peers.api_root(self.conn, cfg.api_root)
+        remote = {c.id: c for c in root.collections}
+        wanted = list(cfg.collections) or sorted(set(remote) & set(here))
+        for cid in wanted:
+            if cid not in remote:
+                self.result.errors.append(f"collection {cid} is not listed by the peer (any more)")
+        wanted = [c for c in wanted if c in remote]
+        if cfg.pulls:
+            for cid in wanted:
+                if remote[cid].can_read and not self._out_of_time():
+                    self._each(cid, lambda c=cid: self._pull(remote[c]))
+        if cfg.pushes and self.node.key_id not in discovery.relayed.get(self.node.id, {}):
+            # It would reject every object as signed by an unknown node, and the cursor would move past them.
+            self.result.errors.append(f"the peer does not know this node's current key {self.node.key_id} yet: add "
+                                      "this node as a peer there (after a key rotation: wait for its next round); "
+                                      "nothing was pushed")  # fmt: skip
+        elif cfg.pushes:
+            from cybercrisis.exchange.signer import sign_pending
+
+            sign_pending(self.factory, self.settings, budget_seconds=max(1.0, self.deadline - time.monotonic()) / 2)
+            limit = int(root.max_content_length or 0) or 10 * 1024 * 1024
+            for cid in wanted:
+                if cid not in here:
+                    self.result.errors.append(f"collection {cid} does not exist on this node: nothing to push")
+                elif remote[cid].can_write and not self._out_of_time():
+                    self._each(cid, lambda c=cid: self._push(remote[c], here[c], limit))
+
+    def _out_of_time(self) -> bool:
+        if time.monotonic() > self.deadline:
+            self.result.incomplete = True
+            return True
+        return False
+
+    def _each(self, cid: str, step: Any) -> None:
+        """One collection: an HTTP refusal (403 on one collection, a 413) is recorded and the others go on;
+        a peer that is down or too slow ends the round."""
+        try:
+            step()
+        except requests.HTTPError as exc:
+            self.result.errors.append(f"collection {cid}: " + peers.describe(exc, url=self.cfg.url,
+                                                                              timeout=self.cfg.timeout))  # fmt: skip
+
+    # --- pull ---
+
+    def _pull(self, remote: peers.RemoteCollection) -> None:
+        cfg = self.cfg
+        collection = _collection(self.conn, cfg.api_root, remote.id)
+        with unit_of_work(self.factory, write=False) as s:
+            row = s.get(PeerCursor, (cfg.id, remote.id, "pull"))
+            after = pull_after(row.position, row.complete) if row else None
+        next_token: str | None = None
+        while True:
+            if self._out_of_time():
+                return
+            params: dict[str, Any] = {"version": "all"}
+            if after:
+                params["added_after"] = after
+            if next_token:
+                params["next"] = next_token
+            envelope = collection.get_objects(limit=self.page_size, **params)
+            if not isinstance(envelope, dict) or not isinstance(envelope.get("objects", []), list):
+                raise PeerError(f"{cfg.url} answered a page of collection {remote.id} that is not a TAXII envelope")
+            objects = envelope.get("objects", [])
+            more = envelope.get("more") is True
+            next_token = envelope.get("next") if isinstance(envelope.get("next"), str) else None
+            last = self.conn.last_headers.get("X-TAXII-Date-Added-Last")
+            if objects and (not isinstance(last, str) or _parse_time(last) is None):
+                raise PeerError(f"{cfg.url} sent objects without a valid X-TAXII-Date-Added-Last header")
+            if more and not next_token:
+                raise PeerError(f"{cfg.url} said there is more in collection {remote.id} but sent no `next`")
+            self._store_page(remote.id, objects, last if objects else None, complete=not more)
+            if not more:
+                return
+
+    def _store_page(self, cid: str, objects: list[Any], last: str | None, *, complete: bool) -> None:
+        """One page and the cursor in one transaction: a crash leaves either both or neither."""
+        cfg = self.cfg
+        with unit_of_work(self.factory) as s:
+            got = importer.receive(s, objects=objects, ring=self.ring, local_node=self.node.id, actor=None,
+                                   origin=f"peer:{cfg.node_id}")  # fmt: skip
+            cursor = _cursor(s, cfg.id, cid, "pull")
+            if last is not None:
+                cursor.position = last
+            cursor.complete = complete
+            if complete:
+                cursor.updated_at = utcnow()  # pull cursors: when this collection was last read to its end
+            totals = {"pulled": Peer.pulled + got.imported, "rejected": Peer.rejected + len(got.rejected)}
+            s.execute(update(Peer).where(Peer.id == cfg.id).values(**totals))
+        self.result.pulled += got.imported
+        self.result.unchanged += got.unchanged
+        self.result.rejected += len(got.rejected)
+        self.result.reject(f"{r.id or '#' + str(r.index)}: {r.reason}" for r in got.rejected)
+
+    # --- push ---
+
+    def _push(self, remote: peers.RemoteCollection, local: taxii.Collection, limit: int) -> None:
+        cfg = self.cfg
+        collection = _collection(self.conn, cfg.api_root, remote.id)
+        with unit_of_work(self.factory, write=False) as s:
+            row = s.get(PeerCursor, (cfg.id, remote.id, "push"))
+            after = int(row.position) if row and row.position and row.position.isdigit() else 0
+            principal = peer_principal(s, node_id=cfg.node_id, organisation_id=cfg.organisation_id)
+        where = push_filter(principal, local, cfg.node_id)
+        while not self._out_of_time():
+            with unit_of_work(self.factory, write=False) as s:
+                batch = outgoing(s, where=where, after=after, node=self.node, limit=MAX_ENVELOPE)
+            if not batch:
+                return
+            for envelope, last_seq, too_big in envelopes(batch, max_bytes=limit - ENVELOPE_MARGIN):
+                for oid in too_big:
+                    self.result.rejected += 1
+                    self.result.reject([f"{oid}: larger than the peer's max_content_length ({limit} bytes)"])
+                accepted = failed = 0
+                if envelope:
+                    status = collection.add_objects({"objects": envelope}, wait_for_completion=True,
+                                                    poll_interval=1, timeout=cfg.timeout)  # fmt: skip
+                    accepted, failed = int(status.success_count or 0), int(status.failure_count or 0)
+                    self.result.reject(f"{f.get('id')}: {f.get('message')}" for f in status.failures or []
+                                       if isinstance(f, dict))  # fmt: skip
+                with unit_of_work(self.factory) as s:
+                    cursor = _cursor(s, cfg.id, remote.id, "push")
+                    cursor.position = str(last_seq)
+                    cursor.complete = True
+                    cursor.updated_at = utcnow()
+                    s.execute(update(Peer).where(Peer.id == cfg.id).values(
+                        pushed=Peer.pushed + accepted, rejected=Peer.rejected + failed + len(too_big)))  # fmt: skip
+                self.result.pushed += accepted
+                self.result.rejected += failed
+            after = batch[-1][0]
+
+
+def _collection(conn: peers.Connection, api_root: str, cid: str) -> Any:
+    return Collection(f"{api_root}collections/{cid}/", conn=conn)
+
+
+Outgoing = tuple[int, str, dict[str, Any]]  # (seq, id, the object as sent)
+
+
+def outgoing(session: Session, *, where: ColumnElement[bool], after: int, node: nodes.Node,
+             limit: int) -> list[Outgoing]:  # fmt: skip
+    """The next versions to push after local seq `after`, as the TAXII server serves them: with their origin
+    signature (made now for a version of ours the signer job has not reached) and their share list."""
+    rows = list(session.scalars(select(StixObject).where(StixObject.seq > after, where).order_by(StixObject.seq)
+                                .limit(limit)))  # fmt: skip
+    return [(r.seq, r.id, obj) for r, obj in zip(rows, taxii.served(session, node=node, rows=rows), strict=True)]
+
+
+def envelopes(batch: Sequence[Outgoing], *, max_bytes: int) -> Iterable[tuple[list[dict[str, Any]], int, list[str]]]:
+    """Split a batch into envelopes under `max_bytes` (JSON as taxii2-client sends it): (objects, the seq of the last
+    one, ids too big to send at all)."""
+    current: list[dict[str, Any]] = []
+    too_big: list[str] = []
+    size = len(b'{"objects": []}')
+    last = 0
+    for seq, oid, obj in batch:
+        n = len(json.dumps(obj, ensure_ascii=False).encode()) + 2
+        if size + n > max_bytes and current:
+            yield current, last, too_big
+            current, too_big, size = [], [], len(b'{"objects": []}')
+        if size + n > max_bytes:
+            too_big.append(oid)
+        else:
+            current.append(obj)
+            size += n
+        last = seq
+    if current or too_big:
+        yield current, last, too_big
+
+
+# --- entry points ------------------------------------------------------------------------------------------------
+
+
+def sync_peer(factory: sessionmaker[Session], settings: Settings, peer_id: str, *,
+              page_size: int = PAGE_SIZE) -> SyncResult:  # fmt: skip
+    """One round with one peer; never raises for what the peer or the network does (it is recorded on the peer)."""
+    with unit_of_work(factory) as s:
+        row = s.get(Peer, peer_id)
+        if row is None:
+            raise NotFound(f"no peer {peer_id}")
+        cfg = _PeerConfig.of(row)
+        row.last_attempt_at = utcnow()
+    job = _Round(factory, settings, cfg, page_size)
+    try:
+        job.run()
+    except Exception as exc:  # a peer's failure is recorded, never allowed to end the other rounds
+        job.result.errors.append(peers.describe(exc, url=cfg.url, timeout=cfg.timeout))
+        if not isinstance(exc, PeerError) and not _is_network(exc):
+            log.warning("sync with %s failed", cfg.url, exc_info=True)
+    finally:
+        job.conn.close()
+    _record(factory, job.result)
+    return job.result
+
+
+def _is_network(exc: BaseException) -> bool:
+    return isinstance(exc, requests.RequestException | taxii_errors.TAXIIServiceException)
+
+
+def _record(factory: sessionmaker[Session], result: SyncResult) -> None:
+    now = utcnow()
+    with unit_of_work(factory) as s:
+        peer = s.get(Peer, result.peer_id)
+        if peer is None:  # removed during the round
+            return
+        if result.ok:
+            peer.last_success_at = now
+        else:
+            peer.last_error = "; ".join(result.errors)[:2000]
+            peer.last_error_at = now
+        audit.record(s, actor=None, tag="exchange:peer:sync", object_id=peer.id, summary=result.summary())
+
+
+def enabled_peers(factory: sessionmaker[Session]) -> list[str]:
+    with unit_of_work(factory, write=False) as s:
+        return list(s.scalars(select(Peer.id).where(Peer.enabled.is_(True)).order_by(Peer.created_at, Peer.id)))
+
+
+def sync_peers(factory: sessionmaker[Session], settings: Settings, peer_ids: Sequence[str], *,
+               page_size: int = PAGE_SIZE) -> list[SyncResult]:  # fmt: skip
+    """Rounds with several peers in parallel, each bounded by its own timeout: a stuck peer stalls nobody."""
+    if not peer_ids:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(peer_ids)), thread_name_prefix="federation") as pool:
+        futures = [pool.submit(sync_peer, factory, settings, pid, page_size=page_size) for pid in peer_ids]
+        results: list[SyncResult] = []
+        for pid, future in zip(peer_ids, futures, strict=True):
+            try:
+                results.append(future.result())
+            except Exception:  # e.g. the database was unreachable: logged, the others go on
+                log.exception("sync round with peer %s failed", pid)
+                results.append(SyncResult(pid, "", errors=["the round failed on this node (see the log)"]))
+        return results
+
+
+def sync_all(factory: sessionmaker[Session], settings: Settings) -> None:
+    """One round with every enabled peer (the `federation_sync` job, every 30 s)."""
+    sync_peers(factory, settings, enabled_peers(factory))
+
+
+# --- status ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    peer: Peer
+    waiting: int | None  # push: local versions waiting for it (None: it does not push)
+    caught_up_at: datetime | None  # pull: when every pulled collection was last read to its end
+    pull_collections: int
+    last_round: dict[str, Any] | None
+
+
+def status(session: Session) -> list[PeerStatus]:
+    """Each peer with its lag, for `peer status`."""
+    from cybercrisis.audit.models import AuditEvent
+
+    here = local_collections(session)
+    out: list[PeerStatus] = []
+    for peer in peers.list_peers(session):
+        cursors = list(session.scalars(select(PeerCursor).where(PeerCursor.peer_id == peer.id)))
+        pulls = [c for c in cursors if c.direction == "pull"]
+        caught = None
+        if pulls and all(c.complete for c in pulls):
+            caught = min(c.updated_at for c in pulls)
+        waiting = None
+        if peer.direction in ("push", "both"):
+            principal = peer_principal(session, node_id=peer.node_id, organisation_id=peer.organisation_id)
+            positions = {c.collection_id: int(c.position or 0) for c in cursors if c.direction == "push"}
+            targets = list(peer.collections) or sorted(positions)
+            waiting = 0 if targets else None  # None: no round has found a collection to push yet
+            for cid in targets:
+                if cid in here and waiting is not None:
+                    where = push_filter(principal, here[cid], peer.node_id)
+                    query = select(func.count()).select_from(StixObject).where(StixObject.seq > positions.get(cid, 0))
+                    waiting += session.scalar(query.where(where)) or 0
+        event = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tag == "exchange:peer:sync", AuditEvent.object_id == peer.id)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).first()
+        out.append(PeerStatus(peer, waiting, caught, len(pulls), json.loads(event.summary) if event else None))
+    return out
