@@ -1,6 +1,6 @@
 """`python -m bench`: start the real server (one worker) and load it over loopback.
 
-Four suites, for each backend (SQLite always, PostgreSQL with --postgres):
+Each suite runs for each backend (SQLite always, PostgreSQL with --postgres):
 
 core       GET /healthz (the baseline, before and after the others), an authenticated GET of one
            organisation, a filtered directory list and a full page, each for a fixed duration after a
@@ -19,6 +19,9 @@ exchange   import speed of STIX 2.1 bundles into the STIX object store (ATT&CK f
 crises     one crisis with 50 linked incidents, 200 decisions and actions and 30 assistance requests: the SQL
            statements of one GET of the crisis room (API and page; no N+1), and GET /api/v1/crises/{id} and
            GET /crises/{id} at 32 connections and at 1 against /healthz (p50/p95/p99); see bench/crises.py.
+taxii      our TAXII 2.1 server against medallion (the OASIS reference server) with the same 10,000 objects:
+           pages, one object, POST of 100 objects at 1 and 32 connections; our collection at 100,000 and
+           1,000,000 objects; federation time between two of our nodes (pull and push); see bench/taxii.py.
 
 Results go to one JSON file, a section per suite.
 """
@@ -100,7 +103,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--suite",
-        choices=["core", "incidents", "situation", "crises", "exchange", "all"],
+        choices=["core", "incidents", "situation", "crises", "exchange", "taxii", "all"],
         default="all",
         help="which benchmarks to run (default all)",
     )
@@ -403,6 +406,12 @@ def run_exchange(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], l
     return section, missed, failed
 
 
+def run_taxii(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any], list[str], list[str]]:
+    from bench import taxii
+
+    return taxii.run(args, generator, console)
+
+
 def _warn_if_busy(when: str) -> float:
     load_now = os.getloadavg()[0]
     if load_now > BUSY_LOAD:
@@ -429,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     load_before = _warn_if_busy("before the bench")
-    suites = ["core", "incidents", "situation", "crises", "exchange"] if args.suite == "all" else [args.suite]
+    suites = ["core", "incidents", "situation", "crises", "exchange", "taxii"] if args.suite == "all" else [args.suite]
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -450,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         "situation": lambda: run_situation(args, generator),
         "crises": lambda: run_crises(args, generator),
         "exchange": lambda: run_exchange(args),
+        "taxii": lambda: run_taxii(args, generator),
     }
     try:
         for n, suite in enumerate(suites):

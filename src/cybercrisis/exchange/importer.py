@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, union_all, update
+from sqlalchemy import func, insert, literal, select, text, union_all, update
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
@@ -46,6 +46,7 @@ from cybercrisis.exchange.models import NO_MODIFIED, StixObject
 
 BATCH = 1000
 MAX_LISTED = 20  # rejections listed in an atomic refusal
+ANALYZE_AFTER = 5000  # imports this large refresh PostgreSQL's statistics of the store
 MAX_ID = 120  # the StixId column
 MAX_TYPE = 100
 MAX_ORIGIN = 300
@@ -608,6 +609,12 @@ def _run(
         )
     for plan in plans:
         plan.write(session, now)
+    if result.imported >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # Fresh planner statistics now rather than at autovacuum's next pass: with stale ones PostgreSQL drives a
+        # TAXII page from the share rows and sorts the whole collection instead of walking `seq` (measured 50 ms
+        # against 4 ms for a page of a 10,000-object collection).
+        session.execute(text("ANALYZE stix_objects"))
+        session.execute(text("ANALYZE shares"))
     return result
 
 
