@@ -663,12 +663,6 @@ def _sign_all(srv: BenchServer) -> int:
 # --- federation -------------------------------------------------------------------------------------------------
 
 
-def peer_cli_ready() -> bool:
-    from cybercrisis.cli import peer_cmd
-
-    return "being built" not in (peer_cmd.app.info.help or "")
-
-
 def _federated(engine: Engine) -> int:
     from cybercrisis.exchange.models import StixObject
 
@@ -698,9 +692,6 @@ def bench_federation(postgres_url: str | None, out: Console) -> dict[str, Any] |
     from cybercrisis.db import make_engine
     from cybercrisis.directory.exchange import org_id_for_key
 
-    if not peer_cli_ready():
-        out.print("\n  [yellow]federation: not run[/yellow]: `cybercrisis peer` is still a placeholder")
-        return None
     nodes: dict[str, BenchServer] = {}
     engines: dict[str, Engine] = {}
     try:

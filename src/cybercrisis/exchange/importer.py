@@ -553,22 +553,18 @@ def ingest(
                   origin=origin[:MAX_ORIGIN])  # fmt: skip
     items = objects if isinstance(objects, list) else list(objects)
     result = _run(session, job, items, atomic=atomic, progress=progress)
-    audit.record(
-        session,
-        actor=actor,
-        tag="exchange:import:stix",
-        object_id=None,
-        summary={
-            "origin": job.origin,
-            "imported": result.imported,
-            "unchanged": result.unchanged,
-            "rejected": len(result.rejected),
-            "custom": result.custom,
-            "atomic": atomic,
-            "default_tlp": default.value,
-        },
-    )
+    _audit(session, actor, "exchange:import:stix", job, result, custom=result.custom, atomic=atomic,
+           default_tlp=default.value)  # fmt: skip
     return result
+
+
+def _audit(
+    session: Session, actor: Principal | None, tag: str, job: _Import, result: ImportResult, **extra: Any
+) -> None:
+    """One audit entry for a whole import or receipt: where from and the counts."""
+    summary = {"origin": job.origin, "imported": result.imported, "unchanged": result.unchanged,
+               "rejected": len(result.rejected)}  # fmt: skip
+    audit.record(session, actor=actor, tag=tag, object_id=None, summary=summary | extra)
 
 
 def _run(
@@ -718,17 +714,6 @@ def receive(
         [Rejected(positions[r.index], r.id, r.reason) for r in result.rejected] + early, key=lambda r: r.index
     )
     result.unchanged += ours
-    audit.record(
-        session,
-        actor=actor,
-        tag="exchange:peer:receive",
-        object_id=None,
-        summary={
-            "origin": job.origin,
-            "imported": result.imported,
-            "unchanged": result.unchanged,
-            "rejected": len(result.rejected),
-            "first_rejections": [{"id": r.id, "reason": r.reason} for r in result.rejected[:5]],
-        },
-    )
+    first = [{"id": r.id, "reason": r.reason} for r in result.rejected[:5]]
+    _audit(session, actor, "exchange:peer:receive", job, result, first_rejections=first)
     return result
