@@ -25,6 +25,8 @@ def sign_pending(
 ) -> int:
     """Sign unsigned versions of this node, oldest first, in transactions of `batch` rows, until none is left or the
     budget is spent; returns how many were signed."""
+    import cybercrisis.models  # noqa: F401 - every table, so that the bulk update resolves the store's foreign keys
+
     node = nodes.load(settings.data_dir)
     started = time.monotonic()
     total = 0
