@@ -1033,10 +1033,12 @@ def _log_errors(srv: BenchServer) -> list[str]:
             continue
         lines = path.read_text(errors="replace").splitlines()
         for i, line in enumerate(lines):
-            if "Traceback (most recent call last)" in line or re.search(r"(?:unhandled|database) error on /", line):
-                found.append(
-                    f"{name}: {line.strip()[:200]}" + (f" / {lines[i + 1].strip()[:200]}" if i + 1 < len(lines) else "")
-                )
+            if "Traceback (most recent call last)" in line:
+                # The exception itself: the first unindented line after the frames.
+                error = next((x for x in lines[i + 1 :] if x and not x[0].isspace()), "(no exception line)")
+                found.append(f"{name}: {error.strip()[:300]}")
+            elif re.search(r"(?:unhandled|database) error on /", line):
+                found.append(f"{name}: {line.strip()[:200]}")
     return found
 
 

@@ -59,7 +59,7 @@ class StixObject(Base):
         UniqueConstraint("id", "modified", name="uq_stix_objects_version"),
         Index("ix_stix_objects_type_seq", "type", "seq"),
         Index("ix_stix_objects_id_seq", "id", "seq"),
-        Index("ix_stix_objects_added_at", "added_at"),
+        Index("ix_stix_objects_added_at_seq", "added_at", "seq"),
         Index("ix_stix_objects_share_id", "share_id"),
         Index("ix_stix_objects_signed_seq", "signed", "seq"),
     )

@@ -287,10 +287,10 @@ def _where(principal: Principal, collection: Collection, f: Filters, *, object_i
     where.append(StixObject.spec_version.in_(f.spec_versions))
     if f.added_after is not None:
         # seq and added_at grow together (importer.added_now): the first seq added after T, from the index.
-        later, same = aliased(StixObject), aliased(StixObject)
-        first_added = (select(later.added_at).where(later.added_at > f.added_after)
-                       .order_by(later.added_at).limit(1).scalar_subquery())  # fmt: skip
-        bound = select(func.min(same.seq)).where(same.added_at == first_added).scalar_subquery()
+        # One probe of the (added_at, seq) index, however many rows come before T.
+        later = aliased(StixObject)
+        bound = (select(later.seq).where(later.added_at > f.added_after)
+                 .order_by(later.added_at, later.seq).limit(1).scalar_subquery())  # fmt: skip
         where += [StixObject.seq >= bound, StixObject.added_at > f.added_after]
     return where
 

@@ -111,7 +111,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("stix_objects", schema=None) as batch_op:
         batch_op.alter_column("share_id", existing_type=sa.String(length=120), nullable=False)
-        batch_op.create_index("ix_stix_objects_added_at", ["added_at"], unique=False)
+        batch_op.create_index("ix_stix_objects_added_at_seq", ["added_at", "seq"], unique=False)
         batch_op.create_index("ix_stix_objects_share_id", ["share_id"], unique=False)
         batch_op.create_index("ix_stix_objects_signed_seq", ["signed", "seq"], unique=False)
 
@@ -123,7 +123,7 @@ def downgrade() -> None:
     with op.batch_alter_table("stix_objects", schema=None) as batch_op:
         batch_op.drop_index("ix_stix_objects_signed_seq")
         batch_op.drop_index("ix_stix_objects_share_id")
-        batch_op.drop_index("ix_stix_objects_added_at")
+        batch_op.drop_index("ix_stix_objects_added_at_seq")
         batch_op.drop_column("signed")
         batch_op.drop_column("signature")
         batch_op.drop_column("origin_node")
