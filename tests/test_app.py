@@ -141,3 +141,38 @@ def test_service_refuses_an_out_of_date_schema_and_names_the_fix(tmp_path: objec
     )
     with pytest.raises(SchemaOutOfDate, match="cybercrisis db upgrade"):
         create_app(settings)
+
+
+def test_a_client_leaving_while_its_body_is_read_is_no_server_error(
+    app: object, analyst: Actor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A load generator stopping mid-request (wrk does) used to be logged as an unhandled error with a traceback."""
+    import asyncio
+    import logging
+
+    from cybercrisis.exchange import taxii
+
+    path = f"/taxii2/cybercrisis/collections/{taxii.collection_id('community', 'csirts-network')}/objects/"
+    headers = [(b"content-type", b"application/taxii+json;version=2.1"), (b"content-length", b"100000")]
+    headers += [(k.lower().encode(), v.encode()) for k, v in analyst.headers.items()]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+    sent: list[dict[str, object]] = []
+    first = True
+
+    async def receive() -> dict[str, object]:
+        nonlocal first
+        if first:  # part of the body, then the client is gone
+            first = False
+            return {"type": "http.request", "body": b'{"objects": [', "more_body": True}
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(app(scope, receive, send))  # type: ignore[operator]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("client disconnected" in r.getMessage() for r in caplog.records)
+    assert not any(m.get("status") == 500 for m in sent)

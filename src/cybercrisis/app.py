@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cybercrisis import __version__
@@ -86,6 +87,9 @@ class CatchAll:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client went away while we read its body (e.g. a load generator stopping): nobody to answer.
+            log.info("client disconnected before its request body was read: %s", scope.get("path"))
         except Exception:
             request = Request(scope)
             log.exception("unhandled error on %s", request.url.path)
