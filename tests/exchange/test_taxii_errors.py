@@ -191,4 +191,5 @@ def test_a_page_costs_the_same_number_of_queries_whatever_the_collection_size(
     assert cost(f"{ROOT}/collections/{community_id()}/manifest/", limit=20)[0] == small_manifest
     nxt, page = cost(objects_url(), limit=20, next=first["next"])
     assert nxt == small and len(page["objects"]) == 20
-    assert cost(objects_url(), limit=20, added_after="2000-01-01T00:00:00Z")[0] == small
+    # added_after adds one statement, the index probe that turns T into a seq bound, whatever the size.
+    assert cost(objects_url(), limit=20, added_after="2000-01-01T00:00:00Z")[0] == small + 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from cybercrisis.access.models import Share
@@ -272,7 +272,7 @@ def _version_clause(versions: Sequence[str | datetime]) -> ColumnElement[bool] |
     return or_(*parts)
 
 
-def _where(principal: Principal, collection: Collection, f: Filters, *, object_id: str | None,
+def _where(session: Session, principal: Principal, collection: Collection, f: Filters, *, object_id: str | None,
            versions: bool = True) -> list[ColumnElement[bool]]:  # fmt: skip
     where = [membership(collection), read_filter(principal, StixObject)]
     ids = (object_id,) if object_id else f.ids
@@ -286,12 +286,13 @@ def _where(principal: Principal, collection: Collection, f: Filters, *, object_i
             where.append(clause)
     where.append(StixObject.spec_version.in_(f.spec_versions))
     if f.added_after is not None:
-        # seq and added_at grow together (importer.added_now): the first seq added after T, from the index.
-        # One probe of the (added_at, seq) index, however many rows come before T.
-        later = aliased(StixObject)
-        bound = (select(later.seq).where(later.added_at > f.added_after)
-                 .order_by(later.added_at, later.seq).limit(1).scalar_subquery())  # fmt: skip
-        where += [StixObject.seq >= bound, StixObject.added_at > f.added_after]
+        # seq and added_at grow together (importer.added_now): the first seq added after T, from one probe of the
+        # (added_at, seq) index, however many rows come before T. Asked first, so that the page query carries it as
+        # a value, and alone: every row from that seq on was added after T (the invariant of `added_at`), and a bare
+        # seq range lets PostgreSQL walk `seq` and stop at the page's end instead of sorting everything after T.
+        bound = session.scalar(select(StixObject.seq).where(StixObject.added_at > f.added_after)
+                               .order_by(StixObject.added_at, StixObject.seq).limit(1))  # fmt: skip
+        where.append(false() if bound is None else StixObject.seq >= bound)
     return where
 
 
@@ -324,7 +325,7 @@ def objects_page(session: Session, *, principal: Principal, collection: Collecti
                  object_id: str | None = None) -> Page:  # fmt: skip
     """One page of store rows (`row.StixObject`) in the collection that the user may read, in `seq` order."""
     query = select(StixObject, StixObject.seq, StixObject.added_at)
-    page = _page(session, query.where(*_where(principal, collection, filters, object_id=object_id)), filters)
+    page = _page(session, query.where(*_where(session, principal, collection, filters, object_id=object_id)), filters)
     if object_id and not page.rows and not filters.next:
         _require_object(session, principal=principal, collection=collection, object_id=object_id)
     return page
@@ -333,7 +334,7 @@ def objects_page(session: Session, *, principal: Principal, collection: Collecti
 def manifest_page(session: Session, *, principal: Principal, collection: Collection, filters: Filters) -> Page:
     """Like objects_page, without the objects' data."""
     query = select(StixObject.id, StixObject.seq, StixObject.added_at, StixObject.modified)
-    return _page(session, query.where(*_where(principal, collection, filters, object_id=None)), filters)
+    return _page(session, query.where(*_where(session, principal, collection, filters, object_id=None)), filters)
 
 
 def _require_object(session: Session, *, principal: Principal, collection: Collection, object_id: str) -> None:
@@ -347,7 +348,7 @@ def versions_page(session: Session, *, principal: Principal, collection: Collect
                   object_id: str) -> Page:  # fmt: skip
     """The versions of one object the user may read, oldest first (keyset on `modified`, unique per id)."""
     query = select(StixObject.modified, StixObject.added_at).where(
-        *_where(principal, collection, filters, object_id=object_id, versions=False)
+        *_where(session, principal, collection, filters, object_id=object_id, versions=False)
     )
     if filters.next:
         after = datetime.fromisoformat(_untoken(filters.next, "m"))
@@ -535,7 +536,9 @@ def delete_object(session: Session, *, principal: Principal, collection: Collect
     Only its holder organisation deletes it, with `exchange:object:import`; this node's own objects as STIX
     (and objects derived from them) change through the platform, never here."""
     audit.lock(session)  # like imports: `latest` is decided under the lock
-    rows = list(session.scalars(select(StixObject).where(*_where(principal, collection, filters, object_id=object_id))))
+    rows = list(
+        session.scalars(select(StixObject).where(*_where(session, principal, collection, filters, object_id=object_id)))
+    )
     if not rows:
         raise NotFound(f"no object {object_id} in collection {collection.id}")
     principal.require(Permission.EXCHANGE_IMPORT)
