@@ -24,6 +24,7 @@ with HTTP Basic auth (ours: e-mail and API token; medallion: a user of its confi
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -332,13 +333,13 @@ class Medallion:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServerError(f"medallion exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                req = urllib.request.Request(f"{self.base_url}/taxii2/", headers=self.headers)  # noqa: S310
-                with urllib.request.urlopen(req, timeout=5) as r:  # noqa: S310 - loopback
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            req = urllib.request.Request(f"{self.base_url}/taxii2/", headers=self.headers)  # noqa: S310
+            with (
+                contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError),  # not up yet: try again
+                urllib.request.urlopen(req, timeout=5) as r,  # noqa: S310 - loopback
+            ):
+                if r.status == 200:
+                    return self
             time.sleep(0.2)
         raise ServerError(f"medallion did not answer within 60 s:\n{self.log_tail()}")
 

@@ -70,17 +70,23 @@ def _summary(result: ImportResult, extra_rejected: int = 0) -> None:
     )
 
 
+# The options both commands take.
+AsUser = Annotated[str, typer.Option("--as", help="the importing user (e-mail); their organisation owns it")]
+Communities = Annotated[
+    list[str] | None, typer.Option("--share-with-community", help="share with this community (repeatable)")
+]
+Organisations = Annotated[
+    list[str] | None, typer.Option("--share-with-org", help="share with this organisation id (repeatable)")
+]
+
+
 @app.command("stix")
 def import_stix(
     file: Annotated[Path, typer.Argument(help="a STIX 2.1 bundle (JSON)")],
-    as_user: Annotated[str, typer.Option("--as", help="the importing user (e-mail); their organisation owns it")],
+    as_user: AsUser,
     tlp: Annotated[str, typer.Option(help="TLP of objects without a TLP marking")] = "amber",
-    share_with_community: Annotated[
-        list[str] | None, typer.Option("--share-with-community", help="share with this community (repeatable)")
-    ] = None,
-    share_with_org: Annotated[
-        list[str] | None, typer.Option("--share-with-org", help="share with this organisation id (repeatable)")
-    ] = None,
+    share_with_community: Communities = None,
+    share_with_org: Organisations = None,
     atomic: Annotated[bool, typer.Option("--atomic", help="import nothing if any object is rejected")] = False,
 ) -> None:
     """Import a STIX 2.1 bundle. Prints `imported N, unchanged N, rejected N (custom N)` and one line per rejected
@@ -104,14 +110,10 @@ def import_stix(
 @app.command("misp")
 def import_misp(
     file: Annotated[Path, typer.Argument(help='MISP events (JSON): {"Event": ...}, a list, or {"response": [...]}')],
-    as_user: Annotated[str, typer.Option("--as", help="the importing user (e-mail); their organisation owns it")],
+    as_user: AsUser,
     tlp: Annotated[str, typer.Option(help="TLP of events without a tlp:* tag")] = "amber",
-    share_with_community: Annotated[
-        list[str] | None, typer.Option("--share-with-community", help="share with this community (repeatable)")
-    ] = None,
-    share_with_org: Annotated[
-        list[str] | None, typer.Option("--share-with-org", help="share with this organisation id (repeatable)")
-    ] = None,
+    share_with_community: Communities = None,
+    share_with_org: Organisations = None,
     atomic: Annotated[bool, typer.Option("--atomic", help="import nothing if anything is rejected")] = False,
 ) -> None:
     """Import MISP events (every event of a REST `{"response": [...]}` file), converted to STIX 2.1 with misp-stix.
