@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -65,6 +66,16 @@ class Settings(BaseSettings):
     taxii_max_content_length: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="largest TAXII envelope accepted in a POST (bytes)"
     )
+    outbound_allow: str = Field(
+        default="",
+        description="comma-separated networks (CIDR) that outbound requests (webhooks, peers) may reach although they "
+        "are loopback, link-local, private or multicast; empty: none",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names "
+        "the client; empty: the connecting address is the client",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +83,32 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
         return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_networks(cls, value: str) -> str:
+        from cybercrisis.outbound import parse_allow
+
+        parse_allow(value)  # a typo in a network stops the start, with the item named
+        return value
+
+    @property
+    def outbound_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """CYBERCRISIS_OUTBOUND_ALLOW, parsed: the networks outbound requests may reach although not global."""
+        from cybercrisis.outbound import parse_allow
+
+        return parse_allow(self.outbound_allow)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        _proxies(value)  # a typo stops the start, with the item named
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """CYBERCRISIS_TRUSTED_PROXIES, parsed: where an X-Forwarded-For header is believed (middleware.py)."""
+        return _proxies(self.trusted_proxies)
 
     @property
     def effective_database_url(self) -> str:
@@ -87,12 +124,28 @@ class Settings(BaseSettings):
         """The configured key, else one generated once and kept in the data directory."""
         if self.secret_key:
             return self.secret_key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        from cybercrisis import datadir
+
+        datadir.ensure_private_dir(self.data_dir)
         path = self.data_dir / "secret_key"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # 0600 from the first byte, and processes starting at once all keep the first one's key.
+            datadir.write_private(path, secrets.token_urlsafe(48), keep_existing=True)
         return path.read_text().strip()
+
+
+def _proxies(value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    from ipaddress import ip_network
+
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"'{item}' is not an IP address or network (CIDR), e.g. 10.0.0.2 or 10.0.0.0/24") from None
+    return tuple(networks)
 
 
 @lru_cache(maxsize=1)

@@ -65,6 +65,23 @@ def _is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _create_private_sqlite_file(url: str) -> None:
+    """SQLite would create the database 0644; an empty file is a valid empty database, so create it 0600 first
+    (its -wal and -shm files then get the same mode from SQLite)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from cybercrisis.datadir import create_private_file
+
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        create_private_file(path)
+
+
 def make_engine(url: str, *, pool: bool = True, pool_size: int = 16) -> Engine:
     """Create the engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGIN control.
 
@@ -75,6 +92,7 @@ def make_engine(url: str, *, pool: bool = True, pool_size: int = 16) -> Engine:
         {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": 30} if pool else {"poolclass": NullPool}
     )
     if _is_sqlite(url):
+        _create_private_sqlite_file(url)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling)
 
         @event.listens_for(engine, "connect")
