@@ -6,7 +6,18 @@ from enum import StrEnum
 
 
 class Permission(StrEnum):
+    # Reading, per domain: every role holds them all (TLP and share lists decide what is read); a token's scopes
+    # may leave some out, and then that token reads no more of that domain than an anonymous reader (CLEAR).
     DIRECTORY_READ = "directory:organisation:read"
+    DOCUMENT_READ = "directory:document:read"
+    INCIDENT_READ = "incidents:incident:read"
+    ALERT_READ = "alerts:alert:read"
+    SITUATION_READ = "situation:report:read"
+    CRISIS_READ = "crises:crisis:read"
+    ASSISTANCE_READ = "assistance:request:read"
+    COMMUNICATION_READ = "comms:communication:read"
+    HANDOFF_READ = "handoffs:handoff:read"
+    EXCHANGE_READ = "exchange:object:read"
     DIRECTORY_WRITE = "directory:organisation:write"
     DIRECTORY_IMPORT = "directory:organisation:import"
     CONTACT_WRITE = "directory:contact:write"
@@ -19,6 +30,7 @@ class Permission(StrEnum):
     TOKEN_MANAGE = "accounts:token:manage"
     INCIDENT_WRITE = "incidents:incident:write"
     ALERT_SEND = "alerts:alert:send"
+    ALERT_ACKNOWLEDGE = "alerts:alert:acknowledge"  # an act for the organisation: stops its reminders
     CONTRIBUTION_WRITE = "situation:contribution:write"
     SITREP_WRITE = "situation:sitrep:write"
     SITREP_APPROVE = "situation:sitrep:approve"
@@ -46,10 +58,14 @@ class Role(StrEnum):
 
 
 P = Permission
-_VIEWER = {P.DIRECTORY_READ, P.TOKEN_OWN}
-_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.CONTRIBUTION_WRITE,
-                      P.ACTION_WRITE, P.ASSISTANCE_WRITE, P.CAPABILITY_WRITE, P.COMMUNICATION_WRITE,
-                      P.HANDOFF_WRITE, P.EXCHANGE_IMPORT}  # fmt: skip
+READ_SCOPES = frozenset({P.DIRECTORY_READ, P.DOCUMENT_READ, P.INCIDENT_READ, P.ALERT_READ, P.SITUATION_READ,
+                         P.CRISIS_READ, P.ASSISTANCE_READ, P.COMMUNICATION_READ, P.HANDOFF_READ,
+                         P.EXCHANGE_READ})  # fmt: skip
+_VIEWER = READ_SCOPES | {P.TOKEN_OWN}
+# Acting for the organisation (acknowledging, sending, recording) starts at analyst: a viewer only reads.
+_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.ALERT_ACKNOWLEDGE,
+                      P.CONTRIBUTION_WRITE, P.ACTION_WRITE, P.ASSISTANCE_WRITE, P.CAPABILITY_WRITE,
+                      P.COMMUNICATION_WRITE, P.HANDOFF_WRITE, P.EXCHANGE_IMPORT}  # fmt: skip
 # Deciding for an organisation (crises, escalations, decisions, approving statements) is a coordinator's job.
 _DECIDE = {P.SITREP_WRITE, P.SITREP_APPROVE, P.CRISIS_WRITE, P.CRISIS_DECIDE, P.ESCALATION_APPROVE,
            P.COMMUNICATION_APPROVE}  # fmt: skip

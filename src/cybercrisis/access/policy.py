@@ -10,6 +10,9 @@ Who may read an object (TLP 2.0, FIRST):
 The owner organisation reads its own objects at every level but RED, where only named users read;
 the author is always named. A user named in the share list reads the object at any level.
 Nobody, a platform admin included, has a way around this.
+
+An API token reads a domain beyond CLEAR only when its scopes include that domain's read permission
+(`READ_SCOPE`, by table): a narrow token is an anonymous reader for the rest.
 """
 
 from __future__ import annotations
@@ -20,10 +23,37 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
 from cybercrisis.access.models import Share
+from cybercrisis.access.permissions import Permission
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 
 ORG, COMMUNITY, USER = "organisation", "community", "user"
+
+# The read permission of each table of shareable objects: a token must hold it to read more than CLEAR there.
+READ_SCOPE: dict[str, Permission] = {
+    "contacts": Permission.DIRECTORY_READ,
+    "documents": Permission.DOCUMENT_READ,
+    "incidents": Permission.INCIDENT_READ,
+    "alerts": Permission.ALERT_READ,
+    "contributions": Permission.SITUATION_READ,
+    "sitreps": Permission.SITUATION_READ,
+    "crises": Permission.CRISIS_READ,
+    "escalations": Permission.CRISIS_READ,
+    "decisions": Permission.CRISIS_READ,
+    "actions": Permission.CRISIS_READ,
+    "assistance_requests": Permission.ASSISTANCE_READ,
+    "assistance_offers": Permission.ASSISTANCE_READ,
+    "capabilities": Permission.ASSISTANCE_READ,
+    "communications": Permission.COMMUNICATION_READ,
+    "publications": Permission.COMMUNICATION_READ,
+    "handoffs": Permission.HANDOFF_READ,
+    "stix_objects": Permission.EXCHANGE_READ,
+}
+
+
+def read_scope(model: type) -> Permission:
+    """The read permission of a shareable model; every one has one (a test walks them all)."""
+    return READ_SCOPE[model.__tablename__]  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +62,18 @@ class ShareEntry:
     target: str
 
 
-def can_read(principal: Principal, *, tlp: str, owner_org_id: str, shares: Iterable[ShareEntry | Share]) -> bool:
-    """The policy for one object."""
+def can_read(
+    principal: Principal,
+    *,
+    tlp: str,
+    owner_org_id: str,
+    shares: Iterable[ShareEntry | Share],
+    scope: Permission | None = None,
+) -> bool:
+    """The policy for one object; `scope` is the read permission of its domain (`read_scope`)."""
     if tlp == TLP.CLEAR:
         return True
-    if not principal.is_authenticated:
+    if not principal.is_authenticated or (scope is not None and not principal.may_read(scope)):
         return False
     entries = [(s.kind, s.target) for s in shares]
     if (USER, principal.user_id) in entries:
@@ -58,7 +95,7 @@ def read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
     """The same policy as a WHERE clause on `model` (a Shareable)."""
     tlp: ColumnElement[str] = model.tlp  # type: ignore[attr-defined]
     public: ColumnElement[bool] = tlp == TLP.CLEAR.value
-    if not principal.is_authenticated:
+    if not principal.is_authenticated or not principal.may_read(read_scope(model)):
         return public
 
     # Share rows are keyed by the object's id; a model with a `share_id` (the STIX store) names whose rows apply.

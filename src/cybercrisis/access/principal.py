@@ -22,8 +22,18 @@ class Principal:
     def is_authenticated(self) -> bool:
         return self.user_id is not None
 
+    @property
+    def is_operator(self) -> bool:
+        """The server operator at the command line (accounts.service.SYSTEM): administers, reads CLEAR only."""
+        return self.user_id is None and "system" in self.roles
+
     def has(self, permission: Permission) -> bool:
         return permission in self.permissions
+
+    def may_read(self, scope: Permission) -> bool:
+        """Whether this principal reads the domain `scope` names beyond CLEAR: always, unless it acts through an
+        API token whose scopes leave that domain out (a session, or a probe for an organisation, reads all)."""
+        return self.token_id is None or scope in self.permissions
 
     def require(self, permission: Permission) -> None:
         if permission not in self.permissions:

@@ -8,8 +8,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from cybercrisis.access.authority import Relation
 from cybercrisis.access.models import Share
-from cybercrisis.access.policy import COMMUNITY, ORG, USER, can_read, read_filter
+from cybercrisis.access.policy import COMMUNITY, ORG, USER, can_read, read_filter, read_scope
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareList, ShareWith
 from cybercrisis.access.tlp import TLP
@@ -123,7 +124,28 @@ def share_list(shares: Sequence[Share]) -> ShareList:
 def readable(session: Session, principal: Principal, obj: ShareableRow | None) -> bool:
     if obj is None:
         return False
-    return can_read(principal, tlp=obj.tlp, owner_org_id=obj.owner_org_id, shares=shares_of(session, obj.id))
+    return can_read(principal, tlp=obj.tlp, owner_org_id=obj.owner_org_id, shares=shares_of(session, obj.id),
+                    scope=read_scope(type(obj)))  # fmt: skip
+
+
+def org_reader(session: Session, org_id: str) -> Principal:
+    """Any ordinary user of `org_id`, for asking what that organisation (not a named user of it) may read."""
+    communities = frozenset(
+        session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
+    )
+    return Principal(user_id=f"user--probe-of-{org_id}", org_id=org_id, communities=communities)
+
+
+def org_relations(session: Session, actor: Principal, obj: ShareableRow) -> set[Relation]:
+    """The actor's organisation to `obj`: its owner, a recipient organisation (it reads it as an organisation, not
+    only through a user named on it), or nothing."""
+    if actor.org_id is None:
+        return set()
+    if actor.org_id == obj.owner_org_id:
+        return {Relation.OWNER}
+    reader = org_reader(session, actor.org_id)
+    reads = can_read(reader, tlp=obj.tlp, owner_org_id=obj.owner_org_id, shares=shares_of(session, obj.id))
+    return {Relation.RECIPIENT} if reads else set()
 
 
 def get_readable(session: Session, principal: Principal, model: type[T], object_id: str) -> T:
@@ -145,6 +167,9 @@ def set_sharing(
     entries = resolve(
         session, tlp=tlp, share_with=share_with, owner_org_id=obj.owner_org_id, author_id=obj.created_by_id
     )
+    if tlp == TLP.RED and principal.user_id and (USER, principal.user_id) not in entries:
+        # Whoever marks an object RED is named on it, like its author: it does not lock itself out of its own act.
+        entries.append((USER, principal.user_id))
     before = obj.tlp
     session.execute(delete(Share).where(Share.object_id == obj.id))
     write(session, object_id=obj.id, entries=entries, added_by=principal.org_id)

@@ -44,9 +44,20 @@ class UserPatch(Strict):
 
 
 class TokenIn(Strict):
-    user: str | None = Field(default=None, description="user id or e-mail; default: yourself")
+    user: str | None = Field(
+        default=None,
+        description="your own user id or e-mail (the default); a token is created by its own user only, so any other "
+        "user is refused with 403 (the server operator uses `cybercrisis token create --user`)",
+    )
     name: str = Field(default="", max_length=200)
-    scopes: list[str] | None = Field(default=None, max_length=40)
+    scopes: list[str] | None = Field(
+        default=None,
+        max_length=60,
+        description="permissions the token may use, `scope:resource:action` as listed by GET /api/v1/me; at most "
+        "those of the credential that creates it and of your roles (the default). They bound reads too: without "
+        "a domain's read scope (e.g. `incidents:incident:read`) the token reads only TLP:CLEAR there.",
+        examples=[["incidents:incident:read", "exchange:object:read"]],
+    )
     expires_days: int = Field(default=90, ge=1, le=3650)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from cybercrisis.access import authority
 from cybercrisis.access.permissions import Permission, Role, permissions_for
 from cybercrisis.access.principal import Principal
 from cybercrisis.accounts import security
@@ -38,16 +39,6 @@ def _parse_roles(roles: list[str]) -> list[str]:
     return sorted(set(roles), key=valid.index)
 
 
-def _check_can_manage(actor: Principal, org_id: str, roles: list[str]) -> None:
-    if actor.has(Permission.USER_WRITE_ANY):
-        return
-    actor.require(Permission.USER_WRITE)
-    if actor.org_id != org_id:
-        raise PermissionDenied("organisation admins manage the users of their own organisation only")
-    if Role.PLATFORM_ADMIN.value in roles:
-        raise PermissionDenied("only a platform admin grants the platform-admin role")
-
-
 def find_org(session: Session, ref: str) -> Organisation:
     """An organisation by id or short name (case-insensitive)."""
     org = session.get(Organisation, ref) if "--" in ref else None
@@ -71,7 +62,7 @@ def create_user(
     """Create a user; returns the generated password when none was given (shown once, never stored)."""
     org = find_org(session, org_ref)
     roles = _parse_roles(roles)
-    _check_can_manage(actor, org.id, roles)
+    authority.check_user_change(actor, org_id=org.id, roles_before=[], roles_after=roles, creating=True)
     email = _normalise_email(email)
     if session.scalars(select(User.id).where(User.email == email)).first():
         raise Conflict(f"a user with e-mail {email} exists already")
@@ -110,7 +101,7 @@ def update_user(
     if user is None or not (actor.has(Permission.USER_WRITE_ANY) or actor.org_id == user.org_id):
         raise NotFound(f"no user with id {user_id}")
     new_roles = _parse_roles(roles) if roles is not None else user.roles
-    _check_can_manage(actor, user.org_id, new_roles)
+    authority.check_user_change(actor, org_id=user.org_id, roles_before=user.roles, roles_after=new_roles)
     if user.id == actor.user_id and is_active is False:
         raise Conflict("you cannot deactivate yourself")
     changes: dict[str, object] = {}
@@ -230,38 +221,20 @@ def create_token(
     scopes: list[str] | None = None,
     expires_days: int,
 ) -> tuple[str, ApiToken]:
-    """Issue a token for a user; returns the token text, shown once."""
+    """Issue a token for a user; returns the token text, shown once. Users mint their own; the operator any."""
     user = session.get(User, user_ref) if user_ref.startswith("user--") else None
     if user is None:
         user = session.scalars(select(User).where(User.email == user_ref.strip().lower())).first()
+    # Refused before "not found": whether another user exists is none of the caller's business.
+    authority.check_token_issuer(actor, user_id=user.id if user else "")
     if user is None:
         raise NotFound(f"no user '{user_ref}'")
-    own = user.id == actor.user_id
-    if not (
-        (own and actor.has(Permission.TOKEN_OWN))
-        or (actor.has(Permission.TOKEN_MANAGE) and actor.org_id == user.org_id)
-        or actor.has(Permission.USER_WRITE_ANY)
-    ):
-        raise PermissionDenied("you may create tokens for yourself only")
     if not 1 <= expires_days <= 3650:
         raise InvalidInput(
             "expires_days must be between 1 and 3650",
             errors=[{"field": "expires_days", "message": "out of range"}],
         )
-    user_perms = {p.value for p in permissions_for(user.roles)}
-    requested = sorted(set(scopes)) if scopes else sorted(user_perms)
-    unknown = [s for s in requested if s not in {p.value for p in Permission}]
-    if unknown:
-        raise InvalidInput(
-            f"unknown scope(s): {', '.join(unknown)}",
-            errors=[{"field": "scopes", "message": "unknown scope"}],
-        )
-    beyond = [s for s in requested if s not in user_perms]
-    if beyond:
-        raise InvalidInput(
-            f"the user's roles do not grant: {', '.join(beyond)}",
-            errors=[{"field": "scopes", "message": "beyond the user's roles"}],
-        )
+    requested = authority.token_scopes(actor, user_roles=user.roles, requested=scopes)
     text = security.new_api_token()
     token = ApiToken(
         id=new_id("api-token"),
@@ -285,10 +258,8 @@ def create_token(
 
 
 def _token_visible(actor: Principal, token: ApiToken) -> bool:
-    return (
-        token.user_id == actor.user_id
-        or (actor.has(Permission.TOKEN_MANAGE) and token.user.org_id == actor.org_id)
-        or actor.has(Permission.USER_WRITE_ANY)
+    return token.user_id == actor.user_id or authority.may_manage_tokens_of(
+        actor, org_id=token.user.org_id, roles=token.user.roles
     )
 
 

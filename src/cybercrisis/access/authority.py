@@ -1,0 +1,381 @@
+"""The authority policy: who may act, for whom, and who may widen what. The read policy is in policy.py.
+
+Three questions, each answered here once, for the API, the pages, the CLI, the jobs and federation alike:
+
+1. Acting as someone. A token is minted only by its own user, or by the server operator at the command line.
+   Administrators revoke tokens and disable users; they never obtain credentials. A token's scopes are a subset of
+   the scopes of the credential that creates it and of its user's roles, and they bound reads as well as writes
+   (policy.READ_SCOPE). Nobody manages a user who holds a permission they do not hold themselves.
+2. Acting for the organisation. `ACTS` names every write of the product with the permission it needs and the
+   relations to the object that allow it (owner, recipient, participant, ...). Services compute the relations they
+   know and ask `authorize`; pages ask `allows` to offer only what will succeed.
+3. Widening. `check_widening` decides whether the recipients a write adds may be added by this actor: the
+   originator (owner organisation) widens within what the TLP allows; a recipient passes AMBER on to its own
+   constituents only, GREEN within its own communities, and never AMBER+STRICT or RED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.permissions import Permission, Role, permissions_for
+from cybercrisis.access.policy import COMMUNITY, ORG, USER
+from cybercrisis.access.principal import Principal
+from cybercrisis.access.tlp import TLP
+from cybercrisis.errors import InvalidInput, PermissionDenied
+
+# --- 1. acting as someone ---------------------------------------------------------------------------------------
+
+
+def outranks(actor: Principal, roles: Iterable[str]) -> bool:
+    """Whether `actor` holds every permission that `roles` grant (the operator holds them all)."""
+    return actor.is_operator or permissions_for(tuple(roles)) <= actor.permissions
+
+
+def grantable_roles(actor: Principal) -> list[str]:
+    """The roles `actor` may give: those whose permissions it holds itself."""
+    return [r.value for r in Role if outranks(actor, [r.value])]
+
+
+def check_token_issuer(actor: Principal, *, user_id: str) -> None:
+    """Only a user mints their own tokens; the operator's CLI mints any. Admins revoke, never impersonate."""
+    if actor.is_operator:
+        return
+    if actor.user_id != user_id:
+        raise PermissionDenied(
+            "a token is created by its own user only (the server operator can use `cybercrisis token create`); "
+            "administrators revoke tokens and disable users, they do not obtain credentials"
+        )
+    actor.require(Permission.TOKEN_OWN)
+
+
+def token_scopes(actor: Principal, *, user_roles: Iterable[str], requested: Sequence[str] | None) -> list[str]:
+    """The scopes of a new token: at most what the creating credential holds and what the user's roles grant.
+
+    Without `requested`, the token gets exactly that bound (a narrow token makes narrow tokens)."""
+    bound = permissions_for(tuple(user_roles))
+    if not actor.is_operator:
+        bound &= actor.permissions
+    allowed = {p.value for p in bound}
+    if requested is None:
+        return sorted(allowed)
+    wanted = sorted(set(requested))
+    known = {p.value for p in Permission}
+    unknown = [s for s in wanted if s not in known]
+    if unknown:
+        raise InvalidInput(
+            f"unknown scope(s): {', '.join(unknown)}; valid: {', '.join(sorted(known))}",
+            errors=[{"field": "scopes", "message": "unknown scope"}],
+        )
+    beyond = [s for s in wanted if s not in allowed]
+    if beyond:
+        raise InvalidInput(
+            f"a token cannot hold more than the credential that creates it and its user's roles: {', '.join(beyond)}",
+            errors=[{"field": "scopes", "message": "beyond the creating credential or the user's roles"}],
+        )
+    return wanted
+
+
+def check_user_change(
+    actor: Principal, *, org_id: str, roles_before: Sequence[str], roles_after: Sequence[str], creating: bool = False
+) -> None:
+    """May `actor` create or change (roles, active) a user of `org_id` who holds `roles_before`, to `roles_after`?
+
+    Platform admins manage every organisation, organisation admins their own; and nobody manages a user who holds
+    a permission they lack, or grants one (an organisation admin cannot demote, disable or create a platform admin).
+    Creating a user yields its first password, a credential: an administrator creates users of its own organisation
+    only; the first user of another organisation is created by the operator (`cybercrisis user create`).
+    """
+    if creating and not actor.is_operator and actor.org_id != org_id:
+        raise PermissionDenied(
+            "you create users of your own organisation only: creating one yields its password; the operator "
+            "creates another organisation's first user with `cybercrisis user create`"
+        )
+    if not actor.is_operator:
+        if not actor.has(Permission.USER_WRITE_ANY):
+            actor.require(Permission.USER_WRITE)
+            if actor.org_id != org_id:
+                raise PermissionDenied("organisation admins manage the users of their own organisation only")
+        if not outranks(actor, roles_before):
+            raise PermissionDenied("this user holds permissions you do not hold: only someone who holds them all "
+                                   "changes or disables this account")  # fmt: skip
+        beyond = [r for r in roles_after if not outranks(actor, [r])]
+        if beyond:
+            raise PermissionDenied(f"you cannot grant a role whose permissions you do not hold: {', '.join(beyond)}")
+
+
+def may_manage_tokens_of(actor: Principal, *, org_id: str, roles: Sequence[str]) -> bool:
+    """Whether `actor` sees and revokes the tokens of a user of `org_id` with `roles` (their own: always)."""
+    if actor.is_operator:
+        return True
+    in_scope = actor.has(Permission.USER_WRITE_ANY) or (actor.has(Permission.TOKEN_MANAGE) and actor.org_id == org_id)
+    return in_scope and outranks(actor, roles)
+
+
+# --- 2. acting for the organisation ------------------------------------------------------------------------------
+
+
+class Relation(StrEnum):
+    """How the actor's organisation stands to an object; services compute these, the table below decides."""
+
+    OWNER = "owner"  # the originating (owner) organisation
+    RECIPIENT = "recipient"  # reads it without owning it
+    NAMED = "named"  # a recipient organisation named on the object itself (alert recipient, approver, holder)
+    PARTICIPANT = "participant"  # takes part in a crisis at the level concerned
+    ASSIGNEE = "assignee"  # the organisation an action is assigned to
+    PROPOSER = "proposer"  # the organisation that proposed an escalation
+    REQUIRED = "required"  # an organisation whose agreement a step needs
+    ENTITY = "entity"  # the affected entity of an incident (it reports to its CSIRT under NIS2 Art. 23)
+    SECRETARIAT = "secretariat"  # an EU body (the secretariat of the networks): the deployment's rule, see ACTS
+    HOLDER = "holder"  # the law-enforcement organisation that holds a hand-off now (or held it)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    permission: Permission
+    relations: frozenset[Relation]
+    refusal: str
+
+
+def _rule(permission: Permission, *relations: Relation, refusal: str) -> Rule:
+    return Rule(permission, frozenset(relations), refusal)
+
+
+R = Relation
+P = Permission
+_CRISIS_OWNER = "only the organisation that opened the crisis does this"
+_TAKING_PART = "only the crisis owner and the organisations taking part in the crisis do this"
+_OWNER = "only the originating organisation does this"
+
+# act: (permission, relations that allow it, why it is refused). An empty set of relations: the permission suffices
+# (creating something new, owned by the actor's organisation). Reading the object is a precondition of every act on
+# it: services load it through the read policy first, so an unreadable object is "not found", never "forbidden".
+ACTS: dict[str, Rule] = {
+    # Documents and contacts of the directory.
+    "document.create": _rule(P.DOCUMENT_WRITE, refusal=""),
+    "document.edit": _rule(P.DOCUMENT_WRITE, R.OWNER, refusal="only the owning organisation edits a document"),
+    "document.share": _rule(P.DOCUMENT_WRITE, R.OWNER, refusal=_OWNER),
+    "document.delete": _rule(P.DOCUMENT_WRITE, R.OWNER, refusal="only the owning organisation deletes a document"),
+    # Passing TLP:AMBER on to constituents is a recipient organisation's act (check_widening says to whom).
+    "document.pass-on": _rule(
+        P.SHARING_PASS_ON, R.OWNER, R.RECIPIENT, refusal="only a recipient organisation passes a document on"
+    ),
+    # Incidents: the recording CSIRT owns them; the affected entity reports on them (NIS2 Art. 23).
+    "incident.create": _rule(P.INCIDENT_WRITE, refusal=""),
+    "incident.edit": _rule(
+        P.INCIDENT_WRITE,
+        R.OWNER,
+        R.ENTITY,
+        refusal="only the recording organisation and the affected entity change an incident",
+    ),
+    "incident.report": _rule(
+        P.INCIDENT_WRITE,
+        R.OWNER,
+        R.ENTITY,
+        refusal="only the recording organisation and the affected entity submit its reports",
+    ),
+    "incident.feedback": _rule(
+        P.INCIDENT_WRITE, R.OWNER, refusal="only the CSIRT that recorded the incident gives feedback on it"
+    ),
+    "incident.request-intermediate": _rule(P.INCIDENT_WRITE, R.OWNER, refusal=_OWNER),
+    "incident.share": _rule(
+        P.INCIDENT_WRITE, R.OWNER, refusal="only the originating organisation widens who sees the incident"
+    ),
+    # Early warnings: acknowledging stops reminders for the whole organisation, so it is an act for it (no viewer).
+    "alert.send": _rule(P.ALERT_SEND, refusal=""),
+    "alert.acknowledge": _rule(P.ALERT_ACKNOWLEDGE, R.NAMED, refusal="only a recipient organisation acknowledges"),
+    # Crises: changing the crisis itself is its owner's; taking part lets an organisation decide and act, no more.
+    "crisis.open": _rule(P.CRISIS_WRITE, refusal=""),
+    "crisis.edit": _rule(P.CRISIS_WRITE, R.OWNER, refusal=_CRISIS_OWNER),
+    "crisis.share": _rule(P.CRISIS_WRITE, R.OWNER, refusal=_CRISIS_OWNER),
+    "crisis.close": _rule(P.CRISIS_DECIDE, R.OWNER, refusal=_CRISIS_OWNER),
+    "crisis.reopen": _rule(P.CRISIS_DECIDE, R.OWNER, refusal=_CRISIS_OWNER),
+    "crisis.unlink": _rule(P.CRISIS_WRITE, R.OWNER, refusal=_CRISIS_OWNER),
+    "crisis.link": _rule(P.CRISIS_WRITE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
+    "crisis.decide": _rule(P.CRISIS_DECIDE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
+    "crisis.phase": _rule(P.CRISIS_DECIDE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
+    "crisis.escalation.propose": _rule(P.CRISIS_DECIDE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
+    "crisis.escalation.answer": _rule(
+        P.ESCALATION_APPROVE, R.REQUIRED, refusal="your organisation is not among those that must agree to this step"
+    ),
+    "crisis.escalation.withdraw": _rule(
+        P.CRISIS_DECIDE,
+        R.OWNER,
+        R.PROPOSER,
+        refusal="only the proposer's organisation or the crisis owner withdraws a proposal",
+    ),
+    "crisis.action.create": _rule(P.ACTION_WRITE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
+    "crisis.action.update": _rule(
+        P.ACTION_WRITE,
+        R.OWNER,
+        R.ASSIGNEE,
+        refusal="only the organisation that owns the action, or the crisis owner, updates it",
+    ),
+    "crisis.action.reassign": _rule(P.ACTION_WRITE, R.OWNER, refusal=_CRISIS_OWNER),
+    # Mutual assistance: the requester decides about its request; others offer.
+    "assistance.request": _rule(P.ASSISTANCE_WRITE, refusal=""),
+    "assistance.request.manage": _rule(
+        P.ASSISTANCE_WRITE, R.OWNER, refusal="only the requesting organisation does this"
+    ),
+    "assistance.offer": _rule(
+        P.ASSISTANCE_WRITE, R.RECIPIENT, refusal="the requesting organisation does not offer on its own request"
+    ),
+    "assistance.offer.decide": _rule(
+        P.ASSISTANCE_WRITE, R.OWNER, refusal="only the requesting organisation accepts or declines offers"
+    ),
+    "assistance.offer.withdraw": _rule(
+        P.ASSISTANCE_WRITE, R.OWNER, refusal="only the offering organisation withdraws its offer"
+    ),
+    "capability.create": _rule(P.CAPABILITY_WRITE, refusal=""),
+    "capability.manage": _rule(
+        P.CAPABILITY_WRITE, R.OWNER, refusal="only the organisation that published a catalogue entry changes it"
+    ),
+    # Public communication: co-edited by the owner and its approvers; released (made TLP:CLEAR) by the owner only.
+    "communication.create": _rule(P.COMMUNICATION_WRITE, refusal=""),
+    "communication.edit": _rule(
+        P.COMMUNICATION_WRITE,
+        R.OWNER,
+        R.NAMED,
+        refusal="only the owner and the approving organisations edit a statement",
+    ),
+    # The owner gives a verdict too: its approval lets the job release a version an approver organisation edited.
+    "communication.verdict": _rule(
+        P.COMMUNICATION_APPROVE,
+        R.NAMED,
+        R.OWNER,
+        refusal="your organisation is not among the approvers of this statement",
+    ),
+    "communication.release": _rule(
+        P.COMMUNICATION_WRITE, R.OWNER, refusal="only the owner organisation releases its statement"
+    ),
+    "communication.withdraw": _rule(
+        P.COMMUNICATION_WRITE, R.OWNER, refusal="only the owner organisation withdraws its communication"
+    ),
+    # Law-enforcement hand-offs: the sender owns the package; the holder acknowledges and passes it on.
+    "handoff.create": _rule(P.HANDOFF_WRITE, refusal=""),
+    "handoff.file": _rule(
+        P.HANDOFF_WRITE, R.OWNER, refusal="only the organisation that handed it over adds evidence files"
+    ),
+    "handoff.receive": _rule(
+        P.HANDOFF_WRITE, R.HOLDER, refusal="only the organisation it was handed to acknowledges receipt"
+    ),
+    "handoff.transfer": _rule(
+        P.HANDOFF_WRITE, R.HOLDER, refusal="only the organisation that holds the package transfers it"
+    ),
+    "handoff.note": _rule(P.HANDOFF_WRITE, R.OWNER, R.HOLDER, refusal="only the sender and the holders add notes"),
+    # Situational awareness: contributions and reports belong to the organisation that wrote them.
+    "contribution.create": _rule(P.CONTRIBUTION_WRITE, refusal=""),
+    "contribution.edit": _rule(
+        P.CONTRIBUTION_WRITE, R.OWNER, refusal="only the contributing organisation changes its contribution"
+    ),
+    "sitrep.draft": _rule(P.SITREP_WRITE, refusal=""),
+    "sitrep.edit": _rule(P.SITREP_WRITE, R.OWNER, refusal="only the drafting organisation edits its report"),
+    # Closing a reporting period stops every Member State's contributions: the secretariat's act, not any
+    # coordinator's. Which organisations are the secretariat (EU bodies) is the deployment's rule, not law.
+    "period.close": _rule(
+        P.SITREP_APPROVE, R.SECRETARIAT, refusal="a reporting period is closed by the secretariat (an EU body)"
+    ),
+    "sitrep.approve": _rule(
+        P.SITREP_APPROVE, R.OWNER, refusal="only the drafting organisation approves and publishes its report"
+    ),
+}
+
+
+# The domain of each act, by its first word: a credential acts in a domain only if it may read there too (a token
+# whose scopes write crises but do not read them would create what it cannot see, nor be answered about it).
+DOMAIN_READ: dict[str, Permission] = {
+    "document": P.DOCUMENT_READ, "incident": P.INCIDENT_READ, "alert": P.ALERT_READ, "crisis": P.CRISIS_READ,
+    "assistance": P.ASSISTANCE_READ, "capability": P.ASSISTANCE_READ, "communication": P.COMMUNICATION_READ,
+    "handoff": P.HANDOFF_READ, "contribution": P.SITUATION_READ, "sitrep": P.SITUATION_READ,
+    "period": P.SITUATION_READ,
+}  # fmt: skip
+
+
+def authorize(actor: Principal, act: str, relations: Iterable[Relation], *, refusal: str | None = None) -> None:
+    """Raise PermissionDenied unless `actor`, standing in `relations` to the object, may do `act` (`refusal`: a
+    more specific reason than the table's, e.g. naming the communities that take part)."""
+    rule = ACTS[act]
+    actor.require(rule.permission)
+    scope = DOMAIN_READ[act.split(".", 1)[0]]
+    if not actor.may_read(scope):
+        raise PermissionDenied(f"this token lacks {scope.value}: a credential acts only where it may read")
+    if rule.relations and not rule.relations & set(relations):
+        raise PermissionDenied(refusal or rule.refusal)
+
+
+def allows(actor: Principal, act: str, relations: Iterable[Relation]) -> bool:
+    rule = ACTS[act]
+    readable = actor.may_read(DOMAIN_READ[act.split(".", 1)[0]])
+    return actor.has(rule.permission) and readable and (not rule.relations or bool(rule.relations & set(relations)))
+
+
+def owned(actor: Principal, owner_org_id: str) -> set[Relation]:
+    """The relation of an actor who reads an object to it: its owner, or a recipient."""
+    if actor.org_id is None:
+        return set()
+    return {R.OWNER} if actor.org_id == owner_org_id else {R.RECIPIENT}
+
+
+# --- 3. widening -------------------------------------------------------------------------------------------------
+
+Entry = tuple[str, str]  # (kind, target) of a share row
+
+
+def _communities_of(session: Session, org_id: str) -> set[str]:
+    from cybercrisis.directory.models import CommunityMembership
+
+    return set(session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id)))
+
+
+def refused_widening(session: Session, *, org_id: str | None, tlp: str, owner_org_id: str,
+                     added: Iterable[Entry]) -> list[Entry]:  # fmt: skip
+    """The recipients among `added` that organisation `org_id` may not add to an object of `owner_org_id` marked
+    `tlp`; empty when it may add them all.
+
+    | TLP          | the originator (owner)                  | a recipient                                          |
+    | CLEAR        | anyone                                  | anyone (it is public already)                        |
+    | GREEN        | organisations, communities, users       | its own communities, and organisations in them       |
+    | AMBER        | organisations, communities, users       | organisations of its own constituency                |
+    | AMBER+STRICT | named organisations and users           | nobody                                               |
+    | RED          | named users                             | nobody                                               |
+    What each TLP admits at all (no communities on AMBER+STRICT, ...) is checked by sharing.resolve."""
+    wanted = list(dict.fromkeys(added))
+    if not wanted or tlp == TLP.CLEAR or (org_id is not None and org_id == owner_org_id):
+        return []
+    if org_id is None or tlp in (TLP.RED, TLP.AMBER_STRICT):
+        return wanted
+    from cybercrisis.directory.models import CommunityMembership, Organisation
+
+    orgs = sorted({t for k, t in wanted if k == ORG})
+    if tlp == TLP.AMBER:
+        allowed_orgs = set(
+            session.scalars(select(Organisation.id).where(Organisation.parent_id == org_id, Organisation.id.in_(orgs)))
+        ) if orgs else set()  # fmt: skip
+        return [(k, t) for k, t in wanted if not (k == ORG and t in allowed_orgs)]
+    # GREEN: "within their community" (TLP 2.0): the recipient's own communities and the organisations in them.
+    mine = _communities_of(session, org_id)
+    peers = set(
+        session.scalars(
+            select(CommunityMembership.org_id).where(
+                CommunityMembership.community_slug.in_(sorted(mine)), CommunityMembership.org_id.in_(orgs)
+            )
+        )
+    ) if orgs and mine else set()  # fmt: skip
+    return [(k, t) for k, t in wanted if not ((k == COMMUNITY and t in mine) or (k == ORG and t in peers))]
+
+
+def check_widening(session: Session, *, actor: Principal, tlp: str, owner_org_id: str, added: Iterable[Entry],
+                   what: str) -> None:  # fmt: skip
+    """Refuse (403) when the actor's organisation may not add these recipients (see `refused_widening`)."""
+    refused = refused_widening(session, org_id=actor.org_id, tlp=tlp, owner_org_id=owner_org_id, added=added)
+    if refused:
+        label = TLP(tlp).label
+        names = ", ".join(f"{'user' if k == USER else k} {t}" for k, t in refused[:5])
+        raise PermissionDenied(
+            f"only the originator widens who reads this {what} ({label}); your organisation may not add {names}"
+        )
