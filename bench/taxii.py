@@ -471,14 +471,15 @@ def _signed_chunk(data_dir: str, owner: str, lo: int, hi: int) -> list[dict[str,
 
     node = nodes.load(Path(data_dir))
     modified = datetime.fromisoformat(CREATED.replace("Z", "+00:00"))
+    shares = [{"kind": "community", "target": COMMUNITY}]  # the share rows bulk_load writes, as they travel
     out = []
     for i in range(lo, hi):
         obj = indicator("bulk", i)
         out.append({"id": obj["id"], "modified": modified, "type": "indicator", "spec_version": "2.1",
                     "custom": False, "revoked": False, "data": obj, "tlp": "green", "owner_org_id": owner,
                     "created_by_id": None, "exercise": False, "origin": "bench:bulk", "share_id": obj["id"],
-                    "latest": True, "origin_node": None, "signature": node.sign(obj, owner, tlp="green"),
-                    "signed": True})  # fmt: skip
+                    "latest": True, "origin_node": None, "shares": shares, "signed": True,
+                    "signature": node.sign(obj, owner, tlp="green", shares=shares, share_key=obj["id"])})  # fmt: skip
     return out
 
 
@@ -697,8 +698,10 @@ def bench_federation(postgres_url: str | None, out: Console) -> dict[str, Any] |
     engines: dict[str, Engine] = {}
     try:
         for key, org in FED_NODES.items():
+            # The nodes listen on 127.0.0.1, which peers may reach only when the operator allows it.
             env = {"CYBERCRISIS_JOBS_ENABLED": "false", "CYBERCRISIS_NODE_NAME": f"bench-{key}",
-                   "CYBERCRISIS_NODE_ORGANISATION": org_id_for_key(org)}  # fmt: skip
+                   "CYBERCRISIS_NODE_ORGANISATION": org_id_for_key(org),
+                   "CYBERCRISIS_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128"}  # fmt: skip
             srv = nodes[key] = BenchServer(postgres_url=postgres_url, data="none", env=env)
             srv.start()
             assert srv.backend is not None

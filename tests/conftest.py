@@ -27,6 +27,12 @@ from cybercrisis.config import Settings
 from cybercrisis.db import Base, make_engine, make_sessionmaker, unit_of_work
 
 PG_URL = os.environ.get("CYBERCRISIS_TEST_DATABASE_URL")
+# Webhook receivers, peers and nodes of the tests listen on this machine's loopback, which outbound requests refuse
+# unless allowed (tests/test_outbound.py and the refusal tests use an empty list).
+TEST_OUTBOUND_ALLOW = "127.0.0.0/8,::1/128"
+# The server key of the `settings` fixture, also given to CLI processes: what one seals (webhook secrets, peer
+# tokens) the other opens.
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -104,11 +110,12 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     s = Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
-        secret_key="test-secret-key-" + "x" * 32,
+        secret_key=TEST_SECRET_KEY,
         max_body_bytes=65536,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         jobs_enabled=False,  # tests run jobs by hand, with a clock they control
+        outbound_allow=TEST_OUTBOUND_ALLOW,
     )
     security.configure(time_cost=s.argon2_time_cost, memory_kib=s.argon2_memory_kib)
     return s
@@ -261,12 +268,22 @@ def run(settings: Settings):  # type: ignore[no-untyped-def]
         "CYBERCRISIS_DATABASE_URL": settings.effective_database_url,
         "CYBERCRISIS_ARGON2_TIME_COST": "1",
         "CYBERCRISIS_ARGON2_MEMORY_KIB": "1024",
+        "CYBERCRISIS_OUTBOUND_ALLOW": settings.outbound_allow,
+        "CYBERCRISIS_SECRET_KEY": settings.effective_secret_key(),
         "COLUMNS": "200",
     }
 
-    def _run(*args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        *args: str, stdin: str | None = None, ok: bool = True, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [CLI, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False
+            [CLI, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**env, **(extra_env or {})},
+            timeout=120,
+            check=False,
         )
         if ok:
             assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -65,7 +65,7 @@ def test_demo_has_correlated_cross_border_and_overdue_incidents(loaded: None, db
     now = utcnow()
     tulpbank = {r.kind: r.status_at(now) for r in service.reports_of(db, by_title(db, "Unauthorised access").id)}
     assert tulpbank["early-warning"] == "late" and tulpbank["notification"] == "on-time"
-    assert service.assess(db, by_title(db, "Phishing wave"), None).suggest_escalation
+    assert service.assess(db, by_title(db, "Phishing wave"), principal=fr).suggest_escalation
 
 
 # --- situational awareness ----------------------------------------------------------------------------------------

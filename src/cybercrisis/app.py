@@ -26,7 +26,8 @@ from cybercrisis.accounts import security
 from cybercrisis.config import Settings, get_settings
 from cybercrisis.db import make_engine, make_sessionmaker
 from cybercrisis.errors import DomainError
-from cybercrisis.middleware import BodySizeLimit, ConcurrencyLimit, RequestContext
+from cybercrisis.hygiene import InputHygiene
+from cybercrisis.middleware import BodySizeLimit, ClientAddress, ConcurrencyLimit, RequestContext
 
 log = logging.getLogger("cybercrisis")
 HERE = Path(__file__).parent
@@ -65,6 +66,15 @@ def problem(
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _refusal(scope: Scope, status: int, title: str, detail: str, errors: list[dict[str, str]]) -> Response:
+    """InputHygiene's refusals in the shape of the door: a TAXII error under /taxii2/, else problem details."""
+    if scope["path"].startswith("/taxii2/"):
+        from cybercrisis.exchange.taxii_api import taxii_error
+
+        return taxii_error(status, detail, title=title, details=errors)
+    return problem(Request(scope), status, title, detail, errors)
 
 
 class CatchAll:
@@ -162,8 +172,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def _start(settings: Settings, *, check_schema: bool) -> Engine:
     """Checks that stop the start with their reason, and the engine."""
+    from cybercrisis import datadir
     from cybercrisis.crises.escalation import model_for
 
+    datadir.prepare(settings.data_dir)  # private (0700/0600) before anything is written there
     security.configure(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
     model_for(settings)  # a broken escalation model stops here, not at the first escalation
     engine = make_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
@@ -171,6 +183,10 @@ def _start(settings: Settings, *, check_schema: bool) -> Engine:
         from cybercrisis.migrate import check_schema as _check
 
         _check(engine)
+        from cybercrisis import secretbox
+
+        # With this server's own key, which is the one that must open them (see secretbox).
+        secretbox.seal_stored(make_sessionmaker(engine), settings)
     return engine
 
 
@@ -268,6 +284,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     app.add_middleware(CatchAll)
     app.add_middleware(ConcurrencyLimit, limit=settings.db_pool_size)
+    # Inside the body limit, outside the concurrency limit: bodies are read and checked before a slot is taken.
+    app.add_middleware(InputHygiene, refuse=_refusal, form_max_bytes=settings.max_body_bytes)
     # Evidence files for law enforcement may be larger than any other body (a form's overhead on top).
     # TAXII envelopes up to the advertised max_content_length (checked again, with a TAXII error body, by the route).
     larger = (
@@ -276,4 +294,6 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, larger=larger)
     app.add_middleware(RequestContext)
+    # Outermost: every layer below, login throttling and the audit trail included, sees the real client.
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxy_networks)
     return app

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cybercrisis import datadir
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.accounts import security
@@ -85,9 +86,8 @@ def load(session: Session, *, data_dir: Path) -> DemoResult:
                 password=password,
                 display_name=name,
             )
-        data_dir.mkdir(parents=True, exist_ok=True)
-        creds.write_text(json.dumps({"password": password, "users": [u[0] for u in DEMO_USERS]}, indent=2))
-        creds.chmod(0o600)
+        datadir.ensure_private_dir(data_dir)
+        datadir.write_private(creds, json.dumps({"password": password, "users": [u[0] for u in DEMO_USERS]}, indent=2))
         if len(wanted) == len(DEMO_USERS):
             _documents(session)
             _incidents(session)
@@ -523,6 +523,11 @@ def _crisis(session: Session) -> None:
     ))  # fmt: skip
     crises.propose_escalation(session, actor=enisa, crisis_id=crisis.id, to="eu-cyclone", settings=settings,
                               rationale="Impact on essential services in three Member States.")  # fmt: skip
+    # The Council Presidency agrees to IPCR, so it must read the crisis first: a proposal adds no reader, and only
+    # the originator (ENISA here) widens the audience.
+    crises.set_sharing(session, actor=enisa, crisis_id=crisis.id, tlp="amber", share_with=ShareWith(
+        communities=["csirts-network", "eu-cyclone"],
+        organisations=[org_id_for_key("fr-spoc"), org_id_for_key("council-presidency")]))  # fmt: skip
     esc = crises.propose_escalation(session, actor=enisa, crisis_id=crisis.id, to="ipcr-information-sharing",
                                     settings=settings, rationale="Hospitals diverting ambulances; political-level "
                                     "situational awareness needed.")  # fmt: skip
@@ -537,7 +542,7 @@ def _crisis(session: Session) -> None:
     for key, title, hours in (("fr-csirt", "Share forensic findings from CH Bellerive", -2),
                               ("de-crisis", "Brief EU-CyCLONe on energy-sector exposure", 4),
                               ("council-gsc-ipcr", "Draft the ISAA report for COREPER", 20)):  # fmt: skip
-        crises.create_action(session, actor=enisa, crisis_id=crisis.id, data=ActionIn(
+        crises.create_action(session, actor=enisa, crisis_id=crisis.id, settings=settings, data=ActionIn(
             title=title, assignee=org_id_for_key(key), due_at=now + timedelta(hours=hours)))  # fmt: skip
     _assistance(session, crisis.id, now)
     _statement(session, crisis.id, now)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.audit.service import request_id_var
@@ -168,7 +169,7 @@ def run_due(
             job.func(factory, settings, now)
         except Exception as exc:  # one failing job must not stop the others
             log.exception("job %s failed", job.name)
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+            error = _error_text(exc)
         finally:
             request_id_var.reset(token)
         _release(factory, job, worker_id, now, error)
@@ -226,6 +227,16 @@ def _claim(factory: sessionmaker[Session], job: Job, worker_id: str, now: dateti
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _error_text(exc: Exception) -> str:
+    """What `jobs status` shows of a failure. A database error's text carries its statement and parameters, the
+    content of what was being written (titles of RED objects included), and so may the driver's own message
+    (PostgreSQL's "Key (id)=(…)"), while the operator reads CLEAR only: for it, the kinds of failure; the full
+    error is in the server log."""
+    if isinstance(exc, StatementError):
+        return f"{type(exc).__name__}: {type(exc.orig).__name__} (statement and parameters in the server log)"
+    return f"{type(exc).__name__}: {exc}"[:1000]
 
 
 def _release(factory: sessionmaker[Session], job: Job, worker_id: str, now: datetime, error: str | None) -> None:

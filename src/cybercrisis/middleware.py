@@ -1,16 +1,21 @@
-"""Pure ASGI middleware: request ids, body size limit, security headers."""
+"""Pure ASGI middleware: request ids, body size limit, security headers and Cache-Control, the client address."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cybercrisis.audit.service import request_id_var
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -26,8 +31,20 @@ SECURITY_HEADERS = [
 ]
 
 
+NO_STORE = (b"cache-control", b"no-store")
+# Answers that carry nothing marked above TLP:CLEAR and nothing about who asks: our own CSS and JS, the public
+# page and feed of released statements, and the health checks. Everything else (API, TAXII, pages, error pages,
+# whatever a handler said) is no-store, so that no browser or proxy cache keeps a marked answer.
+_STORABLE_EXACT = frozenset({"/public", "/healthz", "/readyz"})
+_STORABLE_PREFIXES = ("/static/", "/public/")
+
+
+def _storable(path: str) -> bool:
+    return path in _STORABLE_EXACT or path.startswith(_STORABLE_PREFIXES)
+
+
 class RequestContext:
-    """Give every request an id (kept from X-Request-ID when sane) and add security headers."""
+    """Give every request an id (kept from X-Request-ID when sane), add security headers and Cache-Control."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,9 +58,14 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
 
+        storable = _storable(scope["path"])
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                if not storable:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append(NO_STORE)
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(SECURITY_HEADERS)
                 message["headers"] = headers
@@ -53,6 +75,61 @@ class RequestContext:
             await self.app(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
+
+
+def _ip(value: str) -> IPAddress | None:
+    """An address as proxies write it in X-Forwarded-For: bare, with a port, or IPv6 in brackets with a port."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1 : value.find("]")] if "]" in value else value
+    elif value.count(":") == 1:  # IPv4 with a port; a bare IPv6 address has several colons
+        value = value.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    # A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; the setting names them as IPv4.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return mapped or address
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str | None:
+    """Who the client is: the connecting address, unless it is a trusted proxy; then the right-most address of
+    X-Forwarded-For that is not itself a trusted proxy (everything left of it was written by the client)."""
+
+    def is_trusted(address: IPAddress | None) -> bool:
+        return address is not None and any(address in network for network in trusted)
+
+    if peer is None or not trusted or not is_trusted(_ip(peer)):
+        return peer
+    client = peer
+    hops = [hop.strip() for line in forwarded_for for hop in line.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            return hop[:100]  # what the trusted proxy reported, unusual as it is (e.g. "unknown")
+        client = str(address)
+        if not is_trusted(address):
+            break
+    return client
+
+
+class ClientAddress:
+    """Put the real client address in the scope (`request.client`), as `client_address` finds it behind the
+    trusted proxies (CYBERCRISIS_TRUSTED_PROXIES): login throttling and the audit trail see the browser."""
+
+    def __init__(self, app: ASGIApp, trusted: Sequence[Network]) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and self.trusted and scope.get("client"):
+            host, port = scope["client"]
+            forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+            client = client_address(host, forwarded, self.trusted)
+            if client != host:
+                scope["client"] = (client, port)
+        await self.app(scope, receive, send)
 
 
 class ConcurrencyLimit:

@@ -87,8 +87,11 @@ def test_recipient_acknowledges_once_and_the_sender_sees_who_when_and_who_not(
     alert = _send(client, cast["fr"], recipients=_network_and(cast, "nl"))
     first = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=cast["de"].headers)
     assert first.status_code == 200, first.text
-    # A colleague (even a viewer) acknowledging again changes nothing: the first time and person stay.
-    again = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=cast["de_viewer"].headers)
+    # A viewer does not act for the organisation; acknowledging again changes nothing: the first time and person stay.
+    assert (
+        client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=cast["de_viewer"].headers).status_code == 403
+    )
+    again = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=cast["de"].headers)
     assert again.status_code == 200
     assert again.json()["acknowledged"] == first.json()["acknowledged"]
 

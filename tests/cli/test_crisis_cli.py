@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis import demo
 from cybercrisis.config import Settings
 from cybercrisis.crises.models import Crisis
 from cybercrisis.db import unit_of_work
+from cybercrisis.directory.models import Organisation
 from tests.conftest import count
 
 
@@ -30,6 +32,14 @@ def test_open_escalate_and_agree_from_the_command_line(loaded: None, run, db: Se
     assert crisis_id in listed and "Wiper threat to telecoms" in listed
     assert crisis_id not in run("crisis", "list", "--as", "duty@ec3.example").stdout  # not shared with EC3
 
+    # The Council Presidency must agree, so it must read the crisis first: only its originator (ENISA) shares it.
+    refused = run("crisis", "escalate", crisis_id, "--to", "ipcr-information-sharing", "--rationale", "political",
+                  "--as", "coordinator@enisa.example", ok=False)  # fmt: skip
+    assert refused.returncode == 1 and "a proposal adds no reader" in refused.stderr
+    presidency = db.scalar(select(Organisation.id).where(Organisation.short_name == "Council Presidency"))
+    shared = json.loads(run("crisis", "share", crisis_id, "--tlp", "amber", "--community", "eu-cyclone",
+                            "--organisation", str(presidency), "--as", "coordinator@enisa.example").stdout)  # fmt: skip
+    assert shared["organisations"] == [presidency]
     step = json.loads(run("crisis", "escalate", crisis_id, "--to", "ipcr-information-sharing", "--rationale",
                           "political attention", "--as", "coordinator@enisa.example").stdout)  # fmt: skip
     assert step["state"] == "pending"

@@ -52,7 +52,8 @@ def test_build_writes_pdf_json_and_markdown_marked_for_the_reader(loaded: None, 
     assert body["marking"] == "amber" and body["tlp"] == "green"  # its own marking, and the one to handle it under
     headline = {n["key"]: n["value"] for n in body["figures"]["headline"]}
     assert headline["contributions"] == 8 and headline["status-crisis"] == 1 and headline["assistance"] == 1
-    assert {"id", "period_start", "period_end", "text", "sources", "withheld", "share_with", "audience"} <= set(body)
+    assert {"id", "period_start", "period_end", "text", "sources", "share_with", "audience"} <= set(body)
+    assert "withheld" not in body  # nothing is said of sources the reader may not see, not even how many
 
     # Markdown on stdout (the message goes to stderr): the marking first and last, then the title and figures.
     md = run("sitrep", "build", "--level", "operational", "--period", "today", "--as", COORDINATOR, "--format", "md",

@@ -95,6 +95,14 @@ def _open(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
     return dict(r.json())
 
 
+def _share_with_approvers(client: TestClient, cast: dict[str, Actor], cid: str, *, communities: list[str]) -> None:
+    """The originator (ENISA) lets the organisations that must agree to IPCR read the crisis."""
+    orgs = [cast["presidency"].org_id, cast["gsc"].org_id]
+    r = client.put(f"/api/v1/crises/{cid}/sharing", json={"tlp": "amber", "share_with": {
+        "communities": communities, "organisations": orgs}}, headers=cast["enisa"].headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+
+
 def test_opening_a_crisis_from_incidents_shows_them_and_what_they_evidence(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
@@ -179,16 +187,20 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
     # EU-CyCLONe members now read it (they did not before).
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["fr_crisis"].headers).status_code == 200
 
-    # To IPCR: the Presidency and the GSC must both agree. It is pending until they do.
+    # To IPCR: the Presidency and the GSC must both agree, so they must read the crisis; a proposal adds no reader.
+    r = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "political impact"},
+                    headers=cast["fr_crisis"].headers)  # fmt: skip
+    assert r.status_code == 409 and "GSC, PRESIDENCY must agree" in r.json()["detail"]
+    _share_with_approvers(client, cast, cid, communities=["csirts-network", "eu-cyclone"])
     r = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "political impact"},
                     headers=cast["fr_crisis"].headers)  # fmt: skip
     assert r.status_code == 201, r.text
     esc = r.json()
-    assert esc["state"] == "pending" and {o["name"] for o in esc["waiting_for"]} == {"PRESIDENCY", "GSC"}
-    # The approvers were given the crisis to read, and were asked.
-    assert client.get(f"/api/v1/crises/{cid}", headers=cast["presidency"].headers).status_code == 200
+    # The crisis authority is not its originator, and the step brings the IPCR community in: ENISA must agree too.
+    assert esc["state"] == "pending" and {o["name"] for o in esc["waiting_for"]} == {"ENISA", "PRESIDENCY", "GSC"}
+    # The approvers were asked.
     asked = {m.target for m in outbox(db, OutboxMessage.event == "crises:escalation:approval-requested")}
-    assert asked == {"desk@presidency.example", "desk@gsc.example"}
+    assert asked == {"desk@presidency.example", "desk@gsc.example", "desk@enisa.example"}
     # A second proposal while one is pending is refused.
     again = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "technical", "rationale": "x"},
                         headers=cast["enisa"].headers)  # fmt: skip
@@ -196,9 +208,10 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
 
     url = f"/api/v1/crises/{cid}/escalations/{esc['id']}"
     # Not on the list; no right to approve; both refused and nothing written.
-    assert client.post(f"{url}/approve", headers=cast["enisa"].headers).status_code == 403
+    assert client.post(f"{url}/approve", headers=cast["de_coord"].headers).status_code == 403
     assert client.post(f"{url}/approve", headers=cast["presidency_analyst"].headers).status_code == 403
     assert count(db, EscalationApproval) == 0
+    assert client.post(f"{url}/approve", json={"comment": "yes"}, headers=cast["enisa"].headers).status_code == 200
     r = client.post(f"{url}/approve", json={"comment": "agreed in COREPER"}, headers=cast["presidency"].headers)
     assert r.status_code == 200 and r.json()["state"] == "pending"
     assert client.post(f"{url}/approve", headers=cast["presidency"].headers).status_code == 409  # answered already
@@ -231,6 +244,7 @@ def test_two_approvals_arriving_at_once_both_count(
     app: FastAPI, client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     cid = _open(client, cast["enisa"], stage="eu-cyclone")["id"]
+    _share_with_approvers(client, cast, cid, communities=["eu-cyclone"])
     esc = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "r"},
                       headers=cast["enisa"].headers).json()  # fmt: skip
     barrier = threading.Barrier(2)

@@ -37,7 +37,7 @@ from cybercrisis.directory.exchange import org_id_for_key
 from cybercrisis.exchange import federation
 from cybercrisis.exchange.models import Peer, PeerCursor, StixObject
 from cybercrisis.exchange.signer import sign_pending
-from tests.conftest import count
+from tests.conftest import TEST_OUTBOUND_ALLOW, TEST_SECRET_KEY, count
 
 pytestmark = [pytest.mark.slow]  # each test starts its own two nodes: workers may run them side by side
 
@@ -81,7 +81,10 @@ class NodeProc:
             "CYBERCRISIS_DATABASE_URL": self.database_url,
             "CYBERCRISIS_NODE_NAME": self.name,
             "CYBERCRISIS_NODE_ORGANISATION": self.organisation,
+            # The key that seals peer tokens: the test's in-process sync rounds on B must open what `peer add` sealed.
+            "CYBERCRISIS_SECRET_KEY": TEST_SECRET_KEY,
             "CYBERCRISIS_JOBS_ENABLED": "false",  # the test runs the sync rounds itself
+            "CYBERCRISIS_OUTBOUND_ALLOW": TEST_OUTBOUND_ALLOW,  # both nodes listen on 127.0.0.1
             "CYBERCRISIS_ARGON2_TIME_COST": "1",
             "CYBERCRISIS_ARGON2_MEMORY_KIB": "1024",
             "COLUMNS": "250",
@@ -145,7 +148,7 @@ class NodeProc:
 
     def settings(self) -> Settings:
         return Settings(data_dir=self.data_dir, database_url=self.database_url, secret_key="x" * 48,
-                        jobs_enabled=False)  # fmt: skip
+                        jobs_enabled=False, outbound_allow=TEST_OUTBOUND_ALLOW)  # fmt: skip
 
 
 def indicator(n: int, *, marks: list[str] | None = None) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.errors import Conflict, InvalidInput
 from cybercrisis.exchange import federation, importer, peers, taxii
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer, StixObject
-from tests.conftest import Actor, World, count
+from tests.conftest import TEST_SECRET_KEY, Actor, World, count
 from tests.exchange.test_stix_import import indicator, principal
 
 
@@ -46,7 +47,7 @@ def _mark(tlp: TLP) -> list[str]:
 # --- what is pushed ----------------------------------------------------------------------------------------------
 
 
-def test_push_selects_what_the_peer_organisation_may_read_never_red_and_never_its_own(
+def test_push_selects_what_the_peer_organisation_may_read_never_red_and_only_this_nodes_own(
     session_factory: sessionmaker[Session], cast: dict[str, Actor], tmp_path: Path
 ) -> None:
     fr, de, nl = cast["fr"], cast["de"], cast["nl"]
@@ -57,12 +58,14 @@ def test_push_selects_what_the_peer_organisation_may_read_never_red_and_never_it
     strict_nl = indicator(marks=_mark(TLP.AMBER_STRICT))
     red = indicator(marks=_mark(TLP.RED))
     from_peer = indicator(marks=_mark(TLP.GREEN))
-    _import(session_factory, fr, [green, from_peer])
+    from_third = indicator(marks=_mark(TLP.GREEN))  # another node's: a node speaks only for its own objects
+    _import(session_factory, fr, [green, from_peer, from_third])
     _import(session_factory, fr, [for_nl, strict_nl], share_with=ShareWith(organisations=[nl.org_id]))
     _import(session_factory, fr, [for_de, strict_de], share_with=ShareWith(organisations=[de.org_id]))
     _import(session_factory, fr, [red], share_with=ShareWith(users=[de.user_id]))  # named: a user, not the node
     with unit_of_work(session_factory) as s:
         s.execute(update(StixObject).where(StixObject.id == from_peer["id"]).values(origin_node="identity--peer-de"))
+        s.execute(update(StixObject).where(StixObject.id == from_third["id"]).values(origin_node="identity--third"))
 
     node = nodes.load(tmp_path / "node-fr")
     with unit_of_work(session_factory, write=False) as s:
@@ -131,7 +134,8 @@ def _probe(node: nodes.Node, *, organisation: str | None, collections: tuple[str
 
 def _add(s: Session, probe: peers.Probe, **over: Any) -> Peer:
     args: dict[str, Any] = {"actor": None, "local_node": "identity--local", "probe": probe, "token": "t",
-                            "username": None, "direction": "both", "collections": [], "timeout": 5.0}  # fmt: skip
+                            "username": None, "direction": "both", "collections": [], "timeout": 5.0,
+                            "settings": Settings(secret_key=TEST_SECRET_KEY)}  # fmt: skip
     args.update(over)
     return peers.add(s, **args)
 
@@ -187,7 +191,7 @@ def test_a_rotated_key_is_accepted_when_endorsed_and_a_foreign_one_is_not(
         ring = nodes.key_ring(s, nodes.load(tmp_path / "local"))
     # what the new key signs verifies here
     obj = indicator()
-    block = rotated.sign(obj, cast["de"].org_id, tlp="amber")
+    block = rotated.sign(obj, cast["de"].org_id, tlp="amber", shares=[], share_key=obj["id"])
     assert nodes.verify({**obj, nodes.ORIGIN: block}, block, ring) is None
     with unit_of_work(session_factory) as s:
         assert peers.refresh_keys(s, peer_id=peer_id, discovery=d, local_node="identity--local") == []

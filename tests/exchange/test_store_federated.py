@@ -58,9 +58,10 @@ def test_an_incident_is_published_at_commit_with_its_access_and_a_new_version_on
         True,
         None,
     )
-    # Everything derived from the incident follows the incident's share list; countries are public reference data.
-    assert {r.share_id for r in published if r.type != "location"} == {inc["id"]}
-    assert {r.tlp for r in published if r.type == "location"} == {"clear"}
+    # Everything derived from the incident follows the incident's share list, countries included: a country is
+    # public, but that this incident names it is not.
+    assert {r.share_id for r in published} == {inc["id"]}
+    assert {r.tlp for r in published} == {"amber"}
 
     def readable(actor: Actor) -> set[str]:
         who = principal(session_factory, actor)
@@ -127,9 +128,10 @@ def peer_node(tmp_path: Path) -> node.Node:
 def signed(
     peer: node.Node, obj: dict[str, Any], owner: str, shares: list[dict[str, str]] | None = None, tlp: str = "amber"
 ) -> dict[str, Any]:
+    """`obj` as `peer` sends it: with its signature block and the share list it signs."""
     out = dict(obj)
-    out[node.ORIGIN] = peer.sign(obj, owner, tlp=tlp)
     out[node.SHARES] = shares or []
+    out[node.ORIGIN] = peer.sign(obj, owner, tlp=tlp, shares=out[node.SHARES], share_key=obj["id"])
     return out
 
 
@@ -138,10 +140,14 @@ def ring(settings: Settings, *peers: node.Node) -> dict[str, dict[str, str]]:
     return {me.id: me.public_keys()} | {p.id: p.public_keys() for p in peers}
 
 
-def receive(session_factory: sessionmaker[Session], settings: Settings, objects: list[Any], *peers: node.Node) -> Any:
+def receive(session_factory: sessionmaker[Session], settings: Settings, objects: list[Any], *peers: node.Node,
+            senders: set[str] | None = None) -> Any:  # fmt: skip
+    """Store `objects` as pulled from `peers` (the nodes they may come from, unless `senders` says otherwise)."""
+    allowed = {p.id for p in peers} if senders is None else senders
     with unit_of_work(session_factory) as s:
         return importer.receive(s, objects=objects, ring=ring(settings, *peers),
-                                local_node=node.load(settings.data_dir).id, actor=None, origin="peer:test")  # fmt: skip
+                                local_node=node.load(settings.data_dir).id, actor=None, origin="peer:test",
+                                senders=allowed, via="in the test")  # fmt: skip
 
 
 def test_the_signer_signs_this_nodes_versions_and_the_signature_verifies_only_for_the_untouched_object(
@@ -193,7 +199,7 @@ def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_wi
         signed(peer_node, unmarked, fr, [{"kind": "community", "target": "csirts-network"}], tlp="green"),
         signed(peer_node, indicator(), fr, tlp="purple"),
     ]  # fmt: skip
-    result = receive(session_factory, settings, objects, peer_node)
+    result = receive(session_factory, settings, objects, peer_node, senders={peer_node.id, stranger.id})
     assert result.imported == 4
     reasons = {r.index: r.reason for r in result.rejected}
     assert sorted(reasons) == [3, 4, 5, 6, 8]
@@ -234,7 +240,8 @@ def test_our_own_objects_coming_back_from_a_peer_are_never_stored_again(
 ) -> None:  # fmt: skip
     me = node.load(settings.data_dir)
     ours = indicator()
-    back = dict(ours, **{node.ORIGIN: me.sign(ours, cast["fr"].org_id, tlp="amber"), node.SHARES: []})
+    back = dict(ours, **{node.ORIGIN: me.sign(ours, cast["fr"].org_id, tlp="amber", shares=[], share_key=ours["id"]),
+                         node.SHARES: []})  # fmt: skip
     result = receive(session_factory, settings, [back], peer_node)
     assert (result.imported, result.unchanged, result.rejected) == (0, 1, [])
     assert count(db, StixObject) == 0
@@ -254,5 +261,5 @@ def test_a_rotated_key_is_accepted_only_when_endorsed_by_a_pinned_key(tmp_path: 
     # What the old key signed still verifies; the new key signs from now on.
     obj = indicator()
     ring = {a.id: node.endorsed_keys(a.id, pinned, published)}
-    assert node.verify(obj, rotated.sign(obj, "identity--x", tlp="clear"), ring) is None
-    assert node.verify(obj, a.sign(obj, "identity--x", tlp="clear"), ring) is None
+    assert node.verify(obj, rotated.sign(obj, "identity--x", tlp="clear", shares=[], share_key=obj["id"]), ring) is None
+    assert node.verify(obj, a.sign(obj, "identity--x", tlp="clear", shares=[], share_key=obj["id"]), ring) is None

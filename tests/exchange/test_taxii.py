@@ -316,7 +316,7 @@ def test_signed_objects_from_a_peer_are_received_and_unsigned_tampering_is_refus
 ) -> None:
     node = nodes.load(settings.data_dir)
     ours = indicator()
-    signed = {**ours, nodes.ORIGIN: node.sign(ours, cast["fr"].org_id, tlp="amber")}
+    signed = {**ours, nodes.ORIGIN: node.sign(ours, cast["fr"].org_id, tlp="amber", shares=[], share_key=ours["id"])}
     col = collection(live_server, cast["fr"], community_id())
     status = col.add_objects({"objects": [signed]})
     assert status.success_count == 1  # our own object coming back: unchanged, never stored twice

@@ -29,6 +29,7 @@ from cybercrisis.crises.models import Crisis, CrisisIncident
 from cybercrisis.db import new_id, unit_of_work
 from cybercrisis.directory import service as directory
 from cybercrisis.directory.exchange import org_id_for_key
+from cybercrisis.errors import InvalidInput
 from cybercrisis.handoffs import evidence
 from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
 from cybercrisis.notify.models import OutboxMessage
@@ -341,7 +342,8 @@ def test_oversized_tampered_or_misplaced_files_are_refused_and_leave_nothing(
 def test_custody_chain_follows_handover_receipt_and_transfers_in_order(
     client: TestClient, scene: Scene, db: Session
 ) -> None:
-    h = handoff(client, scene)
+    # The sender names the units the package may travel on to: only the originator widens who reads it.
+    h = handoff(client, scene, onward=[scene.orgs["BKA"], EC3])
     hid, url = h["id"], f"/api/v1/handoffs/{h['id']}"
     assert upload(client, scene, hid, PCAP).status_code == 201
     digest = hashlib.sha256(PCAP).hexdigest()
@@ -363,16 +365,15 @@ def test_custody_chain_follows_handover_receipt_and_transfers_in_order(
     assert written(db) == before and len(stored(scene.settings)) == 1
     # Transfers go to law enforcement only, by the holder only.
     for who, to, status in (("fr", scene.orgs["BKA"], 403), ("ofac", scene.orgs["ENISA"], 422),
-                            ("ofac", scene.orgs["OFAC"], 422), ("bka", scene.orgs["BKA"], 404)):  # fmt: skip
+                            ("ofac", scene.orgs["OFAC"], 422), ("bka", scene.orgs["BKA"], 403)):  # fmt: skip
         assert client.post(f"{url}/transfer", json={"to": to}, headers=scene[who].headers).status_code == status
     assert written(db) == before
     r = client.post(f"{url}/transfer", json={"to": scene.orgs["BKA"], "note": "German suspects"},
                     headers=scene["ofac"].headers)  # fmt: skip
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["holder"]["short_name"]) == ("handed-over", "BKA")
-    assert sorted(r.json()["share_with"]["organisations"]) == sorted([scene.orgs["OFAC"], scene.orgs["BKA"]])
+    assert sorted(r.json()["share_with"]["organisations"]) == sorted([scene.orgs["OFAC"], scene.orgs["BKA"], EC3])
     # The new holder reads it and acknowledges; the previous one can no longer act as holder.
-    assert client.get(url, headers=scene["bka"].headers).status_code == 200
     assert client.get(url, headers=scene["ee"].headers).status_code == 404
     assert client.post(f"{url}/transfer", json={"to": EC3}, headers=scene["ofac"].headers).status_code == 403
     assert client.post(f"{url}/receive", headers=scene["bka"].headers).status_code == 200
@@ -495,7 +496,9 @@ def test_zip_stream_breaks_off_when_the_store_no_longer_holds_the_evidence(tmp_p
         b"".join(evidence.zip_stream({"f": 1}, [member]))
     again = evidence.store(io.BytesIO(PCAP), data_dir=tmp_path, max_bytes=LIMIT)
     assert (again.sha256, again.created) == (blob.sha256, False)  # stored once; the altered copy is not replaced
-    assert evidence.clean_name("..\\..\\a\x00b.exe") == "a_b.exe" and evidence.clean_name("") == "evidence"
+    assert evidence.clean_name("..\\..\\a b.exe") == "a b.exe" and evidence.clean_name("") == "evidence"
+    with pytest.raises(InvalidInput):  # refused, not replaced: tests/handoffs/test_evidence_names.py
+        evidence.clean_name("a\x00b.exe")
     assert evidence.clean_media_type("text/html; charset=utf-8") == "text/html"
     assert evidence.clean_media_type("<script>") == "application/octet-stream"
 

@@ -120,7 +120,7 @@ def test_report_submitted_by_the_entity_notifies_its_csirt(
     assert [m.target for m in msgs] == ["soc@cert-fr.example"]
 
 
-def test_red_incidents_send_nothing_to_organisation_channels(
+def test_red_incidents_reach_their_named_users_only_never_organisation_channels(
     client: TestClient,
     cast: dict[str, Actor],
     session_factory: sessionmaker[Session],
@@ -131,7 +131,10 @@ def test_red_incidents_send_nothing_to_organisation_channels(
         client, cast["fr"], datetime.now(UTC) - timedelta(hours=30), tlp="red", share_with={"users": [cast["de"].email]}
     )
     sweep_deadlines(session_factory, delivery_settings)
-    assert count(db, OutboxMessage) == 0
+    # The named users (the author and the CERT-Bund analyst) at their own addresses; no organisation address.
+    targets = {m.target for m in db.scalars(select(OutboxMessage))}
+    assert targets == {cast["fr"].email, cast["de"].email}
+    assert all("TLP:RED" in m.subject for m in db.scalars(select(OutboxMessage)))
 
 
 def test_escalation_notifies_the_community_members_who_may_now_read_it(

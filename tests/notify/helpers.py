@@ -7,8 +7,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.accounts.service import SYSTEM
+from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.notify.models import OutboxMessage
+from tests.conftest import TEST_OUTBOUND_ALLOW, TEST_SECRET_KEY
 
 
 def add_contact(factory: sessionmaker[Session], org_id: str, kind: str, value: str) -> str:
@@ -38,9 +40,14 @@ def add_route(
     *,
     secret: str | None = None,
     pgp_public_key: str | None = None,
+    outbound_allow: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[int, str | None]:
     from cybercrisis.notify import service
 
+    chosen = settings or Settings(secret_key=TEST_SECRET_KEY, outbound_allow=TEST_OUTBOUND_ALLOW)
+    if outbound_allow is not None:  # the operator's CYBERCRISIS_OUTBOUND_ALLOW when the route is made
+        chosen = chosen.model_copy(update={"outbound_allow": outbound_allow})
     with unit_of_work(factory) as s:
         route, made = service.create_route(
             s,
@@ -51,6 +58,8 @@ def add_route(
             target=target,
             secret=secret,
             pgp_public_key=pgp_public_key,
+            # The secret is sealed with the server key: by default that of the `settings` fixture.
+            settings=chosen,
         )
         return route.id, made
 

@@ -42,6 +42,7 @@ def _queue(factory: sessionmaker[Session], org_ids: list[str], key: str = "test:
             object_id="document--00000000-0000-4000-8000-000000000001",
             payload={"n": 1},
             dedupe=key,
+            marking="amber",
         )
 
 
@@ -89,6 +90,7 @@ def test_queued_message_is_part_of_the_callers_transaction(
                 object_id=None,
                 payload={},
                 dedupe="x",
+                marking="amber",
             )
             raise Boom
 

@@ -126,6 +126,7 @@ def test_deleting_a_route_gives_up_its_undelivered_messages(
             object_id=None,
             payload={},
             dedupe="k",
+            marking="amber",
         )
     assert client.delete(f"{URL}/{route['id']}", headers=cast["fr_admin"].headers).status_code == 204
     [msg] = outbox(db)

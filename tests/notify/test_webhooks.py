@@ -37,6 +37,7 @@ def _queue(factory: sessionmaker[Session], org_id: str) -> None:
             object_id="alert--00000000-0000-4000-8000-000000000001",
             payload={"alert": "alert--00000000-0000-4000-8000-000000000001", "tlp": "amber"},
             dedupe="alerts:alert:send:alert--00000000-0000-4000-8000-000000000001",
+            marking="amber",
         )
 
 

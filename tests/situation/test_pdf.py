@@ -86,7 +86,6 @@ def view(level: str = "political", **changes: Any) -> dict[str, Any]:
             "notes": "",
         },
         "picture": picture(level),
-        "withheld": 0,
     }
     return base | changes
 
@@ -124,7 +123,7 @@ def test_political_briefing_is_a_pdf_of_at_most_two_pages() -> None:
 def test_every_page_carries_the_tlp_label_in_header_and_footer(
     marking: str, label: str, level: str, tmp_path: Path
 ) -> None:
-    pdf = render_pdf(view(level, marking=marking, withheld=2), scale=SCALE)
+    pdf = render_pdf(view(level, marking=marking), scale=SCALE)
     texts = pages(pdf, tmp_path)
     assert len(texts) == page_count(pdf) >= 2
     for n, text in enumerate(texts, start=1):
@@ -137,7 +136,7 @@ def test_every_page_carries_the_tlp_label_in_header_and_footer(
 
 @needs_poppler
 def test_page_one_has_title_period_figures_and_map_page_two_the_story(tmp_path: Path) -> None:
-    texts = pages(render_pdf(view(withheld=3), scale=SCALE), tmp_path)
+    texts = pages(render_pdf(view(), scale=SCALE), tmp_path)
     assert len(texts) == 2
     one, two = flat(texts[0]), flat(texts[1])
     assert "Power grid attacks across the Union" in one
@@ -150,11 +149,12 @@ def test_page_one_has_title_period_figures_and_map_page_two_the_story(tmp_path: 
     assert "Whether to activate the IPCR." in two
     assert "Where it is going: national outlooks" in two
     assert "Needs that may call for decisions" in two and "Generators and incident responders" in two
-    assert "3 items were withheld because you may not see their sources." in two
+    # Every reader reads the same sentence: nothing says how many sources they may not see.
+    assert "Figures are computed from the sources you may see." in two and "withheld" not in two
 
 
 @needs_poppler
-def test_published_report_has_no_draft_line_and_nothing_withheld_says_nothing(tmp_path: Path) -> None:
+def test_published_report_has_no_draft_line(tmp_path: Path) -> None:
     published = view(state="published", published_at=END + timedelta(hours=2), version=4)
     text = flat("\n".join(pages(render_pdf(published, scale=SCALE), tmp_path)))
     assert "DRAFT" not in text and "NOT PUBLISHED" not in text
@@ -182,13 +182,12 @@ def test_long_text_and_many_rows_still_fit_two_pages(tmp_path: Path) -> None:
         title="A very long title that goes on " * 8,
         text={"summary": words * 400, "decisions_needed": words * 80, "notes": words * 50},
         picture=picture(needs=words * 10),
-        withheld=1,
     )
     texts = pages(render_pdf(long, scale=SCALE), tmp_path)
     assert len(texts) <= 2
     both = flat("\n".join(texts))
     assert "the full text is in the platform" in both
-    assert "1 item was withheld because you may not see their sources." in both
+    assert "Figures are computed from the sources you may see." in both
 
 
 @needs_poppler
@@ -201,7 +200,7 @@ def test_a_word_too_long_for_the_line_wraps_and_stays_whole(tmp_path: Path) -> N
 
 def test_operational_and_technical_briefings_render() -> None:
     for level in ("operational", "technical"):
-        pdf = render_pdf(view(level, withheld=1), scale=SCALE)
+        pdf = render_pdf(view(level), scale=SCALE)
         assert pdf.startswith(b"%PDF-") and page_count(pdf) >= 1
 
 

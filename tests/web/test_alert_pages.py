@@ -194,14 +194,19 @@ def test_recipient_sees_the_badge_and_acknowledges_with_the_button(
     row = client.get(f"/api/v1/alerts/{first['id']}", headers=cast["de"].headers).json()["acknowledged"]
     assert [(a["organisation"], a["by"]) for a in row] == [(cast["de"].org_id, cast["de"].user_id)]
 
-    # A colleague, even a viewer, acknowledges for the organisation from the alert's page.
+    # A viewer sees that its organisation is awaited, but acknowledging is an act for it: no button, and a post is
+    # refused with nothing written.
     sign_in(client, cast["de_viewer"].email)
     page = client.get(f"/alerts/{second['id']}", headers=HTML).text
-    assert "is waiting for your organisation to acknowledge" in page
+    assert "is waiting for your organisation to acknowledge" in page and 'action="/alerts/' not in page
+    assert acknowledge(client, second["id"], csrf_on(client, "/alerts")).status_code == 403
+    assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 1
+    # An analyst colleague acknowledges for the organisation from the alert's page.
+    sign_in(client, cast["de"].email)
     r = acknowledge(client, second["id"], csrf_on(client, "/alerts"), back="https://evil.example/")
     assert r.status_code == 303 and r.headers["location"] == f"/alerts/{second['id']}"  # never off-site
     page = client.get(f"/alerts/{second['id']}", headers=HTML).text
-    assert badge(page) == 0 and f"by {cast['de_viewer'].email}" in page
+    assert badge(page) == 0 and f"by {cast['de'].email}" in page
     assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 2
 
 

@@ -306,9 +306,15 @@ def test_escalation_is_proposed_and_agreed_through_the_room(
                                                     "rationale": " "})  # fmt: skip
     assert r.status_code == 422 and 'id="x-rationale-error"' in r.text and "The move was not proposed" in r.text
     assert count(db, Escalation) == 1
-    # To IPCR: the Presidency must agree, so the move waits.
+    # To IPCR: the Presidency must agree, so it must read the crisis: without the originator's tick, refused.
     r = post(client, f"/crises/{cid}/escalations", {"csrf_token": token, "to": "ipcr-information-sharing",
                                                     "rationale": "Political impact"})  # fmt: skip
+    assert r.status_code == 409 and "a proposal adds no reader" in text_of(r.text)
+    assert 'name="share_with_approvers" value="yes"' in r.text  # offered to ENISA, the originator
+    # With it, ENISA lets the Presidency read the crisis, and the move waits for its agreement.
+    r = post(client, f"/crises/{cid}/escalations", {"csrf_token": token, "to": "ipcr-information-sharing",
+                                                    "rationale": "Political impact",
+                                                    "share_with_approvers": "yes"})  # fmt: skip
     assert r.headers["location"] == f"/crises/{cid}?done=proposed#escalations"
     page = room(client, cid)
     words = text_of(page)

@@ -415,8 +415,8 @@ def test_sender_adds_files_through_the_form_with_or_without_its_digest(
 def test_holder_acknowledges_transfers_and_everyone_notes_in_the_chain_of_custody(
     client: TestClient, scene: Scene, db: Session
 ) -> None:
-    hid = api_handoff(client, scene)
     fr, ofac, bka = scene.orgs["CERT-FR"], scene.orgs["OFAC"], scene.orgs["BKA"]
+    hid = api_handoff(client, scene, onward=[bka, EC3])  # the units the sender lets it travel on to
     # The sender does not acknowledge receipt for the recipient.
     sign_in(client, scene["fr"].email)
     before = written(db)

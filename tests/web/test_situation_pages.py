@@ -287,7 +287,7 @@ def publish(client: TestClient, people: dict[str, Actor], rep: dict[str, Any]) -
     assert r.status_code == 200, r.text
 
 
-def test_report_shows_figures_with_source_links_and_what_is_withheld(
+def test_report_shows_figures_with_source_links_and_nothing_of_what_is_hidden(
     client: TestClient, people: dict[str, Actor]
 ) -> None:
     shared = incident(client, people["fr"])
@@ -303,7 +303,7 @@ def test_report_shows_figures_with_source_links_and_what_is_withheld(
     page = client.get(f"/sitreps/{rep['id']}", headers=HTML)
     assert page.status_code == 200, page.text
     words = text_of(page.text)
-    assert "1 source of this report is not shown because you may not see it." in words
+    assert "Figures are computed from the sources you may see." in words and "not shown" not in words
     assert words.count("TLP:GREEN") >= 2  # the marking at the top and at the bottom
     assert f'href="/incidents/{shared["id"]}"' in page.text and f'href="/incidents/{de_inc["id"]}"' in page.text
     assert "Ransomware at a grid operator" in words  # sources are named

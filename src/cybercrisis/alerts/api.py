@@ -121,4 +121,4 @@ def acknowledge_alert(alert_id: str, db: DB, principal: CurrentPrincipal) -> Ale
 @router.get("/{alert_id}/timeline", operation_id="alert_timeline", response_model=list[TimelineEntry])
 def alert_timeline(alert_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     alert = service.get_alert(db, principal=principal, alert_id=alert_id)
-    return [timeline_out(e) for e in audit.timeline(db, object_id=alert.id)]
+    return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=alert.id)]

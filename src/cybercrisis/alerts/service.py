@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import exists, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
@@ -20,7 +19,7 @@ from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident
-from cybercrisis.notify.service import notify_orgs
+from cybercrisis.notify.service import notify_readers
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 SEND, ACK, REMIND, ESCALATE = (
@@ -126,7 +125,7 @@ def send_alert(
     exercise: bool = False,
 ) -> Alert:
     """Send an early warning; recipients are the named organisations and the members of the named communities."""
-    actor.require(Permission.ALERT_SEND)
+    authority.authorize(actor, "alert.send", ())
     if actor.org_id is None or actor.user_id is None:
         raise PermissionDenied("alerts are sent by an organisation: act as one of its users")
     marking = sharing.parse_tlp(tlp)
@@ -164,15 +163,16 @@ def send_alert(
         summary={"tlp": marking.value, "recipients": len(recipients), "incident": incident_id},
     )
     subject, text = notice(alert, org_name(session, actor.org_id), intro="Early warning")
-    notify_orgs(
+    notify_readers(
         session,
+        obj=alert,
         event=SEND,
         org_ids=recipients,
         subject=subject,
         body=text,
-        object_id=alert.id,
         payload=payload(alert),
         dedupe=f"{SEND}:{alert.id}",
+        actor=actor,
     )
     return alert
 
@@ -185,8 +185,9 @@ def acknowledge(session: Session, *, actor: Principal, alert_id: str) -> AlertRe
     """Acknowledge for the actor's organisation; again is harmless and keeps the first time."""
     alert = get_alert(session, principal=actor, alert_id=alert_id)
     row = next((r for r in alert.recipients if r.org_id == actor.org_id), None)
-    if row is None or actor.user_id is None:
-        raise PermissionDenied("only a recipient organisation acknowledges an alert")
+    named = [authority.R.NAMED] if row is not None and actor.user_id is not None else []
+    authority.authorize(actor, "alert.acknowledge", named)
+    assert row is not None
     now = utcnow()
     # Conditional, so that two colleagues acknowledging at the same moment record one acknowledgement.
     result = session.execute(
@@ -204,13 +205,14 @@ def acknowledge(session: Session, *, actor: Principal, alert_id: str) -> AlertRe
         return row
     audit.record(session, actor=actor, tag=ACK, object_id=alert.id, summary={"org": row.org_id})
     who = org_name(session, row.org_id)
-    notify_orgs(
+    notify_readers(
         session,
+        obj=alert,
         event=ACK,
         org_ids=[alert.owner_org_id],
         subject=f"[{TLP(alert.tlp).label}] {who} acknowledged: {alert.title}",
         body=f"{who} acknowledged alert {alert.id} ({alert.title}) at {now.isoformat(timespec='seconds')}.",
-        object_id=alert.id,
+        actor=actor,
         payload={**payload(alert), "organisation": row.org_id, "acknowledged_at": now.isoformat()},
         dedupe=f"{ACK}:{alert.id}:{row.org_id}",
     )

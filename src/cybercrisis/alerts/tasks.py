@@ -11,7 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.alerts.service import ESCALATE, REMIND, notice, org_name, payload
 from cybercrisis.audit import service as audit
-from cybercrisis.notify.service import ROUND_THE_CLOCK_KINDS, notify_orgs
+from cybercrisis.notify.service import ROUND_THE_CLOCK_KINDS, notify_readers
 
 
 @dataclass(slots=True)
@@ -85,13 +85,13 @@ def _sender_name(session: Session, alert: Alert, cache: dict[str, str]) -> str:
 def _remind(session: Session, alert: Alert, org_id: str, names: dict[str, str]) -> None:
     audit.record(session, actor=None, tag=REMIND, object_id=alert.id, summary={"org": org_id})
     subject, text = notice(alert, _sender_name(session, alert, names), intro="Reminder: unacknowledged early warning")
-    notify_orgs(
+    notify_readers(
         session,
+        obj=alert,
         event=REMIND,
         org_ids=[org_id],
         subject=subject,
         body=text,
-        object_id=alert.id,
         payload=payload(alert),
         dedupe=f"{REMIND}:{alert.id}:{org_id}",
     )
@@ -102,13 +102,13 @@ def _escalate(session: Session, alert: Alert, org_id: str, names: dict[str, str]
     subject, text = notice(
         alert, _sender_name(session, alert, names), intro="ESCALATION: early warning still unacknowledged"
     )
-    notify_orgs(
+    notify_readers(
         session,
+        obj=alert,
         event=ESCALATE,
         org_ids=[org_id],
         subject=subject,
         body=text,
-        object_id=alert.id,
         payload=payload(alert),
         dedupe=f"{ESCALATE}:{alert.id}:{org_id}",
         contact_kinds=ROUND_THE_CLOCK_KINDS,

@@ -169,7 +169,8 @@ def request_timeline(request_id: str, db: DB, principal: CurrentPrincipal) -> li
     """What happened to the request, and to the offers on it that you may see, oldest first."""
     r = service.get_request(db, principal, request_id)
     offers = service.visible_offers(db, principal, [r.id])[r.id]
-    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=[r.id, *(o.id for o in offers)])]
+    events = audit.timeline_of(db, reader=principal, object_ids=[r.id, *(o.id for o in offers)])
+    return [timeline_out(e) for e in events]
 
 
 @router.post("/assistance-requests/{request_id}/withdraw", operation_id="withdraw_assistance_request",

@@ -19,9 +19,8 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from cybercrisis import taxonomies
-from cybercrisis.access import sharing
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.models import Share
-from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import ORG, read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
@@ -35,7 +34,7 @@ from cybercrisis.directory.exchange import org_id_for_key
 from cybercrisis.directory.models import CommunityMembership, Organisation, OrgType
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident
-from cybercrisis.notify.service import notify_orgs
+from cybercrisis.notify.service import notify_readers
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 # The EU Cybersecurity Reserve (Cyber Solidarity Act) is administered by the Commission, with ENISA; a request to
@@ -127,7 +126,7 @@ def _name(session: Session, org_id: str) -> str:
 
 
 def _requester(session: Session, actor: Principal) -> Organisation:
-    actor.require(Permission.ASSISTANCE_WRITE)
+    authority.authorize(actor, "assistance.request", ())
     org = session.get(Organisation, actor.org_id) if actor.org_id else None
     if org is None or org.type not in NATIONAL_TYPES or not org.country:
         where = f"{org.short_name} ({org.type}, {org.country or 'no country'})" if org else "no organisation"
@@ -242,10 +241,10 @@ def create_request(session: Session, *, actor: Principal, data: RequestIn) -> As
         f"{'Addressed to the EU Cybersecurity Reserve.' if recipients['reserve'] else ''}\n"
         f"Request: {req.id}\nMarking: {marking.label}\n"
     )
-    notify_orgs(session, event=REQUEST_CREATE, org_ids=notify, subject=subject, body=body, object_id=req.id,
-                payload={"request": req.id, "needs": needs, "urgency": urgency, "country": org.country,
-                         "tlp": marking.value, "reserve": recipients["reserve"]},
-                dedupe=f"{REQUEST_CREATE}:{req.id}")  # fmt: skip
+    notify_readers(session, obj=req, event=REQUEST_CREATE, org_ids=notify, subject=subject, body=body,
+                   payload={"request": req.id, "needs": needs, "urgency": urgency, "country": org.country,
+                            "tlp": marking.value, "reserve": recipients["reserve"]},
+                   dedupe=f"{REQUEST_CREATE}:{req.id}", actor=actor)  # fmt: skip
     return req
 
 
@@ -268,10 +267,8 @@ def _lock(session: Session, actor: Principal, request_id: str) -> AssistanceRequ
 
 
 def _as_requester(session: Session, actor: Principal, request_id: str) -> AssistanceRequest:
-    actor.require(Permission.ASSISTANCE_WRITE)
     req = _lock(session, actor, request_id)
-    if actor.org_id != req.owner_org_id:
-        raise PermissionDenied("only the requesting organisation does this")
+    authority.authorize(actor, "assistance.request.manage", authority.owned(actor, req.owner_org_id))
     return req
 
 
@@ -362,11 +359,12 @@ def withdraw_request(session: Session, *, actor: Principal, request_id: str) -> 
                      summary={"request": req.id, "state": o.state, "reason": "request-withdrawn"})  # fmt: skip
     who = _name(session, req.owner_org_id)
     for o in pending:
-        notify_orgs(session, event=REQUEST_WITHDRAW, org_ids=[o.owner_org_id],
-                    subject=f"[{TLP(req.tlp).label}] {who} withdrew its request for assistance",
-                    body=f"{who} withdrew request {req.id}; your offer {o.id} ({o.capability}) is withdrawn with it.\n",
-                    object_id=req.id, payload={"request": req.id, "offer": o.id, "state": req.state},
-                    dedupe=f"{REQUEST_WITHDRAW}:{req.id}:{o.id}")  # fmt: skip
+        # About the offer too, which the offerer reads whatever became of its access to the request.
+        notify_readers(session, obj=o, event=REQUEST_WITHDRAW, org_ids=[o.owner_org_id],
+                       subject=f"[{TLP(req.tlp).label}] {who} withdrew its request for assistance",
+                       body=f"{who} withdrew request {req.id}; your offer {o.id} ({o.capability}) is withdrawn with "
+                       "it.\n", object_id=req.id, payload={"request": req.id, "offer": o.id, "state": req.state},
+                       dedupe=f"{REQUEST_WITHDRAW}:{req.id}:{o.id}", actor=actor)  # fmt: skip
     return req
 
 
@@ -444,10 +442,9 @@ def _catalogue_entry(session: Session, actor: Principal, capability_id: str, kin
 
 def make_offer(session: Session, *, actor: Principal, request_id: str, data: OfferIn) -> Offer:
     """Offer help on a request the actor may read. The offer is TLP:AMBER+STRICT, shared with the requester only."""
-    actor.require(Permission.ASSISTANCE_WRITE)
     req = _lock(session, actor, request_id)
-    if actor.org_id is None or actor.org_id == req.owner_org_id:
-        raise PermissionDenied("the requesting organisation does not offer on its own request")
+    authority.authorize(actor, "assistance.offer", authority.owned(actor, req.owner_org_id))
+    assert actor.org_id is not None  # a recipient organisation: owned() gave none to an actor without one
     if req.state != RequestState.OPEN:
         raise Conflict(f"the request is {req.state}; offers are closed")
     capability = _choice("capability", data.capability, NEEDS)
@@ -471,14 +468,13 @@ def make_offer(session: Session, *, actor: Principal, request_id: str, data: Off
                  summary={"request": req.id, "capability": capability, "people": data.people,
                           "catalogue_entry": capability_id})  # fmt: skip
     who = _name(session, actor.org_id)
-    notify_orgs(session, event=OFFER_CREATE, org_ids=[req.owner_org_id],
-                subject=f"[{TLP.AMBER_STRICT.label}] {who} offers {capability} ({data.people} people)",
-                body=(f"{who} offers {capability}: {data.people} people from {available_from.isoformat()}.\n\n"
-                      f"Request: {req.id}\nOffer: {offer.id}\nMarking: {TLP.AMBER_STRICT.label}\n"),
-                object_id=offer.id,
-                payload={"request": req.id, "offer": offer.id, "capability": capability, "people": data.people,
-                         "offerer": actor.org_id},
-                dedupe=f"{OFFER_CREATE}:{offer.id}")  # fmt: skip
+    notify_readers(session, obj=offer, actor=actor, event=OFFER_CREATE, org_ids=[req.owner_org_id],
+                   subject=f"[{TLP.AMBER_STRICT.label}] {who} offers {capability} ({data.people} people)",
+                   body=(f"{who} offers {capability}: {data.people} people from {available_from.isoformat()}.\n\n"
+                         f"Request: {req.id}\nOffer: {offer.id}\nMarking: {TLP.AMBER_STRICT.label}\n"),
+                   payload={"request": req.id, "offer": offer.id, "capability": capability, "people": data.people,
+                            "offerer": actor.org_id},
+                   dedupe=f"{OFFER_CREATE}:{offer.id}")  # fmt: skip
     return offer
 
 
@@ -487,11 +483,9 @@ def decide_offer(
 ) -> Offer:
     """The requester accepts or declines an offered offer. The first acceptance puts the request in support;
     several offers may be accepted (several teams may deploy)."""
-    actor.require(Permission.ASSISTANCE_WRITE)
     req = _lock(session, actor, request_id)
     offer = _offer_of(session, actor, req, offer_id)
-    if actor.org_id != req.owner_org_id:
-        raise PermissionDenied("only the requesting organisation accepts or declines offers")
+    authority.authorize(actor, "assistance.offer.decide", authority.owned(actor, req.owner_org_id))
     if offer.state != OfferState.OFFERED:
         raise Conflict(f"the offer is {offer.state}; only an offer still offered is accepted or declined")
     if req.state not in DECIDABLE:
@@ -510,23 +504,21 @@ def decide_offer(
                  summary={"request": req.id, "state": offer.state, "request_state": req.state})  # fmt: skip
     who = _name(session, req.owner_org_id)
     verb = "accepted" if accept else "declined"
-    notify_orgs(session, event=tag, org_ids=[offer.owner_org_id],
-                subject=f"[{TLP(offer.tlp).label}] {who} {verb} your offer of {offer.capability}",
-                body=(f"{who} {verb} your offer {offer.id} ({offer.capability}, {offer.people} people).\n"
-                      + (f"Comment: {offer.decision_comment}\n" if offer.decision_comment else "")
-                      + f"\nRequest: {req.id}\nMarking: {TLP(offer.tlp).label}\n"),
-                object_id=offer.id, payload={"request": req.id, "offer": offer.id, "state": offer.state},
-                dedupe=f"{tag}:{offer.id}")  # fmt: skip
+    notify_readers(session, obj=offer, actor=actor, event=tag, org_ids=[offer.owner_org_id],
+                   subject=f"[{TLP(offer.tlp).label}] {who} {verb} your offer of {offer.capability}",
+                   body=(f"{who} {verb} your offer {offer.id} ({offer.capability}, {offer.people} people).\n"
+                         + (f"Comment: {offer.decision_comment}\n" if offer.decision_comment else "")
+                         + f"\nRequest: {req.id}\nMarking: {TLP(offer.tlp).label}\n"),
+                   payload={"request": req.id, "offer": offer.id, "state": offer.state},
+                   dedupe=f"{tag}:{offer.id}")  # fmt: skip
     return offer
 
 
 def withdraw_offer(session: Session, *, actor: Principal, request_id: str, offer_id: str) -> Offer:
     """The offering organisation withdraws its offer while it is still offered; the requester is told."""
-    actor.require(Permission.ASSISTANCE_WRITE)
     req = _lock(session, actor, request_id)
     offer = _offer_of(session, actor, req, offer_id)
-    if actor.org_id != offer.owner_org_id:
-        raise PermissionDenied("only the offering organisation withdraws its offer")
+    authority.authorize(actor, "assistance.offer.withdraw", authority.owned(actor, offer.owner_org_id))
     if offer.state != OfferState.OFFERED:
         raise Conflict(f"the offer is {offer.state}; only an offer still offered is withdrawn")
     offer.state = OfferState.WITHDRAWN.value
@@ -535,11 +527,11 @@ def withdraw_offer(session: Session, *, actor: Principal, request_id: str, offer
     audit.record(session, actor=actor, tag=OFFER_WITHDRAW, object_id=offer.id,
                  summary={"request": req.id, "state": offer.state, "reason": "offerer"})  # fmt: skip
     who = _name(session, offer.owner_org_id)
-    notify_orgs(session, event=OFFER_WITHDRAW, org_ids=[req.owner_org_id],
-                subject=f"[{TLP(offer.tlp).label}] {who} withdrew its offer of {offer.capability}",
-                body=f"{who} withdrew offer {offer.id} on request {req.id}.\n", object_id=offer.id,
-                payload={"request": req.id, "offer": offer.id, "state": offer.state},
-                dedupe=f"{OFFER_WITHDRAW}:{offer.id}")  # fmt: skip
+    notify_readers(session, obj=offer, actor=actor, event=OFFER_WITHDRAW, org_ids=[req.owner_org_id],
+                   subject=f"[{TLP(offer.tlp).label}] {who} withdrew its offer of {offer.capability}",
+                   body=f"{who} withdrew offer {offer.id} on request {req.id}.\n",
+                   payload={"request": req.id, "offer": offer.id, "state": offer.state},
+                   dedupe=f"{OFFER_WITHDRAW}:{offer.id}")  # fmt: skip
     return offer
 
 
@@ -552,7 +544,7 @@ def get_capability(session: Session, actor: Principal, capability_id: str) -> Ca
 
 def create_capability(session: Session, *, actor: Principal, data: CapabilityIn) -> Capability:
     """Publish a catalogue entry: what the organisation can offer, how many people, at what notice."""
-    actor.require(Permission.CAPABILITY_WRITE)
+    authority.authorize(actor, "capability.create", ())
     if actor.org_id is None:
         raise PermissionDenied("a catalogue entry belongs to an organisation; you act for none")
     kind = _choice("kind", data.kind, NEEDS)
@@ -577,9 +569,7 @@ def create_capability(session: Session, *, actor: Principal, data: CapabilityIn)
 
 def _own_capability(session: Session, actor: Principal, capability_id: str) -> Capability:
     cap = get_capability(session, actor, capability_id)
-    actor.require(Permission.CAPABILITY_WRITE)
-    if actor.org_id != cap.owner_org_id:
-        raise PermissionDenied("only the organisation that published a catalogue entry changes it")
+    authority.authorize(actor, "capability.manage", authority.owned(actor, cap.owner_org_id))
     return cap
 
 

@@ -11,7 +11,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.assistance.models import AssistanceRequest, RequestState
 from cybercrisis.assistance.service import REMIND_BEFORE, SUMMARY_DUE
 from cybercrisis.audit import service as audit
-from cybercrisis.notify.service import notify_orgs
+from cybercrisis.notify.service import notify_readers
 
 
 def remind_summaries(session: Session, *, now: datetime) -> int:
@@ -50,8 +50,9 @@ def remind_summaries(session: Session, *, now: datetime) -> int:
         audit.record(session, actor=None, tag=SUMMARY_DUE, object_id=req.id,
                      summary={"summary_due_at": req.summary_due_at.isoformat(), "overdue": overdue})  # fmt: skip
         label = TLP(req.tlp).label
-        notify_orgs(
+        notify_readers(
             session,
+            obj=req,
             event=SUMMARY_DUE,
             org_ids=[req.owner_org_id],
             subject=f"[{label}] Assistance summary report {'overdue since' if overdue else 'due on'} {when}",
@@ -60,7 +61,6 @@ def remind_summaries(session: Session, *, now: datetime) -> int:
                 f"{'overdue since' if overdue else 'due on'} {when} (one month after support ended).\n"
                 f"Record it with POST /api/v1/assistance-requests/{req.id}/summary.\n"
             ),
-            object_id=req.id,
             payload={"request": req.id, "summary_due_at": req.summary_due_at.isoformat(), "overdue": overdue},
             dedupe=f"{SUMMARY_DUE}:{req.id}",
         )

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cybercrisis.access.permissions import Permission
-from cybercrisis.audit import service
+from cybercrisis.audit import reading, service
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.audit.reading import ShownEvent
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.schemas import TimelineEntry
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-def timeline_out(e: AuditEvent) -> TimelineEntry:
+def timeline_out(e: ShownEvent) -> TimelineEntry:
     return TimelineEntry(
         seq=e.seq,
         at=e.occurred_at,
         tag=e.tag,
         actor_user_id=e.actor_user_id,
         actor_org_id=e.actor_org_id,
-        summary=json.loads(e.summary),
+        summary=e.summary,
     )
 
 
 class AuditEventOut(TimelineEntry):
-    object_id: str | None
+    """One entry of the audit chain as this reader may see it. About an object the reader may not read (under the
+    same read policy as everything else, administrators included) it keeps its sequence number, time, tag and actor,
+    and `object_id` is null, `summary` empty and `withheld` true. Summaries never name an object the reader may not
+    read, nor count linked incidents."""
+
+    object_id: str | None = Field(description="the object the event is about; null when withheld or none")
     token_id: str | None
     request_id: str | None
     hash: str
+    withheld: bool = Field(description="true when the event is about an object this reader may not read")
 
 
 class VerifyOut(BaseModel):
@@ -52,7 +58,8 @@ def list_events(
     tag: Annotated[str | None, Query(max_length=120)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AuditEventOut]:
-    """Newest first. Summaries hold field names and ids, never the content of shared objects."""
+    """Newest first. Summaries hold field names and ids, never the content of shared objects; an event about an
+    object the reader may not read says only what happened (tag), when, who did it and where it is in the chain."""
     principal.require(Permission.AUDIT_READ)
     query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
     if not principal.has(Permission.AUDIT_VERIFY):
@@ -68,8 +75,9 @@ def list_events(
             token_id=e.token_id,
             request_id=e.request_id,
             hash=e.hash,
+            withheld=e.withheld,
         )
-        for e in db.scalars(query)
+        for e in reading.shown(db, principal, db.scalars(query).all())
     ]
 
 

@@ -18,7 +18,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import Principal
+from cybercrisis.audit import reading
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.audit.reading import ShownEvent
 from cybercrisis.db import utcnow
 from cybercrisis.exchange import publish as _publish  # noqa: F401 - changes to our objects reach the STIX store
 
@@ -145,22 +147,22 @@ def _iter_events(session: Session, *, batch: int) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
-def timeline(session: Session, *, object_id: str, limit: int = 500) -> list[AuditEvent]:
-    """Events about one object, oldest first. The caller has already checked the reader may see it."""
-    return list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq).limit(limit)
-        )
-    )
+def timeline(session: Session, *, reader: Principal, object_id: str, limit: int = 500) -> list[ShownEvent]:
+    """Events about one object, oldest first, as the reader may see them. The caller has already checked that the
+    reader may read the object; ids in the summaries are checked here (audit.reading)."""
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq).limit(limit)
+    ).all()
+    return reading.visible(session, reader, events, known=(object_id,))
 
 
-def timeline_of(session: Session, *, object_ids: list[str], limit: int = 1000) -> list[AuditEvent]:
-    """Events about several objects (an incident, its reports, its alerts), oldest first."""
-    return list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.object_id.in_(object_ids)).order_by(AuditEvent.seq).limit(limit)
-        )
-    )
+def timeline_of(session: Session, *, reader: Principal, object_ids: list[str], limit: int = 1000) -> list[ShownEvent]:
+    """Events about several objects (an incident, its reports, its alerts), oldest first; only those about objects
+    the reader may read, each as they may see it."""
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.object_id.in_(object_ids)).order_by(AuditEvent.seq).limit(limit)
+    ).all()
+    return reading.visible(session, reader, events)
 
 
 def events_since(session: Session, *, after: datetime | None, limit: int) -> list[AuditEvent]:

@@ -99,17 +99,41 @@ def open_crisis(
         console.print(crisis.id)
 
 
+@app.command("share")
+def share(
+    crisis_id: str,
+    tlp: Annotated[str, typer.Option(help="the marking: clear, green, amber, amber+strict or red")],
+    as_: As = None,
+    organisation: Annotated[list[str] | None, typer.Option(help="an organisation id (repeat)")] = None,
+    community: Annotated[list[str] | None, typer.Option(help="a community slug (repeat)")] = None,
+    user: Annotated[list[str] | None, typer.Option(help="a user id or e-mail (repeat)")] = None,
+) -> None:
+    """Replace the crisis's marking and audience (its originator only), e.g. to let those who must agree to a step
+    read it first; prints the new share list."""
+    from cybercrisis.access.schemas import ShareWith
+
+    with db() as s:
+        crisis = service.set_sharing(s, actor=actor_for(s, as_), crisis_id=crisis_id, tlp=tlp, share_with=ShareWith(
+            organisations=organisation or [], communities=community or [], users=user or []))  # fmt: skip
+        from cybercrisis.access import sharing
+
+        console.print_json(sharing.share_list(sharing.shares_of(s, crisis.id)).model_dump_json())
+
+
 @app.command("escalate")
 def escalate(
     crisis_id: str,
     to: Annotated[str, typer.Option(help="stage key, level or mechanism, e.g. ipcr-information-sharing")],
     rationale: Annotated[str, typer.Option(help="why")],
     as_: As = None,
+    share_with_approvers: Annotated[
+        bool, typer.Option(help="the originator lets those who must agree read the crisis first")
+    ] = False,
 ) -> None:
     """Propose moving the crisis to another stage; prints the escalation id and whether it waits for agreement."""
     with db() as s:
         esc = service.propose_escalation(s, actor=actor_for(s, as_), crisis_id=crisis_id, to=to, rationale=rationale,
-                                         settings=settings())  # fmt: skip
+                                         settings=settings(), share_with_approvers=share_with_approvers)  # fmt: skip
         console.print(json.dumps({"id": esc.id, "state": esc.state, "to": esc.to_stage}))
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import typer
 
-from cybercrisis import migrate
+from cybercrisis import datadir, migrate
 from cybercrisis.cli.common import console, settings
 from cybercrisis.db import make_engine
 
@@ -13,7 +13,7 @@ app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def upgrade() -> None:
     """Apply the migrations up to the code's schema version."""
     s = settings()
-    s.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(s.data_dir)
     engine = make_engine(s.effective_database_url, pool=False)
     migrate.upgrade(engine)
     console.print(f"schema at {migrate.current_revision(engine)} on {engine.url.render_as_string(hide_password=True)}")

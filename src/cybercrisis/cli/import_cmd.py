@@ -28,6 +28,13 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _name(file: Path) -> str:
+    """The file's name as text: bytes that are not UTF-8 (Python holds them as lone surrogates) become escapes."""
+    from cybercrisis import textcheck
+
+    return textcheck.printable(file.name)
+
+
 def _read(file: Path) -> bytes:
     try:
         return file.expanduser().read_bytes()
@@ -100,7 +107,7 @@ def import_stix(
     except InvalidInput as exc:
         raise _fail(f"{file}: {exc.detail}") from None
     del raw
-    result = _ingest(objects, as_user=as_user, origin=f"file:{file.name}", tlp=tlp, communities=share_with_community,
+    result = _ingest(objects, as_user=as_user, origin=f"file:{_name(file)}", tlp=tlp, communities=share_with_community,
                      organisations=share_with_org, atomic=atomic)  # fmt: skip
     _summary(result)
     for r in result.rejected:
@@ -142,7 +149,7 @@ def import_misp(
         )
     for warning in conversion.warnings[:20]:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
-    result = _ingest(conversion.objects, as_user=as_user, origin=f"misp-file:{file.name}", tlp=tlp,
+    result = _ingest(conversion.objects, as_user=as_user, origin=f"misp-file:{_name(file)}", tlp=tlp,
                      communities=share_with_community, organisations=share_with_org, atomic=atomic)  # fmt: skip
     _summary(result, len(conversion.rejected))
     for rejected in conversion.rejected:

@@ -34,13 +34,13 @@ def add(
     s = settings()
     local = nodes.load(s.data_dir)
     try:
-        probe = peers.probe(url=url, token=token, username=username, timeout=timeout)
+        probe = peers.probe(url=url, token=token, username=username, timeout=timeout, allow=s.outbound_networks)
     except peers.PeerError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     with db() as session:
         peer = peers.add(session, actor=None, local_node=local.id, probe=probe, token=token, username=username,
-                         direction=direction, collections=_split(collections), timeout=timeout,
+                         direction=direction, collections=_split(collections), timeout=timeout, settings=s,
                          fingerprint=fingerprint)  # fmt: skip
         d = probe.discovery
         console.print(f"added peer {peer.id}: {d.title} ({d.node_id}) at {peer.url}, direction {peer.direction}")

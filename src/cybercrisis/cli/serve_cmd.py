@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
-from cybercrisis import migrate
+from cybercrisis import datadir, migrate
 from cybercrisis.cli.common import console, err, settings
 from cybercrisis.db import make_engine
 from cybercrisis.errors import SchemaOutOfDate
@@ -20,7 +21,9 @@ def serve(
     import uvicorn
 
     s = settings()
-    s.data_dir.mkdir(parents=True, exist_ok=True)
+    # What this server and its workers create (database, keys, node files, evidence) is its user's alone.
+    os.umask(0o077)
+    datadir.prepare(s.data_dir)
     engine = make_engine(s.effective_database_url, pool=False)
     if demo:
         migrate.upgrade(engine)

@@ -165,9 +165,7 @@ def markdown(view: sitreps.SitrepView, *, owner_name: str, scale: list[str]) -> 
         lines.append("")
     if text.get("notes", "").strip():
         lines += ["## Notes", "", *_prose(text["notes"])]
-    if view.withheld:
-        what = "item was" if view.withheld == 1 else "items were"
-        lines += [f"_{view.withheld} {what} withheld because you may not see their sources._", ""]
+    lines += [f"_{aggregate.SOURCES_NOTE}_", ""]
     if scale:
         lines += [f"_Status scale, least to most severe: {', '.join(scale)}. It is this deployment's own; "
                   "the EU publishes no official alert scale._", ""]  # fmt: skip

@@ -227,4 +227,4 @@ def communication_timeline(communication_id: str, db: DB, principal: CurrentPrin
     c = service.get(db, principal, communication_id)
     pub = service.publication_of(db, c.id)
     ids = [c.id] + ([pub.id] if pub else [])
-    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=ids)]
+    return [timeline_out(e) for e in audit.timeline_of(db, reader=principal, object_ids=ids)]

@@ -28,11 +28,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.policy import ORG, read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
+from cybercrisis.accounts.models import User
 from cybercrisis.audit import service as audit
 from cybercrisis.comms.models import (
     CommKind,
@@ -48,7 +48,7 @@ from cybercrisis.crises.models import Crisis
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from cybercrisis.notify.service import notify_orgs
+from cybercrisis.notify.service import notify_readers
 from cybercrisis.situation.schemas import FieldChange
 
 CREATE = "comms:communication:create"
@@ -303,12 +303,12 @@ def _payload(c: Communication, **extra: Any) -> dict[str, Any]:
 def _request_approval(session: Session, c: Communication) -> None:
     """To the approver organisations, which are on the draft's share list: they may read its title."""
     owner = org_names(session, [c.owner_org_id]).get(c.owner_org_id, "An organisation")
-    notify_orgs(
-        session, event=APPROVAL_REQUESTED, org_ids=c.approvers,
+    notify_readers(
+        session, obj=c, event=APPROVAL_REQUESTED, org_ids=c.approvers,
         subject=f"{_notice_prefix(c)}For approval: {c.title}",
         body=f"{owner} asks your organisation to approve version {c.current_version} of the {KIND_LABELS[c.kind]} "
         f"{c.id} ({c.title}). Approve it, or ask for changes with a comment, in cybercrisis.",
-        object_id=c.id, payload=_payload(c), dedupe=f"{APPROVAL_REQUESTED}:{c.id}:{c.current_version}",
+        payload=_payload(c), dedupe=f"{APPROVAL_REQUESTED}:{c.id}:{c.current_version}",
     )  # fmt: skip
 
 
@@ -326,8 +326,8 @@ def _tell_owner(session: Session, c: Communication, *, event: str, by_org: str |
         if c.kind == CommKind.STATEMENT:
             text += f" It can be released {when}; approved statements are released automatically when due."
         dedupe = f"{event}:{c.id}:{c.current_version}"
-    notify_orgs(
-        session, event=event, org_ids=[c.owner_org_id], subject=subject, body=text, object_id=c.id,
+    notify_readers(
+        session, obj=c, event=event, org_ids=[c.owner_org_id], subject=subject, body=text,
         payload=_payload(c, organisation=by_org), dedupe=dedupe,
     )  # fmt: skip
 
@@ -343,7 +343,7 @@ def _snapshot(session: Session, c: Communication, actor: Principal, now: datetim
 
 def create(session: Session, *, actor: Principal, data: CommunicationIn) -> Communication:
     """Draft a statement or lines to take; shared with its approvers, who are asked to approve version 1."""
-    actor.require(Permission.COMMUNICATION_WRITE)
+    authority.authorize(actor, "communication.create", ())
     if actor.org_id is None:
         raise PermissionDenied("only a member of an organisation drafts communications")
     kind = _kind(data.kind)
@@ -377,10 +377,16 @@ def create(session: Session, *, actor: Principal, data: CommunicationIn) -> Comm
     return c
 
 
+def relations(actor: Principal, c: Communication) -> set[authority.Relation]:
+    """The actor's organisation to a communication it reads: owner, an approver (named), or a recipient."""
+    rel = authority.owned(actor, c.owner_org_id)
+    if actor.org_id is not None and actor.org_id in c.approvers:
+        rel.add(authority.R.NAMED)
+    return rel
+
+
 def _check_editor(actor: Principal, c: Communication) -> None:
-    actor.require(Permission.COMMUNICATION_WRITE)
-    if actor.org_id != c.owner_org_id and actor.org_id not in c.approvers:
-        raise PermissionDenied("only the owner organisation and the approver organisations edit a communication")
+    authority.authorize(actor, "communication.edit", relations(actor, c))
 
 
 def update(session: Session, *, actor: Principal, communication_id: str, patch: CommunicationPatch) -> Communication:
@@ -388,7 +394,7 @@ def update(session: Session, *, actor: Principal, communication_id: str, patch: 
     c = get(session, actor, communication_id)
     _check_editor(actor, c)
     given = patch.model_dump(exclude_unset=True, exclude={"version"})
-    if "approvers" in given and actor.org_id != c.owner_org_id:
+    if "approvers" in given and authority.R.OWNER not in relations(actor, c):
         raise PermissionDenied("only the owner organisation changes the list of approvers")
     _lock(session, c)
     _check_open(c)
@@ -467,9 +473,7 @@ def give_verdict(
 ) -> Communication:
     """Approve, or ask for changes to, the current version for the actor's organisation."""
     c = get(session, actor, communication_id)
-    actor.require(Permission.COMMUNICATION_APPROVE)
-    if actor.org_id not in c.approvers:
-        raise PermissionDenied("your organisation is not on the approvers list")
+    authority.authorize(actor, "communication.verdict", relations(actor, c))
     _check_open(c)
     _check_version(c, version)
     comment = comment.strip()
@@ -483,8 +487,7 @@ def give_verdict(
     _lock(session, c)
     _check_open(c)
     _check_version(c, version)
-    if actor.org_id not in c.approvers:
-        raise PermissionDenied("your organisation is not on the approvers list")
+    authority.authorize(actor, "communication.verdict", relations(actor, c))  # again, under the lock
     before = c.state
     became_approved = _settle(c, approvals(session, c.id))
     if c.state != before:
@@ -519,6 +522,21 @@ def _check_releasable(session: Session, c: Communication, now: datetime) -> None
         raise Conflict(f"embargoed until {c.embargo_until.isoformat()}")
 
 
+def _check_owner_consents(session: Session, c: Communication) -> None:
+    """Releasing makes the text TLP:CLEAR under the owner's name, which only the owner may decide (issue 12): when
+    anyone but the owner releases it (the job at the embargo time), the owner wrote the current version or
+    approved it. A version an approver organisation edited waits for the owner."""
+    text = session.get(CommunicationVersion, (c.id, c.current_version))
+    author_org = session.scalar(select(User.org_id).where(User.id == text.created_by_id)) if text else None
+    if author_org == c.owner_org_id:
+        return
+    agreed = session.get(CommunicationApproval, (c.id, c.owner_org_id, c.current_version))
+    if agreed is None or agreed.verdict != Verdict.APPROVE:
+        owner = org_names(session, [c.owner_org_id]).get(c.owner_org_id, c.owner_org_id)
+        raise Conflict(f"version {c.current_version} was edited by another organisation: {owner} approves it or "
+                       "releases it itself")  # fmt: skip
+
+
 def publish(session: Session, *, actor: Principal, c: Communication, now: datetime) -> Publication:
     """Release an approved statement whose embargo has passed: exactly once, whoever gets there first.
 
@@ -526,6 +544,8 @@ def publish(session: Session, *, actor: Principal, c: Communication, now: dateti
     when it is not releasable or when another request or process released it first.
     """
     _check_releasable(session, c, now)
+    if actor.org_id != c.owner_org_id:
+        _check_owner_consents(session, c)
     version = c.current_version
     claimed = session.execute(
         update_rows(Communication)
@@ -558,12 +578,12 @@ def publish(session: Session, *, actor: Principal, c: Communication, now: dateti
     audit.record(session, actor=actor, tag=PUBLICATION_CREATE, object_id=pub.id,
                  summary={"communication": c.id, "version": version, "tlp": pub.tlp,
                           "languages": [pub.language, *sorted(pub.translations)]})  # fmt: skip
-    notify_orgs(
-        session, event=RELEASED, org_ids=[*c.approvers, c.owner_org_id],
+    notify_readers(
+        session, obj=c, event=RELEASED, org_ids=[*c.approvers, c.owner_org_id],
         subject=("[EXERCISE] " if c.exercise else "") + f"Released: {pub.title}",
         body=f"The statement {c.id} was released at {now.isoformat(timespec='seconds')} as publication {pub.id} "
         f"(TLP:CLEAR): {pub.title}",
-        object_id=c.id, payload=_payload(c, publication=pub.id), dedupe=f"{RELEASED}:{c.id}",
+        payload=_payload(c, publication=pub.id), dedupe=f"{RELEASED}:{c.id}",
     )  # fmt: skip
     return pub
 
@@ -571,18 +591,14 @@ def publish(session: Session, *, actor: Principal, c: Communication, now: dateti
 def release(session: Session, *, actor: Principal, communication_id: str) -> Publication:
     """The owner organisation releases its approved statement now (after its embargo)."""
     c = get(session, actor, communication_id)
-    actor.require(Permission.COMMUNICATION_WRITE)
-    if actor.org_id != c.owner_org_id:
-        raise PermissionDenied("only the owner organisation releases its statement")
+    authority.authorize(actor, "communication.release", relations(actor, c))
     return publish(session, actor=actor, c=c, now=utcnow())
 
 
 def withdraw(session: Session, *, actor: Principal, communication_id: str) -> Communication:
     """The owner withdraws a draft or an approved statement before release; it is then neither edited nor released."""
     c = get(session, actor, communication_id)
-    actor.require(Permission.COMMUNICATION_WRITE)
-    if actor.org_id != c.owner_org_id:
-        raise PermissionDenied("only the owner organisation withdraws its communication")
+    authority.authorize(actor, "communication.withdraw", relations(actor, c))
     _lock(session, c)
     if c.state == CommState.RELEASED:
         raise Conflict(f"already released on {_iso(c.released_at)}: a publication stays public; "
@@ -595,9 +611,9 @@ def withdraw(session: Session, *, actor: Principal, communication_id: str) -> Co
     session.flush()
     audit.record(session, actor=actor, tag=WITHDRAW, object_id=c.id,
                  summary={"state": [before, c.state], "version": c.current_version})  # fmt: skip
-    notify_orgs(
-        session, event=WITHDRAWN, org_ids=c.approvers, subject=f"{_notice_prefix(c)}Withdrawn: {c.title}",
+    notify_readers(
+        session, obj=c, event=WITHDRAWN, org_ids=c.approvers, subject=f"{_notice_prefix(c)}Withdrawn: {c.title}",
         body=f"The {KIND_LABELS[c.kind]} {c.id} ({c.title}) was withdrawn by its owner: no approval is needed.",
-        object_id=c.id, payload=_payload(c), dedupe=f"{WITHDRAWN}:{c.id}",
+        payload=_payload(c), dedupe=f"{WITHDRAWN}:{c.id}",
     )  # fmt: skip
     return c

@@ -153,9 +153,14 @@ def share_crisis(crisis_id: str, body: SharingIn, db: DB, principal: CurrentPrin
 
 
 @router.post("/crises/{crisis_id}/incidents", operation_id="link_crisis_incidents", response_model=list[str])
-def link_incidents(crisis_id: str, body: IncidentLinks, db: DB, principal: CurrentPrincipal) -> list[str]:
-    """Link more incidents; returns the ones newly linked."""
-    return service.link_incidents(db, actor=principal, crisis_id=crisis_id, incident_ids=body.incidents)
+def link_incidents(
+    crisis_id: str, body: IncidentLinks, request: Request, db: DB, principal: CurrentPrincipal
+) -> list[str]:
+    """Link more incidents; returns the ones newly linked. The crisis owner links any incident it may read; an
+    organisation taking part in the crisis links its own organisation's incidents."""
+    return service.link_incidents(
+        db, actor=principal, crisis_id=crisis_id, incident_ids=body.incidents, settings=_settings(request)
+    )
 
 
 @router.delete("/crises/{crisis_id}/incidents/{incident_id}", status_code=204, operation_id="unlink_crisis_incident")
@@ -203,7 +208,8 @@ def propose_escalation(crisis_id: str, body: EscalationIn, db: DB, principal: Cu
     The answer is `pending` while organisations the model names (e.g. the Council Presidency for IPCR) have not
     agreed, or `done` when nobody else had to agree."""
     esc = service.propose_escalation(db, actor=principal, crisis_id=crisis_id, to=body.to, rationale=body.rationale,
-                                     settings=_settings(request))  # fmt: skip
+                                     settings=_settings(request),
+                                     share_with_approvers=body.share_with_approvers)  # fmt: skip
     return _escalation(db, principal, request, esc.id)
 
 
@@ -271,9 +277,10 @@ def list_decisions(crisis_id: str, db: DB, principal: CurrentPrincipal,
 
 
 @router.post("/crises/{crisis_id}/actions", status_code=201, operation_id="create_action", response_model=ActionOut)
-def create_action(crisis_id: str, body: ActionIn, db: DB, principal: CurrentPrincipal) -> ActionOut:
-    """Give an organisation an action with a due time; it is reminded before, and flagged when overdue."""
-    a = service.create_action(db, actor=principal, crisis_id=crisis_id, data=body)
+def create_action(crisis_id: str, body: ActionIn, request: Request, db: DB, principal: CurrentPrincipal) -> ActionOut:
+    """Give an organisation an action with a due time; it is reminded before, and flagged when overdue. The crisis
+    owner and the organisations taking part in the crisis record actions."""
+    a = service.create_action(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
     names = room.Names(db)
     names.load([a.assignee_org_id])
     return room.action_out(a, names, utcnow())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.assistance.models import AssistanceRequest, Offer
+from cybercrisis.audit import reading
 from cybercrisis.audit.api import timeline_out
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.cache import HeadCache, audit_head, reader_key
@@ -50,7 +50,6 @@ from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.handoffs.models import Handoff
 from cybercrisis.incidents.models import Incident
-from cybercrisis.schemas import TimelineEntry
 from cybercrisis.situation.models import Sitrep, SitrepState
 from cybercrisis.situation.sitreps import LEVEL_TITLE
 
@@ -149,38 +148,6 @@ def evidenced(incidents: Sequence[Incident]) -> list[str]:
     return sorted(out)
 
 
-def visible_entry(entry: TimelineEntry, visible: set[str]) -> TimelineEntry | None:
-    """A timeline entry as this reader may see it: incident ids they may not read are taken out of it."""
-    summary = dict(entry.summary)
-    if isinstance(summary.get("incident"), str) and summary["incident"] not in visible:
-        return None
-    many = summary.get("incidents")
-    if isinstance(many, list):
-        shown = [i for i in many if i in visible]
-        if not shown:
-            return None
-        summary["incidents"] = shown
-    elif isinstance(many, int):
-        summary.pop("incidents")  # a count of links made when opening: it would count hidden ones too
-    return entry.model_copy(update={"summary": summary})
-
-
-def _readable_incidents(session: Session, actor: Principal, events: Sequence[AuditEvent], linked: set[str]) -> set[str]:
-    """The incidents named in these timeline entries that the reader may read (one query)."""
-    named: set[str] = set()
-    for e in events:
-        summary = json.loads(e.summary)
-        one, many = summary.get("incident"), summary.get("incidents")
-        named |= {one} if isinstance(one, str) else set()
-        named |= {i for i in many if isinstance(i, str)} if isinstance(many, list) else set()
-    unknown = sorted(named - linked)
-    if not unknown:
-        return linked
-    return linked | set(
-        session.scalars(select(Incident.id).where(Incident.id.in_(unknown), read_filter(actor, Incident)))
-    )
-
-
 def room(session: Session, actor: Principal, crisis_id: str, settings: Settings) -> CrisisOut:
     """Everything of one crisis the reader may see. The query count does not grow with the number of objects."""
     crisis = service.get(session, actor, crisis_id)
@@ -247,7 +214,8 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         select(AuditEvent).where(AuditEvent.object_id.in_(object_ids))
         .order_by(AuditEvent.seq.desc()).limit(TIMELINE_LIMIT)))  # fmt: skip
 
-    readable = _readable_incidents(session, actor, timeline, set(incident_ids))
+    # Ids of objects the reader may not read (incidents linked by others) are left out (audit.reading).
+    shown = reading.visible(session, actor, timeline, known={*object_ids, *incident_ids})
     names.load([crisis.owner_org_id] + [h.recipient_org_id for h in handoff_rows]
                + [o for d in decisions for o in d.decided_by] + [a.assignee_org_id for a in actions])  # fmt: skip
     stage = service._stage(model, crisis)
@@ -274,7 +242,7 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         escalations=escalation_outs(session, escalations, model, names),
         decisions=[decision_out(d, names) for d in decisions],
         actions=[action_out(a, names, now) for a in actions],
-        timeline=[t for t in (visible_entry(timeline_out(e), readable) for e in timeline) if t],
+        timeline=[timeline_out(e) for e in shown],
         can_decide=can_decide,
         can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_decide else [],
     )  # fmt: skip

@@ -48,6 +48,12 @@ class IncidentLinks(Strict):
 class EscalationIn(Strict):
     to: str = Field(min_length=1, max_length=64, description="a stage key, a level, or a mechanism (community)")
     rationale: str = Field(min_length=1, max_length=20_000)
+    share_with_approvers: bool = Field(
+        default=False,
+        description="the originator only: let the organisations that must agree to the move read the crisis now "
+        "(an audited sharing change by the originator, made before the proposal). A proposal itself adds no "
+        "reader: without this, organisations that must agree but cannot read the crisis make it a 409.",
+    )
 
 
 class VerdictIn(Strict):

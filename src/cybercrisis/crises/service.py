@@ -14,9 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.models import Share
-from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import COMMUNITY, ORG, can_read, read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
@@ -43,7 +42,7 @@ from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident
-from cybercrisis.notify.service import notify_orgs
+from cybercrisis.notify.service import notify_readers
 
 # Decisions recorded through their own endpoints, never through the generic decision log.
 _OWN_ENDPOINT = {DecisionKind.ESCALATION, DecisionKind.DE_ESCALATION, DecisionKind.PHASE}
@@ -124,18 +123,22 @@ def _reshare(session: Session, crisis: Crisis) -> None:
     _copy_shares(session, crisis, _children(session, crisis.id))
 
 
-def _add_orgs(session: Session, crisis: Crisis, org_ids: Iterable[str], *, why: str) -> list[str]:
-    """Make sure these organisations read the crisis (approvers, assignees, a new stage's community)."""
+def _require_readers(session: Session, crisis: Crisis, org_ids: Iterable[str], *, why: str) -> None:
+    """Refuse when one of these organisations cannot read the crisis: a proposal adds no reader (issue 12); the
+    originator decides who reads, through the crisis's sharing."""
     shares = sharing.shares_of(session, crisis.id)
     missing = [o for o in dict.fromkeys(org_ids) if not org_can_read(session, o, crisis, shares)]
     if not missing:
-        return []
-    if crisis.tlp == TLP.RED:
-        names = ", ".join(_names(session, missing).values())
-        raise Conflict(f"this crisis is TLP:RED (named users only), so {names} cannot take part ({why}); the "
-                       "originator must mark it AMBER+STRICT or wider first")  # fmt: skip
-    sharing.write(session, object_id=crisis.id, entries=[(ORG, o) for o in missing], added_by=crisis.owner_org_id)
-    return missing
+        return
+    names = ", ".join(sorted(_names(session, missing).values()))
+    owner = _names(session, [crisis.owner_org_id])[crisis.owner_org_id]
+    fix = (
+        "the originator must mark it AMBER+STRICT or wider and share it with them first"
+        if crisis.tlp == TLP.RED
+        else f"the originator ({owner}) shares it with them first (PUT /api/v1/crises/{crisis.id}/sharing)"
+    )
+    raise Conflict(f"{names} {why} but cannot read this crisis ({TLP(crisis.tlp).label}); a proposal adds no "
+                   f"reader: {fix}")  # fmt: skip
 
 
 def _add_community(session: Session, crisis: Crisis, slug: str | None) -> str | None:
@@ -159,15 +162,15 @@ def _names(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
 
 
 def _notify(session: Session, crisis: Crisis, *, event: str, subject: str, body: str, object_id: str,
-            dedupe: str, orgs: Iterable[str] | None = None, exclude: str | None = None) -> None:  # fmt: skip
-    """Tell organisations that may read the crisis. The text carries titles only: all of them may read those."""
+            dedupe: str, orgs: Iterable[str] | None = None, exclude: Principal | None = None) -> None:  # fmt: skip
+    """Tell those who may read the crisis: its organisations or, on TLP:RED, its named users only (notify_readers).
+    `exclude` is the actor: its organisation (on RED, the user) is not told. The text carries titles only."""
     audience = audience_orgs(session, crisis)
     targets = audience if orgs is None else audience & set(orgs)
-    targets.discard(exclude or "")
-    notify_orgs(session, event=event, org_ids=targets, subject=f"[{TLP(crisis.tlp).label}] "
-                f"{subject}", body=f"{body}\nOpen it in cybercrisis: "
-                f"/crises/{crisis.id}", object_id=object_id, payload={"crisis": crisis.id, "object": object_id},
-                dedupe=dedupe)  # fmt: skip
+    targets.discard(exclude.org_id or "" if exclude else "")
+    notify_readers(session, obj=crisis, event=event, org_ids=targets, subject=f"[{TLP(crisis.tlp).label}] "
+                   f"{subject}", body=f"{body}\nOpen it in cybercrisis: /crises/{crisis.id}", object_id=object_id,
+                   payload={"crisis": crisis.id, "object": object_id}, dedupe=dedupe, actor=exclude)  # fmt: skip
 
 
 def _community_orgs(session: Session, slugs: Iterable[str]) -> set[str]:
@@ -205,14 +208,34 @@ def participants_at(session: Session, crisis: Crisis, level: str, model: Escalat
     return {crisis.owner_org_id} | _community_orgs(session, slugs)
 
 
-def _check_decider(session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel) -> None:
-    actor.require(Permission.CRISIS_DECIDE)
-    if actor.org_id is None or actor.org_id not in participants_at(session, crisis, level, model):
-        slugs = sorted({s.community for s in model.stages if s.level == level and s.community})
-        raise PermissionDenied(
-            f"only the crisis owner and organisations taking part at the {level} level "
-            f"({', '.join(slugs) or 'no community configured'}) record decisions there"
-        )
+def participants(session: Session, crisis: Crisis, model: EscalationModel) -> set[str]:
+    """Organisations taking part in the crisis: the owner, and members of the communities of every stage up to the
+    current one (the levels the crisis has reached)."""
+    current = _stage(model, crisis)
+    slugs = [s.community for s in model.stages if s.rank <= current.rank and s.community]
+    return {crisis.owner_org_id} | _community_orgs(session, slugs)
+
+
+def relations(session: Session, actor: Principal, crisis: Crisis, model: EscalationModel,
+              level: str | None = None) -> set[authority.Relation]:  # fmt: skip
+    """How the actor's organisation stands to a crisis it reads: owner, participant (at `level`, or in the crisis
+    as a whole), or a mere recipient."""
+    if actor.org_id is None:
+        return set()
+    if actor.org_id == crisis.owner_org_id:
+        return {authority.R.OWNER, authority.R.PARTICIPANT}
+    taking_part = (
+        participants(session, crisis, model) if level is None else participants_at(session, crisis, level, model)
+    )
+    return {authority.R.PARTICIPANT} if actor.org_id in taking_part else {authority.R.RECIPIENT}
+
+
+def _check_decider(session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel,
+                   act: str = "crisis.decide") -> None:  # fmt: skip
+    slugs = sorted({s.community for s in model.stages if s.level == level and s.community})
+    authority.authorize(actor, act, relations(session, actor, crisis, model, level), refusal=(
+        f"only the crisis owner and organisations taking part at the {level} level "
+        f"({', '.join(slugs) or 'no community configured'}) do this there"))  # fmt: skip
 
 
 def _criteria(values: Sequence[str]) -> list[str]:
@@ -235,7 +258,7 @@ def _incidents(session: Session, actor: Principal, ids: Sequence[str]) -> list[s
 
 
 def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings: Settings) -> Crisis:
-    actor.require(Permission.CRISIS_WRITE)
+    authority.authorize(actor, "crisis.open", ())
     if actor.org_id is None:
         raise PermissionDenied("crises belong to an organisation: act as one of its users")
     model = model_for(settings)
@@ -277,15 +300,17 @@ def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings:
     session.flush()
     _notify(session, crisis, event="crises:crisis:create", subject=f"Crisis opened: {crisis.title}",
             body=f"A crisis was opened at stage '{stage.label}' ({stage.level} level).", object_id=crisis.id,
-            dedupe=f"crisis-open:{crisis.id}", exclude=actor.org_id)  # fmt: skip
+            dedupe=f"crisis-open:{crisis.id}", exclude=actor)  # fmt: skip
     return crisis
 
 
+def _owner_act(actor: Principal, crisis: Crisis, act: str) -> None:
+    authority.authorize(actor, act, {authority.R.OWNER} if actor.org_id == crisis.owner_org_id else set())
+
+
 def update(session: Session, *, actor: Principal, crisis_id: str, patch: CrisisPatch) -> Crisis:
-    actor.require(Permission.CRISIS_WRITE)
     crisis = _for_update(session, actor, crisis_id)
-    if actor.org_id != crisis.owner_org_id:
-        raise PermissionDenied("only the organisation that opened the crisis edits it")
+    _owner_act(actor, crisis, "crisis.edit")
     if patch.version != crisis.version:
         raise Conflict(f"the crisis changed since you read it (version {patch.version}, now {crisis.version}): "
                        "reload and apply your change again")  # fmt: skip
@@ -303,11 +328,20 @@ def update(session: Session, *, actor: Principal, crisis_id: str, patch: CrisisP
     return crisis
 
 
-def link_incidents(session: Session, *, actor: Principal, crisis_id: str, incident_ids: Sequence[str]) -> list[str]:
-    actor.require(Permission.CRISIS_WRITE)
+def link_incidents(session: Session, *, actor: Principal, crisis_id: str, incident_ids: Sequence[str],
+                   settings: Settings) -> list[str]:  # fmt: skip
+    """The owner links any incident it reads; an organisation taking part links its own organisation's."""
     crisis = _for_update(session, actor, crisis_id)
+    rel = relations(session, actor, crisis, model_for(settings))
+    authority.authorize(actor, "crisis.link", rel)
     _open(crisis)
     wanted = _incidents(session, actor, incident_ids)
+    if authority.R.OWNER not in rel:
+        owners = dict(session.execute(select(Incident.id, Incident.owner_org_id).where(Incident.id.in_(wanted))).all())
+        foreign = [i for i in wanted if owners.get(i) != actor.org_id]
+        if foreign:
+            raise PermissionDenied(f"an organisation taking part links its own incidents only; {', '.join(foreign)} "
+                                   "belong to others: their owner or the crisis owner links them")  # fmt: skip
     existing = set(session.scalars(select(CrisisIncident.incident_id).where(CrisisIncident.crisis_id == crisis.id)))
     added = [i for i in wanted if i not in existing]
     session.add_all(CrisisIncident(crisis_id=crisis.id, incident_id=i, added_by_id=actor.user_id) for i in added)
@@ -319,8 +353,8 @@ def link_incidents(session: Session, *, actor: Principal, crisis_id: str, incide
 
 
 def unlink_incident(session: Session, *, actor: Principal, crisis_id: str, incident_id: str) -> None:
-    actor.require(Permission.CRISIS_WRITE)
     crisis = _for_update(session, actor, crisis_id)
+    _owner_act(actor, crisis, "crisis.unlink")
     _incidents(session, actor, [incident_id])
     link = session.get(CrisisIncident, (crisis.id, incident_id))
     if link is None:
@@ -333,6 +367,7 @@ def unlink_incident(session: Session, *, actor: Principal, crisis_id: str, incid
 
 def set_sharing(session: Session, *, actor: Principal, crisis_id: str, tlp: str, share_with: ShareWith) -> Crisis:
     crisis = _for_update(session, actor, crisis_id)
+    _owner_act(actor, crisis, "crisis.share")
     sharing.set_sharing(session, principal=actor, obj=crisis, tlp=sharing.parse_tlp(tlp), share_with=share_with,
                         tag="crises:crisis:share")  # fmt: skip
     crisis.modified_at = utcnow()
@@ -342,10 +377,8 @@ def set_sharing(session: Session, *, actor: Principal, crisis_id: str, tlp: str,
 
 def close(session: Session, *, actor: Principal, crisis_id: str, rationale: str, settings: Settings) -> Crisis:
     crisis = _for_update(session, actor, crisis_id)
-    if actor.org_id != crisis.owner_org_id:
-        raise PermissionDenied("only the organisation that opened the crisis closes it")
+    _owner_act(actor, crisis, "crisis.close")
     model = model_for(settings)
-    _check_decider(session, actor, crisis, _stage(model, crisis).level, model)
     _open(crisis)
     _no_pending(session, crisis)
     crisis.status = CrisisStatus.CLOSED.value
@@ -359,10 +392,8 @@ def close(session: Session, *, actor: Principal, crisis_id: str, rationale: str,
 
 def reopen(session: Session, *, actor: Principal, crisis_id: str, rationale: str, settings: Settings) -> Crisis:
     crisis = _for_update(session, actor, crisis_id)
-    if actor.org_id != crisis.owner_org_id:
-        raise PermissionDenied("only the organisation that opened the crisis reopens it")
+    _owner_act(actor, crisis, "crisis.reopen")
     model = model_for(settings)
-    _check_decider(session, actor, crisis, _stage(model, crisis).level, model)
     if crisis.status == CrisisStatus.OPEN:
         raise Conflict("the crisis is already open")
     crisis.status = CrisisStatus.OPEN.value
@@ -419,7 +450,7 @@ def record_decision(session: Session, *, actor: Principal, crisis_id: str, data:
     _notify(session, crisis, event="crises:decision:create", subject=f"Decision in crisis {crisis.title}",
             body=f"A {level}-level decision was recorded: {decision.title}", object_id=decision.id,
             dedupe=f"decision:{decision.id}", orgs=participants_at(session, crisis, level, model),
-            exclude=actor.org_id)  # fmt: skip
+            exclude=actor)  # fmt: skip
     return decision
 
 
@@ -429,7 +460,7 @@ def change_phase(session: Session, *, actor: Principal, crisis_id: str, phase: s
     model = model_for(settings)
     new = _choice("phase", phase, [p.value for p in Phase])
     level = _stage(model, crisis).level
-    _check_decider(session, actor, crisis, level, model)
+    _check_decider(session, actor, crisis, level, model, act="crisis.phase")
     _open(crisis)
     if new == crisis.phase:
         raise Conflict(f"the crisis is already in the {new} phase")
@@ -457,14 +488,17 @@ def _no_pending(session: Session, crisis: Crisis) -> None:
 
 
 def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to: str, rationale: str,
-                       settings: Settings) -> Escalation:  # fmt: skip
-    """Propose moving the crisis to another stage; done at once when nobody else must agree."""
+                       settings: Settings, share_with_approvers: bool = False) -> Escalation:  # fmt: skip
+    """Propose moving the crisis to another stage; done at once when nobody else must agree.
+
+    `share_with_approvers`: the originator first lets those who must agree read the crisis (its own sharing act,
+    audited as such); the proposal itself never adds a reader."""
     crisis = _for_update(session, actor, crisis_id)
     model = model_for(settings)
     current = _stage(model, crisis)
     target = model.find(to)
     # Whoever coordinates now proposes: the owner and the organisations at the current level.
-    _check_decider(session, actor, crisis, current.level, model)
+    _check_decider(session, actor, crisis, current.level, model, act="crisis.escalation.propose")
     _open(crisis)
     if target.key == current.key:
         raise Conflict(f"the crisis is already at '{current.label}'")
@@ -474,7 +508,12 @@ def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to
     unknown = [r for r in required if r not in known or not session.get(Organisation, r)]
     if unknown:
         raise Conflict(f"the escalation model names organisations this node's directory lacks: {', '.join(unknown)}")
-    _add_orgs(session, crisis, required, why="they must agree to this step")
+    if _widens_beyond(session, actor.org_id, crisis, target) and crisis.owner_org_id not in required:
+        # The target stage's community would start reading the crisis: only its originator lets it in.
+        required.append(crisis.owner_org_id)
+    if share_with_approvers:
+        _share_with(session, actor, crisis, required)
+    _require_readers(session, crisis, required, why="must agree to this step")
     direction = "escalate" if target.rank > current.rank else "de-escalate"
     now = utcnow()
     esc = Escalation(
@@ -515,13 +554,39 @@ def _waiting_for(session: Session, esc: Escalation) -> list[str]:
     return [o for o in esc.required if o not in agreed]
 
 
+def _share_with(session: Session, actor: Principal, crisis: Crisis, org_ids: Sequence[str]) -> None:
+    """The originator adds organisations to the crisis's share list (those who must agree to a move)."""
+    _owner_act(actor, crisis, "crisis.share")
+    shares = sharing.shares_of(session, crisis.id)
+    missing = [o for o in dict.fromkeys(org_ids) if not org_can_read(session, o, crisis, shares)]
+    if not missing or crisis.tlp == TLP.RED:
+        return  # RED: organisations never read it; _require_readers says so
+    sharing.write(session, object_id=crisis.id, entries=[(ORG, o) for o in missing], added_by=actor.org_id)
+    _reshare(session, crisis)
+    audit.record(session, actor=actor, tag="crises:crisis:share", object_id=crisis.id,
+                 summary={"added": missing, "why": "they must agree to a move"})  # fmt: skip
+
+
+def _widens_beyond(session: Session, org_id: str | None, crisis: Crisis, target: Stage) -> bool:
+    """Whether moving to `target` would bring its community in beyond what `org_id` may widen the crisis to."""
+    if target.community is None or crisis.tlp in (TLP.RED, TLP.AMBER_STRICT):
+        return False  # communities never read these: the move adds no reader
+    if (COMMUNITY, target.community) in {(s.kind, s.target) for s in sharing.shares_of(session, crisis.id)}:
+        return False
+    return bool(authority.refused_widening(session, org_id=org_id, tlp=crisis.tlp, owner_org_id=crisis.owner_org_id,
+                                           added=[(COMMUNITY, target.community)]))  # fmt: skip
+
+
 def _apply(session: Session, actor: Principal, crisis: Crisis, esc: Escalation, model: EscalationModel) -> None:
     target = model.stage(esc.to_stage)
     agreed = list(session.scalars(select(EscalationApproval.org_id).where(
         EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree")))  # fmt: skip
     crisis.stage = target.key
     crisis.modified_at = utcnow()
-    added = _add_community(session, crisis, target.community)
+    # The community joins when the originator agreed (proposed, or answered) or the proposer may widen to it.
+    originator_agreed = crisis.owner_org_id in {*agreed, _proposer_org(session, esc)}
+    widening_ok = originator_agreed or not _widens_beyond(session, _proposer_org(session, esc), crisis, target)
+    added = _add_community(session, crisis, target.community) if widening_ok else None
     kind = DecisionKind.ESCALATION if esc.direction == "escalate" else DecisionKind.DE_ESCALATION
     verb = "Escalated" if kind == DecisionKind.ESCALATION else "De-escalated"
     decision = _decision(
@@ -565,11 +630,11 @@ def _pending(session: Session, actor: Principal, crisis_id: str, escalation_id: 
 def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str, agree: bool,
                       comment: str, settings: Settings) -> Escalation:  # fmt: skip
     """One required organisation agrees (or refuses). The crisis row lock makes two answers at once both count."""
-    actor.require(Permission.ESCALATION_APPROVE)
     crisis, esc = _pending(session, actor, crisis_id, escalation_id)
-    if actor.org_id not in esc.required:
-        names = ", ".join(_names(session, esc.required).values()) or "nobody"
-        raise PermissionDenied(f"your organisation is not among those that must agree to this step ({names})")
+    names = ", ".join(_names(session, esc.required).values()) or "nobody"
+    authority.authorize(actor, "crisis.escalation.answer", {authority.R.REQUIRED} if actor.org_id in esc.required
+                        else set(), refusal=f"your organisation is not among those that must agree to this step "
+                        f"({names})")  # fmt: skip
     assert actor.org_id is not None
     if not agree and not comment:
         raise _bad("comment", "say why your organisation does not agree")
@@ -600,10 +665,11 @@ def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, esc
 
 
 def withdraw_escalation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str) -> Escalation:
-    actor.require(Permission.CRISIS_DECIDE)
     crisis, esc = _pending(session, actor, crisis_id, escalation_id)
-    if actor.org_id not in (crisis.owner_org_id, _proposer_org(session, esc)):
-        raise PermissionDenied("only the proposer's organisation or the crisis owner withdraws a proposal")
+    rel = {authority.R.OWNER} if actor.org_id == crisis.owner_org_id else set()
+    if actor.org_id is not None and actor.org_id == _proposer_org(session, esc):
+        rel.add(authority.R.PROPOSER)
+    authority.authorize(actor, "crisis.escalation.withdraw", rel)
     esc.state = EscalationState.WITHDRAWN.value
     esc.decided_at = utcnow()
     audit.record(session, actor=actor, tag="crises:escalation:withdraw", object_id=esc.id,
@@ -627,9 +693,10 @@ def _check_due(due_at: datetime | None) -> None:
         raise _bad("due_at", "give a time zone, e.g. 2026-11-28T18:00:00Z")
 
 
-def create_action(session: Session, *, actor: Principal, crisis_id: str, data: ActionIn) -> Action:
-    actor.require(Permission.ACTION_WRITE)
+def create_action(session: Session, *, actor: Principal, crisis_id: str, data: ActionIn,
+                  settings: Settings) -> Action:  # fmt: skip
     crisis = _for_update(session, actor, crisis_id)
+    authority.authorize(actor, "crisis.action.create", relations(session, actor, crisis, model_for(settings)))
     _open(crisis)
     _check_due(data.due_at)
     if session.get(Organisation, data.assignee) is None:
@@ -657,24 +724,24 @@ def create_action(session: Session, *, actor: Principal, crisis_id: str, data: A
     _notify(session, crisis, event="crises:action:assigned", subject=f"Action for your organisation: {action.title}",
             body=f"In crisis '{crisis.title}'" + (f", due {data.due_at:%Y-%m-%d %H:%M} UTC." if data.due_at else "."),
             object_id=action.id, dedupe=f"action-assigned:{action.id}", orgs=[data.assignee],
-            exclude=actor.org_id)  # fmt: skip
+            exclude=actor)  # fmt: skip
     return action
 
 
 def update_action(session: Session, *, actor: Principal, action_id: str, patch: ActionPatch) -> Action:
-    actor.require(Permission.ACTION_WRITE)
     action = sharing.get_readable(session, actor, Action, action_id)
     crisis = _for_update(session, actor, action.crisis_id)
-    if actor.org_id not in (action.assignee_org_id, crisis.owner_org_id):
-        raise PermissionDenied("only the organisation that owns the action, or the crisis owner, updates it")
+    rel = {authority.R.OWNER} if actor.org_id == crisis.owner_org_id else set()
+    if actor.org_id is not None and actor.org_id == action.assignee_org_id:
+        rel.add(authority.R.ASSIGNEE)
+    authority.authorize(actor, "crisis.action.update", rel)
     if patch.version != action.version:
         raise Conflict(f"the action changed since you read it (version {patch.version}, now {action.version}): "
                        "reload and apply your change again")  # fmt: skip
     _check_due(patch.due_at)
     before = {"status": action.status, "assignee": action.assignee_org_id}
     if patch.assignee is not None and patch.assignee != action.assignee_org_id:
-        if actor.org_id != crisis.owner_org_id:
-            raise PermissionDenied("only the crisis owner reassigns an action")
+        authority.authorize(actor, "crisis.action.reassign", rel & {authority.R.OWNER})
         if session.get(Organisation, patch.assignee) is None or not org_can_read(session, patch.assignee, crisis):
             raise _bad("assignee", f"{patch.assignee} is unknown or cannot see this crisis")
         action.assignee_org_id = patch.assignee

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cybercrisis import textcheck
 from cybercrisis.access import sharing
 from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import read_filter
@@ -125,9 +126,10 @@ def _parse(text: str, fmt: str) -> dict[str, Any]:
         for row in rows:
             row["levels"] = [v for v in (row.get("levels") or "").split(";") if v]
             row["communities"] = [v for v in (row.get("communities") or "").split(";") if v]
+        textcheck.require_clean({"organisations": rows})  # NUL: PostgreSQL cannot store it
         return {"organisations": rows}
     try:
-        data = json.loads(text)
+        data = textcheck.parse_json(text, field="file")  # text that is not valid Unicode, nesting too deep: 422
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"the file is not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     if not isinstance(data, dict) or not isinstance(data.get("organisations"), list):

@@ -124,4 +124,4 @@ def delete_document(document_id: str, db: DB, principal: CurrentPrincipal) -> Re
 @router.get("/{document_id}/timeline", operation_id="document_timeline", response_model=list[TimelineEntry])
 def document_timeline(document_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     doc = service.get_document(db, principal=principal, document_id=document_id)
-    return [timeline_out(e) for e in audit.timeline(db, object_id=doc.id)]
+    return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=doc.id)]

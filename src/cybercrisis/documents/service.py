@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.models import Share
-from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
@@ -38,7 +37,7 @@ def create_document(
     tlp: str,
     share_with: ShareWith,
 ) -> Document:
-    actor.require(Permission.DOCUMENT_WRITE)
+    authority.authorize(actor, "document.create", ())
     if actor.org_id is None or actor.user_id is None:
         raise PermissionDenied("documents belong to an organisation: act as one of its users")
     marking = sharing.parse_tlp(tlp)
@@ -102,10 +101,8 @@ def update_document(
     session: Session, *, actor: Principal, document_id: str, version: int, changes: dict[str, str]
 ) -> Document:
     """Edit title, body or kind. `version` is the one the editor read; a newer one in the database is a 409."""
-    actor.require(Permission.DOCUMENT_WRITE)
     doc = get_document(session, principal=actor, document_id=document_id)
-    if doc.owner_org_id != actor.org_id:
-        raise PermissionDenied("only the owning organisation edits a document")
+    authority.authorize(actor, "document.edit", authority.owned(actor, doc.owner_org_id))
     if doc.version != version:
         raise Conflict(
             f"the document changed since you read it (version {version}, now {doc.version}): reload and edit again"
@@ -129,8 +126,8 @@ def update_document(
 def set_document_sharing(
     session: Session, *, actor: Principal, document_id: str, tlp: str, share_with: ShareWith
 ) -> Document:
-    actor.require(Permission.DOCUMENT_WRITE)
     doc = get_document(session, principal=actor, document_id=document_id)
+    authority.authorize(actor, "document.share", authority.owned(actor, doc.owner_org_id))
     sharing.set_sharing(
         session,
         principal=actor,
@@ -144,16 +141,14 @@ def set_document_sharing(
 
 
 def pass_on_document(session: Session, *, actor: Principal, document_id: str, organisations: list[str]) -> list[str]:
-    actor.require(Permission.SHARING_PASS_ON)
     doc = get_document(session, principal=actor, document_id=document_id)
+    authority.authorize(actor, "document.pass-on", sharing.org_relations(session, actor, doc))
     return sharing.pass_on(session, principal=actor, obj=doc, org_ids=organisations, tag="directory:document:pass-on")
 
 
 def delete_document(session: Session, *, actor: Principal, document_id: str) -> None:
-    actor.require(Permission.DOCUMENT_WRITE)
     doc = get_document(session, principal=actor, document_id=document_id)
-    if doc.owner_org_id != actor.org_id:
-        raise PermissionDenied("only the owning organisation deletes a document")
+    authority.authorize(actor, "document.delete", authority.owned(actor, doc.owner_org_id))
     session.execute(delete(Share).where(Share.object_id == doc.id))
     session.delete(doc)
     audit.record(session, actor=actor, tag="directory:document:delete", object_id=document_id)

@@ -3,9 +3,10 @@ organisation may read here, each collection with a crash-safe cursor, never loop
 
 One round with one peer: refresh its keys from discovery; then per collection (the configured ones, or every one
 that both nodes have) PULL pages from the cursor (`added_after`, then `next`), each page stored by
-`importer.receive` in its own transaction together with the cursor, and PUSH the local versions after the push
-cursor that the peer's organisation may read (`read_filter`), in envelopes of at most 500 objects and under the
-peer's `max_content_length`, advancing the cursor after each accepted POST. A peer that is down, slow or answers
+`importer.receive` in its own transaction together with the cursor (only objects the peer itself signed), and PUSH
+this node's own versions after the push cursor that the peer's organisation may read (`read_filter`; nothing
+received from another node is relayed), in envelopes of at most 500 objects and under the peer's
+`max_content_length`, advancing the cursor after each accepted POST. A peer that is down, slow or answers
 garbage gets its error recorded and the round goes on with the others (`sync_all` runs them in parallel).
 """
 
@@ -16,16 +17,17 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, false, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from taxii2client import exceptions as taxii_errors  # type: ignore[import-untyped]
 from taxii2client.v21 import Collection  # type: ignore[import-untyped]
 
+from cybercrisis import secretbox
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
@@ -86,7 +88,7 @@ class _PeerConfig:
     api_root: str
     node_id: str
     organisation_id: str | None
-    token: str
+    token: str  # as stored (sealed), until sync_peer opens it for the round
     username: str | None
     direction: str
     collections: tuple[str, ...]
@@ -123,11 +125,11 @@ def peer_principal(session: Session, *, node_id: str, organisation_id: str | Non
 
 
 def push_filter(principal: Principal, collection: taxii.Collection, peer_node: str) -> ColumnElement[bool]:
-    """What may be pushed in one collection: in it, readable by the peer's organisation, not from the peer."""
+    """What may be pushed in one collection: in it, readable by the peer's organisation, and this node's own: a
+    node speaks only for what it originated, so objects from other nodes are never relayed (issue 12)."""
     if principal.org_id is None:
         return false()
-    not_theirs = or_(StixObject.origin_node.is_(None), StixObject.origin_node != peer_node)
-    return and_(taxii.membership(collection), read_filter(principal, StixObject), not_theirs)
+    return and_(taxii.membership(collection), read_filter(principal, StixObject), StixObject.origin_node.is_(None))
 
 
 # --- cursors -----------------------------------------------------------------------------------------------------
@@ -175,7 +177,8 @@ class _Round:
         self.settings = settings
         self.result = SyncResult(cfg.id, cfg.url)
         self.deadline = time.monotonic() + ROUND_BUDGET_SECONDS
-        self.conn = peers.connect(token=cfg.token, username=cfg.username, timeout=cfg.timeout)
+        self.conn = peers.connect(token=cfg.token, username=cfg.username, timeout=cfg.timeout,
+                                  allow=settings.outbound_networks)  # fmt: skip
         self.ring: nodes.KeyRing = {}
 
     def run(self) -> None:
@@ -267,16 +270,17 @@ class _Round:
         cfg = self.cfg
         with unit_of_work(self.factory) as s:
             got = importer.receive(s, objects=objects, ring=self.ring, local_node=self.node.id, actor=None,
-                                   origin=f"peer:{cfg.node_id}")  # fmt: skip
+                                   origin=f"peer:{cfg.node_id}", senders={cfg.node_id},
+                                   via=f"relayed by the peer node {cfg.node_id}")  # fmt: skip
             cursor = _cursor(s, cfg.id, cid, "pull")
             if last is not None:
                 cursor.position = last
             cursor.complete = complete
             if complete:
                 cursor.updated_at = utcnow()  # pull cursors: when this collection was last read to its end
-            totals = {"pulled": Peer.pulled + got.imported, "rejected": Peer.rejected + len(got.rejected)}
+            totals = {"pulled": Peer.pulled + got.imported + got.updated, "rejected": Peer.rejected + len(got.rejected)}
             s.execute(update(Peer).where(Peer.id == cfg.id).values(**totals))
-        self.result.pulled += got.imported
+        self.result.pulled += got.imported + got.updated  # new versions, and versions whose signed share list changed
         self.result.unchanged += got.unchanged
         self.result.rejected += len(got.rejected)
         self.result.reject(f"{r.id or '#' + str(r.index)}: {r.reason}" for r in got.rejected)
@@ -369,6 +373,12 @@ def sync_peer(factory: sessionmaker[Session], settings: Settings, peer_id: str, 
             raise NotFound(f"no peer {peer_id}")
         cfg = _PeerConfig.of(row)
         row.last_attempt_at = utcnow()
+    try:  # the token is opened for this round's connection only; the row keeps it sealed
+        cfg = replace(cfg, token=secretbox.reveal(settings, secretbox.PEER_TOKEN, cfg.token))
+    except secretbox.Unreadable as exc:
+        unreadable = SyncResult(cfg.id, cfg.url, errors=[str(exc)])
+        _record(factory, unreadable)
+        return unreadable
     job = _Round(factory, settings, cfg, page_size)
     try:
         job.run()

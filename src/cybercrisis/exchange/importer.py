@@ -9,11 +9,13 @@ when any object is rejected. The caller owns the transaction: the API request, o
 Speed: objects are checked in Python, existing versions are looked up ~1,000 ids per query, rows are inserted with
 Core executemany and share rows in bulk; there is no per-object SELECT.
 
-Who holds an id: share rows are keyed by the STIX id (access.models.Share), so all versions of an id, and a local
-object with that id (e.g. one of our incidents exported and imported again), share one list. An import therefore
-never adds recipients to an id that another organisation holds on this node (such objects are rejected: only the
-holder imports new versions of them), and never changes the share list of a local object of the importer's own
-organisation (its own list applies to the imported copy too).
+Who holds an id (exchange/copies.py, issue 12): share rows are keyed by each copy's share key, so all versions of a
+copy share one list. An import never adds a version or a recipient to another holder's copy: an observable (or
+another id anyone may compute from content) gets the importing organisation's own copy, and any other id held here
+by someone else (another organisation, a peer node, this node's own objects) is refused, so a user can never make
+a version that the node would then sign as another organisation's. Every answer (unchanged, imported, the reason
+of a refusal) is decided from what the importing user may read: an id that only hidden objects hold gets the same
+answer as an id nobody holds, except for the refusal of a random id (see `_Import._held_elsewhere`).
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, text, union_all, update
+from sqlalchemy import delete, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
+from cybercrisis import textcheck
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share, Shareable
 from cybercrisis.access.permissions import Permission
@@ -41,6 +44,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.db import Base, utcnow
 from cybercrisis.directory.models import Community, Organisation
 from cybercrisis.errors import InvalidInput, PermissionDenied
+from cybercrisis.exchange import copies
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import NO_MODIFIED, StixObject
 
@@ -79,15 +83,17 @@ class ImportResult:
     unchanged: int = 0  # versions already stored (same id and modified): nothing written
     rejected: list[Rejected] = field(default_factory=list)
     custom: int = 0  # imported objects that are x- types or carry custom properties (kept as received)
+    updated: int = 0  # versions from a peer already stored, received again with another signed share list
 
 
 # --- reading a bundle --------------------------------------------------------------------------------------------
 
 
 def loads(raw: bytes | str) -> Any:
-    """JSON text -> data; malformed JSON is a 422 naming the parser's line, column and position."""
+    """JSON text -> data; malformed JSON is a 422 naming the parser's line, column and position, and so is text
+    that is not valid Unicode (or NUL) or nesting past textcheck.MAX_DEPTH, naming the field (`objects[3].name`)."""
     try:
-        return json.loads(raw)
+        return textcheck.parse_json(raw)
     except json.JSONDecodeError as exc:
         message = f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (char {exc.pos})"
         raise InvalidInput(message, errors=[{"field": "body", "message": message}]) from None
@@ -283,59 +289,46 @@ def local_types(session: Session) -> dict[str, list[type]]:
     return out
 
 
-Holders = tuple[dict[str, set[str]], set[str]]
-
-
-def holders(session: Session, ids: Sequence[str], local_tables: dict[str, list[type]]) -> Holders:
-    """Who holds each id here: the organisations owning its stored STIX versions or a local object with that id;
-    and which ids are local objects (incidents, alerts, ... of this node), in one query."""
-    out: dict[str, set[str]] = {}
-    local: set[str] = set()
-    if not ids:
-        return out, local
-    wanted = sorted(set(ids))
-    parts: list[Any] = [
-        select(StixObject.id, StixObject.owner_org_id, literal(False).label("local")).where(StixObject.id.in_(wanted))
-    ]
-    by_type: dict[str, list[str]] = {}
-    for i in wanted:
-        by_type.setdefault(i.split("--", 1)[0], []).append(i)
-    for prefix, same in sorted(by_type.items()):
-        for model in local_tables.get(prefix, []):
-            table: Any = model
-            parts.append(select(table.id, table.owner_org_id, literal(True).label("local")).where(table.id.in_(same)))
-    query: Any = union_all(*parts) if len(parts) > 1 else parts[0]
-    for oid, org, is_local in session.execute(query):
-        out.setdefault(oid, set()).add(org)
-        if is_local:
-            local.add(oid)
-    return out, local
-
-
 @dataclass(slots=True)
 class _Plan:
     rows: list[dict[str, Any]] = field(default_factory=list)
     shares: list[dict[str, Any]] = field(default_factory=list)
-    # ids whose newest version is now one of `rows`: their older stored versions stop being `latest`
-    superseded: dict[str, datetime] = field(default_factory=dict)
+    # copies (id, share key) whose newest version is now one of `rows`: their older versions stop being `latest`
+    superseded: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    # received copies whose signed share list changed: their share rows become these entries (owner, entries)
+    reshare: dict[str, tuple[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    # stored versions received again with another signed share list: seq -> (signature block, signed list)
+    resigned: dict[int, tuple[dict[str, str], list[Any]]] = field(default_factory=dict)
+    # import copies of ours that got recipients: re-served with their new list once written (copies.reserve)
+    reserve: set[str] = field(default_factory=set)
 
     def write(self, session: Session, now: datetime) -> None:
         for row in self.rows:
             row["added_at"] = now
         if self.rows:
             session.execute(insert(StixObject.__table__), self.rows)  # type: ignore[arg-type]
+        for key, (owner, entries) in self.reshare.items():
+            session.execute(delete(Share).where(Share.object_id == key, Share.kind.in_(nodes.SHARE_KINDS)))
+            rows = [{"object_id": key, "kind": k, "target": t, "added_by_org_id": owner} for k, t in entries]
+            if rows:
+                session.execute(insert(Share.__table__), rows)  # type: ignore[arg-type]
         if self.shares:
             session.execute(insert(Share.__table__), self.shares)  # type: ignore[arg-type]
-        by_version: dict[datetime, list[str]] = {}
-        for oid, newest in self.superseded.items():
-            by_version.setdefault(newest, []).append(oid)
-        for newest, ids in by_version.items():
-            for chunk in _chunks(sorted(ids)):
+        by_version: dict[datetime, list[tuple[str, str]]] = {}
+        for copy, newest in self.superseded.items():
+            by_version.setdefault(newest, []).append(copy)
+        for newest, pairs in by_version.items():
+            for chunk in _chunks(sorted(pairs)):
                 session.execute(
                     update(StixObject)
-                    .where(StixObject.id.in_(chunk), StixObject.modified < newest, StixObject.latest.is_(True))
+                    .where(tuple_(StixObject.id, StixObject.share_id).in_(chunk), StixObject.modified < newest,
+                           StixObject.latest.is_(True))
                     .values(latest=False)
-                )
+                )  # fmt: skip
+        for seq, (block, signed) in self.resigned.items():
+            session.execute(update(StixObject).where(StixObject.seq == seq).values(signature=block, shares=signed))
+        for key in sorted(self.reserve):
+            copies.reserve(session, key=key, shares=copies.share_lists(session, [key])[key], now=now)
 
 
 def added_now(session: Session) -> datetime:
@@ -352,10 +345,12 @@ def added_now(session: Session) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class _Received:
-    """What came with a federated object: its origin signature block and the share entries it was sent with."""
+    """What came with a federated object: its origin signature block, the share list it signs (as sent) and the
+    entries of that list that exist here."""
 
     block: dict[str, str]
     entries: list[tuple[str, str]]
+    signed: list[Any]
 
 
 class _Import:
@@ -370,13 +365,19 @@ class _Import:
         default: TLP,
         share_with: ShareWith | None,
         origin: str,
+        reader: Principal | None = None,
     ) -> None:
         self.session, self.actor, self.owner, self.default, self.share_with = session, actor, owner, default, share_with
         self.origin = origin
+        self.reader = reader  # whose view decides the answers (the importing user; None for a peer's objects)
         self.result = ImportResult()
         self.known_markings: set[str] = set(MARKING_TLP)
-        self.seen: set[tuple[str, datetime]] = set()
-        self.newest: dict[str, datetime] = {}  # per id: the newest version stored or planned
+        self.seen: set[tuple[str, datetime, str]] = set()  # (id, version, share key) planned
+        self.newest: dict[tuple[str, str], datetime] = {}  # per copy (id, share key): the newest version
+        self.keys: dict[str, str] = {}  # the share key of each new copy this import makes
+        # Share rows stored or planned, by share key: {key: {(kind, target)}} (indexed: an import of 100,000 objects
+        # must not scan every row for each one).
+        self.shared: dict[str, set[tuple[str, str]]] = {}
         self.local_tables = local_types(session)
         self.received: dict[int, _Received] = {}  # federated objects, by input index
         # Checks that the recipients exist (and fit the default TLP) before anything is written.
@@ -421,8 +422,8 @@ class _Import:
     def reject(self, c: _Candidate | Rejected, reason: str | None = None) -> None:
         self.result.rejected.append(c if isinstance(c, Rejected) else Rejected(c.index, c.id, reason or "rejected"))
 
-    def batch(self, chunk: Sequence[_Candidate | Rejected]) -> _Plan:
-        """Decide about one batch with three queries (stored versions, holders, share rows); write nothing."""
+    def _known(self, chunk: Sequence[_Candidate | Rejected]) -> list[_Candidate]:
+        """The candidates whose markings are known; the others, and the rejected, are rejected."""
         candidates: list[_Candidate] = []
         for c in chunk:
             missing = (
@@ -432,60 +433,160 @@ class _Import:
                 self.reject(c, f"object_marking_refs: unknown marking definition {missing}")
             else:
                 candidates.append(c)
+        return candidates
+
+    def batch(self, chunk: Sequence[_Candidate | Rejected]) -> _Plan:
+        """Decide about one batch with four queries (stored versions with whether the importer may read them,
+        local objects, share rows); write nothing."""
         plan = _Plan()
+        candidates = self._known(chunk)
         if not candidates:
             return plan
         ids = sorted({c.id for c in candidates})
-        stored = set(self.session.execute(select(StixObject.id, StixObject.modified).where(StixObject.id.in_(ids))))
-        for oid, modified in stored:
-            self.newest[oid] = max(modified, self.newest.get(oid, modified))
-        held, local = holders(self.session, ids, self.local_tables)
-        shares = sharing.shares_of_many(self.session, ids)
-        shared = {(s.object_id, s.kind, s.target) for rows in shares.values() for s in rows}
+        stored = copies.held(self.session, ids, self.reader)
+        local = copies.local_objects(self.session, ids, self.local_tables, self.reader)
+        for versions in stored.values():
+            for h in versions:
+                copy = (h.id, h.share_id)
+                self.newest[copy] = max(h.modified, self.newest.get(copy, h.modified))
+        decided: list[tuple[_Candidate, _Decision]] = []
         for c in candidates:
-            key = (c.id, c.modified)
-            if key in stored or key in self.seen:
-                self.result.unchanged += 1
-                continue
             received = self.received.get(c.index)
-            owner = received.block["owner"] if received else self.owner
-            if held.get(c.id, set()) - {owner}:
-                self.reject(c, f"id {c.id} is held on this node by another organisation; only its holder imports "
-                               "new versions of it")  # fmt: skip
-                continue
-            # A received object keeps the TLP its origin node applied (signed), even if its markings say nothing.
-            tlp = TLP(received.block["tlp"]) if received else _tlp_of(c, self.default)
-            entries = _fit(received.entries, tlp) if received else self.recipients(tlp)
-            if isinstance(entries, str):
-                self.reject(c, entries)
-                continue
-            self.seen.add(key)
-            self._place(plan, c, self._row(c, tlp, owner, received))
-            if c.id not in local:  # a local object's own share list applies to its imported copy
-                for kind, target in entries:
-                    if (c.id, kind, target) not in shared:
-                        shared.add((c.id, kind, target))
-                        plan.shares.append({"object_id": c.id, "kind": kind, "target": target,
-                                            "added_by_org_id": owner})  # fmt: skip
-            self.result.imported += 1
-            self.result.custom += c.custom
+            held = stored.get(c.id, [])
+            d = self._receipt(c, received, held, local) if received else self._import(c, held, local)
+            if d.reason is not None:
+                self.reject(c, d.reason)
+            elif d.key is None:
+                self.result.unchanged += 1
+            else:
+                decided.append((c, d))
+        keys = sorted({d.key for _, d in decided if d.key})
+        for rows in sharing.shares_of_many(self.session, keys).values():
+            for s in rows:
+                self.shared.setdefault(s.object_id, set()).add((s.kind, s.target))
+        existing = {h.share_id for versions in stored.values() for h in versions}
+        for c, d in decided:
+            self._plan(plan, c, d, existing)
+        for row in plan.rows:
+            if row["origin_node"] is None:
+                row["shares"] = nodes.canonical_shares(self.shared.get(row["share_id"], ()))
         return plan
 
+    def _plan(self, plan: _Plan, c: _Candidate, d: _Decision, existing: set[str]) -> None:
+        """Add one accepted version, and the share rows of its copy, to the plan."""
+        key = str(d.key)
+        if (c.id, c.modified, key) in self.seen:  # repeated in the input
+            self.result.unchanged += 1
+            return
+        received = self.received.get(c.index)
+        # A received object keeps the TLP its origin node applied (signed), even if its markings say nothing.
+        tlp = TLP(received.block["tlp"]) if received else _tlp_of(c, self.default)
+        entries = _fit(received.entries, tlp) if received else self.recipients(tlp)
+        if isinstance(entries, str):
+            self.reject(c, entries)
+            return
+        if received is not None:
+            # A copy from a peer has the recipients its origin signed last, and no others.
+            if {(k, t) for k, t in self.shared.get(key, ()) if k in nodes.SHARE_KINDS} != set(entries):
+                plan.reshare[key] = (received.block["owner"], sorted(set(entries)))
+                self.shared[key] = set(entries)
+        else:
+            known = self.shared.setdefault(key, set())
+            for kind, target in entries:
+                if (kind, target) not in known:
+                    known.add((kind, target))
+                    plan.shares.append({"object_id": key, "kind": kind, "target": target,
+                                        "added_by_org_id": self.owner})  # fmt: skip
+                    if key in existing and kind in nodes.SHARE_KINDS:  # served versions travel with the new list
+                        plan.reserve.add(key)
+        self.seen.add((c.id, c.modified, key))
+        if d.resign is not None and received is not None:
+            plan.resigned[d.resign.seq] = (received.block, received.signed)
+            self.result.updated += 1
+            return
+        owner = received.block["owner"] if received else self.owner
+        self._place(plan, c, self._row(c, tlp, owner, received, key))
+        self.result.imported += 1
+        self.result.custom += c.custom
+
+    def _import(self, c: _Candidate, held: list[copies.Held], local: dict[str, bool]) -> _Decision:
+        """Where an importer's version goes: decided only from what the importing user may read, so that the answer
+        is the same whether or not something hidden from them holds the id (issue 12)."""
+        org = self.owner
+        if copies.content_addressed(c.type, c.id, c.obj):
+            if any(h.readable and h.modified == c.modified and h.owner == org for h in held):
+                return _Decision()  # e.g. an observable of our own incident, exported and imported again
+            return _Decision(key=self._own_copy(c.id, held))
+        if any(h.readable and h.modified == c.modified for h in held):
+            return _Decision()
+        mine = [h for h in held if h.imported_by(org)]
+        if c.id in local or len(mine) < len(held) or not all(h.readable for h in mine):
+            return _Decision(reason=self._held_elsewhere(c.id, held, local))
+        return _Decision(key=mine[0].share_id if mine else c.id)
+
+    def _own_copy(self, oid: str, held: list[copies.Held]) -> str:
+        """The importer's organisation's copy of a content-addressed id: the oldest copy it imported whose every
+        version the importing user may read (adding recipients to it widens nothing hidden from them), else a new
+        one: keyed by the id itself when no copy uses that key yet."""
+        by_key: dict[str, list[copies.Held]] = {}
+        for h in held:  # oldest first
+            by_key.setdefault(h.share_id, []).append(h)
+        for key, versions in by_key.items():
+            if all(h.imported_by(self.owner) and h.readable for h in versions):
+                return key
+        if oid not in self.keys:
+            self.keys[oid] = oid if oid not in by_key else copies.new_key()
+        return self.keys[oid]
+
+    def _held_elsewhere(self, oid: str, held: list[copies.Held], local: dict[str, bool]) -> str:
+        """Why a version of an id held by someone else is refused, saying only what the importer may read. Such ids
+        are random UUIDs: only someone who has the object knows one, so the refusal tells them nothing new."""
+        seen = [h for h in held if h.readable]
+        if local.get(oid) or any(h.local for h in seen):
+            return f"{oid} is one of this node's own objects: change it through the platform"
+        node = next((h.origin_node for h in seen if h.origin_node), None)
+        if node is not None:
+            return f"{oid} came from node {node}: new versions of it arrive only from that node"
+        if any(h.owner != self.owner for h in seen):
+            return f"id {oid} is held on this node by another organisation; only its holder imports new versions of it"
+        return f"id {oid} is already held on this node; only its holder imports new versions of it"
+
+    def _receipt(
+        self, c: _Candidate, received: _Received, held: list[copies.Held], local: dict[str, bool]
+    ) -> _Decision:
+        """Where a peer's version goes: the copy of its origin node (and, for content-addressed ids, of the origin's
+        copy); an id held here otherwise (ours, another node's, an organisation's import) is refused."""
+        node, owner = received.block["node"], received.block["owner"]
+        if copies.content_addressed(c.type, c.id, c.obj):
+            key = copies.received_key(node, received.block["copy"])
+        else:
+            key = c.id
+            if c.id in local or any((h.origin_node, h.owner, h.share_id) != (node, owner, key) for h in held):
+                return _Decision(reason=f"id {c.id} is held on this node by another organisation or node; only its "
+                                        "holder adds versions of it")  # fmt: skip
+        same = next((h for h in held if h.share_id == key and h.modified == c.modified), None)
+        if same is None:
+            return _Decision(key=key)
+        if same.shares != received.signed:
+            return _Decision(key=key, resign=same)  # its origin re-served it with another share list
+        return _Decision()
+
     def _place(self, plan: _Plan, c: _Candidate, row: dict[str, Any]) -> None:
-        """Add a new version to the plan, keeping `latest` true on the newest version of each id only."""
-        newest = self.newest.get(c.id)
+        """Add a new version to the plan, keeping `latest` true on the newest version of each copy only."""
+        copy = (c.id, row["share_id"])
+        newest = self.newest.get(copy)
         if newest is None or c.modified > newest:
-            self.newest[c.id] = c.modified
+            self.newest[copy] = c.modified
             if newest is not None:
-                plan.superseded[c.id] = c.modified
+                plan.superseded[copy] = c.modified
                 for planned in plan.rows:  # an older version earlier in this batch
-                    if planned["id"] == c.id:
+                    if (planned["id"], planned["share_id"]) == copy:
                         planned["latest"] = False
         else:
             row["latest"] = False
         plan.rows.append(row)
 
-    def _row(self, c: _Candidate, tlp: TLP, owner: str, received: _Received | None) -> dict[str, Any]:
+    def _row(self, c: _Candidate, tlp: TLP, owner: str, received: _Received | None, key: str) -> dict[str, Any]:
         return {
             "id": c.id,
             "modified": c.modified,
@@ -499,12 +600,23 @@ class _Import:
             "created_by_id": self.actor.user_id if self.actor else None,
             "exercise": False,
             "origin": self.origin,
-            "share_id": c.id,
+            "share_id": key,
             "latest": True,
             "origin_node": received.block["node"] if received else None,
             "signature": received.block if received else None,
             "signed": received is not None,
+            "shares": received.signed if received else None,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """About one version: refused (`reason`), already here (no `key`), or stored in the copy `key` (`resign`: a
+    version already stored, received again with another signed share list)."""
+
+    key: str | None = None
+    reason: str | None = None
+    resign: copies.Held | None = None
 
 
 def _fit(entries: list[tuple[str, str]], tlp: TLP) -> list[tuple[str, str]]:
@@ -539,8 +651,10 @@ def ingest(
       checked with access.sharing.resolve against that TLP (default: GREEN -> the importer's communities,
       AMBER and stricter -> the importer's organisation only). An object whose TLP does not allow the requested
       recipients (e.g. communities for a RED object) is rejected.
-    - A version (`id`, `modified`; `created` or 1970-01-01 when absent) already stored, or repeated in the
-      input, counts as unchanged and writes nothing.
+    - A version (`id`, `modified`; `created` or 1970-01-01 when absent) that the importing user may already read
+      (for observables: in a copy of their organisation), or repeated in the input, counts as unchanged and
+      writes nothing. A version of an id held by someone else is refused, or for an observable stored in the
+      organisation's own copy (exchange/copies.py).
     - `progress(n)` is called after each batch of about 1,000 objects, with `n` the number of input objects
       that batch handled (add them up for a running total).
     - One audit entry for the whole import: `exchange:import:stix` with the counts and `origin`.
@@ -550,7 +664,7 @@ def ingest(
         raise PermissionDenied("importing needs a user of an organisation, which owns the imported copies")
     default = sharing.parse_tlp(default_tlp, field="tlp")
     job = _Import(session, actor, owner=actor.org_id, default=default, share_with=share_with or ShareWith(),
-                  origin=origin[:MAX_ORIGIN])  # fmt: skip
+                  origin=origin[:MAX_ORIGIN], reader=actor)  # fmt: skip
     items = objects if isinstance(objects, list) else list(objects)
     result = _run(session, job, items, atomic=atomic, progress=progress)
     _audit(session, actor, "exchange:import:stix", job, result, custom=result.custom, atomic=atomic,
@@ -626,12 +740,14 @@ def _received_entries(value: Any) -> list[tuple[str, str]]:
     return out
 
 
-_Pending = dict[int, tuple[dict[str, str], list[tuple[str, str]]]]
+_Pending = dict[int, tuple[dict[str, str], list[tuple[str, str]], list[Any]]]
 
 
-def _unpack(items: list[Any], ring: nodes.KeyRing, local_node: str) -> tuple[list[Any], _Pending, list[Rejected], int]:
-    """Each received object without its envelope (None when set aside), the verified signature blocks and share
-    entries by position, the rejections so far, and how many were our own objects coming back."""
+def _unpack(
+    items: list[Any], ring: nodes.KeyRing, local_node: str, senders: Collection[str], via: str
+) -> tuple[list[Any], _Pending, list[Rejected], int]:
+    """Each received object without its envelope (None when set aside), the verified signature blocks, share
+    entries and signed share lists by position, the rejections so far, and how many were ours coming back."""
     stripped: list[Any] = []
     pending: _Pending = {}
     early: list[Rejected] = []
@@ -651,15 +767,34 @@ def _unpack(items: list[Any], ring: nodes.KeyRing, local_node: str) -> tuple[lis
             ours += 1  # one of ours, back from a peer: never stored twice, never sent on again
             stripped.append(None)
             continue
+        if isinstance(block, dict) and isinstance(block.get("node"), str) and block["node"] not in senders:
+            # Only the origin node speaks for its objects: a relay, or a user who merely holds one, does not.
+            early.append(Rejected(index, oid, f"objects signed by node {block['node']} arrive only from that node; "
+                                              f"this came {via}"))  # fmt: skip
+            stripped.append(None)
+            continue
         reason = nodes.verify(raw, block, ring)
         if reason is not None:
             early.append(Rejected(index, oid, reason))
             stripped.append(None)
             continue
-        pending[index] = (dict(block), _received_entries(raw.get(nodes.SHARES)))
+        signed = raw.get(nodes.SHARES, [])
+        pending[index] = (dict(block), _received_entries(signed), signed if isinstance(signed, list) else [])
         stripped.append(obj)
 
     return stripped, pending, early, ours
+
+
+def _unreadable(items: list[Any]) -> dict[int, Rejected]:
+    """The received objects holding text that is not valid Unicode, by position, each with the reason."""
+    out: dict[int, Rejected] = {}
+    for index, obj in enumerate(items):
+        problem = textcheck.find_problem(obj)
+        if problem is not None:
+            oid = obj.get("id") if isinstance(obj, dict) else None
+            safe = textcheck.printable(oid) if isinstance(oid, str) else None
+            out[index] = Rejected(index, safe, f"{problem.field}: {problem.message}")
+    return out
 
 
 def receive(
@@ -670,20 +805,32 @@ def receive(
     local_node: str,
     actor: Principal | None,
     origin: str,
+    senders: Collection[str],
+    via: str,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Store objects from a peer node (pulled by the sync job, or pushed to our TAXII server), ADR 0008.
 
     Each object must carry the signature block of its origin node (`x_cybercrisis_origin`), made with a key of
-    that node in `ring`; an unsigned, unknown-node or tampered object is rejected with the reason. The stored copy
-    is owned by the organisation the signature names (which must exist here: the directory is the same on every
-    node) and shared with the recipients it was sent with (`x_cybercrisis_shares`) that exist here and that its
-    TLP allows. Our own objects coming back, and versions already stored, are unchanged: nothing loops. Same
-    checks, idempotence and batching as `ingest`; never atomic. One audit entry `exchange:peer:receive`."""
+    that node in `ring`, and that node must be one of `senders` (the peer pulled from, or the nodes run by the
+    organisation of the user who posts: `via` says which, for the reason); an unsigned, relayed, unknown-node or
+    tampered object (its share list included) is rejected with the reason. The stored copy is owned by the
+    organisation the signature names (which must exist here: the directory is the same on every node) and shared
+    with the recipients it was signed with (`x_cybercrisis_shares`) that exist here and that its TLP allows; a
+    version received again with another signed list follows the new list. An id held here otherwise (one of our
+    objects, another node's, an organisation's import) is refused. Our own objects coming back, and versions
+    already stored, are unchanged: nothing loops. Same checks, idempotence and batching as `ingest`; never atomic.
+    One audit entry `exchange:peer:receive`."""
     items = objects if isinstance(objects, list) else list(objects)
-    stripped, pending, early, ours = _unpack(items, ring, local_node)
-    owners = {b["owner"] for b, _ in pending.values()}
-    targets = {t for _, entries in pending.values() for k, t in entries if k == "organisation"}
+    # Text that is not valid Unicode (or NUL, or nesting past the bound) is refused per object before anything
+    # reads it, so that no reason, audit entry or stored row carries it (textcheck.py); the others go on.
+    unreadable = _unreadable(items)
+    if unreadable:
+        items = [None if i in unreadable else obj for i, obj in enumerate(items)]
+    stripped, pending, early, ours = _unpack(items, ring, local_node, senders, via)
+    early += unreadable.values()
+    owners = {b["owner"] for b, _, _ in pending.values()}
+    targets = {t for _, entries, _ in pending.values() for k, t in entries if k == "organisation"}
     known_orgs: set[str] = set()
     for chunk in _chunks(sorted(owners | targets)):
         known_orgs.update(session.scalars(select(Organisation.id).where(Organisation.id.in_(chunk))))
@@ -696,7 +843,7 @@ def receive(
         if obj is None:
             continue
         if index in pending:
-            block, entries = pending[index]
+            block, entries, signed = pending[index]
             if block["tlp"] not in TLP_VALUES:
                 early.append(Rejected(index, obj.get("id"), f"the signed TLP {block['tlp']!r} is not a TLP 2.0 level"))
                 continue
@@ -705,7 +852,7 @@ def receive(
                                                             "node's directory"))  # fmt: skip
                 continue
             fitting = [(k, t) for k, t in entries if t in (known_orgs if k == "organisation" else known_communities)]
-            job.received[len(keep)] = _Received(block, fitting)
+            job.received[len(keep)] = _Received(block, fitting, signed)
         keep.append(obj)
         positions.append(index)
     result = _run(session, job, keep, atomic=False, progress=progress)
@@ -715,5 +862,5 @@ def receive(
     )
     result.unchanged += ours
     first = [{"id": r.id, "reason": r.reason} for r in result.rejected[:5]]
-    _audit(session, actor, "exchange:peer:receive", job, result, first_rejections=first)
+    _audit(session, actor, "exchange:peer:receive", job, result, updated=result.updated, first_rejections=first)
     return result

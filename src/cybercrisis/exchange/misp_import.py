@@ -34,6 +34,7 @@ from typing import Any
 
 from pymisp import MISPAttribute
 
+from cybercrisis import textcheck
 from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
 from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange.stix import MARKING_TLP, NAMESPACE, REFERENCE_TIME, marking_definition
@@ -84,9 +85,10 @@ class Conversion:
 
 
 def load(text: str | bytes) -> Any:
-    """The JSON of a MISP file; InvalidInput naming the line and column when it is not JSON."""
+    """The JSON of a MISP file; InvalidInput naming the line and column when it is not JSON, and the field when its
+    text is not valid Unicode (or NUL) or it nests too deep (textcheck.py)."""
     try:
-        return json.loads(text)
+        return textcheck.parse_json(text, field="file")
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",

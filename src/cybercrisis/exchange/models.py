@@ -1,9 +1,9 @@
 """The store of STIX objects (imports, our own objects as STIX, objects from peer nodes), TAXII and peers: ADR 0008.
 
-One row per object version (`id`, `modified`). `seq` orders rows by arrival and is the keyset of every listing
-(TAXII `added_after` and `next` next), so paging never copies or re-sorts a collection. Each row carries what the
-access layer needs (`tlp`, `owner_org_id`, share rows keyed by the STIX id), so `read_filter` decides about it like
-about anything else; shares are per object, not per version.
+One row per object version (`id`, `modified`) of each copy (`share_id`, exchange/copies.py). `seq` orders rows by
+arrival and is the keyset of every listing (TAXII `added_after` and `next` next), so paging never copies or
+re-sorts a collection. Each row carries what the access layer needs (`tlp`, `owner_org_id`, share rows keyed by
+`share_id`), so `read_filter` decides about it like about anything else; shares are per copy, not per version.
 """
 
 from __future__ import annotations
@@ -54,14 +54,23 @@ class StixObject(Base):
     # signs a version it originated (the signer job), and as received for versions from peers.
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     signed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The organisation and community recipients this version travels with (`x_cybercrisis_shares`), signed with it:
+    # as received for versions from peers; for ours, the share list of `share_id` when it was stored, signed or
+    # re-served (exchange/copies.py). NULL on versions stored before share lists were signed (migration 0010).
+    shares: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
-        UniqueConstraint("id", "modified", name="uq_stix_objects_version"),
+        # One row per version of a copy: an id may be held in several copies (an observable in two incidents, or
+        # imported by two organisations), each with its own share key (exchange/copies.py).
+        UniqueConstraint("id", "modified", "share_id", name="uq_stix_objects_version"),
         Index("ix_stix_objects_type_seq", "type", "seq"),
         Index("ix_stix_objects_id_seq", "id", "seq"),
         Index("ix_stix_objects_added_at_seq", "added_at", "seq"),
         Index("ix_stix_objects_share_id", "share_id"),
         Index("ix_stix_objects_signed_seq", "signed", "seq"),
+        # SQLite would hand out a deleted row's seq again (max + 1): a TAXII `next` or a push cursor past it would
+        # then miss the new row. AUTOINCREMENT never reuses one (PostgreSQL's sequence never does).
+        {"sqlite_autoincrement": True},
     )
 
 
@@ -113,7 +122,7 @@ class Peer(Base):
     node_id: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)  # the peer's node identity id
     # The organisation that runs the peer node: what we push is what the access layer shows this organisation.
     organisation_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
-    token: Mapped[str] = mapped_column(String(500), nullable=False)  # our API token on the peer
+    token: Mapped[str] = mapped_column(Text, nullable=False)  # our API token on the peer, sealed (secretbox)
     username: Mapped[str | None] = mapped_column(String(320), nullable=True)  # set: HTTP Basic instead of Bearer
     direction: Mapped[str] = mapped_column(String(8), nullable=False)  # pull | push | both
     collections: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # [] = all in common

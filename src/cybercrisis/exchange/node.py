@@ -4,11 +4,14 @@ Files under `<data_dir>/node/`: `node.json` (the node id and every key's public 
 one `<key id>.key` per private key (PKCS#8 PEM, mode 0600). Generated on first use; `cybercrisis node rotate-key`
 adds a key, endorsed by the previous one, and retires the previous one (kept: what it signed still verifies).
 
-A signature block `{"node", "key", "owner", "signature"}` travels with an object as its `x_cybercrisis_origin`
-property. It signs the RFC 8785 canonical JSON of the object without `x_cybercrisis_origin` and
-`x_cybercrisis_shares` (the share list, which is not signed: recipients may change while the version does not),
-with `x_cybercrisis_origin` set to the block without its signature; so the owner organisation and the TLP the
-origin node applies (from the markings, or the importer's choice for an unmarked object) are signed too.
+A signature block `{"node", "key", "owner", "tlp", "copy", "signature"}` travels with an object as its
+`x_cybercrisis_origin` property. It signs the RFC 8785 canonical JSON of the object with `x_cybercrisis_origin` set
+to the block without its signature and `x_cybercrisis_shares` as sent (issue 12): so the owner organisation, the
+TLP the origin node applies (from the markings, or the importer's choice for an unmarked object), the share list
+and the copy are signed with the object, and a receiver can neither be given more recipients than the origin named
+nor have another node's or a user's version passed off as the origin's. `copy` is an opaque tag of the origin's
+share key: an observable held in two incidents is two copies with two share lists (exchange/copies.py), and the
+receiver keeps them apart. A block without `copy` was made before share lists were signed: it is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +36,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 ORIGIN = "x_cybercrisis_origin"
 SHARES = "x_cybercrisis_shares"
 ENVELOPE = (ORIGIN, SHARES)
-SIGNED_FIELDS = ("node", "key", "owner", "tlp")
+SIGNED_FIELDS = ("node", "key", "owner", "tlp", "copy")
+LEGACY_FIELDS = ("node", "key", "owner", "tlp")  # blocks made before the share list was signed
+SHARE_KINDS = ("community", "organisation")
+# Copy tags: uuid5 of this namespace and "<node id>|<share key>", so a tag says nothing about the key (an incident id).
+COPY_NAMESPACE = uuid.UUID("0d4c7f5e-2b1a-4c8e-9f3d-7a6b5c4d3e21")
 
 # A node's keys as peers know them: key id -> base64 raw public key.
 PublicKeys = Mapping[str, str]
@@ -67,17 +74,39 @@ def _endorsement_message(node_id: str, key: Mapping[str, Any]) -> bytes:
     return f"cybercrisis-node-key:{node_id}:{key['id']}:{key['public_key']}:{key['created']}".encode()
 
 
-def signing_bytes(obj: Mapping[str, Any], block: Mapping[str, Any]) -> bytes:
-    """What a signature block signs: the object without the envelope, with the block's signed fields as origin."""
+def canonical_shares(entries: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """A share list as it travels and is signed: organisation and community entries, once each, sorted."""
+    return [{"kind": k, "target": t} for k, t in sorted({(k, t) for k, t in entries if k in SHARE_KINDS})]
+
+
+def copy_tag(node_id: str, share_key: str) -> str:
+    """The opaque tag of one of this node's copies (its share key) as it travels in the signature block."""
+    return str(uuid.uuid5(COPY_NAMESPACE, f"{node_id}|{share_key}"))
+
+
+def signing_bytes(obj: Mapping[str, Any], block: Mapping[str, Any], *, legacy: bool = False) -> bytes:
+    """What a signature block signs: the object without the envelope, with the block's signed fields as origin and
+    the share list it travels with (`legacy`: what blocks without `copy` signed, the share list left out)."""
     body = {k: v for k, v in obj.items() if k not in ENVELOPE}
-    body[ORIGIN] = {k: block[k] for k in SIGNED_FIELDS}
+    body[ORIGIN] = {k: block[k] for k in (LEGACY_FIELDS if legacy else SIGNED_FIELDS)}
+    if not legacy:
+        body[SHARES] = obj.get(SHARES, [])
     return rfc8785.dumps(body)
 
 
+def _valid(public: str, signature: str, message: Any) -> bool:
+    try:
+        public_key(public).verify(_unb64(signature), message())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
 def verify(obj: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
-    """None when `block` is a valid signature of `obj` by a key of its node in `ring`; else the reason."""
-    if not isinstance(block, Mapping) or not all(isinstance(block.get(k), str) for k in (*SIGNED_FIELDS, "signature")):
-        return f"{ORIGIN} is not a signature block with node, key, owner, tlp and signature"
+    """None when `block` is a valid signature of `obj` (its share list included) by a key of its node in `ring`;
+    else the reason."""
+    if not isinstance(block, Mapping) or not all(isinstance(block.get(k), str) for k in (*LEGACY_FIELDS, "signature")):
+        return f"{ORIGIN} is not a signature block with node, key, owner, tlp, copy and signature"
     node, kid = block["node"], block["key"]
     keys = ring.get(node)
     if keys is None:
@@ -85,10 +114,13 @@ def verify(obj: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
     public = keys.get(kid)
     if public is None:
         return f"signed with key {kid}, which is not a known key of node {node}"
-    try:
-        public_key(public).verify(_unb64(block["signature"]), signing_bytes(obj, block))
-    except (InvalidSignature, ValueError):
-        return f"the signature of node {node} does not verify: the object was changed after it was signed"
+    changed = f"the signature of node {node} does not verify: the object or its share list changed after signing"
+    if not isinstance(block.get("copy"), str):
+        if _valid(public, block["signature"], lambda: signing_bytes(obj, block, legacy=True)):
+            return f"signed by node {node} without its share list: the origin node must upgrade"
+        return changed
+    if not _valid(public, block["signature"], lambda: signing_bytes(obj, block)):
+        return changed
     return None
 
 
@@ -133,11 +165,15 @@ class Node:
     def public_keys(self) -> dict[str, str]:
         return {k["id"]: k["public_key"] for k in self.keys}
 
-    def sign(self, obj: Mapping[str, Any], owner: str, *, tlp: str) -> dict[str, str]:
+    def sign(
+        self, obj: Mapping[str, Any], owner: str, *, tlp: str, shares: list[dict[str, str]], share_key: str
+    ) -> dict[str, str]:
         """The signature block of `obj`, owned by organisation `owner` and marked `tlp` on this node (its markings
-        may say nothing: the TLP it was imported with travels signed), signed with the current key."""
-        block = {"node": self.id, "key": self.key_id, "owner": owner, "tlp": tlp}
-        block["signature"] = _b64(self.private.sign(signing_bytes(obj, block)))
+        may say nothing: the TLP it was imported with travels signed), sent with the share list `shares` (as
+        `canonical_shares` makes it) from the copy `share_key`, signed with the current key."""
+        block = {"node": self.id, "key": self.key_id, "owner": owner, "tlp": tlp, "copy": copy_tag(self.id, share_key)}
+        body = {k: v for k, v in obj.items() if k not in ENVELOPE} | {SHARES: shares}
+        block["signature"] = _b64(self.private.sign(signing_bytes(body, block)))
         return block
 
     def identity(self, *, name: str, organisation: str | None) -> dict[str, Any]:
@@ -244,18 +280,14 @@ def rotate(data_dir: Path) -> Node:
 
 
 def key_ring(session: Any, node: Node) -> dict[str, dict[str, str]]:
-    """Every node key this node trusts: its own, each peer's pinned and endorsed keys, and the keys each peer
-    says it pins (relayed: objects that reached a peer from a third node verify here too)."""
+    """Every node key this node trusts: its own and each peer's pinned and endorsed keys. Keys a peer relays for a
+    third node are not trusted: an object is accepted only from the node that originated it (issue 12)."""
     from sqlalchemy import select
 
     from cybercrisis.exchange.models import Peer
 
     ring: dict[str, dict[str, str]] = {}
     for peer in session.scalars(select(Peer).order_by(Peer.created_at)):
-        for relayed_node, keys in (peer.relayed_keys or {}).items():
-            if relayed_node != node.id and isinstance(keys, dict):
-                ring.setdefault(relayed_node, {}).update({str(k): str(v) for k, v in keys.items()})
-    for peer in session.scalars(select(Peer).order_by(Peer.created_at)):
-        ring[peer.node_id] = {str(k["id"]): str(k["public_key"]) for k in peer.keys}  # pinned beats relayed
+        ring[peer.node_id] = {str(k["id"]): str(k["public_key"]) for k in peer.keys}
     ring[node.id] = node.public_keys()
     return ring

@@ -3,7 +3,8 @@
 A peer is added from its discovery URL and one of our API tokens on it. Discovery must carry `x_cybercrisis_node`
 (a cybercrisis node, not any TAXII server); its keys are pinned then (trust on first use, or checked against a
 key id given out of band), and each sync round accepts only new keys endorsed by an accepted one
-(`node.endorsed_keys`). Every request goes through taxii2-client with a per-request timeout.
+(`node.endorsed_keys`). Every request goes through taxii2-client with a per-request timeout, and every connection
+it opens (redirects and the API root the discovery names included) is checked by the outbound policy (`outbound`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from taxii2client import exceptions as taxii_errors  # type: ignore[import-untyp
 from taxii2client.common import _HTTPConnection  # type: ignore[import-untyped]
 from taxii2client.v21 import ApiRoot, Server  # type: ignore[import-untyped]
 
-from cybercrisis import __version__
+from cybercrisis import __version__, outbound, secretbox, textcheck
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound
@@ -56,16 +58,22 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class _TimedSession(requests.Session):
-    """A requests session that puts a timeout on every request and keeps the last response (for its headers)."""
+    """A requests session that puts a timeout on every request and keeps the last response (for its headers).
 
-    def __init__(self, timeout: float) -> None:
+    Its connections reach only what the outbound policy allows; a refused one ends the request as a PeerError."""
+
+    def __init__(self, timeout: float, allow: outbound.Allow) -> None:
         super().__init__()
+        outbound.guard_session(self, allow)
         self.timeout = timeout
         self.last: requests.Response | None = None
 
     def request(self, method: Any, url: Any, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
-        response = super().request(method, url, *args, **kwargs)
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except outbound.Refused as exc:
+            raise PeerError(str(exc)) from exc
         self.last = response
         return response
 
@@ -73,10 +81,10 @@ class _TimedSession(requests.Session):
 class Connection(_HTTPConnection):  # type: ignore[misc]
     """taxii2-client's connection with our credentials (Bearer token, or HTTP Basic with an e-mail) and timeout."""
 
-    def __init__(self, *, token: str, username: str | None, timeout: float) -> None:
+    def __init__(self, *, token: str, username: str | None, timeout: float, allow: outbound.Allow) -> None:
         super().__init__(user_agent=USER_AGENT, version="2.1")
         self.session.close()
-        self.session: _TimedSession = _TimedSession(timeout)
+        self.session: _TimedSession = _TimedSession(timeout, allow)
         self.session.auth = requests.auth.HTTPBasicAuth(username, token) if username else _BearerAuth(token)
         self.timeout = timeout
 
@@ -86,8 +94,9 @@ class Connection(_HTTPConnection):  # type: ignore[misc]
         return last.headers if last is not None else {}
 
 
-def connect(*, token: str, username: str | None, timeout: float) -> Connection:
-    return Connection(token=token, username=username, timeout=timeout)
+def connect(*, token: str, username: str | None, timeout: float, allow: outbound.Allow) -> Connection:
+    """A connection to a peer; `allow` is the operator's CYBERCRISIS_OUTBOUND_ALLOW (`Settings.outbound_networks`)."""
+    return Connection(token=token, username=username, timeout=timeout, allow=allow)
 
 
 def describe(exc: BaseException, *, url: str, timeout: float) -> str:
@@ -192,6 +201,10 @@ def discover(conn: Connection, url: str) -> Discovery:
     ident = custom.get("x_cybercrisis_node")
     if not isinstance(ident, dict) or not isinstance(ident.get("id"), str):
         raise PeerError(f"{url} is a TAXII server but not a cybercrisis node (its discovery has no x_cybercrisis_node)")
+    # What is kept of it (title, node id, keys it relays) must be text we can store and serve again (textcheck.py).
+    problem = textcheck.find_problem({"title": server.title, "x_cybercrisis_node": ident})
+    if problem is not None:
+        raise PeerError(f"{url} discovery: {problem.field} {problem.message}")
     keys = [k for k in ident.get("keys") or [] if _valid_key(k)]
     if not keys:
         raise PeerError(f"{url} publishes no valid node key (x_cybercrisis_node.keys)")
@@ -240,10 +253,17 @@ class Probe:
     collections: dict[str, RemoteCollection]
 
 
-def probe(*, url: str, token: str, username: str | None, timeout: float) -> Probe:
-    """Ask the peer for its discovery and collections (no database work): PeerError with a clear message."""
+def probe(*, url: str, token: str, username: str | None, timeout: float, allow: outbound.Allow = ()) -> Probe:
+    """Ask the peer for its discovery and collections (no database work): PeerError with a clear message.
+
+    A URL whose host is, or resolves to, an address the outbound policy refuses is refused before any connection.
+    """
     url = normalise_url(url)
-    conn = connect(token=token, username=username, timeout=timeout)
+    try:
+        outbound.check_url(url, allow)
+    except outbound.Refused as exc:
+        raise PeerError(str(exc)) from None
+    conn = connect(token=token, username=username, timeout=timeout, allow=allow)
     try:
         discovery = discover(conn, url)
         return Probe(discovery, remote_collections(api_root(conn, discovery.api_root)))
@@ -277,9 +297,11 @@ def add(
     direction: str,
     collections: list[str],
     timeout: float,
+    settings: Settings,
     fingerprint: str | None = None,
 ) -> Peer:
-    """Store a peer from what `probe` learned; its current keys are pinned. Audited `exchange:peer:add`."""
+    """Store a peer from what `probe` learned; its current keys are pinned; `token` is stored sealed with the
+    server key (secretbox). Audited `exchange:peer:add`."""
     d = probe.discovery
 
     def refuse(where: str, message: str) -> InvalidInput:
@@ -314,7 +336,7 @@ def add(
         title=d.title[:200],
         node_id=d.node_id,
         organisation_id=organisation,
-        token=token,
+        token=secretbox.seal(settings, secretbox.PEER_TOKEN, token),
         username=username.strip().lower() if username else None,
         direction=direction,
         collections=list(collections),

@@ -4,12 +4,13 @@ Every change is audited, so the audit events of a transaction say what changed: 
 early warning named by one is mapped to STIX (exchange/stix.py) and each new version stored, so that TAXII and
 federation read one table. What is stored carries the object's own access: its TLP, its owner, and `share_id` =
 its id, so that its share list (changed later or not) decides who reads every STIX object derived from it
-(observables, relationships, NIS2 reports as notes). Country `location` objects are public reference data (CLEAR).
+(observables, relationships, countries, CVEs, NIS2 reports as notes). Each incident stores its own copy of them
+(exchange/copies.py): an observable seen in two incidents is read by the readers of either, and a reader of both
+gets it once. When the share list of an object changed without a new version, its stored versions are re-served
+with the new list (`copies.reserve`), so that the list they travel with is always the current one, signed.
 
 Situation reports are not stored: their figures are computed for each reader (ADR 0006); they are exported per
-reader through the API. An observable (SCO) seen in several incidents has one STIX id: it is stored once, with the
-access of the first incident that brought it; readers of a later incident still see that incident's relationship
-to it, and get the value from the incident itself.
+reader through the API.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
-from cybercrisis.access.tlp import TLP
+from cybercrisis.exchange import copies
 from cybercrisis.exchange.models import StixObject
 
 _PENDING = "cybercrisis.stix_publish"
@@ -60,13 +61,13 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
         checked = importer._check(0, data)
         if isinstance(checked, importer.Rejected):  # our own mapping is validated in the tests: never expected
             raise ValueError(f"our own STIX object {data.get('id')} is invalid: {checked.reason}")
-        public = data["type"] == "location"
+        # Countries and CVEs are public reference data, but that this incident names them is not: the incident's
+        # access decides, like for everything derived from it.
         out.append({
             "id": checked.id, "modified": checked.modified, "type": checked.type, "spec_version": "2.1",
-            "custom": checked.custom, "revoked": False, "data": data,
-            "tlp": TLP.CLEAR.value if public else tlp, "owner_org_id": owner, "created_by_id": None,
-            "exercise": exercise, "origin": origin, "share_id": checked.id if public else share_id,
-            "latest": True, "origin_node": None, "signature": None, "signed": False,
+            "custom": checked.custom, "revoked": False, "data": data, "tlp": tlp, "owner_org_id": owner,
+            "created_by_id": None, "exercise": exercise, "origin": origin, "share_id": share_id,
+            "latest": True, "origin_node": None, "signature": None, "signed": False, "shares": None,
         })  # fmt: skip
 
     incidents = [i for i in ids if i.startswith("incident--")]
@@ -85,36 +86,47 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
 
 
 def publish(session: Session, ids: list[str]) -> int:
-    """Store the new STIX versions of these objects of ours (incidents, alerts); returns how many were new."""
+    """Store the new STIX versions of these objects of ours (incidents, alerts), each derived object in the copy of
+    its object, and re-serve the stored ones whose share list changed; returns how many versions were new."""
     from cybercrisis.audit import service as audit
     from cybercrisis.exchange.importer import added_now
 
     rows = _rows_for(session, ids)
     if not rows:
         return 0
-    by_key = {(r["id"], r["modified"]): r for r in rows}  # an SCO in two of the incidents: once
-    wanted = sorted({r["id"] for r in rows})
-    stored: dict[str, list[Any]] = {}
-    for n in range(0, len(wanted), 500):
-        for oid, modified in session.execute(
-            select(StixObject.id, StixObject.modified).where(StixObject.id.in_(wanted[n : n + 500]))
+    by_key = {(r["id"], r["modified"], r["share_id"]): r for r in rows}  # an id twice in one incident: once
+    keys = sorted({r["share_id"] for r in rows})
+    lists = copies.share_lists(session, keys)
+    stored: dict[tuple[str, str], list[Any]] = {}  # (id, share key) -> its stored versions
+    changed: set[str] = set()  # share keys whose stored versions travel with another list than the current one
+    for n in range(0, len(keys), 500):
+        for oid, modified, key, shares in session.execute(
+            select(StixObject.id, StixObject.modified, StixObject.share_id, StixObject.shares).where(
+                StixObject.share_id.in_(keys[n : n + 500]), StixObject.origin_node.is_(None)
+            )
         ):
-            stored.setdefault(oid, []).append(modified)
-    new = [r for key, r in by_key.items() if key[1] not in stored.get(key[0], [])]
-    if not new:
+            stored.setdefault((oid, key), []).append(modified)
+            if shares != lists[key]:
+                changed.add(key)
+    new = [r for (oid, modified, key), r in by_key.items() if modified not in stored.get((oid, key), [])]
+    if not new and not changed:
         return 0
     audit.lock(session)  # already held when an audit event was written in this transaction: seq in commit order
     now = added_now(session)
+    for key in sorted(changed):
+        copies.reserve(session, key=key, shares=lists[key], now=now)
     for r in new:
         r["added_at"] = now
-        newer = [m for m in stored.get(r["id"], []) if m > r["modified"]]
-        r["latest"] = not newer
-    session.execute(insert(StixObject.__table__), new)  # type: ignore[arg-type]
+        r["shares"] = lists[r["share_id"]]
+        r["latest"] = not [m for m in stored.get((r["id"], r["share_id"]), []) if m > r["modified"]]
+    if new:
+        session.execute(insert(StixObject.__table__), new)  # type: ignore[arg-type]
     for r in new:
-        if r["latest"] and stored.get(r["id"]):
+        if r["latest"] and stored.get((r["id"], r["share_id"])):
             session.execute(
                 update(StixObject)
-                .where(StixObject.id == r["id"], StixObject.modified < r["modified"], StixObject.latest.is_(True))
+                .where(StixObject.id == r["id"], StixObject.share_id == r["share_id"],
+                       StixObject.modified < r["modified"], StixObject.latest.is_(True))
                 .values(latest=False)
-            )
+            )  # fmt: skip
     return len(new)

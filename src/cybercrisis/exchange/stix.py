@@ -485,7 +485,7 @@ def _visible_incidents(session: Session, reader: Principal, ids: Iterable[str]) 
 
 
 def sitrep_objects(session: Session, view: sitreps.SitrepView, reader: Principal) -> list[Any]:
-    inputs, _ = sources.thaw(session, sitrep_id=view.sitrep.id, build=view.version.build, reader=reader)
+    inputs = sources.thaw(session, sitrep_id=view.sitrep.id, build=view.version.build, reader=reader)
     return [sitrep_report(view, [i.id for i in inputs.incidents])]
 
 

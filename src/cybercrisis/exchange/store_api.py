@@ -18,7 +18,7 @@ from cybercrisis.access.policy import read_filter
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.errors import InvalidInput, NotFound
-from cybercrisis.exchange import importer
+from cybercrisis.exchange import copies, importer
 from cybercrisis.exchange.models import StixObject
 
 router = APIRouter(prefix="/api/v1", tags=["exchange"])
@@ -140,8 +140,9 @@ def list_stix_objects(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> StixObjectPage:
     """Stored STIX object versions you may see, in arrival order (keyset on `seq`). Every version is listed:
-    an object imported in two versions appears twice, each with its own `modified`."""
-    q = select(StixObject).where(read_filter(principal, StixObject))
+    an object imported in two versions appears twice, each with its own `modified`; a version held in several
+    copies you may see (an observable in two incidents) once, from the oldest."""
+    q = select(StixObject).where(read_filter(principal, StixObject), copies.first_copy(principal))
     if type:
         q = q.where(StixObject.type == type)
     if after is not None:
@@ -158,7 +159,7 @@ def get_stix_object(object_id: str, db: DB, principal: CurrentPrincipal) -> Stix
     rows = list(
         db.scalars(
             select(StixObject)
-            .where(StixObject.id == object_id, read_filter(principal, StixObject))
+            .where(StixObject.id == object_id, read_filter(principal, StixObject), copies.first_copy(principal))
             .order_by(StixObject.modified, StixObject.seq)
         )
     )

@@ -1,8 +1,9 @@
 """The TAXII 2.1 server's queries: collections, envelopes, versions, manifests, POSTs and deletes (ADR 0008).
 
-Every read is `membership(collection) AND read_filter(principal, StixObject)` on the store of STIX objects, in
-`seq` order: `next` is the last `seq` of a page, `added_after` becomes a `seq` bound with one indexed subquery, so a
-page costs the same whatever the size of the collection. Collections: one per community and one per organisation
+Every read is `membership(collection) AND read_filter(principal, StixObject)` on the store of STIX objects, each
+(id, version) once from the oldest copy the reader gets (`copies.first_copy`), in `seq` order: `next` is the last
+`seq` of a page, `added_after` becomes a `seq` bound with one indexed subquery, so a page costs the same whatever
+the size of the collection. Collections: one per community and one per organisation
 (deterministic ids, no rows), plus those an administrator defines (`TaxiiCollection`). docs/taxii.md.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -30,10 +32,11 @@ from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Community, Organisation
 from cybercrisis.errors import DomainError, InvalidInput, NotFound, PermissionDenied
-from cybercrisis.exchange import importer
+from cybercrisis.exchange import copies, importer
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange.models import NO_MODIFIED, StixObject, TaxiiCollection, TaxiiStatus
+from cybercrisis.exchange.models import NO_MODIFIED, Peer, StixObject, TaxiiCollection, TaxiiStatus
 
+log = logging.getLogger("cybercrisis.taxii")
 TAXII_NAMESPACE = uuid.UUID("6f1f8a3e-0c7b-4d3e-9b64-3f0c2a7d9e11")
 API_ROOT = "cybercrisis"
 MEDIA_TAXII = "application/taxii+json;version=2.1"
@@ -160,20 +163,21 @@ def get_collection(session: Session, *, principal: Principal, cid: str) -> Colle
     raise NotFound(f"no collection {cid}")
 
 
-def membership(collection: Collection) -> ColumnElement[bool]:
-    """The store rows in a collection: shared with its community, or owned by / shared with its organisation."""
+def membership(collection: Collection, model: Any = StixObject) -> ColumnElement[bool]:
+    """The store rows in a collection: shared with its community, or owned by / shared with its organisation
+    (`model`: StixObject or an alias of it)."""
 
     def shared(kind: str) -> ColumnElement[bool]:
         return exists(
             select(Share.object_id).where(
-                Share.object_id == StixObject.share_id, Share.kind == kind, Share.target == collection.target
+                Share.object_id == model.share_id, Share.kind == kind, Share.target == collection.target
             )
         )
 
     clause = shared(COMMUNITY) if collection.kind == COMMUNITY else or_(
-        StixObject.owner_org_id == collection.target, shared(ORG))  # fmt: skip
+        model.owner_org_id == collection.target, shared(ORG))  # fmt: skip
     if collection.types:
-        clause = and_(clause, StixObject.type.in_(collection.types))
+        clause = and_(clause, model.type.in_(collection.types))
     return clause
 
 
@@ -254,7 +258,32 @@ def _after_seq(token: str) -> int:
     return int(value)
 
 
-def _version_clause(versions: Sequence[str | datetime]) -> ColumnElement[bool] | None:
+def _version_clause(
+    versions: Sequence[str | datetime], principal: Principal, collection: Collection
+) -> ColumnElement[bool] | None:
+    """`match[version]` over the copies the reader gets (exchange/copies.py): `last` and `first` are the newest and
+    oldest version the reader may read in the collection, whichever copy holds it."""
+    if "all" in versions:
+        return None
+
+    def inside(model: Any) -> list[ColumnElement[bool]]:
+        return [membership(collection, model)]
+
+    parts: list[ColumnElement[bool]] = []
+    for v in versions:
+        if v == "last":  # `latest` (per copy, indexed) first, then no newer version in a copy the reader gets
+            parts.append(and_(StixObject.latest.is_(True), copies.first_copy(principal, inside, newer="last")))
+        elif v == "first":
+            parts.append(copies.first_copy(principal, inside, newer="first"))
+    moments = [v for v in versions if isinstance(v, datetime)]
+    if moments:
+        parts.append(or_(StixObject.modified.in_(moments),
+                         and_(StixObject.modified == _EPOCH, StixObject.added_at.in_(moments))))  # fmt: skip
+    return or_(*parts)
+
+
+def _copy_versions(versions: Sequence[str | datetime]) -> ColumnElement[bool] | None:
+    """`match[version]` within each copy (deletes: a holder deletes versions of its own copy)."""
     if "all" in versions:
         return None
     parts: list[ColumnElement[bool]] = []
@@ -263,7 +292,8 @@ def _version_clause(versions: Sequence[str | datetime]) -> ColumnElement[bool] |
             parts.append(StixObject.latest.is_(True))
         elif v == "first":
             older = aliased(StixObject)
-            first = select(func.min(older.modified)).where(older.id == StixObject.id).scalar_subquery()
+            first = select(func.min(older.modified)).where(
+                older.id == StixObject.id, older.share_id == StixObject.share_id).scalar_subquery()  # fmt: skip
             parts.append(StixObject.modified == first)
     moments = [v for v in versions if isinstance(v, datetime)]
     if moments:
@@ -273,7 +303,8 @@ def _version_clause(versions: Sequence[str | datetime]) -> ColumnElement[bool] |
 
 
 def _where(session: Session, principal: Principal, collection: Collection, f: Filters, *, object_id: str | None,
-           versions: bool = True) -> list[ColumnElement[bool]]:  # fmt: skip
+           versions: bool = True, once: bool = True) -> list[ColumnElement[bool]]:  # fmt: skip
+    """The conditions of an answer; `once`: each (id, version) once, from the oldest copy the reader gets."""
     where = [membership(collection), read_filter(principal, StixObject)]
     ids = (object_id,) if object_id else f.ids
     if ids:
@@ -281,9 +312,11 @@ def _where(session: Session, principal: Principal, collection: Collection, f: Fi
     if f.types:
         where.append(StixObject.type.in_(f.types))
     if versions:
-        clause = _version_clause(f.versions)
+        clause = _version_clause(f.versions, principal, collection) if once else _copy_versions(f.versions)
         if clause is not None:
             where.append(clause)
+    if once and (not versions or tuple(f.versions) != ("last",)):  # `last` alone already keeps one copy
+        where.append(copies.first_copy(principal, lambda model: [membership(collection, model)]))
     where.append(StixObject.spec_version.in_(f.spec_versions))
     if f.added_after is not None:
         # seq and added_at grow together (importer.added_now): the first seq added after T, from one probe of the
@@ -368,27 +401,30 @@ def versions_page(session: Session, *, principal: Principal, collection: Collect
 
 
 def served(session: Session, *, node: nodes.Node, rows: Sequence[StixObject]) -> list[dict[str, Any]]:
-    """The objects as TAXII serves them: as stored, plus the origin node's signature (made now for this node's
-    unsigned versions, not stored) and the organisation and community recipients. One query for the shares."""
-    shares: dict[str, list[dict[str, str]]] = {}
-    keys = sorted({r.share_id for r in rows})
-    if keys:
-        found = session.execute(
-            select(Share.object_id, Share.kind, Share.target)
-            .where(Share.object_id.in_(keys), Share.kind.in_(KINDS))
-            .order_by(Share.object_id, Share.kind, Share.target)
-        )
-        for oid, kind, target in found:
-            shares.setdefault(oid, []).append({"kind": kind, "target": target})
+    """The objects as TAXII serves them: as stored, plus the origin node's signature and the organisation and
+    community recipients it signs (`x_cybercrisis_shares`), never a list it does not sign. For this node's versions
+    that is the current share list of their copy: a version not signed yet, or signed with an older list, is signed
+    now (not stored). A peer's version goes as received. One query for the shares."""
+    lists = copies.share_lists(session, {r.share_id for r in rows if r.origin_node is None})
     out = []
     for row in rows:
         obj = dict(row.data)
-        origin = row.signature
-        if origin is None and row.origin_node is None and not row.signed:
-            origin = node.sign(row.data, row.owner_org_id, tlp=row.tlp)
-        if origin is not None:
+        if row.origin_node is None:
+            current = lists[row.share_id]
+            origin = row.signature
+            if origin is None or not row.signed or row.shares != current:
+                try:
+                    origin = node.sign(row.data, row.owner_org_id, tlp=row.tlp, shares=current,
+                                       share_key=row.share_id)  # fmt: skip
+                except (ValueError, RecursionError):  # text that is not valid Unicode: textcheck.py, migration 0008
+                    log.warning("not serving %s (seq %s): it cannot be signed", row.id, row.seq)
+                    continue
             obj[nodes.ORIGIN] = origin
-        obj[nodes.SHARES] = shares.get(row.share_id, [])
+            obj[nodes.SHARES] = current
+        else:
+            if row.signature is not None:
+                obj[nodes.ORIGIN] = row.signature
+            obj[nodes.SHARES] = row.shares or []  # before migration 0010: not signed, so none (peers refuse it)
         out.append(obj)
     return out
 
@@ -456,8 +492,9 @@ def add_objects(session: Session, *, principal: Principal, node: nodes.Node, col
     """Store a POSTed envelope in the collection (TAXII 2.1 §5.5) and return its status resource.
 
     Plain STIX goes to `importer.ingest`, shared with the collection's audience (GREEN by default for a community,
-    AMBER for an organisation); objects carrying an origin signature to `importer.receive`. A version already
-    stored counts as a success. One audit entry besides the importer's."""
+    AMBER for an organisation); objects carrying an origin signature to `importer.receive`, accepted only from a
+    user of the organisation that runs their origin node. A version already stored counts as a success. One audit
+    entry besides the importer's."""
     principal.require(Permission.EXCHANGE_IMPORT)
     if not collection.can_write(principal):
         raise PermissionDenied(f"collection {collection.id} is read-only")
@@ -486,8 +523,12 @@ def add_objects(session: Session, *, principal: Principal, node: nodes.Node, col
                                  share_with=audience)  # fmt: skip
         failed.update({plain[r.index][0]: r.reason for r in result.rejected})
     if federated:
+        # A node's objects arrive from that node only: posted by a user of the organisation that runs it (a peer
+        # pushing), never by someone who merely holds them (issue 12).
+        senders = set(session.scalars(select(Peer.node_id).where(Peer.organisation_id == principal.org_id)))
         result = importer.receive(session, objects=[o for _, o in federated], ring=nodes.key_ring(session, node),
-                                  local_node=node.id, actor=principal, origin=origin)  # fmt: skip
+                                  local_node=node.id, actor=principal, origin=origin, senders=senders,
+                                  via=f"from a user of organisation {principal.org_id}")  # fmt: skip
         failed.update({federated[r.index][0]: r.reason for r in result.rejected})
     outcome = _Outcome()
     for index, obj in enumerate(objects):
@@ -533,31 +574,33 @@ def delete_object(session: Session, *, principal: Principal, collection: Collect
                   filters: Filters) -> list[str]:  # fmt: skip
     """Delete versions of an imported object (TAXII 2.1 §5.7); returns the versions deleted.
 
-    Only its holder organisation deletes it, with `exchange:object:import`; this node's own objects as STIX
-    (and objects derived from them) change through the platform, never here."""
+    Only its holder organisation deletes it, with `exchange:object:import`, and only its own copy: other copies of
+    the id (exchange/copies.py) stay; this node's own objects as STIX (and objects derived from them) change through
+    the platform, never here."""
     audit.lock(session)  # like imports: `latest` is decided under the lock
-    rows = list(
-        session.scalars(select(StixObject).where(*_where(session, principal, collection, filters, object_id=object_id)))
-    )
+    where = _where(session, principal, collection, filters, object_id=object_id, once=False)
+    rows = list(session.scalars(select(StixObject).where(*where)))
     if not rows:
         raise NotFound(f"no object {object_id} in collection {collection.id}")
     principal.require(Permission.EXCHANGE_IMPORT)
-    if any(r.owner_org_id != principal.org_id for r in rows):
+    mine = [r for r in rows if r.owner_org_id == principal.org_id and not copies.published(r.origin, r.id, r.share_id)]
+    tables = importer.local_types(session)
+    if not mine and any(r.owner_org_id != principal.org_id for r in rows):
         raise PermissionDenied("only the organisation that holds an object deletes it")
-    _, local = importer.holders(session, [object_id], importer.local_types(session))
-    if object_id in local or any(r.share_id != r.id for r in rows):
+    if not mine or copies.local_objects(session, [object_id], tables, None):
         raise PermissionDenied(f"{object_id} is one of this node's own objects: change it through the platform")
-    deleted = [version_of(r.modified, r.added_at) for r in rows]
-    dropped_latest = any(r.latest for r in rows)
-    session.execute(delete(StixObject).where(StixObject.seq.in_([r.seq for r in rows])))
-    if dropped_latest:
-        newest = session.scalar(select(func.max(StixObject.modified)).where(StixObject.id == object_id))
+    deleted = [version_of(r.modified, r.added_at) for r in mine]
+    session.execute(delete(StixObject).where(StixObject.seq.in_([r.seq for r in mine])))
+    for key in sorted({r.share_id for r in mine if r.latest}):  # the newest remaining version of that copy
+        newest = session.scalar(select(func.max(StixObject.modified)).where(StixObject.id == object_id,
+                                                                             StixObject.share_id == key))  # fmt: skip
         if newest is not None:
-            session.execute(update(StixObject).where(StixObject.id == object_id, StixObject.modified == newest)
-                            .values(latest=True))  # fmt: skip
-    remaining = select(StixObject.seq).where(or_(StixObject.id == object_id, StixObject.share_id == object_id))
-    if session.scalar(remaining.limit(1)) is None:
-        session.execute(delete(Share).where(Share.object_id == object_id))
+            session.execute(update(StixObject).where(StixObject.id == object_id, StixObject.share_id == key,
+                                                     StixObject.modified == newest).values(latest=True))  # fmt: skip
+    for key in sorted({r.share_id for r in mine}):
+        remaining = select(StixObject.seq).where(StixObject.share_id == key).limit(1)
+        if session.scalar(remaining) is None and not copies.local_objects(session, [key], tables, None):
+            session.execute(delete(Share).where(Share.object_id == key))
     audit.record(session, actor=principal, tag="exchange:taxii:delete", object_id=object_id,
                  summary={"collection": collection.id, "versions": deleted})  # fmt: skip
     return deleted

@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cybercrisis import textcheck
 from cybercrisis.access.principal import Principal
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, OptionalPrincipal
@@ -38,6 +39,15 @@ _TITLES = {400: "Bad request", 401: "Authentication required", 403: "Forbidden",
 
 class TaxiiJSON(JSONResponse):
     media_type = MEDIA_TAXII
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            # A stored object holding a lone surrogate (from before the input checks; migration 0008 repairs them)
+            # goes out with U+FFFD rather than failing the page for everyone: its signature no longer verifies.
+            log.warning("a TAXII answer held text that is not valid Unicode: written with U+FFFD")
+            return textcheck.lossy_json(content)
 
 
 def taxii_error(
@@ -161,7 +171,8 @@ async def _envelope_body(request: Request) -> Any:
     if (length.isdigit() and int(length) > limit) or len(raw := await request.body()) > limit:
         raise _TooLarge(f"the body is larger than max_content_length ({limit} bytes): send fewer objects per request")
     try:
-        return json.loads(raw)
+        # The door's own check (hygiene.py) ran already; this one holds even if a request got round it.
+        return textcheck.parse_json(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         message = f"malformed JSON: {exc}"
         raise InvalidInput(message, errors=[{"field": "body", "message": message}]) from None

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 
 from cybercrisis.access import sharing
+from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.api import timeline_out
 from cybercrisis.config import Settings
@@ -59,7 +60,7 @@ def custody_out(e: CustodyEntry, orgs: dict[str, Organisation]) -> CustodyEntryO
                            to_org=_ref(orgs, e.to_org_id), by=e.by_user_id, items=e.items, note=e.note)  # fmt: skip
 
 
-def handoff_out(db: DB, h: Handoff) -> HandoffOut:
+def handoff_out(db: DB, h: Handoff, reader: Principal) -> HandoffOut:
     files = service.files_of(db, h.id)
     entries = service.custody_of(db, h.id)
     _giver, holder = service.holder_of(entries)
@@ -73,7 +74,7 @@ def handoff_out(db: DB, h: Handoff) -> HandoffOut:
         observables=[ObservableOut(type=o["type"], value=o["value"]) for o in h.observables],
         files=[file_out(f) for f in files], custody=[custody_out(e, orgs) for e in entries],
         share_with=sharing.share_list(sharing.shares_of(db, h.id)),
-        timeline=[timeline_out(e) for e in audit.timeline(db, object_id=h.id)],
+        timeline=[timeline_out(e) for e in audit.timeline(db, reader=reader, object_id=h.id)],
         created_by=h.created_by_id, created=h.created_at, modified=h.modified_at, version=h.version,
     )  # fmt: skip
 
@@ -90,7 +91,7 @@ def create_handoff(body: HandoffIn, db: DB, principal: CurrentPrincipal) -> Hand
     `POST /api/v1/handoffs/{id}/files` until the recipient acknowledges receipt.
     """
     h = service.create(db, actor=principal, data=body)
-    return handoff_out(db, h)
+    return handoff_out(db, h, principal)
 
 
 @router.get("/handoffs", operation_id="list_handoffs", response_model=HandoffPage)
@@ -116,7 +117,7 @@ def list_handoffs(
 def get_handoff(handoff_id: str, db: DB, principal: CurrentPrincipal) -> HandoffOut:
     """One hand-off: observables, files (name, size, SHA-256, media type), the chain of custody (who handed what
     to whom and when), who holds it now, its share list and its audit timeline."""
-    return handoff_out(db, service.get(db, principal, handoff_id))
+    return handoff_out(db, service.get(db, principal, handoff_id), principal)
 
 
 @router.post("/handoffs/{handoff_id}/files", status_code=201, operation_id="add_handoff_file",
@@ -169,7 +170,7 @@ def receive_handoff(handoff_id: str, db: DB, principal: CurrentPrincipal, body: 
     """The organisation holding the hand-off (the recipient, or the one it was last transferred to) acknowledges
     receipt of everything in it. The custody link `received` lists all items; the package is then sealed."""
     h = service.receive(db, actor=principal, handoff_id=handoff_id, note=body.note if body else "")
-    return handoff_out(db, h)
+    return handoff_out(db, h, principal)
 
 
 @router.post("/handoffs/{handoff_id}/transfer", operation_id="transfer_handoff", response_model=HandoffOut)
@@ -177,7 +178,7 @@ def transfer_handoff(handoff_id: str, body: TransferIn, db: DB, principal: Curre
     """The holder, after acknowledging receipt, transfers the package to another law-enforcement organisation
     (or Europol EC3). It is added to the share list, notified, and must acknowledge receipt in turn."""
     h = service.transfer(db, actor=principal, handoff_id=handoff_id, to=body.to, note=body.note)
-    return handoff_out(db, h)
+    return handoff_out(db, h, principal)
 
 
 @router.post("/handoffs/{handoff_id}/notes", status_code=201, operation_id="add_handoff_note",

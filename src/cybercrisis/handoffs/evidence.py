@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Unicode categories refused in file names: controls (Cc, C0 and C1), format characters (Cf: the bidi embeddings,
+# overrides, isolates and marks U+202A-U+202E, U+2066-U+2069, U+200E/U+200F, zero-width characters, U+FEFF), line
+# and paragraph separators (Zl, Zp) and surrogates (Cs). `invoice<U+202E>gpj.exe` is shown as `invoiceexe.jpg`.
+_REFUSED_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 
 
 class TooLarge(DomainError):
@@ -74,8 +79,15 @@ def check_digest(value: str | None, *, field: str = "sha256") -> str | None:
 
 
 def clean_name(name: str | None) -> str:
-    """The file's own name without any directory part or control characters; at most 255 characters."""
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    """The file's own name without any directory part; at most 255 characters. A name holding a control, format or
+    line-breaking character is refused (422, field `file`), never changed silently: the sender sees what is kept."""
+    given = name or ""
+    bad = next((c for c in given if unicodedata.category(c) in _REFUSED_IN_NAMES), None)
+    if bad is not None:
+        what = unicodedata.name(bad, "a control character")
+        raise _bad("file", f"the file name holds U+{ord(bad):04X} ({what}) at character {given.index(bad)}, "
+                           "which changes how it reads or is printed: rename the file")  # fmt: skip
+    base = given.replace("\\", "/").rsplit("/", 1)[-1]
     base = _UNSAFE_NAME.sub("_", base).strip().lstrip(".") or "evidence"
     if len(base) > 255:
         stem, dot, ext = base.rpartition(".")

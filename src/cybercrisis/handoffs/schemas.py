@@ -29,6 +29,13 @@ class HandoffIn(Strict):
         "the sender may read",
     )
     tlp: str = Field(default="amber+strict", description="amber+strict (default) or amber; shared with the recipient")
+    onward: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="law-enforcement organisations the holder may transfer the package to: named now by the sender "
+        "(the originator), they read it from the start; the holder transfers to no one else, since only the "
+        "originator widens who reads it",
+    )
 
 
 class TransferIn(Strict):

@@ -23,9 +23,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.permissions import Permission
-from cybercrisis.access.policy import ORG, read_filter
+from cybercrisis.access.policy import ORG, can_read, read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 from cybercrisis.audit import service as audit
@@ -40,7 +40,7 @@ from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff, Han
 from cybercrisis.handoffs.schemas import ChosenObservable, HandoffIn
 from cybercrisis.incidents.models import Incident, Observable, Sighting
 from cybercrisis.incidents.observables import normalise
-from cybercrisis.notify.service import notify_orgs
+from cybercrisis.notify.service import notify_readers
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 EC3_KEY = "europol-ec3"
@@ -125,8 +125,10 @@ def _chosen(
     crisis: Crisis | None,
     items: list[ChosenObservable],
     marking: TLP,
+    recipient: str,
 ) -> list[tuple[str, str]]:
-    """The chosen observables, checked: each sighted in an incident the sender reads now, none wider than the mark."""
+    """The chosen observables, checked: each sighted in an incident the sender reads now and may let the recipient
+    read (authority.check_widening: its own incidents, or what their TLP lets it pass on), none wider than the mark."""
     wanted = _normalised(items)
     source = TLP(incident.tlp if incident is not None else crisis.tlp if crisis is not None else marking)
     if source.rank > marking.rank:
@@ -134,7 +136,7 @@ def _chosen(
     if not wanted:
         return []
     base = (
-        select(Observable.type, Observable.value, Incident.tlp)
+        select(Observable.type, Observable.value, Incident.tlp, Incident.id, Incident.owner_org_id)
         .join(Sighting, Sighting.observable_id == Observable.id)
         .join(Incident, Incident.id == Sighting.incident_id)
     )
@@ -145,11 +147,33 @@ def _chosen(
         base = base.join(CrisisIncident, CrisisIncident.incident_id == Incident.id).where(
             CrisisIncident.crisis_id == crisis.id, read_filter(actor, Incident)
         )
-    # The least strict visible incident each value was sighted in: the marking it may be handed over under.
+    least, passable = _sightings(session, actor, base, wanted, recipient)
+    missing = [f"{t}:{v}" for t, v in wanted if (t, v) not in least]
+    if missing:
+        where = "the incident" if incident is not None else "an incident of this crisis"
+        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise _bad("observables", f"not sighted in {where} that you may see: {shown}; hand over only what you "
+                   "can see", items=missing)  # fmt: skip
+    blocked = [f"{t}:{v}" for t, v in wanted if (t, v) not in passable]
+    if blocked:
+        raise PermissionDenied(f"only the originators of the incidents these were seen in may let law enforcement "
+                               f"read them: {', '.join(blocked[:20])}; ask them to hand them over")  # fmt: skip
+    strictest = max(least.values())
+    if strictest > marking.rank:
+        raise _too_wide(marking, _RANKED[strictest])
+    return wanted
+
+
+def _sightings(session: Session, actor: Principal, base: Any, wanted: list[tuple[str, str]],
+               recipient: str) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:  # fmt: skip
+    """Per chosen value: the rank of the least strict visible incident it was sighted in (the marking it may be
+    handed over under), and whether one of them may reach the recipient through the actor (`_may_pass`)."""
     least: dict[tuple[str, str], int] = {}
+    passable: set[tuple[str, str]] = set()
     by_type: dict[str, list[str]] = {}
     for t, v in wanted:
         by_type.setdefault(t, []).append(v)
+    may_pass: dict[str, bool] = {}
     for t, values in sorted(by_type.items()):
         for start in range(0, len(values), 500):
             rows = session.execute(base.where(Observable.type == t, Observable.value.in_(values[start : start + 500])))
@@ -157,16 +181,20 @@ def _chosen(
                 key = (row.type, row.value)
                 rank = TLP(row.tlp).rank
                 least[key] = min(rank, least.get(key, rank))
-    missing = [f"{t}:{v}" for t, v in wanted if (t, v) not in least]
-    if missing:
-        where = "the incident" if incident is not None else "an incident of this crisis"
-        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        raise _bad("observables", f"not sighted in {where} that you may see: {shown}; hand over only what you "
-                   "can see", items=missing)  # fmt: skip
-    strictest = max(least.values())
-    if strictest > marking.rank:
-        raise _too_wide(marking, _RANKED[strictest])
-    return wanted
+                if row.id not in may_pass:
+                    may_pass[row.id] = _may_pass(session, actor, row.id, row.tlp, row.owner_org_id, recipient)
+                if may_pass[row.id]:
+                    passable.add(key)
+    return least, passable
+
+
+def _may_pass(session: Session, actor: Principal, incident_id: str, tlp: str, owner: str, recipient: str) -> bool:
+    """Whether the recipient reads the incident already, or the actor's organisation may widen it to the recipient."""
+    reader = sharing.org_reader(session, recipient)
+    if can_read(reader, tlp=tlp, owner_org_id=owner, shares=sharing.shares_of(session, incident_id)):
+        return True
+    return not authority.refused_widening(session, org_id=actor.org_id, tlp=tlp, owner_org_id=owner,
+                                          added=[(ORG, recipient)])  # fmt: skip
 
 
 def _too_wide(marking: TLP, source: TLP) -> InvalidInput:
@@ -290,13 +318,18 @@ def org_names(session: Session, org_ids: set[str | None]) -> dict[str, Organisat
 
 def create(session: Session, *, actor: Principal, data: HandoffIn) -> Handoff:
     """Hand an incident or crisis over to law enforcement; everything is checked before anything is written."""
+    authority.authorize(actor, "handoff.create", ())
     sender = _writer(actor)
     marking = _marking(data.tlp)
     incident, crisis = _source(session, actor, data)
     recipient = _law_enforcement(session, data.recipient, field="recipient")
     if recipient.id == sender:
         raise _bad("recipient", "hand it over to another organisation than your own")
-    chosen = _chosen(session, actor, incident=incident, crisis=crisis, items=data.observables, marking=marking)
+    onward = [_law_enforcement(session, o, field="onward").id for o in dict.fromkeys(data.onward)]
+    onward = [o for o in onward if o not in (recipient.id, sender)]
+    for org_id in (recipient.id, *onward):
+        chosen = _chosen(session, actor, incident=incident, crisis=crisis, items=data.observables, marking=marking,
+                         recipient=org_id)  # fmt: skip
 
     now = utcnow()
     h = Handoff(
@@ -307,12 +340,13 @@ def create(session: Session, *, actor: Principal, data: HandoffIn) -> Handoff:
     )  # fmt: skip
     session.add(h)
     session.flush()
-    sharing.write(session, object_id=h.id, entries=[(ORG, recipient.id)], added_by=sender)
+    sharing.write(session, object_id=h.id, entries=[(ORG, o) for o in (recipient.id, *onward)], added_by=sender)
     _append(session, h.id, action=HANDED_OVER, by=actor.user_id, from_org=sender, to_org=recipient.id,
             items=items_of(h, []), seq=1)  # fmt: skip
     audit.record(session, actor=actor, tag=TAG_CREATE, object_id=h.id,
                  summary={"incident": h.incident_id, "crisis": h.crisis_id, "recipient": recipient.id,
-                          "observables": len(chosen), "tlp": marking.value})  # fmt: skip
+                          "observables": len(chosen), "tlp": marking.value}
+                 | ({"onward": onward} if onward else {}))  # fmt: skip
     names = org_names(session, {sender})
     who = names[sender].short_name if sender in names else "An organisation"
     _notify(session, h, event=TAG_CREATE, org_id=recipient.id,
@@ -324,9 +358,9 @@ def create(session: Session, *, actor: Principal, data: HandoffIn) -> Handoff:
 
 def _notify(session: Session, h: Handoff, *, event: str, org_id: str, subject: str, body: str) -> None:
     """Only ids, organisation names and counts: nothing of the package itself travels by notification."""
-    notify_orgs(session, event=event, org_ids=[org_id], subject=subject, body=body, object_id=h.id,
-                payload={"handoff": h.id, "state": h.state, "tlp": h.tlp},
-                dedupe=f"{event}:{h.id}:{org_id}:{h.version}")  # fmt: skip
+    notify_readers(session, obj=h, event=event, org_ids=[org_id], subject=subject, body=body,
+                   payload={"handoff": h.id, "state": h.state, "tlp": h.tlp},
+                   dedupe=f"{event}:{h.id}:{org_id}:{h.version}")  # fmt: skip
 
 
 def add_file(
@@ -343,8 +377,7 @@ def add_file(
     """Store one evidence file by its SHA-256 and record it in the package and the chain of custody."""
     sender = _writer(actor)
     h = lock(session, actor, handoff_id)
-    if sender != h.owner_org_id:
-        raise PermissionDenied("only the organisation that handed it over adds evidence files")
+    authority.authorize(actor, "handoff.file", authority.owned(actor, h.owner_org_id))
     entries = custody_of(session, h.id)
     if is_sealed(entries) or h.state != HandoffState.HANDED_OVER:
         raise Conflict("the recipient acknowledged receipt, so the package is sealed: hand further evidence over "
@@ -370,13 +403,15 @@ def add_file(
     return f
 
 
-def _holder_check(session: Session, actor: Principal, h: Handoff) -> tuple[list[CustodyEntry], str | None, str]:
+def _holder_check(session: Session, actor: Principal, h: Handoff,
+                  act: str) -> tuple[list[CustodyEntry], str | None, str]:  # fmt: skip
     entries = custody_of(session, h.id)
     giver, holder = holder_of(entries)
-    if holder is None or actor.org_id != holder:
-        name = org_names(session, {holder}).get(holder or "")
-        raise PermissionDenied(f"only the organisation holding it now ({name.short_name if name else 'unknown'}) "
-                               "does this")  # fmt: skip
+    name = org_names(session, {holder}).get(holder or "")
+    authority.authorize(actor, act, {authority.R.HOLDER} if holder is not None and actor.org_id == holder else set(),
+                        refusal=f"only the organisation holding it now ({name.short_name if name else 'unknown'}) "
+                        "does this")  # fmt: skip
+    assert holder is not None
     return entries, giver, holder
 
 
@@ -384,7 +419,7 @@ def receive(session: Session, *, actor: Principal, handoff_id: str, note: str = 
     """The holder acknowledges receipt of everything in the package; this seals it."""
     _writer(actor)
     h = lock(session, actor, handoff_id)
-    _entries, giver, holder = _holder_check(session, actor, h)
+    _entries, giver, holder = _holder_check(session, actor, h, "handoff.receive")
     if h.state == HandoffState.RECEIVED:
         raise Conflict("your organisation already acknowledged receipt of this hand-off")
     files = files_of(session, h.id)
@@ -409,7 +444,7 @@ def transfer(session: Session, *, actor: Principal, handoff_id: str, to: str, no
     """The holder passes the package on to another law-enforcement organisation, which must acknowledge it."""
     _writer(actor)
     h = lock(session, actor, handoff_id)
-    _entries, _giver, holder = _holder_check(session, actor, h)
+    _entries, _giver, holder = _holder_check(session, actor, h, "handoff.transfer")
     if h.state != HandoffState.RECEIVED:
         raise Conflict("acknowledge receipt of the hand-off before transferring it")
     target = _law_enforcement(session, to, field="to")
@@ -417,7 +452,10 @@ def transfer(session: Session, *, actor: Principal, handoff_id: str, to: str, no
         raise _bad("to", "your organisation already holds it: transfer it to another organisation")
     shared = {(s.kind, s.target) for s in sharing.shares_of(session, h.id)}
     if (ORG, target.id) not in shared and target.id != h.owner_org_id:
-        # TLP:AMBER+STRICT and TLP:AMBER both reach named organisations: the new holder joins the share list.
+        # The new holder joins the share list: a widening, which TLP lets a recipient make only within its own
+        # constituency (AMBER); for AMBER+STRICT only the sender does it, by handing the package over itself.
+        authority.check_widening(session, actor=actor, tlp=h.tlp, owner_org_id=h.owner_org_id,
+                                 added=[(ORG, target.id)], what="hand-off")  # fmt: skip
         sharing.write(session, object_id=h.id, entries=[(ORG, target.id)], added_by=holder)
     files = files_of(session, h.id)
     entry = _append(session, h.id, action=TRANSFERRED, by=actor.user_id, from_org=holder, to_org=target.id,
@@ -440,6 +478,10 @@ def add_note(session: Session, *, actor: Principal, handoff_id: str, note: str) 
     """A note in the chain of custody by an organisation that reads the hand-off (sender, holders)."""
     org = _writer(actor)
     h = lock(session, actor, handoff_id)
+    holders = {s.target for s in sharing.shares_of(session, h.id) if s.kind == ORG}
+    rel = authority.owned(actor, h.owner_org_id) & {authority.R.OWNER} | ({authority.R.HOLDER} if org in holders
+                                                                          else set())  # fmt: skip
+    authority.authorize(actor, "handoff.note", rel)
     if not note.strip():
         raise _bad("note", "write the note")
     entry = _append(session, h.id, action=NOTE, by=actor.user_id, from_org=org, to_org=None, items=[],

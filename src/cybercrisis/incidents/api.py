@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from cybercrisis import taxonomies
 from cybercrisis.access import sharing
+from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.api import timeline_out
 from cybercrisis.db import utcnow
@@ -47,7 +48,7 @@ def report_out(r: Report) -> ReportOut:
                      content=r.content)  # fmt: skip
 
 
-def incident_out(db: DB, i: Incident, t: Thresholds) -> IncidentOut:
+def incident_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> IncidentOut:
     return IncidentOut(
         id=i.id, title=i.title, description=i.description, status=i.status, tlp=i.tlp, pap=i.pap,
         owner=i.owner_org_id, created_by=i.created_by_id, created=i.created_at, modified=i.modified_at,
@@ -60,7 +61,7 @@ def incident_out(db: DB, i: Incident, t: Thresholds) -> IncidentOut:
         observables=[ObservableOut(type=o.type, value=o.value) for o in service.observables_of(db, i.id)],
         reports=[report_out(r) for r in service.reports_of(db, i.id)],
         share_with=sharing.share_list(sharing.shares_of(db, i.id)),
-        assessment=service.assess(db, i, t).as_dict(),
+        assessment=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
     )  # fmt: skip
 
 
@@ -73,7 +74,7 @@ def list_taxonomies(principal: CurrentPrincipal) -> list[dict[str, Any]]:
 @router.post("/incidents", status_code=201, operation_id="create_incident", response_model=IncidentOut)
 def create_incident(body: IncidentIn, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
     incident = service.create_incident(db, actor=principal, data=body)
-    return incident_out(db, incident, thresholds(request))
+    return incident_out(db, incident, thresholds(request), principal)
 
 
 @router.get("/incidents", operation_id="list_incidents", response_model=IncidentPage)
@@ -117,7 +118,8 @@ def list_incidents(
 
 @router.get("/incidents/{incident_id}", operation_id="get_incident", response_model=IncidentOut)
 def get_incident(incident_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
-    return incident_out(db, service.get_incident(db, principal=principal, incident_id=incident_id), thresholds(request))
+    incident = service.get_incident(db, principal=principal, incident_id=incident_id)
+    return incident_out(db, incident, thresholds(request), principal)
 
 
 @router.patch("/incidents/{incident_id}", operation_id="update_incident", response_model=IncidentOut)
@@ -127,7 +129,7 @@ def update_incident(
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     incident = service.update_incident(db, actor=principal, incident_id=incident_id, version=body.version,
                                        changes=changes)  # fmt: skip
-    return incident_out(db, incident, thresholds(request))
+    return incident_out(db, incident, thresholds(request), principal)
 
 
 @router.post("/incidents/{incident_id}/reports", status_code=201, operation_id="submit_report",
@@ -183,13 +185,14 @@ class EscalateIn(Strict):
 @router.post("/incidents/{incident_id}/escalate", operation_id="escalate_incident", response_model=IncidentOut)
 def escalate(incident_id: str, body: EscalateIn, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
     incident = service.escalate(db, actor=principal, incident_id=incident_id, community=body.community)
-    return incident_out(db, incident, thresholds(request))
+    return incident_out(db, incident, thresholds(request), principal)
 
 
 @router.get("/incidents/{incident_id}/timeline", operation_id="incident_timeline", response_model=list[TimelineEntry])
 def incident_timeline(incident_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     incident = service.get_incident(db, principal=principal, incident_id=incident_id)
-    return [timeline_out(e) for e in audit.timeline_of(db, object_ids=service.timeline_ids(db, incident, principal))]
+    ids = service.timeline_ids(db, incident, principal)
+    return [timeline_out(e) for e in audit.timeline_of(db, reader=principal, object_ids=ids)]
 
 
 @router.get("/deadlines", operation_id="list_deadlines", response_model=list[DeadlineOut])

@@ -6,10 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.principal import Principal
-from cybercrisis.errors import InvalidInput, PermissionDenied
+from cybercrisis.errors import InvalidInput
 from cybercrisis.incidents.models import (
     Incident,
 )
@@ -26,7 +25,13 @@ def get_incident(session: Session, *, principal: Principal, incident_id: str) ->
     return sharing.get_readable(session, principal, Incident, incident_id)
 
 
-def check_writer(actor: Principal, incident: Incident) -> None:
-    actor.require(Permission.INCIDENT_WRITE)
-    if actor.org_id not in (incident.owner_org_id, incident.entity_org_id):
-        raise PermissionDenied("only the owning organisation (or the affected entity) changes this incident")
+def relations(actor: Principal, incident: Incident) -> set[authority.Relation]:
+    """The actor's organisation to an incident it reads: the recording CSIRT, the affected entity, or a recipient."""
+    rel = authority.owned(actor, incident.owner_org_id)
+    if actor.org_id is not None and actor.org_id == incident.entity_org_id:
+        rel.add(authority.R.ENTITY)
+    return rel
+
+
+def check_writer(actor: Principal, incident: Incident, act: str = "incident.edit") -> None:
+    authority.authorize(actor, act, relations(actor, incident))

@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
-from cybercrisis.errors import Conflict, PermissionDenied
+from cybercrisis.errors import Conflict
 from cybercrisis.incidents import deadlines, tasks
 from cybercrisis.incidents.common import CLOCK_SKEW, _bad, check_writer, get_incident
 from cybercrisis.incidents.correlation import add_sightings, normalise_observables
@@ -49,11 +48,9 @@ def submit_report(session: Session, *, actor: Principal, incident_id: str, data:
     if data.kind not in kinds:
         raise _bad("kind", f"'{data.kind}' is not a report kind; valid: {', '.join(kinds)}")
     if data.kind == ReportKind.FEEDBACK:
-        actor.require(Permission.INCIDENT_WRITE)
-        if actor.org_id != incident.owner_org_id:
-            raise PermissionDenied("the CSIRT that owns the incident answers the early warning")
+        check_writer(actor, incident, "incident.feedback")
     else:
-        check_writer(actor, incident)
+        check_writer(actor, incident, "incident.report")
     now = utcnow()
     at = _check_report(data, incident, now)
     reports = reports_of(session, incident.id)
@@ -86,6 +83,7 @@ def submit_report(session: Session, *, actor: Principal, incident_id: str, data:
         text=f"A {data.kind} report (version {report.version}) was submitted.",
         dedupe=f"submit:{report.id}:{report.version}",
         extra={"report": report.id, "kind": data.kind},
+        actor=actor,
     )
     return report
 
@@ -149,9 +147,7 @@ def refresh_final_due(session: Session, incident: Incident) -> None:
 def request_intermediate(session: Session, *, actor: Principal, incident_id: str, due_at: datetime) -> Report:
     """The CSIRT or authority asks for an intermediate report (NIS2 Art. 23(4)(c))."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
-    actor.require(Permission.INCIDENT_WRITE)
-    if actor.org_id != incident.owner_org_id:
-        raise PermissionDenied("the CSIRT that owns the incident requests intermediate reports")
+    check_writer(actor, incident, "incident.request-intermediate")
     now = utcnow()
     if due_at.tzinfo is None or due_at <= now:
         raise _bad("due_at", "the due time must be in the future, with a time zone")

@@ -10,8 +10,7 @@ from sqlalchemy import Select, exists, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cybercrisis import taxonomies
-from cybercrisis.access import sharing
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
@@ -166,7 +165,7 @@ def _check_times(aware_at: datetime, occurred_at: datetime | None, now: datetime
 
 
 def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> Incident:
-    actor.require(Permission.INCIDENT_WRITE)
+    authority.authorize(actor, "incident.create", ())
     if actor.org_id is None:
         raise PermissionDenied("incidents belong to an organisation: act as one of its users")
     now = utcnow()
@@ -220,6 +219,7 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
         org_ids=tasks.readers_among(session, incident, named - {"", actor.org_id}),
         text="A new incident concerns your organisation.",
         dedupe=f"create:{incident.id}",
+        actor=actor,
     )
     return incident
 
@@ -299,8 +299,10 @@ def _transition(incident: Incident, target: str) -> None:
 
 
 def assess(
-    session: Session, incident: Incident, thresholds: assessment.Thresholds | None = None
+    session: Session, incident: Incident, *, principal: Principal, thresholds: assessment.Thresholds | None = None
 ) -> assessment.Assessment:
+    """The assessment as `principal` may see it: the recurring-incident rule adds up only the incidents they may
+    read, so neither the figure nor whether the rule appears says anything about incidents hidden from them."""
     recurring = 0
     if incident.entity_org_id and incident.root_cause:
         since = incident.aware_at - timedelta(days=183)
@@ -308,6 +310,7 @@ def assess(
             select(Incident.facts).where(
                 Incident.entity_org_id == incident.entity_org_id, Incident.root_cause == incident.root_cause,
                 Incident.id != incident.id, Incident.aware_at >= since, Incident.aware_at <= incident.aware_at,
+                read_filter(principal, Incident),
             )
         ).all()  # fmt: skip
         if others:
@@ -324,9 +327,7 @@ def assess(
 def escalate(session: Session, *, actor: Principal, incident_id: str, community: str) -> Incident:
     """Share the incident with a community (by default the CSIRTs Network) as the assessment suggests."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
-    check_writer(actor, incident)
-    if actor.org_id != incident.owner_org_id:
-        raise PermissionDenied("only the originating organisation widens who sees the incident")
+    check_writer(actor, incident, "incident.share")
     current = sharing.share_list(sharing.shares_of(session, incident.id))
     marking = sharing.parse_tlp(incident.tlp)
     if marking.value in ("red", "amber+strict"):

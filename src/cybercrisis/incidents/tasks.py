@@ -1,7 +1,8 @@
 """Incident notifications and the restart-safe NIS2 deadline sweep run by the job runner.
 
 Messages go only to organisations that may read the incident, through an organisation-level principal that is
-named in no share list: TLP:RED content never reaches an organisation channel.
+named in no share list: TLP:RED content never reaches an organisation channel, only the named users
+(notify.service.notify_readers).
 """
 
 from __future__ import annotations
@@ -12,13 +13,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cybercrisis.access import sharing
-from cybercrisis.access.policy import can_read
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
-from cybercrisis.directory.models import CommunityMembership
 from cybercrisis.incidents.models import Incident, Report
 
 DUE_SOON = timedelta(hours=6)
@@ -26,22 +24,9 @@ DUE_SOON = timedelta(hours=6)
 
 def readers_among(session: Session, incident: Incident, org_ids: set[str]) -> list[str]:
     """The organisations, among `org_ids`, whose members may read the incident as an organisation."""
-    shares = sharing.shares_of(session, incident.id)
-    memberships: dict[str, set[str]] = {}
-    for org_id, slug in session.execute(
-        select(CommunityMembership.org_id, CommunityMembership.community_slug).where(
-            CommunityMembership.org_id.in_(sorted(org_ids))
-        )
-    ):
-        memberships.setdefault(org_id, set()).add(slug)
-    out = []
-    for org_id in sorted(org_ids):
-        org_reader = Principal(
-            user_id=f"organisation:{org_id}", org_id=org_id, communities=frozenset(memberships.get(org_id, set()))
-        )
-        if can_read(org_reader, tlp=incident.tlp, owner_org_id=incident.owner_org_id, shares=shares):
-            out.append(org_id)
-    return out
+    from cybercrisis.notify.service import org_readers
+
+    return org_readers(session, incident, org_ids)
 
 
 def involved(session: Session, incident: Incident) -> list[str]:
@@ -61,23 +46,24 @@ def notify(
     text: str,
     dedupe: str,
     extra: dict[str, Any] | None = None,
+    actor: Principal | None = None,
 ) -> int:
-    from cybercrisis.notify.service import notify_orgs
+    """To the organisations among `org_ids` that may read the incident; a TLP:RED one to its named users."""
+    from cybercrisis.notify.service import notify_readers
 
-    if not org_ids:
-        return 0
-    subject = f"[{incident.tlp.upper()}] {incident.title}"
+    subject = f"[TLP:{incident.tlp.upper()}] {incident.title}"
     body = f"{text}\n\nIncident: {incident.title} ({incident.id})\nMarking: TLP:{incident.tlp.upper()}\n"
     payload = {"incident": incident.id, "tlp": incident.tlp, "status": incident.status, **(extra or {})}
-    return notify_orgs(
+    return notify_readers(
         session,
+        obj=incident,
         event=event,
         org_ids=org_ids,
         subject=subject,
         body=body,
-        object_id=incident.id,
         payload=payload,
         dedupe=dedupe,
+        actor=actor,
     )
 
 

@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cybercrisis import outbound, secretbox
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
 from cybercrisis.notify import email, webhook
@@ -47,7 +48,7 @@ class Claimed:
     dedupe_key: str
     object_id: str | None
     attempts: int
-    secret: str | None
+    secret: str | None  # as stored: sealed (secretbox), opened only in _send
     pgp_public_key: str | None
     lease: datetime
 
@@ -158,10 +159,11 @@ def _send(settings: Settings, msg: Claimed, stamp: datetime) -> None:
     elif msg.channel == WEBHOOK:
         if not msg.secret:
             raise MissingSecret("the webhook route has no signing secret")
+        secret = secretbox.reveal(settings, secretbox.ROUTE_SECRET, msg.secret)  # opened here only, to sign
         body = webhook.body_of(
             event=msg.event, object_id=msg.object_id, payload=msg.payload, outbox_id=msg.id, sent_at=stamp
         )
-        webhook.post(settings, url=msg.target, secret=msg.secret, event=msg.event, delivery=msg.dedupe_key, body=body)
+        webhook.post(settings, url=msg.target, secret=secret, event=msg.event, delivery=msg.dedupe_key, body=body)
     else:
         raise ValueError(f"unknown channel {msg.channel!r}")
 
@@ -205,6 +207,10 @@ def describe(exc: BaseException) -> str:
     """A failure for the operator, without URLs, addresses or credentials."""
     if isinstance(exc, webhook.WebhookRefused):
         return f"webhook answered HTTP {exc.status}"
+    if isinstance(exc, outbound.Refused):
+        what = outbound.with_article(exc.reason)
+        return (f"webhook not sent: its host's address is {what} address, which the outbound policy refuses (the "
+                f"operator may allow its network in {outbound.SETTING})")  # fmt: skip
     if isinstance(exc, httpx.TimeoutException):
         return "webhook timed out"
     if isinstance(exc, httpx.HTTPError):
@@ -219,7 +225,7 @@ def describe(exc: BaseException) -> str:
         return f"SMTP error ({type(exc).__name__})"
     if isinstance(exc, OSError):
         return f"{type(exc).__name__}: {exc.strerror or 'network error'}"
-    if isinstance(exc, (email.SmtpNotConfigured, MissingSecret)):
+    if isinstance(exc, (email.SmtpNotConfigured, MissingSecret, secretbox.Unreadable)):
         return str(exc)
     return type(exc).__name__
 

@@ -46,7 +46,8 @@ class NotificationRoute(Base):
     events: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # fnmatch patterns
     channel: Mapped[str] = mapped_column(String(16), nullable=False)
     target: Mapped[str] = mapped_column(String(1000), nullable=False)
-    secret: Mapped[str | None] = mapped_column(String(200), nullable=True)  # HMAC key for webhooks
+    # HMAC key for webhooks, sealed with the server key (secretbox: `enc1:...`, longer than the secret itself).
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     pgp_public_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.notify import service
@@ -34,7 +34,7 @@ def list_routes(
 
 
 @router.post("", status_code=201, operation_id="create_notification_route", response_model=RouteCreated)
-def create_route(body: RouteIn, db: DB, principal: CurrentPrincipal) -> RouteCreated:
+def create_route(body: RouteIn, request: Request, db: DB, principal: CurrentPrincipal) -> RouteCreated:
     route, secret = service.create_route(
         db,
         actor=principal,
@@ -44,6 +44,7 @@ def create_route(body: RouteIn, db: DB, principal: CurrentPrincipal) -> RouteCre
         target=body.target,
         secret=body.secret,
         pgp_public_key=body.pgp_public_key,
+        settings=request.app.state.settings,
     )
     return RouteCreated(**route_out(route).model_dump(), secret=secret)
 

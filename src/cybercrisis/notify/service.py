@@ -9,18 +9,25 @@ import secrets
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from cybercrisis import outbound, secretbox
+from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
 from cybercrisis.access.permissions import Permission
+from cybercrisis.access.policy import USER, can_read
 from cybercrisis.access.principal import Principal
+from cybercrisis.access.tlp import TLP
+from cybercrisis.accounts.models import User
 from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
-from cybercrisis.directory.models import Contact, ContactKind, Organisation
+from cybercrisis.directory.models import CommunityMembership, Contact, ContactKind, Organisation
 from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
 from cybercrisis.notify.models import NotificationRoute, OutboxMessage
 
@@ -52,9 +59,13 @@ def notify_orgs(
     object_id: str | None,
     payload: dict[str, Any],
     dedupe: str,
+    marking: str,
     contact_kinds: Collection[str] = (),
 ) -> int:
     """Queue one message per matching route of each organisation, in the caller's transaction.
+
+    `marking` is the TLP of what the message is about. TLP:RED is refused (ValueError): organisation channels
+    (routes, shared contacts, webhooks) never carry it; `notify_readers` tells a RED object's named users instead.
 
     An organisation's active routes whose `events` patterns match `event` (fnmatch) receive it; an organisation
     with no route at all gets it at its e-mail and 24/7-desk contacts instead. `contact_kinds` adds contacts of
@@ -66,6 +77,8 @@ def notify_orgs(
     `subject`, `body` and `payload` go to every listed organisation, in clear unless the route has a PGP key:
     the caller must put in them nothing that each of these organisations may not read under the object's TLP.
     """
+    if marking == TLP.RED:
+        raise ValueError("TLP:RED never goes to an organisation's channels: notify_readers tells its named users")
     orgs = sorted(set(org_ids))
     if not orgs:
         return 0
@@ -121,6 +134,90 @@ def notify_orgs(
     return _insert_new(session, rows)
 
 
+class Notified(Protocol):
+    """What decides who is told about an object: its marking, owner and share rows (keyed by its id)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tlp(self) -> str: ...
+    @property
+    def owner_org_id(self) -> str: ...
+
+
+def org_readers(session: Session, obj: Notified, org_ids: Iterable[str]) -> list[str]:
+    """The organisations, among `org_ids`, whose members may read `obj` as an organisation: read through a
+    principal of the organisation that no share list names, so TLP:RED (named users only) leaves none."""
+    wanted = sorted(set(org_ids) - {""})
+    if not wanted or obj.tlp == TLP.RED:
+        return []
+    shares = sharing.shares_of(session, obj.id)
+    memberships: dict[str, set[str]] = defaultdict(set)
+    for org_id, slug in session.execute(
+        select(CommunityMembership.org_id, CommunityMembership.community_slug).where(
+            CommunityMembership.org_id.in_(wanted)
+        )
+    ):
+        memberships[org_id].add(slug)
+    return [
+        org_id
+        for org_id in wanted
+        if can_read(
+            Principal(user_id=f"organisation:{org_id}", org_id=org_id, communities=frozenset(memberships[org_id])),
+            tlp=obj.tlp,
+            owner_org_id=obj.owner_org_id,
+            shares=shares,
+        )
+    ]
+
+
+def notify_readers(
+    session: Session,
+    *,
+    obj: Notified,
+    event: str,
+    org_ids: Iterable[str],
+    subject: str,
+    body: str,
+    payload: dict[str, Any],
+    dedupe: str,
+    object_id: str | None = None,
+    contact_kinds: Collection[str] = (),
+    actor: Principal | None = None,
+) -> int:
+    """Tell the readers of `obj` (a shareable object) about `event`; every notification about one goes through here.
+
+    - TLP:RED: its named users (share rows of kind user) who are active, each at their own account address, and
+      never `actor` itself; no organisation route, shared contact or webhook. `org_ids` does not widen this, and
+      the subject is marked TLP:RED.
+    - Otherwise: the organisations among `org_ids` that may read `obj` (`org_readers`), through `notify_orgs`.
+
+    `object_id` is what the message is about when that is a part of `obj` (a decision of a crisis); default `obj`.
+    """
+    about = object_id or obj.id
+    if obj.tlp != TLP.RED:
+        return notify_orgs(session, event=event, org_ids=org_readers(session, obj, org_ids), subject=subject,
+                           body=body, object_id=about, payload=payload, dedupe=dedupe, marking=obj.tlp,
+                           contact_kinds=contact_kinds)  # fmt: skip
+    named = session.execute(
+        select(User.id, User.email)
+        .join(Share, and_(Share.target == User.id, Share.kind == USER))
+        .where(Share.object_id == obj.id, User.is_active.is_(True))
+        .order_by(User.id)
+    ).all()
+    label = TLP.RED.label
+    now = utcnow()
+    rows = [
+        {"channel": EMAIL, "target": email, "event": event,
+         "subject": (subject if label in subject else f"[{label}] {subject}")[:500], "body": body, "payload": payload,
+         "dedupe_key": _key(f"{dedupe}:{user_id}"), "route_id": None, "object_id": about, "status": "pending",
+         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for user_id, email in named
+        if (actor is None or user_id != actor.user_id) and is_email(email)
+    ]  # fmt: skip
+    return _insert_new(session, rows)
+
+
 def _key(key: str) -> str:
     """Keys fit the column; a long one keeps its start for readers and a digest of the whole for uniqueness."""
     if len(key) <= 300:
@@ -152,19 +249,22 @@ def _bad(field: str, message: str) -> InvalidInput:
 
 
 def _route_admin(session: Session, actor: Principal, org_id: str | None) -> str:
-    """The organisation whose routes the actor manages: their own, or any for directory administrators."""
+    """The organisation whose routes the actor manages: their own (any, for the operator at the command line).
+
+    A platform admin too manages its own organisation's routes only: routing another organisation's notifications
+    to an address of one's choosing would be reading what that organisation reads (issue 12)."""
     actor.require(Permission.CONTACT_WRITE)
     org = org_id or actor.org_id
     if org is None:
         raise _bad("organisation", "name the organisation whose routes you manage")
-    if org != actor.org_id and not actor.has(Permission.DIRECTORY_WRITE):
+    if org != actor.org_id and not actor.is_operator:
         raise PermissionDenied("you manage the notification routes of your own organisation only")
     if session.get(Organisation, org) is None:
         raise _bad("organisation", f"no organisation with id {org}")
     return org
 
 
-def _check_target(channel: str, target: str) -> str:
+def _check_target(channel: str, target: str, allow: outbound.Allow) -> str:
     target = target.strip()
     if channel == EMAIL:
         if not is_email(target):
@@ -178,6 +278,10 @@ def _check_target(channel: str, target: str) -> str:
         raise _bad("target", "put no credentials in the webhook URL; the receiver checks the signature")
     if parts.fragment:
         raise _bad("target", "a webhook URL has no #fragment")
+    try:
+        outbound.check_url(target, allow)
+    except outbound.Refused as exc:
+        raise _bad("target", str(exc)) from None
     return target
 
 
@@ -215,13 +319,18 @@ def create_route(
     target: str,
     secret: str | None,
     pgp_public_key: str | None,
+    settings: Settings,
 ) -> tuple[NotificationRoute, str | None]:
-    """Add a routing rule; returns the route and, for a webhook, its signing secret (shown this once)."""
+    """Add a routing rule; returns the route and, for a webhook, its signing secret (shown this once).
+
+    A webhook must not aim at an address the outbound policy refuses (`outbound.check_url`) outside the networks
+    the operator allows (`settings.outbound_networks`); delivery checks the address again.
+    """
     org = _route_admin(session, actor, org_id)
     if channel not in CHANNELS:
         raise _bad("channel", f"'{channel}' is not a channel; valid: {', '.join(CHANNELS)}")
     patterns = _check_events(events)
-    address = _check_target(channel, target)
+    address = _check_target(channel, target, settings.outbound_networks)
     if channel == EMAIL and secret:
         raise _bad("secret", "a signing secret is for webhooks only")
     if channel == WEBHOOK and pgp_public_key:
@@ -237,7 +346,8 @@ def create_route(
         events=patterns,
         channel=channel,
         target=address,
-        secret=secret if channel == WEBHOOK else None,
+        # Sealed with the server key: the signing secret is shown once, here, and opened only to sign (deliver.py).
+        secret=secretbox.seal(settings, secretbox.ROUTE_SECRET, secret) if channel == WEBHOOK and secret else None,
         pgp_public_key=pgp_public_key or None,
         active=True,
     )
@@ -250,7 +360,7 @@ def create_route(
         object_id=org,
         summary={"route": route.id, "channel": channel, "events": patterns, "pgp": bool(pgp_public_key)},
     )
-    return route, route.secret
+    return route, secret if channel == WEBHOOK else None
 
 
 def list_routes(session: Session, *, actor: Principal, org_id: str | None) -> list[NotificationRoute]:
@@ -269,11 +379,7 @@ def delete_route(session: Session, *, actor: Principal, route_id: int) -> None:
     actor.require(Permission.CONTACT_WRITE)
     route = session.get(NotificationRoute, route_id)
     # Another organisation's routing is none of the caller's business: not even whether a route exists.
-    if (
-        route is None
-        or not route.active
-        or (route.org_id != actor.org_id and not actor.has(Permission.DIRECTORY_WRITE))
-    ):
+    if route is None or not route.active or (route.org_id != actor.org_id and not actor.is_operator):
         raise NotFound(f"no notification route {route_id}")
     session.execute(
         update(OutboxMessage)

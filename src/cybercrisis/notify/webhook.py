@@ -8,9 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from cybercrisis import __version__
+from cybercrisis import __version__, outbound
 from cybercrisis.config import Settings
 
 SIGNATURE_HEADER = "X-Cybercrisis-Signature"
@@ -46,7 +44,10 @@ def body_of(*, event: str, object_id: str | None, payload: dict[str, Any], outbo
 
 
 def post(settings: Settings, *, url: str, secret: str, event: str, delivery: str, body: bytes) -> None:
-    """POST once; returns on 2xx, raises WebhookRefused or an httpx error otherwise. Redirects are not followed."""
+    """POST once; returns on 2xx, raises WebhookRefused, outbound.Refused or an httpx error otherwise.
+
+    Redirects are not followed, and the address connected to is checked before anything is sent (`outbound`).
+    """
     headers = {
         "Content-Type": "application/json",
         "User-Agent": f"cybercrisis/{__version__}",
@@ -55,7 +56,7 @@ def post(settings: Settings, *, url: str, secret: str, event: str, delivery: str
         SIGNATURE_HEADER: sign(secret, body),
     }
     timeout = float(getattr(settings, "webhook_timeout_seconds", 5.0))
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with outbound.http_client(settings.outbound_networks, timeout=timeout) as client:
         response = client.post(url, content=body, headers=headers)
     if not 200 <= response.status_code < 300:
         raise WebhookRefused(response.status_code)

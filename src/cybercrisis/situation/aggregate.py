@@ -18,6 +18,9 @@ IMPACT_ORDER = ("white", "green", "yellow", "red")  # NIS impact severity, least
 OUTLOOKS = ("improving", "stable", "worsening")
 OPEN_STATUSES = frozenset({"new", "triage", "ongoing", "contained"})
 LEVELS = ("technical", "operational", "political")
+# Said to every reader of a report alike (page, PDF, Markdown): how many sources a reader may not see is itself
+# something they may not know, so no count of them is ever shown.
+SOURCES_NOTE = "Figures are computed from the sources you may see."
 
 
 # --- inputs ---------------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def contribution_diff(
             response_model=list[TimelineEntry])  # fmt: skip
 def contribution_timeline(contribution_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     c = contributions.get(db, principal, contribution_id)
-    return [timeline_out(e) for e in audit.timeline(db, object_id=c.id)]
+    return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=c.id)]
 
 
 @router.post("/periods/close", status_code=201, operation_id="close_period", response_model=PeriodOut)
@@ -203,7 +203,7 @@ def sitrep_out(db: DB, v: sitreps.SitrepView, reader: Principal) -> SitrepOut:
         published_version=s.published_version, published_at=s.published_at, tlp=s.tlp, marking=v.marking,
         owner=s.owner_org_id, created=s.created_at, modified=s.modified_at, title=v.title,
         text={k: v.version.text.get(k, "") for k in ("summary", "decisions_needed", "notes")},
-        figures=v.picture.as_dict(), sources=v.shown, withheld=v.withheld, share_with=shares, audience=audience,
+        figures=v.picture.as_dict(), sources=v.shown, share_with=shares, audience=audience,
     )  # fmt: skip
 
 
@@ -326,7 +326,7 @@ def sitrep_diff(
 @router.get("/sitreps/{sitrep_id}/timeline", operation_id="sitrep_timeline", response_model=list[TimelineEntry])
 def sitrep_timeline(sitrep_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     s = sitreps.get(db, principal, sitrep_id)
-    return [timeline_out(e) for e in audit.timeline(db, object_id=s.id)]
+    return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=s.id)]
 
 
 @router.get(
@@ -357,7 +357,7 @@ def pdf_of(db: DB, v: sitreps.SitrepView, settings: Settings) -> bytes:
         "published_at": v.sitrep.published_at, "owner_name": owner.name if owner else "",
         "marking": v.marking, "title": v.title,
         "text": {k: v.version.text.get(k, "") for k in ("summary", "decisions_needed", "notes")},
-        "picture": v.picture, "withheld": v.withheld,
+        "picture": v.picture,
     }  # fmt: skip
     return render_pdf(view, scale=contributions.scale_of(settings))
 

@@ -10,8 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis import taxonomies
-from cybercrisis.access import sharing
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
@@ -77,7 +76,7 @@ def check_period(session: Session, start: datetime, end: datetime, settings: Set
 
 
 def check_represents(session: Session, actor: Principal, country: str) -> None:
-    actor.require(Permission.CONTRIBUTION_WRITE)
+    authority.authorize(actor, "contribution.create", ())
     org = session.get(Organisation, actor.org_id) if actor.org_id else None
     if org is None or org.country != country or org.type not in NATIONAL_TYPES:
         where = f"{org.short_name} ({org.type}, {org.country or 'no country'})" if org else "no organisation"
@@ -219,9 +218,7 @@ def create(session: Session, *, actor: Principal, data: ContributionIn, settings
 
 
 def _check_author(actor: Principal, c: Contribution) -> None:
-    actor.require(Permission.CONTRIBUTION_WRITE)
-    if actor.org_id != c.owner_org_id:
-        raise PermissionDenied("only the contributing organisation changes its contribution")
+    authority.authorize(actor, "contribution.edit", authority.owned(actor, c.owner_org_id))
 
 
 def update(
@@ -277,10 +274,21 @@ def submit(
     return c
 
 
+MAX_CLOSED_PERIOD = timedelta(days=31)  # the deployment's bound: a closure covers a reporting period, not a season
+
+
+def secretariat(session: Session, actor: Principal) -> set[authority.Relation]:
+    """The secretariat relation: the actor's organisation is an EU body (the deployment's rule)."""
+    org = session.get(Organisation, actor.org_id) if actor.org_id else None
+    return {authority.R.SECRETARIAT} if org is not None and org.type == OrgType.EU_BODY.value else set()
+
+
 def close_period(session: Session, *, actor: Principal, start: datetime, end: datetime, reason: str) -> ClosedPeriod:
-    actor.require(Permission.SITREP_APPROVE)
+    authority.authorize(actor, "period.close", secretariat(session, actor))
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise _bad("period_end", "give a period with time zones that ends after it starts")
+    if end - start > MAX_CLOSED_PERIOD:
+        raise _bad("period_end", f"a closed period is at most {MAX_CLOSED_PERIOD.days} days (the deployment's rule)")
     row = ClosedPeriod(period_start=start, period_end=end, closed_by_id=actor.user_id, reason=reason)
     session.add(row)
     session.flush()

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from cybercrisis.access import sharing
-from cybercrisis.access.policy import ShareEntry, can_read
+from cybercrisis.access.policy import ShareEntry, can_read, read_scope
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert
 from cybercrisis.audit.models import AuditEvent
@@ -70,7 +70,8 @@ class StreamEvent:
             return True
         assert self.tlp is not None
         assert self.owner_org_id is not None
-        return can_read(reader, tlp=self.tlp, owner_org_id=self.owner_org_id, shares=self.shares)
+        scope = read_scope(STREAMED[(self.object_id or "").split("--", 1)[0]])
+        return can_read(reader, tlp=self.tlp, owner_org_id=self.owner_org_id, shares=self.shares, scope=scope)
 
     def frame(self) -> str:
         kind = (self.object_id or "").split("--", 1)[0]

@@ -24,7 +24,7 @@ import typst
 
 from cybercrisis.access.tlp import TLP
 from cybercrisis.situation import svg
-from cybercrisis.situation.aggregate import Picture, Table
+from cybercrisis.situation.aggregate import SOURCES_NOTE, Picture, Table
 
 # FIRST TLP 2.0 colours (for print on a black background).
 TLP_COLOURS: dict[TLP, str] = {
@@ -123,7 +123,6 @@ def _payload(view: Mapping[str, Any], marking: TLP, scale: Sequence[str], budget
         meta.append("published " + _when(published_at))
     if view.get("owner_name"):
         meta.append("prepared by " + _cut(str(view["owner_name"]), 80))
-    withheld = int(view.get("withheld") or 0)
     tables = {t.key: t for t in picture.tables}
     if political:
         front = [_table(tables[k], budget) for k in POLITICAL_FRONT if k in tables]
@@ -161,12 +160,7 @@ def _payload(view: Mapping[str, Any], marking: TLP, scale: Sequence[str], budget
         "heat_height": 12.0,
         "bars": svg.bars(bar_rows[1], title=bar_rows[0]) if bar_rows and bar_rows[1] else None,
         "bars_height": 8.0,
-        "withheld": (
-            f"{withheld} {'item was' if withheld == 1 else 'items were'} withheld"
-            " because you may not see their sources."
-            if withheld > 0
-            else None
-        ),
+        "sources_note": SOURCES_NOTE,
     }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert, AlertRecipient
-from cybercrisis.cache import HeadCache, audit_head
+from cybercrisis.cache import HeadCache, audit_head, reader_key
 from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
 from cybercrisis.incidents.models import Incident, Report
@@ -132,7 +132,7 @@ def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
         select(func.count(func.distinct(Alert.id)))
         .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
         .where(Alert.owner_org_id == reader.org_id, AlertRecipient.acknowledged_at.is_(None),
-               Alert.exercise.is_(False))
+               Alert.exercise.is_(False), read_filter(reader, Alert))  # e.g. a token without alerts:alert:read
     ).scalar_one()  # fmt: skip
     return {
         "awaiting_my_ack": len(mine),
@@ -152,7 +152,8 @@ class PictureCache:
 
     def entry(self, session: Session, reader: Principal, settings: Settings) -> tuple[dict[str, Any], bytes]:
         head = audit_head(session)
-        key = (reader.user_id, reader.org_id, tuple(sorted(reader.communities)), head)
+        # Everything reading depends on, a token's scopes included: a narrow token never gets a wider picture.
+        key = (*reader_key(reader), head)
 
         def build() -> tuple[dict[str, Any], bytes]:
             value = compute(session, reader, settings)

@@ -140,6 +140,10 @@ class SitrepAction(Strict):
 
 
 class SitrepOut(BaseModel):
+    """A situation report as one reader sees it. Every figure, count and source list is computed from the sources
+    this reader may see today, and nothing is said about the others, not even how many there are: the `withheld`
+    count that earlier versions of this API returned was removed, since it told readers that hidden sources exist."""
+
     id: str
     level: str
     period_start: datetime
@@ -157,8 +161,7 @@ class SitrepOut(BaseModel):
     title: str
     text: dict[str, str]
     figures: dict[str, Any] = Field(description="headline numbers, tables, map and heat map, each row with sources")
-    sources: int = Field(description="sources this reader may see")
-    withheld: int = Field(description="sources of this report this reader may not see (left out of the figures)")
+    sources: int = Field(description="sources this reader may see; every figure is computed from them")
     share_with: ShareList
     audience: ShareList
 

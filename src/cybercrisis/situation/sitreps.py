@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
-from cybercrisis.access.permissions import Permission
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareList, ShareWith
 from cybercrisis.audit import service as audit
@@ -19,8 +18,8 @@ from cybercrisis.config import Settings
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from cybercrisis.notify.service import notify_orgs
-from cybercrisis.situation import aggregate, sources
+from cybercrisis.notify.service import notify_readers
+from cybercrisis.situation import aggregate, contributions, sources
 from cybercrisis.situation.contributions import scale_of
 from cybercrisis.situation.models import ClosedPeriod, Sitrep, SitrepState, SitrepVersion
 from cybercrisis.situation.schemas import FieldChange, SitrepIn
@@ -47,8 +46,7 @@ class SitrepView:
     version: SitrepVersion
     picture: aggregate.Picture
     marking: str
-    shown: int
-    withheld: int
+    shown: int  # sources this reader may see; of the others nothing is said, not even how many
 
     @property
     def title(self) -> str:
@@ -72,13 +70,11 @@ def _check_period(start: datetime, end: datetime) -> None:
 
 
 def _check_editor(actor: Principal, sitrep: Sitrep) -> None:
-    actor.require(Permission.SITREP_WRITE)
-    if actor.org_id != sitrep.owner_org_id:
-        raise PermissionDenied("only the drafting organisation edits this report")
+    authority.authorize(actor, "sitrep.edit", authority.owned(actor, sitrep.owner_org_id))
 
 
 def draft(session: Session, *, actor: Principal, data: SitrepIn, settings: Settings) -> Sitrep:
-    actor.require(Permission.SITREP_WRITE)
+    authority.authorize(actor, "sitrep.draft", ())
     if actor.org_id is None:
         raise PermissionDenied("reports belong to an organisation: act as one of its users")
     level = _check_level(data.level)
@@ -184,9 +180,8 @@ def rebuild(session: Session, *, actor: Principal, sitrep_id: str, version: int)
 
 def _for_approver(session: Session, actor: Principal, sitrep_id: str, version: int, verb: str) -> Sitrep:
     sitrep = get(session, actor, sitrep_id)
-    actor.require(Permission.SITREP_APPROVE)
-    if actor.org_id != sitrep.owner_org_id:
-        raise PermissionDenied(f"only the drafting organisation {verb} this report")
+    authority.authorize(actor, "sitrep.approve", authority.owned(actor, sitrep.owner_org_id),
+                        refusal=f"only the drafting organisation {verb} this report")  # fmt: skip
     _check_current(sitrep, version)
     return sitrep
 
@@ -221,16 +216,21 @@ def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int)
                                         ("user", sitrep.audience.get("users", []))) for t in ts]  # fmt: skip
         sharing.write(session, object_id=sitrep.id, entries=entries, added_by=actor.org_id)
     reason = f"{sitrep.level} report {sitrep.id} published"
-    session.add(ClosedPeriod(period_start=sitrep.period_start, period_end=sitrep.period_end,
-                             closed_by_id=actor.user_id, reason=reason))  # fmt: skip
+    # Publishing closes the period to contributions only when the secretariat publishes, within the bound a closure
+    # may have: another organisation's report does not stop every Member State's reporting.
+    if contributions.secretariat(session, actor) and sitrep.period_end - sitrep.period_start <= (
+        contributions.MAX_CLOSED_PERIOD
+    ):
+        session.add(ClosedPeriod(period_start=sitrep.period_start, period_end=sitrep.period_end,
+                                 closed_by_id=actor.user_id, reason=reason))  # fmt: skip
     session.flush()
     audit.record(session, actor=actor, tag="situation:sitrep:publish", object_id=sitrep.id,
                  summary={"version": version, "level": sitrep.level})  # fmt: skip
-    _notify_audience(session, sitrep)
+    _notify_audience(session, sitrep, actor)
     return sitrep
 
 
-def _notify_audience(session: Session, sitrep: Sitrep) -> None:
+def _notify_audience(session: Session, sitrep: Sitrep, actor: Principal) -> None:
     orgs = set(sitrep.audience.get("organisations", []))
     communities = sitrep.audience.get("communities", [])
     if communities:
@@ -241,14 +241,13 @@ def _notify_audience(session: Session, sitrep: Sitrep) -> None:
         )
     orgs.discard(sitrep.owner_org_id)
     owner = session.get(Organisation, sitrep.owner_org_id)
-    notify_orgs(
-        session, event="situation:sitrep:publish", org_ids=orgs,
+    notify_readers(
+        session, obj=sitrep, actor=actor, event="situation:sitrep:publish", org_ids=orgs,
         subject=f"{LEVEL_TITLE[sitrep.level]} published (version {sitrep.published_version})",
         body=f"{owner.short_name if owner else 'The secretariat'} published a {sitrep.level} situation report for "
         f"{sitrep.period_start:%Y-%m-%d %H:%M} to {sitrep.period_end:%Y-%m-%d %H:%M} UTC. Open it in cybercrisis: "
         f"/sitreps/{sitrep.id}",
-        object_id=sitrep.id, payload={"sitrep": sitrep.id, "level": sitrep.level,
-                                      "version": sitrep.published_version},
+        payload={"sitrep": sitrep.id, "level": sitrep.level, "version": sitrep.published_version},
         dedupe=f"sitrep-publish:{sitrep.id}:{sitrep.published_version}",
     )  # fmt: skip
 
@@ -284,13 +283,13 @@ def view(session: Session, *, reader: Principal, sitrep_id: str, settings: Setti
     v = _version_for(session, reader, sitrep, version)
     fresh = session.info.get(_FRESH)
     if fresh is not None and fresh[:4] == (session.get_transaction(), sitrep.id, v.build, reader.user_id):
-        inputs, withheld = fresh[4], 0
+        inputs = fresh[4]
     else:
-        inputs, withheld = sources.thaw(session, sitrep_id=sitrep.id, build=v.build, reader=reader)
+        inputs = sources.thaw(session, sitrep_id=sitrep.id, build=v.build, reader=reader)
     picture = aggregate.build(sitrep.level, inputs, scale_of(settings))
     marking = aggregate.strictest([sitrep.tlp, picture.marking])
     shown = len(inputs.contributions) + len(inputs.incidents)
-    return SitrepView(sitrep, v, picture, marking, shown, withheld)
+    return SitrepView(sitrep, v, picture, marking, shown)
 
 
 def share_list_of(session: Session, sitrep: Sitrep) -> tuple[ShareList, ShareList]:

@@ -195,8 +195,9 @@ def _thaw(kind: str, data: dict[str, Any]) -> ContributionInput | IncidentInput 
     return ContributionInput(**d)
 
 
-def thaw(session: Session, *, sitrep_id: str, build: int, reader: Principal) -> tuple[Inputs, int]:
-    """The frozen inputs of a build that the reader may see today, and how many were withheld."""
+def thaw(session: Session, *, sitrep_id: str, build: int, reader: Principal) -> Inputs:
+    """The frozen inputs of a build that the reader may see today. How many others there are is not told: even a
+    count of hidden sources would say that something the reader may not see exists."""
     where = (SitrepSource.sitrep_id == sitrep_id, SitrepSource.build == build)
     visible: set[str] = set()
     for model in (Contribution, Incident):
@@ -210,15 +211,11 @@ def thaw(session: Session, *, sitrep_id: str, build: int, reader: Principal) -> 
     contributions: list[Any] = []
     incidents: list[Any] = []
     observables: list[Any] = []
-    total = 0
     for kind, data in session.execute(select(SitrepSource.kind, SitrepSource.data).where(*where)):
         item = _thaw(kind, data)
         if kind == OBSERVABLE:
             observables.append(item)
             visible.add(item.id)
             continue
-        total += 1
         (contributions if kind == CONTRIBUTION else incidents).append(item)
-    inputs = Inputs(tuple(contributions), tuple(incidents), tuple(observables))
-    shown = inputs.restricted_to(visible)
-    return shown, total - len(shown.contributions) - len(shown.incidents)
+    return Inputs(tuple(contributions), tuple(incidents), tuple(observables)).restricted_to(visible)

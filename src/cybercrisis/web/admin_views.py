@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from cybercrisis.access import authority
 from cybercrisis.access.permissions import Permission, Role
 from cybercrisis.access.principal import Principal
 from cybercrisis.accounts import service as accounts
@@ -27,9 +27,8 @@ Roles = Annotated[list[str] | None, Form()]
 
 
 def _grantable_roles(principal: Principal) -> list[str]:
-    roles = [r.value for r in Role]
-    # The service refuses platform-admin to organisation admins; do not offer it.
-    return roles if principal.has(Permission.USER_WRITE_ANY) else [r for r in roles if r != Role.PLATFORM_ADMIN]
+    # Offer only the roles whose permissions this admin holds: the service refuses the others.
+    return authority.grantable_roles(principal)
 
 
 def _users_page(
@@ -131,7 +130,7 @@ def _audit_page(request: Request, db: Session, principal: Principal, *, result: 
             "event": e,
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
-            "summary": json.loads(e.summary),
+            "summary": e.summary,
         }
         for e in events
     ]
@@ -140,7 +139,7 @@ def _audit_page(request: Request, db: Session, principal: Principal, *, result: 
         "admin_audit.html",
         {
             "rows": rows,
-            "org_names": queries.org_names_in(db, (r["summary"] for r in rows)),
+            "org_names": queries.org_names_in(db, (e.summary for e in events)),
             "all_orgs": principal.has(Permission.AUDIT_VERIFY),
             "can_verify": principal.has(Permission.AUDIT_VERIFY),
             "result": result,

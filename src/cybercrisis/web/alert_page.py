@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
+from cybercrisis.access.permissions import Permission
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 from cybercrisis.alerts import service
@@ -88,7 +88,7 @@ def _recipient_rows(db: Session, principal: Principal, alert: Alert) -> list[Rec
 
 
 def _timeline(db: Session, principal: Principal, alert: Alert) -> dict[str, Any]:
-    events = audit.timeline(db, object_id=alert.id)
+    events = audit.timeline(db, reader=principal, object_id=alert.id)
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
     entries: list[dict[str, Any]] = [
@@ -98,7 +98,7 @@ def _timeline(db: Session, principal: Principal, alert: Alert) -> dict[str, Any]
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
             # The incident is shown at the top of the page; in the timeline its id is noise.
-            "summary": {k: v for k, v in json.loads(e.summary).items() if k != "incident"},
+            "summary": {k: v for k, v in e.summary.items() if k != "incident"},
         }
         for e in events
     ]
@@ -125,6 +125,7 @@ def render_alert(request: Request, db: Session, principal: Principal, alert: Ale
             # The alert may reach organisations that may not read the incident it is about: they get its id only.
             "incident_hidden": alert.incident_id is not None and incident is None,
             "mine": mine,
+            "can_acknowledge": principal.has(Permission.ALERT_ACKNOWLEDGE),
             "my_ack_by": queries.user_emails(db, [mine.acknowledged_by_id or ""]).get(mine.acknowledged_by_id or "")
             if mine is not None and mine.acknowledged_at is not None
             else None,

@@ -77,6 +77,8 @@ def alert_list(
             # Acknowledging from the list comes back to the same page of it.
             "here": f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path,
             "can_send": principal.has(Permission.ALERT_SEND),
+            # Acknowledging is an act for the organisation: a viewer sees the state, not the button.
+            "can_acknowledge": principal.has(Permission.ALERT_ACKNOWLEDGE),
             "next_url": f"/alerts?{urlencode({**query, 'cursor': page.next})}" if page.next else None,
             "first_url": (f"/alerts?{urlencode(query)}" if query else "/alerts") if cursor else None,
         },

@@ -9,7 +9,6 @@ page that shows the result, with a short fixed note of what happened.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from cybercrisis.assistance import ranking, service
 from cybercrisis.assistance.models import AssistanceRequest, Capability, Need, OfferState, RequestState
 from cybercrisis.assistance.schemas import CapabilityIn, CapabilityPatch, OfferIn, RequestIn
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.models import AuditEvent
+from cybercrisis.audit.reading import ShownEvent
 from cybercrisis.crises.models import Crisis, CrisisStatus
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
@@ -638,7 +637,7 @@ def _shown(value: object, seen: set[str]) -> object:
 
 
 def _timeline(
-    db: Session, principal: Principal, events: list[AuditEvent], *, page_id: str, names: dict[str, str]
+    db: Session, principal: Principal, events: list[ShownEvent], *, page_id: str, names: dict[str, str]
 ) -> dict[str, Any]:
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     # Other organisations' staff are named by organisation only, as on the other pages.
@@ -651,7 +650,7 @@ def _timeline(
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
             # The page's own id names the page the reader is on.
-            "summary": {k: _shown(v, seen) for k, v in json.loads(e.summary).items() if v is not None and v != page_id},
+            "summary": {k: _shown(v, seen) for k, v in e.summary.items() if v is not None and v != page_id},
         }
         for e in events
     ]
@@ -742,7 +741,7 @@ def render_request(
         **entries,
         **{o.id: f"offer of {orgs[o.owner_org_id].short_name}" for o in offers if o.owner_org_id in orgs},
     }
-    events = audit.timeline_of(db, object_ids=[r.id, *(o.id for o in offers)])
+    events = audit.timeline_of(db, reader=principal, object_ids=[r.id, *(o.id for o in offers)])
     return render(
         request,
         "assistance_request.html",
@@ -1038,7 +1037,7 @@ def render_capability(
 ) -> Response:
     c = service.get_capability(db, principal, capability_id)
     is_owner = principal.has(Permission.CAPABILITY_WRITE) and principal.org_id == c.owner_org_id
-    events = audit.timeline(db, object_id=c.id)
+    events = audit.timeline(db, reader=principal, object_id=c.id)
     return render(
         request,
         "capabilities_entry.html",

@@ -10,7 +10,6 @@ nothing is written; a successful one redirects to the statement with a short not
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -474,7 +473,7 @@ def _version_rows(db: Session, view: CommunicationOut, people: dict[str, str]) -
 
 def _timeline(db: Session, principal: Principal, view: CommunicationOut) -> dict[str, Any]:
     ids = [view.id] + ([view.publication] if view.publication else [])
-    events = audit.timeline_of(db, object_ids=ids)
+    events = audit.timeline_of(db, reader=principal, object_ids=ids)
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     # Other organisations' staff are named by organisation only, as on the other pages.
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
@@ -487,10 +486,10 @@ def _timeline(db: Session, principal: Principal, view: CommunicationOut) -> dict
     return {"timeline": entries, "timeline_names": queries.org_names_in(db, (e["summary"] for e in entries))}
 
 
-def audit_summary(raw: str, communication_id: str) -> dict[str, Any]:
+def audit_summary(raw: dict[str, Any], communication_id: str) -> dict[str, Any]:
     """An event's summary for the page: the crisis is left out (the reader may not see it; the page names it when
     they may), a state change reads "draft → withdrawn"."""
-    summary: dict[str, Any] = json.loads(raw)
+    summary = dict(raw)
     summary.pop("crisis", None)
     if summary.get("communication") == communication_id:  # the page the reader is on
         summary.pop("communication")

@@ -6,7 +6,6 @@ A refused form comes back with what was typed and the message next to the field,
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, timedelta
 from typing import Annotated, Any
@@ -416,7 +415,7 @@ def _linked(db: Session, principal: Principal, ids: list[str]) -> list[dict[str,
 
 
 def _timeline(db: Session, principal: Principal, c: Contribution) -> dict[str, Any]:
-    events = audit.timeline(db, object_id=c.id)
+    events = audit.timeline(db, reader=principal, object_id=c.id)
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     # Other organisations' staff are named by organisation only, as on the other pages.
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
@@ -427,7 +426,7 @@ def _timeline(db: Session, principal: Principal, c: Contribution) -> dict[str, A
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
             # The country and the period are at the top of the page.
-            "summary": {k: v for k, v in json.loads(e.summary).items() if k not in ("country", "period")},
+            "summary": {k: v for k, v in e.summary.items() if k not in ("country", "period")},
         }
         for e in events
     ]

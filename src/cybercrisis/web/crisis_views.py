@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import sharing
+from cybercrisis.access import authority, sharing
 from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
@@ -172,6 +172,7 @@ class NewCrisisForm(_Form):
 class EscalateForm(_Form):
     to: str = Field(default="", max_length=64)
     rationale: str = Field(default="", max_length=50_000)
+    share_with_approvers: str = Field(default="", max_length=10)
 
 
 class AnswerForm(_Form):
@@ -531,13 +532,15 @@ def render_room(
         failed_form, forms[form[0]] = form[0], form[1]
         failure = {"name": form[0], "title": FORM_TITLES[form[0]][0], "anchor": FORM_TITLES[form[0]][1],
                    "message": form[1].message or ""}  # fmt: skip
-    can_act = is_open and principal.has(Permission.ACTION_WRITE)
+    # Offer only what the authority policy allows this reader (the service checks again on post).
+    crisis = service.get(db, principal, view.id)
+    relations = service.relations(db, principal, crisis, model)
+    can_act = is_open and authority.allows(principal, "crisis.action.create", relations)
     assignees: list[queries.OrgRef] = []
     if can_act:
-        crisis = service.get(db, principal, view.id)
         assignees = sorted(queries.org_refs(db, service.audience_orgs(db, crisis)).values(),
                            key=lambda o: o.short_name.lower())  # fmt: skip
-    can_link = is_open and principal.has(Permission.CRISIS_WRITE)
+    can_link = is_open and authority.allows(principal, "crisis.link", relations)
     linked = [i.id for i in view.incidents]
     pending = next((e for e in view.escalations if e.state == "pending"), None)
     communities = queries.community_names(db)
@@ -569,6 +572,7 @@ def render_room(
             "can_update_action": lambda a: can_act and principal.org_id in (a.assignee.id, view.owner.id),
             "assignees": assignees,
             "can_link": can_link,
+            "is_owner": authority.R.OWNER in relations,
             "link_choices": open_incidents(db, principal, exclude=linked) if can_link else [],
             "forms": forms,
             "failed_form": failed_form,
@@ -620,7 +624,8 @@ def propose_escalation(
             to=(data.to, "choose the stage to move to"), rationale=(data.rationale, "say why it should move")
         )
         esc = service.propose_escalation(db, actor=principal, crisis_id=crisis_id, to=data.to,
-                                         rationale=data.rationale.strip(), settings=_settings(request))  # fmt: skip
+                                         rationale=data.rationale.strip(), settings=_settings(request),
+                                         share_with_approvers=bool(data.share_with_approvers))  # fmt: skip
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "escalate", exc, values)
     return _back(crisis_id, "moved" if esc.state == "done" else "proposed", "escalations")
@@ -712,7 +717,8 @@ def create_action(
         body = validated(ActionIn, {"title": data.title.strip(), "detail": data.detail.strip(),
                                      "assignee": data.assignee, "due_at": parse_utc(data.due_at, field="due_at"),
                                      "decision": data.decision or None})  # fmt: skip
-        service.create_action(db, actor=principal, crisis_id=crisis_id, data=body)
+        service.create_action(db, actor=principal, crisis_id=crisis_id, data=body,
+                              settings=request.app.state.settings)  # fmt: skip
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "action", exc, values)
     return _back(crisis_id, "action", "actions")
@@ -747,7 +753,8 @@ def link_incidents(
         if not data.incidents:
             raise InvalidInput("tick at least one incident", errors=[{"field": "incidents",
                                "message": "tick at least one incident"}])  # fmt: skip
-        service.link_incidents(db, actor=principal, crisis_id=crisis_id, incident_ids=data.incidents)
+        service.link_incidents(db, actor=principal, crisis_id=crisis_id, incident_ids=data.incidents,
+                               settings=request.app.state.settings)  # fmt: skip
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "link", exc, values)
     return _back(crisis_id, "linked", "incidents")

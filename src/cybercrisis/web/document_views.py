@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -137,7 +136,7 @@ def create_document(
 
 
 def _timeline(db: Session, principal: Principal, doc: Document) -> list[dict[str, Any]]:
-    events = audit.timeline(db, object_id=doc.id)
+    events = audit.timeline(db, reader=principal, object_id=doc.id)
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     # Other organisations' staff are named by organisation only, as in the API (which gives bare ids).
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
@@ -147,7 +146,7 @@ def _timeline(db: Session, principal: Principal, doc: Document) -> list[dict[str
             "what": EVENT_LABELS.get(e.tag, e.tag),
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
-            "summary": json.loads(e.summary),
+            "summary": e.summary,
         }
         for e in events
     ]

@@ -9,7 +9,6 @@ downloaded from the API's own addresses, which accept the session cookie for rea
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -101,6 +100,7 @@ class HandoffForm(_Form):
     incident: str = Field(default="", max_length=120)
     crisis: str = Field(default="", max_length=120)
     recipient: str = Field(default="", max_length=120)
+    onward: list[str] = Field(default_factory=list, max_length=20)
     reason: str = Field(default="", max_length=20_000)
     observables: list[str] = Field(default_factory=list, max_length=OBSERVABLE_CHOICES)
     tlp: str = Field(default="", max_length=20)
@@ -136,6 +136,7 @@ def to_handoff_in(form: HandoffForm) -> HandoffIn:
             "incident": form.incident.strip() or None,
             "crisis": form.crisis.strip() or None,
             "recipient": form.recipient.strip(),
+            "onward": [o.strip() for o in form.onward if o.strip()],
             "reason": form.reason.strip(),
             "observables": chosen,
             "tlp": form.tlp or TLP.AMBER_STRICT.value,
@@ -144,6 +145,12 @@ def to_handoff_in(form: HandoffForm) -> HandoffIn:
 
 
 # --- what the forms offer ---------------------------------------------------------------------------------------
+
+
+def _named_units(db: Session, h: Handoff, holder: str | None) -> list[queries.OrgRef]:
+    """Where the holder may transfer the package: the units its sender named (the holder widens nothing)."""
+    named = {s.target for s in sharing.shares_of(db, h.id) if s.kind == "organisation"}
+    return [o for o in law_enforcement(db, exclude={holder}) if o.id in named]
 
 
 def law_enforcement(db: Session, *, exclude: set[str | None]) -> list[queries.OrgRef]:
@@ -391,7 +398,7 @@ def _source_ref(db: Session, principal: Principal, h: Handoff) -> dict[str, Any]
 
 
 def _timeline(db: Session, principal: Principal, h: Handoff, source: dict[str, Any] | None) -> dict[str, Any]:
-    events = audit.timeline(db, object_id=h.id)
+    events = audit.timeline(db, reader=principal, object_id=h.id)
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
     entries: list[dict[str, Any]] = [
@@ -400,7 +407,7 @@ def _timeline(db: Session, principal: Principal, h: Handoff, source: dict[str, A
             "what": EVENT_LABELS.get(e.tag, e.tag),
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
-            "summary": {k: v for k, v in json.loads(e.summary).items() if v is not None and v != h.id},
+            "summary": {k: v for k, v in e.summary.items() if v is not None and v != h.id},
         }
         for e in events
     ]
@@ -468,7 +475,7 @@ def render_handoff(
             "can_receive": is_holder and h.state == HandoffState.HANDED_OVER.value,
             "can_transfer": is_holder and h.state == HandoffState.RECEIVED.value,
             "can_note": writer,
-            "transfer_choices": law_enforcement(db, exclude={holder}) if is_holder else [],
+            "transfer_choices": _named_units(db, h, holder) if is_holder else [],
             "max_bytes": file_size(limit),
             "max_bytes_n": limit,
             "manifest_url": f"/api/v1/handoffs/{h.id}/package",

@@ -3,7 +3,6 @@ timeline; and the forms that act on it (status, escalation, report submission, i
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -62,7 +61,7 @@ _DUPLICATE_TAGS = frozenset({"incidents:incident:report"})
 
 def _timeline(db: Session, principal: Principal, incident: Incident, reports: list[Report]) -> dict[str, Any]:
     ids = service.timeline_ids(db, incident, principal)
-    events = [e for e in audit.timeline_of(db, object_ids=ids) if e.tag not in _DUPLICATE_TAGS]
+    events = [e for e in audit.timeline_of(db, reader=principal, object_ids=ids) if e.tag not in _DUPLICATE_TAGS]
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     # Other organisations' staff are named by organisation only, as on the document pages.
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
@@ -73,7 +72,7 @@ def _timeline(db: Session, principal: Principal, incident: Incident, reports: li
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
             # A report's events name their incident: on the incident's own page that is noise.
-            "summary": {k: v for k, v in json.loads(e.summary).items() if v != incident.id},
+            "summary": {k: v for k, v in e.summary.items() if v != incident.id},
         }
         for e in events
     ]
@@ -143,7 +142,9 @@ def render_incident(
         incident.entity_org_id,
     )
     reports = service.reports_of(db, incident.id)
-    assessment = service.assess(db, incident, incident_queries.thresholds(request.app.state.settings))
+    assessment = service.assess(
+        db, incident, principal=principal, thresholds=incident_queries.thresholds(request.app.state.settings)
+    )
     members = service.cluster(db, principal=principal, incident_id=incident.id)
     in_network = any(s.kind == COMMUNITY and s.target == ESCALATE_TO for s in shares)
     order = [s.value for s in IncidentStatus]

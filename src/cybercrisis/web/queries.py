@@ -7,7 +7,7 @@ their services, which filter through `access.policy.read_filter`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -18,7 +18,9 @@ from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import COMMUNITY, ORG, USER
 from cybercrisis.access.principal import Principal
 from cybercrisis.accounts.models import User
+from cybercrisis.audit import reading
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.audit.reading import ShownEvent, ids_in
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.directory.models import ORG_TYPE_LABELS, Community, Organisation, OrgType
 
@@ -112,27 +114,17 @@ def recipients(session: Session, shares: Sequence[Share]) -> Recipients:
     )
 
 
-def _ids_in(value: object) -> Iterator[str]:
-    if isinstance(value, str) and value.startswith("identity--"):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _ids_in(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _ids_in(item)
-
-
 def org_names_in(session: Session, summaries: Iterable[dict[str, object]]) -> dict[str, str]:
     """Short names of the organisations named in audit summaries, in one query."""
-    ids = {i for summary in summaries for i in _ids_in(summary)}
+    ids = {i for summary in summaries for i in ids_in(summary) if i.startswith("identity--")}
     return {ref.id: ref.short_name for ref in org_refs(session, ids).values()}
 
 
-def recent_audit_events(session: Session, *, principal: Principal, limit: int = 100) -> list[AuditEvent]:
-    """Newest first; the same rule as the audit API: whole chain for verifiers, else own organisation's."""
+def recent_audit_events(session: Session, *, principal: Principal, limit: int = 100) -> list[ShownEvent]:
+    """Newest first; the same rules as the audit API: whole chain for verifiers, else own organisation's, and each
+    event as the reader may see it (audit.reading)."""
     principal.require(Permission.AUDIT_READ)
     query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
     if not principal.has(Permission.AUDIT_VERIFY):
         query = query.where(AuditEvent.actor_org_id == principal.org_id)
-    return list(session.scalars(query))
+    return reading.shown(session, principal, session.scalars(query).all())

@@ -7,7 +7,6 @@ Figures come from `sitreps.view`, computed for the reader from the sources they 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
@@ -372,14 +371,14 @@ def _figure_changes(changes: list[FieldChange], picture: aggregate.Picture) -> l
 
 
 def _timeline(db: Session, principal: Principal, sitrep: Sitrep) -> dict[str, Any]:
-    events = audit.timeline(db, object_id=sitrep.id)
+    events = audit.timeline(db, reader=principal, object_id=sitrep.id)
     mine = principal.org_id == sitrep.owner_org_id
     orgs = queries.org_refs(db, (e.actor_org_id or "" for e in events))
     emails = queries.user_emails(db, (e.actor_user_id or "" for e in events if e.actor_org_id == principal.org_id))
     entries: list[dict[str, Any]] = []
     for e in events:
         # The level and the period are at the top of the page.
-        summary = {k: v for k, v in json.loads(e.summary).items() if k not in ("level", "period")}
+        summary = {k: v for k, v in e.summary.items() if k not in ("level", "period")}
         if not mine:
             summary.pop("sources", None)  # counts the sources the drafter saw, some of which this reader may not
         entries.append({"at": e.occurred_at, "what": EVENT_LABELS.get(e.tag, e.tag),
