@@ -62,6 +62,9 @@ def test_demo_has_correlated_cross_border_and_overdue_incidents(loaded: None, db
         ("notification", "Ransomware at CH Bellerive"),
         ("early-warning", "VPN gateways compromised via CVE-2024-3400 at Nordlicht Energie"),
     }
+    # The phishing wave affects no NIS2 entity (outside NIS2): no clock runs for it, so it is never overdue.
+    phishing = by_title(db, "Phishing wave")
+    assert phishing.significance == "outside-nis2" and phishing.id not in {i.id for _, i in overdue}
     now = utcnow()
     tulpbank = {r.kind: r.status_at(now) for r in service.reports_of(db, by_title(db, "Unauthorised access").id)}
     assert tulpbank["early-warning"] == "late" and tulpbank["notification"] == "on-time"
@@ -142,13 +145,14 @@ def test_demo_crisis_is_escalated_to_ipcr_with_assistance_and_a_statement_awaiti
     assert {d.kind for d in seen.decisions} >= {"escalation", "political-measure", "response"}
     assert any(a.overdue for a in seen.actions)
     # The French crisis desk sees both its requests with their offers, and one statement waiting for two approvals.
+    # It asked the Reserve itself (Reg. (EU) 2025/38 Art. 14(3)); its SPOC transmitted that request (Art. 15(3)(a)).
     fr_crisis = as_user(db, "duty@anssi-crisis.example")
     mine = room.room(db, fr_crisis, crisis.id, settings)
     requests = {r.urgency: r for r in mine.assistance_requests}
-    assert set(requests) == {"immediate"} and requests["immediate"].state == "in-support"
-    assert requests["immediate"].offers == 2
+    assert set(requests) == {"immediate", "urgent"} and requests["immediate"].state == "in-support"
+    assert (requests["immediate"].offers, requests["urgent"].offers) == (2, 1)
     spoc = room.room(db, as_user(db, "spoc@anssi.example"), crisis.id, settings)
-    assert [(r.urgency, r.offers) for r in spoc.assistance_requests] == [("urgent", 1)]  # to the Reserve
+    assert [r.urgency for r in spoc.assistance_requests] == ["urgent"]  # the one it transmitted to the Reserve
     (statement,) = mine.communications
     waiting = comms.waiting_for_many(db, [comms.get(db, fr_crisis, statement.id)])[statement.id]
     assert statement.state == "draft" and len(waiting) == 2

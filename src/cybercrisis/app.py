@@ -207,7 +207,7 @@ def _state(app: FastAPI, settings: Settings, engine: Engine) -> None:
     app.state.page_cache = HeadCache[bytes](size=64, ttl=30.0)  # rendered pages (crisis rooms), per viewer
 
 
-def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:  # noqa: PLR0915 - an import per router
     settings = settings or get_settings()
     engine = _start(settings, check_schema=check_schema)
 
@@ -242,6 +242,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.comms.api import router as comms_router
     from cybercrisis.comms.public import router as public_router
     from cybercrisis.crises.api import router as crises_router
+    from cybercrisis.crises.assessment_api import router as assessments_router
     from cybercrisis.directory.api import router as directory_router
     from cybercrisis.documents.api import router as documents_router
     from cybercrisis.exchange.misp_api import router as misp_router
@@ -250,13 +251,15 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.exchange.taxii_api import router as taxii_router
     from cybercrisis.handoffs.api import router as handoffs_router
     from cybercrisis.incidents.api import router as incidents_router
+    from cybercrisis.incidents.flows_api import router as nis2_flows_router  # before incidents: /incidents/to-inform
     from cybercrisis.notify.routes_api import router as routes_router
     from cybercrisis.situation.api import router as situation_router
     from cybercrisis.web.views import router as web_router
 
-    routers = (accounts_router, directory_router, documents_router, incidents_router, alerts_router, routes_router,
-               audit_router, situation_router, crises_router, assistance_router, comms_router, handoffs_router,
-               public_router, stix_router, misp_router, stix_store_router, taxii_router, web_router)  # fmt: skip
+    routers = (accounts_router, directory_router, documents_router, nis2_flows_router, incidents_router, alerts_router,
+               routes_router, audit_router, situation_router, crises_router, assistance_router, comms_router,
+               handoffs_router, public_router, stix_router, misp_router, stix_store_router, taxii_router,
+               web_router, assessments_router)  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

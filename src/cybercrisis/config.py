@@ -36,13 +36,19 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     jobs_enabled: bool = Field(default=True, description="run scheduled jobs (delivery, reminders) in the server")
-    significance_financial_loss_eur: int = Field(default=500_000, ge=0, description="Reg. 2024/2690 Art. 3")
-    significance_turnover_percent: float = Field(default=5.0, ge=0, le=100)
-    significance_cloud_unavailable_minutes: int = Field(default=30, ge=0)
-    significance_cloud_limited_minutes: int = Field(default=60, ge=0)
-    significance_cloud_users_percent: float = Field(default=5.0, ge=0, le=100)
-    significance_cloud_users_absolute: int = Field(default=1_000_000, ge=0)
-    significance_trust_unavailable_minutes: int = Field(default=20, ge=0)
+    # The significance figures of Reg. (EU) 2024/2690 Art. 3 to 14 are law and live in incidents/criteria.py, not
+    # here. These two settings are the deployment's own choices, and the assessment labels them so.
+    significance_red_impact_suggests_significant: bool = Field(
+        default=True,
+        description="deployment rule, not law: suggest 'significant' when the impact severity (NIS taxonomy) is "
+        "red; shown as a deployment rule in every assessment",
+    )
+    significance_general_criteria_for_all_entities: bool = Field(
+        default=False,
+        description="deployment rule, not law: also apply the general criteria of Reg. (EU) 2024/2690 Art. 3(1)(a)-(f)"
+        " (which bind only the entity types of its Art. 1) as guidance for other NIS2 entities, labelled as the "
+        "deployment's rule; NIS2 Art. 23(3) itself sets no figures",
+    )
     situation_scale: str = Field(
         default="normal,elevated,degraded,crisis",
         description="the deployment's own status scale for national contributions, least to most severe",
@@ -51,6 +57,18 @@ class Settings(BaseSettings):
         default=7, ge=0, le=366, description="a reporting period closes to contributions this long after it ends"
     )
     sitrep_four_eyes: bool = Field(default=True, description="a report is approved by someone other than its editor")
+    isaa_authors: str = Field(
+        default="ec-dg-connect,eeas",
+        description="organisations (directory keys or identity ids, comma-separated) that author political-level "
+        "situation reports (ISAA): Commission services and the EEAS, Council Recommendation of 6 June 2025 on an EU "
+        "blueprint for cyber crisis management (C/2025/3445), recital 3",
+    )
+    political_deciders: str = Field(
+        default="council-presidency",
+        description="organisations (directory keys or identity ids, comma-separated) that decide at the political "
+        "level on EU-CyCLONe's impact assessments (NIS2 Art. 16(3)(d)): the Council Presidency under the IPCR "
+        "arrangements (Council Implementing Decision (EU) 2018/1993); the list is the deployment's",
+    )
     escalation_model: Path | None = Field(
         default=None, description="JSON file with the deployment's escalation model; unset: the shipped default"
     )
@@ -76,6 +94,39 @@ class Settings(BaseSettings):
         description="comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names "
         "the client; empty: the connecting address is the client",
     )
+
+    reserve_priority: str = Field(
+        default="severity,entity_type,potential_impact,spillover",
+        description="the deployment's order of the criteria of Reg. (EU) 2025/38 Art. 16 when ranking concurrent "
+        "requests to the EU Cybersecurity Reserve (the Act lists them, it sets no order): each of severity, "
+        "entity_type, potential_impact, spillover once",
+    )
+    reserve_response_hours: int = Field(
+        default=48, ge=1, le=24 * 30,
+        description="the deployment's rule: the target, in hours from the SPOC's transmission, for the contracting "
+        "authority's response to a request for Reserve support (Reg. (EU) 2025/38 Art. 16 has the request assessed "
+        "and answered; the time limit of its final text was not verified for this product, so 48 here is a "
+        "deployment default, not the Act's figure)",
+    )  # fmt: skip
+    reserve_summary_months: int = Field(
+        default=1, ge=1, le=12,
+        description="the deployment's rule: the summary report of the support received (service provided, results "
+        "achieved, lessons learned) is due this many calendar months after support ended; the period in the final "
+        "text of Reg. (EU) 2025/38 was not verified for this product (the Commission's proposal, COM(2023) 209 "
+        "Art. 14(6), had one month); requests between Member States use the same period",
+    )  # fmt: skip
+    assistance_remind_days: int = Field(
+        default=7, ge=0, le=90, description="the deployment's rule: remind a requester this many days before its "
+        "summary report is due (the Act sets no reminder)",
+    )  # fmt: skip
+
+    @field_validator("reserve_priority")
+    @classmethod
+    def _reserve_priority(cls, value: str) -> str:
+        from cybercrisis.assistance.ranking import parse_priority
+
+        parse_priority(value)  # a typo stops the start, with the item named
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -53,6 +53,10 @@ DEMO_USERS = [
     ("duty@bsi-crisis.example", "de-crisis", ["coordinator"], "BSI cyber crisis desk (DE)"),
     ("spoc@anssi.example", "fr-spoc", ["analyst"], "ANSSI single point of contact (FR)"),
     ("press@dg-connect.example", "ec-dg-connect", ["coordinator"], "DG CONNECT spokesperson's office"),
+    # ISAA reports are developed by Commission services and the EEAS (Council Recommendation of 6 June 2025,
+    # C/2025/3445, recital 3): their drafting desks author the political-level reports.
+    ("isaa@dg-connect.example", "ec-dg-connect", ["coordinator"], "DG CONNECT ISAA drafting desk"),
+    ("isaa@eeas.example", "eeas", ["coordinator"], "EEAS ISAA drafting desk"),
     ("duty@ec3.example", "europol-ec3", ["analyst"], "Europol EC3 duty officer"),
 ]
 
@@ -119,7 +123,9 @@ def _documents(session: Session) -> None:
         tlp="green",
         share_with=ShareWith(),
         title="CERT-FR: SOP for cross-border incident notification",
-        body="1. Confirm the incident is significant (NIS2 Art. 23(3)).\n2. Send the early warning within 24 h.\n"
+        body="1. Check whether the notified incident is significant (NIS2 Art. 23(3)).\n2. Answer the entity's early "
+        "warning without undue delay and where possible within 24 h of receiving it, with initial feedback and, on "
+        "request, guidance (NIS2 Art. 23(5)); the early warning itself is the entity's (Art. 23(4)(a)).\n"
         "3. Inform the CSIRTs Network where a cross-border impact is possible.\n4. Record every step here.",
     )
     documents.create_document(
@@ -190,8 +196,10 @@ SCENARIOS = (
             "description": "Encryption of the hospital's file servers and PACS after access through the VPN "
             "gateway. Emergency department on paper procedures; ambulances diverted for 6 hours.",
             "tlp": "amber", "countries": ["FR"], "sectors": ["health"], "entity_name": "CH Bellerive",
-            "entity_type": "essential", "rsit_class": "information-content-security",
+            "entity_category": "essential", "rsit_class": "information-content-security",
             "rsit_type": "unauthorised-information-modification", "root_cause": "malicious-actions",
+            "significance": "significant", "significance_reason": "Severe operational disruption of the hospital: "
+            "emergency department on paper procedures, ambulances diverted (NIS2 Art. 23(3)(a)).",
             "threat_severity": "high", "impact_severity": "red", "outlook": "stable", "suspected_malicious": True,
             "observables": _obs((IP, C2_HOST), (CVE, "CVE-2024-3400"), (IP, "198.51.100.23"),
                                 (URL, "hxxps://files-transfer[.]example/u/7f3a"),
@@ -213,7 +221,10 @@ SCENARIOS = (
             "description": "Command injection on the GlobalProtect gateways; web shell and an implant calling a "
             "telemetry-like domain. The operator's partners in NL use the same appliance model.",
             "tlp": "amber", "countries": ["DE"], "sectors": ["energy"], "entity_name": "Nordlicht Energie",
-            "entity_type": "essential", "rsit_class": "intrusions", "rsit_type": "system-compromise",
+            "entity_category": "essential", "rsit_class": "intrusions", "rsit_type": "system-compromise",
+            "significance": "significant", "significance_reason": "Successful, suspectedly malicious access to the "
+            "VPN gateways of an electricity operator, capable of severe operational disruption (Reg. (EU) 2024/2690 "
+            "Art. 3(1)(e)); its partners in NL run the same appliance.",
             "root_cause": "malicious-actions", "threat_severity": "high", "impact_severity": "yellow",
             "outlook": "worsening", "suspected_malicious": True, "cross_border": True,
             "observables": _obs((IP, C2_HOST), (CVE, "CVE-2024-3400"), (DOMAIN, C2_DOMAIN), (SHA256, IMPLANT)),
@@ -226,8 +237,10 @@ SCENARIOS = (
             "description": "Attacker used VPN sessions to reach the internal ticketing system; no payment "
             "systems reached. Appliance rebuilt, credentials rotated.",
             "tlp": "green", "countries": ["NL"], "sectors": ["banking"], "entity_name": "Tulpbank",
-            "entity_type": "essential", "rsit_class": "information-content-security",
+            "entity_category": "essential", "rsit_class": "information-content-security",
             "rsit_type": "unauthorised-information-access", "root_cause": "malicious-actions",
+            "significance": "significant", "significance_reason": "Successful, suspectedly malicious and "
+            "unauthorised access capable of causing severe operational disruption (Reg. (EU) 2024/2690 Art. 3(1)(e)).",
             "threat_severity": "medium", "impact_severity": "yellow", "outlook": "improving",
             "suspected_malicious": True, "facts": {"financial_loss_eur": 120_000},
             "observables": _obs((DOMAIN, C2_DOMAIN), (ASN, "AS64500"), (CIDR, "192.0.2.0/24")),
@@ -249,6 +262,8 @@ SCENARIOS = (
             "government and banking domains hosted there unreachable for 95 minutes.",
             "tlp": "amber", "countries": ["EE"], "sectors": ["digital-infrastructure"],
             "entity_name": "Läänemere DC", "entity_type": "dns-service-provider", "rsit_class": "availability",
+            "significance": "significant", "significance_reason": "The authoritative DNS service was completely "
+            "unavailable for 95 minutes (Reg. (EU) 2024/2690 Art. 5).",
             "rsit_type": "ddos", "root_cause": "malicious-actions", "threat_severity": "medium",
             "impact_severity": "yellow", "outlook": "improving", "suspected_malicious": True,
             "facts": {"unavailability_minutes": 95, "limited_availability_minutes": 180,
@@ -272,6 +287,8 @@ SCENARIOS = (
             "Italian from the same hosting. Shared bilaterally with INCIBE-CERT and CSIRT Italia so far.",
             "tlp": "amber", "pap": "green", "countries": ["FR", "ES", "IT"], "sectors": ["public-administration"],
             "entity_name": "Citizens (impersonation of public bodies)", "rsit_class": "fraud",
+            "significance": "outside-nis2", "significance_reason": "No essential or important entity is affected: a "
+            "fraud campaign against citizens, handled as a cyber threat.",
             "rsit_type": "phishing", "root_cause": "malicious-actions", "threat_severity": "medium",
             "impact_severity": "green", "outlook": "worsening", "suspected_malicious": True, "cross_border": True,
             "observables": _obs((DOMAIN, "remboursement-sante-securise.example"),
@@ -288,7 +305,10 @@ SCENARIOS = (
             "description": "Engineering workstation sent 4 GB to an external host. Shared with the competent "
             "authority only.",
             "tlp": "amber+strict", "countries": ["DE"], "sectors": ["drinking-water"], "entity_name": "Rheinwasser",
-            "entity_type": "essential", "rsit_class": "information-content-security", "rsit_type": "data-leak",
+            "entity_category": "essential", "rsit_class": "information-content-security", "rsit_type": "data-leak",
+            "significance": "significant", "significance_reason": "Suspected malicious access to the engineering "
+            "network of a drinking-water supplier, capable of severe operational disruption (Reg. (EU) 2024/2690 "
+            "Art. 3(1)(e)).",
             "root_cause": "malicious-actions", "threat_severity": "medium", "impact_severity": "green",
             "observables": _obs((IP, C2_HOST), (IP, "198.51.100.77")),
         },
@@ -485,7 +505,8 @@ def _situation(session: Session) -> None:
                  changes={"summary": TECHNICAL_SUMMARY})  # fmt: skip
     sitreps.approve(session, actor=secretariat, sitrep_id=technical.id, version=technical.current_version,
                     settings=settings)  # fmt: skip
-    sitreps.publish(session, actor=secretariat, sitrep_id=technical.id, version=technical.current_version)
+    sitreps.publish(session, actor=secretariat, sitrep_id=technical.id, version=technical.current_version,
+                    settings=settings)  # fmt: skip
 
     operational = sitreps.draft(session, actor=coordinator, settings=settings, data=SitrepIn(
         level="operational", period_start=today, period_end=tomorrow, tlp="amber"))  # fmt: skip
@@ -500,7 +521,7 @@ def _crisis(session: Session) -> None:
     """One active cross-border crisis, escalated to IPCR information-sharing mode, with decisions and actions."""
     from cybercrisis.access.policy import read_filter
     from cybercrisis.crises import service as crises
-    from cybercrisis.crises.schemas import ActionIn, CrisisIn, DecisionIn
+    from cybercrisis.crises.schemas import ActionIn, ConsultationIn, CrisisIn, DecisionIn
 
     settings = get_settings()
     now = utcnow().replace(second=0, microsecond=0)
@@ -517,23 +538,35 @@ def _crisis(session: Session) -> None:
         justification="Significant impact in at least two Member States (FR, DE, NL) with shared attacker "
         "infrastructure; FR reports its response capacity stretched and asks for OT forensics.",
     ))  # fmt: skip
-    crises.record_decision(session, actor=enisa, crisis_id=crisis.id, settings=settings, data=DecisionIn(
-        level="technical", kind="response", title="Share the campaign's indicators across the CSIRTs Network",
-        options=["share now at TLP:AMBER", "wait for attribution"], rationale="Same C2 seen in three incidents.",
-    ))  # fmt: skip
+    # ENISA is the secretariat (NIS2 Art. 15(2), 16(2)): it opens the crisis room and proposes moves, but the
+    # members decide. The French crisis authority, a member of EU-CyCLONe, records the operational decision.
     crises.propose_escalation(session, actor=enisa, crisis_id=crisis.id, to="eu-cyclone", settings=settings,
                               rationale="Impact on essential services in three Member States.")  # fmt: skip
-    # The Council Presidency agrees to IPCR, so it must read the crisis first: a proposal adds no reader, and only
-    # the originator (ENISA here) widens the audience.
+    fr_crisis = _as_user(session, "duty@anssi-crisis.example")
+    crises.record_decision(session, actor=fr_crisis, crisis_id=crisis.id, settings=settings, data=DecisionIn(
+        level="operational", kind="response", title="Share the campaign's indicators across the CSIRTs Network",
+        options=["share now at TLP:AMBER", "wait for attribution"], rationale="Same C2 seen in three incidents.",
+    ))  # fmt: skip
+    # IPCR information-sharing mode is activated by the Presidency, or by the GSC, the Commission services or the
+    # EEAS in consultation with the Presidency (Council Implementing Decision (EU) 2018/1993, IPCR arrangements).
+    # Those who may activate it must read the crisis first: a proposal adds no reader, and only the originator
+    # (ENISA here) widens the audience.
     crises.set_sharing(session, actor=enisa, crisis_id=crisis.id, tlp="amber", share_with=ShareWith(
         communities=["csirts-network", "eu-cyclone"],
-        organisations=[org_id_for_key("fr-spoc"), org_id_for_key("council-presidency")]))  # fmt: skip
+        organisations=[org_id_for_key("fr-spoc"), org_id_for_key("council-presidency"),
+                       org_id_for_key("council-gsc-ipcr")]))  # fmt: skip
     esc = crises.propose_escalation(session, actor=enisa, crisis_id=crisis.id, to="ipcr-information-sharing",
                                     settings=settings, rationale="Hospitals diverting ambulances; political-level "
                                     "situational awareness needed.")  # fmt: skip
+    gsc = _as_user(session, "duty@gsc-ipcr.example")
+    crises.record_consultation(session, actor=gsc, crisis_id=crisis.id, escalation_id=esc.id, data=ConsultationIn(
+        consulted=org_id_for_key("council-presidency"), consulted_at=now - timedelta(minutes=20),
+        view="The Presidency supports information-sharing mode and asks for an ISAA report for COREPER.",
+    ))  # fmt: skip
+    crises.answer_escalation(session, actor=gsc, crisis_id=crisis.id, escalation_id=esc.id, agree=True,
+                             comment="IPCR information-sharing mode activated in consultation with the Presidency.",
+                             settings=settings)  # fmt: skip
     presidency = _as_user(session, "duty@council-presidency.example")
-    crises.answer_escalation(session, actor=presidency, crisis_id=crisis.id, escalation_id=esc.id, agree=True,
-                             comment="IPCR information-sharing mode activated.", settings=settings)  # fmt: skip
     crises.record_decision(session, actor=presidency, crisis_id=crisis.id, settings=settings, data=DecisionIn(
         level="political", kind="political-measure", title="Prepare options of the cyber diplomacy toolbox",
         options=["joint statement by the High Representative", "démarches", "no measure yet"],
@@ -541,7 +574,7 @@ def _crisis(session: Session) -> None:
     ))  # fmt: skip
     for key, title, hours in (("fr-csirt", "Share forensic findings from CH Bellerive", -2),
                               ("de-crisis", "Brief EU-CyCLONe on energy-sector exposure", 4),
-                              ("council-gsc-ipcr", "Draft the ISAA report for COREPER", 20)):  # fmt: skip
+                              ("ec-dg-connect", "Draft the ISAA report for COREPER with the EEAS", 20)):  # fmt: skip
         crises.create_action(session, actor=enisa, crisis_id=crisis.id, settings=settings, data=ActionIn(
             title=title, assignee=org_id_for_key(key), due_at=now + timedelta(hours=hours)))  # fmt: skip
     _assistance(session, crisis.id, now)
@@ -577,20 +610,22 @@ def _assistance(session: Session, crisis_id: str, now: datetime) -> None:
         conditions="Remote support first; on site after 48 h."))  # fmt: skip
     assistance.decide_offer(session, actor=fr_crisis, request_id=between.id, offer_id=offer.id, accept=True,
                             comment="Accepted: please contact the ANSSI crisis desk.")  # fmt: skip
-    spoc = _as_user(session, "spoc@anssi.example")
-    reserve = assistance.create_request(session, actor=spoc, data=RequestIn(
+    # Reg. (EU) 2025/38: the crisis authority (a Reserve user, Art. 14(3)(a)) asks; its SPOC transmits (Art. 15(3)(a)).
+    reserve = assistance.create_request(session, actor=fr_crisis, data=RequestIn(
         needs=["incident-response"], urgency="urgent", crisis=crisis_id,
         description="Incident response for CH Bellerive's restoration of patient records and imaging.",
         affected_entity="CH Bellerive (hospital)", entity_type="essential", impact="red", severity="high",
         spillover="low", measures_taken="Backups verified; emergency department on paper procedures.",
         other_support="CERT-Bund forensics accepted for the grid operators.",
-        recipients=Recipients(reserve=True),
+        recipients=Recipients(reserve=True), potential_impact="high",
     ))  # fmt: skip
+    spoc = _as_user(session, "spoc@anssi.example")
+    assistance.transmit_request(session, actor=spoc, request_id=reserve.id)
     enisa = _as_user(session, "coordinator@enisa.example")
     assistance.make_offer(session, actor=enisa, request_id=reserve.id, data=OfferIn(
         capability="incident-response", people=4, available_from=now + timedelta(hours=36),
         conditions="Deployed from a Reserve provider (Aegis Response) under the Reserve's terms; summary report "
-        "due one month after support ends."))  # fmt: skip
+        "of the service provided, results and lessons learned after support ends."))  # fmt: skip
 
 
 def _statement(session: Session, crisis_id: str, now: datetime) -> None:

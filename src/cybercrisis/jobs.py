@@ -80,7 +80,7 @@ def crisis_reminders(factory: sessionmaker[Session], settings: Settings, now: da
     with unit_of_work(factory) as session:
         remind_actions(session, now=now)
     with unit_of_work(factory) as session:
-        remind_summaries(session, now=now)
+        remind_summaries(session, now=now, settings=settings)
 
 
 def release_communications(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:

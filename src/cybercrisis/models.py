@@ -6,6 +6,7 @@ from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.assistance.models import AssistanceRequest, Capability, Offer
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.comms.models import Communication, CommunicationApproval, CommunicationVersion, Publication
+from cybercrisis.crises.assessment_models import ImpactAssessment
 from cybercrisis.crises.models import Action, Crisis, CrisisIncident, Decision, Escalation, EscalationApproval
 from cybercrisis.directory.models import (
     Community,
@@ -17,6 +18,7 @@ from cybercrisis.directory.models import (
 from cybercrisis.documents.models import Document
 from cybercrisis.exchange.models import Peer, PeerCursor, StixObject, TaxiiCollection, TaxiiStatus
 from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
+from cybercrisis.incidents.flow_models import Forwarding, MemberStateInformation, QuarterlySummary
 from cybercrisis.incidents.models import (
     Incident,
     IncidentCountry,
@@ -61,12 +63,15 @@ __all__ = [
     "Escalation",
     "EscalationApproval",
     "EvidenceFile",
+    "Forwarding",
     "Handoff",
+    "ImpactAssessment",
     "Incident",
     "IncidentCountry",
     "IncidentSector",
     "JobLease",
     "LoginThrottle",
+    "MemberStateInformation",
     "NotificationRoute",
     "Observable",
     "Offer",
@@ -76,6 +81,7 @@ __all__ = [
     "Peer",
     "PeerCursor",
     "Publication",
+    "QuarterlySummary",
     "Report",
     "ReportSubmission",
     "Share",

@@ -30,6 +30,14 @@ def participants_at(snap: Snap, crisis: str, level: str) -> set[str]:
     return {snap.objs[crisis].owner} | {o for c in slugs for o in snap.members(c)}
 
 
+def deciders_at(snap: Snap, level: str) -> set[str]:
+    """The deciding members at `level` (issue 13): the members of that level's communities, not the owner as such
+    (every membership of this world has the role `member`; observers and secretariats are tested in
+    tests/crises/test_governance.py)."""
+    slugs = {COMMUNITY[s] for s in STAGES if LEVEL[s] == level}
+    return {o for c in slugs for o in snap.members(c)}
+
+
 def taking_part(snap: Snap, crisis: str) -> set[str]:
     """The owner, and members of the communities of the stages reached so far (up to the current stage)."""
     rank = STAGES.index(snap.rows[crisis]["stage"])
@@ -179,8 +187,8 @@ def crisis_phase(ctx: Ctx) -> Step | None:
     cred, actor = ctx.who(participants_at(ctx.snap, crisis, level), page=page, roles=DECIDERS)
     phase = ctx.pick(["preparedness", "detection", "response", "recovery"])
     invalid = not _is_open(ctx.snap, crisis) or phase == ctx.snap.rows[crisis]["phase"]
-    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", participants_at(ctx.snap, crisis, level),
-                      f"taking part at the {level} level", invalid=invalid)  # fmt: skip
+    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", deciders_at(ctx.snap, level),
+                      f"a deciding member at the {level} level", invalid=invalid)  # fmt: skip
     path = f"/crises/{crisis}/phase" if page else f"/api/v1/crises/{crisis}/phase"
     body = {"phase": phase, "rationale": "r"}
     req = Request("POST", path, form=body) if page else Request("POST", path, json=body)
@@ -194,8 +202,8 @@ def crisis_decision(ctx: Ctx) -> Step | None:
     level = ctx.pick(LEVELS)
     page = ctx.flip()
     cred, actor = ctx.who(participants_at(ctx.snap, crisis, level), page=page, roles=DECIDERS)
-    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", participants_at(ctx.snap, crisis, level),
-                      f"taking part at the {level} level", invalid=not _is_open(ctx.snap, crisis))  # fmt: skip
+    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", deciders_at(ctx.snap, level),
+                      f"a deciding member at the {level} level", invalid=not _is_open(ctx.snap, crisis))  # fmt: skip
     body = {"level": level, "kind": "response", "title": "Decided", "rationale": "r"}
     path = f"/crises/{crisis}/decisions" if page else f"/api/v1/crises/{crisis}/decisions"
     req = Request("POST", path, form=body) if page else Request("POST", path, json=body)
@@ -244,8 +252,9 @@ def escalation_propose(ctx: Ctx) -> Step | None:
     unreadable = [o for o in required if not snap.org_reads(o, crisis)]
     invalid = (not _is_open(snap, crisis) or bool(_pending(snap, crisis)) or target == snap.rows[crisis]["stage"]
                or bool(unreadable))  # fmt: skip
-    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", participants_at(snap, crisis, level),
-                      f"taking part at the current ({level}) level", invalid=invalid)  # fmt: skip
+    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write",
+                      {snap.objs[crisis].owner} | deciders_at(snap, level),
+                      f"the owner or a deciding member at the current ({level}) level", invalid=invalid)  # fmt: skip
     path = f"/crises/{crisis}/escalations" if page else f"/api/v1/crises/{crisis}/escalations"
     body = {"to": target, "rationale": "r"}
 

@@ -126,8 +126,10 @@ def _ended(client: TestClient, cast: Cast) -> str:
 
 
 def test_the_summary_reminder_goes_once_when_due_within_a_week_or_overdue(
-    client: TestClient, cast: Cast, db: Session, session_factory: sessionmaker[Session]
+    client: TestClient, app: Any, cast: Cast, db: Session, session_factory: sessionmaker[Session]
 ) -> None:
+    # A deployment that sets a one-month summary period (the days below count from it).
+    app.state.settings = app.state.settings.model_copy(update={"reserve_summary_months": 1})
     first = _ended(client, cast)
     in_support = ask(client, cast["fr"], cast)
     o = offer(client, cast["de"], in_support["id"])

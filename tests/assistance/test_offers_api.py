@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from cybercrisis.access.models import Share
 from cybercrisis.assistance.models import Offer
-from cybercrisis.assistance.service import one_month_after
+from cybercrisis.assistance.service import months_after
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.notify.models import OutboxMessage
 from tests.assistance.conftest import NOW, Cast, ask, offer, offer_body, post
@@ -210,8 +210,10 @@ def test_a_request_goes_from_open_through_support_to_closed_with_its_summary_rep
     ended = r.json()
     assert ended["state"] == "support-ended" and ended["support_ended_at"] >= started
     due = ended["summary_due_at"]
-    # One calendar month later (the clamping rule is unit-tested in test_ranking.py).
-    assert datetime.fromisoformat(due) == one_month_after(datetime.fromisoformat(ended["support_ended_at"]))
+    # CYBERCRISIS_RESERVE_SUMMARY_MONTHS calendar months later (the deployment's rule); clamping is unit-tested in
+    # test_ranking.py.
+    months = client.app.state.settings.reserve_summary_months  # type: ignore[attr-defined]
+    assert datetime.fromisoformat(due) == months_after(datetime.fromisoformat(ended["support_ended_at"]), months)
     assert datetime.fromisoformat(due) - datetime.fromisoformat(ended["support_ended_at"]) >= timedelta(days=28)
     assert post(client, cast["fr"], f"{rid}/support-ended").status_code == 409
     assert post(client, cast["de"], f"{rid}/summary", {"report": "Not mine"}).status_code == 403

@@ -120,7 +120,7 @@ def test_every_bad_request_value_is_a_422_naming_the_field_and_nothing_is_writte
     assert written(db) == before
 
 
-def test_only_a_member_states_national_organisation_asks_and_only_its_spoc_asks_the_reserve(
+def test_only_a_member_states_national_organisation_asks_and_its_csirt_asks_the_reserve_through_its_spoc(
     client: TestClient, cast: Cast, db: Session
 ) -> None:
     before = written(db)
@@ -130,20 +130,28 @@ def test_only_a_member_states_national_organisation_asks_and_only_its_spoc_asks_
     r = client.post(BASE, json=request_body(cast), headers=cast["fr_viewer"].headers)
     assert r.status_code == 403 and "assistance:request:write" in r.json()["detail"]
     reserve = {"organisations": [], "communities": [], "reserve": True}
-    r = client.post(BASE, json=request_body(cast, recipients=reserve), headers=cast["fr"].headers)
+    # The SPOC does not ask the Reserve in its own name (Reg. (EU) 2025/38 Art. 14(3)): it transmits.
+    r = client.post(BASE, json=request_body(cast, recipients=reserve), headers=cast["spoc"].headers)
     assert r.status_code == 403, r.text
-    assert "single point of contact (SPOC)" in r.json()["detail"] and "ask your SPOC" in r.json()["detail"]
+    assert "Art. 14(3)" in r.json()["detail"] and "transmits their requests" in r.json()["detail"]
     assert written(db) == before
 
-    req = ask(client, cast["spoc"], cast, recipients=reserve, tlp="amber+strict")
-    assert req["country"] == "FR" and req["recipients"]["reserve"] is True
-    # The Reserve is reached through the organisations that administer it: the Commission and ENISA.
-    assert req["share_with"]["organisations"] == sorted([ENISA, DG_CONNECT])
+    req = ask(client, cast["fr"], cast, recipients=reserve, tlp="amber+strict")
+    assert req["country"] == "FR" and req["recipients"]["reserve"] is True and req["owner_name"] == "CERT-FR"
+    # Until its SPOC transmits it (Art. 15(3)(a)), the request reaches the SPOC only.
+    assert req["share_with"]["organisations"] == [cast["spoc"].org_id]
+    assert client.get(f"{BASE}/{req['id']}", headers=cast["dgc"].headers).status_code == 404
+    queued = outbox(db, OutboxMessage.event == "assistance:request:create")
+    assert {m.target for m in queued} == {"desk@fr-spoc.example"}
+    r = client.post(f"{BASE}/{req['id']}/transmit", json={}, headers=cast["spoc"].headers)
+    assert r.status_code == 200, r.text
+    # Then the Reserve is reached through the organisations that administer it: the Commission and ENISA.
+    assert r.json()["share_with"]["organisations"] == sorted([ENISA, DG_CONNECT, cast["spoc"].org_id])
     assert client.get(f"{BASE}/{req['id']}", headers=cast["dgc"].headers).status_code == 200
     assert client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).status_code == 404
-    queued = outbox(db, OutboxMessage.event == "assistance:request:create")
+    queued = outbox(db, OutboxMessage.event == "assistance:request:transmit")
     assert {m.target for m in queued} == {"desk@enisa.example", "desk@dg-connect.example"}
-    assert all("EU Cybersecurity Reserve" in m.body for m in queued)
+    assert all("EU Cybersecurity Reserve" in m.body and "FR-SPOC" in m.body for m in queued)
 
 
 def test_reserve_request_on_a_node_without_the_reserves_administrators_is_refused(
@@ -151,24 +159,27 @@ def test_reserve_request_on_a_node_without_the_reserves_administrators_is_refuse
 ) -> None:
     world.org("PL-SPOC", type_="spoc", country="PL")
     world.org("CERT-PL", country="PL")
-    spoc = world.user("PL-SPOC")
-    body = request_body({"de": spoc}, recipients={"reserve": True})
-    r = client.post(BASE, json=body, headers=spoc.headers)
+    csirt = world.user("CERT-PL")
+    body = request_body({"de": csirt}, recipients={"reserve": True})
+    r = client.post(BASE, json=body, headers=csirt.headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "recipients.reserve", r.text
     assert "ec-dg-connect, enisa" in r.json()["detail"]
     assert count(db, AssistanceRequest) == 0
 
 
 def test_a_request_is_invisible_to_organisations_outside_its_recipients(client: TestClient, cast: Cast) -> None:
-    req = ask(client, cast["spoc"], cast, tlp="amber+strict",
+    req = ask(client, cast["fr"], cast, tlp="amber+strict",
               recipients={"organisations": [cast["de"].org_id], "reserve": True})  # fmt: skip
-    for who in ("it", "ee", "fr"):  # not named; EE is in the CSIRTs Network, FR is the SPOC's fellow national org
+    assert client.post(f"{BASE}/{req['id']}/transmit", json={}, headers=cast["spoc"].headers).status_code == 200
+    # Not named: EE is in the CSIRTs Network, DE-SPOC is another Member State's SPOC, IT is outside.
+    for who in ("it", "ee", "de_spoc"):
         h = cast[who].headers
         assert client.get(f"{BASE}/{req['id']}", headers=h).status_code == 404
         assert client.get(f"{BASE}/{req['id']}/timeline", headers=h).status_code == 404
         r = client.post(f"{BASE}/{req['id']}/offers", json={"capability": "forensics", "people": 1,
                         "available_from": NOW.isoformat()}, headers=h)  # fmt: skip
         assert r.status_code == 404
+        assert client.post(f"{BASE}/{req['id']}/transmit", json={}, headers=h).status_code == 404
         assert client.get(BASE, headers=h).json()["items"] == []
         assert client.get(f"{BASE}/reserve-ranking", headers=h).json()["items"] == []
     assert [i["id"] for i in client.get(BASE, headers=cast["de"].headers).json()["items"]] == [req["id"]]
@@ -211,29 +222,40 @@ def test_list_filters_by_state_and_crisis_pages_without_repeats_and_reads_a_fixe
     assert len(many) == len(few)
 
 
-def test_reserve_ranking_ranks_the_visible_open_reserve_requests_and_explains_why(
+def test_reserve_ranking_ranks_the_visible_transmitted_reserve_requests_and_explains_why(
     client: TestClient, cast: Cast, world: World, session_factory: sessionmaker[Session]
 ) -> None:
     reserve = {"reserve": True}
-    fr_worse = ask(client, cast["spoc"], cast, recipients=reserve, severity="high", entity_type="important")
-    de_better = ask(client, cast["de_spoc"], cast, recipients=reserve, severity="high", entity_type="essential")
-    fr_low = ask(client, cast["spoc"], cast, recipients=reserve, severity="low")
-    withdrawn = ask(client, cast["spoc"], cast, recipients=reserve, severity="high")
-    client.post(f"{BASE}/{withdrawn['id']}/withdraw", headers=cast["spoc"].headers)
-    not_reserve = ask(client, cast["spoc"], cast, recipients={"organisations": [cast["enisa"].org_id]})
+
+    def transmitted(asker: str, spoc: str, **over: Any) -> dict[str, Any]:
+        req = ask(client, cast[asker], cast, recipients=reserve, **over)
+        r = client.post(f"{BASE}/{req['id']}/transmit", json={}, headers=cast[spoc].headers)
+        assert r.status_code == 200, r.text
+        return req
+
+    fr_worse = transmitted("fr", "spoc", impact="red", entity_type="important")
+    de_better = transmitted("de", "de_spoc", impact="red", entity_type="essential")
+    fr_low = transmitted("fr", "spoc", impact="yellow")
+    withdrawn = transmitted("fr", "spoc", impact="red")
+    client.post(f"{BASE}/{withdrawn['id']}/withdraw", headers=cast["fr"].headers)
+    untransmitted = ask(client, cast["fr"], cast, recipients=reserve, impact="red")  # its SPOC has not sent it
+    not_reserve = ask(client, cast["fr"], cast, recipients={"organisations": [cast["enisa"].org_id]})
     ranking = client.get(f"{BASE}/reserve-ranking", headers=cast["enisa"].headers).json()
-    assert ranking["criteria"] == ["severity", "entity_type", "impact", "spillover", "measures_taken"]
+    assert ranking["criteria"] == ["severity", "entity_type", "potential_impact", "spillover"]
     assert [(i["rank"], i["request"]["id"]) for i in ranking["items"]] == [
         (1, de_better["id"]), (2, fr_worse["id"]), (3, fr_low["id"])
     ]  # fmt: skip
     first = ranking["items"][0]
-    assert first["reason"] == f"above {fr_worse['id']}: essential entity ranks before important entity"
-    assert ranking["items"][1]["reason"] == (f"above {fr_low['id']}: threat severity high ranks before threat "
-                                             "severity low")  # fmt: skip
+    assert first["reason"] == (f"above {fr_worse['id']}: essential entity ranks before important entity "
+                               "(deployment's order)")  # fmt: skip
+    assert ranking["items"][1]["reason"] == (f"above {fr_low['id']}: incident impact severity red ranks before "
+                                             "incident impact severity yellow (deployment's order)")  # fmt: skip
     assert ranking["items"][2]["reason"] == "last of the 3 requests ranked"
-    assert [c["criterion"] for c in first["explanation"]] == ranking["criteria"]
-    assert first["request"]["owner_name"] == "DE-SPOC" and first["request"]["country"] == "DE"
-    assert not_reserve["id"] not in str(ranking)
-    # A SPOC sees only its own requests: the ranking is of what the reader may read.
-    own = client.get(f"{BASE}/reserve-ranking", headers=cast["spoc"].headers).json()["items"]
-    assert [i["request"]["id"] for i in own] == [fr_worse["id"], fr_low["id"]]
+    assert [c["criterion"] for c in first["explanation"]] == [*ranking["criteria"], "measures_taken"]
+    assert first["request"]["owner_name"] == "CERT-DE" and first["request"]["country"] == "DE"
+    assert first["request"]["transmitted_by_name"] == "DE-SPOC"
+    assert not_reserve["id"] not in str(ranking) and untransmitted["id"] not in str(ranking)
+    # A Member State's SPOC and CSIRT see only that Member State's requests: the ranking is of what they may read.
+    for who in ("spoc", "fr"):
+        own = client.get(f"{BASE}/reserve-ranking", headers=cast[who].headers).json()["items"]
+        assert [i["request"]["id"] for i in own] == [fr_worse["id"], fr_low["id"]]

@@ -30,23 +30,28 @@ def test_open_escalate_and_agree_from_the_command_line(loaded: None, run, db: Se
     assert crisis_id.startswith("crisis--")
     listed = run("crisis", "list", "--as", "duty@bsi-crisis.example").stdout  # EU-CyCLONe member: sees it
     assert crisis_id in listed and "Wiper threat to telecoms" in listed
-    assert crisis_id not in run("crisis", "list", "--as", "duty@ec3.example").stdout  # not shared with EC3
+    # Not shared with the CSIRTs Network (EC3, an invited observer of EU-CyCLONe since issue 13, reads it).
+    assert crisis_id not in run("crisis", "list", "--as", "analyst@cert-fr.example").stdout
 
-    # The Council Presidency must agree, so it must read the crisis first: only its originator (ENISA) shares it.
-    refused = run("crisis", "escalate", crisis_id, "--to", "ipcr-information-sharing", "--rationale", "political",
-                  "--as", "coordinator@enisa.example", ok=False)  # fmt: skip
-    assert refused.returncode == 1 and "a proposal adds no reader" in refused.stderr
-    presidency = db.scalar(select(Organisation.id).where(Organisation.short_name == "Council Presidency"))
-    shared = json.loads(run("crisis", "share", crisis_id, "--tlp", "amber", "--community", "eu-cyclone",
-                            "--organisation", str(presidency), "--as", "coordinator@enisa.example").stdout)  # fmt: skip
-    assert shared["organisations"] == [presidency]
+    # IPCR information-sharing mode: the Presidency, the GSC, the Commission services or the EEAS activate it, the
+    # last three in consultation with the Presidency (Council Implementing Decision (EU) 2018/1993). DG CONNECT and
+    # the EEAS read the crisis through EU-CyCLONe, so the secretariat's proposal can be made; ENISA cannot agree.
     step = json.loads(run("crisis", "escalate", crisis_id, "--to", "ipcr-information-sharing", "--rationale",
                           "political attention", "--as", "coordinator@enisa.example").stdout)  # fmt: skip
     assert step["state"] == "pending"
     refused = run("crisis", "agree", crisis_id, step["id"], "--as", "coordinator@enisa.example", ok=False)
     assert refused.returncode == 1 and "not among those that must agree" in refused.stderr
-    done = json.loads(run("crisis", "agree", crisis_id, step["id"], "--as", "duty@council-presidency.example").stdout)
+    early = run("crisis", "agree", crisis_id, step["id"], "--as", "press@dg-connect.example", ok=False)
+    assert early.returncode == 1 and "Council Presidency" in early.stderr
+    presidency = db.scalar(select(Organisation.id).where(Organisation.short_name == "Council Presidency"))
+    consulted = json.loads(run("crisis", "consult", crisis_id, step["id"], "--consulted", str(presidency), "--view",
+                               "supports information sharing", "--as", "press@dg-connect.example").stdout)  # fmt: skip
+    assert consulted["consulted"] == presidency
+    done = json.loads(run("crisis", "agree", crisis_id, step["id"], "--as", "press@dg-connect.example").stdout)
     assert done["state"] == "done"
+    # The Presidency reads it once the originator (ENISA) shares it: a step adds no reader beyond its community.
+    run("crisis", "share", crisis_id, "--tlp", "amber", "--community", "eu-cyclone", "--community", "ipcr",
+        "--as", "coordinator@enisa.example")  # fmt: skip
     shown = json.loads(run("crisis", "show", crisis_id, "--as", "duty@council-presidency.example").stdout)
     assert shown["level"] == "political" and shown["decisions"][0]["kind"] == "escalation"
 

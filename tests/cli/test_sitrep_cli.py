@@ -18,6 +18,7 @@ from cybercrisis.db import unit_of_work
 
 COORDINATOR = "coordinator@enisa.example"
 FR = "analyst@cert-fr.example"
+ISAA = "isaa@dg-connect.example"  # political reports are Commission services' and the EEAS's (C/2025/3445, recital 3)
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def test_build_writes_pdf_json_and_markdown_marked_for_the_reader(loaded: None, 
     out.mkdir()
 
     pdf = out / "brief.pdf"
-    done = run("sitrep", "build", "--level", "political", "--period", "today", "--as", COORDINATOR,
+    done = run("sitrep", "build", "--level", "political", "--period", "today", "--as", ISAA,
                "--format", "pdf", "--out", str(pdf))  # fmt: skip
     # Today's contributions that link AMBER incidents are AMBER: the report is shown as strictly as its sources.
     assert done.stdout.startswith("wrote political report sitrep--")
@@ -69,15 +70,15 @@ def test_build_writes_pdf_json_and_markdown_marked_for_the_reader(loaded: None, 
 
     # The files are drafts of ENISA's like any other: listed for its users, not for a CSIRT.
     listed = json.loads(run("sitrep", "list", "--json", "--as", COORDINATOR).stdout)
-    assert len([r for r in listed if r["state"] == "draft"]) == 4  # the demo's draft, and the three above
+    assert len([r for r in listed if r["state"] == "draft"]) == 3  # the demo's draft, and the two above
     assert [r["state"] for r in json.loads(run("sitrep", "list", "--json", "--as", FR).stdout)] == ["published"]
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils, make browser-deps) missing")
 def test_every_page_of_the_pdf_carries_the_marking(loaded: None, run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    for level in ("political", "technical"):
+    for level, author in (("political", ISAA), ("technical", COORDINATOR)):
         pdf = tmp_path / f"{level}.pdf"
-        run("sitrep", "build", "--level", level, "--period", "today", "--as", COORDINATOR, "--out", str(pdf))
+        run("sitrep", "build", "--level", level, "--period", "today", "--as", author, "--out", str(pdf))
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
         pages = [p for p in text.split("\f") if p.strip()]
         assert pages and all("TLP:AMBER" in p for p in pages), (level, pages)
@@ -104,6 +105,7 @@ ERRORS = [
     (["--period", "tomorrow"], "'tomorrow' is not a period"),
     (["--tlp", "white"], "TLP 2.0 calls it CLEAR"),
     (["--format", "docx"], "'docx' is not a format"),
+    (["--as", COORDINATOR], "political-level reports (ISAA) are produced by Commission services and the EEAS"),
 ]
 
 
@@ -111,7 +113,7 @@ def test_errors_exit_1_with_one_line_and_write_nothing(loaded: None, run, tmp_pa
     out = tmp_path / "out"
     out.mkdir()
     for args, message in ERRORS:
-        options = {"--level": "political", "--period": "today", "--as": COORDINATOR, "--format": "pdf"}
+        options = {"--level": "political", "--period": "today", "--as": ISAA, "--format": "pdf"}
         options.update(dict(zip(args[::2], args[1::2], strict=True)))
         argv = [x for kv in options.items() for x in kv]
         done = run("sitrep", "build", *argv, "--out", str(out / "brief.pdf"), ok=False)

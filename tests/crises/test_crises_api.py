@@ -222,7 +222,8 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
     assert room["level"] == "political" and room["stage"] == "ipcr-information-sharing"
     top = room["decisions"][0]
     assert top["title"] == "Escalated to IPCR information sharing"
-    assert {o["name"] for o in top["decided_by"]} == {"ENISA", "PRESIDENCY", "GSC"}
+    # The proposer and every organisation that agreed took it (not the owner as such: issue 13).
+    assert {o["name"] for o in top["decided_by"]} == {"ANSSI-CRISIS", "ENISA", "PRESIDENCY", "GSC"}
     tags = [e["tag"] for e in room["timeline"]]
     assert "crises:escalation:agree" in tags and "crises:crisis:stage" in tags
     assert set(room) >= {"level", "phase", "decisions", "actions", "timeline"}
@@ -286,8 +287,11 @@ def test_decisions_need_the_right_and_a_seat_at_that_level(
     assert client.post(url, json={**body, "kind": "escalation"}, headers=cast["enisa"].headers).status_code == 422
     assert client.post(url, json={**body, "level": "strategic"}, headers=cast["enisa"].headers).status_code == 422
     assert count(db, Decision) == 0
-    # The owner decides at any level; CSIRTs Network members at the technical level.
-    r = client.post(url, json=body, headers=cast["enisa"].headers)
+    # Owning the crisis is no seat at the political level (issue 13): only the IPCR community's members decide there.
+    refused = client.post(url, json=body, headers=cast["enisa"].headers)
+    assert refused.status_code == 403 and "ipcr" in refused.json()["detail"]
+    # CSIRTs Network members (ENISA is one in this test world) decide at the technical level.
+    r = client.post(url, json={**body, "level": "technical"}, headers=cast["enisa"].headers)
     assert r.status_code == 201 and r.json()["options"] == body["options"] and r.json()["kind"] == "political-measure"
     r = client.post(url, json={**body, "level": "technical", "kind": "response", "title": "Block C2 ranges"},
                     headers=cast["de_coord"].headers)  # fmt: skip
@@ -421,11 +425,15 @@ def test_crisis_room_costs_the_same_number_of_queries_with_more_objects(
 
 def test_the_shipped_model_follows_the_eu_blueprint_and_a_broken_one_is_refused() -> None:
     model = escalation.parse(escalation.DEFAULT_MODEL.read_text())
-    assert [s.key for s in model.stages] == ["csirts-network", "eu-cyclone", "ipcr-information-sharing",
-                                             "ipcr-full-activation"]  # fmt: skip
-    assert [s.level for s in model.stages] == ["technical", "operational", "political", "political"]
-    presidency = escalation.org_id_for_key("council-presidency")
-    assert model.required_for(model.stages[0], model.stages[3]) == (presidency,)
+    assert [s.key for s in model.stages] == ["csirts-network", "eu-cyclone", "ipcr-monitoring",
+                                             "ipcr-information-sharing", "ipcr-full-activation"]  # fmt: skip
+    assert [s.level for s in model.stages] == ["technical", "operational", "political", "political", "political"]
+    from cybercrisis.directory.exchange import org_id_for_key
+
+    presidency = org_id_for_key("council-presidency")
+    # Full activation is the Presidency's; information sharing is activated by one of four (test_governance.py).
+    assert model.required_for(model.stages[0], model.stages[4]) == (presidency,)
+    assert presidency in model.any_of_for(model.stages[0], model.stages[3])
     assert model.required_for(model.stages[0], model.stages[1]) == ()
     assert "deployment's own" in model.note
     with pytest.raises(ValueError, match="escalation order"):

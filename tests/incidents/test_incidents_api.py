@@ -60,8 +60,13 @@ def create(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
-def test_analyst_records_an_incident_and_the_nis2_clock_starts(client: TestClient, cast: dict[str, Actor]) -> None:
-    inc = create(client, cast["fr"])
+SIGNIFICANT = {"significance": "significant", "significance_reason": "the entity's early warning says so"}
+
+
+def test_analyst_records_a_significant_incident_and_the_nis2_clock_starts(
+    client: TestClient, cast: dict[str, Actor]
+) -> None:
+    inc = create(client, cast["fr"], **SIGNIFICANT)
     assert inc["id"].startswith("incident--")
     assert inc["rsit_class"] == "malicious-code" and inc["impact_severity"] == "red"
     assert 'rsit:malicious-code="infected-system"' in inc["tags"] and "tlp:amber" in inc["tags"]
@@ -76,7 +81,7 @@ def test_analyst_records_an_incident_and_the_nis2_clock_starts(client: TestClien
 
 
 def test_trust_service_provider_notification_is_due_in_24_hours(client: TestClient, cast: dict[str, Actor]) -> None:
-    inc = create(client, cast["fr"], entity_type="trust-service-provider")
+    inc = create(client, cast["fr"], entity_type="trust-service-provider", **SIGNIFICANT)
     note = next(r for r in inc["reports"] if r["kind"] == "notification")
     assert datetime.fromisoformat(note["due_at"]) == datetime.fromisoformat(inc["aware_at"]) + timedelta(hours=24)
 
@@ -119,7 +124,7 @@ def test_reports_are_versioned_and_late_ones_are_marked_late(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     aware = NOW - timedelta(days=5)
-    inc = create(client, cast["fr"], aware_at=aware.isoformat())
+    inc = create(client, cast["fr"], aware_at=aware.isoformat(), **SIGNIFICANT)
     url = f"/api/v1/incidents/{inc['id']}/reports"
     late = client.post(
         url,
@@ -177,7 +182,7 @@ def test_impossible_reports_are_refused(
 
 
 def test_intermediate_report_on_request(client: TestClient, cast: dict[str, Actor]) -> None:
-    inc = create(client, cast["fr"])
+    inc = create(client, cast["fr"], **SIGNIFICANT)
     due = (NOW + timedelta(days=2)).isoformat()
     r = client.post(
         f"/api/v1/incidents/{inc['id']}/reports/intermediate-request", json={"due_at": due}, headers=cast["fr"].headers
@@ -194,10 +199,11 @@ def test_intermediate_report_on_request(client: TestClient, cast: dict[str, Acto
 def test_overdue_reports_show_in_the_deadlines_view_for_those_who_may_see_them(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
-    inc = create(client, cast["fr"], aware_at=(NOW - timedelta(hours=30)).isoformat())
+    inc = create(client, cast["fr"], aware_at=(NOW - timedelta(hours=30)).isoformat(), **SIGNIFICANT)
     hidden = create(
-        client, cast["fr"], tlp="amber+strict", share_with={}, aware_at=(NOW - timedelta(hours=30)).isoformat()
-    )
+        client, cast["fr"], tlp="amber+strict", share_with={}, aware_at=(NOW - timedelta(hours=30)).isoformat(),
+        **SIGNIFICANT,
+    )  # fmt: skip
     mine = client.get("/api/v1/deadlines?status=overdue", headers=cast["fr"].headers).json()
     assert {(d["incident"], d["kind"]) for d in mine} == {(inc["id"], "early-warning"), (hidden["id"], "early-warning")}
     theirs = client.get("/api/v1/deadlines?status=overdue", headers=cast["de"].headers).json()
@@ -288,7 +294,10 @@ def test_search_finds_by_text_and_by_observable_within_what_the_reader_sees(
 
 
 def test_escalation_shares_with_the_csirts_network(client: TestClient, cast: dict[str, Actor]) -> None:
-    inc = create(client, cast["fr"], tlp="amber", share_with={"organisations": []}, countries=["FR", "DE"])
+    inc = create(
+        client, cast["fr"], tlp="amber", share_with={"organisations": []}, countries=["FR", "DE"],
+        facts={"member_states_significantly_affected": ["FR", "DE"]},  # large-scale: NIS2 Art. 6(7)
+    )  # fmt: skip
     assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).status_code == 404
     assert inc["assessment"]["suggest_escalation"] is True
     r = client.post(f"/api/v1/incidents/{inc['id']}/escalate", json={}, headers=cast["fr"].headers)

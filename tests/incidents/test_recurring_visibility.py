@@ -1,4 +1,5 @@
-"""The recurring-incident figure is computed from the incidents the reader may see (issue 12, finding 5)."""
+"""The recurring-incident figure (Reg. 2024/2690 Art. 4) is computed from the incidents the reader may see
+(issue 12, finding 5)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ RULE = "recurring-incidents"
 def cast(world: World) -> dict[str, Actor]:
     world.org("CERT-FR", country="FR", communities=("csirts-network",))
     world.org("CERT-Bund", country="DE", communities=("csirts-network",))
-    world.org("Hopital Bellerive", type_="entity", country="FR", parent="CERT-FR")
+    world.org("Infogerance Bellerive", type_="entity", country="FR", parent="CERT-FR")
     return {"fr": world.user("CERT-FR"), "fr2": world.user("CERT-FR"), "de": world.user("CERT-Bund")}
 
 
@@ -27,8 +28,8 @@ def _incident(client: TestClient, actor: Actor, entity: str, *, hours_ago: int, 
     body = {
         "title": f"Ransomware wave {hours_ago}", "tlp": "amber",
         "aware_at": (NOW - timedelta(hours=hours_ago)).isoformat(),
-        "countries": ["FR"], "entity": entity, "root_cause": "malicious-actions",
-        "facts": {"financial_loss_eur": loss}, **over,
+        "countries": ["FR"], "entity": entity, "entity_type": "managed-service-provider",
+        "apparent_root_cause": "CVE-2024-3400 on the VPN gateway", "facts": {"financial_loss_eur": loss}, **over,
     }  # fmt: skip
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
@@ -44,7 +45,7 @@ def _recurring(client: TestClient, actor: Actor, incident_id: str) -> dict[str, 
 def test_recurring_losses_count_only_incidents_the_reader_may_see(
     client: TestClient, world: World, cast: dict[str, Actor]
 ) -> None:
-    entity, de_org = world.orgs["Hopital Bellerive"], world.orgs["CERT-Bund"]
+    entity, de_org = world.orgs["Infogerance Bellerive"], world.orgs["CERT-Bund"]
     to_de = {"organisations": [de_org]}
     # Four CERT-FR incidents at one entity with one root cause: two shared with CERT-Bund, one kept to CERT-FR
     # (AMBER+STRICT, no recipient), one TLP:RED naming its author only.
@@ -72,9 +73,9 @@ def test_recurring_losses_count_only_incidents_the_reader_may_see(
 def test_no_recurring_finding_when_the_other_incidents_are_all_hidden(
     client: TestClient, world: World, cast: dict[str, Actor]
 ) -> None:
-    entity, de_org = world.orgs["Hopital Bellerive"], world.orgs["CERT-Bund"]
+    entity, de_org = world.orgs["Infogerance Bellerive"], world.orgs["CERT-Bund"]
     seen = _incident(client, cast["fr"], entity, hours_ago=1, loss=100_000, share_with={"organisations": [de_org]})
-    _incident(client, cast["fr"], entity, hours_ago=48, loss=900_000, tlp="red")
+    _incident(client, cast["fr"], entity, hours_ago=48, loss=450_000, tlp="red")  # not significant alone
     # To CERT-Bund the incident is a first occurrence: the answer is the same as if the RED one did not exist.
     assert _recurring(client, cast["de"], seen) is None
     assert _recurring(client, cast["fr"], seen) is not None

@@ -64,6 +64,18 @@ def _incident(client: TestClient, actor: Actor, aware: datetime, **over: object)
     return r.json()  # type: ignore[no-any-return]
 
 
+SIGNIFICANT = {"significance": "significant", "significance_reason": "grid operations disrupted for 2 hours"}
+
+
+def _decide(client: TestClient, actor: Actor, incident_id: object, value: str) -> None:
+    r = client.post(
+        f"/api/v1/incidents/{incident_id}/significance",
+        json={"value": value, "reason": f"re-assessed as {value}"},
+        headers=actor.headers,
+    )
+    assert r.status_code == 200, r.text
+
+
 def test_overdue_and_due_soon_reports_are_notified_once_and_delivered_by_mail(
     client: TestClient,
     cast: dict[str, Actor],
@@ -73,8 +85,9 @@ def test_overdue_and_due_soon_reports_are_notified_once_and_delivered_by_mail(
     smtp: SmtpSink,
 ) -> None:
     now = datetime.now(UTC)
-    overdue = _incident(client, cast["fr"], now - timedelta(hours=30))  # early warning 6 h overdue
+    overdue = _incident(client, cast["fr"], now - timedelta(hours=30), **SIGNIFICANT)  # early warning 6 h overdue
     due_soon = _incident(client, cast["fr"], now - timedelta(hours=68), title="Second")  # notification due in 4 h
+    _decide(client, cast["fr"], due_soon["id"], "significant")  # decided late: its clocks ran from awareness
     # The early warning of the second one is overdue too: submit it so that only its notification is left.
     client.post(
         f"/api/v1/incidents/{due_soon['id']}/reports",
@@ -127,9 +140,8 @@ def test_red_incidents_reach_their_named_users_only_never_organisation_channels(
     db: Session,
     delivery_settings: Settings,
 ) -> None:
-    _incident(
-        client, cast["fr"], datetime.now(UTC) - timedelta(hours=30), tlp="red", share_with={"users": [cast["de"].email]}
-    )
+    named = {"users": [cast["de"].email]}
+    _incident(client, cast["fr"], datetime.now(UTC) - timedelta(hours=30), tlp="red", share_with=named, **SIGNIFICANT)
     sweep_deadlines(session_factory, delivery_settings)
     # The named users (the author and the CERT-Bund analyst) at their own addresses; no organisation address.
     targets = {m.target for m in db.scalars(select(OutboxMessage))}
@@ -148,3 +160,76 @@ def test_escalation_notifies_the_community_members_who_may_now_read_it(
     db.rollback()  # a fresh snapshot: SQLite would otherwise show the one read before the escalation
     msgs = db.scalars(select(OutboxMessage).where(OutboxMessage.event == "incidents:incident:escalate")).all()
     assert [m.target for m in msgs] == ["lage@cert-bund.example"]
+
+
+def test_an_incident_not_decided_significant_never_gets_a_deadline_or_a_reminder(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    db: Session,
+    delivery_settings: Settings,
+) -> None:
+    now = datetime.now(UTC)
+    reported = _incident(client, cast["fr"], now - timedelta(hours=30), title="A scan of the perimeter")
+    near_miss = _incident(client, cast["fr"], now - timedelta(hours=70), title="Phishing caught by the filter")
+    _decide(client, cast["fr"], near_miss["id"], "near-miss")
+    for inc in (reported, near_miss):
+        got = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers).json()
+        assert {r["due_at"] for r in got["reports"]} == {None}
+        assert {r["status"] for r in got["reports"]} == {"not-due"}
+    assert sweep_deadlines(session_factory, delivery_settings, now + timedelta(days=40)) == {
+        "reminded": 0,
+        "overdue": 0,
+    }
+    assert count(db, OutboxMessage, OutboxMessage.event.like("incidents:report:%")) == 0
+    assert client.get("/api/v1/deadlines?status=open", headers=cast["fr"].headers).json() == []
+
+
+def test_exercise_incidents_never_get_a_deadline_even_when_significant(
+    client: TestClient,
+    cast: dict[str, Actor],
+    db: Session,
+    session_factory: sessionmaker[Session],
+    delivery_settings: Settings,
+) -> None:
+    from sqlalchemy import update
+
+    from cybercrisis.incidents.models import Incident
+
+    inc = _incident(client, cast["fr"], datetime.now(UTC) - timedelta(hours=30), title="Exercise inject 3")
+    with unit_of_work(session_factory) as s:  # an exercise incident (exercises mark their objects so)
+        s.execute(update(Incident).where(Incident.id == inc["id"]).values(exercise=True))
+    _decide(client, cast["fr"], inc["id"], "significant")
+    got = client.get(f"/api/v1/incidents/{inc['id']}/significance", headers=cast["fr"].headers).json()
+    assert got["significance"] == "significant" and got["clocks_run"] is False and got["exercise"] is True
+    assert sweep_deadlines(session_factory, delivery_settings) == {"reminded": 0, "overdue": 0}
+
+
+def test_a_downgraded_incident_stops_its_reminders_and_keeps_what_was_submitted(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    db: Session,
+    delivery_settings: Settings,
+) -> None:
+    now = datetime.now(UTC)
+    inc = _incident(client, cast["fr"], now - timedelta(hours=30), **SIGNIFICANT)
+    client.post(
+        f"/api/v1/incidents/{inc['id']}/reports",
+        json={"kind": "early-warning", "summary": "s", "submitted_at": (now - timedelta(hours=2)).isoformat()},
+        headers=cast["fr"].headers,
+    )
+    # While significant: the CSIRT's feedback is due 22 h from now (reminded 20 h from now), the notification in 42 h.
+    assert sweep_deadlines(session_factory, delivery_settings, now + timedelta(hours=20))["reminded"] == 1
+    _decide(client, cast["fr"], inc["id"], "not-significant")
+    later = sweep_deadlines(session_factory, delivery_settings, now + timedelta(days=40))
+    assert later == {"reminded": 0, "overdue": 0}
+    got = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers).json()
+    reports = {r["kind"]: r for r in got["reports"]}
+    assert reports["early-warning"]["status"] == "late"  # submitted: kept as it was
+    assert reports["notification"]["due_at"] is None and reports["final"]["due_at"] is None
+    history = client.get(f"/api/v1/incidents/{inc['id']}/significance", headers=cast["fr"].headers).json()
+    assert [(d["previous"], d["value"]) for d in history["decisions"]] == [
+        ("reported", "significant"),
+        ("significant", "not-significant"),
+    ]

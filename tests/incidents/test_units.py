@@ -1,4 +1,4 @@
-"""Pure rules: observable normalisation, NIS2 clocks, significance assessment, taxonomy validation."""
+"""Pure rules: observable normalisation, NIS2 clocks, taxonomy validation (significance: test_significance_rules.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from cybercrisis import taxonomies
 from cybercrisis.errors import InvalidInput
-from cybercrisis.incidents import assessment, deadlines
+from cybercrisis.incidents import deadlines
 from cybercrisis.incidents.observables import normalise
 
 T0 = datetime(2026, 1, 31, 9, 0, tzinfo=UTC)
@@ -83,72 +83,6 @@ def test_nis2_clocks() -> None:
     assert deadlines.feedback_due(T0) == datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
 
 
-def _fired(a: assessment.Assessment) -> set[str]:
-    return {f.rule for f in a.findings if f.fired}
-
-
-def test_two_member_states_make_a_large_scale_incident_and_say_why() -> None:
-    a = assessment.assess(
-        countries=["FR", "DE"],
-        exceeds_national_capacity=False,
-        impact_severity=None,
-        cross_border=False,
-        entity_type=None,
-        facts={},
-    )
-    assert a.large_scale and a.significant and a.suggest_escalation
-    finding = next(f for f in a.findings if f.rule == "two-or-more-member-states")
-    assert "DE" in finding.fact and "FR" in finding.fact and "Art. 6(7)" in finding.explanation
-
-
-def test_financial_threshold_is_the_lower_of_amount_and_turnover_share() -> None:
-    small_company = {"financial_loss_eur": 60_000, "annual_turnover_eur": 1_000_000}  # 5 % = 50 000
-    a = assessment.assess(
-        countries=["FR"],
-        exceeds_national_capacity=False,
-        impact_severity=None,
-        cross_border=False,
-        entity_type=None,
-        facts=small_company,
-    )
-    assert _fired(a) == {"financial-loss"} and a.significant and not a.large_scale
-    big_company = {"financial_loss_eur": 400_000, "annual_turnover_eur": 1_000_000_000}
-    a = assessment.assess(
-        countries=["FR"],
-        exceeds_national_capacity=False,
-        impact_severity=None,
-        cross_border=False,
-        entity_type=None,
-        facts=big_company,
-    )
-    assert not a.significant
-
-
-@pytest.mark.parametrize(
-    ("entity_type", "facts", "significant"),
-    [
-        ("cloud-computing-service-provider", {"unavailability_minutes": 31}, True),
-        ("cloud-computing-service-provider", {"unavailability_minutes": 30}, False),
-        ("cloud-computing-service-provider", {"limited_availability_minutes": 61, "users_affected": 1_000_001}, True),
-        ("cloud-computing-service-provider", {"limited_availability_minutes": 61, "users_affected_percent": 5.5}, True),
-        ("cloud-computing-service-provider", {"limited_availability_minutes": 59, "users_affected_percent": 50}, False),
-        ("trust-service-provider", {"unavailability_minutes": 21}, True),
-        ("trust-service-provider", {"unavailability_minutes": 20}, False),
-        (None, {"unavailability_minutes": 600}, False),
-    ],
-)
-def test_implementing_regulation_thresholds(entity_type: str | None, facts: dict[str, int], significant: bool) -> None:
-    a = assessment.assess(
-        countries=["DE"],
-        exceeds_national_capacity=False,
-        impact_severity=None,
-        cross_border=False,
-        entity_type=entity_type,
-        facts=facts,
-    )
-    assert a.significant is significant
-
-
 def test_taxonomy_values_come_from_pytaxonomies() -> None:
     assert "intrusions" in taxonomies.rsit_classes()
     assert "system-compromise" in taxonomies.rsit_types("intrusions")
@@ -163,20 +97,3 @@ def test_unknown_machine_tag_value_lists_the_valid_ones() -> None:
     with pytest.raises(InvalidInput) as exc:
         taxonomies.parse_tag('nis:impact-severity="purple"')
     assert "valid: red, yellow, green, white" in exc.value.detail
-
-
-def test_thresholds_come_from_the_deployments_settings() -> None:
-    from cybercrisis.config import Settings
-
-    t = assessment.Thresholds.from_settings(Settings(significance_trust_unavailable_minutes=5))
-    a = assessment.assess(
-        countries=["DE"],
-        exceeds_national_capacity=False,
-        impact_severity=None,
-        cross_border=False,
-        entity_type="trust-service-provider",
-        facts={"unavailability_minutes": 6},
-        thresholds=t,
-    )
-    assert a.significant
-    assert assessment.Thresholds.from_settings(Settings()) == assessment.Thresholds()

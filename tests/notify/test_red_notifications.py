@@ -78,7 +78,8 @@ def test_red_incident_deadlines_reach_its_active_named_users_and_no_organisation
     settings: Settings,
 ) -> None:
     body = {"title": "Insider at the ministry", "tlp": "red", "aware_at": (NOW - timedelta(hours=20)).isoformat(),
-            "countries": ["FR"], "share_with": {"users": [cast["named1"].email, cast["named2"].email]}}  # fmt: skip
+            "countries": ["FR"], "share_with": {"users": [cast["named1"].email, cast["named2"].email]},
+            "significance": "significant", "significance_reason": "the ministry's systems are compromised"}  # fmt: skip
     r = client.post("/api/v1/incidents", json=body, headers=cast["lead"].headers)
     assert r.status_code == 201, r.text
     with unit_of_work(session_factory) as s:  # a named user who has left: disabled, told nothing

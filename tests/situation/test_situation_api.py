@@ -282,7 +282,7 @@ def test_report_versions_edit_rebuild_diff_and_period_closing(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     post_contribution(client, cast["fr_crisis"])
-    rep = client.post("/api/v1/sitreps", json={"level": "political", "period_start": START, "period_end": END},
+    rep = client.post("/api/v1/sitreps", json={"level": "operational", "period_start": START, "period_end": END},
                       headers=cast["enisa"].headers).json()  # fmt: skip
     r = client.patch(f"/api/v1/sitreps/{rep['id']}", json={"version": 1, "summary": "France is degraded.",
                      "decisions_needed": "None yet."}, headers=cast["enisa"].headers)  # fmt: skip

@@ -55,6 +55,7 @@ def people(world: World) -> People:
     world.org("CERT-EE", country="EE", communities=("csirts-network",))
     world.org("DE-CRISIS", type_="crisis-authority", country="DE", communities=("eu-cyclone",))
     world.org("OUTSIDER", type_="partner", country=None)
+    world.org("DE-SPOC", type_="spoc", country="DE")
     _reserve_admin(world, "enisa", "ENISA", ("csirts-network",))
     _reserve_admin(world, "ec-dg-connect", "DG-CONNECT")
     return {
@@ -64,6 +65,7 @@ def people(world: World) -> People:
         "ee": world.user("CERT-EE"),
         "enisa": world.user("ENISA", roles=("coordinator",)),
         "outsider": world.user("OUTSIDER"),
+        "de_spoc": world.user("DE-SPOC"),
         "fr_viewer": world.user("CERT-FR", roles=("viewer",)),
     }
 
@@ -229,7 +231,9 @@ def test_a_request_is_sent_through_the_form(client: TestClient, people: People, 
     assert recipients and people["de"].org_id in recipients.group(0) and world.orgs["DE-CRISIS"] in recipients.group(0)
     assert people["fr"].org_id not in recipients.group(0) and people["outsider"].org_id not in recipients.group(0)
     assert 'value="csirts-network"' in form and 'value="eu-cyclone"' in form
-    assert "EU Cybersecurity Reserve (via your SPOC)" in form and "ask FR-SPOC" in text_of(form)
+    assert "EU Cybersecurity Reserve (transmitted by your SPOC)" in form
+    assert "FR-SPOC (FR-SPOC organisation) transmits it" in text_of(form)
+    assert re.search(r'<select id="f-potential_impact"', form) and ">Not stated</option>" in form
     assert f'<option value="{cid}" selected>Water utility crisis</option>' in form  # ?crisis= pre-selects it
     assert 'value="red"' not in re.search(r'id="f-tlp".*?</fieldset>', form, re.S).group(0)  # type: ignore[union-attr]
 
@@ -248,17 +252,30 @@ def test_a_request_is_sent_through_the_form(client: TestClient, people: People, 
     words = text_of(page(client, r.headers["location"]))
     assert "The request was sent." in words and "Ransomware at a water utility" in words and "DE-CRISIS" in words
 
-    # The SPOC addresses the Reserve: it reaches ENISA and DG CONNECT.
-    sign_in(client, people["spoc"].email)
-    form = page(client, "/assistance/new")
-    assert "ask FR-SPOC" not in text_of(form) and "goes to DG-CONNECT and ENISA" in text_of(form)
-    r = post(client, "/assistance/new", new_form(client, communities=[], reserve="yes", tlp="amber+strict"))
+    # The CSIRT addresses the Reserve, stating the potential impact (Reg. (EU) 2025/38 Art. 16): it reaches its SPOC,
+    # which transmits it (Art. 15(3)(a)).
+    r = post(client, "/assistance/new", new_form(client, communities=[], reserve="yes", tlp="amber+strict",
+                                                 potential_impact="high"))  # fmt: skip
     assert r.status_code == 303, r.text
     db.rollback()
-    req = db.scalars(select(AssistanceRequest).where(AssistanceRequest.owner_org_id == people["spoc"].org_id)).one()
-    assert req.recipients["reserve"] is True and req.tlp == "amber+strict"
+    rid = r.headers["location"].split("?")[0].removeprefix("/assistance/")
+    req = db.get(AssistanceRequest, rid)
+    assert req is not None and req.recipients["reserve"] is True and req.tlp == "amber+strict"
+    assert (req.potential_impact, req.transmitted_at) == ("high", None)
     shared = set(db.scalars(select(Share.target).where(Share.object_id == req.id)))
-    assert shared == {world.orgs["ENISA"], world.orgs["DG-CONNECT"]}
+    assert shared == {people["spoc"].org_id}
+    words = text_of(page(client, f"/assistance/{rid}"))
+    assert "Potential impact on the Member State(s) or users High" in words and "Not yet transmitted" in words
+
+    # The SPOC does not ask the Reserve in its own name (Art. 14(3)): the form says so, and refuses it.
+    sign_in(client, people["spoc"].email)
+    form = page(client, "/assistance/new")
+    assert "FR-SPOC is the SPOC: it does not ask the Reserve in its own name" in text_of(form)
+    assert "to DG-CONNECT and ENISA" in text_of(form)
+    before = count(db, AssistanceRequest)
+    r = post(client, "/assistance/new", new_form(client, communities=[], reserve="yes", tlp="amber+strict"))
+    assert r.status_code == 403 and 'id="f-reserve-error"' in r.text and "Art. 14(3)" in r.text
+    assert "Ransomware at a water utility" in r.text and count(db, AssistanceRequest) == before
 
 
 def test_request_form_errors_keep_the_input_and_write_nothing(client: TestClient, people: People, db: Session) -> None:
@@ -270,14 +287,14 @@ def test_request_form_errors_keep_the_input_and_write_nothing(client: TestClient
         ({"communities": [], "organisations": []}, "recipients"),
         ({"tlp": "red"}, "tlp"),
         ({"tlp": "amber+strict"}, "communities"),
-        ({"reserve": "yes"}, "reserve"),  # CERT-FR is not the SPOC
+        ({"potential_impact": "extreme"}, "potential_impact"),
         ({"crisis": "crisis--00000000-0000-4000-8000-000000000000"}, "crisis"),
         ({"severity": "apocalyptic"}, "severity"),
         ({"urgency": "yesterday"}, "urgency"),
     ]
     for over, field in cases:
         r = post(client, "/assistance/new", new_form(client, other_support="Keep this text", **over))
-        assert r.status_code == (403 if field == "reserve" else 422), (over, r.text)
+        assert r.status_code == 422, (over, r.text)
         assert 'class="error-summary"' in r.text, over
         # The message sits next to its field, and what was typed is still there.
         assert re.search(rf'id="f-{field}-error"', r.text), (over, field, r.text)
@@ -433,7 +450,7 @@ def test_support_ends_the_summary_is_recorded_and_requests_and_offers_are_withdr
     due = f"{req.summary_due_at:%Y-%m-%d %H:%M} UTC"
     view = page(client, f"/assistance/{rid}")
     words = text_of(view)
-    assert f"Summary report due by {due}" in words and "one month after support ended" in words
+    assert f"Summary report due by {due}" in words and "one calendar month after support ended" in words
     assert f"summary due at: {due}" in words  # the timeline shows times as the page does
     assert 'id="summary-form"' in view and ">Record summary report</button>" in view
 
@@ -477,8 +494,11 @@ def test_reserve_ranking_is_shown_with_its_reasons_to_those_who_see_the_requests
     client: TestClient, people: People
 ) -> None:
     reserve = {"organisations": [], "communities": [], "reserve": True}
-    low = ask(client, people["spoc"], people, recipients=reserve, severity="medium", affected_entity="Port authority")
-    high = ask(client, people["spoc"], people, recipients=reserve, severity="high", affected_entity="Power grid")
+    low = ask(client, people["fr"], people, recipients=reserve, impact="yellow", affected_entity="Port authority")
+    high = ask(client, people["fr"], people, recipients=reserve, impact="red", affected_entity="Power grid")
+    waiting = ask(client, people["fr"], people, recipients=reserve, impact="red", affected_entity="Water works")
+    for rid in (low, high):  # the SPOC transmits two of them (Reg. (EU) 2025/38 Art. 15(3)(a))
+        assert client.post(f"{API}/{rid}/transmit", json={}, headers=people["spoc"].headers).status_code == 200
     ask(client, people["fr"], people)  # not to the Reserve: not ranked
 
     sign_in(client, people["enisa"].email)
@@ -488,18 +508,62 @@ def test_reserve_ranking_is_shown_with_its_reasons_to_those_who_see_the_requests
     words = text_of(ranked)
     assert words.index("#1 France: Power grid") < words.index("#2 France: Port authority")
     assert f'href="/assistance/{high}"' in ranked and f'href="/assistance/{low}"' in ranked
-    # The criteria in the order they apply, and each rank explained by a sentence and a criteria table.
-    assert "Threat severity high > medium > low" in words and "Entity type essential > important" in words
-    assert "Why this rank: Above #2 (FR-SPOC): threat severity high ranks before threat severity medium." in words
+    assert "Water works" not in words  # not transmitted: not ranked
+    # The criteria in the deployment's order, each with its article, and each rank explained.
+    assert "The criteria, in the deployment's order" in words and "CYBERCRISIS_RESERVE_PRIORITY" in words
+    assert ("Severity of the incident (its impact severity) (Reg. (EU) 2025/38 Art. 16, point (a): severity of the "
+            "incident) red > yellow > green > white") in words  # fmt: skip
+    assert "Entity type (Reg. (EU) 2025/38 Art. 16, point (b)" in words
+    assert ("Why this rank: Above #2 (CERT-FR): incident impact severity red ranks before incident impact severity "
+            "yellow (deployment's order).") in words  # fmt: skip
     assert "Why this rank: Last of the 2 requests ranked." in words
-    assert "Threat severity high: 1st of high > medium > low." in words
-    assert low not in words and high not in words  # requests are named by rank and requester, not by id
+    assert "Incident impact severity red: 1st of red > yellow > green > white." in words
+    assert low not in words and high not in words and waiting not in words  # named by rank and requester, not id
     assert "Hôpital Exemple" not in words
 
     sign_in(client, people["de"].email)  # sees none of the Reserve requests
     assert "/assistance/reserve-ranking" not in page(client, "/assistance")
     ranked = page(client, "/assistance/reserve-ranking")
     assert "No open or in-support request to the Reserve" in ranked and "Power grid" not in ranked
+
+
+def test_the_requesters_spoc_transmits_a_reserve_request_from_its_page_and_no_one_else_may(
+    client: TestClient, people: People, world: World, db: Session
+) -> None:
+    reserve = {"organisations": [people["de_spoc"].org_id], "communities": [], "reserve": True}
+    rid = ask(client, people["fr"], people, recipients=reserve, tlp="amber+strict")
+    # The requester and another Member State's SPOC (named, so it reads the request) see no button.
+    for who in ("fr", "de_spoc"):
+        sign_in(client, people[who].email)
+        view = page(client, f"/assistance/{rid}")
+        assert 'id="transmit-form"' not in view and "Transmit to the Reserve" not in view
+        assert "Not yet transmitted" in text_of(view)
+    # A POST from DE-SPOC (a valid CSRF token of its own session) is refused on the page; nothing is written.
+    r = post(client, f"/assistance/{rid}/transmit", {"csrf_token": csrf_on(client, f"/assistance/{rid}")})
+    assert r.status_code == 403 and "Art. 15(3)(a)" in r.text and "The request was not transmitted" in r.text
+    assert audited(db, "assistance:request:transmit") == 0
+    db.rollback()
+    assert db.get(AssistanceRequest, rid).transmitted_at is None  # type: ignore[union-attr]
+
+    sign_in(client, people["spoc"].email)  # FR's SPOC: the button, behind the CSRF check
+    view = page(client, f"/assistance/{rid}")
+    assert 'action="/assistance/' + rid + '/transmit" id="transmit-form"' in view
+    assert ">Transmit to the Reserve</button>" in view
+    r = post(client, f"/assistance/{rid}/transmit", {"csrf_token": "forged"})
+    assert r.status_code == 403 and audited(db, "assistance:request:transmit") == 0
+    r = post(client, f"/assistance/{rid}/transmit", {"csrf_token": csrf_on(client, f"/assistance/{rid}")})
+    assert r.status_code == 303 and r.headers["location"] == f"/assistance/{rid}?done=transmitted#reserve-transmission"
+    db.rollback()
+    req = db.get(AssistanceRequest, rid)
+    assert req is not None and req.transmitted_by_org_id == people["spoc"].org_id and req.transmitted_at is not None
+    assert audited(db, "assistance:request:transmit", rid) == 1
+    view = page(client, r.headers["location"])
+    words = text_of(view)
+    assert "The request was transmitted to the EU Cybersecurity Reserve" in words
+    assert "Transmitted by FR-SPOC on" in words and "this deployment\u2019s target" in words
+    assert 'id="transmit-form"' not in view  # once only
+    sign_in(client, people["enisa"].email)  # the Reserve's administrators now read it
+    assert "Transmitted by FR-SPOC" in text_of(page(client, f"/assistance/{rid}"))
 
 
 # --- the capability catalogue -------------------------------------------------------------------------------------

@@ -26,6 +26,9 @@ def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+SIG = {"significance": "significant", "significance_reason": "the hospital's care is disrupted"}
+
+
 def record(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
     """An incident recorded through the API by `actor`."""
     body: dict[str, Any] = {
@@ -72,7 +75,7 @@ def test_incident_list_filters_by_status_country_sector_class_marking_overdue_an
 ) -> None:
     old = record(client, cast["fr"], title="Overdue wiper at a water utility", sectors=["drinking-water"],
                  aware_at=(now() - timedelta(hours=30)).isoformat(), rsit_class="availability", rsit_type="sabotage",
-                 observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}])  # fmt: skip
+                 observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}], **SIG)  # fmt: skip
     de = record(client, cast["de"], title="DDoS on a German DNS provider", countries=["DE"], tlp="green",
                 sectors=["digital-infrastructure"], rsit_class="availability", rsit_type="ddos")  # fmt: skip
     client.patch(f"/api/v1/incidents/{de['id']}", json={"version": de["version"], "status": "ongoing"},
@@ -179,7 +182,8 @@ def test_new_incident_form_creates_an_incident_with_defaults_and_detected_observ
         ("domain-name", "c2.evil.example"), ("domain-name", "typed.example"),
     }  # fmt: skip
     page = client.get(f"/incidents/{incident_id}", headers=HTML).text
-    assert "due in 23 h" in page or "due in 24 h" in page
+    # Recorded as reported: no NIS2 deadline until someone decides it is significant.
+    assert "No reporting deadline runs: significance not decided yet" in page and "due in" not in page
 
 
 @pytest.mark.parametrize(
@@ -236,7 +240,8 @@ def test_incident_page_shows_the_clocks_the_fired_rules_and_offers_escalation(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     inc = record(client, cast["fr"], aware_at=(now() - timedelta(hours=30)).isoformat(), countries=["FR", "DE"],
-                 share_with={}, impact_severity="yellow")  # fmt: skip
+                 facts={"member_states_significantly_affected": ["FR", "DE"]},
+                 share_with={}, impact_severity="yellow", **SIG)  # fmt: skip
     sign_in(client, cast["fr"].email)
     page = client.get(f"/incidents/{inc['id']}", headers=HTML)
     assert page.status_code == 200
@@ -246,7 +251,8 @@ def test_incident_page_shows_the_clocks_the_fired_rules_and_offers_escalation(
     assert re.search(r'<span class="clock clock-due">due in 4[12] h</span>', text)  # the notification, 72 h
     assert "no deadline yet: due one month after the incident notification" in text
     assert "Looks large-scale" in text
-    assert "significant impact on at least two Member States makes a large-scale cybersecurity incident" in text
+    assert "an incident with a significant impact on at least two Member States is a large-scale" in text
+    assert "NIS2 Art. 6(7)" in text
     assert "Malicious Code / Infected System" in text and "Large impact." in text
     assert "Escalate to the CSIRTs Network" in text
     assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).status_code == 404
@@ -257,6 +263,35 @@ def test_incident_page_shows_the_clocks_the_fired_rules_and_offers_escalation(
     after = client.get(f"/incidents/{inc['id']}", headers=HTML).text
     assert "Shared with the CSIRTs Network." in after and "Escalate to the CSIRTs Network" not in after
     assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).status_code == 200
+
+
+def test_significance_is_decided_through_the_form_with_a_reason_and_starts_the_clocks(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    inc = record(client, cast["fr"], aware_at=(now() - timedelta(hours=30)).isoformat())
+    sign_in(client, cast["fr"].email)
+    url = f"/incidents/{inc['id']}"
+    page = client.get(url, headers=HTML).text
+    assert "Not decided yet" in page and "No reporting deadline runs: significance not decided yet" in page
+    assert "clock-overdue" not in page
+    token = csrf_on(client, url)
+    bad = client.post(f"{url}/significance", data={"csrf_token": token, "value": "significant", "reason": " "},
+                      headers=HTML)  # fmt: skip
+    assert bad.status_code == 422 and "Say why (the rule, the fact or the judgement" in bad.text
+    assert db.get(Incident, inc["id"]).significance == "reported"  # type: ignore[union-attr]
+    ok = client.post(f"{url}/significance", data={"csrf_token": token, "value": "significant",
+                                                  "reason": "care disrupted for 6 hours"},
+                     headers=HTML, follow_redirects=False)  # fmt: skip
+    assert ok.status_code == 303
+    after = client.get(url, headers=HTML).text
+    assert "care disrupted for 6 hours" in after and "Significance decided" in after
+    assert '<span class="clock clock-overdue">overdue by 6 h' in after  # decided late: the clock ran from awareness
+    # CERT-Bund reads it (CSIRTs Network) but neither recorded it nor is the entity: it does not decide.
+    other = client.post(f"/api/v1/incidents/{inc['id']}/significance", json={"value": "near-miss", "reason": "x"},
+                        headers=cast["de"].headers)  # fmt: skip
+    assert other.status_code == 403 and "decide whether the incident is significant" in other.json()["detail"]
+    db.rollback()  # a fresh snapshot
+    assert db.get(Incident, inc["id"]).significance == "significant"  # type: ignore[union-attr]
 
 
 def test_status_change_through_the_form_and_a_stale_form_gets_409(client: TestClient, cast: dict[str, Actor]) -> None:
@@ -309,7 +344,7 @@ def test_report_submitted_through_the_form_shows_submitted_on_time_and_a_bad_one
 def test_owner_requests_an_intermediate_report_which_then_has_a_clock(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
-    inc = record(client, cast["fr"])
+    inc = record(client, cast["fr"], **SIG)
     sign_in(client, cast["fr"].email)
     url = f"/incidents/{inc['id']}"
     due = (now() + timedelta(hours=50)).strftime("%Y-%m-%dT%H:%M")
@@ -324,9 +359,9 @@ def test_hidden_incident_gives_a_404_page_and_is_in_no_list_or_deadline_of_anoth
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     secret = record(client, cast["de"], title="Strictly German matter", tlp="amber+strict", share_with={},
-                    countries=["DE"], aware_at=(now() - timedelta(hours=30)).isoformat())  # fmt: skip
+                    countries=["DE"], aware_at=(now() - timedelta(hours=30)).isoformat(), **SIG)  # fmt: skip
     shared = record(client, cast["de"], title="Shared German matter", countries=["DE"],
-                    aware_at=(now() - timedelta(hours=30)).isoformat())  # fmt: skip
+                    aware_at=(now() - timedelta(hours=30)).isoformat(), **SIG)  # fmt: skip
     sign_in(client, cast["fr"].email)
     page = client.get(f"/incidents/{secret['id']}", headers=HTML)
     assert page.status_code == 404

@@ -116,7 +116,8 @@ def test_dashboard_agrees_with_the_api_and_lists_what_needs_attention(
     client: TestClient, people: dict[str, Actor]
 ) -> None:
     late = record(client, people["fr"], title="Wiper across FR and DE grid operators", countries=["FR", "DE"],
-                  aware_at=(now() - timedelta(hours=30)).isoformat())  # fmt: skip
+                  aware_at=(now() - timedelta(hours=30)).isoformat(), significance="significant",
+                  significance_reason="grid operations disrupted")  # fmt: skip
     record(client, people["de"], title="Phishing wave at DE hospitals", countries=["DE"], sectors=["health"],
            impact_severity="yellow", rsit_class="fraud", rsit_type="phishing")  # fmt: skip
     r = client.post("/api/v1/alerts", headers=people["fr"].headers, json={

@@ -133,6 +133,15 @@ class Relation(StrEnum):
     ENTITY = "entity"  # the affected entity of an incident (it reports to its CSIRT under NIS2 Art. 23)
     SECRETARIAT = "secretariat"  # an EU body (the secretariat of the networks): the deployment's rule, see ACTS
     HOLDER = "holder"  # the law-enforcement organisation that holds a hand-off now (or held it)
+    # A deciding member at the level concerned: a `member` (not observer, invited observer or secretariat) of that
+    # level's communities (NIS2 Art. 15(2), 16(2); IPCR for the political level), the Commission in EU-CyCLONe only
+    # while the crisis records it as a member (Art. 16(2)); where the level has no community, the crisis owner.
+    DECIDER = "decider"
+    # A CSIRT or competent authority of the Member State whose incident it is (it recorded it, or it is of the
+    # recording organisation's country and reads it): NIS2 Art. 23(6), 23(8).
+    NIS2_AUTHORITY = "nis2-authority"
+    # The single point of contact of that Member State (NIS2 Art. 8(3)): Art. 23(6), 23(8), 23(9).
+    SPOC = "spoc"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +160,7 @@ P = Permission
 _CRISIS_OWNER = "only the organisation that opened the crisis does this"
 _TAKING_PART = "only the crisis owner and the organisations taking part in the crisis do this"
 _OWNER = "only the originating organisation does this"
+_DECIDERS = "only the deciding members of the communities at that level decide there"
 
 # act: (permission, relations that allow it, why it is refused). An empty set of relations: the permission suffices
 # (creating something new, owned by the actor's organisation). Reading the object is a precondition of every act on
@@ -183,6 +193,13 @@ ACTS: dict[str, Rule] = {
         P.INCIDENT_WRITE, R.OWNER, refusal="only the CSIRT that recorded the incident gives feedback on it"
     ),
     "incident.request-intermediate": _rule(P.INCIDENT_WRITE, R.OWNER, refusal=_OWNER),
+    # Whether an incident is significant (NIS2 Art. 23(3)) is the entity's to say and its CSIRT's to assess.
+    "incident.decide-significance": _rule(
+        P.INCIDENT_WRITE,
+        R.OWNER,
+        R.ENTITY,
+        refusal="only the recording organisation and the affected entity decide whether the incident is significant",
+    ),
     "incident.share": _rule(
         P.INCIDENT_WRITE, R.OWNER, refusal="only the originating organisation widens who sees the incident"
     ),
@@ -197,9 +214,27 @@ ACTS: dict[str, Rule] = {
     "crisis.reopen": _rule(P.CRISIS_DECIDE, R.OWNER, refusal=_CRISIS_OWNER),
     "crisis.unlink": _rule(P.CRISIS_WRITE, R.OWNER, refusal=_CRISIS_OWNER),
     "crisis.link": _rule(P.CRISIS_WRITE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
-    "crisis.decide": _rule(P.CRISIS_DECIDE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
-    "crisis.phase": _rule(P.CRISIS_DECIDE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
-    "crisis.escalation.propose": _rule(P.CRISIS_DECIDE, R.OWNER, R.PARTICIPANT, refusal=_TAKING_PART),
+    # Deciding is for the deciding members of the level's communities: observers read, the secretariat supports
+    # (NIS2 Art. 15(2), 16(2)). Owning the crisis does not make an organisation a decider; proposing a move does
+    # not decide it (those the step needs agree), so the owner proposes too.
+    "crisis.decide": _rule(P.CRISIS_DECIDE, R.DECIDER, refusal=_DECIDERS),
+    "crisis.phase": _rule(P.CRISIS_DECIDE, R.DECIDER, refusal=_DECIDERS),
+    "crisis.escalation.propose": _rule(P.CRISIS_DECIDE, R.OWNER, R.DECIDER, refusal=_DECIDERS),
+    "crisis.commission-role": _rule(
+        P.CRISIS_DECIDE,
+        R.OWNER,
+        R.DECIDER,
+        refusal="only the crisis owner and the deciding members of the community record the Commission's role there",
+    ),
+    # Consultations before an activation (IPCR arrangements): recorded by an organisation that may activate the step,
+    # or by the consulted organisation itself.
+    "crisis.escalation.consult": _rule(
+        P.ESCALATION_APPROVE,
+        R.REQUIRED,
+        R.NAMED,
+        refusal="only an organisation that may agree to this step, or the consulted organisation, records a "
+        "consultation",
+    ),
     "crisis.escalation.answer": _rule(
         P.ESCALATION_APPROVE, R.REQUIRED, refusal="your organisation is not among those that must agree to this step"
     ),
@@ -221,6 +256,11 @@ ACTS: dict[str, Rule] = {
     "assistance.request": _rule(P.ASSISTANCE_WRITE, refusal=""),
     "assistance.request.manage": _rule(
         P.ASSISTANCE_WRITE, R.OWNER, refusal="only the requesting organisation does this"
+    ),
+    # Reg. (EU) 2025/38 Art. 15(3)(a): the requester's SPOC transmits a Reserve request (the service checks that it
+    # is the same Member State's SPOC).
+    "assistance.request.transmit": _rule(
+        P.ASSISTANCE_WRITE, R.RECIPIENT, refusal="the requester's single point of contact transmits its request"
     ),
     "assistance.offer": _rule(
         P.ASSISTANCE_WRITE, R.RECIPIENT, refusal="the requesting organisation does not offer on its own request"
@@ -268,6 +308,33 @@ ACTS: dict[str, Rule] = {
         P.HANDOFF_WRITE, R.HOLDER, refusal="only the organisation that holds the package transfers it"
     ),
     "handoff.note": _rule(P.HANDOFF_WRITE, R.OWNER, R.HOLDER, refusal="only the sender and the holders add notes"),
+    # NIS2 Art. 23 flows between authorities (incidents/flows.py). Informing other affected Member States and ENISA
+    # is the CSIRT's, the competent authority's or the SPOC's (Art. 23(6)); forwarding to other SPOCs is the SPOC's,
+    # at its CSIRT's or competent authority's request (Art. 23(8)); the quarterly summary is the SPOC's (Art. 23(9)).
+    "incident.inform-member-states": _rule(
+        P.INCIDENT_WRITE,
+        R.NIS2_AUTHORITY,
+        R.SPOC,
+        refusal="only the CSIRT, the competent authority or the single point of contact of the incident's Member "
+        "State informs other Member States and ENISA (NIS2 Art. 23(6))",
+    ),
+    "incident.forwarding.request": _rule(
+        P.INCIDENT_WRITE,
+        R.NIS2_AUTHORITY,
+        refusal="only the CSIRT or the competent authority of the incident's Member State asks its single point of "
+        "contact to forward a notification (NIS2 Art. 23(8))",
+    ),
+    "incident.forwarding.forward": _rule(
+        P.INCIDENT_WRITE,
+        R.SPOC,
+        refusal="only the single point of contact of the requesting authority's Member State forwards this "
+        "notification (NIS2 Art. 23(8))",
+    ),
+    "incident.quarterly-summary": _rule(
+        P.INCIDENT_WRITE,
+        R.SPOC,
+        refusal="only a single point of contact submits the quarterly summary to ENISA (NIS2 Art. 23(9))",
+    ),
     # Situational awareness: contributions and reports belong to the organisation that wrote them.
     "contribution.create": _rule(P.CONTRIBUTION_WRITE, refusal=""),
     "contribution.edit": _rule(
@@ -283,6 +350,38 @@ ACTS: dict[str, Rule] = {
     "sitrep.approve": _rule(
         P.SITREP_APPROVE, R.OWNER, refusal="only the drafting organisation approves and publishes its report"
     ),
+    # Political-level reports (ISAA) are produced by Commission services and the EEAS (Council Recommendation of
+    # 6 June 2025 on an EU blueprint for cyber crisis management, C/2025/3445, recital 3); which organisations those
+    # are is the deployment's setting CYBERCRISIS_ISAA_AUTHORS (NAMED: listed there).
+    "sitrep.draft-political": _rule(
+        P.SITREP_WRITE,
+        R.NAMED,
+        refusal="political-level reports (ISAA) are produced by Commission services and the EEAS (Council "
+        "Recommendation of 6 June 2025, C/2025/3445, recital 3); your organisation is not among the deployment's "
+        "ISAA authors (CYBERCRISIS_ISAA_AUTHORS)",
+    ),
+    # EU-CyCLONe's impact assessment and proposed response options (NIS2 Art. 16(3)(c), (d)): written by the members
+    # of EU-CyCLONe (PARTICIPANT: a member, not an observer or the secretariat, NIS2 Art. 16(2)); discussed and
+    # decided by the political level named on it when submitted (NAMED: CYBERCRISIS_POLITICAL_DECIDERS).
+    "assessment.create": _rule(
+        P.CRISIS_WRITE,
+        R.PARTICIPANT,
+        refusal="an impact assessment is written by a member of EU-CyCLONe (NIS2 Art. 16(3)(c)); observers and the "
+        "secretariat support it but do not author it",
+    ),
+    "assessment.edit": _rule(P.CRISIS_WRITE, R.OWNER, refusal="only the authoring organisation changes its assessment"),
+    "assessment.submit": _rule(
+        P.CRISIS_DECIDE, R.OWNER, refusal="only the authoring organisation submits its assessment to political level"
+    ),
+    "assessment.discuss": _rule(
+        P.CRISIS_DECIDE, R.NAMED, refusal="only the political level it was submitted to records its discussion"
+    ),
+    "assessment.decide": _rule(
+        P.CRISIS_DECIDE,
+        R.NAMED,
+        refusal="only the political level it was submitted to decides on the proposed options (NIS2 Art. 16(3)(d): "
+        "EU-CyCLONe supports decision-making at political level, it does not decide)",
+    ),
 }
 
 
@@ -292,7 +391,7 @@ DOMAIN_READ: dict[str, Permission] = {
     "document": P.DOCUMENT_READ, "incident": P.INCIDENT_READ, "alert": P.ALERT_READ, "crisis": P.CRISIS_READ,
     "assistance": P.ASSISTANCE_READ, "capability": P.ASSISTANCE_READ, "communication": P.COMMUNICATION_READ,
     "handoff": P.HANDOFF_READ, "contribution": P.SITUATION_READ, "sitrep": P.SITUATION_READ,
-    "period": P.SITUATION_READ,
+    "period": P.SITUATION_READ, "assessment": P.CRISIS_READ,
 }  # fmt: skip
 
 

@@ -34,6 +34,9 @@ READ_SCOPE: dict[str, Permission] = {
     "contacts": Permission.DIRECTORY_READ,
     "documents": Permission.DOCUMENT_READ,
     "incidents": Permission.INCIDENT_READ,
+    "nis2_informations": Permission.INCIDENT_READ,  # NIS2 Art. 23(6), 23(8), 23(9) steps (incidents/flow_models.py)
+    "nis2_forwardings": Permission.INCIDENT_READ,
+    "nis2_quarterly_summaries": Permission.INCIDENT_READ,
     "alerts": Permission.ALERT_READ,
     "contributions": Permission.SITUATION_READ,
     "sitreps": Permission.SITUATION_READ,
@@ -41,6 +44,7 @@ READ_SCOPE: dict[str, Permission] = {
     "escalations": Permission.CRISIS_READ,
     "decisions": Permission.CRISIS_READ,
     "actions": Permission.CRISIS_READ,
+    "impact_assessments": Permission.CRISIS_READ,
     "assistance_requests": Permission.ASSISTANCE_READ,
     "assistance_offers": Permission.ASSISTANCE_READ,
     "capabilities": Permission.ASSISTANCE_READ,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share
@@ -32,6 +32,7 @@ from cybercrisis.assistance.schemas import (
 )
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.api import timeline_out
+from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.schemas import TimelineEntry
 
@@ -65,7 +66,10 @@ def _request_out(
     return RequestOut(
         id=r.id, state=r.state, country=r.country, needs=r.needs, urgency=r.urgency, description=r.description,
         affected_entity=r.affected_entity, entity_type=r.entity_type, impact=r.impact, severity=r.severity,
-        spillover=r.spillover, measures_taken=r.measures_taken, other_support=r.other_support, crisis=r.crisis_id,
+        potential_impact=r.potential_impact, transmitted_by=r.transmitted_by_org_id,
+        transmitted_by_name=names.get(r.transmitted_by_org_id) if r.transmitted_by_org_id else None,
+        transmitted_at=r.transmitted_at, response_due_at=r.response_due_at, spillover=r.spillover,
+        measures_taken=r.measures_taken, other_support=r.other_support, crisis=r.crisis_id,
         incidents=r.incident_ids, recipients=r.recipients, tlp=r.tlp, share_with=sharing.share_list(shares),
         owner=r.owner_org_id, owner_name=names.get(r.owner_org_id, ""), created_by=r.created_by_id,
         created=r.created_at, modified=r.modified_at, version=r.version, exercise=r.exercise,
@@ -81,7 +85,8 @@ def requests_out(db: DB, reader: Principal, rows: list[AssistanceRequest]) -> li
     shares = sharing.shares_of_many(db, ids)
     offers = service.visible_offers(db, reader, ids)
     names = service.org_names(db, [r.owner_org_id for r in rows] + [o.owner_org_id for v in offers.values()
-                                                                     for o in v])  # fmt: skip
+                                                                     for o in v]
+                              + [r.transmitted_by_org_id for r in rows if r.transmitted_by_org_id])  # fmt: skip
     return [_request_out(r, shares[r.id], offers[r.id], names) for r in rows]
 
 
@@ -89,7 +94,8 @@ def request_out(db: DB, reader: Principal, r: AssistanceRequest, *, with_matches
     offers = service.visible_offers(db, reader, [r.id])[r.id]
     found = service.matches(db, reader, r) if with_matches else []
     names = service.org_names(db, [r.owner_org_id, *(o.owner_org_id for o in offers),
-                                   *(c.owner_org_id for c in found)])  # fmt: skip
+                                   *(c.owner_org_id for c in found),
+                                   *([r.transmitted_by_org_id] if r.transmitted_by_org_id else [])])  # fmt: skip
     matches = None
     if with_matches:
         cap_shares = sharing.shares_of_many(db, [c.id for c in found])
@@ -106,15 +112,19 @@ def _offer(db: DB, o: Offer) -> OfferOut:
 
 @router.post("/assistance-requests", status_code=201, operation_id="create_assistance_request",
              response_model=RequestOut)  # fmt: skip
-def create_request(body: RequestIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
+def create_request(request: Request, body: RequestIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """Ask for assistance on behalf of your Member State (national CSIRT, SPOC, competent or crisis authority).
 
     `recipients` names organisations, communities (not with TLP:AMBER+STRICT) and/or the EU Cybersecurity Reserve
-    (`"reserve": true`, SPOC only), which is reached through the Commission and ENISA. The recipients become the
-    request's share list and are notified (`assistance:request:create`). TLP:RED is refused: a request must reach
-    its recipients. `country` is your organisation's. Any bad value is a 422 naming the field, and nothing is
-    written."""
-    r = service.create_request(db, actor=principal, data=body)
+    (`"reserve": true`). The Reserve's users ask it: a Member State's CSIRT or cyber crisis management authority, or
+    CERT-EU (Reg. (EU) 2025/38 Art. 14(3)); an SPOC is refused (403) as requester. A Member State user's Reserve
+    request goes to its SPOC, which transmits it to the Commission and ENISA (Art. 15(3)(a), see `/transmit`);
+    CERT-EU's is transmitted at once (Art. 15(3)(b)). A Reserve request without `measures_taken` is refused with
+    422 (Art. 15(2)). The recipients become the request's share list and are notified
+    (`assistance:request:create`). TLP:RED is refused: a request must reach its recipients. `country` is your
+    organisation's. Any bad value is a 422 naming the field, and nothing is written."""
+    s: Settings = request.app.state.settings
+    r = service.create_request(db, actor=principal, data=body, response_hours=s.reserve_response_hours)
     return request_out(db, principal, r)
 
 
@@ -135,24 +145,31 @@ def list_requests(
 @router.get("/assistance-requests/reserve-ranking", operation_id="assistance_reserve_ranking",
             response_model=RankingOut)  # fmt: skip
 def reserve_ranking(
-    db: DB, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=500)] = 500
+    request: Request, db: DB, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=500)] = 500
 ) -> RankingOut:
-    """Open and in-support requests to the EU Cybersecurity Reserve that you may see, ranked by the Cyber
-    Solidarity Act criteria in this order: threat severity (high > medium > low), entity type (essential >
-    important), impact (red > yellow > green > white), cross-border spill-over risk (high > medium > low > none),
-    the requester's own measures (stated before none); then the earlier request first. Each item explains its
-    values and why it ranks above the next. Computed on each call from the requests' fields, never stored."""
+    """Open and in-support requests to the EU Cybersecurity Reserve that you may see and that were transmitted
+    (Reg. (EU) 2025/38 Art. 15(3)), ordered by the criteria of Art. 16: the severity of the incident (its impact
+    severity, red > yellow > green > white), the type of entity (essential > important), the potential impact on
+    the Member State(s) or users (high > medium > low), the cross-border spill-over risk (high > ... > none). The
+    Act lists these criteria without an order: the order applied is the deployment's (CYBERCRISIS_RESERVE_PRIORITY)
+    and `order` says so. The measures taken (point (e)) are shown, not sorted on: every request states them
+    (Art. 15(2)). Ties go to the earlier request. Computed on each call, never stored."""
+    s: Settings = request.app.state.settings
+    priority = ranking.parse_priority(s.reserve_priority)
     rows = service.reserve_queue(db, reader=principal, limit=limit)
-    ranked = ranking.rank([ranking.RankInput(id=r.id, severity=r.severity, entity_type=r.entity_type,
-                                             impact=r.impact, spillover=r.spillover, measures_taken=r.measures_taken,
-                                             created_at=r.created_at) for r in rows])  # fmt: skip
+    ranked = ranking.rank([ranking.RankInput(id=r.id, severity=r.impact, entity_type=r.entity_type,
+                                             potential_impact=r.potential_impact or "", spillover=r.spillover,
+                                             measures_taken=r.measures_taken, created_at=r.created_at)
+                           for r in rows], priority)  # fmt: skip
     by_id = {o.id: o for o in requests_out(db, principal, rows)}
     return RankingOut(
-        criteria=ranking.CRITERIA,
-        note="Ranked among the requests you may see; the Reserve's administrators may see more.",
+        criteria=list(priority), order=ranking.ORDER_LABEL,
+        legal_basis={**{n: ranking.RULES[n].legal_basis for n in priority}, "measures_taken": ranking.MEASURES_BASIS},
+        note="Ranked among the transmitted requests you may see; the Reserve's administrators may see more. The "
+        "contracting authority assesses the requests; this order is an aid, not its decision.",
         items=[RankedOut(rank=x.rank, request=by_id[x.item.id], reason=x.reason,
-                         explanation=[CriterionOut(criterion=c.criterion, value=c.value, note=c.note)
-                                      for c in x.explanation]) for x in ranked],
+                         explanation=[CriterionOut(criterion=c.criterion, legal_basis=c.legal_basis, value=c.value,
+                                                   note=c.note) for c in x.explanation]) for x in ranked],
     )  # fmt: skip
 
 
@@ -173,6 +190,19 @@ def request_timeline(request_id: str, db: DB, principal: CurrentPrincipal) -> li
     return [timeline_out(e) for e in events]
 
 
+@router.post("/assistance-requests/{request_id}/transmit", operation_id="transmit_assistance_request",
+             response_model=RequestOut)  # fmt: skip
+def transmit_request(request: Request, request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
+    """The requester's single point of contact transmits its request to the EU Cybersecurity Reserve's contracting
+    authority (Reg. (EU) 2025/38 Art. 15(3)(a)). Only an SPOC of the requester's Member State may (403 otherwise);
+    the Commission and ENISA then read the request and are notified (`assistance:request:transmit`); the response
+    is due within CYBERCRISIS_RESERVE_RESPONSE_HOURS (the deployment's target, counted from the transmission).
+    Audited with who and when."""
+    s: Settings = request.app.state.settings
+    r = service.transmit_request(db, actor=principal, request_id=request_id, response_hours=s.reserve_response_hours)
+    return request_out(db, principal, r)
+
+
 @router.post("/assistance-requests/{request_id}/withdraw", operation_id="withdraw_assistance_request",
              response_model=RequestOut)  # fmt: skip
 def withdraw_request(request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
@@ -183,10 +213,15 @@ def withdraw_request(request_id: str, db: DB, principal: CurrentPrincipal) -> Re
 
 @router.post("/assistance-requests/{request_id}/support-ended", operation_id="end_assistance_support",
              response_model=RequestOut)  # fmt: skip
-def support_ended(request_id: str, body: SupportEndedIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
-    """The requester says support ended (default: now). The summary report is then due one calendar month later
-    (same day next month, clamped to the month's end); a reminder goes out 7 days before."""
-    r = service.end_support(db, actor=principal, request_id=request_id, ended_at=body.ended_at)
+def support_ended(
+    request: Request, request_id: str, body: SupportEndedIn, db: DB, principal: CurrentPrincipal
+) -> RequestOut:
+    """The requester says support ended (default: now). The summary report is then due
+    CYBERCRISIS_RESERVE_SUMMARY_MONTHS calendar months later (the deployment's rule; same day, clamped to the
+    month's end); a reminder goes out CYBERCRISIS_ASSISTANCE_REMIND_DAYS before (the deployment's rule)."""
+    s: Settings = request.app.state.settings
+    r = service.end_support(db, actor=principal, request_id=request_id, ended_at=body.ended_at,
+                            summary_months=s.reserve_summary_months)  # fmt: skip
     return request_out(db, principal, r)
 
 

@@ -31,7 +31,7 @@ class Urgency(StrEnum):
 class RequestState(StrEnum):
     OPEN = "open"  # asking; offers welcome
     IN_SUPPORT = "in-support"  # an offer was accepted; support under way
-    SUPPORT_ENDED = "support-ended"  # waiting for the summary report (due one month later)
+    SUPPORT_ENDED = "support-ended"  # waiting for the summary report (CYBERCRISIS_RESERVE_SUMMARY_MONTHS later)
     CLOSED = "closed"  # summary report recorded
     WITHDRAWN = "withdrawn"
 
@@ -54,9 +54,21 @@ class AssistanceRequest(Shareable, Base):
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     affected_entity: Mapped[str] = mapped_column(String(300), nullable=False, default="")
     entity_type: Mapped[str] = mapped_column(String(16), nullable=False, default="essential")  # essential|important
-    impact: Mapped[str] = mapped_column(String(16), nullable=False, default="yellow")  # nis impact-severity
-    severity: Mapped[str] = mapped_column(String(16), nullable=False, default="medium")  # nis threat severity
+    # The incident's impact severity (NIS taxonomy impact-severity): the "severity of the incident" that Reg. (EU)
+    # 2025/38 Art. 16 point (a) weighs. Taken from the linked incidents when the request does not state it.
+    impact: Mapped[str] = mapped_column(String(16), nullable=False, default="yellow")
+    severity: Mapped[str] = mapped_column(String(16), nullable=False, default="medium")  # threat's; informational
     spillover: Mapped[str] = mapped_column(String(16), nullable=False, default="low")  # high|medium|low|none
+    # Art. 16 point (c): potential impact on the affected Member State(s) or users: high|medium|low (null: unstated).
+    potential_impact: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Reg. (EU) 2025/38 Art. 15(3): a Member State user's request reaches the contracting authority via its SPOC
+    # (point (a)); CERT-EU transmits its own (point (b)). Null until transmitted; a Reserve request is assessed and
+    # ranked only once transmitted.
+    transmitted_by_org_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
+    transmitted_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
+    transmitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # deployment's target
+    # (Settings.reserve_response_hours from the transmission)
     measures_taken: Mapped[str] = mapped_column(Text, nullable=False, default="")
     other_support: Mapped[str] = mapped_column(Text, nullable=False, default="")
     urgency: Mapped[str] = mapped_column(String(16), nullable=False, default=Urgency.URGENT.value)

@@ -25,7 +25,9 @@ class Recipients(Strict):
     )
     reserve: bool = Field(
         default=False,
-        description="address the EU Cybersecurity Reserve (through the Commission and ENISA); only a SPOC may",
+        description="address the EU Cybersecurity Reserve (through the Commission and ENISA). Only its users ask: a "
+        "Member State's CSIRT or cyber crisis management authority, or CERT-EU (Reg. (EU) 2025/38 Art. 14(3)); a "
+        "Member State user's request reaches the Reserve once its SPOC transmits it (Art. 15(3)(a))",
     )
 
 
@@ -34,12 +36,31 @@ class RequestIn(Strict):
     description: str = Field(default="", max_length=20_000, description="the situation and the help wanted")
     urgency: str = Field(default="urgent", description="immediate (hours), urgent (within a day) or routine (days)")
     recipients: Recipients
-    affected_entity: str = Field(default="", max_length=300, description="the entity hit, as the requester names it")
-    entity_type: str = Field(default="essential", description="essential or important (NIS2)")
-    impact: str = Field(default="yellow", description="NIS impact severity: red, yellow, green or white")
-    severity: str = Field(default="medium", description="NIS severity of the threat: high, medium or low")
+    affected_entity: str = Field(
+        default="", max_length=300,
+        description="the entity hit, as the requester names it (required for the Reserve: Reg. (EU) 2025/38 Art. 15)",
+    )  # fmt: skip
+    entity_type: str = Field(default="essential", description="essential or important (NIS2 Art. 3)")
+    impact: str | None = Field(
+        default=None,
+        description="the incident's impact severity (NIS taxonomy: red, yellow, green or white); left out, the most "
+        "severe of the linked incidents'. The Reserve ranking weighs it as the severity of the incident",
+        examples=["red"],
+    )
+    severity: str = Field(
+        default="medium", description="NIS severity of the threat: high, medium or low (informational; not ranked)"
+    )
+    potential_impact: str | None = Field(
+        default=None,
+        description="potential impact on the affected Member State(s) or users: high, medium or low "
+        "(Reg. (EU) 2025/38 Art. 16 point (c))",
+    )
     spillover: str = Field(default="low", description="cross-border spill-over risk: high, medium, low or none")
-    measures_taken: str = Field(default="", max_length=20_000, description="the requester's own mitigating measures")
+    measures_taken: str = Field(
+        default="", max_length=20_000,
+        description="the measures already taken to mitigate the incident; required for the Reserve, whose support "
+        "presupposes them (Reg. (EU) 2025/38 Art. 15(2)): a request without them is refused with 422",
+    )  # fmt: skip
     other_support: str = Field(default="", max_length=20_000, description="other support available or asked for")
     crisis: str | None = Field(default=None, max_length=120, description="id of a crisis you may see")
     incidents: list[str] = Field(default_factory=list, max_length=200, description="ids of incidents you may see")
@@ -141,8 +162,9 @@ class RequestOut(BaseModel):
     description: str
     affected_entity: str
     entity_type: str
-    impact: str
-    severity: str
+    impact: str = Field(description="the incident's impact severity (NIS taxonomy)")
+    severity: str = Field(description="the threat's severity (NIS taxonomy); informational")
+    potential_impact: str | None
     spillover: str
     measures_taken: str
     other_support: str
@@ -160,7 +182,19 @@ class RequestOut(BaseModel):
     exercise: bool
     support_started_at: datetime | None
     support_ended_at: datetime | None
-    summary_due_at: datetime | None
+    transmitted_by: str | None = Field(
+        description="the SPOC (or CERT-EU itself) that transmitted the request to the Reserve (Reg. (EU) 2025/38 "
+        "Art. 15(3)); null: not transmitted, the Reserve does not assess it yet"
+    )
+    transmitted_by_name: str | None
+    transmitted_at: datetime | None
+    response_due_at: datetime | None = Field(
+        description="the contracting authority's response is due by then: the deployment's target "
+        "(CYBERCRISIS_RESERVE_RESPONSE_HOURS from the transmission), not a time limit read from the Act"
+    )
+    summary_due_at: datetime | None = Field(
+        description="the deployment's rule: CYBERCRISIS_RESERVE_SUMMARY_MONTHS calendar months after support ended"
+    )
     summary_report: str
     summary_at: datetime | None
     offers: list[OfferOut] = Field(
@@ -180,6 +214,7 @@ class RequestPage(BaseModel):
 
 class CriterionOut(BaseModel):
     criterion: str
+    legal_basis: str = Field(description="the Act's criterion this reads, with its article")
     value: str
     note: str
 
@@ -192,6 +227,8 @@ class RankedOut(BaseModel):
 
 
 class RankingOut(BaseModel):
-    criteria: list[str] = Field(description="the criteria in the order they are applied")
+    criteria: list[str] = Field(description="the criteria in the order they are applied: the deployment's order")
+    order: str = Field(description="whose order this is: the deployment's, not the Act's (the Act lists criteria)")
+    legal_basis: dict[str, str] = Field(description="each criterion with the Act's article and point")
     note: str
     items: list[RankedOut]

@@ -1,10 +1,13 @@
 """Mutual assistance (Cyber Solidarity Act; CSIRTs Network): requests, offers, deployment to closure, and the
 capability catalogue that requests are matched against (ADR 0007).
 
-A Member State's national organisation asks for help, addressed to chosen organisations, communities and/or the
-EU Cybersecurity Reserve (via its SPOC). Whoever may read the request offers; offers are bilateral
-(TLP:AMBER+STRICT, shared with the requester only), so recipients never see competing offers. The requester
-accepts or declines offers, says when support ended, and records the summary report due one month later.
+A Member State's national organisation asks for help, addressed to chosen organisations and communities and/or
+the EU Cybersecurity Reserve. Reserve users are the Member States' CSIRTs and cyber crisis management authorities
+and CERT-EU (Reg. (EU) 2025/38 Art. 14(3)); a Member State user's request reaches the contracting authority only
+once its single point of contact has transmitted it (Art. 15(3)(a)), CERT-EU transmits its own (Art. 15(3)(b)).
+Whoever may read the request offers; offers are bilateral (TLP:AMBER+STRICT, shared with the requester only), so
+recipients never see competing offers. The requester accepts or declines offers, says when support ended, and
+records the summary report (due CYBERCRISIS_RESERVE_SUMMARY_MONTHS later: the deployment's rule, see config.py).
 Every change is audited; every notification goes through the outbox in the caller's transaction.
 """
 
@@ -44,17 +47,28 @@ RESERVE_HANDLERS = ("ec-dg-connect", "enisa")
 # The organisations that speak for a Member State (DOMAIN.md): they ask for assistance on its behalf.
 NATIONAL_TYPES = frozenset({OrgType.NATIONAL_CSIRT, OrgType.SPOC, OrgType.COMPETENT_AUTHORITY,
                             OrgType.CRISIS_AUTHORITY})  # fmt: skip
+# Reg. (EU) 2025/38 Art. 14(3)(a): the Member States' CSIRTs and cyber crisis management authorities; point (b):
+# CERT-EU (directory key). Point (c), authorities of DEP-associated third countries, is not modelled here.
+RESERVE_USER_TYPES = frozenset({OrgType.NATIONAL_CSIRT, OrgType.CRISIS_AUTHORITY})
+CERT_EU = "cert-eu"
+POTENTIAL_IMPACT = ["high", "medium", "low"]
+IMPACT_ORDER = ["red", "yellow", "green", "white"]  # NIS taxonomy impact-severity, most severe first
 ENTITY_TYPES = ["essential", "important"]
 SPILLOVER = ["high", "medium", "low", "none"]
 NEEDS = [n.value for n in Need]
 # Offers stay possible while no offer was accepted; more can be accepted while support is under way.
 DECIDABLE = (RequestState.OPEN.value, RequestState.IN_SUPPORT.value)
-REMIND_BEFORE = timedelta(days=7)
+# Fallbacks for callers without settings. Both are the deployment's rules (Settings.reserve_summary_months,
+# Settings.reserve_response_hours): the final text's periods were not verified here, see config.py.
+SUMMARY_MONTHS = 1
+RESPONSE_HOURS = 48
+REMIND_BEFORE = timedelta(days=7)  # the deployment's (Settings.assistance_remind_days)
 CLOCK_SKEW = timedelta(minutes=5)
 MATCHES_LIMIT = 50
 
 REQUEST_CREATE = "assistance:request:create"
 REQUEST_WITHDRAW = "assistance:request:withdraw"
+REQUEST_TRANSMIT = "assistance:request:transmit"
 REQUEST_SUPPORT_ENDED = "assistance:request:support-ended"
 REQUEST_SUMMARY = "assistance:request:summary"
 OFFER_CREATE = "assistance:offer:create"
@@ -83,13 +97,16 @@ def _aware(field: str, value: datetime) -> datetime:
     return value
 
 
-def one_month_after(t: datetime) -> datetime:
-    """The same day and time next month, clamped to the month's last day (31 January -> 28/29 February).
-
-    DOMAIN.md: the summary report is due "within one month after support ends"; a calendar month, not 30 days.
-    """
-    year, month = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
+def months_after(t: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months later, clamped to the month's last day (31 January + 1 ->
+    28/29 February): the summary report's period is counted in calendar months, not in days."""
+    index = t.month - 1 + months
+    year, month = t.year + index // 12, index % 12 + 1
     return t.replace(year=year, month=month, day=min(t.day, calendar.monthrange(year, month)[1]))
+
+
+def one_month_after(t: datetime) -> datetime:
+    return months_after(t, 1)
 
 
 def needs_of(values: Sequence[str], *, field: str = "needs") -> list[str]:
@@ -125,16 +142,43 @@ def _name(session: Session, org_id: str) -> str:
 # --- requests -----------------------------------------------------------------------------------------------
 
 
-def _requester(session: Session, actor: Principal) -> Organisation:
+def is_cert_eu(org: Organisation) -> bool:
+    return org.id == org_id_for_key(CERT_EU)
+
+
+def _requester(session: Session, actor: Principal, *, reserve: bool) -> Organisation:
     authority.authorize(actor, "assistance.request", ())
     org = session.get(Organisation, actor.org_id) if actor.org_id else None
+    where = f"{org.short_name} ({org.type}, {org.country or 'no country'})" if org else "no organisation"
+    if reserve:
+        if org is not None and (is_cert_eu(org) or (org.type in RESERVE_USER_TYPES and org.country)):
+            return org
+        if org is not None and org.type == OrgType.SPOC:
+            raise PermissionDenied(
+                "the users of the EU Cybersecurity Reserve are the Member States' CSIRTs and cyber crisis management "
+                "authorities and CERT-EU (Reg. (EU) 2025/38 Art. 14(3)); the single point of contact transmits their "
+                "requests (Art. 15(3)(a)) but does not ask in its own name: let your CSIRT or crisis authority ask, "
+                "then transmit the request"
+            )
+        raise PermissionDenied(
+            "the users of the EU Cybersecurity Reserve are the Member States' CSIRTs and cyber crisis management "
+            f"authorities and CERT-EU (Reg. (EU) 2025/38 Art. 14(3)); you act for {where}"
+        )
     if org is None or org.type not in NATIONAL_TYPES or not org.country:
-        where = f"{org.short_name} ({org.type}, {org.country or 'no country'})" if org else "no organisation"
         raise PermissionDenied(
             "a Member State asks for assistance through its national CSIRT, SPOC, competent authority or crisis "
             f"authority; you act for {where}"
         )
     return org
+
+
+def national_spocs(session: Session, country: str | None) -> list[str]:
+    """The single points of contact of a Member State in this node's directory (NIS2 Art. 8(3))."""
+    if not country:
+        return []
+    return list(session.scalars(select(Organisation.id).where(Organisation.type == OrgType.SPOC.value,
+                                                              Organisation.country == country)
+                                .order_by(Organisation.id)))  # fmt: skip
 
 
 def _recipients(
@@ -145,17 +189,20 @@ def _recipients(
     orgs = sorted(set(chosen.organisations) - {org.id})  # the requester reads its own request anyway
     communities = sorted(set(chosen.communities))
     handlers: list[str] = []
+    spocs: list[str] = []
     if chosen.reserve:
-        if org.type != OrgType.SPOC:
-            raise PermissionDenied(
-                "the EU Cybersecurity Reserve is asked through the Member State's single point of contact (SPOC); "
-                f"{org.short_name} is a {org.type}: ask your SPOC to send the request"
-            )
         handlers = reserve_handlers(session)
         if not handlers:
             raise _bad("recipients.reserve", "no administrator of the EU Cybersecurity Reserve (the Commission, "
                        f"ENISA: directory keys {', '.join(RESERVE_HANDLERS)}) is in this node's directory")  # fmt: skip
-    if not orgs and not communities and not handlers:
+        if not is_cert_eu(org):
+            # Art. 15(3)(a): the SPOC transmits; until then the contracting authority does not receive the request.
+            spocs = national_spocs(session, org.country)
+            if not spocs:
+                raise _bad("recipients.reserve", f"no single point of contact of {org.country} is in this node's "
+                           "directory to transmit the request (Reg. (EU) 2025/38 Art. 15(3)(a))")  # fmt: skip
+            handlers = []
+    if not orgs and not communities and not handlers and not spocs:
         raise _bad("recipients", "address the request to at least one other organisation or community, or to the "
                    "EU Cybersecurity Reserve")  # fmt: skip
     if marking == TLP.AMBER_STRICT and communities:
@@ -165,7 +212,7 @@ def _recipients(
         entries = sharing.resolve(
             session,
             tlp=marking,
-            share_with=ShareWith(organisations=sorted(set(orgs) | set(handlers)), communities=communities),
+            share_with=ShareWith(organisations=sorted(set(orgs) | set(handlers) | set(spocs)), communities=communities),
             owner_org_id=org.id,
             author_id=None,
         )
@@ -177,7 +224,7 @@ def _recipients(
             select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
         )
     ) if communities else set()  # fmt: skip
-    notify = sorted((set(orgs) | set(handlers) | members) - {org.id})
+    notify = sorted((set(orgs) | set(handlers) | set(spocs) | members) - {org.id})
     stored = {"organisations": orgs, "communities": communities, "reserve": chosen.reserve}
     return stored, entries, notify
 
@@ -202,42 +249,83 @@ def _incidents(session: Session, actor: Principal, ids: Sequence[str]) -> list[s
     return wanted
 
 
-def create_request(session: Session, *, actor: Principal, data: RequestIn) -> AssistanceRequest:
-    """Ask for assistance on behalf of the actor's Member State; everything is checked before anything is written."""
-    org = _requester(session, actor)
+def _incident_impact(session: Session, incident_ids: Sequence[str]) -> str | None:
+    """The most severe impact severity among the linked incidents (NIS taxonomy), if any states one."""
+    if not incident_ids:
+        return None
+    found = set(session.scalars(select(Incident.impact_severity).where(Incident.id.in_(incident_ids))))
+    return next((v for v in IMPACT_ORDER if v in found), None)
+
+
+def _impact(session: Session, data: RequestIn, incident_ids: Sequence[str]) -> str:
+    """The incident's impact severity: as stated, else the linked incidents' (Reg. (EU) 2025/38 Art. 16 weighs the
+    severity of the incident among its prioritisation criteria)."""
+    valid = taxonomies.predicate_values("nis", "impact-severity")
+    if data.impact is not None:
+        return _choice("impact", data.impact, valid)
+    derived = _incident_impact(session, incident_ids)
+    if derived is None:
+        raise _bad("impact", "give the incident's impact severity, or link an incident that states one; valid: "
+                   f"{', '.join(valid)}", valid=list(valid))  # fmt: skip
+    return derived
+
+
+def create_request(
+    session: Session, *, actor: Principal, data: RequestIn, response_hours: int = RESPONSE_HOURS
+) -> AssistanceRequest:
+    """Ask for assistance on behalf of the actor's Member State; everything is checked before anything is written.
+
+    A request to the Reserve states the measures already taken (Reg. (EU) 2025/38 Art. 15(2): a precondition of
+    support) and the affected entity; a CERT-EU request is transmitted at once (Art. 15(3)(b)), a Member State
+    user's waits for its SPOC (Art. 15(3)(a), see transmit_request)."""
+    org = _requester(session, actor, reserve=data.recipients.reserve)
     needs = needs_of(data.needs)
     urgency = _choice("urgency", data.urgency, [u.value for u in Urgency])
     entity_type = _choice("entity_type", data.entity_type, ENTITY_TYPES)
-    impact = _choice("impact", data.impact, taxonomies.predicate_values("nis", "impact-severity"))
     severity = _choice("severity", data.severity, taxonomies.predicate_values("nis", "nature-severity"))
     spillover = _choice("spillover", data.spillover, SPILLOVER)
+    potential = _choice("potential_impact", data.potential_impact, POTENTIAL_IMPACT) if data.potential_impact else None
+    if data.recipients.reserve:
+        if not data.measures_taken.strip():
+            raise _bad("measures_taken", "state the measures already taken to mitigate the incident: Reserve support "
+                       "requires them (Reg. (EU) 2025/38 Art. 15(2))")  # fmt: skip
+        if not data.affected_entity.strip():
+            raise _bad("affected_entity", "name the affected entity: a request for Reserve support includes it "
+                       "(Reg. (EU) 2025/38 Art. 15)")  # fmt: skip
     marking = sharing.parse_tlp(data.tlp)
     if marking == TLP.RED:
         raise _bad("tlp", "a request must reach its recipients; use AMBER+STRICT to name them")
     recipients, entries, notify = _recipients(session, org=org, data=data, marking=marking)
     crisis_id = _crisis(session, actor, data.crisis)
     incident_ids = _incidents(session, actor, data.incidents)
+    impact = _impact(session, data, incident_ids)
     now = utcnow()
+    self_transmitted = data.recipients.reserve and is_cert_eu(org)
     req = AssistanceRequest(
         id=new_id("assistance-request"), owner_org_id=org.id, created_by_id=actor.user_id, tlp=marking.value,
         exercise=data.exercise, country=org.country, crisis_id=crisis_id, incident_ids=incident_ids, needs=needs,
         description=data.description, affected_entity=data.affected_entity, entity_type=entity_type, impact=impact,
         severity=severity, spillover=spillover, measures_taken=data.measures_taken, other_support=data.other_support,
         urgency=urgency, recipients=recipients, state=RequestState.OPEN.value, created_at=now, modified_at=now,
+        potential_impact=potential,
     )  # fmt: skip
+    if self_transmitted:
+        req.transmitted_by_org_id, req.transmitted_by_id, req.transmitted_at = org.id, actor.user_id, now
+        req.response_due_at = now + timedelta(hours=response_hours)
     session.add(req)
     session.flush()
     sharing.write(session, object_id=req.id, entries=entries, added_by=org.id)
     audit.record(session, actor=actor, tag=REQUEST_CREATE, object_id=req.id,
                  summary={"country": org.country, "needs": needs, "urgency": urgency, "tlp": marking.value,
                           "reserve": recipients["reserve"], "recipients": len(entries), "crisis": crisis_id,
-                          "incidents": len(incident_ids)})  # fmt: skip
+                          "incidents": len(incident_ids), "impact": impact,
+                          "transmitted": bool(req.transmitted_at)})  # fmt: skip
     # Every notified organisation is a recipient and may read the request: a short summary is fine.
     subject = (f"[{marking.label}] Assistance requested by {org.short_name} ({org.country}): {', '.join(needs)}"
                f" ({urgency})")  # fmt: skip
     body = (
         f"{org.short_name} ({org.country}) asks for assistance.\n\nNeeds: {', '.join(needs)}\nUrgency: {urgency}\n"
-        f"Threat severity: {severity}; impact: {impact}; entity type: {entity_type}\n"
+        f"Incident impact severity: {impact}; entity type: {entity_type}\n"
         f"{'Addressed to the EU Cybersecurity Reserve.' if recipients['reserve'] else ''}\n"
         f"Request: {req.id}\nMarking: {marking.label}\n"
     )
@@ -306,6 +394,7 @@ def reserve_queue(session: Session, *, reader: Principal, limit: int = 500) -> l
                 read_filter(reader, AssistanceRequest),
                 AssistanceRequest.state.in_(DECIDABLE),
                 AssistanceRequest.recipients["reserve"].as_boolean().is_(True),
+                AssistanceRequest.transmitted_at.is_not(None),  # Art. 15(3): assessed once transmitted
             )
             .order_by(AssistanceRequest.created_at, AssistanceRequest.id)
             .limit(limit)
@@ -336,6 +425,53 @@ def matches(session: Session, reader: Principal, req: AssistanceRequest) -> list
             .limit(MATCHES_LIMIT)
         )
     )
+
+
+def transmit_request(
+    session: Session, *, actor: Principal, request_id: str, response_hours: int = RESPONSE_HOURS
+) -> AssistanceRequest:
+    """The requester's single point of contact transmits a Reserve request to the contracting authority (Reg. (EU)
+    2025/38 Art. 15(3)(a)): the Reserve's administrators then read it and are told; the response is due within
+    `response_hours` of the transmission (the deployment's target, Settings.reserve_response_hours)."""
+    req = _lock(session, actor, request_id)
+    authority.authorize(actor, "assistance.request.transmit", authority.owned(actor, req.owner_org_id))
+    org = session.get(Organisation, actor.org_id) if actor.org_id else None
+    if org is None or org.type != OrgType.SPOC or not req.country or org.country != req.country:
+        where = f"{org.short_name} ({org.type}, {org.country or 'no country'})" if org else "no organisation"
+        raise PermissionDenied(
+            f"only a single point of contact of {req.country or 'the requester'}'s Member State transmits this "
+            f"request (Reg. (EU) 2025/38 Art. 15(3)(a)); you act for {where}"
+        )
+    if not req.recipients.get("reserve"):
+        raise Conflict("the request is not addressed to the EU Cybersecurity Reserve; there is nothing to transmit")
+    if req.transmitted_at is not None:
+        raise Conflict(f"the request was transmitted on {req.transmitted_at.isoformat()}")
+    if req.state != RequestState.OPEN:
+        raise Conflict(f"the request is {req.state}; only an open request is transmitted")
+    handlers = reserve_handlers(session)
+    if not handlers:
+        raise _bad("recipients.reserve", "no administrator of the EU Cybersecurity Reserve is in this node's directory")
+    now = utcnow()
+    req.transmitted_by_org_id, req.transmitted_by_id, req.transmitted_at = org.id, actor.user_id, now
+    req.response_due_at = now + timedelta(hours=response_hours)
+    req.modified_at = now
+    session.flush()
+    # Widening to the contracting authority is the Act's own route (Art. 15(3)), not a choice of the SPOC.
+    sharing.write(session, object_id=req.id, entries=[(ORG, h) for h in handlers], added_by=org.id)
+    audit.record(session, actor=actor, tag=REQUEST_TRANSMIT, object_id=req.id,
+                 summary={"transmitted_by": org.id, "country": org.country, "to": handlers,
+                          "response_due_at": req.response_due_at.isoformat()})  # fmt: skip
+    who, requester = org.short_name, _name(session, req.owner_org_id)
+    notify_readers(session, obj=req, event=REQUEST_TRANSMIT, org_ids=handlers,
+                   subject=f"[{TLP(req.tlp).label}] Request for Reserve support from {requester} ({req.country}), "
+                   f"transmitted by {who}",
+                   body=(f"{who} transmitted {requester}'s request for EU Cybersecurity Reserve support "
+                         "(Reg. (EU) 2025/38 Art. 15(3)(a)).\nA response is expected by "
+                         f"{req.response_due_at.isoformat()} (this deployment's target).\nRequest: {req.id}\n"),
+                   payload={"request": req.id, "transmitted_by": org.id,
+                            "response_due_at": req.response_due_at.isoformat()},
+                   dedupe=f"{REQUEST_TRANSMIT}:{req.id}", actor=actor)  # fmt: skip
+    return req
 
 
 def withdraw_request(session: Session, *, actor: Principal, request_id: str) -> AssistanceRequest:
@@ -369,9 +505,15 @@ def withdraw_request(session: Session, *, actor: Principal, request_id: str) -> 
 
 
 def end_support(
-    session: Session, *, actor: Principal, request_id: str, ended_at: datetime | None = None
+    session: Session,
+    *,
+    actor: Principal,
+    request_id: str,
+    ended_at: datetime | None = None,
+    summary_months: int = SUMMARY_MONTHS,
 ) -> AssistanceRequest:
-    """Support has ended: the summary report is due one calendar month later (see one_month_after)."""
+    """Support has ended: the summary report is due `summary_months` calendar months later (the deployment's rule,
+    Settings.reserve_summary_months)."""
     req = _as_requester(session, actor, request_id)
     if req.state != RequestState.IN_SUPPORT:
         raise Conflict(f"the request is {req.state}; support ends only while the request is in support")
@@ -383,11 +525,11 @@ def end_support(
         raise _bad("ended_at", f"support started at {req.support_started_at.isoformat()}; it cannot end before")
     req.state = RequestState.SUPPORT_ENDED.value
     req.support_ended_at = ended
-    req.summary_due_at = one_month_after(ended)
+    req.summary_due_at = months_after(ended, summary_months)
     req.modified_at = now
     session.flush()
     audit.record(session, actor=actor, tag=REQUEST_SUPPORT_ENDED, object_id=req.id,
-                 summary={"state": req.state, "ended_at": ended.isoformat(),
+                 summary={"state": req.state, "ended_at": ended.isoformat(), "summary_months": summary_months,
                           "summary_due_at": req.summary_due_at.isoformat()})  # fmt: skip
     return req
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -11,23 +11,27 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.assistance.models import AssistanceRequest, RequestState
 from cybercrisis.assistance.service import REMIND_BEFORE, SUMMARY_DUE
 from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
 from cybercrisis.notify.service import notify_readers
 
 
-def remind_summaries(session: Session, *, now: datetime) -> int:
+def remind_summaries(session: Session, *, now: datetime, settings: Settings | None = None) -> int:
     """Remind each requester once, in the caller's transaction, that its summary report is due within
-    REMIND_BEFORE (7 days) or overdue; returns how many requests were reminded.
+    settings.assistance_remind_days (the deployment's rule; REMIND_BEFORE without settings) or overdue; returns how
+    many requests were reminded. The due date itself was set when support ended, from
+    settings.reserve_summary_months (the deployment's rule).
 
     The mark is a conditional UPDATE, so a second sweep (or a concurrent one) reminds nobody twice, and the
     outbox's dedupe key makes a re-run after a crash queue nothing new.
     """
+    remind_before = timedelta(days=settings.assistance_remind_days) if settings else REMIND_BEFORE
     due = list(
         session.scalars(
             select(AssistanceRequest)
             .where(
                 AssistanceRequest.state == RequestState.SUPPORT_ENDED.value,
                 AssistanceRequest.summary_due_at.is_not(None),
-                AssistanceRequest.summary_due_at <= now + REMIND_BEFORE,
+                AssistanceRequest.summary_due_at <= now + remind_before,
                 AssistanceRequest.summary_reminded_at.is_(None),
             )
             .order_by(AssistanceRequest.summary_due_at, AssistanceRequest.id)
@@ -58,7 +62,8 @@ def remind_summaries(session: Session, *, now: datetime) -> int:
             subject=f"[{label}] Assistance summary report {'overdue since' if overdue else 'due on'} {when}",
             body=(
                 f"The support for request {req.id} ended; its summary report is "
-                f"{'overdue since' if overdue else 'due on'} {when} (one month after support ended).\n"
+                f"{'overdue since' if overdue else 'due on'} {when} (the service provided, results achieved, lessons "
+                "learned; the due date is this deployment's rule).\n"
                 f"Record it with POST /api/v1/assistance-requests/{req.id}/summary.\n"
             ),
             payload={"request": req.id, "summary_due_at": req.summary_due_at.isoformat(), "overdue": overdue},

@@ -15,7 +15,7 @@ from cybercrisis.access.policy import read_filter
 from cybercrisis.cli.common import AS_HELP, actor_for, console, db, err, settings
 from cybercrisis.crises import escalation, room, service
 from cybercrisis.crises.models import Crisis
-from cybercrisis.crises.schemas import CrisisIn
+from cybercrisis.crises.schemas import ConsultationIn, CrisisIn
 
 app = typer.Typer(help="Crises: open, escalate, agree, show the crisis room; check an escalation model.",
                   no_args_is_help=True)  # fmt: skip
@@ -150,3 +150,34 @@ def agree(
         esc = service.answer_escalation(s, actor=actor_for(s, as_), crisis_id=crisis_id, escalation_id=escalation_id,
                                         agree=not reject, comment=comment, settings=settings())  # fmt: skip
         console.print(json.dumps({"id": esc.id, "state": esc.state, "to": esc.to_stage}))
+
+
+@app.command("consult")
+def consult(
+    crisis_id: str,
+    escalation_id: str,
+    consulted: Annotated[str, typer.Option(help="id of the organisation consulted")],
+    view: Annotated[str, typer.Option(help="its view, as given")],
+    as_: As = None,
+) -> None:
+    """Record a consultation held before agreeing to a pending step (IPCR arrangements: e.g. the Presidency, before
+    the GSC, the Commission services or the EEAS activate information-sharing mode)."""
+    with db() as s:
+        row = service.record_consultation(s, actor=actor_for(s, as_), crisis_id=crisis_id, escalation_id=escalation_id,
+                                          data=ConsultationIn(consulted=consulted, view=view))  # fmt: skip
+        console.print(json.dumps({"escalation": row.escalation_id, "consulted": row.org_id,
+                                  "consulted_at": row.consulted_at.isoformat()}))  # fmt: skip
+
+
+@app.command("commission-role")
+def commission_role(
+    crisis_id: str,
+    role: Annotated[str, typer.Option(help="member or observer (NIS2 Art. 16(2))")],
+    rationale: Annotated[str, typer.Option(help="why, e.g. the services within NIS2's scope affected")],
+    as_: As = None,
+) -> None:
+    """Record whether the Commission takes part in EU-CyCLONe as a member or an observer in this crisis."""
+    with db() as s:
+        crisis = service.set_commission_role(s, actor=actor_for(s, as_), crisis_id=crisis_id, role=role,
+                                             rationale=rationale, settings=settings())  # fmt: skip
+        console.print(json.dumps({"id": crisis.id, "commission_role": crisis.commission_role}))

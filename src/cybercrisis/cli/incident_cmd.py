@@ -53,7 +53,7 @@ def list_(
                 {"id": i.id, "title": i.title, "status": i.status, "tlp": i.tlp, "owner": i.owner_org_id,
                  "countries": i.countries, "sectors": i.sectors, "rsit_class": i.rsit_class,
                  "impact_severity": i.impact_severity, "aware_at": i.aware_at.isoformat(),
-                 "overdue_reports": overdue_counts.get(i.id, 0)}
+                 "significance": i.significance, "overdue_reports": overdue_counts.get(i.id, 0)}
                 for i in page.items
             ]  # fmt: skip
             if not page.next:
@@ -101,6 +101,49 @@ def deadlines(
             table.add_row(due, row["clock"], REPORT_KIND_LABELS.get(r.kind, r.kind), i.title, i.id)
         console.print(table)
     console.print(f"{len(rows)} open reports")
+
+
+@app.command("significance")
+def significance_(
+    incident_id: Annotated[str, typer.Argument(help="the incident's id, incident--...")],
+    value: Annotated[str, typer.Option(help="significant, not-significant, near-miss or outside-nis2")],
+    reason: Annotated[str, typer.Option(help="the rule, fact or judgement the decision rests on")],
+    as_user: Annotated[str, typer.Option("--as", help="e-mail of a user of the recording organisation or entity")],
+) -> None:
+    """Decide an incident's NIS2 significance: `significant` starts the Art. 23(4) clocks from awareness, any other
+    value stops the deadlines of reports not yet submitted. Recorded with the rules' suggestion and audited."""
+    from cybercrisis.incidents import significance
+
+    try:
+        with db() as session:
+            actor = actor_for(session, as_user)
+            incident = service.get_incident(session, principal=actor, incident_id=incident_id)
+            suggestion = service.assess(session, incident, principal=actor).as_dict()
+            significance.decide(session, actor=actor, incident_id=incident_id, value=value, reason=reason,
+                                suggestion=suggestion)  # fmt: skip
+            clocks = significance.clocks_run(incident)
+    except DomainError as exc:
+        err.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None
+    console.print(f"{incident_id} is now {value}; NIS2 clocks {'run' if clocks else 'do not run'}")
+
+
+@app.command("quarterly-summary")
+def quarterly_summary(
+    quarter: Annotated[str, typer.Option(help="the calendar quarter, YYYY-Qn, e.g. 2026-Q4")],
+    as_user: Annotated[str | None, typer.Option("--as", help=AS_HELP + " (a user of a SPOC)")] = None,
+) -> None:
+    """Preview, as JSON, the anonymised quarterly summary a SPOC submits to ENISA (NIS2 Art. 23(9)); submitting is
+    `POST /api/v1/nis2/quarterly-summaries`."""
+    from cybercrisis.incidents import flows
+
+    with db(write=False) as session:
+        try:
+            figures = flows.quarterly_figures(session, actor=actor_for(session, as_user), quarter=quarter)
+        except DomainError as exc:
+            err.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(1) from None
+    typer.echo(json.dumps(figures, indent=2, default=str))
 
 
 def _table(*columns: str) -> Table:

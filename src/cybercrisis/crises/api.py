@@ -19,6 +19,8 @@ from cybercrisis.crises.schemas import (
     ActionOut,
     ActionPatch,
     CloseIn,
+    CommissionRoleIn,
+    ConsultationIn,
     CrisisIn,
     CrisisOut,
     CrisisPage,
@@ -191,6 +193,25 @@ def change_phase(crisis_id: str, body: PhaseIn, db: DB, principal: CurrentPrinci
     return room.decision_out(d, names)
 
 
+@router.post("/crises/{crisis_id}/commission-role", operation_id="set_commission_role", response_model=DecisionOut)
+def set_commission_role(crisis_id: str, body: CommissionRoleIn, db: DB, principal: CurrentPrincipal,
+                        request: Request) -> DecisionOut:  # fmt: skip
+    """Record whether the Commission takes part in EU-CyCLONe as a member or an observer in this crisis (NIS2
+    Art. 16(2)): a member where a potential or ongoing large-scale incident has or is likely to have a significant
+    impact on services within NIS2's scope, otherwise an observer. A deciding member of EU-CyCLONe or the crisis
+    owner records it; the answer is the decision entry it leaves in the log. While observer, the Commission does
+    not decide at the operational level."""
+    settings = _settings(request)
+    service.set_commission_role(db, actor=principal, crisis_id=crisis_id, role=body.role, rationale=body.rationale,
+                                settings=settings)  # fmt: skip
+    latest = select(Decision).where(Decision.crisis_id == crisis_id)
+    d = db.scalars(latest.order_by(Decision.decided_at.desc(), Decision.id.desc())).first()
+    assert d is not None
+    names = room.Names(db)
+    names.load(d.decided_by)
+    return room.decision_out(d, names)
+
+
 # --- escalation ----------------------------------------------------------------------------------------------
 
 
@@ -227,6 +248,21 @@ def approve_escalation(crisis_id: str, escalation_id: str, db: DB, principal: Cu
     """Your organisation agrees to the step. When the last required organisation agrees, it is done."""
     service.answer_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, agree=True,
                               comment=body.comment if body else "", settings=_settings(request))  # fmt: skip
+    return _escalation(db, principal, request, escalation_id)
+
+
+@router.post("/crises/{crisis_id}/escalations/{escalation_id}/consultations", status_code=201,
+             operation_id="record_consultation", response_model=EscalationOut)  # fmt: skip
+def record_consultation(crisis_id: str, escalation_id: str, body: ConsultationIn, db: DB,
+                        principal: CurrentPrincipal, request: Request) -> EscalationOut:  # fmt: skip
+    """Record a consultation held before agreeing to a pending step (who was consulted, when, and their view).
+
+    IPCR (Council Implementing Decision (EU) 2018/1993, IPCR arrangements): information-sharing mode is activated by
+    the Presidency, or by the GSC, the Commission services or the EEAS in consultation with the Presidency; full
+    activation is decided by the Presidency after consulting the affected Member States, the Commission and the High
+    Representative. An agreement before the consultations the step names is refused with 409 naming the missing
+    ones. Recorded by an organisation that may agree to the step, or by the consulted organisation itself."""
+    service.record_consultation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, data=body)
     return _escalation(db, principal, request, escalation_id)
 
 

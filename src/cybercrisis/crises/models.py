@@ -22,7 +22,8 @@ class Phase(StrEnum):
 
 
 class Justification(StrEnum):
-    """Why this is a crisis: the NIS2 / Blueprint definitions (DOMAIN.md)."""
+    """Why this is a crisis: NIS2 Art. 6(7) and the Blueprint (Commission Recommendation (EU) 2017/1584; Council
+    Recommendation of 6 June 2025 on an EU Blueprint for cyber crisis management, C/2025/3445)."""
 
     EXCEEDS_NATIONAL_CAPACITY = "exceeds-national-capacity"
     MULTI_MEMBER_STATE_IMPACT = "multi-member-state-impact"
@@ -51,6 +52,15 @@ class DecisionKind(StrEnum):
     OTHER = "other"
 
 
+class CommissionRole(StrEnum):
+    """How the Commission takes part in EU-CyCLONe in one crisis (NIS2 Art. 16(2)): a member where a potential or
+    ongoing large-scale incident has or is likely to have a significant impact on services within NIS2's scope,
+    otherwise an observer."""
+
+    OBSERVER = "observer"
+    MEMBER = "member"
+
+
 class ActionStatus(StrEnum):
     OPEN = "open"
     IN_PROGRESS = "in-progress"
@@ -71,6 +81,9 @@ class Crisis(Shareable, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=CrisisStatus.OPEN.value, index=True)
     suspected_criminal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # NIS2 Art. 16(2): observer unless recorded otherwise for this crisis (set_commission_role, audited).
+    commission_role: Mapped[str] = mapped_column(String(16), nullable=False, default=CommissionRole.OBSERVER.value,
+                                                 server_default=CommissionRole.OBSERVER.value)  # fmt: skip
 
 
 class CrisisIncident(Base):
@@ -102,6 +115,11 @@ class Escalation(Shareable, Base):
     required: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_id: Mapped[str | None] = mapped_column(StixId, nullable=True)
+    # Organisations of which ONE must agree besides `required` (IPCR information-sharing mode: the Presidency, the
+    # GSC, the Commission services or the EEAS), and the parties to consult before an agreement counts (organisation
+    # ids, or AFFECTED_MEMBER_STATES); both fixed when proposed from the escalation model.
+    any_of: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    consult: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
 
 
 class EscalationApproval(Base):
@@ -114,6 +132,22 @@ class EscalationApproval(Base):
     user_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
     verdict: Mapped[str] = mapped_column(String(16), nullable=False)  # agree | reject
     comment: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class EscalationConsultation(Base):
+    """A consultation held before an activation (IPCR arrangements): who was consulted, when, and their view."""
+
+    __tablename__ = "escalation_consultations"
+
+    escalation_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("escalations.id", ondelete="CASCADE"), primary_key=True
+    )
+    org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id"), primary_key=True)  # who was consulted
+    consulted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    view: Mapped[str] = mapped_column(Text, nullable=False)
+    recorded_by_org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=False)
+    recorded_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 

@@ -21,7 +21,7 @@ from cybercrisis.cache import HeadCache, audit_head, reader_key
 from cybercrisis.comms.models import Communication
 from cybercrisis.config import Settings
 from cybercrisis.crises import service
-from cybercrisis.crises.escalation import EscalationModel, model_for
+from cybercrisis.crises.escalation import AFFECTED_MEMBER_STATES, EscalationModel, model_for
 from cybercrisis.crises.models import (
     Action,
     ActionStatus,
@@ -29,6 +29,7 @@ from cybercrisis.crises.models import (
     Decision,
     Escalation,
     EscalationApproval,
+    EscalationConsultation,
     EscalationState,
     Justification,
 )
@@ -37,6 +38,7 @@ from cybercrisis.crises.schemas import (
     AlertBrief,
     ApprovalOut,
     CommunicationBrief,
+    ConsultationOut,
     CrisisOut,
     DecisionOut,
     EscalationOut,
@@ -93,8 +95,12 @@ def decision_out(d: Decision, names: Names) -> DecisionOut:
 
 
 def escalation_out(e: Escalation, approvals: Sequence[EscalationApproval], model: EscalationModel, names: Names,
-                   proposer_org: str) -> EscalationOut:  # fmt: skip
+                   proposer_org: str,
+                   consultations: Sequence[EscalationConsultation] = ()) -> EscalationOut:  # fmt: skip
     agreed = {a.org_id for a in approvals if a.verdict == "agree"}
+    waiting = [o for o in e.required if o not in agreed]
+    if e.any_of and not agreed & set(e.any_of):
+        waiting += [o for o in e.any_of if o not in waiting]
     try:
         label = model.stage(e.to_stage).label
     except KeyError:
@@ -105,8 +111,11 @@ def escalation_out(e: Escalation, approvals: Sequence[EscalationApproval], model
         required=[names.ref(o) for o in e.required],
         approvals=[ApprovalOut(org=names.ref(a.org_id), verdict=a.verdict, comment=a.comment, at=a.at)
                    for a in approvals],
-        waiting_for=[names.ref(o) for o in e.required if o not in agreed] if e.state == EscalationState.PENDING
-        else [],
+        waiting_for=[names.ref(o) for o in waiting] if e.state == EscalationState.PENDING else [],
+        any_of=[names.ref(o) for o in e.any_of],
+        consult=["affected Member States" if p == AFFECTED_MEMBER_STATES else names.ref(p).name for p in e.consult],
+        consultations=[ConsultationOut(org=names.ref(c.org_id), view=c.view, consulted_at=c.consulted_at,
+                                       recorded_by=names.ref(c.recorded_by_org_id)) for c in consultations],
         proposed_by=e.created_by_id, proposed_by_org=names.ref(proposer_org), created=e.created_at,
         decided_at=e.decided_at, decision=e.decision_id,
     )  # fmt: skip
@@ -132,10 +141,15 @@ def escalation_outs(session: Session, escalations: Sequence[Escalation], model: 
     user_org: dict[str, str] = {}
     if users:
         user_org = {r.id: r.org_id for r in session.execute(select(User.id, User.org_id).where(User.id.in_(users)))}
-    names.load([o for e in escalations for o in e.required] + [a.org_id for v in approvals.values() for a in v]
+    consulted: dict[str, list[EscalationConsultation]] = {i: [] for i in ids}
+    for c in service.consultations_of(session, ids):
+        consulted[c.escalation_id].append(c)
+    names.load([o for e in escalations for o in (*e.required, *e.any_of, *e.consult) if o != AFFECTED_MEMBER_STATES]
+               + [a.org_id for v in approvals.values() for a in v]
+               + [o for v in consulted.values() for c in v for o in (c.org_id, c.recorded_by_org_id)]
                + list(user_org.values()) + [e.owner_org_id for e in escalations])  # fmt: skip
-    return [escalation_out(e, approvals[e.id], model, names,
-                           user_org.get(e.created_by_id or "", e.owner_org_id)) for e in escalations]  # fmt: skip
+    return [escalation_out(e, approvals[e.id], model, names, user_org.get(e.created_by_id or "", e.owner_org_id),
+                           consulted[e.id]) for e in escalations]  # fmt: skip
 
 
 def evidenced(incidents: Sequence[Incident]) -> list[str]:
@@ -220,7 +234,9 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
                + [o for d in decisions for o in d.decided_by] + [a.assignee_org_id for a in actions])  # fmt: skip
     stage = service._stage(model, crisis)
     can_decide = bool(actor.has(Permission.CRISIS_DECIDE) and actor.org_id
-                      and actor.org_id in service.participants_at(session, crisis, stage.level, model))  # fmt: skip
+                      and actor.org_id in service.deciders_at(session, crisis, stage.level, model))  # fmt: skip
+    # Proposing a move is the owner's too (crisis.escalation.propose), even where it does not decide (a secretariat).
+    can_propose = can_decide or bool(actor.has(Permission.CRISIS_DECIDE) and actor.org_id == crisis.owner_org_id)
     all_countries = sorted({c for i in incidents for c in i.countries})
     return CrisisOut(
         id=crisis.id, title=crisis.title, description=crisis.description, justification=crisis.justification,
@@ -244,7 +260,8 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         actions=[action_out(a, names, now) for a in actions],
         timeline=[timeline_out(e) for e in shown],
         can_decide=can_decide,
-        can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_decide else [],
+        commission_role=crisis.commission_role,
+        can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_propose else [],
     )  # fmt: skip
 
 

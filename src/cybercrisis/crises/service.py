@@ -22,10 +22,11 @@ from cybercrisis.access.schemas import ShareWith
 from cybercrisis.access.tlp import TLP
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
-from cybercrisis.crises.escalation import EscalationModel, Stage, model_for
+from cybercrisis.crises.escalation import AFFECTED_MEMBER_STATES, EscalationModel, Stage, model_for
 from cybercrisis.crises.models import (
     Action,
     ActionStatus,
+    CommissionRole,
     Crisis,
     CrisisIncident,
     CrisisStatus,
@@ -33,15 +34,17 @@ from cybercrisis.crises.models import (
     DecisionKind,
     Escalation,
     EscalationApproval,
+    EscalationConsultation,
     EscalationState,
     Justification,
     Phase,
 )
-from cybercrisis.crises.schemas import ActionIn, ActionPatch, CrisisIn, CrisisPatch, DecisionIn
+from cybercrisis.crises.schemas import ActionIn, ActionPatch, ConsultationIn, CrisisIn, CrisisPatch, DecisionIn
 from cybercrisis.db import new_id, utcnow
-from cybercrisis.directory.models import CommunityMembership, Organisation
+from cybercrisis.directory import service as directory
+from cybercrisis.directory.models import Community, CommunityMembership, MembershipRole, Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from cybercrisis.incidents.models import Incident
+from cybercrisis.incidents.models import Incident, IncidentCountry
 from cybercrisis.notify.service import notify_readers
 
 # Decisions recorded through their own endpoints, never through the generic decision log.
@@ -230,12 +233,68 @@ def relations(session: Session, actor: Principal, crisis: Crisis, model: Escalat
     return {authority.R.PARTICIPANT} if actor.org_id in taking_part else {authority.R.RECIPIENT}
 
 
+def _level_communities(model: EscalationModel, level: str) -> list[str]:
+    return sorted({s.community for s in model.stages if s.level == level and s.community})
+
+
+def _community_deciders(session: Session, crisis: Crisis, slug: str, model: EscalationModel) -> set[str]:
+    """The deciding members of one community for this crisis: its `member`s (directory roles), with the Commission
+    a member or not as the crisis records (NIS2 Art. 16(2))."""
+    deciders = directory.deciding_members(session, community=slug)
+    switch = model.commission
+    if switch is not None and switch.community == slug:
+        if crisis.commission_role == CommissionRole.MEMBER:
+            deciders.add(switch.org_id)
+        else:
+            deciders.discard(switch.org_id)
+    return deciders
+
+
+def deciders_at(session: Session, crisis: Crisis, level: str, model: EscalationModel) -> set[str]:
+    """Who decides at `level`: the deciding members of that level's communities; where the level has no community
+    (a national crisis), the crisis owner."""
+    slugs = _level_communities(model, level)
+    if not slugs:
+        return {crisis.owner_org_id}
+    return {o for slug in slugs for o in _community_deciders(session, crisis, slug, model)}
+
+
+def _why_not_decider(session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel) -> str:
+    """The reason, in the community's own terms, why the actor's organisation does not decide at `level`."""
+    slugs = _level_communities(model, level)
+    org_id = actor.org_id or ""
+    name = _names(session, [org_id]).get(org_id, "your organisation") if org_id else "your organisation"
+    for slug in slugs:
+        community = session.get(Community, slug)
+        label = community.name if community else slug
+        cite = next((s.composition for s in model.stages if s.community == slug and s.composition), "")
+        if not cite and community is not None and 0 < len(community.basis) <= 80:
+            cite = community.basis
+        basis = f" ({cite})" if cite else ""
+        switch = model.commission
+        if switch is not None and switch.community == slug and switch.org_id == org_id:
+            return (f"{name} takes part in {label} as an observer in this crisis ({switch.basis}): a deciding member "
+                    f"of {label} or the crisis owner records it as a member where the incident has or is likely to "
+                    "have a significant impact on services within the scope of NIS2")  # fmt: skip
+        role = directory.community_role(session, org_id=org_id, community=slug)
+        if role == MembershipRole.SECRETARIAT:
+            return f"{name} is the secretariat of {label}{basis}: it supports but does not decide"
+        if role in (MembershipRole.OBSERVER, MembershipRole.INVITED_OBSERVER):
+            kind = "an invited observer" if role == MembershipRole.INVITED_OBSERVER else "an observer"
+            return f"{name} is {kind} in {label}{basis}: observers read but do not decide"
+    return (
+        f"only the deciding members of {', '.join(slugs)} (role member) decide at the {level} level; "
+        f"{name} is not one of them"
+    )
+
+
 def _check_decider(session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel,
                    act: str = "crisis.decide") -> None:  # fmt: skip
-    slugs = sorted({s.community for s in model.stages if s.level == level and s.community})
-    authority.authorize(actor, act, relations(session, actor, crisis, model, level), refusal=(
-        f"only the crisis owner and organisations taking part at the {level} level "
-        f"({', '.join(slugs) or 'no community configured'}) do this there"))  # fmt: skip
+    rel = relations(session, actor, crisis, model, level)
+    if actor.org_id is not None and actor.org_id in deciders_at(session, crisis, level, model):
+        rel.add(authority.R.DECIDER)
+    if not authority.allows(actor, act, rel):
+        authority.authorize(actor, act, rel, refusal=_why_not_decider(session, actor, crisis, level, model))
 
 
 def _criteria(values: Sequence[str]) -> list[str]:
@@ -265,6 +324,12 @@ def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings:
     stage = model.find(data.stage) if data.stage else model.stages[0]
     # Starting higher up must not skip the agreements a step up would need (e.g. the Presidency's for IPCR).
     needed = [o for o in model.required_for(model.stages[0], stage) if o != actor.org_id]
+    any_of = model.any_of_for(model.stages[0], stage)
+    if any_of and actor.org_id not in any_of:
+        needed += [o for o in any_of if o not in needed]
+    if model.consult_for(model.stages[0], stage):
+        # Consultations are recorded on a proposed step: open lower and propose it.
+        needed += [o for o in (*any_of, *model.required_for(model.stages[0], stage)) if o not in needed]
     if needed:
         names = ", ".join(_names(session, needed).values())
         raise _bad("stage", f"'{stage.label}' needs the agreement of {names}: open the crisis at a lower stage and "
@@ -504,28 +569,36 @@ def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to
         raise Conflict(f"the crisis is already at '{current.label}'")
     _no_pending(session, crisis)
     required = list(model.required_for(current, target))
-    known = set(_names(session, required))
-    unknown = [r for r in required if r not in known or not session.get(Organisation, r)]
+    any_of = list(model.any_of_for(current, target))
+    consult = list(model.consult_for(current, target))
+    named = [*required, *any_of, *(p for p in consult if p != AFFECTED_MEMBER_STATES)]
+    known = set(_names(session, named))
+    unknown = [r for r in dict.fromkeys(named) if r not in known or not session.get(Organisation, r)]
     if unknown:
         raise Conflict(f"the escalation model names organisations this node's directory lacks: {', '.join(unknown)}")
     if _widens_beyond(session, actor.org_id, crisis, target) and crisis.owner_org_id not in required:
         # The target stage's community would start reading the crisis: only its originator lets it in.
         required.append(crisis.owner_org_id)
-    if share_with_approvers:
-        _share_with(session, actor, crisis, required)
+    if share_with_approvers:  # those who must agree, and those of whom any one may activate the step
+        _share_with(session, actor, crisis, [*required, *(o for o in any_of if o not in required)])
     _require_readers(session, crisis, required, why="must agree to this step")
+    if any_of and not any(org_can_read(session, o, crisis) for o in any_of):
+        names = ", ".join(_names(session, any_of).values())
+        raise Conflict(f"one of {names} activates this step but none of them can read this crisis; the originator "
+                       "shares it with the one that is to act first")  # fmt: skip
     direction = "escalate" if target.rank > current.rank else "de-escalate"
     now = utcnow()
     esc = Escalation(
         id=new_id("escalation"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
         exercise=crisis.exercise, crisis_id=crisis.id, from_stage=current.key, to_stage=target.key,
         direction=direction, rationale=rationale, state=EscalationState.PENDING.value, required=required,
-        created_at=now, modified_at=now,
+        any_of=any_of, consult=consult, created_at=now, modified_at=now,
     )  # fmt: skip
     session.add(esc)
     session.flush()
-    # Proposing counts as agreeing for the proposer's own organisation.
-    if actor.org_id in required:
+    # Proposing counts as agreeing for the proposer's own organisation, once the consultations it owes are recorded
+    # (until then the proposal waits, and the organisation agrees after recording them).
+    if actor.org_id in (*required, *any_of) and not missing_consultations(session, crisis, esc, actor.org_id):
         session.add(EscalationApproval(escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id,
                                        verdict="agree", comment="proposed it"))  # fmt: skip
     _reshare(session, crisis)
@@ -549,9 +622,134 @@ def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to
 
 
 def _waiting_for(session: Session, esc: Escalation) -> list[str]:
+    """Who the step still waits for: every required organisation, and the `any_of` group until one of it agreed."""
     agreed = set(session.scalars(select(EscalationApproval.org_id).where(
         EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree")))  # fmt: skip
-    return [o for o in esc.required if o not in agreed]
+    waiting = [o for o in esc.required if o not in agreed]
+    if esc.any_of and not agreed & set(esc.any_of):
+        waiting += [o for o in esc.any_of if o not in waiting]
+    return waiting
+
+
+def _affected_countries(session: Session, crisis: Crisis, org_id: str) -> list[str]:
+    """The affected Member States to consult, as the deciding organisation `org_id` knows them: the countries of
+    the crisis's linked incidents that it may read (those of incidents hidden from it are neither required nor
+    named, so a refusal says nothing about them)."""
+    q = (select(IncidentCountry.country)
+         .join(CrisisIncident, CrisisIncident.incident_id == IncidentCountry.incident_id)
+         .join(Incident, Incident.id == IncidentCountry.incident_id)
+         .where(CrisisIncident.crisis_id == crisis.id, read_filter(org_principal(session, org_id), Incident))
+         .distinct())  # fmt: skip
+    return sorted(session.scalars(q))
+
+
+def missing_consultations(session: Session, crisis: Crisis, esc: Escalation, org_id: str) -> list[str]:
+    """The consultations `org_id` must have recorded before its agreement to `esc` counts (none for its own
+    organisation): each party of `esc.consult`; an affected Member State counts as consulted when an organisation
+    of that country was."""
+    parties = [p for p in esc.consult if p != org_id]
+    if not parties:
+        return []
+    consulted = set(session.scalars(
+        select(EscalationConsultation.org_id).where(EscalationConsultation.escalation_id == esc.id)))  # fmt: skip
+    missing: list[str] = []
+    for party in parties:
+        if party == AFFECTED_MEMBER_STATES:
+            countries = _affected_countries(session, crisis, org_id)
+            if not countries:
+                missing.append("the affected Member States (none is known to your organisation: the countries of "
+                               "the crisis's linked incidents that it may read name them; the crisis owner links "
+                               "them and their originators share them)")  # fmt: skip
+                continue
+            done = set(session.scalars(select(Organisation.country).where(Organisation.id.in_(sorted(consulted)))))
+            missing += [f"the affected Member State {cc}" for cc in countries if cc not in done]
+        elif party not in consulted:
+            missing.append(_names(session, [party])[party])
+    return missing
+
+
+def _activators(esc: Escalation, model: EscalationModel) -> set[str]:
+    """Organisations that agree to the step as the model's approvers (not the originator let in for widening)."""
+    try:
+        path = model.required_for(model.stage(esc.from_stage), model.stage(esc.to_stage))
+    except KeyError:
+        path = tuple(esc.required)
+    return set(path) | set(esc.any_of)
+
+
+def record_consultation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str,
+                        data: ConsultationIn) -> EscalationConsultation:  # fmt: skip
+    """Record that an organisation was consulted about a pending step, when, and its view (IPCR arrangements)."""
+    crisis, esc = _pending(session, actor, crisis_id, escalation_id)
+    rel: set[authority.Relation] = set()
+    if actor.org_id is not None and actor.org_id in {*esc.required, *esc.any_of}:
+        rel.add(authority.R.REQUIRED)
+    if actor.org_id is not None and actor.org_id == data.consulted:
+        rel.add(authority.R.NAMED)
+    authority.authorize(actor, "crisis.escalation.consult", rel)
+    assert actor.org_id is not None
+    if session.get(Organisation, data.consulted) is None:
+        raise _bad("consulted", f"unknown organisation {data.consulted}")
+    if data.consulted_at is not None and data.consulted_at.tzinfo is None:
+        raise _bad("consulted_at", "give a time zone, e.g. 2026-11-28T18:00:00Z")
+    now = utcnow()
+    when = data.consulted_at or now
+    if when > now:
+        raise _bad("consulted_at", "a consultation is recorded once it was held, not in advance")
+    existing = session.get(EscalationConsultation, (esc.id, data.consulted))
+    if existing is not None:
+        name = _names(session, [data.consulted])[data.consulted]
+        raise Conflict(f"the consultation of {name} is already recorded ({existing.consulted_at.isoformat()})")
+    row = EscalationConsultation(escalation_id=esc.id, org_id=data.consulted, consulted_at=when, view=data.view,
+                                 recorded_by_org_id=actor.org_id, recorded_by_id=actor.user_id, at=now)  # fmt: skip
+    session.add(row)
+    esc.modified_at = now
+    session.flush()
+    audit.record(session, actor=actor, tag="crises:escalation:consult", object_id=esc.id,
+                 summary={"crisis": crisis.id, "consulted": data.consulted,
+                          "consulted_at": when.isoformat()})  # fmt: skip
+    return row
+
+
+def consultations_of(session: Session, escalation_ids: Sequence[str]) -> list[EscalationConsultation]:
+    if not escalation_ids:
+        return []
+    return list(session.scalars(select(EscalationConsultation).where(
+        EscalationConsultation.escalation_id.in_(sorted(set(escalation_ids))))
+        .order_by(EscalationConsultation.consulted_at)))  # fmt: skip
+
+
+def set_commission_role(session: Session, *, actor: Principal, crisis_id: str, role: str, rationale: str,
+                        settings: Settings) -> Crisis:  # fmt: skip
+    """Record whether the Commission takes part in the model's community (EU-CyCLONe) as a member or an observer in
+    this crisis (NIS2 Art. 16(2)); a deciding member of that community or the crisis owner records it."""
+    crisis = _for_update(session, actor, crisis_id)
+    model = model_for(settings)
+    switch = model.commission
+    if switch is None:
+        raise Conflict("this deployment's escalation model names no Commission role to record (`commission`)")
+    rel = {authority.R.OWNER} if actor.org_id == crisis.owner_org_id else set()
+    if actor.org_id is not None and actor.org_id in _community_deciders(session, crisis, switch.community, model):
+        rel.add(authority.R.DECIDER)
+    authority.authorize(actor, "crisis.commission-role", rel, refusal=(
+        f"only the crisis owner and the deciding members of {switch.community} record the Commission's role there "
+        f"({switch.basis})"))  # fmt: skip
+    new = _choice("role", role, [r.value for r in CommissionRole])
+    _open(crisis)
+    if new == crisis.commission_role:
+        raise Conflict(f"the crisis already records the Commission as {new} of {switch.community}")
+    before = crisis.commission_role
+    crisis.commission_role = new
+    crisis.modified_at = utcnow()
+    assert actor.org_id is not None
+    level = next(s.level for s in model.stages if s.community == switch.community)
+    article = "a member" if new == CommissionRole.MEMBER else "an observer"
+    _decision(session, actor, crisis, level=level, kind=DecisionKind.OTHER,
+              title=f"The Commission takes part in {switch.community} as {article} ({switch.basis})",
+              rationale=rationale, decided_by=[actor.org_id])  # fmt: skip
+    audit.record(session, actor=actor, tag="crises:crisis:commission-role", object_id=crisis.id,
+                 summary={"from": before, "to": new, "community": switch.community, "basis": switch.basis})  # fmt: skip
+    return crisis
 
 
 def _share_with(session: Session, actor: Principal, crisis: Crisis, org_ids: Sequence[str]) -> None:
@@ -597,7 +795,7 @@ def _apply(session: Session, actor: Principal, crisis: Crisis, esc: Escalation, 
         kind=kind,
         title=f"{verb} to {target.label}",
         rationale=esc.rationale,
-        decided_by=[crisis.owner_org_id, *agreed],
+        decided_by=[o for o in (_proposer_org(session, esc),) if o] + agreed,
         escalation_id=esc.id,
     )
     esc.state = EscalationState.DONE.value
@@ -612,7 +810,7 @@ def _apply(session: Session, actor: Principal, crisis: Crisis, esc: Escalation, 
     _notify(session, crisis, event=f"crises:crisis:{esc.direction}", subject=f"{verb}: {crisis.title}",
             body=f"The crisis '{crisis.title}' moved to '{target.label}' ({target.level} level).",
             object_id=esc.id, dedupe=f"escalation-done:{esc.id}",
-            orgs=_community_orgs(session, target.notify) | set(esc.required))  # fmt: skip
+            orgs=_community_orgs(session, target.notify) | set(esc.required) | set(esc.any_of))  # fmt: skip
 
 
 def _pending(session: Session, actor: Principal, crisis_id: str, escalation_id: str) -> tuple[Crisis, Escalation]:
@@ -631,22 +829,31 @@ def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, esc
                       comment: str, settings: Settings) -> Escalation:  # fmt: skip
     """One required organisation agrees (or refuses). The crisis row lock makes two answers at once both count."""
     crisis, esc = _pending(session, actor, crisis_id, escalation_id)
-    names = ", ".join(_names(session, esc.required).values()) or "nobody"
-    authority.authorize(actor, "crisis.escalation.answer", {authority.R.REQUIRED} if actor.org_id in esc.required
-                        else set(), refusal=f"your organisation is not among those that must agree to this step "
-                        f"({names})")  # fmt: skip
+    names = ", ".join(_names(session, [*esc.required, *esc.any_of]).values()) or "nobody"
+    may_agree = actor.org_id in {*esc.required, *esc.any_of}
+    authority.authorize(
+        actor,
+        "crisis.escalation.answer",
+        {authority.R.REQUIRED} if may_agree else set(),
+        refusal=f"your organisation is not among those that must agree to this step ({names})",
+    )
     assert actor.org_id is not None
     if not agree and not comment:
         raise _bad("comment", "say why your organisation does not agree")
     existing = session.get(EscalationApproval, (esc.id, actor.org_id))
     if existing is not None:
         raise Conflict(f"your organisation already answered ({existing.verdict}) on {existing.at.isoformat()}")
+    model = model_for(settings)
+    if agree and actor.org_id in _activators(esc, model):
+        missing = missing_consultations(session, crisis, esc, actor.org_id)
+        if missing:
+            raise Conflict(f"record the consultations this step needs before agreeing: {'; '.join(missing)} "
+                           f"(POST /api/v1/crises/{crisis.id}/escalations/{esc.id}/consultations)")  # fmt: skip
     session.add(EscalationApproval(escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id,
                                    verdict="agree" if agree else "reject", comment=comment))  # fmt: skip
     session.flush()
     audit.record(session, actor=actor, tag="crises:escalation:" + ("agree" if agree else "reject"), object_id=esc.id,
                  summary={"crisis": crisis.id, "org": actor.org_id})  # fmt: skip
-    model = model_for(settings)
     if not agree:
         esc.state = EscalationState.REJECTED.value
         esc.decided_at = utcnow()
@@ -658,7 +865,8 @@ def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, esc
         esc.decision_id = decision.id
         _notify(session, crisis, event="crises:escalation:rejected", subject=f"Not agreed: {crisis.title}",
                 body=f"The move to '{target.label}' was not agreed.", object_id=esc.id,
-                dedupe=f"escalation-rejected:{esc.id}", orgs=[crisis.owner_org_id, *esc.required])  # fmt: skip
+                dedupe=f"escalation-rejected:{esc.id}",
+                orgs=[crisis.owner_org_id, *esc.required, *esc.any_of])  # fmt: skip
     elif not _waiting_for(session, esc):
         _apply(session, actor, crisis, esc, model)
     return esc

@@ -8,13 +8,17 @@ from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from cybercrisis.access import sharing
+from cybercrisis.access.permissions import Permission
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.directory import exchange, service
 from cybercrisis.directory.models import Contact, Organisation
 from cybercrisis.directory.schemas import (
+    CommunityMemberOut,
     CommunityOut,
     ContactIn,
     ContactOut,
+    MembershipOut,
+    MembershipRoleIn,
     OrganisationDetail,
     OrganisationIn,
     OrganisationOut,
@@ -35,6 +39,7 @@ def org_out(org: Organisation) -> OrganisationOut:
         country=org.country,
         levels=org.levels,
         communities=org.communities,
+        memberships=[MembershipOut(community=c, role=r) for c, r in org.roles.items()],
         parent_id=org.parent_id,
         website=org.website,
         description=org.description,
@@ -103,6 +108,7 @@ def create_organisation(body: OrganisationIn, db: DB, principal: CurrentPrincipa
         website=body.website,
         description=body.description,
         org_id=body.id,
+        roles=body.roles,  # type: ignore[arg-type]
     )
     return org_out(org)
 
@@ -116,9 +122,34 @@ def update_organisation(org_id: str, body: OrganisationPatch, db: DB, principal:
 @router.get("/communities", operation_id="list_communities", response_model=list[CommunityOut])
 def list_communities(db: DB, principal: CurrentPrincipal) -> list[CommunityOut]:
     return [
-        CommunityOut(slug=c.slug, name=c.name, level=c.level, description=c.description)
+        CommunityOut(slug=c.slug, name=c.name, level=c.level, description=c.description, basis=c.basis)
         for c in service.list_communities(db)
     ]
+
+
+@router.get(
+    "/communities/{slug}/members", operation_id="list_community_members", response_model=list[CommunityMemberOut]
+)
+def list_community_members(slug: str, db: DB, principal: CurrentPrincipal) -> list[CommunityMemberOut]:
+    """Who is in the community and as what (member, observer, secretariat, invited observer)."""
+    principal.require(Permission.DIRECTORY_READ)
+    return [
+        CommunityMemberOut(organisation=o.id, short_name=o.short_name, type=o.type, country=o.country, role=r)
+        for o, r in service.community_members(db, community=slug)
+    ]
+
+
+@router.put(
+    "/organisations/{org_id}/memberships/{community}",
+    operation_id="set_membership_role",
+    response_model=MembershipOut,
+)
+def set_membership_role(
+    org_id: str, community: str, body: MembershipRoleIn, db: DB, principal: CurrentPrincipal
+) -> MembershipOut:
+    """Set the organisation's role in the community, adding it to the community when it is not in it."""
+    role = service.set_membership_role(db, actor=principal, org_id=org_id, community=community, role=body.role.value)
+    return MembershipOut(community=community, role=role)
 
 
 @router.post("/contacts", status_code=201, operation_id="create_contact", response_model=ContactOut)

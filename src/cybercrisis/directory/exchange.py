@@ -25,7 +25,7 @@ from cybercrisis.access.schemas import ShareWith
 from cybercrisis.access.tlp import TLP
 from cybercrisis.audit import service as audit
 from cybercrisis.directory import service
-from cybercrisis.directory.models import Community, Contact, Organisation
+from cybercrisis.directory.models import Community, Contact, MembershipRole, Organisation
 from cybercrisis.errors import InvalidInput
 
 # Namespace for deterministic organisation ids: the same directory key gives the same identity on every node.
@@ -42,6 +42,9 @@ CSV_FIELDS = [
     "website",
     "description",
 ]
+
+
+MEMBER = MembershipRole.MEMBER.value
 
 
 def org_id_for_key(key: str) -> str:
@@ -76,6 +79,7 @@ def _org_dict(org: Organisation) -> dict[str, Any]:
         "country": org.country,
         "levels": org.levels,
         "communities": org.communities,
+        "roles": org.roles,
         "parent_id": org.parent_id,
         "website": org.website,
         "description": org.description,
@@ -97,7 +101,7 @@ def export_json(session: Session, *, principal: Principal) -> str:
         )
     doc = {
         "communities": [
-            {"slug": c.slug, "name": c.name, "level": c.level, "description": c.description}
+            {"slug": c.slug, "name": c.name, "level": c.level, "description": c.description, "basis": c.basis}
             for c in service.list_communities(session)
         ],
         "organisations": [{**_org_dict(o), "contacts": contacts.get(o.id, [])} for o in orgs],
@@ -112,7 +116,8 @@ def export_csv(session: Session) -> str:
     for org in session.scalars(select(Organisation).order_by(Organisation.name)):
         row = _org_dict(org)
         row["levels"] = ";".join(org.levels)
-        row["communities"] = ";".join(org.communities)
+        # A role other than member travels as `slug:role` (e.g. `eu-cyclone:observer`).
+        row["communities"] = ";".join(c if r == MEMBER else f"{c}:{r}" for c, r in org.roles.items())
         writer.writerow({k: row[k] or "" for k in CSV_FIELDS})
     return out.getvalue()
 
@@ -125,7 +130,9 @@ def _parse(text: str, fmt: str) -> dict[str, Any]:
             raise InvalidInput(f"the CSV lacks the column(s) {', '.join(missing)}; expected {', '.join(CSV_FIELDS)}")
         for row in rows:
             row["levels"] = [v for v in (row.get("levels") or "").split(";") if v]
-            row["communities"] = [v for v in (row.get("communities") or "").split(";") if v]
+            entries = [v.strip() for v in (row.get("communities") or "").split(";") if v.strip()]
+            row["communities"] = [v.split(":", 1)[0] for v in entries]
+            row["roles"] = {v.split(":", 1)[0]: v.split(":", 1)[1] for v in entries if ":" in v}
         textcheck.require_clean({"organisations": rows})  # NUL: PostgreSQL cannot store it
         return {"organisations": rows}
     try:
@@ -143,16 +150,20 @@ def import_directory(session: Session, *, actor: Principal, text: str, fmt: str)
     data = _parse(text, fmt)
     result = ImportResult()
     for c in data.get("communities") or []:
-        if session.get(Community, c["slug"]) is None:
+        existing = session.get(Community, c["slug"])
+        if existing is None:
             session.add(
                 Community(
                     slug=c["slug"],
                     name=c["name"],
                     level=c.get("level", "technical"),
                     description=c.get("description", ""),
+                    basis=c.get("basis", ""),
                 )
             )
             result.communities_created += 1
+        elif not existing.basis and c.get("basis"):
+            existing.basis = c["basis"]  # a community created before roles had a basis gains it
     session.flush()
 
     entries = data["organisations"]
@@ -214,6 +225,17 @@ def _upsert(
     }
     if not fields["name"] or not fields["short_name"]:
         raise InvalidInput("name and short_name are required")
+    raw_roles = raw.get("roles") or {}
+    if not isinstance(raw_roles, dict):
+        raise InvalidInput(
+            "roles is an object: community slug -> role", errors=[{"field": "roles", "message": "not an object"}]
+        )
+    # The file is the truth: a community it lists without a role is a plain membership.
+    fields["roles"] = {c: str(raw_roles.get(c, MEMBER)) for c in fields["communities"]}
+    stray = sorted(set(raw_roles) - set(fields["communities"]))
+    if stray:
+        raise InvalidInput(f"roles name communities the organisation is not in: {', '.join(stray)}",
+                           errors=[{"field": "roles", "message": "role for a community not listed"}])  # fmt: skip
     org = session.get(Organisation, org_id)
     if org is None:
         org = service.create_organisation(
@@ -229,6 +251,7 @@ def _upsert(
             website=fields["website"],
             description=fields["description"],
             org_id=org_id,
+            roles=fields["roles"],
         )
         result.created += 1
     else:

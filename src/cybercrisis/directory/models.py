@@ -12,6 +12,7 @@ from cybercrisis.db import Base, StixId, UTCDateTime, utcnow
 
 class OrgType(StrEnum):
     NATIONAL_CSIRT = "national-csirt"
+    IPCR_REPRESENTATIVE = "ipcr-representative"
     SPOC = "spoc"
     COMPETENT_AUTHORITY = "competent-authority"
     CRISIS_AUTHORITY = "crisis-authority"
@@ -24,6 +25,7 @@ class OrgType(StrEnum):
 
 ORG_TYPE_LABELS: dict[OrgType, str] = {
     OrgType.NATIONAL_CSIRT: "National CSIRT",
+    OrgType.IPCR_REPRESENTATIVE: "Member State's IPCR representative (permanent representation)",
     OrgType.SPOC: "Single point of contact",
     OrgType.COMPETENT_AUTHORITY: "Competent authority",
     OrgType.CRISIS_AUTHORITY: "Cyber crisis management authority",
@@ -57,6 +59,8 @@ class Community(Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     level: Mapped[str] = mapped_column(String(16), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Where each membership role comes from, e.g. "NIS2 Art. 15(2): ... the Commission participates as an observer".
+    basis: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
 
 class OrganisationLevel(Base):
@@ -66,12 +70,40 @@ class OrganisationLevel(Base):
     level: Mapped[str] = mapped_column(String(16), primary_key=True)
 
 
+class MembershipRole(StrEnum):
+    """What an organisation is in a community. Every role reads what the community reads; only `member` decides.
+
+    The roles are those the founding texts give: NIS2 (Directive (EU) 2022/2555) Art. 14(2) (Cooperation Group:
+    the Commission provides the secretariat), Art. 15(2) (CSIRTs network: CERT-EU and the Member States' CSIRTs
+    are its members, the Commission an observer, ENISA the secretariat), Art. 16(2) (EU-CyCLONe: the Commission an
+    observer unless a large-scale incident has or is likely to have a significant impact on services within the
+    scope of NIS2, ENISA the secretariat; observers may be invited), and Council Implementing Decision (EU)
+    2018/1993 (IPCR arrangements) for the IPCR community."""
+
+    MEMBER = "member"
+    OBSERVER = "observer"
+    SECRETARIAT = "secretariat"
+    INVITED_OBSERVER = "invited-observer"
+
+
+MEMBERSHIP_ROLE_LABELS: dict[MembershipRole, str] = {
+    MembershipRole.MEMBER: "Member",
+    MembershipRole.OBSERVER: "Observer",
+    MembershipRole.SECRETARIAT: "Secretariat",
+    MembershipRole.INVITED_OBSERVER: "Invited observer",
+}
+
+
 class CommunityMembership(Base):
     __tablename__ = "community_members"
 
     org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
     community_slug: Mapped[str] = mapped_column(
         String(64), ForeignKey("communities.slug", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    # Reading follows membership of any role; deciding (e.g. a crisis decision) is for `member` only.
+    role: Mapped[str] = mapped_column(
+        String(24), nullable=False, default=MembershipRole.MEMBER.value, server_default=MembershipRole.MEMBER.value
     )
 
 
@@ -105,7 +137,13 @@ class Organisation(Base):
 
     @property
     def communities(self) -> list[str]:
+        """Every community the organisation reads as: members, observers, secretariat and invited observers alike."""
         return [r.community_slug for r in self.community_rows]
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Community slug -> MembershipRole value."""
+        return {r.community_slug: r.role for r in self.community_rows}
 
 
 class Contact(Shareable, Base):

@@ -22,6 +22,7 @@ from cybercrisis.directory.models import (
     Contact,
     ContactKind,
     Level,
+    MembershipRole,
     Organisation,
     OrganisationLevel,
     OrgType,
@@ -108,6 +109,85 @@ def list_communities(session: Session) -> list[Community]:
     return list(session.scalars(select(Community).order_by(Community.name)))
 
 
+MEMBER = MembershipRole.MEMBER.value
+
+
+def _validate_roles(roles: dict[str, str], communities: list[str]) -> dict[str, str]:
+    for slug, role in roles.items():
+        if slug not in communities:
+            raise _bad("roles", f"a role is given for '{slug}', which is not among the organisation's communities")
+        _enum_value(MembershipRole, str(role), "roles")
+    return {slug: str(role) for slug, role in roles.items()}
+
+
+def set_membership_role(session: Session, *, actor: Principal, org_id: str, community: str, role: str) -> str:
+    """Put the organisation in the community with this role (adding it when it is not in it); returns the role.
+    Same authority as changing an organisation's communities: the directory's writers
+    (`directory:organisation:write`), never for their own organisation."""
+    actor.require(Permission.DIRECTORY_WRITE)
+    org = get_organisation(session, principal=actor, org_id=org_id)
+    if session.get(Community, community) is None:
+        raise NotFound(f"no community {community}")
+    _enum_value(MembershipRole, role, "role")
+    rows = {r.community_slug: r for r in org.community_rows}
+    previous = rows[community].role if community in rows else None
+    if previous == role:
+        return role
+    if org.id == actor.org_id:
+        raise PermissionDenied("another administrator changes the communities and membership roles of your own "
+                               "organisation: they decide what it reads and where it decides")  # fmt: skip
+    if community in rows:
+        rows[community].role = role
+    else:
+        org.community_rows.append(CommunityMembership(community_slug=community, role=role))
+    org.modified_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        tag="directory:membership:update",
+        object_id=org.id,
+        summary={"community": community, "role": role, "previous": previous},
+    )
+    return role
+
+
+def community_members(session: Session, *, community: str) -> list[tuple[Organisation, str]]:
+    """The organisations in a community with their roles, members first."""
+    if session.get(Community, community) is None:
+        raise NotFound(f"no community {community}")
+    order = [r.value for r in MembershipRole]
+    rows = session.execute(
+        select(Organisation, CommunityMembership.role)
+        .join(CommunityMembership, CommunityMembership.org_id == Organisation.id)
+        .where(CommunityMembership.community_slug == community)
+        .order_by(Organisation.name)
+    ).all()
+    return sorted(((o, r) for o, r in rows), key=lambda item: order.index(item[1]) if item[1] in order else 99)
+
+
+def community_role(session: Session, *, org_id: str, community: str) -> str | None:
+    """The organisation's role in the community (a `MembershipRole` value), or None when it is not in it."""
+    return session.scalar(
+        select(CommunityMembership.role).where(
+            CommunityMembership.org_id == org_id, CommunityMembership.community_slug == community
+        )
+    )
+
+
+def deciding_members(session: Session, *, community: str) -> set[str]:
+    """The ids of the organisations that decide in the community: its members, not its observers, invited observers
+    or secretariat (NIS2 Art. 15(2), 16(2): the Commission observes and ENISA provides the secretariat)."""
+    return set(
+        session.scalars(
+            select(CommunityMembership.org_id).where(
+                CommunityMembership.community_slug == community,
+                CommunityMembership.role == MembershipRole.MEMBER.value,
+            )
+        )
+    )
+
+
 def _validate_org_fields(
     session: Session,
     *,
@@ -144,11 +224,13 @@ def create_organisation(
     website: str = "",
     description: str = "",
     org_id: str | None = None,
+    roles: dict[str, str] | None = None,
 ) -> Organisation:
     actor.require(Permission.DIRECTORY_WRITE)
     cc, levels, communities = _validate_org_fields(
         session, type_=type_, country=country, levels=levels, communities=communities, parent_id=parent_id
     )
+    wanted_roles = _validate_roles(roles or {}, communities)
     if session.scalars(select(Organisation.id).where(Organisation.short_name.ilike(short_name))).first():
         raise Conflict(f"an organisation with short name '{short_name}' exists already")
     if org_id is not None and not org_id.startswith("identity--"):
@@ -163,7 +245,7 @@ def create_organisation(
         website=website,
         description=description,
         level_rows=[OrganisationLevel(level=lv) for lv in levels],
-        community_rows=[CommunityMembership(community_slug=c) for c in communities],
+        community_rows=[CommunityMembership(community_slug=c, role=wanted_roles.get(c, MEMBER)) for c in communities],
     )
     session.add(org)
     session.flush()
@@ -190,21 +272,32 @@ def update_organisation(session: Session, *, actor: Principal, org_id: str, chan
     )
     if changes.get("parent_id") == org.id:
         raise _bad("parent_id", "an organisation cannot be its own parent")
-    widens_own = ("communities" in changes and sorted(communities) != sorted(org.communities)) or (
-        "parent_id" in changes and changes["parent_id"] != org.parent_id
+    current_roles = org.roles
+    roles = {c: current_roles.get(c, MEMBER) for c in communities}
+    if "roles" in changes:
+        roles |= _validate_roles(changes["roles"] or {}, communities)  # type: ignore[arg-type]
+    widens_own = (
+        ("communities" in changes and sorted(communities) != sorted(org.communities))
+        or ("parent_id" in changes and changes["parent_id"] != org.parent_id)
+        or ("roles" in changes and roles != current_roles)
     )
     if widens_own and org.id == actor.org_id:
-        # Communities and parent decide what an organisation reads (GREEN, AMBER pass-on): nobody sets their own.
-        raise PermissionDenied("another administrator changes the communities or the parent of your own "
-                               "organisation: they decide what it reads")  # fmt: skip
+        # Communities and parent decide what an organisation reads (GREEN, AMBER pass-on), a membership role who
+        # decides in a community: nobody sets their own.
+        raise PermissionDenied("another administrator changes the communities, membership roles or the parent of "
+                               "your own organisation: they decide what it reads and where it decides")  # fmt: skip
     for key in ("name", "short_name", "type", "website", "description", "parent_id"):
         if key in changes:
             setattr(org, key, changes[key])
     org.country = cc
     if "levels" in changes:
         org.level_rows = [OrganisationLevel(level=lv) for lv in levels]
-    if "communities" in changes:
-        org.community_rows = [CommunityMembership(community_slug=c) for c in communities]
+    if "communities" in changes or "roles" in changes:
+        # Rows of kept communities are updated in place: a community still listed keeps its role.
+        kept = {r.community_slug: r for r in org.community_rows if r.community_slug in roles}
+        for slug, row in kept.items():
+            row.role = roles[slug]
+        org.community_rows = [kept.get(c) or CommunityMembership(community_slug=c, role=roles[c]) for c in communities]
     org.modified_at = utcnow()
     audit.record(
         session,

@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, delete, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from cybercrisis.access import sharing  # as a module: sharing -> audit -> publish -> copies imports it first
 from cybercrisis.access.models import Share
 from cybercrisis.access.policy import can_read, read_filter, read_scope
 from cybercrisis.access.principal import Principal
-from cybercrisis.access.sharing import shares_of_many
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import StixObject
 
@@ -137,7 +137,7 @@ def held(session: Session, ids: Sequence[str], reader: Principal | None) -> dict
         found = list(session.scalars(select(StixObject.seq).where(StixObject.id.in_(chunk))))
         rows = sorted(session.execute(select(*columns).where(StixObject.seq.in_(found))), key=lambda r: r[0]) if (
             found) else []  # fmt: skip
-        access = shares_of_many(session, sorted({r[3] for r in rows})) if reader is not None else {}
+        access = sharing.shares_of_many(session, sorted({r[3] for r in rows})) if reader is not None else {}
         for seq, oid, modified, key, owner, node, origin, tlp, shares in rows:
             ours = node is None and published(origin, oid, key)
             can = reader is None or can_read(reader, tlp=tlp, owner_org_id=owner, shares=access.get(key, ()),

@@ -64,7 +64,8 @@ EXTENSION_ID = derived_id("extension-definition", "cybercrisis-incident")
 EXTENSION_SCHEMA = (
     "cybercrisis incident extension (property-extension of incident), documented in docs/exchange.md of the "
     "cybercrisis project. Properties: status (new|triage|ongoing|contained|resolved|closed), pap, aware_at, "
-    "occurred_at, handled_at (RFC 3339 UTC), entity_name, entity_type, suspected_malicious, cross_border, "
+    "occurred_at, handled_at (RFC 3339 UTC), entity_name, entity_type, entity_category (essential|important), "
+    "suspected_malicious, cross_border, "
     "exceeds_national_capacity (booleans), sectors (NIS2 sector keys), facts (Implementing Regulation 2024/2690 "
     "figures), exercise (boolean)."
 )
@@ -269,7 +270,7 @@ def incident_sdo(incident: Incident) -> stix2.Incident:
     for key, when in (("occurred_at", incident.occurred_at), ("handled_at", incident.handled_at)):
         if when is not None:
             ours[key] = _ts(when)
-    for key in ("entity_name", "entity_type"):
+    for key in ("entity_name", "entity_type", "entity_category"):
         if getattr(incident, key):
             ours[key] = getattr(incident, key)
     if incident.sectors:
@@ -732,6 +733,7 @@ def incident_from_stix(source: Any) -> dict[str, Any]:
         "exceeds_national_capacity": bool(ext.get("exceeds_national_capacity", False)),
         "entity_name": ext.get("entity_name", ""),
         "entity_type": ext.get("entity_type"),
+        "entity_category": ext.get("entity_category"),
         "facts": facts,
         **_read_relationships(inc, objects),
     }

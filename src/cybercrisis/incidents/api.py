@@ -13,7 +13,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.audit.api import timeline_out
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.incidents import service
+from cybercrisis.incidents import service, significance
 from cybercrisis.incidents.assessment import Thresholds
 from cybercrisis.incidents.models import Incident, Report
 from cybercrisis.incidents.schemas import (
@@ -31,6 +31,9 @@ from cybercrisis.incidents.schemas import (
     ObservableOut,
     ReportIn,
     ReportOut,
+    SignificanceDecisionOut,
+    SignificanceIn,
+    SignificanceOut,
 )
 from cybercrisis.schemas import Strict, TimelineEntry
 
@@ -54,7 +57,8 @@ def incident_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> In
         owner=i.owner_org_id, created_by=i.created_by_id, created=i.created_at, modified=i.modified_at,
         version=i.version, aware_at=i.aware_at, occurred_at=i.occurred_at, handled_at=i.handled_at,
         countries=i.countries, sectors=i.sectors, entity_name=i.entity_name, entity=i.entity_org_id,
-        entity_type=i.entity_type, rsit_class=i.rsit_class, rsit_type=i.rsit_type, root_cause=i.root_cause,
+        entity_type=i.entity_type, entity_category=i.entity_category, rsit_class=i.rsit_class,
+        rsit_type=i.rsit_type, root_cause=i.root_cause,
         threat_severity=i.threat_severity, impact_severity=i.impact_severity, outlook=i.outlook,
         suspected_malicious=i.suspected_malicious, cross_border=i.cross_border,
         exceeds_national_capacity=i.exceeds_national_capacity, tags=service.derived_tags(i), facts=i.facts,
@@ -62,6 +66,21 @@ def incident_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> In
         reports=[report_out(r) for r in service.reports_of(db, i.id)],
         share_with=sharing.share_list(sharing.shares_of(db, i.id)),
         assessment=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
+        significance=i.significance, apparent_root_cause=i.apparent_root_cause,
+    )  # fmt: skip
+
+
+def significance_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> SignificanceOut:
+    return SignificanceOut(
+        incident=i.id, significance=i.significance, meaning=significance.MEANING[i.significance],
+        clocks_run=significance.clocks_run(i), exercise=i.exercise,
+        suggestion=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
+        decisions=[
+            SignificanceDecisionOut(value=d.value, previous=d.previous, reason=d.reason, decided_at=d.decided_at,
+                                    decided_by=d.decided_by_id, decided_by_org=d.decided_by_org_id,
+                                    suggestion=d.suggestion)
+            for d in significance.history(db, i)
+        ],
     )  # fmt: skip
 
 
@@ -87,12 +106,20 @@ def list_incidents(
     rsit_class: str | None = None,
     tlp: str | None = None,
     overdue: bool = False,
+    significance: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="reported, significant, not-significant, near-miss or outside-nis2",
+            examples=["reported"],
+        ),
+    ] = None,
     q: Annotated[str | None, Query(max_length=300)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> IncidentPage:
     f = service.IncidentFilter(status=status, country=country, sector=sector, rsit_class=rsit_class, tlp=tlp,
-                               overdue=overdue, q=q)  # fmt: skip
+                               overdue=overdue, q=q, significance=significance)  # fmt: skip
     page, overdue_counts = service.list_incidents(db, principal=principal, filters=f, cursor=cursor, limit=limit)
     return IncidentPage(
         items=[
@@ -109,6 +136,7 @@ def list_incidents(
                 aware_at=i.aware_at,
                 modified=i.modified_at,
                 overdue_reports=overdue_counts.get(i.id, 0),
+                significance=i.significance,
             )
             for i in page.items
         ],
@@ -130,6 +158,32 @@ def update_incident(
     incident = service.update_incident(db, actor=principal, incident_id=incident_id, version=body.version,
                                        changes=changes)  # fmt: skip
     return incident_out(db, incident, thresholds(request), principal)
+
+
+@router.get("/incidents/{incident_id}/significance", operation_id="get_incident_significance",
+            response_model=SignificanceOut)  # fmt: skip
+def get_significance(incident_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> SignificanceOut:
+    """The incident's NIS2 significance, what it means, whether the Art. 23(4) clocks run, the rules' suggestion
+    and every decision taken so far."""
+    incident = service.get_incident(db, principal=principal, incident_id=incident_id)
+    return significance_out(db, incident, thresholds(request), principal)
+
+
+@router.post("/incidents/{incident_id}/significance", operation_id="decide_incident_significance",
+             response_model=SignificanceOut)  # fmt: skip
+def decide_significance(
+    incident_id: str, body: SignificanceIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> SignificanceOut:
+    """Decide the incident's significance (the recording organisation or the affected entity). `significant` starts
+    the NIS2 Art. 23(4) clocks from the entity's awareness (a deadline already past shows as overdue); any other
+    value stops the clocks of reports not yet submitted. Exercise incidents never get a deadline. The rules'
+    suggestion at that moment is kept with the decision."""
+    incident = service.get_incident(db, principal=principal, incident_id=incident_id)
+    t = thresholds(request)
+    suggestion = service.assess(db, incident, principal=principal, thresholds=t).as_dict()
+    significance.decide(db, actor=principal, incident_id=incident_id, value=body.value, reason=body.reason,
+                        suggestion=suggestion)  # fmt: skip
+    return significance_out(db, incident, t, principal)
 
 
 @router.post("/incidents/{incident_id}/reports", status_code=201, operation_id="submit_report",

@@ -1,53 +1,90 @@
-"""Significance and escalation assessment: explainable rules over an incident's facts.
+"""Significance and escalation assessment: the rules of incidents/criteria.py run over an incident's facts.
 
-Each rule says whether it fired and on which fact. Thresholds are the deployment's (Settings), defaulting to
-Implementing Regulation (EU) 2024/2690 and the NIS2 definitions in DOMAIN.md.
+Each finding says which rule, on which facts, under which legal basis (or that it is the deployment's own rule),
+and whether it fired. The result is a *suggestion*: a person decides significance (incidents/significance.py).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-CLOUD_LIKE = frozenset({
-    "cloud-computing-service-provider", "data-centre-service-provider", "content-delivery-network-provider",
-    "managed-service-provider", "managed-security-service-provider", "online-marketplace", "online-search-engine",
-    "social-networking-platform", "dns-service-provider", "tld-name-registry",
-})  # fmt: skip
-TRUST_SERVICE = frozenset({"trust-service-provider", "qualified-trust-service-provider"})
+from cybercrisis.incidents.criteria import (
+    CLOUD_LIKE,
+    DEPLOYMENT,
+    ENTITY_RULES,
+    LARGE_SCALE,
+    LARGE_SCALE_RULES,
+    LAW,
+    NONE,
+    NOT_COUNTED,
+    RED_IMPACT,
+    REG,
+    RELEVANT_ENTITY_TYPES,
+    SIGNIFICANT,
+    TRUST_SERVICE,
+    Case,
+    Recurrence,
+    Rule,
+    general_rules,
+    loss_limit,
+    recurrence_rule,
+)
+
+__all__ = [
+    "CLOUD_LIKE",
+    "RELEVANT_ENTITY_TYPES",
+    "TRUST_SERVICE",
+    "Assessment",
+    "Finding",
+    "Recurrence",
+    "Thresholds",
+    "assess",
+    "normalise_root_cause",
+    "rules_for",
+]
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    financial_loss_eur: int = 500_000
-    turnover_percent: float = 5.0
-    cloud_unavailable_minutes: int = 30
-    cloud_limited_minutes: int = 60
-    cloud_users_percent: float = 5.0
-    cloud_users_absolute: int = 1_000_000
-    trust_unavailable_minutes: int = 20
+    """The deployment's choices about the rules (`CYBERCRISIS_SIGNIFICANCE_*`). The law's figures are not here:
+    they are fixed in incidents/criteria.py next to the article that sets them."""
+
+    red_impact_suggests_significant: bool = True
+    general_criteria_for_all_entities: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> Thresholds:
-        """The deployment's thresholds: `CYBERCRISIS_SIGNIFICANCE_*` settings, defaulting to Reg. 2024/2690."""
-        return cls(**{f: getattr(settings, f"significance_{f}") for f in cls.__dataclass_fields__})
+        return cls(
+            red_impact_suggests_significant=settings.significance_red_impact_suggests_significant,
+            general_criteria_for_all_entities=settings.significance_general_criteria_for_all_entities,
+        )
 
 
 @dataclass(frozen=True)
 class Finding:
     rule: str
     fired: bool
-    effect: str  # significant | large-scale | cross-border
+    effect: str  # significant | large-scale | cross-border | not-counted | none
     fact: str
     explanation: str
+    basis: str = ""
+    source: str = LAW  # law | deployment
 
 
 @dataclass
 class Assessment:
-    significant: bool = False
+    significant: bool = False  # the suggestion; a person decides
     large_scale: bool = False
     cross_border: bool = False
+    criteria: str = ""  # which act's criteria apply to the entity type
     findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def suggestion(self) -> str:
+        return "significant" if self.significant else "not-significant"
 
     @property
     def suggest_escalation(self) -> bool:
@@ -56,131 +93,104 @@ class Assessment:
     def as_dict(self) -> dict[str, Any]:
         return {
             "significant": self.significant,
+            "suggestion": self.suggestion,
             "large_scale": self.large_scale,
             "cross_border": self.cross_border,
             "suggest_escalation": self.suggest_escalation,
+            "criteria": self.criteria,
             "findings": [asdict(f) for f in self.findings],
         }
 
 
+def normalise_root_cause(value: str | None) -> str:
+    """Apparent root causes compare equal regardless of case and spacing (Reg. 2024/2690 Art. 4(b))."""
+    return re.sub(r"\s+", " ", value or "").strip().casefold()
+
+
+def rules_for(entity_type: str | None, thresholds: Thresholds | None = None) -> tuple[Rule, ...]:
+    """The significance rules that apply to an entity type, in the order of the Regulation."""
+    t = thresholds or Thresholds()
+    rules: tuple[Rule, ...] = ()
+    if entity_type in RELEVANT_ENTITY_TYPES:
+        rules = (*general_rules(), recurrence_rule(), *ENTITY_RULES[entity_type or ""])
+    elif t.general_criteria_for_all_entities:
+        rules = (*general_rules(DEPLOYMENT), recurrence_rule(DEPLOYMENT))
+    if t.red_impact_suggests_significant:
+        rules = (*rules, RED_IMPACT)
+    return rules
+
+
 def assess(
     *,
-    countries: list[str],
-    exceeds_national_capacity: bool,
-    impact_severity: str | None,
-    cross_border: bool,
     entity_type: str | None,
-    facts: dict[str, Any],
-    recurring_loss_eur: int = 0,
+    facts: Mapping[str, Any],
+    suspected_malicious: bool = False,
+    exceeds_national_capacity: bool = False,
+    cross_border: bool = False,
+    impact_severity: str | None = None,
+    recurrence: Recurrence | None = None,
     thresholds: Thresholds | None = None,
 ) -> Assessment:
-    t = thresholds or Thresholds()
-    result = Assessment()
-
-    def rule(name: str, fired: bool, effect: str, fact: str, explanation: str) -> None:
-        result.findings.append(Finding(name, fired, effect, fact, explanation))
-        if fired:
-            if effect == "large-scale":
-                result.large_scale = result.significant = True
-            elif effect == "significant":
-                result.significant = True
-            elif effect == "cross-border":
-                result.cross_border = True
-
-    rule(
-        "two-or-more-member-states",
-        len(set(countries)) >= 2,
-        "large-scale",
-        f"countries = {sorted(set(countries))}",
-        "significant impact on at least two Member States makes a large-scale cybersecurity incident (NIS2 Art. 6(7))",
-    )
-    rule(
-        "exceeds-national-capacity",
-        exceeds_national_capacity,
-        "large-scale",
-        f"exceeds_national_capacity = {exceeds_national_capacity}",
-        "a disruption exceeding a Member State's capacity to respond is large-scale (NIS2 Art. 6(7))",
-    )
-    rule(
-        "impact-severity-red",
-        impact_severity == "red",
-        "significant",
-        f"impact_severity = {impact_severity}",
-        "red impact severity (NIS taxonomy) means severe operational disruption",
-    )
-    rule(
-        "possible-cross-border-impact",
-        cross_border,
-        "cross-border",
-        f"cross_border = {cross_border}",
-        "the entity reports a possible cross-border impact: the CSIRT informs the other Member States (Art. 23(6))",
-    )
-
-    loss = _int(facts.get("financial_loss_eur"))
-    turnover = _int(facts.get("annual_turnover_eur"))
-    limit = t.financial_loss_eur
-    if turnover:
-        limit = min(limit, int(turnover * t.turnover_percent / 100))
-    rule(
-        "financial-loss",
-        loss is not None and loss > limit,
-        "significant",
-        f"financial_loss_eur = {loss}, threshold = {limit}",
-        f"direct financial loss above EUR {t.financial_loss_eur:,} or {t.turnover_percent:g} % of annual turnover, "
-        "the lower (Reg. 2024/2690 Art. 3)",
-    )
-    if recurring_loss_eur:
-        rule(
-            "recurring-incidents",
-            recurring_loss_eur > limit,
-            "significant",
-            f"losses of incidents with the same root cause in 6 months = {recurring_loss_eur}",
-            "incidents recurring twice in six months with the same apparent root cause count as one (Art. 4)",
-        )
-
-    unavailable = _int(facts.get("unavailability_minutes"))
-    if entity_type in CLOUD_LIKE:
-        rule(
-            "service-completely-unavailable",
-            unavailable is not None and unavailable > t.cloud_unavailable_minutes,
-            "significant",
-            f"unavailability_minutes = {unavailable}",
-            f"the service was completely unavailable for more than {t.cloud_unavailable_minutes} minutes",
-        )
-        limited = _int(facts.get("limited_availability_minutes"))
-        users = _int(facts.get("users_affected"))
-        pct = _float(facts.get("users_affected_percent"))
-        many = (users is not None and users > t.cloud_users_absolute) or (
-            pct is not None and pct > t.cloud_users_percent
-        )
-        rule(
-            "service-limited-for-many-users",
-            bool(many and limited and limited > t.cloud_limited_minutes),
-            "significant",
-            f"users_affected = {users}, users_affected_percent = {pct}, minutes = {limited}",
-            f"limited availability for over {t.cloud_users_percent:g} % of users or over "
-            f"{t.cloud_users_absolute:,} users for more than {t.cloud_limited_minutes} minutes",
-        )
-    if entity_type in TRUST_SERVICE:
-        rule(
-            "trust-service-unavailable",
-            unavailable is not None and unavailable > t.trust_unavailable_minutes,
-            "significant",
-            f"unavailability_minutes = {unavailable}",
-            f"the trust service was unavailable for more than {t.trust_unavailable_minutes} minutes",
-        )
+    case = Case(entity_type, facts, suspected_malicious, exceeds_national_capacity, cross_border, impact_severity,
+                recurrence)  # fmt: skip
+    relevant = entity_type in RELEVANT_ENTITY_TYPES
+    result = Assessment(criteria=f"{REG} Art. 3 to 14" if relevant else "NIS2 Art. 23(3)")
+    if not relevant:
+        result.findings.append(Finding(
+            "outside-reg-2024-2690", True, NONE, f"entity_type = {entity_type or 'not recorded'}",
+            "the Implementing Regulation's criteria apply only to the entity types of its Art. 1; for this entity "
+            "NIS2 Art. 23(3) applies (severe operational disruption or financial loss for the entity, or "
+            "considerable material or non-material damage to others), which sets no figures: a person judges",
+            f"{REG} Art. 1", LAW,
+        ))  # fmt: skip
+    scheduled = case.flag("scheduled_maintenance")
+    for rule in rules_for(entity_type, thresholds):
+        if rule.name == "recurring-incidents" and recurrence is None:
+            continue  # a first occurrence, or no other the reader may read: nothing to say
+        fired = rule.test(case) and not (scheduled and rule.availability)
+        result.findings.append(Finding(rule.name, fired, rule.effect, _fact(rule, case, scheduled),
+                                       rule.explanation, rule.basis, rule.source))  # fmt: skip
+        result.significant |= fired and rule.effect == SIGNIFICANT
+    if scheduled and relevant:
+        result.findings.append(Finding(
+            "scheduled-maintenance", True, NOT_COUNTED, "scheduled_maintenance = True",
+            "scheduled interruptions of service and planned consequences of scheduled maintenance are not "
+            "significant incidents: the availability criteria do not count them", f"{REG} Art. 3(2)", LAW,
+        ))  # fmt: skip
+    for rule in LARGE_SCALE_RULES:
+        fired = rule.test(case)
+        result.findings.append(Finding(rule.name, fired, rule.effect, _fact(rule, case, False), rule.explanation,
+                                       rule.basis, rule.source))  # fmt: skip
+        if fired and rule.effect == LARGE_SCALE:
+            result.large_scale = True
+        elif fired:
+            result.cross_border = True
     return result
 
 
-def _int(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return int(value)
-    return None
+def _fact(rule: Rule, case: Case, scheduled: bool) -> str:
+    if rule.name == "recurring-incidents" and case.recurrence is not None:
+        r = case.recurrence
+        return (
+            f"apparent_root_cause = {r.apparent_root_cause!r}, incidents within 6 months = {r.incidents}, "
+            f"threshold = {_num(loss_limit(r.annual_turnover_eur))}, combined financial_loss_eur = "
+            f"{r.financial_loss_eur}"
+        )
+    parts = [f"{key} = {_show(case.value(key))}" for key in rule.reads]
+    if rule.name == "direct-financial-loss":
+        parts.append(f"threshold = {_num(loss_limit(case.number('annual_turnover_eur')))}")
+    if scheduled and rule.availability:
+        parts.append("scheduled_maintenance = True (Art. 3(2))")
+    return ", ".join(parts)
 
 
-def _float(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
+def _show(value: object) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"

@@ -31,6 +31,20 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class Significance(StrEnum):
+    """Where an incident stands under NIS2 (incidents/significance.py decides; the decision is recorded).
+
+    Art. 23(1) obliges essential and important entities to notify *significant* incidents, and its clocks (23(4))
+    run from awareness of one; Art. 30 lets anyone notify incidents, cyber threats and near misses voluntarily.
+    """
+
+    REPORTED = "reported"  # recorded, significance not yet decided: no NIS2 clock runs
+    SIGNIFICANT = "significant"  # NIS2 Art. 23(3): Art. 23(4) clocks run from awareness
+    NOT_SIGNIFICANT = "not-significant"
+    NEAR_MISS = "near-miss"  # NIS2 Art. 6(5); voluntary notification under Art. 30
+    OUTSIDE_NIS2 = "outside-nis2"  # the entity or the event is outside NIS2's scope (Art. 2)
+
+
 class ReportKind(StrEnum):
     EARLY_WARNING = "early-warning"
     NOTIFICATION = "notification"
@@ -48,7 +62,12 @@ class Incident(Shareable, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=IncidentStatus.NEW.value, index=True)
     entity_name: Mapped[str] = mapped_column(String(300), nullable=False, default="")
     entity_org_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
+    # The kind of provider, where Reg. (EU) 2024/2690 or NIS2 gives it its own rules (e.g. qualified trust service
+    # provider, DNS service provider); None for any other entity.
     entity_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # essential | important (NIS2 Art. 3), a separate fact: a qualified trust service provider is essential whatever
+    # its size (Art. 3(1)(b)) and keeps its own type.
+    entity_category: Mapped[str | None] = mapped_column(String(16), nullable=True)
     aware_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -63,6 +82,14 @@ class Incident(Shareable, Base):
     exceeds_national_capacity: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     pap: Mapped[str] = mapped_column(String(8), nullable=False, default="amber")
     tags: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    # NIS2 significance (Significance): decided by a person, suggested by the rules; history in SignificanceDecision.
+    significance: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=Significance.REPORTED.value, index=True
+    )
+    # The apparent root cause as the analyst confirmed it (free text, e.g. "CVE-2024-3400 on the VPN gateway"):
+    # incidents with the same one are candidates for recurrence (Reg. 2024/2690 Art. 4); `root_cause` is the
+    # broad category of the NIS taxonomy and is not enough for that.
+    apparent_root_cause: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # Facts for the Implementing Regulation 2024/2690 thresholds; all optional.
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
 
@@ -127,6 +154,25 @@ class Report(Base):
         if self.due_at is None or self.submitted_at <= self.due_at:
             return "on-time"
         return "late"
+
+
+class SignificanceDecision(Base):
+    """One decision on an incident's NIS2 significance (incidents/significance.py): read with the incident."""
+
+    __tablename__ = "significance_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    value: Mapped[str] = mapped_column(String(16), nullable=False)
+    previous: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    # What the rules suggested when the decision was taken (the assessment's suggestion and the rules that fired).
+    suggestion: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    decided_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)
+    decided_by_org_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
 
 
 class ReportSubmission(Base):

@@ -13,7 +13,7 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.errors import Conflict
-from cybercrisis.incidents import deadlines, tasks
+from cybercrisis.incidents import deadlines, significance, tasks
 from cybercrisis.incidents.common import CLOCK_SKEW, _bad, check_writer, get_incident
 from cybercrisis.incidents.correlation import add_sightings, normalise_observables
 from cybercrisis.incidents.models import (
@@ -110,8 +110,9 @@ def _after_early_warning(
     if data.cross_border is not None:
         incident.cross_border = data.cross_border
     if not any(r.kind == "feedback" for r in reports):
+        due = deadlines.feedback_due(report.submitted_at) if significance.clocks_run(incident) else None
         session.add(Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.FEEDBACK.value,
-                           due_at=deadlines.feedback_due(report.submitted_at)))  # fmt: skip
+                           due_at=due))  # fmt: skip
 
 
 def _check_report(data: ReportIn, incident: Incident, now: datetime) -> datetime:
@@ -136,6 +137,9 @@ def refresh_final_due(session: Session, incident: Incident) -> None:
     final = reports.get("final")
     if final is None or final.submitted_at is not None:
         return
+    if not significance.clocks_run(incident):
+        final.due_at = None
+        return
     note, progress = reports.get("notification"), reports.get("progress")
     final.due_at = deadlines.final_due(
         notification_submitted_at=note.submitted_at if note else None,
@@ -148,6 +152,11 @@ def request_intermediate(session: Session, *, actor: Principal, incident_id: str
     """The CSIRT or authority asks for an intermediate report (NIS2 Art. 23(4)(c))."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
     check_writer(actor, incident, "incident.request-intermediate")
+    if not significance.clocks_run(incident):
+        raise Conflict(
+            "intermediate reports are asked for significant incidents (NIS2 Art. 23(4)(c)); this one is "
+            f"{incident.significance}{' and exercise data' if incident.exercise else ''}: decide its significance first"
+        )
     now = utcnow()
     if due_at.tzinfo is None or due_at <= now:
         raise _bad("due_at", "the due time must be in the future, with a time zone")

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from cybercrisis.access.schemas import ShareList, ShareWith
+from cybercrisis.directory.countries import EU_MEMBER_STATES
 from cybercrisis.schemas import Strict
 
 
@@ -14,15 +15,221 @@ class ObservableIn(Strict):
     value: str = Field(min_length=1, max_length=2048)
 
 
-class Facts(Strict):
-    """Figures for the 2024/2690 thresholds; all optional."""
+_REG = "Reg. (EU) 2024/2690"
+_USERS = (
+    " Users are counted as Art. 3(3) says: customers with a contract giving access to the service, and the natural "
+    "and legal persons associated with business customers that use it."
+)
 
-    financial_loss_eur: int | None = Field(default=None, ge=0)
-    annual_turnover_eur: int | None = Field(default=None, ge=0)
-    unavailability_minutes: int | None = Field(default=None, ge=0)
-    limited_availability_minutes: int | None = Field(default=None, ge=0)
-    users_affected: int | None = Field(default=None, ge=0)
-    users_affected_percent: float | None = Field(default=None, ge=0, le=100)
+
+class Facts(Strict):
+    """What the significance rules read (incidents/criteria.py); every key is optional and a rule whose facts are
+    not recorded does not fire. The articles are those of Implementing Regulation (EU) 2024/2690 unless named."""
+
+    financial_loss_eur: int | None = Field(
+        default=None,
+        ge=0,
+        examples=[650_000],
+        description=(
+            f"EUR; direct financial loss the incident caused or is capable of causing ({_REG} Art. 3(1)(a); summed "
+            "over recurring incidents for Art. 4)"
+        ),
+    )
+    annual_turnover_eur: int | None = Field(
+        default=None,
+        ge=0,
+        examples=[8_000_000],
+        description=(
+            f"EUR; the entity's total annual turnover in the preceding financial year ({_REG} Art. 3(1)(a): the "
+            "threshold is EUR 500 000 or 5 % of it, whichever is lower)"
+        ),
+    )
+    trade_secrets_exfiltrated: bool | None = Field(
+        default=None,
+        description=(
+            f"the incident caused or is capable of causing the exfiltration of the entity's trade secrets ({_REG} "
+            "Art. 3(1)(b); Directive (EU) 2016/943 Art. 2(1))"
+        ),
+    )
+    death_of_natural_person: bool | None = Field(
+        default=None,
+        description=(
+            f"the incident caused or is capable of causing the death of a natural person ({_REG} Art. 3(1)(c))"
+        ),
+    )
+    considerable_health_damage: bool | None = Field(
+        default=None,
+        description=(
+            f"the incident caused or is capable of causing considerable damage to a natural person's health ({_REG} "
+            "Art. 3(1)(d))"
+        ),
+    )
+    unauthorised_access: bool | None = Field(
+        default=None,
+        description=(
+            "a successful, unauthorised access to network and information systems occurred that is capable of causing "
+            f"severe operational disruption; with the incident's `suspected_malicious` it meets {_REG} Art. 3(1)(e)"
+        ),
+    )
+    scheduled_maintenance: bool | None = Field(
+        default=None,
+        description=(
+            "the interruption was scheduled, or a planned consequence of scheduled maintenance: the availability "
+            f"criteria do not count it ({_REG} Art. 3(2))"
+        ),
+    )
+    unavailability_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        examples=[45],
+        description=(
+            f"minutes; how long the service was completely unavailable ({_REG} Art. 5(a) DNS, 7(a) cloud, 9(a) CDN, "
+            "10(a) managed (security) services: more than 30; 14(a) trust services: more than 20; 6(a) TLD "
+            "registries and 8(a) data centres: any complete unavailability)"
+        ),
+    )
+    limited_availability_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        examples=[90],
+        description=(
+            f"minutes; how long availability was limited ({_REG} Art. 7(b), 9(b), 10(b) with the users affected; "
+            "8(b) data centres: more than 60)"
+        ),
+    )
+    users_in_union: int | None = Field(
+        default=None,
+        ge=0,
+        examples=[2_000_000],
+        description=(
+            "the service's users in the Union, to turn the user counts below into shares (Art. 7, 9 to 14)." + _USERS
+        ),
+    )
+    users_affected: int | None = Field(
+        default=None,
+        ge=0,
+        examples=[120_000],
+        description=(
+            f"users (or relying parties) impacted by limited availability ({_REG} Art. 7(b), 9(b), 10(b), 11(b), "
+            "12(b), 13(b): more than 5 % or more than 1 million, whichever is smaller; 14(c): more than 1 % or more "
+            "than 200 000)." + _USERS
+        ),
+    )
+    users_affected_percent: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description=(
+            f"users_affected as a percentage of the users in the Union, when the count is not known ({_REG} Art. 7(b), "
+            "9(b), 10(b), 11(b), 12(b), 13(b), 14(c))"
+        ),
+    )
+    users_unavailable: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            f"users for whom the service was completely unavailable ({_REG} Art. 11(a), 12(a), 13(a): more than 5 % "
+            "or more than 1 million, whichever is smaller)." + _USERS
+        ),
+    )
+    users_unavailable_percent: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description=(f"users_unavailable as a percentage of the users in the Union ({_REG} Art. 11(a), 12(a), 13(a))"),
+    )
+    data_compromised: bool | None = Field(
+        default=None,
+        description=(
+            "the integrity, confidentiality or authenticity of stored, transmitted or processed data related to the "
+            f"provision of the service (for TLD registries: its technical operation) is compromised ({_REG} Art. 5(c), "
+            "6(c), 7(c)-(d), 8(c), 9(c)-(d), 10(c)-(d), 11(c)-(d), 12(c)-(d), 13(c)-(d), 14(e)); points (c) also read "
+            "the incident's `suspected_malicious`"
+        ),
+    )
+    users_data_compromised: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            f"users (or relying parties) impacted by the data compromise ({_REG} Art. 7(d), 9(d) to 13(d): more than "
+            "5 % or more than 1 million, whichever is smaller; 14(e): more than 0.1 % or more than 100)." + _USERS
+        ),
+    )
+    users_data_compromised_percent: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description=(
+            f"users_data_compromised as a percentage of the users in the Union ({_REG} Art. 7(d), 9(d) to 13(d), 14(e))"
+        ),
+    )
+    dns_average_response_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            f"seconds; average response time to DNS requests during the slow period ({_REG} Art. 5(b), 6(b): more "
+            "than 10)"
+        ),
+    )
+    dns_slow_response_minutes: int | None = Field(
+        default=None,
+        ge=0,
+        description=(f"minutes; how long that average lasted ({_REG} Art. 5(b), 6(b): more than 60)"),
+    )
+    misconfiguration_only: bool | None = Field(
+        default=None,
+        description=(
+            f"the compromised DNS data are only incorrect because of misconfiguration ({_REG} Art. 5(c) exception)"
+        ),
+    )
+    domain_names_affected: int | None = Field(
+        default=None,
+        ge=0,
+        description=(f"domain names whose data are affected ({_REG} Art. 5(c) exception: fewer than 1 000)"),
+    )
+    domain_names_managed: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            f"domain names the DNS service provider manages ({_REG} Art. 5(c) exception: affected no more than 1 %)"
+        ),
+    )
+    physical_access_compromised: bool | None = Field(
+        default=None,
+        description=(
+            f"physical access to a data centre operated by the provider ({_REG} Art. 8(d)), or to a trust service "
+            "provider's restricted area with network and information systems or its protection (Art. 14(d)), is "
+            "compromised"
+        ),
+    )
+    unavailable_minutes_calendar_week: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            f"minutes; a trust service's unavailability to users or relying parties in the calendar week ({_REG} "
+            "Art. 14(b): more than 60)"
+        ),
+    )
+    member_states_significantly_affected: list[str] | None = Field(
+        default=None,
+        max_length=27,
+        examples=[["FR", "BE"]],
+        description=(
+            "ISO codes of the EU Member States on which the incident has a significant impact, as the authority "
+            "judges it (not every country involved): two or more make it large-scale (NIS2 Art. 6(7))"
+        ),
+    )
+
+    @field_validator("member_states_significantly_affected")
+    @classmethod
+    def _member_states(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        codes = sorted({v.strip().upper() for v in value})
+        unknown = [c for c in codes if c not in EU_MEMBER_STATES]
+        if unknown:
+            raise ValueError(f"not EU Member State codes: {', '.join(unknown)} (use ISO 3166-1 alpha-2, GR for Greece)")
+        return codes
 
 
 class IncidentIn(Strict):
@@ -36,7 +243,20 @@ class IncidentIn(Strict):
     sectors: list[str] = Field(default_factory=list, max_length=30)
     entity_name: str = Field(default="", max_length=300)
     entity: str | None = Field(default=None, description="the affected entity's organisation id, if in the directory")
-    entity_type: str | None = Field(default=None, max_length=64)
+    entity_type: str | None = Field(
+        default=None,
+        max_length=64,
+        description="the kind of provider where the law gives it its own rules (e.g. qualified-trust-service-provider, "
+        "dns-service-provider; Reg. (EU) 2024/2690 Art. 5-14), else empty. The values essential and important, "
+        "accepted here before `entity_category` existed, are taken as `entity_category`.",
+        examples=["qualified-trust-service-provider"],
+    )
+    entity_category: Literal["essential", "important"] | None = Field(
+        default=None,
+        description="the entity's NIS2 category (Art. 3): essential or important; a separate fact from its type "
+        "(a qualified trust service provider is essential whatever its size, Art. 3(1)(b))",
+        examples=["essential"],
+    )
     rsit_class: str | None = None
     rsit_type: str | None = None
     root_cause: str | None = None
@@ -50,6 +270,26 @@ class IncidentIn(Strict):
     observables: list[ObservableIn] = Field(default_factory=list, max_length=10_000)
     facts: Facts = Field(default_factory=Facts)
     share_with: ShareWith = Field(default_factory=ShareWith)
+    significance: Literal["reported", "significant", "not-significant", "near-miss", "outside-nis2"] = Field(
+        default="reported",
+        description="the NIS2 significance decided at recording, if already known (e.g. the entity's early warning "
+        "says so, NIS2 Art. 23(3)); `reported` leaves it to a later decision (POST .../significance). NIS2 Art. 23(4) "
+        "deadlines run only for a `significant` incident that is not exercise data.",
+        examples=["significant"],
+    )
+    significance_reason: str | None = Field(
+        default=None,
+        max_length=5_000,
+        description="why, when `significance` is not `reported` (required then)",
+        examples=["complete unavailability of the TLD for 2 hours (Reg. (EU) 2024/2690 Art. 6)"],
+    )
+    apparent_root_cause: str | None = Field(
+        default=None,
+        max_length=300,
+        description="the apparent root cause as the analyst confirms it; incidents of the same entity with the same "
+        "one are candidates for recurrence (Reg. (EU) 2024/2690 Art. 4)",
+        examples=["CVE-2024-3400 exploited on the VPN gateway"],
+    )
 
 
 class IncidentPatch(Strict):
@@ -71,6 +311,7 @@ class IncidentPatch(Strict):
     pap: str | None = None
     tags: list[str] | None = Field(default=None, max_length=100)
     facts: Facts | None = None
+    apparent_root_cause: str | None = Field(default=None, max_length=300)
 
 
 class ReportIn(Strict):
@@ -112,6 +353,42 @@ class ObservableOut(BaseModel):
     value: str
 
 
+class SignificanceFindingOut(BaseModel):
+    """One rule of the assessment, fired or not, with the facts it read and its legal basis."""
+
+    rule: str = Field(examples=["completely-unavailable-over-30-minutes"])
+    fired: bool
+    effect: Literal["significant", "large-scale", "cross-border", "not-counted", "none"] = Field(
+        description="what the rule suggests when it fires: a significant incident, a large-scale incident, a "
+        "possible cross-border impact, an interruption not counted (Art. 3(2)), or nothing (information)"
+    )
+    fact: str = Field(examples=["unavailability_minutes = 45"], description="the facts the rule read, as recorded")
+    explanation: str = Field(description="the rule, close to the wording of its article")
+    basis: str = Field(
+        examples=["Reg. (EU) 2024/2690 Art. 7(a)", "NIS2 Art. 6(7)", "deployment rule (CYBERCRISIS_SIGNIFICANCE_...)"],
+        description="the legal basis, or 'deployment rule' for a rule of this deployment's own",
+    )
+    source: Literal["law", "deployment"] = Field(description="'deployment' marks a rule that no legal act sets")
+
+
+class SignificanceAssessmentOut(BaseModel):
+    """The rules' suggestion; a person decides significance (the incident's `significance`)."""
+
+    significant: bool = Field(description="the same as suggestion == 'significant' (kept for older clients)")
+    suggestion: Literal["significant", "not-significant"] = Field(
+        description="what the rules suggest, law and deployment rules together (see each finding's source)"
+    )
+    large_scale: bool = Field(description="a rule of NIS2 Art. 6(7) fired")
+    cross_border: bool
+    suggest_escalation: bool
+    criteria: str = Field(
+        examples=["Reg. (EU) 2024/2690 Art. 3 to 14", "NIS2 Art. 23(3)"],
+        description="whose criteria apply: the Implementing Regulation for the entity types of its Art. 1, else "
+        "NIS2 Art. 23(3), which sets no figures",
+    )
+    findings: list[SignificanceFindingOut]
+
+
 class IncidentOut(BaseModel):
     id: str
     type: str = "incident"
@@ -133,6 +410,7 @@ class IncidentOut(BaseModel):
     entity_name: str
     entity: str | None
     entity_type: str | None
+    entity_category: str | None = Field(description="essential | important (NIS2 Art. 3), or null if not known")
     rsit_class: str | None
     rsit_type: str | None
     root_cause: str | None
@@ -147,7 +425,12 @@ class IncidentOut(BaseModel):
     observables: list[ObservableOut]
     reports: list[ReportOut]
     share_with: ShareList
-    assessment: dict[str, Any]
+    assessment: SignificanceAssessmentOut
+    significance: str = Field(
+        description="reported | significant | not-significant | near-miss | outside-nis2 (see GET .../significance)",
+        examples=["significant"],
+    )
+    apparent_root_cause: str | None = None
 
 
 class IncidentSummary(BaseModel):
@@ -163,6 +446,7 @@ class IncidentSummary(BaseModel):
     aware_at: datetime
     modified: datetime
     overdue_reports: int
+    significance: str = Field(description="reported | significant | not-significant | near-miss | outside-nis2")
 
 
 class IncidentPage(BaseModel):
@@ -187,6 +471,41 @@ class ClusterOut(BaseModel):
 class CorrelationsOut(BaseModel):
     items: list[CorrelationOut]
     cluster: ClusterOut
+
+
+class SignificanceIn(Strict):
+    value: Literal["significant", "not-significant", "near-miss", "outside-nis2"] = Field(
+        description="significant (NIS2 Art. 23(3)): the Art. 23(4) clocks run from awareness; not-significant; "
+        "near-miss (Art. 6(5), voluntary notification under Art. 30); outside-nis2 (Art. 2). Any value other than "
+        "significant stops the clocks of reports not yet submitted.",
+        examples=["significant"],
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=5_000,
+        description="the rule, fact or judgement the decision rests on",
+        examples=["financial loss of EUR 620,000, above EUR 500,000 (Reg. (EU) 2024/2690 Art. 3(1)(a))"],
+    )
+
+
+class SignificanceDecisionOut(BaseModel):
+    value: str
+    previous: str
+    reason: str
+    decided_at: datetime
+    decided_by: str | None = Field(description="the user who decided; null for a decision derived by a migration")
+    decided_by_org: str | None
+    suggestion: dict[str, Any] = Field(description="what the rules suggested then (suggestion, rules that fired)")
+
+
+class SignificanceOut(BaseModel):
+    incident: str
+    significance: str = Field(examples=["reported"])
+    meaning: str = Field(description="what the current value means, with its legal basis")
+    clocks_run: bool = Field(description="whether NIS2 Art. 23(4)-(5) deadlines apply: significant and not exercise")
+    exercise: bool
+    suggestion: dict[str, Any] = Field(description="the rules' current suggestion (the incident's assessment)")
+    decisions: list[SignificanceDecisionOut] = Field(description="every decision, oldest first")
 
 
 class DeadlineOut(BaseModel):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, tuple_
@@ -19,7 +20,7 @@ from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.countries import normalise_country
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, PermissionDenied
-from cybercrisis.incidents import assessment, deadlines, tasks
+from cybercrisis.incidents import assessment, significance, tasks
 from cybercrisis.incidents.common import CLOCK_SKEW, _bad, check_writer, get_incident
 from cybercrisis.incidents.correlation import (
     Correlation,
@@ -40,6 +41,7 @@ from cybercrisis.incidents.models import (
     Report,
     ReportKind,
     Sighting,
+    Significance,
 )
 from cybercrisis.incidents.reports import (
     REPORT_FIELDS,
@@ -177,16 +179,18 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     if data.entity and session.get(Organisation, data.entity) is None:
         raise _bad("entity", f"no organisation with id {data.entity}")
     values = normalise_observables(data.observables)
+    kind, category = _entity(data.entity_type, data.entity_category)
     entries = sharing.resolve(
         session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id, author_id=actor.user_id
     )
     incident = Incident(
         id=new_id("incident"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
         title=data.title.strip(), description=data.description, status=IncidentStatus.NEW.value,
-        entity_name=data.entity_name.strip(), entity_org_id=data.entity, entity_type=data.entity_type,
+        entity_name=data.entity_name.strip(), entity_org_id=data.entity, entity_type=kind,
+        entity_category=category,
         aware_at=data.aware_at, occurred_at=data.occurred_at, suspected_malicious=data.suspected_malicious,
         cross_border=data.cross_border, exceeds_national_capacity=data.exceeds_national_capacity,
-        facts=data.facts.model_dump(exclude_none=True),
+        facts=data.facts.model_dump(exclude_none=True), apparent_root_cause=_cause(data.apparent_root_cause),
         rsit_class=cls.rsit_class, rsit_type=cls.rsit_type, root_cause=cls.root_cause,
         threat_severity=cls.threat_severity, impact_severity=cls.impact_severity, outlook=cls.outlook,
         pap=cls.pap, tags=cls.tags,
@@ -196,13 +200,12 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     session.add(incident)
     session.flush()
     sharing.write(session, object_id=incident.id, entries=entries, added_by=actor.org_id)
+    # The Art. 23(4) obligations, without a due time until the incident is decided significant (significance.py).
     session.add_all([
-        Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.EARLY_WARNING.value,
-               due_at=deadlines.early_warning_due(data.aware_at)),
-        Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.NOTIFICATION.value,
-               due_at=deadlines.notification_due(data.aware_at, data.entity_type)),
-        Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.FINAL.value, due_at=None),
+        Report(id=new_id("report"), incident_id=incident.id, kind=kind.value, due_at=None)
+        for kind in (ReportKind.EARLY_WARNING, ReportKind.NOTIFICATION, ReportKind.FINAL)
     ])  # fmt: skip
+    session.flush()
     added = add_sightings(session, incident.id, values)
     audit.record(
         session,
@@ -211,6 +214,11 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
         object_id=incident.id,
         summary={"tlp": marking.value, "countries": countries, "observables": added},
     )
+    if data.significance != Significance.REPORTED.value:
+        significance.record(
+            session, incident=incident, value=data.significance, reason=data.significance_reason or "",
+            actor=actor, suggestion=None,
+        )  # fmt: skip
     named = {target for kind, target in entries if kind == "organisation"} | {data.entity or ""}
     tasks.notify(
         session,
@@ -265,6 +273,8 @@ def update_incident(
             setattr(incident, key, changes[key])
     if "facts" in changes:
         incident.facts = Facts.model_validate(changes["facts"]).model_dump(exclude_none=True)
+    if "apparent_root_cause" in changes:
+        incident.apparent_root_cause = _cause(changes["apparent_root_cause"])
     incident.modified_at = utcnow()
     session.flush()
     refresh_final_due(session, incident)
@@ -276,6 +286,26 @@ def update_incident(
         summary={"fields": sorted(changes), "status": incident.status, "version": incident.version},
     )
     return incident
+
+
+CATEGORIES = ("essential", "important")
+
+
+def _entity(kind: str | None, category: str | None) -> tuple[str | None, str | None]:
+    """(entity_type, entity_category): `essential` or `important` given as the type is the category (the form of
+    the API before the two were apart); a different category given beside it is refused."""
+    kind = (kind or "").strip() or None
+    if kind in CATEGORIES:
+        if category and category != kind:
+            raise _bad("entity_category", f"entity_type says {kind} and entity_category says {category}: give one")
+        return None, kind
+    return kind, category
+
+
+def _cause(value: str | None) -> str | None:
+    """The apparent root cause as typed, spaces tidied; empty means none."""
+    text = " ".join((value or "").split())
+    return text or None
 
 
 def _transition(incident: Incident, target: str) -> None:
@@ -303,25 +333,78 @@ def assess(
 ) -> assessment.Assessment:
     """The assessment as `principal` may see it: the recurring-incident rule adds up only the incidents they may
     read, so neither the figure nor whether the rule appears says anything about incidents hidden from them."""
-    recurring = 0
-    if incident.entity_org_id and incident.root_cause:
-        since = incident.aware_at - timedelta(days=183)
-        others = session.scalars(
-            select(Incident.facts).where(
-                Incident.entity_org_id == incident.entity_org_id, Incident.root_cause == incident.root_cause,
-                Incident.id != incident.id, Incident.aware_at >= since, Incident.aware_at <= incident.aware_at,
-                read_filter(principal, Incident),
-            )
-        ).all()  # fmt: skip
-        if others:
-            recurring = sum(int(f.get("financial_loss_eur") or 0) for f in others) + int(
-                incident.facts.get("financial_loss_eur") or 0
-            )
+    t = thresholds or assessment.Thresholds()
     return assessment.assess(
-        countries=incident.countries, exceeds_national_capacity=incident.exceeds_national_capacity,
-        impact_severity=incident.impact_severity, cross_border=incident.cross_border,
-        entity_type=incident.entity_type, facts=incident.facts, recurring_loss_eur=recurring, thresholds=thresholds,
+        entity_type=incident.entity_type, facts=incident.facts, suspected_malicious=incident.suspected_malicious,
+        exceeds_national_capacity=incident.exceeds_national_capacity, cross_border=incident.cross_border,
+        impact_severity=incident.impact_severity, recurrence=_recurrence(session, incident, principal, t),
+        thresholds=t,
     )  # fmt: skip
+
+
+# Art. 4 counts incidents; a near miss (NIS2 Art. 6(5)) or an event outside NIS2 is not one.
+_RECURRENCE_CANDIDATES = (Significance.REPORTED.value, Significance.NOT_SIGNIFICANT.value)
+
+
+def _recurrence(
+    session: Session, incident: Incident, principal: Principal, t: assessment.Thresholds
+) -> assessment.Recurrence | None:
+    """Reg. 2024/2690 Art. 4: this entity's incidents with the same analyst-confirmed apparent root cause that
+    occurred in the six months up to this one, are not significant on their own (decided so, or not yet decided
+    and suggested so by no rule) and that `principal` may read; None when there is no such other incident."""
+    cause = assessment.normalise_root_cause(incident.apparent_root_cause)
+    applies = incident.entity_type in assessment.RELEVANT_ENTITY_TYPES or t.general_criteria_for_all_entities
+    if not (incident.entity_org_id and cause and applies):
+        return None
+    when = incident.occurred_at or incident.aware_at
+    occurred = func.coalesce(Incident.occurred_at, Incident.aware_at)
+    candidates = session.scalars(
+        select(Incident).where(
+            Incident.entity_org_id == incident.entity_org_id, Incident.id != incident.id,
+            Incident.apparent_root_cause.is_not(None), Incident.significance.in_(_RECURRENCE_CANDIDATES),
+            Incident.exercise.is_(incident.exercise), occurred >= _months_before(when, 6), occurred <= when,
+            read_filter(principal, Incident),
+        ).order_by(occurred.desc(), Incident.id)
+    ).all()  # fmt: skip
+    others = [
+        o for o in candidates
+        if assessment.normalise_root_cause(o.apparent_root_cause) == cause and not _significant_alone(o, t)
+    ]  # fmt: skip
+    if not others:
+        return None
+    group = [incident, *others]
+    # The turnover of the preceding financial year: this incident's, else the latest other that states one.
+    turnovers = [v for i in group if (v := _number(i.facts.get("annual_turnover_eur"))) is not None]
+    return assessment.Recurrence(
+        apparent_root_cause=incident.apparent_root_cause or "", incidents=len(group),
+        financial_loss_eur=sum(_number(i.facts.get("financial_loss_eur")) or 0 for i in group),
+        annual_turnover_eur=turnovers[0] if turnovers else None,
+    )  # fmt: skip
+
+
+def _significant_alone(incident: Incident, t: assessment.Thresholds) -> bool:
+    if incident.significance != Significance.REPORTED.value:
+        return False  # a person decided it is not significant
+    # Whether it meets Art. 3 on its own: the criteria alone, without this deployment's red-impact rule.
+    criteria_only = assessment.Thresholds(
+        red_impact_suggests_significant=False, general_criteria_for_all_entities=t.general_criteria_for_all_entities
+    )
+    return assessment.assess(
+        entity_type=incident.entity_type, facts=incident.facts, suspected_malicious=incident.suspected_malicious,
+        thresholds=criteria_only,
+    ).significant  # fmt: skip
+
+
+def _number(value: object) -> int | None:
+    return None if isinstance(value, bool) or not isinstance(value, int | float) else int(value)
+
+
+def _months_before(when: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (the last day of a shorter month)."""
+    index = when.year * 12 + when.month - 1 - months
+    year, month = divmod(index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return when.replace(year=year, month=month + 1, day=min(when.day, last_day))
 
 
 def escalate(session: Session, *, actor: Principal, incident_id: str, community: str) -> Incident:
@@ -365,6 +448,7 @@ class IncidentFilter:
     tlp: str | None = None
     overdue: bool = False
     q: str | None = None
+    significance: str | None = None
 
 
 def _filtered(principal: Principal, f: IncidentFilter, now: datetime) -> Select[Incident]:
@@ -387,6 +471,9 @@ def _filtered(principal: Principal, f: IncidentFilter, now: datetime) -> Select[
         query = query.where(Incident.tlp == sharing.parse_tlp(f.tlp).value)
     if f.overdue:
         query = query.where(exists().where(Report.incident_id == Incident.id, open_overdue(now)))
+    if f.significance:
+        valid = [v.value for v in Significance]
+        query = query.where(Incident.significance == taxonomies.check("significance", f.significance, valid))
     if f.q:
         like = f"%{f.q.strip().lower()}%"
         query = query.where(

@@ -24,7 +24,7 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import InvalidInput, NotAuthenticated
 from cybercrisis.pagination import cursor_time, decode_cursor, encode_cursor
 from cybercrisis.schemas import TimelineEntry
-from cybercrisis.situation import contributions, sitreps
+from cybercrisis.situation import aggregate, contributions, sitreps
 from cybercrisis.situation.models import ClosedPeriod, Contribution, Sitrep, SitrepVersion
 from cybercrisis.situation.schemas import (
     ContributionIn,
@@ -39,6 +39,8 @@ from cybercrisis.situation.schemas import (
     SitrepOut,
     SitrepPage,
     SitrepPatch,
+    SitrepPreviewOut,
+    SitrepPublish,
     SitrepSummary,
     VersionOut,
 )
@@ -292,12 +294,29 @@ def approve_sitrep(
     return _current(db, principal, request, sitrep_id)
 
 
+@router.get("/sitreps/{sitrep_id}/preview", operation_id="preview_sitrep", response_model=SitrepPreviewOut)
+def preview_sitrep(
+    sitrep_id: str, db: DB, principal: CurrentPrincipal, request: Request, version: Annotated[int, Query(ge=1)]
+) -> SitrepPreviewOut:
+    """A political report as its audience will see it (the approver's check before publishing): figures from the
+    sources every audience organisation may read. Publishing stores exactly this; 422 for other levels."""
+    sitrep = sitreps.get(db, principal, sitrep_id)
+    seen = sitreps.preview(db, actor=principal, sitrep_id=sitrep_id, version=version, settings=_settings(request))
+    marking = aggregate.strictest([sitrep.tlp, seen.picture.marking])
+    return SitrepPreviewOut(id=sitrep.id, version=version, level=sitrep.level, marking=marking,
+                            sources=len(seen.source_ids), audience=seen.organisations, figures=seen.figures,
+                            digest=seen.digest)  # fmt: skip
+
+
 @router.post("/sitreps/{sitrep_id}/publish", operation_id="publish_sitrep", response_model=SitrepOut)
 def publish_sitrep(
-    sitrep_id: str, body: SitrepAction, db: DB, principal: CurrentPrincipal, request: Request
+    sitrep_id: str, body: SitrepPublish, db: DB, principal: CurrentPrincipal, request: Request
 ) -> SitrepOut:
-    """Publish an approved version to the audience of its level; closes the period to contributions."""
-    sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=body.version)
+    """Publish an approved version to the audience of its level; closes the period to contributions. A political
+    report is published with the figures of its audience preview (`GET .../preview`); give that preview's `digest`
+    as `previewed` to publish exactly what you checked."""
+    sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=body.version, settings=_settings(request),
+                    previewed=body.previewed)  # fmt: skip
     return _current(db, principal, request, sitrep_id)
 
 

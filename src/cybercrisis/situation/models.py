@@ -110,6 +110,11 @@ class SitrepVersion(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Human-written parts: title, summary (key judgements), decisions_needed, notes.
     text: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False, default=dict)
+    # Political reports: what was published for the audience, as the approver previewed it. The ids of the frozen
+    # sources every audience organisation may read, the figures computed from them, and their digest.
+    audience_sources: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    audience_figures: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    audience_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SitrepSource(Base):

@@ -139,6 +139,44 @@ class SitrepAction(Strict):
     version: int = Field(description="the report version this applies to")
 
 
+class SitrepPublish(Strict):
+    version: int = Field(description="the approved report version to publish")
+    previewed: str | None = Field(
+        default=None,
+        description="the `digest` of the audience preview the approver checked (political reports): publishing is "
+        "refused with 409 when what the audience may read changed since",
+        examples=["3f0c9a4e5b1d2c7a8e6f4b0d9c1a2e3f4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e"],
+    )
+
+
+class SitrepPreviewOut(BaseModel):
+    """A political report as its audience will see it once published: the figures are computed from the frozen
+    sources that every audience organisation may read (the read policy applied to each of them), never from what
+    only the author sees. Publishing stores exactly these figures, and every reader of the published version gets
+    them."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{
+                "id": "sitrep--6f1c2c8e-3f43-4c39-9a37-0a4a57d8b2a1", "version": 3, "level": "political",
+                "marking": "amber", "sources": 7,
+                "audience": ["identity--1c7b...", "identity--9a2e..."],
+                "figures": {"headline": [{"key": "contributions", "label": "National contributions", "value": 5}]},
+                "digest": "3f0c9a4e5b1d2c7a8e6f4b0d9c1a2e3f4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e",
+            }]
+        }
+    }  # fmt: skip
+
+    id: str
+    version: int = Field(description="the report version previewed")
+    level: str
+    marking: str = Field(description="the strictest of the report's marking and the shared sources'")
+    sources: int = Field(description="frozen sources every audience organisation may read; the figures use only them")
+    audience: list[str] = Field(description="ids of the audience organisations whose reading was intersected")
+    figures: dict[str, Any] = Field(description="exactly what publishing stores and the audience reads")
+    digest: str = Field(description="send it as `previewed` when publishing, to publish exactly this")
+
+
 class SitrepOut(BaseModel):
     """A situation report as one reader sees it. Every figure, count and source list is computed from the sources
     this reader may see today, and nothing is said about the others, not even how many there are: the `withheld`

@@ -16,10 +16,11 @@ from cybercrisis.access.schemas import ShareList, ShareWith
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory.exchange import org_id_for_key
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.notify.service import notify_readers
-from cybercrisis.situation import aggregate, contributions, sources
+from cybercrisis.situation import aggregate, audience, contributions, sources
 from cybercrisis.situation.contributions import scale_of
 from cybercrisis.situation.models import ClosedPeriod, Sitrep, SitrepState, SitrepVersion
 from cybercrisis.situation.schemas import FieldChange, SitrepIn
@@ -29,7 +30,9 @@ LEVEL_COMMUNITY = {"technical": "csirts-network", "operational": "eu-cyclone", "
 LEVEL_TITLE = {
     "technical": "EU Cybersecurity Technical Situation Report",
     "operational": "EU Cybersecurity Operational Situation Report",
-    "political": "Integrated Situational Awareness and Analysis (ISAA) briefing",
+    # IPCR discussions are informed by ISAA reports developed by Commission services and the EEAS (Council
+    # Recommendation of 6 June 2025 on an EU blueprint for cyber crisis management, C/2025/3445, recital 3).
+    "political": "Integrated Situational Awareness and Analysis (ISAA) report",
 }
 TEXT_KEYS = ("title", "summary", "decisions_needed", "notes")
 
@@ -73,11 +76,26 @@ def _check_editor(actor: Principal, sitrep: Sitrep) -> None:
     authority.authorize(actor, "sitrep.edit", authority.owned(actor, sitrep.owner_org_id))
 
 
+def org_refs(value: str) -> set[str]:
+    """Organisation ids of a setting that names them by directory key or identity id, comma-separated."""
+    refs = [r.strip() for r in value.split(",") if r.strip()]
+    return {r if r.startswith("identity--") else org_id_for_key(r) for r in refs}
+
+
+def isaa_authors(settings: Settings) -> set[str]:
+    """The organisations that author political-level reports: Commission services and the EEAS (C/2025/3445,
+    recital 3), as the deployment lists them (CYBERCRISIS_ISAA_AUTHORS)."""
+    return org_refs(settings.isaa_authors)
+
+
 def draft(session: Session, *, actor: Principal, data: SitrepIn, settings: Settings) -> Sitrep:
     authority.authorize(actor, "sitrep.draft", ())
     if actor.org_id is None:
         raise PermissionDenied("reports belong to an organisation: act as one of its users")
     level = _check_level(data.level)
+    if level == "political":
+        named = {authority.Relation.NAMED} if actor.org_id in isaa_authors(settings) else set()
+        authority.authorize(actor, "sitrep.draft-political", named)
     _check_period(data.period_start, data.period_end)
     marking = sharing.parse_tlp(data.tlp)
     audience_in = data.share_with or ShareWith(communities=[LEVEL_COMMUNITY[level]])
@@ -201,11 +219,33 @@ def approve(session: Session, *, actor: Principal, sitrep_id: str, version: int,
     return sitrep
 
 
-def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int) -> Sitrep:
+def preview(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings
+            ) -> audience.AudienceFigures:  # fmt: skip
+    """A political report as its audience will see it: what `publish` stores, for its approver to check first."""
+    sitrep = _for_approver(session, actor, sitrep_id, version, "previews")
+    if sitrep.level not in audience.AUDIENCE_LEVELS:
+        raise _bad("level", f"a {sitrep.level} report shows each reader the sources it may see (ADR 0006); the "
+                   "audience's figures are computed for political-level reports")  # fmt: skip
+    return audience.compute(session, sitrep=sitrep, build=_latest(session, sitrep).build, scale=scale_of(settings))
+
+
+def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings,
+            previewed: str | None = None) -> Sitrep:  # fmt: skip
+    """Publish an approved version. A political one stores the audience's figures (`preview`); `previewed`, the
+    digest the approver saw, makes publishing refuse (409) when they changed since."""
     sitrep = _for_approver(session, actor, sitrep_id, version, "publishes")
     if sitrep.state != SitrepState.APPROVED:
         raise Conflict(f"only an approved version is published; version {version} is {sitrep.state}")
     current = _latest(session, sitrep)
+    stored: audience.AudienceFigures | None = None
+    if sitrep.level in audience.AUDIENCE_LEVELS:
+        stored = audience.compute(session, sitrep=sitrep, build=current.build, scale=scale_of(settings))
+        if previewed is not None and previewed != stored.digest:
+            raise Conflict("what the audience may read changed since your preview: preview the report again")
+        current.audience_sources, current.audience_figures = stored.source_ids, stored.figures
+        current.audience_digest = stored.digest
+    elif previewed is not None:
+        raise _bad("previewed", "only political-level reports are published with the audience's figures")
     now = utcnow()
     first = sitrep.published_version is None
     current.state = sitrep.state = SitrepState.PUBLISHED.value
@@ -224,8 +264,10 @@ def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int)
         session.add(ClosedPeriod(period_start=sitrep.period_start, period_end=sitrep.period_end,
                                  closed_by_id=actor.user_id, reason=reason))  # fmt: skip
     session.flush()
-    audit.record(session, actor=actor, tag="situation:sitrep:publish", object_id=sitrep.id,
-                 summary={"version": version, "level": sitrep.level})  # fmt: skip
+    summary: dict[str, Any] = {"version": version, "level": sitrep.level}
+    if stored is not None:  # the audience reads these sources: saying how many tells it nothing it cannot see
+        summary |= {"audience_sources": len(stored.source_ids), "digest": stored.digest}
+    audit.record(session, actor=actor, tag="situation:sitrep:publish", object_id=sitrep.id, summary=summary)
     _notify_audience(session, sitrep, actor)
     return sitrep
 
@@ -286,6 +328,8 @@ def view(session: Session, *, reader: Principal, sitrep_id: str, settings: Setti
         inputs = fresh[4]
     else:
         inputs = sources.thaw(session, sitrep_id=sitrep.id, build=v.build, reader=reader)
+    if v.audience_sources is not None:  # a published political version: the audience's figures, for everyone
+        inputs = audience.restrict(inputs, v.audience_sources)
     picture = aggregate.build(sitrep.level, inputs, scale_of(settings))
     marking = aggregate.strictest([sitrep.tlp, picture.marking])
     shown = len(inputs.contributions) + len(inputs.incidents)

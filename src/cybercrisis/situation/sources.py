@@ -195,6 +195,11 @@ def _thaw(kind: str, data: dict[str, Any]) -> ContributionInput | IncidentInput 
     return ContributionInput(**d)
 
 
+def thaw_one(kind: str, data: dict[str, Any]) -> ContributionInput | IncidentInput | ObservableInput:
+    """One frozen source as an input (situation/audience.py intersects what the audience may read itself)."""
+    return _thaw(kind, data)
+
+
 def thaw(session: Session, *, sitrep_id: str, build: int, reader: Principal) -> Inputs:
     """The frozen inputs of a build that the reader may see today. How many others there are is not told: even a
     count of hidden sources would say that something the reader may not see exists."""

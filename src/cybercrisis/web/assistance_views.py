@@ -77,6 +77,8 @@ IMPACTS = [
     ("white", "White: no impact"),
 ]
 SPILLOVERS = [("high", "High"), ("medium", "Medium"), ("low", "Low"), ("none", "None")]
+# Reg. (EU) 2025/38 Art. 16 point (c): the potential impact on the affected Member State(s) or users.
+POTENTIAL_IMPACTS = [("high", "High"), ("medium", "Medium"), ("low", "Low")]
 STATE_LABELS = {
     RequestState.OPEN.value: "Open",
     RequestState.IN_SUPPORT.value: "In support",
@@ -107,11 +109,11 @@ RECIPIENT_TYPES = (
     (OrgType.CRISIS_AUTHORITY, "Cyber crisis management authorities"),
 )
 CRITERION_LABELS = {
-    "severity": "Threat severity",
+    "severity": "Severity of the incident (its impact severity)",
     "entity_type": "Entity type",
-    "impact": "Impact",
+    "potential_impact": "Potential impact on the Member State(s) or users",
     "spillover": "Cross-border spill-over risk",
-    "measures_taken": "Own mitigating measures",
+    "measures_taken": "Measures taken (precondition; shown, not ranked)",
 }
 EVENT_LABELS = {
     service.REQUEST_CREATE: "Request sent",
@@ -134,7 +136,8 @@ DONE_NOTES = {
     "accepted": "The offer was accepted and its organisation told.",
     "declined": "The offer was declined and its organisation told.",
     "offer-withdrawn": "Your offer was withdrawn and the requester told.",
-    "support-ended": "Support ended. The summary report is due one month later.",
+    "support-ended": "Support ended. The summary report is due by the date shown below.",
+    "transmitted": "The request was transmitted to the EU Cybersecurity Reserve; its administrators were told.",
     "summary": "The summary report is recorded; the request is closed.",
     "withdrawn": "The request was withdrawn; pending offers were withdrawn with it and their organisations told.",
     "published": "The entry is in the catalogue.",
@@ -151,6 +154,7 @@ FORM_TITLES = {
     "support-ended": ("Support was not marked as ended", "support-ended-form"),
     "summary": ("The summary report was not recorded", "summary-form"),
     "withdraw": ("The request was not withdrawn", "lifecycle"),
+    "transmit": ("The request was not transmitted to the Reserve", "transmit-form"),
 }
 
 # --- what the browser posts -------------------------------------------------------------------------------------
@@ -172,6 +176,7 @@ class RequestForm(_Form):
     impact: str = Field(default="", max_length=32)
     severity: str = Field(default="", max_length=32)
     spillover: str = Field(default="", max_length=32)
+    potential_impact: str = Field(default="", max_length=32)
     measures_taken: str = Field(default="", max_length=20_000)
     other_support: str = Field(default="", max_length=20_000)
     urgency: str = Field(default="", max_length=32)
@@ -281,6 +286,7 @@ def to_request_in(form: RequestForm) -> RequestIn:
             "impact": form.impact or "yellow",
             "severity": form.severity or "medium",
             "spillover": form.spillover or "low",
+            "potential_impact": form.potential_impact or None,
             "measures_taken": form.measures_taken.strip(),
             "other_support": form.other_support.strip(),
             "crisis": form.crisis or None,
@@ -428,6 +434,7 @@ def _request_choices(db: Session, principal: Principal, org: Organisation) -> di
         "severities": SEVERITIES,
         "impacts": IMPACTS,
         "spillovers": SPILLOVERS,
+        "potential_impacts": POTENTIAL_IMPACTS,
         "recipient_groups": recipient_groups(db, org.id),
         "communities": [(slug, names[slug]) for slug in REQUEST_COMMUNITIES if slug in names],
         "request_tlps": REQUEST_TLPS,
@@ -540,6 +547,7 @@ def new_request_form(
         "impact": "yellow",
         "severity": "medium",
         "spillover": "low",
+        "potential_impact": "",
         "organisations": [],
         "communities": [],
         "reserve": "",
@@ -557,10 +565,11 @@ def create_request(
     org = _require_national(db, principal)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        req = service.create_request(db, actor=principal, data=to_request_in(data))
+        req = service.create_request(db, actor=principal, data=to_request_in(data),
+                                     response_hours=request.app.state.settings.reserve_response_hours)  # fmt: skip
     except _Refusals as exc:
         db.rollback()
-        # Refused without a field: the Reserve, which only a SPOC addresses.
+        # Refused without a field: the Reserve, which a CSIRT or crisis authority asks (Reg. (EU) 2025/38 Art. 14(3)).
         fallback = "reserve" if isinstance(exc, PermissionDenied) and data.reserve == "yes" else ""
         org = _require_national(db, principal)
         return _new_form(request, db, principal, org, failed(exc, values, fallback=fallback), status=exc.status)
@@ -573,19 +582,21 @@ def create_request(
 @router.get("/assistance/reserve-ranking", response_class=HTMLResponse)
 def reserve_ranking(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
     rows = service.reserve_queue(db, reader=principal)
+    priority = ranking.parse_priority(request.app.state.settings.reserve_priority)
     ranked = ranking.rank(
         [
             ranking.RankInput(
                 id=r.id,
-                severity=r.severity,
+                severity=r.impact,  # the incident's impact severity (Reg. (EU) 2025/38 Art. 16 point (a))
                 entity_type=r.entity_type,
-                impact=r.impact,
+                potential_impact=r.potential_impact or "",
                 spillover=r.spillover,
                 measures_taken=r.measures_taken,
                 created_at=r.created_at,
             )
             for r in rows
-        ]
+        ],
+        priority,
     )
     by_id = {r.id: r for r in rows}
     position = {x.item.id: x.rank for x in ranked}
@@ -612,7 +623,9 @@ def reserve_ranking(*, request: Request, db: DB, principal: PagePrincipal) -> Re
                 ],
             }
         )
-    rules = [(CRITERION_LABELS.get(rule.name, rule.name), " > ".join(rule.order)) for rule in ranking.RULES]
+    # The deployment's order (CYBERCRISIS_RESERVE_PRIORITY), each criterion with the Act's article and point.
+    rules = [(f"{CRITERION_LABELS.get(n, n)} ({ranking.RULES[n].legal_basis})", " > ".join(ranking.RULES[n].order))
+             for n in priority]  # fmt: skip
     return render(request, "assistance_ranking.html", {"items": items, "owners": owners, "rules": rules, **_common()})
 
 
@@ -681,6 +694,11 @@ def _offer_defaults(r: AssistanceRequest) -> dict[str, Any]:
     }
 
 
+def _months(n: int) -> str:
+    """The summary report's period in words (the deployment's rule, CYBERCRISIS_RESERVE_SUMMARY_MONTHS)."""
+    return "one calendar month" if n == 1 else f"{n} calendar months"
+
+
 def render_request(
     request: Request,
     db: Session,
@@ -698,11 +716,24 @@ def render_request(
     writer = principal.has(Permission.ASSISTANCE_WRITE) and principal.org_id is not None
     is_requester = writer and principal.org_id == r.owner_org_id
     can_offer = writer and not is_requester and r.state == RequestState.OPEN.value
+    # Reg. (EU) 2025/38 Art. 15(3)(a): an SPOC of the requester's Member State transmits a Reserve request. The
+    # service decides (a POST from anyone else is refused there); the page offers the button to those it would let.
+    acting = _org(db, principal) if writer else None
+    can_transmit = (
+        acting is not None
+        and acting.type == OrgType.SPOC.value
+        and bool(r.country)
+        and acting.country == r.country
+        and bool((r.recipients or {}).get("reserve"))
+        and r.transmitted_at is None
+        and r.state == RequestState.OPEN.value
+    )
     own_entries: list[Capability] = []
     if can_offer:
         own = service.list_capabilities(db, reader=principal, owner=principal.org_id, active=True, limit=200).items
         own_entries = [c for c in own if c.kind in r.needs]
-    orgs = queries.org_refs(db, [r.owner_org_id, *(o.owner_org_id for o in offers), *(c.owner_org_id for c in found)])
+    orgs = queries.org_refs(db, [r.owner_org_id, *(o.owner_org_id for o in offers), *(c.owner_org_id for c in found),
+                                 *([r.transmitted_by_org_id] if r.transmitted_by_org_id else [])])  # fmt: skip
     crises = _readable_titles(db, principal, Crisis, [r.crisis_id or ""])
     incidents = _readable_titles(db, principal, Incident, r.incident_ids)
     forms = {
@@ -712,6 +743,7 @@ def render_request(
         "support-ended": FormState(values={"ended_at": ""}),
         "summary": FormState(values={"report": ""}),
         "withdraw": FormState(values={}),
+        "transmit": FormState(values={}),
     }
     failed_form, failure = None, None
     if form is not None:
@@ -763,6 +795,9 @@ def render_request(
             "can_end_support": is_requester and r.state == RequestState.IN_SUPPORT.value,
             "can_summarise": is_requester and r.state == RequestState.SUPPORT_ENDED.value,
             "can_withdraw": is_requester and r.state == RequestState.OPEN.value,
+            "can_transmit": can_transmit,
+            "potential_impact_labels": dict(POTENTIAL_IMPACTS),
+            "summary_months_text": _months(request.app.state.settings.reserve_summary_months),
             "summary_overdue": r.state == RequestState.SUPPORT_ENDED.value
             and r.summary_due_at is not None
             and r.summary_due_at < now,
@@ -878,7 +913,8 @@ def support_ended(
     values = data.model_dump(exclude={"csrf_token"})
     try:
         ended = parse_utc(data.ended_at, field="ended_at")
-        service.end_support(db, actor=principal, request_id=request_id, ended_at=ended)
+        service.end_support(db, actor=principal, request_id=request_id, ended_at=ended,
+                            summary_months=request.app.state.settings.reserve_summary_months)  # fmt: skip
     except _Refusals as exc:
         return _refused(request, db, principal, request_id, "support-ended", exc, values, fallback="ended_at")
     return _back(request_id, "support-ended", "lifecycle")
@@ -896,6 +932,21 @@ def record_summary(
     except _Refusals as exc:
         return _refused(request, db, principal, request_id, "summary", exc, values, fallback="report")
     return _back(request_id, "summary", "lifecycle")
+
+
+@router.post("/assistance/{request_id}/transmit")
+def transmit_request(
+    *, request_id: str, request: Request, db: DB, principal: PagePrincipal, csrf_token: Csrf = ""
+) -> Response:
+    """The requester's SPOC transmits a Reserve request to the contracting authority (Reg. (EU) 2025/38
+    Art. 15(3)(a)); the service decides who may, as for the API."""
+    check_csrf(request, db, csrf_token)
+    try:
+        service.transmit_request(db, actor=principal, request_id=request_id,
+                                 response_hours=request.app.state.settings.reserve_response_hours)  # fmt: skip
+    except _Refusals as exc:
+        return _refused(request, db, principal, request_id, "transmit", exc, {})
+    return _back(request_id, "transmitted", "reserve-transmission")
 
 
 @router.post("/assistance/{request_id}/withdraw")

@@ -44,20 +44,23 @@ INCIDENT_CHOICES = 200  # the most recent open incidents offered when opening a 
 Csrf = Annotated[str, Form(max_length=100)]
 
 SCALE_NOTE = "This escalation scale is the deployment's own; the EU publishes no numbered alert scale."
-# The definitions a crisis meets (DOMAIN.md: NIS2 Art. 6 and the Blueprint), as the form and the room show them.
+# The definitions a crisis meets (NIS2 Art. 6(7); the Blueprint: Commission Recommendation (EU) 2017/1584 and the
+# Council Recommendation of 6 June 2025, C/2025/3445), as the form and the room show them.
 CRITERIA: list[tuple[str, str, str]] = [
     (
         Justification.EXCEEDS_NATIONAL_CAPACITY.value,
         "Exceeds national capacity",
         "The disruption exceeds a Member State's capacity to respond (NIS2 Art. 6: large-scale cybersecurity "
-        "incident), or is too extensive for the Member State concerned to handle alone (Blueprint: cyber crisis "
-        "at Union level).",
+        "incident), or is too extensive for the Member State concerned to handle alone (cyber crisis at Union "
+        "level: the Blueprint, Commission Recommendation (EU) 2017/1584, and the Council Recommendation of 6 June "
+        "2025 on an EU Blueprint for cyber crisis management, C/2025/3445).",
     ),
     (
         Justification.MULTI_MEMBER_STATE_IMPACT.value,
         "Significant impact in two or more Member States",
         "Significant impact on at least two Member States (NIS2 Art. 6), or affecting two or more Member States "
-        "with an impact that needs timely coordination at Union political level (Blueprint).",
+        "with an impact that needs timely coordination at Union political level (Blueprint: Commission "
+        "Recommendation (EU) 2017/1584; Council Recommendation of 6 June 2025, C/2025/3445).",
     ),
 ]
 PHASES: list[tuple[str, str, str]] = [
@@ -123,6 +126,8 @@ DONE_NOTES = {
     "agreed": "Your organisation's agreement is recorded.",
     "rejected": "Your organisation's refusal is recorded: the move is not taken.",
     "withdrawn": "The proposal was withdrawn.",
+    "consulted": "The consultation is recorded.",
+    "commission-role": "The Commission's role is recorded; the change is in the decision log.",
     "decision": "The decision is recorded.",
     "phase": "The phase changed; the change is in the decision log.",
     "action": "The action was added and its owner told.",
@@ -134,6 +139,8 @@ FORM_TITLES = {
     "escalate": ("The move was not proposed", "escalate-form"),
     "answer": ("Your answer was not recorded", "answer-form"),
     "withdraw": ("The proposal was not withdrawn", "escalations"),
+    "consult": ("The consultation was not recorded", "consult-form"),
+    "commission-role": ("The Commission's role was not recorded", "commission-form"),
     "decision": ("The decision was not recorded", "decision-form"),
     "phase": ("The phase did not change", "phase-form"),
     "action": ("The action was not added", "action-form"),
@@ -498,6 +505,8 @@ def _defaults(view: CrisisOut) -> dict[str, FormState]:
         "action": FormState(values={}),
         "action-status": FormState(values={}),
         "link": FormState(values={"incidents": []}),
+        "consult": FormState(values={}),
+        "commission-role": FormState(values={"role": "member" if view.commission_role == "observer" else "observer"}),
     }
 
 
@@ -563,7 +572,11 @@ def render_room(
             "escalation_state_labels": ESCALATION_STATE_LABELS,
             "escalations": _escalation_rows(view, model, principal),
             "pending": pending,
-            "escalate_choices": _escalate_choices(db, view, model) if view.can_decide and is_open else [],
+            # Whom a consultation before an activation names (IPCR arrangements): any organisation of the directory.
+            "consult_choices": [(o.id, f"{o.short_name} — {o.name}") for o in queries.org_choices(db)]
+            if pending is not None and pending.consult
+            else [],
+            "escalate_choices": _escalate_choices(db, view, model) if view.can_escalate_to and is_open else [],
             "decision_groups": _decision_groups(view),
             "recorded_by": _own_org_emails(db, principal, view),
             "recipients": _recipients(db, view),

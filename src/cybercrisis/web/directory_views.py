@@ -13,7 +13,7 @@ from cybercrisis.access.permissions import Permission
 from cybercrisis.access.principal import Principal
 from cybercrisis.deps import DB
 from cybercrisis.directory import service
-from cybercrisis.directory.models import Level, Organisation
+from cybercrisis.directory.models import MEMBERSHIP_ROLE_LABELS, Level, Organisation
 from cybercrisis.documents import service as documents
 from cybercrisis.errors import InvalidInput
 from cybercrisis.pagination import Page
@@ -24,6 +24,7 @@ from cybercrisis.web.render import render
 
 router = APIRouter()
 PAGE_SIZE = 50
+ROLE_LABELS = {r.value: label for r, label in MEMBERSHIP_ROLE_LABELS.items()}
 Filter = Annotated[str, Query(max_length=200)]
 
 
@@ -62,6 +63,7 @@ def directory_list(
             "error": error,
             "countries": queries.countries_in_directory(db),
             "communities": queries.community_names(db),
+            "role_labels": ROLE_LABELS,
             "levels": [lv.value for lv in Level],
             "next_url": f"/directory?{urlencode({**query, 'cursor': page.next})}" if page.next else None,
             "first_url": f"/directory?{urlencode(query)}" if cursor else None,
@@ -77,6 +79,7 @@ def _org_page(
     org: Organisation,
     *,
     form: FormState | None = None,
+    role_form: FormState | None = None,
     status: int = 200,
 ) -> Response:
     own = principal.org_id == org.id
@@ -97,6 +100,10 @@ def _org_page(
             "can_manage_users": own and principal.has(Permission.USER_READ),
             "org_choices": queries.org_choices(db) if can_edit_contacts else [],
             "form": form or FormState(values={"tlp": "green"}),
+            "role_labels": ROLE_LABELS,
+            # The service's own rule: the directory's writers, never for their own organisation.
+            "can_set_roles": not own and principal.has(Permission.DIRECTORY_WRITE),
+            "role_form": role_form or FormState(values={"role": "member"}),
         },
         status=status,
     )
@@ -178,3 +185,28 @@ def delete_contact(
     check_csrf(request, db, csrf_token)
     service.delete_contact(db, actor=principal, contact_id=contact_id)
     return see_other(f"/directory/{org_id}#contacts")
+
+
+@router.post("/directory/{org_id}/memberships")
+def set_membership_role(
+    *,
+    org_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    community: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=24)] = "",
+) -> Response:
+    check_csrf(request, db, csrf_token)
+    org = service.get_organisation(db, principal=principal, org_id=org_id)
+    values = {"community": community, "role": role}
+    try:
+        if not community:
+            raise InvalidInput("choose a community", errors=[{"field": "community", "message": "required"}])
+        service.set_membership_role(db, actor=principal, org_id=org.id, community=community, role=role)
+        db.flush()
+    except InvalidInput as exc:
+        db.rollback()
+        return _org_page(request, db, principal, org, role_form=FormState.failed(exc, values), status=422)
+    return see_other(f"/directory/{org.id}")

@@ -16,7 +16,7 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.db import utcnow
 from cybercrisis.directory.countries import COUNTRIES, EU_MEMBER_STATES
 from cybercrisis.errors import DomainError
-from cybercrisis.incidents.schemas import Facts, IncidentIn, ReportIn
+from cybercrisis.incidents.schemas import IncidentIn, ReportIn
 from cybercrisis.incidents.service import REPORT_FIELDS
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FormState, bad, share_with, split_list, validated
@@ -24,7 +24,11 @@ from cybercrisis.web.incident_labels import YES_NO_FIELDS, entity_type_choices, 
 from cybercrisis.web.observable_input import parse_text
 
 LOCAL_MINUTES = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
-FACT_FIELDS = tuple(Facts.model_fields)
+# The figures the form asks for; the API takes every key of Facts.
+FACT_FIELDS = (
+    "financial_loss_eur", "annual_turnover_eur", "unavailability_minutes", "limited_availability_minutes",
+    "users_affected", "users_affected_percent",
+)  # fmt: skip
 
 
 class IncidentForm(BaseModel):
@@ -52,6 +56,7 @@ class IncidentForm(BaseModel):
     exceeds_national_capacity: str = Field(default="", max_length=8)
     entity_name: str = Field(default="", max_length=1000)
     entity_type: str = Field(default="", max_length=64)
+    entity_category: str = Field(default="", max_length=16)
     entity: str = Field(default="", max_length=100)
     observables: str = Field(default="", max_length=500_000)
     communities: list[str] = Field(default_factory=list, max_length=50)
@@ -135,6 +140,7 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
         "aware_at": aware_at, "occurred_at": occurred_at,
         "countries": [*form.countries, *split_list(form.other_countries)], "sectors": form.sectors,
         "entity_name": form.entity_name.strip(), "entity": form.entity or None, "entity_type": form.entity_type or None,
+        "entity_category": form.entity_category or None,
         "rsit_class": rsit_class or None, "rsit_type": rsit_type or None, "root_cause": form.root_cause or None,
         "threat_severity": form.threat_severity or None, "impact_severity": form.impact_severity or None,
         "outlook": form.outlook or None, "suspected_malicious": form.suspected_malicious == "yes",

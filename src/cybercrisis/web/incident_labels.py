@@ -36,6 +36,14 @@ REPORT_KIND_LABELS: dict[str, str] = {
     ReportKind.FEEDBACK.value: "CSIRT feedback to the entity",
 }
 
+SIGNIFICANCE_LABELS: dict[str, str] = {
+    "reported": "Not decided yet",
+    "significant": "Significant",
+    "not-significant": "Not significant",
+    "near-miss": "Near miss",
+    "outside-nis2": "Outside NIS2",
+}
+
 # The same, inside a sentence ("Submit the early warning").
 REPORT_KIND_NOUNS: dict[str, str] = {
     kind: label if label.startswith("CSIRT") else label.lower() for kind, label in REPORT_KIND_LABELS.items()
@@ -43,16 +51,18 @@ REPORT_KIND_NOUNS: dict[str, str] = {
 
 # What each kind is for (NIS2 Art. 23), shown above its submit form.
 REPORT_KIND_HELP: dict[str, str] = {
-    "early-warning": "Within 24 h of awareness: is it suspected malicious, could it have a cross-border impact?",
-    "notification": "Within 72 h (24 h for trust service providers): initial assessment, severity, impact, "
-    "indicators of compromise.",
-    "intermediate": "On request of the CSIRT or the competent authority: relevant status updates.",
-    "final": "Within one month of the notification: description, severity and impact, root cause, mitigation, "
-    "cross-border impact.",
-    "progress": "Instead of the final report while the incident is still ongoing; the final report is then due "
-    "one month after the incident is handled.",
-    "feedback": "The CSIRT's answer to the early warning, within 24 h where possible: initial feedback, guidance, "
-    "law enforcement reporting guidance if criminal.",
+    "early-warning": "The entity's obligation for a significant incident (NIS2 Art. 23(4)(a)): within 24 h of "
+    "becoming aware, whether it is suspected malicious and could have a cross-border impact.",
+    "notification": "The entity's obligation (Art. 23(4)(b)): within 72 h of awareness (24 h for trust service "
+    "providers), an initial assessment, severity, impact, indicators of compromise.",
+    "intermediate": "The entity's, on request of the CSIRT or the competent authority (Art. 23(4)(c)): relevant "
+    "status updates.",
+    "final": "The entity's (Art. 23(4)(d)): within one month of the notification, description, severity and impact, "
+    "root cause, mitigation, cross-border impact.",
+    "progress": "The entity's (Art. 23(4)(e)): instead of the final report while the incident is still ongoing; the "
+    "final report is then due one month after the incident is handled.",
+    "feedback": "The CSIRT's obligation (Art. 23(5)): its answer to the early warning, without undue delay and where "
+    "possible within 24 h: initial feedback, guidance, law enforcement reporting guidance if criminal.",
 }
 
 # Report kinds offered as submit forms, in the order of the reporting flow.
@@ -94,9 +104,9 @@ _ENTITY_TYPE_LABELS: dict[str, str] = {
 
 
 def entity_type_choices() -> list[Choice]:
-    """Essential and important first, then the providers with their own thresholds (Reg. 2024/2690)."""
+    """The providers with rules of their own (Reg. 2024/2690, NIS2 Art. 23(4)(b)); the NIS2 category is apart."""
     special = sorted(CLOUD_LIKE | TRUST_SERVICE, key=lambda v: _ENTITY_TYPE_LABELS.get(v, v))
-    out = [Choice("essential", "Essential entity"), Choice("important", "Important entity")]
+    out: list[Choice] = []
     for value in special:
         note = "notification due in 24 h" if value in TRUST_SERVICE else "availability thresholds apply"
         out.append(Choice(value, _ENTITY_TYPE_LABELS.get(value, value.replace("-", " ").capitalize()), note))
@@ -194,8 +204,11 @@ def span(delta: timedelta) -> str:
     return f"{days} d" + (f" {hours} h" if hours else "")
 
 
-def clock(report: Report, now: datetime, *, soon: timedelta = timedelta(hours=24)) -> Clock:
+def clock(report: Report, now: datetime, *, soon: timedelta = timedelta(hours=24), stopped: str | None = None) -> Clock:
+    """`stopped`: why no NIS2 clock runs for the incident (not significant, exercise), for an open report."""
     status = report.status_at(now)
+    if stopped and report.submitted_at is None:
+        return Clock("not-due", f"no deadline: {stopped}")
     if status == "due" and report.due_at is not None:
         left = report.due_at - now
         return Clock("due-soon" if left < soon else "due", f"due in {span(left)}")

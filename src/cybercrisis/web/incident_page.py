@@ -20,13 +20,14 @@ from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.errors import Conflict, InvalidInput
-from cybercrisis.incidents import service
+from cybercrisis.incidents import service, significance
 from cybercrisis.incidents.models import TRANSITIONS, Incident, IncidentStatus, Report
-from cybercrisis.web import incident_form, incident_queries, queries
+from cybercrisis.web import incident_flows, incident_form, incident_queries, queries
 from cybercrisis.web.forms import FormState
 from cybercrisis.web.incident_labels import (
     REPORT_FIELD_ORDER,
     REPORT_KIND_LABELS,
+    SIGNIFICANCE_LABELS,
     STATUS_LABELS,
     clock,
     entity_type_label,
@@ -49,6 +50,9 @@ EVENT_LABELS = {
     "incidents:incident:escalate": "Marking or recipients changed (escalation)",
     "incidents:report:submit": "Report submitted",
     "incidents:report:request": "Intermediate report requested",
+    "incidents:significance:decide": "Significance decided",
+    "incidents:incident:inform-member-states": "Other Member States informed (NIS2 Art. 23(6))",
+    "incidents:incident:forward": "Notification forwarded to other SPOCs (NIS2 Art. 23(8))",
     "incidents:observable:add": "Observables added",
     "alerts:alert:send": "Alert sent",
     "alerts:alert:acknowledge": "Alert acknowledged",
@@ -90,12 +94,29 @@ def _classification(incident: Incident) -> dict[str, Any]:
         "outlook": label_of("outlook", incident.outlook),
         "pap": label_of("pap", incident.pap),
         "sectors": [sector_label(s) for s in incident.sectors],
-        "entity_type": entity_type_label(incident.entity_type),
+        "entity_type": ", ".join(
+            x for x in (entity_type_label(incident.entity_category), entity_type_label(incident.entity_type)) if x
+        ),
     }
 
 
-def _report_rows(db: Session, principal: Principal, reports: list[Report]) -> list[dict[str, Any]]:
+def clocks_stopped(incident: Incident) -> str | None:
+    """Why the incident's NIS2 clocks do not run, in words; None when they run."""
+    if incident.exercise:
+        return "exercise data never gets a NIS2 deadline"
+    if significance.clocks_run(incident):
+        return None
+    return {
+        "reported": "significance not decided yet (NIS2 Art. 23(4) clocks run for significant incidents)",
+        "not-significant": "decided not significant",
+        "near-miss": "a near miss (voluntary notification, NIS2 Art. 30)",
+        "outside-nis2": "outside the scope of NIS2",
+    }.get(incident.significance, incident.significance)
+
+
+def _report_rows(db: Session, principal: Principal, incident: Incident, reports: list[Report]) -> list[dict[str, Any]]:
     now = utcnow()
+    stopped = clocks_stopped(incident)
     who = incident_queries.people(db, (r.submitted_by_id or "" for r in reports))
     orgs = queries.org_refs(db, (p.org_id for p in who.values()))
     rows = []
@@ -106,7 +127,7 @@ def _report_rows(db: Session, principal: Principal, reports: list[Report]) -> li
             org = orgs.get(person.org_id)
             by = person.email if person.org_id == principal.org_id else (org.short_name if org else None)
         content = [(k, r.content[k]) for k in REPORT_FIELD_ORDER if r.content.get(k) not in (None, "", [])]
-        rows.append({"report": r, "clock": clock(r, now), "by": by, "content": content})
+        rows.append({"report": r, "clock": clock(r, now, stopped=stopped), "by": by, "content": content})
     return rows
 
 
@@ -132,6 +153,8 @@ def render_incident(
     status_form: FormState | None = None,
     report_form: FormState | None = None,
     intermediate_form: FormState | None = None,
+    significance_form: FormState | None = None,
+    flows_form: FormState | None = None,
     escalate_error: str | None = None,
     code: int = 200,
 ) -> Response:
@@ -173,7 +196,17 @@ def render_incident(
             "transitions": sorted(TRANSITIONS[incident.status], key=order.index),
             "status_labels": STATUS_LABELS,
             "status_form": status_form or FormState(values={"version": incident.version}),
-            "reports": _report_rows(db, principal, reports),
+            "reports": _report_rows(db, principal, incident, reports),
+            "significance": {
+                "value": incident.significance,
+                "meaning": significance.MEANING[incident.significance],
+                "stopped": clocks_stopped(incident),
+                "history": significance.history(db, incident),
+                "choices": [(v, SIGNIFICANCE_LABELS[v]) for v in significance.DECIDABLE if v != incident.significance],
+                "labels": SIGNIFICANCE_LABELS,
+            },
+            "significance_form": significance_form or FormState(),
+            "nis2": incident_flows.context(db, principal, incident, flows_form),
             "submit_kinds": _submit_kinds(incident, reports, writer=writer, owner=owner),
             "submitted": submitted,
             "report_fields": service.REPORT_FIELDS,
@@ -239,6 +272,33 @@ def escalate(
         incident = service.get_incident(db, principal=principal, incident_id=incident_id)
         return render_incident(request, db, principal, incident, escalate_error=exc.detail, code=exc.status)
     return see_other(f"/incidents/{incident_id}#assessment")
+
+
+@router.post("/incidents/{incident_id}/significance")
+def decide_significance(
+    *,
+    incident_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Csrf = "",
+    value: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=5_000)] = "",
+) -> Response:
+    check_csrf(request, db, csrf_token)
+    try:
+        incident = service.get_incident(db, principal=principal, incident_id=incident_id)
+        suggestion = service.assess(
+            db, incident, principal=principal, thresholds=incident_queries.thresholds(request.app.state.settings)
+        ).as_dict()
+        significance.decide(db, actor=principal, incident_id=incident_id, value=value, reason=reason,
+                            suggestion=suggestion)  # fmt: skip
+    except (InvalidInput, Conflict) as exc:
+        db.rollback()
+        incident = service.get_incident(db, principal=principal, incident_id=incident_id)
+        form = incident_form.failed(exc, {"value": value, "reason": reason})
+        return render_incident(request, db, principal, incident, significance_form=form, code=exc.status)
+    return see_other(f"/incidents/{incident_id}#significance")
 
 
 @router.post("/incidents/{incident_id}/reports")

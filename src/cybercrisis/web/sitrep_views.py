@@ -28,7 +28,7 @@ from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from cybercrisis.situation import aggregate, contributions, sitreps, svg
+from cybercrisis.situation import aggregate, audience, contributions, sitreps, svg
 from cybercrisis.situation.models import Sitrep, SitrepSource, SitrepState, SitrepVersion
 from cybercrisis.situation.schemas import FieldChange, SitrepIn
 from cybercrisis.web import queries
@@ -432,6 +432,10 @@ def render_sitrep(
     names = queries.community_names(db)
     author_id = v.created_by_id
     approver = mine and current and principal.has(Permission.SITREP_APPROVE)
+    # A political report is published with its audience's figures: the approver sees them before publishing.
+    preview = None
+    if approver and v.state == SitrepState.APPROVED.value and s.level in audience.AUDIENCE_LEVELS:
+        preview = sitreps.preview(db, actor=principal, sitrep_id=s.id, version=v.number, settings=settings)
     # svg.py escapes every text it draws and carries no script or style: the template places them as they are.
     map_svg = svg.country_map(picture.countries, by="status", scale=scale, title="National status")
     heat_svg = svg.heatmap(picture.heat, sectors=taxonomies.nis2_sectors())
@@ -461,6 +465,7 @@ def render_sitrep(
             "can_edit": mine and current and principal.has(Permission.SITREP_WRITE),
             "can_approve": approver and v.state == SitrepState.DRAFT.value,
             "can_publish": approver and v.state == SitrepState.APPROVED.value,
+            "audience_preview": preview,
             "four_eyes": settings.sitrep_four_eyes,
             "i_wrote_it": author_id is not None and author_id == principal.user_id,
             "approve_warning": APPROVE_WARNING,
@@ -553,7 +558,8 @@ def edit_sitrep(
     return _back(sitrep_id)
 
 
-def _action(request: Request, db: Session, principal: Principal, sitrep_id: str, what: str, version: int) -> Response:
+def _action(request: Request, db: Session, principal: Principal, sitrep_id: str, what: str, version: int,
+            previewed: str | None = None) -> Response:  # fmt: skip
     settings = _settings(request)
     try:
         if what == "rebuild":
@@ -561,7 +567,8 @@ def _action(request: Request, db: Session, principal: Principal, sitrep_id: str,
         elif what == "approve":
             sitreps.approve(db, actor=principal, sitrep_id=sitrep_id, version=version, settings=settings)
         else:
-            sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=version)
+            sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=version, settings=settings,
+                            previewed=previewed or None)  # fmt: skip
     except (InvalidInput, Conflict, PermissionDenied) as exc:
         db.rollback()
         return render_sitrep(request, db, principal, sitrep_id, action_error=(what, exc.detail), code=exc.status)
@@ -586,7 +593,14 @@ def approve_sitrep(
 
 @router.post("/sitreps/{sitrep_id}/publish")
 def publish_sitrep(
-    *, sitrep_id: str, request: Request, db: DB, principal: PagePrincipal, csrf_token: Csrf = "", version: Version = 0
+    *,
+    sitrep_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Csrf = "",
+    version: Version = 0,
+    previewed: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     check_csrf(request, db, csrf_token)
-    return _action(request, db, principal, sitrep_id, "publish", version)
+    return _action(request, db, principal, sitrep_id, "publish", version, previewed)
