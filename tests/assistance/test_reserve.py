@@ -130,3 +130,19 @@ def test_the_summary_report_is_due_the_configured_months_after_support_ended(
     assert datetime.fromisoformat(ended["summary_due_at"]) == months_after(
         datetime.fromisoformat(ended["support_ended_at"]), 2
     )
+
+
+def test_cert_eus_own_request_is_transmitted_by_cert_eu_at_once(
+    client: TestClient, cast: Cast, world: Any, db: Session
+) -> None:
+    from tests.assistance.conftest import reserve_admin
+
+    reserve_admin(world, "cert-eu", "CERT-EU")  # Reg. (EU) 2025/38 Art. 14(3)(b); its directory key gives its id
+    cert_eu = world.user("CERT-EU", roles=("coordinator",))
+    r = client.post(BASE, json=request_body(cast, recipients=RESERVE), headers=cert_eu.headers)
+    assert r.status_code == 201, r.text
+    req = r.json()
+    # Art. 15(3)(b): by that user itself, with no SPOC in between; the Reserve's administrators read it at once.
+    assert req["transmitted_by"] == cert_eu.org_id and req["transmitted_at"] is not None
+    assert client.get(f"{BASE}/{req['id']}", headers=cast["enisa"].headers).status_code == 200
+    assert post(client, cast["spoc"], f"{req['id']}/transmit").status_code in (403, 404, 409)
