@@ -140,7 +140,7 @@ def test_significance_given_at_recording_needs_a_reason(
         },
         headers=cast["fr"].headers,
     )
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "significance_reason"
     assert count(db, Incident) == 0
     inc = _incident(client, cast["fr"], significance="significant", significance_reason="the entity says so")
     assert inc["significance"] == "significant" and _due(inc)["early-warning"] is not None

@@ -186,6 +186,20 @@ def test_new_incident_form_creates_an_incident_with_defaults_and_detected_observ
     assert "No reporting deadline runs: significance not decided yet" in page and "due in" not in page
 
 
+def test_the_form_records_a_significance_already_known_and_asks_why(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    sign_in(client, cast["fr"].email)
+    data = {**form_defaults(client), "title": "Outage at a TLD registry", "significance": "significant"}
+    missing = post_form(client, data)
+    assert missing.status_code == 422 and 'id="f-significance_reason-error"' in missing.text
+    assert count(db, Incident) == 0
+    r = post_form(client, {**data, "significance_reason": "the TLD was unavailable for 2 hours (Art. 6)"})
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"], headers=HTML).text
+    assert "the TLD was unavailable for 2 hours (Art. 6)" in page and "due in" in page
+
+
 @pytest.mark.parametrize(
     ("over", "field", "message"),
     [

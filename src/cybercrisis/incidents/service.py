@@ -215,6 +215,9 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
         summary={"tlp": marking.value, "countries": countries, "observables": added},
     )
     if data.significance != Significance.REPORTED.value:
+        if not (data.significance_reason or "").strip():
+            raise _bad("significance_reason", "say why the incident is " + data.significance + " (the rule, the "
+                       "fact or the judgement the decision rests on)")  # fmt: skip
         significance.record(
             session, incident=incident, value=data.significance, reason=data.significance_reason or "",
             actor=actor, suggestion=None,

@@ -57,6 +57,8 @@ class IncidentForm(BaseModel):
     entity_name: str = Field(default="", max_length=1000)
     entity_type: str = Field(default="", max_length=64)
     entity_category: str = Field(default="", max_length=16)
+    significance: str = Field(default="reported", max_length=32)
+    significance_reason: str = Field(default="", max_length=5_000)
     entity: str = Field(default="", max_length=100)
     observables: str = Field(default="", max_length=500_000)
     communities: list[str] = Field(default_factory=list, max_length=50)
@@ -141,6 +143,7 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
         "countries": [*form.countries, *split_list(form.other_countries)], "sectors": form.sectors,
         "entity_name": form.entity_name.strip(), "entity": form.entity or None, "entity_type": form.entity_type or None,
         "entity_category": form.entity_category or None,
+        "significance": form.significance or "reported", "significance_reason": form.significance_reason or None,
         "rsit_class": rsit_class or None, "rsit_type": rsit_type or None, "root_cause": form.root_cause or None,
         "threat_severity": form.threat_severity or None, "impact_severity": form.impact_severity or None,
         "outlook": form.outlook or None, "suspected_malicious": form.suspected_malicious == "yes",
