@@ -81,8 +81,11 @@ def test_start_up_tightens_what_an_older_version_left_readable_and_says_so(
     node.path.parent.chmod(0o755)
 
     with caplog.at_level(logging.WARNING, logger="cybercrisis"):
-        app = create_app(Settings(data_dir=data, database_url=f"sqlite:///{data / 'cybercrisis.db'}", secret_key=None,
-                                  jobs_enabled=False))  # fmt: skip
+        app = create_app(
+            Settings(
+                data_dir=data, database_url=f"sqlite:///{data / 'cybercrisis.db'}", secret_key=None, jobs_enabled=False
+            )
+        )
     app.state.engine.dispose()
 
     assert _mode(data) == 0o700

@@ -22,16 +22,22 @@ def test_live_picture_counts_only_what_the_token_may_read(
     world.org("CERT-FR", country="FR")
     world.org("CERT-Bund", country="DE")
     fr = world.user("CERT-FR")
-    r = client.post("/api/v1/alerts", json={"title": "Wiper in the grid", "tlp": "amber",
-                                            "recipients": {"organisations": [world.orgs["CERT-Bund"]]}},
-                    headers=fr.headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/alerts",
+        json={"title": "Wiper in the grid", "tlp": "amber", "recipients": {"organisations": [world.orgs["CERT-Bund"]]}},
+        headers=fr.headers,
+    )
     assert r.status_code == 201, r.text
-    r = client.post("/api/v1/incidents", json={"title": "Wiper", "tlp": "amber", "countries": ["FR"],
-                                               "aware_at": "2026-01-01T08:00:00Z"}, headers=fr.headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/incidents",
+        json={"title": "Wiper", "tlp": "amber", "countries": ["FR"], "aware_at": "2026-01-01T08:00:00Z"},
+        headers=fr.headers,
+    )
     assert r.status_code == 201, r.text
     with unit_of_work(session_factory) as s:  # a token that reads situation reports only, not early warnings
-        narrow, _ = accounts.create_token(s, actor=SYSTEM, user_ref=fr.user_id, scopes=["situation:report:read"],
-                                          expires_days=1)  # fmt: skip
+        narrow, _ = accounts.create_token(
+            s, actor=SYSTEM, user_ref=fr.user_id, scopes=["situation:report:read"], expires_days=1
+        )
 
     def picture(token: str) -> tuple[int, int]:
         r = client.get("/api/v1/situation", headers={"Authorization": f"Bearer {token}"})

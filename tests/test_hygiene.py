@@ -47,8 +47,9 @@ def test_a_lone_surrogate_in_a_value_or_a_key_is_refused_naming_it_and_nothing_i
 ) -> None:
     before = written(db)
     body = post_raw(client, fr, "/api/v1/incidents", json.dumps(incident_body(title="Wiper \ud800")))
-    assert body["errors"] == [{"field": "title", "message": "is not valid Unicode: a lone surrogate (U+D800) at "
-                                                           "character 6; send UTF-8 text"}]  # fmt: skip
+    assert body["errors"] == [
+        {"field": "title", "message": "is not valid Unicode: a lone surrogate (U+D800) at character 6; send UTF-8 text"}
+    ]
     keyed = incident_body()
     keyed["facts"] = {"users_affected": 1, "x\udc00": 2}
     body = post_raw(client, fr, "/api/v1/incidents", json.dumps(keyed))
@@ -73,8 +74,11 @@ def test_nul_in_json_text_is_refused_before_the_database_sees_it(client: TestCli
 def test_json_nested_100000_deep_is_a_422_naming_the_body_not_a_500(client: TestClient, fr: Actor, db: Session) -> None:
     before = written(db)
     deep = "[" * 100_000 + "]" * 100_000
-    for path, media in (("/api/v1/incidents", "application/json"), ("/api/v1/import/stix", "application/json"),
-                        ("/api/v1/import/stix", "application/stix+json;version=2.1")):  # fmt: skip
+    for path, media in (
+        ("/api/v1/incidents", "application/json"),
+        ("/api/v1/import/stix", "application/json"),
+        ("/api/v1/import/stix", "application/stix+json;version=2.1"),
+    ):
         body = post_raw(client, fr, path, deep, media)
         assert body["errors"] == [{"field": "body", "message": "is nested deeper than 64 levels"}], path
     # The import reads the body whatever its media type: its own parser refuses the same way.

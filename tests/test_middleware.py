@@ -20,8 +20,9 @@ def _sign_in(client: TestClient, email: str, password: str) -> None:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, page.text
-    r = client.post("/login", data={"email": email, "password": password, "csrf_token": token.group(1)},
-                    follow_redirects=False)  # fmt: skip
+    r = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token.group(1)}, follow_redirects=False
+    )
     assert r.status_code == 303, r.text
 
 

@@ -27,17 +27,53 @@ def test_secrets_from_before_are_sealed_at_start_and_opened_again_by_a_downgrade
     orgs, routes, peers = meta.tables["organisations"], meta.tables["notification_routes"], meta.tables["peers"]
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        org = {"id": "identity--00000000-0000-4000-8000-000000000001", "name": "CERT-FR", "short_name": "CERT-FR",
-               "type": "national-csirt", "created_at": now, "modified_at": now, "levels": [], "description": "",
-               "website": "", "country": "FR", "version": 1, "parent_id": None}  # fmt: skip
+        org = {
+            "id": "identity--00000000-0000-4000-8000-000000000001",
+            "name": "CERT-FR",
+            "short_name": "CERT-FR",
+            "type": "national-csirt",
+            "created_at": now,
+            "modified_at": now,
+            "levels": [],
+            "description": "",
+            "website": "",
+            "country": "FR",
+            "version": 1,
+            "parent_id": None,
+        }
         conn.execute(orgs.insert().values(**{k: v for k, v in org.items() if k in orgs.columns}))
-        conn.execute(routes.insert().values(id=1, org_id=org["id"], events=["*"], channel="webhook",
-                                            target="https://soc.example/hook", secret="old-webhook-secret-1234",
-                                            active=True, created_at=now))  # fmt: skip
-        conn.execute(peers.insert().values(id="peer--1", url="https://node.example/taxii2/", api_root="r", title="",
-                                           node_id="identity--peer", token="cc_old_token", direction="pull",
-                                           collections=[], keys=[], relayed_keys={}, timeout_seconds=5.0,
-                                           enabled=True, created_at=now, pulled=0, pushed=0, rejected=0))  # fmt: skip
+        conn.execute(
+            routes.insert().values(
+                id=1,
+                org_id=org["id"],
+                events=["*"],
+                channel="webhook",
+                target="https://soc.example/hook",
+                secret="old-webhook-secret-1234",
+                active=True,
+                created_at=now,
+            )
+        )
+        conn.execute(
+            peers.insert().values(
+                id="peer--1",
+                url="https://node.example/taxii2/",
+                api_root="r",
+                title="",
+                node_id="identity--peer",
+                token="cc_old_token",
+                direction="pull",
+                collections=[],
+                keys=[],
+                relayed_keys={},
+                timeout_seconds=5.0,
+                enabled=True,
+                created_at=now,
+                pulled=0,
+                pushed=0,
+                rejected=0,
+            )
+        )
     migrate.upgrade(engine, "0009")
     settings = Settings(secret_key=KEY)
     assert secretbox.seal_stored(make_sessionmaker(engine), settings) == 2

@@ -23,8 +23,10 @@ def test_finds_the_first_bad_string_key_or_value_with_its_path() -> None:
     assert key is not None and key.field == "facts.a\\udc00" and key.message.startswith("the property name")
     assert json.dumps(key.error(), ensure_ascii=False).encode()  # the path itself is writable text
     nul = textcheck.find_problem({"title": "a\x00b"})
-    assert nul is not None and (nul.field, nul.message) == ("title", "contains NUL (U+0000) at character 1, which is "
-                                                                     "not text")  # fmt: skip
+    assert nul is not None and (nul.field, nul.message) == (
+        "title",
+        "contains NUL (U+0000) at character 1, which is not text",
+    )
     assert textcheck.find_problem("\ud800") == textcheck.Problem("body", textcheck.text_problem("\ud800") or "")
     # Valid text of every plane, and control characters other than NUL, are JSON's to carry.
     assert textcheck.find_problem({"name": "Überwachung 观察 😀 \t\x1b[31m", "n": [1, 2.5, None, True]}) is None
@@ -60,8 +62,12 @@ def test_parse_json_refuses_with_422_naming_the_field_and_survives_100000_levels
 
 # JSON documents of every shape, with strings drawn to hit the edge cases: surrogates, NUL, quotes, backslashes,
 # brackets inside strings, escapes that look like surrogates.
-_text = st.text(alphabet=st.sampled_from(['a', 'é', '😀', '"', '\\', '[', ']', '{', '}', '\x00', '\ud800', '\udc00',
-                                          '\x1f', 'u', 'd', '8']), max_size=6)  # fmt: skip
+_text = st.text(
+    alphabet=st.sampled_from(
+        ["a", "é", "😀", '"', "\\", "[", "]", "{", "}", "\x00", "\ud800", "\udc00", "\x1f", "u", "d", "8"]
+    ),
+    max_size=6,
+)
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | _text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
@@ -71,8 +77,9 @@ _json = st.recursive(
 
 @settings(max_examples=400, deadline=None)
 @given(doc=_json, ascii_only=st.booleans(), bound=st.integers(min_value=1, max_value=6))
-def test_the_raw_proof_never_calls_bad_json_clean_and_agrees_with_the_walk(doc: Any, ascii_only: bool,
-                                                                             bound: int) -> None:  # fmt: skip
+def test_the_raw_proof_never_calls_bad_json_clean_and_agrees_with_the_walk(
+    doc: Any, ascii_only: bool, bound: int
+) -> None:
     raw = json.dumps(doc, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
     walked = textcheck.find_problem(json.loads(raw), max_depth=bound)
     proven = textcheck.surely_clean(raw, max_depth=bound)

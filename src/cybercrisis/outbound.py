@@ -264,7 +264,7 @@ def _pool_classes(allow: Allow) -> dict[str, type[HTTPConnectionPool]]:
             return sock
 
     class Tls(Plain, HTTPSConnection):
-        pass
+        """HTTPS: the same checked connect (Plain._new_conn) before the TLS handshake."""
 
     class PlainPool(HTTPConnectionPool):
         ConnectionCls = Plain

@@ -75,8 +75,9 @@ def reveal(settings: Settings, purpose: str, stored: str) -> str:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         if len(raw) <= NONCE_BYTES:
             raise ValueError("too short")
-        plain = _aead(settings.effective_secret_key(), purpose).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:],
-                                                                       purpose.encode())  # fmt: skip
+        plain = _aead(settings.effective_secret_key(), purpose).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], purpose.encode()
+        )
         return plain.decode()
     except (InvalidTag, ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
         raise Unreadable(
@@ -85,8 +86,13 @@ def reveal(settings: Settings, purpose: str, stored: str) -> str:
         ) from None
 
 
-def _seal_column(session: Session, settings: Settings, key: InstrumentedAttribute[Any],
-                 column: InstrumentedAttribute[Any], purpose: str) -> int:  # fmt: skip
+def _seal_column(
+    session: Session,
+    settings: Settings,
+    key: InstrumentedAttribute[Any],
+    column: InstrumentedAttribute[Any],
+    purpose: str,
+) -> int:
     rows = session.execute(select(key, column).where(column.is_not(None), column.not_like(f"{PREFIX}%"))).all()
     done = 0
     for pk, value in rows:

@@ -77,8 +77,9 @@ class Ctx:
         token = self.snap.tokens[cred.token_id or ""]
         return Actor(user.id, user.org, user.roles, token.scopes, active=user.active, revoked=token.revoked)
 
-    def who(self, prefer: Iterable[str | None] = (), *, page: bool = False,
-            roles: Iterable[str] = ()) -> tuple[Cred, Actor]:  # fmt: skip
+    def who(
+        self, prefer: Iterable[str | None] = (), *, page: bool = False, roles: Iterable[str] = ()
+    ) -> tuple[Cred, Actor]:
         """A credential: mostly of a user of a preferred organisation, often with a preferred role (so that allowed
         writes are frequent)."""
         wanted = {o for o in prefer if o}
@@ -120,8 +121,9 @@ class Ctx:
         return str(self.pick(options))
 
 
-def base(ctx: Ctx, actor: Actor, obj_id: str | list[str] | None, perm: str | None, *,
-         invalid: bool = False) -> Expect | None:  # fmt: skip
+def base(
+    ctx: Ctx, actor: Actor, obj_id: str | list[str] | None, perm: str | None, *, invalid: bool = False
+) -> Expect | None:
     """The checks every act starts with: a working credential, readable objects, the act's permission, and the read
     permission of its domain ("a credential acts only where it may read")."""
     if not actor.valid:
@@ -144,11 +146,17 @@ def base(ctx: Ctx, actor: Actor, obj_id: str | list[str] | None, perm: str | Non
 
 
 # The read permission of the domain a write permission acts in.
-ACT_READ = (("directory:document:", "directory:document:read"), ("access:share:", "directory:document:read"),
-            ("incidents:", "incidents:incident:read"), ("alerts:", "alerts:alert:read"),
-            ("crises:", "crises:crisis:read"), ("assistance:", "assistance:request:read"),
-            ("comms:", "comms:communication:read"), ("handoffs:", "handoffs:handoff:read"),
-            ("situation:", "situation:report:read"))  # fmt: skip
+ACT_READ = (
+    ("directory:document:", "directory:document:read"),
+    ("access:share:", "directory:document:read"),
+    ("incidents:", "incidents:incident:read"),
+    ("alerts:", "alerts:alert:read"),
+    ("crises:", "crises:crisis:read"),
+    ("assistance:", "assistance:request:read"),
+    ("comms:", "comms:communication:read"),
+    ("handoffs:", "handoffs:handoff:read"),
+    ("situation:", "situation:report:read"),
+)
 
 
 def owner_only(ctx: Ctx, actor: Actor, obj_id: str, perm: str, *, invalid: bool = False) -> Expect:
@@ -165,8 +173,11 @@ def fits(tlp: str, share: dict[str, list[str]]) -> bool:
 
 
 def page_share(share: dict[str, list[str]], emails: dict[str, str]) -> dict[str, Any]:
-    return {"organisations": share["organisations"], "communities": share["communities"],
-            "users": " ".join(emails[u] for u in share["users"])}  # fmt: skip
+    return {
+        "organisations": share["organisations"],
+        "communities": share["communities"],
+        "users": " ".join(emails[u] for u in share["users"]),
+    }
 
 
 # --- documents ----------------------------------------------------------------------------------------------------
@@ -181,11 +192,17 @@ def document_create(ctx: Ctx) -> Step:
     title = ctx.reg.fresh("Document ")
     if page:
         emails = {u.id: u.email for u in ctx.snap.users.values()}
-        req = Request("POST", "/documents", form={"title": title, "kind": "sop", "tlp": tlp, "body": "b",
-                                                  **page_share(share, emails)})  # fmt: skip
+        req = Request(
+            "POST",
+            "/documents",
+            form={"title": title, "kind": "sop", "tlp": tlp, "body": "b", **page_share(share, emails)},
+        )
     else:
-        req = Request("POST", "/api/v1/documents", json={"title": title, "kind": "sop", "tlp": tlp, "body": "b",
-                                                         "share_with": share})  # fmt: skip
+        req = Request(
+            "POST",
+            "/api/v1/documents",
+            json={"title": title, "kind": "sop", "tlp": tlp, "body": "b", "share_with": share},
+        )
     return Step("document.create" + (" (page)" if page else ""), req, cred, actor, exp)
 
 
@@ -202,8 +219,9 @@ def document_edit(ctx: Ctx) -> Step | None:
     version = ctx.snap.rows[doc]["version"] + (1 if ctx.num(0, 9) == 0 else 0)
     exp = owner_only(ctx, actor, doc, "directory:document:write", invalid=version != ctx.snap.rows[doc]["version"])
     if page:
-        req = Request("POST", f"/documents/{doc}/edit", form={"version": version, "title": "Edited", "kind": "sop",
-                                                               "body": "b2"})  # fmt: skip
+        req = Request(
+            "POST", f"/documents/{doc}/edit", form={"version": version, "title": "Edited", "kind": "sop", "body": "b2"}
+        )
     else:
         req = Request("PATCH", f"/api/v1/documents/{doc}", json={"version": version, "title": "Edited"})
     return Step("document.edit" + (" (page)" if page else ""), req, cred, actor, exp, doc)
@@ -231,8 +249,13 @@ def document_pass_on(ctx: Ctx) -> Step | None:
     snap = ctx.snap
     parents = ctx.in_order({o.parent for o in snap.orgs.values() if o.parent})
     # Often an AMBER document and a reading organisation that has constituents: the case pass-on is for.
-    pairs = [(d, o) for d in ctx.existing("documents") if snap.objs[d].tlp == "amber" for o in parents
-             if snap.org_reads(o, d)]  # fmt: skip
+    pairs = [
+        (d, o)
+        for d in ctx.existing("documents")
+        if snap.objs[d].tlp == "amber"
+        for o in parents
+        if snap.org_reads(o, d)
+    ]
     if pairs and ctx.flip():
         doc, org = ctx.pick(pairs)
         readers = [org]
@@ -270,8 +293,14 @@ def document_delete(ctx: Ctx) -> Step | None:
     if doc is None:
         return None
     cred, actor = ctx.who([ctx.snap.objs[doc].owner])
-    return Step("document.delete", Request("DELETE", f"/api/v1/documents/{doc}"), cred, actor,
-                owner_only(ctx, actor, doc, "directory:document:write"), doc)  # fmt: skip
+    return Step(
+        "document.delete",
+        Request("DELETE", f"/api/v1/documents/{doc}"),
+        cred,
+        actor,
+        owner_only(ctx, actor, doc, "directory:document:write"),
+        doc,
+    )
 
 
 # --- incidents ----------------------------------------------------------------------------------------------------
@@ -288,15 +317,32 @@ def incident_create(ctx: Ctx) -> Step:
     aware = (NOW - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     if page:
         emails = {u.id: u.email for u in ctx.snap.users.values()}
-        form = {"title": ctx.reg.fresh("Incident "), "tlp": tlp, "aware_at": aware, "countries": ["FR"],
-                "entity": entity or "", "suspected_malicious": "yes", "observables": f"domain {value}",
-                **page_share(share, emails)}  # fmt: skip
+        form = {
+            "title": ctx.reg.fresh("Incident "),
+            "tlp": tlp,
+            "aware_at": aware,
+            "countries": ["FR"],
+            "entity": entity or "",
+            "suspected_malicious": "yes",
+            "observables": f"domain {value}",
+            **page_share(share, emails),
+        }
         req = Request("POST", "/incidents", form=form)
     else:
-        req = Request("POST", "/api/v1/incidents", json={
-            "title": ctx.reg.fresh("Incident "), "tlp": tlp, "aware_at": aware + ":00Z", "countries": ["DE"],
-            "entity": entity, "suspected_malicious": ctx.flip(), "share_with": share,
-            "observables": [{"type": "domain-name", "value": value}]})  # fmt: skip
+        req = Request(
+            "POST",
+            "/api/v1/incidents",
+            json={
+                "title": ctx.reg.fresh("Incident "),
+                "tlp": tlp,
+                "aware_at": aware + ":00Z",
+                "countries": ["DE"],
+                "entity": entity,
+                "suspected_malicious": ctx.flip(),
+                "share_with": share,
+                "observables": [{"type": "domain-name", "value": value}],
+            },
+        )
     return Step("incident.create" + (" (page)" if page else ""), req, cred, actor, exp)
 
 
@@ -374,9 +420,18 @@ def incident_observables(ctx: Ctx) -> Step | None:
         return None
     cred, actor = ctx.who([ctx.snap.objs[inc].owner, ctx.snap.rows[inc]["entity_org_id"]])
     value = ctx.reg.fresh("added") + ".evil.example"
-    return Step("incident.observables", Request("POST", f"/api/v1/incidents/{inc}/observables", json={
-        "observables": [{"type": "domain-name", "value": value}]}), cred, actor,
-        _incident_writer(ctx, actor, inc, owner_only_act=False), inc)  # fmt: skip
+    return Step(
+        "incident.observables",
+        Request(
+            "POST",
+            f"/api/v1/incidents/{inc}/observables",
+            json={"observables": [{"type": "domain-name", "value": value}]},
+        ),
+        cred,
+        actor,
+        _incident_writer(ctx, actor, inc, owner_only_act=False),
+        inc,
+    )
 
 
 def incident_escalate(ctx: Ctx) -> Step | None:
@@ -413,11 +468,22 @@ def alert_send(ctx: Ctx) -> Step:
     )
     body = {"title": ctx.reg.fresh("Alert "), "tlp": tlp, "incident": about}
     if page:
-        req = Request("POST", "/alerts", form={**body, "incident": about or "", "organisations": share["organisations"],
-                                               "communities": share["communities"]})  # fmt: skip
+        req = Request(
+            "POST",
+            "/alerts",
+            form={
+                **body,
+                "incident": about or "",
+                "organisations": share["organisations"],
+                "communities": share["communities"],
+            },
+        )
     else:
-        req = Request("POST", "/api/v1/alerts", json={**body, "recipients": {
-            "organisations": share["organisations"], "communities": share["communities"]}})  # fmt: skip
+        req = Request(
+            "POST",
+            "/api/v1/alerts",
+            json={**body, "recipients": {"organisations": share["organisations"], "communities": share["communities"]}},
+        )
     return Step("alert.send" + (" (page)" if page else ""), req, cred, actor, exp)
 
 
@@ -433,5 +499,11 @@ def alert_acknowledge(ctx: Ctx) -> Step | None:
         named = actor.org in ctx.snap.recipients.get(alert, {})
         exp = allow("a recipient organisation") if named else forbid("not a recipient organisation")
     path = f"/alerts/{alert}/acknowledge" if page else f"/api/v1/alerts/{alert}/acknowledge"
-    return Step("alert.acknowledge" + (" (page)" if page else ""), Request("POST", path, form={} if page else None),
-                cred, actor, exp, alert)  # fmt: skip
+    return Step(
+        "alert.acknowledge" + (" (page)" if page else ""),
+        Request("POST", path, form={} if page else None),
+        cred,
+        actor,
+        exp,
+        alert,
+    )

@@ -33,7 +33,7 @@ def token_create(ctx: Ctx) -> Step:
     scopes = None
     if ctx.flip():
         pool = sorted(actor.perms) if ctx.num(0, 3) else everything
-        scopes = ctx.subset(pool or everything, 1, 6)  # fmt: skip
+        scopes = ctx.subset(pool or everything, 1, 6)
     body: dict[str, Any] = {"name": "t", "expires_days": 5, "scopes": scopes}
     if target != actor.user_id or ctx.flip():
         body["user"] = ctx.snap.users[target].email if ctx.flip() else target
@@ -74,9 +74,13 @@ def token_revoke(ctx: Ctx) -> Step | None:
     else:
         outranks = role_permissions(owner.roles) <= actor.perms
         in_scope = "accounts:user:write-any" in actor.perms or (
-            "accounts:token:manage" in actor.perms and actor.org == owner.org)  # fmt: skip
-        exp = allow("an admin who holds the user's permissions") if in_scope and outranks else Expect(
-            "deny", "not its token, not an admin who outranks its user")  # fmt: skip
+            "accounts:token:manage" in actor.perms and actor.org == owner.org
+        )
+        exp = (
+            allow("an admin who holds the user's permissions")
+            if in_scope and outranks
+            else Expect("deny", "not its token, not an admin who outranks its user")
+        )
     if page:
         req = Request("POST", f"/account/tokens/{token}/revoke", form={})
     else:
@@ -116,8 +120,11 @@ def user_create(ctx: Ctx) -> Step:
     if page:
         req = Request("POST", "/admin/users", form={"email": email, "roles": roles, "password": "a long password 1"})
     else:
-        req = Request("POST", "/api/v1/users", json={"email": email, "organisation": org, "roles": roles,
-                                                     "password": "a long password 1"})  # fmt: skip
+        req = Request(
+            "POST",
+            "/api/v1/users",
+            json={"email": email, "organisation": org, "roles": roles, "password": "a long password 1"},
+        )
     return Step("user.create" + (" (page)" if page else ""), req, cred, actor, exp)
 
 
@@ -132,8 +139,9 @@ def user_update(ctx: Ctx) -> Step | None:
     # Disabling is drawn rarely: every disabled user is one fewer actor for the rest of the run.
     active = ctx.num(0, 5) != 0
     if page:
-        req = Request("POST", f"/admin/users/{target}", form={"roles": roles, **({"is_active": "yes"} if active
-                                                                                  else {})})  # fmt: skip
+        req = Request(
+            "POST", f"/admin/users/{target}", form={"roles": roles, **({"is_active": "yes"} if active else {})}
+        )
         new_roles, new_active = roles, active
     else:
         body: dict[str, Any] = {}

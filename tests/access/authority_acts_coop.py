@@ -41,12 +41,22 @@ def request_create(ctx: Ctx) -> Step:
         )
     body: dict[str, Any] = {"needs": ["forensics", "liaison"], "description": "help", "tlp": tlp, "crisis": crisis}
     if page:
-        req = Request("POST", "/assistance/new", form={**body, "crisis": crisis or "",
-                                                       "organisations": share["organisations"],
-                                                       "communities": share["communities"]})  # fmt: skip
+        req = Request(
+            "POST",
+            "/assistance/new",
+            form={
+                **body,
+                "crisis": crisis or "",
+                "organisations": share["organisations"],
+                "communities": share["communities"],
+            },
+        )
     else:
-        req = Request("POST", "/api/v1/assistance-requests", json={**body, "recipients": {
-            "organisations": share["organisations"], "communities": share["communities"]}})  # fmt: skip
+        req = Request(
+            "POST",
+            "/api/v1/assistance-requests",
+            json={**body, "recipients": {"organisations": share["organisations"], "communities": share["communities"]}},
+        )
     return Step("assistance.request" + (" (page)" if page else ""), req, cred, actor, exp)
 
 
@@ -64,8 +74,11 @@ def request_manage(ctx: Ctx) -> Step | None:
     exp = owner_only(ctx, actor, req_id, "assistance:request:write", invalid=state != needed)
     body = {"report": "It went well"} if verb == "summary" else {}
     path = f"/assistance/{req_id}/{verb}"
-    req = Request("POST", path, form=body) if page else Request("POST", "/api/v1/assistance-requests/"
-                                                                 f"{req_id}/{verb}", json=body)  # fmt: skip
+    req = (
+        Request("POST", path, form=body)
+        if page
+        else Request("POST", f"/api/v1/assistance-requests/{req_id}/{verb}", json=body)
+    )
     return Step(f"assistance.{verb}" + (" (page)" if page else ""), req, cred, actor, exp, req_id)
 
 
@@ -89,8 +102,9 @@ def offer_make(ctx: Ctx) -> Step | None:
         )
     body = {"capability": capability, "people": 2, "available_from": NOW.isoformat()}
     if page:
-        req = Request("POST", f"/assistance/{req_id}/offers", form={**body, "available_from":
-                                                                      NOW.strftime("%Y-%m-%dT%H:%M")})  # fmt: skip
+        req = Request(
+            "POST", f"/assistance/{req_id}/offers", form={**body, "available_from": NOW.strftime("%Y-%m-%dT%H:%M")}
+        )
     else:
         req = Request("POST", f"/api/v1/assistance-requests/{req_id}/offers", json=body)
     return Step("assistance.offer" + (" (page)" if page else ""), req, cred, actor, exp, req_id)
@@ -120,13 +134,18 @@ def offer_decide(ctx: Ctx) -> Step | None:
         )
     if withdraw:
         verb = "withdraw"
-        req = (Request("POST", f"/assistance/{req_id}/offers/{offer}/withdraw", form={}) if page else
-               Request("POST", f"/api/v1/assistance-requests/{req_id}/offers/{offer}/withdraw"))  # fmt: skip
+        req = (
+            Request("POST", f"/assistance/{req_id}/offers/{offer}/withdraw", form={})
+            if page
+            else Request("POST", f"/api/v1/assistance-requests/{req_id}/offers/{offer}/withdraw")
+        )
     else:
         verb = ctx.pick(["accept", "decline"])
-        req = (Request("POST", f"/assistance/{req_id}/offers/{offer}/decide", form={"verdict": verb, "comment": "c"})
-               if page else Request("POST", f"/api/v1/assistance-requests/{req_id}/offers/{offer}/{verb}",
-                                    json={"comment": "c"}))  # fmt: skip
+        req = (
+            Request("POST", f"/assistance/{req_id}/offers/{offer}/decide", form={"verdict": verb, "comment": "c"})
+            if page
+            else Request("POST", f"/api/v1/assistance-requests/{req_id}/offers/{offer}/{verb}", json={"comment": "c"})
+        )
     return Step(f"assistance.offer.{verb}" + (" (page)" if page else ""), req, cred, actor, exp, offer)
 
 
@@ -141,9 +160,18 @@ def capability_create(ctx: Ctx) -> Step:
     body = {"kind": "forensics", "title": ctx.reg.fresh("Team "), "tlp": tlp}
     if page:
         emails = {u.id: u.email for u in ctx.snap.users.values()}
-        req = Request("POST", "/capabilities/new", form={**body, "notice_hours": "12", "people": "3",
-                      "organisations": share["organisations"], "communities": share["communities"],
-                      "users": " ".join(emails[u] for u in share["users"])})  # fmt: skip
+        req = Request(
+            "POST",
+            "/capabilities/new",
+            form={
+                **body,
+                "notice_hours": "12",
+                "people": "3",
+                "organisations": share["organisations"],
+                "communities": share["communities"],
+                "users": " ".join(emails[u] for u in share["users"]),
+            },
+        )
     else:
         req = Request("POST", "/api/v1/capabilities", json={**body, "share_with": share})
     return Step("capability.create" + (" (page)" if page else ""), req, cred, actor, exp)
@@ -159,10 +187,11 @@ def capability_manage(ctx: Ctx) -> Step | None:
     exp = owner_only(ctx, actor, cap, "assistance:capability:write")
     version = ctx.snap.rows[cap]["version"]
     if page:
-        form = {"edit": {"version": version, "kind": "forensics", "title": "Renamed", "notice_hours": "6",
-                         "people": "2"},
-                "active": {"version": version, "active": "" if ctx.snap.rows[cap]["active"] else "yes"},
-                "delete": {}}[verb]  # fmt: skip
+        form = {
+            "edit": {"version": version, "kind": "forensics", "title": "Renamed", "notice_hours": "6", "people": "2"},
+            "active": {"version": version, "active": "" if ctx.snap.rows[cap]["active"] else "yes"},
+            "delete": {},
+        }[verb]
         req = Request("POST", f"/capabilities/{cap}/{verb}", form=form)
     elif verb == "delete":
         req = Request("DELETE", f"/api/v1/capabilities/{cap}")
@@ -185,8 +214,7 @@ def comm_create(ctx: Ctx) -> Step:
     readable = crisis is None or actor_reads(actor, ctx.snap.orgs[actor.org], ctx.snap.objs[crisis])
     invalid = tlp in ("red", "clear") or not fits(tlp, share) or not readable
     exp = base(ctx, actor, None, "comms:communication:write") or allow("drafts its own", invalid=invalid)
-    body = {"title": ctx.reg.fresh("Statement "), "body": "text", "approvers": approvers, "tlp": tlp,
-            "crisis": crisis}  # fmt: skip
+    body = {"title": ctx.reg.fresh("Statement "), "body": "text", "approvers": approvers, "tlp": tlp, "crisis": crisis}
     if page:
         req = Request("POST", "/communications/new", form={**body, "crisis": crisis or "", "kind": "statement"})
     else:
@@ -206,7 +234,7 @@ def comm_edit(ctx: Ctx) -> Step | None:
     row = ctx.snap.rows[comm]
     page = _page(ctx)
     cred, actor = ctx.who([ctx.snap.objs[comm].owner, *row["approvers"]], page=page)
-    new_approvers = None if page or ctx.flip() else ctx.subset(ctx.org_ids(), 1, 2)  # fmt: skip
+    new_approvers = None if page or ctx.flip() else ctx.subset(ctx.org_ids(), 1, 2)
     exp = base(ctx, actor, comm, "comms:communication:write")
     if exp is None:
         owner = actor.org == ctx.snap.objs[comm].owner
@@ -219,8 +247,11 @@ def comm_edit(ctx: Ctx) -> Step | None:
             exp = allow("owner or approver edits", invalid=invalid)
     version = row["current_version"]
     if page:
-        req = Request("POST", f"/communications/{comm}/edit", form={"version": version, "title": "New title",
-                                                                     "body": ctx.reg.fresh("text ")})  # fmt: skip
+        req = Request(
+            "POST",
+            f"/communications/{comm}/edit",
+            form={"version": version, "title": "New title", "body": ctx.reg.fresh("text ")},
+        )
     else:
         body: dict[str, Any] = {"version": version, "body": ctx.reg.fresh("text ")}
         if new_approvers is not None:
@@ -235,10 +266,12 @@ def comm_verdict(ctx: Ctx) -> Step | None:
         return None
     row = ctx.snap.rows[comm]
     page = _page(ctx)
-    waiting = [o for o in row["approvers"] if ctx.snap.verdicts.get(comm, {}).get((o, row["current_version"]))
-               != "approve"]  # fmt: skip
-    cred, actor = ctx.who(waiting or [ctx.snap.objs[comm].owner, *row["approvers"]], page=page,
-                          roles=("coordinator", "org-admin"))  # fmt: skip
+    waiting = [
+        o for o in row["approvers"] if ctx.snap.verdicts.get(comm, {}).get((o, row["current_version"])) != "approve"
+    ]
+    cred, actor = ctx.who(
+        waiting or [ctx.snap.objs[comm].owner, *row["approvers"]], page=page, roles=("coordinator", "org-admin")
+    )
     approve = ctx.num(0, 3) != 0
     exp = base(ctx, actor, comm, "comms:communication:approve")
     if exp is None:
@@ -266,8 +299,9 @@ def comm_release_withdraw(ctx: Ctx) -> Step | None:
     cred, actor = ctx.who([ctx.snap.objs[comm].owner], page=page)
     verb = "release" if ctx.num(0, 3) else "withdraw"
     if verb == "release":
-        waiting = [o for o in row["approvers"] if ctx.snap.verdicts.get(comm, {}).get((o, row["current_version"]))
-                   != "approve"]  # fmt: skip
+        waiting = [
+            o for o in row["approvers"] if ctx.snap.verdicts.get(comm, {}).get((o, row["current_version"])) != "approve"
+        ]
         invalid = row["state"] != "approved" or bool(waiting) or row["kind"] != "statement"
     else:
         invalid = not _comm_state_ok(ctx, comm)
@@ -284,8 +318,9 @@ def _law_enforcement(ctx: Ctx) -> list[str]:
     return [o for o in ctx.org_ids() if ctx.snap.orgs[o].type == "law-enforcement"]
 
 
-def _handoff_expect(ctx: Ctx, actor: Actor, source: str, chosen: list[tuple[str, str, str]], to: list[str],
-                    tlp: str) -> Expect:  # fmt: skip
+def _handoff_expect(
+    ctx: Ctx, actor: Actor, source: str, chosen: list[tuple[str, str, str]], to: list[str], tlp: str
+) -> Expect:
     """A recipient hands over only where it may widen what it hands over (docs: widening, hand-offs): each observable
     is sighted in an incident the sender reads, and each recipient reads that incident already or the sender may
     add it; the package is AMBER+STRICT or AMBER, never wider than what it carries."""
@@ -297,8 +332,13 @@ def _handoff_expect(ctx: Ctx, actor: Actor, source: str, chosen: list[tuple[str,
         return exp
     obj = snap.objs[source]
     flagged = snap.rows[source]["suspected_criminal" if obj.table == "crises" else "suspected_malicious"]
-    invalid = (not flagged or tlp not in ("amber", "amber+strict") or snap.orgs[to[0]].type != "law-enforcement"
-               or to[0] == actor.org or RANK[obj.tlp] > RANK.get(tlp, 0))  # fmt: skip
+    invalid = (
+        not flagged
+        or tlp not in ("amber", "amber+strict")
+        or snap.orgs[to[0]].type != "law-enforcement"
+        or to[0] == actor.org
+        or RANK[obj.tlp] > RANK.get(tlp, 0)
+    )
     blocked = []
     for i, _t, _v in chosen:
         incident = snap.objs[i]
@@ -306,12 +346,18 @@ def _handoff_expect(ctx: Ctx, actor: Actor, source: str, chosen: list[tuple[str,
             invalid = True  # not sighted in an incident the sender may see
             continue
         invalid = invalid or RANK[incident.tlp] > RANK.get(tlp, 0)
-        blocked += [(i, r) for r in to if not snap.org_reads(r, i) and not may_add(
-            snap.orgs, actor.org, incident.owner, incident.tlp, ("organisation", r))]  # fmt: skip
+        blocked += [
+            (i, r)
+            for r in to
+            if not snap.org_reads(r, i)
+            and not may_add(snap.orgs, actor.org, incident.owner, incident.tlp, ("organisation", r))
+        ]
     if blocked:
         return forbid(f"may not let {blocked} read what it hands over", invalid=invalid)
-    if not chosen and any(not snap.org_reads(r, source) and not may_add(snap.orgs, actor.org, obj.owner, obj.tlp,
-                                                                        ("organisation", r)) for r in to):  # fmt: skip
+    if not chosen and any(
+        not snap.org_reads(r, source) and not may_add(snap.orgs, actor.org, obj.owner, obj.tlp, ("organisation", r))
+        for r in to
+    ):
         return Expect(
             EITHER,
             "hands over no observable to an organisation it may not widen the source to: whether "
@@ -335,13 +381,20 @@ def handoff_create(ctx: Ctx) -> Step | None:
     onward = [] if page else ctx.subset(_law_enforcement(ctx), 0, 1)
     tlp = ctx.tlp(["amber+strict", "amber", "green", "red"])
     exp = _handoff_expect(ctx, actor, source, chosen, [recipient, *onward], tlp)
-    body: dict[str, Any] = {"recipient": recipient, "reason": "criminal", "tlp": tlp,
-                            "incident" if not use_crisis else "crisis": source}  # fmt: skip
+    body: dict[str, Any] = {
+        "recipient": recipient,
+        "reason": "criminal",
+        "tlp": tlp,
+        "incident" if not use_crisis else "crisis": source,
+    }
     if page:
         req = Request("POST", "/handoffs/new", form={**body, "observables": [f"{t}:{v}" for _i, t, v in chosen]})
     else:
-        req = Request("POST", "/api/v1/handoffs", json={**body, "onward": onward, "observables": [
-            {"type": t, "value": v} for _i, t, v in chosen]})  # fmt: skip
+        req = Request(
+            "POST",
+            "/api/v1/handoffs",
+            json={**body, "onward": onward, "observables": [{"type": t, "value": v} for _i, t, v in chosen]},
+        )
     return Step("handoff.create" + (" (page)" if page else ""), req, cred, actor, exp, source)
 
 
@@ -355,11 +408,17 @@ def _custody_expect(ctx: Ctx, actor: Actor, h: str, verb: str, to: str | None) -
         return exp
     if verb == "files":
         sealed = any(a == "received" for a, _f, _t in snap.custody.get(h, []))
-        return (allow("the sender adds evidence", invalid=sealed or state != "handed-over") if actor.org == obj.owner
-                else forbid("only the sender adds evidence"))  # fmt: skip
+        return (
+            allow("the sender adds evidence", invalid=sealed or state != "handed-over")
+            if actor.org == obj.owner
+            else forbid("only the sender adds evidence")
+        )
     if verb == "receive":
-        return (allow("the holder acknowledges", invalid=state == "received") if actor.org == holder
-                else forbid("only the holder acknowledges receipt"))  # fmt: skip
+        return (
+            allow("the holder acknowledges", invalid=state == "received")
+            if actor.org == holder
+            else forbid("only the holder acknowledges receipt")
+        )
     if verb == "transfer" and to is not None:
         invalid = state != "received" or snap.orgs[to].type != "law-enforcement" or to == holder
         new = ("organisation", to) not in obj.entries() and to != obj.owner
@@ -368,8 +427,11 @@ def _custody_expect(ctx: Ctx, actor: Actor, h: str, verb: str, to: str | None) -
         if new and not may_add(snap.orgs, actor.org, obj.owner, obj.tlp, ("organisation", to)):
             return forbid("the holder may not widen the hand-off to the target", invalid=invalid)
         return allow("the holder transfers within what the TLP lets it pass on", invalid=invalid)
-    return (allow("the sender or a holder") if actor.org == obj.owner or actor.org in obj.orgs
-            else forbid("neither the sender nor a holder"))  # fmt: skip
+    return (
+        allow("the sender or a holder")
+        if actor.org == obj.owner or actor.org in obj.orgs
+        else forbid("neither the sender nor a holder")
+    )
 
 
 def handoff_custody(ctx: Ctx) -> Step | None:
@@ -389,8 +451,9 @@ def handoff_custody(ctx: Ctx) -> Step | None:
     form: dict[str, Any] = {"to": to, "note": "n"} if to else {"note": "seen"} if verb == "notes" else {}
     files = None
     if verb == "files":
-        files = {"file": (ctx.reg.fresh("evidence") + ".txt", io.BytesIO(ctx.reg.fresh("bytes").encode()),
-                          "text/plain")}  # fmt: skip
+        files = {
+            "file": (ctx.reg.fresh("evidence") + ".txt", io.BytesIO(ctx.reg.fresh("bytes").encode()), "text/plain")
+        }
     exp = _custody_expect(ctx, actor, h, verb, to)
     path = f"/handoffs/{h}/{verb}"
     if page:

@@ -53,12 +53,16 @@ def _is_open(snap: Snap, crisis: str) -> bool:
 
 
 def _pending(snap: Snap, crisis: str) -> list[str]:
-    return [e for e, r in snap.rows.items() if snap.objs[e].table == "escalations" and r["crisis_id"] == crisis
-            and r["state"] == "pending"]  # fmt: skip
+    return [
+        e
+        for e, r in snap.rows.items()
+        if snap.objs[e].table == "escalations" and r["crisis_id"] == crisis and r["state"] == "pending"
+    ]
 
 
-def _crisis_act(ctx: Ctx, actor: Actor, crisis: str, perm: str, allowed: set[str], why: str,
-                *, invalid: bool = False) -> Expect:  # fmt: skip
+def _crisis_act(
+    ctx: Ctx, actor: Actor, crisis: str, perm: str, allowed: set[str], why: str, *, invalid: bool = False
+) -> Expect:
     first = base(ctx, actor, crisis, perm, invalid=invalid)
     if first is not None:
         return first
@@ -82,15 +86,18 @@ def crisis_open(ctx: Ctx) -> Step:
     incidents = ctx.subset(ctx.existing("incidents"), 0, 2)
     org = ctx.snap.orgs[actor.org]
     unreadable = [i for i in incidents if not actor_reads(actor, org, ctx.snap.objs[i])]
-    invalid = bool(unreadable) or (share is not None and not fits(tlp, share)) or bool(approvers(ctx, stage) - {
-        actor.org})  # fmt: skip
+    invalid = (
+        bool(unreadable) or (share is not None and not fits(tlp, share)) or bool(approvers(ctx, stage) - {actor.org})
+    )
     exp = base(ctx, actor, None, "crises:crisis:write") or allow("opens its own", invalid=invalid)
-    body = {"title": ctx.reg.fresh("Crisis "), "justification": "j", "tlp": tlp, "stage": stage,
-            "incidents": incidents}  # fmt: skip
+    body = {"title": ctx.reg.fresh("Crisis "), "justification": "j", "tlp": tlp, "stage": stage, "incidents": incidents}
     if page:
         emails = {u.id: u.email for u in ctx.snap.users.values()}
-        form = {**body, "suspected_criminal": "yes", **page_share(share or {"organisations": [], "communities": [],
-                                                                            "users": []}, emails)}  # fmt: skip
+        form = {
+            **body,
+            "suspected_criminal": "yes",
+            **page_share(share or {"organisations": [], "communities": [], "users": []}, emails),
+        }
         req = Request("POST", "/crises/new", form=form)
     else:
         req = Request("POST", "/api/v1/crises", json={**body, "share_with": share, "suspected_criminal": True})
@@ -115,8 +122,14 @@ def crisis_share(ctx: Ctx) -> Step | None:
     tlp = ctx.tlp()
     share = ctx.share(tlp)
     exp = _owner_perm(ctx, actor, crisis, "crises:crisis:write", invalid=not fits(tlp, share))
-    return Step("crisis.share", Request("PUT", f"/api/v1/crises/{crisis}/sharing", json={"tlp": tlp,
-                "share_with": share}), cred, actor, exp, crisis)  # fmt: skip
+    return Step(
+        "crisis.share",
+        Request("PUT", f"/api/v1/crises/{crisis}/sharing", json={"tlp": tlp, "share_with": share}),
+        cred,
+        actor,
+        exp,
+        crisis,
+    )
 
 
 def crisis_link(ctx: Ctx) -> Step | None:
@@ -161,8 +174,9 @@ def crisis_unlink(ctx: Ctx) -> Step | None:
     cred, actor = ctx.who([ctx.snap.objs[crisis].owner], roles=DECIDERS)
     readable = actor_reads(actor, ctx.snap.orgs[actor.org], ctx.snap.objs[incident])
     exp = _owner_perm(ctx, actor, crisis, "crises:crisis:write", invalid=not readable)
-    return Step("crisis.unlink", Request("DELETE", f"/api/v1/crises/{crisis}/incidents/{incident}"), cred, actor, exp,
-                crisis)  # fmt: skip
+    return Step(
+        "crisis.unlink", Request("DELETE", f"/api/v1/crises/{crisis}/incidents/{incident}"), cred, actor, exp, crisis
+    )
 
 
 def crisis_close_reopen(ctx: Ctx) -> Step | None:
@@ -174,8 +188,14 @@ def crisis_close_reopen(ctx: Ctx) -> Step | None:
     state_ok = _is_open(ctx.snap, crisis) == close and not (close and _pending(ctx.snap, crisis))
     exp = _owner_perm(ctx, actor, crisis, "crises:decision:write", invalid=not state_ok)
     verb = "close" if close else "reopen"
-    return Step(f"crisis.{verb}", Request("POST", f"/api/v1/crises/{crisis}/{verb}", json={"rationale": "r"}), cred,
-                actor, exp, crisis)  # fmt: skip
+    return Step(
+        f"crisis.{verb}",
+        Request("POST", f"/api/v1/crises/{crisis}/{verb}", json={"rationale": "r"}),
+        cred,
+        actor,
+        exp,
+        crisis,
+    )
 
 
 def crisis_phase(ctx: Ctx) -> Step | None:
@@ -187,8 +207,15 @@ def crisis_phase(ctx: Ctx) -> Step | None:
     cred, actor = ctx.who(participants_at(ctx.snap, crisis, level), page=page, roles=DECIDERS)
     phase = ctx.pick(["preparedness", "detection", "response", "recovery"])
     invalid = not _is_open(ctx.snap, crisis) or phase == ctx.snap.rows[crisis]["phase"]
-    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", deciders_at(ctx.snap, level),
-                      f"a deciding member at the {level} level", invalid=invalid)  # fmt: skip
+    exp = _crisis_act(
+        ctx,
+        actor,
+        crisis,
+        "crises:decision:write",
+        deciders_at(ctx.snap, level),
+        f"a deciding member at the {level} level",
+        invalid=invalid,
+    )
     path = f"/crises/{crisis}/phase" if page else f"/api/v1/crises/{crisis}/phase"
     body = {"phase": phase, "rationale": "r"}
     req = Request("POST", path, form=body) if page else Request("POST", path, json=body)
@@ -202,8 +229,15 @@ def crisis_decision(ctx: Ctx) -> Step | None:
     level = ctx.pick(LEVELS)
     page = ctx.flip()
     cred, actor = ctx.who(participants_at(ctx.snap, crisis, level), page=page, roles=DECIDERS)
-    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", deciders_at(ctx.snap, level),
-                      f"a deciding member at the {level} level", invalid=not _is_open(ctx.snap, crisis))  # fmt: skip
+    exp = _crisis_act(
+        ctx,
+        actor,
+        crisis,
+        "crises:decision:write",
+        deciders_at(ctx.snap, level),
+        f"a deciding member at the {level} level",
+        invalid=not _is_open(ctx.snap, crisis),
+    )
     body = {"level": level, "kind": "response", "title": "Decided", "rationale": "r"}
     path = f"/crises/{crisis}/decisions" if page else f"/api/v1/crises/{crisis}/decisions"
     req = Request("POST", path, form=body) if page else Request("POST", path, json=body)
@@ -233,8 +267,12 @@ def escalation_propose(ctx: Ctx) -> Step | None:
     movable = [c for c in ctx.existing("crises") if _is_open(snap, c) and not _pending(snap, c)]
     # Often a recipient organisation that takes part and reads the crisis: its proposals are where widening goes
     # wrong (docs: the originator must agree when the step would bring a community in).
-    pairs = [(c, o) for c in movable for o in ctx.in_order(participants_at(snap, c, LEVEL[snap.rows[c]["stage"]]))
-             if o != snap.objs[c].owner and snap.org_reads(o, c)]  # fmt: skip
+    pairs = [
+        (c, o)
+        for c in movable
+        for o in ctx.in_order(participants_at(snap, c, LEVEL[snap.rows[c]["stage"]]))
+        if o != snap.objs[c].owner and snap.org_reads(o, c)
+    ]
     if pairs and ctx.flip():
         crisis, org = ctx.pick(pairs)
         prefer = {org}
@@ -250,11 +288,21 @@ def escalation_propose(ctx: Ctx) -> Step | None:
     target = ctx.pick(elsewhere if ctx.num(0, 5) else STAGES)
     required = required_for(ctx, snap, crisis, target, actor.org)
     unreadable = [o for o in required if not snap.org_reads(o, crisis)]
-    invalid = (not _is_open(snap, crisis) or bool(_pending(snap, crisis)) or target == snap.rows[crisis]["stage"]
-               or bool(unreadable))  # fmt: skip
-    exp = _crisis_act(ctx, actor, crisis, "crises:decision:write",
-                      {snap.objs[crisis].owner} | deciders_at(snap, level),
-                      f"the owner or a deciding member at the current ({level}) level", invalid=invalid)  # fmt: skip
+    invalid = (
+        not _is_open(snap, crisis)
+        or bool(_pending(snap, crisis))
+        or target == snap.rows[crisis]["stage"]
+        or bool(unreadable)
+    )
+    exp = _crisis_act(
+        ctx,
+        actor,
+        crisis,
+        "crises:decision:write",
+        {snap.objs[crisis].owner} | deciders_at(snap, level),
+        f"the owner or a deciding member at the current ({level}) level",
+        invalid=invalid,
+    )
     path = f"/crises/{crisis}/escalations" if page else f"/api/v1/crises/{crisis}/escalations"
     body = {"to": target, "rationale": "r"}
 
@@ -272,8 +320,10 @@ def escalation_propose(ctx: Ctx) -> Step | None:
         esc = after.rows[new[0]]
         if set(esc["required"]) != required:
             return f"required agreements {sorted(esc['required'])} != documented {sorted(required)}"
-        if esc["state"] == "pending" and (after.objs[crisis].entries() != before.objs[crisis].entries()
-                                          or after.objs[crisis].tlp != before.objs[crisis].tlp):  # fmt: skip
+        if esc["state"] == "pending" and (
+            after.objs[crisis].entries() != before.objs[crisis].entries()
+            or after.objs[crisis].tlp != before.objs[crisis].tlp
+        ):
             return "a proposal added readers to the crisis before anyone agreed"
         if (esc["state"] == "done") != (not (required - {actor.org})):
             return f"escalation state {esc['state']} but nobody else must agree is {not (required - {actor.org})}"
@@ -296,8 +346,9 @@ def applied(ctx: Ctx, before: Snap, after: Snap) -> str | None:
         community = COMMUNITY[row["to_stage"]]
         proposer = after.users[row["created_by_id"]].org if row["created_by_id"] else None
         agreed = {o for o, v in after.answers.get(e, {}).items() if v == "agree"} | {proposer}
-        ok = obj.tlp in ("clear", "green", "amber") and (obj.owner in agreed or may_add(
-            after.orgs, proposer, obj.owner, obj.tlp, ("community", community)))  # fmt: skip
+        ok = obj.tlp in ("clear", "green", "amber") and (
+            obj.owner in agreed or may_add(after.orgs, proposer, obj.owner, obj.tlp, ("community", community))
+        )
         already = was is not None and community in was.comms
         if ok and community not in obj.comms:
             return f"escalation {e} done but community {community} did not join {crisis}"
@@ -338,10 +389,20 @@ def escalation_answer(ctx: Ctx) -> Step | None:
             form={"verdict": "agree" if agree else "reject", "comment": "c"},
         )
     else:
-        req = Request("POST", f"/api/v1/crises/{crisis}/escalations/{esc}/{'approve' if agree else 'reject'}",
-                      json={"comment": "c"})  # fmt: skip
-    return Step("escalation." + ("agree" if agree else "reject") + (" (page)" if page else ""), req, cred, actor, exp,
-                esc, lambda b, a, _r: applied(ctx, b, a))  # fmt: skip
+        req = Request(
+            "POST",
+            f"/api/v1/crises/{crisis}/escalations/{esc}/{'approve' if agree else 'reject'}",
+            json={"comment": "c"},
+        )
+    return Step(
+        "escalation." + ("agree" if agree else "reject") + (" (page)" if page else ""),
+        req,
+        cred,
+        actor,
+        exp,
+        esc,
+        lambda b, a, _r: applied(ctx, b, a),
+    )
 
 
 def escalation_withdraw(ctx: Ctx) -> Step | None:
@@ -355,8 +416,15 @@ def escalation_withdraw(ctx: Ctx) -> Step | None:
     cred, actor = ctx.who([ctx.snap.objs[crisis].owner, proposer], page=page, roles=DECIDERS)
     exp = base(ctx, actor, esc, "crises:decision:write", invalid=row["state"] != "pending")
     if exp is None:
-        exp = _crisis_act(ctx, actor, crisis, "crises:decision:write", {ctx.snap.objs[crisis].owner, proposer or ""},
-                          "the owner or the proposer's organisation", invalid=row["state"] != "pending")  # fmt: skip
+        exp = _crisis_act(
+            ctx,
+            actor,
+            crisis,
+            "crises:decision:write",
+            {ctx.snap.objs[crisis].owner, proposer or ""},
+            "the owner or the proposer's organisation",
+            invalid=row["state"] != "pending",
+        )
     path = f"/crises/{crisis}/escalations/{esc}/withdraw"
     req = Request("POST", path, form={}) if page else Request("POST", "/api/v1" + path)
     return Step("escalation.withdraw" + (" (page)" if page else ""), req, cred, actor, exp, esc)
@@ -374,8 +442,15 @@ def action_create(ctx: Ctx) -> Step | None:
     readers = [o for o in ctx.org_ids() if ctx.snap.org_reads(o, crisis)]
     assignee = ctx.pick(readers if readers and ctx.num(0, 4) else ctx.org_ids())
     invalid = not _is_open(ctx.snap, crisis) or not ctx.snap.org_reads(assignee, crisis)
-    exp = _crisis_act(ctx, actor, crisis, "crises:action:write", taking_part(ctx.snap, crisis),
-                      "the owner or taking part in the crisis", invalid=invalid)  # fmt: skip
+    exp = _crisis_act(
+        ctx,
+        actor,
+        crisis,
+        "crises:action:write",
+        taking_part(ctx.snap, crisis),
+        "the owner or taking part in the crisis",
+        invalid=invalid,
+    )
     body: dict[str, Any] = {"title": "Do it", "assignee": assignee, "due_at": NOW.isoformat()}
     if page:
         req = Request("POST", f"/crises/{crisis}/actions", form={**body, "due_at": NOW.strftime("%Y-%m-%dT%H:%M")})

@@ -12,25 +12,58 @@ from tests.access.test_policy import oracle  # the read rules, written once for 
 
 # --- permissions and roles ------------------------------------------------------------------------------------
 
-READS = frozenset({
-    "directory:organisation:read", "directory:document:read", "incidents:incident:read", "alerts:alert:read",
-    "situation:report:read", "crises:crisis:read", "assistance:request:read", "comms:communication:read",
-    "handoffs:handoff:read", "exchange:object:read",
-})  # fmt: skip
+READS = frozenset(
+    {
+        "directory:organisation:read",
+        "directory:document:read",
+        "incidents:incident:read",
+        "alerts:alert:read",
+        "situation:report:read",
+        "crises:crisis:read",
+        "assistance:request:read",
+        "comms:communication:read",
+        "handoffs:handoff:read",
+        "exchange:object:read",
+    }
+)
 # "a viewer only reads; acknowledging, sending and recording start at analyst; deciding, approving and agreeing at
 # coordinator"; organisation admins manage their organisation's users and tokens; a platform admin holds every
 # permission (and still reads by TLP only).
 VIEWER = READS | {"accounts:token:write-own"}
 ANALYST = VIEWER | {
-    "directory:document:write", "access:share:pass-on", "incidents:incident:write", "alerts:alert:send",
-    "alerts:alert:acknowledge", "situation:contribution:write", "crises:action:write", "assistance:request:write",
-    "assistance:capability:write", "comms:communication:write", "handoffs:handoff:write", "exchange:object:import",
-}  # fmt: skip
-DECIDE = {"situation:sitrep:write", "situation:sitrep:approve", "crises:crisis:write", "crises:decision:write",
-          "crises:escalation:approve", "comms:communication:approve"}  # fmt: skip
+    "directory:document:write",
+    "access:share:pass-on",
+    "incidents:incident:write",
+    "alerts:alert:send",
+    "alerts:alert:acknowledge",
+    "situation:contribution:write",
+    "crises:action:write",
+    "assistance:request:write",
+    "assistance:capability:write",
+    "comms:communication:write",
+    "handoffs:handoff:write",
+    "exchange:object:import",
+}
+DECIDE = {
+    "situation:sitrep:write",
+    "situation:sitrep:approve",
+    "crises:crisis:write",
+    "crises:decision:write",
+    "crises:escalation:approve",
+    "comms:communication:approve",
+}
 COORDINATOR = ANALYST | DECIDE | {"accounts:user:read"}
-ORG_ADMIN = ANALYST | DECIDE | {"directory:contact:write", "accounts:user:read", "accounts:user:write",
-                                "accounts:token:manage", "audit:event:read"}  # fmt: skip
+ORG_ADMIN = (
+    ANALYST
+    | DECIDE
+    | {
+        "directory:contact:write",
+        "accounts:user:read",
+        "accounts:user:write",
+        "accounts:token:manage",
+        "audit:event:read",
+    }
+)
 ALL = (
     COORDINATOR
     | ORG_ADMIN
@@ -51,14 +84,23 @@ ROLES: dict[str, frozenset[str]] = {
 }
 # The read permission of each domain, by table of shareable objects.
 READ_SCOPE = {
-    "contacts": "directory:organisation:read", "documents": "directory:document:read",
-    "incidents": "incidents:incident:read", "alerts": "alerts:alert:read",
-    "contributions": "situation:report:read", "sitreps": "situation:report:read", "crises": "crises:crisis:read",
-    "escalations": "crises:crisis:read", "decisions": "crises:crisis:read", "actions": "crises:crisis:read",
-    "assistance_requests": "assistance:request:read", "assistance_offers": "assistance:request:read",
-    "capabilities": "assistance:request:read", "communications": "comms:communication:read",
-    "publications": "comms:communication:read", "handoffs": "handoffs:handoff:read",
-}  # fmt: skip
+    "contacts": "directory:organisation:read",
+    "documents": "directory:document:read",
+    "incidents": "incidents:incident:read",
+    "alerts": "alerts:alert:read",
+    "contributions": "situation:report:read",
+    "sitreps": "situation:report:read",
+    "crises": "crises:crisis:read",
+    "escalations": "crises:crisis:read",
+    "decisions": "crises:crisis:read",
+    "actions": "crises:crisis:read",
+    "assistance_requests": "assistance:request:read",
+    "assistance_offers": "assistance:request:read",
+    "capabilities": "assistance:request:read",
+    "communications": "comms:communication:read",
+    "publications": "comms:communication:read",
+    "handoffs": "handoffs:handoff:read",
+}
 TLPS = ["clear", "green", "amber", "amber+strict", "red"]
 RANK = {t: i for i, t in enumerate(TLPS)}
 
@@ -86,8 +128,11 @@ class Obj:
     users: frozenset[str]
 
     def entries(self) -> frozenset[tuple[str, str]]:
-        return frozenset({("organisation", o) for o in self.orgs} | {("community", c) for c in self.comms}
-                         | {("user", u) for u in self.users})  # fmt: skip
+        return frozenset(
+            {("organisation", o) for o in self.orgs}
+            | {("community", c) for c in self.comms}
+            | {("user", u) for u in self.users}
+        )
 
 
 @dataclass(frozen=True)
@@ -128,8 +173,16 @@ class Actor:
 
 
 def reads(user_id: str | None, org: Org | None, obj: Obj) -> bool:
-    return oracle(user=user_id, org=org.id if org else None, communities=org.communities if org else frozenset(),
-                  tlp=obj.tlp, owner=obj.owner, orgs=obj.orgs, comms=obj.comms, users=obj.users)  # fmt: skip
+    return oracle(
+        user=user_id,
+        org=org.id if org else None,
+        communities=org.communities if org else frozenset(),
+        tlp=obj.tlp,
+        owner=obj.owner,
+        orgs=obj.orgs,
+        comms=obj.comms,
+        users=obj.users,
+    )
 
 
 def org_reads(org: Org, obj: Obj) -> bool:

@@ -128,13 +128,21 @@ def _objects(session: Session, s: Snap) -> None:
     for name in READ_SCOPE:
         for r in session.execute(select(_table(name))).mappings():
             got = shares[r["id"]]
-            s.objs[r["id"]] = Obj(r["id"], name, r["tlp"], r["owner_org_id"], frozenset(got["organisation"]),
-                                  frozenset(got["community"]), frozenset(got["user"]))  # fmt: skip
+            s.objs[r["id"]] = Obj(
+                r["id"],
+                name,
+                r["tlp"],
+                r["owner_org_id"],
+                frozenset(got["organisation"]),
+                frozenset(got["community"]),
+                frozenset(got["user"]),
+            )
             s.rows[r["id"]] = dict(r)
     obs, sight = _table("observables"), _table("sightings")
     found: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for r in session.execute(select(sight.c.incident_id, obs.c.type, obs.c.value)
-                             .join(obs, obs.c.id == sight.c.observable_id)):  # fmt: skip
+    for r in session.execute(
+        select(sight.c.incident_id, obs.c.type, obs.c.value).join(obs, obs.c.id == sight.c.observable_id)
+    ):
         found[r.incident_id].add((r.type, r.value))
     s.observables = {i: frozenset(v) for i, v in found.items()}
     s.published = set(session.scalars(select(_table("publications").c.communication_id)))
@@ -155,8 +163,9 @@ def _relations(session: Session, s: Snap) -> None:
     for r in session.execute(select(ar.alert_id, ar.org_id, ar.acknowledged_at)):
         s.recipients.setdefault(r.alert_id, {})[r.org_id] = r.acknowledged_at is not None
     ce = t("custody_entries").c
-    for r in session.execute(select(ce.handoff_id, ce.action, ce.from_org_id, ce.to_org_id)
-                             .order_by(ce.handoff_id, ce.seq)):  # fmt: skip
+    for r in session.execute(
+        select(ce.handoff_id, ce.action, ce.from_org_id, ce.to_org_id).order_by(ce.handoff_id, ce.seq)
+    ):
         s.custody.setdefault(r.handoff_id, []).append((r.action, r.from_org_id, r.to_org_id))
     ca = t("communication_approvals").c
     for r in session.execute(select(ca.communication_id, ca.org_id, ca.version, ca.verdict)):

@@ -103,8 +103,7 @@ def send(client: TestClient, cred: Cred | None, req: Request) -> Response:
         if req.page:
             form["csrf_token"] = cred.csrf
     if req.page:
-        return client.request(req.method, req.path, data=form, files=req.files, headers=headers,
-                              follow_redirects=False)  # fmt: skip
+        return client.request(req.method, req.path, data=form, files=req.files, headers=headers, follow_redirects=False)
     if req.files is not None:
         return client.request(req.method, req.path, data=form, files=req.files, headers=headers)
     return client.request(req.method, req.path, json=req.json, headers=headers)
@@ -117,21 +116,43 @@ def escalation_model(world: World, path: Path) -> Path:
     model = {
         "note": "authority property test",
         "stages": [
-            {"key": "csirts-network", "label": "CSIRTs Network", "level": "technical", "community": "csirts-network",
-             "notify": ["csirts-network"]},
-            {"key": "eu-cyclone", "label": "EU-CyCLONe", "level": "operational", "community": "eu-cyclone",
-             "notify": ["eu-cyclone"]},
-            {"key": "ipcr-information-sharing", "label": "IPCR information sharing", "level": "political",
-             "community": "ipcr", "approvers": [world.orgs["PRESIDENCY"]],
-             "exit_approvers": [world.orgs["PRESIDENCY"]], "notify": ["ipcr"]},
+            {
+                "key": "csirts-network",
+                "label": "CSIRTs Network",
+                "level": "technical",
+                "community": "csirts-network",
+                "notify": ["csirts-network"],
+            },
+            {
+                "key": "eu-cyclone",
+                "label": "EU-CyCLONe",
+                "level": "operational",
+                "community": "eu-cyclone",
+                "notify": ["eu-cyclone"],
+            },
+            {
+                "key": "ipcr-information-sharing",
+                "label": "IPCR information sharing",
+                "level": "political",
+                "community": "ipcr",
+                "approvers": [world.orgs["PRESIDENCY"]],
+                "exit_approvers": [world.orgs["PRESIDENCY"]],
+                "notify": ["ipcr"],
+            },
         ],
-    }  # fmt: skip
+    }
     path.write_text(json.dumps(model))
     return path
 
 
-def build(world: World, factory: sessionmaker[Session], settings: Settings, tmp_path: Path, rng: random.Random,
-          client: TestClient) -> Registry:  # fmt: skip
+def build(
+    world: World,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    tmp_path: Path,
+    rng: random.Random,
+    client: TestClient,
+) -> Registry:
     from cybercrisis.accounts import service as accounts
     from cybercrisis.accounts.models import User
     from cybercrisis.accounts.service import SYSTEM
@@ -149,14 +170,17 @@ def build(world: World, factory: sessionmaker[Session], settings: Settings, tmp_
         with unit_of_work(factory) as s:
             token_id = s.scalar(_token_id_of(actor.user_id))
             narrow = [p for p in sorted(ROLES[roles[0]]) if rng.random() < 0.6]
-            text, token = accounts.create_token(s, actor=SYSTEM, user_ref=actor.user_id, scopes=narrow or None,
-                                                expires_days=30)  # fmt: skip
+            text, token = accounts.create_token(
+                s, actor=SYSTEM, user_ref=actor.user_id, scopes=narrow or None, expires_days=30
+            )
             user = s.get(User, actor.user_id)
             assert user is not None
             secret, row = accounts.create_web_session(s, user=user, hours=12)
-            reg.creds[actor.user_id] = [Cred(actor.user_id, "token", actor.token, token_id),
-                                        Cred(actor.user_id, "token", text, token.id),
-                                        Cred(actor.user_id, "session", secret, csrf=row.csrf_token)]  # fmt: skip
+            reg.creds[actor.user_id] = [
+                Cred(actor.user_id, "token", actor.token, token_id),
+                Cred(actor.user_id, "token", text, token.id),
+                Cred(actor.user_id, "session", secret, csrf=row.csrf_token),
+            ]
             reg.tokens += [token_id, token.id]
     Seeder(client, reg, rng).run()
     return reg
@@ -208,8 +232,15 @@ class Seeder:
         return random_share(self.rng, self.reg, tlp, users=users)
 
     def run(self) -> None:
-        for step in (self.documents, self.incidents_, self.alerts, self.crises, self.assistance, self.comms,
-                     self.handoffs):  # fmt: skip
+        for step in (
+            self.documents,
+            self.incidents_,
+            self.alerts,
+            self.crises,
+            self.assistance,
+            self.comms,
+            self.handoffs,
+        ):
             step()
 
     def documents(self) -> None:
@@ -235,10 +266,16 @@ class Seeder:
             tlp = self.rng.choice(TLPS)
             owner = self.rng.choice(self.RECORDERS)
             entity = self.rng.choice([None, self.reg.org["FR-HOSPITAL"], self.reg.org["DE-GRID"]])
-            body = {"title": f"Incident {n}", "tlp": tlp, "aware_at": (NOW - timedelta(hours=5)).isoformat(),
-                    "countries": ["FR"], "entity": entity, "suspected_malicious": self.rng.random() < 0.7,
-                    "observables": [{"type": "domain-name", "value": f"seed{n}-{i}.evil.example"} for i in range(2)],
-                    "share_with": self.share(tlp)}  # fmt: skip
+            body = {
+                "title": f"Incident {n}",
+                "tlp": tlp,
+                "aware_at": (NOW - timedelta(hours=5)).isoformat(),
+                "countries": ["FR"],
+                "entity": entity,
+                "suspected_malicious": self.rng.random() < 0.7,
+                "observables": [{"type": "domain-name", "value": f"seed{n}-{i}.evil.example"} for i in range(2)],
+                "share_with": self.share(tlp),
+            }
             iid = self.post(owner, "analyst", "/api/v1/incidents", body)
             if iid:
                 self.incidents.append((iid, owner, n))
@@ -247,9 +284,19 @@ class Seeder:
         for n in range(4):
             tlp = self.rng.choice(["clear", "green", "amber", "amber+strict"])
             share = self.share(tlp, users=False)
-            self.post(self.rng.choice(self.WRITERS), "analyst", "/api/v1/alerts",
-                      {"title": f"Alert {n}", "tlp": tlp, "recipients": {"organisations": share["organisations"]
-                       or [self.reg.org["CERT-Bund"]], "communities": share["communities"]}})  # fmt: skip
+            self.post(
+                self.rng.choice(self.WRITERS),
+                "analyst",
+                "/api/v1/alerts",
+                {
+                    "title": f"Alert {n}",
+                    "tlp": tlp,
+                    "recipients": {
+                        "organisations": share["organisations"] or [self.reg.org["CERT-Bund"]],
+                        "communities": share["communities"],
+                    },
+                },
+            )
 
     def crises(self) -> None:
         for n in range(6):
@@ -259,9 +306,19 @@ class Seeder:
             if tlp != "red" and self.rng.random() < 0.5:  # the Presidency reads it: it may be asked to agree
                 share["organisations"] = sorted({*share["organisations"], self.reg.org["PRESIDENCY"]})
             mine = [i for i, o, _n in self.incidents if o == owner][:2]
-            cid = self.post(owner, "coordinator", "/api/v1/crises",
-                            {"title": f"Crisis {n}", "justification": "cross-border", "tlp": tlp, "share_with": share,
-                             "incidents": mine, "suspected_criminal": self.rng.random() < 0.6})  # fmt: skip
+            cid = self.post(
+                owner,
+                "coordinator",
+                "/api/v1/crises",
+                {
+                    "title": f"Crisis {n}",
+                    "justification": "cross-border",
+                    "tlp": tlp,
+                    "share_with": share,
+                    "incidents": mine,
+                    "suspected_criminal": self.rng.random() < 0.6,
+                },
+            )
             if cid is None:
                 continue
             if self.rng.random() < 0.7:
@@ -279,10 +336,20 @@ class Seeder:
             tlp = self.rng.choice(["green", "amber", "amber+strict"])
             share = self.share(tlp, users=False)
             owner = self.rng.choice(["CERT-FR", "CERT-Bund", "ANSSI-CRISIS"])
-            rid = self.post(owner, "analyst", "/api/v1/assistance-requests",
-                            {"needs": ["forensics", "incident-response"], "description": "help", "tlp": tlp,
-                             "recipients": {"organisations": share["organisations"] or [self.reg.org["ENISA"]],
-                                            "communities": share["communities"]}})  # fmt: skip
+            rid = self.post(
+                owner,
+                "analyst",
+                "/api/v1/assistance-requests",
+                {
+                    "needs": ["forensics", "incident-response"],
+                    "description": "help",
+                    "tlp": tlp,
+                    "recipients": {
+                        "organisations": share["organisations"] or [self.reg.org["ENISA"]],
+                        "communities": share["communities"],
+                    },
+                },
+            )
             for short in ("ENISA", "CERT-Bund", "CERT-FR"):
                 if rid and short != owner and self.rng.random() < 0.6:
                     self.post(
@@ -296,16 +363,33 @@ class Seeder:
         for n in range(3):
             tlp = self.rng.choice(["green", "amber", "amber+strict"])
             approvers = [self.reg.org[s] for s in self.rng.sample(self.WRITERS, 2)]
-            self.post(self.rng.choice(self.WRITERS), "analyst", "/api/v1/communications",
-                      {"title": f"Statement {n}", "body": "text", "approvers": approvers, "tlp": tlp,
-                       "share_with": self.share(tlp, users=False)})  # fmt: skip
+            self.post(
+                self.rng.choice(self.WRITERS),
+                "analyst",
+                "/api/v1/communications",
+                {
+                    "title": f"Statement {n}",
+                    "body": "text",
+                    "approvers": approvers,
+                    "tlp": tlp,
+                    "share_with": self.share(tlp, users=False),
+                },
+            )
 
     def handoffs(self) -> None:
         """The recording organisation hands some of its incidents (and an observable) to OFAC; OFAC receives most."""
         for iid, owner, n in self.incidents[:6]:
-            hid = self.post(owner, "analyst", "/api/v1/handoffs",
-                            {"incident": iid, "recipient": self.reg.org["OFAC"], "reason": "criminal",
-                             "tlp": self.rng.choice(["amber", "amber+strict"]),
-                             "observables": [{"type": "domain-name", "value": f"seed{n}-0.evil.example"}]})  # fmt: skip
+            hid = self.post(
+                owner,
+                "analyst",
+                "/api/v1/handoffs",
+                {
+                    "incident": iid,
+                    "recipient": self.reg.org["OFAC"],
+                    "reason": "criminal",
+                    "tlp": self.rng.choice(["amber", "amber+strict"]),
+                    "observables": [{"type": "domain-name", "value": f"seed{n}-0.evil.example"}],
+                },
+            )
             if hid and self.rng.random() < 0.8:
                 self.post("OFAC", "analyst", f"/api/v1/handoffs/{hid}/receive")

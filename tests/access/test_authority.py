@@ -255,10 +255,15 @@ def test_a_platform_admin_cannot_add_a_contact_to_another_organisation_to_receiv
     before = count(db, Contact)
     r = client.post(
         "/api/v1/contacts",
-        json={"organisation": world.orgs["CERT-Bund"], "kind": "email", "label": "desk", "value": "x@enisa.example",
-              "tlp": "green"},
+        json={
+            "organisation": world.orgs["CERT-Bund"],
+            "kind": "email",
+            "label": "desk",
+            "value": "x@enisa.example",
+            "tlp": "green",
+        },
         headers=operator.headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 403, r.text
     assert count(db, Contact) == before
 

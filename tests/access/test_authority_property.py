@@ -101,19 +101,49 @@ from tests.conftest import World
 EXAMPLES = int(os.environ.get("CYBERCRISIS_AUTHORITY_EXAMPLES", "150"))
 WRITES_PER_EXAMPLE = 4
 ACTS: list[tuple[int, Callable[[Ctx], Step | None]]] = [
-    (2, acts.document_create), (3, acts.document_edit), (4, acts.document_share), (4, acts.document_pass_on),
-    (1, acts.document_delete), (2, acts.incident_create), (3, acts.incident_edit), (3, acts.incident_report),
-    (2, acts.incident_intermediate), (2, acts.incident_observables), (3, acts.incident_escalate),
-    (2, acts.alert_send), (3, acts.alert_acknowledge), (3, accounts.token_create), (2, accounts.token_revoke),
-    (2, accounts.user_create), (2, accounts.user_update),
-    (2, crises.crisis_open), (2, crises.crisis_edit), (3, crises.crisis_share), (3, crises.crisis_link),
-    (2, crises.crisis_unlink), (2, crises.crisis_close_reopen), (2, crises.crisis_phase), (3, crises.crisis_decision),
-    (8, crises.escalation_propose), (4, crises.escalation_answer), (2, crises.escalation_withdraw),
-    (3, crises.action_create), (3, crises.action_update),
-    (2, coop.request_create), (3, coop.request_manage), (3, coop.offer_make), (3, coop.offer_decide),
-    (1, coop.capability_create), (2, coop.capability_manage), (2, coop.comm_create), (3, coop.comm_edit),
-    (3, coop.comm_verdict), (2, coop.comm_release_withdraw), (4, coop.handoff_create), (4, coop.handoff_custody),
-]  # fmt: skip
+    (2, acts.document_create),
+    (3, acts.document_edit),
+    (4, acts.document_share),
+    (4, acts.document_pass_on),
+    (1, acts.document_delete),
+    (2, acts.incident_create),
+    (3, acts.incident_edit),
+    (3, acts.incident_report),
+    (2, acts.incident_intermediate),
+    (2, acts.incident_observables),
+    (3, acts.incident_escalate),
+    (2, acts.alert_send),
+    (3, acts.alert_acknowledge),
+    (3, accounts.token_create),
+    (2, accounts.token_revoke),
+    (2, accounts.user_create),
+    (2, accounts.user_update),
+    (2, crises.crisis_open),
+    (2, crises.crisis_edit),
+    (3, crises.crisis_share),
+    (3, crises.crisis_link),
+    (2, crises.crisis_unlink),
+    (2, crises.crisis_close_reopen),
+    (2, crises.crisis_phase),
+    (3, crises.crisis_decision),
+    (8, crises.escalation_propose),
+    (4, crises.escalation_answer),
+    (2, crises.escalation_withdraw),
+    (3, crises.action_create),
+    (3, crises.action_update),
+    (2, coop.request_create),
+    (3, coop.request_manage),
+    (3, coop.offer_make),
+    (3, coop.offer_decide),
+    (1, coop.capability_create),
+    (2, coop.capability_manage),
+    (2, coop.comm_create),
+    (3, coop.comm_edit),
+    (3, coop.comm_verdict),
+    (2, coop.comm_release_withdraw),
+    (4, coop.handoff_create),
+    (4, coop.handoff_custody),
+]
 WEIGHTED = [act for weight, act in ACTS for _ in range(weight)]
 
 
@@ -216,12 +246,29 @@ def widening_problems(step: Step, before: Snap, after: Snap) -> list[str]:
             incidents = sighted[item]
             if any((user, i) in now and justified(user, i) for i in incidents):
                 continue
-            via = [h for h, o in after.objs.items() if o.table == "handoffs" and (user, h) in now
-                   and item[4:] in {f"{x['type']}:{x['value']}" for x in after.rows[h]["observables"]}]  # fmt: skip
-            ok = any(justified(user, h) if h in before.objs else any(
-                org == before.objs[i].owner or may_add(after.orgs, org, before.objs[i].owner, before.objs[i].tlp,
-                                                       ("organisation", after.users[user].org)) for i in incidents)
-                for h in via)  # fmt: skip
+            via = [
+                h
+                for h, o in after.objs.items()
+                if o.table == "handoffs"
+                and (user, h) in now
+                and item[4:] in {f"{x['type']}:{x['value']}" for x in after.rows[h]["observables"]}
+            ]
+            ok = any(
+                justified(user, h)
+                if h in before.objs
+                else any(
+                    org == before.objs[i].owner
+                    or may_add(
+                        after.orgs,
+                        org,
+                        before.objs[i].owner,
+                        before.objs[i].tlp,
+                        ("organisation", after.users[user].org),
+                    )
+                    for i in incidents
+                )
+                for h in via
+            )
             if not ok:
                 problems.append(f"{user} now reads {item} of {incidents} through hand-off(s) {via}")
         elif item.startswith("pub:") and item[4:] in before.objs and org != before.objs[item[4:]].owner:
@@ -245,9 +292,11 @@ def describe(step: Step, before: Snap, r: Response) -> str:
     ]
     if step.target and step.target in before.objs:
         o = before.objs[step.target]
-        lines.append(f"target: {o.id} {o.tlp} owned by {names[o.owner]}, shared with organisations "
-                     f"{sorted(names.get(x, x) for x in o.orgs)}, communities {sorted(o.comms)}, users "
-                     f"{sorted(o.users)}")  # fmt: skip
+        lines.append(
+            f"target: {o.id} {o.tlp} owned by {names[o.owner]}, shared with organisations "
+            f"{sorted(names.get(x, x) for x in o.orgs)}, communities {sorted(o.comms)}, users "
+            f"{sorted(o.users)}"
+        )
         skip = ("created_at", "modified_at", "body", "description", "title")
         lines.append(f"target row: { ({k: v for k, v in before.rows[o.id].items() if k not in skip}) }")
     lines.append(f"expected: {step.expect.verdict} ({step.expect.why}){' invalid' if step.expect.invalid else ''}")
@@ -269,8 +318,13 @@ def test_every_write_is_allowed_exactly_as_documented_and_only_the_originator_wi
     either: Counter[tuple[str, int]] = Counter()
     found: dict[str, tuple[int, str]] = {}
 
-    @hsettings(max_examples=EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
-               suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @hsettings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(data=st.data())
     def writes(data: st.DataObject) -> None:
         rng = random.Random(data.draw(st.integers(0, 2**64 - 1), "seed of this example"))
@@ -320,8 +374,12 @@ def test_every_write_is_allowed_exactly_as_documented_and_only_the_originator_wi
 
 
 def _crisis(client: TestClient, headers: dict[str, str], **over: object) -> str:
-    body = {"title": "Grid operators down in two Member States", "justification": "multi-member-state impact",
-            "tlp": "amber", **over}  # fmt: skip
+    body = {
+        "title": "Grid operators down in two Member States",
+        "justification": "multi-member-state impact",
+        "tlp": "amber",
+        **over,
+    }
     r = client.post("/api/v1/crises", json=body, headers=headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -338,8 +396,11 @@ def test_the_owner_re_marking_its_crisis_red_is_named_on_it_and_keeps_reading_it
     author = world.user("CERT-FR", roles=("coordinator",))
     colleague = world.user("CERT-FR", roles=("coordinator",))
     cid = _crisis(client, author.headers)
-    r = client.put(f"/api/v1/crises/{cid}/sharing", json={"tlp": "red", "share_with": {"users": [author.user_id]}},
-                   headers=colleague.headers)  # fmt: skip
+    r = client.put(
+        f"/api/v1/crises/{cid}/sharing",
+        json={"tlp": "red", "share_with": {"users": [author.user_id]}},
+        headers=colleague.headers,
+    )
     assert r.status_code == 200, r.text
     assert sorted(r.json()["share_with"]["users"]) == sorted([author.user_id, colleague.user_id])
 
@@ -372,9 +433,15 @@ def test_the_owner_organisations_analyst_reassigns_an_action_with_the_action_per
     coordinator = world.user("CERT-FR", roles=("coordinator",))
     analyst = world.user("CERT-FR", roles=("analyst",))
     cid = _crisis(client, coordinator.headers, share_with={"organisations": [bund]})
-    action = client.post(f"/api/v1/crises/{cid}/actions", json={"title": "Isolate", "assignee": coordinator.org_id},
-                         headers=coordinator.headers)  # fmt: skip
+    action = client.post(
+        f"/api/v1/crises/{cid}/actions",
+        json={"title": "Isolate", "assignee": coordinator.org_id},
+        headers=coordinator.headers,
+    )
     assert action.status_code == 201, action.text
-    r = client.patch(f"/api/v1/actions/{action.json()['id']}", json={"version": action.json()["version"],
-                     "assignee": bund}, headers=analyst.headers)  # fmt: skip
+    r = client.patch(
+        f"/api/v1/actions/{action.json()['id']}",
+        json={"version": action.json()["version"], "assignee": bund},
+        headers=analyst.headers,
+    )
     assert r.status_code == 200, r.text

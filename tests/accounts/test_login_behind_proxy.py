@@ -41,8 +41,12 @@ def _login(client: TestClient, email: str, password: str, forwarded_for: str | N
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token, page.text
     client.cookies.delete("cc_session")
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token.group(1)},
-                       headers=headers, follow_redirects=False)  # fmt: skip
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token.group(1)},
+        headers=headers,
+        follow_redirects=False,
+    )
 
 
 def test_five_failures_from_one_browser_do_not_lock_another_browser_out_of_another_account(
@@ -57,8 +61,10 @@ def test_five_failures_from_one_browser_do_not_lock_another_browser_out_of_anoth
     # the browser that failed is locked out of every account, and the account it tried is locked for everyone
     assert _login(proxied, bystander.email, PASSWORD, "198.51.100.7").status_code == 429
     assert _login(proxied, victim.email, PASSWORD, "203.0.113.20").status_code == 429
-    clients = {json.loads(e.summary)["client"] for e in db.scalars(select(AuditEvent).where(
-        AuditEvent.tag == "accounts:session:login-failed"))}  # fmt: skip
+    clients = {
+        json.loads(e.summary)["client"]
+        for e in db.scalars(select(AuditEvent).where(AuditEvent.tag == "accounts:session:login-failed"))
+    }
     assert clients == {"198.51.100.7"}
 
 

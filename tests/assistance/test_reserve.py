@@ -57,7 +57,10 @@ def test_a_csirts_request_reaches_the_reserve_only_once_its_own_spoc_transmits_i
     assert done.status_code == 200, done.text
     got = done.json()
     assert (got["owner_name"], got["transmitted_by"], got["transmitted_by_name"]) == (
-        "CERT-FR", cast["spoc"].org_id, "FR-SPOC")  # fmt: skip
+        "CERT-FR",
+        cast["spoc"].org_id,
+        "FR-SPOC",
+    )
     assert client.get(f"{BASE}/{req['id']}", headers=cast["enisa"].headers).status_code == 200
     db.rollback()
     row = db.get(AssistanceRequest, req["id"])
@@ -102,10 +105,22 @@ def test_a_bad_priority_setting_stops_the_start_naming_the_item() -> None:
 
 
 def test_the_severity_ranked_is_the_incidents_impact_not_the_threats(client: TestClient, cast: Cast) -> None:
-    r = client.post("/api/v1/incidents", headers=cast["fr"].headers, json={
-        "title": "Wiper", "tlp": "amber", "aware_at": "2026-11-28T08:00:00Z", "countries": ["FR"],
-        "sectors": ["health"], "rsit_class": "malicious-code", "rsit_type": "infected-system",
-        "impact_severity": "red", "threat_severity": "low", "share_with": {"organisations": []}})  # fmt: skip
+    r = client.post(
+        "/api/v1/incidents",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper",
+            "tlp": "amber",
+            "aware_at": "2026-11-28T08:00:00Z",
+            "countries": ["FR"],
+            "sectors": ["health"],
+            "rsit_class": "malicious-code",
+            "rsit_type": "infected-system",
+            "impact_severity": "red",
+            "threat_severity": "low",
+            "share_with": {"organisations": []},
+        },
+    )
     assert r.status_code == 201, r.text
     body = request_body(cast, recipients=RESERVE, incidents=[r.json()["id"]], severity="low")
     del body["impact"]

@@ -31,8 +31,13 @@ def cast(world: World) -> dict[str, Actor]:
 
 
 def _incident(client: TestClient, actor: Actor, **over: Any) -> str:
-    body = {"title": "Insider at the ministry", "tlp": "amber", "aware_at": (NOW - timedelta(hours=2)).isoformat(),
-            "countries": ["FR"], **over}  # fmt: skip
+    body = {
+        "title": "Insider at the ministry",
+        "tlp": "amber",
+        "aware_at": (NOW - timedelta(hours=2)).isoformat(),
+        "countries": ["FR"],
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -52,8 +57,16 @@ def story(client: TestClient, cast: dict[str, Actor]) -> dict[str, str]:
         countries=["FR", "BE"],
         share_with={"communities": ["csirts-network"]},
     )
-    r = client.post("/api/v1/crises", json={"title": "Ministries under attack", "justification": "two Member States",
-                                            "incidents": [amber], "tlp": "amber"}, headers=author.headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/crises",
+        json={
+            "title": "Ministries under attack",
+            "justification": "two Member States",
+            "incidents": [amber],
+            "tlp": "amber",
+        },
+        headers=author.headers,
+    )
     assert r.status_code == 201, r.text
     crisis = r.json()["id"]
     r = client.post(f"/api/v1/crises/{crisis}/incidents", json={"incidents": [red]}, headers=author.headers)

@@ -21,8 +21,11 @@ def test_the_job_does_not_release_a_version_an_approver_wrote_until_the_owner_ap
     client: TestClient, cast: Cast, db: Session, session_factory: sessionmaker[Session], settings: Settings
 ) -> None:
     c = draft(client, cast)
-    edited = client.patch(f"{API}/{c['id']}", json={"version": c["version"], "body": "Power supply is at risk."},
-                          headers=cast["de"].headers)  # fmt: skip
+    edited = client.patch(
+        f"{API}/{c['id']}",
+        json={"version": c["version"], "body": "Power supply is at risk."},
+        headers=cast["de"].headers,
+    )
     assert edited.status_code == 200, edited.text
     approved = approve_all(client, cast, edited.json())
     assert approved["state"] == "approved"
@@ -37,8 +40,11 @@ def test_the_job_does_not_release_a_version_an_approver_wrote_until_the_owner_ap
 
 def test_the_owner_releasing_by_hand_is_its_consent(client: TestClient, cast: Cast, db: Session) -> None:
     c = draft(client, cast)
-    edited = client.patch(f"{API}/{c['id']}", json={"version": c["version"], "body": "Power supply is at risk."},
-                          headers=cast["de"].headers).json()  # fmt: skip
+    edited = client.patch(
+        f"{API}/{c['id']}",
+        json={"version": c["version"], "body": "Power supply is at risk."},
+        headers=cast["de"].headers,
+    ).json()
     approve_all(client, cast, edited)
     assert client.post(f"{API}/{c['id']}/release", headers=cast["de_coord"].headers).status_code == 403
     r = client.post(f"{API}/{c['id']}/release", headers=cast["fr"].headers)

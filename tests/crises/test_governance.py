@@ -37,9 +37,11 @@ ORGS: dict[str, tuple[str, str | None, dict[str, str]]] = {
     "DE-IPCR": ("competent-authority", "DE", {"ipcr": "member"}),
     "STAKEHOLDER": ("partner", None, {"eu-cyclone": "invited-observer"}),
 }
-NAMES = {"csirts-network": ("CSIRTs Network", "technical", "NIS2 Art. 15(2)"),
-         "eu-cyclone": ("EU-CyCLONe", "operational", "NIS2 Art. 16(2)"),
-         "ipcr": ("IPCR", "political", "Council Implementing Decision (EU) 2018/1993")}  # fmt: skip
+NAMES = {
+    "csirts-network": ("CSIRTs Network", "technical", "NIS2 Art. 15(2)"),
+    "eu-cyclone": ("EU-CyCLONe", "operational", "NIS2 Art. 16(2)"),
+    "ipcr": ("IPCR", "political", "Council Implementing Decision (EU) 2018/1993"),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -54,9 +56,11 @@ def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sess
         world.org(short, type_=type_, country=country, communities=tuple(roles))
         with unit_of_work(session_factory) as s:
             for slug, role in roles.items():
-                s.execute(update(CommunityMembership).where(CommunityMembership.org_id == world.orgs[short],
-                                                            CommunityMembership.community_slug == slug)
-                          .values(role=role))  # fmt: skip
+                s.execute(
+                    update(CommunityMembership)
+                    .where(CommunityMembership.org_id == world.orgs[short], CommunityMembership.community_slug == slug)
+                    .values(role=role)
+                )
     o = world.orgs
     model = {
         "note": "test model",
@@ -65,13 +69,25 @@ def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sess
             {"key": "csirts-network", "label": "CSIRTs Network", "level": "technical", "community": "csirts-network"},
             {"key": "eu-cyclone", "label": "EU-CyCLONe", "level": "operational", "community": "eu-cyclone"},
             {"key": "ipcr-monitoring", "label": "IPCR monitoring", "level": "political", "community": "ipcr"},
-            {"key": "ipcr-information-sharing", "label": "IPCR information sharing", "level": "political",
-             "community": "ipcr", "activated_by_any": [o["PRESIDENCY"], o["GSC"], o["COMMISSION"], o["EEAS"]],
-             "consult": [o["PRESIDENCY"]], "exit_approvers": [o["PRESIDENCY"]]},
-            {"key": "ipcr-full-activation", "label": "IPCR full activation", "level": "political", "community": "ipcr",
-             "approvers": [o["PRESIDENCY"]], "consult": ["affected-member-states", o["COMMISSION"], o["EEAS"]]},
+            {
+                "key": "ipcr-information-sharing",
+                "label": "IPCR information sharing",
+                "level": "political",
+                "community": "ipcr",
+                "activated_by_any": [o["PRESIDENCY"], o["GSC"], o["COMMISSION"], o["EEAS"]],
+                "consult": [o["PRESIDENCY"]],
+                "exit_approvers": [o["PRESIDENCY"]],
+            },
+            {
+                "key": "ipcr-full-activation",
+                "label": "IPCR full activation",
+                "level": "political",
+                "community": "ipcr",
+                "approvers": [o["PRESIDENCY"]],
+                "consult": ["affected-member-states", o["COMMISSION"], o["EEAS"]],
+            },
         ],
-    }  # fmt: skip
+    }
     path = tmp_path / "escalation.json"
     path.write_text(json.dumps(model))
     settings.escalation_model = path
@@ -84,27 +100,50 @@ def _post(client: TestClient, actor: Actor, path: str, body: dict[str, Any]) -> 
     return client.post(f"/api/v1{path}", json=body, headers=actor.headers)
 
 
-def _crisis(client: TestClient, cast: dict[str, Actor], *, stage: str = "eu-cyclone",
-            incidents: tuple[str, ...] = ()) -> str:  # fmt: skip
+def _crisis(
+    client: TestClient, cast: dict[str, Actor], *, stage: str = "eu-cyclone", incidents: tuple[str, ...] = ()
+) -> str:
     ids = []
     for country in incidents:
-        r = _post(client, cast["cert-fr-analyst"], "/incidents", {
-            "title": f"Ransomware in {country}", "aware_at": (NOW - timedelta(hours=3)).isoformat(),
-            "countries": [country], "sectors": ["health"], "tlp": "green",
-            # The Presidency consults the affected Member States it knows of: those of incidents it may read.
-            "share_with": {"communities": ["csirts-network"],
-                           "organisations": [cast["presidency"].org_id]}})  # fmt: skip
+        r = _post(
+            client,
+            cast["cert-fr-analyst"],
+            "/incidents",
+            {
+                "title": f"Ransomware in {country}",
+                "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+                "countries": [country],
+                "sectors": ["health"],
+                "tlp": "green",
+                # The Presidency consults the affected Member States it knows of: those of incidents it may read.
+                "share_with": {"communities": ["csirts-network"], "organisations": [cast["presidency"].org_id]},
+            },
+        )
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
-    r = _post(client, cast["enisa"], "/crises", {"title": "Hospital ransomware wave", "justification": "FR and DE",
-                                                  "incidents": ids, "tlp": "amber", "stage": stage})  # fmt: skip
+    r = _post(
+        client,
+        cast["enisa"],
+        "/crises",
+        {
+            "title": "Hospital ransomware wave",
+            "justification": "FR and DE",
+            "incidents": ids,
+            "tlp": "amber",
+            "stage": stage,
+        },
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
 
 def _decide(client: TestClient, actor: Actor, cid: str, level: str) -> Any:
-    return _post(client, actor, f"/crises/{cid}/decisions",
-                 {"level": level, "kind": "response", "title": "Decided", "rationale": "r"})  # fmt: skip
+    return _post(
+        client,
+        actor,
+        f"/crises/{cid}/decisions",
+        {"level": level, "kind": "response", "title": "Decided", "rationale": "r"},
+    )
 
 
 def _to_ipcr(client: TestClient, cast: dict[str, Actor], cid: str, stage: str) -> dict[str, Any]:
@@ -119,8 +158,9 @@ def test_the_secretariat_is_refused_operational_and_political_decisions_with_the
     cid = _crisis(client, cast)
     refused = _decide(client, cast["enisa"], cid, "operational")
     assert refused.status_code == 403
-    assert refused.json()["detail"] == ("ENISA is the secretariat of EU-CyCLONe (NIS2 Art. 16(2)): it supports but "
-                                        "does not decide")  # fmt: skip
+    assert refused.json()["detail"] == (
+        "ENISA is the secretariat of EU-CyCLONe (NIS2 Art. 16(2)): it supports but does not decide"
+    )
     _to_ipcr(client, cast, cid, "ipcr-monitoring")
     political = _decide(client, cast["enisa"], cid, "political")
     assert political.status_code == 403 and "ipcr" in political.json()["detail"]
@@ -156,8 +196,9 @@ def test_an_invited_observer_reads_but_is_refused_a_decision(client: TestClient,
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["stakeholder"].headers).status_code == 200
     refused = _decide(client, cast["stakeholder"], cid, "operational")
     assert refused.status_code == 403
-    assert refused.json()["detail"] == ("STAKEHOLDER is an invited observer in EU-CyCLONe (NIS2 Art. 16(2)): "
-                                        "observers read but do not decide")  # fmt: skip
+    assert refused.json()["detail"] == (
+        "STAKEHOLDER is an invited observer in EU-CyCLONe (NIS2 Art. 16(2)): observers read but do not decide"
+    )
 
 
 def test_the_gsc_activates_information_sharing_only_in_recorded_consultation_with_the_presidency(
@@ -173,8 +214,11 @@ def test_the_gsc_activates_information_sharing_only_in_recorded_consultation_wit
     assert early.status_code == 409 and "PRESIDENCY" in early.json()["detail"]
     # An organisation that may not activate the step does not record its consultations.
     consult = f"/crises/{cid}/escalations/{esc['id']}/consultations"
-    body = {"consulted": world.orgs["PRESIDENCY"], "view": "Agrees to information sharing",
-            "consulted_at": (NOW - timedelta(minutes=30)).isoformat()}  # fmt: skip
+    body = {
+        "consulted": world.orgs["PRESIDENCY"],
+        "view": "Agrees to information sharing",
+        "consulted_at": (NOW - timedelta(minutes=30)).isoformat(),
+    }
     assert _post(client, cast["anssi-crisis"], consult, body).status_code == 403
     recorded = _post(client, cast["gsc"], consult, body)
     assert recorded.status_code == 201, recorded.text
@@ -229,10 +273,18 @@ def test_the_affected_member_states_to_consult_are_those_of_the_incidents_the_de
     client: TestClient, cast: dict[str, Actor], world: World
 ) -> None:
     # A Polish incident only ENISA reads (AMBER+STRICT): linked to the crisis, but hidden from the Presidency.
-    hidden = _post(client, cast["cert-fr-analyst"], "/incidents", {
-        "title": "Wiper at a Polish grid operator", "aware_at": (NOW - timedelta(hours=3)).isoformat(),
-        "countries": ["PL"], "tlp": "amber+strict",
-        "share_with": {"organisations": [world.orgs["ENISA"]]}})  # fmt: skip
+    hidden = _post(
+        client,
+        cast["cert-fr-analyst"],
+        "/incidents",
+        {
+            "title": "Wiper at a Polish grid operator",
+            "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+            "countries": ["PL"],
+            "tlp": "amber+strict",
+            "share_with": {"organisations": [world.orgs["ENISA"]]},
+        },
+    )
     assert hidden.status_code == 201, hidden.text
     cid = _crisis(client, cast, stage="ipcr-monitoring", incidents=("FR",))
     linked = _post(client, cast["enisa"], f"/crises/{cid}/incidents", {"incidents": [hidden.json()["id"]]})
@@ -285,8 +337,12 @@ def test_monitoring_mode_exists_and_precedes_information_sharing_in_the_shipped_
 def test_a_model_whose_commission_names_no_stage_community_is_refused_at_start() -> None:
     from cybercrisis.crises import escalation
 
-    text = json.dumps({"commission": {"organisation": "ec", "community": "nowhere", "basis": "NIS2 Art. 16(2)"},
-                       "stages": [{"key": "a", "label": "A", "level": "technical", "community": "c"}]})  # fmt: skip
+    text = json.dumps(
+        {
+            "commission": {"organisation": "ec", "community": "nowhere", "basis": "NIS2 Art. 16(2)"},
+            "stages": [{"key": "a", "label": "A", "level": "technical", "community": "c"}],
+        }
+    )
     with pytest.raises(ValueError, match=r"commission\.community"):
         escalation.parse(text)
 
@@ -308,8 +364,12 @@ def test_the_room_records_a_consultation_and_the_commissions_role_through_its_fo
     url = f"{room}/escalations/{esc['id']}/consultations"
     bad = client.post(url, data={"csrf_token": token, "consulted": world.orgs["PRESIDENCY"], "view": " "}, headers=HTML)
     assert bad.status_code == 422 and "The consultation was not recorded" in bad.text
-    ok = client.post(url, data={"csrf_token": token, "consulted": world.orgs["PRESIDENCY"], "view": "Agrees"},
-                     headers=HTML, follow_redirects=False)  # fmt: skip
+    ok = client.post(
+        url,
+        data={"csrf_token": token, "consulted": world.orgs["PRESIDENCY"], "view": "Agrees"},
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert ok.status_code == 303 and ok.headers["location"].endswith("done=consulted#escalations")
     assert "PRESIDENCY" in client.get(room, headers=HTML).text.split("Consulted")[1][:400]
     # The Commission's role: the crisis owner (ENISA) records it; an invited observer is not offered the form.
@@ -318,8 +378,9 @@ def test_the_room_records_a_consultation_and_the_commissions_role_through_its_fo
     sign_in(client, cast["enisa"].email)
     assert "Change the Commission" in client.get(room, headers=HTML).text
     token = csrf_on(client, room)
-    refused = client.post(f"{room}/commission-role", data={"csrf_token": token, "role": "member", "rationale": ""},
-                          headers=HTML)  # fmt: skip
+    refused = client.post(
+        f"{room}/commission-role", data={"csrf_token": token, "role": "member", "rationale": ""}, headers=HTML
+    )
     assert refused.status_code == 422 and "role was not recorded" in refused.text
     done = client.post(
         f"{room}/commission-role",
@@ -327,6 +388,6 @@ def test_the_room_records_a_consultation_and_the_commissions_role_through_its_fo
         follow_redirects=False,
         data={"csrf_token": token, "role": "member", "rationale": "Hospitals disrupted in FR and DE"},
     )
-    assert done.status_code == 303, done.text  # fmt: skip
+    assert done.status_code == 303, done.text
     db.rollback()
     assert db.get(Crisis, cid).commission_role == "member"  # type: ignore[union-attr]

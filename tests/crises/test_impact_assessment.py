@@ -21,8 +21,7 @@ from tests.conftest import Actor, World, count
 
 
 @pytest.fixture
-def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sessionmaker[Session]
-         ) -> dict[str, Actor]:  # fmt: skip
+def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sessionmaker[Session]) -> dict[str, Actor]:
     world.community("csirts-network")
     world.community("eu-cyclone", "operational")
     world.community("ipcr", "political")
@@ -34,13 +33,25 @@ def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sess
     world.org("OUTSIDER", type_="partner", country=None)
     # ENISA provides EU-CyCLONe's secretariat (NIS2 Art. 16(2)): it supports, it does not author.
     with unit_of_work(session_factory) as s:
-        s.execute(update(CommunityMembership).where(CommunityMembership.org_id == world.orgs["ENISA"])
-                  .values(role="secretariat"))  # fmt: skip
+        s.execute(
+            update(CommunityMembership)
+            .where(CommunityMembership.org_id == world.orgs["ENISA"])
+            .values(role="secretariat")
+        )
     settings.political_deciders = world.orgs["PRESIDENCY"]
-    model = {"note": "test model", "stages": [
-        {"key": "eu-cyclone", "label": "EU-CyCLONe", "level": "operational", "community": "eu-cyclone"},
-        {"key": "ipcr", "label": "IPCR", "level": "political", "community": "ipcr",
-         "approvers": [world.orgs["PRESIDENCY"]]}]}  # fmt: skip
+    model = {
+        "note": "test model",
+        "stages": [
+            {"key": "eu-cyclone", "label": "EU-CyCLONe", "level": "operational", "community": "eu-cyclone"},
+            {
+                "key": "ipcr",
+                "label": "IPCR",
+                "level": "political",
+                "community": "ipcr",
+                "approvers": [world.orgs["PRESIDENCY"]],
+            },
+        ],
+    }
     path = tmp_path / "escalation.json"
     path.write_text(json.dumps(model))
     settings.escalation_model = path
@@ -56,9 +67,16 @@ def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sess
 
 @pytest.fixture
 def crisis(client: TestClient, cast: dict[str, Actor]) -> str:
-    r = client.post("/api/v1/crises", json={
-        "title": "Wiper campaign against energy", "justification": "Significant impact in two Member States",
-        "tlp": "amber", "share_with": {"communities": ["eu-cyclone"]}}, headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/crises",
+        json={
+            "title": "Wiper campaign against energy",
+            "justification": "Significant impact in two Member States",
+            "tlp": "amber",
+            "share_with": {"communities": ["eu-cyclone"]},
+        },
+        headers=cast["fr"].headers,
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
@@ -72,12 +90,20 @@ def assessment_body(**over: Any) -> dict[str, Any]:
             {"sector": "energy", "country": "DE", "impact": "yellow", "consequences": "Degraded monitoring."},
         ],
         "options": [
-            {"title": "Request the EU Cybersecurity Reserve", "description": "OT forensics for FR and DE.",
-             "pros": ["capacity within days"], "cons": ["clearances needed"]},
-            {"title": "Joint public statement", "description": "Reassure the public.", "pros": ["trust"],
-             "cons": ["may tip off the actor"]},
+            {
+                "title": "Request the EU Cybersecurity Reserve",
+                "description": "OT forensics for FR and DE.",
+                "pros": ["capacity within days"],
+                "cons": ["clearances needed"],
+            },
+            {
+                "title": "Joint public statement",
+                "description": "Reassure the public.",
+                "pros": ["trust"],
+                "cons": ["may tip off the actor"],
+            },
         ],
-    }  # fmt: skip
+    }
     body.update(over)
     return body
 
@@ -98,8 +124,7 @@ def test_assessment_goes_from_eu_cyclone_to_the_political_level_which_chooses_an
     assert client.get(f"/api/v1/assessments/{a['id']}", headers=cast["de"].headers).status_code == 200
     assert client.get(f"/api/v1/assessments/{a['id']}", headers=cast["presidency"].headers).status_code == 404
 
-    r = client.post(f"/api/v1/assessments/{a['id']}/submit", json={"version": a["version"]},
-                    headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(f"/api/v1/assessments/{a['id']}/submit", json={"version": a["version"]}, headers=cast["fr"].headers)
     assert r.status_code == 200, r.text
     a = r.json()
     assert a["state"] == "submitted" and a["deciders"] == [cast["presidency"].org_id]
@@ -109,12 +134,18 @@ def test_assessment_goes_from_eu_cyclone_to_the_political_level_which_chooses_an
     rep = client.get(f"/api/v1/assessments/{a['id']}", headers=cast["fr_ipcr"].headers)
     assert rep.status_code == 200 and rep.json()["allowed_actions"] == []
 
-    r = client.post(f"/api/v1/assessments/{a['id']}/discuss", json={"version": a["version"],
-                    "notes": "IPCR roundtable: option-1 preferred."}, headers=cast["presidency"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/assessments/{a['id']}/discuss",
+        json={"version": a["version"], "notes": "IPCR roundtable: option-1 preferred."},
+        headers=cast["presidency"].headers,
+    )
     assert r.status_code == 200 and r.json()["state"] == "discussed", r.text
     a = r.json()
-    r = client.post(f"/api/v1/assessments/{a['id']}/decide", json={"version": a["version"], "option": "option-1",
-                    "rationale": "Fastest relief for the operators."}, headers=cast["presidency"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/assessments/{a['id']}/decide",
+        json={"version": a["version"], "option": "option-1", "rationale": "Fastest relief for the operators."},
+        headers=cast["presidency"].headers,
+    )
     assert r.status_code == 200, r.text
     decided = r.json()
     assert (decided["state"], decided["chosen_option"], decided["decided_by"]) == (
@@ -128,8 +159,12 @@ def test_assessment_goes_from_eu_cyclone_to_the_political_level_which_chooses_an
     )
     db.rollback()
     tags = [e.tag for e in db.query(AuditEvent).filter(AuditEvent.object_id == a["id"]).order_by(AuditEvent.seq)]
-    assert tags == ["crises:assessment:create", "crises:assessment:submit", "crises:assessment:discuss",
-                    "crises:assessment:decide"]  # fmt: skip
+    assert tags == [
+        "crises:assessment:create",
+        "crises:assessment:submit",
+        "crises:assessment:discuss",
+        "crises:assessment:decide",
+    ]
 
 
 @pytest.mark.parametrize("who", ["enisa", "presidency", "outsider"])
@@ -152,19 +187,38 @@ def test_eu_cyclone_does_not_decide_and_the_presidency_does_not_edit(
     client: TestClient, cast: dict[str, Actor], crisis: str
 ) -> None:
     a = _create(client, cast["fr"], crisis)
-    assert client.patch(f"/api/v1/assessments/{a['id']}", json={"version": a["version"], "title": "Mine"},
-                        headers=cast["de"].headers).status_code == 403  # fmt: skip
-    a = client.post(f"/api/v1/assessments/{a['id']}/submit", json={"version": a["version"]},
-                    headers=cast["fr"].headers).json()  # fmt: skip
+    assert (
+        client.patch(
+            f"/api/v1/assessments/{a['id']}",
+            json={"version": a["version"], "title": "Mine"},
+            headers=cast["de"].headers,
+        ).status_code
+        == 403
+    )
+    a = client.post(
+        f"/api/v1/assessments/{a['id']}/submit", json={"version": a["version"]}, headers=cast["fr"].headers
+    ).json()
     for who in ("fr", "de", "fr_ipcr"):
-        r = client.post(f"/api/v1/assessments/{a['id']}/discuss", json={"version": a["version"], "notes": "x"},
-                        headers=cast[who].headers)  # fmt: skip
+        r = client.post(
+            f"/api/v1/assessments/{a['id']}/discuss",
+            json={"version": a["version"], "notes": "x"},
+            headers=cast[who].headers,
+        )
         assert r.status_code == 403, (who, r.text)
-    assert client.patch(f"/api/v1/assessments/{a['id']}", json={"version": a["version"], "title": "Changed"},
-                        headers=cast["presidency"].headers).status_code == 403  # fmt: skip
+    assert (
+        client.patch(
+            f"/api/v1/assessments/{a['id']}",
+            json={"version": a["version"], "title": "Changed"},
+            headers=cast["presidency"].headers,
+        ).status_code
+        == 403
+    )
     # Deciding comes after the discussion is recorded.
-    r = client.post(f"/api/v1/assessments/{a['id']}/decide", json={"version": a["version"], "option": "option-1",
-                    "rationale": "r"}, headers=cast["presidency"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/assessments/{a['id']}/decide",
+        json={"version": a["version"], "option": "option-1", "rationale": "r"},
+        headers=cast["presidency"].headers,
+    )
     assert r.status_code == 409
 
 
@@ -191,26 +245,42 @@ def test_submitting_needs_options_and_deciding_needs_one_of_them(
     client: TestClient, cast: dict[str, Actor], crisis: str
 ) -> None:
     bare = _create(client, cast["fr"], crisis, options=[])
-    r = client.post(f"/api/v1/assessments/{bare['id']}/submit", json={"version": bare["version"]},
-                    headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/assessments/{bare['id']}/submit", json={"version": bare["version"]}, headers=cast["fr"].headers
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "options"
     a = _create(client, cast["fr"], crisis)
-    a = client.post(f"/api/v1/assessments/{a['id']}/submit", json={"version": a["version"]},
-                    headers=cast["fr"].headers).json()  # fmt: skip
-    a = client.post(f"/api/v1/assessments/{a['id']}/discuss", json={"version": a["version"], "notes": "Discussed."},
-                    headers=cast["presidency"].headers).json()  # fmt: skip
-    r = client.post(f"/api/v1/assessments/{a['id']}/decide", json={"version": a["version"], "option": "option-9",
-                    "rationale": "r"}, headers=cast["presidency"].headers)  # fmt: skip
+    a = client.post(
+        f"/api/v1/assessments/{a['id']}/submit", json={"version": a["version"]}, headers=cast["fr"].headers
+    ).json()
+    a = client.post(
+        f"/api/v1/assessments/{a['id']}/discuss",
+        json={"version": a["version"], "notes": "Discussed."},
+        headers=cast["presidency"].headers,
+    ).json()
+    r = client.post(
+        f"/api/v1/assessments/{a['id']}/decide",
+        json={"version": a["version"], "option": "option-9", "rationale": "r"},
+        headers=cast["presidency"].headers,
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "option"
-    stale = client.post(f"/api/v1/assessments/{a['id']}/decide", json={"version": a["version"] - 1,
-                        "option": "option-1", "rationale": "r"}, headers=cast["presidency"].headers)  # fmt: skip
+    stale = client.post(
+        f"/api/v1/assessments/{a['id']}/decide",
+        json={"version": a["version"] - 1, "option": "option-1", "rationale": "r"},
+        headers=cast["presidency"].headers,
+    )
     assert stale.status_code == 409
 
 
 def test_assessment_endpoints_are_documented_with_examples(client: TestClient) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     ops = {op["operationId"] for path in spec["paths"].values() for op in path.values()}
-    assert {"create_impact_assessment", "submit_impact_assessment", "discuss_impact_assessment",
-            "decide_impact_assessment", "preview_sitrep"} <= ops  # fmt: skip
+    assert {
+        "create_impact_assessment",
+        "submit_impact_assessment",
+        "discuss_impact_assessment",
+        "decide_impact_assessment",
+        "preview_sitrep",
+    } <= ops
     assert spec["components"]["schemas"]["AssessmentIn"]["examples"]
     assert spec["components"]["schemas"]["SitrepPreviewOut"]["examples"]

@@ -19,12 +19,24 @@ def test_existing_memberships_become_members_and_communities_get_an_empty_basis(
     orgs, communities, members = (meta.tables[t] for t in ("organisations", "communities", "community_members"))
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        conn.execute(communities.insert().values(slug="eu-cyclone", name="EU-CyCLONe", level="operational",
-                                                 description=""))  # fmt: skip
+        conn.execute(
+            communities.insert().values(slug="eu-cyclone", name="EU-CyCLONe", level="operational", description="")
+        )
         for i, short in enumerate(("EEAS", "ANSSI-CRISIS"), start=1):
-            org = {"id": f"identity--00000000-0000-4000-8000-00000000000{i}", "name": short, "short_name": short,
-                   "type": "eu-body", "created_at": now, "modified_at": now, "levels": [], "description": "",
-                   "website": "", "country": None, "version": 1, "parent_id": None}  # fmt: skip
+            org = {
+                "id": f"identity--00000000-0000-4000-8000-00000000000{i}",
+                "name": short,
+                "short_name": short,
+                "type": "eu-body",
+                "created_at": now,
+                "modified_at": now,
+                "levels": [],
+                "description": "",
+                "website": "",
+                "country": None,
+                "version": 1,
+                "parent_id": None,
+            }
             conn.execute(orgs.insert().values(**{k: v for k, v in org.items() if k in orgs.columns}))
             conn.execute(members.insert().values(org_id=org["id"], community_slug="eu-cyclone"))
     migrate.upgrade(engine, "0012")

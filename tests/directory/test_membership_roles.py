@@ -29,8 +29,9 @@ def operator(network: World) -> Actor:
 
 
 def _set(client: TestClient, actor: Actor, org_id: str, community: str, role: object) -> object:
-    return client.put(f"/api/v1/organisations/{org_id}/memberships/{community}", headers=actor.headers,
-                      json={"role": role})  # fmt: skip
+    return client.put(
+        f"/api/v1/organisations/{org_id}/memberships/{community}", headers=actor.headers, json={"role": role}
+    )
 
 
 def _roles(db: Session, community: str) -> dict[str, str]:
@@ -103,18 +104,23 @@ def test_patch_with_roles_sets_them_and_changing_communities_keeps_roles(
 ) -> None:
     network.community("eu-cyclone", level="operational")
     commission = network.orgs["DG-CONNECT"]
-    r = client.patch(f"/api/v1/organisations/{commission}", headers=operator.headers,
-                     json={"roles": {"csirts-network": "observer"}})  # fmt: skip
+    r = client.patch(
+        f"/api/v1/organisations/{commission}", headers=operator.headers, json={"roles": {"csirts-network": "observer"}}
+    )
     assert r.status_code == 200, r.text
-    r = client.patch(f"/api/v1/organisations/{commission}", headers=operator.headers,
-                     json={"communities": ["csirts-network", "eu-cyclone"]})  # fmt: skip
+    r = client.patch(
+        f"/api/v1/organisations/{commission}",
+        headers=operator.headers,
+        json={"communities": ["csirts-network", "eu-cyclone"]},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["memberships"] == [
         {"community": "csirts-network", "role": "observer"},
         {"community": "eu-cyclone", "role": "member"},
     ]
-    bad = client.patch(f"/api/v1/organisations/{commission}", headers=operator.headers,
-                       json={"roles": {"ipcr": "observer"}})  # fmt: skip
+    bad = client.patch(
+        f"/api/v1/organisations/{commission}", headers=operator.headers, json={"roles": {"ipcr": "observer"}}
+    )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "roles"
 
@@ -126,9 +132,18 @@ def test_observers_and_the_secretariat_read_what_the_community_reads_but_do_not_
     for short, role in (("DG-CONNECT", "observer"), ("CERT-Bund", "member"), ("EC3", "invited-observer")):
         assert _set(client, operator, network.orgs[short], "csirts-network", role).status_code == 200  # type: ignore[attr-defined]
     bund_admin = network.user("CERT-Bund", roles=("org-admin",))
-    r = client.post("/api/v1/contacts", headers=bund_admin.headers, json={
-        "organisation": network.orgs["CERT-Bund"], "kind": "24x7-desk", "label": "network desk", "value": "+49 1",
-        "tlp": "green", "share_with": {"communities": ["csirts-network"]}})  # fmt: skip
+    r = client.post(
+        "/api/v1/contacts",
+        headers=bund_admin.headers,
+        json={
+            "organisation": network.orgs["CERT-Bund"],
+            "kind": "24x7-desk",
+            "label": "network desk",
+            "value": "+49 1",
+            "tlp": "green",
+            "share_with": {"communities": ["csirts-network"]},
+        },
+    )
     assert r.status_code == 201, r.text
     contact = r.json()["id"]
     secretariat = network.user("CERT-FR", roles=("platform-admin",))  # ENISA's role is set by another org's admin

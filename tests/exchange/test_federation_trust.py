@@ -58,12 +58,24 @@ def peer_node(tmp_path: Path, name: str) -> nodes.Node:
 
 def add_peer(factory: sessionmaker[Session], node: nodes.Node, organisation: str | None, **over: Any) -> str:
     """`node` as a pinned peer of this node, run by `organisation` (as `peer add` stores it)."""
-    keys = [{"id": k["id"], "public_key": k["public_key"], "created": k["created"], "endorsed_by": None}
-            for k in node.keys]  # fmt: skip
+    keys = [
+        {"id": k["id"], "public_key": k["public_key"], "created": k["created"], "endorsed_by": None} for k in node.keys
+    ]
     peer_id = f"peer--{uuid.uuid4()}"
-    row = {"id": peer_id, "url": f"http://{node.id}.example/taxii2/", "api_root": f"http://{node.id}.example/taxii2/r/",
-           "title": "peer", "node_id": node.id, "organisation_id": organisation, "token": "t", "direction": "pull",
-           "collections": [], "keys": keys, "relayed_keys": {}, "timeout_seconds": 1.0}  # fmt: skip
+    row = {
+        "id": peer_id,
+        "url": f"http://{node.id}.example/taxii2/",
+        "api_root": f"http://{node.id}.example/taxii2/r/",
+        "title": "peer",
+        "node_id": node.id,
+        "organisation_id": organisation,
+        "token": "t",
+        "direction": "pull",
+        "collections": [],
+        "keys": keys,
+        "relayed_keys": {},
+        "timeout_seconds": 1.0,
+    }
     with unit_of_work(factory) as s:
         s.add(Peer(**(row | over)))
     return peer_id
@@ -81,8 +93,11 @@ def to_org(org: str) -> dict[str, str]:
 
 
 def taxii_post(client: TestClient, actor: Actor, objects: list[Any], cid: str) -> dict[str, Any]:
-    r = client.post(f"/taxii2/cybercrisis/collections/{cid}/objects/", content=json.dumps({"objects": objects}),
-                    headers={**actor.headers, **TAXII})  # fmt: skip
+    r = client.post(
+        f"/taxii2/cybercrisis/collections/{cid}/objects/",
+        content=json.dumps({"objects": objects}),
+        headers={**actor.headers, **TAXII},
+    )
     assert r.status_code == 202, r.text
     return r.json()  # type: ignore[no-any-return]
 
@@ -143,8 +158,10 @@ def test_a_signed_object_posted_by_a_user_who_is_not_of_the_origin_nodes_organis
     add_peer(session_factory, node2, fr.org_id)
     add_peer(session_factory, node3, None)  # pull only: it names no organisation, so nobody pushes for it
     green = indicator(marks=[STIX_MARKING_IDS[TLP.GREEN]])
-    objects = [sent(node2, green, fr.org_id, [{"kind": "community", "target": COMMUNITY}], "green"),
-               sent(node3, indicator(), fr.org_id, [], "amber")]  # fmt: skip
+    objects = [
+        sent(node2, green, fr.org_id, [{"kind": "community", "target": COMMUNITY}], "green"),
+        sent(node3, indicator(), fr.org_id, [], "amber"),
+    ]
     status = taxii_post(client, de, objects, taxii.collection_id("community", COMMUNITY))
     assert status["success_count"] == 0
     assert [f["message"] for f in status["failures"]] == [
@@ -179,8 +196,10 @@ def test_a_relayed_object_in_a_pulled_page_is_rejected_naming_its_origin(
     finally:
         job.conn.close()
     assert (job.result.pulled, job.result.rejected) == (1, 1)
-    assert job.result.rejections == [f"{relayed['id']}: objects signed by node {node3.id} arrive only from that "
-                                     f"node; this came relayed by the peer node {node2.id}"]  # fmt: skip
+    assert job.result.rejections == [
+        f"{relayed['id']}: objects signed by node {node3.id} arrive only from that "
+        f"node; this came relayed by the peer node {node2.id}"
+    ]
     db.rollback()
     assert db.scalars(select(StixObject.id)).all() == [own["id"]]
 
@@ -196,8 +215,16 @@ def test_an_object_signed_before_share_lists_were_signed_is_refused_until_its_or
     old = {**obj, nodes.ORIGIN: block, nodes.SHARES: [to_org(cast["nl"].org_id)]}
     with unit_of_work(session_factory) as s:
         me = nodes.load(settings.data_dir)
-        result = importer.receive(s, objects=[old], ring=nodes.key_ring(s, me), local_node=me.id, actor=None,
-                                  origin="peer:test", senders={node2.id}, via="in the test")  # fmt: skip
+        result = importer.receive(
+            s,
+            objects=[old],
+            ring=nodes.key_ring(s, me),
+            local_node=me.id,
+            actor=None,
+            origin="peer:test",
+            senders={node2.id},
+            via="in the test",
+        )
     assert [r.reason for r in result.rejected] == [
         f"signed by node {node2.id} without its share list: the origin node must upgrade"
     ]
@@ -215,9 +242,16 @@ def test_a_peers_copy_follows_the_share_list_its_origin_signs_last(
     def pull(shares: list[dict[str, str]]) -> importer.ImportResult:
         with unit_of_work(session_factory) as s:
             me = nodes.load(settings.data_dir)
-            return importer.receive(s, objects=[sent(node2, obj, fr.org_id, shares, "amber")],
-                                    ring=nodes.key_ring(s, me), local_node=me.id, actor=None, origin="peer:test",
-                                    senders={node2.id}, via="in the test")  # fmt: skip
+            return importer.receive(
+                s,
+                objects=[sent(node2, obj, fr.org_id, shares, "amber")],
+                ring=nodes.key_ring(s, me),
+                local_node=me.id,
+                actor=None,
+                origin="peer:test",
+                senders={node2.id},
+                via="in the test",
+            )
 
     assert pull([to_org(de.org_id)]).imported == 1
     assert obj["id"] in readable_ids(session_factory, db, de)
@@ -236,14 +270,21 @@ def test_a_peers_copy_follows_the_share_list_its_origin_signs_last(
 
 
 def test_a_newer_version_of_an_incident_posted_by_anyone_but_the_platform_is_refused_and_nothing_is_signed_as_its_owner(
-    client: TestClient, session_factory: sessionmaker[Session], settings: Settings, db: Session,
-    cast: dict[str, Actor], tmp_path: Path,
-) -> None:  # fmt: skip
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
+    cast: dict[str, Actor],
+    tmp_path: Path,
+) -> None:
     fr, de = cast["fr"], cast["de"]
     inc = post_incident(client, fr, share_with={"organisations": [de.org_id]})
     sdo = next(o for o in export(client, fr, f"incidents/{inc['id']}")["objects"] if o["type"] == "incident")
-    forged = copy.deepcopy(sdo) | {"modified": "2030-01-01T00:00:00.000Z", "name": "All clear",
-                                   "object_marking_refs": [STIX_MARKING_IDS[TLP.CLEAR]]}  # fmt: skip
+    forged = copy.deepcopy(sdo) | {
+        "modified": "2030-01-01T00:00:00.000Z",
+        "name": "All clear",
+        "object_marking_refs": [STIX_MARKING_IDS[TLP.CLEAR]],
+    }
     published = count(db, StixObject, StixObject.id == inc["id"])
 
     for who in ("de", "fr2", "fr"):  # another organisation, a colleague, the author: none through import
@@ -259,8 +300,10 @@ def test_a_newer_version_of_an_incident_posted_by_anyone_but_the_platform_is_ref
     node3 = peer_node(tmp_path, "node3")
     add_peer(session_factory, node3, de.org_id)
     status = taxii_post(client, de, [sent(node3, forged, fr.org_id, [], "clear")], org_collection(de))
-    assert status["failure_count"] == 1 and "held on this node by another organisation or node" in (
-        status["failures"][0]["message"])  # fmt: skip
+    assert (
+        status["failure_count"] == 1
+        and "held on this node by another organisation or node" in (status["failures"][0]["message"])
+    )
 
     db.rollback()
     rows = list(db.scalars(select(StixObject).where(StixObject.id == inc["id"])))
@@ -268,8 +311,10 @@ def test_a_newer_version_of_an_incident_posted_by_anyone_but_the_platform_is_ref
     assert [r.data["name"] for r in rows if r.latest] == [inc["title"]]
     sign_pending(session_factory, settings)
     db.rollback()
-    assert all(r.signature and r.signature["owner"] == fr.org_id and r.data["name"] == inc["title"]
-               for r in db.scalars(select(StixObject).where(StixObject.id == inc["id"])))  # fmt: skip
+    assert all(
+        r.signature and r.signature["owner"] == fr.org_id and r.data["name"] == inc["title"]
+        for r in db.scalars(select(StixObject).where(StixObject.id == inc["id"]))
+    )
     # Re-importing the export itself changes nothing.
     exported = export(client, fr, f"incidents/{inc['id']}")
     again = import_stix(client, fr, exported)
@@ -285,8 +330,9 @@ def test_a_colleague_cannot_add_a_version_to_a_copy_they_may_not_read(
     v2 = v1 | {"modified": "2026-11-28T10:00:00.000Z", "object_marking_refs": [STIX_MARKING_IDS[TLP.AMBER]]}
     out = import_stix(client, cast["fr2"], bundle(v2))
     assert out["imported"] == 0
-    assert out["rejected"][0]["reason"] == (f"id {v1['id']} is already held on this node; only its holder imports "
-                                            "new versions of it")  # fmt: skip
+    assert out["rejected"][0]["reason"] == (
+        f"id {v1['id']} is already held on this node; only its holder imports new versions of it"
+    )
     assert v1["id"] not in readable_ids(session_factory, db, cast["fr2"])
     assert count(db, Share, Share.object_id == v1["id"], Share.target == cast["fr2"].user_id) == 0
 
@@ -304,8 +350,9 @@ def test_importing_an_observable_gives_the_same_answer_whether_or_not_a_hidden_r
     client: TestClient, session_factory: sessionmaker[Session], db: Session, cast: dict[str, Actor]
 ) -> None:
     fr, fr2, de = cast["fr"], cast["fr2"], cast["de"]
-    red = post_incident(client, fr, tlp="red", observables=[{"type": "ipv4-addr", "value": IP}],
-                        share_with={"organisations": []})  # fmt: skip
+    red = post_incident(
+        client, fr, tlp="red", observables=[{"type": "ipv4-addr", "value": IP}], share_with={"organisations": []}
+    )
     held, fresh = ipv4(IP), ipv4("203.0.113.9")
     red_copy = db.scalars(select(StixObject).where(StixObject.id == held["id"])).one()
     assert red_copy.share_id == red["id"] and red_copy.tlp == "red"
@@ -324,15 +371,18 @@ def test_importing_an_observable_gives_the_same_answer_whether_or_not_a_hidden_r
     copies_of = {r.share_id: r for r in db.scalars(select(StixObject).where(StixObject.id == held["id"]))}
     assert len(copies_of) == 3  # the incident's, CERT-Bund's, CERT-FR's import
     for who in (de, fr2):
-        rows = db.scalars(select(StixObject.share_id).where(StixObject.id == held["id"],
-                                                            read_filter(principal(session_factory, who),
-                                                                        StixObject))).all()  # fmt: skip
+        rows = db.scalars(
+            select(StixObject.share_id).where(
+                StixObject.id == held["id"], read_filter(principal(session_factory, who), StixObject)
+            )
+        ).all()
         assert red["id"] not in rows
     assert client.get(f"/api/v1/stix-objects/{held['id']}", headers=cast["out"].headers).status_code == 404
     # Importing it again changes nothing; the holder deletes its own copy only.
     assert import_stix(client, de, bundle(held))["unchanged"] == 1
-    r = client.delete(f"/taxii2/cybercrisis/collections/{org_collection(de)}/objects/{held['id']}/",
-                      headers={**de.headers, **TAXII})  # fmt: skip
+    r = client.delete(
+        f"/taxii2/cybercrisis/collections/{org_collection(de)}/objects/{held['id']}/", headers={**de.headers, **TAXII}
+    )
     assert r.status_code == 200, r.text
     db.rollback()
     assert {r.owner_org_id for r in db.scalars(select(StixObject).where(StixObject.id == held["id"]))} == {fr.org_id}
@@ -369,12 +419,20 @@ def test_a_reader_of_several_copies_gets_each_version_once_in_every_answer(
 
 
 def test_a_share_change_re_serves_the_versions_with_the_new_list_signed(
-    client: TestClient, session_factory: sessionmaker[Session], settings: Settings, db: Session,
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
     cast: dict[str, Actor],
-) -> None:  # fmt: skip
+) -> None:
     fr, nl = cast["fr"], cast["nl"]
-    inc = post_incident(client, fr, tlp="amber", observables=[{"type": "ipv4-addr", "value": IP}],
-                        share_with={"organisations": [cast["de"].org_id]})  # fmt: skip
+    inc = post_incident(
+        client,
+        fr,
+        tlp="amber",
+        observables=[{"type": "ipv4-addr", "value": IP}],
+        share_with={"organisations": [cast["de"].org_id]},
+    )
     sign_pending(session_factory, settings)
     before = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     community = taxii.collection_id("community", COMMUNITY)
@@ -399,9 +457,12 @@ def test_a_share_change_re_serves_the_versions_with_the_new_list_signed(
 
 
 def test_an_import_that_adds_recipients_re_serves_the_earlier_versions_with_the_new_list(
-    client: TestClient, session_factory: sessionmaker[Session], settings: Settings, db: Session,
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
     cast: dict[str, Actor],
-) -> None:  # fmt: skip
+) -> None:
     fr, de, nl = cast["fr"], cast["de"], cast["nl"]
     v1 = indicator()
     import_stix(client, fr, bundle(v1), organisation=de.org_id)
@@ -441,8 +502,13 @@ def test_migration_0010_re_signs_our_versions_moves_public_countries_into_their_
     from sqlalchemy import text
 
     fr, de = cast["fr"], cast["de"]
-    inc = post_incident(client, fr, tlp="amber", observables=[{"type": "ipv4-addr", "value": IP}],
-                        share_with={"organisations": [de.org_id]})  # fmt: skip
+    inc = post_incident(
+        client,
+        fr,
+        tlp="amber",
+        observables=[{"type": "ipv4-addr", "value": IP}],
+        share_with={"organisations": [de.org_id]},
+    )
     import_stix(client, de, bundle(ipv4(IP)))  # a second copy of the observable
     db.close()
     try:

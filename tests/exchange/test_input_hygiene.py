@@ -62,8 +62,12 @@ def test_a_taxii_envelope_with_one_lone_surrogate_is_refused_naming_it_and_the_c
     before = written(db)
     good, bad = indicator(), indicator(name="C2 \ud800 address")
     body = error(post(client, fr, {"objects": [good, bad]}), 422)
-    assert body["details"]["errors"] == [{"field": "objects[1].name", "message": "is not valid Unicode: a lone "
-                                          "surrogate (U+D800) at character 3; send UTF-8 text"}]  # fmt: skip
+    assert body["details"]["errors"] == [
+        {
+            "field": "objects[1].name",
+            "message": "is not valid Unicode: a lone surrogate (U+D800) at character 3; send UTF-8 text",
+        }
+    ]
     keyed = dict(indicator(), **{"x_\udfff": 1})
     body = error(post(client, fr, {"objects": [keyed]}), 422)
     assert body["details"]["errors"][0]["field"] == "objects[0].x_\\udfff"
@@ -74,8 +78,9 @@ def test_a_taxii_envelope_with_one_lone_surrogate_is_refused_naming_it_and_the_c
     assert sign_pending(session_factory, settings) == 1
 
 
-def test_100000_deep_json_is_a_4xx_on_the_taxii_post_and_the_import(client: TestClient, cast: dict[str, Actor],
-                                                                    db: Session) -> None:  # fmt: skip
+def test_100000_deep_json_is_a_4xx_on_the_taxii_post_and_the_import(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
     before = written(db)
     deep = '{"objects": [' + "[" * 100_000 + "]" * 100_000 + "]}"
     body = error(post(client, cast["fr"], deep), 422)
@@ -118,9 +123,12 @@ def test_cli_import_of_a_file_with_a_lone_surrogate_fails_clearly_and_stores_not
 
 
 def test_a_peers_object_with_invalid_text_is_rejected_alone_with_the_reason(
-    session_factory: sessionmaker[Session], settings: Settings, db: Session, cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
+    cast: dict[str, Actor],
     peer_node: node.Node,
-) -> None:  # fmt: skip
+) -> None:
     fr = cast["fr"].org_id
     fine = signed(peer_node, indicator(), fr)
     text = {**signed(peer_node, indicator(), fr), "name": "x\ud800"}
@@ -133,8 +141,10 @@ def test_a_peers_object_with_invalid_text_is_rejected_alone_with_the_reason(
     assert result.imported == 1
     reasons = {r.index: (r.id, r.reason) for r in result.rejected}
     assert sorted(reasons) == [1, 2, 3]
-    assert reasons[1] == (text["id"], "name: is not valid Unicode: a lone surrogate (U+D800) at character 1; send "
-                                      "UTF-8 text")  # fmt: skip
+    assert reasons[1] == (
+        text["id"],
+        "name: is not valid Unicode: a lone surrogate (U+D800) at character 1; send UTF-8 text",
+    )
     assert reasons[2][0] == "indicator--\\udc00" and reasons[2][1].startswith("id: is not valid Unicode")
     assert "nested deeper than 64 levels" in reasons[3][1]
     assert [r.id for r in db.scalars(select(StixObject))] == [fine["id"]]
@@ -147,18 +157,34 @@ def _bad_row(factory: sessionmaker[Session], actor: Actor, **over: Any) -> dict[
     """A version holding a lone surrogate, written around the doors (as before these checks)."""
     obj = indicator(name="stored \ud800 before")
     with unit_of_work(factory) as s:
-        values = {"id": obj["id"], "modified": utcnow(), "type": "indicator", "spec_version": "2.1", "data": obj,
-                  "tlp": "green", "owner_org_id": actor.org_id, "origin": "test", "share_id": obj["id"],
-                  "added_at": utcnow(), "latest": True, "signed": False, "custom": False, "revoked": False,
-                  "exercise": False}  # fmt: skip
+        values = {
+            "id": obj["id"],
+            "modified": utcnow(),
+            "type": "indicator",
+            "spec_version": "2.1",
+            "data": obj,
+            "tlp": "green",
+            "owner_org_id": actor.org_id,
+            "origin": "test",
+            "share_id": obj["id"],
+            "added_at": utcnow(),
+            "latest": True,
+            "signed": False,
+            "custom": False,
+            "revoked": False,
+            "exercise": False,
+        }
         s.execute(insert(StixObject.__table__), [values | over])  # type: ignore[arg-type]
     return obj
 
 
 def test_a_bad_row_already_stored_is_skipped_by_taxii_and_the_signer_not_a_500_for_everyone(
-    client: TestClient, cast: dict[str, Actor], session_factory: sessionmaker[Session], settings: Settings,
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
     db: Session,
-) -> None:  # fmt: skip
+) -> None:
     before, after = indicator(), indicator()
     ingest(session_factory, cast["fr"], [before], communities=[COMMUNITY])
     bad = _bad_row(session_factory, cast["fr"])
@@ -175,8 +201,9 @@ def test_a_bad_row_already_stored_is_skipped_by_taxii_and_the_signer_not_a_500_f
     db.rollback()
     assert db.scalars(select(StixObject.signed).where(StixObject.id == bad["id"])).one() is False
     # A peer's version is served as received: its text goes out with U+FFFD rather than failing the page.
-    peer = _bad_row(session_factory, cast["fr"], origin_node="identity--peer", signed=True,
-                    signature={"node": "identity--peer"})  # fmt: skip
+    peer = _bad_row(
+        session_factory, cast["fr"], origin_node="identity--peer", signed=True, signature={"node": "identity--peer"}
+    )
     with unit_of_work(session_factory) as s:
         s.add(Share(object_id=peer["id"], kind="community", target=COMMUNITY, added_by_org_id=cast["fr"].org_id))
     page = client.get(objects_url(), headers={**cast["de"].headers, "Accept": TAXII["Accept"]})
@@ -195,13 +222,16 @@ class _Discovery:
         return self.body
 
     def close(self) -> None:
-        pass
+        """Nothing to release: the answer is held in memory."""
 
 
 def test_a_peer_discovery_holding_invalid_text_is_refused_before_anything_of_it_is_kept() -> None:
     """Its title, node id and relayed keys are stored and served again in our own discovery."""
-    body = {"title": "Node", "api_roots": ["https://peer.example/taxii2/cybercrisis/"],
-            "x_cybercrisis_node": {"id": "identity--x", "peers": {"identity--\udc00": {}}}}  # fmt: skip
+    body = {
+        "title": "Node",
+        "api_roots": ["https://peer.example/taxii2/cybercrisis/"],
+        "x_cybercrisis_node": {"id": "identity--x", "peers": {"identity--\udc00": {}}},
+    }
     with pytest.raises(peers.PeerError, match=r"x_cybercrisis_node\.peers\.identity--\\udc00 the property name is not"):
         peers.discover(_Discovery(body), "https://peer.example/taxii2/")
     with pytest.raises(peers.PeerError, match="discovery: title is not valid Unicode"):

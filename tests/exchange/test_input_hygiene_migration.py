@@ -33,9 +33,23 @@ def migration() -> ModuleType:
 
 
 def row(obj: dict[str, Any], org: str) -> dict[str, Any]:
-    return {"id": obj["id"], "modified": utcnow(), "type": obj["type"], "spec_version": "2.1", "data": obj,
-            "tlp": "green", "owner_org_id": org, "origin": "test", "share_id": obj["id"], "added_at": utcnow(),
-            "latest": True, "signed": False, "custom": False, "revoked": False, "exercise": False}  # fmt: skip
+    return {
+        "id": obj["id"],
+        "modified": utcnow(),
+        "type": obj["type"],
+        "spec_version": "2.1",
+        "data": obj,
+        "tlp": "green",
+        "owner_org_id": org,
+        "origin": "test",
+        "share_id": obj["id"],
+        "added_at": utcnow(),
+        "latest": True,
+        "signed": False,
+        "custom": False,
+        "revoked": False,
+        "exercise": False,
+    }
 
 
 def test_repair_replaces_lone_surrogates_in_json_columns_and_keeps_valid_text(
@@ -49,9 +63,19 @@ def test_repair_replaces_lone_surrogates_in_json_columns_and_keeps_valid_text(
     status_id = str(uuid.uuid4())
     with unit_of_work(session_factory) as s:
         s.execute(insert(StixObject.__table__), [row(bad, org), row(fine, org)])  # type: ignore[arg-type]
-        s.add(TaxiiStatus(id=status_id, user_id=user.user_id, collection_id="c", request_timestamp=utcnow(),
-                          total_count=1, success_count=0, failure_count=1, pending_count=0,
-                          details={"failures": [{"id": "x\ud800", "message": "m"}]}))  # fmt: skip
+        s.add(
+            TaxiiStatus(
+                id=status_id,
+                user_id=user.user_id,
+                collection_id="c",
+                request_timestamp=utcnow(),
+                total_count=1,
+                success_count=0,
+                failure_count=1,
+                pending_count=0,
+                details={"failures": [{"id": "x\ud800", "message": "m"}]},
+            )
+        )
     with engine.begin() as conn:
         assert migration().repair(conn) == 2
     with unit_of_work(session_factory, write=False) as s:
@@ -78,9 +102,20 @@ def test_upgrade_from_0007_repairs_what_was_stored(tmp_path: Path) -> None:
     now = datetime.now(UTC)
     org = "identity--00000000-0000-4000-8000-000000000001"
     with engine.begin() as conn:
-        given = {"id": org, "name": "CERT-FR", "short_name": "CERT-FR", "type": "national-csirt", "created_at": now,
-                 "modified_at": now, "levels": [], "description": "", "website": "", "country": "FR", "version": 1,
-                 "parent_id": None}  # fmt: skip
+        given = {
+            "id": org,
+            "name": "CERT-FR",
+            "short_name": "CERT-FR",
+            "type": "national-csirt",
+            "created_at": now,
+            "modified_at": now,
+            "levels": [],
+            "description": "",
+            "website": "",
+            "country": "FR",
+            "version": 1,
+            "parent_id": None,
+        }
         conn.execute(orgs.insert().values(**{k: v for k, v in given.items() if k in orgs.c}))
         values = row(indicator(name="x\ud800"), org)
         conn.execute(objects.insert().values(**{k: v for k, v in values.items() if k in objects.c}))

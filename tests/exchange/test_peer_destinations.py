@@ -65,8 +65,17 @@ def test_peer_add_refuses_a_peer_that_redirects_to_a_refused_address(
     run: Any, front: Recorder, inside: Recorder, db: Session
 ) -> None:
     url = f"http://127.0.0.1:{front.port}/taxii2/"
-    refused = run("peer", "add", url, "--token", "t", "--direction", "pull", ok=False,
-                  extra_env={"CYBERCRISIS_OUTBOUND_ALLOW": "127.0.0.1/32"})  # fmt: skip
+    refused = run(
+        "peer",
+        "add",
+        url,
+        "--token",
+        "t",
+        "--direction",
+        "pull",
+        ok=False,
+        extra_env={"CYBERCRISIS_OUTBOUND_ALLOW": "127.0.0.1/32"},
+    )
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "the connection to 127.0.0.2 reached a loopback address" in refused.stderr
     assert "CYBERCRISIS_OUTBOUND_ALLOW" in refused.stderr
@@ -78,11 +87,28 @@ def test_peer_add_refuses_a_peer_that_redirects_to_a_refused_address(
 def _stored_peer(factory: sessionmaker[Session], settings: Settings, tmp_path: Path, url: str) -> str:
     """A peer as `peer add` stores it (its discovery as learned then), whose URL now leads elsewhere."""
     other = nodes.load(tmp_path / "other")
-    d = peers.Discovery(url=url, title="node", api_root=url + "cybercrisis/", node_id=other.id, name="node",
-                        organisation=None, keys=[dict(k) for k in other.keys])  # fmt: skip
+    d = peers.Discovery(
+        url=url,
+        title="node",
+        api_root=url + "cybercrisis/",
+        node_id=other.id,
+        name="node",
+        organisation=None,
+        keys=[dict(k) for k in other.keys],
+    )
     with unit_of_work(factory) as s:
-        peer = peers.add(s, actor=None, local_node="identity--local", probe=peers.Probe(d, {}), token="t",
-                         username=None, direction="pull", collections=[], timeout=5.0, settings=settings)  # fmt: skip
+        peer = peers.add(
+            s,
+            actor=None,
+            local_node="identity--local",
+            probe=peers.Probe(d, {}),
+            token="t",
+            username=None,
+            direction="pull",
+            collections=[],
+            timeout=5.0,
+            settings=settings,
+        )
         return peer.id
 
 

@@ -17,17 +17,31 @@ from tests.exchange.conftest import Serve
 
 
 def test_the_peer_token_is_never_stored_in_clear_and_sync_still_authenticates(
-    serve: Serve, settings: Settings, world: World, session_factory: sessionmaker[Session], db: Session,
+    serve: Serve,
+    settings: Settings,
+    world: World,
+    session_factory: sessionmaker[Session],
+    db: Session,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     world.org("CERT-FR", country="FR", communities=("csirts-network",))
     token = world.user("CERT-FR").token
     discovery = serve(settings) + "/taxii2/"  # the peer; this node has its own data directory and node keys
     here = settings.model_copy(update={"data_dir": tmp_path / "here"})
     probe = peers.probe(url=discovery, token=token, username=None, timeout=10, allow=settings.outbound_networks)
     with unit_of_work(session_factory) as s:
-        peer_id = peers.add(s, settings=here, actor=None, local_node=nodes.load(here.data_dir).id, probe=probe,
-                            token=token, username=None, direction="pull", collections=[], timeout=10).id  # fmt: skip
+        peer_id = peers.add(
+            s,
+            settings=here,
+            actor=None,
+            local_node=nodes.load(here.data_dir).id,
+            probe=probe,
+            token=token,
+            username=None,
+            direction="pull",
+            collections=[],
+            timeout=10,
+        ).id
 
     [raw] = db.execute(text("SELECT token FROM peers")).scalars()
     assert raw.startswith("enc1:")

@@ -53,7 +53,12 @@ def test_an_upload_named_with_a_bidi_override_is_a_422_naming_file_and_stores_no
     sign_in(client, scene["fr"].email)
     token = csrf_on(client, f"/handoffs/{h['id']}")
     before = written(db)  # signing in is audited
-    r = client.post(f"/handoffs/{h['id']}/files", data={"csrf_token": token}, headers=HTML, follow_redirects=False,
-                    files={"file": ("a\u200bb.pcap", PCAP, "application/octet-stream")})  # fmt: skip
+    r = client.post(
+        f"/handoffs/{h['id']}/files",
+        data={"csrf_token": token},
+        headers=HTML,
+        follow_redirects=False,
+        files={"file": ("a\u200bb.pcap", PCAP, "application/octet-stream")},
+    )
     assert r.status_code == 422 and "U+200B" in r.text and "The file was not added" in r.text
     assert written(db) == before and stored(scene.settings) == []

@@ -45,8 +45,7 @@ def cast(world: World) -> dict[str, Actor]:
     }
 
 
-def incident(client: TestClient, db: Session, actor: Actor, *, significance: str = "significant",
-             **over: Any) -> str:  # fmt: skip
+def incident(client: TestClient, db: Session, actor: Actor, *, significance: str = "significant", **over: Any) -> str:
     body: dict[str, Any] = {
         "title": "Ransomware at a cross-border grid operator",
         "tlp": "amber",
@@ -64,14 +63,18 @@ def incident(client: TestClient, db: Session, actor: Actor, *, significance: str
             json={"value": significance, "reason": "assessed by the CSIRT"},
             headers=actor.headers,
         )
-        assert decided.status_code == 200, decided.text  # fmt: skip
+        assert decided.status_code == 200, decided.text
     return incident_id
 
 
 def inform(client: TestClient, actor: Actor, incident_id: str, **over: Any) -> Any:
-    body: dict[str, Any] = {"member_states": ["DE", "BE"], "enisa": True, "share_incident": True,
-                            "summary": "Ransomware; balancing services possibly affected.",
-                            "withheld_reason": "Entity name withheld: commercial interests (Art. 23(6))."}  # fmt: skip
+    body: dict[str, Any] = {
+        "member_states": ["DE", "BE"],
+        "enisa": True,
+        "share_incident": True,
+        "summary": "Ransomware; balancing services possibly affected.",
+        "withheld_reason": "Entity name withheld: commercial interests (Art. 23(6)).",
+    }
     body.update(over)
     return client.post(f"/api/v1/incidents/{incident_id}/inform-member-states", json=body, headers=actor.headers)
 
@@ -114,10 +117,14 @@ def test_owner_csirt_informs_affected_member_states_and_enisa_and_they_read_the_
     assert inc not in to_inform(client, cast["fr"])
     timeline = client.get(f"/api/v1/incidents/{inc}/timeline", headers=cast["de_spoc"].headers).json()
     assert "incidents:incident:inform-member-states" in [e["tag"] for e in timeline]
-    assert count(db, AuditEvent, AuditEvent.tag == "incidents:nis2-information:create",
-                 AuditEvent.object_id == step["id"]) == 1  # fmt: skip
-    assert count(db, AuditEvent, AuditEvent.tag == "incidents:incident:inform-member-states",
-                 AuditEvent.object_id == inc) == 1  # fmt: skip
+    assert (
+        count(db, AuditEvent, AuditEvent.tag == "incidents:nis2-information:create", AuditEvent.object_id == step["id"])
+        == 1
+    )
+    assert (
+        count(db, AuditEvent, AuditEvent.tag == "incidents:incident:inform-member-states", AuditEvent.object_id == inc)
+        == 1
+    )
 
 
 def test_a_national_incident_or_an_exercise_is_not_listed_to_inform(
@@ -196,9 +203,15 @@ def test_own_spoc_forwards_on_request_and_other_spocs_and_the_csirt_may_not(
 ) -> None:
     inc = incident(client, db, cast["fr"])
     # The request is shared with Belgium's SPOC too, so that it reads it: reading does not make it the forwarder.
-    r = client.post(f"/api/v1/incidents/{inc}/forwarding-requests", headers=cast["fr"].headers,
-                    json={"member_states": ["DE"], "note": "please forward",
-                          "share_with": {"organisations": [cast["be_spoc"].org_id]}})  # fmt: skip
+    r = client.post(
+        f"/api/v1/incidents/{inc}/forwarding-requests",
+        headers=cast["fr"].headers,
+        json={
+            "member_states": ["DE"],
+            "note": "please forward",
+            "share_with": {"organisations": [cast["be_spoc"].org_id]},
+        },
+    )
     assert r.status_code == 201, r.text
     req = r.json()
     assert req["status"] == "requested" and req["spoc"] == cast["fr_spoc"].org_id
@@ -227,8 +240,9 @@ def test_a_forwarding_request_comes_from_a_csirt_or_competent_authority_of_the_i
     client: TestClient, db: Session, cast: dict[str, Actor]
 ) -> None:
     inc = incident(client, db, cast["fr"], share_with={"organisations": [cast["de"].org_id]})
-    r = client.post(f"/api/v1/incidents/{inc}/forwarding-requests", headers=cast["de"].headers,
-                    json={"member_states": ["BE"]})  # fmt: skip
+    r = client.post(
+        f"/api/v1/incidents/{inc}/forwarding-requests", headers=cast["de"].headers, json={"member_states": ["BE"]}
+    )
     assert r.status_code == 403 and "Art. 23(8)" in r.json()["detail"]
     assert count(db, Forwarding) == 0
 
@@ -237,8 +251,9 @@ def test_forwarding_finds_nothing_once_the_incident_became_red(
     client: TestClient, db: Session, cast: dict[str, Actor]
 ) -> None:
     inc = incident(client, db, cast["fr"])
-    r = client.post(f"/api/v1/incidents/{inc}/forwarding-requests", headers=cast["fr"].headers,
-                    json={"member_states": ["DE"]})  # fmt: skip
+    r = client.post(
+        f"/api/v1/incidents/{inc}/forwarding-requests", headers=cast["fr"].headers, json={"member_states": ["DE"]}
+    )
     assert r.status_code == 201, r.text
     db.execute(update(Incident).where(Incident.id == inc).values(tlp="red"))
     db.commit()
@@ -251,12 +266,27 @@ def test_informed_organisations_are_told_with_what_the_step_carries_and_no_more(
     client: TestClient, db: Session, world: World, cast: dict[str, Actor], session_factory: sessionmaker[Session]
 ) -> None:
     with unit_of_work(session_factory) as s:
-        directory.create_contact(s, actor=SYSTEM, org_id=world.orgs["DE-SPOC"], kind="email", label="SPOC",
-                                 value="spoc@de.example", pgp_fingerprint=None, tlp="green",
-                                 share_with=ShareWith())  # fmt: skip
+        directory.create_contact(
+            s,
+            actor=SYSTEM,
+            org_id=world.orgs["DE-SPOC"],
+            kind="email",
+            label="SPOC",
+            value="spoc@de.example",
+            pgp_fingerprint=None,
+            tlp="green",
+            share_with=ShareWith(),
+        )
     inc = incident(client, db, cast["fr"], title="Ransomware at Grid Operator X")
-    r = inform(client, cast["fr"], inc, member_states=["DE"], enisa=False, share_incident=False,
-               summary="A ransomware incident at an electricity operator.")  # fmt: skip
+    r = inform(
+        client,
+        cast["fr"],
+        inc,
+        member_states=["DE"],
+        enisa=False,
+        share_incident=False,
+        summary="A ransomware incident at an electricity operator.",
+    )
     assert r.status_code == 201, r.text
     db.rollback()
     [message] = db.scalars(select(OutboxMessage).where(OutboxMessage.event == "incidents:nis2-information:create"))

@@ -39,8 +39,7 @@ def cast(world: World) -> dict[str, Actor]:
     }
 
 
-def incident(client: TestClient, db: Session, actor: Actor, *, share: list[str], significance: str,
-             **over: Any) -> str:  # fmt: skip
+def incident(client: TestClient, db: Session, actor: Actor, *, share: list[str], significance: str, **over: Any) -> str:
     body: dict[str, Any] = {
         "title": SECRET_TITLE,
         "description": f"{SECRET_ENTITY} lost its SCADA historians.",
@@ -72,8 +71,17 @@ def test_quarterly_summary_counts_readable_non_exercise_incidents_of_the_quarter
 ) -> None:
     spoc = cast["spoc"].org_id
     incident(client, db, cast["fr"], share=[spoc], significance="significant")
-    incident(client, db, cast["fr"], share=[spoc], significance="near-miss", countries=["FR", "DE"],
-             sectors=["health"], tags=[], root_cause=None)  # fmt: skip
+    incident(
+        client,
+        db,
+        cast["fr"],
+        share=[spoc],
+        significance="near-miss",
+        countries=["FR", "DE"],
+        sectors=["health"],
+        tags=[],
+        root_cause=None,
+    )
     drill = incident(client, db, cast["fr"], share=[spoc], significance="significant")
     older = incident(client, db, cast["fr"], share=[spoc], significance="significant")
     db.execute(update(Incident).where(Incident.id == drill).values(exercise=True))

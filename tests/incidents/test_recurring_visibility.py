@@ -26,11 +26,16 @@ def cast(world: World) -> dict[str, Actor]:
 
 def _incident(client: TestClient, actor: Actor, entity: str, *, hours_ago: int, loss: int, **over: Any) -> str:
     body = {
-        "title": f"Ransomware wave {hours_ago}", "tlp": "amber",
+        "title": f"Ransomware wave {hours_ago}",
+        "tlp": "amber",
         "aware_at": (NOW - timedelta(hours=hours_ago)).isoformat(),
-        "countries": ["FR"], "entity": entity, "entity_type": "managed-service-provider",
-        "apparent_root_cause": "CVE-2024-3400 on the VPN gateway", "facts": {"financial_loss_eur": loss}, **over,
-    }  # fmt: skip
+        "countries": ["FR"],
+        "entity": entity,
+        "entity_type": "managed-service-provider",
+        "apparent_root_cause": "CVE-2024-3400 on the VPN gateway",
+        "facts": {"financial_loss_eur": loss},
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])

@@ -90,8 +90,9 @@ def test_the_affected_entity_decides_too_but_a_recipient_or_a_viewer_does_not(
     client: TestClient, cast: dict[str, Actor], world: World, db: Session
 ) -> None:
     grid = world.orgs["Grid-FR"]
-    inc = _incident(client, cast["fr"], entity=grid,
-                    share_with={"communities": ["csirts-network"], "organisations": [grid]})  # fmt: skip
+    inc = _incident(
+        client, cast["fr"], entity=grid, share_with={"communities": ["csirts-network"], "organisations": [grid]}
+    )
     other = _decide(client, cast["de"], inc["id"], "significant")
     assert other.status_code == 403, other.text
     assert "decide whether the incident is significant" in other.json()["detail"]
@@ -162,8 +163,11 @@ def test_an_early_warning_on_an_undecided_incident_starts_no_feedback_clock(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     inc = _incident(client, cast["fr"])
-    r = client.post(f"/api/v1/incidents/{inc['id']}/reports", json={"kind": "early-warning", "summary": "s"},
-                    headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/incidents/{inc['id']}/reports",
+        json={"kind": "early-warning", "summary": "s"},
+        headers=cast["fr"].headers,
+    )
     assert r.status_code == 201
     got = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers).json()
     assert _due(got)["feedback"] is None
@@ -181,10 +185,15 @@ def test_the_entity_category_is_kept_apart_from_the_kind_of_provider(
     assert (old_form["entity_type"], old_form["entity_category"]) == (None, "important")
     r = client.post(
         "/api/v1/incidents",
-        json={"title": "Outage", "tlp": "amber", "aware_at": datetime.now(UTC).isoformat(),
-              "entity_type": "essential", "entity_category": "important"},
+        json={
+            "title": "Outage",
+            "tlp": "amber",
+            "aware_at": datetime.now(UTC).isoformat(),
+            "entity_type": "essential",
+            "entity_category": "important",
+        },
         headers=cast["fr"].headers,
-    )  # fmt: skip
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "entity_category"
 
 
@@ -199,29 +208,66 @@ def test_migration_0011_treats_incidents_with_a_submitted_warning_as_significant
     now = datetime.now(UTC)
     org = "identity--00000000-0000-4000-8000-000000000001"
     with engine.begin() as conn:
-        values = {"id": org, "name": "CERT-FR", "short_name": "CERT-FR", "type": "national-csirt", "country": "FR",
-                  "description": "", "website": "", "created_at": now, "modified_at": now, "levels": []}  # fmt: skip
+        values = {
+            "id": org,
+            "name": "CERT-FR",
+            "short_name": "CERT-FR",
+            "type": "national-csirt",
+            "country": "FR",
+            "description": "",
+            "website": "",
+            "created_at": now,
+            "modified_at": now,
+            "levels": [],
+        }
         conn.execute(orgs.insert().values(**{k: v for k, v in values.items() if k in orgs.c}))
         for n, (kind_type, warned, exercise) in enumerate(
             (("essential", True, False), ("qualified-trust-service-provider", False, False), (None, True, True))
         ):
             iid = f"incident--00000000-0000-4000-8000-00000000000{n}"
-            conn.execute(incidents.insert().values(
-                id=iid, owner_org_id=org, tlp="amber", title=f"Incident {n}", description="", status="new",
-                entity_name="", entity_type=kind_type, aware_at=now - timedelta(days=3), suspected_malicious=False,
-                cross_border=False, exceeds_national_capacity=False, pap="amber", tags=[], facts={},
-                created_at=now, modified_at=now, version=1, exercise=exercise,
-            ))  # fmt: skip
+            conn.execute(
+                incidents.insert().values(
+                    id=iid,
+                    owner_org_id=org,
+                    tlp="amber",
+                    title=f"Incident {n}",
+                    description="",
+                    status="new",
+                    entity_name="",
+                    entity_type=kind_type,
+                    aware_at=now - timedelta(days=3),
+                    suspected_malicious=False,
+                    cross_border=False,
+                    exceeds_national_capacity=False,
+                    pap="amber",
+                    tags=[],
+                    facts={},
+                    created_at=now,
+                    modified_at=now,
+                    version=1,
+                    exercise=exercise,
+                )
+            )
             for kind, hours in (("early-warning", 24), ("notification", 72)):
                 submitted = now - timedelta(days=2) if warned and kind == "early-warning" else None
-                conn.execute(reports.insert().values(
-                    id=f"report--{n}-{kind}", incident_id=iid, kind=kind, due_at=now - timedelta(days=3, hours=-hours),
-                    submitted_at=submitted, version=1 if submitted else 0, content={}, created_at=now,
-                ))  # fmt: skip
+                conn.execute(
+                    reports.insert().values(
+                        id=f"report--{n}-{kind}",
+                        incident_id=iid,
+                        kind=kind,
+                        due_at=now - timedelta(days=3, hours=-hours),
+                        submitted_at=submitted,
+                        version=1 if submitted else 0,
+                        content={},
+                        created_at=now,
+                    )
+                )
     migrate.upgrade(engine, "0011")
     with engine.connect() as conn:
-        rows = {r.id[-1]: r for r in conn.execute(sa.text(
-            "SELECT id, significance, entity_type, entity_category FROM incidents"))}  # fmt: skip
+        rows = {
+            r.id[-1]: r
+            for r in conn.execute(sa.text("SELECT id, significance, entity_type, entity_category FROM incidents"))
+        }
         due = dict(conn.execute(sa.text("SELECT id, due_at FROM incident_reports")).all())
         decisions = conn.execute(
             sa.text("SELECT incident_id, value, decided_by_id, reason FROM significance_decisions")

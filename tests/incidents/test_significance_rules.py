@@ -22,13 +22,18 @@ REG = "Reg. (EU) 2024/2690 Art. "
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 CLOUD, DNS, TLD, DC, CDN = (
-    "cloud-computing-service-provider", "dns-service-provider", "tld-name-registry",
-    "data-centre-service-provider", "content-delivery-network-provider",
-)  # fmt: skip
+    "cloud-computing-service-provider",
+    "dns-service-provider",
+    "tld-name-registry",
+    "data-centre-service-provider",
+    "content-delivery-network-provider",
+)
 MSP, MSSP, TSP, QTSP = (
-    "managed-service-provider", "managed-security-service-provider", "trust-service-provider",
+    "managed-service-provider",
+    "managed-security-service-provider",
+    "trust-service-provider",
     "qualified-trust-service-provider",
-)  # fmt: skip
+)
 PLATFORMS = (("11", "online-marketplace"), ("12", "online-search-engine"), ("13", "social-networking-platform"))
 MALICIOUS = {"suspected_malicious": True}
 
@@ -111,14 +116,49 @@ ENTITY = [
     (DNS, "5(b)", {"dns_average_response_seconds": 10.5, "dns_slow_response_minutes": 61}, {}, True),
     # (c) compromised, "except ... fewer than 1 000 domain names ... no more than 1 % ... misconfiguration"
     (DNS, "5(c)", {"data_compromised": True}, {}, True),
-    (DNS, "5(c)", {"data_compromised": True, "misconfiguration_only": True, "domain_names_affected": 999,
-                   "domain_names_managed": 99_900}, {}, False),  # exactly 1 %: excepted
-    (DNS, "5(c)", {"data_compromised": True, "misconfiguration_only": True, "domain_names_affected": 999,
-                   "domain_names_managed": 99_899}, {}, True),  # above 1 %
-    (DNS, "5(c)", {"data_compromised": True, "misconfiguration_only": True, "domain_names_affected": 1_000,
-                   "domain_names_managed": 1_000_000}, {}, True),  # not fewer than 1 000
-    (DNS, "5(c)", {"data_compromised": True, "domain_names_affected": 10, "domain_names_managed": 1_000_000},
-     {}, True),  # not a misconfiguration
+    (
+        DNS,
+        "5(c)",
+        {
+            "data_compromised": True,
+            "misconfiguration_only": True,
+            "domain_names_affected": 999,
+            "domain_names_managed": 99_900,
+        },
+        {},
+        False,
+    ),  # exactly 1 %: excepted
+    (
+        DNS,
+        "5(c)",
+        {
+            "data_compromised": True,
+            "misconfiguration_only": True,
+            "domain_names_affected": 999,
+            "domain_names_managed": 99_899,
+        },
+        {},
+        True,
+    ),  # above 1 %
+    (
+        DNS,
+        "5(c)",
+        {
+            "data_compromised": True,
+            "misconfiguration_only": True,
+            "domain_names_affected": 1_000,
+            "domain_names_managed": 1_000_000,
+        },
+        {},
+        True,
+    ),  # not fewer than 1 000
+    (
+        DNS,
+        "5(c)",
+        {"data_compromised": True, "domain_names_affected": 10, "domain_names_managed": 1_000_000},
+        {},
+        True,
+    ),  # not a misconfiguration
     # Art. 6 TLD: (a) any complete unavailability
     (TLD, "6(a)", {"unavailability_minutes": 0}, {}, False),
     (TLD, "6(a)", {"unavailability_minutes": 1}, {}, True),
@@ -133,18 +173,33 @@ ENTITY = [
     (CLOUD, "7(b)", {"limited_availability_minutes": 61, "users_affected": 1_000_000}, {}, False),
     (CLOUD, "7(b)", {"limited_availability_minutes": 61, "users_affected": 1_000_001}, {}, True),
     (CLOUD, "7(b)", {"limited_availability_minutes": 60, "users_affected": 1_000_001}, {}, False),
-    (CLOUD, "7(b)", {"limited_availability_minutes": 61, "users_affected": 100_000, "users_in_union": 2_000_000},
-     {}, False),  # exactly 5 %
-    (CLOUD, "7(b)", {"limited_availability_minutes": 61, "users_affected": 100_001, "users_in_union": 2_000_000},
-     {}, True),
+    (
+        CLOUD,
+        "7(b)",
+        {"limited_availability_minutes": 61, "users_affected": 100_000, "users_in_union": 2_000_000},
+        {},
+        False,
+    ),  # exactly 5 %
+    (
+        CLOUD,
+        "7(b)",
+        {"limited_availability_minutes": 61, "users_affected": 100_001, "users_in_union": 2_000_000},
+        {},
+        True,
+    ),
     (CLOUD, "7(b)", {"limited_availability_minutes": 61, "users_affected_percent": 5.0}, {}, False),
     (CLOUD, "7(b)", {"limited_availability_minutes": 61, "users_affected_percent": 5.1}, {}, True),
     (CLOUD, "7(c)", {"data_compromised": True}, MALICIOUS, True),
     (CLOUD, "7(c)", {"data_compromised": True}, {}, False),
     (CLOUD, "7(d)", {"data_compromised": True, "users_data_compromised": 1_000_000}, {}, False),
     (CLOUD, "7(d)", {"data_compromised": True, "users_data_compromised": 1_000_001}, {}, True),
-    (CLOUD, "7(d)", {"data_compromised": True, "users_data_compromised": 50_001, "users_in_union": 1_000_000},
-     {}, True),
+    (
+        CLOUD,
+        "7(d)",
+        {"data_compromised": True, "users_data_compromised": 50_001, "users_in_union": 1_000_000},
+        {},
+        True,
+    ),
     # Art. 8 data centres: any complete unavailability; limited "for a duration of more than one hour"
     (DC, "8(a)", {"unavailability_minutes": 0}, {}, False),
     (DC, "8(a)", {"unavailability_minutes": 1}, {}, True),
@@ -185,7 +240,7 @@ ENTITY = [
     (TSP, "14(e)", {"data_compromised": True, "users_data_compromised_percent": 0.1}, {}, False),
     (TSP, "14(e)", {"data_compromised": True, "users_data_compromised_percent": 0.2}, {}, True),
     (TSP, "14(e)", {"users_data_compromised": 5_000}, {}, False),  # no compromise recorded
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("entity_type", "point", "facts", "incident", "expected"), ENTITY)
@@ -277,11 +332,18 @@ CAUSE = "CVE-2024-3400 on the VPN gateway"
 def record(client: TestClient, actor: Actor, world: World, *, days_ago: int, loss: int, **over: Any) -> str:
     occurred = NOW - timedelta(days=days_ago, hours=2)
     body = {
-        "title": f"Outage {days_ago} days ago", "tlp": "amber", "countries": ["FR"],
-        "occurred_at": occurred.isoformat(), "aware_at": (occurred + timedelta(hours=1)).isoformat(),
-        "entity": world.orgs["Nuage SA"], "entity_type": CLOUD, "apparent_root_cause": CAUSE,
-        "facts": {"financial_loss_eur": loss}, "share_with": {"organisations": [world.orgs["CERT-Bund"]]}, **over,
-    }  # fmt: skip
+        "title": f"Outage {days_ago} days ago",
+        "tlp": "amber",
+        "countries": ["FR"],
+        "occurred_at": occurred.isoformat(),
+        "aware_at": (occurred + timedelta(hours=1)).isoformat(),
+        "entity": world.orgs["Nuage SA"],
+        "entity_type": CLOUD,
+        "apparent_root_cause": CAUSE,
+        "facts": {"financial_loss_eur": loss},
+        "share_with": {"organisations": [world.orgs["CERT-Bund"]]},
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -360,8 +422,9 @@ def test_a_reader_who_may_read_the_other_incident_sees_the_recurrence(
 def test_large_scale_follows_the_member_states_named_as_significantly_affected(
     client: TestClient, world: World, cast: dict[str, Actor]
 ) -> None:
-    many_countries = record(client, cast["fr"], world, days_ago=1, loss=0, countries=["FR", "DE", "BE"],
-                            apparent_root_cause=None)  # fmt: skip
+    many_countries = record(
+        client, cast["fr"], world, days_ago=1, loss=0, countries=["FR", "DE", "BE"], apparent_root_cause=None
+    )
     assert assessed(client, cast["fr"], many_countries)["large_scale"] is False
     facts = {"member_states_significantly_affected": ["fr", "be"]}
     named = record(client, cast["fr"], world, days_ago=1, loss=0, facts=facts, apparent_root_cause=None)
@@ -374,9 +437,11 @@ def test_a_member_state_code_that_is_not_one_is_refused_naming_the_field(
     client: TestClient, world: World, cast: dict[str, Actor]
 ) -> None:
     body = {
-        "title": "Bad codes", "tlp": "amber", "aware_at": NOW.isoformat(),
+        "title": "Bad codes",
+        "tlp": "amber",
+        "aware_at": NOW.isoformat(),
         "facts": {"member_states_significantly_affected": ["FR", "US"]},
-    }  # fmt: skip
+    }
     r = client.post("/api/v1/incidents", json=body, headers=cast["fr"].headers)
     assert r.status_code == 422
     assert "member_states_significantly_affected" in r.text and "US" in r.text

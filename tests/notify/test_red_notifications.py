@@ -51,15 +51,24 @@ def test_decision_in_a_red_crisis_is_mailed_to_the_named_users_only(
     client: TestClient, db: Session, cast: dict[str, Actor]
 ) -> None:
     # CERT-FR's lead opens a RED crisis naming one colleague and a CERT-Bund coordinator (and, as author, itself).
-    r = client.post("/api/v1/crises", json={"title": "Minister's phone compromised", "justification": "national",
-                                            "tlp": "red", "share_with": {"users": [cast["named1"].email,
-                                                                                   cast["de"].email]}},
-                    headers=cast["lead"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/crises",
+        json={
+            "title": "Minister's phone compromised",
+            "justification": "national",
+            "tlp": "red",
+            "share_with": {"users": [cast["named1"].email, cast["de"].email]},
+        },
+        headers=cast["lead"].headers,
+    )
     assert r.status_code == 201, r.text
     crisis = r.json()["id"]
     # CERT-Bund, taking part at the technical level, records a decision.
-    r = client.post(f"/api/v1/crises/{crisis}/decisions", json={"level": "technical", "title": "Wipe the handsets"},
-                    headers=cast["de"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{crisis}/decisions",
+        json={"level": "technical", "title": "Wipe the handsets"},
+        headers=cast["de"].headers,
+    )
     assert r.status_code == 201, r.text
 
     decided = outbox(db, OutboxMessage.event == "crises:decision:create")
@@ -77,9 +86,15 @@ def test_red_incident_deadlines_reach_its_active_named_users_and_no_organisation
     session_factory: sessionmaker[Session],
     settings: Settings,
 ) -> None:
-    body = {"title": "Insider at the ministry", "tlp": "red", "aware_at": (NOW - timedelta(hours=20)).isoformat(),
-            "countries": ["FR"], "share_with": {"users": [cast["named1"].email, cast["named2"].email]},
-            "significance": "significant", "significance_reason": "the ministry's systems are compromised"}  # fmt: skip
+    body = {
+        "title": "Insider at the ministry",
+        "tlp": "red",
+        "aware_at": (NOW - timedelta(hours=20)).isoformat(),
+        "countries": ["FR"],
+        "share_with": {"users": [cast["named1"].email, cast["named2"].email]},
+        "significance": "significant",
+        "significance_reason": "the ministry's systems are compromised",
+    }
     r = client.post("/api/v1/incidents", json=body, headers=cast["lead"].headers)
     assert r.status_code == 201, r.text
     with unit_of_work(session_factory) as s:  # a named user who has left: disabled, told nothing
@@ -92,5 +107,14 @@ def test_red_incident_deadlines_reach_its_active_named_users_and_no_organisation
 
 def test_notify_orgs_refuses_a_red_marking(session_factory: sessionmaker[Session], cast: dict[str, Actor]) -> None:
     with unit_of_work(session_factory) as s, pytest.raises(ValueError, match="TLP:RED"):
-        notify_orgs(s, event="test:thing:happen", org_ids=[cast["lead"].org_id], subject="s", body="b",
-                    object_id=None, payload={}, dedupe="k", marking="red")  # fmt: skip
+        notify_orgs(
+            s,
+            event="test:thing:happen",
+            org_ids=[cast["lead"].org_id],
+            subject="s",
+            body="b",
+            object_id=None,
+            payload={},
+            dedupe="k",
+            marking="red",
+        )

@@ -39,8 +39,17 @@ def admin(world: World) -> Actor:
 
 def _queue(factory: sessionmaker[Session], org_id: str) -> None:
     with unit_of_work(factory) as s:
-        notify_orgs(s, event="alerts:alert:send", org_ids=[org_id], subject="s", body="b", object_id=None,
-                    payload={}, dedupe="alerts:alert:send:1", marking="amber")  # fmt: skip
+        notify_orgs(
+            s,
+            event="alerts:alert:send",
+            org_ids=[org_id],
+            subject="s",
+            body="b",
+            object_id=None,
+            payload={},
+            dedupe="alerts:alert:send:1",
+            marking="amber",
+        )
 
 
 @pytest.mark.parametrize(
@@ -78,13 +87,19 @@ def allowing_client(settings: Settings) -> Iterator[TestClient]:
 
 
 def test_webhook_inside_an_allowed_network_is_accepted(allowing_client: TestClient, admin: Actor, db: Session) -> None:
-    for target in ("http://127.0.0.1:5432/", "http://[::1]/", "http://localhost:8000/in", "http://10.1.2.3/",
-                   "http://[::ffff:127.0.0.1]/"):  # fmt: skip
+    for target in (
+        "http://127.0.0.1:5432/",
+        "http://[::1]/",
+        "http://localhost:8000/in",
+        "http://10.1.2.3/",
+        "http://[::ffff:127.0.0.1]/",
+    ):
         body = {"events": ["*"], "channel": "webhook", "target": target}
         assert allowing_client.post(URL, json=body, headers=admin.headers).status_code == 201, target
     assert count(db, AuditEvent, AuditEvent.tag == "notify:route:create") == 5
-    r = allowing_client.post(URL, json={"events": ["*"], "channel": "webhook", "target": "http://169.254.169.254/"},
-                             headers=admin.headers)  # fmt: skip
+    r = allowing_client.post(
+        URL, json={"events": ["*"], "channel": "webhook", "target": "http://169.254.169.254/"}, headers=admin.headers
+    )
     assert r.status_code == 422
 
 
@@ -118,8 +133,7 @@ def test_webhook_made_while_its_network_was_allowed_is_not_sent_once_it_is_not(
     receiver: HttpReceiver,
     delivery_settings: Settings,
 ) -> None:
-    add_route(session_factory, admin.org_id, "webhook", receiver.url, secret=SECRET,
-              outbound_allow="127.0.0.0/8")  # fmt: skip
+    add_route(session_factory, admin.org_id, "webhook", receiver.url, secret=SECRET, outbound_allow="127.0.0.0/8")
     _queue(session_factory, admin.org_id)
     assert deliver_due(session_factory, settings=delivery_settings).retrying == 1
     assert receiver.requests == []

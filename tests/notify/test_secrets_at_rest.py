@@ -20,8 +20,17 @@ ALERT = "alert--00000000-0000-4000-8000-000000000001"
 
 def _queue(factory: sessionmaker[Session], org_id: str, n: int = 1) -> None:
     with unit_of_work(factory) as s:
-        notify_orgs(s, event="alerts:alert:send", org_ids=[org_id], subject="s", body="b", object_id=ALERT,
-                    payload={"alert": ALERT}, dedupe=f"alerts:alert:send:{ALERT}:{n}", marking="amber")  # fmt: skip
+        notify_orgs(
+            s,
+            event="alerts:alert:send",
+            org_ids=[org_id],
+            subject="s",
+            body="b",
+            object_id=ALERT,
+            payload={"alert": ALERT},
+            dedupe=f"alerts:alert:send:{ALERT}:{n}",
+            marking="amber",
+        )
 
 
 def _raw_secrets(db: Session) -> list[str]:
@@ -76,8 +85,17 @@ def test_a_secret_the_server_key_cannot_open_fails_that_route_only_with_a_clear_
     add_route(session_factory, org, "webhook", receiver.url, ("alerts:*",), settings=delivery_settings)
     add_route(session_factory, other, "webhook", receiver.url, ("alerts:*",), settings=rekeyed)
     with unit_of_work(session_factory) as s:
-        notify_orgs(s, event="alerts:alert:send", org_ids=[org, other], subject="s", body="b", object_id=ALERT,
-                    payload={}, dedupe=f"alerts:alert:send:{ALERT}", marking="amber")  # fmt: skip
+        notify_orgs(
+            s,
+            event="alerts:alert:send",
+            org_ids=[org, other],
+            subject="s",
+            body="b",
+            object_id=ALERT,
+            payload={},
+            dedupe=f"alerts:alert:send:{ALERT}",
+            marking="amber",
+        )
 
     stats = deliver_due(session_factory, settings=rekeyed)  # the server key changed since the first route
 

@@ -47,18 +47,33 @@ def cast(world: World, settings: Settings) -> dict[str, Actor]:
 
 
 def _contribution(client: TestClient, actor: Actor) -> str:
-    body = {"country": "FR", "period_start": START, "period_end": END, "status": "degraded", "outlook": "worsening",
-            "sectors": [{"sector": "energy", "impact": "red"}], "tlp": "green",
-            "share_with": {"communities": ["eu-cyclone", "ipcr"]}}  # fmt: skip
+    body = {
+        "country": "FR",
+        "period_start": START,
+        "period_end": END,
+        "status": "degraded",
+        "outlook": "worsening",
+        "sectors": [{"sector": "energy", "impact": "red"}],
+        "tlp": "green",
+        "share_with": {"communities": ["eu-cyclone", "ipcr"]},
+    }
     r = client.post("/api/v1/contributions", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
 
 def _incident(client: TestClient, actor: Actor, *, title: str, tlp: str, share_with: dict[str, Any]) -> str:
-    body = {"title": title, "tlp": tlp, "aware_at": (NOW - timedelta(hours=3)).isoformat(), "countries": ["FR", "DE"],
-            "sectors": ["energy"], "rsit_class": "malicious-code", "rsit_type": "infected-system",
-            "impact_severity": "red", "share_with": share_with}  # fmt: skip
+    body = {
+        "title": title,
+        "tlp": tlp,
+        "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+        "countries": ["FR", "DE"],
+        "sectors": ["energy"],
+        "rsit_class": "malicious-code",
+        "rsit_type": "infected-system",
+        "impact_severity": "red",
+        "share_with": share_with,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -76,11 +91,15 @@ def _sources_named(figures: dict[str, Any]) -> set[str]:
 
 
 def _approved_report(client: TestClient, cast: dict[str, Actor]) -> dict[str, Any]:
-    rep = client.post("/api/v1/sitreps", json={"level": "political", "period_start": START, "period_end": END,
-                                               "tlp": "amber"}, headers=cast["author"].headers)  # fmt: skip
+    rep = client.post(
+        "/api/v1/sitreps",
+        json={"level": "political", "period_start": START, "period_end": END, "tlp": "amber"},
+        headers=cast["author"].headers,
+    )
     assert rep.status_code == 201, rep.text
-    r = client.post(f"/api/v1/sitreps/{rep.json()['id']}/approve", json={"version": 1},
-                    headers=cast["approver"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/sitreps/{rep.json()['id']}/approve", json={"version": 1}, headers=cast["approver"].headers
+    )
     assert r.status_code == 200, r.text
     return rep.json()  # type: ignore[no-any-return]
 
@@ -89,8 +108,9 @@ def test_presidency_and_member_state_representative_read_the_figures_the_approve
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     contribution = _contribution(client, cast["fr_crisis"])
-    shared = _incident(client, cast["author"], title="Wiper at a grid operator", tlp="green",
-                       share_with={"communities": ["ipcr"]})  # fmt: skip
+    shared = _incident(
+        client, cast["author"], title="Wiper at a grid operator", tlp="green", share_with={"communities": ["ipcr"]}
+    )
     # Only the author's organisation reads this one: it must not be counted in what the audience is told.
     own = _incident(client, cast["author"], title="Internal lead, not shared", tlp="amber", share_with={})
     rep = _approved_report(client, cast)
@@ -104,8 +124,11 @@ def test_presidency_and_member_state_representative_read_the_figures_the_approve
     assert own not in _sources_named(seen["figures"]) and {shared, contribution} <= _sources_named(seen["figures"])
     assert {cast["presidency"].org_id, cast["fr_ipcr"].org_id} <= set(seen["audience"])
 
-    r = client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 1, "previewed": seen["digest"]},
-                    headers=cast["approver"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/sitreps/{rep['id']}/publish",
+        json={"version": 1, "previewed": seen["digest"]},
+        headers=cast["approver"].headers,
+    )
     assert r.status_code == 200, r.text
     for who in ("presidency", "fr_ipcr", "eeas"):
         got = client.get(f"/api/v1/sitreps/{rep['id']}", headers=cast[who].headers)
@@ -138,8 +161,11 @@ def test_publishing_refuses_when_what_the_audience_may_read_changed_since_the_pr
     # The originator now shares the incident with the IPCR (arranged directly: the sharing paths are tested apart).
     db.add(Share(object_id=incident, kind="community", target="ipcr", added_by_org_id=cast["author"].org_id))
     db.commit()
-    refused = client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 1, "previewed": digest},
-                          headers=cast["approver"].headers)  # fmt: skip
+    refused = client.post(
+        f"/api/v1/sitreps/{rep['id']}/publish",
+        json={"version": 1, "previewed": digest},
+        headers=cast["approver"].headers,
+    )
     assert refused.status_code == 409 and "preview" in refused.json()["detail"]
     assert count(db, Sitrep, Sitrep.published_version.is_not(None)) == 0
 
@@ -149,10 +175,15 @@ def test_preview_is_the_approvers_and_for_political_reports_only(client: TestCli
     r = client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 1}, headers=cast["approver"].headers)
     assert r.status_code == 200
     # A reader of the published report is not its approver.
-    assert client.get(f"/api/v1/sitreps/{rep['id']}/preview?version=1",
-                      headers=cast["presidency"].headers).status_code == 403  # fmt: skip
-    other = client.post("/api/v1/sitreps", json={"level": "operational", "period_start": START, "period_end": END},
-                        headers=cast["enisa"].headers).json()  # fmt: skip
+    assert (
+        client.get(f"/api/v1/sitreps/{rep['id']}/preview?version=1", headers=cast["presidency"].headers).status_code
+        == 403
+    )
+    other = client.post(
+        "/api/v1/sitreps",
+        json={"level": "operational", "period_start": START, "period_end": END},
+        headers=cast["enisa"].headers,
+    ).json()
     bad = client.get(f"/api/v1/sitreps/{other['id']}/preview?version=1", headers=cast["enisa"].headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "level"
 
@@ -161,15 +192,21 @@ def test_preview_is_the_approvers_and_for_political_reports_only(client: TestCli
 def test_only_commission_services_and_the_eeas_draft_a_political_report(
     client: TestClient, cast: dict[str, Actor], db: Session, who: str
 ) -> None:
-    r = client.post("/api/v1/sitreps", json={"level": "political", "period_start": START, "period_end": END},
-                    headers=cast[who].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/sitreps",
+        json={"level": "political", "period_start": START, "period_end": END},
+        headers=cast[who].headers,
+    )
     assert r.status_code == 403, r.text
     assert count(db, Sitrep) == 0
 
 
 def test_the_eeas_drafts_a_political_report_titled_isaa(client: TestClient, cast: dict[str, Actor]) -> None:
-    r = client.post("/api/v1/sitreps", json={"level": "political", "period_start": START, "period_end": END},
-                    headers=cast["eeas"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/sitreps",
+        json={"level": "political", "period_start": START, "period_end": END},
+        headers=cast["eeas"].headers,
+    )
     assert r.status_code == 201, r.text
     assert r.json()["title"] == "Integrated Situational Awareness and Analysis (ISAA) report"
 
@@ -189,8 +226,12 @@ def test_approver_page_shows_the_audience_figures_and_publishes_them(
     ]
     assert f'name="previewed" value="{digest}"' in page.text
     token = csrf_on(client, f"/sitreps/{rep['id']}")
-    done = client.post(f"/sitreps/{rep['id']}/publish", data={"csrf_token": token, "version": "1",
-                       "previewed": digest}, headers=HTML, follow_redirects=False)  # fmt: skip
+    done = client.post(
+        f"/sitreps/{rep['id']}/publish",
+        data={"csrf_token": token, "version": "1", "previewed": digest},
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert done.status_code == 303, done.text
     db.rollback()
     stored = db.get(SitrepVersion, (rep["id"], 1))

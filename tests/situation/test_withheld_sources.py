@@ -34,10 +34,17 @@ def cast(world: World) -> dict[str, Actor]:
 
 
 def _incident(client: TestClient, actor: Actor, **over: Any) -> None:
-    body = {"title": "Ransomware at a grid operator", "tlp": "green",
-            "aware_at": (NOW - timedelta(hours=3)).isoformat(), "countries": ["FR"], "sectors": ["energy"],
-            "rsit_class": "malicious-code", "rsit_type": "infected-system",
-            "share_with": {"communities": ["csirts-network"]}, **over}  # fmt: skip
+    body = {
+        "title": "Ransomware at a grid operator",
+        "tlp": "green",
+        "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+        "countries": ["FR"],
+        "sectors": ["energy"],
+        "rsit_class": "malicious-code",
+        "rsit_type": "infected-system",
+        "share_with": {"communities": ["csirts-network"]},
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
 

@@ -16,14 +16,22 @@ def test_a_platform_admin_sets_an_observer_role_on_the_organisation_page(
     assert sign_in(client, admin.email).status_code == 303
     page = f"/directory/{fr.org_id}"
     token = csrf_on(client, page)
-    r = client.post(f"{page}/memberships", headers=HTML, follow_redirects=False,
-                    data={"csrf_token": token, "community": "csirts-network", "role": "observer"})  # fmt: skip
+    r = client.post(
+        f"{page}/memberships",
+        headers=HTML,
+        follow_redirects=False,
+        data={"csrf_token": token, "community": "csirts-network", "role": "observer"},
+    )
     assert r.status_code == 303, r.text
     shown = client.get(page, headers=HTML).text
     assert "CSIRTs Network · Observer" in shown or "Csirts Network · Observer" in shown
 
-    bad = client.post(f"{page}/memberships", headers=HTML, follow_redirects=False,
-                      data={"csrf_token": token, "community": "csirts-network", "role": "chair"})  # fmt: skip
+    bad = client.post(
+        f"{page}/memberships",
+        headers=HTML,
+        follow_redirects=False,
+        data={"csrf_token": token, "community": "csirts-network", "role": "chair"},
+    )
     assert bad.status_code == 422
     assert "&#39;chair&#39; is not valid" in bad.text or "'chair' is not valid" in bad.text
 

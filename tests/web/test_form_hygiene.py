@@ -13,8 +13,15 @@ from tests.web.conftest import HTML, csrf_on, sign_in
 
 
 def fields(client: TestClient, **over: str) -> dict[str, str]:
-    return {"csrf_token": csrf_on(client, "/documents/new"), "title": "Draft", "kind": "sop", "tlp": "amber+strict",
-            "body": "", "users": "", **over}  # fmt: skip
+    return {
+        "csrf_token": csrf_on(client, "/documents/new"),
+        "title": "Draft",
+        "kind": "sop",
+        "tlp": "amber+strict",
+        "body": "",
+        "users": "",
+        **over,
+    }
 
 
 def test_control_characters_in_a_form_field_are_refused_naming_it(client: TestClient, fr: Actor, db: Session) -> None:
@@ -25,8 +32,13 @@ def test_control_characters_in_a_form_field_are_refused_naming_it(client: TestCl
         assert r.status_code == 422, r.text
         assert "title: contains" in r.text.lower() and shown in r.text
     # The same through multipart, which the route accepts as well.
-    r = client.post("/documents", data=fields(client, body="x\x07"), files={"attachment": ("a.txt", b"\x00\x01")},
-                    headers=HTML, follow_redirects=False)  # fmt: skip
+    r = client.post(
+        "/documents",
+        data=fields(client, body="x\x07"),
+        files={"attachment": ("a.txt", b"\x00\x01")},
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert r.status_code == 422 and "body: contains the control character u+0007" in r.text.lower()
     assert (count(db, Document), count(db, AuditEvent)) == before
     # Tabs and line breaks, as textareas send them, are text.

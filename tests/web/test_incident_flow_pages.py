@@ -30,9 +30,15 @@ def cast(world: World) -> dict[str, Actor]:
 
 
 def _significant(client: TestClient, actor: Actor, **over: object) -> str:
-    body = {"title": "Wiper at a cross-border grid operator", "tlp": "amber", "countries": ["FR", "DE"],
-            "aware_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(), "significance": "significant",
-            "significance_reason": "grid operations disrupted in two Member States", **over}  # fmt: skip
+    body = {
+        "title": "Wiper at a cross-border grid operator",
+        "tlp": "amber",
+        "countries": ["FR", "DE"],
+        "aware_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+        "significance": "significant",
+        "significance_reason": "grid operations disrupted in two Member States",
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -47,13 +53,23 @@ def test_the_recording_csirt_informs_other_member_states_through_the_form(
     page = client.get(url, headers=HTML).text
     assert "Inform other affected Member States and ENISA" in page
     token = csrf_on(client, url)
-    bad = client.post(f"{url}/inform-member-states", headers=HTML,
-                      data={"csrf_token": token, "member_states": "FR", "summary": "x"})  # fmt: skip
+    bad = client.post(
+        f"{url}/inform-member-states", headers=HTML, data={"csrf_token": token, "member_states": "FR", "summary": "x"}
+    )
     assert bad.status_code == 422 and "not your own" in bad.text.lower()
     assert count(db, MemberStateInformation) == 0
-    ok = client.post(f"{url}/inform-member-states", headers=HTML, follow_redirects=False,
-                     data={"csrf_token": token, "member_states": "DE", "enisa": "yes", "share_incident": "yes",
-                           "summary": "Wiper; balancing services possibly affected."})  # fmt: skip
+    ok = client.post(
+        f"{url}/inform-member-states",
+        headers=HTML,
+        follow_redirects=False,
+        data={
+            "csrf_token": token,
+            "member_states": "DE",
+            "enisa": "yes",
+            "share_incident": "yes",
+            "summary": "Wiper; balancing services possibly affected.",
+        },
+    )
     assert ok.status_code == 303 and ok.headers["location"].endswith("#member-states")
     after = client.get(url, headers=HTML).text
     assert "informed DE and ENISA" in after and "the incident is shared with them" in after
@@ -69,8 +85,9 @@ def test_the_own_spoc_forwards_on_request_from_the_page_and_another_spoc_is_offe
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     inc = _significant(client, cast["fr"], share_with={"organisations": [cast["de_spoc"].org_id]})
-    r = client.post(f"/api/v1/incidents/{inc}/forwarding-requests", json={"member_states": ["DE"]},
-                    headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/incidents/{inc}/forwarding-requests", json={"member_states": ["DE"]}, headers=cast["fr"].headers
+    )
     assert r.status_code == 201, r.text
     sign_in(client, cast["de_spoc"].email)
     assert "Forward the notification" not in client.get(f"/incidents/{inc}", headers=HTML).text
@@ -79,8 +96,9 @@ def test_the_own_spoc_forwards_on_request_from_the_page_and_another_spoc_is_offe
     page = client.get(url, headers=HTML).text
     assert "Forward the notification (NIS2 Art. 23(8))" in page and "requested" in page
     token = csrf_on(client, url)
-    done = client.post(f"{url}/forwardings/{r.json()['id']}/forward", data={"csrf_token": token}, headers=HTML,
-                       follow_redirects=False)  # fmt: skip
+    done = client.post(
+        f"{url}/forwardings/{r.json()['id']}/forward", data={"csrf_token": token}, headers=HTML, follow_redirects=False
+    )
     assert done.status_code == 303
     after = client.get(url, headers=HTML).text
     assert "forwarded" in after and "Forward the notification (NIS2 Art. 23(8))" not in after

@@ -102,8 +102,10 @@ def check_user_change(
             if actor.org_id != org_id:
                 raise PermissionDenied("organisation admins manage the users of their own organisation only")
         if not outranks(actor, roles_before):
-            raise PermissionDenied("this user holds permissions you do not hold: only someone who holds them all "
-                                   "changes or disables this account")  # fmt: skip
+            raise PermissionDenied(
+                "this user holds permissions you do not hold: only someone who holds them all "
+                "changes or disables this account"
+            )
         beyond = [r for r in roles_after if not outranks(actor, [r])]
         if beyond:
             raise PermissionDenied(f"you cannot grant a role whose permissions you do not hold: {', '.join(beyond)}")
@@ -388,11 +390,19 @@ ACTS: dict[str, Rule] = {
 # The domain of each act, by its first word: a credential acts in a domain only if it may read there too (a token
 # whose scopes write crises but do not read them would create what it cannot see, nor be answered about it).
 DOMAIN_READ: dict[str, Permission] = {
-    "document": P.DOCUMENT_READ, "incident": P.INCIDENT_READ, "alert": P.ALERT_READ, "crisis": P.CRISIS_READ,
-    "assistance": P.ASSISTANCE_READ, "capability": P.ASSISTANCE_READ, "communication": P.COMMUNICATION_READ,
-    "handoff": P.HANDOFF_READ, "contribution": P.SITUATION_READ, "sitrep": P.SITUATION_READ,
-    "period": P.SITUATION_READ, "assessment": P.CRISIS_READ,
-}  # fmt: skip
+    "document": P.DOCUMENT_READ,
+    "incident": P.INCIDENT_READ,
+    "alert": P.ALERT_READ,
+    "crisis": P.CRISIS_READ,
+    "assistance": P.ASSISTANCE_READ,
+    "capability": P.ASSISTANCE_READ,
+    "communication": P.COMMUNICATION_READ,
+    "handoff": P.HANDOFF_READ,
+    "contribution": P.SITUATION_READ,
+    "sitrep": P.SITUATION_READ,
+    "period": P.SITUATION_READ,
+    "assessment": P.CRISIS_READ,
+}
 
 
 def authorize(actor: Principal, act: str, relations: Iterable[Relation], *, refusal: str | None = None) -> None:
@@ -431,8 +441,9 @@ def _communities_of(session: Session, org_id: str) -> set[str]:
     return set(session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id)))
 
 
-def refused_widening(session: Session, *, org_id: str | None, tlp: str, owner_org_id: str,
-                     added: Iterable[Entry]) -> list[Entry]:  # fmt: skip
+def refused_widening(
+    session: Session, *, org_id: str | None, tlp: str, owner_org_id: str, added: Iterable[Entry]
+) -> list[Entry]:
     """The recipients among `added` that organisation `org_id` may not add to an object of `owner_org_id` marked
     `tlp`; empty when it may add them all.
 
@@ -452,24 +463,35 @@ def refused_widening(session: Session, *, org_id: str | None, tlp: str, owner_or
 
     orgs = sorted({t for k, t in wanted if k == ORG})
     if tlp == TLP.AMBER:
-        allowed_orgs = set(
-            session.scalars(select(Organisation.id).where(Organisation.parent_id == org_id, Organisation.id.in_(orgs)))
-        ) if orgs else set()  # fmt: skip
+        allowed_orgs = (
+            set(
+                session.scalars(
+                    select(Organisation.id).where(Organisation.parent_id == org_id, Organisation.id.in_(orgs))
+                )
+            )
+            if orgs
+            else set()
+        )
         return [(k, t) for k, t in wanted if not (k == ORG and t in allowed_orgs)]
     # GREEN: "within their community" (TLP 2.0): the recipient's own communities and the organisations in them.
     mine = _communities_of(session, org_id)
-    peers = set(
-        session.scalars(
-            select(CommunityMembership.org_id).where(
-                CommunityMembership.community_slug.in_(sorted(mine)), CommunityMembership.org_id.in_(orgs)
+    peers = (
+        set(
+            session.scalars(
+                select(CommunityMembership.org_id).where(
+                    CommunityMembership.community_slug.in_(sorted(mine)), CommunityMembership.org_id.in_(orgs)
+                )
             )
         )
-    ) if orgs and mine else set()  # fmt: skip
+        if orgs and mine
+        else set()
+    )
     return [(k, t) for k, t in wanted if not ((k == COMMUNITY and t in mine) or (k == ORG and t in peers))]
 
 
-def check_widening(session: Session, *, actor: Principal, tlp: str, owner_org_id: str, added: Iterable[Entry],
-                   what: str) -> None:  # fmt: skip
+def check_widening(
+    session: Session, *, actor: Principal, tlp: str, owner_org_id: str, added: Iterable[Entry], what: str
+) -> None:
     """Refuse (403) when the actor's organisation may not add these recipients (see `refused_widening`)."""
     refused = refused_widening(session, org_id=actor.org_id, tlp=tlp, owner_org_id=owner_org_id, added=added)
     if refused:

@@ -127,12 +127,17 @@ def readable_ids(session: Session, reader: Principal, ids: Iterable[str], *, kno
     for prefix, models in tables.items():
         for model in models if prefix in todo else ():
             column: Any = model.id  # type: ignore[attr-defined]
-            ask(select(column, case((read_filter(reader, model), True), else_=False)).where(
-                column.in_(sorted(todo[prefix]))))  # fmt: skip
+            ask(
+                select(column, case((read_filter(reader, model), True), else_=False)).where(
+                    column.in_(sorted(todo[prefix]))
+                )
+            )
     if todo.get("report"):  # a report of an incident is read with its incident
-        ask(select(Report.id, case((read_filter(reader, Incident), True), else_=False))
+        ask(
+            select(Report.id, case((read_filter(reader, Incident), True), else_=False))
             .join(Incident, Incident.id == Report.incident_id)
-            .where(Report.id.in_(sorted(todo["report"]))))  # fmt: skip
+            .where(Report.id.in_(sorted(todo["report"])))
+        )
     if todo.get(DIRECTORY):
         ask(select(Organisation.id, true()).where(Organisation.id.in_(sorted(todo[DIRECTORY]))))
     # Anything else is a STIX object of the store (readable if one of its versions is), or no longer exists.
@@ -171,12 +176,21 @@ def shown(
     out = []
     for e, summary in zip(events, summaries, strict=True):
         hidden = e.object_id is not None and e.object_id not in readable
-        out.append(ShownEvent(
-            seq=e.seq, occurred_at=e.occurred_at, tag=e.tag, actor_user_id=e.actor_user_id,
-            actor_org_id=e.actor_org_id, token_id=e.token_id, request_id=e.request_id, hash=e.hash,
-            object_id=None if hidden else e.object_id, summary={} if hidden else _redact(summary, readable),
-            withheld=hidden,
-        ))  # fmt: skip
+        out.append(
+            ShownEvent(
+                seq=e.seq,
+                occurred_at=e.occurred_at,
+                tag=e.tag,
+                actor_user_id=e.actor_user_id,
+                actor_org_id=e.actor_org_id,
+                token_id=e.token_id,
+                request_id=e.request_id,
+                hash=e.hash,
+                object_id=None if hidden else e.object_id,
+                summary={} if hidden else _redact(summary, readable),
+                withheld=hidden,
+            )
+        )
     return out
 
 

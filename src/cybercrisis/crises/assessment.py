@@ -54,8 +54,11 @@ def is_cyclone_member(session: Session, org_id: str | None) -> bool:
     """A member of EU-CyCLONe, not an observer, invited observer or its secretariat (NIS2 Art. 16(2))."""
     if org_id is None:
         return False
-    role = session.scalar(select(CommunityMembership.role).where(
-        CommunityMembership.org_id == org_id, CommunityMembership.community_slug == EU_CYCLONE))  # fmt: skip
+    role = session.scalar(
+        select(CommunityMembership.role).where(
+            CommunityMembership.org_id == org_id, CommunityMembership.community_slug == EU_CYCLONE
+        )
+    )
     return role == MembershipRole.MEMBER.value
 
 
@@ -71,10 +74,11 @@ def allowed_actions(session: Session, actor: Principal, a: ImpactAssessment) -> 
     rel = relations(session, actor, a)
     state = AssessmentState(a.state)
     wanted = {
-        "edit": state == AssessmentState.DRAFT, "submit": state == AssessmentState.DRAFT,
+        "edit": state == AssessmentState.DRAFT,
+        "submit": state == AssessmentState.DRAFT,
         "discuss": state in (AssessmentState.SUBMITTED, AssessmentState.DISCUSSED),
         "decide": state == AssessmentState.DISCUSSED,
-    }  # fmt: skip
+    }
     return [act for act, possible in wanted.items() if possible and authority.allows(actor, f"assessment.{act}", rel)]
 
 
@@ -99,8 +103,15 @@ def _options(items: Sequence[OptionIn]) -> list[dict[str, Any]]:
     for n, o in enumerate(items):
         if not o.title.strip():
             raise _bad(f"options.{n}.title", "an option needs a title")
-        out.append({"key": f"option-{n + 1}", "title": o.title.strip(), "description": o.description,
-                    "pros": [p for p in o.pros if p.strip()], "cons": [c for c in o.cons if c.strip()]})  # fmt: skip
+        out.append(
+            {
+                "key": f"option-{n + 1}",
+                "title": o.title.strip(),
+                "description": o.description,
+                "pros": [p for p in o.pros if p.strip()],
+                "cons": [c for c in o.cons if c.strip()],
+            }
+        )
     return out
 
 
@@ -114,25 +125,45 @@ def create(session: Session, *, actor: Principal, crisis_id: str, data: Assessme
     assert actor.org_id is not None  # a member organisation acts
     marking = sharing.parse_tlp(data.tlp)
     if marking == TLP.RED:
-        raise _bad("tlp", "the political level reads an assessment as organisations: TLP:RED (named users only) "
-                   "cannot reach it; use amber+strict at most")  # fmt: skip
+        raise _bad(
+            "tlp",
+            "the political level reads an assessment as organisations: TLP:RED (named users only) "
+            "cannot reach it; use amber+strict at most",
+        )
     if not data.title.strip():
         raise _bad("title", "an assessment needs a title")
     impacts, options = _impacts(data.impacts), _options(data.options)
     audience = data.share_with if data.share_with is not None else ShareWith(communities=[EU_CYCLONE])
-    entries = sharing.resolve(session, tlp=marking, share_with=audience, owner_org_id=actor.org_id,
-                              author_id=actor.user_id)  # fmt: skip
+    entries = sharing.resolve(
+        session, tlp=marking, share_with=audience, owner_org_id=actor.org_id, author_id=actor.user_id
+    )
     now = utcnow()
     a = ImpactAssessment(
-        id=new_id("impact-assessment"), crisis_id=crisis.id, owner_org_id=actor.org_id, created_by_id=actor.user_id,
-        tlp=marking.value, exercise=crisis.exercise, title=data.title.strip(), summary=data.summary, impacts=impacts,
-        options=options, state=AssessmentState.DRAFT.value, deciders=[], created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("impact-assessment"),
+        crisis_id=crisis.id,
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        exercise=crisis.exercise,
+        title=data.title.strip(),
+        summary=data.summary,
+        impacts=impacts,
+        options=options,
+        state=AssessmentState.DRAFT.value,
+        deciders=[],
+        created_at=now,
+        modified_at=now,
+    )
     session.add(a)
     session.flush()
     sharing.write(session, object_id=a.id, entries=entries, added_by=actor.org_id)
-    audit.record(session, actor=actor, tag="crises:assessment:create", object_id=a.id,
-                 summary={"crisis": crisis.id, "impacts": len(impacts), "options": len(options)})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:assessment:create",
+        object_id=a.id,
+        summary={"crisis": crisis.id, "impacts": len(impacts), "options": len(options)},
+    )
     return a
 
 
@@ -142,20 +173,23 @@ def get(session: Session, reader: Principal, assessment_id: str) -> ImpactAssess
 
 def list_for_crisis(session: Session, reader: Principal, crisis_id: str) -> list[ImpactAssessment]:
     crisis = crises.get(session, reader, crisis_id)
-    q = select(ImpactAssessment).where(ImpactAssessment.crisis_id == crisis.id,
-                                       read_filter(reader, ImpactAssessment))  # fmt: skip
+    q = select(ImpactAssessment).where(ImpactAssessment.crisis_id == crisis.id, read_filter(reader, ImpactAssessment))
     return list(session.scalars(q.order_by(ImpactAssessment.created_at, ImpactAssessment.id)))
 
 
-def _for_act(session: Session, actor: Principal, assessment_id: str, act: str, version: int,
-             states: Sequence[AssessmentState]) -> ImpactAssessment:  # fmt: skip
+def _for_act(
+    session: Session, actor: Principal, assessment_id: str, act: str, version: int, states: Sequence[AssessmentState]
+) -> ImpactAssessment:
     a = get(session, actor, assessment_id)
     authority.authorize(actor, f"assessment.{act}", relations(session, actor, a))
     if version != a.version:
         raise Conflict(f"the assessment changed since you read it (version {version}, now {a.version}): reload it")
     if a.state not in states:
-        raise Conflict(f"the assessment is {a.state}: it cannot be {act}ed now" if act != "submit" else
-                       f"the assessment is already {a.state}")  # fmt: skip
+        raise Conflict(
+            f"the assessment is {a.state}: it cannot be {act}ed now"
+            if act != "submit"
+            else f"the assessment is already {a.state}"
+        )
     return a
 
 
@@ -179,8 +213,9 @@ def edit(session: Session, *, actor: Principal, assessment_id: str, patch: Asses
     return a
 
 
-def submit(session: Session, *, actor: Principal, assessment_id: str, version: int,
-           settings: Settings) -> ImpactAssessment:  # fmt: skip
+def submit(
+    session: Session, *, actor: Principal, assessment_id: str, version: int, settings: Settings
+) -> ImpactAssessment:
     """Hand the assessment to the political level: its deciders (and the IPCR community, where the TLP admits
     communities) are added as readers; the originator widens, as the TLP allows."""
     a = _for_act(session, actor, assessment_id, "submit", version, (AssessmentState.DRAFT,))
@@ -191,36 +226,55 @@ def submit(session: Session, *, actor: Principal, assessment_id: str, version: i
     deciders = political_deciders(settings)
     known = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(deciders)))) if deciders else set()
     if not known:
-        raise Conflict("this deployment names no political-level organisation in its directory "
-                       "(CYBERCRISIS_POLITICAL_DECIDERS): nobody could decide")  # fmt: skip
+        raise Conflict(
+            "this deployment names no political-level organisation in its directory "
+            "(CYBERCRISIS_POLITICAL_DECIDERS): nobody could decide"
+        )
     communities = [IPCR] if a.tlp in (TLP.CLEAR, TLP.GREEN, TLP.AMBER) else []
-    wanted = sharing.resolve(session, tlp=TLP(a.tlp), owner_org_id=a.owner_org_id, author_id=None,
-                             share_with=ShareWith(organisations=sorted(known), communities=communities))  # fmt: skip
+    wanted = sharing.resolve(
+        session,
+        tlp=TLP(a.tlp),
+        owner_org_id=a.owner_org_id,
+        author_id=None,
+        share_with=ShareWith(organisations=sorted(known), communities=communities),
+    )
     have = {(s.kind, s.target) for s in sharing.shares_of(session, a.id)}
     added = [e for e in wanted if e not in have]
-    authority.check_widening(session, actor=actor, tlp=a.tlp, owner_org_id=a.owner_org_id, added=added,
-                             what="assessment")  # fmt: skip
+    authority.check_widening(
+        session, actor=actor, tlp=a.tlp, owner_org_id=a.owner_org_id, added=added, what="assessment"
+    )
     sharing.write(session, object_id=a.id, entries=added, added_by=actor.org_id)
     now = utcnow()
     a.state, a.deciders = AssessmentState.SUBMITTED.value, sorted(known)
     a.submitted_at, a.submitted_by_id, a.modified_at = now, actor.user_id, now
     session.flush()
     communities_added = [t for k, t in added if k == COMMUNITY]
-    audit.record(session, actor=actor, tag="crises:assessment:submit", object_id=a.id,
-                 summary={"deciders": a.deciders, "communities_added": communities_added})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:assessment:submit",
+        object_id=a.id,
+        summary={"deciders": a.deciders, "communities_added": communities_added},
+    )
     notify_readers(
-        session, obj=a, actor=actor, event="crises:assessment:submit", org_ids=set(a.deciders),
+        session,
+        obj=a,
+        actor=actor,
+        event="crises:assessment:submit",
+        org_ids=set(a.deciders),
         subject=f"EU-CyCLONe impact assessment for decision: {a.title}",
         body=f"EU-CyCLONe submitted an impact assessment with {len(a.options)} proposed response option(s) to the "
         f"political level. Open it in cybercrisis: /api/v1/assessments/{a.id}",
-        payload={"assessment": a.id, "crisis": a.crisis_id}, dedupe=f"assessment-submit:{a.id}",
-    )  # fmt: skip
+        payload={"assessment": a.id, "crisis": a.crisis_id},
+        dedupe=f"assessment-submit:{a.id}",
+    )
     return a
 
 
 def discuss(session: Session, *, actor: Principal, assessment_id: str, version: int, notes: str) -> ImpactAssessment:
-    a = _for_act(session, actor, assessment_id, "discuss", version,
-                 (AssessmentState.SUBMITTED, AssessmentState.DISCUSSED))  # fmt: skip
+    a = _for_act(
+        session, actor, assessment_id, "discuss", version, (AssessmentState.SUBMITTED, AssessmentState.DISCUSSED)
+    )
     if not notes.strip():
         raise _bad("notes", "say what was discussed")
     now = utcnow()
@@ -232,8 +286,9 @@ def discuss(session: Session, *, actor: Principal, assessment_id: str, version: 
     return a
 
 
-def decide(session: Session, *, actor: Principal, assessment_id: str, version: int, option: str,
-           rationale: str) -> ImpactAssessment:  # fmt: skip
+def decide(
+    session: Session, *, actor: Principal, assessment_id: str, version: int, option: str, rationale: str
+) -> ImpactAssessment:
     """The political level records which proposed option it chose and why (NIS2 Art. 16(3)(d): EU-CyCLONe
     supports the decision, the political level takes it)."""
     a = _for_act(session, actor, assessment_id, "decide", version, (AssessmentState.DISCUSSED,))
@@ -246,6 +301,5 @@ def decide(session: Session, *, actor: Principal, assessment_id: str, version: i
     a.state, a.chosen_option, a.decision_rationale = AssessmentState.DECIDED.value, option, rationale.strip()
     a.decided_at, a.decided_by_org_id, a.decided_by_id, a.modified_at = now, actor.org_id, actor.user_id, now
     session.flush()
-    audit.record(session, actor=actor, tag="crises:assessment:decide", object_id=a.id,
-                 summary={"option": option})  # fmt: skip
+    audit.record(session, actor=actor, tag="crises:assessment:decide", object_id=a.id, summary={"option": option})
     return a

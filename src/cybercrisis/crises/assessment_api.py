@@ -35,19 +35,39 @@ def _settings(request: Request) -> Settings:
 
 def assessment_out(db: DB, reader: Principal, a: ImpactAssessment) -> AssessmentOut:
     return AssessmentOut(
-        id=a.id, crisis=a.crisis_id, title=a.title, summary=a.summary,
-        impacts=[ImpactOut(**i) for i in a.impacts], options=[OptionOut(**o) for o in a.options], state=a.state,
-        deciders=a.deciders, submitted_at=a.submitted_at, discussed_at=a.discussed_at, discussion=a.discussion,
-        decided_at=a.decided_at, decided_by=a.decided_by_org_id, chosen_option=a.chosen_option,
-        decision_rationale=a.decision_rationale, tlp=a.tlp, owner=a.owner_org_id, created_by=a.created_by_id,
-        created=a.created_at, modified=a.modified_at, version=a.version, exercise=a.exercise,
+        id=a.id,
+        crisis=a.crisis_id,
+        title=a.title,
+        summary=a.summary,
+        impacts=[ImpactOut(**i) for i in a.impacts],
+        options=[OptionOut(**o) for o in a.options],
+        state=a.state,
+        deciders=a.deciders,
+        submitted_at=a.submitted_at,
+        discussed_at=a.discussed_at,
+        discussion=a.discussion,
+        decided_at=a.decided_at,
+        decided_by=a.decided_by_org_id,
+        chosen_option=a.chosen_option,
+        decision_rationale=a.decision_rationale,
+        tlp=a.tlp,
+        owner=a.owner_org_id,
+        created_by=a.created_by_id,
+        created=a.created_at,
+        modified=a.modified_at,
+        version=a.version,
+        exercise=a.exercise,
         share_with=sharing.share_list(sharing.shares_of(db, a.id)),
         allowed_actions=assessment.allowed_actions(db, reader, a),
-    )  # fmt: skip
+    )
 
 
-@router.post("/crises/{crisis_id}/assessments", status_code=201, operation_id="create_impact_assessment",
-             response_model=AssessmentOut)  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/assessments",
+    status_code=201,
+    operation_id="create_impact_assessment",
+    response_model=AssessmentOut,
+)
 def create_impact_assessment(crisis_id: str, body: AssessmentIn, db: DB, principal: CurrentPrincipal) -> AssessmentOut:
     """Draft EU-CyCLONe's impact assessment of a crisis with proposed response options (NIS2 Art. 16(3)(c)).
     A member organisation of EU-CyCLONe only (not an observer or the secretariat); 403 for others."""
@@ -55,8 +75,9 @@ def create_impact_assessment(crisis_id: str, body: AssessmentIn, db: DB, princip
     return assessment_out(db, principal, a)
 
 
-@router.get("/crises/{crisis_id}/assessments", operation_id="list_impact_assessments",
-            response_model=list[AssessmentOut])  # fmt: skip
+@router.get(
+    "/crises/{crisis_id}/assessments", operation_id="list_impact_assessments", response_model=list[AssessmentOut]
+)
 def list_impact_assessments(crisis_id: str, db: DB, principal: CurrentPrincipal) -> list[AssessmentOut]:
     """The crisis's assessments this reader may read."""
     return [assessment_out(db, principal, a) for a in assessment.list_for_crisis(db, principal, crisis_id)]
@@ -75,20 +96,23 @@ def edit_impact_assessment(
     return assessment_out(db, principal, assessment.edit(db, actor=principal, assessment_id=assessment_id, patch=body))
 
 
-@router.post("/assessments/{assessment_id}/submit", operation_id="submit_impact_assessment",
-             response_model=AssessmentOut)  # fmt: skip
+@router.post(
+    "/assessments/{assessment_id}/submit", operation_id="submit_impact_assessment", response_model=AssessmentOut
+)
 def submit_impact_assessment(
     assessment_id: str, body: AssessmentAction, db: DB, principal: CurrentPrincipal, request: Request
 ) -> AssessmentOut:
     """Submit to the political level (the deployment's CYBERCRISIS_POLITICAL_DECIDERS, and the IPCR community where
     the TLP admits communities): they are added as readers and told."""
-    a = assessment.submit(db, actor=principal, assessment_id=assessment_id, version=body.version,
-                          settings=_settings(request))  # fmt: skip
+    a = assessment.submit(
+        db, actor=principal, assessment_id=assessment_id, version=body.version, settings=_settings(request)
+    )
     return assessment_out(db, principal, a)
 
 
-@router.post("/assessments/{assessment_id}/discuss", operation_id="discuss_impact_assessment",
-             response_model=AssessmentOut)  # fmt: skip
+@router.post(
+    "/assessments/{assessment_id}/discuss", operation_id="discuss_impact_assessment", response_model=AssessmentOut
+)
 def discuss_impact_assessment(
     assessment_id: str, body: DiscussIn, db: DB, principal: CurrentPrincipal
 ) -> AssessmentOut:
@@ -97,17 +121,27 @@ def discuss_impact_assessment(
     return assessment_out(db, principal, a)
 
 
-@router.post("/assessments/{assessment_id}/decide", operation_id="decide_impact_assessment",
-             response_model=AssessmentOut)  # fmt: skip
+@router.post(
+    "/assessments/{assessment_id}/decide", operation_id="decide_impact_assessment", response_model=AssessmentOut
+)
 def decide_impact_assessment(assessment_id: str, body: DecideIn, db: DB, principal: CurrentPrincipal) -> AssessmentOut:
     """Record which proposed option the political level chose, and why (after its discussion)."""
-    a = assessment.decide(db, actor=principal, assessment_id=assessment_id, version=body.version,
-                          option=body.option, rationale=body.rationale)  # fmt: skip
+    a = assessment.decide(
+        db,
+        actor=principal,
+        assessment_id=assessment_id,
+        version=body.version,
+        option=body.option,
+        rationale=body.rationale,
+    )
     return assessment_out(db, principal, a)
 
 
-@router.get("/assessments/{assessment_id}/timeline", operation_id="impact_assessment_timeline",
-            response_model=list[TimelineEntry])  # fmt: skip
+@router.get(
+    "/assessments/{assessment_id}/timeline",
+    operation_id="impact_assessment_timeline",
+    response_model=list[TimelineEntry],
+)
 def impact_assessment_timeline(assessment_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     a = assessment.get(db, principal, assessment_id)
     return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=a.id)]

@@ -10,12 +10,18 @@ from pydantic import BaseModel, Field
 from cybercrisis.access.schemas import ShareList, ShareWith
 from cybercrisis.schemas import Strict
 
-_IMPACT: dict[str, Any] = {"sector": "energy", "country": "FR", "impact": "red",
-           "consequences": "Regional electricity distribution disrupted for 40 000 customers."}  # fmt: skip
-_OPTION: dict[str, Any] = {"title": "Request support from the EU Cybersecurity Reserve",
-           "description": "France and Germany request incident response services for OT forensics.",
-           "pros": ["specialist capacity within days"],
-           "cons": ["providers must be cleared for OT networks"]}  # fmt: skip
+_IMPACT: dict[str, Any] = {
+    "sector": "energy",
+    "country": "FR",
+    "impact": "red",
+    "consequences": "Regional electricity distribution disrupted for 40 000 customers.",
+}
+_OPTION: dict[str, Any] = {
+    "title": "Request support from the EU Cybersecurity Reserve",
+    "description": "France and Germany request incident response services for OT forensics.",
+    "pros": ["specialist capacity within days"],
+    "cons": ["providers must be cleared for OT networks"],
+}
 
 
 class ImpactIn(Strict):
@@ -43,20 +49,26 @@ class OptionIn(Strict):
 class AssessmentIn(Strict):
     model_config = {
         "json_schema_extra": {
-            "examples": [{
-                "title": "Impact of the wiper campaign on energy and health", "tlp": "amber",
-                "summary": "Two Member States report disruption; spill-over to a third is likely.",
-                "impacts": [_IMPACT], "options": [_OPTION],
-            }]
+            "examples": [
+                {
+                    "title": "Impact of the wiper campaign on energy and health",
+                    "tlp": "amber",
+                    "summary": "Two Member States report disruption; spill-over to a third is likely.",
+                    "impacts": [_IMPACT],
+                    "options": [_OPTION],
+                }
+            ]
         }
-    }  # fmt: skip
+    }
 
     title: str = Field(min_length=1, max_length=300)
     summary: str = Field(default="", max_length=50_000)
     impacts: list[ImpactIn] = Field(default_factory=list, max_length=500)
     options: list[OptionIn] = Field(default_factory=list, max_length=20)
-    tlp: str = Field(default="amber", description="clear, green, amber or amber+strict (the political level is "
-                     "named organisations, so not red)")  # fmt: skip
+    tlp: str = Field(
+        default="amber",
+        description="clear, green, amber or amber+strict (the political level is named organisations, so not red)",
+    )
     share_with: ShareWith | None = Field(
         default=None, description="who reads the draft; default: the EU-CyCLONe community (NIS2 Art. 16)"
     )
@@ -75,16 +87,22 @@ class AssessmentAction(Strict):
 
 
 class DiscussIn(Strict):
-    model_config = {"json_schema_extra": {"examples": [
-        {"version": 2, "notes": "Discussed at the IPCR roundtable; COREPER to decide on option-1."}]}}  # fmt: skip
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"version": 2, "notes": "Discussed at the IPCR roundtable; COREPER to decide on option-1."}]
+        }
+    }
 
     version: int = Field(description="the version you read; a stale one is refused with 409")
     notes: str = Field(min_length=1, max_length=50_000, description="what the political level discussed")
 
 
 class DecideIn(Strict):
-    model_config = {"json_schema_extra": {"examples": [
-        {"version": 3, "option": "option-1", "rationale": "Fastest relief for the OT operators."}]}}  # fmt: skip
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"version": 3, "option": "option-1", "rationale": "Fastest relief for the OT operators."}]
+        }
+    }
 
     version: int = Field(description="the version you read; a stale one is refused with 409")
     option: str = Field(description="the key of the chosen option (`option-1`, ...)")

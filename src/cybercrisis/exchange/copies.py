@@ -129,19 +129,32 @@ def held(session: Session, ids: Sequence[str], reader: Principal | None) -> dict
     rows made PostgreSQL scan them for every version while an import grew them: 100,000 objects took 134 s."""
     out: dict[str, list[Held]] = {}
     for chunk in _chunks(sorted(set(ids))):
-        columns = (StixObject.seq, StixObject.id, StixObject.modified, StixObject.share_id, StixObject.owner_org_id,
-                   StixObject.origin_node, StixObject.origin, StixObject.tlp, StixObject.shares)  # fmt: skip
+        columns = (
+            StixObject.seq,
+            StixObject.id,
+            StixObject.modified,
+            StixObject.share_id,
+            StixObject.owner_org_id,
+            StixObject.origin_node,
+            StixObject.origin,
+            StixObject.tlp,
+            StixObject.shares,
+        )
         # First the versions' seq alone, which the (id, seq) index answers by itself, then the rest by primary key:
         # during a large import PostgreSQL's statistics lag the growing store, and a plan that also needs the
         # other columns scans the whole table for every batch.
         found = list(session.scalars(select(StixObject.seq).where(StixObject.id.in_(chunk))))
-        rows = sorted(session.execute(select(*columns).where(StixObject.seq.in_(found))), key=lambda r: r[0]) if (
-            found) else []  # fmt: skip
+        rows = (
+            sorted(session.execute(select(*columns).where(StixObject.seq.in_(found))), key=lambda r: r[0])
+            if (found)
+            else []
+        )
         access = sharing.shares_of_many(session, sorted({r[3] for r in rows})) if reader is not None else {}
         for seq, oid, modified, key, owner, node, origin, tlp, shares in rows:
             ours = node is None and published(origin, oid, key)
-            can = reader is None or can_read(reader, tlp=tlp, owner_org_id=owner, shares=access.get(key, ()),
-                                             scope=read_scope(StixObject))  # fmt: skip
+            can = reader is None or can_read(
+                reader, tlp=tlp, owner_org_id=owner, shares=access.get(key, ()), scope=read_scope(StixObject)
+            )
             out.setdefault(oid, []).append(Held(seq, oid, modified, key, owner, node, ours, can, shares))
     return out
 
@@ -157,8 +170,9 @@ def local_objects(
     for prefix, same in sorted(by_type.items()):
         for model in tables.get(prefix, []):
             table: Any = model
-            can: Any = case((read_filter(reader, table), literal(True)), else_=literal(False)) if reader else (
-                literal(True))  # fmt: skip
+            can: Any = (
+                case((read_filter(reader, table), literal(True)), else_=literal(False)) if reader else (literal(True))
+            )
             for oid, readable in session.execute(select(table.id, can).where(table.id.in_(same))):
                 out[oid] = out.get(oid, False) or bool(readable)
     return out
@@ -191,9 +205,14 @@ _KEEP = [c.name for c in StixObject.__table__.columns if c.name != "seq"]
 def reserve(session: Session, *, key: str, shares: list[dict[str, str]], now: datetime) -> int:
     """Store the versions of our copy `key` again at the end of the store, unsigned, travelling with `shares`: its
     share list changed, and TAXII readers and peers that already have them get them again with the new list."""
-    rows = [dict(r._mapping) for r in session.execute(
-        select(*[StixObject.__table__.c[n] for n in _KEEP]).where(
-            StixObject.share_id == key, StixObject.origin_node.is_(None)).order_by(StixObject.seq))]  # fmt: skip
+    rows = [
+        dict(r._mapping)
+        for r in session.execute(
+            select(*[StixObject.__table__.c[n] for n in _KEEP])
+            .where(StixObject.share_id == key, StixObject.origin_node.is_(None))
+            .order_by(StixObject.seq)
+        )
+    ]
     if not rows:
         return 0
     session.execute(delete(StixObject).where(StixObject.share_id == key, StixObject.origin_node.is_(None)))

@@ -39,9 +39,23 @@ SEARCH_ENGINE = "online-search-engine"
 SOCIAL_NETWORK = "social-networking-platform"
 TRUST_SERVICE = frozenset({"trust-service-provider", "qualified-trust-service-provider"})
 # Reg. (EU) 2024/2690 Art. 1: the entities the Regulation's significance criteria apply to.
-RELEVANT_ENTITY_TYPES = frozenset({
-    DNS, TLD, CLOUD, DATA_CENTRE, CDN, MSP, MSSP, MARKETPLACE, SEARCH_ENGINE, SOCIAL_NETWORK,
-}) | TRUST_SERVICE  # fmt: skip
+RELEVANT_ENTITY_TYPES = (
+    frozenset(
+        {
+            DNS,
+            TLD,
+            CLOUD,
+            DATA_CENTRE,
+            CDN,
+            MSP,
+            MSSP,
+            MARKETPLACE,
+            SEARCH_ENGINE,
+            SOCIAL_NETWORK,
+        }
+    )
+    | TRUST_SERVICE
+)
 CLOUD_LIKE = RELEVANT_ENTITY_TYPES - TRUST_SERVICE
 
 
@@ -151,24 +165,45 @@ def _dns_data(case: Case) -> bool:
 # --- Art. 3(1)(a) to (f): every relevant entity ------------------------------------------------------------
 
 _GENERAL: tuple[tuple[str, str, tuple[str, ...], str, Callable[[Case], bool]], ...] = (
-    ("direct-financial-loss", "3(1)(a)", ("financial_loss_eur", "annual_turnover_eur"),
-     "the incident has caused or is capable of causing direct financial loss for the entity that exceeds "
-     "EUR 500 000 or 5 % of its total annual turnover in the preceding financial year, whichever is lower",
-     lambda c: _loss_over_limit(c.number("financial_loss_eur"), c.number("annual_turnover_eur"))),
-    ("trade-secret-exfiltration", "3(1)(b)", ("trade_secrets_exfiltrated",),
-     "the incident has caused or is capable of causing the exfiltration of the entity's trade secrets "
-     "(Directive (EU) 2016/943 Art. 2(1))", lambda c: c.flag("trade_secrets_exfiltrated")),
-    ("death-of-a-natural-person", "3(1)(c)", ("death_of_natural_person",),
-     "the incident has caused or is capable of causing the death of a natural person",
-     lambda c: c.flag("death_of_natural_person")),
-    ("considerable-damage-to-health", "3(1)(d)", ("considerable_health_damage",),
-     "the incident has caused or is capable of causing considerable damage to a natural person's health",
-     lambda c: c.flag("considerable_health_damage")),
-    ("malicious-unauthorised-access", "3(1)(e)", ("unauthorised_access", "suspected_malicious"),
-     "a successful, suspectedly malicious and unauthorised access to network and information systems occurred, "
-     "which is capable of causing severe operational disruption",
-     lambda c: c.flag("unauthorised_access") and c.flag("suspected_malicious")),
-)  # fmt: skip
+    (
+        "direct-financial-loss",
+        "3(1)(a)",
+        ("financial_loss_eur", "annual_turnover_eur"),
+        "the incident has caused or is capable of causing direct financial loss for the entity that exceeds "
+        "EUR 500 000 or 5 % of its total annual turnover in the preceding financial year, whichever is lower",
+        lambda c: _loss_over_limit(c.number("financial_loss_eur"), c.number("annual_turnover_eur")),
+    ),
+    (
+        "trade-secret-exfiltration",
+        "3(1)(b)",
+        ("trade_secrets_exfiltrated",),
+        "the incident has caused or is capable of causing the exfiltration of the entity's trade secrets "
+        "(Directive (EU) 2016/943 Art. 2(1))",
+        lambda c: c.flag("trade_secrets_exfiltrated"),
+    ),
+    (
+        "death-of-a-natural-person",
+        "3(1)(c)",
+        ("death_of_natural_person",),
+        "the incident has caused or is capable of causing the death of a natural person",
+        lambda c: c.flag("death_of_natural_person"),
+    ),
+    (
+        "considerable-damage-to-health",
+        "3(1)(d)",
+        ("considerable_health_damage",),
+        "the incident has caused or is capable of causing considerable damage to a natural person's health",
+        lambda c: c.flag("considerable_health_damage"),
+    ),
+    (
+        "malicious-unauthorised-access",
+        "3(1)(e)",
+        ("unauthorised_access", "suspected_malicious"),
+        "a successful, suspectedly malicious and unauthorised access to network and information systems occurred, "
+        "which is capable of causing severe operational disruption",
+        lambda c: c.flag("unauthorised_access") and c.flag("suspected_malicious"),
+    ),
+)
 
 
 def general_rules(source: str = LAW) -> tuple[Rule, ...]:
@@ -193,15 +228,17 @@ def recurrence_rule(source: str = LAW) -> Rule:
         "they occurred at least twice within 6 months, have the same apparent root cause and collectively meet "
         "Art. 3(1)(a)"
     )
-    return Rule("recurring-incidents", basis, SIGNIFICANT, ("apparent_root_cause", "financial_loss_eur"), text,
-                test, source)  # fmt: skip
+    return Rule(
+        "recurring-incidents", basis, SIGNIFICANT, ("apparent_root_cause", "financial_loss_eur"), text, test, source
+    )
 
 
 # --- Art. 5 to 14: per entity type --------------------------------------------------------------------------
 
 
-def _r(art: str, name: str, reads: tuple[str, ...], text: str, test: Callable[[Case], bool], *,
-       availability: bool = False) -> Rule:  # fmt: skip
+def _r(
+    art: str, name: str, reads: tuple[str, ...], text: str, test: Callable[[Case], bool], *, availability: bool = False
+) -> Rule:
     return Rule(name, f"{REG} Art. {art}", SIGNIFICANT, reads, text, test, availability=availability)
 
 
@@ -210,24 +247,44 @@ def _provider(art: int, noun: str) -> tuple[Rule, ...]:
     services."""
     a = str(art)
     return (
-        _r(f"{a}(a)", "completely-unavailable-over-30-minutes", ("unavailability_minutes",),
-           f"a {noun} is completely unavailable for more than 30 minutes", _unavailable_over(30), availability=True),
-        _r(f"{a}(b)", "limited-availability-over-one-hour",
-           ("limited_availability_minutes", "users_affected", "users_affected_percent", "users_in_union"),
-           f"the availability of a {noun} is limited for more than 5 % of its users in the Union or for more than "
-           "1 million of them, whichever number is smaller, for a duration of more than one hour",
-           lambda c: (c.number("limited_availability_minutes") or 0) > 60
-           and over_share(c, "users_affected", permille=50, absolute=1_000_000), availability=True),
-        _r(f"{a}(c)", "data-compromised-by-suspected-malicious-action", ("data_compromised", "suspected_malicious"),
-           f"the integrity, confidentiality or authenticity of data related to the provision of a {noun} is "
-           "compromised as a result of a suspectedly malicious action", _malicious_data),
-        _r(f"{a}(d)", "data-compromised-for-many-users",
-           ("data_compromised", "users_data_compromised", "users_data_compromised_percent", "users_in_union"),
-           f"the integrity, confidentiality or authenticity of data related to the provision of a {noun} is "
-           "compromised with an impact on more than 5 % of its users in the Union or on more than 1 million of "
-           "them, whichever number is smaller",
-           lambda c: _data(c) and over_share(c, "users_data_compromised", permille=50, absolute=1_000_000)),
-    )  # fmt: skip
+        _r(
+            f"{a}(a)",
+            "completely-unavailable-over-30-minutes",
+            ("unavailability_minutes",),
+            f"a {noun} is completely unavailable for more than 30 minutes",
+            _unavailable_over(30),
+            availability=True,
+        ),
+        _r(
+            f"{a}(b)",
+            "limited-availability-over-one-hour",
+            ("limited_availability_minutes", "users_affected", "users_affected_percent", "users_in_union"),
+            f"the availability of a {noun} is limited for more than 5 % of its users in the Union or for more than "
+            "1 million of them, whichever number is smaller, for a duration of more than one hour",
+            lambda c: (
+                (c.number("limited_availability_minutes") or 0) > 60
+                and over_share(c, "users_affected", permille=50, absolute=1_000_000)
+            ),
+            availability=True,
+        ),
+        _r(
+            f"{a}(c)",
+            "data-compromised-by-suspected-malicious-action",
+            ("data_compromised", "suspected_malicious"),
+            f"the integrity, confidentiality or authenticity of data related to the provision of a {noun} is "
+            "compromised as a result of a suspectedly malicious action",
+            _malicious_data,
+        ),
+        _r(
+            f"{a}(d)",
+            "data-compromised-for-many-users",
+            ("data_compromised", "users_data_compromised", "users_data_compromised_percent", "users_in_union"),
+            f"the integrity, confidentiality or authenticity of data related to the provision of a {noun} is "
+            "compromised with an impact on more than 5 % of its users in the Union or on more than 1 million of "
+            "them, whichever number is smaller",
+            lambda c: _data(c) and over_share(c, "users_data_compromised", permille=50, absolute=1_000_000),
+        ),
+    )
 
 
 def _platform(art: int, noun: str) -> tuple[Rule, ...]:
@@ -235,88 +292,177 @@ def _platform(art: int, noun: str) -> tuple[Rule, ...]:
     a = str(art)
     share = "more than 5 % of its users in the Union, or more than 1 million of them, whichever number is smaller"
     return (
-        _r(f"{a}(a)", "completely-unavailable-for-many-users",
-           ("users_unavailable", "users_unavailable_percent", "users_in_union"),
-           f"the {noun} is completely unavailable for {share}",
-           lambda c: over_share(c, "users_unavailable", permille=50, absolute=1_000_000), availability=True),
-        _r(f"{a}(b)", "limited-availability-for-many-users",
-           ("users_affected", "users_affected_percent", "users_in_union"),
-           f"{share} are impacted by limited availability of the {noun}",
-           lambda c: over_share(c, "users_affected", permille=50, absolute=1_000_000), availability=True),
-        _r(f"{a}(c)", "data-compromised-by-suspected-malicious-action", ("data_compromised", "suspected_malicious"),
-           f"the integrity, confidentiality or authenticity of data related to the provision of the {noun} is "
-           "compromised as a result of a suspectedly malicious action", _malicious_data),
-        _r(f"{a}(d)", "data-compromised-for-many-users",
-           ("data_compromised", "users_data_compromised", "users_data_compromised_percent", "users_in_union"),
-           f"the integrity, confidentiality or authenticity of data related to the provision of the {noun} is "
-           f"compromised with an impact on {share}",
-           lambda c: _data(c) and over_share(c, "users_data_compromised", permille=50, absolute=1_000_000)),
-    )  # fmt: skip
+        _r(
+            f"{a}(a)",
+            "completely-unavailable-for-many-users",
+            ("users_unavailable", "users_unavailable_percent", "users_in_union"),
+            f"the {noun} is completely unavailable for {share}",
+            lambda c: over_share(c, "users_unavailable", permille=50, absolute=1_000_000),
+            availability=True,
+        ),
+        _r(
+            f"{a}(b)",
+            "limited-availability-for-many-users",
+            ("users_affected", "users_affected_percent", "users_in_union"),
+            f"{share} are impacted by limited availability of the {noun}",
+            lambda c: over_share(c, "users_affected", permille=50, absolute=1_000_000),
+            availability=True,
+        ),
+        _r(
+            f"{a}(c)",
+            "data-compromised-by-suspected-malicious-action",
+            ("data_compromised", "suspected_malicious"),
+            f"the integrity, confidentiality or authenticity of data related to the provision of the {noun} is "
+            "compromised as a result of a suspectedly malicious action",
+            _malicious_data,
+        ),
+        _r(
+            f"{a}(d)",
+            "data-compromised-for-many-users",
+            ("data_compromised", "users_data_compromised", "users_data_compromised_percent", "users_in_union"),
+            f"the integrity, confidentiality or authenticity of data related to the provision of the {noun} is "
+            f"compromised with an impact on {share}",
+            lambda c: _data(c) and over_share(c, "users_data_compromised", permille=50, absolute=1_000_000),
+        ),
+    )
 
 
 _SLOW = ("dns_average_response_seconds", "dns_slow_response_minutes")
 _DNS = (
-    _r("5(a)", "resolution-unavailable-over-30-minutes", ("unavailability_minutes",),
-       "a recursive or authoritative domain name resolution service is completely unavailable for more than "
-       "30 minutes", _unavailable_over(30), availability=True),
-    _r("5(b)", "resolution-slow-over-one-hour", _SLOW,
-       "for a period of more than one hour, the average response time of a recursive or authoritative domain name "
-       "resolution service to DNS requests is more than 10 seconds", _slow_dns, availability=True),
-    _r("5(c)", "authoritative-resolution-data-compromised",
-       ("data_compromised", "misconfiguration_only", "domain_names_affected", "domain_names_managed"),
-       "the integrity, confidentiality or authenticity of data related to the provision of the authoritative "
-       "domain name resolution service is compromised, except where the data of fewer than 1 000 domain names, "
-       "no more than 1 % of those the provider manages, are not correct because of misconfiguration", _dns_data),
-)  # fmt: skip
+    _r(
+        "5(a)",
+        "resolution-unavailable-over-30-minutes",
+        ("unavailability_minutes",),
+        "a recursive or authoritative domain name resolution service is completely unavailable for more than "
+        "30 minutes",
+        _unavailable_over(30),
+        availability=True,
+    ),
+    _r(
+        "5(b)",
+        "resolution-slow-over-one-hour",
+        _SLOW,
+        "for a period of more than one hour, the average response time of a recursive or authoritative domain name "
+        "resolution service to DNS requests is more than 10 seconds",
+        _slow_dns,
+        availability=True,
+    ),
+    _r(
+        "5(c)",
+        "authoritative-resolution-data-compromised",
+        ("data_compromised", "misconfiguration_only", "domain_names_affected", "domain_names_managed"),
+        "the integrity, confidentiality or authenticity of data related to the provision of the authoritative "
+        "domain name resolution service is compromised, except where the data of fewer than 1 000 domain names, "
+        "no more than 1 % of those the provider manages, are not correct because of misconfiguration",
+        _dns_data,
+    ),
+)
 _TLD = (
-    _r("6(a)", "authoritative-resolution-unavailable", ("unavailability_minutes",),
-       "an authoritative domain name resolution service is completely unavailable (for any duration)",
-       _unavailable_over(0), availability=True),
-    _r("6(b)", "authoritative-resolution-slow-over-one-hour", _SLOW,
-       "for a period of more than one hour, the average response time of an authoritative domain name resolution "
-       "service to DNS requests is more than 10 seconds", _slow_dns, availability=True),
-    _r("6(c)", "tld-operation-data-compromised", ("data_compromised",),
-       "the integrity, confidentiality or authenticity of data related to the technical operation of the TLD is "
-       "compromised", _data),
-)  # fmt: skip
+    _r(
+        "6(a)",
+        "authoritative-resolution-unavailable",
+        ("unavailability_minutes",),
+        "an authoritative domain name resolution service is completely unavailable (for any duration)",
+        _unavailable_over(0),
+        availability=True,
+    ),
+    _r(
+        "6(b)",
+        "authoritative-resolution-slow-over-one-hour",
+        _SLOW,
+        "for a period of more than one hour, the average response time of an authoritative domain name resolution "
+        "service to DNS requests is more than 10 seconds",
+        _slow_dns,
+        availability=True,
+    ),
+    _r(
+        "6(c)",
+        "tld-operation-data-compromised",
+        ("data_compromised",),
+        "the integrity, confidentiality or authenticity of data related to the technical operation of the TLD is "
+        "compromised",
+        _data,
+    ),
+)
 _DATA_CENTRE = (
-    _r("8(a)", "data-centre-service-unavailable", ("unavailability_minutes",),
-       "a data centre service of a data centre operated by the provider is completely unavailable (for any "
-       "duration)", _unavailable_over(0), availability=True),
-    _r("8(b)", "limited-availability-over-one-hour", ("limited_availability_minutes",),
-       "the availability of a data centre service of a data centre operated by the provider is limited for a "
-       "duration of more than one hour", lambda c: (c.number("limited_availability_minutes") or 0) > 60,
-       availability=True),
-    _r("8(c)", "data-compromised-by-suspected-malicious-action", ("data_compromised", "suspected_malicious"),
-       "the integrity, confidentiality or authenticity of data related to the provision of a data centre service "
-       "is compromised as a result of a suspectedly malicious action", _malicious_data),
-    _r("8(d)", "physical-access-compromised", ("physical_access_compromised",),
-       "physical access to a data centre operated by the provider is compromised",
-       lambda c: c.flag("physical_access_compromised")),
-)  # fmt: skip
+    _r(
+        "8(a)",
+        "data-centre-service-unavailable",
+        ("unavailability_minutes",),
+        "a data centre service of a data centre operated by the provider is completely unavailable (for any duration)",
+        _unavailable_over(0),
+        availability=True,
+    ),
+    _r(
+        "8(b)",
+        "limited-availability-over-one-hour",
+        ("limited_availability_minutes",),
+        "the availability of a data centre service of a data centre operated by the provider is limited for a "
+        "duration of more than one hour",
+        lambda c: (c.number("limited_availability_minutes") or 0) > 60,
+        availability=True,
+    ),
+    _r(
+        "8(c)",
+        "data-compromised-by-suspected-malicious-action",
+        ("data_compromised", "suspected_malicious"),
+        "the integrity, confidentiality or authenticity of data related to the provision of a data centre service "
+        "is compromised as a result of a suspectedly malicious action",
+        _malicious_data,
+    ),
+    _r(
+        "8(d)",
+        "physical-access-compromised",
+        ("physical_access_compromised",),
+        "physical access to a data centre operated by the provider is compromised",
+        lambda c: c.flag("physical_access_compromised"),
+    ),
+)
 _TRUST = (
-    _r("14(a)", "completely-unavailable-over-20-minutes", ("unavailability_minutes",),
-       "a trust service is completely unavailable for more than 20 minutes", _unavailable_over(20),
-       availability=True),
-    _r("14(b)", "unavailable-over-one-hour-in-a-calendar-week", ("unavailable_minutes_calendar_week",),
-       "a trust service is unavailable to users, or relying parties, for more than one hour calculated on a "
-       "calendar week basis", lambda c: (c.number("unavailable_minutes_calendar_week") or 0) > 60,
-       availability=True),
-    _r("14(c)", "limited-availability-for-many-users", ("users_affected", "users_affected_percent", "users_in_union"),
-       "more than 1 % of the users or relying parties in the Union, or more than 200 000 of them, whichever number "
-       "is smaller, are impacted by limited availability of a trust service",
-       lambda c: over_share(c, "users_affected", permille=10, absolute=200_000), availability=True),
-    _r("14(d)", "physical-access-compromised", ("physical_access_compromised",),
-       "physical access to an area where network and information systems are located and to which access is "
-       "restricted to the provider's trusted personnel, or the protection of such access, is compromised",
-       lambda c: c.flag("physical_access_compromised")),
-    _r("14(e)", "data-compromised-for-many-users",
-       ("data_compromised", "users_data_compromised", "users_data_compromised_percent", "users_in_union"),
-       "the integrity, confidentiality or authenticity of data related to the provision of a trust service is "
-       "compromised with an impact on more than 0.1 % of users or relying parties, or more than 100 of them, "
-       "whichever number is smaller, in the Union",
-       lambda c: _data(c) and over_share(c, "users_data_compromised", permille=1, absolute=100)),
-)  # fmt: skip
+    _r(
+        "14(a)",
+        "completely-unavailable-over-20-minutes",
+        ("unavailability_minutes",),
+        "a trust service is completely unavailable for more than 20 minutes",
+        _unavailable_over(20),
+        availability=True,
+    ),
+    _r(
+        "14(b)",
+        "unavailable-over-one-hour-in-a-calendar-week",
+        ("unavailable_minutes_calendar_week",),
+        "a trust service is unavailable to users, or relying parties, for more than one hour calculated on a "
+        "calendar week basis",
+        lambda c: (c.number("unavailable_minutes_calendar_week") or 0) > 60,
+        availability=True,
+    ),
+    _r(
+        "14(c)",
+        "limited-availability-for-many-users",
+        ("users_affected", "users_affected_percent", "users_in_union"),
+        "more than 1 % of the users or relying parties in the Union, or more than 200 000 of them, whichever number "
+        "is smaller, are impacted by limited availability of a trust service",
+        lambda c: over_share(c, "users_affected", permille=10, absolute=200_000),
+        availability=True,
+    ),
+    _r(
+        "14(d)",
+        "physical-access-compromised",
+        ("physical_access_compromised",),
+        "physical access to an area where network and information systems are located and to which access is "
+        "restricted to the provider's trusted personnel, or the protection of such access, is compromised",
+        lambda c: c.flag("physical_access_compromised"),
+    ),
+    _r(
+        "14(e)",
+        "data-compromised-for-many-users",
+        ("data_compromised", "users_data_compromised", "users_data_compromised_percent", "users_in_union"),
+        "the integrity, confidentiality or authenticity of data related to the provision of a trust service is "
+        "compromised with an impact on more than 0.1 % of users or relying parties, or more than 100 of them, "
+        "whichever number is smaller, in the Union",
+        lambda c: _data(c) and over_share(c, "users_data_compromised", permille=1, absolute=100),
+    ),
+)
 
 ENTITY_RULES: dict[str, tuple[Rule, ...]] = {
     DNS: _DNS,
@@ -335,22 +481,41 @@ ENTITY_RULES: dict[str, tuple[Rule, ...]] = {
 # --- NIS2: large-scale (Art. 6(7)) and cross-border (Art. 23) ---------------------------------------------------
 
 LARGE_SCALE_RULES = (
-    Rule("significant-impact-on-two-or-more-member-states", "NIS2 Art. 6(7)", LARGE_SCALE,
-         ("member_states_significantly_affected",),
-         "an incident with a significant impact on at least two Member States is a large-scale cybersecurity "
-         "incident (the Member States named as significantly affected, not every country involved)",
-         lambda c: len(set(c.facts.get("member_states_significantly_affected") or ())) >= 2),
-    Rule("exceeds-national-capacity", "NIS2 Art. 6(7)", LARGE_SCALE, ("exceeds_national_capacity",),
-         "an incident causing a level of disruption that exceeds a Member State's capacity to respond to it is a "
-         "large-scale cybersecurity incident", lambda c: c.exceeds_national_capacity),
-    Rule("possible-cross-border-impact", "NIS2 Art. 23(4)(a) and 23(6)", CROSS_BORDER, ("cross_border",),
-         "the entity reports a possible cross-border impact: the CSIRT or authority informs the other affected "
-         "Member States and ENISA where appropriate", lambda c: c.cross_border),
-)  # fmt: skip
+    Rule(
+        "significant-impact-on-two-or-more-member-states",
+        "NIS2 Art. 6(7)",
+        LARGE_SCALE,
+        ("member_states_significantly_affected",),
+        "an incident with a significant impact on at least two Member States is a large-scale cybersecurity "
+        "incident (the Member States named as significantly affected, not every country involved)",
+        lambda c: len(set(c.facts.get("member_states_significantly_affected") or ())) >= 2,
+    ),
+    Rule(
+        "exceeds-national-capacity",
+        "NIS2 Art. 6(7)",
+        LARGE_SCALE,
+        ("exceeds_national_capacity",),
+        "an incident causing a level of disruption that exceeds a Member State's capacity to respond to it is a "
+        "large-scale cybersecurity incident",
+        lambda c: c.exceeds_national_capacity,
+    ),
+    Rule(
+        "possible-cross-border-impact",
+        "NIS2 Art. 23(4)(a) and 23(6)",
+        CROSS_BORDER,
+        ("cross_border",),
+        "the entity reports a possible cross-border impact: the CSIRT or authority informs the other affected "
+        "Member States and ENISA where appropriate",
+        lambda c: c.cross_border,
+    ),
+)
 
 RED_IMPACT = Rule(
-    "impact-severity-red", "deployment rule (CYBERCRISIS_SIGNIFICANCE_RED_IMPACT_SUGGESTS_SIGNIFICANT)", SIGNIFICANT,
+    "impact-severity-red",
+    "deployment rule (CYBERCRISIS_SIGNIFICANCE_RED_IMPACT_SUGGESTS_SIGNIFICANT)",
+    SIGNIFICANT,
     ("impact_severity",),
     "this deployment suggests significance for red impact severity (NIS taxonomy); no legal act says so",
-    lambda c: c.impact_severity == "red", source=DEPLOYMENT,
-)  # fmt: skip
+    lambda c: c.impact_severity == "red",
+    source=DEPLOYMENT,
+)

@@ -127,9 +127,10 @@ class SummaryFigures(BaseModel):
     period_end: datetime
     basis: str = Field(
         description="which incidents are counted",
-        examples=["incidents recorded in the quarter by organisations of FR that this SPOC may read; exercise "
-                  "data excluded"],
-    )  # fmt: skip
+        examples=[
+            "incidents recorded in the quarter by organisations of FR that this SPOC may read; exercise data excluded"
+        ],
+    )
     total: int
     by_significance: dict[str, int] = Field(
         description="reported, significant, not-significant, near-miss, outside-nis2",

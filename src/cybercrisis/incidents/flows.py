@@ -165,8 +165,16 @@ def _check_incident_widening(
         )
 
 
-def _share_incident(session: Session, *, actor: Principal, incident: Incident, org_ids: Sequence[str],
-                    added_by: str | None, tag: str, summary: dict[str, Any]) -> None:  # fmt: skip
+def _share_incident(
+    session: Session,
+    *,
+    actor: Principal,
+    incident: Incident,
+    org_ids: Sequence[str],
+    added_by: str | None,
+    tag: str,
+    summary: dict[str, Any],
+) -> None:
     """Add organisations to the incident's share list (already checked) and record the step on the incident."""
     existing = {(s.kind, s.target) for s in sharing.shares_of(session, incident.id)}
     new = [o for o in org_ids if (ORG, o) not in existing]
@@ -178,8 +186,9 @@ def _share_incident(session: Session, *, actor: Principal, incident: Incident, o
 # --- Art. 23(6): informing other affected Member States and ENISA -------------------------------------------------
 
 
-def inform_member_states(session: Session, *, actor: Principal, incident_id: str, data: InformIn
-                         ) -> MemberStateInformation:  # fmt: skip
+def inform_member_states(
+    session: Session, *, actor: Principal, incident_id: str, data: InformIn
+) -> MemberStateInformation:
     """Record that the actor's organisation informed other affected Member States and/or ENISA (NIS2 Art. 23(6))."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
     authority.authorize(actor, "incident.inform-member-states", incident_relations(session, actor, incident))
@@ -198,33 +207,59 @@ def inform_member_states(session: Session, *, actor: Principal, incident_id: str
     newcomers = _not_reading(session, incident, recipients) if data.share_incident else []
     _check_incident_widening(session, org_id=actor.org_id, incident=incident, added=newcomers)
     # One event on the incident whether or not it is shared: the step shows on the incident's timeline.
-    _share_incident(session, actor=actor, incident=incident, org_ids=newcomers, added_by=actor.org_id,
-                    tag="incidents:incident:inform-member-states",
-                    summary={"member_states": states, "enisa": data.enisa})  # fmt: skip
+    _share_incident(
+        session,
+        actor=actor,
+        incident=incident,
+        org_ids=newcomers,
+        added_by=actor.org_id,
+        tag="incidents:incident:inform-member-states",
+        summary={"member_states": states, "enisa": data.enisa},
+    )
     now = utcnow()
     step = MemberStateInformation(
-        id=new_id(INFORM_TYPE), owner_org_id=org.id, created_by_id=actor.user_id, tlp=STEP_TLP.value,
-        exercise=incident.exercise, created_at=now, modified_at=now, incident_id=incident.id, member_states=states,
-        enisa_informed=data.enisa, incident_shared=data.share_incident, recipient_org_ids=recipients,
-        summary=data.summary, withheld_reason=data.withheld_reason, informed_at=now,
-    )  # fmt: skip
+        id=new_id(INFORM_TYPE),
+        owner_org_id=org.id,
+        created_by_id=actor.user_id,
+        tlp=STEP_TLP.value,
+        exercise=incident.exercise,
+        created_at=now,
+        modified_at=now,
+        incident_id=incident.id,
+        member_states=states,
+        enisa_informed=data.enisa,
+        incident_shared=data.share_incident,
+        recipient_org_ids=recipients,
+        summary=data.summary,
+        withheld_reason=data.withheld_reason,
+        informed_at=now,
+    )
     session.add(step)
     session.flush()
     # The step reaches its recipients and, when someone else informs, the organisation that recorded the incident.
     readers = sorted({*recipients, incident.owner_org_id} - {org.id})
     sharing.write(session, object_id=step.id, entries=[(ORG, o) for o in readers], added_by=org.id)
     audit.record(
-        session, actor=actor, tag="incidents:nis2-information:create", object_id=step.id,
-        summary={"incident": incident.id, "member_states": states, "enisa": data.enisa,
-                 "incident_shared": data.share_incident, "recipients": len(recipients),
-                 "withheld": bool(data.withheld_reason)},
-    )  # fmt: skip
+        session,
+        actor=actor,
+        tag="incidents:nis2-information:create",
+        object_id=step.id,
+        summary={
+            "incident": incident.id,
+            "member_states": states,
+            "enisa": data.enisa,
+            "incident_shared": data.share_incident,
+            "recipients": len(recipients),
+            "withheld": bool(data.withheld_reason),
+        },
+    )
     _tell_informed(session, actor=actor, step=step, informer=org, org_ids=readers)
     return step
 
 
-def _tell_informed(session: Session, *, actor: Principal, step: MemberStateInformation, informer: Organisation,
-                   org_ids: Sequence[str]) -> None:  # fmt: skip
+def _tell_informed(
+    session: Session, *, actor: Principal, step: MemberStateInformation, informer: Organisation, org_ids: Sequence[str]
+) -> None:
     """Tell the step's readers, with what the step itself carries (the incident's title only travels when the
     incident was shared with them)."""
     from cybercrisis.notify.service import notify_readers
@@ -236,9 +271,17 @@ def _tell_informed(session: Session, *, actor: Principal, step: MemberStateInfor
     if step.incident_shared:
         lines.append(f"\nThe incident is shared with you: {step.incident_id}")
     lines.append(f"\nRecord: {step.id}\nMarking: {TLP(step.tlp).label}")
-    notify_readers(session, obj=step, event="incidents:nis2-information:create", org_ids=org_ids, subject=subject,
-                   body="\n".join(lines), payload={"information": step.id, "tlp": step.tlp},
-                   dedupe=f"inform:{step.id}", actor=actor)  # fmt: skip
+    notify_readers(
+        session,
+        obj=step,
+        event="incidents:nis2-information:create",
+        org_ids=org_ids,
+        subject=subject,
+        body="\n".join(lines),
+        payload={"information": step.id, "tlp": step.tlp},
+        dedupe=f"inform:{step.id}",
+        actor=actor,
+    )
 
 
 def to_inform(session: Session, *, principal: Principal, limit: int = 200) -> list[Incident]:
@@ -292,8 +335,9 @@ def spoc_of(session: Session, country: str | None) -> str | None:
     ).first()
 
 
-def request_forwarding(session: Session, *, actor: Principal, incident_id: str, data: ForwardingRequestIn
-                       ) -> Forwarding:  # fmt: skip
+def request_forwarding(
+    session: Session, *, actor: Principal, incident_id: str, data: ForwardingRequestIn
+) -> Forwarding:
     """A CSIRT or competent authority asks its SPOC to forward the notification (NIS2 Art. 23(8))."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
     authority.authorize(actor, "incident.forwarding.request", incident_relations(session, actor, incident))
@@ -302,35 +346,61 @@ def request_forwarding(session: Session, *, actor: Principal, incident_id: str, 
     assert org is not None
     spoc = spoc_of(session, org.country)
     if spoc is None:
-        raise _bad("member_states", f"no single point of contact of {org.country or 'your Member State'} in this "
-                   "node's directory")  # fmt: skip
+        raise _bad(
+            "member_states",
+            f"no single point of contact of {org.country or 'your Member State'} in this node's directory",
+        )
     states = _member_states(data.member_states, field="member_states", own=org.country)
     targets = _authorities_in(session, states, (OrgType.SPOC.value,), field="member_states")
     marking = sharing.parse_tlp(data.tlp)
     if marking == TLP.RED:
-        raise _bad("tlp", "the request must reach your single point of contact's organisation: mark it "
-                   "TLP:AMBER+STRICT or wider")  # fmt: skip
+        raise _bad(
+            "tlp",
+            "the request must reach your single point of contact's organisation: mark it TLP:AMBER+STRICT or wider",
+        )
     # The SPOC acts on the requester's behalf: check now that the requester may let the targets read the incident,
     # and let its own SPOC read it (Art. 23(1), third subparagraph: SPOCs are provided with the information).
-    _check_incident_widening(session, org_id=org.id, incident=incident,
-                             added=_not_reading(session, incident, [spoc, *targets]))  # fmt: skip
-    _share_incident(session, actor=actor, incident=incident, org_ids=_not_reading(session, incident, [spoc]),
-                    added_by=org.id, tag="incidents:incident:forwarding-request",
-                    summary={"spoc": spoc, "member_states": states})  # fmt: skip
+    _check_incident_widening(
+        session, org_id=org.id, incident=incident, added=_not_reading(session, incident, [spoc, *targets])
+    )
+    _share_incident(
+        session,
+        actor=actor,
+        incident=incident,
+        org_ids=_not_reading(session, incident, [spoc]),
+        added_by=org.id,
+        tag="incidents:incident:forwarding-request",
+        summary={"spoc": spoc, "member_states": states},
+    )
     wanted = data.share_with.model_copy(update={"organisations": [*data.share_with.organisations, spoc]})
     entries = sharing.resolve(session, tlp=marking, share_with=wanted, owner_org_id=org.id, author_id=actor.user_id)
     now = utcnow()
     fw = Forwarding(
-        id=new_id(FORWARDING_TYPE), owner_org_id=org.id, created_by_id=actor.user_id, tlp=marking.value,
-        exercise=incident.exercise, created_at=now, modified_at=now, incident_id=incident.id,
-        status=ForwardingStatus.REQUESTED.value, spoc_org_id=spoc, member_states=states, note=data.note,
-        requested_at=now, target_org_ids=[],
-    )  # fmt: skip
+        id=new_id(FORWARDING_TYPE),
+        owner_org_id=org.id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        exercise=incident.exercise,
+        created_at=now,
+        modified_at=now,
+        incident_id=incident.id,
+        status=ForwardingStatus.REQUESTED.value,
+        spoc_org_id=spoc,
+        member_states=states,
+        note=data.note,
+        requested_at=now,
+        target_org_ids=[],
+    )
     session.add(fw)
     session.flush()
     sharing.write(session, object_id=fw.id, entries=entries, added_by=org.id)
-    audit.record(session, actor=actor, tag="incidents:nis2-forwarding:request", object_id=fw.id,
-                 summary={"incident": incident.id, "spoc": spoc, "member_states": states})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="incidents:nis2-forwarding:request",
+        object_id=fw.id,
+        summary={"incident": incident.id, "spoc": spoc, "member_states": states},
+    )
     return fw
 
 
@@ -349,28 +419,52 @@ def forward(session: Session, *, actor: Principal, forwarding_id: str) -> Forwar
     newcomers = _not_reading(session, incident, targets)
     # The widening is the requesting authority's, on whose request the SPOC acts (checked again: the incident's
     # marking or share list may have changed since the request).
-    _check_incident_widening(session, org_id=fw.owner_org_id, incident=incident, added=newcomers,
-                             on_behalf=", and the requesting authority may not widen it so")  # fmt: skip
-    _share_incident(session, actor=actor, incident=incident, org_ids=newcomers, added_by=fw.owner_org_id,
-                    tag="incidents:incident:forward",
-                    summary={"request": fw.id, "member_states": fw.member_states})  # fmt: skip
+    _check_incident_widening(
+        session,
+        org_id=fw.owner_org_id,
+        incident=incident,
+        added=newcomers,
+        on_behalf=", and the requesting authority may not widen it so",
+    )
+    _share_incident(
+        session,
+        actor=actor,
+        incident=incident,
+        org_ids=newcomers,
+        added_by=fw.owner_org_id,
+        tag="incidents:incident:forward",
+        summary={"request": fw.id, "member_states": fw.member_states},
+    )
     now = utcnow()
     fw.status = ForwardingStatus.FORWARDED.value
     fw.forwarded_at = now
     fw.forwarded_by_id = actor.user_id
     fw.target_org_ids = targets
     fw.modified_at = now
-    audit.record(session, actor=actor, tag="incidents:nis2-forwarding:forward", object_id=fw.id,
-                 summary={"incident": incident.id, "targets": targets})  # fmt: skip
-    tasks.notify(session, incident=incident, event="incidents:nis2-forwarding:forward", org_ids=targets,
-                 text=f"The single point of contact of {org.short_name if org else 'another Member State'} forwards "
-                 "this notification to you (NIS2 Art. 23(8)).", dedupe=f"forward:{fw.id}",
-                 extra={"forwarding": fw.id}, actor=actor)  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="incidents:nis2-forwarding:forward",
+        object_id=fw.id,
+        summary={"incident": incident.id, "targets": targets},
+    )
+    tasks.notify(
+        session,
+        incident=incident,
+        event="incidents:nis2-forwarding:forward",
+        org_ids=targets,
+        text=f"The single point of contact of {org.short_name if org else 'another Member State'} forwards "
+        "this notification to you (NIS2 Art. 23(8)).",
+        dedupe=f"forward:{fw.id}",
+        extra={"forwarding": fw.id},
+        actor=actor,
+    )
     return fw
 
 
-def flows_of(session: Session, *, principal: Principal, incident_id: str
-             ) -> tuple[list[MemberStateInformation], list[Forwarding]]:  # fmt: skip
+def flows_of(
+    session: Session, *, principal: Principal, incident_id: str
+) -> tuple[list[MemberStateInformation], list[Forwarding]]:
     """The Art. 23(6) and 23(8) steps of an incident that the reader may read."""
     incident = get_incident(session, principal=principal, incident_id=incident_id)
     infos = session.scalars(
@@ -439,14 +533,16 @@ def quarterly_figures(session: Session, *, actor: Principal, quarter: str) -> di
     n_countries: Counter[str] = Counter()
     if ids:
         for sector, n in session.execute(
-            select(IncidentSector.sector, func.count()).where(IncidentSector.incident_id.in_(ids))
+            select(IncidentSector.sector, func.count())
+            .where(IncidentSector.incident_id.in_(ids))
             .group_by(IncidentSector.sector)
-        ):  # fmt: skip
+        ):
             sectors[sector] = n
         for incident_id, n in session.execute(
-            select(IncidentCountry.incident_id, func.count()).where(IncidentCountry.incident_id.in_(ids))
+            select(IncidentCountry.incident_id, func.count())
+            .where(IncidentCountry.incident_id.in_(ids))
             .group_by(IncidentCountry.incident_id)
-        ):  # fmt: skip
+        ):
             n_countries[incident_id] = n
     cross = Counter("cross-border" if r.cross_border or n_countries[r.id] >= 2 else "national" for r in rows)
     return {
@@ -484,15 +580,29 @@ def submit_summary(session: Session, *, actor: Principal, quarter: str) -> Quart
     ).first()
     now = utcnow()
     summary = QuarterlySummary(
-        id=new_id(SUMMARY_TYPE), owner_org_id=org.id, created_by_id=actor.user_id, tlp=STEP_TLP.value,
-        exercise=False, created_at=now, modified_at=now, quarter=quarter, country=org.country or "",
-        figures=_jsonable(figures), submitted_at=now, supersedes_id=earlier,
-    )  # fmt: skip
+        id=new_id(SUMMARY_TYPE),
+        owner_org_id=org.id,
+        created_by_id=actor.user_id,
+        tlp=STEP_TLP.value,
+        exercise=False,
+        created_at=now,
+        modified_at=now,
+        quarter=quarter,
+        country=org.country or "",
+        figures=_jsonable(figures),
+        submitted_at=now,
+        supersedes_id=earlier,
+    )
     session.add(summary)
     session.flush()
     sharing.write(session, object_id=summary.id, entries=[(ORG, enisa)], added_by=org.id)
-    audit.record(session, actor=actor, tag="incidents:nis2-summary:submit", object_id=summary.id,
-                 summary={"quarter": quarter, "total": figures["total"], "supersedes": earlier})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="incidents:nis2-summary:submit",
+        object_id=summary.id,
+        summary={"quarter": quarter, "total": figures["total"], "supersedes": earlier},
+    )
     return summary
 
 

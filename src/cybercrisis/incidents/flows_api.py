@@ -29,29 +29,55 @@ router = APIRouter(prefix="/api/v1", tags=["nis2 flows"])
 
 def inform_out(db: DB, s: MemberStateInformation) -> InformOut:
     return InformOut(
-        id=s.id, incident=s.incident_id, tlp=s.tlp, owner=s.owner_org_id, created_by=s.created_by_id,
-        informed_at=s.informed_at, member_states=s.member_states, enisa_informed=s.enisa_informed,
-        incident_shared=s.incident_shared, recipients=s.recipient_org_ids, summary=s.summary,
-        withheld_reason=s.withheld_reason, exercise=s.exercise,
+        id=s.id,
+        incident=s.incident_id,
+        tlp=s.tlp,
+        owner=s.owner_org_id,
+        created_by=s.created_by_id,
+        informed_at=s.informed_at,
+        member_states=s.member_states,
+        enisa_informed=s.enisa_informed,
+        incident_shared=s.incident_shared,
+        recipients=s.recipient_org_ids,
+        summary=s.summary,
+        withheld_reason=s.withheld_reason,
+        exercise=s.exercise,
         share_with=sharing.share_list(sharing.shares_of(db, s.id)),
-    )  # fmt: skip
+    )
 
 
 def forwarding_out(db: DB, f: Forwarding) -> ForwardingOut:
     return ForwardingOut(
-        id=f.id, incident=f.incident_id, status=f.status, tlp=f.tlp, owner=f.owner_org_id,
-        created_by=f.created_by_id, spoc=f.spoc_org_id, member_states=f.member_states, note=f.note,
-        requested_at=f.requested_at, forwarded_at=f.forwarded_at, forwarded_by=f.forwarded_by_id,
-        targets=f.target_org_ids, exercise=f.exercise, share_with=sharing.share_list(sharing.shares_of(db, f.id)),
-    )  # fmt: skip
+        id=f.id,
+        incident=f.incident_id,
+        status=f.status,
+        tlp=f.tlp,
+        owner=f.owner_org_id,
+        created_by=f.created_by_id,
+        spoc=f.spoc_org_id,
+        member_states=f.member_states,
+        note=f.note,
+        requested_at=f.requested_at,
+        forwarded_at=f.forwarded_at,
+        forwarded_by=f.forwarded_by_id,
+        targets=f.target_org_ids,
+        exercise=f.exercise,
+        share_with=sharing.share_list(sharing.shares_of(db, f.id)),
+    )
 
 
 def summary_out(db: DB, s: QuarterlySummary) -> SummaryOut:
     return SummaryOut(
-        id=s.id, quarter=s.quarter, tlp=s.tlp, owner=s.owner_org_id, created_by=s.created_by_id,
-        submitted_at=s.submitted_at, supersedes=s.supersedes_id, figures=SummaryFigures.model_validate(s.figures),
+        id=s.id,
+        quarter=s.quarter,
+        tlp=s.tlp,
+        owner=s.owner_org_id,
+        created_by=s.created_by_id,
+        submitted_at=s.submitted_at,
+        supersedes=s.supersedes_id,
+        figures=SummaryFigures.model_validate(s.figures),
         share_with=sharing.share_list(sharing.shares_of(db, s.id)),
-    )  # fmt: skip
+    )
 
 
 @router.get("/incidents/to-inform", operation_id="list_incidents_to_inform", response_model=list[ToInformOut])
@@ -64,8 +90,12 @@ def list_to_inform(db: DB, principal: CurrentPrincipal) -> list[ToInformOut]:
     ]
 
 
-@router.post("/incidents/{incident_id}/inform-member-states", status_code=201,
-             operation_id="inform_member_states", response_model=InformOut)  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/inform-member-states",
+    status_code=201,
+    operation_id="inform_member_states",
+    response_model=InformOut,
+)
 def inform_member_states(incident_id: str, body: InformIn, db: DB, principal: CurrentPrincipal) -> InformOut:
     """NIS2 Art. 23(6): record that your CSIRT, competent authority or SPOC informed the other affected Member
     States and/or ENISA of a **significant** incident (409 otherwise). Their SPOCs and national CSIRTs (and ENISA)
@@ -81,8 +111,12 @@ def incident_flows(incident_id: str, db: DB, principal: CurrentPrincipal) -> Flo
     return FlowsOut(informations=[inform_out(db, s) for s in infos], forwardings=[forwarding_out(db, f) for f in fws])
 
 
-@router.post("/incidents/{incident_id}/forwarding-requests", status_code=201,
-             operation_id="request_forwarding", response_model=ForwardingOut)  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/forwarding-requests",
+    status_code=201,
+    operation_id="request_forwarding",
+    response_model=ForwardingOut,
+)
 def request_forwarding(
     incident_id: str, body: ForwardingRequestIn, db: DB, principal: CurrentPrincipal
 ) -> ForwardingOut:
@@ -93,8 +127,11 @@ def request_forwarding(
     return forwarding_out(db, flows.request_forwarding(db, actor=principal, incident_id=incident_id, data=body))
 
 
-@router.post("/nis2/forwarding-requests/{forwarding_id}/forward", operation_id="forward_notification",
-             response_model=ForwardingOut)  # fmt: skip
+@router.post(
+    "/nis2/forwarding-requests/{forwarding_id}/forward",
+    operation_id="forward_notification",
+    response_model=ForwardingOut,
+)
 def forward(forwarding_id: str, db: DB, principal: CurrentPrincipal) -> ForwardingOut:
     """NIS2 Art. 23(8): the SPOC named on the request forwards: the SPOCs of the Member States named become readers
     of the incident. Only that SPOC may (403 for another Member State's SPOC or any other organisation)."""
@@ -113,8 +150,9 @@ def preview_summary(
     return SummaryFigures.model_validate(flows.quarterly_figures(db, actor=principal, quarter=quarter))
 
 
-@router.post("/nis2/quarterly-summaries", status_code=201, operation_id="submit_quarterly_summary",
-             response_model=SummaryOut)  # fmt: skip
+@router.post(
+    "/nis2/quarterly-summaries", status_code=201, operation_id="submit_quarterly_summary", response_model=SummaryOut
+)
 def submit_summary(body: QuarterIn, db: DB, principal: CurrentPrincipal) -> SummaryOut:
     """NIS2 Art. 23(9): submit the quarter's summary to ENISA: stored as an object (TLP:AMBER+STRICT) shared with
     ENISA. Submitting again for the same quarter supersedes the earlier submission."""

@@ -101,19 +101,24 @@ def compute(session: Session, *, sitrep: Sitrep, build: int, scale: list[str]) -
     kept = inputs.restricted_to(shared | {o.id for o in inputs.observables})
     picture = aggregate.build(sitrep.level, kept, scale)
     ids = sorted(shared)
-    return AudienceFigures(ids, picture, sorted({r.org_id for r in readers if r.org_id}),
-                           digest_of(ids, picture.as_dict()))  # fmt: skip
+    return AudienceFigures(
+        ids, picture, sorted({r.org_id for r in readers if r.org_id}), digest_of(ids, picture.as_dict())
+    )
 
 
 def _frozen(session: Session, sitrep_id: str, build: int) -> aggregate.Inputs:
     """Every frozen source of a build; the caller keeps only the shared ones."""
     items: dict[str, list[Any]] = {sources.CONTRIBUTION: [], sources.INCIDENT: [], sources.OBSERVABLE: []}
-    rows = session.execute(select(SitrepSource.kind, SitrepSource.data).where(
-        SitrepSource.sitrep_id == sitrep_id, SitrepSource.build == build))  # fmt: skip
+    rows = session.execute(
+        select(SitrepSource.kind, SitrepSource.data).where(
+            SitrepSource.sitrep_id == sitrep_id, SitrepSource.build == build
+        )
+    )
     for kind, data in rows:
         items[kind].append(sources.thaw_one(kind, data))
-    return aggregate.Inputs(tuple(items[sources.CONTRIBUTION]), tuple(items[sources.INCIDENT]),
-                            tuple(items[sources.OBSERVABLE]))  # fmt: skip
+    return aggregate.Inputs(
+        tuple(items[sources.CONTRIBUTION]), tuple(items[sources.INCIDENT]), tuple(items[sources.OBSERVABLE])
+    )
 
 
 def restrict(inputs: aggregate.Inputs, source_ids: list[str]) -> aggregate.Inputs:

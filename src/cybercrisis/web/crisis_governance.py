@@ -66,8 +66,14 @@ def set_commission_role(
     try:
         if not rationale.strip():
             raise InvalidInput("say why (NIS2 Art. 16(2))", errors=[{"field": "rationale", "message": "say why"}])
-        service.set_commission_role(db, actor=principal, crisis_id=crisis_id, role=role, rationale=rationale.strip(),
-                                    settings=_settings(request))  # fmt: skip
+        service.set_commission_role(
+            db,
+            actor=principal,
+            crisis_id=crisis_id,
+            role=role,
+            rationale=rationale.strip(),
+            settings=_settings(request),
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "commission-role", exc, values)
     return _back(crisis_id, "commission-role", "overview")

@@ -56,8 +56,9 @@ def context(db: Session, principal: Principal, incident: Incident, form: FormSta
     }
 
 
-def _render_failed(request: Request, db: DB, principal: Principal, incident_id: str, exc: Exception,
-                   values: dict[str, Any]) -> Response:  # fmt: skip
+def _render_failed(
+    request: Request, db: DB, principal: Principal, incident_id: str, exc: Exception, values: dict[str, Any]
+) -> Response:
     from cybercrisis.web.incident_page import render_incident
 
     db.rollback()
@@ -87,11 +88,21 @@ def inform(
     withheld_reason: Annotated[str, Form(max_length=5_000)] = "",
 ) -> Response:
     check_csrf(request, db, csrf_token)
-    values = {"member_states": member_states, "enisa": enisa, "share_incident": share_incident, "summary": summary,
-              "withheld_reason": withheld_reason}  # fmt: skip
+    values = {
+        "member_states": member_states,
+        "enisa": enisa,
+        "share_incident": share_incident,
+        "summary": summary,
+        "withheld_reason": withheld_reason,
+    }
     try:
-        data = InformIn(member_states=split_list(member_states), enisa=bool(enisa), share_incident=bool(share_incident),
-                        summary=summary, withheld_reason=withheld_reason)  # fmt: skip
+        data = InformIn(
+            member_states=split_list(member_states),
+            enisa=bool(enisa),
+            share_incident=bool(share_incident),
+            summary=summary,
+            withheld_reason=withheld_reason,
+        )
         flows.inform_member_states(db, actor=principal, incident_id=incident_id, data=data)
     except (ValidationError, InvalidInput, Conflict, PermissionDenied) as exc:
         return _render_failed(request, db, principal, incident_id, exc, values)

@@ -45,8 +45,9 @@ def downgrade() -> None:
             try:
                 plain = secretbox.reveal(settings, purposes[table], value)
             except secretbox.Unreadable as exc:
-                raise RuntimeError(f"{table} {pk}: {exc}; downgrade with the server's CYBERCRISIS_SECRET_KEY or "
-                                   "data directory") from None  # fmt: skip
+                raise RuntimeError(
+                    f"{table} {pk}: {exc}; downgrade with the server's CYBERCRISIS_SECRET_KEY or data directory"
+                ) from None
             conn.execute(sa.text(f"UPDATE {table} SET {column} = :v WHERE id = :id"), {"v": plain, "id": pk})  # noqa: S608
     if conn.dialect.name != "postgresql":
         return

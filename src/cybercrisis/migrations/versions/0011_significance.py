@@ -39,18 +39,21 @@ def upgrade() -> None:
         sa.Column("decided_by_id", sa.String(length=120), nullable=True),
         sa.Column("decided_by_org_id", sa.String(length=120), nullable=True),
         sa.ForeignKeyConstraint(
-            ["incident_id"], ["incidents.id"], name=op.f("fk_significance_decisions_incident_id_incidents"),
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_significance_decisions_incident_id_incidents"),
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["decided_by_id"], ["users.id"], name=op.f("fk_significance_decisions_decided_by_id_users")
         ),
         sa.ForeignKeyConstraint(
-            ["decided_by_org_id"], ["organisations.id"],
+            ["decided_by_org_id"],
+            ["organisations.id"],
             name=op.f("fk_significance_decisions_decided_by_org_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_significance_decisions")),
-    )  # fmt: skip
+    )
     op.create_index(
         op.f("ix_significance_decisions_incident_id"), "significance_decisions", ["incident_id"], unique=False
     )
@@ -75,20 +78,30 @@ def _existing() -> None:
     incidents = sa.table("incidents", sa.column("id"), sa.column("significance"), sa.column("exercise"))
     op.execute(incidents.update().where(reported).values(significance="significant"))
     decisions = sa.table(
-        "significance_decisions", sa.column("incident_id"), sa.column("value"), sa.column("previous"),
-        sa.column("reason"), sa.column("suggestion", sa.JSON()), sa.column("decided_at"),
-    )  # fmt: skip
+        "significance_decisions",
+        sa.column("incident_id"),
+        sa.column("value"),
+        sa.column("previous"),
+        sa.column("reason"),
+        sa.column("suggestion", sa.JSON()),
+        sa.column("decided_at"),
+    )
     op.execute(
         decisions.insert().from_select(
             ["incident_id", "value", "previous", "reason", "suggestion", "decided_at"],
             sa.select(
-                incidents.c.id, sa.literal("significant"), sa.literal("reported"),
-                sa.literal("migration 0011: an early warning or incident notification had been submitted under "
-                           "NIS2 Art. 23(4), which Art. 23(1) asks for significant incidents only"),
-                sa.literal({}, sa.JSON()), now,
+                incidents.c.id,
+                sa.literal("significant"),
+                sa.literal("reported"),
+                sa.literal(
+                    "migration 0011: an early warning or incident notification had been submitted under "
+                    "NIS2 Art. 23(4), which Art. 23(1) asks for significant incidents only"
+                ),
+                sa.literal({}, sa.JSON()),
+                now,
             ).where(incidents.c.significance == "significant"),
         )
-    )  # fmt: skip
+    )
     op.execute(
         "UPDATE incident_reports SET due_at = NULL WHERE submitted_at IS NULL AND incident_id IN "
         "(SELECT id FROM incidents WHERE significance <> 'significant' OR exercise = true)"

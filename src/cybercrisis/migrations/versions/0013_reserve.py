@@ -33,9 +33,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("transmitted_at", cybercrisis.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("response_due_at", cybercrisis.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
-            batch_op.f("fk_assistance_requests_transmitted_by_org_id_organisations"), "organisations",
-            ["transmitted_by_org_id"], ["id"],
-        )  # fmt: skip
+            batch_op.f("fk_assistance_requests_transmitted_by_org_id_organisations"),
+            "organisations",
+            ["transmitted_by_org_id"],
+            ["id"],
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_assistance_requests_transmitted_by_id_users"), "users", ["transmitted_by_id"], ["id"]
         )
@@ -49,8 +51,9 @@ def upgrade() -> None:
         sa.column("transmitted_at", cybercrisis.db.UTCDateTime(timezone=True)),
     )
     conn = op.get_bind()
-    for row in conn.execute(sa.select(requests.c.id, requests.c.owner_org_id, requests.c.created_at,
-                                      requests.c.recipients)).all():  # fmt: skip
+    for row in conn.execute(
+        sa.select(requests.c.id, requests.c.owner_org_id, requests.c.created_at, requests.c.recipients)
+    ).all():
         if isinstance(row.recipients, dict) and row.recipients.get("reserve"):
             conn.execute(
                 requests.update()
@@ -65,6 +68,11 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_assistance_requests_transmitted_by_org_id_organisations"), type_="foreignkey"
         )
-        for column in ("response_due_at", "transmitted_at", "transmitted_by_id", "transmitted_by_org_id",
-                       "potential_impact"):  # fmt: skip
+        for column in (
+            "response_due_at",
+            "transmitted_at",
+            "transmitted_by_id",
+            "transmitted_by_org_id",
+            "potential_impact",
+        ):
             batch_op.drop_column(column)

@@ -86,8 +86,9 @@ def upgrade() -> None:
     # role "in other cases", Art. 16(2)); every existing escalation gets empty any_of / consult lists, i.e. exactly
     # the all-must-agree rule it was proposed under.
     with op.batch_alter_table("crises", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("commission_role", sa.String(length=16), nullable=False,
-                                      server_default="observer"))  # fmt: skip
+        batch_op.add_column(
+            sa.Column("commission_role", sa.String(length=16), nullable=False, server_default="observer")
+        )
     with op.batch_alter_table("escalations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("any_of", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.add_column(sa.Column("consult", sa.JSON(), nullable=False, server_default="[]"))
@@ -100,16 +101,25 @@ def upgrade() -> None:
         sa.Column("recorded_by_org_id", sa.String(length=120), nullable=False),
         sa.Column("recorded_by_id", sa.String(length=120), nullable=True),
         sa.Column("at", cybercrisis.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["escalation_id"], ["escalations.id"],
-                                name=op.f("fk_escalation_consultations_escalation_id_escalations"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["org_id"], ["organisations.id"],
-                                name=op.f("fk_escalation_consultations_org_id_organisations")),
-        sa.ForeignKeyConstraint(["recorded_by_org_id"], ["organisations.id"],
-                                name=op.f("fk_escalation_consultations_recorded_by_org_id_organisations")),
-        sa.ForeignKeyConstraint(["recorded_by_id"], ["users.id"],
-                                name=op.f("fk_escalation_consultations_recorded_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["escalation_id"],
+            ["escalations.id"],
+            name=op.f("fk_escalation_consultations_escalation_id_escalations"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"], ["organisations.id"], name=op.f("fk_escalation_consultations_org_id_organisations")
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_org_id"],
+            ["organisations.id"],
+            name=op.f("fk_escalation_consultations_recorded_by_org_id_organisations"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"], ["users.id"], name=op.f("fk_escalation_consultations_recorded_by_id_users")
+        ),
         sa.PrimaryKeyConstraint("escalation_id", "org_id", name=op.f("pk_escalation_consultations")),
-    )  # fmt: skip
+    )
     # --- end of part G
 
 
