@@ -189,12 +189,22 @@ def _incidents(engine: Engine, org_ids: list[str]) -> list[str]:
     ids = [new_id("incident") for _ in range(INCIDENTS)]
     rows = [
         {
-            "id": ids[i], "owner_org_id": org_ids[org_of(i)], "tlp": "green", "title": f"Correlation bench {i}",
-            "aware_at": aware, "status": "new", "pap": "amber", "tags": [], "facts": {}, "version": 1,
-            "exercise": False, "created_at": now, "modified_at": now,
+            "id": ids[i],
+            "owner_org_id": org_ids[org_of(i)],
+            "tlp": "green",
+            "title": f"Correlation bench {i}",
+            "aware_at": aware,
+            "status": "new",
+            "pap": "amber",
+            "tags": [],
+            "facts": {},
+            "version": 1,
+            "exercise": False,
+            "created_at": now,
+            "modified_at": now,
         }
         for i in range(INCIDENTS)
-    ]  # fmt: skip
+    ]
     with engine.begin() as conn:
         conn.execute(insert(Incident), rows)
     return ids

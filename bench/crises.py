@@ -226,8 +226,12 @@ def post_crises(client: httpx.Client, actors: Actors, now: datetime) -> Crises:
             "tlp": "amber",
         }
         cid: str = _post(client, "/api/v1/crises", token, body)["id"]
-        esc = _post(client, f"/api/v1/crises/{cid}/escalations", token,
-                    {"to": "eu-cyclone", "rationale": "Operational coordination is needed."})  # fmt: skip
+        esc = _post(
+            client,
+            f"/api/v1/crises/{cid}/escalations",
+            token,
+            {"to": "eu-cyclone", "rationale": "Operational coordination is needed."},
+        )
         if esc["state"] != "done":
             raise BenchFailure(f"the escalation to EU-CyCLONe is {esc['state']}, not done")
         return cid
@@ -269,30 +273,57 @@ def seed_assistance(engine: Engine, crises: Crises, now: datetime) -> None:
         owner = org_id_for_key(f"{cc.lower()}-csirt")
         rid = new_id("assistance-request")
         at = now - timedelta(hours=rng.uniform(1, 48))
-        requests.append({
-            "id": rid, "owner_org_id": owner, "created_by_id": None, "tlp": "amber", "version": 1, "exercise": False,
-            "created_at": at, "modified_at": at, "country": cc,
-            "crisis_id": crises.big if i < REQUESTS else crises.small,
-            "incident_ids": [crises.incidents[cc][i % INCIDENTS_PER_STATE]],
-            "needs": rng.sample(needs, 1 + i % 3), "description": "Ransomware in hospitals: forensic capacity needed.",
-            "affected_entity": f"Hospital group {i + 1}", "entity_type": "essential", "impact": "red",
-            "severity": "high", "spillover": "medium", "measures_taken": "Networks segmented, backups restored.",
-            "other_support": "", "urgency": urgencies[i % len(urgencies)],
-            "recipients": {"organisations": [], "communities": ["csirts-network"], "reserve": i % 4 == 0},
-            "state": states[i % len(states)],
-            "support_started_at": at + timedelta(hours=2) if states[i % len(states)] == "in-support" else None,
-        })  # fmt: skip
+        requests.append(
+            {
+                "id": rid,
+                "owner_org_id": owner,
+                "created_by_id": None,
+                "tlp": "amber",
+                "version": 1,
+                "exercise": False,
+                "created_at": at,
+                "modified_at": at,
+                "country": cc,
+                "crisis_id": crises.big if i < REQUESTS else crises.small,
+                "incident_ids": [crises.incidents[cc][i % INCIDENTS_PER_STATE]],
+                "needs": rng.sample(needs, 1 + i % 3),
+                "description": "Ransomware in hospitals: forensic capacity needed.",
+                "affected_entity": f"Hospital group {i + 1}",
+                "entity_type": "essential",
+                "impact": "red",
+                "severity": "high",
+                "spillover": "medium",
+                "measures_taken": "Networks segmented, backups restored.",
+                "other_support": "",
+                "urgency": urgencies[i % len(urgencies)],
+                "recipients": {"organisations": [], "communities": ["csirts-network"], "reserve": i % 4 == 0},
+                "state": states[i % len(states)],
+                "support_started_at": at + timedelta(hours=2) if states[i % len(states)] == "in-support" else None,
+            }
+        )
         shares.append({"object_id": rid, "kind": "community", "target": "csirts-network", "added_by_org_id": owner})
         for k in range(OFFERS_PER_REQUEST):
             other = AUTHOR_STATES[(i + 1 + k) % len(AUTHOR_STATES)]
             offerer = org_id_for_key(f"{other.lower()}-csirt")
             oid = new_id("assistance-offer")
-            offers.append({
-                "id": oid, "owner_org_id": offerer, "created_by_id": None, "tlp": "amber+strict", "version": 1,
-                "exercise": False, "created_at": at + timedelta(minutes=30), "modified_at": at + timedelta(minutes=30),
-                "request_id": rid, "capability": rng.choice(needs), "people": 1 + k, "available_from": at,
-                "conditions": "", "state": "offered",
-            })  # fmt: skip
+            offers.append(
+                {
+                    "id": oid,
+                    "owner_org_id": offerer,
+                    "created_by_id": None,
+                    "tlp": "amber+strict",
+                    "version": 1,
+                    "exercise": False,
+                    "created_at": at + timedelta(minutes=30),
+                    "modified_at": at + timedelta(minutes=30),
+                    "request_id": rid,
+                    "capability": rng.choice(needs),
+                    "people": 1 + k,
+                    "available_from": at,
+                    "conditions": "",
+                    "state": "offered",
+                }
+            )
             shares.append({"object_id": oid, "kind": "organisation", "target": owner, "added_by_org_id": offerer})
     with engine.begin() as conn:
         conn.execute(insert(AssistanceRequest), requests)
@@ -406,8 +437,12 @@ def check_room(base_url: str, crises: Crises, token: str, cookie: dict[str, str]
     data = json.loads(body)
     seen = {k: len(data[k]) for k in ("incidents", "decisions", "actions", "assistance_requests", "timeline")}
     # One decision more than posted: the escalation to EU-CyCLONe is one.
-    want = {"incidents": len(AUTHOR_STATES) * INCIDENTS_PER_STATE, "decisions": DECISIONS + 1, "actions": ACTIONS,
-            "assistance_requests": REQUESTS}  # fmt: skip
+    want = {
+        "incidents": len(AUTHOR_STATES) * INCIDENTS_PER_STATE,
+        "decisions": DECISIONS + 1,
+        "actions": ACTIONS,
+        "assistance_requests": REQUESTS,
+    }
     wrong = {k: (seen[k], v) for k, v in want.items() if seen[k] != v}
     if wrong:
         raise BenchFailure(f"the crisis room does not match the data (seen, expected): {wrong}")
@@ -428,12 +463,21 @@ def check_room(base_url: str, crises: Crises, token: str, cookie: dict[str, str]
     }
 
 
-def _wrk_once(url: str, headers: dict[str, str], connections: int, seconds: int, script: Path, *,
-              warmup: bool = False) -> tuple[load.LoadResult, float] | None:  # fmt: skip
+def _wrk_once(
+    url: str, headers: dict[str, str], connections: int, seconds: int, script: Path, *, warmup: bool = False
+) -> tuple[load.LoadResult, float] | None:
     exe = load.wrk_path()
     assert exe is not None
-    cmd = [exe, "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={load.WRK_TIMEOUT}", "--latency",
-           "-s", str(script)]  # fmt: skip
+    cmd = [
+        exe,
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={load.WRK_TIMEOUT}",
+        "--latency",
+        "-s",
+        str(script),
+    ]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(url)
@@ -446,8 +490,9 @@ def _wrk_once(url: str, headers: dict[str, str], connections: int, seconds: int,
     return load.parse_wrk(done.stdout), pct.get(95.0, float("nan"))
 
 
-def measure(generator: str, url: str, headers: dict[str, str], connections: int, seconds: int, warmup: int,
-            workdir: Path) -> Measured:  # fmt: skip
+def measure(
+    generator: str, url: str, headers: dict[str, str], connections: int, seconds: int, warmup: int, workdir: Path
+) -> Measured:
     if generator != "wrk":
         result = load.run(generator, url, headers=headers, connections=connections, seconds=seconds, warmup=warmup)
         return Measured(result, None)
@@ -471,8 +516,16 @@ def _drain(url: str, headers: dict[str, str]) -> None:
         raise BenchFailure(f"GET {url} answered {status} after a run")
 
 
-def bench_load(srv: BenchServer, crises: Crises, token: str, cookie: dict[str, str], page: bool, args: Any,
-               generator: str, out: Console) -> dict[str, Any]:  # fmt: skip
+def bench_load(
+    srv: BenchServer,
+    crises: Crises,
+    token: str,
+    cookie: dict[str, str],
+    page: bool,
+    args: Any,
+    generator: str,
+    out: Console,
+) -> dict[str, Any]:
     api = ("GET /api/v1/crises/{id} (Bearer)", f"/api/v1/crises/{crises.big}", _bearer(token))
     room_page = ("GET /crises/{id} (room page, cookie)", f"/crises/{crises.big}", cookie)
     plan: list[tuple[str, str, str, dict[str, str], int]] = []
@@ -481,8 +534,9 @@ def bench_load(srv: BenchServer, crises: Crises, token: str, cookie: dict[str, s
         plan.append((f"api@{c}", *api, c))
         if page:
             plan.append((f"page@{c}", *room_page, c))
-    plan.append((f"baseline_again@{LOAD_CONNECTIONS[0]}", "GET /healthz (baseline again)", "/healthz", {},
-                 LOAD_CONNECTIONS[0]))  # fmt: skip
+    plan.append(
+        (f"baseline_again@{LOAD_CONNECTIONS[0]}", "GET /healthz (baseline again)", "/healthz", {}, LOAD_CONNECTIONS[0])
+    )
     measured: dict[str, Measured] = {}
     rows: list[dict[str, Any]] = []
     for key, label, path, headers, c in plan:
@@ -506,12 +560,20 @@ def bench_load(srv: BenchServer, crises: Crises, token: str, cookie: dict[str, s
         if not row["key"].startswith("baseline") and c == AIM_CONNECTIONS:
             # p95 from wrk; with the Python generator only p99 (>= p95) is known, so a p99 under the aim passes
             p = m.p95_ms if m.p95_ms is not None else m.result.p99_ms
-            row["p95_aim"] = {"max_ms": AIM_P95_MS, "pass": p < AIM_P95_MS,
-                              "measured": "p95" if m.p95_ms is not None else "p99"}  # fmt: skip
+            row["p95_aim"] = {
+                "max_ms": AIM_P95_MS,
+                "pass": p < AIM_P95_MS,
+                "measured": "p95" if m.p95_ms is not None else "p99",
+            }
     b0 = measured[f"baseline@{first}"].result.rps
     drift = (measured[f"baseline_again@{first}"].result.rps - b0) / b0 if b0 else 0.0
-    return {"seconds": args.duration, "warmup_s": args.warmup, "results": rows,
-            "baseline_rps": {str(c): v for c, v in base.items()}, "baseline_drift": drift}  # fmt: skip
+    return {
+        "seconds": args.duration,
+        "warmup_s": args.warmup,
+        "results": rows,
+        "baseline_rps": {str(c): v for c, v in base.items()},
+        "baseline_drift": drift,
+    }
 
 
 # --- the suite ------------------------------------------------------------------------------------------------------
@@ -553,9 +615,12 @@ def bench_backend(args: Any, generator: str, postgres_url: str | None, out: Cons
                 f"  ENISA's room: {seen['incidents']} incidents, {seen['decisions']} decisions, {seen['actions']} "
                 f"actions ({seen['overdue_actions']} overdue), {seen['assistance_requests']} assistance requests, "
                 f"{seen['timeline']} timeline entries; level {seen['level']}; API {seen['api_bytes'] / 1e3:.0f} kB, "
-                + (f"page {seen['page_bytes'] / 1e3:.0f} kB" if page else
-                   f"[yellow]page not measured[/yellow]: GET /crises/{{id}} answered {seen['page_status']}")
-            )  # fmt: skip
+                + (
+                    f"page {seen['page_bytes'] / 1e3:.0f} kB"
+                    if page
+                    else f"[yellow]page not measured[/yellow]: GET /crises/{{id}} answered {seen['page_status']}"
+                )
+            )
             queries = count_queries(srv, settings, crises, token, cookie, page)
             out.print("  " + _queries_line(queries))
             measured = bench_load(srv, crises, token, cookie, page, args, generator, out)
@@ -592,8 +657,10 @@ def verdict(ok: bool) -> str:
 
 
 def _queries_line(q: dict[str, Any]) -> str:
-    parts = [f"room() alone {q['room_big']} (small crisis {q['room_small']})",
-             f"GET /api/v1/crises/{{id}} {q['api_big']} ({q['api_small']})"]  # fmt: skip
+    parts = [
+        f"room() alone {q['room_big']} (small crisis {q['room_small']})",
+        f"GET /api/v1/crises/{{id}} {q['api_big']} ({q['api_small']})",
+    ]
     if "page_big" in q:
         parts.append(f"GET /crises/{{id}} {q['page_big']} ({q['page_small']})")
     else:
@@ -673,8 +740,11 @@ def print_tables(res: dict[str, Any], args: Any, generator: str, out: Console) -
 
 def misses(res: dict[str, Any]) -> list[str]:
     name = res["backend"]
-    out = [f"{name}: {row['label']} p95 at {row['connections']}"
-           for row in res["load"]["results"] if "p95_aim" in row and not row["p95_aim"]["pass"]]  # fmt: skip
+    out = [
+        f"{name}: {row['label']} p95 at {row['connections']}"
+        for row in res["load"]["results"]
+        if "p95_aim" in row and not row["p95_aim"]["pass"]
+    ]
     if res["data"]["page_status"] == 404:
         out.append(f"{name}: crisis room page not available (GET /crises/{{id}} answered 404)")
     if not res["queries"]["no_n_plus_1"]:

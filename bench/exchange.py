@@ -41,14 +41,20 @@ def generated_bundle(n: int) -> dict[str, Any]:
     base = uuid.UUID("6f0b2a52-8f3c-4d8e-9c1a-2b7d5e4f0a10")
     objects = [
         {
-            "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid5(base, str(i))}",
-            "created": "2026-11-20T08:00:00.000Z", "modified": "2026-11-20T08:00:00.000Z",
-            "name": f"C2 address {i}", "pattern": f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']",
-            "pattern_type": "stix", "valid_from": "2026-11-20T08:00:00Z", "indicator_types": ["malicious-activity"],
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--{uuid.uuid5(base, str(i))}",
+            "created": "2026-11-20T08:00:00.000Z",
+            "modified": "2026-11-20T08:00:00.000Z",
+            "name": f"C2 address {i}",
+            "pattern": f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']",
+            "pattern_type": "stix",
+            "valid_from": "2026-11-20T08:00:00Z",
+            "indicator_types": ["malicious-activity"],
             "object_marking_refs": [GREEN],
         }
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return {"type": "bundle", "id": f"bundle--{uuid.uuid5(base, 'bundle')}", "objects": objects}
 
 
@@ -70,9 +76,15 @@ def _in_process(database_url: str, objects: list[dict[str, Any]], origin: str) -
     finally:
         session.close()
         engine.dispose()
-    return {"objects": len(objects), "imported": result.imported, "unchanged": result.unchanged,
-            "rejected": len(result.rejected), "custom": result.custom, "seconds": round(seconds, 3),
-            "objects_per_s": round(len(objects) / seconds) if seconds else 0}  # fmt: skip
+    return {
+        "objects": len(objects),
+        "imported": result.imported,
+        "unchanged": result.unchanged,
+        "rejected": len(result.rejected),
+        "custom": result.custom,
+        "seconds": round(seconds, 3),
+        "objects_per_s": round(len(objects) / seconds) if seconds else 0,
+    }
 
 
 def _process(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
@@ -125,10 +137,19 @@ def bench_backend(args: Any, postgres_url: str | None, out: Console) -> dict[str
             # End to end, the re-import (everything read, parsed and checked, nothing written): a first import
             # would need new ids, and its in-process figure is above.
             cli_wall, cli_rss, code = _process([cli, "import", "stix", str(file_path), "--as", IMPORTER], env)
-            rows.append({"name": name, "size_mb": round(file_path.stat().st_size / 1e6, 1), "first": first,
-                         "again": again, "parse_only_s": round(parse_wall, 2), "parse_only_rss_mib": parse_rss // 1024,
-                         "cli_reimport_s": round(cli_wall, 2), "cli_reimport_rss_mib": cli_rss // 1024,
-                         "cli_exit": code})  # fmt: skip
+            rows.append(
+                {
+                    "name": name,
+                    "size_mb": round(file_path.stat().st_size / 1e6, 1),
+                    "first": first,
+                    "again": again,
+                    "parse_only_s": round(parse_wall, 2),
+                    "parse_only_rss_mib": parse_rss // 1024,
+                    "cli_reimport_s": round(cli_wall, 2),
+                    "cli_reimport_rss_mib": cli_rss // 1024,
+                    "cli_exit": code,
+                }
+            )
         from cybercrisis.db import make_engine
 
         engine = make_engine(backend.database_url, pool=False)
@@ -142,8 +163,10 @@ def bench_backend(args: Any, postgres_url: str | None, out: Console) -> dict[str
 
 
 def print_tables(res: dict[str, Any], out: Console) -> None:
-    t = Table(title=f"{res['backend']}: STIX import into the object store ({res['stored']:,} object versions stored)",
-              title_justify="left")  # fmt: skip
+    t = Table(
+        title=f"{res['backend']}: STIX import into the object store ({res['stored']:,} object versions stored)",
+        title_justify="left",
+    )
     for col in (
         "bundle",
         "MB",
@@ -160,19 +183,27 @@ def print_tables(res: dict[str, Any], out: Console) -> None:
         t.add_row(
             f"{r['name']} ({first['objects']:,}; imported {first['imported']:,}, custom {first['custom']:,}, "
             f"rejected {first['rejected']})",
-            str(r["size_mb"]), f"{first['objects_per_s']:,} ({first['seconds']} s)",
-            f"{again['objects_per_s']:,} ({again['seconds']} s)", "[green]met[/green]" if ok else "[red]MISS[/red]",
-            f"{r['cli_reimport_s']} / {r['cli_reimport_rss_mib']}", f"{r['parse_only_s']} / {r['parse_only_rss_mib']}",
-        )  # fmt: skip
+            str(r["size_mb"]),
+            f"{first['objects_per_s']:,} ({first['seconds']} s)",
+            f"{again['objects_per_s']:,} ({again['seconds']} s)",
+            "[green]met[/green]" if ok else "[red]MISS[/red]",
+            f"{r['cli_reimport_s']} / {r['cli_reimport_rss_mib']}",
+            f"{r['parse_only_s']} / {r['parse_only_rss_mib']}",
+        )
     out.print(t)
-    out.print("  obj/s: `ingest` alone in process (checking, storing, share rows, one audit entry), commit included; "
-              "the CLI re-imports (everything read, parsed and checked, nothing written) as a process, against a "
-              "process that only parses the file: the baseline of the same run.")  # fmt: skip
+    out.print(
+        "  obj/s: `ingest` alone in process (checking, storing, share rows, one audit entry), commit included; "
+        "the CLI re-imports (everything read, parsed and checked, nothing written) as a process, against a "
+        "process that only parses the file: the baseline of the same run."
+    )
 
 
 def misses(res: dict[str, Any]) -> list[str]:
-    return [f"{res['backend']}: import of {r['name']} under {AIM_OBJECTS_PER_S:,} objects/s"
-            for r in res["files"] if r["first"]["objects_per_s"] <= AIM_OBJECTS_PER_S]  # fmt: skip
+    return [
+        f"{res['backend']}: import of {r['name']} under {AIM_OBJECTS_PER_S:,} objects/s"
+        for r in res["files"]
+        if r["first"]["objects_per_s"] <= AIM_OBJECTS_PER_S
+    ]
 
 
 def failures(res: dict[str, Any]) -> list[str]:

@@ -151,10 +151,16 @@ def _python_body(phase: str, run: int, aware: str, n: int) -> bytes:
         else:
             items.append({"type": "domain-name", "value": f"shared-{m}.bench.example"})
     body = {
-        "title": f"{TITLE} {phase} 0-{n}", "description": "Created by make bench.", "tlp": "green",
-        "aware_at": aware, "countries": ["FR"], "sectors": ["health"], "rsit_class": "intrusions",
-        "rsit_type": "system-compromise", "observables": items,
-    }  # fmt: skip
+        "title": f"{TITLE} {phase} 0-{n}",
+        "description": "Created by make bench.",
+        "tlp": "green",
+        "aware_at": aware,
+        "countries": ["FR"],
+        "sectors": ["health"],
+        "rsit_class": "intrusions",
+        "rsit_type": "system-compromise",
+        "observables": items,
+    }
     return json.dumps(body).encode()
 
 
@@ -311,8 +317,12 @@ def _request(url: str, headers: dict[str, str], body: dict[str, Any] | None = No
 
 
 def _send_alert(srv: BenchServer, token: str, orgs: list[str], title: str) -> tuple[str, float]:
-    body = {"title": title, "body": "Benchmark early warning: no action needed.", "tlp": "green",
-            "recipients": {"organisations": orgs}}  # fmt: skip
+    body = {
+        "title": title,
+        "body": "Benchmark early warning: no action needed.",
+        "tlp": "green",
+        "recipients": {"organisations": orgs},
+    }
     t0 = time.perf_counter()
     status, answer = _request(srv.base_url + "/api/v1/alerts", {"Authorization": f"Bearer {token}"}, body)
     seconds = time.perf_counter() - t0
@@ -736,8 +746,11 @@ def misses(res: dict[str, Any]) -> list[str]:
     if not res["correlation"]["storage_linear"]["pass"]:
         out.append(f"{name}: storage not linear")
     ew = res["early_warning"]
-    for key, label in (("queue", "queueing"), ("job_runner", "delivery by the job runner"),
-                       ("in_process", "delivery in-process")):  # fmt: skip
+    for key, label in (
+        ("queue", "queueing"),
+        ("job_runner", "delivery by the job runner"),
+        ("in_process", "delivery in-process"),
+    ):
         if not ew[key]["aim"]["pass"]:
             out.append(f"{name}: early warning {label}")
     return out

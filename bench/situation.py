@@ -126,15 +126,47 @@ SSE_READERS = (COORDINATOR, FR_ANALYST, "analyst@de-csirt.bench.example", "analy
 
 # Rough population in millions, plus a floor so that small Member States report too.
 POPULATION = {
-    "AT": 9, "BE": 12, "BG": 6, "HR": 4, "CY": 1, "CZ": 11, "DK": 6, "EE": 1.4, "FI": 5.6, "FR": 68, "DE": 84,
-    "GR": 10, "HU": 10, "IE": 5, "IT": 59, "LV": 1.9, "LT": 2.8, "LU": 0.7, "MT": 0.5, "NL": 18, "PL": 37,
-    "PT": 10, "RO": 19, "SK": 5.4, "SI": 2.1, "ES": 48, "SE": 10.5,
-}  # fmt: skip
+    "AT": 9,
+    "BE": 12,
+    "BG": 6,
+    "HR": 4,
+    "CY": 1,
+    "CZ": 11,
+    "DK": 6,
+    "EE": 1.4,
+    "FI": 5.6,
+    "FR": 68,
+    "DE": 84,
+    "GR": 10,
+    "HU": 10,
+    "IE": 5,
+    "IT": 59,
+    "LV": 1.9,
+    "LT": 2.8,
+    "LU": 0.7,
+    "MT": 0.5,
+    "NL": 18,
+    "PL": 37,
+    "PT": 10,
+    "RO": 19,
+    "SK": 5.4,
+    "SI": 2.1,
+    "ES": 48,
+    "SE": 10.5,
+}
 COUNTRY_FLOOR = 3.0
 RSIT_WEIGHTS = {
-    "malicious-code": 20, "intrusions": 15, "availability": 15, "fraud": 14, "intrusion-attempts": 10,
-    "information-gathering": 8, "information-content-security": 8, "vulnerable": 5, "abusive-content": 3, "other": 2,
-}  # fmt: skip
+    "malicious-code": 20,
+    "intrusions": 15,
+    "availability": 15,
+    "fraud": 14,
+    "intrusion-attempts": 10,
+    "information-gathering": 8,
+    "information-content-security": 8,
+    "vulnerable": 5,
+    "abusive-content": 3,
+    "other": 2,
+}
 IMPACT_WEIGHTS = {"white": 30, "green": 30, "yellow": 25, "red": 10, None: 5}
 STATUS_WEIGHTS = {"new": 10, "triage": 10, "ongoing": 20, "contained": 15, "resolved": 25, "closed": 20}
 CONTRIBUTION_STATUS = ("normal",) * 14 + ("elevated",) * 7 + ("degraded",) * 4 + ("crisis",) * 2
@@ -300,9 +332,14 @@ class _Generator:
 
 
 TABLES = {
-    "incidents": Incident, "incident_countries": IncidentCountry, "incident_sectors": IncidentSector,
-    "shares": Share, "incident_reports": Report, "observables": Observable, "sightings": Sighting,
-}  # fmt: skip
+    "incidents": Incident,
+    "incident_countries": IncidentCountry,
+    "incident_sectors": IncidentSector,
+    "shares": Share,
+    "incident_reports": Report,
+    "observables": Observable,
+    "sightings": Sighting,
+}
 
 
 def seed_incidents(engine: Engine, now: datetime) -> Seeded:
@@ -739,8 +776,9 @@ async def _burst(url: str, headers: dict[str, str], n: int) -> list[float]:
         return list(await asyncio.gather(*(one() for _ in range(n))))
 
 
-def bench_herd(base_url: str, touch: Callable[[], object], cookie: dict[str, str], token: str, out: Console
-               ) -> dict[str, Any]:  # fmt: skip
+def bench_herd(
+    base_url: str, touch: Callable[[], object], cookie: dict[str, str], token: str, out: Console
+) -> dict[str, Any]:
     """What every open dashboard does after a change (situation.js refetches on each event): CONNECTIONS
     requests of one reader at once, right after the change, so all of them miss the cache together."""
     res: dict[str, Any] = {}
@@ -1196,8 +1234,14 @@ def _print_reports(res: dict[str, Any], out: Console) -> None:
     for level, lv in dr["levels"].items():
         src = lv["sources"]
         counts = [f"{sum(src.values()):,}", *(f"{src.get(k, 0):,}" for k in ("contribution", "incident", "observable"))]
-        t.add_row(f"POST /sitreps {level}", str(len(lv["runs_s"])), *counts, _ms(lv["median_s"]), _ms(lv["max_s"]),
-                  verdict(lv["aim"]["pass"]))  # fmt: skip
+        t.add_row(
+            f"POST /sitreps {level}",
+            str(len(lv["runs_s"])),
+            *counts,
+            _ms(lv["median_s"]),
+            _ms(lv["max_s"]),
+            verdict(lv["aim"]["pass"]),
+        )
     v, p, pdf = dr["view_technical"], res["published_view"], dr["pdf_political"]
     for label, row, shown in (
         ("GET /sitreps/{id} technical, ENISA", v, f"{v['sources']:,}"),
@@ -1259,8 +1303,12 @@ def _print_picture(res: dict[str, Any], generator: str, out: Console) -> None:
     ):
         t.add_row(label, f"{len(c[key]['runs_s'])}, one at a time", _ms(c[key]["median_s"]), _ms(c[key]["max_s"]))
     for key, label in (("api", "GET /api/v1/situation"), ("page", "GET /situation")):
-        t.add_row(f"{label}, {CONNECTIONS} at once after a change", f"{h[key]['requests']} at once",
-                  _ms(h[key]["p50_s"]), _ms(h[key]["max_s"]))  # fmt: skip
+        t.add_row(
+            f"{label}, {CONNECTIONS} at once after a change",
+            f"{h[key]['requests']} at once",
+            _ms(h[key]["p50_s"]),
+            _ms(h[key]["max_s"]),
+        )
     out.print(t)
     out.print(
         "  a change anywhere moves the audit head and so empties every reader's cached picture; open dashboards "

@@ -86,12 +86,18 @@ DRIFT_WARN = 0.15
 def indicator(tag: str, i: int) -> dict[str, Any]:
     """The i-th generated indicator of a set: a distinct, deterministic id, TLP:GREEN, an IPv4 pattern."""
     return {
-        "type": "indicator", "spec_version": "2.1", "id": f"indicator--{uuid.uuid5(NAMESPACE, f'{tag}:{i}')}",
-        "created": CREATED, "modified": CREATED, "name": f"Bench C2 address {tag} {i}",
-        "pattern": f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']", "pattern_type": "stix",
-        "valid_from": "2026-11-20T08:00:00Z", "indicator_types": ["malicious-activity"],
+        "type": "indicator",
+        "spec_version": "2.1",
+        "id": f"indicator--{uuid.uuid5(NAMESPACE, f'{tag}:{i}')}",
+        "created": CREATED,
+        "modified": CREATED,
+        "name": f"Bench C2 address {tag} {i}",
+        "pattern": f"[ipv4-addr:value = '10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}']",
+        "pattern_type": "stix",
+        "valid_from": "2026-11-20T08:00:00Z",
+        "indicator_types": ["malicious-activity"],
         "object_marking_refs": [GREEN],
-    }  # fmt: skip
+    }
 
 
 def bundle_file(path: Path, objects: list[dict[str, Any]]) -> Path:
@@ -125,8 +131,13 @@ def posts(workdir: Path) -> load.Post:
     def lua(phase: str) -> Path:
         path = workdir / f"taxii_post_{nonce}_{phase}.lua"
         script = _POST_LUA
-        for key, value in (("@N@", str(POST_OBJECTS)), ("@CREATED@", CREATED), ("@GREEN@", GREEN),
-                           ("@NONCE@", nonce), ("@PHASE@", _PHASES.get(phase, "0003"))):  # fmt: skip
+        for key, value in (
+            ("@N@", str(POST_OBJECTS)),
+            ("@CREATED@", CREATED),
+            ("@GREEN@", GREEN),
+            ("@NONCE@", nonce),
+            ("@PHASE@", _PHASES.get(phase, "0003")),
+        ):
             script = script.replace(key, value)
         path.write_text(script + _PERCENTILES_LUA)
         return path
@@ -135,13 +146,21 @@ def posts(workdir: Path) -> load.Post:
         objs = []
         for k in range(POST_OBJECTS):
             counter = (n - 1) * POST_OBJECTS + k + 1
-            objs.append({
-                "type": "indicator", "spec_version": "2.1", "created": CREATED, "modified": CREATED,
-                "pattern_type": "stix", "valid_from": "2026-11-20T08:00:00Z", "indicator_types": ["malicious-activity"],
-                "object_marking_refs": [GREEN], "name": f"Bench posted {counter}",
-                "id": f"indicator--{nonce}-{_PHASES.get(phase, '0003')}-4000-8000-{counter:012d}",
-                "pattern": "[ipv4-addr:value = '10.200.0.1']",
-            })  # fmt: skip
+            objs.append(
+                {
+                    "type": "indicator",
+                    "spec_version": "2.1",
+                    "created": CREATED,
+                    "modified": CREATED,
+                    "pattern_type": "stix",
+                    "valid_from": "2026-11-20T08:00:00Z",
+                    "indicator_types": ["malicious-activity"],
+                    "object_marking_refs": [GREEN],
+                    "name": f"Bench posted {counter}",
+                    "id": f"indicator--{nonce}-{_PHASES.get(phase, '0003')}-4000-8000-{counter:012d}",
+                    "pattern": "[ipv4-addr:value = '10.200.0.1']",
+                }
+            )
         return json.dumps({"objects": objs}).encode()
 
     return load.Post(lua=lua, body=body)
@@ -221,14 +240,28 @@ def next_token_at(client: httpx.Client, t: Target, pages: int, query: str = "") 
 # --- load runs --------------------------------------------------------------------------------------------------
 
 
-def measure(args: Any, generator: str, url: str, headers: dict[str, str], connections: int, workdir: Path,
-            post: load.Post | None = None) -> Measured:  # fmt: skip
+def measure(
+    args: Any,
+    generator: str,
+    url: str,
+    headers: dict[str, str],
+    connections: int,
+    workdir: Path,
+    post: load.Post | None = None,
+) -> Measured:
     """One run after a warm-up: GETs through the crises suite's runner (p95 from a Lua done(), drained after)."""
     if post is None:
         return crises_measure(generator, url, headers, connections, args.duration, args.warmup, workdir)
     if generator != "wrk":
-        result = load.run(generator, url, headers=headers, connections=connections, seconds=args.duration,
-                          warmup=args.warmup, post=post)  # fmt: skip
+        result = load.run(
+            generator,
+            url,
+            headers=headers,
+            connections=connections,
+            seconds=args.duration,
+            warmup=args.warmup,
+            post=post,
+        )
         return Measured(result, None)
     if args.warmup > 0:
         _wrk_once(url, headers, connections, args.warmup, post.lua("warmup"), warmup=True)
@@ -238,12 +271,26 @@ def measure(args: Any, generator: str, url: str, headers: dict[str, str], connec
 
 
 def row(key: str, label: str, c: int, m: Measured, per_request: int = 1) -> dict[str, Any]:
-    return {"key": key, "label": label, "connections": c, **m.result.as_dict(), "p95_ms": m.p95_ms,
-            "objects_per_s": m.result.rps * per_request}  # fmt: skip
+    return {
+        "key": key,
+        "label": label,
+        "connections": c,
+        **m.result.as_dict(),
+        "p95_ms": m.p95_ms,
+        "objects_per_s": m.result.rps * per_request,
+    }
 
 
-def run_plan(args: Any, generator: str, t: Target, plan: list[tuple[str, str, str, dict[str, str], bool]],
-             workdir: Path, out: Console, *, strict: bool) -> list[dict[str, Any]]:  # fmt: skip
+def run_plan(
+    args: Any,
+    generator: str,
+    t: Target,
+    plan: list[tuple[str, str, str, dict[str, str], bool]],
+    workdir: Path,
+    out: Console,
+    *,
+    strict: bool,
+) -> list[dict[str, Any]]:
     """(key, label, url, headers, post) at each of CONNECTIONS; `strict`: a failed request fails the run."""
     rows = []
     for c in CONNECTIONS:
@@ -259,16 +306,33 @@ def run_plan(args: Any, generator: str, t: Target, plan: list[tuple[str, str, st
                 if strict:
                     raise
                 out.print(f" [yellow]not measured[/yellow]: {escape(str(exc))[:160]}")
-                rows.append({"key": key, "label": label, "connections": c, "rps": 0.0, "objects_per_s": 0.0,
-                             "p50_ms": math.nan, "p95_ms": None, "p99_ms": math.nan, "non_2xx": 0,
-                             "socket_errors": 0, "requests": 0, "error": str(exc)[:300]})  # fmt: skip
+                rows.append(
+                    {
+                        "key": key,
+                        "label": label,
+                        "connections": c,
+                        "rps": 0.0,
+                        "objects_per_s": 0.0,
+                        "p50_ms": math.nan,
+                        "p95_ms": None,
+                        "p99_ms": math.nan,
+                        "non_2xx": 0,
+                        "socket_errors": 0,
+                        "requests": 0,
+                        "error": str(exc)[:300],
+                    }
+                )
                 continue
             r = row(key, label, c, m, POST_OBJECTS if is_post else 1)
-            out.print(f" {m.result.rps:,.1f} req/s, p50 {m.result.p50_ms:.1f} ms, p99 {m.result.p99_ms:.1f} ms"
-                      + (f" [yellow]({m.result.failed} failed)[/yellow]" if m.result.failed else ""))  # fmt: skip
+            out.print(
+                f" {m.result.rps:,.1f} req/s, p50 {m.result.p50_ms:.1f} ms, p99 {m.result.p99_ms:.1f} ms"
+                + (f" [yellow]({m.result.failed} failed)[/yellow]" if m.result.failed else "")
+            )
             if m.result.failed and strict:
-                raise BenchFailure(f"{t.name} {label}: {m.result.non_2xx} non-2xx answers and "
-                                   f"{m.result.socket_errors} socket errors {list(m.result.failures)}")  # fmt: skip
+                raise BenchFailure(
+                    f"{t.name} {label}: {m.result.non_2xx} non-2xx answers and "
+                    f"{m.result.socket_errors} socket errors {list(m.result.failures)}"
+                )
             rows.append(r)
     return rows
 
@@ -282,25 +346,42 @@ def medallion_data(objects: list[dict[str, Any]], base_url: str) -> dict[str, An
     start = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
     def collection(cid: str, title: str, objs: list[dict[str, Any]]) -> dict[str, Any]:
-        manifest = [{"id": o["id"], "version": o["modified"], "media_type": "application/stix+json;version=2.1",
-                     "date_added": (start + timedelta(microseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-                    for i, o in enumerate(objs)]  # fmt: skip
-        return {"id": cid, "title": title, "description": "", "can_read": True, "can_write": True,
-                "media_types": ["application/stix+json;version=2.1"], "objects": objs,
-                "manifest": manifest}  # fmt: skip
+        manifest = [
+            {
+                "id": o["id"],
+                "version": o["modified"],
+                "media_type": "application/stix+json;version=2.1",
+                "date_added": (start + timedelta(microseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            }
+            for i, o in enumerate(objs)
+        ]
+        return {
+            "id": cid,
+            "title": title,
+            "description": "",
+            "can_read": True,
+            "can_write": True,
+            "media_types": ["application/stix+json;version=2.1"],
+            "objects": objs,
+            "manifest": manifest,
+        }
 
     small = [
         collection(str(uuid.uuid5(NAMESPACE, f"medallion:{n}")), f"first {n}", objects[:n]) for n in MEDALLION_SMALL
     ]
     return {
-        "/discovery": {"title": "medallion (bench)", "description": "", "default": f"{base_url}/bench/",
-                       "api_roots": [f"{base_url}/bench/"]},
+        "/discovery": {
+            "title": "medallion (bench)",
+            "description": "",
+            "default": f"{base_url}/bench/",
+            "api_roots": [f"{base_url}/bench/"],
+        },
         "bench": {
             "information": {"title": "bench", "description": "", "versions": [TAXII], "max_content_length": 10485760},
             "status": [],
             "collections": [collection(MEDALLION_COLLECTION, "all", list(objects)), *small],
         },
-    }  # fmt: skip
+    }
 
 
 class Medallion:
@@ -314,12 +395,20 @@ class Medallion:
         data = workdir / "medallion-data.json"
         data.write_text(json.dumps(medallion_data(objects, self.base_url)))
         self.config = workdir / "medallion-config.json"
-        self.config.write_text(json.dumps({
-            "backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
-                        "filename": str(data), "session_timeout": 600},
-            "users": {MEDALLION_USER: self.password},
-            "taxii": {"max_page_size": max(FULL_PAGES)},
-        }))  # fmt: skip
+        self.config.write_text(
+            json.dumps(
+                {
+                    "backend": {
+                        "module": "medallion.backends.memory_backend",
+                        "module_class": "MemoryBackend",
+                        "filename": str(data),
+                        "session_timeout": 600,
+                    },
+                    "users": {MEDALLION_USER: self.password},
+                    "taxii": {"max_page_size": max(FULL_PAGES)},
+                }
+            )
+        )
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -327,8 +416,9 @@ class Medallion:
         exe = Path(sys.executable).with_name("medallion")
         self._log = (self.workdir / "medallion.log").open("wb")
         cmd = [str(exe), "--host", HOST, "--port", str(self.port), "--log-level", "WARN", str(self.config)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -360,8 +450,14 @@ class Medallion:
         return basic(MEDALLION_USER, self.password)
 
     def target(self, collection: str = MEDALLION_COLLECTION) -> Target:
-        return Target("medallion", self.base_url, f"{self.base_url}/bench/collections/{collection}/",
-                      f"{self.base_url}/taxii2/", self.headers, self.headers)  # fmt: skip
+        return Target(
+            "medallion",
+            self.base_url,
+            f"{self.base_url}/bench/collections/{collection}/",
+            f"{self.base_url}/taxii2/",
+            self.headers,
+            self.headers,
+        )
 
     def settle(self, quiet_s: float = 3.0, cap_s: float = 300.0) -> None:
         """Wait until medallion has served what the load runs left queued (wrk gives up on requests at its timeout,
@@ -392,18 +488,23 @@ class Medallion:
         return "\n".join(path.read_text(errors="replace").splitlines()[-tail:]) if path.exists() else "(no output)"
 
 
-def bench_medallion(args: Any, generator: str, objects: list[dict[str, Any]], workdir: Path,
-                    out: Console) -> dict[str, Any]:  # fmt: skip
+def bench_medallion(
+    args: Any, generator: str, objects: list[dict[str, Any]], workdir: Path, out: Console
+) -> dict[str, Any]:
     from importlib.metadata import version
 
     with Medallion(workdir, objects) as med:
         t = med.target()
-        out.print(f"\n[bold]medallion {version('medallion')}[/bold] (memory backend, Flask development server) on "
-                  f"{med.base_url}: {len(objects):,} indicators in one collection")  # fmt: skip
+        out.print(
+            f"\n[bold]medallion {version('medallion')}[/bold] (memory backend, Flask development server) on "
+            f"{med.base_url}: {len(objects):,} indicators in one collection"
+        )
         sample = objects[len(objects) // 2]["id"]
-        plan = [("baseline", "GET /taxii2/ (discovery, baseline)", t.baseline, t.headers, False),
-                ("object", "GET one object", f"{t.collection}objects/{sample}/", t.headers, False),
-                ("post", f"POST {POST_OBJECTS} new objects", t.objects(), t.headers, True)]  # fmt: skip
+        plan = [
+            ("baseline", "GET /taxii2/ (discovery, baseline)", t.baseline, t.headers, False),
+            ("object", "GET one object", f"{t.collection}objects/{sample}/", t.headers, False),
+            ("post", f"POST {POST_OBJECTS} new objects", t.objects(), t.headers, True),
+        ]
         listings: list[dict[str, Any]] = []
         # First, on the idle server: a load run leaves requests queued that wrk gave up on, and they share the GIL.
         with httpx.Client(timeout=MEDALLION_CAP_S * 4) as client:
@@ -413,16 +514,26 @@ def bench_medallion(args: Any, generator: str, objects: list[dict[str, Any]], wo
                 ids, seconds, requests = paged_read(client, small, PAGE)
                 if sorted(ids) != sorted(o["id"] for o in objects[:n]):
                     raise BenchFailure(f"medallion: the paged read of its first {n} objects did not return them")
-                listings.append({"objects": n, "first_page_s": first, "full_read_s": seconds,
-                                 "full_read_objects_per_s": n / seconds, "full_read_requests": requests})  # fmt: skip
-                out.print(f"  medallion, collection of {n:,}: first page {first:.2f} s; full read (limit {PAGE}) "
-                          f"{n / seconds:,.0f} objects/s")  # fmt: skip
+                listings.append(
+                    {
+                        "objects": n,
+                        "first_page_s": first,
+                        "full_read_s": seconds,
+                        "full_read_objects_per_s": n / seconds,
+                        "full_read_requests": requests,
+                    }
+                )
+                out.print(
+                    f"  medallion, collection of {n:,}: first page {first:.2f} s; full read (limit {PAGE}) "
+                    f"{n / seconds:,.0f} objects/s"
+                )
         rows = run_plan(args, generator, t, plan, workdir, out, strict=False)
         med.settle()
         with httpx.Client(timeout=MEDALLION_CAP_S * 4) as client:
             # Last: the thread goes on computing after the cap, so medallion is stopped right after.
-            out.print(f"  medallion: one first page of all {len(objects):,} (capped at {MEDALLION_CAP_S:.0f} s) ...",
-                      end="")  # fmt: skip
+            out.print(
+                f"  medallion: one first page of all {len(objects):,} (capped at {MEDALLION_CAP_S:.0f} s) ...", end=""
+            )
             t0 = time.perf_counter()
             try:
                 client.get(t.objects(f"limit={PAGE}"), headers=t.headers, timeout=MEDALLION_CAP_S)
@@ -431,8 +542,15 @@ def bench_medallion(args: Any, generator: str, objects: list[dict[str, Any]], wo
             except httpx.TimeoutException:
                 full_first = None
                 out.print(f" no answer within {MEDALLION_CAP_S:.0f} s")
-        return {"version": version("medallion"), "objects": len(objects), "results": rows, "listings": listings,
-                "first_page_all_s": full_first, "cap_s": MEDALLION_CAP_S, "log": med.answers()}  # fmt: skip
+        return {
+            "version": version("medallion"),
+            "objects": len(objects),
+            "results": rows,
+            "listings": listings,
+            "first_page_all_s": full_first,
+            "cap_s": MEDALLION_CAP_S,
+            "log": med.answers(),
+        }
 
 
 # --- our server -------------------------------------------------------------------------------------------------
@@ -447,8 +565,7 @@ def make_user(engine: Engine, email: str, org_key: str, role: str = "analyst") -
 
     factory = make_sessionmaker(engine)
     with unit_of_work(factory) as s:
-        accounts.create_user(s, actor=SYSTEM, org_ref=org_id_for_key(org_key), email=email, roles=[role],
-                             password=None)  # fmt: skip
+        accounts.create_user(s, actor=SYSTEM, org_ref=org_id_for_key(org_key), email=email, roles=[role], password=None)
     with unit_of_work(factory) as s:
         token, _ = accounts.create_token(s, actor=SYSTEM, user_ref=email, name="bench", expires_days=1)
     return token
@@ -459,9 +576,14 @@ def community_count(engine: Engine) -> int:
     from cybercrisis.exchange.models import StixObject
 
     with engine.connect() as conn:
-        q = (select(func.count()).select_from(StixObject)
-             .join(Share, (Share.object_id == StixObject.share_id) & (Share.kind == "community")
-                   & (Share.target == COMMUNITY)))  # fmt: skip
+        q = (
+            select(func.count())
+            .select_from(StixObject)
+            .join(
+                Share,
+                (Share.object_id == StixObject.share_id) & (Share.kind == "community") & (Share.target == COMMUNITY),
+            )
+        )
         return int(conn.execute(q).scalar_one())
 
 
@@ -475,11 +597,28 @@ def _signed_chunk(data_dir: str, owner: str, lo: int, hi: int) -> list[dict[str,
     out = []
     for i in range(lo, hi):
         obj = indicator("bulk", i)
-        out.append({"id": obj["id"], "modified": modified, "type": "indicator", "spec_version": "2.1",
-                    "custom": False, "revoked": False, "data": obj, "tlp": "green", "owner_org_id": owner,
-                    "created_by_id": None, "exercise": False, "origin": "bench:bulk", "share_id": obj["id"],
-                    "latest": True, "origin_node": None, "shares": shares, "signed": True,
-                    "signature": node.sign(obj, owner, tlp="green", shares=shares, share_key=obj["id"])})  # fmt: skip
+        out.append(
+            {
+                "id": obj["id"],
+                "modified": modified,
+                "type": "indicator",
+                "spec_version": "2.1",
+                "custom": False,
+                "revoked": False,
+                "data": obj,
+                "tlp": "green",
+                "owner_org_id": owner,
+                "created_by_id": None,
+                "exercise": False,
+                "origin": "bench:bulk",
+                "share_id": obj["id"],
+                "latest": True,
+                "origin_node": None,
+                "shares": shares,
+                "signed": True,
+                "signature": node.sign(obj, owner, tlp="green", shares=shares, share_key=obj["id"]),
+            }
+        )
     return out
 
 
@@ -504,16 +643,18 @@ def bulk_load(engine: Engine, data_dir: Path, owner: str, lo: int, hi: int) -> B
     after = at
     bounds = [(s, min(s + BULK_CHUNK, hi)) for s in range(lo, hi, BULK_CHUNK)]
     with ProcessPoolExecutor(max_workers=2) as pool:
-        chunks: Iterator[list[dict[str, Any]]] = pool.map(_signed_chunk, *zip(
-            *((str(data_dir), owner, a, b) for a, b in bounds), strict=True))  # fmt: skip
+        chunks: Iterator[list[dict[str, Any]]] = pool.map(
+            _signed_chunk, *zip(*((str(data_dir), owner, a, b) for a, b in bounds), strict=True)
+        )
         for n, rows in enumerate(chunks):
             at += timedelta(milliseconds=1)
             if n == len(bounds) - 1:
                 after = at - timedelta(microseconds=1)
             for r in rows:
                 r["added_at"] = at
-            shares = [{"object_id": r["id"], "kind": "community", "target": COMMUNITY, "added_by_org_id": owner}
-                      for r in rows]  # fmt: skip
+            shares = [
+                {"object_id": r["id"], "kind": "community", "target": COMMUNITY, "added_by_org_id": owner} for r in rows
+            ]
             with engine.begin() as conn:
                 conn.execute(insert(StixObject.__table__), rows)  # type: ignore[arg-type]
                 conn.execute(insert(Share.__table__), shares)  # type: ignore[arg-type]
@@ -528,8 +669,14 @@ def our_target(srv: BenchServer, token: str) -> Target:
     from cybercrisis.exchange import taxii
 
     cid = taxii.collection_id("community", COMMUNITY)
-    return Target("ours", srv.base_url, f"{srv.base_url}/taxii2/cybercrisis/collections/{cid}/",
-                  f"{srv.base_url}/healthz", basic(READER, token), {})  # fmt: skip
+    return Target(
+        "ours",
+        srv.base_url,
+        f"{srv.base_url}/taxii2/cybercrisis/collections/{cid}/",
+        f"{srv.base_url}/healthz",
+        basic(READER, token),
+        {},
+    )
 
 
 def check_ours(client: httpx.Client, t: Target, objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -542,20 +689,30 @@ def check_ours(client: httpx.Client, t: Target, objects: list[dict[str, Any]]) -
     for limit in FULL_PAGES:
         ids, seconds, requests = paged_read(client, t, limit)
         if len(ids) != len(set(ids)) or set(ids) != want:
-            raise BenchFailure(f"ours: the paged read (limit {limit}) returned {len(ids)} objects "
-                               f"({len(set(ids) & want)} of the {len(want)} imported)")  # fmt: skip
+            raise BenchFailure(
+                f"ours: the paged read (limit {limit}) returned {len(ids)} objects "
+                f"({len(set(ids) & want)} of the {len(want)} imported)"
+            )
         reads[str(limit)] = {"seconds": seconds, "requests": requests, "objects_per_s": len(ids) / seconds}
     return reads
 
 
 def scale_plan(t: Target, deep_url: str, sample: str) -> list[tuple[str, str, str, dict[str, str], bool]]:
-    return [("first_page", f"GET objects limit={PAGE} (first page)", t.objects(f"limit={PAGE}"), t.headers, False),
-            ("deep_page", f"GET objects limit={PAGE} (deep page, next)", deep_url, t.headers, False),
-            ("object", "GET one object", f"{t.collection}objects/{sample}/", t.headers, False)]  # fmt: skip
+    return [
+        ("first_page", f"GET objects limit={PAGE} (first page)", t.objects(f"limit={PAGE}"), t.headers, False),
+        ("deep_page", f"GET objects limit={PAGE} (deep page, next)", deep_url, t.headers, False),
+        ("object", "GET one object", f"{t.collection}objects/{sample}/", t.headers, False),
+    ]
 
 
-def bench_ours(args: Any, generator: str, postgres_url: str | None, objects: list[dict[str, Any]], out: Console,
-               medallion: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def bench_ours(
+    args: Any,
+    generator: str,
+    postgres_url: str | None,
+    objects: list[dict[str, Any]],
+    out: Console,
+    medallion: dict[str, Any],
+) -> dict[str, Any]:
     from cybercrisis.db import make_engine
     from cybercrisis.directory.exchange import org_id_for_key
 
@@ -563,38 +720,50 @@ def bench_ours(args: Any, generator: str, postgres_url: str | None, objects: lis
     with BenchServer(postgres_url=postgres_url, data="none", env=env) as srv:
         srv.start()
         assert srv.backend is not None
-        out.print(f"\n[bold]{srv.backend.name}[/bold] (taxii suite): {srv.backend.display_url}; server pid {srv.pid} "
-                  f"on {srv.base_url}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+        out.print(
+            f"\n[bold]{srv.backend.name}[/bold] (taxii suite): {srv.backend.display_url}; server pid {srv.pid} "
+            f"on {srv.base_url}; load average {os.getloadavg()[0]:.2f}"
+        )
         engine = make_engine(srv.backend.database_url, pool_size=2)
         try:
             load_directory(engine)
             token = make_user(engine, READER, "fr-csirt")
             path = bundle_file(srv.tmp / "taxii-10k.json", objects)
             t0 = time.perf_counter()
-            srv.cli("import", "stix", str(path), "--as", READER, "--tlp", "green",
-                    "--share-with-community", COMMUNITY)  # fmt: skip
+            srv.cli("import", "stix", str(path), "--as", READER, "--tlp", "green", "--share-with-community", COMMUNITY)
             import_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             signed = _sign_all(srv)
             sign_s = time.perf_counter() - t0
-            out.print(f"  seeded (not measured): {len(objects):,} indicators with `cybercrisis import stix` in "
-                      f"{import_s:.1f} s, shared with {COMMUNITY}; {signed:,} signed as the signer job would in "
-                      f"{sign_s:.1f} s")  # fmt: skip
+            out.print(
+                f"  seeded (not measured): {len(objects):,} indicators with `cybercrisis import stix` in "
+                f"{import_s:.1f} s, shared with {COMMUNITY}; {signed:,} signed as the signer job would in "
+                f"{sign_s:.1f} s"
+            )
             t = our_target(srv, token)
             with httpx.Client(timeout=120) as client:
                 reads = check_ours(client, t, objects)
                 deep = t.objects(f"limit={PAGE}&next={quote(next_token_at(client, t, int(OBJECTS * DEEP / PAGE)))}")
             for limit, r in reads.items():
-                out.print(f"  full paged read, limit {limit}: {r['requests']} requests, {r['objects_per_s']:,.0f} "
-                          "objects/s (one reader)")  # fmt: skip
+                out.print(
+                    f"  full paged read, limit {limit}: {r['requests']} requests, {r['objects_per_s']:,.0f} "
+                    "objects/s (one reader)"
+                )
             sample = objects[len(objects) // 2]["id"]
-            plan = [("baseline", "GET /healthz (baseline)", t.baseline, {}, False),
-                    *scale_plan(t, deep, sample),
-                    ("post", f"POST {POST_OBJECTS} new objects", t.objects(), t.headers, True),
-                    ("baseline_again", "GET /healthz (baseline again)", t.baseline, {}, False)]  # fmt: skip
+            plan = [
+                ("baseline", "GET /healthz (baseline)", t.baseline, {}, False),
+                *scale_plan(t, deep, sample),
+                ("post", f"POST {POST_OBJECTS} new objects", t.objects(), t.headers, True),
+                ("baseline_again", "GET /healthz (baseline again)", t.baseline, {}, False),
+            ]
             rows = run_plan(args, generator, t, plan, srv.tmp, out, strict=True)
-            scales = [{"objects": OBJECTS, "load_s": import_s, "results": [r for r in rows
-                       if r["key"] in ("first_page", "deep_page", "object")]}]  # fmt: skip
+            scales = [
+                {
+                    "objects": OBJECTS,
+                    "load_s": import_s,
+                    "results": [r for r in rows if r["key"] in ("first_page", "deep_page", "object")],
+                }
+            ]
             owner = org_id_for_key("fr-csirt")
             loaded = 0
             for size in SCALES:
@@ -611,8 +780,9 @@ def bench_ours(args: Any, generator: str, postgres_url: str | None, objects: lis
                 deep_url = t.objects(f"limit={PAGE}&added_after={bulk.last_chunk_after}&next={quote(deep_token)}")
                 sample_at = indicator("bulk", (lo + loaded) // 2)["id"]
                 res = run_plan(args, generator, t, scale_plan(t, deep_url, sample_at), srv.tmp, out, strict=True)
-                scales.append({"objects": community_count(engine), "load_s": bulk.seconds, "rows": bulk.rows,
-                               "results": res})  # fmt: skip
+                scales.append(
+                    {"objects": community_count(engine), "load_s": bulk.seconds, "rows": bulk.rows, "results": res}
+                )
         except (load.LoadError, BenchFailure, OSError) as exc:  # OSError: a drain GET timed out
             raise ServerError(f"{exc!r}\nserver log:\n{srv.server_output(tail=30)}") from exc
         finally:
@@ -633,10 +803,18 @@ def bench_ours(args: Any, generator: str, postgres_url: str | None, objects: lis
                 r["ratio_to_10k"] = r["rps"] / ten[(r["key"], r["connections"])]
         b0 = next(r["rps"] for r in rows if r["key"] == "baseline" and r["connections"] == CONNECTIONS[-1])
         b1 = next(r["rps"] for r in rows if r["key"] == "baseline_again" and r["connections"] == CONNECTIONS[-1])
-        return {"backend": srv.backend.name, "database": srv.backend.display_url, "import_s": import_s,
-                "sign_s": sign_s, "full_reads": reads, "results": rows, "baseline_rps": base,
-                "baseline_drift": (b1 - b0) / b0 if b0 else 0.0, "scales": scales,
-                "server_errors": _log_errors(srv)}  # fmt: skip
+        return {
+            "backend": srv.backend.name,
+            "database": srv.backend.display_url,
+            "import_s": import_s,
+            "sign_s": sign_s,
+            "full_reads": reads,
+            "results": rows,
+            "baseline_rps": base,
+            "baseline_drift": (b1 - b0) / b0 if b0 else 0.0,
+            "scales": scales,
+            "server_errors": _log_errors(srv),
+        }
 
 
 def _baselines(rows: list[dict[str, Any]]) -> dict[int, float]:
@@ -684,10 +862,17 @@ def _until_all(node: BenchServer, engine: Engine, want: int, out: Console, label
         have = _federated(engine)
     seconds = time.perf_counter() - t0
     got = have - (want - OBJECTS)
-    out.print(f"  {label}: {got:,} of {OBJECTS:,} new objects arrived in {seconds:.1f} s ({rounds} round(s)): "
-              f"{got / seconds:,.0f} objects/s")  # fmt: skip
-    return {"seconds": seconds, "rounds": rounds, "arrived": got, "objects_per_s": got / seconds,
-            "complete": have >= want}  # fmt: skip
+    out.print(
+        f"  {label}: {got:,} of {OBJECTS:,} new objects arrived in {seconds:.1f} s ({rounds} round(s)): "
+        f"{got / seconds:,.0f} objects/s"
+    )
+    return {
+        "seconds": seconds,
+        "rounds": rounds,
+        "arrived": got,
+        "objects_per_s": got / seconds,
+        "complete": have >= want,
+    }
 
 
 def bench_federation(postgres_url: str | None, out: Console) -> dict[str, Any] | None:
@@ -699,9 +884,12 @@ def bench_federation(postgres_url: str | None, out: Console) -> dict[str, Any] |
     try:
         for key, org in FED_NODES.items():
             # The nodes listen on 127.0.0.1, which peers may reach only when the operator allows it.
-            env = {"CYBERCRISIS_JOBS_ENABLED": "false", "CYBERCRISIS_NODE_NAME": f"bench-{key}",
-                   "CYBERCRISIS_NODE_ORGANISATION": org_id_for_key(org),
-                   "CYBERCRISIS_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128"}  # fmt: skip
+            env = {
+                "CYBERCRISIS_JOBS_ENABLED": "false",
+                "CYBERCRISIS_NODE_NAME": f"bench-{key}",
+                "CYBERCRISIS_NODE_ORGANISATION": org_id_for_key(org),
+                "CYBERCRISIS_OUTBOUND_ALLOW": "127.0.0.0/8,::1/128",
+            }
             srv = nodes[key] = BenchServer(postgres_url=postgres_url, data="none", env=env)
             srv.start()
             assert srv.backend is not None
@@ -762,9 +950,15 @@ def run(args: Any, generator: str, out: Console) -> tuple[dict[str, Any], list[s
         results.append(res)
         out.print()
         print_tables(res, medallion, args, generator, out)  # now: a later backend failing does not hide them
-    section = {"objects": OBJECTS, "scales": list(SCALES), "connections": list(CONNECTIONS),
-               "duration_s": args.duration, "warmup_s": args.warmup, "medallion": medallion,
-               "backends": results}  # fmt: skip
+    section = {
+        "objects": OBJECTS,
+        "scales": list(SCALES),
+        "connections": list(CONNECTIONS),
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "medallion": medallion,
+        "backends": results,
+    }
     return section, [], [f for res in results for f in failures(res)]
 
 
@@ -778,28 +972,49 @@ def _pcts(r: dict[str, Any]) -> str:
 
 def print_tables(res: dict[str, Any], med: dict[str, Any], args: Any, generator: str, out: Console) -> None:
     name = res["backend"]
-    t = Table(title=f"{name}: TAXII 2.1, ours vs medallion {med['version']} (memory backend), {OBJECTS:,} "
-              f"indicators, HTTP Basic, {args.duration} s per run after {args.warmup} s warm-up, {generator}",
-              title_justify="left")  # fmt: skip
+    t = Table(
+        title=f"{name}: TAXII 2.1, ours vs medallion {med['version']} (memory backend), {OBJECTS:,} "
+        f"indicators, HTTP Basic, {args.duration} s per run after {args.warmup} s warm-up, {generator}",
+        title_justify="left",
+    )
     t.add_column("endpoint", no_wrap=True)
-    for col in ("conns", "ours req/s", "p50/p95/p99 ms", "x base", "medallion req/s", "p50/p95/p99 ms", "x base",
-                "ours/med"):  # fmt: skip
+    for col in (
+        "conns",
+        "ours req/s",
+        "p50/p95/p99 ms",
+        "x base",
+        "medallion req/s",
+        "p50/p95/p99 ms",
+        "x base",
+        "ours/med",
+    ):
         t.add_column(col, justify="right", no_wrap=True)
     for r in res["results"]:
         m = r.get("medallion")
         med_cells = ("—", "—", "—") if m is None else (f"{m['rps']:,.1f}", _pcts(m), f"{m['ratio_to_baseline']:.2f}")
         ratio = f"{r['ours_over_medallion']:.1f}" if "ours_over_medallion" in r else "—"
-        t.add_row(r["label"], str(r["connections"]), f"{r['rps']:,.1f}", _pcts(r), f"{r['ratio_to_baseline']:.2f}",
-                  *med_cells, ratio)  # fmt: skip
+        t.add_row(
+            r["label"],
+            str(r["connections"]),
+            f"{r['rps']:,.1f}",
+            _pcts(r),
+            f"{r['ratio_to_baseline']:.2f}",
+            *med_cells,
+            ratio,
+        )
     out.print(t)
     for r in res["results"]:
         if r["key"] == "post":
             m = r.get("medallion")
-            out.print(f"  POST at {r['connections']}: ours {r['objects_per_s']:,.0f} objects/s"
-                      + (f", medallion {m['objects_per_s']:,.0f} objects/s" if m else ""))  # fmt: skip
+            out.print(
+                f"  POST at {r['connections']}: ours {r['objects_per_s']:,.0f} objects/s"
+                + (f", medallion {m['objects_per_s']:,.0f} objects/s" if m else "")
+            )
     base = ", ".join(f"{v:,.0f} req/s at {c}" for c, v in res["baseline_rps"].items())
-    out.print(f"  x base: ours over GET /healthz ({base}; drift {res['baseline_drift']:+.1%}), medallion over its "
-              "discovery GET /taxii2/ (Basic auth), same run")  # fmt: skip
+    out.print(
+        f"  x base: ours over GET /healthz ({base}; drift {res['baseline_drift']:+.1%}), medallion over its "
+        "discovery GET /taxii2/ (Basic auth), same run"
+    )
     if abs(res["baseline_drift"]) > DRIFT_WARN:
         out.print("  [yellow]warning:[/yellow] /healthz moved between its runs: other work used the CPUs")
     failed = [r for r in med["results"] if r["non_2xx"] or r["socket_errors"]]
@@ -809,17 +1024,29 @@ def print_tables(res: dict[str, Any], med: dict[str, Any], args: Any, generator:
             f"{r['socket_errors']} socket errors (timeouts after {load.WRK_TIMEOUT}) in {r['requests']}"
         )
     if any(not k.startswith("2") for k in med["log"]["statuses"]):
-        out.print(f"  medallion's log: answers by status {med['log']['statuses']}; first error: "
-                  f"{escape(str(med['log']['first_error'])[:200])}")  # fmt: skip
-    reads = ", ".join(f"limit {k}: {v['objects_per_s']:,.0f} objects/s ({v['requests']} requests)"
-                      for k, v in res["full_reads"].items())  # fmt: skip
+        out.print(
+            f"  medallion's log: answers by status {med['log']['statuses']}; first error: "
+            f"{escape(str(med['log']['first_error'])[:200])}"
+        )
+    reads = ", ".join(
+        f"limit {k}: {v['objects_per_s']:,.0f} objects/s ({v['requests']} requests)"
+        for k, v in res["full_reads"].items()
+    )
     out.print(f"  full paged read of the {OBJECTS:,}, one reader following next: ours {reads}")
-    lst = "; ".join(f"{x['objects']:,} objects: first page {x['first_page_s']:.2f} s, full read "
-                    f"{x['full_read_objects_per_s']:,.0f} objects/s" for x in med["listings"])  # fmt: skip
-    cap = (f"{med['first_page_all_s']:.1f} s" if med["first_page_all_s"] is not None
-           else f"no answer within {med['cap_s']:.0f} s")  # fmt: skip
-    out.print(f"  medallion listings (quadratic in the collection, so timed one at a time on smaller collections): "
-              f"{lst}; first page of all {med['objects']:,}: {cap}")  # fmt: skip
+    lst = "; ".join(
+        f"{x['objects']:,} objects: first page {x['first_page_s']:.2f} s, full read "
+        f"{x['full_read_objects_per_s']:,.0f} objects/s"
+        for x in med["listings"]
+    )
+    cap = (
+        f"{med['first_page_all_s']:.1f} s"
+        if med["first_page_all_s"] is not None
+        else f"no answer within {med['cap_s']:.0f} s"
+    )
+    out.print(
+        f"  medallion listings (quadratic in the collection, so timed one at a time on smaller collections): "
+        f"{lst}; first page of all {med['objects']:,}: {cap}"
+    )
 
     _print_scales(res, out)
 
@@ -835,8 +1062,15 @@ def _print_scales(res: dict[str, Any], out: Console) -> None:
         s.add_column(col, justify="right", no_wrap=True)
     for sc in res["scales"]:
         for r in sc["results"]:
-            s.add_row(f"{sc['objects']:,}", f"{sc['load_s']:.1f}", r["label"], str(r["connections"]),
-                      f"{r['rps']:,.1f}", _pcts(r), f"{r['ratio_to_10k']:.2f}")  # fmt: skip
+            s.add_row(
+                f"{sc['objects']:,}",
+                f"{sc['load_s']:.1f}",
+                r["label"],
+                str(r["connections"]),
+                f"{r['rps']:,.1f}",
+                _pcts(r),
+                f"{r['ratio_to_10k']:.2f}",
+            )
     out.print(s)
     out.print(
         "  load s: `cybercrisis import stix` for the 10,000 (signing apart), bulk insert with share rows and "
@@ -848,10 +1082,12 @@ def _print_scales(res: dict[str, Any], out: Console) -> None:
     elif "error" in fed:
         out.print(f"  [red]federation failed[/red]: {escape(fed['error'][:300])}")
     else:
-        out.print(f"  federation of {fed['objects']:,} new objects (import on A {fed['import_s']:.1f} s): pull "
-                  f"{fed['pull']['objects_per_s']:,.0f} objects/s ({fed['pull']['seconds']:.1f} s, "
-                  f"{fed['pull']['rounds']} round(s)); push {fed['push']['objects_per_s']:,.0f} objects/s "
-                  f"({fed['push']['seconds']:.1f} s, {fed['push']['rounds']} round(s))")  # fmt: skip
+        out.print(
+            f"  federation of {fed['objects']:,} new objects (import on A {fed['import_s']:.1f} s): pull "
+            f"{fed['pull']['objects_per_s']:,.0f} objects/s ({fed['pull']['seconds']:.1f} s, "
+            f"{fed['pull']['rounds']} round(s)); push {fed['push']['objects_per_s']:,.0f} objects/s "
+            f"({fed['push']['seconds']:.1f} s, {fed['push']['rounds']} round(s))"
+        )
     for e in res["server_errors"][:5]:
         out.print(f"  [red]server log:[/red] {escape(e)}")
 
@@ -864,8 +1100,11 @@ def failures(res: dict[str, Any]) -> list[str]:
         if "error" in fed:
             out.append(f"{name}: federation failed")
         else:
-            out += [f"{name}: federation {d}: {fed[d]['arrived']} of {OBJECTS} arrived"
-                    for d in ("pull", "push") if not fed[d]["complete"]]  # fmt: skip
+            out += [
+                f"{name}: federation {d}: {fed[d]['arrived']} of {OBJECTS} arrived"
+                for d in ("pull", "push")
+                if not fed[d]["complete"]
+            ]
             if fed["server_errors"]:
                 out.append(f"{name}: {len(fed['server_errors'])} error(s) in the federation nodes' logs")
     return out

@@ -304,6 +304,7 @@ def shared_data(*parts: str) -> Path:
 def require_shared(path: Path) -> Path:
     """The path, or a skip saying where the data was expected: it is public material the project does not ship."""
     if not path.exists():
-        pytest.skip(f"reference data absent: {path} (../shared/data beside the checkout, or set "
-                    "CYBERCRISIS_SHARED_DATA)")  # fmt: skip
+        pytest.skip(
+            f"reference data absent: {path} (../shared/data beside the checkout, or set CYBERCRISIS_SHARED_DATA)"
+        )
     return path

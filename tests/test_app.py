@@ -155,9 +155,19 @@ def test_a_client_leaving_while_its_body_is_read_is_no_server_error(
     path = f"/taxii2/cybercrisis/collections/{taxii.collection_id('community', 'csirts-network')}/objects/"
     headers = [(b"content-type", b"application/taxii+json;version=2.1"), (b"content-length", b"100000")]
     headers += [(k.lower().encode(), v.encode()) for k, v in analyst.headers.items()]
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "headers": headers,
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
     sent: list[dict[str, object]] = []
     first = True
 

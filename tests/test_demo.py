@@ -103,8 +103,9 @@ def test_demo_reports_published_technical_and_draft_operational(loaded: None, db
     for outsider in (fr, as_user(db, "analyst@cert-bund.example"), as_user(db, "duty@ccb-crisis.example")):
         with pytest.raises(NotFound):
             sitreps.view(db, reader=outsider, sitrep_id=operational.id, settings=settings)
-    draft = sitreps.view(db, reader=as_user(db, "secretariat@enisa.example"), sitrep_id=operational.id,
-                         settings=settings)  # fmt: skip
+    draft = sitreps.view(
+        db, reader=as_user(db, "secretariat@enisa.example"), sitrep_id=operational.id, settings=settings
+    )
     assert {n.key: n.value for n in draft.picture.headline}["contributions"] >= 6
 
 
@@ -115,9 +116,18 @@ def test_demo_publication_closed_yesterday_and_left_today_open(loaded: None, db:
     with pytest.raises(Conflict, match="is closed"):
         contributions.check_period(db, today - timedelta(days=1), today, settings)
     # The draft operational report did not close today: a Member State still reports for it.
-    c = contributions.create(db, actor=as_user(db, "analyst@cert-fr.example"), settings=settings, data=ContributionIn(
-        country="FR", period_start=today, period_end=today + timedelta(days=1),
-        status=contributions.scale_of(settings)[1], outlook="improving"))  # fmt: skip
+    c = contributions.create(
+        db,
+        actor=as_user(db, "analyst@cert-fr.example"),
+        settings=settings,
+        data=ContributionIn(
+            country="FR",
+            period_start=today,
+            period_end=today + timedelta(days=1),
+            status=contributions.scale_of(settings)[1],
+            outlook="improving",
+        ),
+    )
     assert c.state == "submitted"
 
 
@@ -157,5 +167,6 @@ def test_demo_crisis_is_escalated_to_ipcr_with_assistance_and_a_statement_awaiti
     waiting = comms.waiting_for_many(db, [comms.get(db, fr_crisis, statement.id)])[statement.id]
     assert statement.state == "draft" and len(waiting) == 2
     # CERT-FR sees the hand-off of its hospital incident to the national cybercrime unit.
-    assert [h.recipient.name for h in room.room(db, as_user(db, "analyst@cert-fr.example"), crisis.id,
-                                                settings).handoffs] == ["OFAC"]  # fmt: skip
+    assert [
+        h.recipient.name for h in room.room(db, as_user(db, "analyst@cert-fr.example"), crisis.id, settings).handoffs
+    ] == ["OFAC"]

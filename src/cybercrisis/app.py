@@ -256,10 +256,28 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     from cybercrisis.situation.api import router as situation_router
     from cybercrisis.web.views import router as web_router
 
-    routers = (accounts_router, directory_router, documents_router, nis2_flows_router, incidents_router, alerts_router,
-               routes_router, audit_router, situation_router, crises_router, assistance_router, comms_router,
-               handoffs_router, public_router, stix_router, misp_router, stix_store_router, taxii_router,
-               web_router, assessments_router)  # fmt: skip
+    routers = (
+        accounts_router,
+        directory_router,
+        documents_router,
+        nis2_flows_router,
+        incidents_router,
+        alerts_router,
+        routes_router,
+        audit_router,
+        situation_router,
+        crises_router,
+        assistance_router,
+        comms_router,
+        handoffs_router,
+        public_router,
+        stix_router,
+        misp_router,
+        stix_store_router,
+        taxii_router,
+        web_router,
+        assessments_router,
+    )
     for router in routers:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

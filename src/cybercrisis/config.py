@@ -102,23 +102,30 @@ class Settings(BaseSettings):
         "entity_type, potential_impact, spillover once",
     )
     reserve_response_hours: int = Field(
-        default=48, ge=1, le=24 * 30,
+        default=48,
+        ge=1,
+        le=24 * 30,
         description="the deployment's rule: the target, in hours from the SPOC's transmission, for the contracting "
         "authority's response to a request for Reserve support (Reg. (EU) 2025/38 Art. 16 has the request assessed "
         "and answered; the time limit of its final text was not verified for this product, so 48 here is a "
         "deployment default, not the Act's figure)",
-    )  # fmt: skip
+    )
     reserve_summary_months: int = Field(
-        default=1, ge=1, le=12,
+        default=1,
+        ge=1,
+        le=12,
         description="the deployment's rule: the summary report of the support received (service provided, results "
         "achieved, lessons learned) is due this many calendar months after support ended; the period in the final "
         "text of Reg. (EU) 2025/38 was not verified for this product (the Commission's proposal, COM(2023) 209 "
         "Art. 14(6), had one month); requests between Member States use the same period",
-    )  # fmt: skip
+    )
     assistance_remind_days: int = Field(
-        default=7, ge=0, le=90, description="the deployment's rule: remind a requester this many days before its "
+        default=7,
+        ge=0,
+        le=90,
+        description="the deployment's rule: remind a requester this many days before its "
         "summary report is due (the Act sets no reminder)",
-    )  # fmt: skip
+    )
 
     @field_validator("reserve_priority")
     @classmethod

@@ -26,9 +26,16 @@ def reserve_admin(world: World, key: str, short: str, communities: tuple[str, ..
         world.community(c)
     with unit_of_work(world.factory) as s:
         org = directory.create_organisation(
-            s, actor=SYSTEM, name=f"{short} organisation", short_name=short, type_="eu-body", country=None,
-            levels=["technical", "operational"], communities=list(communities), org_id=org_id_for_key(key),
-        )  # fmt: skip
+            s,
+            actor=SYSTEM,
+            name=f"{short} organisation",
+            short_name=short,
+            type_="eu-body",
+            country=None,
+            levels=["technical", "operational"],
+            communities=list(communities),
+            org_id=org_id_for_key(key),
+        )
         world.orgs[short] = org.id
         return org.id
 

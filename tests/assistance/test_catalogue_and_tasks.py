@@ -34,8 +34,13 @@ def test_catalogue_entries_are_shared_like_any_object_and_bad_ones_are_refused(
     assert green["id"].startswith("capability--") and green["owner_name"] == "CERT-DE" and green["active"] is True
     # GREEN defaults to the owner's communities, written into the share list.
     assert green["share_with"] == {"organisations": [], "communities": ["csirts-network"], "users": []}
-    strict = publish(client, cast["de"], kind="malware-analysis", tlp="amber+strict",
-                     share_with={"organisations": [cast["fr"].org_id]})  # fmt: skip
+    strict = publish(
+        client,
+        cast["de"],
+        kind="malware-analysis",
+        tlp="amber+strict",
+        share_with={"organisations": [cast["fr"].org_id]},
+    )
     assert [c["id"] for c in client.get(CAPS, headers=cast["ee"].headers).json()["items"]] == [green["id"]]
     assert client.get(f"{CAPS}/{strict['id']}", headers=cast["ee"].headers).status_code == 404
     assert client.get(f"{CAPS}/{strict['id']}", headers=cast["fr"].headers).status_code == 200
@@ -54,8 +59,10 @@ def test_catalogue_entries_are_shared_like_any_object_and_bad_ones_are_refused(
     ):
         r = client.post(CAPS, json={"kind": "forensics", "title": "T", **change}, headers=cast["de"].headers)
         assert r.status_code == status and r.json()["errors"][0]["field"] == field, (change, r.text)
-    assert client.post(CAPS, json={"kind": "forensics", "title": "T"}, headers=cast["fr_viewer"].headers
-                       ).status_code == 403  # fmt: skip
+    assert (
+        client.post(CAPS, json={"kind": "forensics", "title": "T"}, headers=cast["fr_viewer"].headers).status_code
+        == 403
+    )
     r = client.get(CAPS, params={"kind": "hack-back"}, headers=cast["de"].headers)
     assert r.status_code == 422 and "valid: incident-response" in r.text
     assert tuple(count(db, m) for m in (Capability, Share, AuditEvent)) == before
@@ -79,15 +86,23 @@ def test_only_the_owner_changes_an_entry_with_the_version_it_read_and_deletes_it
     assert r.status_code == 409 and "version 1, now 2" in r.json()["detail"]
     unchanged = client.patch(url, json={"version": 2, "active": False}, headers=cast["de"].headers).json()
     assert unchanged["version"] == 2  # nothing changed: no new version, no audit entry
-    assert [c["id"] for c in client.get(CAPS, params={"active": "false"}, headers=cast["ee"].headers)
-            .json()["items"]] == [cap["id"]]  # fmt: skip
+    assert [
+        c["id"] for c in client.get(CAPS, params={"active": "false"}, headers=cast["ee"].headers).json()["items"]
+    ] == [cap["id"]]
     assert client.delete(url, headers=cast["ee"].headers).status_code == 403
     assert client.delete(url, headers=cast["it"].headers).status_code == 404
     assert client.delete(url, headers=cast["de"].headers).status_code == 204
     assert client.get(url, headers=cast["de"].headers).status_code == 404
     assert count(db, Capability) == 0 and count(db, Share, Share.object_id == cap["id"]) == 0
-    tags = [t for (t,) in db.execute(AuditEvent.__table__.select().with_only_columns(AuditEvent.tag)
-                                     .where(AuditEvent.object_id == cap["id"]).order_by(AuditEvent.seq))]  # fmt: skip
+    tags = [
+        t
+        for (t,) in db.execute(
+            AuditEvent.__table__.select()
+            .with_only_columns(AuditEvent.tag)
+            .where(AuditEvent.object_id == cap["id"])
+            .order_by(AuditEvent.seq)
+        )
+    ]
     assert tags == ["assistance:capability:create", "assistance:capability:update", "assistance:capability:delete"]
 
 

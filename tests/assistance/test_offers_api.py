@@ -26,8 +26,12 @@ def test_offers_are_bilateral_other_recipients_never_see_competing_offers(
     de = offer(client, cast["de"], req["id"], conditions="DE-CONDITIONS")
     ee = offer(client, cast["ee"], req["id"], capability="incident-response", people=5)
     assert de["id"].startswith("assistance-offer--")
-    assert (de["state"], de["tlp"], de["offerer"], de["offerer_name"]) == ("offered", "amber+strict",
-                                                                            cast["de"].org_id, "CERT-DE")  # fmt: skip
+    assert (de["state"], de["tlp"], de["offerer"], de["offerer_name"]) == (
+        "offered",
+        "amber+strict",
+        cast["de"].org_id,
+        "CERT-DE",
+    )
     # EE may read the request but not DE's offer: not found, and absent from its view and timeline.
     assert client.get(f"{BASE}/{req['id']}/offers/{de['id']}", headers=cast["ee"].headers).status_code == 404
     assert client.get(f"{BASE}/{req['id']}/offers/{de['id']}", headers=cast["enisa"].headers).status_code == 404
@@ -40,27 +44,36 @@ def test_offers_are_bilateral_other_recipients_never_see_competing_offers(
     # The requester sees every offer on its request, in the order they came.
     fr_view = client.get(f"{BASE}/{req['id']}", headers=cast["fr"].headers).json()
     assert [(o["id"], o["offerer_name"], o["people"]) for o in fr_view["offers"]] == [
-        (de["id"], "CERT-DE", 3), (ee["id"], "CERT-EE", 5)
-    ]  # fmt: skip
+        (de["id"], "CERT-DE", 3),
+        (ee["id"], "CERT-EE", 5),
+    ]
     fr_timeline = client.get(f"{BASE}/{req['id']}/timeline", headers=cast["fr"].headers).json()
     assert [e["tag"] for e in fr_timeline].count("assistance:offer:create") == 2
     # The requester is told of each offer; nobody else is.
     queued = outbox(db, OutboxMessage.event == "assistance:offer:create")
-    assert [(m.target, m.object_id) for m in queued] == [("desk@cert-fr.example", de["id"]),
-                                                          ("desk@cert-fr.example", ee["id"])]  # fmt: skip
+    assert [(m.target, m.object_id) for m in queued] == [
+        ("desk@cert-fr.example", de["id"]),
+        ("desk@cert-fr.example", ee["id"]),
+    ]
     assert "CERT-DE offers forensics (3 people)" in queued[0].subject and queued[0].payload["request"] == req["id"]
 
 
 def test_bad_offers_are_refused_and_nothing_is_written(client: TestClient, cast: Cast, db: Session) -> None:
     req = ask(client, cast["fr"], cast, needs=["forensics"])
-    mine = client.post("/api/v1/capabilities", json={"kind": "forensics", "title": "DE forensics team"},
-                       headers=cast["de"].headers).json()  # fmt: skip
-    ddos = client.post("/api/v1/capabilities", json={"kind": "ddos-mitigation", "title": "DE scrubbing"},
-                       headers=cast["de"].headers).json()  # fmt: skip
-    theirs = client.post("/api/v1/capabilities", json={"kind": "forensics", "title": "EE forensics team"},
-                         headers=cast["ee"].headers).json()  # fmt: skip
-    hidden = client.post("/api/v1/capabilities", json={"kind": "forensics", "title": "IT team", "tlp": "amber+strict"},
-                         headers=cast["it"].headers).json()  # fmt: skip
+    mine = client.post(
+        "/api/v1/capabilities", json={"kind": "forensics", "title": "DE forensics team"}, headers=cast["de"].headers
+    ).json()
+    ddos = client.post(
+        "/api/v1/capabilities", json={"kind": "ddos-mitigation", "title": "DE scrubbing"}, headers=cast["de"].headers
+    ).json()
+    theirs = client.post(
+        "/api/v1/capabilities", json={"kind": "forensics", "title": "EE forensics team"}, headers=cast["ee"].headers
+    ).json()
+    hidden = client.post(
+        "/api/v1/capabilities",
+        json={"kind": "forensics", "title": "IT team", "tlp": "amber+strict"},
+        headers=cast["it"].headers,
+    ).json()
     url = f"{BASE}/{req['id']}/offers"
     before = tuple(count(db, m) for m in (Offer, Share, AuditEvent, OutboxMessage))
     cases = [
@@ -136,11 +149,17 @@ def test_only_the_requester_accepts_or_declines_and_each_offer_is_decided_once(
         r = post(client, cast["fr"], f"{req['id']}/offers/{oid}/{verb}")
         assert r.status_code == 409 and "only an offer still offered" in r.json()["detail"], r.text
     # Each offerer is told of the decision on its own offer only.
-    sent = {(m.event, m.target) for m in outbox(db, OutboxMessage.event.like("assistance:offer:%"),
-                                                 OutboxMessage.event != "assistance:offer:create")}  # fmt: skip
-    assert sent == {("assistance:offer:accept", "desk@cert-de.example"),
-                    ("assistance:offer:accept", "desk@cert-ee.example"),
-                    ("assistance:offer:decline", "desk@enisa.example")}  # fmt: skip
+    sent = {
+        (m.event, m.target)
+        for m in outbox(
+            db, OutboxMessage.event.like("assistance:offer:%"), OutboxMessage.event != "assistance:offer:create"
+        )
+    }
+    assert sent == {
+        ("assistance:offer:accept", "desk@cert-de.example"),
+        ("assistance:offer:accept", "desk@cert-ee.example"),
+        ("assistance:offer:decline", "desk@enisa.example"),
+    }
     [de_msg] = outbox(db, OutboxMessage.object_id == de["id"], OutboxMessage.event == "assistance:offer:accept")
     assert "Welcome, thank you" in de_msg.body and "CERT-FR accepted" in de_msg.subject
 
@@ -227,9 +246,12 @@ def test_a_request_goes_from_open_through_support_to_closed_with_its_summary_rep
     assert post(client, cast["fr"], f"{rid}/summary", {"report": "again"}).status_code == 409
     timeline = client.get(f"{BASE}/{rid}/timeline", headers=cast["fr"].headers).json()
     assert [e["tag"] for e in timeline] == [
-        "assistance:request:create", "assistance:offer:create", "assistance:offer:accept",
-        "assistance:request:support-ended", "assistance:request:summary",
-    ]  # fmt: skip
+        "assistance:request:create",
+        "assistance:offer:create",
+        "assistance:offer:accept",
+        "assistance:request:support-ended",
+        "assistance:request:summary",
+    ]
     assert timeline[-1]["summary"] == {"state": "closed", "chars": 36}
     # The offerer reads the closed request and its report; its own offer stays accepted.
     de_view = client.get(f"{BASE}/{rid}", headers=cast["de"].headers).json()

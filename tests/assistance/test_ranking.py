@@ -11,10 +11,24 @@ from cybercrisis.assistance.service import months_after, one_month_after
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
-def req(name: str, severity: str = "red", entity: str = "essential", potential: str = "high", spill: str = "high",
-        measures: str = "isolated the network", minutes: int = 0) -> RankInput:  # fmt: skip
-    return RankInput(id=name, severity=severity, entity_type=entity, potential_impact=potential, spillover=spill,
-                     measures_taken=measures, created_at=T0 + timedelta(minutes=minutes))  # fmt: skip
+def req(
+    name: str,
+    severity: str = "red",
+    entity: str = "essential",
+    potential: str = "high",
+    spill: str = "high",
+    measures: str = "isolated the network",
+    minutes: int = 0,
+) -> RankInput:
+    return RankInput(
+        id=name,
+        severity=severity,
+        entity_type=entity,
+        potential_impact=potential,
+        spillover=spill,
+        measures_taken=measures,
+        created_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 def test_each_criterion_decides_in_the_deployments_order_and_each_item_says_why_it_is_above_the_next() -> None:
@@ -53,7 +67,7 @@ def test_each_criterion_decides_in_the_deployments_order_and_each_item_says_why_
         ("potential_impact", "high", "potential impact high: 1st of high > medium > low"),
         ("spillover", "low", "cross-border spill-over risk low: 3rd of high > medium > low > none"),
         ("measures_taken", "stated", "isolated the network"),
-    ]  # fmt: skip
+    ]
     # Every criterion names the point of Art. 16 it comes from; the measures name Art. 15(2) too.
     assert [c.legal_basis.split(":")[0] for c in by_id["B"].explanation[:4]] == [
         f"Reg. (EU) 2025/38 Art. 16, point ({p})" for p in "abcd"

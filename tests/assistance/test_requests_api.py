@@ -27,10 +27,16 @@ ENISA, DG_CONNECT = org_id_for_key("enisa"), org_id_for_key("ec-dg-connect")
 
 def incident(client: TestClient, actor: Any, **over: Any) -> str:
     b: dict[str, Any] = {
-        "title": "Wiper at hospitals", "tlp": "amber", "aware_at": (NOW - timedelta(hours=3)).isoformat(),
-        "countries": ["FR"], "sectors": ["health"], "rsit_class": "malicious-code", "rsit_type": "infected-system",
-        "impact_severity": "red", "share_with": {"organisations": []},
-    }  # fmt: skip
+        "title": "Wiper at hospitals",
+        "tlp": "amber",
+        "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+        "countries": ["FR"],
+        "sectors": ["health"],
+        "rsit_class": "malicious-code",
+        "rsit_type": "infected-system",
+        "impact_severity": "red",
+        "share_with": {"organisations": []},
+    }
     b.update(over)
     r = client.post("/api/v1/incidents", json=b, headers=actor.headers)
     assert r.status_code == 201, r.text
@@ -41,8 +47,16 @@ def crisis(factory: sessionmaker[Session], owner: str, *, shared_with: list[str]
     """A crisis row with its share list (the crises module owns creating them through the API)."""
     cid = new_id("crisis")
     with unit_of_work(factory) as s:
-        s.add(Crisis(id=cid, owner_org_id=owner, tlp="amber", title="Hospital wiper", justification=
-                     "multi-member-state-impact", stage="csirts-network"))  # fmt: skip
+        s.add(
+            Crisis(
+                id=cid,
+                owner_org_id=owner,
+                tlp="amber",
+                title="Hospital wiper",
+                justification="multi-member-state-impact",
+                stage="csirts-network",
+            )
+        )
         s.flush()
         s.add_all(Share(object_id=cid, kind="organisation", target=o) for o in shared_with)
     return cid
@@ -61,12 +75,19 @@ def test_request_reaches_its_recipients_is_audited_and_notifies_them_without_its
     r = ask(client, cast["fr"], cast, incidents=[inc], crisis=cid, recipients=to)
     assert r["id"].startswith("assistance-request--")
     assert (r["state"], r["country"], r["owner"], r["owner_name"]) == ("open", "FR", cast["fr"].org_id, "CERT-FR")
-    assert (r["needs"], r["urgency"], r["tlp"], r["version"]) == (["forensics", "incident-response"], "immediate",
-                                                                   "amber", 1)  # fmt: skip
+    assert (r["needs"], r["urgency"], r["tlp"], r["version"]) == (
+        ["forensics", "incident-response"],
+        "immediate",
+        "amber",
+        1,
+    )
     assert (r["crisis"], r["incidents"], r["offers"], r["exercise"]) == (cid, [inc], [], False)
     # The requester's own organisation is not a recipient: it reads its request anyway.
-    assert r["recipients"] == {"organisations": [cast["de"].org_id], "communities": ["csirts-network"],
-                               "reserve": False}  # fmt: skip
+    assert r["recipients"] == {
+        "organisations": [cast["de"].org_id],
+        "communities": ["csirts-network"],
+        "reserve": False,
+    }
     assert r["share_with"] == {"organisations": [cast["de"].org_id], "communities": ["csirts-network"], "users": []}
     # Recipients read it: the named organisation and members of the community.
     for who in ("de", "ee", "enisa"):
@@ -168,16 +189,20 @@ def test_reserve_request_on_a_node_without_the_reserves_administrators_is_refuse
 
 
 def test_a_request_is_invisible_to_organisations_outside_its_recipients(client: TestClient, cast: Cast) -> None:
-    req = ask(client, cast["fr"], cast, tlp="amber+strict",
-              recipients={"organisations": [cast["de"].org_id], "reserve": True})  # fmt: skip
+    req = ask(
+        client, cast["fr"], cast, tlp="amber+strict", recipients={"organisations": [cast["de"].org_id], "reserve": True}
+    )
     assert client.post(f"{BASE}/{req['id']}/transmit", json={}, headers=cast["spoc"].headers).status_code == 200
     # Not named: EE is in the CSIRTs Network, DE-SPOC is another Member State's SPOC, IT is outside.
     for who in ("it", "ee", "de_spoc"):
         h = cast[who].headers
         assert client.get(f"{BASE}/{req['id']}", headers=h).status_code == 404
         assert client.get(f"{BASE}/{req['id']}/timeline", headers=h).status_code == 404
-        r = client.post(f"{BASE}/{req['id']}/offers", json={"capability": "forensics", "people": 1,
-                        "available_from": NOW.isoformat()}, headers=h)  # fmt: skip
+        r = client.post(
+            f"{BASE}/{req['id']}/offers",
+            json={"capability": "forensics", "people": 1, "available_from": NOW.isoformat()},
+            headers=h,
+        )
         assert r.status_code == 404
         assert client.post(f"{BASE}/{req['id']}/transmit", json={}, headers=h).status_code == 404
         assert client.get(BASE, headers=h).json()["items"] == []
@@ -192,13 +217,17 @@ def test_list_filters_by_state_and_crisis_pages_without_repeats_and_reads_a_fixe
     cid = crisis(session_factory, cast["fr"].org_id, shared_with=[cast["de"].org_id])
     made = [ask(client, cast["fr"], cast, crisis=cid if n % 2 else None)["id"] for n in range(5)]
     client.post(f"{BASE}/{made[0]}/withdraw", headers=cast["fr"].headers)
-    client.post(f"{BASE}/{made[1]}/offers", json={"capability": "forensics", "people": 2,
-                "available_from": NOW.isoformat()}, headers=cast["de"].headers)  # fmt: skip
+    client.post(
+        f"{BASE}/{made[1]}/offers",
+        json={"capability": "forensics", "people": 2, "available_from": NOW.isoformat()},
+        headers=cast["de"].headers,
+    )
     seen: list[str] = []
     cursor = None
     while True:
-        page = client.get(BASE, params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                          headers=cast["de"].headers).json()  # fmt: skip
+        page = client.get(
+            BASE, params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=cast["de"].headers
+        ).json()
         seen += [i["id"] for i in page["items"]]
         cursor = page["next"]
         if not cursor:
@@ -243,13 +272,18 @@ def test_reserve_ranking_ranks_the_visible_transmitted_reserve_requests_and_expl
     ranking = client.get(f"{BASE}/reserve-ranking", headers=cast["enisa"].headers).json()
     assert ranking["criteria"] == ["severity", "entity_type", "potential_impact", "spillover"]
     assert [(i["rank"], i["request"]["id"]) for i in ranking["items"]] == [
-        (1, de_better["id"]), (2, fr_worse["id"]), (3, fr_low["id"])
-    ]  # fmt: skip
+        (1, de_better["id"]),
+        (2, fr_worse["id"]),
+        (3, fr_low["id"]),
+    ]
     first = ranking["items"][0]
-    assert first["reason"] == (f"above {fr_worse['id']}: essential entity ranks before important entity "
-                               "(deployment's order)")  # fmt: skip
-    assert ranking["items"][1]["reason"] == (f"above {fr_low['id']}: incident impact severity red ranks before "
-                                             "incident impact severity yellow (deployment's order)")  # fmt: skip
+    assert first["reason"] == (
+        f"above {fr_worse['id']}: essential entity ranks before important entity (deployment's order)"
+    )
+    assert ranking["items"][1]["reason"] == (
+        f"above {fr_low['id']}: incident impact severity red ranks before "
+        "incident impact severity yellow (deployment's order)"
+    )
     assert ranking["items"][2]["reason"] == "last of the 3 requests ranked"
     assert [c["criterion"] for c in first["explanation"]] == [*ranking["criteria"], "measures_taken"]
     assert first["request"]["owner_name"] == "CERT-DE" and first["request"]["country"] == "DE"

@@ -127,8 +127,22 @@ def test_directory_export_and_import_from_the_command_line(run, tmp_path: Path) 
 def test_contacts_from_the_command_line_respect_tlp(run) -> None:  # type: ignore[no-untyped-def]
     run("demo", "load")
     bund = json.loads(run("org", "list", "--json", "--country", "DE", "--type", "national-csirt").stdout)[0]["id"]
-    run("contact", "add", "--org", "CERT-FR", "--kind", "secure-channel", "--label", "Bilateral line",
-        "--value", "matrix:!room", "--tlp", "amber+strict", "--share-org", bund)  # fmt: skip
+    run(
+        "contact",
+        "add",
+        "--org",
+        "CERT-FR",
+        "--kind",
+        "secure-channel",
+        "--label",
+        "Bilateral line",
+        "--value",
+        "matrix:!room",
+        "--tlp",
+        "amber+strict",
+        "--share-org",
+        bund,
+    )
     as_operator = json.loads(run("contact", "list", "--org", "CERT-FR", "--json").stdout)
     as_bund = json.loads(
         run("contact", "list", "--org", "CERT-FR", "--json", "--as", "analyst@cert-bund.example").stdout

@@ -48,8 +48,12 @@ def test_deadlines_lists_open_reports_by_urgency_for_the_reader(run) -> None:  #
     assert {(d["kind"], d["status"]) for d in overdue} >= {("early-warning", "overdue"), ("notification", "overdue")}
     assert all(d["clock"].startswith("overdue by") for d in overdue)
     opened = json.loads(run("deadlines", "--status", "open", "--json", "--as", FR).stdout)
-    assert any(d["incident_title"].startswith("VPN gateways") and d["kind"] == "notification" and
-               d["clock"].startswith("due in") for d in opened)  # fmt: skip
+    assert any(
+        d["incident_title"].startswith("VPN gateways")
+        and d["kind"] == "notification"
+        and d["clock"].startswith("due in")
+        for d in opened
+    )
     # The phishing wave is outside NIS2 (no NIS2 entity affected): none of its reports has a deadline.
     assert not any(d["incident_title"].startswith("Phishing wave") for d in opened)
     soon = json.loads(run("deadlines", "--status", "due-soon", "--json", "--as", FR).stdout)
@@ -61,8 +65,19 @@ def test_deadlines_lists_open_reports_by_urgency_for_the_reader(run) -> None:  #
 
 
 def csv_file(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
-    columns = ["title", "tlp", "aware_at", "countries", "sectors", "observables", "share_communities", "rsit_class",
-               "rsit_type", "impact_severity", "entity_type"]  # fmt: skip
+    columns = [
+        "title",
+        "tlp",
+        "aware_at",
+        "countries",
+        "sectors",
+        "observables",
+        "share_communities",
+        "rsit_class",
+        "rsit_type",
+        "impact_severity",
+        "entity_type",
+    ]
     lines = [",".join(columns)] + [",".join(row.get(c, "") for c in columns) for row in rows]
     path = tmp_path / "incidents.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -74,14 +89,26 @@ def test_csv_import_keeps_valid_rows_reports_the_rejected_ones_and_exits_1(  # t
 ) -> None:
     run("demo", "load")
     aware = (NOW - timedelta(hours=3)).isoformat()
-    path = csv_file(tmp_path, [
-        {"title": "Imported wiper", "tlp": "amber", "aware_at": aware, "countries": "FR;DE", "sectors": "energy",
-         "observables": "198.51.100[.]9;domain-name:wiper.example;CVE-2024-3400", "share_communities": "csirts-network",
-         "rsit_class": "intrusions", "rsit_type": "system-compromise", "impact_severity": "yellow"},
-        {"title": "Bad sector", "tlp": "amber", "aware_at": aware, "sectors": "casinos"},
-        {"title": "Imported DNS outage", "tlp": "green", "aware_at": aware, "entity_type": "dns-service-provider"},
-        {"title": "Bad address", "tlp": "amber", "aware_at": aware, "observables": "300.1.1.1"},
-    ])  # fmt: skip
+    path = csv_file(
+        tmp_path,
+        [
+            {
+                "title": "Imported wiper",
+                "tlp": "amber",
+                "aware_at": aware,
+                "countries": "FR;DE",
+                "sectors": "energy",
+                "observables": "198.51.100[.]9;domain-name:wiper.example;CVE-2024-3400",
+                "share_communities": "csirts-network",
+                "rsit_class": "intrusions",
+                "rsit_type": "system-compromise",
+                "impact_severity": "yellow",
+            },
+            {"title": "Bad sector", "tlp": "amber", "aware_at": aware, "sectors": "casinos"},
+            {"title": "Imported DNS outage", "tlp": "green", "aware_at": aware, "entity_type": "dns-service-provider"},
+            {"title": "Bad address", "tlp": "amber", "aware_at": aware, "observables": "300.1.1.1"},
+        ],
+    )
     result = run("incident", "import", str(path), "--as", FR, ok=False)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "imported 2, rejected 2" in result.stdout
@@ -99,11 +126,16 @@ def test_csv_import_keeps_valid_rows_reports_the_rejected_ones_and_exits_1(  # t
 def test_json_import_of_valid_incidents_exits_0(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run("demo", "load")
     body: list[dict[str, Any]] = [
-        {"title": "JSON incident one", "tlp": "amber", "aware_at": NOW.isoformat(), "countries": ["NL"],
-         "observables": [{"type": "domain-name", "value": "one.example"}],
-         "share_with": {"communities": ["csirts-network"]}},
+        {
+            "title": "JSON incident one",
+            "tlp": "amber",
+            "aware_at": NOW.isoformat(),
+            "countries": ["NL"],
+            "observables": [{"type": "domain-name", "value": "one.example"}],
+            "share_with": {"communities": ["csirts-network"]},
+        },
         {"title": "JSON incident two", "tlp": "amber+strict", "aware_at": NOW.isoformat()},
-    ]  # fmt: skip
+    ]
     path = tmp_path / "incidents.json"
     path.write_text(json.dumps(body))
     result = run("incident", "import", str(path), "--as", FR)

@@ -37,8 +37,20 @@ def test_build_writes_pdf_json_and_markdown_marked_for_the_reader(loaded: None, 
     out.mkdir()
 
     pdf = out / "brief.pdf"
-    done = run("sitrep", "build", "--level", "political", "--period", "today", "--as", ISAA,
-               "--format", "pdf", "--out", str(pdf))  # fmt: skip
+    done = run(
+        "sitrep",
+        "build",
+        "--level",
+        "political",
+        "--period",
+        "today",
+        "--as",
+        ISAA,
+        "--format",
+        "pdf",
+        "--out",
+        str(pdf),
+    )
     # Today's contributions that link AMBER incidents are AMBER: the report is shown as strictly as its sources.
     assert done.stdout.startswith("wrote political report sitrep--")
     assert f"(TLP:AMBER) to {pdf}" in done.stdout
@@ -46,8 +58,22 @@ def test_build_writes_pdf_json_and_markdown_marked_for_the_reader(loaded: None, 
     assert pdf.stat().st_mode & 0o777 == 0o600  # marked information: its owner's only
 
     as_json = out / "operational.json"
-    run("sitrep", "build", "--level", "operational", "--period", "today", "--as", COORDINATOR, "--format", "json",
-        "--out", str(as_json), "--title", "Morning brief")  # fmt: skip
+    run(
+        "sitrep",
+        "build",
+        "--level",
+        "operational",
+        "--period",
+        "today",
+        "--as",
+        COORDINATOR,
+        "--format",
+        "json",
+        "--out",
+        str(as_json),
+        "--title",
+        "Morning brief",
+    )
     body = json.loads(as_json.read_text())
     assert body["level"] == "operational" and body["state"] == "draft" and body["title"] == "Morning brief"
     assert body["marking"] == "amber" and body["tlp"] == "green"  # its own marking, and the one to handle it under
@@ -57,8 +83,22 @@ def test_build_writes_pdf_json_and_markdown_marked_for_the_reader(loaded: None, 
     assert "withheld" not in body  # nothing is said of sources the reader may not see, not even how many
 
     # Markdown on stdout (the message goes to stderr): the marking first and last, then the title and figures.
-    md = run("sitrep", "build", "--level", "operational", "--period", "today", "--as", COORDINATOR, "--format", "md",
-             "--out", "-", "--title", "Brief | <b>today</b>")  # fmt: skip
+    md = run(
+        "sitrep",
+        "build",
+        "--level",
+        "operational",
+        "--period",
+        "today",
+        "--as",
+        COORDINATOR,
+        "--format",
+        "md",
+        "--out",
+        "-",
+        "--title",
+        "Brief | <b>today</b>",
+    )
     text = lines_of(md.stdout)
     assert text[0] == "**TLP:AMBER**" and text[-1] == "**TLP:AMBER**"
     assert "# Brief \\| &lt;b&gt;today&lt;/b&gt;" in text
@@ -151,7 +191,13 @@ def test_periods_in_iso_8601_dates_and_shorthands() -> None:
     start, end = parse_period("2026-11-27T08:00+01:00/2026-11-28T06:30:00Z", now)
     assert (start, end) == (datetime(2026, 11, 27, 7, tzinfo=UTC), datetime(2026, 11, 28, 6, 30, tzinfo=UTC))
     assert start.tzinfo == UTC
-    for bad in ("2026-11-27", "2026-11-27T00:00/2026-11-28T00:00", "2026-11-28/2026-11-28", "x/y", "/2026-11-28",
-                "2026-02-30/2026-03-01"):  # fmt: skip
+    for bad in (
+        "2026-11-27",
+        "2026-11-27T00:00/2026-11-28T00:00",
+        "2026-11-28/2026-11-28",
+        "x/y",
+        "/2026-11-28",
+        "2026-02-30/2026-03-01",
+    ):
         with pytest.raises(ValueError, match=r"."):
             parse_period(bad, now)

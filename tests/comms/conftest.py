@@ -66,8 +66,9 @@ def draft(client: TestClient, cast: Cast, author: str = "fr", **over: Any) -> di
     return r.json()  # type: ignore[no-any-return]
 
 
-def verdict(client: TestClient, actor: Actor, comm: dict[str, Any], version: int | None = None,
-            comment: str | None = None) -> Any:  # fmt: skip
+def verdict(
+    client: TestClient, actor: Actor, comm: dict[str, Any], version: int | None = None, comment: str | None = None
+) -> Any:
     """Approve (no comment) or request changes (with one); returns the response."""
     path = "approve" if comment is None else "request-changes"
     body: dict[str, Any] = {"version": version or comm["version"]}

@@ -32,9 +32,16 @@ API = "/api/v1/communications"
 def written(db: Session) -> tuple[int, ...]:
     return tuple(
         count(db, m)
-        for m in (Communication, CommunicationVersion, CommunicationApproval, Publication, Share, AuditEvent,
-                  OutboxMessage)
-    )  # fmt: skip
+        for m in (
+            Communication,
+            CommunicationVersion,
+            CommunicationApproval,
+            Publication,
+            Share,
+            AuditEvent,
+            OutboxMessage,
+        )
+    )
 
 
 def targets(db: Session, event: str) -> set[str]:
@@ -45,8 +52,17 @@ def add_crisis(factory: sessionmaker[Session], owner_org_id: str, *, exercise: b
     """A crisis readable by its owner organisation only (TLP:AMBER, shared with nobody)."""
     crisis_id = new_id("crisis")
     with unit_of_work(factory) as s:
-        s.add(Crisis(id=crisis_id, owner_org_id=owner_org_id, tlp="amber", title="Grid ransomware",
-                     justification="multi-member-state-impact", stage="technical", exercise=exercise))  # fmt: skip
+        s.add(
+            Crisis(
+                id=crisis_id,
+                owner_org_id=owner_org_id,
+                tlp="amber",
+                title="Grid ransomware",
+                justification="multi-member-state-impact",
+                stage="technical",
+                exercise=exercise,
+            )
+        )
     return crisis_id
 
 
@@ -63,8 +79,9 @@ def test_draft_is_shared_with_its_approvers_versioned_audited_and_notified(
     assert [a["id"] for a in c["approvers"]] == [de, enisa]
     assert [a["short_name"] for a in c["waiting_for"]] == ["CERT-Bund", "ENISA"]
     assert c["approvals"] == [] and c["publication"] is None and c["public_url"] is None
-    assert c["translations"] == {"fr": {"title": "Rançongiciel chez des gestionnaires de réseau",
-                                        "body": "Deux gestionnaires touchés."}}  # fmt: skip
+    assert c["translations"] == {
+        "fr": {"title": "Rançongiciel chez des gestionnaires de réseau", "body": "Deux gestionnaires touchés."}
+    }
     # The approvers were added to the share list (the owner's own organisation needs no share row).
     assert c["share_with"]["organisations"] == sorted([cast["fr"].org_id, de, enisa])
     for who in ("de", "de_coord", "enisa_coord", "fr_viewer"):
@@ -168,10 +185,18 @@ def test_co_editing_makes_versions_with_a_per_field_diff_and_refuses_stale_versi
     c = draft(client, cast)
     url = f"{API}/{c['id']}"
     # An analyst of an approver organisation co-edits the text.
-    r = client.patch(url, json={"version": 1, "body": c["body"] + "\nCall 112 in an emergency.",
-                                "translations": {"fr": {"title": "Rançongiciel", "body": "Deux touchés."},
-                                                 "de": {"title": "Ransomware", "body": "Zwei Betreiber."}}},
-                     headers=cast["de"].headers)  # fmt: skip
+    r = client.patch(
+        url,
+        json={
+            "version": 1,
+            "body": c["body"] + "\nCall 112 in an emergency.",
+            "translations": {
+                "fr": {"title": "Rançongiciel", "body": "Deux touchés."},
+                "de": {"title": "Ransomware", "body": "Zwei Betreiber."},
+            },
+        },
+        headers=cast["de"].headers,
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["version"], r.json()["versions"], sorted(r.json()["translations"])) == (2, 2, ["de", "fr"])
     # The same version again is stale: 409, nothing written.
@@ -182,20 +207,34 @@ def test_co_editing_makes_versions_with_a_per_field_diff_and_refuses_stale_versi
     same = client.patch(url, json={"version": 2, "title": c["title"]}, headers=cast["fr"].headers)
     assert same.json()["version"] == 2
     assert client.patch(url, json={"version": 2, "title": ""}, headers=cast["fr"].headers).status_code == 422
-    assert client.patch(url, json={"version": 2, "embargo_until": "2030-01-01T00:00:00"},
-                        headers=cast["fr"].headers).status_code == 422  # fmt: skip
+    assert (
+        client.patch(
+            url, json={"version": 2, "embargo_until": "2030-01-01T00:00:00"}, headers=cast["fr"].headers
+        ).status_code
+        == 422
+    )
     assert client.patch(url, json={"version": 2, "title": "x"}, headers=cast["fr_viewer"].headers).status_code == 403
     # Only the owner changes the approvers.
     r = client.patch(url, json={"version": 2, "approvers": [cast["de"].org_id]}, headers=cast["de"].headers)
     assert r.status_code == 403
     assert written(db) == before
     # The owner edits the title: version 3. The diff is per field, with a unified diff of each text.
-    assert client.patch(url, json={"version": 2, "title": "Grid ransomware: advice"},
-                        headers=cast["fr"].headers).json()["version"] == 3  # fmt: skip
+    assert (
+        client.patch(url, json={"version": 2, "title": "Grid ransomware: advice"}, headers=cast["fr"].headers).json()[
+            "version"
+        ]
+        == 3
+    )
     diff = client.get(f"{url}/diff?from=1&to=3", headers=cast["enisa_coord"].headers).json()
     fields = {ch["field"]: ch for ch in diff["changes"]}
-    assert set(fields) == {"title", "body", "translations.de.title", "translations.de.body", "translations.fr.title",
-                           "translations.fr.body"}  # fmt: skip
+    assert set(fields) == {
+        "title",
+        "body",
+        "translations.de.title",
+        "translations.de.body",
+        "translations.fr.title",
+        "translations.fr.body",
+    }
     assert "+Call 112 in an emergency." in fields["body"]["diff"]
     assert (fields["translations.de.body"]["before"], fields["translations.de.body"]["after"]) == (
         None,
@@ -204,8 +243,11 @@ def test_co_editing_makes_versions_with_a_per_field_diff_and_refuses_stale_versi
     assert fields["title"]["after"] == "Grid ransomware: advice"
     assert client.get(f"{url}/diff?from=1&to=9", headers=cast["fr"].headers).status_code == 404
     versions = client.get(f"{url}/versions", headers=cast["fr"].headers).json()
-    assert [(v["version"], v["created_by"]) for v in versions] == [(1, cast["fr"].user_id), (2, cast["de"].user_id),
-                                                                   (3, cast["fr"].user_id)]  # fmt: skip
+    assert [(v["version"], v["created_by"]) for v in versions] == [
+        (1, cast["fr"].user_id),
+        (2, cast["de"].user_id),
+        (3, cast["fr"].user_id),
+    ]
     tags = [e["tag"] for e in client.get(f"{url}/timeline", headers=cast["fr"].headers).json()]
     assert tags == ["comms:communication:create", "comms:communication:edit", "comms:communication:edit"]
 
@@ -221,8 +263,9 @@ def test_verdicts_need_an_approver_organisation_the_right_and_the_current_versio
     assert verdict(client, cast["de"], c).status_code == 403  # an analyst: no approving right
     assert verdict(client, cast["ee_coord"], c).status_code == 404  # neither approver nor owner: cannot see it
     assert verdict(client, cast["de_coord"], c, version=2).status_code == 409
-    r = client.post(f"{API}/{c['id']}/request-changes", json={"version": 1, "comment": "  "},
-                    headers=cast["de_coord"].headers)  # fmt: skip
+    r = client.post(
+        f"{API}/{c['id']}/request-changes", json={"version": 1, "comment": "  "}, headers=cast["de_coord"].headers
+    )
     assert r.status_code == 422
     assert written(db) == before
     # The owner's organisation is not on this approvers list; its verdict is its own consent to the version (the
@@ -245,8 +288,10 @@ def test_every_approver_approving_the_current_version_approves_it(client: TestCl
     out = verdict(client, cast["enisa_coord"], c, comment=None).json()
     assert out["state"] == "approved" and out["waiting_for"] == []
     assert [(a["org_short_name"], a["verdict"], a["version"]) for a in out["approvals"]] == [
-        ("CERT-Bund", "approve", 1), ("CERT-FR", "approve", 1), ("ENISA", "approve", 1),
-    ]  # fmt: skip
+        ("CERT-Bund", "approve", 1),
+        ("CERT-FR", "approve", 1),
+        ("ENISA", "approve", 1),
+    ]
     assert targets(db, "comms:communication:approved") == {"comms@cert-fr.example"}
     # Changing its mind on the current version makes it a draft again.
     back = verdict(client, cast["enisa_coord"], c, comment="Wait for the press office.").json()
@@ -282,17 +327,23 @@ def test_owner_changes_the_approvers_and_new_ones_get_the_draft(client: TestClie
     ee = cast["ee_coord"]
     assert client.get(f"{API}/{c['id']}", headers=ee.headers).status_code == 404
     # Adding CERT-EE shares the draft with it and waits for its approval (no new text version).
-    r = client.patch(f"{API}/{c['id']}", json={"version": 1, "approvers": [cast["de_coord"].org_id, ee.org_id]},
-                     headers=cast["fr"].headers)  # fmt: skip
+    r = client.patch(
+        f"{API}/{c['id']}",
+        json={"version": 1, "approvers": [cast["de_coord"].org_id, ee.org_id]},
+        headers=cast["fr"].headers,
+    )
     assert (r.json()["state"], r.json()["version"], r.json()["waiting_for"][0]["id"]) == ("draft", 1, ee.org_id)
     assert client.get(f"{API}/{c['id']}", headers=ee.headers).status_code == 200
     assert "comms@cert-ee.example" in targets(db, "comms:communication:approval-requested")
     # Removing it again leaves CERT-Bund's approval of version 1: approved.
-    r = client.patch(f"{API}/{c['id']}", json={"version": 1, "approvers": [cast["de_coord"].org_id]},
-                     headers=cast["fr"].headers)  # fmt: skip
+    r = client.patch(
+        f"{API}/{c['id']}", json={"version": 1, "approvers": [cast["de_coord"].org_id]}, headers=cast["fr"].headers
+    )
     assert r.json()["state"] == "approved"
-    assert client.patch(f"{API}/{c['id']}", json={"version": 1, "approvers": []},
-                        headers=cast["fr"].headers).status_code == 422  # fmt: skip
+    assert (
+        client.patch(f"{API}/{c['id']}", json={"version": 1, "approvers": []}, headers=cast["fr"].headers).status_code
+        == 422
+    )
 
 
 # --- release ----------------------------------------------------------------------------------------------------
@@ -319,8 +370,11 @@ def test_release_is_refused_before_approvals_and_embargo_then_publishes_the_appr
     assert written(db) == after_approvals and after_approvals[3] == before[3] == 0
     # The embargo passes.
     with unit_of_work(session_factory) as s:
-        s.execute(update(Communication).where(Communication.id == c["id"])
-                  .values(embargo_until=utcnow() - timedelta(seconds=1)))  # fmt: skip
+        s.execute(
+            update(Communication)
+            .where(Communication.id == c["id"])
+            .values(embargo_until=utcnow() - timedelta(seconds=1))
+        )
     r = client.post(release, headers=fr)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -328,10 +382,18 @@ def test_release_is_refused_before_approvals_and_embargo_then_publishes_the_appr
     assert out["public_url"] == f"{PUBLIC_BASE}public/{out['publication']}"
     [pub] = rows(db, Publication)
     assert (pub.tlp, pub.owner_org_id, pub.title, pub.body, pub.communication_version) == (
-        "clear", cast["fr"].org_id, c["title"], c["body"], 1)  # fmt: skip
+        "clear",
+        cast["fr"].org_id,
+        c["title"],
+        c["body"],
+        1,
+    )
     assert pub.translations == c["translations"]
     assert targets(db, "comms:communication:released") == {
-        "comms@cert-bund.example", "comms@enisa.example", "comms@cert-fr.example"}  # fmt: skip
+        "comms@cert-bund.example",
+        "comms@enisa.example",
+        "comms@cert-fr.example",
+    }
     # Released once: again is 409, and the text no longer changes.
     after = written(db)
     assert client.post(release, headers=fr).json()["detail"].startswith("already released")

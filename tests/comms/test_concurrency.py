@@ -53,8 +53,12 @@ def race(calls: list[Callable[[], Any]], *, engine: Engine, row: str) -> list[An
         waiting, deadline = 0, time.monotonic() + 30
         with engine.connect() as watch:
             while waiting < len(calls) and time.monotonic() < deadline:
-                waiting = watch.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                             "AND wait_event_type = 'Lock'")).scalar_one()  # fmt: skip
+                waiting = watch.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'"
+                    )
+                ).scalar_one()
                 watch.rollback()  # a fresh statistics snapshot each time
         holder.commit()
         holder.close()
@@ -67,8 +71,11 @@ def race(calls: list[Callable[[], Any]], *, engine: Engine, row: str) -> list[An
 
 def test_two_approvals_arriving_at_once_both_count(client: TestClient, cast: Cast, db: Session, engine: Engine) -> None:
     c = draft(client, cast)
-    responses = race([lambda: verdict(client, cast["de_coord"], c), lambda: verdict(client, cast["enisa_coord"], c)],
-                     engine=engine, row=c["id"])  # fmt: skip
+    responses = race(
+        [lambda: verdict(client, cast["de_coord"], c), lambda: verdict(client, cast["enisa_coord"], c)],
+        engine=engine,
+        row=c["id"],
+    )
     assert [r.status_code for r in responses] == [200, 200]
     # One of them committed second, saw both verdicts and approved the statement.
     assert sorted(r.json()["state"] for r in responses) == ["approved", "draft"]
@@ -88,8 +95,11 @@ def test_two_server_processes_releasing_at_once_publish_once(
     try:
         with TestClient(other, raise_server_exceptions=False) as second:
             url, headers = f"{API}/{c['id']}/release", cast["fr"].headers
-            responses = race([lambda: client.post(url, headers=headers), lambda: second.post(url, headers=headers)],
-                             engine=engine, row=c["id"])  # fmt: skip
+            responses = race(
+                [lambda: client.post(url, headers=headers), lambda: second.post(url, headers=headers)],
+                engine=engine,
+                row=c["id"],
+            )
     finally:
         other.state.engine.dispose()
     assert sorted(r.status_code for r in responses) == [200, 409]

@@ -23,16 +23,34 @@ def test_public_page_feed_and_list_show_released_statements_only(
     first_time = datetime(2031, 5, 1, 8, 0, tzinfo=UTC)
     first = approve_all(client, cast, draft(client, cast, title="Grid advice", embargo_until=first_time.isoformat()))
     tricky = 'Phishing "alerts" <b>fake</b> & real\x0b'
-    second = approve_all(client, cast, draft(client, cast, title=tricky, body="Ignore <script>alert(1)</script> mails.",
-                                             embargo_until=(first_time + timedelta(hours=1)).isoformat()))  # fmt: skip
+    second = approve_all(
+        client,
+        cast,
+        draft(
+            client,
+            cast,
+            title=tricky,
+            body="Ignore <script>alert(1)</script> mails.",
+            embargo_until=(first_time + timedelta(hours=1)).isoformat(),
+        ),
+    )
     # Never public: a draft, an approved statement still under embargo, lines to take, a withdrawn one.
     secret = "UNRELEASED-DRAFT-TEXT"
     hidden = [
         draft(client, cast, title=f"{secret} draft", body=secret),
-        approve_all(client, cast, draft(client, cast, title=f"{secret} embargoed", body=secret,
-                                        embargo_until=(first_time + timedelta(days=9)).isoformat())),
+        approve_all(
+            client,
+            cast,
+            draft(
+                client,
+                cast,
+                title=f"{secret} embargoed",
+                body=secret,
+                embargo_until=(first_time + timedelta(days=9)).isoformat(),
+            ),
+        ),
         approve_all(client, cast, draft(client, cast, kind="lines-to-take", title=f"{secret} lines", body=secret)),
-    ]  # fmt: skip
+    ]
     withdrawn = draft(client, cast, title=f"{secret} withdrawn", body=secret)
     assert client.post(f"{API}/{withdrawn['id']}/withdraw", headers=cast["fr"].headers).status_code == 200
     assert release_due(session_factory, settings, first_time) == 1
@@ -85,8 +103,9 @@ def test_public_statement_shows_the_translations_side_by_side(client: TestClient
         "fr": {"title": "Conseils aux usagers", "body": "Restez vigilants."},
         "de": {"title": "Hinweise für Nutzer", "body": "Bleiben Sie wachsam."},
     }
-    c = approve_all(client, cast, draft(client, cast, title="Advice to users", body="Stay alert.",
-                                        translations=translations))  # fmt: skip
+    c = approve_all(
+        client, cast, draft(client, cast, title="Advice to users", body="Stay alert.", translations=translations)
+    )
     assert client.post(f"{API}/{c['id']}/release", headers=cast["fr"].headers).status_code == 200
     [pub] = rows(db, Publication)
     r = client.get(f"/public/{pub.id}", headers={"Accept": "text/html"})

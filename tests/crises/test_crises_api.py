@@ -47,15 +47,31 @@ def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sess
     model = {
         "note": "test model",
         "stages": [
-            {"key": "csirts-network", "label": "CSIRTs Network", "level": "technical", "community": "csirts-network",
-             "notify": ["csirts-network"]},
-            {"key": "eu-cyclone", "label": "EU-CyCLONe", "level": "operational", "community": "eu-cyclone",
-             "notify": ["eu-cyclone"]},
-            {"key": "ipcr-information-sharing", "label": "IPCR information sharing", "level": "political",
-             "community": "ipcr", "approvers": [world.orgs["PRESIDENCY"], world.orgs["GSC"]],
-             "exit_approvers": [world.orgs["PRESIDENCY"]], "notify": ["ipcr"]},
+            {
+                "key": "csirts-network",
+                "label": "CSIRTs Network",
+                "level": "technical",
+                "community": "csirts-network",
+                "notify": ["csirts-network"],
+            },
+            {
+                "key": "eu-cyclone",
+                "label": "EU-CyCLONe",
+                "level": "operational",
+                "community": "eu-cyclone",
+                "notify": ["eu-cyclone"],
+            },
+            {
+                "key": "ipcr-information-sharing",
+                "label": "IPCR information sharing",
+                "level": "political",
+                "community": "ipcr",
+                "approvers": [world.orgs["PRESIDENCY"], world.orgs["GSC"]],
+                "exit_approvers": [world.orgs["PRESIDENCY"]],
+                "notify": ["ipcr"],
+            },
         ],
-    }  # fmt: skip
+    }
     path = tmp_path / "escalation.json"
     path.write_text(json.dumps(model))
     settings.escalation_model = path
@@ -74,8 +90,14 @@ def cast(world: World, settings: Settings, tmp_path: Path, session_factory: sess
 
 
 def _incident(client: TestClient, actor: Actor, country: str, **over: Any) -> str:
-    body = {"title": f"Ransomware at a {country} grid operator", "aware_at": (NOW - timedelta(hours=3)).isoformat(),
-            "countries": [country], "sectors": ["energy"], "tlp": "green", **over}  # fmt: skip
+    body = {
+        "title": f"Ransomware at a {country} grid operator",
+        "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+        "countries": [country],
+        "sectors": ["energy"],
+        "tlp": "green",
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -98,8 +120,11 @@ def _open(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
 def _share_with_approvers(client: TestClient, cast: dict[str, Actor], cid: str, *, communities: list[str]) -> None:
     """The originator (ENISA) lets the organisations that must agree to IPCR read the crisis."""
     orgs = [cast["presidency"].org_id, cast["gsc"].org_id]
-    r = client.put(f"/api/v1/crises/{cid}/sharing", json={"tlp": "amber", "share_with": {
-        "communities": communities, "organisations": orgs}}, headers=cast["enisa"].headers)  # fmt: skip
+    r = client.put(
+        f"/api/v1/crises/{cid}/sharing",
+        json={"tlp": "amber", "share_with": {"communities": communities, "organisations": orgs}},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 200, r.text
 
 
@@ -125,8 +150,11 @@ def test_opening_a_crisis_from_incidents_shows_them_and_what_they_evidence(
     # An exercise crisis stays out of the live picture, and its decisions and actions are exercise data too.
     drill = _open(client, cast["enisa"], title="Cyber Europe drill", exercise=True)
     assert drill["exercise"] is True
-    act = client.post(f"/api/v1/crises/{drill['id']}/actions", json={"title": "inject 1",
-                      "assignee": cast["fr"].org_id}, headers=cast["enisa"].headers)  # fmt: skip
+    act = client.post(
+        f"/api/v1/crises/{drill['id']}/actions",
+        json={"title": "inject 1", "assignee": cast["fr"].org_id},
+        headers=cast["enisa"].headers,
+    )
     assert count(db, Action, Action.id == act.json()["id"], Action.exercise.is_(True)) == 1
     live = client.get("/api/v1/situation", headers=cast["fr"].headers).json()["active_crises"]
     assert [c["id"] for c in live] == [body["id"]]
@@ -151,9 +179,14 @@ def test_opening_a_crisis_from_incidents_shows_them_and_what_they_evidence(
     ],
 )
 def test_bad_crisis_input_is_refused_and_writes_nothing(
-    client: TestClient, cast: dict[str, Actor], db: Session, who: str, over: dict[str, Any], status: int,
+    client: TestClient,
+    cast: dict[str, Actor],
+    db: Session,
+    who: str,
+    over: dict[str, Any],
+    status: int,
     field: str | None,
-) -> None:  # fmt: skip
+) -> None:
     body = {"title": "x", "justification": "y", "tlp": "amber", **over}
     r = client.post("/api/v1/crises", json=body, headers=cast[who].headers)
     assert r.status_code == status, r.text
@@ -166,8 +199,11 @@ def test_incident_the_opener_cannot_see_cannot_be_linked(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     hidden = _incident(client, cast["fr"], "FR", tlp="amber+strict")
-    r = client.post("/api/v1/crises", json={"title": "x", "justification": "y", "incidents": [hidden]},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/crises",
+        json={"title": "x", "justification": "y", "incidents": [hidden]},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 422 and hidden in r.json()["detail"]
     assert count(db, Crisis) == 0
 
@@ -178,8 +214,11 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
     crisis = _open(client, cast["enisa"])
     cid = crisis["id"]
     # Up to EU-CyCLONe: nobody else must agree, so the step is done at once and is a decision.
-    r = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "operational", "rationale": "two MS hit"},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{cid}/escalations",
+        json={"to": "operational", "rationale": "two MS hit"},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 201 and r.json()["state"] == "done" and r.json()["to_stage"] == "eu-cyclone"
     room = client.get(f"/api/v1/crises/{cid}", headers=cast["enisa"].headers).json()
     assert room["level"] == "operational" and "eu-cyclone" in room["share_with"]["communities"]
@@ -188,12 +227,18 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["fr_crisis"].headers).status_code == 200
 
     # To IPCR: the Presidency and the GSC must both agree, so they must read the crisis; a proposal adds no reader.
-    r = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "political impact"},
-                    headers=cast["fr_crisis"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{cid}/escalations",
+        json={"to": "ipcr", "rationale": "political impact"},
+        headers=cast["fr_crisis"].headers,
+    )
     assert r.status_code == 409 and "GSC, PRESIDENCY must agree" in r.json()["detail"]
     _share_with_approvers(client, cast, cid, communities=["csirts-network", "eu-cyclone"])
-    r = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "political impact"},
-                    headers=cast["fr_crisis"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{cid}/escalations",
+        json={"to": "ipcr", "rationale": "political impact"},
+        headers=cast["fr_crisis"].headers,
+    )
     assert r.status_code == 201, r.text
     esc = r.json()
     # The crisis authority is not its originator, and the step brings the IPCR community in: ENISA must agree too.
@@ -202,8 +247,9 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
     asked = {m.target for m in outbox(db, OutboxMessage.event == "crises:escalation:approval-requested")}
     assert asked == {"desk@presidency.example", "desk@gsc.example", "desk@enisa.example"}
     # A second proposal while one is pending is refused.
-    again = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "technical", "rationale": "x"},
-                        headers=cast["enisa"].headers)  # fmt: skip
+    again = client.post(
+        f"/api/v1/crises/{cid}/escalations", json={"to": "technical", "rationale": "x"}, headers=cast["enisa"].headers
+    )
     assert again.status_code == 409
 
     url = f"/api/v1/crises/{cid}/escalations/{esc['id']}"
@@ -229,14 +275,23 @@ def test_escalation_walks_the_model_with_agreements_and_records_each_step(
     assert set(room) >= {"level", "phase", "decisions", "actions", "timeline"}
 
     # Down again: leaving IPCR needs the Presidency only (exit approvers), who may refuse with a reason.
-    down = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "eu-cyclone", "rationale": "contained"},
-                       headers=cast["enisa"].headers).json()  # fmt: skip
+    down = client.post(
+        f"/api/v1/crises/{cid}/escalations",
+        json={"to": "eu-cyclone", "rationale": "contained"},
+        headers=cast["enisa"].headers,
+    ).json()
     assert down["direction"] == "de-escalate" and [o["name"] for o in down["waiting_for"]] == ["PRESIDENCY"]
-    no_reason = client.post(f"/api/v1/crises/{cid}/escalations/{down['id']}/reject", json={"comment": ""},
-                            headers=cast["presidency"].headers)  # fmt: skip
+    no_reason = client.post(
+        f"/api/v1/crises/{cid}/escalations/{down['id']}/reject",
+        json={"comment": ""},
+        headers=cast["presidency"].headers,
+    )
     assert no_reason.status_code == 422
-    r = client.post(f"/api/v1/crises/{cid}/escalations/{down['id']}/reject", json={"comment": "not yet"},
-                    headers=cast["presidency"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{cid}/escalations/{down['id']}/reject",
+        json={"comment": "not yet"},
+        headers=cast["presidency"].headers,
+    )
     assert r.json()["state"] == "rejected"
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["enisa"].headers).json()["level"] == "political"
 
@@ -246,16 +301,18 @@ def test_two_approvals_arriving_at_once_both_count(
 ) -> None:
     cid = _open(client, cast["enisa"], stage="eu-cyclone")["id"]
     _share_with_approvers(client, cast, cid, communities=["eu-cyclone"])
-    esc = client.post(f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "r"},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
+    esc = client.post(
+        f"/api/v1/crises/{cid}/escalations", json={"to": "ipcr", "rationale": "r"}, headers=cast["enisa"].headers
+    ).json()
     barrier = threading.Barrier(2)
     codes: list[int] = []
 
     def approve(actor: Actor) -> None:
         with TestClient(app) as own:
             barrier.wait()
-            codes.append(own.post(f"/api/v1/crises/{cid}/escalations/{esc['id']}/approve",
-                                  headers=actor.headers).status_code)  # fmt: skip
+            codes.append(
+                own.post(f"/api/v1/crises/{cid}/escalations/{esc['id']}/approve", headers=actor.headers).status_code
+            )
 
     threads = [threading.Thread(target=approve, args=(cast[k],)) for k in ("presidency", "gsc")]
     for t in threads:
@@ -293,17 +350,29 @@ def test_decisions_need_the_right_and_a_seat_at_that_level(
     # CSIRTs Network members (ENISA is one in this test world) decide at the technical level.
     r = client.post(url, json={**body, "level": "technical"}, headers=cast["enisa"].headers)
     assert r.status_code == 201 and r.json()["options"] == body["options"] and r.json()["kind"] == "political-measure"
-    r = client.post(url, json={**body, "level": "technical", "kind": "response", "title": "Block C2 ranges"},
-                    headers=cast["de_coord"].headers)  # fmt: skip
+    r = client.post(
+        url,
+        json={**body, "level": "technical", "kind": "response", "title": "Block C2 ranges"},
+        headers=cast["de_coord"].headers,
+    )
     assert r.status_code == 201 and r.json()["decided_by"][0]["name"] == "CERT-Bund"
     # Phase changes are decisions too.
-    r = client.post(f"/api/v1/crises/{cid}/phase", json={"phase": "recovery", "rationale": "restored"},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{cid}/phase",
+        json={"phase": "recovery", "rationale": "restored"},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 201 and r.json()["kind"] == "phase"
     room = client.get(f"/api/v1/crises/{cid}", headers=cast["fr"].headers).json()
     assert room["phase"] == "recovery" and len(room["decisions"]) == 3
-    assert client.post(f"/api/v1/crises/{cid}/phase", json={"phase": "recovery", "rationale": "again"},
-                       headers=cast["enisa"].headers).status_code == 409  # fmt: skip
+    assert (
+        client.post(
+            f"/api/v1/crises/{cid}/phase",
+            json={"phase": "recovery", "rationale": "again"},
+            headers=cast["enisa"].headers,
+        ).status_code
+        == 409
+    )
 
 
 def test_actions_have_owners_due_times_reminders_and_overdue_flags(
@@ -316,14 +385,21 @@ def test_actions_have_owners_due_times_reminders_and_overdue_flags(
     # The outsider cannot see the crisis, so it cannot own an action in it.
     r = client.post(url, json={"title": "x", "assignee": cast["outsider"].org_id}, headers=cast["enisa"].headers)
     assert r.status_code == 422 and "cannot see this crisis" in r.json()["detail"]
-    r = client.post(url, json={"title": "x", "assignee": cast["fr"].org_id, "due_at": "2026-11-28T10:00:00"},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        url,
+        json={"title": "x", "assignee": cast["fr"].org_id, "due_at": "2026-11-28T10:00:00"},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 422  # a due time without a time zone
     assert count(db, Action) == 0
-    late = client.post(url, json={"title": "Share IoCs", "assignee": cast["fr"].org_id, "due_at": past},
-                       headers=cast["enisa"].headers).json()  # fmt: skip
-    due = client.post(url, json={"title": "Brief EU-CyCLONe", "assignee": cast["de_coord"].org_id, "due_at": soon},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
+    late = client.post(
+        url, json={"title": "Share IoCs", "assignee": cast["fr"].org_id, "due_at": past}, headers=cast["enisa"].headers
+    ).json()
+    due = client.post(
+        url,
+        json={"title": "Brief EU-CyCLONe", "assignee": cast["de_coord"].org_id, "due_at": soon},
+        headers=cast["enisa"].headers,
+    ).json()
     assert late["overdue"] is True and due["overdue"] is False
 
     with unit_of_work(session_factory) as s:
@@ -334,39 +410,62 @@ def test_actions_have_owners_due_times_reminders_and_overdue_flags(
         (m.event, m.target)
         for m in outbox(db, OutboxMessage.event.in_(["crises:action:overdue", "crises:action:due-soon"]))
     }
-    assert sent == {("crises:action:overdue", "desk@cert-fr.example"),
-                    ("crises:action:due-soon", "desk@cert-bund.example")}  # fmt: skip
+    assert sent == {
+        ("crises:action:overdue", "desk@cert-fr.example"),
+        ("crises:action:due-soon", "desk@cert-bund.example"),
+    }
 
     # The owning organisation updates it; another organisation may not; a stale version is refused.
     patch = f"/api/v1/actions/{late['id']}"
-    assert client.patch(patch, json={"version": late["version"], "status": "done"},
-                        headers=cast["de_coord"].headers).status_code == 403  # fmt: skip
-    assert client.patch(patch, json={"version": late["version"], "status": "finished"},
-                        headers=cast["fr"].headers).status_code == 422  # fmt: skip
+    assert (
+        client.patch(
+            patch, json={"version": late["version"], "status": "done"}, headers=cast["de_coord"].headers
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            patch, json={"version": late["version"], "status": "finished"}, headers=cast["fr"].headers
+        ).status_code
+        == 422
+    )
     r = client.patch(patch, json={"version": late["version"], "status": "done"}, headers=cast["fr"].headers)
     assert r.status_code == 200 and r.json()["status"] == "done" and r.json()["overdue"] is False
-    assert client.patch(patch, json={"version": late["version"], "status": "open"},
-                        headers=cast["fr"].headers).status_code == 409  # fmt: skip
+    assert (
+        client.patch(patch, json={"version": late["version"], "status": "open"}, headers=cast["fr"].headers).status_code
+        == 409
+    )
 
 
 def test_objects_of_a_crisis_follow_its_audience_and_stay_hidden_outside_it(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     cid = _open(client, cast["enisa"])["id"]
-    client.post(f"/api/v1/crises/{cid}/decisions", json={"level": "technical", "title": "Block"},
-                headers=cast["enisa"].headers)  # fmt: skip
-    act = client.post(f"/api/v1/crises/{cid}/actions", json={"title": "a", "assignee": cast["fr"].org_id},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
+    client.post(
+        f"/api/v1/crises/{cid}/decisions", json={"level": "technical", "title": "Block"}, headers=cast["enisa"].headers
+    )
+    act = client.post(
+        f"/api/v1/crises/{cid}/actions",
+        json={"title": "a", "assignee": cast["fr"].org_id},
+        headers=cast["enisa"].headers,
+    ).json()
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["outsider"].headers).status_code == 404
     assert cid not in {c["id"] for c in client.get("/api/v1/crises", headers=cast["outsider"].headers).json()["items"]}
     assert client.get(f"/api/v1/crises/{cid}/decisions", headers=cast["outsider"].headers).status_code == 404
-    assert client.patch(f"/api/v1/actions/{act['id']}", json={"version": 1, "status": "done"},
-                        headers=cast["outsider"].headers).status_code == 404  # fmt: skip
+    assert (
+        client.patch(
+            f"/api/v1/actions/{act['id']}", json={"version": 1, "status": "done"}, headers=cast["outsider"].headers
+        ).status_code
+        == 404
+    )
     assert cid in {c["id"] for c in client.get("/api/v1/crises", headers=cast["de_coord"].headers).json()["items"]}
 
     # The originator narrows it to AMBER+STRICT for CERT-FR: CERT-Bund loses the crisis and all its objects.
-    r = client.put(f"/api/v1/crises/{cid}/sharing", json={"tlp": "amber+strict",
-                   "share_with": {"organisations": [cast["fr"].org_id]}}, headers=cast["enisa"].headers)  # fmt: skip
+    r = client.put(
+        f"/api/v1/crises/{cid}/sharing",
+        json={"tlp": "amber+strict", "share_with": {"organisations": [cast["fr"].org_id]}},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 200, r.text
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["de_coord"].headers).status_code == 404
     room = client.get(f"/api/v1/crises/{cid}", headers=cast["fr"].headers).json()
@@ -378,8 +477,9 @@ def test_objects_of_a_crisis_follow_its_audience_and_stay_hidden_outside_it(
     assert {d.tlp for d in db.scalars(select(Decision))} == {"amber+strict"}
     # A step that needs organisations a TLP:RED crisis cannot include is refused, nothing written.
     red = _open(client, cast["enisa"], tlp="red", share_with={"users": [cast["enisa"].email]}, stage="eu-cyclone")
-    r = client.post(f"/api/v1/crises/{red['id']}/escalations", json={"to": "ipcr", "rationale": "r"},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/crises/{red['id']}/escalations", json={"to": "ipcr", "rationale": "r"}, headers=cast["enisa"].headers
+    )
     assert r.status_code == 409 and "TLP:RED" in r.json()["detail"]
     assert count(db, Escalation, Escalation.crisis_id == red["id"]) == 0
 
@@ -408,15 +508,25 @@ def test_crisis_room_costs_the_same_number_of_queries_with_more_objects(
     def add(n: int) -> None:
         for i in range(n):
             client.post(f"/api/v1/crises/{cid}/decisions", json={"level": "technical", "title": f"d{i}"}, headers=h)
-            client.post(f"/api/v1/crises/{cid}/actions", json={"title": f"a{i}", "assignee": cast["fr"].org_id,
-                        "due_at": (NOW + timedelta(hours=i)).isoformat()}, headers=h)  # fmt: skip
+            client.post(
+                f"/api/v1/crises/{cid}/actions",
+                json={
+                    "title": f"a{i}",
+                    "assignee": cast["fr"].org_id,
+                    "due_at": (NOW + timedelta(hours=i)).isoformat(),
+                },
+                headers=h,
+            )
 
     add(2)
     with count_queries(app) as small:
         assert client.get(f"/api/v1/crises/{cid}", headers=h).status_code == 200
     add(12)
-    client.post(f"/api/v1/crises/{cid}/incidents", json={"incidents": [_incident(client, cast["fr"], "FR")
-                                                                       for _ in range(5)]}, headers=h)  # fmt: skip
+    client.post(
+        f"/api/v1/crises/{cid}/incidents",
+        json={"incidents": [_incident(client, cast["fr"], "FR") for _ in range(5)]},
+        headers=h,
+    )
     with count_queries(app) as large:
         body = client.get(f"/api/v1/crises/{cid}", headers=h)
     assert len(body.json()["decisions"]) == 14 and len(body.json()["incidents"]) == 7
@@ -425,8 +535,13 @@ def test_crisis_room_costs_the_same_number_of_queries_with_more_objects(
 
 def test_the_shipped_model_follows_the_eu_blueprint_and_a_broken_one_is_refused() -> None:
     model = escalation.parse(escalation.DEFAULT_MODEL.read_text())
-    assert [s.key for s in model.stages] == ["csirts-network", "eu-cyclone", "ipcr-monitoring",
-                                             "ipcr-information-sharing", "ipcr-full-activation"]  # fmt: skip
+    assert [s.key for s in model.stages] == [
+        "csirts-network",
+        "eu-cyclone",
+        "ipcr-monitoring",
+        "ipcr-information-sharing",
+        "ipcr-full-activation",
+    ]
     assert [s.level for s in model.stages] == ["technical", "operational", "political", "political", "political"]
     from cybercrisis.directory.exchange import org_id_for_key
 
@@ -437,7 +552,15 @@ def test_the_shipped_model_follows_the_eu_blueprint_and_a_broken_one_is_refused(
     assert model.required_for(model.stages[0], model.stages[1]) == ()
     assert "deployment's own" in model.note
     with pytest.raises(ValueError, match="escalation order"):
-        escalation.parse(json.dumps({"stages": [{"key": "a", "label": "A", "level": "political"},
-                                                {"key": "b", "label": "B", "level": "technical"}]}))  # fmt: skip
+        escalation.parse(
+            json.dumps(
+                {
+                    "stages": [
+                        {"key": "a", "label": "A", "level": "political"},
+                        {"key": "b", "label": "B", "level": "technical"},
+                    ]
+                }
+            )
+        )
     with pytest.raises(ValueError, match="unique"):
         escalation.parse(json.dumps({"stages": [{"key": "a", "label": "A", "level": "technical"}] * 2}))

@@ -147,8 +147,13 @@ class NodeProc:
         self.cli("import", "stix", str(path), "--as", who, *args)
 
     def settings(self) -> Settings:
-        return Settings(data_dir=self.data_dir, database_url=self.database_url, secret_key="x" * 48,
-                        jobs_enabled=False, outbound_allow=TEST_OUTBOUND_ALLOW)  # fmt: skip
+        return Settings(
+            data_dir=self.data_dir,
+            database_url=self.database_url,
+            secret_key="x" * 48,
+            jobs_enabled=False,
+            outbound_allow=TEST_OUTBOUND_ALLOW,
+        )
 
 
 def indicator(n: int, *, marks: list[str] | None = None) -> dict[str, Any]:
@@ -252,8 +257,17 @@ def test_pull_carries_owner_tlp_and_shares_never_more_and_nothing_loops_back(
     assert count(db, StixObject) == before
 
     # A pulls from B: A's own objects do not come back; B pulls again: nothing new either way.
-    a.cli("peer", "add", b.discovery, "--token", b.token("analyst@cert-fr.example"), "--direction", "pull",
-          "--fingerprint", b.cli("node", "show").stdout.split("key ")[1].split()[0])  # fmt: skip
+    a.cli(
+        "peer",
+        "add",
+        b.discovery,
+        "--token",
+        b.token("analyst@cert-fr.example"),
+        "--direction",
+        "pull",
+        "--fingerprint",
+        b.cli("node", "show").stdout.split("key ")[1].split()[0],
+    )
     a_rows = _sqlite_count(a, "SELECT count(*) FROM stix_objects")
     a.cli("peer", "sync")
     with contextlib.closing(sqlite3.connect(a.database_url.removeprefix("sqlite:///"))) as conn:
@@ -377,8 +391,9 @@ def test_a_peer_killed_mid_sync_resumes_and_every_object_arrives_once(
             return s.scalar(query.where(StixObject.type == "indicator")) or 0
 
     results: list[federation.SyncResult] = []
-    round_ = threading.Thread(target=lambda: results.append(federation.sync_peer(session_factory, settings, peer_id,
-                                                                                 page_size=25)))  # fmt: skip
+    round_ = threading.Thread(
+        target=lambda: results.append(federation.sync_peer(session_factory, settings, peer_id, page_size=25))
+    )
     round_.start()
     deadline = time.monotonic() + 120
     while arrived() == 0 and round_.is_alive() and time.monotonic() < deadline:
@@ -464,20 +479,43 @@ def test_a_garbage_or_slow_peer_does_not_stop_a_good_one(
         assert refused.returncode == 1 and "cannot connect" in refused.stderr, refused.stderr
         refused = b.cli("peer", "add", a.discovery, "--token", "cc_wrong", "--direction", "pull", ok=False)
         assert refused.returncode == 1 and "HTTP 401" in refused.stderr, refused.stderr
-        refused = b.cli("peer", "add", a.discovery, "--token", token, "--direction", "pull", "--fingerprint",
-                        "0123456789abcdef", ok=False)  # fmt: skip
+        refused = b.cli(
+            "peer",
+            "add",
+            a.discovery,
+            "--token",
+            token,
+            "--direction",
+            "pull",
+            "--fingerprint",
+            "0123456789abcdef",
+            ok=False,
+        )
         assert refused.returncode == 1 and "current key is" in refused.stderr, refused.stderr
-        refused = b.cli("peer", "add", b.discovery, "--token", b.token("analyst@cert-bund.example"), "--direction",
-                        "pull", ok=False)  # fmt: skip
+        refused = b.cli(
+            "peer", "add", b.discovery, "--token", b.token("analyst@cert-bund.example"), "--direction", "pull", ok=False
+        )
         assert refused.returncode == 1 and "this node itself" in refused.stderr, refused.stderr
         assert count(db, Peer) == 0
 
         b.cli("peer", "add", a.discovery, "--token", token, "--direction", "pull")
         with unit_of_work(session_factory) as s:  # a peer that went bad after it was added
             for url in (garbage, slow):
-                s.add(Peer(id=f"peer--{uuid.uuid4()}", url=url, api_root=url + "cybercrisis/", title="bad",
-                           node_id=f"identity--{uuid.uuid4()}", token="t", direction="pull", collections=[], keys=[],
-                           relayed_keys={}, timeout_seconds=1.0))  # fmt: skip
+                s.add(
+                    Peer(
+                        id=f"peer--{uuid.uuid4()}",
+                        url=url,
+                        api_root=url + "cybercrisis/",
+                        title="bad",
+                        node_id=f"identity--{uuid.uuid4()}",
+                        token="t",
+                        direction="pull",
+                        collections=[],
+                        keys=[],
+                        relayed_keys={},
+                        timeout_seconds=1.0,
+                    )
+                )
         federation.sync_all(session_factory, settings)
 
     assert set(stored(session_factory, [o["id"] for o in objs])) == {o["id"] for o in objs}

@@ -25,12 +25,18 @@ OBSERVABLES: list[tuple[str, str, str, str, str, bool]] = [
     ("url", "hxxps://evil.example/payload", "url", "https://evil.example/payload", "Network activity", True),
     ("email-addr", "Phisher[@]evil.example", "email", "phisher@evil.example", "Payload delivery", True),
     ("md5", "B2A5ABFEEF9E36964281A31E17B57C97", "md5", "b2a5abfeef9e36964281a31e17b57c97", "Payload delivery", True),
-    ("sha1", "2920d5e6c579fce772e5506caf03af65579088bd", "sha1", "2920d5e6c579fce772e5506caf03af65579088bd",
-     "Payload delivery", True),
+    (
+        "sha1",
+        "2920d5e6c579fce772e5506caf03af65579088bd",
+        "sha1",
+        "2920d5e6c579fce772e5506caf03af65579088bd",
+        "Payload delivery",
+        True,
+    ),
     ("sha256", "7f" * 32, "sha256", "7f" * 32, "Payload delivery", True),
     ("cve", "cve-2017-11774", "vulnerability", "CVE-2017-11774", "External analysis", False),
     ("autonomous-system", "AS64500", "AS", "64500", "Network activity", False),
-]  # fmt: skip
+]
 
 
 @pytest.fixture
@@ -117,13 +123,20 @@ def test_event_carries_the_incident_metadata_and_follows_its_lifecycle(
     assert r.status_code == 200, r.text
     later = export(client, cast["fr"], inc["id"])
     assert (later["uuid"], later["info"], later["analysis"], later["threat_level_id"]) == (
-        event["uuid"], "Ransomware (solved)", "2", "3")  # fmt: skip
+        event["uuid"],
+        "Ransomware (solved)",
+        "2",
+        "3",
+    )
     assert int(later["timestamp"]) >= int(event["timestamp"])
 
     # No occurrence time: the day of awareness; no threat severity: undefined (4); ongoing is analysis 1.
     bare = create(client, cast["fr"], occurred_at=None, threat_severity=None, tags=[])
-    r = client.patch(f"/api/v1/incidents/{bare['id']}", json={"version": bare["version"], "status": "ongoing"},
-                     headers=cast["fr"].headers)  # fmt: skip
+    r = client.patch(
+        f"/api/v1/incidents/{bare['id']}",
+        json={"version": bare["version"], "status": "ongoing"},
+        headers=cast["fr"].headers,
+    )
     assert r.status_code == 200, r.text
     plain = export(client, cast["fr"], bare["id"])
     assert plain["date"] == (NOW - timedelta(hours=2)).date().isoformat()
@@ -148,8 +161,14 @@ def test_distribution_never_exceeds_the_tlp(client: TestClient, cast: dict[str, 
 def test_readers_who_may_not_see_the_incident_get_404_like_for_a_missing_one(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
-    secret = create(client, cast["fr"], title="Wiper at a secret place", tlp="amber+strict", share_with={},
-                    observables=[{"type": "domain-name", "value": "secret-c2.example"}])  # fmt: skip
+    secret = create(
+        client,
+        cast["fr"],
+        title="Wiper at a secret place",
+        tlp="amber+strict",
+        share_with={},
+        observables=[{"type": "domain-name", "value": "secret-c2.example"}],
+    )
     shared = create(client, cast["fr"])
     missing = f"incident--{uuid.uuid4()}"
     for actor in (cast["de"], cast["out"]):
@@ -176,22 +195,33 @@ def test_tlp_pap_and_taxonomy_classification_become_misp_machine_tags(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     inc = create(client, cast["fr"], tlp="green")
-    assert tags_of(export(client, cast["fr"], inc["id"])) == sorted([
-        "tlp:green",
-        "PAP:GREEN",
-        'rsit:malicious-code="infected-system"',
-        'nis:nature-root-cause="malicious-actions"',
-        'nis:nature-severity="high"',
-        'nis:impact-severity="red"',
-        'nis:impact-outlook="worsening"',
-        'nis2:impact-sectors-impacted="energy"',
-        'nis2:impact-sectors-impacted="health"',
-        'nis2:impact-subsectors-impacted="electricity"',  # the incident's own tag
-    ])  # fmt: skip
+    assert tags_of(export(client, cast["fr"], inc["id"])) == sorted(
+        [
+            "tlp:green",
+            "PAP:GREEN",
+            'rsit:malicious-code="infected-system"',
+            'nis:nature-root-cause="malicious-actions"',
+            'nis:nature-severity="high"',
+            'nis:impact-severity="red"',
+            'nis:impact-outlook="worsening"',
+            'nis2:impact-sectors-impacted="energy"',
+            'nis2:impact-sectors-impacted="health"',
+            'nis2:impact-subsectors-impacted="electricity"',  # the incident's own tag
+        ]
+    )
     # Tags given only as machine tags are the same MISP tags; no classification, no classification tags.
-    tagged = create(client, cast["fr"], rsit_class=None, rsit_type=None, root_cause=None, threat_severity=None,
-                    impact_severity=None, outlook=None, sectors=[],
-                    tags=['rsit:intrusions="system-compromise"', 'nis:impact-outlook="stable"'])  # fmt: skip
+    tagged = create(
+        client,
+        cast["fr"],
+        rsit_class=None,
+        rsit_type=None,
+        root_cause=None,
+        threat_severity=None,
+        impact_severity=None,
+        outlook=None,
+        sectors=[],
+        tags=['rsit:intrusions="system-compromise"', 'nis:impact-outlook="stable"'],
+    )
     assert tags_of(export(client, cast["fr"], tagged["id"])) == sorted(
         ["tlp:amber", "PAP:GREEN", 'rsit:intrusions="system-compromise"', 'nis:impact-outlook="stable"']
     )
@@ -210,11 +240,15 @@ def test_observables_become_attributes_of_the_misp_types(client: TestClient, cas
     assert len(set(uuids)) == len(uuids) and event["uuid"] not in uuids
 
     # Ranges and the victim's own addresses: recorded, but internal ones are not detection rules.
-    more = create(client, cast["fr"], observables=[
-        {"type": "ipv4-addr", "value": "203.0.113.0/24"},
-        {"type": "ipv4-addr", "value": "10.1.2.3"},
-        {"type": "ipv6-addr", "value": "fd00::5"},
-    ])  # fmt: skip
+    more = create(
+        client,
+        cast["fr"],
+        observables=[
+            {"type": "ipv4-addr", "value": "203.0.113.0/24"},
+            {"type": "ipv4-addr", "value": "10.1.2.3"},
+            {"type": "ipv6-addr", "value": "fd00::5"},
+        ],
+    )
     attrs = {a["value"]: a for a in export(client, cast["fr"], more["id"])["Attribute"]}
     assert attrs["203.0.113.0/24"]["to_ids"] is True and attrs["203.0.113.0/24"]["comment"] == "network range"
     for internal in ("10.1.2.3", "fd00::5"):
@@ -277,14 +311,19 @@ def test_description_and_submitted_nis2_reports_become_event_reports(
         r = client.post(url, json=report, headers=cast["fr"].headers)
         assert r.status_code == 201, r.text
     reports = {r["name"]: r for r in export(client, cast["fr"], inc["id"])["EventReport"]}
-    assert set(reports) == {"Incident description", "NIS2 early warning (version 2)",
-                            "NIS2 incident notification (version 1)"}  # fmt: skip
+    assert set(reports) == {
+        "Incident description",
+        "NIS2 early warning (version 2)",
+        "NIS2 incident notification (version 1)",
+    }
     assert reports["Incident description"]["content"] == "Encrypted SCADA historians."
     warning = reports["NIS2 early warning (version 2)"]["content"]
     assert "OT and IT affected." in warning and "## Suspected malicious\n\ntrue" in warning
     assert "Two substations offline." in reports["NIS2 incident notification (version 1)"]["content"]
-    ids = {r["kind"]: r["id"] for r in client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers)
-           .json()["reports"]}  # fmt: skip
+    ids = {
+        r["kind"]: r["id"]
+        for r in client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers).json()["reports"]
+    }
     assert reports["NIS2 early warning (version 2)"]["uuid"] == ids["early-warning"].removeprefix("report--")
     # The final report is not submitted yet: no event report for it.
     assert not any("final" in name for name in reports)
@@ -292,8 +331,11 @@ def test_description_and_submitted_nis2_reports_become_event_reports(
 
 def test_pymisp_loads_the_export_and_keeps_everything(client: TestClient, cast: dict[str, Actor]) -> None:
     inc = all_observables(client, cast["fr"], tlp="amber+strict", share_with={})
-    r = client.post(f"/api/v1/incidents/{inc['id']}/reports", json={"kind": "early-warning", "summary": "OT down"},
-                    headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/incidents/{inc['id']}/reports",
+        json={"kind": "early-warning", "summary": "OT down"},
+        headers=cast["fr"].headers,
+    )
     assert r.status_code == 201, r.text
     raw = client.get(f"/api/v1/incidents/{inc['id']}/misp", headers=cast["fr"].headers).text
     ours = json.loads(raw)["Event"]

@@ -42,8 +42,11 @@ def without_markings(obj: dict[str, Any]) -> dict[str, Any]:
 
 def by_ends(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Objects by id, a relationship's id replaced by its ends and type, there and where it is referred to."""
-    names = {o["id"]: f"{o['source_ref']} {o['relationship_type']} {o['target_ref']}" for o in objects
-             if o["type"] == "relationship"}  # fmt: skip
+    names = {
+        o["id"]: f"{o['source_ref']} {o['relationship_type']} {o['target_ref']}"
+        for o in objects
+        if o["type"] == "relationship"
+    }
     renamed = copy.deepcopy(objects)
     for obj in renamed:
         obj["id"] = names.get(obj["id"], obj["id"])
@@ -62,12 +65,24 @@ def event(**over: Any) -> dict[str, Any]:
         "Orgc": ORG,
         "Tag": [{"name": "tlp:amber"}, {"name": 'rsit:fraud="phishing"'}],
         "Attribute": [
-            {"uuid": "6a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b01", "type": "domain", "category": "Network activity",
-             "value": "login-gouv.example", "to_ids": True, "timestamp": "1795000000"},
-            {"uuid": "6a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b02", "type": "ip-src", "category": "Network activity",
-             "value": "203.0.113.9", "to_ids": False, "timestamp": "1795000000"},
+            {
+                "uuid": "6a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b01",
+                "type": "domain",
+                "category": "Network activity",
+                "value": "login-gouv.example",
+                "to_ids": True,
+                "timestamp": "1795000000",
+            },
+            {
+                "uuid": "6a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b02",
+                "type": "ip-src",
+                "category": "Network activity",
+                "value": "203.0.113.9",
+                "to_ids": False,
+                "timestamp": "1795000000",
+            },
         ],
-    }  # fmt: skip
+    }
     body.update(over)
     return body
 
@@ -112,8 +127,11 @@ def test_a_rest_response_with_several_events_converts_every_event_like_the_golde
     # ids; current misp-stix derives them from their ends, which re-import needs: compare relationships by ends.)
     assert by_ends(ours) == by_ends(golden)
     groupings = sorted(o["id"] for o in ours if o["type"] == "grouping")
-    assert groupings == sorted(f"grouping--{e['Event']['uuid']}" for n in (1, 2) for e in json.loads(
-        (MISP_DATA / "tests" / f"test_events_collection_{n}.json").read_text())["response"])  # fmt: skip
+    assert groupings == sorted(
+        f"grouping--{e['Event']['uuid']}"
+        for n in (1, 2)
+        for e in json.loads((MISP_DATA / "tests" / f"test_events_collection_{n}.json").read_text())["response"]
+    )
     # The same events as a list, as {"Event": ...} items, or one bare event give the same objects.
     both = json.loads((MISP_DATA / "tests" / "test_events_collection_1.json").read_text())["response"]
     assert misp_import.to_stix(both).objects == misp_import.to_stix({"response": both}).objects
@@ -122,9 +140,15 @@ def test_a_rest_response_with_several_events_converts_every_event_like_the_golde
 
 
 def test_tlp_tags_become_tlp2_markings_that_every_object_of_the_event_inherits_and_never_widen() -> None:
-    red_ip = {"uuid": "6a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b03", "type": "ip-dst", "category": "Network activity",
-              "value": "198.51.100.66", "to_ids": True, "timestamp": "1795000000",
-              "Tag": [{"name": "tlp:red"}]}  # fmt: skip
+    red_ip = {
+        "uuid": "6a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b03",
+        "type": "ip-dst",
+        "category": "Network activity",
+        "value": "198.51.100.66",
+        "to_ids": True,
+        "timestamp": "1795000000",
+        "Tag": [{"name": "tlp:red"}],
+    }
     base = event()
     result = misp_import.to_stix(dict(base, Attribute=[*base["Attribute"], red_ip]))
     objects = by_id(result.objects)
@@ -156,9 +180,14 @@ def test_tlp_tags_become_tlp2_markings_that_every_object_of_the_event_inherits_a
 
 
 def test_an_event_without_uuids_or_timestamps_converts_to_the_same_objects_every_time() -> None:
-    bare = {"info": "Hand-written event", "date": "2026-11-21", "Tag": [{"name": "tlp:green"}],
-            "Attribute": [{"type": "url", "category": "Network activity", "value": "https://evil.example/a",
-                           "to_ids": True}]}  # fmt: skip
+    bare = {
+        "info": "Hand-written event",
+        "date": "2026-11-21",
+        "Tag": [{"name": "tlp:green"}],
+        "Attribute": [
+            {"type": "url", "category": "Network activity", "value": "https://evil.example/a", "to_ids": True}
+        ],
+    }
     first, second = misp_import.to_stix(copy.deepcopy(bare)), misp_import.to_stix(copy.deepcopy(bare))
     assert first.objects == second.objects and first.rejected == []
     container = next(o for o in first.objects if o["type"] == "grouping")
@@ -180,9 +209,9 @@ def test_bad_input_is_refused_or_reported_naming_the_event_and_the_attribute() -
         '{"foo": 1}': "not a MISP event",
         '{"response": []}': "no MISP event in the response",
         '{"response": {"Attribute": []}}': "without a list of events",
-        '[1, 2]': "no MISP event in the list",
+        "[1, 2]": "no MISP event in the list",
         '{"Event": "x"}': "not a MISP event",
-    }  # fmt: skip
+    }
     for text, message in refused.items():
         with pytest.raises(InvalidInput) as caught:
             misp_import.convert(text)
@@ -192,22 +221,31 @@ def test_bad_input_is_refused_or_reported_naming_the_event_and_the_attribute() -
         misp_import.convert(b"\xff\xfe{")
 
     unknown = {"uuid": "7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b00", "type": "foo-bar", "category": "Other", "value": "x"}
-    bad_md5 = {"uuid": "7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b01", "type": "md5", "category": "Payload delivery",
-               "value": "nothex", "to_ids": True}  # fmt: skip
+    bad_md5 = {
+        "uuid": "7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b01",
+        "type": "md5",
+        "category": "Payload delivery",
+        "value": "nothex",
+        "to_ids": True,
+    }
     base = event()
-    response = {"response": [
-        {"Event": dict(base, Attribute=[*base["Attribute"], unknown, bad_md5, "junk"])},
-        {"Orgc": ORG},  # no info: not an event
-        {"Event": event(uuid="5a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b99", info="Second event", Attribute=[])},
-    ]}  # fmt: skip
+    response = {
+        "response": [
+            {"Event": dict(base, Attribute=[*base["Attribute"], unknown, bad_md5, "junk"])},
+            {"Orgc": ORG},  # no info: not an event
+            {"Event": event(uuid="5a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b99", info="Second event", Attribute=[])},
+        ]
+    }
     result = misp_import.to_stix(response)
     assert result.events == 2  # the good parts of the file are converted
     rejected = {r.where: r.reason for r in result.rejected}
     md5 = f"event {EVENT_UUID} attribute 7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b01 (md5)"
     assert set(rejected) == {
-        f"event {EVENT_UUID} attribute 7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b00", md5, f"event {EVENT_UUID} attribute #4",
+        f"event {EVENT_UUID} attribute 7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b00",
+        md5,
+        f"event {EVENT_UUID} attribute #4",
         "response[1]",
-    }  # fmt: skip
+    }
     assert rejected[f"event {EVENT_UUID} attribute 7a1e4b8e-0a6c-4c2a-9b1e-3f2d8c7a1b00"] == (
         "unknown MISP attribute type 'foo-bar'"
     )
@@ -241,15 +279,28 @@ def ingest_as(db: Session, actor: Actor, objects: list[dict[str, Any]]) -> impor
 def test_our_own_misp_export_imports_back_as_the_incident_grouping_with_its_tlp_and_tags(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
-    r = client.post("/api/v1/incidents", headers=cast["fr"].headers, json={
-        "title": "Wiper at a water utility", "description": "SCADA wiped.", "tlp": "amber", "pap": "green",
-        "aware_at": "2026-11-20T08:00:00+00:00", "countries": ["FR"], "sectors": ["drinking-water"],
-        "rsit_class": "malicious-code", "rsit_type": "infected-system",
-        "tags": ['nis2:impact-subsectors-impacted="drinking-water-subsector"'],
-        "observables": [{"type": "ipv4-addr", "value": "198.51.100.7"},
-                        {"type": "domain-name", "value": "c2.example"},
-                        {"type": "sha256", "value": "7f" * 32},
-                        {"type": "cve", "value": "CVE-2017-11774"}]})  # fmt: skip
+    r = client.post(
+        "/api/v1/incidents",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper at a water utility",
+            "description": "SCADA wiped.",
+            "tlp": "amber",
+            "pap": "green",
+            "aware_at": "2026-11-20T08:00:00+00:00",
+            "countries": ["FR"],
+            "sectors": ["drinking-water"],
+            "rsit_class": "malicious-code",
+            "rsit_type": "infected-system",
+            "tags": ['nis2:impact-subsectors-impacted="drinking-water-subsector"'],
+            "observables": [
+                {"type": "ipv4-addr", "value": "198.51.100.7"},
+                {"type": "domain-name", "value": "c2.example"},
+                {"type": "sha256", "value": "7f" * 32},
+                {"type": "cve", "value": "CVE-2017-11774"},
+            ],
+        },
+    )
     assert r.status_code == 201, r.text
     incident = r.json()
     exported = client.get(f"/api/v1/incidents/{incident['id']}/misp", headers=cast["fr"].headers).json()
@@ -262,10 +313,13 @@ def test_our_own_misp_export_imports_back_as_the_incident_grouping_with_its_tlp_
     assert 'rsit:malicious-code="infected-system"' in container["labels"]
     assert 'nis2:impact-subsectors-impacted="drinking-water-subsector"' in container["labels"]
     patterns = sorted(o["pattern"] for o in result.objects if o["type"] == "indicator")
-    assert patterns == sorted([
-        "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '198.51.100.7']",
-        "[domain-name:value = 'c2.example']", f"[file:hashes.'SHA-256' = '{'7f' * 32}']",
-    ])  # fmt: skip
+    assert patterns == sorted(
+        [
+            "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '198.51.100.7']",
+            "[domain-name:value = 'c2.example']",
+            f"[file:hashes.'SHA-256' = '{'7f' * 32}']",
+        ]
+    )
     assert [o["name"] for o in result.objects if o["type"] == "vulnerability"] == ["CVE-2017-11774"]
     assert any(o["type"] == "note" and o["content"] == "SCADA wiped." for o in result.objects)
 
@@ -299,7 +353,9 @@ def test_cli_imports_every_event_of_a_response_file_and_reimport_changes_nothing
     stored = db.scalars(select(StixObject)).all()
     assert {s.id for s in stored} == {o["id"] for o in expected.objects}
     assert sorted(s.id for s in stored if s.type == "grouping") == [
-        "grouping--50bf87fc-d134-499f-9e26-806cbe89ed37", "grouping--71356f2b-eefe-48db-a93a-4aa2233e3a59"]  # fmt: skip
+        "grouping--50bf87fc-d134-499f-9e26-806cbe89ed37",
+        "grouping--71356f2b-eefe-48db-a93a-4aa2233e3a59",
+    ]
     assert {s.tlp for s in stored} == {"green"}  # no TLP tag in these events: --tlp applies
     proc = run("import", "misp", str(src), "--as", cast["fr"].email, "--tlp", "green")
     assert (
@@ -327,10 +383,12 @@ def test_cli_imports_every_event_of_a_response_file_and_reimport_changes_nothing
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "stix.json").write_text(json.dumps({"type": "bundle", "id": "bundle--1", "objects": []}))
     after = count(db, StixObject)
-    for args in ((str(tmp_path / "broken.json"), "--as", cast["fr"].email),
-                 (str(tmp_path / "stix.json"), "--as", cast["fr"].email),
-                 (str(tmp_path / "missing.json"), "--as", cast["fr"].email),
-                 (str(src), "--as", "nobody@example.org")):  # fmt: skip
+    for args in (
+        (str(tmp_path / "broken.json"), "--as", cast["fr"].email),
+        (str(tmp_path / "stix.json"), "--as", cast["fr"].email),
+        (str(tmp_path / "missing.json"), "--as", cast["fr"].email),
+        (str(src), "--as", "nobody@example.org"),
+    ):
         proc = run("import", "misp", *args, ok=False)
         assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert count(db, StixObject) == after

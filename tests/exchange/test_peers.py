@@ -127,15 +127,30 @@ def test_envelopes_stay_under_the_size_limit_and_an_object_too_big_is_reported()
 
 def _probe(node: nodes.Node, *, organisation: str | None, collections: tuple[str, ...] = ()) -> peers.Probe:
     url = f"http://127.0.0.1:9/{uuid.uuid4().hex[:6]}/taxii2/"
-    d = peers.Discovery(url=url, title="node", api_root=url + "cybercrisis/", node_id=node.id, name="node",
-                        organisation=organisation, keys=[dict(k) for k in node.keys])  # fmt: skip
+    d = peers.Discovery(
+        url=url,
+        title="node",
+        api_root=url + "cybercrisis/",
+        node_id=node.id,
+        name="node",
+        organisation=organisation,
+        keys=[dict(k) for k in node.keys],
+    )
     return peers.Probe(d, {c: peers.RemoteCollection(c, c, True, True) for c in collections})
 
 
 def _add(s: Session, probe: peers.Probe, **over: Any) -> Peer:
-    args: dict[str, Any] = {"actor": None, "local_node": "identity--local", "probe": probe, "token": "t",
-                            "username": None, "direction": "both", "collections": [], "timeout": 5.0,
-                            "settings": Settings(secret_key=TEST_SECRET_KEY)}  # fmt: skip
+    args: dict[str, Any] = {
+        "actor": None,
+        "local_node": "identity--local",
+        "probe": probe,
+        "token": "t",
+        "username": None,
+        "direction": "both",
+        "collections": [],
+        "timeout": 5.0,
+        "settings": Settings(secret_key=TEST_SECRET_KEY),
+    }
     args.update(over)
     return peers.add(s, **args)
 
@@ -179,8 +194,16 @@ def test_a_rotated_key_is_accepted_when_endorsed_and_a_foreign_one_is_not(
     stranger = nodes.load(tmp_path / "stranger").keys[0]
     forged = {**stranger, "endorsed_by": other.keys[0]["id"], "endorsement": rotated.keys[-1]["endorsement"]}
     published = [*rotated.keys, forged]
-    d = peers.Discovery(url="u", title="t", api_root="r", node_id=other.id, name="n", organisation=None,
-                        keys=published, relayed={"identity--third": {"k": "v"}})  # fmt: skip
+    d = peers.Discovery(
+        url="u",
+        title="t",
+        api_root="r",
+        node_id=other.id,
+        name="n",
+        organisation=None,
+        keys=published,
+        relayed={"identity--third": {"k": "v"}},
+    )
     with unit_of_work(session_factory) as s:
         added = peers.refresh_keys(s, peer_id=peer_id, discovery=d, local_node="identity--local")
         assert added == [rotated.key_id]

@@ -119,13 +119,25 @@ def test_incident_bundle_is_valid_and_carries_incident_core_markings_labels_obse
     assert sdo["created_by_ref"] == cast["fr"].org_id
     assert sdo["object_marking_refs"] == ["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]
     core = sdo["extensions"][stix.INCIDENT_CORE]
-    assert core == {"extension_type": "property-extension", "determination": "suspected",
-                    "investigation_status": "new", "criticality": 95,
-                    "impacted_entity_counts": {"individuals": 120000}}  # fmt: skip
+    assert core == {
+        "extension_type": "property-extension",
+        "determination": "suspected",
+        "investigation_status": "new",
+        "criticality": 95,
+        "impacted_entity_counts": {"individuals": 120000},
+    }
     labels = set(sdo["labels"])
-    assert {'rsit:intrusions="system-compromise"', 'nis:impact-severity="red"', 'nis:nature-severity="high"',
-            'nis:nature-root-cause="malicious-actions"', 'nis:impact-outlook="worsening"', "tlp:amber", "PAP:GREEN",
-            'nis2:impact-sectors-impacted="energy"', 'nis2:impact-sectors-impacted="health"'} <= labels  # fmt: skip
+    assert {
+        'rsit:intrusions="system-compromise"',
+        'nis:impact-severity="red"',
+        'nis:nature-severity="high"',
+        'nis:nature-root-cause="malicious-actions"',
+        'nis:impact-outlook="worsening"',
+        "tlp:amber",
+        "PAP:GREEN",
+        'nis2:impact-sectors-impacted="energy"',
+        'nis2:impact-sectors-impacted="health"',
+    } <= labels
     # The marking-definition is the OASIS TLP 2.0 object itself, and nothing unreferenced rides along.
     markings = {m["id"]: m for m in by_type(b, "marking-definition")}
     amber = markings["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]
@@ -133,8 +145,11 @@ def test_incident_bundle_is_valid_and_carries_incident_core_markings_labels_obse
     assert amber["extensions"] == {TLP2_EXT: {"extension_type": "property-extension", "tlp_2_0": "amber"}}
     assert STIX_MARKING_IDS[TLP.RED] not in markings and STIX_MARKING_IDS[TLP.AMBER_STRICT] not in markings
     # Observables: SCOs and a vulnerability, each linked to the incident, each marked like the incident.
-    scos = {o["type"]: o for o in b["objects"] if o["type"] in ("ipv4-addr", "ipv6-addr", "domain-name", "url",
-                                                                 "email-addr", "autonomous-system")}  # fmt: skip
+    scos = {
+        o["type"]: o
+        for o in b["objects"]
+        if o["type"] in ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "autonomous-system")
+    }
     assert scos["url"]["value"] == "http://evil.example/payload" and scos["autonomous-system"]["number"] == 64500
     assert all(o["object_marking_refs"] == sdo["object_marking_refs"] for o in scos.values())
     files = by_type(b, "file")
@@ -204,8 +219,11 @@ def test_round_trip_ours_to_stix_to_ours_loses_nothing_stix_carries(client: Test
     }
     # A status later in the lifecycle travels too (investigation_status new|open|closed, ours exact).
     inc2 = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers).json()
-    r = client.patch(f"/api/v1/incidents/{inc['id']}", json={"version": inc2["version"], "status": "contained"},
-                     headers=cast["fr"].headers)  # fmt: skip
+    r = client.patch(
+        f"/api/v1/incidents/{inc['id']}",
+        json={"version": inc2["version"], "status": "contained"},
+        headers=cast["fr"].headers,
+    )
     assert r.status_code == 200, r.text
     b3 = export(client, cast["fr"], f"incidents/{inc['id']}")
     [sdo3] = by_type(b3, "incident")
@@ -219,21 +237,42 @@ def test_third_party_incident_is_read_from_standard_fields_and_bad_input_is_name
         "type": "bundle",
         "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d",
         "objects": [
-            {"type": "incident", "spec_version": "2.1", "id": "incident--2cd7d65c-a2a8-4e52-8d5b-7c3a5b5b2e10",
-             "created": "2026-01-10T08:00:00.000Z", "modified": "2026-01-10T08:00:00.000Z",
-             "name": "Phishing wave", "labels": ['rsit:fraud="phishing"', "free text"],
-             "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],
-             "extensions": {stix.INCIDENT_CORE: {"extension_type": "property-extension", "determination": "suspected",
-                                                 "investigation_status": "open",
-                                                 "impacted_entity_counts": {"individuals": 30}}}},
-            {"type": "domain-name", "spec_version": "2.1", "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5",
-             "value": "login-bank.example"},
-            {"type": "relationship", "spec_version": "2.1", "id": "relationship--1e7f3a4c-3bb1-4d0e-a7e0-3f0b5f1c2a11",
-             "created": "2026-01-10T08:00:00.000Z", "modified": "2026-01-10T08:00:00.000Z",
-             "relationship_type": "related-to", "source_ref": "incident--2cd7d65c-a2a8-4e52-8d5b-7c3a5b5b2e10",
-             "target_ref": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5"},
+            {
+                "type": "incident",
+                "spec_version": "2.1",
+                "id": "incident--2cd7d65c-a2a8-4e52-8d5b-7c3a5b5b2e10",
+                "created": "2026-01-10T08:00:00.000Z",
+                "modified": "2026-01-10T08:00:00.000Z",
+                "name": "Phishing wave",
+                "labels": ['rsit:fraud="phishing"', "free text"],
+                "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],
+                "extensions": {
+                    stix.INCIDENT_CORE: {
+                        "extension_type": "property-extension",
+                        "determination": "suspected",
+                        "investigation_status": "open",
+                        "impacted_entity_counts": {"individuals": 30},
+                    }
+                },
+            },
+            {
+                "type": "domain-name",
+                "spec_version": "2.1",
+                "id": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5",
+                "value": "login-bank.example",
+            },
+            {
+                "type": "relationship",
+                "spec_version": "2.1",
+                "id": "relationship--1e7f3a4c-3bb1-4d0e-a7e0-3f0b5f1c2a11",
+                "created": "2026-01-10T08:00:00.000Z",
+                "modified": "2026-01-10T08:00:00.000Z",
+                "relationship_type": "related-to",
+                "source_ref": "incident--2cd7d65c-a2a8-4e52-8d5b-7c3a5b5b2e10",
+                "target_ref": "domain-name--3c10e93f-798e-5a26-a0c1-08156efab7f5",
+            },
         ],
-    }  # fmt: skip
+    }
     got = stix.incident_from_stix(third)
     assert (got["tlp"], got["status"], got["rsit_class"], got["rsit_type"]) == ("green", "ongoing", "fraud", "phishing")
     assert got["observables"] == [{"type": "domain-name", "value": "login-bank.example"}]
@@ -252,14 +291,21 @@ def test_third_party_incident_is_read_from_standard_fields_and_bad_input_is_name
 
 def test_reader_who_may_not_see_an_object_gets_404_for_its_stix(client: TestClient, cast: dict[str, Actor]) -> None:
     inc = post_incident(client, cast["fr"])  # AMBER, shared with nobody else
-    alert = client.post("/api/v1/alerts", headers=cast["fr"].headers, json={
-        "title": "Wiper", "body": "IoCs attached.", "tlp": "amber",
-        "recipients": {"organisations": [cast["de"].org_id]}}).json()  # fmt: skip
+    alert = client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper",
+            "body": "IoCs attached.",
+            "tlp": "amber",
+            "recipients": {"organisations": [cast["de"].org_id]},
+        },
+    ).json()
     rep = client.post(
         "/api/v1/sitreps",
         json={"level": "technical", "period_start": START, "period_end": END},
         headers=cast["enisa"].headers,
-    ).json()  # fmt: skip  (a draft: ENISA only)
+    ).json()
     for path in (f"incidents/{inc['id']}", f"alerts/{alert['id']}", f"sitreps/{rep['id']}"):
         r = client.get(f"/api/v1/{path}/stix", headers=cast["out"].headers)
         assert r.status_code == 404, (path, r.text)
@@ -273,9 +319,17 @@ def test_alert_bundle_refers_to_its_incident_only_for_readers_who_may_see_it(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     inc = post_incident(client, cast["fr"])  # AMBER, CERT-FR only
-    r = client.post("/api/v1/alerts", headers=cast["fr"].headers, json={
-        "title": "Wiper hitting grid operators", "body": "Block 198.51.100.7 now.", "tlp": "amber",
-        "incident": inc["id"], "recipients": {"organisations": [cast["de"].org_id]}})  # fmt: skip
+    r = client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper hitting grid operators",
+            "body": "Block 198.51.100.7 now.",
+            "tlp": "amber",
+            "incident": inc["id"],
+            "recipients": {"organisations": [cast["de"].org_id]},
+        },
+    )
     assert r.status_code == 201, r.text
     alert = r.json()
     mine = export(client, cast["fr"], f"alerts/{alert['id']}")
@@ -291,12 +345,20 @@ def test_alert_bundle_refers_to_its_incident_only_for_readers_who_may_see_it(
 
 def test_sitrep_bundle_is_the_report_as_this_reader_sees_it(client: TestClient, cast: dict[str, Actor]) -> None:
     shared = post_incident(client, cast["fr"], tlp="green", share_with={"communities": ["csirts-network"]})
-    hidden = post_incident(client, cast["fr"], title="Insider at a hospital", share_with={
-        "organisations": [cast["enisa"].org_id]})  # fmt: skip
-    rep = client.post("/api/v1/sitreps", json={"level": "technical", "period_start": START, "period_end": END},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
-    assert client.post(f"/api/v1/sitreps/{rep['id']}/approve", json={"version": 1},
-                       headers=cast["enisa2"].headers).status_code == 200  # fmt: skip
+    hidden = post_incident(
+        client, cast["fr"], title="Insider at a hospital", share_with={"organisations": [cast["enisa"].org_id]}
+    )
+    rep = client.post(
+        "/api/v1/sitreps",
+        json={"level": "technical", "period_start": START, "period_end": END},
+        headers=cast["enisa"].headers,
+    ).json()
+    assert (
+        client.post(
+            f"/api/v1/sitreps/{rep['id']}/approve", json={"version": 1}, headers=cast["enisa2"].headers
+        ).status_code
+        == 200
+    )
     r = client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 1}, headers=cast["enisa"].headers)
     assert r.status_code == 200, r.text
     author = export(client, cast["enisa"], f"sitreps/{rep['id']}")
@@ -324,13 +386,24 @@ def test_cli_exports_one_valid_bundle_of_what_the_user_may_see_with_counts(
         tlp="clear",
         title="Public DDoS",
         observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}],
-    )  # fmt: skip  (the same value as in `mine`)
+    )
     hidden = post_incident(client, cast["de"], title="German secret", observables=[])
-    client.post(f"/api/v1/incidents/{mine['id']}/reports", headers=cast["fr"].headers,
-                json={"kind": "early-warning", "summary": "Wiper suspected."})  # fmt: skip
-    client.post("/api/v1/alerts", headers=cast["fr"].headers, json={
-        "title": "Wiper", "body": "IoCs.", "tlp": "amber", "incident": mine["id"],
-        "recipients": {"organisations": [cast["de"].org_id]}})  # fmt: skip
+    client.post(
+        f"/api/v1/incidents/{mine['id']}/reports",
+        headers=cast["fr"].headers,
+        json={"kind": "early-warning", "summary": "Wiper suspected."},
+    )
+    client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper",
+            "body": "IoCs.",
+            "tlp": "amber",
+            "incident": mine["id"],
+            "recipients": {"organisations": [cast["de"].org_id]},
+        },
+    )
     out = tmp_path / "all.json"
     proc = run("export", "stix", "--out", str(out), "--as", cast["fr"].email)
     bundle = valid(out.read_text())

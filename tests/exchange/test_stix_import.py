@@ -111,9 +111,14 @@ def test_attack_for_ics_is_imported_whole_with_custom_objects_kept_and_reimport_
     events = db.scalars(select(AuditEvent).where(AuditEvent.tag == "exchange:import:stix")).all()
     assert len(events) == 1
     assert json.loads(events[0].summary) == {
-        "origin": "file:ics-attack.json", "imported": 1826, "unchanged": 0, "rejected": 0, "custom": len(custom),
-        "atomic": False, "default_tlp": "amber",
-    }  # fmt: skip
+        "origin": "file:ics-attack.json",
+        "imported": 1826,
+        "unchanged": 0,
+        "rejected": 0,
+        "custom": len(custom),
+        "atomic": False,
+        "default_tlp": "amber",
+    }
     assert count(db, Share, Share.object_id == matrix["id"]) == 0  # AMBER by default: the importer's org only
 
     with unit_of_work(session_factory) as s:
@@ -179,8 +184,14 @@ def bad_matrix() -> tuple[list[dict[str, Any] | Any], dict[int, str]]:
     """A bundle's objects: two valid (one custom), the rest each wrong in one way; index -> expected reason."""
     objects: list[Any] = [
         indicator(),
-        {"type": "x-acme-widget", "spec_version": "2.1", "id": f"x-acme-widget--{uuid.uuid4()}", "created": T0,
-         "modified": T0, "x_acme_colour": "blue"},
+        {
+            "type": "x-acme-widget",
+            "spec_version": "2.1",
+            "id": f"x-acme-widget--{uuid.uuid4()}",
+            "created": T0,
+            "modified": T0,
+            "x_acme_colour": "blue",
+        },
         indicator(oid="indicator--not-a-uuid"),
         indicator(oid=f"malware--{uuid.uuid4()}"),
         indicator(modified="2026-11-28T10:00:00"),
@@ -189,7 +200,7 @@ def bad_matrix() -> tuple[list[dict[str, Any] | Any], dict[int, str]]:
         "not an object",
         indicator(created="yesterday"),
         indicator(spec_version=None) | {"spec_version": None},
-    ]  # fmt: skip
+    ]
     del objects[9]["spec_version"]
     reasons = {
         2: "'not-a-uuid' is not a UUID",
@@ -227,9 +238,14 @@ def test_bad_objects_are_rejected_with_their_reason_atomic_refuses_all_and_other
 def test_markings_set_the_tlp_strictest_first_and_marking_definitions_are_known_from_the_input_or_the_store(
     session_factory: sessionmaker[Session], db: Session, cast: dict[str, Actor]
 ) -> None:
-    statement = {"type": "marking-definition", "spec_version": "2.1", "id": f"marking-definition--{uuid.uuid4()}",
-                 "created": T0, "definition_type": "statement",
-                 "definition": {"statement": "Copyright ACME"}}  # fmt: skip
+    statement = {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": f"marking-definition--{uuid.uuid4()}",
+        "created": T0,
+        "definition_type": "statement",
+        "definition": {"statement": "Copyright ACME"},
+    }
     objs = {
         "green": indicator(marks=[STIX_MARKING_IDS[TLP.GREEN]]),
         "white": indicator(marks=[TLP1_WHITE]),
@@ -243,8 +259,12 @@ def test_markings_set_the_tlp_strictest_first_and_marking_definitions_are_known_
     assert (result.imported, result.rejected) == (6, [])
     tlp = dict(db.execute(select(StixObject.id, StixObject.tlp)).all())
     assert {k: tlp[o["id"]] for k, o in objs.items()} == {
-        "green": "green", "white": "clear", "red": "red", "stated": "amber", "sco": "amber",
-    }  # fmt: skip
+        "green": "green",
+        "white": "clear",
+        "red": "red",
+        "stated": "amber",
+        "sco": "amber",
+    }
     sco = db.scalars(select(StixObject).where(StixObject.id == objs["sco"]["id"])).one()
     assert sco.modified == importer.NO_MODIFIED.replace(tzinfo=sco.modified.tzinfo)
     # RED: the importer is named, so it still reads its copy; GREEN went to the importer's community by default.
@@ -270,8 +290,13 @@ def test_imported_objects_are_read_as_their_tlp_and_share_list_allow_and_are_404
     assert set(listed_ids(client, cast["fr_viewer"])) == {amber["id"], green["id"], shared["id"]}
     assert set(listed_ids(client, cast["de"])) == {green["id"], shared["id"]}  # community member; named org
     assert listed_ids(client, cast["out"]) == []
-    for who, oid, status in [("de", amber["id"], 404), ("de", green["id"], 200), ("out", green["id"], 404),
-                             ("out", shared["id"], 404), ("fr", amber["id"], 200)]:  # fmt: skip
+    for who, oid, status in [
+        ("de", amber["id"], 404),
+        ("de", green["id"], 200),
+        ("out", green["id"], 404),
+        ("out", shared["id"], 404),
+        ("fr", amber["id"], 200),
+    ]:
         assert client.get(f"/api/v1/stix-objects/{oid}", headers=cast[who].headers).status_code == status
     r = client.get(f"/api/v1/stix-objects/{amber['id']}", headers=cast["de"].headers)
     assert amber["id"] in r.json()["detail"] and "indicator" not in r.text.replace(amber["id"], "").lower().replace(
@@ -318,8 +343,9 @@ def test_import_needs_the_permission_and_a_body_within_the_limit_and_listing_pag
     assert r.status_code == 413, r.text
     assert count(db, StixObject) == 0
 
-    objs = [indicator() for _ in range(5)] + [{"type": "ipv4-addr", "id": f"ipv4-addr--{uuid.uuid4()}",
-                                                 "value": "192.0.2.1"}]  # fmt: skip
+    objs = [indicator() for _ in range(5)] + [
+        {"type": "ipv4-addr", "id": f"ipv4-addr--{uuid.uuid4()}", "value": "192.0.2.1"}
+    ]
     post(client, cast["fr"], bundle(*objs))
     pages, after = [], None
     while True:

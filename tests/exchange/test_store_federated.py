@@ -71,8 +71,11 @@ def test_an_incident_is_published_at_commit_with_its_access_and_a_new_version_on
     assert derived <= readable(cast["de"])
     assert not derived & readable(cast["out"])
 
-    r = client.patch(f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers,
-                     json={"version": inc["version"], "status": "contained"})  # fmt: skip
+    r = client.patch(
+        f"/api/v1/incidents/{inc['id']}",
+        headers=cast["fr"].headers,
+        json={"version": inc["version"], "status": "contained"},
+    )
     assert r.status_code == 200, r.text
     versions = rows(db, StixObject.id == inc["id"])
     assert len(versions) == 2 and [v.latest for v in versions] == [False, True]
@@ -83,9 +86,16 @@ def test_an_incident_is_published_at_commit_with_its_access_and_a_new_version_on
 def test_an_alert_is_published_as_a_report_that_follows_the_alert_share_list(
     client: TestClient, db: Session, cast: dict[str, Actor], session_factory: sessionmaker[Session]
 ) -> None:
-    r = client.post("/api/v1/alerts", headers=cast["fr"].headers, json={
-        "title": "Wiper spreading", "body": "Patch now.", "tlp": "amber",
-        "recipients": {"organisations": [cast["de"].org_id]}})  # fmt: skip
+    r = client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper spreading",
+            "body": "Patch now.",
+            "tlp": "amber",
+            "recipients": {"organisations": [cast["de"].org_id]},
+        },
+    )
     assert r.status_code == 201, r.text
     alert = r.json()
     [report] = rows(db, StixObject.origin == f"local:{alert['id']}")
@@ -112,8 +122,10 @@ def test_latest_marks_the_newest_version_whatever_order_versions_arrive_in(
             assert importer.ingest(s, actor=fr, objects=objects, origin="test").imported == len(objects)
     versions = rows(db, StixObject.id == oid)
     assert {v.data["modified"]: v.latest for v in versions} == {
-        "2026-01-01T00:00:00.000Z": False, "2026-03-01T00:00:00.000Z": True, "2026-02-01T00:00:00.000Z": False
-    }  # fmt: skip
+        "2026-01-01T00:00:00.000Z": False,
+        "2026-03-01T00:00:00.000Z": True,
+        "2026-02-01T00:00:00.000Z": False,
+    }
     assert versions[0].added_at < versions[1].added_at == versions[2].added_at
 
 
@@ -140,14 +152,26 @@ def ring(settings: Settings, *peers: node.Node) -> dict[str, dict[str, str]]:
     return {me.id: me.public_keys()} | {p.id: p.public_keys() for p in peers}
 
 
-def receive(session_factory: sessionmaker[Session], settings: Settings, objects: list[Any], *peers: node.Node,
-            senders: set[str] | None = None) -> Any:  # fmt: skip
+def receive(
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    objects: list[Any],
+    *peers: node.Node,
+    senders: set[str] | None = None,
+) -> Any:
     """Store `objects` as pulled from `peers` (the nodes they may come from, unless `senders` says otherwise)."""
     allowed = {p.id for p in peers} if senders is None else senders
     with unit_of_work(session_factory) as s:
-        return importer.receive(s, objects=objects, ring=ring(settings, *peers),
-                                local_node=node.load(settings.data_dir).id, actor=None, origin="peer:test",
-                                senders=allowed, via="in the test")  # fmt: skip
+        return importer.receive(
+            s,
+            objects=objects,
+            ring=ring(settings, *peers),
+            local_node=node.load(settings.data_dir).id,
+            actor=None,
+            origin="peer:test",
+            senders=allowed,
+            via="in the test",
+        )
 
 
 def test_the_signer_signs_this_nodes_versions_and_the_signature_verifies_only_for_the_untouched_object(
@@ -173,9 +197,13 @@ def test_the_signer_signs_this_nodes_versions_and_the_signature_verifies_only_fo
 
 
 def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_with_the_reason(
-    session_factory: sessionmaker[Session], settings: Settings, db: Session, cast: dict[str, Actor],
-    peer_node: node.Node, tmp_path: Path,
-) -> None:  # fmt: skip
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
+    cast: dict[str, Actor],
+    peer_node: node.Node,
+    tmp_path: Path,
+) -> None:
     fr, de = cast["fr"].org_id, cast["de"].org_id
     green = indicator(marks=[STIX_MARKING_IDS[TLP.GREEN]])
     amber = indicator(marks=[STIX_MARKING_IDS[TLP.AMBER]])
@@ -187,8 +215,13 @@ def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_wi
     # Unmarked, imported GREEN on its origin node: it stays GREEN here, because the TLP travels signed.
     unmarked = indicator()
     objects = [
-        signed(peer_node, green, fr, [{"kind": "community", "target": "csirts-network"},
-                                      {"kind": "community", "target": "no-such-community"}], tlp="green"),
+        signed(
+            peer_node,
+            green,
+            fr,
+            [{"kind": "community", "target": "csirts-network"}, {"kind": "community", "target": "no-such-community"}],
+            tlp="green",
+        ),
         signed(peer_node, amber, fr, [{"kind": "organisation", "target": de}]),
         # RED: recipients dropped, not refused
         signed(peer_node, red, fr, [{"kind": "organisation", "target": de}], tlp="red"),
@@ -198,7 +231,7 @@ def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_wi
         unknown_owner,
         signed(peer_node, unmarked, fr, [{"kind": "community", "target": "csirts-network"}], tlp="green"),
         signed(peer_node, indicator(), fr, tlp="purple"),
-    ]  # fmt: skip
+    ]
     result = receive(session_factory, settings, objects, peer_node, senders={peer_node.id, stranger.id})
     assert result.imported == 4
     reasons = {r.index: r.reason for r in result.rejected}
@@ -235,13 +268,21 @@ def test_received_objects_keep_owner_and_recipients_and_bad_ones_are_rejected_wi
 
 
 def test_our_own_objects_coming_back_from_a_peer_are_never_stored_again(
-    session_factory: sessionmaker[Session], settings: Settings, db: Session, cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    db: Session,
+    cast: dict[str, Actor],
     peer_node: node.Node,
-) -> None:  # fmt: skip
+) -> None:
     me = node.load(settings.data_dir)
     ours = indicator()
-    back = dict(ours, **{node.ORIGIN: me.sign(ours, cast["fr"].org_id, tlp="amber", shares=[], share_key=ours["id"]),
-                         node.SHARES: []})  # fmt: skip
+    back = dict(
+        ours,
+        **{
+            node.ORIGIN: me.sign(ours, cast["fr"].org_id, tlp="amber", shares=[], share_key=ours["id"]),
+            node.SHARES: [],
+        },
+    )
     result = receive(session_factory, settings, [back], peer_node)
     assert (result.imported, result.unchanged, result.rejected) == (0, 1, [])
     assert count(db, StixObject) == 0

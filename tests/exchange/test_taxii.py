@@ -48,14 +48,26 @@ def principal(factory: sessionmaker[Session], actor: Actor) -> Principal:
         return accounts.principal_for(s, s.get_one(User, actor.user_id))
 
 
-def ingest(factory: sessionmaker[Session], actor: Actor, objects: Sequence[dict[str, Any]], *, tlp: str = "green",
-           communities: Sequence[str] = (), organisations: Sequence[str] = ()) -> None:  # fmt: skip
+def ingest(
+    factory: sessionmaker[Session],
+    actor: Actor,
+    objects: Sequence[dict[str, Any]],
+    *,
+    tlp: str = "green",
+    communities: Sequence[str] = (),
+    organisations: Sequence[str] = (),
+) -> None:
     """Import in one transaction (one date_added), as the actor's organisation."""
     who = principal(factory, actor)
     with unit_of_work(factory) as s:
-        result = importer.ingest(s, actor=who, objects=list(objects), origin="test", default_tlp=tlp,
-                                 share_with=ShareWith(communities=list(communities),
-                                                      organisations=list(organisations)))  # fmt: skip
+        result = importer.ingest(
+            s,
+            actor=who,
+            objects=list(objects),
+            origin="test",
+            default_tlp=tlp,
+            share_with=ShareWith(communities=list(communities), organisations=list(organisations)),
+        )
     assert result.rejected == []
 
 
@@ -138,8 +150,9 @@ def test_each_user_sees_their_organisation_and_community_collections_only(
     viewer = {c.id: c for c in root_for(live_server, cast["fr_viewer"]).collections}
     assert viewer[community_id()].can_read and not viewer[community_id()].can_write
     # Another organisation's collection does not exist for you.
-    r = requests.get(f"{live_server}/taxii2/cybercrisis/collections/{org_id}/",
-                     auth=(cast["de"].email, cast["de"].token), timeout=10)  # fmt: skip
+    r = requests.get(
+        f"{live_server}/taxii2/cybercrisis/collections/{org_id}/", auth=(cast["de"].email, cast["de"].token), timeout=10
+    )
     assert r.status_code == 404 and r.json()["http_status"] == "404"
 
 
@@ -190,8 +203,15 @@ def test_match_filters_id_type_version_and_spec_version(
     ingest(session_factory, cast["fr"], [indicator(oid=oid, modified=T0)], communities=[COMMUNITY])
     ingest(session_factory, cast["fr"], [indicator(oid=oid, modified=T1), other], communities=[COMMUNITY])
     ingest(session_factory, cast["fr"], [indicator(oid=oid, modified=T2)], communities=[COMMUNITY])
-    ident = {"type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid4()}", "created": T0,
-             "modified": T0, "name": "someone", "identity_class": "organization"}  # fmt: skip
+    ident = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": f"identity--{uuid.uuid4()}",
+        "created": T0,
+        "modified": T0,
+        "name": "someone",
+        "identity_class": "organization",
+    }
     ingest(session_factory, cast["fr"], [ident], communities=[COMMUNITY])
     col = collection(live_server, cast["nl"], community_id())
 
@@ -219,10 +239,12 @@ def test_match_filters_id_type_version_and_spec_version(
     assert col.object_versions(oid, limit=2, next=first["next"]) == {"more": False, "versions": [T2]}
     manifest = col.get_manifest(id=oid, version="all")["objects"]
     assert [(m["id"], m["version"], m["media_type"]) for m in manifest] == [
-        (oid, v, "application/stix+json;version=2.1") for v in (T0, T1, T2)]  # fmt: skip
+        (oid, v, "application/stix+json;version=2.1") for v in (T0, T1, T2)
+    ]
     assert all(m["date_added"].endswith("Z") and len(m["date_added"]) == 27 for m in manifest)
-    r = requests.get(f"{col.objects_url}indicator--{uuid.uuid4()}/", auth=(cast["nl"].email, cast["nl"].token),
-                     timeout=10)  # fmt: skip
+    r = requests.get(
+        f"{col.objects_url}indicator--{uuid.uuid4()}/", auth=(cast["nl"].email, cast["nl"].token), timeout=10
+    )
     assert r.status_code == 404
 
 
@@ -287,13 +309,15 @@ def test_post_stores_objects_shared_with_the_collection_and_a_duplicate_post_cha
     row = db.scalars(select(StixObject).where(StixObject.id == objs[0]["id"])).one()
     assert (row.tlp, row.owner_org_id, row.origin) == ("green", cast["fr"].org_id, f"taxii:{community_id()}")
     assert {(s.kind, s.target) for s in db.scalars(select(Share).where(Share.object_id == row.id))} == {
-        ("community", COMMUNITY)}  # fmt: skip
+        ("community", COMMUNITY)
+    }
     assert ids_of(collection(live_server, cast["de"], community_id()).get_objects()) == [objs[0]["id"]]
     # The status is kept for its author only.
     again = root_for(live_server, cast["fr"]).get_status(status.id)
     assert (again.status, again.success_count, again.failures) == ("complete", 1, status.failures)
-    r = requests.get(f"{live_server}/taxii2/cybercrisis/status/{status.id}/",
-                     auth=(cast["fr2"].email, cast["fr2"].token), timeout=10)  # fmt: skip
+    r = requests.get(
+        f"{live_server}/taxii2/cybercrisis/status/{status.id}/", auth=(cast["fr2"].email, cast["fr2"].token), timeout=10
+    )
     assert r.status_code == 404
     # Posting again: every valid object is a success, nothing new is stored.
     stored = count(db, StixObject)
@@ -372,7 +396,10 @@ def test_delete_refuses_an_imported_copy_of_a_local_object(
     bundle = export(client, fr, f"incidents/{inc['id']}")
     ingest(session_factory, fr, bundle["objects"], tlp="amber")
     cid = taxii.collection_id("organisation", fr.org_id)
-    r = requests.delete(f"{live_server}/taxii2/cybercrisis/collections/{cid}/objects/{inc['id']}/",
-                        auth=(fr.email, fr.token), timeout=10)  # fmt: skip
+    r = requests.delete(
+        f"{live_server}/taxii2/cybercrisis/collections/{cid}/objects/{inc['id']}/",
+        auth=(fr.email, fr.token),
+        timeout=10,
+    )
     assert r.status_code == 403 and "through the platform" in r.json()["description"]
     assert count(db, StixObject, StixObject.id == inc["id"]) == 1

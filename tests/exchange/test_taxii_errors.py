@@ -33,8 +33,12 @@ def cast(world: World) -> dict[str, Actor]:
     world.org("CERT-FR", country="FR", communities=(COMMUNITY,))
     world.org("CERT-Bund", country="DE", communities=(COMMUNITY,))
     world.org("Outsider", country="IT")
-    return {"fr": world.user("CERT-FR"), "viewer": world.user("CERT-FR", roles=("viewer",)),
-            "de": world.user("CERT-Bund"), "out": world.user("Outsider")}  # fmt: skip
+    return {
+        "fr": world.user("CERT-FR"),
+        "viewer": world.user("CERT-FR", roles=("viewer",)),
+        "de": world.user("CERT-Bund"),
+        "out": world.user("Outsider"),
+    }
 
 
 def error(r: Any, status: int) -> dict[str, Any]:
@@ -89,16 +93,27 @@ def test_406_when_accept_excludes_taxii_json(client: TestClient, cast: dict[str,
     h = cast["fr"].headers
     for accept in ("application/json", "text/html", "application/taxii+json;version=2.0", "application/stix+json"):
         error(client.get("/taxii2/", headers={**h, "Accept": accept}), 406)
-    for accept in ("application/taxii+json;version=2.1", "application/taxii+json", "*/*", "application/*",
-                   "text/html, application/taxii+json;q=0.9"):  # fmt: skip
+    for accept in (
+        "application/taxii+json;version=2.1",
+        "application/taxii+json",
+        "*/*",
+        "application/*",
+        "text/html, application/taxii+json;q=0.9",
+    ):
         r = client.get("/taxii2/", headers={**h, "Accept": accept})
         assert r.status_code == 200 and r.headers["content-type"] == "application/taxii+json;version=2.1"
 
 
 def test_400_for_bad_filters(client: TestClient, cast: dict[str, Actor]) -> None:
     h = cast["fr"].headers
-    bad = [{"limit": "0"}, {"limit": "ten"}, {"added_after": "yesterday"}, {"added_after": "2026-11-28T09:00:00"},
-           {"match[version]": "newest"}, {"next": "garbage"}]  # fmt: skip
+    bad = [
+        {"limit": "0"},
+        {"limit": "ten"},
+        {"added_after": "yesterday"},
+        {"added_after": "2026-11-28T09:00:00"},
+        {"match[version]": "newest"},
+        {"next": "garbage"},
+    ]
     for params in bad:
         body = error(client.get(objects_url(), params=params, headers=h), 400)
         assert next(iter(params)) in body["description"]
@@ -147,12 +162,25 @@ def test_defined_collections_filter_types_and_can_be_read_only(
 ) -> None:
     fr = cast["fr"]
     with unit_of_work(session_factory) as s:
-        indicators = taxii.add_collection(s, actor=None, title="Indicators", kind="community", target=COMMUNITY,
-                                          types=["indicator"], description="IoCs only")  # fmt: skip
-        feed = taxii.add_collection(s, actor=None, title="Feed", kind="organisation", target="CERT-FR",
-                                    can_write=False)  # fmt: skip
-    ident = {"type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid4()}", "created": T0,
-             "modified": T0, "name": "x", "identity_class": "organization"}  # fmt: skip
+        indicators = taxii.add_collection(
+            s,
+            actor=None,
+            title="Indicators",
+            kind="community",
+            target=COMMUNITY,
+            types=["indicator"],
+            description="IoCs only",
+        )
+        feed = taxii.add_collection(s, actor=None, title="Feed", kind="organisation", target="CERT-FR", can_write=False)
+    ident = {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": f"identity--{uuid.uuid4()}",
+        "created": T0,
+        "modified": T0,
+        "name": "x",
+        "identity_class": "organization",
+    }
     ind = indicator()
     r = post(client, fr, {"objects": [ind, ident]}, cid=indicators.id)
     assert r.status_code == 202, r.text
@@ -164,8 +192,9 @@ def test_defined_collections_filter_types_and_can_be_read_only(
     assert [o["id"] for o in listed["objects"]] == [ind["id"]]  # the identity is shared too, but not an indicator
     seen = {c["id"]: c for c in client.get(f"{ROOT}/collections/", headers=fr.headers).json()["collections"]}
     assert seen[feed.id]["can_write"] is False and seen[indicators.id]["can_write"] is True
-    assert feed.id not in {c["id"] for c in client.get(f"{ROOT}/collections/", headers=cast["de"].headers).json()[
-        "collections"]}  # fmt: skip
+    assert feed.id not in {
+        c["id"] for c in client.get(f"{ROOT}/collections/", headers=cast["de"].headers).json()["collections"]
+    }
     error(post(client, fr, {"objects": [indicator()]}, cid=feed.id), 403)
     assert count(db, AuditEvent, AuditEvent.tag == "exchange:collection:create") == 2
 

@@ -59,9 +59,15 @@ class Scene:
 
 
 def _incident(client: TestClient, actor: Actor, observables: list[tuple[str, str]], **over: Any) -> str:
-    body = {"title": "Ransomware at a regional rail operator", "tlp": "amber", "countries": ["FR"],
-            "aware_at": (NOW - timedelta(hours=3)).isoformat(), "suspected_malicious": True,
-            "observables": [{"type": t, "value": v} for t, v in observables], **over}  # fmt: skip
+    body = {
+        "title": "Ransomware at a regional rail operator",
+        "tlp": "amber",
+        "countries": ["FR"],
+        "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+        "suspected_malicious": True,
+        "observables": [{"type": t, "value": v} for t, v in observables],
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -70,9 +76,15 @@ def _incident(client: TestClient, actor: Actor, observables: list[tuple[str, str
 def _crisis(factory: sessionmaker[Session], owner: str, *, flagged: bool, incidents: list[str], to: list[str]) -> str:
     """Crises are arranged as rows: this module only reads them (through the access layer)."""
     with unit_of_work(factory) as s:
-        c = Crisis(id=new_id("crisis"), owner_org_id=owner, tlp="amber", title="Coordinated ransomware campaign",
-                   justification="multi-member-state-impact", stage="csirts-network",
-                   suspected_criminal=flagged)  # fmt: skip
+        c = Crisis(
+            id=new_id("crisis"),
+            owner_org_id=owner,
+            tlp="amber",
+            title="Coordinated ransomware campaign",
+            justification="multi-member-state-impact",
+            stage="csirts-network",
+            suspected_criminal=flagged,
+        )
         s.add(c)
         s.flush()
         sharing.write(s, object_id=c.id, entries=[(ORG, o) for o in to], added_by=owner)
@@ -91,9 +103,17 @@ def scene(client: TestClient, world: World, settings: Settings, session_factory:
     world.org("OFAC", type_="law-enforcement", country="FR")
     world.org("BKA", type_="law-enforcement", country="DE")
     with unit_of_work(session_factory) as s:  # Europol EC3 is known by its directory key, whatever its type
-        directory.create_organisation(s, actor=SYSTEM, name="Europol European Cybercrime Centre",
-                                      short_name="Europol EC3", type_="eu-body", country=None, levels=["technical"],
-                                      communities=[], org_id=EC3)  # fmt: skip
+        directory.create_organisation(
+            s,
+            actor=SYSTEM,
+            name="Europol European Cybercrime Centre",
+            short_name="Europol EC3",
+            type_="eu-body",
+            country=None,
+            levels=["technical"],
+            communities=[],
+            org_id=EC3,
+        )
     world.orgs["EC3"] = EC3
     for short in ("CERT-FR", "OFAC", "BKA", "EC3"):
         add_contact(session_factory, world.orgs[short], "email", f"desk@{short.lower()}.example")
@@ -106,13 +126,23 @@ def scene(client: TestClient, world: World, settings: Settings, session_factory:
         "bka": world.user("BKA"),
         "ec3": world.user("EC3"),
     }
-    a = _incident(client, actors["fr"], [("ipv4-addr", "198.51.100.7"), ("domain-name", "evil.example")],
-                  share_with={"organisations": [world.orgs["CERT-Bund"]]})  # fmt: skip
+    a = _incident(
+        client,
+        actors["fr"],
+        [("ipv4-addr", "198.51.100.7"), ("domain-name", "evil.example")],
+        share_with={"organisations": [world.orgs["CERT-Bund"]]},
+    )
     b = _incident(client, actors["fr"], [("ipv4-addr", "198.51.100.8")], suspected_malicious=False)
-    c = _incident(client, actors["de"], [("ipv4-addr", "203.0.113.9"), ("ipv4-addr", "198.51.100.7")],
-                  tlp="amber+strict", countries=["DE"])  # fmt: skip
-    crisis = _crisis(session_factory, world.orgs["CERT-Bund"], flagged=True, incidents=[a, c],
-                     to=[world.orgs["CERT-FR"]])  # fmt: skip
+    c = _incident(
+        client,
+        actors["de"],
+        [("ipv4-addr", "203.0.113.9"), ("ipv4-addr", "198.51.100.7")],
+        tlp="amber+strict",
+        countries=["DE"],
+    )
+    crisis = _crisis(
+        session_factory, world.orgs["CERT-Bund"], flagged=True, incidents=[a, c], to=[world.orgs["CERT-FR"]]
+    )
     calm = _crisis(session_factory, world.orgs["CERT-FR"], flagged=False, incidents=[a], to=[])
     return Scene(actors, world.orgs, a, b, c, crisis, calm, settings)
 
@@ -137,8 +167,9 @@ def handoff(client: TestClient, scene: Scene, actor: str = "fr", **over: Any) ->
     return r.json()  # type: ignore[no-any-return]
 
 
-def upload(client: TestClient, scene: Scene, hid: str, data: bytes, actor: str = "fr", name: str = "capture.pcap",
-           **form: str) -> Any:  # fmt: skip
+def upload(
+    client: TestClient, scene: Scene, hid: str, data: bytes, actor: str = "fr", name: str = "capture.pcap", **form: str
+) -> Any:
     files = {"file": (name, data, "application/vnd.tcpdump.pcap")}
     return client.post(f"/api/v1/handoffs/{hid}/files", files=files, data=form, headers=scene[actor].headers)
 
@@ -161,19 +192,34 @@ def test_incident_handoff_reaches_the_recipient_only_starting_the_chain_of_custo
     h = handoff(client, scene)
     assert h["id"].startswith("handoff--") and h["incident"] == scene.a and h["crisis"] is None
     assert (h["state"], h["tlp"], h["sealed"]) == ("handed-over", "amber+strict", False)
-    assert h["observables"] == [{"type": "ipv4-addr", "value": "198.51.100.7"},
-                                {"type": "domain-name", "value": "evil.example"}]  # fmt: skip
+    assert h["observables"] == [
+        {"type": "ipv4-addr", "value": "198.51.100.7"},
+        {"type": "domain-name", "value": "evil.example"},
+    ]
     assert (h["sender"]["short_name"], h["recipient"]["short_name"], h["holder"]["short_name"]) == (
-        "CERT-FR", "OFAC", "OFAC")  # fmt: skip
+        "CERT-FR",
+        "OFAC",
+        "OFAC",
+    )
     assert h["share_with"] == {"organisations": [scene.orgs["OFAC"]], "communities": [], "users": []}
     [first] = h["custody"]
     assert (first["seq"], first["action"], first["from_org"]["id"], first["to_org"]["id"], first["by"]) == (
-        1, "handed-over", scene.orgs["CERT-FR"], scene.orgs["OFAC"], scene["fr"].user_id)  # fmt: skip
+        1,
+        "handed-over",
+        scene.orgs["CERT-FR"],
+        scene.orgs["OFAC"],
+        scene["fr"].user_id,
+    )
     assert first["items"] == ["ipv4-addr:198.51.100.7", "domain-name:evil.example"]
     assert [e["tag"] for e in h["timeline"]] == ["handoffs:handoff:create"]
     summary = h["timeline"][0]["summary"]
-    assert summary == {"incident": scene.a, "crisis": None, "recipient": scene.orgs["OFAC"], "observables": 2,
-                       "tlp": "amber+strict"}  # fmt: skip
+    assert summary == {
+        "incident": scene.a,
+        "crisis": None,
+        "recipient": scene.orgs["OFAC"],
+        "observables": 2,
+        "tlp": "amber+strict",
+    }
     # The recipient reads and lists it; a third CSIRT and another police unit neither read nor list it.
     assert client.get(f"/api/v1/handoffs/{h['id']}", headers=scene["ofac"].headers).json()["id"] == h["id"]
     assert [i["id"] for i in client.get("/api/v1/handoffs", headers=scene["ofac"].headers).json()["items"]] == [h["id"]]
@@ -224,17 +270,31 @@ def test_bad_handoffs_are_refused_clearly_and_write_nothing(client: TestClient, 
         r = client.post("/api/v1/handoffs", json=body(scene, **change), headers=scene[actor].headers)
         assert (r.status_code, says in r.text) == (status, True), (change, r.text)
     # Items not visible are all named, in the field that was wrong.
-    r = client.post("/api/v1/handoffs", headers=scene["fr"].headers, json=body(scene, observables=[
-        {"type": "ipv4-addr", "value": "198.51.100.7"}, {"type": "ipv4-addr", "value": "203.0.113.9"},
-        {"type": "ipv4-addr", "value": "198.51.100.8"}]))  # fmt: skip
+    r = client.post(
+        "/api/v1/handoffs",
+        headers=scene["fr"].headers,
+        json=body(
+            scene,
+            observables=[
+                {"type": "ipv4-addr", "value": "198.51.100.7"},
+                {"type": "ipv4-addr", "value": "203.0.113.9"},
+                {"type": "ipv4-addr", "value": "198.51.100.8"},
+            ],
+        ),
+    )
     [error] = r.json()["errors"]
     assert error["field"] == "observables" and error["items"] == ["ipv4-addr:203.0.113.9", "ipv4-addr:198.51.100.8"]
     # An unknown hand-off is not found, whatever is asked of it.
     ghost = "/api/v1/handoffs/handoff--00000000-0000-4000-8000-000000000000"
     asks: list[tuple[str, str, dict[str, str] | None]] = [
-        ("GET", "", None), ("GET", "/package", None), ("GET", "/package.zip", None), ("GET", "/files/1", None),
-        ("POST", "/receive", None), ("POST", "/notes", {"note": "x"}), ("POST", "/transfer", {"to": scene.orgs["BKA"]}),
-    ]  # fmt: skip
+        ("GET", "", None),
+        ("GET", "/package", None),
+        ("GET", "/package.zip", None),
+        ("GET", "/files/1", None),
+        ("POST", "/receive", None),
+        ("POST", "/notes", {"note": "x"}),
+        ("POST", "/transfer", {"to": scene.orgs["BKA"]}),
+    ]
     for method, path, payload in asks:
         assert client.request(method, ghost + path, json=payload, headers=scene["ofac"].headers).status_code == 404
     assert upload(client, scene, ghost.rsplit("/", 1)[-1], PCAP).status_code == 404
@@ -249,23 +309,40 @@ def test_crisis_handoff_carries_only_what_the_sender_may_read_and_no_wider(
     before = written(db)
     # 203.0.113.9 was sighted only in CERT-Bund's AMBER+STRICT incident, which CERT-FR cannot read: refused, and in
     # the same words as a value sighted nowhere, so the refusal tells nothing about other organisations' incidents.
-    secret = client.post("/api/v1/handoffs", json=body(scene, **base, observables=[
-        {"type": "ipv4-addr", "value": "203.0.113.9"}]), headers=scene["fr"].headers)  # fmt: skip
-    nowhere = client.post("/api/v1/handoffs", json=body(scene, **base, observables=[
-        {"type": "ipv4-addr", "value": "203.0.113.99"}]), headers=scene["fr"].headers)  # fmt: skip
+    secret = client.post(
+        "/api/v1/handoffs",
+        json=body(scene, **base, observables=[{"type": "ipv4-addr", "value": "203.0.113.9"}]),
+        headers=scene["fr"].headers,
+    )
+    nowhere = client.post(
+        "/api/v1/handoffs",
+        json=body(scene, **base, observables=[{"type": "ipv4-addr", "value": "203.0.113.99"}]),
+        headers=scene["fr"].headers,
+    )
     assert secret.status_code == nowhere.status_code == 422
     assert secret.json()["detail"].replace("203.0.113.9", "X") == nowhere.json()["detail"].replace("203.0.113.99", "X")
     # CERT-Bund reads both incidents, but the value from its AMBER+STRICT one may not leave as AMBER.
-    wide = body(scene, **base, recipient=scene.orgs["BKA"], tlp="amber",
-                observables=[{"type": "ipv4-addr", "value": "203.0.113.9"}])  # fmt: skip
+    wide = body(
+        scene,
+        **base,
+        recipient=scene.orgs["BKA"],
+        tlp="amber",
+        observables=[{"type": "ipv4-addr", "value": "203.0.113.9"}],
+    )
     r = client.post("/api/v1/handoffs", json=wide, headers=scene["de"].headers)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tlp" and "TLP:AMBER+STRICT" in r.json()["detail"]
     assert written(db) == before
     # A value CERT-FR sees in the crisis's AMBER incident goes over; so does CERT-Bund's own value, strictly marked.
     h = handoff(client, scene, **base, observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}])
     assert (h["crisis"], h["incident"], h["custody"][0]["items"]) == (scene.crisis, None, ["ipv4-addr:198.51.100.7"])
-    de = handoff(client, scene, "de", **base, recipient=scene.orgs["BKA"],
-                 observables=[{"type": "ipv4-addr", "value": "203.0.113.9"}])  # fmt: skip
+    de = handoff(
+        client,
+        scene,
+        "de",
+        **base,
+        recipient=scene.orgs["BKA"],
+        observables=[{"type": "ipv4-addr", "value": "203.0.113.9"}],
+    )
     assert de["sender"]["short_name"] == "CERT-Bund" and de["tlp"] == "amber+strict"
     crisis_list = client.get(f"/api/v1/handoffs?crisis={scene.crisis}", headers=scene["fr"].headers).json()
     assert [i["id"] for i in crisis_list["items"]] == [h["id"]]  # CERT-FR does not see CERT-Bund's hand-off
@@ -283,7 +360,11 @@ def test_evidence_file_is_hashed_on_arrival_stored_by_digest_and_downloaded_unch
     assert r.status_code == 201, r.text
     f = r.json()
     assert (f["sha256"], f["size"], f["name"], f["media_type"]) == (
-        digest, len(PCAP), "capture 1.pcap", "application/vnd.tcpdump.pcap")  # fmt: skip
+        digest,
+        len(PCAP),
+        "capture 1.pcap",
+        "application/vnd.tcpdump.pcap",
+    )
     path = scene.settings.data_dir / "evidence" / digest[:2] / digest
     assert stored(scene.settings) == [path] and path.read_bytes() == PCAP
     # The recipient downloads the same bytes, with the digest recorded on arrival in the headers.
@@ -292,8 +373,10 @@ def test_evidence_file_is_hashed_on_arrival_stored_by_digest_and_downloaded_unch
     assert got.headers["x-evidence-sha256"] == digest
     assert got.headers["repr-digest"] == "sha-256=:" + base64.b64encode(hashlib.sha256(PCAP).digest()).decode() + ":"
     assert got.headers["content-disposition"].startswith("attachment")
-    for who, url in (("ee", f"/api/v1/handoffs/{h['id']}/files/{f['id']}"),
-                     ("ofac", f"/api/v1/handoffs/{h['id']}/files/{f['id'] + 1}")):  # fmt: skip
+    for who, url in (
+        ("ee", f"/api/v1/handoffs/{h['id']}/files/{f['id']}"),
+        ("ofac", f"/api/v1/handoffs/{h['id']}/files/{f['id'] + 1}"),
+    ):
         assert client.get(url, headers=scene[who].headers).status_code == 404
     # The chain names the file by digest; the audit trail records its size and id, not its digest.
     detail = client.get(f"/api/v1/handoffs/{h['id']}", headers=scene["fr"].headers).json()
@@ -364,12 +447,17 @@ def test_custody_chain_follows_handover_receipt_and_transfers_in_order(
     assert upload(client, scene, hid, b"late evidence").status_code == 409
     assert written(db) == before and len(stored(scene.settings)) == 1
     # Transfers go to law enforcement only, by the holder only.
-    for who, to, status in (("fr", scene.orgs["BKA"], 403), ("ofac", scene.orgs["ENISA"], 422),
-                            ("ofac", scene.orgs["OFAC"], 422), ("bka", scene.orgs["BKA"], 403)):  # fmt: skip
+    for who, to, status in (
+        ("fr", scene.orgs["BKA"], 403),
+        ("ofac", scene.orgs["ENISA"], 422),
+        ("ofac", scene.orgs["OFAC"], 422),
+        ("bka", scene.orgs["BKA"], 403),
+    ):
         assert client.post(f"{url}/transfer", json={"to": to}, headers=scene[who].headers).status_code == status
     assert written(db) == before
-    r = client.post(f"{url}/transfer", json={"to": scene.orgs["BKA"], "note": "German suspects"},
-                    headers=scene["ofac"].headers)  # fmt: skip
+    r = client.post(
+        f"{url}/transfer", json={"to": scene.orgs["BKA"], "note": "German suspects"}, headers=scene["ofac"].headers
+    )
     assert r.status_code == 200, r.text
     assert (r.json()["state"], r.json()["holder"]["short_name"]) == ("handed-over", "BKA")
     assert sorted(r.json()["share_with"]["organisations"]) == sorted([scene.orgs["OFAC"], scene.orgs["BKA"], EC3])
@@ -380,13 +468,18 @@ def test_custody_chain_follows_handover_receipt_and_transfers_in_order(
     assert client.post(f"{url}/transfer", json={"to": EC3}, headers=scene["bka"].headers).status_code == 200
     r = client.post(f"{url}/notes", json={"note": "Complaint number 2026/123"}, headers=scene["fr"].headers)
     assert r.status_code == 201 and (r.json()["seq"], r.json()["action"], r.json()["note"]) == (
-        7, "note", "Complaint number 2026/123")  # fmt: skip
+        7,
+        "note",
+        "Complaint number 2026/123",
+    )
     assert client.post(f"{url}/notes", json={"note": "x"}, headers=scene["ee"].headers).status_code == 404
     assert client.post(f"{url}/notes", json={"note": " "}, headers=scene["fr"].headers).status_code == 422
     detail = client.get(url, headers=scene["ec3"].headers).json()
     fr, ofac, bka = scene["fr"].user_id, scene["ofac"].user_id, scene["bka"].user_id
-    assert [(e["seq"], e["action"], (e["from_org"] or {}).get("short_name"), (e["to_org"] or {}).get("short_name"),
-             e["by"]) for e in detail["custody"]] == [
+    assert [
+        (e["seq"], e["action"], (e["from_org"] or {}).get("short_name"), (e["to_org"] or {}).get("short_name"), e["by"])
+        for e in detail["custody"]
+    ] == [
         (1, "handed-over", "CERT-FR", "OFAC", fr),
         (2, "handed-over", "CERT-FR", "OFAC", fr),
         (3, "received", "CERT-FR", "OFAC", ofac),
@@ -394,28 +487,38 @@ def test_custody_chain_follows_handover_receipt_and_transfers_in_order(
         (5, "received", "OFAC", "BKA", bka),
         (6, "transferred", "BKA", "Europol EC3", bka),
         (7, "note", "CERT-FR", None, fr),
-    ]  # fmt: skip
+    ]
     assert [e["items"] for e in detail["custody"]][2:6] == [everything] * 4
     assert detail["custody"][3]["note"] == "German suspects"
     assert [e["at"] for e in detail["custody"]] == sorted(e["at"] for e in detail["custody"])
-    assert [e["tag"] for e in detail["timeline"]] == ["handoffs:handoff:create", "handoffs:file:add",
-        "handoffs:handoff:receive", "handoffs:handoff:transfer", "handoffs:handoff:receive",
-        "handoffs:handoff:transfer", "handoffs:handoff:note"]  # fmt: skip
+    assert [e["tag"] for e in detail["timeline"]] == [
+        "handoffs:handoff:create",
+        "handoffs:file:add",
+        "handoffs:handoff:receive",
+        "handoffs:handoff:transfer",
+        "handoffs:handoff:receive",
+        "handoffs:handoff:transfer",
+        "handoffs:handoff:note",
+    ]
     # Who was told: the sender of each receipt, and each new holder.
     told = {(m.event, m.target) for m in outbox(db, OutboxMessage.object_id == hid)}
-    assert told == {("handoffs:handoff:create", "desk@ofac.example"),
-                    ("handoffs:handoff:receive", "desk@cert-fr.example"),
-                    ("handoffs:handoff:receive", "desk@ofac.example"),
-                    ("handoffs:handoff:transfer", "desk@bka.example"),
-                    ("handoffs:handoff:transfer", "desk@ec3.example")}  # fmt: skip
+    assert told == {
+        ("handoffs:handoff:create", "desk@ofac.example"),
+        ("handoffs:handoff:receive", "desk@cert-fr.example"),
+        ("handoffs:handoff:receive", "desk@ofac.example"),
+        ("handoffs:handoff:transfer", "desk@bka.example"),
+        ("handoffs:handoff:transfer", "desk@ec3.example"),
+    }
 
 
 def _wait_until_blocked(s: Session) -> None:
     """PostgreSQL: until another connection of this database waits for a lock (SQLite writers queue on BEGIN)."""
     if s.get_bind().dialect.name != "postgresql":
         return
-    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                   "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()")  # fmt: skip
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+    )
     for _ in range(3000):
         if s.scalar(waiting):
             return
@@ -431,14 +534,20 @@ def test_a_custody_link_waits_for_the_one_being_written_and_takes_the_next_numbe
 
     def note() -> None:
         with TestClient(app) as own:
-            codes.append(own.post(f"/api/v1/handoffs/{hid}/notes", json={"note": "second"},
-                                  headers=scene["ofac"].headers).status_code)  # fmt: skip
+            codes.append(
+                own.post(
+                    f"/api/v1/handoffs/{hid}/notes", json={"note": "second"}, headers=scene["ofac"].headers
+                ).status_code
+            )
 
     worker = threading.Thread(target=note)
     with unit_of_work(session_factory) as s:  # another writer holds the hand-off, mid-way through link 2
         s.execute(select(Handoff.id).where(Handoff.id == hid).with_for_update())
-        s.add(CustodyEntry(handoff_id=hid, seq=2, action="note", from_org_id=scene.orgs["CERT-FR"], items=[],
-                           note="first"))  # fmt: skip
+        s.add(
+            CustodyEntry(
+                handoff_id=hid, seq=2, action="note", from_org_id=scene.orgs["CERT-FR"], items=[], note="first"
+            )
+        )
         s.flush()
         worker.start()
         _wait_until_blocked(s)
@@ -469,8 +578,12 @@ def test_package_manifest_and_zip_carry_observables_files_and_chain(client: Test
         ("capture.pcap", len(PCAP), hashlib.sha256(PCAP).hexdigest()),
         ("note.pdf", len(second), hashlib.sha256(second).hexdigest()),
     ]
-    assert [(e["seq"], e["action"]) for e in m["custody"]] == [(1, "handed-over"), (2, "handed-over"),
-                                                                (3, "handed-over"), (4, "received")]  # fmt: skip
+    assert [(e["seq"], e["action"]) for e in m["custody"]] == [
+        (1, "handed-over"),
+        (2, "handed-over"),
+        (3, "handed-over"),
+        (4, "received"),
+    ]
     assert "Ransomware at a regional rail operator" not in r.text  # the incident is named by id only
     z = client.get(f"/api/v1/handoffs/{h['id']}/package.zip", headers=scene["ofac"].headers)
     assert z.status_code == 200 and z.headers["content-type"] == "application/zip"
@@ -479,7 +592,8 @@ def test_package_manifest_and_zip_carry_observables_files_and_chain(client: Test
         assert archive.namelist() == ["manifest.json", f"files/{f1['id']}-capture.pcap", f"files/{f2['id']}-note.pdf"]
         inner = json.loads(archive.read("manifest.json"))
         assert {k: v for k, v in inner.items() if k != "generated_at"} == {
-            k: v for k, v in m.items() if k != "generated_at"}  # fmt: skip
+            k: v for k, v in m.items() if k != "generated_at"
+        }
         for f in inner["files"]:
             assert hashlib.sha256(archive.read(f["archive_path"])).hexdigest() == f["sha256"]
     assert client.get(f"/api/v1/handoffs/{h['id']}/package.zip", headers=scene["ee"].headers).status_code == 404
@@ -489,8 +603,10 @@ def test_zip_stream_breaks_off_when_the_store_no_longer_holds_the_evidence(tmp_p
     blob = evidence.store(io.BytesIO(PCAP), data_dir=tmp_path, max_bytes=LIMIT)
     path = evidence.path_for(tmp_path, blob.sha256)
     member = evidence.ZipMember("files/1-capture.pcap", path, blob.sha256)
-    assert zipfile.ZipFile(io.BytesIO(b"".join(evidence.zip_stream({"f": 1}, [member])))).read(
-        "files/1-capture.pcap") == PCAP  # fmt: skip
+    assert (
+        zipfile.ZipFile(io.BytesIO(b"".join(evidence.zip_stream({"f": 1}, [member])))).read("files/1-capture.pcap")
+        == PCAP
+    )
     path.write_bytes(bytes(reversed(PCAP)))  # same size, other bytes
     with pytest.raises(evidence.EvidenceUnavailable, match="changed in the store"):
         b"".join(evidence.zip_stream({"f": 1}, [member]))
@@ -508,8 +624,13 @@ def test_zip_stream_breaks_off_when_the_store_no_longer_holds_the_evidence(tmp_p
 
 def test_list_filters_by_incident_crisis_and_state_and_pages_without_repeats(client: TestClient, scene: Scene) -> None:
     made = [handoff(client, scene)["id"] for _ in range(3)]
-    on_crisis = handoff(client, scene, incident=None, crisis=scene.crisis,
-                        observables=[{"type": "domain-name", "value": "evil.example"}])["id"]  # fmt: skip
+    on_crisis = handoff(
+        client,
+        scene,
+        incident=None,
+        crisis=scene.crisis,
+        observables=[{"type": "domain-name", "value": "evil.example"}],
+    )["id"]
     assert client.post(f"/api/v1/handoffs/{made[0]}/receive", headers=scene["ofac"].headers).status_code == 200
     fr = scene["fr"].headers
 

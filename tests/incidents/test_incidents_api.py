@@ -201,9 +201,13 @@ def test_overdue_reports_show_in_the_deadlines_view_for_those_who_may_see_them(
 ) -> None:
     inc = create(client, cast["fr"], aware_at=(NOW - timedelta(hours=30)).isoformat(), **SIGNIFICANT)
     hidden = create(
-        client, cast["fr"], tlp="amber+strict", share_with={}, aware_at=(NOW - timedelta(hours=30)).isoformat(),
+        client,
+        cast["fr"],
+        tlp="amber+strict",
+        share_with={},
+        aware_at=(NOW - timedelta(hours=30)).isoformat(),
         **SIGNIFICANT,
-    )  # fmt: skip
+    )
     mine = client.get("/api/v1/deadlines?status=overdue", headers=cast["fr"].headers).json()
     assert {(d["incident"], d["kind"]) for d in mine} == {(inc["id"], "early-warning"), (hidden["id"], "early-warning")}
     theirs = client.get("/api/v1/deadlines?status=overdue", headers=cast["de"].headers).json()
@@ -295,9 +299,13 @@ def test_search_finds_by_text_and_by_observable_within_what_the_reader_sees(
 
 def test_escalation_shares_with_the_csirts_network(client: TestClient, cast: dict[str, Actor]) -> None:
     inc = create(
-        client, cast["fr"], tlp="amber", share_with={"organisations": []}, countries=["FR", "DE"],
+        client,
+        cast["fr"],
+        tlp="amber",
+        share_with={"organisations": []},
+        countries=["FR", "DE"],
         facts={"member_states_significantly_affected": ["FR", "DE"]},  # large-scale: NIS2 Art. 6(7)
-    )  # fmt: skip
+    )
     assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).status_code == 404
     assert inc["assessment"]["suggest_escalation"] is True
     r = client.post(f"/api/v1/incidents/{inc['id']}/escalate", json={}, headers=cast["fr"].headers)

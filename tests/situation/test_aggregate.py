@@ -105,8 +105,10 @@ def test_latest_per_country_prefers_the_latest_period_then_the_latest_submission
     de_first = con("de1", "DE", submitted_at=T0)
     de_second = con("de2", "DE", submitted_at=T0 + timedelta(hours=2))
     ee = con("ee", "EE")
-    for order in ([fr_old_period_late, fr_new_period_early, de_first, de_second, ee],
-                  [ee, de_second, de_first, fr_new_period_early, fr_old_period_late]):  # fmt: skip
+    for order in (
+        [fr_old_period_late, fr_new_period_early, de_first, de_second, ee],
+        [ee, de_second, de_first, fr_new_period_early, fr_old_period_late],
+    ):
         latest = aggregate.latest_per_country(order)
         # FR: the later period wins although it was submitted before the old period's contribution;
         # DE: same period, so the later submission wins.
@@ -124,10 +126,18 @@ def test_status_rank() -> None:
 # --- technical figures -----------------------------------------------------------------------------------------
 
 A = inc("a", countries=("FR",), sectors=("energy",), rsit_class="malicious-code", impact_severity="red")
-B = inc("b", tlp="amber", status="closed", countries=("DE",), sectors=("energy",), rsit_class="malicious-code",
-        impact_severity="red")  # fmt: skip
-CC = inc("c", status="new", countries=("FR", "DE"), sectors=("health",), rsit_class="intrusions",
-         impact_severity="yellow")  # fmt: skip
+B = inc(
+    "b",
+    tlp="amber",
+    status="closed",
+    countries=("DE",),
+    sectors=("energy",),
+    rsit_class="malicious-code",
+    impact_severity="red",
+)
+CC = inc(
+    "c", status="new", countries=("FR", "DE"), sectors=("health",), rsit_class="intrusions", impact_severity="yellow"
+)
 D = inc("d", tlp="clear", status="triage", countries=("EE",), cross_border=True)  # no class, no impact
 E = inc("e", status="resolved", countries=("NL",), rsit_class="availability", impact_severity="red")
 INCIDENTS = (A, B, CC, D)
@@ -146,8 +156,10 @@ def test_incidents_by_class_counts_orders_and_names_sources() -> None:
     # A closed incident still counts here: this table describes what happened, not what is open.
     table = aggregate.incidents_by_class([E, D, CC])
     assert [(r.cells["class"], r.cells["incidents"]) for r in table.rows] == [
-        ("availability", 1), ("intrusions", 1), ("unclassified", 1),
-    ]  # fmt: skip
+        ("availability", 1),
+        ("intrusions", 1),
+        ("unclassified", 1),
+    ]
     assert aggregate.incidents_by_class([]).rows == []
 
 
@@ -239,10 +251,14 @@ def test_clusters_join_incidents_through_shared_observables_across_member_states
         table = aggregate.clusters([P, Q, R, S, T, U, G, H], observables)
         assert table.key == "clusters"
         assert cells(table) == [
-            {"incidents": 3, "countries": ["DE", "EE", "FR"], "observables": 2,
-             "classes": ["intrusions", "malicious-code", "unclassified"]},
+            {
+                "incidents": 3,
+                "countries": ["DE", "EE", "FR"],
+                "observables": 2,
+                "classes": ["intrusions", "malicious-code", "unclassified"],
+            },
             {"incidents": 2, "countries": ["AT", "DE"], "observables": 1, "classes": ["availability"]},
-        ]  # fmt: skip
+        ]
         assert sources(table) == [
             [INC + "p", INC + "q", INC + "t", OBS + "x", OBS + "y"],
             [INC + "g", INC + "h", OBS + "k"],
@@ -271,27 +287,44 @@ def test_cluster_counts_only_observables_that_link_visible_incidents() -> None:
 
 def test_country_status_orders_by_the_severity_of_the_scale() -> None:
     contributions = [
-        con("fr", "FR", status="degraded", outlook="worsening", entities_affected=3,
-            services_disrupted=("rail",), measures="Isolated SCADA."),
+        con(
+            "fr",
+            "FR",
+            status="degraded",
+            outlook="worsening",
+            entities_affected=3,
+            services_disrupted=("rail",),
+            measures="Isolated SCADA.",
+        ),
         con("de", "DE", status="crisis"),
         con("ee", "EE", status="normal"),
         con("nl", "NL", status="not-on-the-scale"),
         con("be", "BE", status="elevated"),
         con("at", "AT", status="elevated"),
         con("fr-old", "FR", status="crisis", period_start=P1[0], period_end=P1[1]),  # superseded
-    ]  # fmt: skip
+    ]
     table = aggregate.country_status(contributions, SCALE)
     assert table.key == "country-status"
     # crisis, degraded, elevated (AT before BE), normal, then the unknown status last
     assert [(r.cells["country"], r.cells["status"]) for r in table.rows] == [
-        ("DE", "crisis"), ("FR", "degraded"), ("AT", "elevated"), ("BE", "elevated"), ("EE", "normal"),
+        ("DE", "crisis"),
+        ("FR", "degraded"),
+        ("AT", "elevated"),
+        ("BE", "elevated"),
+        ("EE", "normal"),
         ("NL", "not-on-the-scale"),
-    ]  # fmt: skip
+    ]
     assert table.rows[1] == Row(
-        {"country": "FR", "status": "degraded", "outlook": "worsening", "entities_affected": 3,
-         "services_disrupted": ["rail"], "measures": "Isolated SCADA."},
+        {
+            "country": "FR",
+            "status": "degraded",
+            "outlook": "worsening",
+            "entities_affected": 3,
+            "services_disrupted": ["rail"],
+            "measures": "Isolated SCADA.",
+        },
         [CON + "fr"],
-    )  # fmt: skip
+    )
     # A deployment's own scale decides the order.
     table = aggregate.country_status(contributions[:3], ("crisis", "degraded", "normal"))
     assert [r.cells["country"] for r in table.rows] == ["EE", "FR", "DE"]
@@ -477,8 +510,16 @@ def test_restricted_to_removes_what_the_reader_may_not_see() -> None:
     assert inputs.restricted_to(everything) == inputs
 
 
-BUILD_FR = con("fr", "FR", tlp="green", status="degraded", sectors=(("energy", "red"),), needs="Help.",
-              assistance_requested=True, services_disrupted=("rail",))  # fmt: skip
+BUILD_FR = con(
+    "fr",
+    "FR",
+    tlp="green",
+    status="degraded",
+    sectors=(("energy", "red"),),
+    needs="Help.",
+    assistance_requested=True,
+    services_disrupted=("rail",),
+)
 BUILD_INPUTS = Inputs(
     contributions=(BUILD_FR, con("de", "DE", tlp="amber", status="crisis", outlook="worsening")),
     incidents=(

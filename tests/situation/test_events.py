@@ -108,9 +108,10 @@ def principal(db: Session, actor: Actor) -> Principal:
 def audit_rows(db: Session, *, after: int) -> list[tuple[int, str, str | None]]:
     db.rollback()  # a fresh snapshot: the rows as committed now
     rows = db.execute(
-        select(AuditEvent.seq, AuditEvent.tag, AuditEvent.object_id).where(AuditEvent.seq > after).order_by(
-            AuditEvent.seq)
-    ).all()  # fmt: skip
+        select(AuditEvent.seq, AuditEvent.tag, AuditEvent.object_id)
+        .where(AuditEvent.seq > after)
+        .order_by(AuditEvent.seq)
+    ).all()
     return [(r.seq, r.tag, r.object_id) for r in rows]
 
 
@@ -187,8 +188,11 @@ def test_directory_changes_are_visible_to_every_signed_in_reader(
     db.rollback()
     start = events.head(db)
     de_org = cast["de"].org_id
-    r = client.patch(f"/api/v1/organisations/{de_org}", json={"description": "Germany's national CSIRT."},
-                     headers=cast["admin"].headers)  # fmt: skip
+    r = client.patch(
+        f"/api/v1/organisations/{de_org}",
+        json={"description": "Germany's national CSIRT."},
+        headers=cast["admin"].headers,
+    )
     assert r.status_code == 200, r.text
     db.rollback()
     loaded = events.load(db, after=start)
@@ -334,22 +338,33 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CYBERCRISIS_")}
-        self.env.update({
-            "CYBERCRISIS_DATABASE_URL": settings.effective_database_url,
-            "CYBERCRISIS_DATA_DIR": str(tmp_path / f"{name}-data"),
-            "CYBERCRISIS_SECRET_KEY": settings.effective_secret_key(),
-            "CYBERCRISIS_JOBS_ENABLED": "false",
-            "CYBERCRISIS_ARGON2_TIME_COST": "1",
-            "CYBERCRISIS_ARGON2_MEMORY_KIB": "1024",
-            "CYBERCRISIS_EVENTS_POLL_SECONDS": POLL_SECONDS,
-        })  # fmt: skip
+        self.env.update(
+            {
+                "CYBERCRISIS_DATABASE_URL": settings.effective_database_url,
+                "CYBERCRISIS_DATA_DIR": str(tmp_path / f"{name}-data"),
+                "CYBERCRISIS_SECRET_KEY": settings.effective_secret_key(),
+                "CYBERCRISIS_JOBS_ENABLED": "false",
+                "CYBERCRISIS_ARGON2_TIME_COST": "1",
+                "CYBERCRISIS_ARGON2_MEMORY_KIB": "1024",
+                "CYBERCRISIS_EVENTS_POLL_SECONDS": POLL_SECONDS,
+            }
+        )
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, timeout=30)
         self.streams: list[EventStream] = []
 
     def launch(self) -> None:
-        command = [sys.executable, "-m", "uvicorn", "cybercrisis.app:create_app", "--factory", "--host", "127.0.0.1",
-                   "--port", str(self.port)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cybercrisis.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 

@@ -110,8 +110,9 @@ def test_contribution_is_created_versioned_and_audited(client: TestClient, cast:
     assert fields["status"]["before"] == "degraded" and fields["status"]["after"] == "crisis"
     assert "+Ransomware at three grid operators." in fields["narrative"]["diff"]
     # A stale version is refused and changes nothing.
-    r = client.patch(f"/api/v1/contributions/{c['id']}", json={"version": 1, "status": "normal"},
-                     headers=cast["fr_crisis"].headers)  # fmt: skip
+    r = client.patch(
+        f"/api/v1/contributions/{c['id']}", json={"version": 1, "status": "normal"}, headers=cast["fr_crisis"].headers
+    )
     assert r.status_code == 409
     assert count(db, ContributionVersion, ContributionVersion.contribution_id == c["id"]) == 2
     assert count(db, AuditEvent, AuditEvent.object_id == c["id"]) == 2
@@ -164,11 +165,15 @@ def test_bad_contributions_are_refused_and_write_nothing(
     assert count(db, AuditEvent) == before
 
 
-def test_contribution_cannot_be_wider_than_its_incidents(client: TestClient, cast: dict[str, Actor], db: Session
-                                                          ) -> None:  # fmt: skip
+def test_contribution_cannot_be_wider_than_its_incidents(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
     amber = incident(client, cast["fr"], tlp="amber", share_with={"organisations": [cast["fr_crisis"].org_id]})
-    r = client.post("/api/v1/contributions", json=contribution(incidents=[amber["id"]], tlp="green"),
-                    headers=cast["fr_crisis"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/contributions",
+        json=contribution(incidents=[amber["id"]], tlp="green"),
+        headers=cast["fr_crisis"].headers,
+    )
     assert r.status_code == 422 and "wider than the linked incidents" in r.text
     assert count(db, Contribution) == 0
     ok = post_contribution(client, cast["fr_crisis"], incidents=[amber["id"]], tlp="amber")
@@ -183,15 +188,17 @@ def test_greek_code_el_is_greece(client: TestClient, cast: dict[str, Actor], wor
 
 
 def test_closed_period_refuses_contributions(client: TestClient, cast: dict[str, Actor], db: Session) -> None:
-    r = client.post("/api/v1/periods/close", json={"period_start": START, "period_end": END},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/periods/close", json={"period_start": START, "period_end": END}, headers=cast["enisa"].headers
+    )
     assert r.status_code == 201, r.text
     r = client.post("/api/v1/contributions", json=contribution(), headers=cast["fr_crisis"].headers)
     assert r.status_code == 409 and "closed" in r.text
     assert count(db, Contribution) == 0
     # an analyst may not close periods
-    r = client.post("/api/v1/periods/close", json={"period_start": START, "period_end": END},
-                    headers=cast["fr"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/periods/close", json={"period_start": START, "period_end": END}, headers=cast["fr"].headers
+    )
     assert r.status_code == 403
     assert count(db, ClosedPeriod) == 1
 
@@ -202,8 +209,9 @@ def test_draft_contribution_stays_out_of_the_picture_until_submitted(
     c = post_contribution(client, cast["fr_crisis"], draft=True)
     assert c["state"] == "draft"
     assert "FR" not in client.get("/api/v1/situation", headers=cast["enisa"].headers).json()["countries"]
-    r = client.post(f"/api/v1/contributions/{c['id']}/submit", json={"version": c["version"]},
-                    headers=cast["fr_crisis"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/contributions/{c['id']}/submit", json={"version": c["version"]}, headers=cast["fr_crisis"].headers
+    )
     assert r.status_code == 200, r.text
     fr = client.get("/api/v1/situation", headers=cast["enisa"].headers).json()["countries"]["FR"]
     assert fr["status"] == "degraded" and fr["contribution"] == c["id"]
@@ -214,13 +222,23 @@ def test_draft_contribution_stays_out_of_the_picture_until_submitted(
 
 def test_operational_report_is_drafted_from_visible_contributions(client: TestClient, cast: dict[str, Actor]) -> None:
     fr = post_contribution(client, cast["fr_crisis"])
-    de = post_contribution(client, cast["de_crisis"], country="DE", status="elevated", outlook="stable",
-                           sectors=[{"sector": "transport", "impact": "green"}], assistance_requested=False,
-                           needs="")  # fmt: skip
+    de = post_contribution(
+        client,
+        cast["de_crisis"],
+        country="DE",
+        status="elevated",
+        outlook="stable",
+        sectors=[{"sector": "transport", "impact": "green"}],
+        assistance_requested=False,
+        needs="",
+    )
     # A contribution ENISA may not see (shared with nobody but its author's organisation)
     hidden = post_contribution(client, cast["fr"], status="crisis", tlp="amber", share_with={})
-    r = client.post("/api/v1/sitreps", json={"level": "operational", "period_start": START, "period_end": END},
-                    headers=cast["enisa"].headers)  # fmt: skip
+    r = client.post(
+        "/api/v1/sitreps",
+        json={"level": "operational", "period_start": START, "period_end": END},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 201, r.text
     rep = r.json()
     assert rep["state"] == "draft" and rep["version"] == 1 and rep["sources"] == 2 and "withheld" not in rep
@@ -241,18 +259,32 @@ def test_operational_report_is_drafted_from_visible_contributions(client: TestCl
 def test_report_shows_each_reader_only_what_they_may_see(client: TestClient, cast: dict[str, Actor]) -> None:
     """The German CSIRT reads the published technical report but not the French AMBER incident in it."""
     shared = incident(client, cast["fr"])
-    private = incident(client, cast["fr"], tlp="amber", title="Insider at a hospital",
-                       share_with={"organisations": [cast["enisa"].org_id]}, rsit_class="intrusions",
-                       rsit_type="system-compromise", countries=["FR", "DE"])  # fmt: skip
+    private = incident(
+        client,
+        cast["fr"],
+        tlp="amber",
+        title="Insider at a hospital",
+        share_with={"organisations": [cast["enisa"].org_id]},
+        rsit_class="intrusions",
+        rsit_type="system-compromise",
+        countries=["FR", "DE"],
+    )
     de_inc = incident(client, cast["de"], countries=["DE"])
-    rep = client.post("/api/v1/sitreps", json={"level": "technical", "period_start": START, "period_end": END},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
+    rep = client.post(
+        "/api/v1/sitreps",
+        json={"level": "technical", "period_start": START, "period_end": END},
+        headers=cast["enisa"].headers,
+    ).json()
     assert rep["sources"] == 3 and rep["marking"] == "amber"  # the drafter sees the AMBER incident
     # Publish: approval by a second person, then publication to the CSIRTs Network.
     r = client.post(f"/api/v1/sitreps/{rep['id']}/approve", json={"version": 1}, headers=cast["enisa"].headers)
     assert r.status_code == 403 and "four eyes" in r.text
-    assert client.post(f"/api/v1/sitreps/{rep['id']}/approve", json={"version": 1},
-                       headers=cast["enisa2"].headers).status_code == 200  # fmt: skip
+    assert (
+        client.post(
+            f"/api/v1/sitreps/{rep['id']}/approve", json={"version": 1}, headers=cast["enisa2"].headers
+        ).status_code
+        == 200
+    )
     r = client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 1}, headers=cast["enisa"].headers)
     assert r.status_code == 200, r.text
     seen = client.get(f"/api/v1/sitreps/{rep['id']}", headers=cast["de"].headers).json()
@@ -269,8 +301,11 @@ def test_report_shows_each_reader_only_what_they_may_see(client: TestClient, cas
 
 
 def test_draft_report_is_not_visible_to_its_audience(client: TestClient, cast: dict[str, Actor]) -> None:
-    rep = client.post("/api/v1/sitreps", json={"level": "technical", "period_start": START, "period_end": END},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
+    rep = client.post(
+        "/api/v1/sitreps",
+        json={"level": "technical", "period_start": START, "period_end": END},
+        headers=cast["enisa"].headers,
+    ).json()
     assert client.get(f"/api/v1/sitreps/{rep['id']}", headers=cast["de"].headers).status_code == 404
     assert rep["id"] not in client.get("/api/v1/sitreps", headers=cast["de"].headers).text
     # publishing an unapproved version is refused
@@ -282,10 +317,16 @@ def test_report_versions_edit_rebuild_diff_and_period_closing(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:
     post_contribution(client, cast["fr_crisis"])
-    rep = client.post("/api/v1/sitreps", json={"level": "operational", "period_start": START, "period_end": END},
-                      headers=cast["enisa"].headers).json()  # fmt: skip
-    r = client.patch(f"/api/v1/sitreps/{rep['id']}", json={"version": 1, "summary": "France is degraded.",
-                     "decisions_needed": "None yet."}, headers=cast["enisa"].headers)  # fmt: skip
+    rep = client.post(
+        "/api/v1/sitreps",
+        json={"level": "operational", "period_start": START, "period_end": END},
+        headers=cast["enisa"].headers,
+    ).json()
+    r = client.patch(
+        f"/api/v1/sitreps/{rep['id']}",
+        json={"version": 1, "summary": "France is degraded.", "decisions_needed": "None yet."},
+        headers=cast["enisa"].headers,
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
     post_contribution(client, cast["de_crisis"], country="DE", status="crisis")
     r = client.post(f"/api/v1/sitreps/{rep['id']}/rebuild", json={"version": 2}, headers=cast["enisa"].headers)
@@ -293,12 +334,17 @@ def test_report_versions_edit_rebuild_diff_and_period_closing(
     diff = client.get(f"/api/v1/sitreps/{rep['id']}/diff?from=1&to=3", headers=cast["enisa"].headers).json()
     fields = {c["field"] for c in diff["changes"]}
     assert {"summary", "decisions_needed", "headline.contributions"} <= fields
-    stale = client.patch(f"/api/v1/sitreps/{rep['id']}", json={"version": 2, "notes": "x"},
-                         headers=cast["enisa"].headers)  # fmt: skip
+    stale = client.patch(
+        f"/api/v1/sitreps/{rep['id']}", json={"version": 2, "notes": "x"}, headers=cast["enisa"].headers
+    )
     assert stale.status_code == 409
     client.post(f"/api/v1/sitreps/{rep['id']}/approve", json={"version": 3}, headers=cast["enisa2"].headers)
-    assert client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 3},
-                       headers=cast["enisa"].headers).status_code == 200  # fmt: skip
+    assert (
+        client.post(
+            f"/api/v1/sitreps/{rep['id']}/publish", json={"version": 3}, headers=cast["enisa"].headers
+        ).status_code
+        == 200
+    )
     # Publication closed the period: a late contribution goes to the next period.
     r = client.post("/api/v1/contributions", json=contribution(country="EE"), headers=cast["ee"].headers)
     assert r.status_code == 409 and "closed" in r.text

@@ -86,8 +86,13 @@ def test_map_colours_a_country_by_its_status_and_the_legend_maps_that_colour() -
         rect = g.find("s:rect", NS)
         if rect is not None and rect.get("width") == "16":
             legend[g.findtext("s:text", namespaces=NS)] = rect.get("fill")
-    assert legend == {"normal": colours["normal"], "elevated": colours["elevated"], "degraded": colours["degraded"],
-                      "crisis": colours["crisis"], "no report": svg.NEUTRAL}  # fmt: skip
+    assert legend == {
+        "normal": colours["normal"],
+        "elevated": colours["elevated"],
+        "degraded": colours["degraded"],
+        "crisis": colours["crisis"],
+        "no report": svg.NEUTRAL,
+    }
     tooltip = found["FR"].findtext("s:title", namespaces=NS)
     assert tooltip == "FR: crisis, outlook worsening, worst impact red, 3 open incidents"
     assert (

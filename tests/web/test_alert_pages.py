@@ -27,17 +27,29 @@ BADGE = re.compile(r'<a href="/alerts"[^>]*>Early warnings <span class="badge">(
 
 def send(client: TestClient, actor: Actor, **over: Any) -> dict[str, Any]:
     """An alert sent through the API by `actor`, to the CSIRTs Network unless told otherwise."""
-    body = {"title": "Wiper hitting grid operators", "body": "Check your SCADA jump hosts.", "tlp": "amber",
-            "recipients": {"communities": ["csirts-network"]}, **over}  # fmt: skip
+    body = {
+        "title": "Wiper hitting grid operators",
+        "body": "Check your SCADA jump hosts.",
+        "tlp": "amber",
+        "recipients": {"communities": ["csirts-network"]},
+        **over,
+    }
     r = client.post("/api/v1/alerts", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return r.json()  # type: ignore[no-any-return]
 
 
 def form(client: TestClient, **over: Any) -> dict[str, Any]:
-    return {"csrf_token": csrf_on(client, "/alerts"), "title": "Wiper hitting grid operators",
-            "body": "Check your SCADA jump hosts.", "tlp": "amber", "communities": ["csirts-network"],
-            "remind_after_minutes": "60", "escalate_after_minutes": "240", **over}  # fmt: skip
+    return {
+        "csrf_token": csrf_on(client, "/alerts"),
+        "title": "Wiper hitting grid operators",
+        "body": "Check your SCADA jump hosts.",
+        "tlp": "amber",
+        "communities": ["csirts-network"],
+        "remind_after_minutes": "60",
+        "escalate_after_minutes": "240",
+        **over,
+    }
 
 
 def post_form(client: TestClient, data: dict[str, Any]) -> Any:
@@ -55,8 +67,12 @@ def badge(page: str) -> int:
 
 
 def written(db: Session) -> tuple[int, ...]:
-    return (count(db, Alert), count(db, AlertRecipient), count(db, OutboxMessage),
-            count(db, AuditEvent, AuditEvent.tag.like("alerts:%")))  # fmt: skip
+    return (
+        count(db, Alert),
+        count(db, AlertRecipient),
+        count(db, OutboxMessage),
+        count(db, AuditEvent, AuditEvent.tag.like("alerts:%")),
+    )
 
 
 # --- sending ----------------------------------------------------------------------------------------------
@@ -83,8 +99,9 @@ def test_alert_form_from_an_incident_is_about_it_and_offers_only_incidents_the_s
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
     mine = record(client, cast["fr"], title="Ransomware at a regional hospital")
-    secret = record(client, cast["de"], title="Strictly German matter", tlp="amber+strict", share_with={},
-                    countries=["DE"])  # fmt: skip
+    secret = record(
+        client, cast["de"], title="Strictly German matter", tlp="amber+strict", share_with={}, countries=["DE"]
+    )
     sign_in(client, cast["fr"].email)
     incident_page = client.get(f"/incidents/{mine['id']}", headers=HTML).text
     assert f'href="/alerts/new?incident={mine["id"]}">Send an early warning about this incident</a>' in incident_page
@@ -245,10 +262,16 @@ def test_sender_page_shows_acknowledged_and_pending_organisations_reminders_and_
     with unit_of_work(session_factory) as s:
         # Sent 90 minutes ago; CERT-XB answered after 12 minutes; CERT-XE was reminded and is still silent.
         s.execute(update(Alert).where(Alert.id == alert["id"]).values(created_at=sent))
-        s.execute(update(AlertRecipient).where(AlertRecipient.org_id == cast["de"].org_id)
-                  .values(acknowledged_at=sent + timedelta(minutes=12)))  # fmt: skip
-        s.execute(update(AlertRecipient).where(AlertRecipient.org_id == cast["ee"].org_id)
-                  .values(reminded_at=sent + timedelta(minutes=60)))  # fmt: skip
+        s.execute(
+            update(AlertRecipient)
+            .where(AlertRecipient.org_id == cast["de"].org_id)
+            .values(acknowledged_at=sent + timedelta(minutes=12))
+        )
+        s.execute(
+            update(AlertRecipient)
+            .where(AlertRecipient.org_id == cast["ee"].org_id)
+            .values(reminded_at=sent + timedelta(minutes=60))
+        )
     sign_in(client, cast["fr"].email)
     page = client.get(f"/alerts/{alert['id']}", headers=HTML).text
     table = page.split('aria-label="Recipient organisations"')[1].split("</table>")[0]
@@ -302,8 +325,12 @@ def test_alert_list_costs_the_same_queries_for_few_or_many_alerts(
     sign_in(client, cast["de"].email)
     few = queries()
     for i in range(6):
-        send(client, cast["ee"] if i % 2 else cast["fr"], title=f"Warning {i}",
-             recipients={"communities": ["csirts-network"], "organisations": [cast["out"].org_id]})  # fmt: skip
+        send(
+            client,
+            cast["ee"] if i % 2 else cast["fr"],
+            title=f"Warning {i}",
+            recipients={"communities": ["csirts-network"], "organisations": [cast["out"].org_id]},
+        )
     assert queries() == few
 
 

@@ -38,9 +38,16 @@ def _reserve_admin(world: World, key: str, short: str, communities: tuple[str, .
     """An administrator of the EU Cybersecurity Reserve, with the id its directory key gives it."""
     with unit_of_work(world.factory) as s:
         org = directory.create_organisation(
-            s, actor=SYSTEM, name=f"{short} organisation", short_name=short, type_="eu-body", country=None,
-            levels=["technical", "operational"], communities=list(communities), org_id=org_id_for_key(key),
-        )  # fmt: skip
+            s,
+            actor=SYSTEM,
+            name=f"{short} organisation",
+            short_name=short,
+            type_="eu-body",
+            country=None,
+            levels=["technical", "operational"],
+            communities=list(communities),
+            org_id=org_id_for_key(key),
+        )
         world.orgs[short] = org.id
 
 
@@ -115,8 +122,16 @@ def crisis(world: World, owner: str, title: str, *, shared_with: list[str]) -> s
     """A crisis row with its share list (the crises module owns creating them; its pages are tested there)."""
     cid = new_id("crisis")
     with unit_of_work(world.factory) as s:
-        s.add(Crisis(id=cid, owner_org_id=owner, tlp="amber", title=title, justification="two Member States",
-                     stage="csirts-network"))  # fmt: skip
+        s.add(
+            Crisis(
+                id=cid,
+                owner_org_id=owner,
+                tlp="amber",
+                title=title,
+                justification="two Member States",
+                stage="csirts-network",
+            )
+        )
         s.flush()
         s.add_all(Share(object_id=cid, kind="organisation", target=o) for o in shared_with)
     return cid
@@ -140,8 +155,14 @@ def test_list_and_request_page_show_the_request_to_its_readers_and_nothing_to_ot
     cid = crisis(world, people["fr"].org_id, "Hospital wiper wave", shared_with=[people["de"].org_id])
     hidden = crisis(world, people["fr"].org_id, "French-only crisis", shared_with=[])
     rid = ask(client, people["fr"], people, crisis=cid)
-    other = ask(client, people["fr"], people, crisis=hidden, affected_entity="Another hospital",
-                recipients={"organisations": [people["de"].org_id]})  # fmt: skip
+    other = ask(
+        client,
+        people["fr"],
+        people,
+        crisis=hidden,
+        affected_entity="Another hospital",
+        recipients={"organisations": [people["de"].org_id]},
+    )
     offer(client, people["de"], rid)
     offer(client, people["ee"], rid, capability="incident-response")
 
@@ -151,8 +172,16 @@ def test_list_and_request_page_show_the_request_to_its_readers_and_nothing_to_ot
     row = re.search(rf'<tr class="is-open">\s*<th scope="row"><a href="/assistance/{rid}">.*?</tr>', listing, re.S)
     assert row, listing
     words = text_of(row.group(0))
-    for expected in ("France: Hôpital Exemple", "CERT-FR", "Open", "Forensics", "Incident response team",
-                     "Immediate", "TLP:AMBER", NOW.strftime("%Y-%m-%d")):  # fmt: skip
+    for expected in (
+        "France: Hôpital Exemple",
+        "CERT-FR",
+        "Open",
+        "Forensics",
+        "Incident response team",
+        "Immediate",
+        "TLP:AMBER",
+        NOW.strftime("%Y-%m-%d"),
+    ):
         assert expected in words, (expected, words)
     # CERT-DE counts its own offer only: offers are bilateral.
     assert re.search(r'<td class="num">1</td>', row.group(0))
@@ -164,9 +193,16 @@ def test_list_and_request_page_show_the_request_to_its_readers_and_nothing_to_ot
 
     view = page(client, f"/assistance/{rid}")
     words = text_of(view)
-    for expected in ("Request for assistance from France", "TLP:AMBER", "Hôpital Exemple", "Essential entity",
-                     "Red: very large impact", "Isolated the hospital networks", "Wiper at two hospitals",
-                     "Request sent"):  # fmt: skip
+    for expected in (
+        "Request for assistance from France",
+        "TLP:AMBER",
+        "Hôpital Exemple",
+        "Essential entity",
+        "Red: very large impact",
+        "Isolated the hospital networks",
+        "Wiper at two hospitals",
+        "Request sent",
+    ):
         assert expected in words, expected
     assert f'<a href="/crises/{cid}">Hospital wiper wave</a>' in view  # the crisis, linked to its room
     assert 'id="offer-form"' in view and ">Offer</button>" in view
@@ -244,18 +280,28 @@ def test_a_request_is_sent_through_the_form(client: TestClient, people: People, 
     rid = r.headers["location"].split("?")[0].removeprefix("/assistance/")
     req = db.get(AssistanceRequest, rid)
     assert req is not None and req.owner_org_id == people["fr"].org_id and req.country == "FR"
-    assert (req.needs, req.urgency, req.severity, req.crisis_id) == (["forensics", "malware-analysis"], "urgent",
-                                                                     "high", cid)  # fmt: skip
-    assert req.recipients == {"organisations": [world.orgs["DE-CRISIS"]], "communities": ["csirts-network"],
-                              "reserve": False}  # fmt: skip
+    assert (req.needs, req.urgency, req.severity, req.crisis_id) == (
+        ["forensics", "malware-analysis"],
+        "urgent",
+        "high",
+        cid,
+    )
+    assert req.recipients == {
+        "organisations": [world.orgs["DE-CRISIS"]],
+        "communities": ["csirts-network"],
+        "reserve": False,
+    }
     assert audited(db, "assistance:request:create", rid) == 1
     words = text_of(page(client, r.headers["location"]))
     assert "The request was sent." in words and "Ransomware at a water utility" in words and "DE-CRISIS" in words
 
     # The CSIRT addresses the Reserve, stating the potential impact (Reg. (EU) 2025/38 Art. 16): it reaches its SPOC,
     # which transmits it (Art. 15(3)(a)).
-    r = post(client, "/assistance/new", new_form(client, communities=[], reserve="yes", tlp="amber+strict",
-                                                 potential_impact="high"))  # fmt: skip
+    r = post(
+        client,
+        "/assistance/new",
+        new_form(client, communities=[], reserve="yes", tlp="amber+strict", potential_impact="high"),
+    )
     assert r.status_code == 303, r.text
     db.rollback()
     rid = r.headers["location"].split("?")[0].removeprefix("/assistance/")
@@ -313,9 +359,18 @@ def test_forms_without_the_csrf_token_are_refused_and_write_nothing(
     rid = ask(client, people["fr"], people)
     oid = offer(client, people["de"], rid)
     sign_in(client, people["fr"].email)
-    cap = post(client, "/capabilities/new", {"csrf_token": csrf_on(client, "/capabilities/new"), "kind": "forensics",
-                                             "title": "Forensics team", "people": "2", "notice_hours": "12",
-                                             "tlp": "green"})  # fmt: skip
+    cap = post(
+        client,
+        "/capabilities/new",
+        {
+            "csrf_token": csrf_on(client, "/capabilities/new"),
+            "kind": "forensics",
+            "title": "Forensics team",
+            "people": "2",
+            "notice_hours": "12",
+            "tlp": "green",
+        },
+    )
     assert cap.status_code == 303, cap.text
     cap_id = cap.headers["location"].split("?")[0].removeprefix("/capabilities/")
     forms = {
@@ -342,17 +397,35 @@ def test_forms_without_the_csrf_token_are_refused_and_write_nothing(
             assert r.status_code == 403, (path, r.text)
     sign_in(client, people["ee"].email)
     for path in (f"/assistance/{rid}/offers", f"/assistance/{rid}/offers/{oid}/withdraw"):
-        assert post(client, path, {"capability": "forensics", "people": "1", "available_from": "2030-01-01T00:00",
-                                   "csrf_token": "forged"}).status_code == 403  # fmt: skip
+        assert (
+            post(
+                client,
+                path,
+                {
+                    "capability": "forensics",
+                    "people": "1",
+                    "available_from": "2030-01-01T00:00",
+                    "csrf_token": "forged",
+                },
+            ).status_code
+            == 403
+        )
     assert assistance_audit(db) == before and count(db, AssistanceRequest) == 1 and count(db, Offer) == 1
     db.rollback()
     assert db.get(Offer, oid).state == "offered"  # type: ignore[union-attr]
     assert db.get(Capability, cap_id).active  # type: ignore[union-attr]
     # An organisation that cannot read the request gets 404, not 403, even with a good token.
     sign_in(client, people["outsider"].email)
-    r = post(client, f"/assistance/{rid}/offers", {"csrf_token": csrf_on(client, "/assistance"),
-                                                   "capability": "forensics", "people": "1",
-                                                   "available_from": "2030-01-01T00:00"})  # fmt: skip
+    r = post(
+        client,
+        f"/assistance/{rid}/offers",
+        {
+            "csrf_token": csrf_on(client, "/assistance"),
+            "capability": "forensics",
+            "people": "1",
+            "available_from": "2030-01-01T00:00",
+        },
+    )
     assert r.status_code == 404 and count(db, Offer) == 1
 
 
@@ -371,11 +444,20 @@ def test_offers_are_made_accepted_and_declined_through_the_pages(
     assert set(re.findall(r'<option value="([^"]*)"', select_.group(0))) == {"", "forensics", "incident-response"}
     assert 'type="datetime-local"' in view and "Available from (UTC)" in view
     token = csrf_on(client, f"/assistance/{rid}")
-    good = {"csrf_token": token, "capability": "forensics", "people": "4", "available_from": "2030-01-02T08:30",
-            "conditions": "Travel costs borne by the requester"}  # fmt: skip
-    for over, field in (({"capability": "ddos-mitigation"}, "o-capability"), ({"people": "0"}, "o-people"),
-                        ({"people": "many"}, "o-people"), ({"available_from": "soon"}, "o-available_from"),
-                        ({"available_from": ""}, "o-available_from")):  # fmt: skip
+    good = {
+        "csrf_token": token,
+        "capability": "forensics",
+        "people": "4",
+        "available_from": "2030-01-02T08:30",
+        "conditions": "Travel costs borne by the requester",
+    }
+    for over, field in (
+        ({"capability": "ddos-mitigation"}, "o-capability"),
+        ({"people": "0"}, "o-people"),
+        ({"people": "many"}, "o-people"),
+        ({"available_from": "soon"}, "o-available_from"),
+        ({"available_from": ""}, "o-available_from"),
+    ):
         r = post(client, f"/assistance/{rid}/offers", {**good, **over})
         assert r.status_code == 422 and f'id="{field}-error"' in r.text, (over, r.text)
         assert "Your offer was not sent" in r.text and "Travel costs borne by the requester" in r.text
@@ -401,11 +483,17 @@ def test_offers_are_made_accepted_and_declined_through_the_pages(
     token = csrf_on(client, f"/assistance/{rid}")
     r = post(client, f"/assistance/{rid}/offers/{ee_offer.id}/decide", {"csrf_token": token, "verdict": "maybe"})
     assert r.status_code == 422 and "Choose Accept or Decline" in r.text
-    r = post(client, f"/assistance/{rid}/offers/{ee_offer.id}/decide",
-             {"csrf_token": token, "verdict": "accept", "comment": "Please come to Lyon"})  # fmt: skip
+    r = post(
+        client,
+        f"/assistance/{rid}/offers/{ee_offer.id}/decide",
+        {"csrf_token": token, "verdict": "accept", "comment": "Please come to Lyon"},
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/assistance/{rid}?done=accepted#offers"
-    r = post(client, f"/assistance/{rid}/offers/{de_offer}/decide",
-             {"csrf_token": token, "verdict": "decline", "comment": "Covered by CERT-EE"})  # fmt: skip
+    r = post(
+        client,
+        f"/assistance/{rid}/offers/{de_offer}/decide",
+        {"csrf_token": token, "verdict": "decline", "comment": "Covered by CERT-EE"},
+    )
     assert r.status_code == 303
     # Deciding twice is refused with the message on the page; nothing changes.
     r = post(client, f"/assistance/{rid}/offers/{de_offer}/decide", {"csrf_token": token, "verdict": "accept"})
@@ -416,8 +504,15 @@ def test_offers_are_made_accepted_and_declined_through_the_pages(
     assert db.get(AssistanceRequest, rid).state == "in-support"  # type: ignore[union-attr]
     assert audited(db, "assistance:offer:accept") == 1 and audited(db, "assistance:offer:decline") == 1
     words = text_of(page(client, f"/assistance/{rid}"))
-    for expected in ("In support", "Accepted", "Declined", "“Please come to Lyon”", "Offer accepted", "Offer declined",
-                     "Support started"):  # fmt: skip
+    for expected in (
+        "In support",
+        "Accepted",
+        "Declined",
+        "“Please come to Lyon”",
+        "Offer accepted",
+        "Offer declined",
+        "Support started",
+    ):
         assert expected in words, expected
     assert ">Support ended</button>" in page(client, f"/assistance/{rid}")
 
@@ -511,11 +606,15 @@ def test_reserve_ranking_is_shown_with_its_reasons_to_those_who_see_the_requests
     assert "Water works" not in words  # not transmitted: not ranked
     # The criteria in the deployment's order, each with its article, and each rank explained.
     assert "The criteria, in the deployment's order" in words and "CYBERCRISIS_RESERVE_PRIORITY" in words
-    assert ("Severity of the incident (its impact severity) (Reg. (EU) 2025/38 Art. 16, point (a): severity of the "
-            "incident) red > yellow > green > white") in words  # fmt: skip
+    assert (
+        "Severity of the incident (its impact severity) (Reg. (EU) 2025/38 Art. 16, point (a): severity of the "
+        "incident) red > yellow > green > white"
+    ) in words
     assert "Entity type (Reg. (EU) 2025/38 Art. 16, point (b)" in words
-    assert ("Why this rank: Above #2 (CERT-FR): incident impact severity red ranks before incident impact severity "
-            "yellow (deployment's order).") in words  # fmt: skip
+    assert (
+        "Why this rank: Above #2 (CERT-FR): incident impact severity red ranks before incident impact severity "
+        "yellow (deployment's order)."
+    ) in words
     assert "Why this rank: Last of the 2 requests ranked." in words
     assert "Incident impact severity red: 1st of red > yellow > green > white." in words
     assert low not in words and high not in words and waiting not in words  # named by rank and requester, not id
@@ -584,9 +683,14 @@ def test_the_capability_catalogue_is_published_matched_changed_and_deleted(
         "notice_hours": "12",
         "tlp": "green",
     }
-    for over, field in (({"kind": ""}, "kind"), ({"title": " "}, "title"), ({"people": "0"}, "people"),
-                        ({"notice_hours": "a week"}, "notice_hours"), ({"tlp": "white"}, "tlp"),
-                        ({"communities": ["nowhere"]}, "communities")):  # fmt: skip
+    for over, field in (
+        ({"kind": ""}, "kind"),
+        ({"title": " "}, "title"),
+        ({"people": "0"}, "people"),
+        ({"notice_hours": "a week"}, "notice_hours"),
+        ({"tlp": "white"}, "tlp"),
+        ({"communities": ["nowhere"]}, "communities"),
+    ):
         r = post(client, "/capabilities/new", {**data, **over})
         assert r.status_code == 422 and f'id="f-{field}-error"' in r.text, (over, r.text)
         assert "Four analysts, German and English" in r.text
@@ -602,8 +706,9 @@ def test_the_capability_catalogue_is_published_matched_changed_and_deleted(
     # The CSIRTs Network reads it, in the list and as a match of a request needing forensics; no edit form.
     rid = ask(client, people["fr"], people)
     sign_in(client, people["ee"].email)
-    row = re.search(rf'<tr>\s*<th scope="row"><a href="/capabilities/{cap_id}">.*?</tr>', page(client, "/capabilities"),
-                    re.S)  # fmt: skip
+    row = re.search(
+        rf'<tr>\s*<th scope="row"><a href="/capabilities/{cap_id}">.*?</tr>', page(client, "/capabilities"), re.S
+    )
     assert row and "Forensics" in text_of(row.group(0)) and "CERT-DE" in text_of(row.group(0))
     matches = page(client, f"/assistance/{rid}")
     assert f'href="/capabilities/{cap_id}">Forensics team</a>' in matches[matches.index('id="matches"') :]
@@ -614,8 +719,13 @@ def test_the_capability_catalogue_is_published_matched_changed_and_deleted(
     sign_in(client, people["de"].email)
     view = page(client, f"/assistance/{rid}")
     assert re.search(rf'<option value="{cap_id}">Forensics: Forensics team', view)
-    offered = {"csrf_token": csrf_on(client, f"/assistance/{rid}"), "capability": "incident-response",
-               "people": "2", "available_from": "2030-01-01T00:00", "capability_id": cap_id}  # fmt: skip
+    offered = {
+        "csrf_token": csrf_on(client, f"/assistance/{rid}"),
+        "capability": "incident-response",
+        "people": "2",
+        "available_from": "2030-01-01T00:00",
+        "capability_id": cap_id,
+    }
     r = post(client, f"/assistance/{rid}/offers", offered)  # an entry of another kind is refused
     assert r.status_code == 422 and 'id="o-capability_id-error"' in r.text and count(db, Offer) == 0
     r = post(client, f"/assistance/{rid}/offers", {**offered, "capability": "forensics"})
@@ -648,8 +758,12 @@ def test_the_capability_catalogue_is_published_matched_changed_and_deleted(
     assert r.status_code == 303 and r.headers["location"].endswith("?done=deactivated")
     db.rollback()
     cap = db.get(Capability, cap_id)
-    assert cap is not None and (cap.title, cap.people, cap.notice_hours, cap.active) == ("Forensics team (on site)",
-                                                                                         5, 6, False)  # fmt: skip
+    assert cap is not None and (cap.title, cap.people, cap.notice_hours, cap.active) == (
+        "Forensics team (on site)",
+        5,
+        6,
+        False,
+    )
     assert audited(db, "assistance:capability:update", cap_id) == 2
     entry = page(client, f"/capabilities/{cap_id}")
     assert "Inactive" in entry and ">Activate</button>" in entry and "Entry changed" in text_of(entry)

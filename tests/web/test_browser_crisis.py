@@ -45,8 +45,15 @@ def demo(chromium_path: str, tmp_path: Path) -> Iterator[Demo]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "CYBERCRISIS_DATABASE_URL"}
     env |= {"CYBERCRISIS_DATA_DIR": str(data_dir), "CYBERCRISIS_JOBS_ENABLED": "true"}
-    command = [str(Path(sys.executable).with_name("cybercrisis")), "serve", "--demo", "--host", "127.0.0.1",
-               "--port", str(port)]  # fmt: skip
+    command = [
+        str(Path(sys.executable).with_name("cybercrisis")),
+        "serve",
+        "--demo",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -89,13 +96,17 @@ def test_statement_crisis_and_assistance_walked_through_by_the_people_involved(
     title = "Joint statement: recovery of hospital services"
     embargo = _minute_after_next(datetime.now(UTC))
     form = page.locator("#communication-form")
-    form.get_by_label("Crisis").select_option(label="Coordinated ransomware campaign against hospitals and energy "
-                                                    "operators")  # fmt: skip
+    form.get_by_label("Crisis").select_option(
+        label="Coordinated ransomware campaign against hospitals and energy operators"
+    )
     form.get_by_label("Title", exact=False).first.fill(title)
     form.get_by_label("Text (required)").fill("Hospital services affected by the ransomware campaign are restored.")
     form.get_by_label("Organisations that must approve it").select_option(
-        label=["ENISA — European Union Agency for Cybersecurity (ENISA)",
-               "ANSSI-CRISIS — ANSSI — cyber crisis management authority (FR)"])  # fmt: skip
+        label=[
+            "ENISA — European Union Agency for Cybersecurity (ENISA)",
+            "ANSSI-CRISIS — ANSSI — cyber crisis management authority (FR)",
+        ]
+    )
     form.get_by_label("Embargo until (UTC)").fill(embargo.strftime("%Y-%m-%dT%H:%M"))
     form.get_by_role("button", name="Save draft").click()
     expect(page.locator("h1")).to_contain_text(title)

@@ -55,8 +55,17 @@ class Server:
         _wait_until_ready(self.url, self.process, self.log_path)
         if not self.token:
             self.password = json.loads((self.data_dir / "demo-credentials.json").read_text())["password"]
-            self.cli("user", "create", "--org", CONTRIBUTOR_ORG, "--role", "analyst", "--email", CONTRIBUTOR,
-                     stdin=self.password)  # fmt: skip
+            self.cli(
+                "user",
+                "create",
+                "--org",
+                CONTRIBUTOR_ORG,
+                "--role",
+                "analyst",
+                "--email",
+                CONTRIBUTOR,
+                stdin=self.password,
+            )
             self.token = self.cli("token", "create", "--user", CONTRIBUTOR, "--name", "browser test").split()[-1]
 
     def kill(self) -> None:
@@ -76,8 +85,9 @@ class Server:
             self.process = None
 
     def cli(self, *args: str, stdin: str = "") -> str:
-        done = subprocess.run([_command(), *args], env=self.env, input=stdin, capture_output=True, text=True,
-                              timeout=60, check=True)  # fmt: skip
+        done = subprocess.run(
+            [_command(), *args], env=self.env, input=stdin, capture_output=True, text=True, timeout=60, check=True
+        )
         return done.stdout
 
 
@@ -110,12 +120,21 @@ def _api(server: Server, method: str, path: str, body: dict[str, Any] | None = N
 
 def _contribute(server: Server, status: str) -> dict[str, Any]:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # the demo's own period
-    return _api(server, "POST", "/api/v1/contributions", {
-        "country": COUNTRY, "period_start": today.isoformat(),
-        "period_end": (today + timedelta(days=1)).isoformat(), "status": status, "outlook": "worsening",
-        "sectors": [{"sector": "energy", "impact": "red"}], "tlp": "green",
-        "share_with": {"communities": ["csirts-network"]},
-    })  # fmt: skip
+    return _api(
+        server,
+        "POST",
+        "/api/v1/contributions",
+        {
+            "country": COUNTRY,
+            "period_start": today.isoformat(),
+            "period_end": (today + timedelta(days=1)).isoformat(),
+            "status": status,
+            "outlook": "worsening",
+            "sectors": [{"sector": "energy", "impact": "red"}],
+            "tlp": "green",
+            "share_with": {"communities": ["csirts-network"]},
+        },
+    )
 
 
 def _open_dashboard(page: Page, server: Server, errors: list[str]) -> None:
@@ -186,8 +205,9 @@ def test_dashboard_shows_a_change_live_and_the_briefing_pdf_is_marked_on_every_p
     assert pdf.read_bytes().startswith(b"%PDF")
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed: run `make browser-deps`")
-    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True,
-                           timeout=30).stdout.split("\f")  # fmt: skip
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout.split("\f")
     pages = [p for p in pages if p.strip()]
     assert pages
     assert all(re.search(r"TLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)", p) for p in pages), pages

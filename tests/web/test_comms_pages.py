@@ -54,8 +54,12 @@ def text_of(page: str) -> str:
 
 
 def crisis(client: TestClient, actor: Actor, **over: Any) -> str:
-    body = {"title": "Grid ransomware wave", "justification": "Significant impact in two Member States",
-            "tlp": "green", **over}  # fmt: skip
+    body = {
+        "title": "Grid ransomware wave",
+        "justification": "Significant impact in two Member States",
+        "tlp": "green",
+        **over,
+    }
     r = client.post("/api/v1/crises", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -130,9 +134,16 @@ def test_list_and_page_show_a_statement_to_its_readers_and_nothing_to_others(
     row = re.search(rf'<tr>\s*<th scope="row"><a href="/communications/{s["id"]}".*?</tr>', listing.text, re.S)
     assert row, listing.text
     words = text_of(row.group(0))
-    for expected in ("Ransomware at grid operators", "Statement", "Draft", "Grid ransomware wave",
-                     f"{embargo:%Y-%m-%d %H:%M}", "waiting for 2 approvals", "BSI-CRISIS, ENISA",
-                     "TLP:AMBER"):  # fmt: skip
+    for expected in (
+        "Ransomware at grid operators",
+        "Statement",
+        "Draft",
+        "Grid ransomware wave",
+        f"{embargo:%Y-%m-%d %H:%M}",
+        "waiting for 2 approvals",
+        "BSI-CRISIS, ENISA",
+        "TLP:AMBER",
+    ):
         assert expected in words, (expected, words)
     assert f'href="/crises/{cid_crisis}"' in row.group(0)
     assert "If asked about attribution" in listing.text and "Lines to take" in listing.text
@@ -194,15 +205,20 @@ def test_a_statement_is_drafted_through_the_form(client: TestClient, people: dic
     assert re.search(rf'<option value="{cid_crisis}" selected>Grid ransomware wave', form)
     # Approvers by group: crisis authorities, CSIRTs, EU bodies.
     groups = re.findall(r'<optgroup label="([^"]+)"', form)
-    assert groups[:3] == ["National cyber crisis management authorities", "National CSIRTs",
-                          "EU institutions, bodies and agencies"], groups  # fmt: skip
-    assert re.search(r'<optgroup label="National cyber crisis management authorities">\s*<option value="'
-                     + people["de"].org_id, form)  # fmt: skip
+    assert groups[:3] == [
+        "National cyber crisis management authorities",
+        "National CSIRTs",
+        "EU institutions, bodies and agencies",
+    ], groups
+    assert re.search(
+        r'<optgroup label="National cyber crisis management authorities">\s*<option value="' + people["de"].org_id, form
+    )
     # A draft is never public, and TLP:RED could not reach the approvers: neither is offered.
     assert 'value="clear"' not in form and 'value="red"' not in form
 
-    r = post(client, "/communications/new", new_form(client, people, crisis=cid_crisis,
-                                                     embargo_until="2031-05-04T09:30"))  # fmt: skip
+    r = post(
+        client, "/communications/new", new_form(client, people, crisis=cid_crisis, embargo_until="2031-05-04T09:30")
+    )
     assert r.status_code == 303, r.text
     assert r.headers["location"].endswith("?done=created")
     sid = r.headers["location"].split("?")[0].removeprefix("/communications/")
@@ -247,8 +263,9 @@ def test_draft_form_errors_keep_the_input_and_write_nothing(
         assert re.search(rf'id="f-{field}-error"', r.text), (over, field, r.text)
         assert "Keep this text" in r.text or "body" in over, over
         assert "Angriffe auf Krankenhäuser" in r.text or "tr_lang" in over, over
-    untold = post(client, "/communications/new", new_form(client, people, tr_lang=["fr"], tr_title=["Titre"],
-                                                          tr_body=[""]))  # fmt: skip
+    untold = post(
+        client, "/communications/new", new_form(client, people, tr_lang=["fr"], tr_title=["Titre"], tr_body=[""])
+    )
     assert re.search(r'id="f-tr-0-error">Give the text in French.<', untold.text), untold.text
     both = post(client, "/communications/new", new_form(client, people, title="", body="", approvers=[]))
     for field in ("title", "body", "approvers"):
@@ -294,9 +311,12 @@ def test_an_approver_edits_a_new_version_and_the_versions_compare(
     s = draft(client, people)
     sign_in(client, people["de"].email)  # an approver organisation co-edits
     form = page(client, s["id"])
-    assert re.search(r'<form method="post" action="/communications/[^"]+/edit" id="edit-form">\s*'
-                     r'<input type="hidden" name="csrf_token" value="[^"]+">\s*'
-                     r'<input type="hidden" name="version" value="1">', form)  # fmt: skip
+    assert re.search(
+        r'<form method="post" action="/communications/[^"]+/edit" id="edit-form">\s*'
+        r'<input type="hidden" name="csrf_token" value="[^"]+">\s*'
+        r'<input type="hidden" name="version" value="1">',
+        form,
+    )
     r = post(client, f"/communications/{s['id']}/edit", edit_form(client, s["id"]))
     assert r.status_code == 303, r.text
     c = fresh(db, s["id"])
@@ -313,14 +333,14 @@ def test_an_approver_edits_a_new_version_and_the_versions_compare(
     assert stale.status_code == 409
     assert "The text changed since you read it" in text_of(stale.text) and "Stale change" in stale.text
     # "More languages" adds a block to the edit form and saves nothing.
-    more = post(client, f"/communications/{s['id']}/edit", edit_form(client, s["id"], version=2,
-                                                                     action="more-languages"))  # fmt: skip
+    more = post(
+        client, f"/communications/{s['id']}/edit", edit_form(client, s["id"], version=2, action="more-languages")
+    )
     assert more.status_code == 200 and len(re.findall(r'<fieldset class="translation-block', more.text)) == 3
     assert '<details class="card form-card communication-form" id="edit" open>' in more.text
     assert 'class="error-summary"' not in more.text and "Rançongiciel chez des opérateurs" in more.text
     # Emptying a block removes that translation; a bad one is refused next to its block.
-    bad = post(client, f"/communications/{s['id']}/edit", edit_form(client, s["id"], version=2,
-                                                                    tr_lang=["fr", "zz"]))  # fmt: skip
+    bad = post(client, f"/communications/{s['id']}/edit", edit_form(client, s["id"], version=2, tr_lang=["fr", "zz"]))
     assert bad.status_code == 422 and 'id="e-tr-1-error"' in bad.text
     c = fresh(db, s["id"])
     assert c.current_version == 2 and comms_audit(db, "comms:communication:edit") == 1
@@ -337,8 +357,11 @@ def test_an_approver_edits_a_new_version_and_the_versions_compare(
     assert client.get(f"/communications/{s['id']}/compare?from=x", headers=HTML).status_code == 422
 
     sign_in(client, people["ee"].email)  # not on the list: 404, nothing written
-    r = post(client, f"/communications/{s['id']}/edit", edit_form(client, s["id"], csrf_token=csrf_on(
-        client, "/communications"), version=2))  # fmt: skip
+    r = post(
+        client,
+        f"/communications/{s['id']}/edit",
+        edit_form(client, s["id"], csrf_token=csrf_on(client, "/communications"), version=2),
+    )
     assert r.status_code == 404 and comms_audit(db, "comms:communication:edit") == 1
 
 
@@ -352,12 +375,14 @@ def test_approvers_approve_or_ask_for_changes_through_the_forms(
     sign_in(client, people["de"].email)
     token = csrf_on(client, f"/communications/{s['id']}")
     # Asking for changes needs a comment: refused, nothing written.
-    r = post(client, f"/communications/{s['id']}/request-changes", {"csrf_token": token, "version": 1,
-                                                                     "comment": "  "})  # fmt: skip
+    r = post(client, f"/communications/{s['id']}/request-changes", {"csrf_token": token, "version": 1, "comment": "  "})
     assert r.status_code == 422 and 'id="ch-comment-error"' in r.text
     assert count(db, CommunicationApproval) == 0
-    r = post(client, f"/communications/{s['id']}/request-changes",
-             {"csrf_token": token, "version": 1, "comment": "Say that supply is restored"})  # fmt: skip
+    r = post(
+        client,
+        f"/communications/{s['id']}/request-changes",
+        {"csrf_token": token, "version": 1, "comment": "Say that supply is restored"},
+    )
     assert r.status_code == 303 and r.headers["location"].endswith("?done=changes#approvals")
     words = text_of(client.get(r.headers["location"], headers=HTML).text)
     assert "BSI-CRISIS Changes requested Say that supply is restored" in words
@@ -375,12 +400,18 @@ def test_approvers_approve_or_ask_for_changes_through_the_forms(
     assert comms_audit(db, "comms:communication:request-changes") == 1
 
     sign_in(client, people["de_analyst"].email)  # no right to approve: refused even when posted
-    r = post(client, f"/communications/{s['id']}/approve",
-             {"csrf_token": csrf_on(client, f"/communications/{s['id']}"), "version": 1})  # fmt: skip
+    r = post(
+        client,
+        f"/communications/{s['id']}/approve",
+        {"csrf_token": csrf_on(client, f"/communications/{s['id']}"), "version": 1},
+    )
     assert r.status_code == 403 and comms_audit(db, "comms:communication:approve") == 1
     sign_in(client, people["fr"].email)  # the owner is not an approver here
-    r = post(client, f"/communications/{s['id']}/approve",
-             {"csrf_token": csrf_on(client, f"/communications/{s['id']}"), "version": 1})  # fmt: skip
+    r = post(
+        client,
+        f"/communications/{s['id']}/approve",
+        {"csrf_token": csrf_on(client, f"/communications/{s['id']}"), "version": 1},
+    )
     assert r.status_code == 403 and count(db, CommunicationApproval) == 1
 
 
@@ -447,14 +478,16 @@ def test_the_owner_withdraws_a_draft_and_it_no_longer_changes(
     for form_id in ("release-form", "withdraw-form", "edit-form", "approve-form"):
         assert f'id="{form_id}"' not in p, form_id
     sign_in(client, people["de"].email)
-    r = post(client, f"/communications/{s['id']}/approve",
-             {"csrf_token": csrf_on(client, "/communications"), "version": 1})  # fmt: skip
+    r = post(
+        client, f"/communications/{s['id']}/approve", {"csrf_token": csrf_on(client, "/communications"), "version": 1}
+    )
     assert r.status_code == 409 and "was withdrawn" in text_of(r.text) and count(db, CommunicationApproval) == 0
 
 
 def test_a_crisis_the_reader_may_not_see_is_never_named(client: TestClient, people: dict[str, Actor]) -> None:
-    hidden = crisis(client, people["fr_coord"], title="French-only crisis", tlp="amber+strict",
-                    share_with={"organisations": []})  # fmt: skip
+    hidden = crisis(
+        client, people["fr_coord"], title="French-only crisis", tlp="amber+strict", share_with={"organisations": []}
+    )
     s = draft(client, people, crisis=hidden)
     sign_in(client, people["fr"].email)  # the owner reads the crisis: named and linked
     assert f'<a href="/crises/{hidden}">French-only crisis</a>' in page(client, s["id"])

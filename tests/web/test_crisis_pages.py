@@ -46,10 +46,15 @@ def people(world: World, settings: Settings, tmp_path: Path) -> dict[str, Actor]
         "stages": [
             {"key": "csirts-network", "label": "CSIRTs Network", "level": "technical", "community": "csirts-network"},
             {"key": "eu-cyclone", "label": "EU-CyCLONe", "level": "operational", "community": "eu-cyclone"},
-            {"key": "ipcr-information-sharing", "label": "IPCR information sharing", "level": "political",
-             "community": "ipcr", "approvers": [world.orgs["PRESIDENCY"]]},
+            {
+                "key": "ipcr-information-sharing",
+                "label": "IPCR information sharing",
+                "level": "political",
+                "community": "ipcr",
+                "approvers": [world.orgs["PRESIDENCY"]],
+            },
         ],
-    }  # fmt: skip
+    }
     path = tmp_path / "escalation.json"
     path.write_text(json.dumps(model))
     settings.escalation_model = path
@@ -88,8 +93,13 @@ def incident(client: TestClient, actor: Actor, country: str, **over: Any) -> str
 
 
 def open_crisis(client: TestClient, actor: Actor, **over: Any) -> str:
-    body = {"title": "Grid ransomware wave", "justification": "Significant impact in two Member States",
-            "criteria": ["multi-member-state-impact"], "tlp": "amber", **over}  # fmt: skip
+    body = {
+        "title": "Grid ransomware wave",
+        "justification": "Significant impact in two Member States",
+        "criteria": ["multi-member-state-impact"],
+        "tlp": "amber",
+        **over,
+    }
     r = client.post("/api/v1/crises", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -114,8 +124,11 @@ def test_list_and_room_show_the_crisis_to_its_readers_and_nothing_to_others(
     fr = incident(client, people["fr"], "FR")
     de = incident(client, people["de"], "DE")
     cid = open_crisis(client, people["enisa"], incidents=[fr, de])
-    client.post(f"/api/v1/crises/{cid}/decisions", json={"level": "technical", "title": "Block the C2 ranges"},
-                headers=people["enisa"].headers)  # fmt: skip
+    client.post(
+        f"/api/v1/crises/{cid}/decisions",
+        json={"level": "technical", "title": "Block the C2 ranges"},
+        headers=people["enisa"].headers,
+    )
 
     sign_in(client, people["de"].email)
     listing = client.get("/crises", headers=HTML)
@@ -124,8 +137,15 @@ def test_list_and_room_show_the_crisis_to_its_readers_and_nothing_to_others(
     row = re.search(rf'<tr>\s*<th scope="row"><a href="/crises/{cid}">.*?</tr>', listing.text, re.S)
     assert row, listing.text
     words = text_of(row.group(0))
-    for expected in ("Grid ransomware wave", "Technical level", "CSIRTs Network", "Response", "Open", "TLP:AMBER",
-                     "ENISA"):  # fmt: skip
+    for expected in (
+        "Grid ransomware wave",
+        "Technical level",
+        "CSIRTs Network",
+        "Response",
+        "Open",
+        "TLP:AMBER",
+        "ENISA",
+    ):
         assert expected in words, (expected, words)
     assert re.search(r'<td class="num">2</td>', row.group(0))
     assert 'href="/crises/new"' in listing.text  # a coordinator may open crises
@@ -188,8 +208,9 @@ def test_a_crisis_is_opened_through_the_form(client: TestClient, people: dict[st
     fr = incident(client, people["fr"], "FR")
     de = incident(client, people["de"], "DE")
     closed = incident(client, people["de"], "DE", title="An old, resolved incident")
-    r = client.patch(f"/api/v1/incidents/{closed}", json={"version": 1, "status": "resolved"},
-                     headers=people["de"].headers)  # fmt: skip
+    r = client.patch(
+        f"/api/v1/incidents/{closed}", json={"version": 1, "status": "resolved"}, headers=people["de"].headers
+    )
     assert r.status_code == 200, r.text
     hidden = incident(client, people["fr"], "FR", title="French only", tlp="amber+strict")
     sign_in(client, people["enisa"].email)
@@ -270,11 +291,16 @@ def test_forms_without_the_csrf_token_are_refused_and_write_nothing(
     assert count(db, Crisis) == 1 and count(db, Decision) == 0 and count(db, Escalation) == 0
     assert count(db, Action) == 0 and crisis_audit(db) == before
     # With the token it works; an organisation that cannot read the crisis gets 404, not 403.
-    assert post(client, f"/crises/{cid}/decisions", {**forms[f"/crises/{cid}/decisions"],
-                                                     "csrf_token": token}).status_code == 303  # fmt: skip
+    assert (
+        post(client, f"/crises/{cid}/decisions", {**forms[f"/crises/{cid}/decisions"], "csrf_token": token}).status_code
+        == 303
+    )
     sign_in(client, people["outsider"].email)
-    r = post(client, f"/crises/{cid}/decisions", {"level": "technical", "title": "x",
-                                                  "csrf_token": csrf_on(client, "/crises")})  # fmt: skip
+    r = post(
+        client,
+        f"/crises/{cid}/decisions",
+        {"level": "technical", "title": "x", "csrf_token": csrf_on(client, "/crises")},
+    )
     assert r.status_code == 404 and count(db, Decision) == 1
 
 
@@ -303,19 +329,30 @@ def test_escalation_is_proposed_and_agreed_through_the_room(
 
     # A move without a reason is refused next to the field; nothing is written.
     token = csrf_on(client, f"/crises/{cid}")
-    r = post(client, f"/crises/{cid}/escalations", {"csrf_token": token, "to": "ipcr-information-sharing",
-                                                    "rationale": " "})  # fmt: skip
+    r = post(
+        client, f"/crises/{cid}/escalations", {"csrf_token": token, "to": "ipcr-information-sharing", "rationale": " "}
+    )
     assert r.status_code == 422 and 'id="x-rationale-error"' in r.text and "The move was not proposed" in r.text
     assert count(db, Escalation) == 1
     # To IPCR: the Presidency must agree, so it must read the crisis: without the originator's tick, refused.
-    r = post(client, f"/crises/{cid}/escalations", {"csrf_token": token, "to": "ipcr-information-sharing",
-                                                    "rationale": "Political impact"})  # fmt: skip
+    r = post(
+        client,
+        f"/crises/{cid}/escalations",
+        {"csrf_token": token, "to": "ipcr-information-sharing", "rationale": "Political impact"},
+    )
     assert r.status_code == 409 and "a proposal adds no reader" in text_of(r.text)
     assert 'name="share_with_approvers" value="yes"' in r.text  # offered to ENISA, the originator
     # With it, ENISA lets the Presidency read the crisis, and the move waits for its agreement.
-    r = post(client, f"/crises/{cid}/escalations", {"csrf_token": token, "to": "ipcr-information-sharing",
-                                                    "rationale": "Political impact",
-                                                    "share_with_approvers": "yes"})  # fmt: skip
+    r = post(
+        client,
+        f"/crises/{cid}/escalations",
+        {
+            "csrf_token": token,
+            "to": "ipcr-information-sharing",
+            "rationale": "Political impact",
+            "share_with_approvers": "yes",
+        },
+    )
     assert r.headers["location"] == f"/crises/{cid}?done=proposed#escalations"
     page = room(client, cid)
     words = text_of(page)
@@ -372,10 +409,15 @@ def test_decisions_and_phase_changes_are_recorded_through_the_room(
     page = room(client, cid)
     assert '<option value="technical" selected>' in page  # the current level first
     token = csrf_on(client, f"/crises/{cid}")
-    body = {"csrf_token": token, "level": "political", "kind": "political-measure",
-            "title": "Prepare a cyber diplomacy toolbox option", "detail": "For COREPER.",
-            "options": "Statement by the High Representative\n\n  Restrictive measures \n",
-            "rationale": "Attribution is firm"}  # fmt: skip
+    body = {
+        "csrf_token": token,
+        "level": "political",
+        "kind": "political-measure",
+        "title": "Prepare a cyber diplomacy toolbox option",
+        "detail": "For COREPER.",
+        "options": "Statement by the High Representative\n\n  Restrictive measures \n",
+        "rationale": "Attribution is firm",
+    }
     # Refused: no title (next to the field), and an unknown kind; nothing written, the typed text kept.
     r = post(client, f"/crises/{cid}/decisions", {**body, "title": ""})
     assert r.status_code == 422 and 'id="d-title-error"' in r.text and "Attribution is firm" in r.text
@@ -434,10 +476,18 @@ def test_actions_are_added_and_updated_through_the_room(
     assert people["outsider"].org_id not in assignees.group(0)  # only organisations that may read the crisis
     token = csrf_on(client, f"/crises/{cid}")
     past = (NOW - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
-    body = {"csrf_token": token, "title": "Share IoCs with the CSIRTs Network", "assignee": people["fr"].org_id,
-            "due_at": past, "detail": "Hashes and C2 domains"}  # fmt: skip
-    for over, field in (({"due_at": "tomorrow"}, "a-due_at"), ({"assignee": people["outsider"].org_id}, "a-assignee"),
-                        ({"title": ""}, "a-title")):  # fmt: skip
+    body = {
+        "csrf_token": token,
+        "title": "Share IoCs with the CSIRTs Network",
+        "assignee": people["fr"].org_id,
+        "due_at": past,
+        "detail": "Hashes and C2 domains",
+    }
+    for over, field in (
+        ({"due_at": "tomorrow"}, "a-due_at"),
+        ({"assignee": people["outsider"].org_id}, "a-assignee"),
+        ({"title": ""}, "a-title"),
+    ):
         r = post(client, f"/crises/{cid}/actions", {**body, **over})
         assert r.status_code == 422 and f'id="{field}-error"' in r.text, (over, r.text)
         assert "Hashes and C2 domains" in r.text
@@ -475,15 +525,22 @@ def test_actions_are_added_and_updated_through_the_room(
 
 def test_the_room_shows_only_what_the_reader_may_see(client: TestClient, people: dict[str, Actor], db: Session) -> None:
     shared = incident(client, people["fr"], "FR", title="Shared grid incident")
-    strict = incident(client, people["fr"], "FR", title="Nuclear plant intrusion", tlp="amber+strict",
-                      share_with={"organisations": [people["enisa"].org_id]})  # fmt: skip
+    strict = incident(
+        client,
+        people["fr"],
+        "FR",
+        title="Nuclear plant intrusion",
+        tlp="amber+strict",
+        share_with={"organisations": [people["enisa"].org_id]},
+    )
     cid = open_crisis(client, people["enisa"], incidents=[shared])
     sign_in(client, people["enisa"].email)
     # The owner links the AMBER+STRICT incident it was given through the room's link form.
     page = room(client, cid)
     assert f'value="{strict}"' in page and f'value="{shared}"' not in page  # linked ones are not offered again
-    r = post(client, f"/crises/{cid}/incidents", {"csrf_token": csrf_on(client, f"/crises/{cid}"),
-                                                  "incidents": [strict]})  # fmt: skip
+    r = post(
+        client, f"/crises/{cid}/incidents", {"csrf_token": csrf_on(client, f"/crises/{cid}"), "incidents": [strict]}
+    )
     assert r.status_code == 303 and count(db, CrisisIncident) == 2
     assert "Nuclear plant intrusion" in room(client, cid)
     assert re.search(r'<td class="num">2</td>', client.get("/crises", headers=HTML).text)
@@ -495,8 +552,9 @@ def test_the_room_shows_only_what_the_reader_may_see(client: TestClient, people:
     assert re.search(r'<td class="num">1</td>', client.get("/crises", headers=HTML).text)
     # Nor can it link what it may not see: refused next to the field, nothing written.
     other = incident(client, people["fr"], "FR", title="Another French secret", tlp="amber+strict")
-    r = post(client, f"/crises/{cid}/incidents", {"csrf_token": csrf_on(client, f"/crises/{cid}"),
-                                                  "incidents": [other]})  # fmt: skip
+    r = post(
+        client, f"/crises/{cid}/incidents", {"csrf_token": csrf_on(client, f"/crises/{cid}"), "incidents": [other]}
+    )
     assert r.status_code == 422 and 'id="l-incidents-error"' in r.text and count(db, CrisisIncident) == 2
 
 
@@ -508,10 +566,20 @@ def test_room_and_list_pages_cost_the_same_number_of_queries_with_more_objects(
 
     def add(n: int) -> None:
         for i in range(n):
-            client.post(f"/api/v1/crises/{cid}/decisions", json={"level": "technical", "title": f"d{i}",
-                        "options": ["a", "b"]}, headers=h)  # fmt: skip
-            client.post(f"/api/v1/crises/{cid}/actions", json={"title": f"a{i}", "assignee": people["fr"].org_id,
-                        "due_at": (NOW + timedelta(hours=i - 3)).isoformat()}, headers=h)  # fmt: skip
+            client.post(
+                f"/api/v1/crises/{cid}/decisions",
+                json={"level": "technical", "title": f"d{i}", "options": ["a", "b"]},
+                headers=h,
+            )
+            client.post(
+                f"/api/v1/crises/{cid}/actions",
+                json={
+                    "title": f"a{i}",
+                    "assignee": people["fr"].org_id,
+                    "due_at": (NOW + timedelta(hours=i - 3)).isoformat(),
+                },
+                headers=h,
+            )
             open_crisis(client, people["enisa"], title=f"Crisis {i}")
 
     def queries() -> tuple[int, int]:
@@ -525,8 +593,11 @@ def test_room_and_list_pages_cost_the_same_number_of_queries_with_more_objects(
     add(2)
     small = queries()
     add(10)
-    client.post(f"/api/v1/crises/{cid}/incidents", json={"incidents": [incident(client, people["de"], "DE")
-                                                                       for _ in range(4)]}, headers=h)  # fmt: skip
+    client.post(
+        f"/api/v1/crises/{cid}/incidents",
+        json={"incidents": [incident(client, people["de"], "DE") for _ in range(4)]},
+        headers=h,
+    )
     large = queries()
     page = room(client, cid)
     assert page.count('class="status-form"') == 12 and page.count("/incidents/incident--") >= 5

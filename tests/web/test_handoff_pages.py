@@ -56,9 +56,15 @@ class Scene:
 
 
 def _incident(client: TestClient, actor: Actor, observables: list[tuple[str, str]], **over: Any) -> str:
-    body = {"title": "Ransomware at a regional rail operator", "tlp": "amber", "countries": ["FR"],
-            "aware_at": (NOW - timedelta(hours=3)).isoformat(), "suspected_malicious": True,
-            "observables": [{"type": t, "value": v} for t, v in observables], **over}  # fmt: skip
+    body = {
+        "title": "Ransomware at a regional rail operator",
+        "tlp": "amber",
+        "countries": ["FR"],
+        "aware_at": (NOW - timedelta(hours=3)).isoformat(),
+        "suspected_malicious": True,
+        "observables": [{"type": t, "value": v} for t, v in observables],
+        **over,
+    }
     r = client.post("/api/v1/incidents", json=body, headers=actor.headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -67,9 +73,15 @@ def _incident(client: TestClient, actor: Actor, observables: list[tuple[str, str
 def _crisis(factory: sessionmaker[Session], owner: str, *, flagged: bool, incidents: list[str], to: list[str]) -> str:
     """Crises are arranged as rows: these pages only read them (through the access layer)."""
     with unit_of_work(factory) as s:
-        c = Crisis(id=new_id("crisis"), owner_org_id=owner, tlp="amber", title="Coordinated ransomware campaign",
-                   justification="multi-member-state-impact", stage="csirts-network",
-                   suspected_criminal=flagged)  # fmt: skip
+        c = Crisis(
+            id=new_id("crisis"),
+            owner_org_id=owner,
+            tlp="amber",
+            title="Coordinated ransomware campaign",
+            justification="multi-member-state-impact",
+            stage="csirts-network",
+            suspected_criminal=flagged,
+        )
         s.add(c)
         s.flush()
         sharing.write(s, object_id=c.id, entries=[(ORG, o) for o in to], added_by=owner)
@@ -86,9 +98,17 @@ def scene(client: TestClient, world: World, session_factory: sessionmaker[Sessio
     world.org("OFAC", type_="law-enforcement", country="FR")
     world.org("BKA", type_="law-enforcement", country="DE")
     with unit_of_work(session_factory) as s:  # Europol EC3 is known by its directory key, whatever its type
-        directory.create_organisation(s, actor=SYSTEM, name="Europol European Cybercrime Centre",
-                                      short_name="Europol EC3", type_="eu-body", country=None, levels=["technical"],
-                                      communities=[], org_id=EC3)  # fmt: skip
+        directory.create_organisation(
+            s,
+            actor=SYSTEM,
+            name="Europol European Cybercrime Centre",
+            short_name="Europol EC3",
+            type_="eu-body",
+            country=None,
+            levels=["technical"],
+            communities=[],
+            org_id=EC3,
+        )
     world.orgs["EC3"] = EC3
     actors = {
         "fr": world.user("CERT-FR"),
@@ -98,14 +118,29 @@ def scene(client: TestClient, world: World, session_factory: sessionmaker[Sessio
         "ofac": world.user("OFAC"),
         "bka": world.user("BKA"),
     }
-    a = _incident(client, actors["fr"], [("ipv4-addr", "198.51.100.7"), ("domain-name", "evil.example")],
-                  share_with={"organisations": [world.orgs["CERT-Bund"]]})  # fmt: skip
-    b = _incident(client, actors["fr"], [("ipv4-addr", "198.51.100.8")], suspected_malicious=False,
-                  title="Outage at a ferry operator")  # fmt: skip
-    c = _incident(client, actors["de"], [("ipv4-addr", "203.0.113.9"), ("ipv4-addr", "198.51.100.7")],
-                  tlp="amber+strict", countries=["DE"])  # fmt: skip
-    crisis = _crisis(session_factory, world.orgs["CERT-Bund"], flagged=True, incidents=[a, c],
-                     to=[world.orgs["CERT-FR"]])  # fmt: skip
+    a = _incident(
+        client,
+        actors["fr"],
+        [("ipv4-addr", "198.51.100.7"), ("domain-name", "evil.example")],
+        share_with={"organisations": [world.orgs["CERT-Bund"]]},
+    )
+    b = _incident(
+        client,
+        actors["fr"],
+        [("ipv4-addr", "198.51.100.8")],
+        suspected_malicious=False,
+        title="Outage at a ferry operator",
+    )
+    c = _incident(
+        client,
+        actors["de"],
+        [("ipv4-addr", "203.0.113.9"), ("ipv4-addr", "198.51.100.7")],
+        tlp="amber+strict",
+        countries=["DE"],
+    )
+    crisis = _crisis(
+        session_factory, world.orgs["CERT-Bund"], flagged=True, incidents=[a, c], to=[world.orgs["CERT-FR"]]
+    )
     calm = _crisis(session_factory, world.orgs["CERT-FR"], flagged=False, incidents=[a], to=[])
     return Scene(actors, world.orgs, a, b, c, crisis, calm)
 
@@ -120,8 +155,13 @@ def post(client: TestClient, path: str, data: dict[str, Any], **kw: Any) -> Any:
 
 
 def api_handoff(client: TestClient, scene: Scene, actor: str = "fr", **over: Any) -> str:
-    body = {"incident": scene.a, "recipient": scene.orgs["OFAC"], "reason": "Extortion note on the servers.",
-            "observables": [{"type": "ipv4-addr", "value": "198.51.100.7"}], **over}  # fmt: skip
+    body = {
+        "incident": scene.a,
+        "recipient": scene.orgs["OFAC"],
+        "reason": "Extortion note on the servers.",
+        "observables": [{"type": "ipv4-addr", "value": "198.51.100.7"}],
+        **over,
+    }
     r = client.post("/api/v1/handoffs", json=body, headers=scene[actor].headers)
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
@@ -160,10 +200,16 @@ def form_html(page: str, form_id: str) -> str:
 def test_list_and_page_show_the_handoff_to_its_readers_and_nothing_to_others(
     client: TestClient, scene: Scene, db: Session
 ) -> None:
-    hid = api_handoff(client, scene, observables=[{"type": "ipv4-addr", "value": "198.51.100.7"},
-                                                  {"type": "domain-name", "value": "evil.example"}])  # fmt: skip
-    up = client.post(f"/api/v1/handoffs/{hid}/files", headers=scene["fr"].headers,
-                     files={"file": ("capture.pcap", PCAP, "application/octet-stream")})  # fmt: skip
+    hid = api_handoff(
+        client,
+        scene,
+        observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}, {"type": "domain-name", "value": "evil.example"}],
+    )
+    up = client.post(
+        f"/api/v1/handoffs/{hid}/files",
+        headers=scene["fr"].headers,
+        files={"file": ("capture.pcap", PCAP, "application/octet-stream")},
+    )
     assert up.status_code == 201, up.text
     fid, digest = up.json()["id"], hashlib.sha256(PCAP).hexdigest()
 
@@ -174,8 +220,14 @@ def test_list_and_page_show_the_handoff_to_its_readers_and_nothing_to_others(
     row = re.search(rf'<tr>\s*<th scope="row"><a href="/handoffs/{hid}">.*?</tr>', listing.text, re.S)
     assert row, listing.text
     words = text_of(row.group(0))
-    for expected in ("To OFAC", scene.a, "not shared with you", "CERT-FR", "Handed over: awaiting receipt",
-                     "TLP:AMBER+STRICT"):  # fmt: skip
+    for expected in (
+        "To OFAC",
+        scene.a,
+        "not shared with you",
+        "CERT-FR",
+        "Handed over: awaiting receipt",
+        "TLP:AMBER+STRICT",
+    ):
         assert expected in words, (expected, words)
     assert re.findall(r'<td class="num">(\d+)</td>', row.group(0)) == ["2", "1"]  # observables, files
     assert f'href="/incidents/{scene.a}"' not in listing.text
@@ -183,10 +235,23 @@ def test_list_and_page_show_the_handoff_to_its_readers_and_nothing_to_others(
     page = client.get(f"/handoffs/{hid}", headers=HTML)
     assert page.status_code == 200
     words = text_of(page.text)
-    for expected in ("Hand-off to OFAC organisation", "TLP:AMBER+STRICT", "Extortion note on the servers.",
-                     "198.51.100.7", "evil.example", "capture.pcap", "2.0 KiB (2,048 bytes)", digest,
-                     "Chain of custody", "Handed over", "a user of CERT-FR", "ipv4-addr:198.51.100.7", "(capture.pcap)",
-                     "Timeline", "Evidence file added"):  # fmt: skip
+    for expected in (
+        "Hand-off to OFAC organisation",
+        "TLP:AMBER+STRICT",
+        "Extortion note on the servers.",
+        "198.51.100.7",
+        "evil.example",
+        "capture.pcap",
+        "2.0 KiB (2,048 bytes)",
+        digest,
+        "Chain of custody",
+        "Handed over",
+        "a user of CERT-FR",
+        "ipv4-addr:198.51.100.7",
+        "(capture.pcap)",
+        "Timeline",
+        "Evidence file added",
+    ):
         assert expected in words, (expected, words)
     assert f'href="/api/v1/handoffs/{hid}/files/{fid}"' in page.text
     for download in (f"/api/v1/handoffs/{hid}/package", f"/api/v1/handoffs/{hid}/package.zip"):
@@ -254,8 +319,10 @@ def test_new_form_offers_law_enforcement_and_the_observables_the_sender_may_see(
     form = form_html(page.text, "handoff-form")
     recipients = re.findall(r'<option value="(identity--[^"]+)"', form)
     assert sorted(recipients) == sorted([scene.orgs["OFAC"], scene.orgs["BKA"], EC3])  # no CSIRT
-    assert re.findall(r'name="observables" value="([^"]+)"', form) == ["domain-name:evil.example",
-                                                                         "ipv4-addr:198.51.100.7"]  # fmt: skip
+    assert re.findall(r'name="observables" value="([^"]+)"', form) == [
+        "domain-name:evil.example",
+        "ipv4-addr:198.51.100.7",
+    ]
     assert "ipv4-addr: 198.51.100.7" in text_of(form)
     checked = re.findall(r'name="tlp" value="([^"]+)"[^>]*?( checked)?>', form)
     assert checked == [("amber+strict", " checked"), ("amber", "")]
@@ -263,8 +330,10 @@ def test_new_form_offers_law_enforcement_and_the_observables_the_sender_may_see(
 
     # For the crisis: the values of its incidents CERT-FR may read; not CERT-Bund's AMBER+STRICT one.
     crisis_form = form_html(client.get(f"/handoffs/new?crisis={scene.crisis}", headers=HTML).text, "handoff-form")
-    assert re.findall(r'name="observables" value="([^"]+)"', crisis_form) == ["domain-name:evil.example",
-                                                                                "ipv4-addr:198.51.100.7"]  # fmt: skip
+    assert re.findall(r'name="observables" value="([^"]+)"', crisis_form) == [
+        "domain-name:evil.example",
+        "ipv4-addr:198.51.100.7",
+    ]
     assert "203.0.113.9" not in crisis_form and f'name="crisis" value="{scene.crisis}"' in crisis_form
 
     # Not flagged: the service's words, and no form.
@@ -285,11 +354,18 @@ def test_new_form_offers_law_enforcement_and_the_observables_the_sender_may_see(
 def test_handing_over_through_the_form_records_it_and_shows_it(client: TestClient, scene: Scene, db: Session) -> None:
     sign_in(client, scene["fr"].email)
     token = csrf_on(client, f"/handoffs/new?incident={scene.a}")
-    r = post(client, "/handoffs/new", {
-        "csrf_token": token, "incident": scene.a, "recipient": scene.orgs["OFAC"], "tlp": "amber+strict",
-        "reason": "The operator filed a complaint.",
-        "observables": ["ipv4-addr:198.51.100.7", "domain-name:evil.example"],
-    })  # fmt: skip
+    r = post(
+        client,
+        "/handoffs/new",
+        {
+            "csrf_token": token,
+            "incident": scene.a,
+            "recipient": scene.orgs["OFAC"],
+            "tlp": "amber+strict",
+            "reason": "The operator filed a complaint.",
+            "observables": ["ipv4-addr:198.51.100.7", "domain-name:evil.example"],
+        },
+    )
     assert r.status_code == 303, r.text
     found = re.fullmatch(r"/handoffs/(handoff--[0-9a-f-]{36})\?done=created", r.headers["location"])
     assert found, r.headers["location"]
@@ -297,41 +373,77 @@ def test_handing_over_through_the_form_records_it_and_shows_it(client: TestClien
     db.rollback()
     h = db.get(Handoff, hid)
     assert h is not None and (h.incident_id, h.recipient_org_id, h.tlp, h.reason) == (
-        scene.a, scene.orgs["OFAC"], "amber+strict", "The operator filed a complaint.")  # fmt: skip
-    assert h.observables == [{"type": "ipv4-addr", "value": "198.51.100.7"},
-                             {"type": "domain-name", "value": "evil.example"}]  # fmt: skip
-    assert custody(db, hid) == [(1, "handed-over", scene.orgs["CERT-FR"], scene.orgs["OFAC"],
-                                 ["ipv4-addr:198.51.100.7", "domain-name:evil.example"], "")]  # fmt: skip
+        scene.a,
+        scene.orgs["OFAC"],
+        "amber+strict",
+        "The operator filed a complaint.",
+    )
+    assert h.observables == [
+        {"type": "ipv4-addr", "value": "198.51.100.7"},
+        {"type": "domain-name", "value": "evil.example"},
+    ]
+    assert custody(db, hid) == [
+        (
+            1,
+            "handed-over",
+            scene.orgs["CERT-FR"],
+            scene.orgs["OFAC"],
+            ["ipv4-addr:198.51.100.7", "domain-name:evil.example"],
+            "",
+        )
+    ]
     assert tags(db, hid) == ["handoffs:handoff:create"]
     page = client.get(r.headers["location"], headers=HTML)
     assert "The evidence package was handed over" in page.text and 'id="file-form"' in page.text
 
     # A crisis, marked AMBER, with a value from one of its incidents.
-    r = post(client, "/handoffs/new", {
-        "csrf_token": token, "crisis": scene.crisis, "recipient": EC3, "tlp": "amber",
-        "reason": "Same group across two Member States.", "observables": ["ipv4-addr:198.51.100.7"],
-    })  # fmt: skip
+    r = post(
+        client,
+        "/handoffs/new",
+        {
+            "csrf_token": token,
+            "crisis": scene.crisis,
+            "recipient": EC3,
+            "tlp": "amber",
+            "reason": "Same group across two Member States.",
+            "observables": ["ipv4-addr:198.51.100.7"],
+        },
+    )
     assert r.status_code == 303, r.text
     db.rollback()
     h2 = db.get(Handoff, r.headers["location"].split("/")[-1].split("?")[0])
     assert h2 is not None and (h2.crisis_id, h2.incident_id, h2.tlp, h2.recipient_org_id) == (
-        scene.crisis, None, "amber", EC3)  # fmt: skip
+        scene.crisis,
+        None,
+        "amber",
+        EC3,
+    )
 
 
 def test_refused_handoff_keeps_the_input_and_writes_nothing(client: TestClient, scene: Scene, db: Session) -> None:
     sign_in(client, scene["fr"].email)
     token = csrf_on(client, f"/handoffs/new?incident={scene.a}")
     before = written(db)
-    good = {"csrf_token": token, "incident": scene.a, "recipient": scene.orgs["OFAC"], "tlp": "amber+strict",
-            "reason": "Extortion; a complaint was filed.", "observables": ["domain-name:evil.example"]}  # fmt: skip
+    good = {
+        "csrf_token": token,
+        "incident": scene.a,
+        "recipient": scene.orgs["OFAC"],
+        "tlp": "amber+strict",
+        "reason": "Extortion; a complaint was filed.",
+        "observables": ["domain-name:evil.example"],
+    }
     cases: list[tuple[dict[str, Any], int, str, str]] = [
         ({"recipient": "", "reason": " "}, 422, "recipient", "Choose the law-enforcement organisation"),
         ({"recipient": scene.orgs["CERT-Bund"]}, 422, "recipient", "is not a law-enforcement organisation"),
         ({"tlp": "green"}, 422, "tlp", "TLP:AMBER+STRICT or TLP:AMBER"),
-        ({"observables": ["domain-name:evil.example", "ipv4-addr:203.0.113.9"]}, 422, "observables",
-         "ipv4-addr:203.0.113.9"),
+        (
+            {"observables": ["domain-name:evil.example", "ipv4-addr:203.0.113.9"]},
+            422,
+            "observables",
+            "ipv4-addr:203.0.113.9",
+        ),
         ({"observables": ["no colon"]}, 422, "observables", "not an observable of the form type:value"),
-    ]  # fmt: skip
+    ]
     for change, status, field, phrase in cases:
         r = post(client, "/handoffs/new", {**good, **change})
         assert r.status_code == status, (change, r.text)
@@ -367,11 +479,19 @@ def test_sender_adds_files_through_the_form_with_or_without_its_digest(
     assert limit and len(PCAP) < int(limit.group(1)) <= settings.evidence_max_bytes
 
     digest = hashlib.sha256(PCAP).hexdigest()
-    r = post(client, f"/handoffs/{hid}/files", {"csrf_token": token, "sha256": digest.upper()},
-             files={"file": ("capture.pcap", PCAP, "application/vnd.tcpdump.pcap")})  # fmt: skip
+    r = post(
+        client,
+        f"/handoffs/{hid}/files",
+        {"csrf_token": token, "sha256": digest.upper()},
+        files={"file": ("capture.pcap", PCAP, "application/vnd.tcpdump.pcap")},
+    )
     assert r.status_code == 303 and r.headers["location"] == f"/handoffs/{hid}?done=file#files", r.text
-    r = post(client, f"/handoffs/{hid}/files", {"csrf_token": token},
-             files={"file": ("notes.txt", b"ransom note text", "text/plain")})  # fmt: skip
+    r = post(
+        client,
+        f"/handoffs/{hid}/files",
+        {"csrf_token": token},
+        files={"file": ("notes.txt", b"ransom note text", "text/plain")},
+    )
     assert r.status_code == 303
     db.rollback()
     files = db.scalars(select(EvidenceFile).where(EvidenceFile.handoff_id == hid).order_by(EvidenceFile.id)).all()
@@ -406,8 +526,12 @@ def test_sender_adds_files_through_the_form_with_or_without_its_digest(
 
     # The recipient may not add files; once it acknowledged receipt, nobody may.
     sign_in(client, scene["ofac"].email)
-    r = post(client, f"/handoffs/{hid}/files", {"csrf_token": csrf_on(client, f"/handoffs/{hid}")},
-             files={"file": ("x.bin", b"police", "text/plain")})  # fmt: skip
+    r = post(
+        client,
+        f"/handoffs/{hid}/files",
+        {"csrf_token": csrf_on(client, f"/handoffs/{hid}")},
+        files={"file": ("x.bin", b"police", "text/plain")},
+    )
     assert r.status_code == 403 and says(r.text, "only the organisation that handed it over")
     assert written(db) == before
 
@@ -432,8 +556,9 @@ def test_holder_acknowledges_transfers_and_everyone_notes_in_the_chain_of_custod
     page = client.get(r.headers["location"], headers=HTML).text
     assert "the package is sealed" in page and 'id="receive-form"' not in page and "sealed" in text_of(page)
     form = form_html(page, "transfer-form")
-    assert re.findall(r'<option value="(identity--[^"]+)"', form) == sorted([bka, EC3], key=lambda o: {
-        bka: "BKA", EC3: "Europol EC3"}[o])  # fmt: skip
+    assert re.findall(r'<option value="(identity--[^"]+)"', form) == sorted(
+        [bka, EC3], key=lambda o: {bka: "BKA", EC3: "Europol EC3"}[o]
+    )
     assert ">Transfer</button>" in form
 
     # Transfer refused: nobody chosen, a CSIRT. What was typed stays; nothing written.
@@ -468,8 +593,13 @@ def test_holder_acknowledges_transfers_and_everyone_notes_in_the_chain_of_custod
         (4, "received", ofac, bka, items, ""),
         (5, "note", bka, None, [], "Case opened, ref. 42."),
     ]
-    assert tags(db, hid) == ["handoffs:handoff:create", "handoffs:handoff:receive", "handoffs:handoff:transfer",
-                             "handoffs:handoff:receive", "handoffs:handoff:note"]  # fmt: skip
+    assert tags(db, hid) == [
+        "handoffs:handoff:create",
+        "handoffs:handoff:receive",
+        "handoffs:handoff:transfer",
+        "handoffs:handoff:receive",
+        "handoffs:handoff:note",
+    ]
     # The page shows the chain in order, in words; the sender sees who holds it now.
     sign_in(client, scene["fr"].email)
     page = client.get(f"/handoffs/{hid}", headers=HTML).text

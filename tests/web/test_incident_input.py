@@ -26,8 +26,11 @@ NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
         ("phish[@]evil[.]example", "email-addr", "phish[@]evil[.]example"),
         ("D41D8CD98F00B204E9800998ECF8427E", "md5", "D41D8CD98F00B204E9800998ECF8427E"),
         ("a" * 40, "sha1", "a" * 40),
-        ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256",
-         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        (
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "sha256",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
         ("cve-2024-3400", "cve", "cve-2024-3400"),
         ("AS64500", "autonomous-system", "AS64500"),
         ("c2.evil.example", "domain-name", "c2.evil.example"),
@@ -36,7 +39,7 @@ NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
         ("url:http://x.example/", "url", "http://x.example/"),
         ("sha256 " + "b" * 64, "sha256", "b" * 64),
     ],
-)  # fmt: skip
+)
 def test_observable_types_are_detected_or_taken_from_a_type_prefix(text: str, type_: str, value: str) -> None:
     item = parse_one(text)
     assert (item.type, item.value) == (type_, value)

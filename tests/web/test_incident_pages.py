@@ -73,13 +73,32 @@ def post_form(client: TestClient, data: dict[str, Any]) -> Any:
 def test_incident_list_filters_by_status_country_sector_class_marking_overdue_and_observable(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
-    old = record(client, cast["fr"], title="Overdue wiper at a water utility", sectors=["drinking-water"],
-                 aware_at=(now() - timedelta(hours=30)).isoformat(), rsit_class="availability", rsit_type="sabotage",
-                 observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}], **SIG)  # fmt: skip
-    de = record(client, cast["de"], title="DDoS on a German DNS provider", countries=["DE"], tlp="green",
-                sectors=["digital-infrastructure"], rsit_class="availability", rsit_type="ddos")  # fmt: skip
-    client.patch(f"/api/v1/incidents/{de['id']}", json={"version": de["version"], "status": "ongoing"},
-                 headers=cast["de"].headers)  # fmt: skip
+    old = record(
+        client,
+        cast["fr"],
+        title="Overdue wiper at a water utility",
+        sectors=["drinking-water"],
+        aware_at=(now() - timedelta(hours=30)).isoformat(),
+        rsit_class="availability",
+        rsit_type="sabotage",
+        observables=[{"type": "ipv4-addr", "value": "198.51.100.7"}],
+        **SIG,
+    )
+    de = record(
+        client,
+        cast["de"],
+        title="DDoS on a German DNS provider",
+        countries=["DE"],
+        tlp="green",
+        sectors=["digital-infrastructure"],
+        rsit_class="availability",
+        rsit_type="ddos",
+    )
+    client.patch(
+        f"/api/v1/incidents/{de['id']}",
+        json={"version": de["version"], "status": "ongoing"},
+        headers=cast["de"].headers,
+    )
     sign_in(client, cast["fr"].email)
 
     everything = client.get("/incidents", headers=HTML)
@@ -155,12 +174,30 @@ def test_new_incident_form_creates_an_incident_with_defaults_and_detected_observ
 ) -> None:
     hospital = world.org("Hospital", type_="entity", parent="CERT-XF")
     sign_in(client, cast["fr"].email)
-    lines = ["198.51.100[.]7", "hxxps://evil[.]example/login", "CVE-2024-3400", "AS64500",
-             "d41d8cd98f00b204e9800998ecf8427e", "phish@evil.example", "2001:db8::1", "192.0.2.0/24",
-             "c2.evil.example", "domain-name typed.example", ""]  # fmt: skip
-    data = {**form_defaults(client), "title": "Ransomware at CH Test", "observables": "\n".join(lines),
-            "rsit": "intrusions/system-compromise", "impact_severity": "yellow", "sectors": ["health"],
-            "entity": hospital, "entity_type": "essential", "suspected_malicious": "yes"}  # fmt: skip
+    lines = [
+        "198.51.100[.]7",
+        "hxxps://evil[.]example/login",
+        "CVE-2024-3400",
+        "AS64500",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "phish@evil.example",
+        "2001:db8::1",
+        "192.0.2.0/24",
+        "c2.evil.example",
+        "domain-name typed.example",
+        "",
+    ]
+    data = {
+        **form_defaults(client),
+        "title": "Ransomware at CH Test",
+        "observables": "\n".join(lines),
+        "rsit": "intrusions/system-compromise",
+        "impact_severity": "yellow",
+        "sectors": ["health"],
+        "entity": hospital,
+        "entity_type": "essential",
+        "suspected_malicious": "yes",
+    }
     r = post_form(client, data)
     assert r.status_code == 303, r.text
     incident_id = r.headers["location"].removeprefix("/incidents/")
@@ -176,11 +213,17 @@ def test_new_incident_form_creates_an_incident_with_defaults_and_detected_observ
     )
     assert got["entity"] == hospital and got["suspected_malicious"] is True and got["cross_border"] is False
     assert {(o["type"], o["value"]) for o in got["observables"]} == {
-        ("ipv4-addr", "198.51.100.7"), ("url", "https://evil.example/login"), ("cve", "CVE-2024-3400"),
-        ("autonomous-system", "AS64500"), ("md5", "d41d8cd98f00b204e9800998ecf8427e"),
-        ("email-addr", "phish@evil.example"), ("ipv6-addr", "2001:db8::1"), ("ipv4-addr", "192.0.2.0/24"),
-        ("domain-name", "c2.evil.example"), ("domain-name", "typed.example"),
-    }  # fmt: skip
+        ("ipv4-addr", "198.51.100.7"),
+        ("url", "https://evil.example/login"),
+        ("cve", "CVE-2024-3400"),
+        ("autonomous-system", "AS64500"),
+        ("md5", "d41d8cd98f00b204e9800998ecf8427e"),
+        ("email-addr", "phish@evil.example"),
+        ("ipv6-addr", "2001:db8::1"),
+        ("ipv4-addr", "192.0.2.0/24"),
+        ("domain-name", "c2.evil.example"),
+        ("domain-name", "typed.example"),
+    }
     page = client.get(f"/incidents/{incident_id}", headers=HTML).text
     # Recorded as reported: no NIS2 deadline until someone decides it is significant.
     assert "No reporting deadline runs: significance not decided yet" in page and "due in" not in page
@@ -253,9 +296,16 @@ def test_a_viewer_cannot_open_or_post_the_incident_form(
 def test_incident_page_shows_the_clocks_the_fired_rules_and_offers_escalation(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
-    inc = record(client, cast["fr"], aware_at=(now() - timedelta(hours=30)).isoformat(), countries=["FR", "DE"],
-                 facts={"member_states_significantly_affected": ["FR", "DE"]},
-                 share_with={}, impact_severity="yellow", **SIG)  # fmt: skip
+    inc = record(
+        client,
+        cast["fr"],
+        aware_at=(now() - timedelta(hours=30)).isoformat(),
+        countries=["FR", "DE"],
+        facts={"member_states_significantly_affected": ["FR", "DE"]},
+        share_with={},
+        impact_severity="yellow",
+        **SIG,
+    )
     sign_in(client, cast["fr"].email)
     page = client.get(f"/incidents/{inc['id']}", headers=HTML)
     assert page.status_code == 200
@@ -271,8 +321,12 @@ def test_incident_page_shows_the_clocks_the_fired_rules_and_offers_escalation(
     assert "Escalate to the CSIRTs Network" in text
     assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).status_code == 404
 
-    r = client.post(f"/incidents/{inc['id']}/escalate", data={"csrf_token": csrf_on(client, "/incidents")},
-                    headers=HTML, follow_redirects=False)  # fmt: skip
+    r = client.post(
+        f"/incidents/{inc['id']}/escalate",
+        data={"csrf_token": csrf_on(client, "/incidents")},
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     after = client.get(f"/incidents/{inc['id']}", headers=HTML).text
     assert "Shared with the CSIRTs Network." in after and "Escalate to the CSIRTs Network" not in after
@@ -289,20 +343,27 @@ def test_significance_is_decided_through_the_form_with_a_reason_and_starts_the_c
     assert "Not decided yet" in page and "No reporting deadline runs: significance not decided yet" in page
     assert "clock-overdue" not in page
     token = csrf_on(client, url)
-    bad = client.post(f"{url}/significance", data={"csrf_token": token, "value": "significant", "reason": " "},
-                      headers=HTML)  # fmt: skip
+    bad = client.post(
+        f"{url}/significance", data={"csrf_token": token, "value": "significant", "reason": " "}, headers=HTML
+    )
     assert bad.status_code == 422 and "Say why (the rule, the fact or the judgement" in bad.text
     assert db.get(Incident, inc["id"]).significance == "reported"  # type: ignore[union-attr]
-    ok = client.post(f"{url}/significance", data={"csrf_token": token, "value": "significant",
-                                                  "reason": "care disrupted for 6 hours"},
-                     headers=HTML, follow_redirects=False)  # fmt: skip
+    ok = client.post(
+        f"{url}/significance",
+        data={"csrf_token": token, "value": "significant", "reason": "care disrupted for 6 hours"},
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     after = client.get(url, headers=HTML).text
     assert "care disrupted for 6 hours" in after and "Significance decided" in after
     assert '<span class="clock clock-overdue">overdue by 6 h' in after  # decided late: the clock ran from awareness
     # CERT-Bund reads it (CSIRTs Network) but neither recorded it nor is the entity: it does not decide.
-    other = client.post(f"/api/v1/incidents/{inc['id']}/significance", json={"value": "near-miss", "reason": "x"},
-                        headers=cast["de"].headers)  # fmt: skip
+    other = client.post(
+        f"/api/v1/incidents/{inc['id']}/significance",
+        json={"value": "near-miss", "reason": "x"},
+        headers=cast["de"].headers,
+    )
     assert other.status_code == 403 and "decide whether the incident is significant" in other.json()["detail"]
     db.rollback()  # a fresh snapshot
     assert db.get(Incident, inc["id"]).significance == "significant"  # type: ignore[union-attr]
@@ -336,15 +397,32 @@ def test_report_submitted_through_the_form_shows_submitted_on_time_and_a_bad_one
     page = client.get(url, headers=HTML).text
     assert "Submit the early warning" in page and "Suspected unlawful or malicious?" in page
     token = csrf_on(client, url)
-    bad = client.post(f"{url}/reports", data={"csrf_token": token, "kind": "notification", "summary": "Kept summary",
-                                              "submitted_at": "2999-01-01T00:00"}, headers=HTML)  # fmt: skip
+    bad = client.post(
+        f"{url}/reports",
+        data={
+            "csrf_token": token,
+            "kind": "notification",
+            "summary": "Kept summary",
+            "submitted_at": "2999-01-01T00:00",
+        },
+        headers=HTML,
+    )
     assert bad.status_code == 422
     assert "cannot be submitted in the future" in bad.text and "Kept summary" in bad.text
     assert re.search(r'<details class="card form-card report-form" id="submit-notification" open>', bad.text)
 
-    ok = client.post(f"{url}/reports", data={"csrf_token": token, "kind": "early-warning", "summary": "Encrypted",
-                                             "suspected_malicious": "yes", "cross_border": "no"},
-                     headers=HTML, follow_redirects=False)  # fmt: skip
+    ok = client.post(
+        f"{url}/reports",
+        data={
+            "csrf_token": token,
+            "kind": "early-warning",
+            "summary": "Encrypted",
+            "suspected_malicious": "yes",
+            "cross_border": "no",
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     after = client.get(url, headers=HTML).text
     assert '<span class="clock clock-on-time">submitted on time</span>' in after
@@ -362,8 +440,12 @@ def test_owner_requests_an_intermediate_report_which_then_has_a_clock(
     sign_in(client, cast["fr"].email)
     url = f"/incidents/{inc['id']}"
     due = (now() + timedelta(hours=50)).strftime("%Y-%m-%dT%H:%M")
-    r = client.post(f"{url}/intermediate-request", data={"csrf_token": csrf_on(client, url), "due_at": due},
-                    headers=HTML, follow_redirects=False)  # fmt: skip
+    r = client.post(
+        f"{url}/intermediate-request",
+        data={"csrf_token": csrf_on(client, url), "due_at": due},
+        headers=HTML,
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     page = client.get(url, headers=HTML).text
     assert "Intermediate report" in page and "due in 2 d" in page and "Submit the intermediate report" in page
@@ -372,10 +454,24 @@ def test_owner_requests_an_intermediate_report_which_then_has_a_clock(
 def test_hidden_incident_gives_a_404_page_and_is_in_no_list_or_deadline_of_another_org(
     client: TestClient, cast: dict[str, Actor]
 ) -> None:
-    secret = record(client, cast["de"], title="Strictly German matter", tlp="amber+strict", share_with={},
-                    countries=["DE"], aware_at=(now() - timedelta(hours=30)).isoformat(), **SIG)  # fmt: skip
-    shared = record(client, cast["de"], title="Shared German matter", countries=["DE"],
-                    aware_at=(now() - timedelta(hours=30)).isoformat(), **SIG)  # fmt: skip
+    secret = record(
+        client,
+        cast["de"],
+        title="Strictly German matter",
+        tlp="amber+strict",
+        share_with={},
+        countries=["DE"],
+        aware_at=(now() - timedelta(hours=30)).isoformat(),
+        **SIG,
+    )
+    shared = record(
+        client,
+        cast["de"],
+        title="Shared German matter",
+        countries=["DE"],
+        aware_at=(now() - timedelta(hours=30)).isoformat(),
+        **SIG,
+    )
     sign_in(client, cast["fr"].email)
     page = client.get(f"/incidents/{secret['id']}", headers=HTML)
     assert page.status_code == 404
@@ -387,17 +483,29 @@ def test_hidden_incident_gives_a_404_page_and_is_in_no_list_or_deadline_of_anoth
     assert "Shared German matter" in deadlines and "overdue by 6 h" in deadlines
     overdue = deadlines.split('id="h-overdue"')[1].split('id="h-soon"')[0]
     assert "Shared German matter" in overdue and shared["id"] in overdue
-    assert client.post(f"/incidents/{secret['id']}/status", headers=HTML,
-                       data={"csrf_token": csrf_on(client, "/incidents"), "version": "1", "status": "triage"},
-                       ).status_code == 404  # fmt: skip
+    assert (
+        client.post(
+            f"/incidents/{secret['id']}/status",
+            headers=HTML,
+            data={"csrf_token": csrf_on(client, "/incidents"), "version": "1", "status": "triage"},
+        ).status_code
+        == 404
+    )
 
 
 def test_correlations_show_only_incidents_the_reader_may_see(client: TestClient, cast: dict[str, Actor]) -> None:
     shared_value = [{"type": "ipv4-addr", "value": "203.0.113.9"}]
     mine = record(client, cast["fr"], observables=shared_value)
     german = record(client, cast["de"], title="German sighting", countries=["DE"], observables=shared_value)
-    record(client, cast["ee"], title="Estonian secret", countries=["EE"], tlp="amber+strict", share_with={},
-           observables=shared_value)  # fmt: skip
+    record(
+        client,
+        cast["ee"],
+        title="Estonian secret",
+        countries=["EE"],
+        tlp="amber+strict",
+        share_with={},
+        observables=shared_value,
+    )
     sign_in(client, cast["fr"].email)
     page = client.get(f"/incidents/{mine['id']}", headers=HTML).text
     section = page.split('id="h-correlations"')[1].split("</section>")[0]
@@ -412,14 +520,32 @@ def test_alerts_about_the_incident_show_who_acknowledged_and_hide_alerts_the_rea
     inc = record(client, cast["fr"])
     with unit_of_work(session_factory) as s:
         for alert_id, title, tlp, shares in (
-            ("alert--00000000-0000-4000-8000-000000000001", "Visible alert", "amber",
-             [("organisation", cast["fr"].org_id), ("organisation", cast["de"].org_id)]),
-            ("alert--00000000-0000-4000-8000-000000000002", "Hidden alert", "amber+strict",
-             [("organisation", cast["de"].org_id)]),
-        ):  # fmt: skip
-            s.add(Alert(id=alert_id, title=title, tlp=tlp, owner_org_id=cast["ee"].org_id, incident_id=inc["id"],
-                        recipients=[AlertRecipient(org_id=cast["fr"].org_id, acknowledged_at=now()),
-                                    AlertRecipient(org_id=cast["de"].org_id)]))  # fmt: skip
+            (
+                "alert--00000000-0000-4000-8000-000000000001",
+                "Visible alert",
+                "amber",
+                [("organisation", cast["fr"].org_id), ("organisation", cast["de"].org_id)],
+            ),
+            (
+                "alert--00000000-0000-4000-8000-000000000002",
+                "Hidden alert",
+                "amber+strict",
+                [("organisation", cast["de"].org_id)],
+            ),
+        ):
+            s.add(
+                Alert(
+                    id=alert_id,
+                    title=title,
+                    tlp=tlp,
+                    owner_org_id=cast["ee"].org_id,
+                    incident_id=inc["id"],
+                    recipients=[
+                        AlertRecipient(org_id=cast["fr"].org_id, acknowledged_at=now()),
+                        AlertRecipient(org_id=cast["de"].org_id),
+                    ],
+                )
+            )
             s.flush()
             sharing.write(s, object_id=alert_id, entries=shares, added_by=cast["ee"].org_id)
     sign_in(client, cast["fr"].email)

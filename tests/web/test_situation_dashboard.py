@@ -101,8 +101,11 @@ def test_dashboard_shows_a_member_states_status_once_it_contributes(
     assert "<strong>TLP:GREEN</strong>" in after  # the marking of the contribution the figures come from
     # The figures as tables: the map's and the heat map's, with the same numbers.
     assert re.search(r">France</a></th>\s*<td>crisis</td><td>worsening</td>", after)
-    assert re.search(r"France <span class=\"muted\">FR</span></th><td>Energy</td><td><span class=\"impact "
-                     r"impact-red\">Red</span>", after)  # fmt: skip
+    assert re.search(
+        r"France <span class=\"muted\">FR</span></th><td>Energy</td><td><span class=\"impact "
+        r"impact-red\">Red</span>",
+        after,
+    )
     assert after.count("<summary>Show as a table</summary>") == 3
 
     # Coloured by worst impact instead: the same Member State, another scale and a way back.
@@ -115,14 +118,35 @@ def test_dashboard_shows_a_member_states_status_once_it_contributes(
 def test_dashboard_agrees_with_the_api_and_lists_what_needs_attention(
     client: TestClient, people: dict[str, Actor]
 ) -> None:
-    late = record(client, people["fr"], title="Wiper across FR and DE grid operators", countries=["FR", "DE"],
-                  aware_at=(now() - timedelta(hours=30)).isoformat(), significance="significant",
-                  significance_reason="grid operations disrupted")  # fmt: skip
-    record(client, people["de"], title="Phishing wave at DE hospitals", countries=["DE"], sectors=["health"],
-           impact_severity="yellow", rsit_class="fraud", rsit_type="phishing")  # fmt: skip
-    r = client.post("/api/v1/alerts", headers=people["fr"].headers, json={
-        "title": "Wiper hitting grid operators", "body": "Check your SCADA jump hosts.", "tlp": "amber",
-        "recipients": {"organisations": [people["de"].org_id]}})  # fmt: skip
+    late = record(
+        client,
+        people["fr"],
+        title="Wiper across FR and DE grid operators",
+        countries=["FR", "DE"],
+        aware_at=(now() - timedelta(hours=30)).isoformat(),
+        significance="significant",
+        significance_reason="grid operations disrupted",
+    )
+    record(
+        client,
+        people["de"],
+        title="Phishing wave at DE hospitals",
+        countries=["DE"],
+        sectors=["health"],
+        impact_severity="yellow",
+        rsit_class="fraud",
+        rsit_type="phishing",
+    )
+    r = client.post(
+        "/api/v1/alerts",
+        headers=people["fr"].headers,
+        json={
+            "title": "Wiper hitting grid operators",
+            "body": "Check your SCADA jump hosts.",
+            "tlp": "amber",
+            "recipients": {"organisations": [people["de"].org_id]},
+        },
+    )
     assert r.status_code == 201, r.text
     alert = r.json()
 
@@ -150,11 +174,24 @@ def test_dashboard_agrees_with_the_api_and_lists_what_needs_attention(
 
 def test_dashboard_leaves_out_what_the_reader_may_not_see(client: TestClient, people: dict[str, Actor]) -> None:
     secret = "Quiet intrusion at a DE ministry"
-    record(client, people["fr"], title=secret, tlp="amber", countries=["FR", "DE"], cross_border=True,
-           aware_at=(now() - timedelta(hours=30)).isoformat(),
-           share_with={"organisations": [people["enisa"].org_id]})  # fmt: skip
-    contribute(client, people["de_crisis"], country="DE", status="degraded", tlp="amber",
-               share_with={"organisations": [people["enisa"].org_id]})  # fmt: skip
+    record(
+        client,
+        people["fr"],
+        title=secret,
+        tlp="amber",
+        countries=["FR", "DE"],
+        cross_border=True,
+        aware_at=(now() - timedelta(hours=30)).isoformat(),
+        share_with={"organisations": [people["enisa"].org_id]},
+    )
+    contribute(
+        client,
+        people["de_crisis"],
+        country="DE",
+        status="degraded",
+        tlp="amber",
+        share_with={"organisations": [people["enisa"].org_id]},
+    )
 
     sign_in(client, people["de"].email)  # CERT-Bund: neither is shared with it
     page = dashboard(client)
@@ -212,8 +249,9 @@ def test_charts_are_accessible_svg_and_the_page_passes_the_csp(client: TestClien
     # Nothing inline that the CSP would block: no style attribute or element, no inline script.
     assert not re.search(r"\sstyle=", page) and "<style" not in page
     assert re.findall(r"<script[^>]*>", page) == [
-        '<script src="/static/app.js" defer>', '<script src="/static/situation.js" defer>'
-    ]  # fmt: skip
+        '<script src="/static/app.js" defer>',
+        '<script src="/static/situation.js" defer>',
+    ]
     assert 'id="live-status" role="status" aria-live="polite" hidden' in page
     assert client.get("/static/situation.js").status_code == 200
     # Only the dashboard loads the script.

@@ -145,8 +145,9 @@ def test_a_draft_is_saved_and_then_submitted(client: TestClient, people: dict[st
     cid = r.headers["location"].removeprefix("/contributions/")
     page = client.get(f"/contributions/{cid}", headers=HTML)
     assert "Draft." in page.text and f'action="/contributions/{cid}/submit"' in page.text
-    r = post(client, f"/contributions/{cid}/submit", {"csrf_token": csrf_on(client, f"/contributions/{cid}"),
-                                                        "version": "1"})  # fmt: skip
+    r = post(
+        client, f"/contributions/{cid}/submit", {"csrf_token": csrf_on(client, f"/contributions/{cid}"), "version": "1"}
+    )
     assert r.status_code == 303, r.text
     c = db.get(Contribution, cid)
     assert c is not None and c.state == "submitted" and c.version == 2
@@ -269,8 +270,11 @@ def test_csrf_is_required_and_nothing_is_written(client: TestClient, people: dic
     assert r.status_code == 403
     assert count(db, Contribution) == 0
     sign_in(client, people["enisa"].email)
-    r = post(client, "/sitreps/new", {"level": "technical", "period_start": "2026-01-01T00:00",
-                                      "period_end": "2026-01-02T00:00"})  # fmt: skip
+    r = post(
+        client,
+        "/sitreps/new",
+        {"level": "technical", "period_start": "2026-01-01T00:00", "period_end": "2026-01-02T00:00"},
+    )
     assert r.status_code == 403
     assert count(db, Sitrep) == 0
 
@@ -279,11 +283,13 @@ def test_csrf_is_required_and_nothing_is_written(client: TestClient, people: dic
 
 
 def publish(client: TestClient, people: dict[str, Actor], rep: dict[str, Any]) -> None:
-    r = client.post(f"/api/v1/sitreps/{rep['id']}/approve", json={"version": rep["version"]},
-                    headers=people["enisa2"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/sitreps/{rep['id']}/approve", json={"version": rep["version"]}, headers=people["enisa2"].headers
+    )
     assert r.status_code == 200, r.text
-    r = client.post(f"/api/v1/sitreps/{rep['id']}/publish", json={"version": rep["version"]},
-                    headers=people["enisa"].headers)  # fmt: skip
+    r = client.post(
+        f"/api/v1/sitreps/{rep['id']}/publish", json={"version": rep["version"]}, headers=people["enisa"].headers
+    )
     assert r.status_code == 200, r.text
 
 
@@ -291,9 +297,16 @@ def test_report_shows_figures_with_source_links_and_nothing_of_what_is_hidden(
     client: TestClient, people: dict[str, Actor]
 ) -> None:
     shared = incident(client, people["fr"])
-    private = incident(client, people["fr"], tlp="amber", title="Insider at a hospital",
-                       share_with={"organisations": [people["enisa"].org_id]}, rsit_class="intrusions",
-                       rsit_type="system-compromise", countries=["FR", "DE"])  # fmt: skip
+    private = incident(
+        client,
+        people["fr"],
+        tlp="amber",
+        title="Insider at a hospital",
+        share_with={"organisations": [people["enisa"].org_id]},
+        rsit_class="intrusions",
+        rsit_type="system-compromise",
+        countries=["FR", "DE"],
+    )
     de_inc = incident(client, people["de"], countries=["DE"], title="Wiper at a German utility")
     rep = draft_report(client, people["enisa"])
     publish(client, people, rep)
@@ -359,12 +372,32 @@ def test_drafting_through_the_form_and_four_eyes_on_approval(
     token = csrf_on(client, "/sitreps/new")
     start, end = (now() - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M"), now().strftime("%Y-%m-%dT%H:%M")
     # A bad period comes back with its message and writes nothing.
-    r = post(client, "/sitreps/new", {"csrf_token": token, "level": "operational", "period_start": end,
-                                      "period_end": start, "title": "Kept title", "tlp": "green"})  # fmt: skip
+    r = post(
+        client,
+        "/sitreps/new",
+        {
+            "csrf_token": token,
+            "level": "operational",
+            "period_start": end,
+            "period_end": start,
+            "title": "Kept title",
+            "tlp": "green",
+        },
+    )
     assert r.status_code == 422 and "must end after it starts" in r.text and "Kept title" in r.text
     assert count(db, Sitrep) == 0
-    r = post(client, "/sitreps/new", {"csrf_token": token, "level": "operational", "period_start": start,
-                                      "period_end": end, "title": "", "tlp": "green"})  # fmt: skip
+    r = post(
+        client,
+        "/sitreps/new",
+        {
+            "csrf_token": token,
+            "level": "operational",
+            "period_start": start,
+            "period_end": end,
+            "title": "",
+            "tlp": "green",
+        },
+    )
     assert r.status_code == 303, r.text
     sid = r.headers["location"].removeprefix("/sitreps/")
     page = client.get(f"/sitreps/{sid}", headers=HTML).text
@@ -379,8 +412,14 @@ def test_drafting_through_the_form_and_four_eyes_on_approval(
     assert count(db, AuditEvent) == before
     assert db.get(SitrepVersion, (sid, 1)).state == "draft"  # type: ignore[union-attr]
     # The text is edited into a new version; a stale edit is refused.
-    edit = {"csrf_token": token, "version": "1", "title": "Grid attacks", "summary": "France is degraded.",
-            "decisions_needed": "", "notes": ""}  # fmt: skip
+    edit = {
+        "csrf_token": token,
+        "version": "1",
+        "title": "Grid attacks",
+        "summary": "France is degraded.",
+        "decisions_needed": "",
+        "notes": "",
+    }
     assert post(client, f"/sitreps/{sid}/edit", edit).status_code == 303
     stale = post(client, f"/sitreps/{sid}/edit", {**edit, "summary": "Changed again."})
     assert stale.status_code == 409 and "changed by someone else" in stale.text and "Changed again." in stale.text

@@ -58,17 +58,45 @@ class Role(StrEnum):
 
 
 P = Permission
-READ_SCOPES = frozenset({P.DIRECTORY_READ, P.DOCUMENT_READ, P.INCIDENT_READ, P.ALERT_READ, P.SITUATION_READ,
-                         P.CRISIS_READ, P.ASSISTANCE_READ, P.COMMUNICATION_READ, P.HANDOFF_READ,
-                         P.EXCHANGE_READ})  # fmt: skip
+READ_SCOPES = frozenset(
+    {
+        P.DIRECTORY_READ,
+        P.DOCUMENT_READ,
+        P.INCIDENT_READ,
+        P.ALERT_READ,
+        P.SITUATION_READ,
+        P.CRISIS_READ,
+        P.ASSISTANCE_READ,
+        P.COMMUNICATION_READ,
+        P.HANDOFF_READ,
+        P.EXCHANGE_READ,
+    }
+)
 _VIEWER = READ_SCOPES | {P.TOKEN_OWN}
 # Acting for the organisation (acknowledging, sending, recording) starts at analyst: a viewer only reads.
-_ANALYST = _VIEWER | {P.DOCUMENT_WRITE, P.SHARING_PASS_ON, P.INCIDENT_WRITE, P.ALERT_SEND, P.ALERT_ACKNOWLEDGE,
-                      P.CONTRIBUTION_WRITE, P.ACTION_WRITE, P.ASSISTANCE_WRITE, P.CAPABILITY_WRITE,
-                      P.COMMUNICATION_WRITE, P.HANDOFF_WRITE, P.EXCHANGE_IMPORT}  # fmt: skip
+_ANALYST = _VIEWER | {
+    P.DOCUMENT_WRITE,
+    P.SHARING_PASS_ON,
+    P.INCIDENT_WRITE,
+    P.ALERT_SEND,
+    P.ALERT_ACKNOWLEDGE,
+    P.CONTRIBUTION_WRITE,
+    P.ACTION_WRITE,
+    P.ASSISTANCE_WRITE,
+    P.CAPABILITY_WRITE,
+    P.COMMUNICATION_WRITE,
+    P.HANDOFF_WRITE,
+    P.EXCHANGE_IMPORT,
+}
 # Deciding for an organisation (crises, escalations, decisions, approving statements) is a coordinator's job.
-_DECIDE = {P.SITREP_WRITE, P.SITREP_APPROVE, P.CRISIS_WRITE, P.CRISIS_DECIDE, P.ESCALATION_APPROVE,
-           P.COMMUNICATION_APPROVE}  # fmt: skip
+_DECIDE = {
+    P.SITREP_WRITE,
+    P.SITREP_APPROVE,
+    P.CRISIS_WRITE,
+    P.CRISIS_DECIDE,
+    P.ESCALATION_APPROVE,
+    P.COMMUNICATION_APPROVE,
+}
 _COORDINATOR = _ANALYST | _DECIDE | {P.USER_READ}
 _ORG_ADMIN = (
     _ANALYST

@@ -124,8 +124,13 @@ def share_list(shares: Sequence[Share]) -> ShareList:
 def readable(session: Session, principal: Principal, obj: ShareableRow | None) -> bool:
     if obj is None:
         return False
-    return can_read(principal, tlp=obj.tlp, owner_org_id=obj.owner_org_id, shares=shares_of(session, obj.id),
-                    scope=read_scope(type(obj)))  # fmt: skip
+    return can_read(
+        principal,
+        tlp=obj.tlp,
+        owner_org_id=obj.owner_org_id,
+        shares=shares_of(session, obj.id),
+        scope=read_scope(type(obj)),
+    )
 
 
 def org_reader(session: Session, org_id: str) -> Principal:

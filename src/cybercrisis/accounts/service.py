@@ -303,27 +303,57 @@ def _principal(
     communities = frozenset(
         session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
     )
-    return Principal(user_id=user_id, org_id=org_id, communities=communities, permissions=perms, roles=tuple(roles),
-                     token_id=token_id, email=email)  # fmt: skip
+    return Principal(
+        user_id=user_id,
+        org_id=org_id,
+        communities=communities,
+        permissions=perms,
+        roles=tuple(roles),
+        token_id=token_id,
+        email=email,
+    )
 
 
 def principal_for(session: Session, user: User, *, token: ApiToken | None = None) -> Principal:
-    return _principal(session, user_id=user.id, email=user.email, roles=user.roles, org_id=user.org_id,
-                      token_id=token.id if token else None, scopes=token.scopes if token else None)  # fmt: skip
+    return _principal(
+        session,
+        user_id=user.id,
+        email=user.email,
+        roles=user.roles,
+        org_id=user.org_id,
+        token_id=token.id if token else None,
+        scopes=token.scopes if token else None,
+    )
 
 
 def principal_from_token(session: Session, text: str) -> Principal | None:
     """Two small queries on the hot path: the token with its user's columns, then the organisation's communities."""
     row = session.execute(
-        select(ApiToken.id, ApiToken.scopes, ApiToken.expires_at, ApiToken.revoked_at, User.id.label("user_id"),
-               User.email, User.roles, User.org_id, User.is_active)
+        select(
+            ApiToken.id,
+            ApiToken.scopes,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            User.id.label("user_id"),
+            User.email,
+            User.roles,
+            User.org_id,
+            User.is_active,
+        )
         .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == security.digest(text))
-    ).first()  # fmt: skip
+    ).first()
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.is_active:
         return None
-    return _principal(session, user_id=row.user_id, email=row.email, roles=row.roles, org_id=row.org_id,
-                      token_id=row.id, scopes=row.scopes)  # fmt: skip
+    return _principal(
+        session,
+        user_id=row.user_id,
+        email=row.email,
+        roles=row.roles,
+        org_id=row.org_id,
+        token_id=row.id,
+        scopes=row.scopes,
+    )
 
 
 def web_session_for(session: Session, secret: str) -> WebSession | None:

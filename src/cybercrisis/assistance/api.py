@@ -41,19 +41,42 @@ router = APIRouter(prefix="/api/v1", tags=["assistance"])
 
 def offer_out(o: Offer, names: dict[str, str]) -> OfferOut:
     return OfferOut(
-        id=o.id, request=o.request_id, offerer=o.owner_org_id, offerer_name=names.get(o.owner_org_id, ""),
-        capability=o.capability, capability_id=o.capability_id, people=o.people, available_from=o.available_from,
-        conditions=o.conditions, state=o.state, decided_at=o.decided_at, decision_comment=o.decision_comment,
-        tlp=o.tlp, created=o.created_at, modified=o.modified_at, version=o.version,
-    )  # fmt: skip
+        id=o.id,
+        request=o.request_id,
+        offerer=o.owner_org_id,
+        offerer_name=names.get(o.owner_org_id, ""),
+        capability=o.capability,
+        capability_id=o.capability_id,
+        people=o.people,
+        available_from=o.available_from,
+        conditions=o.conditions,
+        state=o.state,
+        decided_at=o.decided_at,
+        decision_comment=o.decision_comment,
+        tlp=o.tlp,
+        created=o.created_at,
+        modified=o.modified_at,
+        version=o.version,
+    )
 
 
 def capability_out(c: Capability, shares: list[Share], names: dict[str, str]) -> CapabilityOut:
     return CapabilityOut(
-        id=c.id, kind=c.kind, title=c.title, description=c.description, notice_hours=c.notice_hours, people=c.people,
-        active=c.active, tlp=c.tlp, share_with=sharing.share_list(shares), owner=c.owner_org_id,
-        owner_name=names.get(c.owner_org_id, ""), created=c.created_at, modified=c.modified_at, version=c.version,
-    )  # fmt: skip
+        id=c.id,
+        kind=c.kind,
+        title=c.title,
+        description=c.description,
+        notice_hours=c.notice_hours,
+        people=c.people,
+        active=c.active,
+        tlp=c.tlp,
+        share_with=sharing.share_list(shares),
+        owner=c.owner_org_id,
+        owner_name=names.get(c.owner_org_id, ""),
+        created=c.created_at,
+        modified=c.modified_at,
+        version=c.version,
+    )
 
 
 def _request_out(
@@ -64,19 +87,44 @@ def _request_out(
     matches: list[CapabilityOut] | None = None,
 ) -> RequestOut:
     return RequestOut(
-        id=r.id, state=r.state, country=r.country, needs=r.needs, urgency=r.urgency, description=r.description,
-        affected_entity=r.affected_entity, entity_type=r.entity_type, impact=r.impact, severity=r.severity,
-        potential_impact=r.potential_impact, transmitted_by=r.transmitted_by_org_id,
+        id=r.id,
+        state=r.state,
+        country=r.country,
+        needs=r.needs,
+        urgency=r.urgency,
+        description=r.description,
+        affected_entity=r.affected_entity,
+        entity_type=r.entity_type,
+        impact=r.impact,
+        severity=r.severity,
+        potential_impact=r.potential_impact,
+        transmitted_by=r.transmitted_by_org_id,
         transmitted_by_name=names.get(r.transmitted_by_org_id) if r.transmitted_by_org_id else None,
-        transmitted_at=r.transmitted_at, response_due_at=r.response_due_at, spillover=r.spillover,
-        measures_taken=r.measures_taken, other_support=r.other_support, crisis=r.crisis_id,
-        incidents=r.incident_ids, recipients=r.recipients, tlp=r.tlp, share_with=sharing.share_list(shares),
-        owner=r.owner_org_id, owner_name=names.get(r.owner_org_id, ""), created_by=r.created_by_id,
-        created=r.created_at, modified=r.modified_at, version=r.version, exercise=r.exercise,
-        support_started_at=r.support_started_at, support_ended_at=r.support_ended_at,
-        summary_due_at=r.summary_due_at, summary_report=r.summary_report, summary_at=r.summary_at,
-        offers=[offer_out(o, names) for o in offers], matches=matches,
-    )  # fmt: skip
+        transmitted_at=r.transmitted_at,
+        response_due_at=r.response_due_at,
+        spillover=r.spillover,
+        measures_taken=r.measures_taken,
+        other_support=r.other_support,
+        crisis=r.crisis_id,
+        incidents=r.incident_ids,
+        recipients=r.recipients,
+        tlp=r.tlp,
+        share_with=sharing.share_list(shares),
+        owner=r.owner_org_id,
+        owner_name=names.get(r.owner_org_id, ""),
+        created_by=r.created_by_id,
+        created=r.created_at,
+        modified=r.modified_at,
+        version=r.version,
+        exercise=r.exercise,
+        support_started_at=r.support_started_at,
+        support_ended_at=r.support_ended_at,
+        summary_due_at=r.summary_due_at,
+        summary_report=r.summary_report,
+        summary_at=r.summary_at,
+        offers=[offer_out(o, names) for o in offers],
+        matches=matches,
+    )
 
 
 def requests_out(db: DB, reader: Principal, rows: list[AssistanceRequest]) -> list[RequestOut]:
@@ -84,18 +132,27 @@ def requests_out(db: DB, reader: Principal, rows: list[AssistanceRequest]) -> li
     ids = [r.id for r in rows]
     shares = sharing.shares_of_many(db, ids)
     offers = service.visible_offers(db, reader, ids)
-    names = service.org_names(db, [r.owner_org_id for r in rows] + [o.owner_org_id for v in offers.values()
-                                                                     for o in v]
-                              + [r.transmitted_by_org_id for r in rows if r.transmitted_by_org_id])  # fmt: skip
+    names = service.org_names(
+        db,
+        [r.owner_org_id for r in rows]
+        + [o.owner_org_id for v in offers.values() for o in v]
+        + [r.transmitted_by_org_id for r in rows if r.transmitted_by_org_id],
+    )
     return [_request_out(r, shares[r.id], offers[r.id], names) for r in rows]
 
 
 def request_out(db: DB, reader: Principal, r: AssistanceRequest, *, with_matches: bool = False) -> RequestOut:
     offers = service.visible_offers(db, reader, [r.id])[r.id]
     found = service.matches(db, reader, r) if with_matches else []
-    names = service.org_names(db, [r.owner_org_id, *(o.owner_org_id for o in offers),
-                                   *(c.owner_org_id for c in found),
-                                   *([r.transmitted_by_org_id] if r.transmitted_by_org_id else [])])  # fmt: skip
+    names = service.org_names(
+        db,
+        [
+            r.owner_org_id,
+            *(o.owner_org_id for o in offers),
+            *(c.owner_org_id for c in found),
+            *([r.transmitted_by_org_id] if r.transmitted_by_org_id else []),
+        ],
+    )
     matches = None
     if with_matches:
         cap_shares = sharing.shares_of_many(db, [c.id for c in found])
@@ -110,8 +167,9 @@ def _offer(db: DB, o: Offer) -> OfferOut:
 # --- requests -----------------------------------------------------------------------------------------------
 
 
-@router.post("/assistance-requests", status_code=201, operation_id="create_assistance_request",
-             response_model=RequestOut)  # fmt: skip
+@router.post(
+    "/assistance-requests", status_code=201, operation_id="create_assistance_request", response_model=RequestOut
+)
 def create_request(request: Request, body: RequestIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """Ask for assistance on behalf of your Member State (national CSIRT, SPOC, competent or crisis authority).
 
@@ -142,8 +200,9 @@ def list_requests(
     return RequestPage(items=requests_out(db, principal, page.items), next=page.next)
 
 
-@router.get("/assistance-requests/reserve-ranking", operation_id="assistance_reserve_ranking",
-            response_model=RankingOut)  # fmt: skip
+@router.get(
+    "/assistance-requests/reserve-ranking", operation_id="assistance_reserve_ranking", response_model=RankingOut
+)
 def reserve_ranking(
     request: Request, db: DB, principal: CurrentPrincipal, limit: Annotated[int, Query(ge=1, le=500)] = 500
 ) -> RankingOut:
@@ -157,20 +216,41 @@ def reserve_ranking(
     s: Settings = request.app.state.settings
     priority = ranking.parse_priority(s.reserve_priority)
     rows = service.reserve_queue(db, reader=principal, limit=limit)
-    ranked = ranking.rank([ranking.RankInput(id=r.id, severity=r.impact, entity_type=r.entity_type,
-                                             potential_impact=r.potential_impact or "", spillover=r.spillover,
-                                             measures_taken=r.measures_taken, created_at=r.created_at)
-                           for r in rows], priority)  # fmt: skip
+    ranked = ranking.rank(
+        [
+            ranking.RankInput(
+                id=r.id,
+                severity=r.impact,
+                entity_type=r.entity_type,
+                potential_impact=r.potential_impact or "",
+                spillover=r.spillover,
+                measures_taken=r.measures_taken,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ],
+        priority,
+    )
     by_id = {o.id: o for o in requests_out(db, principal, rows)}
     return RankingOut(
-        criteria=list(priority), order=ranking.ORDER_LABEL,
+        criteria=list(priority),
+        order=ranking.ORDER_LABEL,
         legal_basis={**{n: ranking.RULES[n].legal_basis for n in priority}, "measures_taken": ranking.MEASURES_BASIS},
         note="Ranked among the transmitted requests you may see; the Reserve's administrators may see more. The "
         "contracting authority assesses the requests; this order is an aid, not its decision.",
-        items=[RankedOut(rank=x.rank, request=by_id[x.item.id], reason=x.reason,
-                         explanation=[CriterionOut(criterion=c.criterion, legal_basis=c.legal_basis, value=c.value,
-                                                   note=c.note) for c in x.explanation]) for x in ranked],
-    )  # fmt: skip
+        items=[
+            RankedOut(
+                rank=x.rank,
+                request=by_id[x.item.id],
+                reason=x.reason,
+                explanation=[
+                    CriterionOut(criterion=c.criterion, legal_basis=c.legal_basis, value=c.value, note=c.note)
+                    for c in x.explanation
+                ],
+            )
+            for x in ranked
+        ],
+    )
 
 
 @router.get("/assistance-requests/{request_id}", operation_id="get_assistance_request", response_model=RequestOut)
@@ -180,8 +260,11 @@ def get_request(request_id: str, db: DB, principal: CurrentPrincipal) -> Request
     return request_out(db, principal, service.get_request(db, principal, request_id), with_matches=True)
 
 
-@router.get("/assistance-requests/{request_id}/timeline", operation_id="assistance_request_timeline",
-            response_model=list[TimelineEntry])  # fmt: skip
+@router.get(
+    "/assistance-requests/{request_id}/timeline",
+    operation_id="assistance_request_timeline",
+    response_model=list[TimelineEntry],
+)
 def request_timeline(request_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     """What happened to the request, and to the offers on it that you may see, oldest first."""
     r = service.get_request(db, principal, request_id)
@@ -190,8 +273,9 @@ def request_timeline(request_id: str, db: DB, principal: CurrentPrincipal) -> li
     return [timeline_out(e) for e in events]
 
 
-@router.post("/assistance-requests/{request_id}/transmit", operation_id="transmit_assistance_request",
-             response_model=RequestOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/transmit", operation_id="transmit_assistance_request", response_model=RequestOut
+)
 def transmit_request(request: Request, request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """The requester's single point of contact transmits its request to the EU Cybersecurity Reserve's contracting
     authority (Reg. (EU) 2025/38 Art. 15(3)(a)). Only an SPOC of the requester's Member State may (403 otherwise);
@@ -203,16 +287,18 @@ def transmit_request(request: Request, request_id: str, db: DB, principal: Curre
     return request_out(db, principal, r)
 
 
-@router.post("/assistance-requests/{request_id}/withdraw", operation_id="withdraw_assistance_request",
-             response_model=RequestOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/withdraw", operation_id="withdraw_assistance_request", response_model=RequestOut
+)
 def withdraw_request(request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """The requester withdraws an open request; offers still pending are withdrawn and their offerers told."""
     r = service.withdraw_request(db, actor=principal, request_id=request_id)
     return request_out(db, principal, r)
 
 
-@router.post("/assistance-requests/{request_id}/support-ended", operation_id="end_assistance_support",
-             response_model=RequestOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/support-ended", operation_id="end_assistance_support", response_model=RequestOut
+)
 def support_ended(
     request: Request, request_id: str, body: SupportEndedIn, db: DB, principal: CurrentPrincipal
 ) -> RequestOut:
@@ -220,13 +306,15 @@ def support_ended(
     CYBERCRISIS_RESERVE_SUMMARY_MONTHS calendar months later (the deployment's rule; same day, clamped to the
     month's end); a reminder goes out CYBERCRISIS_ASSISTANCE_REMIND_DAYS before (the deployment's rule)."""
     s: Settings = request.app.state.settings
-    r = service.end_support(db, actor=principal, request_id=request_id, ended_at=body.ended_at,
-                            summary_months=s.reserve_summary_months)  # fmt: skip
+    r = service.end_support(
+        db, actor=principal, request_id=request_id, ended_at=body.ended_at, summary_months=s.reserve_summary_months
+    )
     return request_out(db, principal, r)
 
 
-@router.post("/assistance-requests/{request_id}/summary", operation_id="record_assistance_summary",
-             response_model=RequestOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/summary", operation_id="record_assistance_summary", response_model=RequestOut
+)
 def record_summary(request_id: str, body: SummaryIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """The requester records the summary report of the support received; the request is closed."""
     r = service.record_summary(db, actor=principal, request_id=request_id, report=body.report)
@@ -236,8 +324,12 @@ def record_summary(request_id: str, body: SummaryIn, db: DB, principal: CurrentP
 # --- offers -------------------------------------------------------------------------------------------------
 
 
-@router.post("/assistance-requests/{request_id}/offers", status_code=201, operation_id="create_assistance_offer",
-             response_model=OfferOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/offers",
+    status_code=201,
+    operation_id="create_assistance_offer",
+    response_model=OfferOut,
+)
 def create_offer(request_id: str, body: OfferIn, db: DB, principal: CurrentPrincipal) -> OfferOut:
     """Offer help on an open request you may see (not your own). The capability must be one of the request's
     needs. The offer is TLP:AMBER+STRICT, shared with the requester only: other recipients do not see it. The
@@ -245,37 +337,54 @@ def create_offer(request_id: str, body: OfferIn, db: DB, principal: CurrentPrinc
     return _offer(db, service.make_offer(db, actor=principal, request_id=request_id, data=body))
 
 
-@router.get("/assistance-requests/{request_id}/offers/{offer_id}", operation_id="get_assistance_offer",
-            response_model=OfferOut)  # fmt: skip
+@router.get(
+    "/assistance-requests/{request_id}/offers/{offer_id}", operation_id="get_assistance_offer", response_model=OfferOut
+)
 def get_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
     return _offer(db, service.get_offer(db, principal, request_id, offer_id))
 
 
-@router.post("/assistance-requests/{request_id}/offers/{offer_id}/accept", operation_id="accept_assistance_offer",
-             response_model=OfferOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/offers/{offer_id}/accept",
+    operation_id="accept_assistance_offer",
+    response_model=OfferOut,
+)
 def accept_offer(
     request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal, body: DecisionIn | None = None
 ) -> OfferOut:
     """The requester accepts an offer (several may be accepted); the first acceptance puts the request in
     support. The offerer is notified (`assistance:offer:accept`)."""
-    o = service.decide_offer(db, actor=principal, request_id=request_id, offer_id=offer_id, accept=True,
-                             comment=body.comment if body else "")  # fmt: skip
+    o = service.decide_offer(
+        db, actor=principal, request_id=request_id, offer_id=offer_id, accept=True, comment=body.comment if body else ""
+    )
     return _offer(db, o)
 
 
-@router.post("/assistance-requests/{request_id}/offers/{offer_id}/decline", operation_id="decline_assistance_offer",
-             response_model=OfferOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/offers/{offer_id}/decline",
+    operation_id="decline_assistance_offer",
+    response_model=OfferOut,
+)
 def decline_offer(
     request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal, body: DecisionIn | None = None
 ) -> OfferOut:
     """The requester declines an offer; the offerer is notified (`assistance:offer:decline`)."""
-    o = service.decide_offer(db, actor=principal, request_id=request_id, offer_id=offer_id, accept=False,
-                             comment=body.comment if body else "")  # fmt: skip
+    o = service.decide_offer(
+        db,
+        actor=principal,
+        request_id=request_id,
+        offer_id=offer_id,
+        accept=False,
+        comment=body.comment if body else "",
+    )
     return _offer(db, o)
 
 
-@router.post("/assistance-requests/{request_id}/offers/{offer_id}/withdraw",
-             operation_id="withdraw_assistance_offer", response_model=OfferOut)  # fmt: skip
+@router.post(
+    "/assistance-requests/{request_id}/offers/{offer_id}/withdraw",
+    operation_id="withdraw_assistance_offer",
+    response_model=OfferOut,
+)
 def withdraw_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
     """The offering organisation withdraws its offer while it is still offered; the requester is notified."""
     return _offer(db, service.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id))
@@ -306,8 +415,9 @@ def list_capabilities(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CapabilityPage:
     """Catalogue entries you may see, newest first."""
-    page = service.list_capabilities(db, reader=principal, kind=kind, active=active, owner=owner, cursor=cursor,
-                                     limit=limit)  # fmt: skip
+    page = service.list_capabilities(
+        db, reader=principal, kind=kind, active=active, owner=owner, cursor=cursor, limit=limit
+    )
     shares = sharing.shares_of_many(db, [c.id for c in page.items])
     names = service.org_names(db, [c.owner_org_id for c in page.items])
     return CapabilityPage(items=[capability_out(c, shares[c.id], names) for c in page.items], next=page.next)
@@ -325,8 +435,9 @@ def update_capability(capability_id: str, body: CapabilityPatch, db: DB, princip
     return _capability(db, service.update_capability(db, actor=principal, capability_id=capability_id, patch=body))
 
 
-@router.delete("/capabilities/{capability_id}", status_code=204, operation_id="delete_capability",
-               response_class=Response)  # fmt: skip
+@router.delete(
+    "/capabilities/{capability_id}", status_code=204, operation_id="delete_capability", response_class=Response
+)
 def delete_capability(capability_id: str, db: DB, principal: CurrentPrincipal) -> Response:
     """Delete your organisation's entry (audited). Offers made from it keep its id."""
     service.delete_capability(db, actor=principal, capability_id=capability_id)

@@ -47,8 +47,9 @@ class AssistanceRequest(Shareable, Base):
     __tablename__ = "assistance_requests"
 
     country: Mapped[str | None] = mapped_column(String(2), nullable=True)
-    crisis_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("crises.id", ondelete="SET NULL"),
-                                                  nullable=True, index=True)  # fmt: skip
+    crisis_id: Mapped[str | None] = mapped_column(
+        StixId, ForeignKey("crises.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     incident_ids: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     needs: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
@@ -86,8 +87,9 @@ class AssistanceRequest(Shareable, Base):
 class Offer(Shareable, Base):
     __tablename__ = "assistance_offers"
 
-    request_id: Mapped[str] = mapped_column(StixId, ForeignKey("assistance_requests.id", ondelete="CASCADE"),
-                                            nullable=False, index=True)  # fmt: skip
+    request_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("assistance_requests.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     capability: Mapped[str] = mapped_column(String(32), nullable=False)
     capability_id: Mapped[str | None] = mapped_column(StixId, nullable=True)
     people: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

@@ -69,19 +69,41 @@ class _Rule:
 RULES: dict[str, _Rule] = {
     r.name: r
     for r in (
-        _Rule("severity", f"{ACT}, point (a): severity of the incident", IMPACT_SEVERITY, lambda r: r.severity,
-              lambda v: f"incident impact severity {v}"),
-        _Rule("entity_type", f"{ACT}, point (b): type of entity, essential entities first (NIS2 Art. 3(1))",
-              ENTITY_TYPE, lambda r: r.entity_type, lambda v: f"{v} entity"),
-        _Rule("potential_impact", f"{ACT}, point (c): potential impact on the affected Member State(s) or users",
-              POTENTIAL_IMPACT, lambda r: r.potential_impact, lambda v: f"potential impact {v or 'not stated'}"),
-        _Rule("spillover", f"{ACT}, point (d): cross-border nature and risk of spill-over", SPILLOVER,
-              lambda r: r.spillover, lambda v: f"cross-border spill-over risk {v}"),
+        _Rule(
+            "severity",
+            f"{ACT}, point (a): severity of the incident",
+            IMPACT_SEVERITY,
+            lambda r: r.severity,
+            lambda v: f"incident impact severity {v}",
+        ),
+        _Rule(
+            "entity_type",
+            f"{ACT}, point (b): type of entity, essential entities first (NIS2 Art. 3(1))",
+            ENTITY_TYPE,
+            lambda r: r.entity_type,
+            lambda v: f"{v} entity",
+        ),
+        _Rule(
+            "potential_impact",
+            f"{ACT}, point (c): potential impact on the affected Member State(s) or users",
+            POTENTIAL_IMPACT,
+            lambda r: r.potential_impact,
+            lambda v: f"potential impact {v or 'not stated'}",
+        ),
+        _Rule(
+            "spillover",
+            f"{ACT}, point (d): cross-border nature and risk of spill-over",
+            SPILLOVER,
+            lambda r: r.spillover,
+            lambda v: f"cross-border spill-over risk {v}",
+        ),
     )
-}  # fmt: skip
+}
 CRITERIA = list(RULES)
-MEASURES_BASIS = (f"{ACT}, point (e): measures taken by the user; a precondition of every request "
-                  "(Reg. (EU) 2025/38 Art. 15(2)), shown for the assessor, not an ordering key")  # fmt: skip
+MEASURES_BASIS = (
+    f"{ACT}, point (e): measures taken by the user; a precondition of every request "
+    "(Reg. (EU) 2025/38 Art. 15(2)), shown for the assessor, not an ordering key"
+)
 
 
 def parse_priority(value: str) -> tuple[str, ...]:
@@ -95,8 +117,10 @@ def parse_priority(value: str) -> tuple[str, ...]:
         raise ValueError(f"'{dupes[0]}' is listed twice; give each criterion once")
     missing = [c for c in CRITERIA if c not in items]
     if missing:
-        raise ValueError(f"'{missing[0]}' is missing: the Act lists every criterion; the deployment chooses only "
-                         f"their order ({', '.join(CRITERIA)})")  # fmt: skip
+        raise ValueError(
+            f"'{missing[0]}' is missing: the Act lists every criterion; the deployment chooses only "
+            f"their order ({', '.join(CRITERIA)})"
+        )
     return tuple(items)
 
 
@@ -119,8 +143,14 @@ def _note(rule: _Rule, value: str) -> str:
 def explain(r: RankInput, priority: Sequence[str]) -> tuple[Criterion, ...]:
     """The request's value on each criterion, in the deployment's order, then the measures it took."""
     out = [Criterion(n, RULES[n].legal_basis, RULES[n].value(r), _note(RULES[n], RULES[n].value(r))) for n in priority]
-    out.append(Criterion("measures_taken", MEASURES_BASIS, "stated" if r.measures_taken.strip() else "not stated",
-                         r.measures_taken.strip()[:300]))  # fmt: skip
+    out.append(
+        Criterion(
+            "measures_taken",
+            MEASURES_BASIS,
+            "stated" if r.measures_taken.strip() else "not stated",
+            r.measures_taken.strip()[:300],
+        )
+    )
     return tuple(out)
 
 

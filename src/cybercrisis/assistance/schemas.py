@@ -37,9 +37,10 @@ class RequestIn(Strict):
     urgency: str = Field(default="urgent", description="immediate (hours), urgent (within a day) or routine (days)")
     recipients: Recipients
     affected_entity: str = Field(
-        default="", max_length=300,
+        default="",
+        max_length=300,
         description="the entity hit, as the requester names it (required for the Reserve: Reg. (EU) 2025/38 Art. 15)",
-    )  # fmt: skip
+    )
     entity_type: str = Field(default="essential", description="essential or important (NIS2 Art. 3)")
     impact: str | None = Field(
         default=None,
@@ -57,10 +58,11 @@ class RequestIn(Strict):
     )
     spillover: str = Field(default="low", description="cross-border spill-over risk: high, medium, low or none")
     measures_taken: str = Field(
-        default="", max_length=20_000,
+        default="",
+        max_length=20_000,
         description="the measures already taken to mitigate the incident; required for the Reserve, whose support "
         "presupposes them (Reg. (EU) 2025/38 Art. 15(2)): a request without them is refused with 422",
-    )  # fmt: skip
+    )
     other_support: str = Field(default="", max_length=20_000, description="other support available or asked for")
     crisis: str | None = Field(default=None, max_length=120, description="id of a crisis you may see")
     incidents: list[str] = Field(default_factory=list, max_length=200, description="ids of incidents you may see")

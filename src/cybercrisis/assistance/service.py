@@ -45,8 +45,9 @@ from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_curs
 # the same list holds on every node; only those present in this node's directory become recipients.
 RESERVE_HANDLERS = ("ec-dg-connect", "enisa")
 # The organisations that speak for a Member State (DOMAIN.md): they ask for assistance on its behalf.
-NATIONAL_TYPES = frozenset({OrgType.NATIONAL_CSIRT, OrgType.SPOC, OrgType.COMPETENT_AUTHORITY,
-                            OrgType.CRISIS_AUTHORITY})  # fmt: skip
+NATIONAL_TYPES = frozenset(
+    {OrgType.NATIONAL_CSIRT, OrgType.SPOC, OrgType.COMPETENT_AUTHORITY, OrgType.CRISIS_AUTHORITY}
+)
 # Reg. (EU) 2025/38 Art. 14(3)(a): the Member States' CSIRTs and cyber crisis management authorities; point (b):
 # CERT-EU (directory key). Point (c), authorities of DEP-associated third countries, is not modelled here.
 RESERVE_USER_TYPES = frozenset({OrgType.NATIONAL_CSIRT, OrgType.CRISIS_AUTHORITY})
@@ -176,9 +177,13 @@ def national_spocs(session: Session, country: str | None) -> list[str]:
     """The single points of contact of a Member State in this node's directory (NIS2 Art. 8(3))."""
     if not country:
         return []
-    return list(session.scalars(select(Organisation.id).where(Organisation.type == OrgType.SPOC.value,
-                                                              Organisation.country == country)
-                                .order_by(Organisation.id)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(Organisation.id)
+            .where(Organisation.type == OrgType.SPOC.value, Organisation.country == country)
+            .order_by(Organisation.id)
+        )
+    )
 
 
 def _recipients(
@@ -193,21 +198,32 @@ def _recipients(
     if chosen.reserve:
         handlers = reserve_handlers(session)
         if not handlers:
-            raise _bad("recipients.reserve", "no administrator of the EU Cybersecurity Reserve (the Commission, "
-                       f"ENISA: directory keys {', '.join(RESERVE_HANDLERS)}) is in this node's directory")  # fmt: skip
+            raise _bad(
+                "recipients.reserve",
+                "no administrator of the EU Cybersecurity Reserve (the Commission, "
+                f"ENISA: directory keys {', '.join(RESERVE_HANDLERS)}) is in this node's directory",
+            )
         if not is_cert_eu(org):
             # Art. 15(3)(a): the SPOC transmits; until then the contracting authority does not receive the request.
             spocs = national_spocs(session, org.country)
             if not spocs:
-                raise _bad("recipients.reserve", f"no single point of contact of {org.country} is in this node's "
-                           "directory to transmit the request (Reg. (EU) 2025/38 Art. 15(3)(a))")  # fmt: skip
+                raise _bad(
+                    "recipients.reserve",
+                    f"no single point of contact of {org.country} is in this node's "
+                    "directory to transmit the request (Reg. (EU) 2025/38 Art. 15(3)(a))",
+                )
             handlers = []
     if not orgs and not communities and not handlers and not spocs:
-        raise _bad("recipients", "address the request to at least one other organisation or community, or to the "
-                   "EU Cybersecurity Reserve")  # fmt: skip
+        raise _bad(
+            "recipients",
+            "address the request to at least one other organisation or community, or to the EU Cybersecurity Reserve",
+        )
     if marking == TLP.AMBER_STRICT and communities:
-        raise _bad("recipients.communities", "TLP:AMBER+STRICT reaches named organisations only: name the "
-                   "organisations, or mark the request TLP:AMBER to address communities")  # fmt: skip
+        raise _bad(
+            "recipients.communities",
+            "TLP:AMBER+STRICT reaches named organisations only: name the "
+            "organisations, or mark the request TLP:AMBER to address communities",
+        )
     try:
         entries = sharing.resolve(
             session,
@@ -217,13 +233,19 @@ def _recipients(
             author_id=None,
         )
     except InvalidInput as exc:  # name the field of this request's body, not the generic share list
-        raise InvalidInput(exc.detail, errors=[{**e, "field": str(e.get("field", "")).replace(
-            "share_with.", "recipients.")} for e in exc.errors]) from None  # fmt: skip
-    members = set(
-        session.scalars(
-            select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
+        raise InvalidInput(
+            exc.detail,
+            errors=[{**e, "field": str(e.get("field", "")).replace("share_with.", "recipients.")} for e in exc.errors],
+        ) from None
+    members = (
+        set(
+            session.scalars(
+                select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
+            )
         )
-    ) if communities else set()  # fmt: skip
+        if communities
+        else set()
+    )
     notify = sorted((set(orgs) | set(handlers) | set(spocs) | members) - {org.id})
     stored = {"organisations": orgs, "communities": communities, "reserve": chosen.reserve}
     return stored, entries, notify
@@ -265,8 +287,11 @@ def _impact(session: Session, data: RequestIn, incident_ids: Sequence[str]) -> s
         return _choice("impact", data.impact, valid)
     derived = _incident_impact(session, incident_ids)
     if derived is None:
-        raise _bad("impact", "give the incident's impact severity, or link an incident that states one; valid: "
-                   f"{', '.join(valid)}", valid=list(valid))  # fmt: skip
+        raise _bad(
+            "impact",
+            f"give the incident's impact severity, or link an incident that states one; valid: {', '.join(valid)}",
+            valid=list(valid),
+        )
     return derived
 
 
@@ -287,11 +312,16 @@ def create_request(
     potential = _choice("potential_impact", data.potential_impact, POTENTIAL_IMPACT) if data.potential_impact else None
     if data.recipients.reserve:
         if not data.measures_taken.strip():
-            raise _bad("measures_taken", "state the measures already taken to mitigate the incident: Reserve support "
-                       "requires them (Reg. (EU) 2025/38 Art. 15(2))")  # fmt: skip
+            raise _bad(
+                "measures_taken",
+                "state the measures already taken to mitigate the incident: Reserve support "
+                "requires them (Reg. (EU) 2025/38 Art. 15(2))",
+            )
         if not data.affected_entity.strip():
-            raise _bad("affected_entity", "name the affected entity: a request for Reserve support includes it "
-                       "(Reg. (EU) 2025/38 Art. 15)")  # fmt: skip
+            raise _bad(
+                "affected_entity",
+                "name the affected entity: a request for Reserve support includes it (Reg. (EU) 2025/38 Art. 15)",
+            )
     marking = sharing.parse_tlp(data.tlp)
     if marking == TLP.RED:
         raise _bad("tlp", "a request must reach its recipients; use AMBER+STRICT to name them")
@@ -302,37 +332,82 @@ def create_request(
     now = utcnow()
     self_transmitted = data.recipients.reserve and is_cert_eu(org)
     req = AssistanceRequest(
-        id=new_id("assistance-request"), owner_org_id=org.id, created_by_id=actor.user_id, tlp=marking.value,
-        exercise=data.exercise, country=org.country, crisis_id=crisis_id, incident_ids=incident_ids, needs=needs,
-        description=data.description, affected_entity=data.affected_entity, entity_type=entity_type, impact=impact,
-        severity=severity, spillover=spillover, measures_taken=data.measures_taken, other_support=data.other_support,
-        urgency=urgency, recipients=recipients, state=RequestState.OPEN.value, created_at=now, modified_at=now,
+        id=new_id("assistance-request"),
+        owner_org_id=org.id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        exercise=data.exercise,
+        country=org.country,
+        crisis_id=crisis_id,
+        incident_ids=incident_ids,
+        needs=needs,
+        description=data.description,
+        affected_entity=data.affected_entity,
+        entity_type=entity_type,
+        impact=impact,
+        severity=severity,
+        spillover=spillover,
+        measures_taken=data.measures_taken,
+        other_support=data.other_support,
+        urgency=urgency,
+        recipients=recipients,
+        state=RequestState.OPEN.value,
+        created_at=now,
+        modified_at=now,
         potential_impact=potential,
-    )  # fmt: skip
+    )
     if self_transmitted:
         req.transmitted_by_org_id, req.transmitted_by_id, req.transmitted_at = org.id, actor.user_id, now
         req.response_due_at = now + timedelta(hours=response_hours)
     session.add(req)
     session.flush()
     sharing.write(session, object_id=req.id, entries=entries, added_by=org.id)
-    audit.record(session, actor=actor, tag=REQUEST_CREATE, object_id=req.id,
-                 summary={"country": org.country, "needs": needs, "urgency": urgency, "tlp": marking.value,
-                          "reserve": recipients["reserve"], "recipients": len(entries), "crisis": crisis_id,
-                          "incidents": len(incident_ids), "impact": impact,
-                          "transmitted": bool(req.transmitted_at)})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=REQUEST_CREATE,
+        object_id=req.id,
+        summary={
+            "country": org.country,
+            "needs": needs,
+            "urgency": urgency,
+            "tlp": marking.value,
+            "reserve": recipients["reserve"],
+            "recipients": len(entries),
+            "crisis": crisis_id,
+            "incidents": len(incident_ids),
+            "impact": impact,
+            "transmitted": bool(req.transmitted_at),
+        },
+    )
     # Every notified organisation is a recipient and may read the request: a short summary is fine.
-    subject = (f"[{marking.label}] Assistance requested by {org.short_name} ({org.country}): {', '.join(needs)}"
-               f" ({urgency})")  # fmt: skip
+    subject = (
+        f"[{marking.label}] Assistance requested by {org.short_name} ({org.country}): {', '.join(needs)} ({urgency})"
+    )
     body = (
         f"{org.short_name} ({org.country}) asks for assistance.\n\nNeeds: {', '.join(needs)}\nUrgency: {urgency}\n"
         f"Incident impact severity: {impact}; entity type: {entity_type}\n"
         f"{'Addressed to the EU Cybersecurity Reserve.' if recipients['reserve'] else ''}\n"
         f"Request: {req.id}\nMarking: {marking.label}\n"
     )
-    notify_readers(session, obj=req, event=REQUEST_CREATE, org_ids=notify, subject=subject, body=body,
-                   payload={"request": req.id, "needs": needs, "urgency": urgency, "country": org.country,
-                            "tlp": marking.value, "reserve": recipients["reserve"]},
-                   dedupe=f"{REQUEST_CREATE}:{req.id}", actor=actor)  # fmt: skip
+    notify_readers(
+        session,
+        obj=req,
+        event=REQUEST_CREATE,
+        org_ids=notify,
+        subject=subject,
+        body=body,
+        payload={
+            "request": req.id,
+            "needs": needs,
+            "urgency": urgency,
+            "country": org.country,
+            "tlp": marking.value,
+            "reserve": recipients["reserve"],
+        },
+        dedupe=f"{REQUEST_CREATE}:{req.id}",
+        actor=actor,
+    )
     return req
 
 
@@ -377,10 +452,12 @@ def list_requests(
         q = q.where(AssistanceRequest.crisis_id == crisis)
     after = decode_cursor(cursor, 2)
     if after:
-        q = q.where(tuple_(AssistanceRequest.created_at, AssistanceRequest.id) < tuple_(cursor_time(after[0]),
-                                                                                         after[1]))  # fmt: skip
-    rows = list(session.scalars(q.order_by(AssistanceRequest.created_at.desc(), AssistanceRequest.id.desc())
-                                .limit(limit + 1)))  # fmt: skip
+        q = q.where(
+            tuple_(AssistanceRequest.created_at, AssistanceRequest.id) < tuple_(cursor_time(after[0]), after[1])
+        )
+    rows = list(
+        session.scalars(q.order_by(AssistanceRequest.created_at.desc(), AssistanceRequest.id.desc()).limit(limit + 1))
+    )
     nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
     return Page(items=rows[:limit], next=nxt)
 
@@ -458,19 +535,35 @@ def transmit_request(
     session.flush()
     # Widening to the contracting authority is the Act's own route (Art. 15(3)), not a choice of the SPOC.
     sharing.write(session, object_id=req.id, entries=[(ORG, h) for h in handlers], added_by=org.id)
-    audit.record(session, actor=actor, tag=REQUEST_TRANSMIT, object_id=req.id,
-                 summary={"transmitted_by": org.id, "country": org.country, "to": handlers,
-                          "response_due_at": req.response_due_at.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=REQUEST_TRANSMIT,
+        object_id=req.id,
+        summary={
+            "transmitted_by": org.id,
+            "country": org.country,
+            "to": handlers,
+            "response_due_at": req.response_due_at.isoformat(),
+        },
+    )
     who, requester = org.short_name, _name(session, req.owner_org_id)
-    notify_readers(session, obj=req, event=REQUEST_TRANSMIT, org_ids=handlers,
-                   subject=f"[{TLP(req.tlp).label}] Request for Reserve support from {requester} ({req.country}), "
-                   f"transmitted by {who}",
-                   body=(f"{who} transmitted {requester}'s request for EU Cybersecurity Reserve support "
-                         "(Reg. (EU) 2025/38 Art. 15(3)(a)).\nA response is expected by "
-                         f"{req.response_due_at.isoformat()} (this deployment's target).\nRequest: {req.id}\n"),
-                   payload={"request": req.id, "transmitted_by": org.id,
-                            "response_due_at": req.response_due_at.isoformat()},
-                   dedupe=f"{REQUEST_TRANSMIT}:{req.id}", actor=actor)  # fmt: skip
+    notify_readers(
+        session,
+        obj=req,
+        event=REQUEST_TRANSMIT,
+        org_ids=handlers,
+        subject=f"[{TLP(req.tlp).label}] Request for Reserve support from {requester} ({req.country}), "
+        f"transmitted by {who}",
+        body=(
+            f"{who} transmitted {requester}'s request for EU Cybersecurity Reserve support "
+            "(Reg. (EU) 2025/38 Art. 15(3)(a)).\nA response is expected by "
+            f"{req.response_due_at.isoformat()} (this deployment's target).\nRequest: {req.id}\n"
+        ),
+        payload={"request": req.id, "transmitted_by": org.id, "response_due_at": req.response_due_at.isoformat()},
+        dedupe=f"{REQUEST_TRANSMIT}:{req.id}",
+        actor=actor,
+    )
     return req
 
 
@@ -480,8 +573,9 @@ def withdraw_request(session: Session, *, actor: Principal, request_id: str) -> 
     if req.state != RequestState.OPEN:
         raise Conflict(f"the request is {req.state}; only an open request is withdrawn")
     now = utcnow()
-    pending = list(session.scalars(select(Offer).where(Offer.request_id == req.id,
-                                                       Offer.state == OfferState.OFFERED.value)))  # fmt: skip
+    pending = list(
+        session.scalars(select(Offer).where(Offer.request_id == req.id, Offer.state == OfferState.OFFERED.value))
+    )
     req.state = RequestState.WITHDRAWN.value
     req.modified_at = now
     for o in pending:
@@ -491,16 +585,28 @@ def withdraw_request(session: Session, *, actor: Principal, request_id: str) -> 
     # The request's event says nothing about offers: other recipients do not learn that there were any.
     audit.record(session, actor=actor, tag=REQUEST_WITHDRAW, object_id=req.id, summary={"state": req.state})
     for o in pending:
-        audit.record(session, actor=actor, tag=OFFER_WITHDRAW, object_id=o.id,
-                     summary={"request": req.id, "state": o.state, "reason": "request-withdrawn"})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor,
+            tag=OFFER_WITHDRAW,
+            object_id=o.id,
+            summary={"request": req.id, "state": o.state, "reason": "request-withdrawn"},
+        )
     who = _name(session, req.owner_org_id)
     for o in pending:
         # About the offer too, which the offerer reads whatever became of its access to the request.
-        notify_readers(session, obj=o, event=REQUEST_WITHDRAW, org_ids=[o.owner_org_id],
-                       subject=f"[{TLP(req.tlp).label}] {who} withdrew its request for assistance",
-                       body=f"{who} withdrew request {req.id}; your offer {o.id} ({o.capability}) is withdrawn with "
-                       "it.\n", object_id=req.id, payload={"request": req.id, "offer": o.id, "state": req.state},
-                       dedupe=f"{REQUEST_WITHDRAW}:{req.id}:{o.id}", actor=actor)  # fmt: skip
+        notify_readers(
+            session,
+            obj=o,
+            event=REQUEST_WITHDRAW,
+            org_ids=[o.owner_org_id],
+            subject=f"[{TLP(req.tlp).label}] {who} withdrew its request for assistance",
+            body=f"{who} withdrew request {req.id}; your offer {o.id} ({o.capability}) is withdrawn with it.\n",
+            object_id=req.id,
+            payload={"request": req.id, "offer": o.id, "state": req.state},
+            dedupe=f"{REQUEST_WITHDRAW}:{req.id}:{o.id}",
+            actor=actor,
+        )
     return req
 
 
@@ -528,9 +634,18 @@ def end_support(
     req.summary_due_at = months_after(ended, summary_months)
     req.modified_at = now
     session.flush()
-    audit.record(session, actor=actor, tag=REQUEST_SUPPORT_ENDED, object_id=req.id,
-                 summary={"state": req.state, "ended_at": ended.isoformat(), "summary_months": summary_months,
-                          "summary_due_at": req.summary_due_at.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=REQUEST_SUPPORT_ENDED,
+        object_id=req.id,
+        summary={
+            "state": req.state,
+            "ended_at": ended.isoformat(),
+            "summary_months": summary_months,
+            "summary_due_at": req.summary_due_at.isoformat(),
+        },
+    )
     return req
 
 
@@ -548,8 +663,9 @@ def record_summary(session: Session, *, actor: Principal, request_id: str, repor
     req.summary_at = now
     req.modified_at = now
     session.flush()
-    audit.record(session, actor=actor, tag=REQUEST_SUMMARY, object_id=req.id,
-                 summary={"state": req.state, "chars": len(text)})  # fmt: skip
+    audit.record(
+        session, actor=actor, tag=REQUEST_SUMMARY, object_id=req.id, summary={"state": req.state, "chars": len(text)}
+    )
     return req
 
 
@@ -591,32 +707,60 @@ def make_offer(session: Session, *, actor: Principal, request_id: str, data: Off
         raise Conflict(f"the request is {req.state}; offers are closed")
     capability = _choice("capability", data.capability, NEEDS)
     if capability not in req.needs:
-        raise _bad("capability", f"the request asks for {', '.join(req.needs)}; offer one of them",
-                   valid=list(req.needs))  # fmt: skip
+        raise _bad(
+            "capability", f"the request asks for {', '.join(req.needs)}; offer one of them", valid=list(req.needs)
+        )
     available_from = _aware("available_from", data.available_from)
     capability_id = _catalogue_entry(session, actor, data.capability_id, capability) if data.capability_id else None
     now = utcnow()
     offer = Offer(
-        id=new_id("assistance-offer"), owner_org_id=actor.org_id, created_by_id=actor.user_id,
-        tlp=TLP.AMBER_STRICT.value, exercise=req.exercise, request_id=req.id, capability=capability,
-        capability_id=capability_id, people=data.people, available_from=available_from, conditions=data.conditions,
-        state=OfferState.OFFERED.value, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("assistance-offer"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=TLP.AMBER_STRICT.value,
+        exercise=req.exercise,
+        request_id=req.id,
+        capability=capability,
+        capability_id=capability_id,
+        people=data.people,
+        available_from=available_from,
+        conditions=data.conditions,
+        state=OfferState.OFFERED.value,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(offer)
     session.flush()
     # Bilateral: the offerer (owner) and the requester read it; other recipients do not see competing offers.
     sharing.write(session, object_id=offer.id, entries=[(ORG, req.owner_org_id)], added_by=actor.org_id)
-    audit.record(session, actor=actor, tag=OFFER_CREATE, object_id=offer.id,
-                 summary={"request": req.id, "capability": capability, "people": data.people,
-                          "catalogue_entry": capability_id})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=OFFER_CREATE,
+        object_id=offer.id,
+        summary={"request": req.id, "capability": capability, "people": data.people, "catalogue_entry": capability_id},
+    )
     who = _name(session, actor.org_id)
-    notify_readers(session, obj=offer, actor=actor, event=OFFER_CREATE, org_ids=[req.owner_org_id],
-                   subject=f"[{TLP.AMBER_STRICT.label}] {who} offers {capability} ({data.people} people)",
-                   body=(f"{who} offers {capability}: {data.people} people from {available_from.isoformat()}.\n\n"
-                         f"Request: {req.id}\nOffer: {offer.id}\nMarking: {TLP.AMBER_STRICT.label}\n"),
-                   payload={"request": req.id, "offer": offer.id, "capability": capability, "people": data.people,
-                            "offerer": actor.org_id},
-                   dedupe=f"{OFFER_CREATE}:{offer.id}")  # fmt: skip
+    notify_readers(
+        session,
+        obj=offer,
+        actor=actor,
+        event=OFFER_CREATE,
+        org_ids=[req.owner_org_id],
+        subject=f"[{TLP.AMBER_STRICT.label}] {who} offers {capability} ({data.people} people)",
+        body=(
+            f"{who} offers {capability}: {data.people} people from {available_from.isoformat()}.\n\n"
+            f"Request: {req.id}\nOffer: {offer.id}\nMarking: {TLP.AMBER_STRICT.label}\n"
+        ),
+        payload={
+            "request": req.id,
+            "offer": offer.id,
+            "capability": capability,
+            "people": data.people,
+            "offerer": actor.org_id,
+        },
+        dedupe=f"{OFFER_CREATE}:{offer.id}",
+    )
     return offer
 
 
@@ -642,17 +786,30 @@ def decide_offer(
         req.support_started_at = req.modified_at = now
     session.flush()
     tag = OFFER_ACCEPT if accept else OFFER_DECLINE
-    audit.record(session, actor=actor, tag=tag, object_id=offer.id,
-                 summary={"request": req.id, "state": offer.state, "request_state": req.state})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=tag,
+        object_id=offer.id,
+        summary={"request": req.id, "state": offer.state, "request_state": req.state},
+    )
     who = _name(session, req.owner_org_id)
     verb = "accepted" if accept else "declined"
-    notify_readers(session, obj=offer, actor=actor, event=tag, org_ids=[offer.owner_org_id],
-                   subject=f"[{TLP(offer.tlp).label}] {who} {verb} your offer of {offer.capability}",
-                   body=(f"{who} {verb} your offer {offer.id} ({offer.capability}, {offer.people} people).\n"
-                         + (f"Comment: {offer.decision_comment}\n" if offer.decision_comment else "")
-                         + f"\nRequest: {req.id}\nMarking: {TLP(offer.tlp).label}\n"),
-                   payload={"request": req.id, "offer": offer.id, "state": offer.state},
-                   dedupe=f"{tag}:{offer.id}")  # fmt: skip
+    notify_readers(
+        session,
+        obj=offer,
+        actor=actor,
+        event=tag,
+        org_ids=[offer.owner_org_id],
+        subject=f"[{TLP(offer.tlp).label}] {who} {verb} your offer of {offer.capability}",
+        body=(
+            f"{who} {verb} your offer {offer.id} ({offer.capability}, {offer.people} people).\n"
+            + (f"Comment: {offer.decision_comment}\n" if offer.decision_comment else "")
+            + f"\nRequest: {req.id}\nMarking: {TLP(offer.tlp).label}\n"
+        ),
+        payload={"request": req.id, "offer": offer.id, "state": offer.state},
+        dedupe=f"{tag}:{offer.id}",
+    )
     return offer
 
 
@@ -666,14 +823,25 @@ def withdraw_offer(session: Session, *, actor: Principal, request_id: str, offer
     offer.state = OfferState.WITHDRAWN.value
     offer.modified_at = utcnow()
     session.flush()
-    audit.record(session, actor=actor, tag=OFFER_WITHDRAW, object_id=offer.id,
-                 summary={"request": req.id, "state": offer.state, "reason": "offerer"})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=OFFER_WITHDRAW,
+        object_id=offer.id,
+        summary={"request": req.id, "state": offer.state, "reason": "offerer"},
+    )
     who = _name(session, offer.owner_org_id)
-    notify_readers(session, obj=offer, actor=actor, event=OFFER_WITHDRAW, org_ids=[req.owner_org_id],
-                   subject=f"[{TLP(offer.tlp).label}] {who} withdrew its offer of {offer.capability}",
-                   body=f"{who} withdrew offer {offer.id} on request {req.id}.\n",
-                   payload={"request": req.id, "offer": offer.id, "state": offer.state},
-                   dedupe=f"{OFFER_WITHDRAW}:{offer.id}")  # fmt: skip
+    notify_readers(
+        session,
+        obj=offer,
+        actor=actor,
+        event=OFFER_WITHDRAW,
+        org_ids=[req.owner_org_id],
+        subject=f"[{TLP(offer.tlp).label}] {who} withdrew its offer of {offer.capability}",
+        body=f"{who} withdrew offer {offer.id} on request {req.id}.\n",
+        payload={"request": req.id, "offer": offer.id, "state": offer.state},
+        dedupe=f"{OFFER_WITHDRAW}:{offer.id}",
+    )
     return offer
 
 
@@ -693,19 +861,34 @@ def create_capability(session: Session, *, actor: Principal, data: CapabilityIn)
     if not data.title:
         raise _bad("title", "give the entry a title")
     marking = sharing.parse_tlp(data.tlp)
-    entries = sharing.resolve(session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id,
-                              author_id=actor.user_id)  # fmt: skip
+    entries = sharing.resolve(
+        session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id, author_id=actor.user_id
+    )
     now = utcnow()
     cap = Capability(
-        id=new_id("capability"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
-        kind=kind, title=data.title, description=data.description, notice_hours=data.notice_hours,
-        people=data.people, active=True, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("capability"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        kind=kind,
+        title=data.title,
+        description=data.description,
+        notice_hours=data.notice_hours,
+        people=data.people,
+        active=True,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(cap)
     session.flush()
     sharing.write(session, object_id=cap.id, entries=entries, added_by=actor.org_id)
-    audit.record(session, actor=actor, tag=CAPABILITY_CREATE, object_id=cap.id,
-                 summary={"kind": kind, "tlp": marking.value, "recipients": len(entries)})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=CAPABILITY_CREATE,
+        object_id=cap.id,
+        summary={"kind": kind, "tlp": marking.value, "recipients": len(entries)},
+    )
     return cap
 
 
@@ -718,8 +901,10 @@ def _own_capability(session: Session, actor: Principal, capability_id: str) -> C
 def update_capability(session: Session, *, actor: Principal, capability_id: str, patch: CapabilityPatch) -> Capability:
     cap = _own_capability(session, actor, capability_id)
     if cap.version != patch.version:
-        raise Conflict(f"the entry changed since you read it (version {patch.version}, now {cap.version}): "
-                       "reload and apply your change again")  # fmt: skip
+        raise Conflict(
+            f"the entry changed since you read it (version {patch.version}, now {cap.version}): "
+            "reload and apply your change again"
+        )
     changes = patch.model_dump(exclude_unset=True, exclude={"version"})
     for key, value in changes.items():
         if value is None:
@@ -733,8 +918,13 @@ def update_capability(session: Session, *, actor: Principal, capability_id: str,
         setattr(cap, key, changes[key])
     cap.modified_at = utcnow()
     session.flush()
-    audit.record(session, actor=actor, tag=CAPABILITY_UPDATE, object_id=cap.id,
-                 summary={"fields": changed, "version": cap.version, "active": cap.active})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=CAPABILITY_UPDATE,
+        object_id=cap.id,
+        summary={"fields": changed, "version": cap.version, "active": cap.active},
+    )
     return cap
 
 

@@ -51,8 +51,13 @@ def remind_summaries(session: Session, *, now: datetime, settings: Settings | No
         assert req.summary_due_at is not None  # selected above
         overdue = req.summary_due_at < now
         when = req.summary_due_at.date().isoformat()
-        audit.record(session, actor=None, tag=SUMMARY_DUE, object_id=req.id,
-                     summary={"summary_due_at": req.summary_due_at.isoformat(), "overdue": overdue})  # fmt: skip
+        audit.record(
+            session,
+            actor=None,
+            tag=SUMMARY_DUE,
+            object_id=req.id,
+            summary={"summary_due_at": req.summary_due_at.isoformat(), "overdue": overdue},
+        )
         label = TLP(req.tlp).label
         notify_readers(
             session,

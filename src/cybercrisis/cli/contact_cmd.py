@@ -24,10 +24,16 @@ def list_(
     with db(write=False) as session:
         o = accounts.find_org(session, org)
         rows: list[dict[str, Any]] = [
-            {"id": c.id, "kind": c.kind, "label": c.label, "value": c.value, "tlp": c.tlp,
-             "pgp_fingerprint": c.pgp_fingerprint}
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "label": c.label,
+                "value": c.value,
+                "tlp": c.tlp,
+                "pgp_fingerprint": c.pgp_fingerprint,
+            }
             for c in service.contacts_of(session, principal=_actor(session, as_user), org_id=o.id)
-        ]  # fmt: skip
+        ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -52,8 +58,14 @@ def add(
     with db() as session:
         o = accounts.find_org(session, org)
         contact = service.create_contact(
-            session, actor=_actor(session, as_user), org_id=o.id, kind=kind, label=label, value=value,
-            pgp_fingerprint=pgp_fingerprint, tlp=tlp,
+            session,
+            actor=_actor(session, as_user),
+            org_id=o.id,
+            kind=kind,
+            label=label,
+            value=value,
+            pgp_fingerprint=pgp_fingerprint,
+            tlp=tlp,
             share_with=ShareWith(communities=community or [], organisations=share_org or []),
-        )  # fmt: skip
+        )
         console.print(f"added {contact.id} to {o.short_name} as TLP:{contact.tlp.upper()}")

@@ -17,8 +17,9 @@ from cybercrisis.crises import escalation, room, service
 from cybercrisis.crises.models import Crisis
 from cybercrisis.crises.schemas import ConsultationIn, CrisisIn
 
-app = typer.Typer(help="Crises: open, escalate, agree, show the crisis room; check an escalation model.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Crises: open, escalate, agree, show the crisis room; check an escalation model.", no_args_is_help=True
+)
 
 CRITERION_HELP = "exceeds-national-capacity or multi-member-state-impact (repeat)"
 As = Annotated[str | None, typer.Option("--as", help=AS_HELP)]
@@ -35,13 +36,19 @@ def show_model(
 ) -> None:
     """Print the escalation model in use (or validate a file before setting CYBERCRISIS_ESCALATION_MODEL)."""
     try:
-        model = escalation.parse(check.read_text(encoding="utf-8"), source=str(check)) if check else \
-            escalation.model_for(settings())  # fmt: skip
+        model = (
+            escalation.parse(check.read_text(encoding="utf-8"), source=str(check))
+            if check
+            else escalation.model_for(settings())
+        )
     except (OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     for s in model.stages:
-        console.print(f"{s.rank + 1}. [bold]{escape(s.key)}[/bold]: {escape(s.label)} ({s.level} level, community "
-                      f"{s.community or '-'})", highlight=False)  # fmt: skip
+        console.print(
+            f"{s.rank + 1}. [bold]{escape(s.key)}[/bold]: {escape(s.label)} ({s.level} level, community "
+            f"{s.community or '-'})",
+            highlight=False,
+        )
         console.print(f"   must agree to enter: {', '.join(s.approvers) or 'nobody else'}", highlight=False)
         console.print(f"   must agree to leave: {', '.join(s.exit_approvers) or 'nobody else'}", highlight=False)
         console.print(f"   told on entry: {', '.join(s.notify) or 'nobody'}", highlight=False)
@@ -61,8 +68,11 @@ def list_crises(as_: As = None, all_: Annotated[bool, typer.Option("--all", help
         rows = list(s.scalars(q.order_by(Crisis.modified_at.desc()).limit(200)))
         # One line per crisis, the id first and whole, so that it can be copied or piped.
         for c in rows:
-            console.print(f"{c.id}  {c.stage}  {c.phase}  {c.status}  TLP:{c.tlp.upper()}  {escape(c.title)}",
-                          highlight=False, soft_wrap=True)  # fmt: skip
+            console.print(
+                f"{c.id}  {c.stage}  {c.phase}  {c.status}  TLP:{c.tlp.upper()}  {escape(c.title)}",
+                highlight=False,
+                soft_wrap=True,
+            )
         if not rows:
             console.print("no crisis you may see")
 
@@ -90,8 +100,15 @@ def open_crisis(
 ) -> None:
     """Open a crisis; prints its id."""
     try:
-        data = CrisisIn(title=title, justification=justification, incidents=incident or [], criteria=criterion or [],
-                        tlp=tlp, stage=stage, description=description)  # fmt: skip
+        data = CrisisIn(
+            title=title,
+            justification=justification,
+            incidents=incident or [],
+            criteria=criterion or [],
+            tlp=tlp,
+            stage=stage,
+            description=description,
+        )
     except ValidationError as exc:
         raise _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     with db() as s:
@@ -113,8 +130,13 @@ def share(
     from cybercrisis.access.schemas import ShareWith
 
     with db() as s:
-        crisis = service.set_sharing(s, actor=actor_for(s, as_), crisis_id=crisis_id, tlp=tlp, share_with=ShareWith(
-            organisations=organisation or [], communities=community or [], users=user or []))  # fmt: skip
+        crisis = service.set_sharing(
+            s,
+            actor=actor_for(s, as_),
+            crisis_id=crisis_id,
+            tlp=tlp,
+            share_with=ShareWith(organisations=organisation or [], communities=community or [], users=user or []),
+        )
         from cybercrisis.access import sharing
 
         console.print_json(sharing.share_list(sharing.shares_of(s, crisis.id)).model_dump_json())
@@ -132,8 +154,15 @@ def escalate(
 ) -> None:
     """Propose moving the crisis to another stage; prints the escalation id and whether it waits for agreement."""
     with db() as s:
-        esc = service.propose_escalation(s, actor=actor_for(s, as_), crisis_id=crisis_id, to=to, rationale=rationale,
-                                         settings=settings(), share_with_approvers=share_with_approvers)  # fmt: skip
+        esc = service.propose_escalation(
+            s,
+            actor=actor_for(s, as_),
+            crisis_id=crisis_id,
+            to=to,
+            rationale=rationale,
+            settings=settings(),
+            share_with_approvers=share_with_approvers,
+        )
         console.print(json.dumps({"id": esc.id, "state": esc.state, "to": esc.to_stage}))
 
 
@@ -147,8 +176,15 @@ def agree(
 ) -> None:
     """Your organisation agrees (or, with --reject, does not agree) to a pending escalation step."""
     with db() as s:
-        esc = service.answer_escalation(s, actor=actor_for(s, as_), crisis_id=crisis_id, escalation_id=escalation_id,
-                                        agree=not reject, comment=comment, settings=settings())  # fmt: skip
+        esc = service.answer_escalation(
+            s,
+            actor=actor_for(s, as_),
+            crisis_id=crisis_id,
+            escalation_id=escalation_id,
+            agree=not reject,
+            comment=comment,
+            settings=settings(),
+        )
         console.print(json.dumps({"id": esc.id, "state": esc.state, "to": esc.to_stage}))
 
 
@@ -163,10 +199,18 @@ def consult(
     """Record a consultation held before agreeing to a pending step (IPCR arrangements: e.g. the Presidency, before
     the GSC, the Commission services or the EEAS activate information-sharing mode)."""
     with db() as s:
-        row = service.record_consultation(s, actor=actor_for(s, as_), crisis_id=crisis_id, escalation_id=escalation_id,
-                                          data=ConsultationIn(consulted=consulted, view=view))  # fmt: skip
-        console.print(json.dumps({"escalation": row.escalation_id, "consulted": row.org_id,
-                                  "consulted_at": row.consulted_at.isoformat()}))  # fmt: skip
+        row = service.record_consultation(
+            s,
+            actor=actor_for(s, as_),
+            crisis_id=crisis_id,
+            escalation_id=escalation_id,
+            data=ConsultationIn(consulted=consulted, view=view),
+        )
+        console.print(
+            json.dumps(
+                {"escalation": row.escalation_id, "consulted": row.org_id, "consulted_at": row.consulted_at.isoformat()}
+            )
+        )
 
 
 @app.command("commission-role")
@@ -178,6 +222,7 @@ def commission_role(
 ) -> None:
     """Record whether the Commission takes part in EU-CyCLONe as a member or an observer in this crisis."""
     with db() as s:
-        crisis = service.set_commission_role(s, actor=actor_for(s, as_), crisis_id=crisis_id, role=role,
-                                             rationale=rationale, settings=settings())  # fmt: skip
+        crisis = service.set_commission_role(
+            s, actor=actor_for(s, as_), crisis_id=crisis_id, role=role, rationale=rationale, settings=settings()
+        )
         console.print(json.dumps({"id": crisis.id, "commission_role": crisis.commission_role}))

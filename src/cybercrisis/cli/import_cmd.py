@@ -42,8 +42,16 @@ def _read(file: Path) -> bytes:
         raise _fail(f"cannot read {file}: {exc.strerror or exc}") from None
 
 
-def _ingest(objects: list[dict[str, Any]], *, as_user: str, origin: str, tlp: str, communities: list[str] | None,
-            organisations: list[str] | None, atomic: bool) -> ImportResult:  # fmt: skip
+def _ingest(
+    objects: list[dict[str, Any]],
+    *,
+    as_user: str,
+    origin: str,
+    tlp: str,
+    communities: list[str] | None,
+    organisations: list[str] | None,
+    atomic: bool,
+) -> ImportResult:
     """Store the objects in one transaction, with a progress bar on stderr; an atomic refusal lists what it refused."""
     from cybercrisis.access.schemas import ShareWith
     from cybercrisis.exchange import importer
@@ -52,20 +60,29 @@ def _ingest(objects: list[dict[str, Any]], *, as_user: str, origin: str, tlp: st
     with db() as session:
         actor = actor_for(session, as_user)
         with Progress(
-            TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
             transient=True,
-        ) as bar:  # fmt: skip
+        ) as bar:
             task = bar.add_task("import", total=len(objects))
             try:
                 return importer.ingest(
-                    session, actor=actor, objects=objects, origin=origin, default_tlp=tlp, share_with=share_with,
-                    atomic=atomic, progress=lambda n: bar.update(task, advance=n),
-                )  # fmt: skip
+                    session,
+                    actor=actor,
+                    objects=objects,
+                    origin=origin,
+                    default_tlp=tlp,
+                    share_with=share_with,
+                    atomic=atomic,
+                    progress=lambda n: bar.update(task, advance=n),
+                )
             except InvalidInput as exc:
                 for e in exc.errors:
                     if "id" in e:  # an atomic refusal lists the rejected objects
-                        console.print(f"{e.get('index', '-')} {e['id'] or '-'} {escape(e['message'])}",
-                                      highlight=False)  # fmt: skip
+                        console.print(f"{e.get('index', '-')} {e['id'] or '-'} {escape(e['message'])}", highlight=False)
                 raise
 
 
@@ -107,8 +124,15 @@ def import_stix(
     except InvalidInput as exc:
         raise _fail(f"{file}: {exc.detail}") from None
     del raw
-    result = _ingest(objects, as_user=as_user, origin=f"file:{_name(file)}", tlp=tlp, communities=share_with_community,
-                     organisations=share_with_org, atomic=atomic)  # fmt: skip
+    result = _ingest(
+        objects,
+        as_user=as_user,
+        origin=f"file:{_name(file)}",
+        tlp=tlp,
+        communities=share_with_community,
+        organisations=share_with_org,
+        atomic=atomic,
+    )
     _summary(result)
     for r in result.rejected:
         console.print(f"{r.index} {r.id or '-'} {escape(r.reason)}", highlight=False)
@@ -149,8 +173,15 @@ def import_misp(
         )
     for warning in conversion.warnings[:20]:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
-    result = _ingest(conversion.objects, as_user=as_user, origin=f"misp-file:{_name(file)}", tlp=tlp,
-                     communities=share_with_community, organisations=share_with_org, atomic=atomic)  # fmt: skip
+    result = _ingest(
+        conversion.objects,
+        as_user=as_user,
+        origin=f"misp-file:{_name(file)}",
+        tlp=tlp,
+        communities=share_with_community,
+        organisations=share_with_org,
+        atomic=atomic,
+    )
     _summary(result, len(conversion.rejected))
     for rejected in conversion.rejected:
         console.print(escape(str(rejected)), highlight=False)

@@ -25,9 +25,22 @@ from cybercrisis.web.observable_input import parse_lines
 app = typer.Typer(help="Incidents: list the ones you may see, import them from CSV or JSON.", no_args_is_help=True)
 
 CSV_COLUMNS = (
-    "title", "description", "tlp", "pap", "aware_at", "countries", "sectors", "entity_name", "entity_type",
-    "rsit_class", "rsit_type", "impact_severity", "root_cause", "observables", "share_communities",
-)  # fmt: skip
+    "title",
+    "description",
+    "tlp",
+    "pap",
+    "aware_at",
+    "countries",
+    "sectors",
+    "entity_name",
+    "entity_type",
+    "rsit_class",
+    "rsit_type",
+    "impact_severity",
+    "root_cause",
+    "observables",
+    "share_communities",
+)
 _LISTS = ("countries", "sectors")
 
 
@@ -50,12 +63,22 @@ def list_(
                 session, principal=principal, filters=filters, cursor=cursor, limit=200
             )
             rows += [
-                {"id": i.id, "title": i.title, "status": i.status, "tlp": i.tlp, "owner": i.owner_org_id,
-                 "countries": i.countries, "sectors": i.sectors, "rsit_class": i.rsit_class,
-                 "impact_severity": i.impact_severity, "aware_at": i.aware_at.isoformat(),
-                 "significance": i.significance, "overdue_reports": overdue_counts.get(i.id, 0)}
+                {
+                    "id": i.id,
+                    "title": i.title,
+                    "status": i.status,
+                    "tlp": i.tlp,
+                    "owner": i.owner_org_id,
+                    "countries": i.countries,
+                    "sectors": i.sectors,
+                    "rsit_class": i.rsit_class,
+                    "impact_severity": i.impact_severity,
+                    "aware_at": i.aware_at.isoformat(),
+                    "significance": i.significance,
+                    "overdue_reports": overdue_counts.get(i.id, 0),
+                }
                 for i in page.items
-            ]  # fmt: skip
+            ]
             if not page.next:
                 break
             cursor = page.next
@@ -66,9 +89,15 @@ def list_(
         table = _table("aware (UTC)", "status", "TLP", "countries", "impact", "overdue", "title")
         for r in rows:
             table.add_row(
-                r["aware_at"][:16].replace("T", " "), r["status"], r["tlp"].upper(), ",".join(r["countries"]) or "—",
-                r["impact_severity"] or "—", str(r["overdue_reports"] or ""), r["title"], r["id"],
-            )  # fmt: skip
+                r["aware_at"][:16].replace("T", " "),
+                r["status"],
+                r["tlp"].upper(),
+                ",".join(r["countries"]) or "—",
+                r["impact_severity"] or "—",
+                str(r["overdue_reports"] or ""),
+                r["title"],
+                r["id"],
+            )
         console.print(table)
     console.print(f"{len(rows)} incidents visible")
 
@@ -86,11 +115,18 @@ def deadlines(
         principal = actor_for(session, as_user)
         found = service.deadlines_for(session, principal=principal, status=status)
         rows: list[dict[str, str | None]] = [
-            {"incident": i.id, "incident_title": i.title, "owner": i.owner_org_id, "report": r.id, "kind": r.kind,
-             "due_at": r.due_at.isoformat() if r.due_at else None, "status": r.status_at(now),
-             "clock": clock(r, now).text}
+            {
+                "incident": i.id,
+                "incident_title": i.title,
+                "owner": i.owner_org_id,
+                "report": r.id,
+                "kind": r.kind,
+                "due_at": r.due_at.isoformat() if r.due_at else None,
+                "status": r.status_at(now),
+                "clock": clock(r, now).text,
+            }
             for r, i in found
-        ]  # fmt: skip
+        ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -119,8 +155,9 @@ def significance_(
             actor = actor_for(session, as_user)
             incident = service.get_incident(session, principal=actor, incident_id=incident_id)
             suggestion = service.assess(session, incident, principal=actor).as_dict()
-            significance.decide(session, actor=actor, incident_id=incident_id, value=value, reason=reason,
-                                suggestion=suggestion)  # fmt: skip
+            significance.decide(
+                session, actor=actor, incident_id=incident_id, value=value, reason=reason, suggestion=suggestion
+            )
             clocks = significance.clocks_run(incident)
     except DomainError as exc:
         err.print(f"[red]error:[/red] {exc.detail}")
@@ -199,8 +236,10 @@ def _read(file: Path) -> list[Any]:
         reader = csv.DictReader(io.StringIO(text))
         unknown = sorted(set(reader.fieldnames or []) - set(CSV_COLUMNS))
         if "title" not in (reader.fieldnames or []) or unknown:
-            err.print(f"[red]error:[/red] the CSV header must name columns among: {', '.join(CSV_COLUMNS)}"
-                      + (f" (unknown: {', '.join(unknown)})" if unknown else ""))  # fmt: skip
+            err.print(
+                f"[red]error:[/red] the CSV header must name columns among: {', '.join(CSV_COLUMNS)}"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+            )
             raise typer.Exit(1)
         return list(reader)
     try:
@@ -214,15 +253,17 @@ def _read(file: Path) -> list[Any]:
     return data
 
 
-IMPORT_HELP = "\n\n".join([
-    "Import incidents from CSV or JSON, each row in its own transaction.",
-    "JSON: a list of objects shaped like the POST /api/v1/incidents body. "
-    f"CSV: the columns {', '.join(CSV_COLUMNS)}; aware_at in ISO 8601 with a time zone; lists (countries, sectors, "
-    "observables, share_communities) separated by ';'; an observable is 'type:value' or a value whose type is "
-    "recognised. Rows are numbered from 1, the CSV header not counted.",
-    "Valid rows are imported even when others are rejected. Exit status: 0 when every row was imported; "
-    "1 when any row was rejected (the others are imported) or the file holds no row.",
-])  # fmt: skip
+IMPORT_HELP = "\n\n".join(
+    [
+        "Import incidents from CSV or JSON, each row in its own transaction.",
+        "JSON: a list of objects shaped like the POST /api/v1/incidents body. "
+        f"CSV: the columns {', '.join(CSV_COLUMNS)}; aware_at in ISO 8601 with a time zone; lists (countries, sectors, "
+        "observables, share_communities) separated by ';'; an observable is 'type:value' or a value whose type is "
+        "recognised. Rows are numbered from 1, the CSV header not counted.",
+        "Valid rows are imported even when others are rejected. Exit status: 0 when every row was imported; "
+        "1 when any row was rejected (the others are imported) or the file holds no row.",
+    ]
+)
 
 
 @app.command("import", help=IMPORT_HELP)

@@ -48,6 +48,11 @@ def rotate_key() -> None:
     before = nodes.load(s.data_dir).key_id
     node = nodes.rotate(s.data_dir)
     with db() as session:
-        audit.record(session, actor=None, tag="exchange:node:rotate", object_id=None,
-                     summary={"node": node.id, "retired": before, "current": node.key_id})  # fmt: skip
+        audit.record(
+            session,
+            actor=None,
+            tag="exchange:node:rotate",
+            object_id=None,
+            summary={"node": node.id, "retired": before, "current": node.key_id},
+        )
     console.print(f"node {node.id}: new key {node.key_id} (endorsed by {before}, now retired)")

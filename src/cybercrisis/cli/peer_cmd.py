@@ -39,9 +39,19 @@ def add(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     with db() as session:
-        peer = peers.add(session, actor=None, local_node=local.id, probe=probe, token=token, username=username,
-                         direction=direction, collections=_split(collections), timeout=timeout, settings=s,
-                         fingerprint=fingerprint)  # fmt: skip
+        peer = peers.add(
+            session,
+            actor=None,
+            local_node=local.id,
+            probe=probe,
+            token=token,
+            username=username,
+            direction=direction,
+            collections=_split(collections),
+            timeout=timeout,
+            settings=s,
+            fingerprint=fingerprint,
+        )
         d = probe.discovery
         console.print(f"added peer {peer.id}: {d.title} ({d.node_id}) at {peer.url}, direction {peer.direction}")
         console.print(f"organisation: {peer.organisation_id or 'not in this directory (pull only)'}")
@@ -64,8 +74,10 @@ def list_() -> None:
         for p in rows:
             state = "" if p.enabled else "  (disabled)"
             cols = ",".join(p.collections) if p.collections else "all in common"
-            console.print(f"{p.id}  {p.url}  node {p.node_id}  {p.direction}  org {p.organisation_id or '-'}  "
-                          f"collections {cols}  keys {','.join(k['id'] for k in p.keys)}{state}")  # fmt: skip
+            console.print(
+                f"{p.id}  {p.url}  node {p.node_id}  {p.direction}  org {p.organisation_id or '-'}  "
+                f"collections {cols}  keys {','.join(k['id'] for k in p.keys)}{state}"
+            )
         if not rows:
             console.print("no peers")
 
@@ -122,8 +134,10 @@ def sync(
     failed = False
     for r in results:
         more = "  (stopped by the round budget: run again)" if r.incomplete else ""
-        console.print(f"{r.peer_id} {r.url}: pulled {r.pulled}, pushed {r.pushed}, unchanged {r.unchanged}, "
-                      f"rejected {r.rejected}{more}")  # fmt: skip
+        console.print(
+            f"{r.peer_id} {r.url}: pulled {r.pulled}, pushed {r.pushed}, unchanged {r.unchanged}, "
+            f"rejected {r.rejected}{more}"
+        )
         for reason in r.rejections:
             console.print(f"  rejected {reason}")
         for e in r.errors:
@@ -153,16 +167,21 @@ def status() -> None:
             console.print(f"  totals: pulled {p.pulled}, pushed {p.pushed}, rejected {p.rejected}")
             lag = []
             if p.direction in ("pull", "both"):
-                lag.append("pull: " + (f"caught up {age(st.caught_up_at, now)} ago" if st.caught_up_at else
-                                       "not caught up yet"))  # fmt: skip
+                lag.append(
+                    "pull: "
+                    + (f"caught up {age(st.caught_up_at, now)} ago" if st.caught_up_at else "not caught up yet")
+                )
             if p.direction in ("push", "both"):
-                lag.append("push: " + (f"{st.waiting} version(s) waiting" if st.waiting is not None else
-                                       "not synced yet"))  # fmt: skip
+                lag.append(
+                    "push: " + (f"{st.waiting} version(s) waiting" if st.waiting is not None else "not synced yet")
+                )
             console.print("  lag: " + "; ".join(lag))
             last = st.last_round
             if last:
-                console.print(f"  last round: pulled {last.get('pulled')}, pushed {last.get('pushed')}, "
-                              f"unchanged {last.get('unchanged')}, rejected {last.get('rejected')}")  # fmt: skip
+                console.print(
+                    f"  last round: pulled {last.get('pulled')}, pushed {last.get('pushed')}, "
+                    f"unchanged {last.get('unchanged')}, rejected {last.get('rejected')}"
+                )
                 for reason in last.get("rejections") or []:
                     console.print(f"    rejected {reason}")
         if not rows:

@@ -25,8 +25,9 @@ from cybercrisis.situation import aggregate, sitreps
 from cybercrisis.situation.contributions import scale_of
 from cybercrisis.situation.schemas import SitrepIn
 
-app = typer.Typer(help="EU situation reports: draft one and write it as PDF, JSON or Markdown; list them.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="EU situation reports: draft one and write it as PDF, JSON or Markdown; list them.", no_args_is_help=True
+)
 
 FORMATS = ("pdf", "json", "md")
 SUFFIXES = {".pdf": "pdf", ".json": "json", ".md": "md", ".markdown": "md"}
@@ -158,8 +159,9 @@ def markdown(view: sitreps.SitrepView, *, owner_name: str, scale: list[str]) -> 
         lines += [f"## {table.title}", ""]
         if table.rows:
             keys = [k for k, _ in table.columns]
-            lines += _md_table([label for _, label in table.columns], [[r.cells.get(k) for k in keys] for r in
-                                                                         table.rows])  # fmt: skip
+            lines += _md_table(
+                [label for _, label in table.columns], [[r.cells.get(k) for k in keys] for r in table.rows]
+            )
         else:
             lines.append("_Nothing to show._")
         lines.append("")
@@ -167,8 +169,11 @@ def markdown(view: sitreps.SitrepView, *, owner_name: str, scale: list[str]) -> 
         lines += ["## Notes", "", *_prose(text["notes"])]
     lines += [f"_{aggregate.SOURCES_NOTE}_", ""]
     if scale:
-        lines += [f"_Status scale, least to most severe: {', '.join(scale)}. It is this deployment's own; "
-                  "the EU publishes no official alert scale._", ""]  # fmt: skip
+        lines += [
+            f"_Status scale, least to most severe: {', '.join(scale)}. It is this deployment's own; "
+            "the EU publishes no official alert scale._",
+            "",
+        ]
     lines.append(marking)
     return "\n".join(lines) + "\n"
 

@@ -27,9 +27,19 @@ def collections(
             found = taxii.visible_collections(session, principal=principal)
             rows = [{**c.resource(principal), "kind": c.kind, "target": c.target, "types": c.types} for c in found]
         else:
-            rows = [{"id": c.id, "title": c.title, "description": c.description, "can_read": True,
-                     "can_write": c.writable, "kind": c.kind, "target": c.target, "types": c.types}
-                    for c in taxii.all_collections(session)]  # fmt: skip
+            rows = [
+                {
+                    "id": c.id,
+                    "title": c.title,
+                    "description": c.description,
+                    "can_read": True,
+                    "can_write": c.writable,
+                    "kind": c.kind,
+                    "target": c.target,
+                    "types": c.types,
+                }
+                for c in taxii.all_collections(session)
+            ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -58,8 +68,16 @@ def add_collection(
     kind, target = ("community", community) if community is not None else ("organisation", organisation or "")
     wanted = [t.strip() for t in (types or "").split(",") if t.strip()]
     with db() as session:
-        c = taxii.add_collection(session, actor=None, title=title, kind=kind, target=target, types=wanted,
-                                 can_write=not read_only, description=description)  # fmt: skip
+        c = taxii.add_collection(
+            session,
+            actor=None,
+            title=title,
+            kind=kind,
+            target=target,
+            types=wanted,
+            can_write=not read_only,
+            description=description,
+        )
     console.print(f"created collection {c.id}: {c.title} ({c.kind} {c.target})")
 
 

@@ -57,31 +57,66 @@ def communication_out(db: DB, c: Communication, reader: Principal, settings: Set
     shares: list[Share] = sharing.shares_of(db, c.id)
     crisis = c.crisis_id if c.crisis_id in service.readable_crises(db, reader, [c.crisis_id]) else None
     return CommunicationOut(
-        id=c.id, kind=c.kind, crisis=crisis, title=c.title, body=c.body, language=c.language,
-        translations=c.translations, approvers=[OrgRef(id=o, short_name=names.get(o, o)) for o in c.approvers],
-        embargo_until=c.embargo_until, state=c.state, version=c.current_version,
+        id=c.id,
+        kind=c.kind,
+        crisis=crisis,
+        title=c.title,
+        body=c.body,
+        language=c.language,
+        translations=c.translations,
+        approvers=[OrgRef(id=o, short_name=names.get(o, o)) for o in c.approvers],
+        embargo_until=c.embargo_until,
+        state=c.state,
+        version=c.current_version,
         versions=c.current_version,
-        approvals=[ApprovalOut(version=r.version, org=r.org_id, org_short_name=names.get(r.org_id, r.org_id),
-                               verdict=r.verdict, comment=r.comment, user=r.user_id, at=r.at) for r in rows],
+        approvals=[
+            ApprovalOut(
+                version=r.version,
+                org=r.org_id,
+                org_short_name=names.get(r.org_id, r.org_id),
+                verdict=r.verdict,
+                comment=r.comment,
+                user=r.user_id,
+                at=r.at,
+            )
+            for r in rows
+        ],
         waiting_for=[OrgRef(id=o, short_name=names.get(o, o)) for o in waiting],
-        released_at=c.released_at, publication=pub.id if pub else None,
-        public_url=public_url(settings, pub.id) if pub and not pub.exercise else None, tlp=c.tlp,
-        owner=c.owner_org_id, created_by=c.created_by_id, created=c.created_at, modified=c.modified_at,
-        exercise=c.exercise, share_with=sharing.share_list(shares),
-    )  # fmt: skip
+        released_at=c.released_at,
+        publication=pub.id if pub else None,
+        public_url=public_url(settings, pub.id) if pub and not pub.exercise else None,
+        tlp=c.tlp,
+        owner=c.owner_org_id,
+        created_by=c.created_by_id,
+        created=c.created_at,
+        modified=c.modified_at,
+        exercise=c.exercise,
+        share_with=sharing.share_list(shares),
+    )
 
 
 def summary_out(c: Communication, waiting: list[str], readable_crises: set[str]) -> CommunicationSummary:
     return CommunicationSummary(
-        id=c.id, kind=c.kind, crisis=c.crisis_id if c.crisis_id in readable_crises else None, title=c.title,
-        language=c.language, state=c.state, version=c.current_version, approvers=c.approvers, waiting_for=waiting,
-        embargo_until=c.embargo_until, released_at=c.released_at, tlp=c.tlp, owner=c.owner_org_id,
-        created=c.created_at, modified=c.modified_at, exercise=c.exercise,
-    )  # fmt: skip
+        id=c.id,
+        kind=c.kind,
+        crisis=c.crisis_id if c.crisis_id in readable_crises else None,
+        title=c.title,
+        language=c.language,
+        state=c.state,
+        version=c.current_version,
+        approvers=c.approvers,
+        waiting_for=waiting,
+        embargo_until=c.embargo_until,
+        released_at=c.released_at,
+        tlp=c.tlp,
+        owner=c.owner_org_id,
+        created=c.created_at,
+        modified=c.modified_at,
+        exercise=c.exercise,
+    )
 
 
-@router.post("/communications", status_code=201, operation_id="create_communication",
-             response_model=CommunicationOut)  # fmt: skip
+@router.post("/communications", status_code=201, operation_id="create_communication", response_model=CommunicationOut)
 def create_communication(
     body: CommunicationIn, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
@@ -111,8 +146,7 @@ def list_communications(
     if state:
         valid = [s.value for s in CommState]
         if state not in valid:
-            raise InvalidInput(f"state is one of {', '.join(valid)}",
-                               errors=[{"field": "state", "message": "invalid"}])  # fmt: skip
+            raise InvalidInput(f"state is one of {', '.join(valid)}", errors=[{"field": "state", "message": "invalid"}])
         q = q.where(Communication.state == state)
     after = decode_cursor(cursor, 2)
     if after:
@@ -131,8 +165,9 @@ def get_communication(communication_id: str, db: DB, principal: CurrentPrincipal
     return communication_out(db, service.get(db, principal, communication_id), principal, _settings(request))
 
 
-@router.patch("/communications/{communication_id}", operation_id="update_communication",
-              response_model=CommunicationOut)  # fmt: skip
+@router.patch(
+    "/communications/{communication_id}", operation_id="update_communication", response_model=CommunicationOut
+)
 def update_communication(
     communication_id: str, body: CommunicationPatch, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
@@ -146,13 +181,24 @@ def update_communication(
     return communication_out(db, c, principal, _settings(request))
 
 
-@router.get("/communications/{communication_id}/versions", operation_id="communication_versions",
-            response_model=list[CommVersionOut])  # fmt: skip
+@router.get(
+    "/communications/{communication_id}/versions",
+    operation_id="communication_versions",
+    response_model=list[CommVersionOut],
+)
 def communication_versions(communication_id: str, db: DB, principal: CurrentPrincipal) -> list[CommVersionOut]:
     """Every version of the text, oldest first."""
     c = service.get(db, principal, communication_id)
-    return [CommVersionOut(version=v.number, created_at=v.created_at, created_by=v.created_by_id, title=v.title,
-                           languages=sorted(v.translations)) for v in service.versions(db, c.id)]  # fmt: skip
+    return [
+        CommVersionOut(
+            version=v.number,
+            created_at=v.created_at,
+            created_by=v.created_by_id,
+            title=v.title,
+            languages=sorted(v.translations),
+        )
+        for v in service.versions(db, c.id)
+    ]
 
 
 @router.get("/communications/{communication_id}/diff", operation_id="communication_diff", response_model=DiffOut)
@@ -165,12 +211,14 @@ def communication_diff(
 ) -> DiffOut:
     """What changed between two versions: title, body and each translation, with a unified diff per field."""
     c = service.get(db, principal, communication_id)
-    return DiffOut(from_version=from_version, to_version=to_version,
-                   changes=service.diff(db, c.id, from_version, to_version))  # fmt: skip
+    return DiffOut(
+        from_version=from_version, to_version=to_version, changes=service.diff(db, c.id, from_version, to_version)
+    )
 
 
-@router.post("/communications/{communication_id}/approve", operation_id="approve_communication",
-             response_model=CommunicationOut)  # fmt: skip
+@router.post(
+    "/communications/{communication_id}/approve", operation_id="approve_communication", response_model=CommunicationOut
+)
 def approve_communication(
     communication_id: str, body: VerdictIn, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
@@ -179,24 +227,40 @@ def approve_communication(
     Needs `comms:communication:approve`. A second verdict of your organisation on the same version replaces the
     first. When every approver organisation approved the current version, the state becomes `approved`.
     """
-    c = service.give_verdict(db, actor=principal, communication_id=communication_id, version=body.version,
-                             verdict=Verdict.APPROVE, comment=body.comment)  # fmt: skip
+    c = service.give_verdict(
+        db,
+        actor=principal,
+        communication_id=communication_id,
+        version=body.version,
+        verdict=Verdict.APPROVE,
+        comment=body.comment,
+    )
     return communication_out(db, c, principal, _settings(request))
 
 
-@router.post("/communications/{communication_id}/request-changes", operation_id="request_communication_changes",
-             response_model=CommunicationOut)  # fmt: skip
+@router.post(
+    "/communications/{communication_id}/request-changes",
+    operation_id="request_communication_changes",
+    response_model=CommunicationOut,
+)
 def request_changes(
     communication_id: str, body: ChangesIn, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
     """Ask for changes to the current version, with a comment; the owner organisation is notified."""
-    c = service.give_verdict(db, actor=principal, communication_id=communication_id, version=body.version,
-                             verdict=Verdict.CHANGES, comment=body.comment)  # fmt: skip
+    c = service.give_verdict(
+        db,
+        actor=principal,
+        communication_id=communication_id,
+        version=body.version,
+        verdict=Verdict.CHANGES,
+        comment=body.comment,
+    )
     return communication_out(db, c, principal, _settings(request))
 
 
-@router.post("/communications/{communication_id}/release", operation_id="release_communication",
-             response_model=CommunicationOut)  # fmt: skip
+@router.post(
+    "/communications/{communication_id}/release", operation_id="release_communication", response_model=CommunicationOut
+)
 def release_communication(
     communication_id: str, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
@@ -210,8 +274,11 @@ def release_communication(
     return communication_out(db, service.get(db, principal, communication_id), principal, _settings(request))
 
 
-@router.post("/communications/{communication_id}/withdraw", operation_id="withdraw_communication",
-             response_model=CommunicationOut)  # fmt: skip
+@router.post(
+    "/communications/{communication_id}/withdraw",
+    operation_id="withdraw_communication",
+    response_model=CommunicationOut,
+)
 def withdraw_communication(
     communication_id: str, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
@@ -220,8 +287,11 @@ def withdraw_communication(
     return communication_out(db, c, principal, _settings(request))
 
 
-@router.get("/communications/{communication_id}/timeline", operation_id="communication_timeline",
-            response_model=list[TimelineEntry])  # fmt: skip
+@router.get(
+    "/communications/{communication_id}/timeline",
+    operation_id="communication_timeline",
+    response_model=list[TimelineEntry],
+)
 def communication_timeline(communication_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     """What happened to it, oldest first: creation, edits, verdicts, release and its publication."""
     c = service.get(db, principal, communication_id)

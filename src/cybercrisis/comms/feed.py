@@ -84,8 +84,9 @@ def build_feed(publications: Sequence[Publication], *, settings: Settings, now: 
     _add(channel, "title", FEED_TITLE)
     _add(channel, "link", f"{base}/public")
     _add(channel, "description", FEED_DESCRIPTION)
-    ET.SubElement(channel, f"{{{ATOM_NS}}}link",
-                  {"href": f"{base}/public/feed.xml", "rel": "self", "type": RSS_MEDIA_TYPE})  # fmt: skip
+    ET.SubElement(
+        channel, f"{{{ATOM_NS}}}link", {"href": f"{base}/public/feed.xml", "rel": "self", "type": RSS_MEDIA_TYPE}
+    )
     _add(channel, "lastBuildDate", rfc822(publications[0].released_at if publications else now))
     _add(channel, "generator", "cybercrisis")
     for pub in publications:

@@ -32,8 +32,9 @@ class Verdict(StrEnum):
 class Communication(Shareable, Base):
     __tablename__ = "communications"
 
-    crisis_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("crises.id", ondelete="SET NULL"),
-                                                  nullable=True, index=True)  # fmt: skip
+    crisis_id: Mapped[str | None] = mapped_column(
+        StixId, ForeignKey("crises.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     kind: Mapped[str] = mapped_column(String(16), nullable=False, default=CommKind.STATEMENT.value)
     language: Mapped[str] = mapped_column(String(8), nullable=False, default="en")
     title: Mapped[str] = mapped_column(String(300), nullable=False)

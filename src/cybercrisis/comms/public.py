@@ -45,8 +45,12 @@ def _one(db: DB, publication_id: str) -> Publication:
     return pub
 
 
-@router.get("/public/feed.xml", operation_id="public_feed", response_class=Response,
-            responses={200: {"content": {feed.RSS_MEDIA_TYPE: {}}, "description": "RSS 2.0"}})  # fmt: skip
+@router.get(
+    "/public/feed.xml",
+    operation_id="public_feed",
+    response_class=Response,
+    responses={200: {"content": {feed.RSS_MEDIA_TYPE: {}}, "description": "RSS 2.0"}},
+)
 def public_feed(db: DB, request: Request) -> Response:
     """RSS 2.0 feed of the released statements, newest first; each item's guid is the publication id. No login."""
     query = feed.public_query().order_by(Publication.released_at.desc(), Publication.id.desc())

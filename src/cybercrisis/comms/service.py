@@ -138,8 +138,11 @@ def _marking(value: str) -> TLP:
     if marking == TLP.RED:
         raise _bad("tlp", "a statement draft must reach its approvers: use AMBER+STRICT or wider")
     if marking == TLP.CLEAR:
-        raise _bad("tlp", "a draft is not public: mark it GREEN, AMBER or AMBER+STRICT; once released it is "
-                   "published as a separate TLP:CLEAR copy")  # fmt: skip
+        raise _bad(
+            "tlp",
+            "a draft is not public: mark it GREEN, AMBER or AMBER+STRICT; once released it is "
+            "published as a separate TLP:CLEAR copy",
+        )
     return marking
 
 
@@ -184,8 +187,10 @@ def _check_open(c: Communication) -> None:
 
 def _check_version(c: Communication, version: int) -> None:
     if version != c.current_version:
-        raise Conflict(f"the text changed since you read it (version {version}, now {c.current_version}): "
-                       "reload it and apply your change again")  # fmt: skip
+        raise Conflict(
+            f"the text changed since you read it (version {version}, now {c.current_version}): "
+            "reload it and apply your change again"
+        )
 
 
 def _iso(value: datetime | None) -> str:
@@ -282,8 +287,11 @@ def diff(session: Session, communication_id: str, a: int, b: int) -> list[FieldC
         old, new = before.get(key), after.get(key)
         if old == new:
             continue
-        lines = list(difflib.unified_diff((old or "").splitlines(), (new or "").splitlines(), f"version {a}",
-                                          f"version {b}", lineterm=""))  # fmt: skip
+        lines = list(
+            difflib.unified_diff(
+                (old or "").splitlines(), (new or "").splitlines(), f"version {a}", f"version {b}", lineterm=""
+            )
+        )
         changes.append(FieldChange(field=key, before=old, after=new, diff=lines))
     return changes
 
@@ -296,20 +304,30 @@ def _notice_prefix(c: Communication) -> str:
 
 
 def _payload(c: Communication, **extra: Any) -> dict[str, Any]:
-    return {"communication": c.id, "kind": c.kind, "version": c.current_version, "state": c.state,
-            "exercise": c.exercise, **extra}  # fmt: skip
+    return {
+        "communication": c.id,
+        "kind": c.kind,
+        "version": c.current_version,
+        "state": c.state,
+        "exercise": c.exercise,
+        **extra,
+    }
 
 
 def _request_approval(session: Session, c: Communication) -> None:
     """To the approver organisations, which are on the draft's share list: they may read its title."""
     owner = org_names(session, [c.owner_org_id]).get(c.owner_org_id, "An organisation")
     notify_readers(
-        session, obj=c, event=APPROVAL_REQUESTED, org_ids=c.approvers,
+        session,
+        obj=c,
+        event=APPROVAL_REQUESTED,
+        org_ids=c.approvers,
         subject=f"{_notice_prefix(c)}For approval: {c.title}",
         body=f"{owner} asks your organisation to approve version {c.current_version} of the {KIND_LABELS[c.kind]} "
         f"{c.id} ({c.title}). Approve it, or ask for changes with a comment, in cybercrisis.",
-        payload=_payload(c), dedupe=f"{APPROVAL_REQUESTED}:{c.id}:{c.current_version}",
-    )  # fmt: skip
+        payload=_payload(c),
+        dedupe=f"{APPROVAL_REQUESTED}:{c.id}:{c.current_version}",
+    )
 
 
 def _tell_owner(session: Session, c: Communication, *, event: str, by_org: str | None, comment: str = "") -> None:
@@ -327,18 +345,32 @@ def _tell_owner(session: Session, c: Communication, *, event: str, by_org: str |
             text += f" It can be released {when}; approved statements are released automatically when due."
         dedupe = f"{event}:{c.id}:{c.current_version}"
     notify_readers(
-        session, obj=c, event=event, org_ids=[c.owner_org_id], subject=subject, body=text,
-        payload=_payload(c, organisation=by_org), dedupe=dedupe,
-    )  # fmt: skip
+        session,
+        obj=c,
+        event=event,
+        org_ids=[c.owner_org_id],
+        subject=subject,
+        body=text,
+        payload=_payload(c, organisation=by_org),
+        dedupe=dedupe,
+    )
 
 
 # --- create and edit ----------------------------------------------------------------------------------------
 
 
 def _snapshot(session: Session, c: Communication, actor: Principal, now: datetime) -> None:
-    session.add(CommunicationVersion(communication_id=c.id, number=c.current_version, title=c.title, body=c.body,
-                                     translations=c.translations, created_at=now,
-                                     created_by_id=actor.user_id))  # fmt: skip
+    session.add(
+        CommunicationVersion(
+            communication_id=c.id,
+            number=c.current_version,
+            title=c.title,
+            body=c.body,
+            translations=c.translations,
+            created_at=now,
+            created_by_id=actor.user_id,
+        )
+    )
 
 
 def create(session: Session, *, actor: Principal, data: CommunicationIn) -> Communication:
@@ -355,24 +387,50 @@ def create(session: Session, *, actor: Principal, data: CommunicationIn) -> Comm
     embargo = _embargo(data.embargo_until)
     marking = _marking(data.tlp)
     crisis = _crisis(session, actor, data.crisis)
-    entries = sharing.resolve(session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id,
-                              author_id=actor.user_id)  # fmt: skip
+    entries = sharing.resolve(
+        session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id, author_id=actor.user_id
+    )
     now = utcnow()
     c = Communication(
-        id=new_id("communication"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
-        exercise=data.exercise or bool(crisis and crisis.exercise), crisis_id=crisis.id if crisis else None,
-        kind=kind, language=language, title=title, body=body, translations=translations, approvers=approvers,
-        embargo_until=embargo, state=CommState.DRAFT.value, current_version=1, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("communication"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        exercise=data.exercise or bool(crisis and crisis.exercise),
+        crisis_id=crisis.id if crisis else None,
+        kind=kind,
+        language=language,
+        title=title,
+        body=body,
+        translations=translations,
+        approvers=approvers,
+        embargo_until=embargo,
+        state=CommState.DRAFT.value,
+        current_version=1,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(c)
     session.flush()
     sharing.write(session, object_id=c.id, entries=entries, added_by=actor.org_id)
     _share_approvers(session, c, approvers, actor.org_id)
     _snapshot(session, c, actor, now)
     session.flush()
-    audit.record(session, actor=actor, tag=CREATE, object_id=c.id,
-                 summary={"kind": kind, "state": c.state, "tlp": marking.value, "version": 1, "approvers": approvers,
-                          "crisis": c.crisis_id, "exercise": c.exercise})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=CREATE,
+        object_id=c.id,
+        summary={
+            "kind": kind,
+            "state": c.state,
+            "tlp": marking.value,
+            "version": 1,
+            "approvers": approvers,
+            "crisis": c.crisis_id,
+            "exercise": c.exercise,
+        },
+    )
     _request_approval(session, c)
     return c
 
@@ -408,11 +466,15 @@ def update(session: Session, *, actor: Principal, communication_id: str, patch: 
 
     changed = sorted(
         name
-        for name, old, new in (("title", c.title, title), ("body", c.body, body),
-                               ("translations", c.translations, translations),
-                               ("embargo_until", c.embargo_until, embargo), ("approvers", c.approvers, approvers))
+        for name, old, new in (
+            ("title", c.title, title),
+            ("body", c.body, body),
+            ("translations", c.translations, translations),
+            ("embargo_until", c.embargo_until, embargo),
+            ("approvers", c.approvers, approvers),
+        )
         if old != new
-    )  # fmt: skip
+    )
     if not changed:
         return c  # nothing changed: no new version
     now = utcnow()
@@ -430,8 +492,13 @@ def update(session: Session, *, actor: Principal, communication_id: str, patch: 
         _settle(c, approvals(session, c.id))
     c.modified_at = now
     session.flush()
-    audit.record(session, actor=actor, tag=EDIT, object_id=c.id,
-                 summary={"fields": changed, "version": c.current_version, "state": c.state})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=EDIT,
+        object_id=c.id,
+        summary={"fields": changed, "version": c.current_version, "state": c.state},
+    )
     if c.state == CommState.DRAFT:
         _request_approval(session, c)  # new approvers, or everyone for a new version (the outbox dedupes)
     elif not was_approved:
@@ -481,8 +548,15 @@ def give_verdict(
         raise _bad("comment", "say what should change")
     now = utcnow()
     # The verdict row first, then the communication row: whichever of two approvals commits second counts both.
-    row = {"communication_id": c.id, "org_id": actor.org_id, "version": version, "verdict": verdict.value,
-           "comment": comment, "user_id": actor.user_id, "at": now}  # fmt: skip
+    row = {
+        "communication_id": c.id,
+        "org_id": actor.org_id,
+        "version": version,
+        "verdict": verdict.value,
+        "comment": comment,
+        "user_id": actor.user_id,
+        "at": now,
+    }
     _upsert_verdict(session, row)
     _lock(session, c)
     _check_open(c)
@@ -494,8 +568,13 @@ def give_verdict(
         c.modified_at = now
     session.flush()
     tag = APPROVE if verdict == Verdict.APPROVE else REQUEST_CHANGES
-    audit.record(session, actor=actor, tag=tag, object_id=c.id,
-                 summary={"org": actor.org_id, "version": version, "state": c.state})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=tag,
+        object_id=c.id,
+        summary={"org": actor.org_id, "version": version, "state": c.state},
+    )
     if verdict == Verdict.CHANGES:
         _tell_owner(session, c, event=CHANGES_REQUESTED, by_org=actor.org_id, comment=comment)
     elif became_approved:
@@ -533,8 +612,9 @@ def _check_owner_consents(session: Session, c: Communication) -> None:
     agreed = session.get(CommunicationApproval, (c.id, c.owner_org_id, c.current_version))
     if agreed is None or agreed.verdict != Verdict.APPROVE:
         owner = org_names(session, [c.owner_org_id]).get(c.owner_org_id, c.owner_org_id)
-        raise Conflict(f"version {c.current_version} was edited by another organisation: {owner} approves it or "
-                       "releases it itself")  # fmt: skip
+        raise Conflict(
+            f"version {c.current_version} was edited by another organisation: {owner} approves it or releases it itself"
+        )
 
 
 def publish(session: Session, *, actor: Principal, c: Communication, now: datetime) -> Publication:
@@ -549,11 +629,15 @@ def publish(session: Session, *, actor: Principal, c: Communication, now: dateti
     version = c.current_version
     claimed = session.execute(
         update_rows(Communication)
-        .where(Communication.id == c.id, Communication.state == CommState.APPROVED.value,
-               Communication.current_version == version, Communication.kind == CommKind.STATEMENT.value)
+        .where(
+            Communication.id == c.id,
+            Communication.state == CommState.APPROVED.value,
+            Communication.current_version == version,
+            Communication.kind == CommKind.STATEMENT.value,
+        )
         .values(state=CommState.RELEASED.value, released_at=now, modified_at=now, version=Communication.version + 1)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     session.refresh(c)
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         _check_releasable(session, c, now)  # says why: released, withdrawn, edited meanwhile ...
@@ -562,29 +646,58 @@ def publish(session: Session, *, actor: Principal, c: Communication, now: dateti
     if text is None:  # pragma: no cover - every version is stored when it is made
         raise Conflict(f"version {version} of {c.id} is missing")
     pub = Publication(
-        id=new_id("publication"), owner_org_id=c.owner_org_id, created_by_id=actor.user_id, tlp=TLP.CLEAR.value,
-        exercise=c.exercise, communication_id=c.id, communication_version=version, crisis_id=c.crisis_id,
-        language=c.language, title=text.title, body=text.body, translations=dict(text.translations),
-        released_at=now, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("publication"),
+        owner_org_id=c.owner_org_id,
+        created_by_id=actor.user_id,
+        tlp=TLP.CLEAR.value,
+        exercise=c.exercise,
+        communication_id=c.id,
+        communication_version=version,
+        crisis_id=c.crisis_id,
+        language=c.language,
+        title=text.title,
+        body=text.body,
+        translations=dict(text.translations),
+        released_at=now,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(pub)
     try:
         session.flush()
     except IntegrityError:
         # The unique publication per communication: another process published it (the transaction is lost).
         raise Conflict("already released") from None
-    audit.record(session, actor=actor, tag=RELEASE, object_id=c.id,
-                 summary={"version": version, "publication": pub.id, "state": c.state})  # fmt: skip
-    audit.record(session, actor=actor, tag=PUBLICATION_CREATE, object_id=pub.id,
-                 summary={"communication": c.id, "version": version, "tlp": pub.tlp,
-                          "languages": [pub.language, *sorted(pub.translations)]})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=RELEASE,
+        object_id=c.id,
+        summary={"version": version, "publication": pub.id, "state": c.state},
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag=PUBLICATION_CREATE,
+        object_id=pub.id,
+        summary={
+            "communication": c.id,
+            "version": version,
+            "tlp": pub.tlp,
+            "languages": [pub.language, *sorted(pub.translations)],
+        },
+    )
     notify_readers(
-        session, obj=c, event=RELEASED, org_ids=[*c.approvers, c.owner_org_id],
+        session,
+        obj=c,
+        event=RELEASED,
+        org_ids=[*c.approvers, c.owner_org_id],
         subject=("[EXERCISE] " if c.exercise else "") + f"Released: {pub.title}",
         body=f"The statement {c.id} was released at {now.isoformat(timespec='seconds')} as publication {pub.id} "
         f"(TLP:CLEAR): {pub.title}",
-        payload=_payload(c, publication=pub.id), dedupe=f"{RELEASED}:{c.id}",
-    )  # fmt: skip
+        payload=_payload(c, publication=pub.id),
+        dedupe=f"{RELEASED}:{c.id}",
+    )
     return pub
 
 
@@ -601,19 +714,31 @@ def withdraw(session: Session, *, actor: Principal, communication_id: str) -> Co
     authority.authorize(actor, "communication.withdraw", relations(actor, c))
     _lock(session, c)
     if c.state == CommState.RELEASED:
-        raise Conflict(f"already released on {_iso(c.released_at)}: a publication stays public; "
-                       "release a corrected statement instead")  # fmt: skip
+        raise Conflict(
+            f"already released on {_iso(c.released_at)}: a publication stays public; "
+            "release a corrected statement instead"
+        )
     if c.state == CommState.WITHDRAWN:
         raise Conflict("already withdrawn")
     before = c.state
     c.state = CommState.WITHDRAWN.value
     c.modified_at = utcnow()
     session.flush()
-    audit.record(session, actor=actor, tag=WITHDRAW, object_id=c.id,
-                 summary={"state": [before, c.state], "version": c.current_version})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=WITHDRAW,
+        object_id=c.id,
+        summary={"state": [before, c.state], "version": c.current_version},
+    )
     notify_readers(
-        session, obj=c, event=WITHDRAWN, org_ids=c.approvers, subject=f"{_notice_prefix(c)}Withdrawn: {c.title}",
+        session,
+        obj=c,
+        event=WITHDRAWN,
+        org_ids=c.approvers,
+        subject=f"{_notice_prefix(c)}Withdrawn: {c.title}",
         body=f"The {KIND_LABELS[c.kind]} {c.id} ({c.title}) was withdrawn by its owner: no approval is needed.",
-        payload=_payload(c), dedupe=f"{WITHDRAWN}:{c.id}",
-    )  # fmt: skip
+        payload=_payload(c),
+        dedupe=f"{WITHDRAWN}:{c.id}",
+    )
     return c

@@ -62,11 +62,21 @@ def escalation_model(db: DB, principal: CurrentPrincipal, request: Request) -> E
     model = model_for(_settings(request))
     names = room.Names(db)
     names.load([o for s in model.stages for o in (*s.approvers, *s.exit_approvers)])
-    return EscalationModelOut(note=model.note, stages=[
-        StageOut(key=s.key, label=s.label, level=s.level, community=s.community,
-                 approvers=[names.ref(o) for o in s.approvers], exit_approvers=[names.ref(o) for o in s.exit_approvers],
-                 notify=list(s.notify))
-        for s in model.stages])  # fmt: skip
+    return EscalationModelOut(
+        note=model.note,
+        stages=[
+            StageOut(
+                key=s.key,
+                label=s.label,
+                level=s.level,
+                community=s.community,
+                approvers=[names.ref(o) for o in s.approvers],
+                exit_approvers=[names.ref(o) for o in s.exit_approvers],
+                notify=list(s.notify),
+            )
+            for s in model.stages
+        ],
+    )
 
 
 @router.post("/crises", status_code=201, operation_id="open_crisis", response_model=CrisisOut)
@@ -98,10 +108,15 @@ def list_crises(
     nxt = encode_cursor([page[-1].modified_at.isoformat(), page[-1].id]) if len(rows) > limit else None
     counts: dict[str, int] = {}
     if page:
-        counts = {r[0]: r[1] for r in db.execute(
-            select(CrisisIncident.crisis_id, func.count()).join(Incident, Incident.id == CrisisIncident.incident_id)
-            .where(CrisisIncident.crisis_id.in_([c.id for c in page]), read_filter(principal, Incident))
-            .group_by(CrisisIncident.crisis_id))}  # fmt: skip
+        counts = {
+            r[0]: r[1]
+            for r in db.execute(
+                select(CrisisIncident.crisis_id, func.count())
+                .join(Incident, Incident.id == CrisisIncident.incident_id)
+                .where(CrisisIncident.crisis_id.in_([c.id for c in page]), read_filter(principal, Incident))
+                .group_by(CrisisIncident.crisis_id)
+            )
+        }
     model = model_for(_settings(request))
     names = room.Names(db)
     names.load([c.owner_org_id for c in page])
@@ -140,15 +155,15 @@ def get_crisis(crisis_id: str, db: DB, principal: CurrentPrincipal, request: Req
 
 
 @router.patch("/crises/{crisis_id}", operation_id="update_crisis", response_model=CrisisOut)
-def update_crisis(crisis_id: str, body: CrisisPatch, db: DB, principal: CurrentPrincipal,
-                  request: Request) -> CrisisOut:  # fmt: skip
+def update_crisis(
+    crisis_id: str, body: CrisisPatch, db: DB, principal: CurrentPrincipal, request: Request
+) -> CrisisOut:
     service.update(db, actor=principal, crisis_id=crisis_id, patch=body)
     return room.room(db, principal, crisis_id, _settings(request))
 
 
 @router.put("/crises/{crisis_id}/sharing", operation_id="share_crisis", response_model=CrisisOut)
-def share_crisis(crisis_id: str, body: SharingIn, db: DB, principal: CurrentPrincipal,
-                 request: Request) -> CrisisOut:  # fmt: skip
+def share_crisis(crisis_id: str, body: SharingIn, db: DB, principal: CurrentPrincipal, request: Request) -> CrisisOut:
     """Change the marking and audience (originator only); its escalations, decisions and actions follow."""
     service.set_sharing(db, actor=principal, crisis_id=crisis_id, tlp=body.tlp, share_with=body.share_with)
     return room.room(db, principal, crisis_id, _settings(request))
@@ -182,28 +197,37 @@ def reopen_crisis(crisis_id: str, body: CloseIn, db: DB, principal: CurrentPrinc
     return room.room(db, principal, crisis_id, _settings(request))
 
 
-@router.post("/crises/{crisis_id}/phase", status_code=201, operation_id="change_crisis_phase",
-             response_model=DecisionOut)  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/phase", status_code=201, operation_id="change_crisis_phase", response_model=DecisionOut
+)
 def change_phase(crisis_id: str, body: PhaseIn, db: DB, principal: CurrentPrincipal, request: Request) -> DecisionOut:
     """Move the crisis to another phase (preparedness, detection, response, recovery): a recorded decision."""
-    d = service.change_phase(db, actor=principal, crisis_id=crisis_id, phase=body.phase, rationale=body.rationale,
-                             settings=_settings(request))  # fmt: skip
+    d = service.change_phase(
+        db,
+        actor=principal,
+        crisis_id=crisis_id,
+        phase=body.phase,
+        rationale=body.rationale,
+        settings=_settings(request),
+    )
     names = room.Names(db)
     names.load(d.decided_by)
     return room.decision_out(d, names)
 
 
 @router.post("/crises/{crisis_id}/commission-role", operation_id="set_commission_role", response_model=DecisionOut)
-def set_commission_role(crisis_id: str, body: CommissionRoleIn, db: DB, principal: CurrentPrincipal,
-                        request: Request) -> DecisionOut:  # fmt: skip
+def set_commission_role(
+    crisis_id: str, body: CommissionRoleIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> DecisionOut:
     """Record whether the Commission takes part in EU-CyCLONe as a member or an observer in this crisis (NIS2
     Art. 16(2)): a member where a potential or ongoing large-scale incident has or is likely to have a significant
     impact on services within NIS2's scope, otherwise an observer. A deciding member of EU-CyCLONe or the crisis
     owner records it; the answer is the decision entry it leaves in the log. While observer, the Commission does
     not decide at the operational level."""
     settings = _settings(request)
-    service.set_commission_role(db, actor=principal, crisis_id=crisis_id, role=body.role, rationale=body.rationale,
-                                settings=settings)  # fmt: skip
+    service.set_commission_role(
+        db, actor=principal, crisis_id=crisis_id, role=body.role, rationale=body.rationale, settings=settings
+    )
     latest = select(Decision).where(Decision.crisis_id == crisis_id)
     d = db.scalars(latest.order_by(Decision.decided_at.desc(), Decision.id.desc())).first()
     assert d is not None
@@ -220,41 +244,71 @@ def _escalation(db: DB, principal: CurrentPrincipal, request: Request, escalatio
     return room.escalation_outs(db, [esc], model_for(_settings(request)), room.Names(db))[0]
 
 
-@router.post("/crises/{crisis_id}/escalations", status_code=201, operation_id="propose_escalation",
-             response_model=EscalationOut)  # fmt: skip
-def propose_escalation(crisis_id: str, body: EscalationIn, db: DB, principal: CurrentPrincipal,
-                       request: Request) -> EscalationOut:  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/escalations", status_code=201, operation_id="propose_escalation", response_model=EscalationOut
+)
+def propose_escalation(
+    crisis_id: str, body: EscalationIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> EscalationOut:
     """Propose moving the crisis to another stage, level or mechanism of the deployment's escalation model.
 
     The answer is `pending` while organisations the model names (e.g. the Council Presidency for IPCR) have not
     agreed, or `done` when nobody else had to agree."""
-    esc = service.propose_escalation(db, actor=principal, crisis_id=crisis_id, to=body.to, rationale=body.rationale,
-                                     settings=_settings(request),
-                                     share_with_approvers=body.share_with_approvers)  # fmt: skip
+    esc = service.propose_escalation(
+        db,
+        actor=principal,
+        crisis_id=crisis_id,
+        to=body.to,
+        rationale=body.rationale,
+        settings=_settings(request),
+        share_with_approvers=body.share_with_approvers,
+    )
     return _escalation(db, principal, request, esc.id)
 
 
 @router.get("/crises/{crisis_id}/escalations", operation_id="list_escalations", response_model=list[EscalationOut])
 def list_escalations(crisis_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> list[EscalationOut]:
     crisis = service.get(db, principal, crisis_id)
-    return room.escalation_outs(db, room.escalations_of(db, principal, [crisis.id]), model_for(_settings(request)),
-                                room.Names(db))  # fmt: skip
+    return room.escalation_outs(
+        db, room.escalations_of(db, principal, [crisis.id]), model_for(_settings(request)), room.Names(db)
+    )
 
 
-@router.post("/crises/{crisis_id}/escalations/{escalation_id}/approve", operation_id="approve_escalation",
-             response_model=EscalationOut)  # fmt: skip
-def approve_escalation(crisis_id: str, escalation_id: str, db: DB, principal: CurrentPrincipal, request: Request,
-                       body: VerdictIn | None = None) -> EscalationOut:  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/escalations/{escalation_id}/approve",
+    operation_id="approve_escalation",
+    response_model=EscalationOut,
+)
+def approve_escalation(
+    crisis_id: str,
+    escalation_id: str,
+    db: DB,
+    principal: CurrentPrincipal,
+    request: Request,
+    body: VerdictIn | None = None,
+) -> EscalationOut:
     """Your organisation agrees to the step. When the last required organisation agrees, it is done."""
-    service.answer_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, agree=True,
-                              comment=body.comment if body else "", settings=_settings(request))  # fmt: skip
+    service.answer_escalation(
+        db,
+        actor=principal,
+        crisis_id=crisis_id,
+        escalation_id=escalation_id,
+        agree=True,
+        comment=body.comment if body else "",
+        settings=_settings(request),
+    )
     return _escalation(db, principal, request, escalation_id)
 
 
-@router.post("/crises/{crisis_id}/escalations/{escalation_id}/consultations", status_code=201,
-             operation_id="record_consultation", response_model=EscalationOut)  # fmt: skip
-def record_consultation(crisis_id: str, escalation_id: str, body: ConsultationIn, db: DB,
-                        principal: CurrentPrincipal, request: Request) -> EscalationOut:  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/escalations/{escalation_id}/consultations",
+    status_code=201,
+    operation_id="record_consultation",
+    response_model=EscalationOut,
+)
+def record_consultation(
+    crisis_id: str, escalation_id: str, body: ConsultationIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> EscalationOut:
     """Record a consultation held before agreeing to a pending step (who was consulted, when, and their view).
 
     IPCR (Council Implementing Decision (EU) 2018/1993, IPCR arrangements): information-sharing mode is activated by
@@ -266,20 +320,35 @@ def record_consultation(crisis_id: str, escalation_id: str, body: ConsultationIn
     return _escalation(db, principal, request, escalation_id)
 
 
-@router.post("/crises/{crisis_id}/escalations/{escalation_id}/reject", operation_id="reject_escalation",
-             response_model=EscalationOut)  # fmt: skip
-def reject_escalation(crisis_id: str, escalation_id: str, body: VerdictIn, db: DB, principal: CurrentPrincipal,
-                      request: Request) -> EscalationOut:  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/escalations/{escalation_id}/reject",
+    operation_id="reject_escalation",
+    response_model=EscalationOut,
+)
+def reject_escalation(
+    crisis_id: str, escalation_id: str, body: VerdictIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> EscalationOut:
     """Your organisation does not agree (say why): the step is not taken, and that is a recorded decision."""
-    service.answer_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, agree=False,
-                              comment=body.comment, settings=_settings(request))  # fmt: skip
+    service.answer_escalation(
+        db,
+        actor=principal,
+        crisis_id=crisis_id,
+        escalation_id=escalation_id,
+        agree=False,
+        comment=body.comment,
+        settings=_settings(request),
+    )
     return _escalation(db, principal, request, escalation_id)
 
 
-@router.post("/crises/{crisis_id}/escalations/{escalation_id}/withdraw", operation_id="withdraw_escalation",
-             response_model=EscalationOut)  # fmt: skip
-def withdraw_escalation(crisis_id: str, escalation_id: str, db: DB, principal: CurrentPrincipal,
-                        request: Request) -> EscalationOut:  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/escalations/{escalation_id}/withdraw",
+    operation_id="withdraw_escalation",
+    response_model=EscalationOut,
+)
+def withdraw_escalation(
+    crisis_id: str, escalation_id: str, db: DB, principal: CurrentPrincipal, request: Request
+) -> EscalationOut:
     service.withdraw_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id)
     return _escalation(db, principal, request, escalation_id)
 
@@ -287,10 +356,12 @@ def withdraw_escalation(crisis_id: str, escalation_id: str, db: DB, principal: C
 # --- decisions and actions -----------------------------------------------------------------------------------
 
 
-@router.post("/crises/{crisis_id}/decisions", status_code=201, operation_id="record_decision",
-             response_model=DecisionOut)  # fmt: skip
-def record_decision(crisis_id: str, body: DecisionIn, db: DB, principal: CurrentPrincipal,
-                    request: Request) -> DecisionOut:  # fmt: skip
+@router.post(
+    "/crises/{crisis_id}/decisions", status_code=201, operation_id="record_decision", response_model=DecisionOut
+)
+def record_decision(
+    crisis_id: str, body: DecisionIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> DecisionOut:
     """Record a decision at a level: what was decided, the options considered and why. Political measures such
     as cyber diplomacy toolbox options are recorded here (kind political-measure), never automated."""
     d = service.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
@@ -300,8 +371,7 @@ def record_decision(crisis_id: str, body: DecisionIn, db: DB, principal: Current
 
 
 @router.get("/crises/{crisis_id}/decisions", operation_id="list_decisions", response_model=list[DecisionOut])
-def list_decisions(crisis_id: str, db: DB, principal: CurrentPrincipal,
-                   level: str | None = None) -> list[DecisionOut]:  # fmt: skip
+def list_decisions(crisis_id: str, db: DB, principal: CurrentPrincipal, level: str | None = None) -> list[DecisionOut]:
     crisis = service.get(db, principal, crisis_id)
     q = select(Decision).where(Decision.crisis_id == crisis.id, read_filter(principal, Decision))
     if level:
@@ -325,8 +395,13 @@ def create_action(crisis_id: str, body: ActionIn, request: Request, db: DB, prin
 @router.get("/crises/{crisis_id}/actions", operation_id="list_actions", response_model=list[ActionOut])
 def list_actions(crisis_id: str, db: DB, principal: CurrentPrincipal) -> list[ActionOut]:
     crisis = service.get(db, principal, crisis_id)
-    rows = list(db.scalars(select(Action).where(Action.crisis_id == crisis.id, read_filter(principal, Action))
-                           .order_by(Action.due_at.is_(None), Action.due_at, Action.id)))  # fmt: skip
+    rows = list(
+        db.scalars(
+            select(Action)
+            .where(Action.crisis_id == crisis.id, read_filter(principal, Action))
+            .order_by(Action.due_at.is_(None), Action.due_at, Action.id)
+        )
+    )
     names = room.Names(db)
     names.load([a.assignee_org_id for a in rows])
     now = utcnow()

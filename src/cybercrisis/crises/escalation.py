@@ -38,8 +38,12 @@ class StageIn(BaseModel):
     activated_by_any: list[str] = Field(default_factory=list)
     consult: list[str] = Field(default_factory=list)
     basis: str = Field(default="", max_length=500, description="where the stage's rule comes from, or the deployment")
-    composition: str = Field(default="", max_length=120, description="short citation of who the community's members "
-                             "are, shown when someone is refused a decision, e.g. 'NIS2 Art. 16(2)'")  # fmt: skip
+    composition: str = Field(
+        default="",
+        max_length=120,
+        description="short citation of who the community's members "
+        "are, shown when someone is refused a decision, e.g. 'NIS2 Art. 16(2)'",
+    )
 
 
 class CommissionIn(BaseModel):
@@ -169,22 +173,33 @@ def parse(text: str, *, source: str = "escalation model") -> EscalationModel:
     except ValueError as exc:
         raise ValueError(f"{source} is not valid JSON: {exc}") from None
     stages = tuple(
-        Stage(key=s.key, label=s.label, level=s.level.value, community=s.community,
-              approvers=tuple(_org(o) for o in s.approvers),
-              exit_approvers=tuple(_org(o) for o in (s.approvers if s.exit_approvers is None else s.exit_approvers)),
-              notify=tuple(s.notify), rank=n, activated_by_any=tuple(_org(o) for o in s.activated_by_any),
-              consult=tuple(_party(p) for p in s.consult), basis=s.basis,
-              composition=s.composition)
+        Stage(
+            key=s.key,
+            label=s.label,
+            level=s.level.value,
+            community=s.community,
+            approvers=tuple(_org(o) for o in s.approvers),
+            exit_approvers=tuple(_org(o) for o in (s.approvers if s.exit_approvers is None else s.exit_approvers)),
+            notify=tuple(s.notify),
+            rank=n,
+            activated_by_any=tuple(_org(o) for o in s.activated_by_any),
+            consult=tuple(_party(p) for p in s.consult),
+            basis=s.basis,
+            composition=s.composition,
+        )
         for n, s in enumerate(raw.stages)
-    )  # fmt: skip
+    )
     slugs = {s.community for s in stages if s.community}
     commission = None
     if raw.commission is not None:
         if raw.commission.community not in slugs:
-            raise ValueError(f"{source} is not a valid escalation model: commission.community "
-                             f"'{raw.commission.community}' is not the community of any stage")  # fmt: skip
-        commission = CommissionSwitch(org_id=_org(raw.commission.organisation), community=raw.commission.community,
-                                      basis=raw.commission.basis)  # fmt: skip
+            raise ValueError(
+                f"{source} is not a valid escalation model: commission.community "
+                f"'{raw.commission.community}' is not the community of any stage"
+            )
+        commission = CommissionSwitch(
+            org_id=_org(raw.commission.organisation), community=raw.commission.community, basis=raw.commission.basis
+        )
     return EscalationModel(note=raw.note, stages=stages, commission=commission)
 
 

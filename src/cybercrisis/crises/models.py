@@ -82,8 +82,9 @@ class Crisis(Shareable, Base):
     suspected_criminal: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # NIS2 Art. 16(2): observer unless recorded otherwise for this crisis (set_commission_role, audited).
-    commission_role: Mapped[str] = mapped_column(String(16), nullable=False, default=CommissionRole.OBSERVER.value,
-                                                 server_default=CommissionRole.OBSERVER.value)  # fmt: skip
+    commission_role: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=CommissionRole.OBSERVER.value, server_default=CommissionRole.OBSERVER.value
+    )
 
 
 class CrisisIncident(Base):
@@ -104,8 +105,9 @@ class Escalation(Shareable, Base):
 
     __tablename__ = "escalations"
 
-    crisis_id: Mapped[str] = mapped_column(StixId, ForeignKey("crises.id", ondelete="CASCADE"), nullable=False,
-                                           index=True)  # fmt: skip
+    crisis_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("crises.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     from_stage: Mapped[str] = mapped_column(String(64), nullable=False)
     to_stage: Mapped[str] = mapped_column(String(64), nullable=False)
     direction: Mapped[str] = mapped_column(String(16), nullable=False)  # escalate | de-escalate

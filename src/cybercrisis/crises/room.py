@@ -80,23 +80,47 @@ class Names:
 def action_out(a: Action, names: Names, now: datetime) -> ActionOut:
     open_ = a.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
     return ActionOut(
-        id=a.id, crisis=a.crisis_id, title=a.title, detail=a.detail, assignee=names.ref(a.assignee_org_id),
-        due_at=a.due_at, status=a.status, overdue=bool(open_ and a.due_at is not None and a.due_at < now),
-        done_at=a.done_at, decision=a.decision_id, version=a.version, tlp=a.tlp,
-    )  # fmt: skip
+        id=a.id,
+        crisis=a.crisis_id,
+        title=a.title,
+        detail=a.detail,
+        assignee=names.ref(a.assignee_org_id),
+        due_at=a.due_at,
+        status=a.status,
+        overdue=bool(open_ and a.due_at is not None and a.due_at < now),
+        done_at=a.done_at,
+        decision=a.decision_id,
+        version=a.version,
+        tlp=a.tlp,
+    )
 
 
 def decision_out(d: Decision, names: Names) -> DecisionOut:
     return DecisionOut(
-        id=d.id, crisis=d.crisis_id, level=d.level, kind=d.kind, title=d.title, detail=d.detail, options=d.options,
-        rationale=d.rationale, decided_at=d.decided_at, decided_by=[names.ref(o) for o in d.decided_by],
-        recorded_by=d.created_by_id, escalation=d.escalation_id, tlp=d.tlp,
-    )  # fmt: skip
+        id=d.id,
+        crisis=d.crisis_id,
+        level=d.level,
+        kind=d.kind,
+        title=d.title,
+        detail=d.detail,
+        options=d.options,
+        rationale=d.rationale,
+        decided_at=d.decided_at,
+        decided_by=[names.ref(o) for o in d.decided_by],
+        recorded_by=d.created_by_id,
+        escalation=d.escalation_id,
+        tlp=d.tlp,
+    )
 
 
-def escalation_out(e: Escalation, approvals: Sequence[EscalationApproval], model: EscalationModel, names: Names,
-                   proposer_org: str,
-                   consultations: Sequence[EscalationConsultation] = ()) -> EscalationOut:  # fmt: skip
+def escalation_out(
+    e: Escalation,
+    approvals: Sequence[EscalationApproval],
+    model: EscalationModel,
+    names: Names,
+    proposer_org: str,
+    consultations: Sequence[EscalationConsultation] = (),
+) -> EscalationOut:
     agreed = {a.org_id for a in approvals if a.verdict == "agree"}
     waiting = [o for o in e.required if o not in agreed]
     if e.any_of and not agreed & set(e.any_of):
@@ -106,36 +130,59 @@ def escalation_out(e: Escalation, approvals: Sequence[EscalationApproval], model
     except KeyError:
         label = e.to_stage
     return EscalationOut(
-        id=e.id, crisis=e.crisis_id, from_stage=e.from_stage, to_stage=e.to_stage, to_label=label,
-        direction="escalate" if e.direction == "escalate" else "de-escalate", rationale=e.rationale, state=e.state,
+        id=e.id,
+        crisis=e.crisis_id,
+        from_stage=e.from_stage,
+        to_stage=e.to_stage,
+        to_label=label,
+        direction="escalate" if e.direction == "escalate" else "de-escalate",
+        rationale=e.rationale,
+        state=e.state,
         required=[names.ref(o) for o in e.required],
-        approvals=[ApprovalOut(org=names.ref(a.org_id), verdict=a.verdict, comment=a.comment, at=a.at)
-                   for a in approvals],
+        approvals=[
+            ApprovalOut(org=names.ref(a.org_id), verdict=a.verdict, comment=a.comment, at=a.at) for a in approvals
+        ],
         waiting_for=[names.ref(o) for o in waiting] if e.state == EscalationState.PENDING else [],
         any_of=[names.ref(o) for o in e.any_of],
         consult=["affected Member States" if p == AFFECTED_MEMBER_STATES else names.ref(p).name for p in e.consult],
-        consultations=[ConsultationOut(org=names.ref(c.org_id), view=c.view, consulted_at=c.consulted_at,
-                                       recorded_by=names.ref(c.recorded_by_org_id)) for c in consultations],
-        proposed_by=e.created_by_id, proposed_by_org=names.ref(proposer_org), created=e.created_at,
-        decided_at=e.decided_at, decision=e.decision_id,
-    )  # fmt: skip
+        consultations=[
+            ConsultationOut(
+                org=names.ref(c.org_id),
+                view=c.view,
+                consulted_at=c.consulted_at,
+                recorded_by=names.ref(c.recorded_by_org_id),
+            )
+            for c in consultations
+        ],
+        proposed_by=e.created_by_id,
+        proposed_by_org=names.ref(proposer_org),
+        created=e.created_at,
+        decided_at=e.decided_at,
+        decision=e.decision_id,
+    )
 
 
 def escalations_of(session: Session, actor: Principal, crisis_ids: Sequence[str]) -> list[Escalation]:
-    return list(session.scalars(
-        select(Escalation).where(Escalation.crisis_id.in_(list(crisis_ids)), read_filter(actor, Escalation))
-        .order_by(Escalation.created_at)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(Escalation)
+            .where(Escalation.crisis_id.in_(list(crisis_ids)), read_filter(actor, Escalation))
+            .order_by(Escalation.created_at)
+        )
+    )
 
 
-def escalation_outs(session: Session, escalations: Sequence[Escalation], model: EscalationModel,
-                    names: Names) -> list[EscalationOut]:  # fmt: skip
+def escalation_outs(
+    session: Session, escalations: Sequence[Escalation], model: EscalationModel, names: Names
+) -> list[EscalationOut]:
     from cybercrisis.accounts.models import User
 
     ids = [e.id for e in escalations]
     approvals: dict[str, list[EscalationApproval]] = {i: [] for i in ids}
     if ids:
-        for a in session.scalars(select(EscalationApproval).where(EscalationApproval.escalation_id.in_(ids))
-                                 .order_by(EscalationApproval.at)):  # fmt: skip
+        for a in session.scalars(
+            select(EscalationApproval).where(EscalationApproval.escalation_id.in_(ids)).order_by(EscalationApproval.at)
+        ):
             approvals[a.escalation_id].append(a)
     users = sorted({e.created_by_id for e in escalations if e.created_by_id})
     user_org: dict[str, str] = {}
@@ -144,12 +191,19 @@ def escalation_outs(session: Session, escalations: Sequence[Escalation], model: 
     consulted: dict[str, list[EscalationConsultation]] = {i: [] for i in ids}
     for c in service.consultations_of(session, ids):
         consulted[c.escalation_id].append(c)
-    names.load([o for e in escalations for o in (*e.required, *e.any_of, *e.consult) if o != AFFECTED_MEMBER_STATES]
-               + [a.org_id for v in approvals.values() for a in v]
-               + [o for v in consulted.values() for c in v for o in (c.org_id, c.recorded_by_org_id)]
-               + list(user_org.values()) + [e.owner_org_id for e in escalations])  # fmt: skip
-    return [escalation_out(e, approvals[e.id], model, names, user_org.get(e.created_by_id or "", e.owner_org_id),
-                           consulted[e.id]) for e in escalations]  # fmt: skip
+    names.load(
+        [o for e in escalations for o in (*e.required, *e.any_of, *e.consult) if o != AFFECTED_MEMBER_STATES]
+        + [a.org_id for v in approvals.values() for a in v]
+        + [o for v in consulted.values() for c in v for o in (c.org_id, c.recorded_by_org_id)]
+        + list(user_org.values())
+        + [e.owner_org_id for e in escalations]
+    )
+    return [
+        escalation_out(
+            e, approvals[e.id], model, names, user_org.get(e.created_by_id or "", e.owner_org_id), consulted[e.id]
+        )
+        for e in escalations
+    ]
 
 
 def evidenced(incidents: Sequence[Incident]) -> list[str]:
@@ -170,91 +224,169 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
     names = Names(session)
     shares = sharing.shares_of(session, crisis.id)
 
-    incidents = list(session.scalars(
-        select(Incident).join(CrisisIncident, CrisisIncident.incident_id == Incident.id)
-        .where(CrisisIncident.crisis_id == crisis.id, read_filter(actor, Incident))
-        .options(lazyload(Incident.sector_rows))  # countries come with them (selectin); sectors are not read
-        .order_by(Incident.aware_at.desc())))  # fmt: skip
+    incidents = list(
+        session.scalars(
+            select(Incident)
+            .join(CrisisIncident, CrisisIncident.incident_id == Incident.id)
+            .where(CrisisIncident.crisis_id == crisis.id, read_filter(actor, Incident))
+            .options(lazyload(Incident.sector_rows))  # countries come with them (selectin); sectors are not read
+            .order_by(Incident.aware_at.desc())
+        )
+    )
     incident_ids = [i.id for i in incidents]
 
-    sitreps = list(session.scalars(
-        select(Sitrep).where(Sitrep.state == SitrepState.PUBLISHED.value, read_filter(actor, Sitrep))
-        .order_by(Sitrep.period_end.desc()).limit(6)))  # fmt: skip
+    sitreps = list(
+        session.scalars(
+            select(Sitrep)
+            .where(Sitrep.state == SitrepState.PUBLISHED.value, read_filter(actor, Sitrep))
+            .order_by(Sitrep.period_end.desc())
+            .limit(6)
+        )
+    )
 
     alerts: list[AlertBrief] = []
     if incident_ids:
-        awaiting = (select(func.count()).select_from(AlertRecipient)
-                    .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.acknowledged_at.is_(None))
-                    .correlate(Alert).scalar_subquery())  # fmt: skip
+        awaiting = (
+            select(func.count())
+            .select_from(AlertRecipient)
+            .where(AlertRecipient.alert_id == Alert.id, AlertRecipient.acknowledged_at.is_(None))
+            .correlate(Alert)
+            .scalar_subquery()
+        )
         for alert, waiting in session.execute(
-            select(Alert, awaiting).where(Alert.incident_id.in_(incident_ids), read_filter(actor, Alert))
+            select(Alert, awaiting)
+            .where(Alert.incident_id.in_(incident_ids), read_filter(actor, Alert))
             .order_by(Alert.created_at.desc())
-        ):  # fmt: skip
+        ):
             if waiting:
                 alerts.append(AlertBrief(id=alert.id, title=alert.title, incident=alert.incident_id, awaiting=waiting))
 
-    offers = (select(func.count()).select_from(Offer).where(Offer.request_id == AssistanceRequest.id,
-                                                             read_filter(actor, Offer))
-              .correlate(AssistanceRequest).scalar_subquery())  # fmt: skip
+    offers = (
+        select(func.count())
+        .select_from(Offer)
+        .where(Offer.request_id == AssistanceRequest.id, read_filter(actor, Offer))
+        .correlate(AssistanceRequest)
+        .scalar_subquery()
+    )
     requests = [
         RequestBrief(id=r.id, country=r.country, needs=r.needs, urgency=r.urgency, state=r.state, offers=n)
         for r, n in session.execute(
             select(AssistanceRequest, offers)
             .where(AssistanceRequest.crisis_id == crisis.id, read_filter(actor, AssistanceRequest))
-            .order_by(AssistanceRequest.created_at.desc()))
-    ]  # fmt: skip
+            .order_by(AssistanceRequest.created_at.desc())
+        )
+    ]
     communications = [
         CommunicationBrief(id=c.id, title=c.title, kind=c.kind, state=c.state, embargo_until=c.embargo_until)
         for c in session.scalars(
-            select(Communication).where(Communication.crisis_id == crisis.id, read_filter(actor, Communication))
-            .order_by(Communication.created_at.desc()))
-    ]  # fmt: skip
-    handoff_rows = list(session.scalars(
-        select(Handoff).where(or_(Handoff.crisis_id == crisis.id, Handoff.incident_id.in_(incident_ids)),
-                              read_filter(actor, Handoff))
-        .order_by(Handoff.created_at.desc())))  # fmt: skip
+            select(Communication)
+            .where(Communication.crisis_id == crisis.id, read_filter(actor, Communication))
+            .order_by(Communication.created_at.desc())
+        )
+    ]
+    handoff_rows = list(
+        session.scalars(
+            select(Handoff)
+            .where(
+                or_(Handoff.crisis_id == crisis.id, Handoff.incident_id.in_(incident_ids)), read_filter(actor, Handoff)
+            )
+            .order_by(Handoff.created_at.desc())
+        )
+    )
 
     escalations = escalations_of(session, actor, [crisis.id])
-    decisions = list(session.scalars(
-        select(Decision).where(Decision.crisis_id == crisis.id, read_filter(actor, Decision))
-        .order_by(Decision.decided_at.desc(), Decision.id)))  # fmt: skip
-    actions = list(session.scalars(
-        select(Action).where(Action.crisis_id == crisis.id, read_filter(actor, Action))
-        .order_by(Action.due_at.is_(None), Action.due_at, Action.id)))  # fmt: skip
+    decisions = list(
+        session.scalars(
+            select(Decision)
+            .where(Decision.crisis_id == crisis.id, read_filter(actor, Decision))
+            .order_by(Decision.decided_at.desc(), Decision.id)
+        )
+    )
+    actions = list(
+        session.scalars(
+            select(Action)
+            .where(Action.crisis_id == crisis.id, read_filter(actor, Action))
+            .order_by(Action.due_at.is_(None), Action.due_at, Action.id)
+        )
+    )
 
     # The timeline: entries about the crisis and about the objects of it this reader sees.
     object_ids = [crisis.id] + [e.id for e in escalations] + [d.id for d in decisions] + [a.id for a in actions]
-    timeline = list(session.scalars(
-        select(AuditEvent).where(AuditEvent.object_id.in_(object_ids))
-        .order_by(AuditEvent.seq.desc()).limit(TIMELINE_LIMIT)))  # fmt: skip
+    timeline = list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_id.in_(object_ids))
+            .order_by(AuditEvent.seq.desc())
+            .limit(TIMELINE_LIMIT)
+        )
+    )
 
     # Ids of objects the reader may not read (incidents linked by others) are left out (audit.reading).
     shown = reading.visible(session, actor, timeline, known={*object_ids, *incident_ids})
-    names.load([crisis.owner_org_id] + [h.recipient_org_id for h in handoff_rows]
-               + [o for d in decisions for o in d.decided_by] + [a.assignee_org_id for a in actions])  # fmt: skip
+    names.load(
+        [crisis.owner_org_id]
+        + [h.recipient_org_id for h in handoff_rows]
+        + [o for d in decisions for o in d.decided_by]
+        + [a.assignee_org_id for a in actions]
+    )
     stage = service._stage(model, crisis)
-    can_decide = bool(actor.has(Permission.CRISIS_DECIDE) and actor.org_id
-                      and actor.org_id in service.deciders_at(session, crisis, stage.level, model))  # fmt: skip
+    can_decide = bool(
+        actor.has(Permission.CRISIS_DECIDE)
+        and actor.org_id
+        and actor.org_id in service.deciders_at(session, crisis, stage.level, model)
+    )
     # Proposing a move is the owner's too (crisis.escalation.propose), even where it does not decide (a secretariat).
     can_propose = can_decide or bool(actor.has(Permission.CRISIS_DECIDE) and actor.org_id == crisis.owner_org_id)
     all_countries = sorted({c for i in incidents for c in i.countries})
     return CrisisOut(
-        id=crisis.id, title=crisis.title, description=crisis.description, justification=crisis.justification,
-        criteria=crisis.criteria, evidenced=evidenced(incidents), level=stage.level,
-        stage=stage.key, stage_label=stage.label, mechanism=stage.community, phase=crisis.phase,
-        status=crisis.status, suspected_criminal=crisis.suspected_criminal, tlp=crisis.tlp,
-        owner=names.ref(crisis.owner_org_id), created_by=crisis.created_by_id, created=crisis.created_at,
-        modified=crisis.modified_at, closed_at=crisis.closed_at, version=crisis.version, exercise=crisis.exercise,
+        id=crisis.id,
+        title=crisis.title,
+        description=crisis.description,
+        justification=crisis.justification,
+        criteria=crisis.criteria,
+        evidenced=evidenced(incidents),
+        level=stage.level,
+        stage=stage.key,
+        stage_label=stage.label,
+        mechanism=stage.community,
+        phase=crisis.phase,
+        status=crisis.status,
+        suspected_criminal=crisis.suspected_criminal,
+        tlp=crisis.tlp,
+        owner=names.ref(crisis.owner_org_id),
+        created_by=crisis.created_by_id,
+        created=crisis.created_at,
+        modified=crisis.modified_at,
+        closed_at=crisis.closed_at,
+        version=crisis.version,
+        exercise=crisis.exercise,
         share_with=sharing.share_list(shares),
-        incidents=[IncidentBrief(id=i.id, title=i.title, status=i.status, countries=i.countries,
-                                 impact_severity=i.impact_severity, rsit_class=i.rsit_class, tlp=i.tlp)
-                   for i in incidents],
+        incidents=[
+            IncidentBrief(
+                id=i.id,
+                title=i.title,
+                status=i.status,
+                countries=i.countries,
+                impact_severity=i.impact_severity,
+                rsit_class=i.rsit_class,
+                tlp=i.tlp,
+            )
+            for i in incidents
+        ],
         countries=all_countries,
-        sitreps=[SitrepBrief(id=s.id, level=s.level, title=LEVEL_TITLE[s.level], period_end=s.period_end,
-                             published_at=s.published_at) for s in sitreps],
-        alerts=alerts, assistance_requests=requests, communications=communications,
-        handoffs=[HandoffBrief(id=h.id, recipient=names.ref(h.recipient_org_id), state=h.state, created=h.created_at)
-                  for h in handoff_rows],
+        sitreps=[
+            SitrepBrief(
+                id=s.id, level=s.level, title=LEVEL_TITLE[s.level], period_end=s.period_end, published_at=s.published_at
+            )
+            for s in sitreps
+        ],
+        alerts=alerts,
+        assistance_requests=requests,
+        communications=communications,
+        handoffs=[
+            HandoffBrief(id=h.id, recipient=names.ref(h.recipient_org_id), state=h.state, created=h.created_at)
+            for h in handoff_rows
+        ],
         escalations=escalation_outs(session, escalations, model, names),
         decisions=[decision_out(d, names) for d in decisions],
         actions=[action_out(a, names, now) for a in actions],
@@ -262,7 +394,7 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         can_decide=can_decide,
         commission_role=crisis.commission_role,
         can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_propose else [],
-    )  # fmt: skip
+    )
 
 
 class RoomCache:

@@ -16,15 +16,17 @@ class CrisisIn(Strict):
     description: str = Field(default="", max_length=50_000)
     incidents: list[str] = Field(default_factory=list, max_length=500, description="ids of incidents it grows from")
     justification: str = Field(
-        min_length=1, max_length=20_000,
+        min_length=1,
+        max_length=20_000,
         description="why this is a crisis: exceeds national capacity, or significant impact in two or more Member "
         "States (NIS2 Art. 6(7); Blueprint: Commission Recommendation (EU) 2017/1584 and Council Recommendation of "
         "6 June 2025, C/2025/3445)",
-    )  # fmt: skip
+    )
     criteria: list[str] = Field(
-        default_factory=list, max_length=2,
+        default_factory=list,
+        max_length=2,
         description="the definitions it meets: exceeds-national-capacity, multi-member-state-impact",
-    )  # fmt: skip
+    )
     stage: str | None = Field(default=None, description="stage of the escalation model to start at (default: first)")
     phase: str | None = Field(default=None, description="preparedness, detection, response or recovery")
     suspected_criminal: bool = False
@@ -64,17 +66,22 @@ class VerdictIn(Strict):
 class ConsultationIn(Strict):
     """A consultation held before an activation (IPCR arrangements, Council Implementing Decision (EU) 2018/1993)."""
 
-    consulted: str = Field(description="id of the organisation consulted (for an affected Member State: one of its "
-                           "organisations)", examples=["identity--5c4b..."])  # fmt: skip
+    consulted: str = Field(
+        description="id of the organisation consulted (for an affected Member State: one of its organisations)",
+        examples=["identity--5c4b..."],
+    )
     view: str = Field(min_length=1, max_length=20_000, description="the consulted organisation's view, as given")
-    consulted_at: datetime | None = Field(default=None, description="when it was consulted (default: now); with a "
-                                          "time zone, not in the future")  # fmt: skip
+    consulted_at: datetime | None = Field(
+        default=None, description="when it was consulted (default: now); with a time zone, not in the future"
+    )
 
 
 class CommissionRoleIn(Strict):
-    role: Literal["member", "observer"] = Field(description="NIS2 Art. 16(2): member where a potential or ongoing "
-                                                "large-scale incident has or is likely to have a significant impact on "
-                                                "services within NIS2's scope, otherwise observer")  # fmt: skip
+    role: Literal["member", "observer"] = Field(
+        description="NIS2 Art. 16(2): member where a potential or ongoing "
+        "large-scale incident has or is likely to have a significant impact on "
+        "services within NIS2's scope, otherwise observer"
+    )
     rationale: str = Field(min_length=1, max_length=20_000, examples=["Hospitals (NIS2 Annex I) disrupted in FR, DE"])
 
 
@@ -159,10 +166,14 @@ class EscalationOut(BaseModel):
     required: list[OrgRef]
     approvals: list[ApprovalOut]
     waiting_for: list[OrgRef]
-    any_of: list[OrgRef] = Field(default_factory=list, description="one of these agreeing suffices (besides "
-                                 "`required`), e.g. IPCR information-sharing mode")  # fmt: skip
-    consult: list[str] = Field(default_factory=list, description="parties to consult before an agreement counts: "
-                               "organisation names, or 'affected Member States'")  # fmt: skip
+    any_of: list[OrgRef] = Field(
+        default_factory=list,
+        description="one of these agreeing suffices (besides `required`), e.g. IPCR information-sharing mode",
+    )
+    consult: list[str] = Field(
+        default_factory=list,
+        description="parties to consult before an agreement counts: organisation names, or 'affected Member States'",
+    )
     consultations: list[ConsultationOut] = Field(default_factory=list)
     proposed_by: str | None
     proposed_by_org: OrgRef
@@ -287,8 +298,10 @@ class CrisisOut(BaseModel):
     timeline: list[TimelineEntry]
     can_decide: bool
     can_escalate_to: list[str]
-    commission_role: str = Field(default="observer", description="the Commission in EU-CyCLONe in this crisis: "
-                                 "member or observer (NIS2 Art. 16(2))")  # fmt: skip
+    commission_role: str = Field(
+        default="observer",
+        description="the Commission in EU-CyCLONe in this crisis: member or observer (NIS2 Art. 16(2))",
+    )
 
 
 class CrisisSummary(BaseModel):

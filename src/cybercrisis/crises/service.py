@@ -116,9 +116,11 @@ def _copy_shares(session: Session, crisis: Crisis, child_ids: Sequence[str]) -> 
         sharing.write(session, object_id=child, entries=entries, added_by=crisis.owner_org_id)
     for model in _CHILD_MODELS:
         session.execute(
-            sql_update(model).where(model.id.in_(list(child_ids)), model.tlp != crisis.tlp).values(tlp=crisis.tlp)
+            sql_update(model)
+            .where(model.id.in_(list(child_ids)), model.tlp != crisis.tlp)
+            .values(tlp=crisis.tlp)
             .execution_options(synchronize_session="fetch")
-        )  # fmt: skip
+        )
 
 
 def _reshare(session: Session, crisis: Crisis) -> None:
@@ -140,8 +142,9 @@ def _require_readers(session: Session, crisis: Crisis, org_ids: Iterable[str], *
         if crisis.tlp == TLP.RED
         else f"the originator ({owner}) shares it with them first (PUT /api/v1/crises/{crisis.id}/sharing)"
     )
-    raise Conflict(f"{names} {why} but cannot read this crisis ({TLP(crisis.tlp).label}); a proposal adds no "
-                   f"reader: {fix}")  # fmt: skip
+    raise Conflict(
+        f"{names} {why} but cannot read this crisis ({TLP(crisis.tlp).label}); a proposal adds no reader: {fix}"
+    )
 
 
 def _add_community(session: Session, crisis: Crisis, slug: str | None) -> str | None:
@@ -164,16 +167,35 @@ def _names(session: Session, org_ids: Iterable[str]) -> dict[str, str]:
     return {i: found.get(i, i) for i in ids}
 
 
-def _notify(session: Session, crisis: Crisis, *, event: str, subject: str, body: str, object_id: str,
-            dedupe: str, orgs: Iterable[str] | None = None, exclude: Principal | None = None) -> None:  # fmt: skip
+def _notify(
+    session: Session,
+    crisis: Crisis,
+    *,
+    event: str,
+    subject: str,
+    body: str,
+    object_id: str,
+    dedupe: str,
+    orgs: Iterable[str] | None = None,
+    exclude: Principal | None = None,
+) -> None:
     """Tell those who may read the crisis: its organisations or, on TLP:RED, its named users only (notify_readers).
     `exclude` is the actor: its organisation (on RED, the user) is not told. The text carries titles only."""
     audience = audience_orgs(session, crisis)
     targets = audience if orgs is None else audience & set(orgs)
     targets.discard(exclude.org_id or "" if exclude else "")
-    notify_readers(session, obj=crisis, event=event, org_ids=targets, subject=f"[{TLP(crisis.tlp).label}] "
-                   f"{subject}", body=f"{body}\nOpen it in cybercrisis: /crises/{crisis.id}", object_id=object_id,
-                   payload={"crisis": crisis.id, "object": object_id}, dedupe=dedupe, actor=exclude)  # fmt: skip
+    notify_readers(
+        session,
+        obj=crisis,
+        event=event,
+        org_ids=targets,
+        subject=f"[{TLP(crisis.tlp).label}] {subject}",
+        body=f"{body}\nOpen it in cybercrisis: /crises/{crisis.id}",
+        object_id=object_id,
+        payload={"crisis": crisis.id, "object": object_id},
+        dedupe=dedupe,
+        actor=exclude,
+    )
 
 
 def _community_orgs(session: Session, slugs: Iterable[str]) -> set[str]:
@@ -219,8 +241,9 @@ def participants(session: Session, crisis: Crisis, model: EscalationModel) -> se
     return {crisis.owner_org_id} | _community_orgs(session, slugs)
 
 
-def relations(session: Session, actor: Principal, crisis: Crisis, model: EscalationModel,
-              level: str | None = None) -> set[authority.Relation]:  # fmt: skip
+def relations(
+    session: Session, actor: Principal, crisis: Crisis, model: EscalationModel, level: str | None = None
+) -> set[authority.Relation]:
     """How the actor's organisation stands to a crisis it reads: owner, participant (at `level`, or in the crisis
     as a whole), or a mere recipient."""
     if actor.org_id is None:
@@ -273,9 +296,11 @@ def _why_not_decider(session: Session, actor: Principal, crisis: Crisis, level: 
         basis = f" ({cite})" if cite else ""
         switch = model.commission
         if switch is not None and switch.community == slug and switch.org_id == org_id:
-            return (f"{name} takes part in {label} as an observer in this crisis ({switch.basis}): a deciding member "
-                    f"of {label} or the crisis owner records it as a member where the incident has or is likely to "
-                    "have a significant impact on services within the scope of NIS2")  # fmt: skip
+            return (
+                f"{name} takes part in {label} as an observer in this crisis ({switch.basis}): a deciding member "
+                f"of {label} or the crisis owner records it as a member where the incident has or is likely to "
+                "have a significant impact on services within the scope of NIS2"
+            )
         role = directory.community_role(session, org_id=org_id, community=slug)
         if role == MembershipRole.SECRETARIAT:
             return f"{name} is the secretariat of {label}{basis}: it supports but does not decide"
@@ -288,8 +313,9 @@ def _why_not_decider(session: Session, actor: Principal, crisis: Crisis, level: 
     )
 
 
-def _check_decider(session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel,
-                   act: str = "crisis.decide") -> None:  # fmt: skip
+def _check_decider(
+    session: Session, actor: Principal, crisis: Crisis, level: str, model: EscalationModel, act: str = "crisis.decide"
+) -> None:
     rel = relations(session, actor, crisis, model, level)
     if actor.org_id is not None and actor.org_id in deciders_at(session, crisis, level, model):
         rel.add(authority.R.DECIDER)
@@ -332,25 +358,43 @@ def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings:
         needed += [o for o in (*any_of, *model.required_for(model.stages[0], stage)) if o not in needed]
     if needed:
         names = ", ".join(_names(session, needed).values())
-        raise _bad("stage", f"'{stage.label}' needs the agreement of {names}: open the crisis at a lower stage and "
-                   "propose the escalation")  # fmt: skip
+        raise _bad(
+            "stage",
+            f"'{stage.label}' needs the agreement of {names}: open the crisis at a lower stage and "
+            "propose the escalation",
+        )
     incident_ids = _incidents(session, actor, data.incidents)
-    phase = _choice("phase", data.phase, [p.value for p in Phase]) if data.phase else (
-        Phase.RESPONSE.value if incident_ids else Phase.DETECTION.value)  # fmt: skip
+    phase = (
+        _choice("phase", data.phase, [p.value for p in Phase])
+        if data.phase
+        else (Phase.RESPONSE.value if incident_ids else Phase.DETECTION.value)
+    )
     marking = sharing.parse_tlp(data.tlp)
     share_with = data.share_with
     if share_with is None:
         allows_community = marking in (TLP.CLEAR, TLP.GREEN, TLP.AMBER)
         share_with = ShareWith(communities=[stage.community] if stage.community and allows_community else [])
-    entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=actor.org_id,
-                              author_id=actor.user_id)  # fmt: skip
+    entries = sharing.resolve(
+        session, tlp=marking, share_with=share_with, owner_org_id=actor.org_id, author_id=actor.user_id
+    )
     now = utcnow()
     crisis = Crisis(
-        id=new_id("crisis"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
-        title=data.title, description=data.description, justification=data.justification,
-        criteria=_criteria(data.criteria), stage=stage.key, phase=phase, status=CrisisStatus.OPEN.value,
-        suspected_criminal=data.suspected_criminal, exercise=data.exercise, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("crisis"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        title=data.title,
+        description=data.description,
+        justification=data.justification,
+        criteria=_criteria(data.criteria),
+        stage=stage.key,
+        phase=phase,
+        status=CrisisStatus.OPEN.value,
+        suspected_criminal=data.suspected_criminal,
+        exercise=data.exercise,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(crisis)
     session.flush()
     sharing.write(session, object_id=crisis.id, entries=entries, added_by=actor.org_id)
@@ -363,9 +407,16 @@ def open_crisis(session: Session, *, actor: Principal, data: CrisisIn, settings:
         summary={"stage": stage.key, "phase": phase, "tlp": marking.value, "incidents": len(incident_ids)},
     )
     session.flush()
-    _notify(session, crisis, event="crises:crisis:create", subject=f"Crisis opened: {crisis.title}",
-            body=f"A crisis was opened at stage '{stage.label}' ({stage.level} level).", object_id=crisis.id,
-            dedupe=f"crisis-open:{crisis.id}", exclude=actor)  # fmt: skip
+    _notify(
+        session,
+        crisis,
+        event="crises:crisis:create",
+        subject=f"Crisis opened: {crisis.title}",
+        body=f"A crisis was opened at stage '{stage.label}' ({stage.level} level).",
+        object_id=crisis.id,
+        dedupe=f"crisis-open:{crisis.id}",
+        exclude=actor,
+    )
     return crisis
 
 
@@ -377,13 +428,19 @@ def update(session: Session, *, actor: Principal, crisis_id: str, patch: CrisisP
     crisis = _for_update(session, actor, crisis_id)
     _owner_act(actor, crisis, "crisis.edit")
     if patch.version != crisis.version:
-        raise Conflict(f"the crisis changed since you read it (version {patch.version}, now {crisis.version}): "
-                       "reload and apply your change again")  # fmt: skip
+        raise Conflict(
+            f"the crisis changed since you read it (version {patch.version}, now {crisis.version}): "
+            "reload and apply your change again"
+        )
     changed: list[str] = []
     criteria = _criteria(patch.criteria) if patch.criteria is not None else None
-    for field, value in (("title", patch.title), ("description", patch.description),
-                         ("justification", patch.justification), ("criteria", criteria),
-                         ("suspected_criminal", patch.suspected_criminal)):  # fmt: skip
+    for field, value in (
+        ("title", patch.title),
+        ("description", patch.description),
+        ("justification", patch.justification),
+        ("criteria", criteria),
+        ("suspected_criminal", patch.suspected_criminal),
+    ):
         if value is not None and getattr(crisis, field) != value:
             setattr(crisis, field, value)
             changed.append(field)
@@ -393,8 +450,9 @@ def update(session: Session, *, actor: Principal, crisis_id: str, patch: CrisisP
     return crisis
 
 
-def link_incidents(session: Session, *, actor: Principal, crisis_id: str, incident_ids: Sequence[str],
-                   settings: Settings) -> list[str]:  # fmt: skip
+def link_incidents(
+    session: Session, *, actor: Principal, crisis_id: str, incident_ids: Sequence[str], settings: Settings
+) -> list[str]:
     """The owner links any incident it reads; an organisation taking part links its own organisation's."""
     crisis = _for_update(session, actor, crisis_id)
     rel = relations(session, actor, crisis, model_for(settings))
@@ -405,15 +463,16 @@ def link_incidents(session: Session, *, actor: Principal, crisis_id: str, incide
         owners = dict(session.execute(select(Incident.id, Incident.owner_org_id).where(Incident.id.in_(wanted))).all())
         foreign = [i for i in wanted if owners.get(i) != actor.org_id]
         if foreign:
-            raise PermissionDenied(f"an organisation taking part links its own incidents only; {', '.join(foreign)} "
-                                   "belong to others: their owner or the crisis owner links them")  # fmt: skip
+            raise PermissionDenied(
+                f"an organisation taking part links its own incidents only; {', '.join(foreign)} "
+                "belong to others: their owner or the crisis owner links them"
+            )
     existing = set(session.scalars(select(CrisisIncident.incident_id).where(CrisisIncident.crisis_id == crisis.id)))
     added = [i for i in wanted if i not in existing]
     session.add_all(CrisisIncident(crisis_id=crisis.id, incident_id=i, added_by_id=actor.user_id) for i in added)
     if added:
         crisis.modified_at = utcnow()
-        audit.record(session, actor=actor, tag="crises:crisis:link", object_id=crisis.id,
-                     summary={"incidents": added})  # fmt: skip
+        audit.record(session, actor=actor, tag="crises:crisis:link", object_id=crisis.id, summary={"incidents": added})
     return added
 
 
@@ -426,15 +485,22 @@ def unlink_incident(session: Session, *, actor: Principal, crisis_id: str, incid
         raise NotFound(f"{incident_id} is not linked to this crisis")
     session.delete(link)
     crisis.modified_at = utcnow()
-    audit.record(session, actor=actor, tag="crises:crisis:unlink", object_id=crisis.id,
-                 summary={"incident": incident_id})  # fmt: skip
+    audit.record(
+        session, actor=actor, tag="crises:crisis:unlink", object_id=crisis.id, summary={"incident": incident_id}
+    )
 
 
 def set_sharing(session: Session, *, actor: Principal, crisis_id: str, tlp: str, share_with: ShareWith) -> Crisis:
     crisis = _for_update(session, actor, crisis_id)
     _owner_act(actor, crisis, "crisis.share")
-    sharing.set_sharing(session, principal=actor, obj=crisis, tlp=sharing.parse_tlp(tlp), share_with=share_with,
-                        tag="crises:crisis:share")  # fmt: skip
+    sharing.set_sharing(
+        session,
+        principal=actor,
+        obj=crisis,
+        tlp=sharing.parse_tlp(tlp),
+        share_with=share_with,
+        tag="crises:crisis:share",
+    )
     crisis.modified_at = utcnow()
     _reshare(session, crisis)
     return crisis
@@ -449,8 +515,16 @@ def close(session: Session, *, actor: Principal, crisis_id: str, rationale: str,
     crisis.status = CrisisStatus.CLOSED.value
     crisis.closed_at = utcnow()
     crisis.modified_at = crisis.closed_at
-    _decision(session, actor, crisis, level=_stage(model, crisis).level, kind=DecisionKind.OTHER,
-              title="Crisis closed", rationale=rationale, decided_by=[crisis.owner_org_id])  # fmt: skip
+    _decision(
+        session,
+        actor,
+        crisis,
+        level=_stage(model, crisis).level,
+        kind=DecisionKind.OTHER,
+        title="Crisis closed",
+        rationale=rationale,
+        decided_by=[crisis.owner_org_id],
+    )
     audit.record(session, actor=actor, tag="crises:crisis:close", object_id=crisis.id, summary={})
     return crisis
 
@@ -464,8 +538,16 @@ def reopen(session: Session, *, actor: Principal, crisis_id: str, rationale: str
     crisis.status = CrisisStatus.OPEN.value
     crisis.closed_at = None
     crisis.modified_at = utcnow()
-    _decision(session, actor, crisis, level=_stage(model, crisis).level, kind=DecisionKind.OTHER,
-              title="Crisis reopened", rationale=rationale, decided_by=[crisis.owner_org_id])  # fmt: skip
+    _decision(
+        session,
+        actor,
+        crisis,
+        level=_stage(model, crisis).level,
+        kind=DecisionKind.OTHER,
+        title="Crisis reopened",
+        rationale=rationale,
+        decided_by=[crisis.owner_org_id],
+    )
     audit.record(session, actor=actor, tag="crises:crisis:reopen", object_id=crisis.id, summary={})
     return crisis
 
@@ -477,30 +559,62 @@ def _stage(model: EscalationModel, crisis: Crisis) -> Stage:
     try:
         return model.stage(crisis.stage)
     except KeyError:
-        raise Conflict(f"the crisis is at stage '{crisis.stage}', which the deployment's escalation model no longer "
-                       "has; an administrator must restore it or move the crisis") from None  # fmt: skip
+        raise Conflict(
+            f"the crisis is at stage '{crisis.stage}', which the deployment's escalation model no longer "
+            "has; an administrator must restore it or move the crisis"
+        ) from None
 
 
-def _decision(session: Session, actor: Principal, crisis: Crisis, *, level: str, kind: DecisionKind, title: str,
-              rationale: str, decided_by: Sequence[str], detail: str = "", options: Sequence[str] = (),
-              escalation_id: str | None = None) -> Decision:  # fmt: skip
+def _decision(
+    session: Session,
+    actor: Principal,
+    crisis: Crisis,
+    *,
+    level: str,
+    kind: DecisionKind,
+    title: str,
+    rationale: str,
+    decided_by: Sequence[str],
+    detail: str = "",
+    options: Sequence[str] = (),
+    escalation_id: str | None = None,
+) -> Decision:
     now = utcnow()
     decision = Decision(
-        id=new_id("decision"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
-        exercise=crisis.exercise, crisis_id=crisis.id, level=level, kind=kind.value, title=title, detail=detail,
-        options=list(options), rationale=rationale, decided_at=now, decided_by=list(dict.fromkeys(decided_by)),
-        escalation_id=escalation_id, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("decision"),
+        owner_org_id=crisis.owner_org_id,
+        created_by_id=actor.user_id,
+        tlp=crisis.tlp,
+        exercise=crisis.exercise,
+        crisis_id=crisis.id,
+        level=level,
+        kind=kind.value,
+        title=title,
+        detail=detail,
+        options=list(options),
+        rationale=rationale,
+        decided_at=now,
+        decided_by=list(dict.fromkeys(decided_by)),
+        escalation_id=escalation_id,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(decision)
     session.flush()
     _copy_shares(session, crisis, [decision.id])
-    audit.record(session, actor=actor, tag="crises:decision:create", object_id=decision.id,
-                 summary={"crisis": crisis.id, "level": level, "kind": kind.value})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:decision:create",
+        object_id=decision.id,
+        summary={"crisis": crisis.id, "level": level, "kind": kind.value},
+    )
     return decision
 
 
-def record_decision(session: Session, *, actor: Principal, crisis_id: str, data: DecisionIn,
-                    settings: Settings) -> Decision:  # fmt: skip
+def record_decision(
+    session: Session, *, actor: Principal, crisis_id: str, data: DecisionIn, settings: Settings
+) -> Decision:
     crisis = _for_update(session, actor, crisis_id)
     model = model_for(settings)
     level = _choice("level", data.level, LEVELS)
@@ -509,18 +623,36 @@ def record_decision(session: Session, *, actor: Principal, crisis_id: str, data:
     _open(crisis)
     options = [o.strip() for o in data.options if o.strip()]
     assert actor.org_id is not None  # _check_decider found the organisation among the participants
-    decision = _decision(session, actor, crisis, level=level, kind=kind, title=data.title, detail=data.detail,
-                         options=options, rationale=data.rationale, decided_by=[actor.org_id])  # fmt: skip
+    decision = _decision(
+        session,
+        actor,
+        crisis,
+        level=level,
+        kind=kind,
+        title=data.title,
+        detail=data.detail,
+        options=options,
+        rationale=data.rationale,
+        decided_by=[actor.org_id],
+    )
     crisis.modified_at = utcnow()
-    _notify(session, crisis, event="crises:decision:create", subject=f"Decision in crisis {crisis.title}",
-            body=f"A {level}-level decision was recorded: {decision.title}", object_id=decision.id,
-            dedupe=f"decision:{decision.id}", orgs=participants_at(session, crisis, level, model),
-            exclude=actor)  # fmt: skip
+    _notify(
+        session,
+        crisis,
+        event="crises:decision:create",
+        subject=f"Decision in crisis {crisis.title}",
+        body=f"A {level}-level decision was recorded: {decision.title}",
+        object_id=decision.id,
+        dedupe=f"decision:{decision.id}",
+        orgs=participants_at(session, crisis, level, model),
+        exclude=actor,
+    )
     return decision
 
 
-def change_phase(session: Session, *, actor: Principal, crisis_id: str, phase: str, rationale: str,
-                 settings: Settings) -> Decision:  # fmt: skip
+def change_phase(
+    session: Session, *, actor: Principal, crisis_id: str, phase: str, rationale: str, settings: Settings
+) -> Decision:
     crisis = _for_update(session, actor, crisis_id)
     model = model_for(settings)
     new = _choice("phase", phase, [p.value for p in Phase])
@@ -533,11 +665,19 @@ def change_phase(session: Session, *, actor: Principal, crisis_id: str, phase: s
     crisis.phase = new
     crisis.modified_at = utcnow()
     assert actor.org_id is not None
-    decision = _decision(session, actor, crisis, level=level, kind=DecisionKind.PHASE,
-                         title=f"Phase changed from {before} to {new}", rationale=rationale,
-                         decided_by=[actor.org_id])  # fmt: skip
-    audit.record(session, actor=actor, tag="crises:crisis:phase", object_id=crisis.id,
-                 summary={"from": before, "to": new})  # fmt: skip
+    decision = _decision(
+        session,
+        actor,
+        crisis,
+        level=level,
+        kind=DecisionKind.PHASE,
+        title=f"Phase changed from {before} to {new}",
+        rationale=rationale,
+        decided_by=[actor.org_id],
+    )
+    audit.record(
+        session, actor=actor, tag="crises:crisis:phase", object_id=crisis.id, summary={"from": before, "to": new}
+    )
     return decision
 
 
@@ -552,8 +692,16 @@ def _no_pending(session: Session, crisis: Crisis) -> None:
         raise Conflict(f"escalation {pending} is still waiting for agreement: decide it or withdraw it first")
 
 
-def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to: str, rationale: str,
-                       settings: Settings, share_with_approvers: bool = False) -> Escalation:  # fmt: skip
+def propose_escalation(
+    session: Session,
+    *,
+    actor: Principal,
+    crisis_id: str,
+    to: str,
+    rationale: str,
+    settings: Settings,
+    share_with_approvers: bool = False,
+) -> Escalation:
     """Propose moving the crisis to another stage; done at once when nobody else must agree.
 
     `share_with_approvers`: the originator first lets those who must agree read the crisis (its own sharing act,
@@ -584,23 +732,40 @@ def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to
     _require_readers(session, crisis, required, why="must agree to this step")
     if any_of and not any(org_can_read(session, o, crisis) for o in any_of):
         names = ", ".join(_names(session, any_of).values())
-        raise Conflict(f"one of {names} activates this step but none of them can read this crisis; the originator "
-                       "shares it with the one that is to act first")  # fmt: skip
+        raise Conflict(
+            f"one of {names} activates this step but none of them can read this crisis; the originator "
+            "shares it with the one that is to act first"
+        )
     direction = "escalate" if target.rank > current.rank else "de-escalate"
     now = utcnow()
     esc = Escalation(
-        id=new_id("escalation"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
-        exercise=crisis.exercise, crisis_id=crisis.id, from_stage=current.key, to_stage=target.key,
-        direction=direction, rationale=rationale, state=EscalationState.PENDING.value, required=required,
-        any_of=any_of, consult=consult, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("escalation"),
+        owner_org_id=crisis.owner_org_id,
+        created_by_id=actor.user_id,
+        tlp=crisis.tlp,
+        exercise=crisis.exercise,
+        crisis_id=crisis.id,
+        from_stage=current.key,
+        to_stage=target.key,
+        direction=direction,
+        rationale=rationale,
+        state=EscalationState.PENDING.value,
+        required=required,
+        any_of=any_of,
+        consult=consult,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(esc)
     session.flush()
     # Proposing counts as agreeing for the proposer's own organisation, once the consultations it owes are recorded
     # (until then the proposal waits, and the organisation agrees after recording them).
     if actor.org_id in (*required, *any_of) and not missing_consultations(session, crisis, esc, actor.org_id):
-        session.add(EscalationApproval(escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id,
-                                       verdict="agree", comment="proposed it"))  # fmt: skip
+        session.add(
+            EscalationApproval(
+                escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id, verdict="agree", comment="proposed it"
+            )
+        )
     _reshare(session, crisis)
     audit.record(
         session,
@@ -613,18 +778,29 @@ def propose_escalation(session: Session, *, actor: Principal, crisis_id: str, to
     if not _waiting_for(session, esc):
         _apply(session, actor, crisis, esc, model)
     else:
-        _notify(session, crisis, event="crises:escalation:approval-requested",
-                subject=f"Your agreement is needed: {crisis.title} to {target.label}",
-                body=f"A move of the crisis '{crisis.title}' from '{current.label}' to '{target.label}' waits for "
-                     "your organisation's agreement.", object_id=esc.id, dedupe=f"escalation-ask:{esc.id}",
-                orgs=_waiting_for(session, esc))  # fmt: skip
+        _notify(
+            session,
+            crisis,
+            event="crises:escalation:approval-requested",
+            subject=f"Your agreement is needed: {crisis.title} to {target.label}",
+            body=f"A move of the crisis '{crisis.title}' from '{current.label}' to '{target.label}' waits for "
+            "your organisation's agreement.",
+            object_id=esc.id,
+            dedupe=f"escalation-ask:{esc.id}",
+            orgs=_waiting_for(session, esc),
+        )
     return esc
 
 
 def _waiting_for(session: Session, esc: Escalation) -> list[str]:
     """Who the step still waits for: every required organisation, and the `any_of` group until one of it agreed."""
-    agreed = set(session.scalars(select(EscalationApproval.org_id).where(
-        EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree")))  # fmt: skip
+    agreed = set(
+        session.scalars(
+            select(EscalationApproval.org_id).where(
+                EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree"
+            )
+        )
+    )
     waiting = [o for o in esc.required if o not in agreed]
     if esc.any_of and not agreed & set(esc.any_of):
         waiting += [o for o in esc.any_of if o not in waiting]
@@ -635,11 +811,13 @@ def _affected_countries(session: Session, crisis: Crisis, org_id: str) -> list[s
     """The affected Member States to consult, as the deciding organisation `org_id` knows them: the countries of
     the crisis's linked incidents that it may read (those of incidents hidden from it are neither required nor
     named, so a refusal says nothing about them)."""
-    q = (select(IncidentCountry.country)
-         .join(CrisisIncident, CrisisIncident.incident_id == IncidentCountry.incident_id)
-         .join(Incident, Incident.id == IncidentCountry.incident_id)
-         .where(CrisisIncident.crisis_id == crisis.id, read_filter(org_principal(session, org_id), Incident))
-         .distinct())  # fmt: skip
+    q = (
+        select(IncidentCountry.country)
+        .join(CrisisIncident, CrisisIncident.incident_id == IncidentCountry.incident_id)
+        .join(Incident, Incident.id == IncidentCountry.incident_id)
+        .where(CrisisIncident.crisis_id == crisis.id, read_filter(org_principal(session, org_id), Incident))
+        .distinct()
+    )
     return sorted(session.scalars(q))
 
 
@@ -650,16 +828,19 @@ def missing_consultations(session: Session, crisis: Crisis, esc: Escalation, org
     parties = [p for p in esc.consult if p != org_id]
     if not parties:
         return []
-    consulted = set(session.scalars(
-        select(EscalationConsultation.org_id).where(EscalationConsultation.escalation_id == esc.id)))  # fmt: skip
+    consulted = set(
+        session.scalars(select(EscalationConsultation.org_id).where(EscalationConsultation.escalation_id == esc.id))
+    )
     missing: list[str] = []
     for party in parties:
         if party == AFFECTED_MEMBER_STATES:
             countries = _affected_countries(session, crisis, org_id)
             if not countries:
-                missing.append("the affected Member States (none is known to your organisation: the countries of "
-                               "the crisis's linked incidents that it may read name them; the crisis owner links "
-                               "them and their originators share them)")  # fmt: skip
+                missing.append(
+                    "the affected Member States (none is known to your organisation: the countries of "
+                    "the crisis's linked incidents that it may read name them; the crisis owner links "
+                    "them and their originators share them)"
+                )
                 continue
             done = set(session.scalars(select(Organisation.country).where(Organisation.id.in_(sorted(consulted)))))
             missing += [f"the affected Member State {cc}" for cc in countries if cc not in done]
@@ -677,8 +858,9 @@ def _activators(esc: Escalation, model: EscalationModel) -> set[str]:
     return set(path) | set(esc.any_of)
 
 
-def record_consultation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str,
-                        data: ConsultationIn) -> EscalationConsultation:  # fmt: skip
+def record_consultation(
+    session: Session, *, actor: Principal, crisis_id: str, escalation_id: str, data: ConsultationIn
+) -> EscalationConsultation:
     """Record that an organisation was consulted about a pending step, when, and its view (IPCR arrangements)."""
     crisis, esc = _pending(session, actor, crisis_id, escalation_id)
     rel: set[authority.Relation] = set()
@@ -700,27 +882,43 @@ def record_consultation(session: Session, *, actor: Principal, crisis_id: str, e
     if existing is not None:
         name = _names(session, [data.consulted])[data.consulted]
         raise Conflict(f"the consultation of {name} is already recorded ({existing.consulted_at.isoformat()})")
-    row = EscalationConsultation(escalation_id=esc.id, org_id=data.consulted, consulted_at=when, view=data.view,
-                                 recorded_by_org_id=actor.org_id, recorded_by_id=actor.user_id, at=now)  # fmt: skip
+    row = EscalationConsultation(
+        escalation_id=esc.id,
+        org_id=data.consulted,
+        consulted_at=when,
+        view=data.view,
+        recorded_by_org_id=actor.org_id,
+        recorded_by_id=actor.user_id,
+        at=now,
+    )
     session.add(row)
     esc.modified_at = now
     session.flush()
-    audit.record(session, actor=actor, tag="crises:escalation:consult", object_id=esc.id,
-                 summary={"crisis": crisis.id, "consulted": data.consulted,
-                          "consulted_at": when.isoformat()})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:escalation:consult",
+        object_id=esc.id,
+        summary={"crisis": crisis.id, "consulted": data.consulted, "consulted_at": when.isoformat()},
+    )
     return row
 
 
 def consultations_of(session: Session, escalation_ids: Sequence[str]) -> list[EscalationConsultation]:
     if not escalation_ids:
         return []
-    return list(session.scalars(select(EscalationConsultation).where(
-        EscalationConsultation.escalation_id.in_(sorted(set(escalation_ids))))
-        .order_by(EscalationConsultation.consulted_at)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(EscalationConsultation)
+            .where(EscalationConsultation.escalation_id.in_(sorted(set(escalation_ids))))
+            .order_by(EscalationConsultation.consulted_at)
+        )
+    )
 
 
-def set_commission_role(session: Session, *, actor: Principal, crisis_id: str, role: str, rationale: str,
-                        settings: Settings) -> Crisis:  # fmt: skip
+def set_commission_role(
+    session: Session, *, actor: Principal, crisis_id: str, role: str, rationale: str, settings: Settings
+) -> Crisis:
     """Record whether the Commission takes part in the model's community (EU-CyCLONe) as a member or an observer in
     this crisis (NIS2 Art. 16(2)); a deciding member of that community or the crisis owner records it."""
     crisis = _for_update(session, actor, crisis_id)
@@ -731,9 +929,15 @@ def set_commission_role(session: Session, *, actor: Principal, crisis_id: str, r
     rel = {authority.R.OWNER} if actor.org_id == crisis.owner_org_id else set()
     if actor.org_id is not None and actor.org_id in _community_deciders(session, crisis, switch.community, model):
         rel.add(authority.R.DECIDER)
-    authority.authorize(actor, "crisis.commission-role", rel, refusal=(
-        f"only the crisis owner and the deciding members of {switch.community} record the Commission's role there "
-        f"({switch.basis})"))  # fmt: skip
+    authority.authorize(
+        actor,
+        "crisis.commission-role",
+        rel,
+        refusal=(
+            f"only the crisis owner and the deciding members of {switch.community} record the Commission's role there "
+            f"({switch.basis})"
+        ),
+    )
     new = _choice("role", role, [r.value for r in CommissionRole])
     _open(crisis)
     if new == crisis.commission_role:
@@ -744,11 +948,23 @@ def set_commission_role(session: Session, *, actor: Principal, crisis_id: str, r
     assert actor.org_id is not None
     level = next(s.level for s in model.stages if s.community == switch.community)
     article = "a member" if new == CommissionRole.MEMBER else "an observer"
-    _decision(session, actor, crisis, level=level, kind=DecisionKind.OTHER,
-              title=f"The Commission takes part in {switch.community} as {article} ({switch.basis})",
-              rationale=rationale, decided_by=[actor.org_id])  # fmt: skip
-    audit.record(session, actor=actor, tag="crises:crisis:commission-role", object_id=crisis.id,
-                 summary={"from": before, "to": new, "community": switch.community, "basis": switch.basis})  # fmt: skip
+    _decision(
+        session,
+        actor,
+        crisis,
+        level=level,
+        kind=DecisionKind.OTHER,
+        title=f"The Commission takes part in {switch.community} as {article} ({switch.basis})",
+        rationale=rationale,
+        decided_by=[actor.org_id],
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:crisis:commission-role",
+        object_id=crisis.id,
+        summary={"from": before, "to": new, "community": switch.community, "basis": switch.basis},
+    )
     return crisis
 
 
@@ -761,8 +977,13 @@ def _share_with(session: Session, actor: Principal, crisis: Crisis, org_ids: Seq
         return  # RED: organisations never read it; _require_readers says so
     sharing.write(session, object_id=crisis.id, entries=[(ORG, o) for o in missing], added_by=actor.org_id)
     _reshare(session, crisis)
-    audit.record(session, actor=actor, tag="crises:crisis:share", object_id=crisis.id,
-                 summary={"added": missing, "why": "they must agree to a move"})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:crisis:share",
+        object_id=crisis.id,
+        summary={"added": missing, "why": "they must agree to a move"},
+    )
 
 
 def _widens_beyond(session: Session, org_id: str | None, crisis: Crisis, target: Stage) -> bool:
@@ -771,14 +992,26 @@ def _widens_beyond(session: Session, org_id: str | None, crisis: Crisis, target:
         return False  # communities never read these: the move adds no reader
     if (COMMUNITY, target.community) in {(s.kind, s.target) for s in sharing.shares_of(session, crisis.id)}:
         return False
-    return bool(authority.refused_widening(session, org_id=org_id, tlp=crisis.tlp, owner_org_id=crisis.owner_org_id,
-                                           added=[(COMMUNITY, target.community)]))  # fmt: skip
+    return bool(
+        authority.refused_widening(
+            session,
+            org_id=org_id,
+            tlp=crisis.tlp,
+            owner_org_id=crisis.owner_org_id,
+            added=[(COMMUNITY, target.community)],
+        )
+    )
 
 
 def _apply(session: Session, actor: Principal, crisis: Crisis, esc: Escalation, model: EscalationModel) -> None:
     target = model.stage(esc.to_stage)
-    agreed = list(session.scalars(select(EscalationApproval.org_id).where(
-        EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree")))  # fmt: skip
+    agreed = list(
+        session.scalars(
+            select(EscalationApproval.org_id).where(
+                EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree"
+            )
+        )
+    )
     crisis.stage = target.key
     crisis.modified_at = utcnow()
     # The community joins when the originator agreed (proposed, or answered) or the proposer may widen to it.
@@ -803,14 +1036,30 @@ def _apply(session: Session, actor: Principal, crisis: Crisis, esc: Escalation, 
     esc.decision_id = decision.id
     esc.modified_at = decision.decided_at
     _reshare(session, crisis)
-    audit.record(session, actor=actor, tag="crises:escalation:done", object_id=esc.id,
-                 summary={"crisis": crisis.id, "to": target.key, "community_added": added})  # fmt: skip
-    audit.record(session, actor=actor, tag="crises:crisis:stage", object_id=crisis.id,
-                 summary={"from": esc.from_stage, "to": target.key, "decision": decision.id})  # fmt: skip
-    _notify(session, crisis, event=f"crises:crisis:{esc.direction}", subject=f"{verb}: {crisis.title}",
-            body=f"The crisis '{crisis.title}' moved to '{target.label}' ({target.level} level).",
-            object_id=esc.id, dedupe=f"escalation-done:{esc.id}",
-            orgs=_community_orgs(session, target.notify) | set(esc.required) | set(esc.any_of))  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:escalation:done",
+        object_id=esc.id,
+        summary={"crisis": crisis.id, "to": target.key, "community_added": added},
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:crisis:stage",
+        object_id=crisis.id,
+        summary={"from": esc.from_stage, "to": target.key, "decision": decision.id},
+    )
+    _notify(
+        session,
+        crisis,
+        event=f"crises:crisis:{esc.direction}",
+        subject=f"{verb}: {crisis.title}",
+        body=f"The crisis '{crisis.title}' moved to '{target.label}' ({target.level} level).",
+        object_id=esc.id,
+        dedupe=f"escalation-done:{esc.id}",
+        orgs=_community_orgs(session, target.notify) | set(esc.required) | set(esc.any_of),
+    )
 
 
 def _pending(session: Session, actor: Principal, crisis_id: str, escalation_id: str) -> tuple[Crisis, Escalation]:
@@ -825,8 +1074,16 @@ def _pending(session: Session, actor: Principal, crisis_id: str, escalation_id: 
     return crisis, esc
 
 
-def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, escalation_id: str, agree: bool,
-                      comment: str, settings: Settings) -> Escalation:  # fmt: skip
+def answer_escalation(
+    session: Session,
+    *,
+    actor: Principal,
+    crisis_id: str,
+    escalation_id: str,
+    agree: bool,
+    comment: str,
+    settings: Settings,
+) -> Escalation:
     """One required organisation agrees (or refuses). The crisis row lock makes two answers at once both count."""
     crisis, esc = _pending(session, actor, crisis_id, escalation_id)
     names = ", ".join(_names(session, [*esc.required, *esc.any_of]).values()) or "nobody"
@@ -847,26 +1104,53 @@ def answer_escalation(session: Session, *, actor: Principal, crisis_id: str, esc
     if agree and actor.org_id in _activators(esc, model):
         missing = missing_consultations(session, crisis, esc, actor.org_id)
         if missing:
-            raise Conflict(f"record the consultations this step needs before agreeing: {'; '.join(missing)} "
-                           f"(POST /api/v1/crises/{crisis.id}/escalations/{esc.id}/consultations)")  # fmt: skip
-    session.add(EscalationApproval(escalation_id=esc.id, org_id=actor.org_id, user_id=actor.user_id,
-                                   verdict="agree" if agree else "reject", comment=comment))  # fmt: skip
+            raise Conflict(
+                f"record the consultations this step needs before agreeing: {'; '.join(missing)} "
+                f"(POST /api/v1/crises/{crisis.id}/escalations/{esc.id}/consultations)"
+            )
+    session.add(
+        EscalationApproval(
+            escalation_id=esc.id,
+            org_id=actor.org_id,
+            user_id=actor.user_id,
+            verdict="agree" if agree else "reject",
+            comment=comment,
+        )
+    )
     session.flush()
-    audit.record(session, actor=actor, tag="crises:escalation:" + ("agree" if agree else "reject"), object_id=esc.id,
-                 summary={"crisis": crisis.id, "org": actor.org_id})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:escalation:" + ("agree" if agree else "reject"),
+        object_id=esc.id,
+        summary={"crisis": crisis.id, "org": actor.org_id},
+    )
     if not agree:
         esc.state = EscalationState.REJECTED.value
         esc.decided_at = utcnow()
         target = model.stage(esc.to_stage)
-        decision = _decision(session, actor, crisis, level=target.level, kind=DecisionKind(
-            "escalation" if esc.direction == "escalate" else "de-escalation"),
-            title=f"Move to {target.label} not agreed", rationale=comment, decided_by=[actor.org_id],
-            escalation_id=esc.id)  # fmt: skip
+        decision = _decision(
+            session,
+            actor,
+            crisis,
+            level=target.level,
+            kind=DecisionKind("escalation" if esc.direction == "escalate" else "de-escalation"),
+            title=f"Move to {target.label} not agreed",
+            rationale=comment,
+            decided_by=[actor.org_id],
+            escalation_id=esc.id,
+        )
         esc.decision_id = decision.id
-        _notify(session, crisis, event="crises:escalation:rejected", subject=f"Not agreed: {crisis.title}",
-                body=f"The move to '{target.label}' was not agreed.", object_id=esc.id,
-                dedupe=f"escalation-rejected:{esc.id}",
-                orgs=[crisis.owner_org_id, *esc.required, *esc.any_of])  # fmt: skip
+        _notify(
+            session,
+            crisis,
+            event="crises:escalation:rejected",
+            subject=f"Not agreed: {crisis.title}",
+            body=f"The move to '{target.label}' was not agreed.",
+            object_id=esc.id,
+            dedupe=f"escalation-rejected:{esc.id}",
+            orgs=[crisis.owner_org_id, *esc.required, *esc.any_of],
+        )
     elif not _waiting_for(session, esc):
         _apply(session, actor, crisis, esc, model)
     return esc
@@ -880,8 +1164,9 @@ def withdraw_escalation(session: Session, *, actor: Principal, crisis_id: str, e
     authority.authorize(actor, "crisis.escalation.withdraw", rel)
     esc.state = EscalationState.WITHDRAWN.value
     esc.decided_at = utcnow()
-    audit.record(session, actor=actor, tag="crises:escalation:withdraw", object_id=esc.id,
-                 summary={"crisis": crisis.id})  # fmt: skip
+    audit.record(
+        session, actor=actor, tag="crises:escalation:withdraw", object_id=esc.id, summary={"crisis": crisis.id}
+    )
     return esc
 
 
@@ -901,8 +1186,7 @@ def _check_due(due_at: datetime | None) -> None:
         raise _bad("due_at", "give a time zone, e.g. 2026-11-28T18:00:00Z")
 
 
-def create_action(session: Session, *, actor: Principal, crisis_id: str, data: ActionIn,
-                  settings: Settings) -> Action:  # fmt: skip
+def create_action(session: Session, *, actor: Principal, crisis_id: str, data: ActionIn, settings: Settings) -> Action:
     crisis = _for_update(session, actor, crisis_id)
     authority.authorize(actor, "crisis.action.create", relations(session, actor, crisis, model_for(settings)))
     _open(crisis)
@@ -918,21 +1202,46 @@ def create_action(session: Session, *, actor: Principal, crisis_id: str, data: A
             raise _bad("decision", f"decision {data.decision} belongs to another crisis")
     now = utcnow()
     action = Action(
-        id=new_id("task"), owner_org_id=crisis.owner_org_id, created_by_id=actor.user_id, tlp=crisis.tlp,
-        exercise=crisis.exercise, crisis_id=crisis.id, title=data.title, detail=data.detail,
-        assignee_org_id=data.assignee, due_at=data.due_at, status=ActionStatus.OPEN.value, decision_id=data.decision,
-        created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("task"),
+        owner_org_id=crisis.owner_org_id,
+        created_by_id=actor.user_id,
+        tlp=crisis.tlp,
+        exercise=crisis.exercise,
+        crisis_id=crisis.id,
+        title=data.title,
+        detail=data.detail,
+        assignee_org_id=data.assignee,
+        due_at=data.due_at,
+        status=ActionStatus.OPEN.value,
+        decision_id=data.decision,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(action)
     session.flush()
     _copy_shares(session, crisis, [action.id])
-    audit.record(session, actor=actor, tag="crises:action:create", object_id=action.id,
-                 summary={"crisis": crisis.id, "assignee": data.assignee,
-                          "due_at": data.due_at.isoformat() if data.due_at else None})  # fmt: skip
-    _notify(session, crisis, event="crises:action:assigned", subject=f"Action for your organisation: {action.title}",
-            body=f"In crisis '{crisis.title}'" + (f", due {data.due_at:%Y-%m-%d %H:%M} UTC." if data.due_at else "."),
-            object_id=action.id, dedupe=f"action-assigned:{action.id}", orgs=[data.assignee],
-            exclude=actor)  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="crises:action:create",
+        object_id=action.id,
+        summary={
+            "crisis": crisis.id,
+            "assignee": data.assignee,
+            "due_at": data.due_at.isoformat() if data.due_at else None,
+        },
+    )
+    _notify(
+        session,
+        crisis,
+        event="crises:action:assigned",
+        subject=f"Action for your organisation: {action.title}",
+        body=f"In crisis '{crisis.title}'" + (f", due {data.due_at:%Y-%m-%d %H:%M} UTC." if data.due_at else "."),
+        object_id=action.id,
+        dedupe=f"action-assigned:{action.id}",
+        orgs=[data.assignee],
+        exclude=actor,
+    )
     return action
 
 
@@ -944,8 +1253,10 @@ def update_action(session: Session, *, actor: Principal, action_id: str, patch: 
         rel.add(authority.R.ASSIGNEE)
     authority.authorize(actor, "crisis.action.update", rel)
     if patch.version != action.version:
-        raise Conflict(f"the action changed since you read it (version {patch.version}, now {action.version}): "
-                       "reload and apply your change again")  # fmt: skip
+        raise Conflict(
+            f"the action changed since you read it (version {patch.version}, now {action.version}): "
+            "reload and apply your change again"
+        )
     _check_due(patch.due_at)
     before = {"status": action.status, "assignee": action.assignee_org_id}
     if patch.assignee is not None and patch.assignee != action.assignee_org_id:
@@ -968,7 +1279,15 @@ def update_action(session: Session, *, actor: Principal, action_id: str, patch: 
         action.reminded_at = action.overdue_notified_at = None
     if session.is_modified(action):
         action.modified_at = utcnow()
-        audit.record(session, actor=actor, tag="crises:action:update", object_id=action.id,
-                     summary={"crisis": crisis.id, "status": [before["status"], action.status],
-                              "assignee": action.assignee_org_id})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor,
+            tag="crises:action:update",
+            object_id=action.id,
+            summary={
+                "crisis": crisis.id,
+                "status": [before["status"], action.status],
+                "assignee": action.assignee_org_id,
+            },
+        )
     return action

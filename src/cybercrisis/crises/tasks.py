@@ -24,11 +24,16 @@ def remind_actions(session: Session, *, now: datetime) -> int:
     rows = session.execute(
         select(Action, Crisis)
         .join(Crisis, Crisis.id == Action.crisis_id)
-        .where(Action.status.in_(open_states), Action.due_at.is_not(None), Action.due_at <= now + DUE_SOON,
-               Action.overdue_notified_at.is_(None), Crisis.status == CrisisStatus.OPEN.value)
+        .where(
+            Action.status.in_(open_states),
+            Action.due_at.is_not(None),
+            Action.due_at <= now + DUE_SOON,
+            Action.overdue_notified_at.is_(None),
+            Crisis.status == CrisisStatus.OPEN.value,
+        )
         .order_by(Action.due_at)
         .limit(BATCH)
-    ).all()  # fmt: skip
+    ).all()
     sent = 0
     for action, crisis in rows:
         assert action.due_at is not None
@@ -39,12 +44,19 @@ def remind_actions(session: Session, *, now: datetime) -> int:
             stamp, what, key = {"reminded_at": now}, "is due soon", "due-soon"
         else:
             continue
-        session.execute(update(Action).where(Action.id == action.id).values(**stamp)
-                        .execution_options(synchronize_session=False))  # fmt: skip
-        _notify(session, crisis, event=f"crises:action:{key}", subject=f"Action {what}: {action.title}",
-                body=f"In crisis '{crisis.title}', the action '{action.title}' {what} "
-                     f"(due {action.due_at:%Y-%m-%d %H:%M} UTC).", object_id=action.id,
-                dedupe=f"action-{key}:{action.id}:{action.due_at.isoformat()}",
-                orgs=[action.assignee_org_id])  # fmt: skip
+        session.execute(
+            update(Action).where(Action.id == action.id).values(**stamp).execution_options(synchronize_session=False)
+        )
+        _notify(
+            session,
+            crisis,
+            event=f"crises:action:{key}",
+            subject=f"Action {what}: {action.title}",
+            body=f"In crisis '{crisis.title}', the action '{action.title}' {what} "
+            f"(due {action.due_at:%Y-%m-%d %H:%M} UTC).",
+            object_id=action.id,
+            dedupe=f"action-{key}:{action.id}:{action.due_at.isoformat()}",
+            orgs=[action.assignee_org_id],
+        )
         sent += 1
     return sent

@@ -234,8 +234,10 @@ def _upsert(
     fields["roles"] = {c: str(raw_roles.get(c, MEMBER)) for c in fields["communities"]}
     stray = sorted(set(raw_roles) - set(fields["communities"]))
     if stray:
-        raise InvalidInput(f"roles name communities the organisation is not in: {', '.join(stray)}",
-                           errors=[{"field": "roles", "message": "role for a community not listed"}])  # fmt: skip
+        raise InvalidInput(
+            f"roles name communities the organisation is not in: {', '.join(stray)}",
+            errors=[{"field": "roles", "message": "role for a community not listed"}],
+        )
     org = session.get(Organisation, org_id)
     if org is None:
         org = service.create_organisation(

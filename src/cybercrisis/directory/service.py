@@ -134,8 +134,10 @@ def set_membership_role(session: Session, *, actor: Principal, org_id: str, comm
     if previous == role:
         return role
     if org.id == actor.org_id:
-        raise PermissionDenied("another administrator changes the communities and membership roles of your own "
-                               "organisation: they decide what it reads and where it decides")  # fmt: skip
+        raise PermissionDenied(
+            "another administrator changes the communities and membership roles of your own "
+            "organisation: they decide what it reads and where it decides"
+        )
     if community in rows:
         rows[community].role = role
     else:
@@ -284,8 +286,10 @@ def update_organisation(session: Session, *, actor: Principal, org_id: str, chan
     if widens_own and org.id == actor.org_id:
         # Communities and parent decide what an organisation reads (GREEN, AMBER pass-on), a membership role who
         # decides in a community: nobody sets their own.
-        raise PermissionDenied("another administrator changes the communities, membership roles or the parent of "
-                               "your own organisation: they decide what it reads and where it decides")  # fmt: skip
+        raise PermissionDenied(
+            "another administrator changes the communities, membership roles or the parent of "
+            "your own organisation: they decide what it reads and where it decides"
+        )
     for key in ("name", "short_name", "type", "website", "description", "parent_id"):
         if key in changes:
             setattr(org, key, changes[key])
@@ -318,8 +322,10 @@ def _check_contact_writer(actor: Principal, org_id: str) -> None:
     organisation's contact would route what it reads to an address of one's choosing (issue 12)."""
     actor.require(Permission.CONTACT_WRITE)
     if actor.org_id != org_id and not actor.is_operator:
-        raise PermissionDenied("you manage the contacts of your own organisation only; the operator imports other "
-                               "organisations' contacts with `cybercrisis directory import`")  # fmt: skip
+        raise PermissionDenied(
+            "you manage the contacts of your own organisation only; the operator imports other "
+            "organisations' contacts with `cybercrisis directory import`"
+        )
 
 
 def create_contact(

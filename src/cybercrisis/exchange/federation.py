@@ -69,9 +69,15 @@ class SyncResult:
         return not self.errors
 
     def summary(self) -> dict[str, Any]:
-        return {"pulled": self.pulled, "pushed": self.pushed, "unchanged": self.unchanged, "rejected": self.rejected,
-                "errors": self.errors[:LISTED_REJECTIONS], "rejections": self.rejections,
-                "incomplete": self.incomplete}  # fmt: skip
+        return {
+            "pulled": self.pulled,
+            "pushed": self.pushed,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "errors": self.errors[:LISTED_REJECTIONS],
+            "rejections": self.rejections,
+            "incomplete": self.incomplete,
+        }
 
     def reject(self, items: Iterable[str]) -> None:
         for item in items:
@@ -96,8 +102,18 @@ class _PeerConfig:
 
     @classmethod
     def of(cls, p: Peer) -> _PeerConfig:
-        return cls(p.id, p.url, p.api_root, p.node_id, p.organisation_id, p.token, p.username, p.direction,
-                   tuple(p.collections or ()), float(p.timeout_seconds))  # fmt: skip
+        return cls(
+            p.id,
+            p.url,
+            p.api_root,
+            p.node_id,
+            p.organisation_id,
+            p.token,
+            p.username,
+            p.direction,
+            tuple(p.collections or ()),
+            float(p.timeout_seconds),
+        )
 
     @property
     def pulls(self) -> bool:
@@ -120,8 +136,9 @@ def peer_principal(session: Session, *, node_id: str, organisation_id: str | Non
     """The peer node as a reader: its organisation and that organisation's communities, never a named user
     (so RED never leaves, and AMBER+STRICT only when the organisation is a named recipient)."""
     org = session.get(Organisation, organisation_id) if organisation_id else None
-    return Principal(user_id=f"node:{node_id}", org_id=org.id if org else None,
-                     communities=frozenset(org.communities if org else ()))  # fmt: skip
+    return Principal(
+        user_id=f"node:{node_id}", org_id=org.id if org else None, communities=frozenset(org.communities if org else ())
+    )
 
 
 def push_filter(principal: Principal, collection: taxii.Collection, peer_node: str) -> ColumnElement[bool]:
@@ -138,8 +155,14 @@ def push_filter(principal: Principal, collection: taxii.Collection, peer_node: s
 def _cursor(session: Session, peer_id: str, collection: str, direction: str) -> PeerCursor:
     cursor = session.get(PeerCursor, (peer_id, collection, direction))
     if cursor is None:
-        cursor = PeerCursor(peer_id=peer_id, collection_id=collection, direction=direction, position=None,
-                            complete=True, updated_at=utcnow())  # fmt: skip
+        cursor = PeerCursor(
+            peer_id=peer_id,
+            collection_id=collection,
+            direction=direction,
+            position=None,
+            complete=True,
+            updated_at=utcnow(),
+        )
         session.add(cursor)
     return cursor
 
@@ -177,16 +200,19 @@ class _Round:
         self.settings = settings
         self.result = SyncResult(cfg.id, cfg.url)
         self.deadline = time.monotonic() + ROUND_BUDGET_SECONDS
-        self.conn = peers.connect(token=cfg.token, username=cfg.username, timeout=cfg.timeout,
-                                  allow=settings.outbound_networks)  # fmt: skip
+        self.conn = peers.connect(
+            token=cfg.token, username=cfg.username, timeout=cfg.timeout, allow=settings.outbound_networks
+        )
         self.ring: nodes.KeyRing = {}
 
     def run(self) -> None:
         cfg = self.cfg
         discovery = peers.discover(self.conn, cfg.url)
         if discovery.node_id != cfg.node_id:
-            raise PeerError(f"{cfg.url} now answers as node {discovery.node_id}, not the pinned {cfg.node_id}: "
-                            "if that is right, remove the peer and add it again")  # fmt: skip
+            raise PeerError(
+                f"{cfg.url} now answers as node {discovery.node_id}, not the pinned {cfg.node_id}: "
+                "if that is right, remove the peer and add it again"
+            )
         with unit_of_work(self.factory) as s:
             peers.refresh_keys(s, peer_id=cfg.id, discovery=discovery, local_node=self.node.id)
             self.ring = nodes.key_ring(s, self.node)
@@ -204,9 +230,11 @@ class _Round:
                     self._each(cid, lambda c=cid: self._pull(remote[c]))
         if cfg.pushes and self.node.key_id not in discovery.relayed.get(self.node.id, {}):
             # It would reject every object as signed by an unknown node, and the cursor would move past them.
-            self.result.errors.append(f"the peer does not know this node's current key {self.node.key_id} yet: add "
-                                      "this node as a peer there (after a key rotation: wait for its next round); "
-                                      "nothing was pushed")  # fmt: skip
+            self.result.errors.append(
+                f"the peer does not know this node's current key {self.node.key_id} yet: add "
+                "this node as a peer there (after a key rotation: wait for its next round); "
+                "nothing was pushed"
+            )
         elif cfg.pushes:
             from cybercrisis.exchange.signer import sign_pending
 
@@ -230,8 +258,9 @@ class _Round:
         try:
             step()
         except requests.HTTPError as exc:
-            self.result.errors.append(f"collection {cid}: " + peers.describe(exc, url=self.cfg.url,
-                                                                              timeout=self.cfg.timeout))  # fmt: skip
+            self.result.errors.append(
+                f"collection {cid}: " + peers.describe(exc, url=self.cfg.url, timeout=self.cfg.timeout)
+            )
 
     # --- pull ---
 
@@ -269,9 +298,16 @@ class _Round:
         """One page and the cursor in one transaction: a crash leaves either both or neither."""
         cfg = self.cfg
         with unit_of_work(self.factory) as s:
-            got = importer.receive(s, objects=objects, ring=self.ring, local_node=self.node.id, actor=None,
-                                   origin=f"peer:{cfg.node_id}", senders={cfg.node_id},
-                                   via=f"relayed by the peer node {cfg.node_id}")  # fmt: skip
+            got = importer.receive(
+                s,
+                objects=objects,
+                ring=self.ring,
+                local_node=self.node.id,
+                actor=None,
+                origin=f"peer:{cfg.node_id}",
+                senders={cfg.node_id},
+                via=f"relayed by the peer node {cfg.node_id}",
+            )
             cursor = _cursor(s, cfg.id, cid, "pull")
             if last is not None:
                 cursor.position = last
@@ -306,18 +342,23 @@ class _Round:
                     self.result.reject([f"{oid}: larger than the peer's max_content_length ({limit} bytes)"])
                 accepted = failed = 0
                 if envelope:
-                    status = collection.add_objects({"objects": envelope}, wait_for_completion=True,
-                                                    poll_interval=1, timeout=cfg.timeout)  # fmt: skip
+                    status = collection.add_objects(
+                        {"objects": envelope}, wait_for_completion=True, poll_interval=1, timeout=cfg.timeout
+                    )
                     accepted, failed = int(status.success_count or 0), int(status.failure_count or 0)
-                    self.result.reject(f"{f.get('id')}: {f.get('message')}" for f in status.failures or []
-                                       if isinstance(f, dict))  # fmt: skip
+                    self.result.reject(
+                        f"{f.get('id')}: {f.get('message')}" for f in status.failures or [] if isinstance(f, dict)
+                    )
                 with unit_of_work(self.factory) as s:
                     cursor = _cursor(s, cfg.id, remote.id, "push")
                     cursor.position = str(last_seq)
                     cursor.complete = True
                     cursor.updated_at = utcnow()
-                    s.execute(update(Peer).where(Peer.id == cfg.id).values(
-                        pushed=Peer.pushed + accepted, rejected=Peer.rejected + failed + len(too_big)))  # fmt: skip
+                    s.execute(
+                        update(Peer)
+                        .where(Peer.id == cfg.id)
+                        .values(pushed=Peer.pushed + accepted, rejected=Peer.rejected + failed + len(too_big))
+                    )
                 self.result.pushed += accepted
                 self.result.rejected += failed
             after = batch[-1][0]
@@ -330,12 +371,14 @@ def _collection(conn: peers.Connection, api_root: str, cid: str) -> Any:
 Outgoing = tuple[int, str, dict[str, Any]]  # (seq, id, the object as sent)
 
 
-def outgoing(session: Session, *, where: ColumnElement[bool], after: int, node: nodes.Node,
-             limit: int) -> list[Outgoing]:  # fmt: skip
+def outgoing(
+    session: Session, *, where: ColumnElement[bool], after: int, node: nodes.Node, limit: int
+) -> list[Outgoing]:
     """The next versions to push after local seq `after`, as the TAXII server serves them: with their origin
     signature (made now for a version of ours the signer job has not reached) and their share list."""
-    rows = list(session.scalars(select(StixObject).where(StixObject.seq > after, where).order_by(StixObject.seq)
-                                .limit(limit)))  # fmt: skip
+    rows = list(
+        session.scalars(select(StixObject).where(StixObject.seq > after, where).order_by(StixObject.seq).limit(limit))
+    )
     return [(r.seq, r.id, obj) for r, obj in zip(rows, taxii.served(session, node=node, rows=rows), strict=True)]
 
 
@@ -364,8 +407,9 @@ def envelopes(batch: Sequence[Outgoing], *, max_bytes: int) -> Iterable[tuple[li
 # --- entry points ------------------------------------------------------------------------------------------------
 
 
-def sync_peer(factory: sessionmaker[Session], settings: Settings, peer_id: str, *,
-              page_size: int = PAGE_SIZE) -> SyncResult:  # fmt: skip
+def sync_peer(
+    factory: sessionmaker[Session], settings: Settings, peer_id: str, *, page_size: int = PAGE_SIZE
+) -> SyncResult:
     """One round with one peer; never raises for what the peer or the network does (it is recorded on the peer)."""
     with unit_of_work(factory) as s:
         row = s.get(Peer, peer_id)
@@ -415,8 +459,9 @@ def enabled_peers(factory: sessionmaker[Session]) -> list[str]:
         return list(s.scalars(select(Peer.id).where(Peer.enabled.is_(True)).order_by(Peer.created_at, Peer.id)))
 
 
-def sync_peers(factory: sessionmaker[Session], settings: Settings, peer_ids: Sequence[str], *,
-               page_size: int = PAGE_SIZE) -> list[SyncResult]:  # fmt: skip
+def sync_peers(
+    factory: sessionmaker[Session], settings: Settings, peer_ids: Sequence[str], *, page_size: int = PAGE_SIZE
+) -> list[SyncResult]:
     """Rounds with several peers in parallel, each bounded by its own timeout: a stuck peer stalls nobody."""
     if not peer_ids:
         return []

@@ -321,10 +321,13 @@ class _Plan:
             for chunk in _chunks(sorted(pairs)):
                 session.execute(
                     update(StixObject)
-                    .where(tuple_(StixObject.id, StixObject.share_id).in_(chunk), StixObject.modified < newest,
-                           StixObject.latest.is_(True))
+                    .where(
+                        tuple_(StixObject.id, StixObject.share_id).in_(chunk),
+                        StixObject.modified < newest,
+                        StixObject.latest.is_(True),
+                    )
                     .values(latest=False)
-                )  # fmt: skip
+                )
         for seq, (block, signed) in self.resigned.items():
             session.execute(update(StixObject).where(StixObject.seq == seq).values(signature=block, shares=signed))
         for key in sorted(self.reserve):
@@ -495,8 +498,9 @@ class _Import:
             for kind, target in entries:
                 if (kind, target) not in known:
                     known.add((kind, target))
-                    plan.shares.append({"object_id": key, "kind": kind, "target": target,
-                                        "added_by_org_id": self.owner})  # fmt: skip
+                    plan.shares.append(
+                        {"object_id": key, "kind": kind, "target": target, "added_by_org_id": self.owner}
+                    )
                     if key in existing and kind in nodes.SHARE_KINDS:  # served versions travel with the new list
                         plan.reserve.add(key)
         self.seen.add((c.id, c.modified, key))
@@ -562,8 +566,10 @@ class _Import:
         else:
             key = c.id
             if c.id in local or any((h.origin_node, h.owner, h.share_id) != (node, owner, key) for h in held):
-                return _Decision(reason=f"id {c.id} is held on this node by another organisation or node; only its "
-                                        "holder adds versions of it")  # fmt: skip
+                return _Decision(
+                    reason=f"id {c.id} is held on this node by another organisation or node; only its "
+                    "holder adds versions of it"
+                )
         same = next((h for h in held if h.share_id == key and h.modified == c.modified), None)
         if same is None:
             return _Decision(key=key)
@@ -663,12 +669,27 @@ def ingest(
     if not actor.org_id or not actor.user_id:
         raise PermissionDenied("importing needs a user of an organisation, which owns the imported copies")
     default = sharing.parse_tlp(default_tlp, field="tlp")
-    job = _Import(session, actor, owner=actor.org_id, default=default, share_with=share_with or ShareWith(),
-                  origin=origin[:MAX_ORIGIN], reader=actor)  # fmt: skip
+    job = _Import(
+        session,
+        actor,
+        owner=actor.org_id,
+        default=default,
+        share_with=share_with or ShareWith(),
+        origin=origin[:MAX_ORIGIN],
+        reader=actor,
+    )
     items = objects if isinstance(objects, list) else list(objects)
     result = _run(session, job, items, atomic=atomic, progress=progress)
-    _audit(session, actor, "exchange:import:stix", job, result, custom=result.custom, atomic=atomic,
-           default_tlp=default.value)  # fmt: skip
+    _audit(
+        session,
+        actor,
+        "exchange:import:stix",
+        job,
+        result,
+        custom=result.custom,
+        atomic=atomic,
+        default_tlp=default.value,
+    )
     return result
 
 
@@ -676,8 +697,12 @@ def _audit(
     session: Session, actor: Principal | None, tag: str, job: _Import, result: ImportResult, **extra: Any
 ) -> None:
     """One audit entry for a whole import or receipt: where from and the counts."""
-    summary = {"origin": job.origin, "imported": result.imported, "unchanged": result.unchanged,
-               "rejected": len(result.rejected)}  # fmt: skip
+    summary = {
+        "origin": job.origin,
+        "imported": result.imported,
+        "unchanged": result.unchanged,
+        "rejected": len(result.rejected),
+    }
     audit.record(session, actor=actor, tag=tag, object_id=None, summary=summary | extra)
 
 
@@ -769,8 +794,11 @@ def _unpack(
             continue
         if isinstance(block, dict) and isinstance(block.get("node"), str) and block["node"] not in senders:
             # Only the origin node speaks for its objects: a relay, or a user who merely holds one, does not.
-            early.append(Rejected(index, oid, f"objects signed by node {block['node']} arrive only from that node; "
-                                              f"this came {via}"))  # fmt: skip
+            early.append(
+                Rejected(
+                    index, oid, f"objects signed by node {block['node']} arrive only from that node; this came {via}"
+                )
+            )
             stripped.append(None)
             continue
         reason = nodes.verify(raw, block, ring)
@@ -848,8 +876,11 @@ def receive(
                 early.append(Rejected(index, obj.get("id"), f"the signed TLP {block['tlp']!r} is not a TLP 2.0 level"))
                 continue
             if block["owner"] not in known_orgs:
-                early.append(Rejected(index, obj.get("id"), f"owner {block['owner']} is not an organisation of this "
-                                                            "node's directory"))  # fmt: skip
+                early.append(
+                    Rejected(
+                        index, obj.get("id"), f"owner {block['owner']} is not an organisation of this node's directory"
+                    )
+                )
                 continue
             fitting = [(k, t) for k, t in entries if t in (known_orgs if k == "organisation" else known_communities)]
             job.received[len(keep)] = _Received(block, fitting, signed)

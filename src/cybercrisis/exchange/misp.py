@@ -87,9 +87,22 @@ ATTRIBUTE_TYPES: dict[str, AttributeType] = {
 # Addresses of the victim's own networks: worth recording, useless (and noisy) as detection rules elsewhere.
 _INTERNAL = [
     ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-              "0.0.0.0/8", "224.0.0.0/4", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "::/128")
-]  # fmt: skip
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "0.0.0.0/8",
+        "224.0.0.0/4",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+        "::/128",
+    )
+]
 
 
 def _uuid_of(stix_id: str) -> str:

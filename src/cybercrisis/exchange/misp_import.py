@@ -245,9 +245,13 @@ def _complete_event(raw: dict[str, Any], rejected: list[Rejected]) -> dict[str, 
     if _date_timestamp(event.get("date")) is None:
         event["date"] = datetime.fromtimestamp(stamp, UTC).date().isoformat()
     event["Attribute"] = _complete_attributes(
-        event.get("Attribute"), parent_uuid=event_uuid, timestamp=stamp, where=where, rejected=rejected,
+        event.get("Attribute"),
+        parent_uuid=event_uuid,
+        timestamp=stamp,
+        where=where,
+        rejected=rejected,
         relation=False,
-    )  # fmt: skip
+    )
     objects = event.get("Object") or []
     kept_objects: list[dict[str, Any]] = []
     for index, obj in enumerate(objects if isinstance(objects, list) else []):
@@ -259,9 +263,13 @@ def _complete_event(raw: dict[str, Any], rejected: list[Rejected]) -> dict[str, 
         obj_stamp = _timestamp_of(obj.get("timestamp")) or stamp
         obj["timestamp"] = str(obj_stamp)
         obj["Attribute"] = _complete_attributes(
-            obj.get("Attribute"), parent_uuid=uuid.UUID(obj["uuid"]), timestamp=obj_stamp,
-            where=f"{where} object {obj['uuid']}", rejected=rejected, relation=True,
-        )  # fmt: skip
+            obj.get("Attribute"),
+            parent_uuid=uuid.UUID(obj["uuid"]),
+            timestamp=obj_stamp,
+            where=f"{where} object {obj['uuid']}",
+            rejected=rejected,
+            relation=True,
+        )
         kept_objects.append(obj)
     if not isinstance(objects, list):
         rejected.append(Rejected(where, "Object is not a list"))

@@ -23,8 +23,7 @@ NO_MODIFIED = datetime(1970, 1, 1)  # noqa: DTZ001 - made timezone-aware where u
 class StixObject(Base):
     __tablename__ = "stix_objects"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-                                     autoincrement=True)  # fmt: skip
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(StixId, nullable=False)
     modified: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     type: Mapped[str] = mapped_column(String(100), nullable=False)

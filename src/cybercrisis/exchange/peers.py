@@ -188,8 +188,10 @@ def normalise_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(f"url: {url!r} is not an http(s) URL such as https://node.example/taxii2/",
-                           errors=[{"field": "url", "message": "not an http(s) URL"}])  # fmt: skip
+        raise InvalidInput(
+            f"url: {url!r} is not an http(s) URL such as https://node.example/taxii2/",
+            errors=[{"field": "url", "message": "not an http(s) URL"}],
+        )
     return url if url.endswith("/") else url + "/"
 
 
@@ -314,17 +316,23 @@ def add(
     if d.node_id == local_node:
         raise refuse("url", f"{d.url} is this node itself ({local_node})")
     if fingerprint is not None and fingerprint.strip().lower() != d.current_key:
-        raise refuse("fingerprint", f"the peer's current key is {d.current_key}, not {fingerprint.strip()}: "
-                                    "do not add it until you know why")  # fmt: skip
+        raise refuse(
+            "fingerprint",
+            f"the peer's current key is {d.current_key}, not {fingerprint.strip()}: do not add it until you know why",
+        )
     unknown = [c for c in collections if c not in probe.collections]
     if unknown:
         raise refuse("collections", f"collection {unknown[0]} is not one the peer shows to this token")
     organisation = d.organisation if d.organisation and session.get(Organisation, d.organisation) else None
     if direction != "pull" and organisation is None:
-        what = f"its organisation {d.organisation}, which is not in this node's directory" if d.organisation else (
-            "no organisation (set CYBERCRISIS_NODE_ORGANISATION on the peer)")  # fmt: skip
-        raise refuse("direction", f"cannot push to {d.url}: it names {what}; push sends what that organisation "
-                                  "may read")  # fmt: skip
+        what = (
+            f"its organisation {d.organisation}, which is not in this node's directory"
+            if d.organisation
+            else ("no organisation (set CYBERCRISIS_NODE_ORGANISATION on the peer)")
+        )
+        raise refuse(
+            "direction", f"cannot push to {d.url}: it names {what}; push sends what that organisation may read"
+        )
     clash = session.scalars(select(Peer).where(or_(Peer.url == d.url, Peer.node_id == d.node_id))).first()
     if clash is not None:
         raise Conflict(f"{d.url} (node {d.node_id}) is already peer {clash.id}")
@@ -348,10 +356,21 @@ def add(
     )
     session.add(peer)
     session.flush()
-    audit.record(session, actor=actor, tag="exchange:peer:add", object_id=peer.id, summary={
-        "url": peer.url, "node": peer.node_id, "organisation": organisation, "direction": direction,
-        "collections": list(collections), "keys": sorted(pinned), "fingerprint_checked": fingerprint is not None,
-    })  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="exchange:peer:add",
+        object_id=peer.id,
+        summary={
+            "url": peer.url,
+            "node": peer.node_id,
+            "organisation": organisation,
+            "direction": direction,
+            "collections": list(collections),
+            "keys": sorted(pinned),
+            "fingerprint_checked": fingerprint is not None,
+        },
+    )
     return peer
 
 
@@ -377,8 +396,13 @@ def remove(session: Session, *, actor: Principal | None, ref: str) -> Peer:
         session.delete(cursor)
     session.delete(peer)
     session.flush()
-    audit.record(session, actor=actor, tag="exchange:peer:remove", object_id=peer.id,
-                 summary={"url": peer.url, "node": peer.node_id})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="exchange:peer:remove",
+        object_id=peer.id,
+        summary={"url": peer.url, "node": peer.node_id},
+    )
     return peer
 
 
@@ -396,8 +420,13 @@ def refresh_keys(session: Session, *, peer_id: str, discovery: Discovery, local_
     if added:
         known = {k["id"] for k in peer.keys}
         peer.keys = [*peer.keys, *(e for e in _key_entries(discovery.keys, accepted) if e["id"] not in known)]
-        audit.record(session, actor=None, tag="exchange:peer:keys", object_id=peer.id,
-                     summary={"node": peer.node_id, "added": added})  # fmt: skip
+        audit.record(
+            session,
+            actor=None,
+            tag="exchange:peer:keys",
+            object_id=peer.id,
+            summary={"node": peer.node_id, "added": added},
+        )
     relayed = {n: k for n, k in discovery.relayed.items() if n not in (local_node, peer.node_id)}
     if relayed != peer.relayed_keys:
         peer.relayed_keys = relayed
@@ -416,8 +445,13 @@ def set_enabled(session: Session, *, actor: Principal | None, ref: str, enabled:
     peer = get(session, ref)
     if peer.enabled != enabled:
         peer.enabled = enabled
-        audit.record(session, actor=actor, tag=f"exchange:peer:{'enable' if enabled else 'disable'}",
-                     object_id=peer.id, summary={"url": peer.url})  # fmt: skip
+        audit.record(
+            session,
+            actor=actor,
+            tag=f"exchange:peer:{'enable' if enabled else 'disable'}",
+            object_id=peer.id,
+            summary={"url": peer.url},
+        )
     return peer
 
 

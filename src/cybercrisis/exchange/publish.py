@@ -63,12 +63,28 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
             raise ValueError(f"our own STIX object {data.get('id')} is invalid: {checked.reason}")
         # Countries and CVEs are public reference data, but that this incident names them is not: the incident's
         # access decides, like for everything derived from it.
-        out.append({
-            "id": checked.id, "modified": checked.modified, "type": checked.type, "spec_version": "2.1",
-            "custom": checked.custom, "revoked": False, "data": data, "tlp": tlp, "owner_org_id": owner,
-            "created_by_id": None, "exercise": exercise, "origin": origin, "share_id": share_id,
-            "latest": True, "origin_node": None, "signature": None, "signed": False, "shares": None,
-        })  # fmt: skip
+        out.append(
+            {
+                "id": checked.id,
+                "modified": checked.modified,
+                "type": checked.type,
+                "spec_version": "2.1",
+                "custom": checked.custom,
+                "revoked": False,
+                "data": data,
+                "tlp": tlp,
+                "owner_org_id": owner,
+                "created_by_id": None,
+                "exercise": exercise,
+                "origin": origin,
+                "share_id": share_id,
+                "latest": True,
+                "origin_node": None,
+                "signature": None,
+                "signed": False,
+                "shares": None,
+            }
+        )
 
     incidents = [i for i in ids if i.startswith("incident--")]
     if incidents:
@@ -80,8 +96,14 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
     alerts = [a for a in ids if a.startswith("alert--")]
     if alerts:
         for a in session.scalars(select(Alert).where(Alert.id.in_(alerts))):
-            add(stix.alert_report(a, incident_visible=False), tlp=a.tlp, owner=a.owner_org_id, share_id=a.id,
-                exercise=a.exercise, origin=f"local:{a.id}")  # fmt: skip
+            add(
+                stix.alert_report(a, incident_visible=False),
+                tlp=a.tlp,
+                owner=a.owner_org_id,
+                share_id=a.id,
+                exercise=a.exercise,
+                origin=f"local:{a.id}",
+            )
     return out
 
 
@@ -125,8 +147,12 @@ def publish(session: Session, ids: list[str]) -> int:
         if r["latest"] and stored.get((r["id"], r["share_id"])):
             session.execute(
                 update(StixObject)
-                .where(StixObject.id == r["id"], StixObject.share_id == r["share_id"],
-                       StixObject.modified < r["modified"], StixObject.latest.is_(True))
+                .where(
+                    StixObject.id == r["id"],
+                    StixObject.share_id == r["share_id"],
+                    StixObject.modified < r["modified"],
+                    StixObject.latest.is_(True),
+                )
                 .values(latest=False)
-            )  # fmt: skip
+            )
     return len(new)

@@ -140,36 +140,54 @@ def marking_definition(tlp: TLP) -> dict[str, Any]:
 
 def product_identity() -> stix2.Identity:
     return stix2.Identity(
-        id=PRODUCT_ID, name="cybercrisis", identity_class="system", created=REFERENCE_TIME, modified=REFERENCE_TIME,
+        id=PRODUCT_ID,
+        name="cybercrisis",
+        identity_class="system",
+        created=REFERENCE_TIME,
+        modified=REFERENCE_TIME,
         description="Coordinated response to large-scale cyber incidents and crises; author of its STIX extension.",
         object_marking_refs=[marking_id(TLP.CLEAR)],
-    )  # fmt: skip
+    )
 
 
 def extension_definition() -> stix2.ExtensionDefinition:
     """Our property extension of `incident`, for the NIS2 fields that STIX and Incident Core do not carry."""
     return stix2.ExtensionDefinition(
-        id=EXTENSION_ID, created_by_ref=PRODUCT_ID, created=REFERENCE_TIME, modified=REFERENCE_TIME,
-        name="cybercrisis incident", description="NIS2 reporting fields of an incident recorded in cybercrisis.",
-        schema=EXTENSION_SCHEMA, version="1.0.0", extension_types=["property-extension"],
+        id=EXTENSION_ID,
+        created_by_ref=PRODUCT_ID,
+        created=REFERENCE_TIME,
+        modified=REFERENCE_TIME,
+        name="cybercrisis incident",
+        description="NIS2 reporting fields of an incident recorded in cybercrisis.",
+        schema=EXTENSION_SCHEMA,
+        version="1.0.0",
+        extension_types=["property-extension"],
         object_marking_refs=[marking_id(TLP.CLEAR)],
-    )  # fmt: skip
+    )
 
 
 def identity(org: Organisation) -> stix2.Identity:
     """A directory organisation; its id is already `identity--<uuid>`, the same on every node."""
     return stix2.Identity(
-        id=org.id, name=org.name, identity_class="organization", created=org.created_at,
-        modified=max(org.modified_at, org.created_at), object_marking_refs=[marking_id(TLP.GREEN)],
+        id=org.id,
+        name=org.name,
+        identity_class="organization",
+        created=org.created_at,
+        modified=max(org.modified_at, org.created_at),
+        object_marking_refs=[marking_id(TLP.GREEN)],
         **({"description": org.description} if org.description else {}),
-    )  # fmt: skip
+    )
 
 
 def location(country: str) -> stix2.Location:
     return stix2.Location(
-        id=derived_id("location", f"country:{country}"), country=country, name=country, created=REFERENCE_TIME,
-        modified=REFERENCE_TIME, object_marking_refs=[marking_id(TLP.CLEAR)],
-    )  # fmt: skip
+        id=derived_id("location", f"country:{country}"),
+        country=country,
+        name=country,
+        created=REFERENCE_TIME,
+        modified=REFERENCE_TIME,
+        object_marking_refs=[marking_id(TLP.CLEAR)],
+    )
 
 
 def observable(type_: str, value: str, tlp: str) -> Any:
@@ -192,19 +210,29 @@ def observable(type_: str, value: str, tlp: str) -> Any:
     if type_ == "cve":
         # The CVE itself is public; that this incident saw it is carried (and marked) by the relationship.
         return stix2.Vulnerability(
-            id=derived_id("vulnerability", f"cve:{value}"), name=value, created=REFERENCE_TIME,
-            modified=REFERENCE_TIME, object_marking_refs=[marking_id(TLP.CLEAR)],
-            external_references=[{"source_name": "cve", "external_id": value,
-                                  "url": f"https://www.cve.org/CVERecord?id={value}"}],
-        )  # fmt: skip
+            id=derived_id("vulnerability", f"cve:{value}"),
+            name=value,
+            created=REFERENCE_TIME,
+            modified=REFERENCE_TIME,
+            object_marking_refs=[marking_id(TLP.CLEAR)],
+            external_references=[
+                {"source_name": "cve", "external_id": value, "url": f"https://www.cve.org/CVERecord?id={value}"}
+            ],
+        )
     raise ValueError(f"no STIX form for observable type {type_}")
 
 
 def relationship(source: str, kind: str, target: str, *, at: datetime, tlp: str, author: str) -> stix2.Relationship:
     return stix2.Relationship(
-        id=derived_id("relationship", f"{source}|{kind}|{target}"), relationship_type=kind, source_ref=source,
-        target_ref=target, created=at, modified=at, created_by_ref=author, object_marking_refs=[marking_id(tlp)],
-    )  # fmt: skip
+        id=derived_id("relationship", f"{source}|{kind}|{target}"),
+        relationship_type=kind,
+        source_ref=source,
+        target_ref=target,
+        created=at,
+        modified=at,
+        created_by_ref=author,
+        object_marking_refs=[marking_id(tlp)],
+    )
 
 
 # --- incidents ------------------------------------------------------------------------------------------------
@@ -281,12 +309,16 @@ def incident_sdo(incident: Incident) -> stix2.Incident:
         ours["exercise"] = True
     labels = derived_tags(incident) + (["exercise"] if incident.exercise else [])
     return stix2.Incident(
-        id=incident.id, name=incident.title, created=incident.created_at,
-        modified=max(incident.modified_at, incident.created_at), created_by_ref=incident.owner_org_id,
-        labels=labels, object_marking_refs=[marking_id(incident.tlp)],
+        id=incident.id,
+        name=incident.title,
+        created=incident.created_at,
+        modified=max(incident.modified_at, incident.created_at),
+        created_by_ref=incident.owner_org_id,
+        labels=labels,
+        object_marking_refs=[marking_id(incident.tlp)],
         extensions={INCIDENT_CORE: core, EXTENSION_ID: ours},
         **({"description": incident.description} if incident.description else {}),
-    )  # fmt: skip
+    )
 
 
 def _report_text(content: Mapping[str, Any]) -> str:
@@ -309,13 +341,19 @@ def report_note(incident: Incident, data: ReportData) -> stix2.Note:
     assert r.submitted_at is not None  # only submitted reports are exported
     created = r.submitted_at
     return stix2.Note(
-        id=derived_id("note", r.id), created=created, modified=max(data.modified, created),
-        abstract=f"NIS2 {REPORT_KIND_TITLE.get(r.kind, r.kind)} (version {r.version})", content=_report_text(r.content),
-        object_refs=[incident.id], created_by_ref=data.author_org_id or incident.owner_org_id,
-        labels=["nis2-report", r.kind], object_marking_refs=[marking_id(incident.tlp)],
-        external_references=[{"source_name": "NIS2 Art. 23", "description": "Directive (EU) 2022/2555, Art. 23",
-                              "url": NIS2_URL}],
-    )  # fmt: skip
+        id=derived_id("note", r.id),
+        created=created,
+        modified=max(data.modified, created),
+        abstract=f"NIS2 {REPORT_KIND_TITLE.get(r.kind, r.kind)} (version {r.version})",
+        content=_report_text(r.content),
+        object_refs=[incident.id],
+        created_by_ref=data.author_org_id or incident.owner_org_id,
+        labels=["nis2-report", r.kind],
+        object_marking_refs=[marking_id(incident.tlp)],
+        external_references=[
+            {"source_name": "NIS2 Art. 23", "description": "Directive (EU) 2022/2555, Art. 23", "url": NIS2_URL}
+        ],
+    )
 
 
 def incident_objects(data: IncidentData) -> list[Any]:
@@ -349,11 +387,18 @@ def alert_report(alert: Alert, *, incident_visible: bool) -> stix2.Report:
         ["exercise"] if alert.exercise else []
     )
     return stix2.Report(
-        id=derived_id("report", alert.id), name=alert.title, description=alert.body or alert.title,
-        published=alert.created_at, created=alert.created_at, modified=max(alert.modified_at, alert.created_at),
-        report_types=["threat-report"], object_refs=refs, created_by_ref=alert.owner_org_id, labels=labels,
+        id=derived_id("report", alert.id),
+        name=alert.title,
+        description=alert.body or alert.title,
+        published=alert.created_at,
+        created=alert.created_at,
+        modified=max(alert.modified_at, alert.created_at),
+        report_types=["threat-report"],
+        object_refs=refs,
+        created_by_ref=alert.owner_org_id,
+        labels=labels,
         object_marking_refs=[marking_id(alert.tlp)],
-    )  # fmt: skip
+    )
 
 
 def sitrep_report(view: sitreps.SitrepView, incident_ids: Sequence[str]) -> stix2.Report:
@@ -369,11 +414,18 @@ def sitrep_report(view: sitreps.SitrepView, incident_ids: Sequence[str]) -> stix
     published = s.published_at if s.published_at and v.number == s.published_version else v.created_at
     labels = ["situation-report", s.level, f"version-{v.number}", taxonomies.machine_tag("tlp", view.marking, None)]
     return stix2.Report(
-        id=derived_id("report", s.id), name=view.title, description="\n\n".join([f"Period: {period}", *parts]),
-        published=published, created=created, modified=max(v.created_at, created), report_types=["threat-report"],
-        object_refs=sorted(incident_ids) or [s.owner_org_id], created_by_ref=s.owner_org_id,
-        labels=labels + (["exercise"] if s.exercise else []), object_marking_refs=[marking_id(view.marking)],
-    )  # fmt: skip
+        id=derived_id("report", s.id),
+        name=view.title,
+        description="\n\n".join([f"Period: {period}", *parts]),
+        published=published,
+        created=created,
+        modified=max(v.created_at, created),
+        report_types=["threat-report"],
+        object_refs=sorted(incident_ids) or [s.owner_org_id],
+        created_by_ref=s.owner_org_id,
+        labels=labels + (["exercise"] if s.exercise else []),
+        object_marking_refs=[marking_id(view.marking)],
+    )
 
 
 # --- bundles --------------------------------------------------------------------------------------------------
@@ -534,9 +586,14 @@ class ExportCounts:
 
 
 def export_all(
-    session: Session, writer: BundleWriter, *, reader: Principal, settings: Settings, since: datetime | None = None,
+    session: Session,
+    writer: BundleWriter,
+    *,
+    reader: Principal,
+    settings: Settings,
+    since: datetime | None = None,
     batch: int = 200,
-) -> ExportCounts:  # fmt: skip
+) -> ExportCounts:
     """Every incident, alert and published situation report the reader may see (changed since `since`), in
     keyset-paged batches; the session is cleared after each batch so memory stays flat."""
     counts = ExportCounts()
@@ -565,8 +622,9 @@ def export_all(
                     counts.alerts += 1
             else:
                 for s in rows:
-                    view = sitreps.view(session, reader=reader, sitrep_id=s.id, settings=settings,
-                                        version=s.published_version)  # fmt: skip
+                    view = sitreps.view(
+                        session, reader=reader, sitrep_id=s.id, settings=settings, version=s.published_version
+                    )
                     writer.add_all(sitrep_objects(session, view, reader))
                     counts.sitreps += 1
             session.expunge_all()
@@ -626,8 +684,11 @@ def observables_from(obj: Mapping[str, Any]) -> list[dict[str, str]]:
     if kind == "autonomous-system" and obj.get("number") is not None:
         return [{"type": "autonomous-system", "value": f"AS{obj['number']}"}]
     if kind == "vulnerability":
-        cves = [r["external_id"] for r in obj.get("external_references") or []
-                if r.get("source_name") == "cve" and r.get("external_id")]  # fmt: skip
+        cves = [
+            r["external_id"]
+            for r in obj.get("external_references") or []
+            if r.get("source_name") == "cve" and r.get("external_id")
+        ]
         name = str(obj.get("name", ""))
         return [{"type": "cve", "value": (cves or [name])[0]}] if (cves or name.upper().startswith("CVE-")) else []
     return []

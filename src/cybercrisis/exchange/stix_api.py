@@ -28,8 +28,9 @@ def _stix(text: str) -> Response:
     return Response(content=text.encode(), media_type=stix.MEDIA_TYPE)
 
 
-@router.get("/incidents/{incident_id}/stix", operation_id="export_incident_stix", response_class=Response,
-            responses=_BUNDLE)  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}/stix", operation_id="export_incident_stix", response_class=Response, responses=_BUNDLE
+)
 def export_incident_stix(incident_id: str, db: DB, principal: CurrentPrincipal) -> Response:
     """The incident as a STIX 2.1 bundle: an `incident` with the OASIS Incident Core extension and our NIS2
     extension, its TLP 2.0 marking-definition, taxonomy tags as `labels`, observables as SCOs (CVEs as
@@ -38,16 +39,14 @@ def export_incident_stix(incident_id: str, db: DB, principal: CurrentPrincipal) 
     return _stix(stix.incident_bundle(db, reader=principal, incident_id=incident_id))
 
 
-@router.get("/alerts/{alert_id}/stix", operation_id="export_alert_stix", response_class=Response,
-            responses=_BUNDLE)  # fmt: skip
+@router.get("/alerts/{alert_id}/stix", operation_id="export_alert_stix", response_class=Response, responses=_BUNDLE)
 def export_alert_stix(alert_id: str, db: DB, principal: CurrentPrincipal) -> Response:
     """An early warning as a STIX `report` with its text and marking; it refers to its incident only when you
     may see that incident (otherwise to its author)."""
     return _stix(stix.alert_bundle(db, reader=principal, alert_id=alert_id))
 
 
-@router.get("/sitreps/{sitrep_id}/stix", operation_id="export_sitrep_stix", response_class=Response,
-            responses=_BUNDLE)  # fmt: skip
+@router.get("/sitreps/{sitrep_id}/stix", operation_id="export_sitrep_stix", response_class=Response, responses=_BUNDLE)
 def export_sitrep_stix(
     sitrep_id: str,
     db: DB,

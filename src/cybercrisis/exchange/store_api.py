@@ -64,10 +64,19 @@ class StixObjectVersions(BaseModel):
 
 def _out(row: StixObject) -> StixObjectOut:
     return StixObjectOut(
-        seq=row.seq, id=row.id, type=row.type, modified=row.modified, spec_version=row.spec_version, custom=row.custom,
-        revoked=row.revoked, tlp=row.tlp, owner=row.owner_org_id, origin=row.origin, added=row.added_at,
+        seq=row.seq,
+        id=row.id,
+        type=row.type,
+        modified=row.modified,
+        spec_version=row.spec_version,
+        custom=row.custom,
+        revoked=row.revoked,
+        tlp=row.tlp,
+        owner=row.owner_org_id,
+        origin=row.origin,
+        added=row.added_at,
         object=row.data,
-    )  # fmt: skip
+    )
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -87,10 +96,19 @@ _IMPORT_BODY: dict[str, Any] = {
 }
 
 
-@router.post("/import/stix", operation_id="import_stix", response_model=ImportOut, openapi_extra=_IMPORT_BODY,
-             responses={413: {"description": "The body is over the server's limit: use `cybercrisis import stix`."},
-                        422: {"description": "Malformed JSON (with the parser's position), not a STIX 2.1 bundle, "
-                                             "bad recipients, or (atomic) any rejected object."}})  # fmt: skip
+@router.post(
+    "/import/stix",
+    operation_id="import_stix",
+    response_model=ImportOut,
+    openapi_extra=_IMPORT_BODY,
+    responses={
+        413: {"description": "The body is over the server's limit: use `cybercrisis import stix`."},
+        422: {
+            "description": "Malformed JSON (with the parser's position), not a STIX 2.1 bundle, "
+            "bad recipients, or (atomic) any rejected object."
+        },
+    },
+)
 def import_stix(
     body: Annotated[bytes, Depends(_raw_body)],
     db: DB,
@@ -121,8 +139,15 @@ def import_stix(
         share_with = ShareWith(communities=community, organisations=organisation)
     except ValidationError as exc:
         raise InvalidInput("too many recipients", errors=[{"field": "community", "message": str(exc)}]) from None
-    result = importer.ingest(db, actor=principal, objects=objects, origin=f"api:{bundle_id}"[:300], default_tlp=tlp,
-                             share_with=share_with, atomic=atomic)  # fmt: skip
+    result = importer.ingest(
+        db,
+        actor=principal,
+        objects=objects,
+        origin=f"api:{bundle_id}"[:300],
+        default_tlp=tlp,
+        share_with=share_with,
+        atomic=atomic,
+    )
     return ImportOut(
         imported=result.imported,
         unchanged=result.unchanged,
@@ -152,8 +177,12 @@ def list_stix_objects(
     return StixObjectPage(items=[_out(r) for r in rows[:limit]], next=nxt)
 
 
-@router.get("/stix-objects/{object_id}", operation_id="get_stix_object", response_model=StixObjectVersions,
-            responses={404: {"description": "No such object, or none you may see."}})  # fmt: skip
+@router.get(
+    "/stix-objects/{object_id}",
+    operation_id="get_stix_object",
+    response_model=StixObjectVersions,
+    responses={404: {"description": "No such object, or none you may see."}},
+)
 def get_stix_object(object_id: str, db: DB, principal: CurrentPrincipal) -> StixObjectVersions:
     """Every stored version of one STIX object that you may see, oldest first; 404 when there is none."""
     rows = list(

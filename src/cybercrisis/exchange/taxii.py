@@ -105,18 +105,26 @@ def _sees(principal: Principal, kind: str, target: str) -> bool:
 
 
 def _of_community(slug: str, name: str) -> Collection:
-    return Collection(collection_id(COMMUNITY, slug), COMMUNITY, slug, name,
-                      f"Objects shared with the community {name}")  # fmt: skip
+    return Collection(
+        collection_id(COMMUNITY, slug), COMMUNITY, slug, name, f"Objects shared with the community {name}"
+    )
 
 
 def _of_organisation(org_id: str, name: str) -> Collection:
-    return Collection(collection_id(ORG, org_id), ORG, org_id, name,
-                      f"Objects of {name} and objects shared with it")  # fmt: skip
+    return Collection(collection_id(ORG, org_id), ORG, org_id, name, f"Objects of {name} and objects shared with it")
 
 
 def _defined(row: TaxiiCollection) -> Collection:
-    return Collection(row.id, row.audience_kind, row.audience_target, row.title, row.description,
-                      tuple(row.types) if row.types else None, row.can_write, defined=True)  # fmt: skip
+    return Collection(
+        row.id,
+        row.audience_kind,
+        row.audience_target,
+        row.title,
+        row.description,
+        tuple(row.types) if row.types else None,
+        row.can_write,
+        defined=True,
+    )
 
 
 def visible_collections(session: Session, *, principal: Principal) -> list[Collection]:
@@ -142,8 +150,11 @@ def all_collections(session: Session) -> list[Collection]:
     orgs = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.short_name))
     communities = session.execute(select(Community.slug, Community.name).order_by(Community.slug))
     defined = session.scalars(select(TaxiiCollection).order_by(TaxiiCollection.created_at))
-    return ([_of_organisation(i, n) for i, n in orgs] + [_of_community(s, n) for s, n in communities]
-            + [_defined(r) for r in defined])  # fmt: skip
+    return (
+        [_of_organisation(i, n) for i, n in orgs]
+        + [_of_community(s, n) for s, n in communities]
+        + [_defined(r) for r in defined]
+    )
 
 
 def get_collection(session: Session, *, principal: Principal, cid: str) -> Collection:
@@ -174,8 +185,9 @@ def membership(collection: Collection, model: Any = StixObject) -> ColumnElement
             )
         )
 
-    clause = shared(COMMUNITY) if collection.kind == COMMUNITY else or_(
-        model.owner_org_id == collection.target, shared(ORG))  # fmt: skip
+    clause = (
+        shared(COMMUNITY) if collection.kind == COMMUNITY else or_(model.owner_org_id == collection.target, shared(ORG))
+    )
     if collection.types:
         clause = and_(clause, model.type.in_(collection.types))
     return clause
@@ -201,8 +213,10 @@ def parse_time(value: str, name: str) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise BadRequest(f"{name}: {value!r} is not an RFC 3339 timestamp such as 2026-11-28T09:00:00.000Z",
-                         errors=[{"field": name, "message": "not an RFC 3339 timestamp with a zone"}])  # fmt: skip
+        raise BadRequest(
+            f"{name}: {value!r} is not an RFC 3339 timestamp such as 2026-11-28T09:00:00.000Z",
+            errors=[{"field": name, "message": "not an RFC 3339 timestamp with a zone"}],
+        )
     return moment.astimezone(UTC)
 
 
@@ -219,8 +233,10 @@ def parse_filters(params: dict[str, str]) -> Filters:
         except ValueError:
             limit = 0
         if limit < 1:
-            raise BadRequest(f"limit: {params['limit']!r} is not a positive whole number",
-                             errors=[{"field": "limit", "message": "not a positive whole number"}])  # fmt: skip
+            raise BadRequest(
+                f"limit: {params['limit']!r} is not a positive whole number",
+                errors=[{"field": "limit", "message": "not a positive whole number"}],
+            )
     versions: list[str | datetime] = []
     for v in _items(params.get("match[version]")) or ("last",):
         versions.append(v if v in ("last", "first", "all") else parse_time(v, "match[version]"))
@@ -246,8 +262,10 @@ def _untoken(token: str, kind: str) -> str:
         text = ""
     prefix, _, value = text.partition(":")
     if prefix != kind or not value:
-        raise BadRequest("next: not a token this server gave for this endpoint",
-                         errors=[{"field": "next", "message": "unknown token"}])  # fmt: skip
+        raise BadRequest(
+            "next: not a token this server gave for this endpoint",
+            errors=[{"field": "next", "message": "unknown token"}],
+        )
     return value
 
 
@@ -277,8 +295,9 @@ def _version_clause(
             parts.append(copies.first_copy(principal, inside, newer="first"))
     moments = [v for v in versions if isinstance(v, datetime)]
     if moments:
-        parts.append(or_(StixObject.modified.in_(moments),
-                         and_(StixObject.modified == _EPOCH, StixObject.added_at.in_(moments))))  # fmt: skip
+        parts.append(
+            or_(StixObject.modified.in_(moments), and_(StixObject.modified == _EPOCH, StixObject.added_at.in_(moments)))
+        )
     return or_(*parts)
 
 
@@ -292,18 +311,30 @@ def _copy_versions(versions: Sequence[str | datetime]) -> ColumnElement[bool] | 
             parts.append(StixObject.latest.is_(True))
         elif v == "first":
             older = aliased(StixObject)
-            first = select(func.min(older.modified)).where(
-                older.id == StixObject.id, older.share_id == StixObject.share_id).scalar_subquery()  # fmt: skip
+            first = (
+                select(func.min(older.modified))
+                .where(older.id == StixObject.id, older.share_id == StixObject.share_id)
+                .scalar_subquery()
+            )
             parts.append(StixObject.modified == first)
     moments = [v for v in versions if isinstance(v, datetime)]
     if moments:
-        parts.append(or_(StixObject.modified.in_(moments),
-                         and_(StixObject.modified == _EPOCH, StixObject.added_at.in_(moments))))  # fmt: skip
+        parts.append(
+            or_(StixObject.modified.in_(moments), and_(StixObject.modified == _EPOCH, StixObject.added_at.in_(moments)))
+        )
     return or_(*parts)
 
 
-def _where(session: Session, principal: Principal, collection: Collection, f: Filters, *, object_id: str | None,
-           versions: bool = True, once: bool = True) -> list[ColumnElement[bool]]:  # fmt: skip
+def _where(
+    session: Session,
+    principal: Principal,
+    collection: Collection,
+    f: Filters,
+    *,
+    object_id: str | None,
+    versions: bool = True,
+    once: bool = True,
+) -> list[ColumnElement[bool]]:
     """The conditions of an answer; `once`: each (id, version) once, from the oldest copy the reader gets."""
     where = [membership(collection), read_filter(principal, StixObject)]
     ids = (object_id,) if object_id else f.ids
@@ -323,8 +354,12 @@ def _where(session: Session, principal: Principal, collection: Collection, f: Fi
         # (added_at, seq) index, however many rows come before T. Asked first, so that the page query carries it as
         # a value, and alone: every row from that seq on was added after T (the invariant of `added_at`), and a bare
         # seq range lets PostgreSQL walk `seq` and stop at the page's end instead of sorting everything after T.
-        bound = session.scalar(select(StixObject.seq).where(StixObject.added_at > f.added_after)
-                               .order_by(StixObject.added_at, StixObject.seq).limit(1))  # fmt: skip
+        bound = session.scalar(
+            select(StixObject.seq)
+            .where(StixObject.added_at > f.added_after)
+            .order_by(StixObject.added_at, StixObject.seq)
+            .limit(1)
+        )
         where.append(false() if bound is None else StixObject.seq >= bound)
     return where
 
@@ -354,8 +389,9 @@ def _page(session: Session, query: Any, f: Filters) -> Page:
     return page
 
 
-def objects_page(session: Session, *, principal: Principal, collection: Collection, filters: Filters,
-                 object_id: str | None = None) -> Page:  # fmt: skip
+def objects_page(
+    session: Session, *, principal: Principal, collection: Collection, filters: Filters, object_id: str | None = None
+) -> Page:
     """One page of store rows (`row.StixObject`) in the collection that the user may read, in `seq` order."""
     query = select(StixObject, StixObject.seq, StixObject.added_at)
     page = _page(session, query.where(*_where(session, principal, collection, filters, object_id=object_id)), filters)
@@ -377,8 +413,9 @@ def _require_object(session: Session, *, principal: Principal, collection: Colle
         raise NotFound(f"no object {object_id} in collection {collection.id}")
 
 
-def versions_page(session: Session, *, principal: Principal, collection: Collection, filters: Filters,
-                  object_id: str) -> Page:  # fmt: skip
+def versions_page(
+    session: Session, *, principal: Principal, collection: Collection, filters: Filters, object_id: str
+) -> Page:
     """The versions of one object the user may read, oldest first (keyset on `modified`, unique per id)."""
     query = select(StixObject.modified, StixObject.added_at).where(
         *_where(session, principal, collection, filters, object_id=object_id, versions=False)
@@ -414,8 +451,7 @@ def served(session: Session, *, node: nodes.Node, rows: Sequence[StixObject]) ->
             origin = row.signature
             if origin is None or not row.signed or row.shares != current:
                 try:
-                    origin = node.sign(row.data, row.owner_org_id, tlp=row.tlp, shares=current,
-                                       share_key=row.share_id)  # fmt: skip
+                    origin = node.sign(row.data, row.owner_org_id, tlp=row.tlp, shares=current, share_key=row.share_id)
                 except (ValueError, RecursionError):  # text that is not valid Unicode: textcheck.py, migration 0008
                     log.warning("not serving %s (seq %s): it cannot be signed", row.id, row.seq)
                     continue
@@ -440,8 +476,15 @@ def envelope(page: Page, items: Sequence[Any], key: str = "objects") -> dict[str
 
 
 def manifest_records(page: Page) -> list[dict[str, Any]]:
-    return [{"id": r.id, "date_added": stamp(r.added_at), "version": version_of(r.modified, r.added_at),
-             "media_type": MEDIA_STIX} for r in page.rows]  # fmt: skip
+    return [
+        {
+            "id": r.id,
+            "date_added": stamp(r.added_at),
+            "version": version_of(r.modified, r.added_at),
+            "media_type": MEDIA_STIX,
+        }
+        for r in page.rows
+    ]
 
 
 def discovery(session: Session, *, settings: Settings, node: nodes.Node, base: str) -> dict[str, Any]:
@@ -487,8 +530,9 @@ def _ident(obj: Any) -> tuple[str, str]:
     return str(obj.get("id") or ""), str(version)
 
 
-def add_objects(session: Session, *, principal: Principal, node: nodes.Node, collection: Collection,
-                body: Any) -> dict[str, Any]:  # fmt: skip
+def add_objects(
+    session: Session, *, principal: Principal, node: nodes.Node, collection: Collection, body: Any
+) -> dict[str, Any]:
     """Store a POSTed envelope in the collection (TAXII 2.1 §5.5) and return its status resource.
 
     Plain STIX goes to `importer.ingest`, shared with the collection's audience (GREEN by default for a community,
@@ -499,8 +543,10 @@ def add_objects(session: Session, *, principal: Principal, node: nodes.Node, col
     if not collection.can_write(principal):
         raise PermissionDenied(f"collection {collection.id} is read-only")
     if not isinstance(body, dict) or not isinstance(body.get("objects", []), list):
-        raise InvalidInput('not a TAXII envelope: expected a JSON object with an "objects" list',
-                           errors=[{"field": "objects", "message": "expected a list of STIX objects"}])  # fmt: skip
+        raise InvalidInput(
+            'not a TAXII envelope: expected a JSON object with an "objects" list',
+            errors=[{"field": "objects", "message": "expected a list of STIX objects"}],
+        )
     objects: list[Any] = body.get("objects", [])
     failed: dict[int, str] = {}
     plain: list[tuple[int, Any]] = []
@@ -516,19 +562,34 @@ def add_objects(session: Session, *, principal: Principal, node: nodes.Node, col
             plain.append((index, obj))
     origin = f"taxii:{collection.id}"
     if plain:
-        audience = ShareWith(communities=[collection.target]) if collection.kind == COMMUNITY else ShareWith(
-            organisations=[collection.target])  # fmt: skip
-        result = importer.ingest(session, actor=principal, objects=[o for _, o in plain], origin=origin,
-                                 default_tlp="green" if collection.kind == COMMUNITY else "amber",
-                                 share_with=audience)  # fmt: skip
+        audience = (
+            ShareWith(communities=[collection.target])
+            if collection.kind == COMMUNITY
+            else ShareWith(organisations=[collection.target])
+        )
+        result = importer.ingest(
+            session,
+            actor=principal,
+            objects=[o for _, o in plain],
+            origin=origin,
+            default_tlp="green" if collection.kind == COMMUNITY else "amber",
+            share_with=audience,
+        )
         failed.update({plain[r.index][0]: r.reason for r in result.rejected})
     if federated:
         # A node's objects arrive from that node only: posted by a user of the organisation that runs it (a peer
         # pushing), never by someone who merely holds them (issue 12).
         senders = set(session.scalars(select(Peer.node_id).where(Peer.organisation_id == principal.org_id)))
-        result = importer.receive(session, objects=[o for _, o in federated], ring=nodes.key_ring(session, node),
-                                  local_node=node.id, actor=principal, origin=origin, senders=senders,
-                                  via=f"from a user of organisation {principal.org_id}")  # fmt: skip
+        result = importer.receive(
+            session,
+            objects=[o for _, o in federated],
+            ring=nodes.key_ring(session, node),
+            local_node=node.id,
+            actor=principal,
+            origin=origin,
+            senders=senders,
+            via=f"from a user of organisation {principal.org_id}",
+        )
         failed.update({federated[r.index][0]: r.reason for r in result.rejected})
     outcome = _Outcome()
     for index, obj in enumerate(objects):
@@ -538,13 +599,31 @@ def add_objects(session: Session, *, principal: Principal, node: nodes.Node, col
         else:
             outcome.successes.append({"id": oid, "version": version})
     details = {"successes": outcome.successes, "failures": outcome.failures, "pendings": []}
-    status = TaxiiStatus(id=str(uuid.uuid4()), user_id=principal.user_id, collection_id=collection.id,
-                         request_timestamp=utcnow(), total_count=len(objects), success_count=len(outcome.successes),
-                         failure_count=len(outcome.failures), pending_count=0, details=details)  # fmt: skip
+    status = TaxiiStatus(
+        id=str(uuid.uuid4()),
+        user_id=principal.user_id,
+        collection_id=collection.id,
+        request_timestamp=utcnow(),
+        total_count=len(objects),
+        success_count=len(outcome.successes),
+        failure_count=len(outcome.failures),
+        pending_count=0,
+        details=details,
+    )
     session.add(status)
-    audit.record(session, actor=principal, tag="exchange:taxii:add", object_id=None,
-                 summary={"collection": collection.id, "status": status.id, "total": status.total_count,
-                          "successes": status.success_count, "failures": status.failure_count})  # fmt: skip
+    audit.record(
+        session,
+        actor=principal,
+        tag="exchange:taxii:add",
+        object_id=None,
+        summary={
+            "collection": collection.id,
+            "status": status.id,
+            "total": status.total_count,
+            "successes": status.success_count,
+            "failures": status.failure_count,
+        },
+    )
     return status_resource(status)
 
 
@@ -570,8 +649,9 @@ def get_status(session: Session, *, principal: Principal, status_id: str) -> dic
     return status_resource(row)
 
 
-def delete_object(session: Session, *, principal: Principal, collection: Collection, object_id: str,
-                  filters: Filters) -> list[str]:  # fmt: skip
+def delete_object(
+    session: Session, *, principal: Principal, collection: Collection, object_id: str, filters: Filters
+) -> list[str]:
     """Delete versions of an imported object (TAXII 2.1 §5.7); returns the versions deleted.
 
     Only its holder organisation deletes it, with `exchange:object:import`, and only its own copy: other copies of
@@ -592,25 +672,43 @@ def delete_object(session: Session, *, principal: Principal, collection: Collect
     deleted = [version_of(r.modified, r.added_at) for r in mine]
     session.execute(delete(StixObject).where(StixObject.seq.in_([r.seq for r in mine])))
     for key in sorted({r.share_id for r in mine if r.latest}):  # the newest remaining version of that copy
-        newest = session.scalar(select(func.max(StixObject.modified)).where(StixObject.id == object_id,
-                                                                             StixObject.share_id == key))  # fmt: skip
+        newest = session.scalar(
+            select(func.max(StixObject.modified)).where(StixObject.id == object_id, StixObject.share_id == key)
+        )
         if newest is not None:
-            session.execute(update(StixObject).where(StixObject.id == object_id, StixObject.share_id == key,
-                                                     StixObject.modified == newest).values(latest=True))  # fmt: skip
+            session.execute(
+                update(StixObject)
+                .where(StixObject.id == object_id, StixObject.share_id == key, StixObject.modified == newest)
+                .values(latest=True)
+            )
     for key in sorted({r.share_id for r in mine}):
         remaining = select(StixObject.seq).where(StixObject.share_id == key).limit(1)
         if session.scalar(remaining) is None and not copies.local_objects(session, [key], tables, None):
             session.execute(delete(Share).where(Share.object_id == key))
-    audit.record(session, actor=principal, tag="exchange:taxii:delete", object_id=object_id,
-                 summary={"collection": collection.id, "versions": deleted})  # fmt: skip
+    audit.record(
+        session,
+        actor=principal,
+        tag="exchange:taxii:delete",
+        object_id=object_id,
+        summary={"collection": collection.id, "versions": deleted},
+    )
     return deleted
 
 
 # --- administration ------------------------------------------------------------------------------------------
 
 
-def add_collection(session: Session, *, actor: Principal | None, title: str, kind: str, target: str,
-                   types: Sequence[str] = (), can_write: bool = True, description: str = "") -> Collection:  # fmt: skip
+def add_collection(
+    session: Session,
+    *,
+    actor: Principal | None,
+    title: str,
+    kind: str,
+    target: str,
+    types: Sequence[str] = (),
+    can_write: bool = True,
+    description: str = "",
+) -> Collection:
     """Define a collection for a community (slug) or an organisation (id or short name); `actor` None: the
     operator. Audited (`exchange:collection:create`)."""
     if actor is not None:
@@ -621,24 +719,45 @@ def add_collection(session: Session, *, actor: Principal | None, title: str, kin
     if kind == COMMUNITY:
         found = session.scalar(select(Community.slug).where(Community.slug == target))
     elif kind == ORG:
-        found = session.scalar(select(Organisation.id).where(or_(Organisation.id == target,
-                                                                 Organisation.short_name == target)))  # fmt: skip
+        found = session.scalar(
+            select(Organisation.id).where(or_(Organisation.id == target, Organisation.short_name == target))
+        )
     else:
-        raise InvalidInput(f"kind: {kind!r} is not community or organisation",
-                           errors=[{"field": "kind", "message": "community or organisation"}])  # fmt: skip
+        raise InvalidInput(
+            f"kind: {kind!r} is not community or organisation",
+            errors=[{"field": "kind", "message": "community or organisation"}],
+        )
     if found is None:
         raise InvalidInput(f"{kind}: unknown {kind} {target!r}", errors=[{"field": kind, "message": "unknown"}])
     bad = [t for t in types if not _TYPE.match(t) or len(t) < 3 or len(t) > 100]
     if bad:
         raise InvalidInput(f"types: {bad[0]!r} is not a STIX type", errors=[{"field": "types", "message": bad[0]}])
-    row = TaxiiCollection(id=str(uuid.uuid4()), title=title, description=description, audience_kind=kind,
-                          audience_target=found, types=sorted(set(types)) or None, can_write=can_write,
-                          created_by_id=actor.user_id if actor else None, created_at=utcnow())  # fmt: skip
+    row = TaxiiCollection(
+        id=str(uuid.uuid4()),
+        title=title,
+        description=description,
+        audience_kind=kind,
+        audience_target=found,
+        types=sorted(set(types)) or None,
+        can_write=can_write,
+        created_by_id=actor.user_id if actor else None,
+        created_at=utcnow(),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor if actor and actor.user_id else None, tag="exchange:collection:create",
-                 object_id=None, summary={"collection": row.id, "title": title, "audience": f"{kind}:{found}",
-                                          "types": row.types, "can_write": can_write})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor if actor and actor.user_id else None,
+        tag="exchange:collection:create",
+        object_id=None,
+        summary={
+            "collection": row.id,
+            "title": title,
+            "audience": f"{kind}:{found}",
+            "types": row.types,
+            "can_write": can_write,
+        },
+    )
     return _defined(row)
 
 
@@ -650,5 +769,10 @@ def remove_collection(session: Session, *, actor: Principal | None, cid: str) ->
     if row is None:
         raise NotFound(f"no defined collection {cid} (community and organisation collections cannot be removed)")
     session.delete(row)
-    audit.record(session, actor=actor if actor and actor.user_id else None, tag="exchange:collection:delete",
-                 object_id=None, summary={"collection": cid, "title": row.title})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor if actor and actor.user_id else None,
+        tag="exchange:collection:delete",
+        object_id=None,
+        summary={"collection": cid, "title": row.title},
+    )

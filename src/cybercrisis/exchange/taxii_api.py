@@ -31,10 +31,19 @@ from cybercrisis.exchange.taxii import MEDIA_TAXII
 
 log = logging.getLogger("cybercrisis.taxii")
 REALM = 'Basic realm="cybercrisis"'
-_TITLES = {400: "Bad request", 401: "Authentication required", 403: "Forbidden", 404: "Not found",
-           405: "Method not allowed", 406: "Not acceptable", 413: "Request body too large",
-           415: "Unsupported media type", 422: "Unprocessable content", 500: "Internal error",
-           503: "Service unavailable"}  # fmt: skip
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    500: "Internal error",
+    503: "Service unavailable",
+}
 
 
 class TaxiiJSON(JSONResponse):
@@ -59,8 +68,11 @@ def taxii_error(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """A TAXII 2.1 error message (§3.6.1)."""
-    body: dict[str, Any] = {"title": title or _TITLES.get(status, "Error"), "description": description,
-                            "http_status": str(status)}  # fmt: skip
+    body: dict[str, Any] = {
+        "title": title or _TITLES.get(status, "Error"),
+        "description": description,
+        "http_status": str(status),
+    }
     if details:
         body["details"] = {"errors": details}
     if status == 401:
@@ -80,8 +92,10 @@ class TaxiiRoute(APIRoute):
             except DomainError as exc:
                 return taxii_error(exc.status, exc.detail, title=exc.title, details=exc.errors or None)
             except RequestValidationError as exc:
-                errors = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
-                          for e in exc.errors()]  # fmt: skip
+                errors = [
+                    {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+                    for e in exc.errors()
+                ]
                 return taxii_error(400, "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5]), details=errors)
             except StarletteHTTPException as exc:
                 detail = exc.detail if isinstance(exc.detail, str) else "request refused"
@@ -164,8 +178,9 @@ async def _envelope_body(request: Request) -> Any:
     media = [p.strip().lower() for p in request.headers.get("content-type", "").split(";")]
     version = next((p.split("=", 1)[1].strip() for p in media[1:] if p.startswith("version=")), None)
     if media[0] != "application/taxii+json" or version not in (None, "2.1"):
-        raise _UnsupportedMediaType(f"send the envelope as {MEDIA_TAXII}; the Content-Type was "
-                                    f"{request.headers.get('content-type', '')!r}")  # fmt: skip
+        raise _UnsupportedMediaType(
+            f"send the envelope as {MEDIA_TAXII}; the Content-Type was {request.headers.get('content-type', '')!r}"
+        )
     limit = _settings(request).taxii_max_content_length
     length = request.headers.get("content-length", "")
     if (length.isdigit() and int(length) > limit) or len(raw := await request.body()) > limit:
@@ -205,15 +220,15 @@ def list_collections(db: DB, principal: TaxiiPrincipal) -> Response:
     return _ok({"collections": [c.resource(principal) for c in found]} if found else {})
 
 
-@router.get(f"/{taxii.API_ROOT}/collections/{{collection_id}}/", operation_id="taxii_get_collection",
-            responses=_ERRORS)  # fmt: skip
+@router.get(f"/{taxii.API_ROOT}/collections/{{collection_id}}/", operation_id="taxii_get_collection", responses=_ERRORS)
 def get_collection(collection_id: str, db: DB, principal: TaxiiPrincipal) -> Response:
     """One collection."""
     return _ok(taxii.get_collection(db, principal=principal, cid=collection_id).resource(principal))
 
 
-@router.get(f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/", operation_id="taxii_get_objects",
-            responses=_ERRORS)  # fmt: skip
+@router.get(
+    f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/", operation_id="taxii_get_objects", responses=_ERRORS
+)
 def get_objects(collection_id: str, request: Request, db: DB, principal: TaxiiPrincipal, filters: Filters) -> Response:
     """Objects of the collection you may read, in the order they were added (keyset paging with `next`)."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
@@ -222,11 +237,18 @@ def get_objects(collection_id: str, request: Request, db: DB, principal: TaxiiPr
     return _ok(taxii.envelope(page, objects), page.headers())
 
 
-@router.post(f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/", operation_id="taxii_add_objects",
-             status_code=202, responses={**_ERRORS, 403: {"description": "No write access"},
-                                         413: {"description": "Over max_content_length"},
-                                         415: {"description": "Not application/taxii+json;version=2.1"},
-                                         422: {"description": "Malformed JSON or not an envelope"}})  # fmt: skip
+@router.post(
+    f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/",
+    operation_id="taxii_add_objects",
+    status_code=202,
+    responses={
+        **_ERRORS,
+        403: {"description": "No write access"},
+        413: {"description": "Over max_content_length"},
+        415: {"description": "Not application/taxii+json;version=2.1"},
+        422: {"description": "Malformed JSON or not an envelope"},
+    },
+)
 def add_objects(
     collection_id: str,
     request: Request,
@@ -240,8 +262,11 @@ def add_objects(
     return _ok(status, status=202)
 
 
-@router.get(f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/",
-            operation_id="taxii_get_object", responses=_ERRORS)  # fmt: skip
+@router.get(
+    f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/",
+    operation_id="taxii_get_object",
+    responses=_ERRORS,
+)
 def get_object(
     collection_id: str, object_id: str, request: Request, db: DB, principal: TaxiiPrincipal, filters: Filters
 ) -> Response:
@@ -252,10 +277,11 @@ def get_object(
     return _ok(taxii.envelope(page, objects), page.headers())
 
 
-@router.delete(f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/",
-               operation_id="taxii_delete_object",
-               responses={**_ERRORS, 403: {"description": "Not your organisation's, or one of this node's own "
-                                                          "objects"}})  # fmt: skip
+@router.delete(
+    f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/",
+    operation_id="taxii_delete_object",
+    responses={**_ERRORS, 403: {"description": "Not your organisation's, or one of this node's own objects"}},
+)
 def delete_object(collection_id: str, object_id: str, db: DB, principal: TaxiiPrincipal, filters: Filters) -> Response:
     """Delete versions (match[version], default the last) of an object your organisation imported."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
@@ -263,8 +289,11 @@ def delete_object(collection_id: str, object_id: str, db: DB, principal: TaxiiPr
     return Response(status_code=200, media_type=MEDIA_TAXII)
 
 
-@router.get(f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/versions/",
-            operation_id="taxii_get_object_versions", responses=_ERRORS)  # fmt: skip
+@router.get(
+    f"/{taxii.API_ROOT}/collections/{{collection_id}}/objects/{{object_id}}/versions/",
+    operation_id="taxii_get_object_versions",
+    responses=_ERRORS,
+)
 def get_object_versions(
     collection_id: str, object_id: str, db: DB, principal: TaxiiPrincipal, filters: Filters
 ) -> Response:
@@ -275,8 +304,9 @@ def get_object_versions(
     return _ok(taxii.envelope(page, versions, key="versions"), page.headers())
 
 
-@router.get(f"/{taxii.API_ROOT}/collections/{{collection_id}}/manifest/", operation_id="taxii_get_manifest",
-            responses=_ERRORS)  # fmt: skip
+@router.get(
+    f"/{taxii.API_ROOT}/collections/{{collection_id}}/manifest/", operation_id="taxii_get_manifest", responses=_ERRORS
+)
 def get_manifest(collection_id: str, db: DB, principal: TaxiiPrincipal, filters: Filters) -> Response:
     """Manifest records (id, date_added, version, media type) of the objects you may read."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)

@@ -51,13 +51,28 @@ def _ref(orgs: dict[str, Organisation], org_id: str | None) -> OrgRef | None:
 
 
 def file_out(f: EvidenceFile) -> EvidenceFileOut:
-    return EvidenceFileOut(id=f.id, name=f.name, media_type=f.media_type, size=f.size, sha256=f.sha256,
-                           added_at=f.added_at, added_by=f.added_by_id)  # fmt: skip
+    return EvidenceFileOut(
+        id=f.id,
+        name=f.name,
+        media_type=f.media_type,
+        size=f.size,
+        sha256=f.sha256,
+        added_at=f.added_at,
+        added_by=f.added_by_id,
+    )
 
 
 def custody_out(e: CustodyEntry, orgs: dict[str, Organisation]) -> CustodyEntryOut:
-    return CustodyEntryOut(seq=e.seq, at=e.at, action=e.action, from_org=_ref(orgs, e.from_org_id),
-                           to_org=_ref(orgs, e.to_org_id), by=e.by_user_id, items=e.items, note=e.note)  # fmt: skip
+    return CustodyEntryOut(
+        seq=e.seq,
+        at=e.at,
+        action=e.action,
+        from_org=_ref(orgs, e.from_org_id),
+        to_org=_ref(orgs, e.to_org_id),
+        by=e.by_user_id,
+        items=e.items,
+        note=e.note,
+    )
 
 
 def handoff_out(db: DB, h: Handoff, reader: Principal) -> HandoffOut:
@@ -65,18 +80,33 @@ def handoff_out(db: DB, h: Handoff, reader: Principal) -> HandoffOut:
     entries = service.custody_of(db, h.id)
     _giver, holder = service.holder_of(entries)
     holder = holder or h.recipient_org_id
-    orgs = service.org_names(db, {h.owner_org_id, h.recipient_org_id, holder}
-                             | {e.from_org_id for e in entries} | {e.to_org_id for e in entries})  # fmt: skip
+    orgs = service.org_names(
+        db,
+        {h.owner_org_id, h.recipient_org_id, holder}
+        | {e.from_org_id for e in entries}
+        | {e.to_org_id for e in entries},
+    )
     return HandoffOut(
-        id=h.id, incident=h.incident_id, crisis=h.crisis_id, sender=_org(orgs, h.owner_org_id),
-        recipient=_org(orgs, h.recipient_org_id), holder=_org(orgs, holder),
-        reason=h.reason, state=h.state, sealed=service.is_sealed(entries), tlp=h.tlp,
+        id=h.id,
+        incident=h.incident_id,
+        crisis=h.crisis_id,
+        sender=_org(orgs, h.owner_org_id),
+        recipient=_org(orgs, h.recipient_org_id),
+        holder=_org(orgs, holder),
+        reason=h.reason,
+        state=h.state,
+        sealed=service.is_sealed(entries),
+        tlp=h.tlp,
         observables=[ObservableOut(type=o["type"], value=o["value"]) for o in h.observables],
-        files=[file_out(f) for f in files], custody=[custody_out(e, orgs) for e in entries],
+        files=[file_out(f) for f in files],
+        custody=[custody_out(e, orgs) for e in entries],
         share_with=sharing.share_list(sharing.shares_of(db, h.id)),
         timeline=[timeline_out(e) for e in audit.timeline(db, reader=reader, object_id=h.id)],
-        created_by=h.created_by_id, created=h.created_at, modified=h.modified_at, version=h.version,
-    )  # fmt: skip
+        created_by=h.created_by_id,
+        created=h.created_at,
+        modified=h.modified_at,
+        version=h.version,
+    )
 
 
 @router.post("/handoffs", status_code=201, operation_id="create_handoff", response_model=HandoffOut)
@@ -105,11 +135,24 @@ def list_handoffs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> HandoffPage:
     """The hand-offs you may see (sent by your organisation, or handed or transferred to it), newest first."""
-    page = service.list_handoffs(db, principal=principal, incident=incident, crisis=crisis, state=state,
-                                 cursor=cursor, limit=limit)  # fmt: skip
-    items = [HandoffSummary(id=h.id, incident=h.incident_id, crisis=h.crisis_id, sender=h.owner_org_id,
-                            recipient=h.recipient_org_id, state=h.state, tlp=h.tlp, observables=len(h.observables),
-                            created=h.created_at, modified=h.modified_at) for h in page.items]  # fmt: skip
+    page = service.list_handoffs(
+        db, principal=principal, incident=incident, crisis=crisis, state=state, cursor=cursor, limit=limit
+    )
+    items = [
+        HandoffSummary(
+            id=h.id,
+            incident=h.incident_id,
+            crisis=h.crisis_id,
+            sender=h.owner_org_id,
+            recipient=h.recipient_org_id,
+            state=h.state,
+            tlp=h.tlp,
+            observables=len(h.observables),
+            created=h.created_at,
+            modified=h.modified_at,
+        )
+        for h in page.items
+    ]
     return HandoffPage(items=items, next=page.next)
 
 
@@ -120,8 +163,9 @@ def get_handoff(handoff_id: str, db: DB, principal: CurrentPrincipal) -> Handoff
     return handoff_out(db, service.get(db, principal, handoff_id), principal)
 
 
-@router.post("/handoffs/{handoff_id}/files", status_code=201, operation_id="add_handoff_file",
-             response_model=EvidenceFileOut)  # fmt: skip
+@router.post(
+    "/handoffs/{handoff_id}/files", status_code=201, operation_id="add_handoff_file", response_model=EvidenceFileOut
+)
 def add_handoff_file(
     handoff_id: str,
     file: UploadFile,
@@ -137,9 +181,16 @@ def add_handoff_file(
     yet received. It is hashed (SHA-256) while it is stored; with the optional `sha256` form field, a file that
     changed in transit is refused (422). Files over the deployment's `evidence_max_bytes` are refused (413).
     A refused file leaves nothing behind. The chain of custody gets a `handed-over` link naming the digest."""
-    f = service.add_file(db, actor=principal, handoff_id=handoff_id, src=file.file, filename=file.filename,
-                         media_type=file.content_type, expected_sha256=sha256,
-                         settings=_settings(request))  # fmt: skip
+    f = service.add_file(
+        db,
+        actor=principal,
+        handoff_id=handoff_id,
+        src=file.file,
+        filename=file.filename,
+        media_type=file.content_type,
+        expected_sha256=sha256,
+        settings=_settings(request),
+    )
     return file_out(f)
 
 
@@ -159,10 +210,14 @@ def download_handoff_file(
     if f is None:
         raise NotFound(f"no file {file_id} in hand-off {h.id}")
     path = evidence.stored_path(_settings(request).data_dir, f.sha256, f.size)
-    headers = {"X-Evidence-SHA256": f.sha256, "Repr-Digest": evidence.repr_digest(f.sha256),
-               "Cache-Control": "private, no-store"}  # fmt: skip
-    return FileResponse(path, media_type=f.media_type, filename=f.name, headers=headers,
-                        content_disposition_type="attachment")  # fmt: skip
+    headers = {
+        "X-Evidence-SHA256": f.sha256,
+        "Repr-Digest": evidence.repr_digest(f.sha256),
+        "Cache-Control": "private, no-store",
+    }
+    return FileResponse(
+        path, media_type=f.media_type, filename=f.name, headers=headers, content_disposition_type="attachment"
+    )
 
 
 @router.post("/handoffs/{handoff_id}/receive", operation_id="receive_handoff", response_model=HandoffOut)
@@ -181,8 +236,9 @@ def transfer_handoff(handoff_id: str, body: TransferIn, db: DB, principal: Curre
     return handoff_out(db, h, principal)
 
 
-@router.post("/handoffs/{handoff_id}/notes", status_code=201, operation_id="add_handoff_note",
-             response_model=CustodyEntryOut)  # fmt: skip
+@router.post(
+    "/handoffs/{handoff_id}/notes", status_code=201, operation_id="add_handoff_note", response_model=CustodyEntryOut
+)
 def add_handoff_note(handoff_id: str, body: NoteIn, db: DB, principal: CurrentPrincipal) -> CustodyEntryOut:
     """Append a note to the chain of custody (sender or any organisation it was handed to)."""
     entry = service.add_note(db, actor=principal, handoff_id=handoff_id, note=body.note)
@@ -211,6 +267,8 @@ def handoff_package_zip(handoff_id: str, db: DB, principal: CurrentPrincipal, re
     data = service.manifest(db, reader=principal, h=h)
     members = service.zip_members(db, h, _settings(request))
     name = f"evidence-{h.id.split('--', 1)[-1]}.zip"
-    return StreamingResponse(evidence.zip_stream(data, members), media_type="application/zip",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"',
-                                      "Cache-Control": "private, no-store"})  # fmt: skip
+    return StreamingResponse(
+        evidence.zip_stream(data, members),
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "private, no-store"},
+    )

@@ -85,8 +85,11 @@ def clean_name(name: str | None) -> str:
     bad = next((c for c in given if unicodedata.category(c) in _REFUSED_IN_NAMES), None)
     if bad is not None:
         what = unicodedata.name(bad, "a control character")
-        raise _bad("file", f"the file name holds U+{ord(bad):04X} ({what}) at character {given.index(bad)}, "
-                           "which changes how it reads or is printed: rename the file")  # fmt: skip
+        raise _bad(
+            "file",
+            f"the file name holds U+{ord(bad):04X} ({what}) at character {given.index(bad)}, "
+            "which changes how it reads or is printed: rename the file",
+        )
     base = given.replace("\\", "/").rsplit("/", 1)[-1]
     base = _UNSAFE_NAME.sub("_", base).strip().lstrip(".") or "evidence"
     if len(base) > 255:

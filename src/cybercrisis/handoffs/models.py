@@ -22,10 +22,12 @@ class HandoffState(StrEnum):
 class Handoff(Shareable, Base):
     __tablename__ = "handoffs"
 
-    incident_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("incidents.id", ondelete="SET NULL"),
-                                                    nullable=True, index=True)  # fmt: skip
-    crisis_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("crises.id", ondelete="SET NULL"),
-                                                  nullable=True, index=True)  # fmt: skip
+    incident_id: Mapped[str | None] = mapped_column(
+        StixId, ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    crisis_id: Mapped[str | None] = mapped_column(
+        StixId, ForeignKey("crises.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     recipient_org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=False)
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     state: Mapped[str] = mapped_column(String(16), nullable=False, default=HandoffState.HANDED_OVER.value)
@@ -37,8 +39,9 @@ class EvidenceFile(Base):
     __tablename__ = "evidence_files"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    handoff_id: Mapped[str] = mapped_column(StixId, ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False,
-                                            index=True)  # fmt: skip
+    handoff_id: Mapped[str] = mapped_column(
+        StixId, ForeignKey("handoffs.id", ondelete="CASCADE"), nullable=False, index=True
+    )
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     media_type: Mapped[str] = mapped_column(String(127), nullable=False, default="application/octet-stream")
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)

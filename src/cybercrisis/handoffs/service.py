@@ -69,11 +69,15 @@ def _writer(actor: Principal) -> str:
 def _marking(value: str) -> TLP:
     marking = sharing.parse_tlp(value)
     if marking == TLP.RED:
-        raise _bad("tlp", "TLP:RED hand-offs (named people only) are not supported: mark it TLP:AMBER+STRICT, which "
-                   "the recipient organisation alone may read")  # fmt: skip
+        raise _bad(
+            "tlp",
+            "TLP:RED hand-offs (named people only) are not supported: mark it TLP:AMBER+STRICT, which "
+            "the recipient organisation alone may read",
+        )
     if marking not in MARKINGS:
-        raise _bad("tlp", f"an evidence package for law enforcement is TLP:AMBER+STRICT or TLP:AMBER, not "
-                   f"{marking.label}")  # fmt: skip
+        raise _bad(
+            "tlp", f"an evidence package for law enforcement is TLP:AMBER+STRICT or TLP:AMBER, not {marking.label}"
+        )
     return marking
 
 
@@ -86,8 +90,11 @@ def _law_enforcement(session: Session, org_id: str, *, field: str) -> Organisati
     if org is None:
         raise _bad(field, f"no organisation with id {org_id}")
     if not is_law_enforcement(org):
-        raise _bad(field, f"{org.short_name} is not a law-enforcement organisation: hand over to a police "
-                   "cybercrime unit of the directory (type law-enforcement) or to Europol EC3")  # fmt: skip
+        raise _bad(
+            field,
+            f"{org.short_name} is not a law-enforcement organisation: hand over to a police "
+            "cybercrime unit of the directory (type law-enforcement) or to Europol EC3",
+        )
     return org
 
 
@@ -152,20 +159,26 @@ def _chosen(
     if missing:
         where = "the incident" if incident is not None else "an incident of this crisis"
         shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        raise _bad("observables", f"not sighted in {where} that you may see: {shown}; hand over only what you "
-                   "can see", items=missing)  # fmt: skip
+        raise _bad(
+            "observables",
+            f"not sighted in {where} that you may see: {shown}; hand over only what you can see",
+            items=missing,
+        )
     blocked = [f"{t}:{v}" for t, v in wanted if (t, v) not in passable]
     if blocked:
-        raise PermissionDenied(f"only the originators of the incidents these were seen in may let law enforcement "
-                               f"read them: {', '.join(blocked[:20])}; ask them to hand them over")  # fmt: skip
+        raise PermissionDenied(
+            f"only the originators of the incidents these were seen in may let law enforcement "
+            f"read them: {', '.join(blocked[:20])}; ask them to hand them over"
+        )
     strictest = max(least.values())
     if strictest > marking.rank:
         raise _too_wide(marking, _RANKED[strictest])
     return wanted
 
 
-def _sightings(session: Session, actor: Principal, base: Any, wanted: list[tuple[str, str]],
-               recipient: str) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:  # fmt: skip
+def _sightings(
+    session: Session, actor: Principal, base: Any, wanted: list[tuple[str, str]], recipient: str
+) -> tuple[dict[tuple[str, str], int], set[tuple[str, str]]]:
     """Per chosen value: the rank of the least strict visible incident it was sighted in (the marking it may be
     handed over under), and whether one of them may reach the recipient through the actor (`_may_pass`)."""
     least: dict[tuple[str, str], int] = {}
@@ -193,26 +206,32 @@ def _may_pass(session: Session, actor: Principal, incident_id: str, tlp: str, ow
     reader = sharing.org_reader(session, recipient)
     if can_read(reader, tlp=tlp, owner_org_id=owner, shares=sharing.shares_of(session, incident_id)):
         return True
-    return not authority.refused_widening(session, org_id=actor.org_id, tlp=tlp, owner_org_id=owner,
-                                          added=[(ORG, recipient)])  # fmt: skip
+    return not authority.refused_widening(
+        session, org_id=actor.org_id, tlp=tlp, owner_org_id=owner, added=[(ORG, recipient)]
+    )
 
 
 def _too_wide(marking: TLP, source: TLP) -> InvalidInput:
-    return _bad("tlp", f"{marking.label} is wider than what is handed over allows ({source.label}): mark the "
-                "hand-off at least as strictly as its incidents")  # fmt: skip
+    return _bad(
+        "tlp",
+        f"{marking.label} is wider than what is handed over allows ({source.label}): mark the "
+        "hand-off at least as strictly as its incidents",
+    )
 
 
 # --- custody --------------------------------------------------------------------------------------------------
 
 
 def custody_of(session: Session, handoff_id: str) -> list[CustodyEntry]:
-    return list(session.scalars(select(CustodyEntry).where(CustodyEntry.handoff_id == handoff_id)
-                                .order_by(CustodyEntry.seq)))  # fmt: skip
+    return list(
+        session.scalars(select(CustodyEntry).where(CustodyEntry.handoff_id == handoff_id).order_by(CustodyEntry.seq))
+    )
 
 
 def files_of(session: Session, handoff_id: str) -> list[EvidenceFile]:
-    return list(session.scalars(select(EvidenceFile).where(EvidenceFile.handoff_id == handoff_id)
-                                .order_by(EvidenceFile.id)))  # fmt: skip
+    return list(
+        session.scalars(select(EvidenceFile).where(EvidenceFile.handoff_id == handoff_id).order_by(EvidenceFile.id))
+    )
 
 
 def holder_of(entries: list[CustodyEntry]) -> tuple[str | None, str | None]:
@@ -249,8 +268,17 @@ def _append(
     if seq is None:
         last = session.scalar(select(func.max(CustodyEntry.seq)).where(CustodyEntry.handoff_id == handoff_id))
         seq = (last or 0) + 1
-    entry = CustodyEntry(handoff_id=handoff_id, seq=seq, at=utcnow(), action=action, from_org_id=from_org,
-                         to_org_id=to_org, by_user_id=by, items=items, note=note)  # fmt: skip
+    entry = CustodyEntry(
+        handoff_id=handoff_id,
+        seq=seq,
+        at=utcnow(),
+        action=action,
+        from_org_id=from_org,
+        to_org_id=to_org,
+        by_user_id=by,
+        items=items,
+        note=note,
+    )
     session.add(entry)
     session.flush()
     return entry
@@ -300,8 +328,11 @@ def list_handoffs(
     after = decode_cursor(cursor, 2)
     if after:
         conditions.append(tuple_(Handoff.created_at, Handoff.id) < tuple_(cursor_time(after[0]), after[1]))
-    rows = list(session.scalars(select(Handoff).where(*conditions)
-                                .order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(limit + 1)))  # fmt: skip
+    rows = list(
+        session.scalars(
+            select(Handoff).where(*conditions).order_by(Handoff.created_at.desc(), Handoff.id.desc()).limit(limit + 1)
+        )
+    )
     nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
     return Page(items=rows[:limit], next=nxt)
 
@@ -328,39 +359,78 @@ def create(session: Session, *, actor: Principal, data: HandoffIn) -> Handoff:
     onward = [_law_enforcement(session, o, field="onward").id for o in dict.fromkeys(data.onward)]
     onward = [o for o in onward if o not in (recipient.id, sender)]
     for org_id in (recipient.id, *onward):
-        chosen = _chosen(session, actor, incident=incident, crisis=crisis, items=data.observables, marking=marking,
-                         recipient=org_id)  # fmt: skip
+        chosen = _chosen(
+            session, actor, incident=incident, crisis=crisis, items=data.observables, marking=marking, recipient=org_id
+        )
 
     now = utcnow()
     h = Handoff(
-        id=new_id("handoff"), owner_org_id=sender, created_by_id=actor.user_id, tlp=marking.value,
-        incident_id=incident.id if incident else None, crisis_id=crisis.id if crisis else None,
-        recipient_org_id=recipient.id, reason=data.reason, state=HandoffState.HANDED_OVER.value,
-        observables=[{"type": t, "value": v} for t, v in chosen], created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("handoff"),
+        owner_org_id=sender,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        incident_id=incident.id if incident else None,
+        crisis_id=crisis.id if crisis else None,
+        recipient_org_id=recipient.id,
+        reason=data.reason,
+        state=HandoffState.HANDED_OVER.value,
+        observables=[{"type": t, "value": v} for t, v in chosen],
+        created_at=now,
+        modified_at=now,
+    )
     session.add(h)
     session.flush()
     sharing.write(session, object_id=h.id, entries=[(ORG, o) for o in (recipient.id, *onward)], added_by=sender)
-    _append(session, h.id, action=HANDED_OVER, by=actor.user_id, from_org=sender, to_org=recipient.id,
-            items=items_of(h, []), seq=1)  # fmt: skip
-    audit.record(session, actor=actor, tag=TAG_CREATE, object_id=h.id,
-                 summary={"incident": h.incident_id, "crisis": h.crisis_id, "recipient": recipient.id,
-                          "observables": len(chosen), "tlp": marking.value}
-                 | ({"onward": onward} if onward else {}))  # fmt: skip
+    _append(
+        session,
+        h.id,
+        action=HANDED_OVER,
+        by=actor.user_id,
+        from_org=sender,
+        to_org=recipient.id,
+        items=items_of(h, []),
+        seq=1,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag=TAG_CREATE,
+        object_id=h.id,
+        summary={
+            "incident": h.incident_id,
+            "crisis": h.crisis_id,
+            "recipient": recipient.id,
+            "observables": len(chosen),
+            "tlp": marking.value,
+        }
+        | ({"onward": onward} if onward else {}),
+    )
     names = org_names(session, {sender})
     who = names[sender].short_name if sender in names else "An organisation"
-    _notify(session, h, event=TAG_CREATE, org_id=recipient.id,
-            subject=f"[{marking.label}] Law-enforcement hand-off from {who}",
-            body=f"{who} handed an evidence package over to your organisation ({len(chosen)} observable(s)). "
-            f"Acknowledge receipt in cybercrisis: /api/v1/handoffs/{h.id}")  # fmt: skip
+    _notify(
+        session,
+        h,
+        event=TAG_CREATE,
+        org_id=recipient.id,
+        subject=f"[{marking.label}] Law-enforcement hand-off from {who}",
+        body=f"{who} handed an evidence package over to your organisation ({len(chosen)} observable(s)). "
+        f"Acknowledge receipt in cybercrisis: /api/v1/handoffs/{h.id}",
+    )
     return h
 
 
 def _notify(session: Session, h: Handoff, *, event: str, org_id: str, subject: str, body: str) -> None:
     """Only ids, organisation names and counts: nothing of the package itself travels by notification."""
-    notify_readers(session, obj=h, event=event, org_ids=[org_id], subject=subject, body=body,
-                   payload={"handoff": h.id, "state": h.state, "tlp": h.tlp},
-                   dedupe=f"{event}:{h.id}:{org_id}:{h.version}")  # fmt: skip
+    notify_readers(
+        session,
+        obj=h,
+        event=event,
+        org_ids=[org_id],
+        subject=subject,
+        body=body,
+        payload={"handoff": h.id, "state": h.state, "tlp": h.tlp},
+        dedupe=f"{event}:{h.id}:{org_id}:{h.version}",
+    )
 
 
 def add_file(
@@ -380,37 +450,57 @@ def add_file(
     authority.authorize(actor, "handoff.file", authority.owned(actor, h.owner_org_id))
     entries = custody_of(session, h.id)
     if is_sealed(entries) or h.state != HandoffState.HANDED_OVER:
-        raise Conflict("the recipient acknowledged receipt, so the package is sealed: hand further evidence over "
-                       "in a new hand-off")  # fmt: skip
+        raise Conflict(
+            "the recipient acknowledged receipt, so the package is sealed: hand further evidence over in a new hand-off"
+        )
     expected = evidence.check_digest(expected_sha256)
     name, media = evidence.clean_name(filename), evidence.clean_media_type(media_type)
     # A blob once in the store stays there (content-addressed): another hand-off may carry the same content.
-    blob = evidence.store(src, data_dir=settings.data_dir, max_bytes=settings.evidence_max_bytes,
-                          expected_sha256=expected)  # fmt: skip
+    blob = evidence.store(
+        src, data_dir=settings.data_dir, max_bytes=settings.evidence_max_bytes, expected_sha256=expected
+    )
     duplicate = session.scalar(
         select(EvidenceFile.id).where(EvidenceFile.handoff_id == h.id, EvidenceFile.sha256 == blob.sha256)
     )
     if duplicate is not None:
         raise Conflict(f"this file is already in the package (file {duplicate}, same SHA-256)")
-    f = EvidenceFile(handoff_id=h.id, name=name, media_type=media, size=blob.size, sha256=blob.sha256,
-                     added_at=utcnow(), added_by_id=actor.user_id)  # fmt: skip
+    f = EvidenceFile(
+        handoff_id=h.id,
+        name=name,
+        media_type=media,
+        size=blob.size,
+        sha256=blob.sha256,
+        added_at=utcnow(),
+        added_by_id=actor.user_id,
+    )
     session.add(f)
     h.modified_at = utcnow()
     session.flush()
-    _append(session, h.id, action=HANDED_OVER, by=actor.user_id, from_org=sender, to_org=h.recipient_org_id,
-            items=[blob.sha256])  # fmt: skip
+    _append(
+        session,
+        h.id,
+        action=HANDED_OVER,
+        by=actor.user_id,
+        from_org=sender,
+        to_org=h.recipient_org_id,
+        items=[blob.sha256],
+    )
     audit.record(session, actor=actor, tag=TAG_FILE, object_id=h.id, summary={"file": f.id, "size": blob.size})
     return f
 
 
-def _holder_check(session: Session, actor: Principal, h: Handoff,
-                  act: str) -> tuple[list[CustodyEntry], str | None, str]:  # fmt: skip
+def _holder_check(
+    session: Session, actor: Principal, h: Handoff, act: str
+) -> tuple[list[CustodyEntry], str | None, str]:
     entries = custody_of(session, h.id)
     giver, holder = holder_of(entries)
     name = org_names(session, {holder}).get(holder or "")
-    authority.authorize(actor, act, {authority.R.HOLDER} if holder is not None and actor.org_id == holder else set(),
-                        refusal=f"only the organisation holding it now ({name.short_name if name else 'unknown'}) "
-                        "does this")  # fmt: skip
+    authority.authorize(
+        actor,
+        act,
+        {authority.R.HOLDER} if holder is not None and actor.org_id == holder else set(),
+        refusal=f"only the organisation holding it now ({name.short_name if name else 'unknown'}) does this",
+    )
     assert holder is not None
     return entries, giver, holder
 
@@ -423,20 +513,38 @@ def receive(session: Session, *, actor: Principal, handoff_id: str, note: str = 
     if h.state == HandoffState.RECEIVED:
         raise Conflict("your organisation already acknowledged receipt of this hand-off")
     files = files_of(session, h.id)
-    entry = _append(session, h.id, action=RECEIVED, by=actor.user_id, from_org=giver, to_org=holder,
-                    items=items_of(h, files), note=note)  # fmt: skip
+    entry = _append(
+        session,
+        h.id,
+        action=RECEIVED,
+        by=actor.user_id,
+        from_org=giver,
+        to_org=holder,
+        items=items_of(h, files),
+        note=note,
+    )
     h.state = HandoffState.RECEIVED.value
     h.modified_at = utcnow()
     session.flush()
-    audit.record(session, actor=actor, tag=TAG_RECEIVE, object_id=h.id,
-                 summary={"seq": entry.seq, "by_org": holder, "items": len(entry.items)})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=TAG_RECEIVE,
+        object_id=h.id,
+        summary={"seq": entry.seq, "by_org": holder, "items": len(entry.items)},
+    )
     names = org_names(session, {holder})
     who = names[holder].short_name if holder in names else "The recipient"
     for org in sorted({h.owner_org_id, giver or h.owner_org_id}):
-        _notify(session, h, event=TAG_RECEIVE, org_id=org,
-                subject=f"[{TLP(h.tlp).label}] {who} acknowledged receipt of a hand-off",
-                body=f"{who} acknowledged receipt of hand-off {h.id} ({len(entry.items)} item(s)) at "
-                f"{entry.at.isoformat(timespec='seconds')}.")  # fmt: skip
+        _notify(
+            session,
+            h,
+            event=TAG_RECEIVE,
+            org_id=org,
+            subject=f"[{TLP(h.tlp).label}] {who} acknowledged receipt of a hand-off",
+            body=f"{who} acknowledged receipt of hand-off {h.id} ({len(entry.items)} item(s)) at "
+            f"{entry.at.isoformat(timespec='seconds')}.",
+        )
     return h
 
 
@@ -454,23 +562,42 @@ def transfer(session: Session, *, actor: Principal, handoff_id: str, to: str, no
     if (ORG, target.id) not in shared and target.id != h.owner_org_id:
         # The new holder joins the share list: a widening, which TLP lets a recipient make only within its own
         # constituency (AMBER); for AMBER+STRICT only the sender does it, by handing the package over itself.
-        authority.check_widening(session, actor=actor, tlp=h.tlp, owner_org_id=h.owner_org_id,
-                                 added=[(ORG, target.id)], what="hand-off")  # fmt: skip
+        authority.check_widening(
+            session, actor=actor, tlp=h.tlp, owner_org_id=h.owner_org_id, added=[(ORG, target.id)], what="hand-off"
+        )
         sharing.write(session, object_id=h.id, entries=[(ORG, target.id)], added_by=holder)
     files = files_of(session, h.id)
-    entry = _append(session, h.id, action=TRANSFERRED, by=actor.user_id, from_org=holder, to_org=target.id,
-                    items=items_of(h, files), note=note)  # fmt: skip
+    entry = _append(
+        session,
+        h.id,
+        action=TRANSFERRED,
+        by=actor.user_id,
+        from_org=holder,
+        to_org=target.id,
+        items=items_of(h, files),
+        note=note,
+    )
     h.state = HandoffState.HANDED_OVER.value
     h.modified_at = utcnow()
     session.flush()
-    audit.record(session, actor=actor, tag=TAG_TRANSFER, object_id=h.id,
-                 summary={"seq": entry.seq, "from": holder, "to": target.id, "items": len(entry.items)})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag=TAG_TRANSFER,
+        object_id=h.id,
+        summary={"seq": entry.seq, "from": holder, "to": target.id, "items": len(entry.items)},
+    )
     names = org_names(session, {holder})
     who = names[holder].short_name if holder in names else "A law-enforcement organisation"
-    _notify(session, h, event=TAG_TRANSFER, org_id=target.id,
-            subject=f"[{TLP(h.tlp).label}] Evidence package transferred to you by {who}",
-            body=f"{who} transferred hand-off {h.id} ({len(entry.items)} item(s)) to your organisation. "
-            f"Acknowledge receipt in cybercrisis: /api/v1/handoffs/{h.id}")  # fmt: skip
+    _notify(
+        session,
+        h,
+        event=TAG_TRANSFER,
+        org_id=target.id,
+        subject=f"[{TLP(h.tlp).label}] Evidence package transferred to you by {who}",
+        body=f"{who} transferred hand-off {h.id} ({len(entry.items)} item(s)) to your organisation. "
+        f"Acknowledge receipt in cybercrisis: /api/v1/handoffs/{h.id}",
+    )
     return h
 
 
@@ -479,13 +606,15 @@ def add_note(session: Session, *, actor: Principal, handoff_id: str, note: str) 
     org = _writer(actor)
     h = lock(session, actor, handoff_id)
     holders = {s.target for s in sharing.shares_of(session, h.id) if s.kind == ORG}
-    rel = authority.owned(actor, h.owner_org_id) & {authority.R.OWNER} | ({authority.R.HOLDER} if org in holders
-                                                                          else set())  # fmt: skip
+    rel = authority.owned(actor, h.owner_org_id) & {authority.R.OWNER} | (
+        {authority.R.HOLDER} if org in holders else set()
+    )
     authority.authorize(actor, "handoff.note", rel)
     if not note.strip():
         raise _bad("note", "write the note")
-    entry = _append(session, h.id, action=NOTE, by=actor.user_id, from_org=org, to_org=None, items=[],
-                    note=note.strip())  # fmt: skip
+    entry = _append(
+        session, h.id, action=NOTE, by=actor.user_id, from_org=org, to_org=None, items=[], note=note.strip()
+    )
     audit.record(session, actor=actor, tag=TAG_NOTE, object_id=h.id, summary={"seq": entry.seq})
     return entry
 
@@ -513,34 +642,67 @@ def manifest(session: Session, *, reader: Principal, h: Handoff, now: datetime |
     files = files_of(session, h.id)
     entries = custody_of(session, h.id)
     _giver, holder = holder_of(entries)
-    orgs = org_names(session, {h.owner_org_id, h.recipient_org_id, holder, reader.org_id}
-                     | {e.from_org_id for e in entries} | {e.to_org_id for e in entries})  # fmt: skip
+    orgs = org_names(
+        session,
+        {h.owner_org_id, h.recipient_org_id, holder, reader.org_id}
+        | {e.from_org_id for e in entries}
+        | {e.to_org_id for e in entries},
+    )
     return {
         "format": MANIFEST_FORMAT,
         "generated_at": (now or utcnow()).isoformat(),
-        "generated_for": {"user": reader.user_id, "organisation": _org_dict(orgs.get(reader.org_id or ""),
-                                                                            reader.org_id)},
+        "generated_for": {
+            "user": reader.user_id,
+            "organisation": _org_dict(orgs.get(reader.org_id or ""), reader.org_id),
+        },
         "marking": TLP(h.tlp).label,
         "handoff": {
-            "id": h.id, "state": h.state, "tlp": h.tlp, "reason": h.reason, "incident": h.incident_id,
-            "crisis": h.crisis_id, "created": h.created_at.isoformat(), "created_by": h.created_by_id,
+            "id": h.id,
+            "state": h.state,
+            "tlp": h.tlp,
+            "reason": h.reason,
+            "incident": h.incident_id,
+            "crisis": h.crisis_id,
+            "created": h.created_at.isoformat(),
+            "created_by": h.created_by_id,
             "sender": _org_dict(orgs.get(h.owner_org_id), h.owner_org_id),
             "recipient": _org_dict(orgs.get(h.recipient_org_id), h.recipient_org_id),
             "holder": _org_dict(orgs.get(holder or ""), holder),
             "sealed": is_sealed(entries),
         },
         "observables": [{"type": o["type"], "value": o["value"]} for o in h.observables],
-        "files": [{"id": f.id, "name": f.name, "media_type": f.media_type, "size": f.size, "sha256": f.sha256,
-                   "added_at": f.added_at.isoformat(), "added_by": f.added_by_id, "archive_path": archive_path(f)}
-                  for f in files],
-        "custody": [{"seq": e.seq, "at": e.at.isoformat(), "action": e.action,
-                     "from": _org_dict(orgs.get(e.from_org_id or ""), e.from_org_id),
-                     "to": _org_dict(orgs.get(e.to_org_id or ""), e.to_org_id),
-                     "by": e.by_user_id, "items": e.items, "note": e.note} for e in entries],
-    }  # fmt: skip
+        "files": [
+            {
+                "id": f.id,
+                "name": f.name,
+                "media_type": f.media_type,
+                "size": f.size,
+                "sha256": f.sha256,
+                "added_at": f.added_at.isoformat(),
+                "added_by": f.added_by_id,
+                "archive_path": archive_path(f),
+            }
+            for f in files
+        ],
+        "custody": [
+            {
+                "seq": e.seq,
+                "at": e.at.isoformat(),
+                "action": e.action,
+                "from": _org_dict(orgs.get(e.from_org_id or ""), e.from_org_id),
+                "to": _org_dict(orgs.get(e.to_org_id or ""), e.to_org_id),
+                "by": e.by_user_id,
+                "items": e.items,
+                "note": e.note,
+            }
+            for e in entries
+        ],
+    }
 
 
 def zip_members(session: Session, h: Handoff, settings: Settings) -> list[evidence.ZipMember]:
     """The files of a package as zip members; each checked to be in the store with its recorded size."""
-    return [evidence.ZipMember(archive_path(f), evidence.stored_path(settings.data_dir, f.sha256, f.size), f.sha256)
-            for f in files_of(session, h.id)]  # fmt: skip
+    return [
+        evidence.ZipMember(archive_path(f), evidence.stored_path(settings.data_dir, f.sha256, f.size), f.sha256)
+        for f in files_of(session, h.id)
+    ]

@@ -46,42 +46,82 @@ def thresholds(request: Request) -> Thresholds:
 
 
 def report_out(r: Report) -> ReportOut:
-    return ReportOut(id=r.id, kind=r.kind, due_at=r.due_at, requested_at=r.requested_at, submitted_at=r.submitted_at,
-                     submitted_by=r.submitted_by_id, status=r.status_at(utcnow()), version=r.version,
-                     content=r.content)  # fmt: skip
+    return ReportOut(
+        id=r.id,
+        kind=r.kind,
+        due_at=r.due_at,
+        requested_at=r.requested_at,
+        submitted_at=r.submitted_at,
+        submitted_by=r.submitted_by_id,
+        status=r.status_at(utcnow()),
+        version=r.version,
+        content=r.content,
+    )
 
 
 def incident_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> IncidentOut:
     return IncidentOut(
-        id=i.id, title=i.title, description=i.description, status=i.status, tlp=i.tlp, pap=i.pap,
-        owner=i.owner_org_id, created_by=i.created_by_id, created=i.created_at, modified=i.modified_at,
-        version=i.version, aware_at=i.aware_at, occurred_at=i.occurred_at, handled_at=i.handled_at,
-        countries=i.countries, sectors=i.sectors, entity_name=i.entity_name, entity=i.entity_org_id,
-        entity_type=i.entity_type, entity_category=i.entity_category, rsit_class=i.rsit_class,
-        rsit_type=i.rsit_type, root_cause=i.root_cause,
-        threat_severity=i.threat_severity, impact_severity=i.impact_severity, outlook=i.outlook,
-        suspected_malicious=i.suspected_malicious, cross_border=i.cross_border,
-        exceeds_national_capacity=i.exceeds_national_capacity, tags=service.derived_tags(i), facts=i.facts,
+        id=i.id,
+        title=i.title,
+        description=i.description,
+        status=i.status,
+        tlp=i.tlp,
+        pap=i.pap,
+        owner=i.owner_org_id,
+        created_by=i.created_by_id,
+        created=i.created_at,
+        modified=i.modified_at,
+        version=i.version,
+        aware_at=i.aware_at,
+        occurred_at=i.occurred_at,
+        handled_at=i.handled_at,
+        countries=i.countries,
+        sectors=i.sectors,
+        entity_name=i.entity_name,
+        entity=i.entity_org_id,
+        entity_type=i.entity_type,
+        entity_category=i.entity_category,
+        rsit_class=i.rsit_class,
+        rsit_type=i.rsit_type,
+        root_cause=i.root_cause,
+        threat_severity=i.threat_severity,
+        impact_severity=i.impact_severity,
+        outlook=i.outlook,
+        suspected_malicious=i.suspected_malicious,
+        cross_border=i.cross_border,
+        exceeds_national_capacity=i.exceeds_national_capacity,
+        tags=service.derived_tags(i),
+        facts=i.facts,
         observables=[ObservableOut(type=o.type, value=o.value) for o in service.observables_of(db, i.id)],
         reports=[report_out(r) for r in service.reports_of(db, i.id)],
         share_with=sharing.share_list(sharing.shares_of(db, i.id)),
         assessment=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
-        significance=i.significance, apparent_root_cause=i.apparent_root_cause,
-    )  # fmt: skip
+        significance=i.significance,
+        apparent_root_cause=i.apparent_root_cause,
+    )
 
 
 def significance_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> SignificanceOut:
     return SignificanceOut(
-        incident=i.id, significance=i.significance, meaning=significance.MEANING[i.significance],
-        clocks_run=significance.clocks_run(i), exercise=i.exercise,
+        incident=i.id,
+        significance=i.significance,
+        meaning=significance.MEANING[i.significance],
+        clocks_run=significance.clocks_run(i),
+        exercise=i.exercise,
         suggestion=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
         decisions=[
-            SignificanceDecisionOut(value=d.value, previous=d.previous, reason=d.reason, decided_at=d.decided_at,
-                                    decided_by=d.decided_by_id, decided_by_org=d.decided_by_org_id,
-                                    suggestion=d.suggestion)
+            SignificanceDecisionOut(
+                value=d.value,
+                previous=d.previous,
+                reason=d.reason,
+                decided_at=d.decided_at,
+                decided_by=d.decided_by_id,
+                decided_by_org=d.decided_by_org_id,
+                suggestion=d.suggestion,
+            )
             for d in significance.history(db, i)
         ],
-    )  # fmt: skip
+    )
 
 
 @router.get("/taxonomies", operation_id="list_taxonomies", tags=["taxonomies"])
@@ -118,8 +158,16 @@ def list_incidents(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> IncidentPage:
-    f = service.IncidentFilter(status=status, country=country, sector=sector, rsit_class=rsit_class, tlp=tlp,
-                               overdue=overdue, q=q, significance=significance)  # fmt: skip
+    f = service.IncidentFilter(
+        status=status,
+        country=country,
+        sector=sector,
+        rsit_class=rsit_class,
+        tlp=tlp,
+        overdue=overdue,
+        q=q,
+        significance=significance,
+    )
     page, overdue_counts = service.list_incidents(db, principal=principal, filters=f, cursor=cursor, limit=limit)
     return IncidentPage(
         items=[
@@ -155,13 +203,15 @@ def update_incident(
     incident_id: str, body: IncidentPatch, db: DB, principal: CurrentPrincipal, request: Request
 ) -> IncidentOut:
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    incident = service.update_incident(db, actor=principal, incident_id=incident_id, version=body.version,
-                                       changes=changes)  # fmt: skip
+    incident = service.update_incident(
+        db, actor=principal, incident_id=incident_id, version=body.version, changes=changes
+    )
     return incident_out(db, incident, thresholds(request), principal)
 
 
-@router.get("/incidents/{incident_id}/significance", operation_id="get_incident_significance",
-            response_model=SignificanceOut)  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}/significance", operation_id="get_incident_significance", response_model=SignificanceOut
+)
 def get_significance(incident_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> SignificanceOut:
     """The incident's NIS2 significance, what it means, whether the Art. 23(4) clocks run, the rules' suggestion
     and every decision taken so far."""
@@ -169,8 +219,9 @@ def get_significance(incident_id: str, db: DB, principal: CurrentPrincipal, requ
     return significance_out(db, incident, thresholds(request), principal)
 
 
-@router.post("/incidents/{incident_id}/significance", operation_id="decide_incident_significance",
-             response_model=SignificanceOut)  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/significance", operation_id="decide_incident_significance", response_model=SignificanceOut
+)
 def decide_significance(
     incident_id: str, body: SignificanceIn, db: DB, principal: CurrentPrincipal, request: Request
 ) -> SignificanceOut:
@@ -181,19 +232,25 @@ def decide_significance(
     incident = service.get_incident(db, principal=principal, incident_id=incident_id)
     t = thresholds(request)
     suggestion = service.assess(db, incident, principal=principal, thresholds=t).as_dict()
-    significance.decide(db, actor=principal, incident_id=incident_id, value=body.value, reason=body.reason,
-                        suggestion=suggestion)  # fmt: skip
+    significance.decide(
+        db, actor=principal, incident_id=incident_id, value=body.value, reason=body.reason, suggestion=suggestion
+    )
     return significance_out(db, incident, t, principal)
 
 
-@router.post("/incidents/{incident_id}/reports", status_code=201, operation_id="submit_report",
-             response_model=ReportOut)  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/reports", status_code=201, operation_id="submit_report", response_model=ReportOut
+)
 def submit_report(incident_id: str, body: ReportIn, db: DB, principal: CurrentPrincipal) -> ReportOut:
     return report_out(service.submit_report(db, actor=principal, incident_id=incident_id, data=body))
 
 
-@router.post("/incidents/{incident_id}/reports/intermediate-request", status_code=201,
-             operation_id="request_intermediate_report", response_model=ReportOut)  # fmt: skip
+@router.post(
+    "/incidents/{incident_id}/reports/intermediate-request",
+    status_code=201,
+    operation_id="request_intermediate_report",
+    response_model=ReportOut,
+)
 def request_intermediate(
     incident_id: str, body: IntermediateRequestIn, db: DB, principal: CurrentPrincipal
 ) -> ReportOut:
@@ -209,8 +266,9 @@ def add_observables(incident_id: str, body: ObservablesIn, db: DB, principal: Cu
     return {"added": service.add_observables(db, actor=principal, incident_id=incident_id, items=body.observables)}
 
 
-@router.get("/incidents/{incident_id}/correlations", operation_id="incident_correlations",
-            response_model=CorrelationsOut)  # fmt: skip
+@router.get(
+    "/incidents/{incident_id}/correlations", operation_id="incident_correlations", response_model=CorrelationsOut
+)
 def incident_correlations(incident_id: str, db: DB, principal: CurrentPrincipal) -> CorrelationsOut:
     items = service.correlations(db, principal=principal, incident_id=incident_id)
     members = service.cluster(db, principal=principal, incident_id=incident_id)

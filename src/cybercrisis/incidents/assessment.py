@@ -131,36 +131,54 @@ def assess(
     recurrence: Recurrence | None = None,
     thresholds: Thresholds | None = None,
 ) -> Assessment:
-    case = Case(entity_type, facts, suspected_malicious, exceeds_national_capacity, cross_border, impact_severity,
-                recurrence)  # fmt: skip
+    case = Case(
+        entity_type, facts, suspected_malicious, exceeds_national_capacity, cross_border, impact_severity, recurrence
+    )
     relevant = entity_type in RELEVANT_ENTITY_TYPES
     result = Assessment(criteria=f"{REG} Art. 3 to 14" if relevant else "NIS2 Art. 23(3)")
     if not relevant:
-        result.findings.append(Finding(
-            "outside-reg-2024-2690", True, NONE, f"entity_type = {entity_type or 'not recorded'}",
-            "the Implementing Regulation's criteria apply only to the entity types of its Art. 1; for this entity "
-            "NIS2 Art. 23(3) applies (severe operational disruption or financial loss for the entity, or "
-            "considerable material or non-material damage to others), which sets no figures: a person judges",
-            f"{REG} Art. 1", LAW,
-        ))  # fmt: skip
+        result.findings.append(
+            Finding(
+                "outside-reg-2024-2690",
+                True,
+                NONE,
+                f"entity_type = {entity_type or 'not recorded'}",
+                "the Implementing Regulation's criteria apply only to the entity types of its Art. 1; for this entity "
+                "NIS2 Art. 23(3) applies (severe operational disruption or financial loss for the entity, or "
+                "considerable material or non-material damage to others), which sets no figures: a person judges",
+                f"{REG} Art. 1",
+                LAW,
+            )
+        )
     scheduled = case.flag("scheduled_maintenance")
     for rule in rules_for(entity_type, thresholds):
         if rule.name == "recurring-incidents" and recurrence is None:
             continue  # a first occurrence, or no other the reader may read: nothing to say
         fired = rule.test(case) and not (scheduled and rule.availability)
-        result.findings.append(Finding(rule.name, fired, rule.effect, _fact(rule, case, scheduled),
-                                       rule.explanation, rule.basis, rule.source))  # fmt: skip
+        result.findings.append(
+            Finding(
+                rule.name, fired, rule.effect, _fact(rule, case, scheduled), rule.explanation, rule.basis, rule.source
+            )
+        )
         result.significant |= fired and rule.effect == SIGNIFICANT
     if scheduled and relevant:
-        result.findings.append(Finding(
-            "scheduled-maintenance", True, NOT_COUNTED, "scheduled_maintenance = True",
-            "scheduled interruptions of service and planned consequences of scheduled maintenance are not "
-            "significant incidents: the availability criteria do not count them", f"{REG} Art. 3(2)", LAW,
-        ))  # fmt: skip
+        result.findings.append(
+            Finding(
+                "scheduled-maintenance",
+                True,
+                NOT_COUNTED,
+                "scheduled_maintenance = True",
+                "scheduled interruptions of service and planned consequences of scheduled maintenance are not "
+                "significant incidents: the availability criteria do not count them",
+                f"{REG} Art. 3(2)",
+                LAW,
+            )
+        )
     for rule in LARGE_SCALE_RULES:
         fired = rule.test(case)
-        result.findings.append(Finding(rule.name, fired, rule.effect, _fact(rule, case, False), rule.explanation,
-                                       rule.basis, rule.source))  # fmt: skip
+        result.findings.append(
+            Finding(rule.name, fired, rule.effect, _fact(rule, case, False), rule.explanation, rule.basis, rule.source)
+        )
         if fired and rule.effect == LARGE_SCALE:
             result.large_scale = True
         elif fired:

@@ -73,8 +73,11 @@ def add_sightings(session: Session, incident_id: str, values: list[tuple[str, st
             session.execute(insert_(Observable).values(chunk).on_conflict_do_nothing())
         known.update(lookup_ids(session, [(m["type"], m["value"]) for m in missing]))
     existing = set(session.scalars(select(Sighting.observable_id).where(Sighting.incident_id == incident_id)))
-    new = [Sighting(observable_id=known[(t, v)], incident_id=incident_id, raw=raw[:2048])
-           for t, v, raw in values if known[(t, v)] not in existing]  # fmt: skip
+    new = [
+        Sighting(observable_id=known[(t, v)], incident_id=incident_id, raw=raw[:2048])
+        for t, v, raw in values
+        if known[(t, v)] not in existing
+    ]
     session.add_all(new)
     session.flush()
     return len(new)

@@ -8,8 +8,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 from cybercrisis.errors import InvalidInput
 
-TYPES = ("ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "md5", "sha1", "sha256", "cve",
-         "autonomous-system")  # fmt: skip
+TYPES = (
+    "ipv4-addr",
+    "ipv6-addr",
+    "domain-name",
+    "url",
+    "email-addr",
+    "md5",
+    "sha1",
+    "sha256",
+    "cve",
+    "autonomous-system",
+)
 _HEX = {"md5": 32, "sha1": 40, "sha256": 64}
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$")
@@ -120,10 +130,17 @@ def _asn(type_: str, value: str, raw: str) -> str:
 
 
 _NORMALISERS = {
-    "ipv4-addr": _ip, "ipv6-addr": _ip, "domain-name": lambda t, v, r: _domain(v), "url": _url,
-    "email-addr": _email, "md5": _digest, "sha1": _digest, "sha256": _digest, "cve": _cve,
+    "ipv4-addr": _ip,
+    "ipv6-addr": _ip,
+    "domain-name": lambda t, v, r: _domain(v),
+    "url": _url,
+    "email-addr": _email,
+    "md5": _digest,
+    "sha1": _digest,
+    "sha256": _digest,
+    "cve": _cve,
     "autonomous-system": _asn,
-}  # fmt: skip
+}
 
 
 def normalise(type_: str, raw: str) -> str:

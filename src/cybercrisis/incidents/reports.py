@@ -28,11 +28,17 @@ REPORT_FIELDS: dict[str, set[str]] = {
     "early-warning": {"summary", "suspected_malicious", "cross_border"},
     "notification": {"summary", "severity_and_impact", "indicators"},
     "intermediate": {"summary", "severity_and_impact", "mitigation_ongoing"},
-    "final": {"summary", "severity_and_impact", "root_cause", "mitigation_applied", "mitigation_ongoing",
-              "cross_border_impact"},
+    "final": {
+        "summary",
+        "severity_and_impact",
+        "root_cause",
+        "mitigation_applied",
+        "mitigation_ongoing",
+        "cross_border_impact",
+    },
     "progress": {"summary", "mitigation_ongoing"},
     "feedback": {"summary", "guidance", "law_enforcement_guidance"},
-}  # fmt: skip
+}
 
 
 def reports_of(session: Session, incident_id: str) -> list[Report]:
@@ -64,17 +70,34 @@ def submit_report(session: Session, *, actor: Principal, incident_id: str, data:
     report.submitted_at = report.submitted_at or at
     report.submitted_by_id = report.submitted_by_id or actor.user_id
     report.content = content
-    session.add(ReportSubmission(report_id=report.id, version=report.version, submitted_at=at,
-                                 submitted_by_id=actor.user_id, content=content))  # fmt: skip
+    session.add(
+        ReportSubmission(
+            report_id=report.id, version=report.version, submitted_at=at, submitted_by_id=actor.user_id, content=content
+        )
+    )
     if data.kind == ReportKind.EARLY_WARNING:
         _after_early_warning(session, incident, report, data, reports)
     session.flush()
     refresh_final_due(session, incident)
-    audit.record(session, actor=actor, tag="incidents:report:submit", object_id=report.id,
-                 summary={"incident": incident.id, "kind": data.kind, "version": report.version,
-                          "status": report.status_at(now)})  # fmt: skip
-    audit.record(session, actor=actor, tag="incidents:incident:report", object_id=incident.id,
-                 summary={"kind": data.kind, "report": report.id, "version": report.version})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="incidents:report:submit",
+        object_id=report.id,
+        summary={
+            "incident": incident.id,
+            "kind": data.kind,
+            "version": report.version,
+            "status": report.status_at(now),
+        },
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag="incidents:incident:report",
+        object_id=incident.id,
+        summary={"kind": data.kind, "report": report.id, "version": report.version},
+    )
     tasks.notify(
         session,
         incident=incident,
@@ -111,8 +134,7 @@ def _after_early_warning(
         incident.cross_border = data.cross_border
     if not any(r.kind == "feedback" for r in reports):
         due = deadlines.feedback_due(report.submitted_at) if significance.clocks_run(incident) else None
-        session.add(Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.FEEDBACK.value,
-                           due_at=due))  # fmt: skip
+        session.add(Report(id=new_id("report"), incident_id=incident.id, kind=ReportKind.FEEDBACK.value, due_at=due))
 
 
 def _check_report(data: ReportIn, incident: Incident, now: datetime) -> datetime:
@@ -120,8 +142,11 @@ def _check_report(data: ReportIn, incident: Incident, now: datetime) -> datetime
     given = {k for k, v in data.model_dump(exclude={"kind", "submitted_at"}).items() if v not in (None, "", [])}
     extra = sorted(given - REPORT_FIELDS[data.kind])
     if extra:
-        raise _bad(extra[0], f"a {data.kind} report does not carry {', '.join(extra)}; it carries: "
-                             f"{', '.join(sorted(REPORT_FIELDS[data.kind]))}")  # fmt: skip
+        raise _bad(
+            extra[0],
+            f"a {data.kind} report does not carry {', '.join(extra)}; it carries: "
+            f"{', '.join(sorted(REPORT_FIELDS[data.kind]))}",
+        )
     at = data.submitted_at or now
     if at.tzinfo is None:
         raise _bad("submitted_at", "give a time zone")

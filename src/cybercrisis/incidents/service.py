@@ -112,8 +112,12 @@ def _classify(data: dict[str, Any]) -> Classification:
         if ns == "rsit" and rsit_class is None:
             rsit_class, rsit_type = pred, value
         elif ns == "nis":
-            key = {"nature-root-cause": "root_cause", "nature-severity": "threat_severity",
-                   "impact-severity": "impact_severity", "impact-outlook": "outlook"}.get(pred)  # fmt: skip
+            key = {
+                "nature-root-cause": "root_cause",
+                "nature-severity": "threat_severity",
+                "impact-severity": "impact_severity",
+                "impact-outlook": "outlook",
+            }.get(pred)
             if key and fields[key] is None:
                 fields[key] = value
     return Classification(rsit_class, rsit_type, pap=pap, tags=sorted(set(tags)), **fields)
@@ -184,27 +188,45 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
         session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id, author_id=actor.user_id
     )
     incident = Incident(
-        id=new_id("incident"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
-        title=data.title.strip(), description=data.description, status=IncidentStatus.NEW.value,
-        entity_name=data.entity_name.strip(), entity_org_id=data.entity, entity_type=kind,
+        id=new_id("incident"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        title=data.title.strip(),
+        description=data.description,
+        status=IncidentStatus.NEW.value,
+        entity_name=data.entity_name.strip(),
+        entity_org_id=data.entity,
+        entity_type=kind,
         entity_category=category,
-        aware_at=data.aware_at, occurred_at=data.occurred_at, suspected_malicious=data.suspected_malicious,
-        cross_border=data.cross_border, exceeds_national_capacity=data.exceeds_national_capacity,
-        facts=data.facts.model_dump(exclude_none=True), apparent_root_cause=_cause(data.apparent_root_cause),
-        rsit_class=cls.rsit_class, rsit_type=cls.rsit_type, root_cause=cls.root_cause,
-        threat_severity=cls.threat_severity, impact_severity=cls.impact_severity, outlook=cls.outlook,
-        pap=cls.pap, tags=cls.tags,
+        aware_at=data.aware_at,
+        occurred_at=data.occurred_at,
+        suspected_malicious=data.suspected_malicious,
+        cross_border=data.cross_border,
+        exceeds_national_capacity=data.exceeds_national_capacity,
+        facts=data.facts.model_dump(exclude_none=True),
+        apparent_root_cause=_cause(data.apparent_root_cause),
+        rsit_class=cls.rsit_class,
+        rsit_type=cls.rsit_type,
+        root_cause=cls.root_cause,
+        threat_severity=cls.threat_severity,
+        impact_severity=cls.impact_severity,
+        outlook=cls.outlook,
+        pap=cls.pap,
+        tags=cls.tags,
         country_rows=[IncidentCountry(country=c) for c in countries],
         sector_rows=[IncidentSector(sector=s) for s in sectors],
-    )  # fmt: skip
+    )
     session.add(incident)
     session.flush()
     sharing.write(session, object_id=incident.id, entries=entries, added_by=actor.org_id)
     # The Art. 23(4) obligations, without a due time until the incident is decided significant (significance.py).
-    session.add_all([
-        Report(id=new_id("report"), incident_id=incident.id, kind=kind.value, due_at=None)
-        for kind in (ReportKind.EARLY_WARNING, ReportKind.NOTIFICATION, ReportKind.FINAL)
-    ])  # fmt: skip
+    session.add_all(
+        [
+            Report(id=new_id("report"), incident_id=incident.id, kind=kind.value, due_at=None)
+            for kind in (ReportKind.EARLY_WARNING, ReportKind.NOTIFICATION, ReportKind.FINAL)
+        ]
+    )
     session.flush()
     added = add_sightings(session, incident.id, values)
     audit.record(
@@ -216,12 +238,19 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     )
     if data.significance != Significance.REPORTED.value:
         if not (data.significance_reason or "").strip():
-            raise _bad("significance_reason", "say why the incident is " + data.significance + " (the rule, the "
-                       "fact or the judgement the decision rests on)")  # fmt: skip
+            raise _bad(
+                "significance_reason",
+                "say why the incident is " + data.significance + " (the rule, the "
+                "fact or the judgement the decision rests on)",
+            )
         significance.record(
-            session, incident=incident, value=data.significance, reason=data.significance_reason or "",
-            actor=actor, suggestion=None,
-        )  # fmt: skip
+            session,
+            incident=incident,
+            value=data.significance,
+            reason=data.significance_reason or "",
+            actor=actor,
+            suggestion=None,
+        )
     named = {target for kind, target in entries if kind == "organisation"} | {data.entity or ""}
     tasks.notify(
         session,
@@ -246,10 +275,15 @@ def update_incident(
             "reload and apply your change again"
         )
     merged = {
-        "rsit_class": incident.rsit_class, "rsit_type": incident.rsit_type, "root_cause": incident.root_cause,
-        "threat_severity": incident.threat_severity, "impact_severity": incident.impact_severity,
-        "outlook": incident.outlook, "pap": incident.pap, "tags": incident.tags,
-    }  # fmt: skip
+        "rsit_class": incident.rsit_class,
+        "rsit_type": incident.rsit_type,
+        "root_cause": incident.root_cause,
+        "threat_severity": incident.threat_severity,
+        "impact_severity": incident.impact_severity,
+        "outlook": incident.outlook,
+        "pap": incident.pap,
+        "tags": incident.tags,
+    }
     if "rsit_class" in changes and "rsit_type" not in changes:
         merged["rsit_type"] = None
     merged.update({k: v for k, v in changes.items() if k in merged})
@@ -338,11 +372,15 @@ def assess(
     read, so neither the figure nor whether the rule appears says anything about incidents hidden from them."""
     t = thresholds or assessment.Thresholds()
     return assessment.assess(
-        entity_type=incident.entity_type, facts=incident.facts, suspected_malicious=incident.suspected_malicious,
-        exceeds_national_capacity=incident.exceeds_national_capacity, cross_border=incident.cross_border,
-        impact_severity=incident.impact_severity, recurrence=_recurrence(session, incident, principal, t),
+        entity_type=incident.entity_type,
+        facts=incident.facts,
+        suspected_malicious=incident.suspected_malicious,
+        exceeds_national_capacity=incident.exceeds_national_capacity,
+        cross_border=incident.cross_border,
+        impact_severity=incident.impact_severity,
+        recurrence=_recurrence(session, incident, principal, t),
         thresholds=t,
-    )  # fmt: skip
+    )
 
 
 # Art. 4 counts incidents; a near miss (NIS2 Art. 6(5)) or an event outside NIS2 is not one.
@@ -362,27 +400,35 @@ def _recurrence(
     when = incident.occurred_at or incident.aware_at
     occurred = func.coalesce(Incident.occurred_at, Incident.aware_at)
     candidates = session.scalars(
-        select(Incident).where(
-            Incident.entity_org_id == incident.entity_org_id, Incident.id != incident.id,
-            Incident.apparent_root_cause.is_not(None), Incident.significance.in_(_RECURRENCE_CANDIDATES),
-            Incident.exercise.is_(incident.exercise), occurred >= _months_before(when, 6), occurred <= when,
+        select(Incident)
+        .where(
+            Incident.entity_org_id == incident.entity_org_id,
+            Incident.id != incident.id,
+            Incident.apparent_root_cause.is_not(None),
+            Incident.significance.in_(_RECURRENCE_CANDIDATES),
+            Incident.exercise.is_(incident.exercise),
+            occurred >= _months_before(when, 6),
+            occurred <= when,
             read_filter(principal, Incident),
-        ).order_by(occurred.desc(), Incident.id)
-    ).all()  # fmt: skip
+        )
+        .order_by(occurred.desc(), Incident.id)
+    ).all()
     others = [
-        o for o in candidates
+        o
+        for o in candidates
         if assessment.normalise_root_cause(o.apparent_root_cause) == cause and not _significant_alone(o, t)
-    ]  # fmt: skip
+    ]
     if not others:
         return None
     group = [incident, *others]
     # The turnover of the preceding financial year: this incident's, else the latest other that states one.
     turnovers = [v for i in group if (v := _number(i.facts.get("annual_turnover_eur"))) is not None]
     return assessment.Recurrence(
-        apparent_root_cause=incident.apparent_root_cause or "", incidents=len(group),
+        apparent_root_cause=incident.apparent_root_cause or "",
+        incidents=len(group),
         financial_loss_eur=sum(_number(i.facts.get("financial_loss_eur")) or 0 for i in group),
         annual_turnover_eur=turnovers[0] if turnovers else None,
-    )  # fmt: skip
+    )
 
 
 def _significant_alone(incident: Incident, t: assessment.Thresholds) -> bool:
@@ -393,9 +439,11 @@ def _significant_alone(incident: Incident, t: assessment.Thresholds) -> bool:
         red_impact_suggests_significant=False, general_criteria_for_all_entities=t.general_criteria_for_all_entities
     )
     return assessment.assess(
-        entity_type=incident.entity_type, facts=incident.facts, suspected_malicious=incident.suspected_malicious,
+        entity_type=incident.entity_type,
+        facts=incident.facts,
+        suspected_malicious=incident.suspected_malicious,
         thresholds=criteria_only,
-    ).significant  # fmt: skip
+    ).significant
 
 
 def _number(value: object) -> int | None:
@@ -484,10 +532,13 @@ def _filtered(principal: Principal, f: IncidentFilter, now: datetime) -> Select[
                 func.lower(Incident.title).like(like),
                 func.lower(Incident.description).like(like),
                 func.lower(Incident.entity_name).like(like),
-                exists().where(Sighting.incident_id == Incident.id, Sighting.observable_id == Observable.id,
-                               Observable.value == f.q.strip().lower()),
+                exists().where(
+                    Sighting.incident_id == Incident.id,
+                    Sighting.observable_id == Observable.id,
+                    Observable.value == f.q.strip().lower(),
+                ),
             )
-        )  # fmt: skip
+        )
     return query
 
 
@@ -503,12 +554,17 @@ def list_incidents(
     rows = list(session.scalars(query.order_by(Incident.aware_at.desc(), Incident.id.desc()).limit(limit + 1)))
     nxt = encode_cursor([rows[limit - 1].aware_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
     rows = rows[:limit]
-    overdue = dict(
-        session.execute(
-            select(Report.incident_id, func.count()).where(Report.incident_id.in_([r.id for r in rows]),
-                                                           open_overdue(now)).group_by(Report.incident_id)
-        ).all()
-    ) if rows else {}  # fmt: skip
+    overdue = (
+        dict(
+            session.execute(
+                select(Report.incident_id, func.count())
+                .where(Report.incident_id.in_([r.id for r in rows]), open_overdue(now))
+                .group_by(Report.incident_id)
+            ).all()
+        )
+        if rows
+        else {}
+    )
     return Page(rows, nxt), overdue
 
 

@@ -209,8 +209,10 @@ def describe(exc: BaseException) -> str:
         return f"webhook answered HTTP {exc.status}"
     if isinstance(exc, outbound.Refused):
         what = outbound.with_article(exc.reason)
-        return (f"webhook not sent: its host's address is {what} address, which the outbound policy refuses (the "
-                f"operator may allow its network in {outbound.SETTING})")  # fmt: skip
+        return (
+            f"webhook not sent: its host's address is {what} address, which the outbound policy refuses (the "
+            f"operator may allow its network in {outbound.SETTING})"
+        )
     if isinstance(exc, httpx.TimeoutException):
         return "webhook timed out"
     if isinstance(exc, httpx.HTTPError):

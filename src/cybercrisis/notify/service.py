@@ -196,9 +196,18 @@ def notify_readers(
     """
     about = object_id or obj.id
     if obj.tlp != TLP.RED:
-        return notify_orgs(session, event=event, org_ids=org_readers(session, obj, org_ids), subject=subject,
-                           body=body, object_id=about, payload=payload, dedupe=dedupe, marking=obj.tlp,
-                           contact_kinds=contact_kinds)  # fmt: skip
+        return notify_orgs(
+            session,
+            event=event,
+            org_ids=org_readers(session, obj, org_ids),
+            subject=subject,
+            body=body,
+            object_id=about,
+            payload=payload,
+            dedupe=dedupe,
+            marking=obj.tlp,
+            contact_kinds=contact_kinds,
+        )
     named = session.execute(
         select(User.id, User.email)
         .join(Share, and_(Share.target == User.id, Share.kind == USER))
@@ -208,13 +217,24 @@ def notify_readers(
     label = TLP.RED.label
     now = utcnow()
     rows = [
-        {"channel": EMAIL, "target": email, "event": event,
-         "subject": (subject if label in subject else f"[{label}] {subject}")[:500], "body": body, "payload": payload,
-         "dedupe_key": _key(f"{dedupe}:{user_id}"), "route_id": None, "object_id": about, "status": "pending",
-         "attempts": 0, "next_attempt_at": now, "created_at": now}
+        {
+            "channel": EMAIL,
+            "target": email,
+            "event": event,
+            "subject": (subject if label in subject else f"[{label}] {subject}")[:500],
+            "body": body,
+            "payload": payload,
+            "dedupe_key": _key(f"{dedupe}:{user_id}"),
+            "route_id": None,
+            "object_id": about,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for user_id, email in named
         if (actor is None or user_id != actor.user_id) and is_email(email)
-    ]  # fmt: skip
+    ]
     return _insert_new(session, rows)
 
 

@@ -203,8 +203,9 @@ def incidents_by_class(incidents: Sequence[IncidentInput]) -> Table:
         Row({"class": cls, "incidents": len(ids)}, sorted(ids))
         for cls, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     ]
-    return Table("incidents-by-class", "Incidents by class (RSIT)", [("class", "Class"), ("incidents", "Incidents")],
-                 rows)  # fmt: skip
+    return Table(
+        "incidents-by-class", "Incidents by class (RSIT)", [("class", "Class"), ("incidents", "Incidents")], rows
+    )
 
 
 def incidents_by_country(incidents: Sequence[IncidentInput]) -> Table:
@@ -225,8 +226,7 @@ def incidents_by_country(incidents: Sequence[IncidentInput]) -> Table:
                 sorted(i.id for i in items),
             )
         )
-    columns = [("country", "Member State"), ("incidents", "Incidents"), ("open", "Open"),
-               ("red_impact", "Red impact")]  # fmt: skip
+    columns = [("country", "Member State"), ("incidents", "Incidents"), ("open", "Open"), ("red_impact", "Red impact")]
     return Table("incidents-by-country", "Incidents by Member State", columns, rows)
 
 
@@ -257,11 +257,18 @@ def shared_observables(
         )
     rows.sort(key=lambda r: (-len(r.cells["countries"]), -r.cells["incidents"], r.cells["type"], r.cells["value"]))
     if only_type == "cve":
-        return Table("vulnerabilities", "Vulnerabilities exploited in several Member States",
-                     [("value", "CVE"), ("countries", "Member States"), ("incidents", "Incidents")], rows)  # fmt: skip
-    return Table("shared-observables", "Observables seen in several Member States",
-                 [("type", "Type"), ("value", "Value"), ("countries", "Member States"), ("incidents", "Incidents")],
-                 rows)  # fmt: skip
+        return Table(
+            "vulnerabilities",
+            "Vulnerabilities exploited in several Member States",
+            [("value", "CVE"), ("countries", "Member States"), ("incidents", "Incidents")],
+            rows,
+        )
+    return Table(
+        "shared-observables",
+        "Observables seen in several Member States",
+        [("type", "Type"), ("value", "Value"), ("countries", "Member States"), ("incidents", "Incidents")],
+        rows,
+    )
 
 
 def clusters(incidents: Sequence[IncidentInput], observables: Sequence[ObservableInput]) -> Table:
@@ -308,8 +315,12 @@ def clusters(incidents: Sequence[IncidentInput], observables: Sequence[Observabl
             )
         )
     rows.sort(key=lambda r: (-len(r.cells["countries"]), -r.cells["incidents"], r.sources[0]))
-    columns = [("incidents", "Incidents"), ("countries", "Member States"), ("observables", "Shared observables"),
-               ("classes", "Classes")]  # fmt: skip
+    columns = [
+        ("incidents", "Incidents"),
+        ("countries", "Member States"),
+        ("observables", "Shared observables"),
+        ("classes", "Classes"),
+    ]
     return Table("clusters", "Correlated incidents across Member States", columns, rows)
 
 
@@ -329,9 +340,14 @@ def country_status(contributions: Sequence[ContributionInput], scale: Sequence[s
         )
         for c in sorted(latest.values(), key=lambda c: (-status_rank(c.status, scale), c.country))
     ]
-    columns = [("country", "Member State"), ("status", "Status"), ("outlook", "Outlook"),
-               ("entities_affected", "Entities affected"), ("services_disrupted", "Services disrupted"),
-               ("measures", "Measures taken")]  # fmt: skip
+    columns = [
+        ("country", "Member State"),
+        ("status", "Status"),
+        ("outlook", "Outlook"),
+        ("entities_affected", "Entities affected"),
+        ("services_disrupted", "Services disrupted"),
+        ("measures", "Measures taken"),
+    ]
     return Table("country-status", "Status reported by each Member State", columns, rows)
 
 
@@ -450,8 +466,14 @@ def headline(level: str, inputs: Inputs, scale: Sequence[str]) -> list[Number]:
     ]
     if level == "technical":
         shared = shared_observables(incidents, inputs.observables)
-        numbers.append(Number("shared-observables", "Observables seen in several Member States", len(shared.rows),
-                              sorted({s for r in shared.rows for s in r.sources})))  # fmt: skip
+        numbers.append(
+            Number(
+                "shared-observables",
+                "Observables seen in several Member States",
+                len(shared.rows),
+                sorted({s for r in shared.rows for s in r.sources}),
+            )
+        )
         return numbers
     numbers += [
         Number("contributions", "Member States reporting", len(contributions), _ids(contributions.values())),
@@ -525,5 +547,6 @@ def incidents_per_day(incidents: Sequence[IncidentInput], *, end: datetime, days
     for n in range(days):
         day = (start + timedelta(days=n)).isoformat()
         rows.append(Row({"day": day, "incidents": counts[day]}, sorted(sources[day])))
-    return Table("timeline", f"Incidents detected per day, last {days} days", [("day", "Day"),
-                 ("incidents", "Incidents")], rows)  # fmt: skip
+    return Table(
+        "timeline", f"Incidents detected per day, last {days} days", [("day", "Day"), ("incidents", "Incidents")], rows
+    )

@@ -58,13 +58,30 @@ def contribution_out(db: DB, c: Contribution, shares: list[Share] | None = None)
     if shares is None:
         shares = sharing.shares_of(db, c.id)
     return ContributionOut(
-        id=c.id, country=c.country, period_start=c.period_start, period_end=c.period_end, state=c.state,
-        submitted_at=c.submitted_at, status=c.status, outlook=c.outlook, sectors=c.sectors,
-        services_disrupted=c.services_disrupted, entities_affected=c.entities_affected, incidents=c.incident_ids,
-        measures=c.measures, needs=c.needs, assistance_requested=c.assistance_requested, narrative=c.narrative,
-        tlp=c.tlp, owner=c.owner_org_id, created_by=c.created_by_id, created=c.created_at, modified=c.modified_at,
-        version=c.version, share_with=sharing.share_list(shares),
-    )  # fmt: skip
+        id=c.id,
+        country=c.country,
+        period_start=c.period_start,
+        period_end=c.period_end,
+        state=c.state,
+        submitted_at=c.submitted_at,
+        status=c.status,
+        outlook=c.outlook,
+        sectors=c.sectors,
+        services_disrupted=c.services_disrupted,
+        entities_affected=c.entities_affected,
+        incidents=c.incident_ids,
+        measures=c.measures,
+        needs=c.needs,
+        assistance_requested=c.assistance_requested,
+        narrative=c.narrative,
+        tlp=c.tlp,
+        owner=c.owner_org_id,
+        created_by=c.created_by_id,
+        created=c.created_at,
+        modified=c.modified_at,
+        version=c.version,
+        share_with=sharing.share_list(shares),
+    )
 
 
 # --- contributions ----------------------------------------------------------------------------------------------
@@ -133,27 +150,33 @@ def update_contribution(
     contribution_id: str, body: ContributionPatch, db: DB, principal: CurrentPrincipal, request: Request
 ) -> ContributionOut:
     """Change a contribution; each change is a new version (the old ones stay, see /versions and /diff)."""
-    c = contributions.update(db, actor=principal, contribution_id=contribution_id, patch=body,
-                             settings=_settings(request))  # fmt: skip
+    c = contributions.update(
+        db, actor=principal, contribution_id=contribution_id, patch=body, settings=_settings(request)
+    )
     return contribution_out(db, c)
 
 
-@router.post("/contributions/{contribution_id}/submit", operation_id="submit_contribution",
-             response_model=ContributionOut)  # fmt: skip
+@router.post(
+    "/contributions/{contribution_id}/submit", operation_id="submit_contribution", response_model=ContributionOut
+)
 def submit_contribution(
     contribution_id: str, body: SitrepAction, db: DB, principal: CurrentPrincipal, request: Request
 ) -> ContributionOut:
-    c = contributions.submit(db, actor=principal, contribution_id=contribution_id, version=body.version,
-                             settings=_settings(request))  # fmt: skip
+    c = contributions.submit(
+        db, actor=principal, contribution_id=contribution_id, version=body.version, settings=_settings(request)
+    )
     return contribution_out(db, c)
 
 
-@router.get("/contributions/{contribution_id}/versions", operation_id="contribution_versions",
-            response_model=list[VersionOut])  # fmt: skip
+@router.get(
+    "/contributions/{contribution_id}/versions", operation_id="contribution_versions", response_model=list[VersionOut]
+)
 def contribution_versions(contribution_id: str, db: DB, principal: CurrentPrincipal) -> list[VersionOut]:
     c = contributions.get(db, principal, contribution_id)
-    return [VersionOut(version=v.version, created_at=v.created_at, created_by=v.created_by_id,
-                       state=v.content.get("state")) for v in contributions.versions(db, c.id)]  # fmt: skip
+    return [
+        VersionOut(version=v.version, created_at=v.created_at, created_by=v.created_by_id, state=v.content.get("state"))
+        for v in contributions.versions(db, c.id)
+    ]
 
 
 @router.get("/contributions/{contribution_id}/diff", operation_id="contribution_diff", response_model=DiffOut)
@@ -165,12 +188,16 @@ def contribution_diff(
     to_version: Annotated[int, Query(alias="to", ge=1)],
 ) -> DiffOut:
     c = contributions.get(db, principal, contribution_id)
-    return DiffOut(from_version=from_version, to_version=to_version,
-                   changes=contributions.diff(db, c.id, from_version, to_version))  # fmt: skip
+    return DiffOut(
+        from_version=from_version, to_version=to_version, changes=contributions.diff(db, c.id, from_version, to_version)
+    )
 
 
-@router.get("/contributions/{contribution_id}/timeline", operation_id="contribution_timeline",
-            response_model=list[TimelineEntry])  # fmt: skip
+@router.get(
+    "/contributions/{contribution_id}/timeline",
+    operation_id="contribution_timeline",
+    response_model=list[TimelineEntry],
+)
 def contribution_timeline(contribution_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     c = contributions.get(db, principal, contribution_id)
     return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=c.id)]
@@ -179,17 +206,31 @@ def contribution_timeline(contribution_id: str, db: DB, principal: CurrentPrinci
 @router.post("/periods/close", status_code=201, operation_id="close_period", response_model=PeriodOut)
 def close_period(body: PeriodIn, db: DB, principal: CurrentPrincipal) -> PeriodOut:
     """Close a reporting period to contributions (the secretariat's cut-off)."""
-    row = contributions.close_period(db, actor=principal, start=body.period_start, end=body.period_end,
-                                     reason=body.reason)  # fmt: skip
-    return PeriodOut(period_start=row.period_start, period_end=row.period_end, closed_at=row.closed_at,
-                     closed_by=row.closed_by_id, reason=row.reason)  # fmt: skip
+    row = contributions.close_period(
+        db, actor=principal, start=body.period_start, end=body.period_end, reason=body.reason
+    )
+    return PeriodOut(
+        period_start=row.period_start,
+        period_end=row.period_end,
+        closed_at=row.closed_at,
+        closed_by=row.closed_by_id,
+        reason=row.reason,
+    )
 
 
 @router.get("/periods/closed", operation_id="list_closed_periods", response_model=list[PeriodOut])
 def list_closed_periods(db: DB, principal: CurrentPrincipal) -> list[PeriodOut]:
     rows = db.scalars(select(ClosedPeriod).order_by(ClosedPeriod.period_end.desc()).limit(200))
-    return [PeriodOut(period_start=r.period_start, period_end=r.period_end, closed_at=r.closed_at,
-                      closed_by=r.closed_by_id, reason=r.reason) for r in rows]  # fmt: skip
+    return [
+        PeriodOut(
+            period_start=r.period_start,
+            period_end=r.period_end,
+            closed_at=r.closed_at,
+            closed_by=r.closed_by_id,
+            reason=r.reason,
+        )
+        for r in rows
+    ]
 
 
 # --- situation reports ------------------------------------------------------------------------------------------
@@ -200,13 +241,27 @@ def sitrep_out(db: DB, v: sitreps.SitrepView, reader: Principal) -> SitrepOut:
     shares, audience = sitreps.share_list_of(db, s)
     mine = reader.org_id == s.owner_org_id
     return SitrepOut(
-        id=s.id, level=s.level, period_start=s.period_start, period_end=s.period_end, state=v.version.state,
-        version=v.version.number, current_version=s.current_version if mine else None,
-        published_version=s.published_version, published_at=s.published_at, tlp=s.tlp, marking=v.marking,
-        owner=s.owner_org_id, created=s.created_at, modified=s.modified_at, title=v.title,
+        id=s.id,
+        level=s.level,
+        period_start=s.period_start,
+        period_end=s.period_end,
+        state=v.version.state,
+        version=v.version.number,
+        current_version=s.current_version if mine else None,
+        published_version=s.published_version,
+        published_at=s.published_at,
+        tlp=s.tlp,
+        marking=v.marking,
+        owner=s.owner_org_id,
+        created=s.created_at,
+        modified=s.modified_at,
+        title=v.title,
         text={k: v.version.text.get(k, "") for k in ("summary", "decisions_needed", "notes")},
-        figures=v.picture.as_dict(), sources=v.shown, share_with=shares, audience=audience,
-    )  # fmt: skip
+        figures=v.picture.as_dict(),
+        sources=v.shown,
+        share_with=shares,
+        audience=audience,
+    )
 
 
 def _current(db: DB, principal: Principal, request: Request, sitrep_id: str) -> SitrepOut:
@@ -239,24 +294,40 @@ def list_sitreps(
         q = q.where(tuple_(Sitrep.period_end, Sitrep.id) < tuple_(cursor_time(after[0]), after[1]))
     rows = list(db.scalars(q.order_by(Sitrep.period_end.desc(), Sitrep.id.desc()).limit(limit + 1)))
     nxt = encode_cursor([rows[limit - 1].period_end.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
-    shown = {s.id: s.current_version if principal.org_id == s.owner_org_id else s.published_version
-             for s in rows[:limit]}  # fmt: skip
+    shown = {
+        s.id: s.current_version if principal.org_id == s.owner_org_id else s.published_version for s in rows[:limit]
+    }
     wanted = [(sid, n) for sid, n in shown.items() if n]
     versions = (
-        {(v.sitrep_id, v.number): v for v in db.scalars(
-            select(SitrepVersion).where(tuple_(SitrepVersion.sitrep_id, SitrepVersion.number).in_(wanted)))}
-        if wanted else {}
-    )  # fmt: skip
+        {
+            (v.sitrep_id, v.number): v
+            for v in db.scalars(
+                select(SitrepVersion).where(tuple_(SitrepVersion.sitrep_id, SitrepVersion.number).in_(wanted))
+            )
+        }
+        if wanted
+        else {}
+    )
     items = []
     for s in rows[:limit]:
         number = shown[s.id]
         v = versions.get((s.id, number)) if number else None
-        items.append(SitrepSummary(
-            id=s.id, level=s.level, period_start=s.period_start, period_end=s.period_end,
-            state=v.state if v else s.state, title=(v.text.get("title") if v else None) or sitreps.LEVEL_TITLE[s.level],
-            tlp=s.tlp, owner=s.owner_org_id, current_version=number or 0, published_version=s.published_version,
-            published_at=s.published_at, modified=s.modified_at,
-        ))  # fmt: skip
+        items.append(
+            SitrepSummary(
+                id=s.id,
+                level=s.level,
+                period_start=s.period_start,
+                period_end=s.period_end,
+                state=v.state if v else s.state,
+                title=(v.text.get("title") if v else None) or sitreps.LEVEL_TITLE[s.level],
+                tlp=s.tlp,
+                owner=s.owner_org_id,
+                current_version=number or 0,
+                published_version=s.published_version,
+                published_at=s.published_at,
+                modified=s.modified_at,
+            )
+        )
     return SitrepPage(items=items, next=nxt)
 
 
@@ -303,9 +374,16 @@ def preview_sitrep(
     sitrep = sitreps.get(db, principal, sitrep_id)
     seen = sitreps.preview(db, actor=principal, sitrep_id=sitrep_id, version=version, settings=_settings(request))
     marking = aggregate.strictest([sitrep.tlp, seen.picture.marking])
-    return SitrepPreviewOut(id=sitrep.id, version=version, level=sitrep.level, marking=marking,
-                            sources=len(seen.source_ids), audience=seen.organisations, figures=seen.figures,
-                            digest=seen.digest)  # fmt: skip
+    return SitrepPreviewOut(
+        id=sitrep.id,
+        version=version,
+        level=sitrep.level,
+        marking=marking,
+        sources=len(seen.source_ids),
+        audience=seen.organisations,
+        figures=seen.figures,
+        digest=seen.digest,
+    )
 
 
 @router.post("/sitreps/{sitrep_id}/publish", operation_id="publish_sitrep", response_model=SitrepOut)
@@ -315,17 +393,31 @@ def publish_sitrep(
     """Publish an approved version to the audience of its level; closes the period to contributions. A political
     report is published with the figures of its audience preview (`GET .../preview`); give that preview's `digest`
     as `previewed` to publish exactly what you checked."""
-    sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=body.version, settings=_settings(request),
-                    previewed=body.previewed)  # fmt: skip
+    sitreps.publish(
+        db,
+        actor=principal,
+        sitrep_id=sitrep_id,
+        version=body.version,
+        settings=_settings(request),
+        previewed=body.previewed,
+    )
     return _current(db, principal, request, sitrep_id)
 
 
 @router.get("/sitreps/{sitrep_id}/versions", operation_id="sitrep_versions", response_model=list[VersionOut])
 def sitrep_versions(sitrep_id: str, db: DB, principal: CurrentPrincipal) -> list[VersionOut]:
     s = sitreps.get(db, principal, sitrep_id)
-    return [VersionOut(version=v.number, created_at=v.created_at, created_by=v.created_by_id, state=v.state,
-                       build=v.build, approved_by=v.approved_by_id)
-            for v in sitreps.versions_for(db, principal, s)]  # fmt: skip
+    return [
+        VersionOut(
+            version=v.number,
+            created_at=v.created_at,
+            created_by=v.created_by_id,
+            state=v.state,
+            build=v.build,
+            approved_by=v.approved_by_id,
+        )
+        for v in sitreps.versions_for(db, principal, s)
+    ]
 
 
 @router.get("/sitreps/{sitrep_id}/diff", operation_id="sitrep_diff", response_model=DiffOut)
@@ -337,8 +429,9 @@ def sitrep_diff(
     from_version: Annotated[int, Query(alias="from", ge=1)],
     to_version: Annotated[int, Query(alias="to", ge=1)],
 ) -> DiffOut:
-    changes = sitreps.diff(db, reader=principal, sitrep_id=sitrep_id, a=from_version, b=to_version,
-                           settings=_settings(request))  # fmt: skip
+    changes = sitreps.diff(
+        db, reader=principal, sitrep_id=sitrep_id, a=from_version, b=to_version, settings=_settings(request)
+    )
     return DiffOut(from_version=from_version, to_version=to_version, changes=changes)
 
 
@@ -371,13 +464,19 @@ def pdf_of(db: DB, v: sitreps.SitrepView, settings: Settings) -> bytes:
 
     owner = db.get(Organisation, v.sitrep.owner_org_id)
     view = {
-        "id": v.sitrep.id, "level": v.sitrep.level, "period_start": v.sitrep.period_start,
-        "period_end": v.sitrep.period_end, "state": v.version.state, "version": v.version.number,
-        "published_at": v.sitrep.published_at, "owner_name": owner.name if owner else "",
-        "marking": v.marking, "title": v.title,
+        "id": v.sitrep.id,
+        "level": v.sitrep.level,
+        "period_start": v.sitrep.period_start,
+        "period_end": v.sitrep.period_end,
+        "state": v.version.state,
+        "version": v.version.number,
+        "published_at": v.sitrep.published_at,
+        "owner_name": owner.name if owner else "",
+        "marking": v.marking,
+        "title": v.title,
         "text": {k: v.version.text.get(k, "") for k in ("summary", "decisions_needed", "notes")},
         "picture": v.picture,
-    }  # fmt: skip
+    }
     return render_pdf(view, scale=contributions.scale_of(settings))
 
 
@@ -425,8 +524,10 @@ async def stream_events(request: Request) -> StreamingResponse:
         try:
             last = int(raw)
         except ValueError:
-            raise InvalidInput("Last-Event-ID is the number of the last event received",
-                               errors=[{"field": "Last-Event-ID", "message": "not a number"}]) from None  # fmt: skip
+            raise InvalidInput(
+                "Last-Event-ID is the number of the last event received",
+                errors=[{"field": "Last-Event-ID", "message": "not a number"}],
+            ) from None
 
     async def revalidate() -> Principal | None:
         return await run_in_threadpool(resolve)

@@ -27,10 +27,23 @@ from cybercrisis.situation.schemas import ContributionIn, ContributionPatch, Fie
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_PERIOD = timedelta(days=31)
 # The organisations that speak for a Member State at EU level (DOMAIN.md: SPOC, crisis authority, CSIRT, authority).
-NATIONAL_TYPES = frozenset({OrgType.SPOC, OrgType.CRISIS_AUTHORITY, OrgType.NATIONAL_CSIRT,
-                            OrgType.COMPETENT_AUTHORITY})  # fmt: skip
-VERSIONED = ("state", "status", "outlook", "sectors", "services_disrupted", "entities_affected", "incident_ids",
-             "measures", "needs", "assistance_requested", "narrative", "tlp")  # fmt: skip
+NATIONAL_TYPES = frozenset(
+    {OrgType.SPOC, OrgType.CRISIS_AUTHORITY, OrgType.NATIONAL_CSIRT, OrgType.COMPETENT_AUTHORITY}
+)
+VERSIONED = (
+    "state",
+    "status",
+    "outlook",
+    "sectors",
+    "services_disrupted",
+    "entities_affected",
+    "incident_ids",
+    "measures",
+    "needs",
+    "assistance_requested",
+    "narrative",
+    "tlp",
+)
 TEXT_FIELDS = frozenset({"measures", "needs", "narrative"})
 
 
@@ -92,11 +105,17 @@ def _sectors(items: list[SectorImpact]) -> list[dict[str, str]]:
     seen: dict[str, str] = {}
     for n, item in enumerate(items):
         if item.sector not in valid_sectors:
-            raise _bad(f"sectors[{n}].sector", f"'{item.sector}' is not a NIS2 sector; valid: "
-                       f"{', '.join(valid_sectors)}", valid=valid_sectors)  # fmt: skip
+            raise _bad(
+                f"sectors[{n}].sector",
+                f"'{item.sector}' is not a NIS2 sector; valid: {', '.join(valid_sectors)}",
+                valid=valid_sectors,
+            )
         if item.impact not in valid_impacts:
-            raise _bad(f"sectors[{n}].impact", f"'{item.impact}' is not a NIS impact severity; valid: "
-                       f"{', '.join(valid_impacts)}", valid=valid_impacts)  # fmt: skip
+            raise _bad(
+                f"sectors[{n}].impact",
+                f"'{item.impact}' is not a NIS impact severity; valid: {', '.join(valid_impacts)}",
+                valid=valid_impacts,
+            )
         if item.sector in seen:
             raise _bad(f"sectors[{n}].sector", f"sector '{item.sector}' is given twice")
         seen[item.sector] = item.impact
@@ -124,8 +143,11 @@ def _incidents(session: Session, actor: Principal, ids: list[str], marking: TLP)
     too_strict = [(i, TLP(t)) for i, t in sorted(found.items()) if TLP(t).rank > marking.rank]
     if too_strict:
         detail = ", ".join(f"{i} is {t.label}" for i, t in too_strict)
-        raise _bad("tlp", f"{marking.label} is wider than the linked incidents allow ({detail}): mark the "
-                   "contribution at least as strictly, or unlink them and summarise instead")  # fmt: skip
+        raise _bad(
+            "tlp",
+            f"{marking.label} is wider than the linked incidents allow ({detail}): mark the "
+            "contribution at least as strictly, or unlink them and summarise instead",
+        )
     return wanted
 
 
@@ -141,8 +163,9 @@ def content_of(c: Contribution) -> dict[str, Any]:
 
 
 def _snapshot(session: Session, c: Contribution, actor: Principal) -> None:
-    session.add(ContributionVersion(contribution_id=c.id, version=c.version, created_by_id=actor.user_id,
-                                    content=content_of(c)))  # fmt: skip
+    session.add(
+        ContributionVersion(contribution_id=c.id, version=c.version, created_by_id=actor.user_id, content=content_of(c))
+    )
 
 
 def versions(session: Session, contribution_id: str) -> list[ContributionVersion]:
@@ -200,20 +223,45 @@ def create(session: Session, *, actor: Principal, data: ContributionIn, settings
     now = utcnow()
     state = ContributionState.DRAFT if data.draft else ContributionState.SUBMITTED
     c = Contribution(
-        id=new_id("contribution"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value,
-        country=country, period_start=data.period_start, period_end=data.period_end, state=state.value,
-        submitted_at=None if data.draft else now, status=status, outlook=outlook, sectors=sectors,
-        services_disrupted=_texts(data.services_disrupted), entities_affected=data.entities_affected,
-        incident_ids=incident_ids, measures=data.measures, needs=data.needs,
-        assistance_requested=data.assistance_requested, narrative=data.narrative, created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("contribution"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        country=country,
+        period_start=data.period_start,
+        period_end=data.period_end,
+        state=state.value,
+        submitted_at=None if data.draft else now,
+        status=status,
+        outlook=outlook,
+        sectors=sectors,
+        services_disrupted=_texts(data.services_disrupted),
+        entities_affected=data.entities_affected,
+        incident_ids=incident_ids,
+        measures=data.measures,
+        needs=data.needs,
+        assistance_requested=data.assistance_requested,
+        narrative=data.narrative,
+        created_at=now,
+        modified_at=now,
+    )
     session.add(c)
     session.flush()
     sharing.write(session, object_id=c.id, entries=entries, added_by=actor.org_id)
     _snapshot(session, c, actor)
-    audit.record(session, actor=actor, tag="situation:contribution:create", object_id=c.id,
-                 summary={"country": country, "state": state.value, "status": status, "tlp": marking.value,
-                          "period": [data.period_start.isoformat(), data.period_end.isoformat()]})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="situation:contribution:create",
+        object_id=c.id,
+        summary={
+            "country": country,
+            "state": state.value,
+            "status": status,
+            "tlp": marking.value,
+            "period": [data.period_start.isoformat(), data.period_end.isoformat()],
+        },
+    )
     return c
 
 
@@ -227,8 +275,10 @@ def update(
     c = get(session, actor, contribution_id)
     _check_author(actor, c)
     if c.version != patch.version:
-        raise Conflict(f"the contribution changed since you read it (version {patch.version}, now {c.version}): "
-                       "reload and apply your change again")  # fmt: skip
+        raise Conflict(
+            f"the contribution changed since you read it (version {patch.version}, now {c.version}): "
+            "reload and apply your change again"
+        )
     check_period(session, c.period_start, c.period_end, settings)
     before = content_of(c)
     changes = patch.model_dump(exclude_unset=True, exclude={"version"})
@@ -250,8 +300,13 @@ def update(
     c.modified_at = utcnow()
     session.flush()
     _snapshot(session, c, actor)
-    audit.record(session, actor=actor, tag="situation:contribution:update", object_id=c.id,
-                 summary={"fields": sorted(changes), "version": c.version})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="situation:contribution:update",
+        object_id=c.id,
+        summary={"fields": sorted(changes), "version": c.version},
+    )
     return c
 
 
@@ -269,8 +324,9 @@ def submit(
     c.submitted_at = c.modified_at = utcnow()
     session.flush()
     _snapshot(session, c, actor)
-    audit.record(session, actor=actor, tag="situation:contribution:submit", object_id=c.id,
-                 summary={"version": c.version})  # fmt: skip
+    audit.record(
+        session, actor=actor, tag="situation:contribution:submit", object_id=c.id, summary={"version": c.version}
+    )
     return c
 
 
@@ -292,6 +348,11 @@ def close_period(session: Session, *, actor: Principal, start: datetime, end: da
     row = ClosedPeriod(period_start=start, period_end=end, closed_by_id=actor.user_id, reason=reason)
     session.add(row)
     session.flush()
-    audit.record(session, actor=actor, tag="situation:period:close", object_id=None,
-                 summary={"period": [start.isoformat(), end.isoformat()], "reason": reason})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="situation:period:close",
+        object_id=None,
+        summary={"period": [start.isoformat(), end.isoformat()], "reason": reason},
+    )
     return row

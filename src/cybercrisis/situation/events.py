@@ -41,9 +41,13 @@ log = logging.getLogger(__name__)
 CHANNEL = NOTIFY_CHANNEL
 # Objects whose changes are streamed, by the type part of their id; each is read under its own marking.
 STREAMED: dict[str, type[Any]] = {
-    "incident": Incident, "alert": Alert, "contribution": Contribution, "sitrep": Sitrep, "document": Document,
+    "incident": Incident,
+    "alert": Alert,
+    "contribution": Contribution,
+    "sitrep": Sitrep,
+    "document": Document,
     "contact": Contact,
-}  # fmt: skip
+}
 DIRECTORY_PREFIX = "identity"  # directory entries are visible to every signed-in user
 BUFFER = 5000
 BATCH = 1000
@@ -100,8 +104,10 @@ def load(session: Session, *, after: int, limit: int = BATCH) -> list[StreamEven
             select(model.id, model.tlp, model.owner_org_id).where(model.id.in_(sorted(ids)))
         ):
             facts[oid] = (tlp, owner)
-    shares = {oid: [ShareEntry(r.kind, r.target) for r in rows_] for oid, rows_ in
-              sharing.shares_of_many(session, sorted(facts)).items()}  # fmt: skip
+    shares = {
+        oid: [ShareEntry(r.kind, r.target) for r in rows_]
+        for oid, rows_ in sharing.shares_of_many(session, sorted(facts)).items()
+    }
     out = []
     for r in rows:
         oid = r.object_id

@@ -57,10 +57,13 @@ def compute(session: Session, reader: Principal, settings: Settings, now: dateti
     for code, cell in picture.countries.items():
         c = latest.get(code)
         countries[code] = {
-            "status": cell.status, "outlook": cell.outlook, "impact": cell.impact,
-            "open_incidents": cell.open_incidents, "contribution": c.id if c else None,
+            "status": cell.status,
+            "outlook": cell.outlook,
+            "impact": cell.impact,
+            "open_incidents": cell.open_incidents,
+            "contribution": c.id if c else None,
             "period_end": c.period_end if c else None,
-        }  # fmt: skip
+        }
     severity = Counter(i.impact_severity or "unassessed" for i in open_incidents)
     by_class = Counter(i.rsit_class or "unclassified" for i in open_incidents)
     overdue = session.execute(
@@ -111,10 +114,17 @@ def _crises(session: Session, reader: Principal, settings: Settings) -> list[dic
         .limit(20)
     )
     return [
-        {"id": c.id, "title": c.title, "stage": c.stage, "stage_label": labels.get(c.stage, (c.stage, ""))[0],
-         "level": labels.get(c.stage, ("", "unknown"))[1], "phase": c.phase, "tlp": c.tlp}
+        {
+            "id": c.id,
+            "title": c.title,
+            "stage": c.stage,
+            "stage_label": labels.get(c.stage, (c.stage, ""))[0],
+            "level": labels.get(c.stage, ("", "unknown"))[1],
+            "phase": c.phase,
+            "tlp": c.tlp,
+        }
         for c in rows
-    ]  # fmt: skip
+    ]
 
 
 def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
@@ -124,16 +134,24 @@ def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
     mine = session.execute(
         select(Alert.id, Alert.title, Alert.created_at)
         .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
-        .where(AlertRecipient.org_id == reader.org_id, AlertRecipient.acknowledged_at.is_(None),
-               Alert.exercise.is_(False), read_filter(reader, Alert))
+        .where(
+            AlertRecipient.org_id == reader.org_id,
+            AlertRecipient.acknowledged_at.is_(None),
+            Alert.exercise.is_(False),
+            read_filter(reader, Alert),
+        )
         .order_by(Alert.created_at.desc())
-    ).all()  # fmt: skip
+    ).all()
     pending = session.execute(
         select(func.count(func.distinct(Alert.id)))
         .join(AlertRecipient, AlertRecipient.alert_id == Alert.id)
-        .where(Alert.owner_org_id == reader.org_id, AlertRecipient.acknowledged_at.is_(None),
-               Alert.exercise.is_(False), read_filter(reader, Alert))  # e.g. a token without alerts:alert:read
-    ).scalar_one()  # fmt: skip
+        .where(
+            Alert.owner_org_id == reader.org_id,
+            AlertRecipient.acknowledged_at.is_(None),
+            Alert.exercise.is_(False),
+            read_filter(reader, Alert),
+        )  # e.g. a token without alerts:alert:read
+    ).scalar_one()
     return {
         "awaiting_my_ack": len(mine),
         "sent_pending": pending,

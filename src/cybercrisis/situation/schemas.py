@@ -157,15 +157,20 @@ class SitrepPreviewOut(BaseModel):
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{
-                "id": "sitrep--6f1c2c8e-3f43-4c39-9a37-0a4a57d8b2a1", "version": 3, "level": "political",
-                "marking": "amber", "sources": 7,
-                "audience": ["identity--1c7b...", "identity--9a2e..."],
-                "figures": {"headline": [{"key": "contributions", "label": "National contributions", "value": 5}]},
-                "digest": "3f0c9a4e5b1d2c7a8e6f4b0d9c1a2e3f4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e",
-            }]
+            "examples": [
+                {
+                    "id": "sitrep--6f1c2c8e-3f43-4c39-9a37-0a4a57d8b2a1",
+                    "version": 3,
+                    "level": "political",
+                    "marking": "amber",
+                    "sources": 7,
+                    "audience": ["identity--1c7b...", "identity--9a2e..."],
+                    "figures": {"headline": [{"key": "contributions", "label": "National contributions", "value": 5}]},
+                    "digest": "3f0c9a4e5b1d2c7a8e6f4b0d9c1a2e3f4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e",
+                }
+            ]
         }
-    }  # fmt: skip
+    }
 
     id: str
     version: int = Field(description="the report version previewed")

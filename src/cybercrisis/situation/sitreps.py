@@ -105,21 +105,46 @@ def draft(session: Session, *, actor: Principal, data: SitrepIn, settings: Setti
     )
     now = utcnow()
     sitrep = Sitrep(
-        id=new_id("sitrep"), owner_org_id=actor.org_id, created_by_id=actor.user_id, tlp=marking.value, level=level,
-        period_start=data.period_start, period_end=data.period_end, state=SitrepState.DRAFT.value,
-        current_version=1, current_build=1, audience=_share_dict(entries), created_at=now, modified_at=now,
-    )  # fmt: skip
+        id=new_id("sitrep"),
+        owner_org_id=actor.org_id,
+        created_by_id=actor.user_id,
+        tlp=marking.value,
+        level=level,
+        period_start=data.period_start,
+        period_end=data.period_end,
+        state=SitrepState.DRAFT.value,
+        current_version=1,
+        current_build=1,
+        audience=_share_dict(entries),
+        created_at=now,
+        modified_at=now,
+    )
     session.add(sitrep)
     session.flush()
     # How many sources the author saw is not recorded in the audit: other readers of the timeline may see fewer.
     inputs = sources.gather(session, actor, data.period_start, data.period_end)
     sources.freeze(session, sitrep_id=sitrep.id, build=1, inputs=inputs)
     _remember(session, sitrep.id, 1, actor, inputs)
-    session.add(SitrepVersion(sitrep_id=sitrep.id, number=1, build=1, created_by_id=actor.user_id,
-                              text={"title": (data.title or "").strip() or LEVEL_TITLE[level]}))  # fmt: skip
-    audit.record(session, actor=actor, tag="situation:sitrep:create", object_id=sitrep.id,
-                 summary={"level": level, "tlp": marking.value,
-                          "period": [data.period_start.isoformat(), data.period_end.isoformat()]})  # fmt: skip
+    session.add(
+        SitrepVersion(
+            sitrep_id=sitrep.id,
+            number=1,
+            build=1,
+            created_by_id=actor.user_id,
+            text={"title": (data.title or "").strip() or LEVEL_TITLE[level]},
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag="situation:sitrep:create",
+        object_id=sitrep.id,
+        summary={
+            "level": level,
+            "tlp": marking.value,
+            "period": [data.period_start.isoformat(), data.period_end.isoformat()],
+        },
+    )
     return sitrep
 
 
@@ -146,8 +171,10 @@ def _latest(session: Session, sitrep: Sitrep) -> SitrepVersion:
 
 def _check_current(sitrep: Sitrep, version: int) -> None:
     if version != sitrep.current_version:
-        raise Conflict(f"the report changed since you read it (version {version}, now {sitrep.current_version}): "
-                       "reload and apply your change again")  # fmt: skip
+        raise Conflict(
+            f"the report changed since you read it (version {version}, now {sitrep.current_version}): "
+            "reload and apply your change again"
+        )
 
 
 def _new_version(session: Session, sitrep: Sitrep, actor: Principal, *, build: int, text: dict[str, str]) -> None:
@@ -155,8 +182,11 @@ def _new_version(session: Session, sitrep: Sitrep, actor: Principal, *, build: i
     sitrep.current_build = build
     sitrep.state = SitrepState.DRAFT.value
     sitrep.modified_at = utcnow()
-    session.add(SitrepVersion(sitrep_id=sitrep.id, number=sitrep.current_version, build=build,
-                              created_by_id=actor.user_id, text=text))  # fmt: skip
+    session.add(
+        SitrepVersion(
+            sitrep_id=sitrep.id, number=sitrep.current_version, build=build, created_by_id=actor.user_id, text=text
+        )
+    )
     session.flush()
 
 
@@ -175,9 +205,13 @@ def edit(session: Session, *, actor: Principal, sitrep_id: str, version: int, ch
     if not text.get("title", "").strip():
         raise _bad("title", "a report needs a title")
     _new_version(session, sitrep, actor, build=sitrep.current_build, text=text)
-    audit.record(session, actor=actor, tag="situation:sitrep:edit", object_id=sitrep.id,
-                 summary={"version": sitrep.current_version, "fields": sorted(k for k in changes
-                                                                              if changes[k] is not None)})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="situation:sitrep:edit",
+        object_id=sitrep.id,
+        summary={"version": sitrep.current_version, "fields": sorted(k for k in changes if changes[k] is not None)},
+    )
     return sitrep
 
 
@@ -191,15 +225,24 @@ def rebuild(session: Session, *, actor: Principal, sitrep_id: str, version: int)
     sources.freeze(session, sitrep_id=sitrep.id, build=build, inputs=inputs)
     _remember(session, sitrep.id, build, actor, inputs)
     _new_version(session, sitrep, actor, build=build, text=dict(_latest(session, sitrep).text))
-    audit.record(session, actor=actor, tag="situation:sitrep:rebuild", object_id=sitrep.id,
-                 summary={"version": sitrep.current_version, "build": build})  # fmt: skip
+    audit.record(
+        session,
+        actor=actor,
+        tag="situation:sitrep:rebuild",
+        object_id=sitrep.id,
+        summary={"version": sitrep.current_version, "build": build},
+    )
     return sitrep
 
 
 def _for_approver(session: Session, actor: Principal, sitrep_id: str, version: int, verb: str) -> Sitrep:
     sitrep = get(session, actor, sitrep_id)
-    authority.authorize(actor, "sitrep.approve", authority.owned(actor, sitrep.owner_org_id),
-                        refusal=f"only the drafting organisation {verb} this report")  # fmt: skip
+    authority.authorize(
+        actor,
+        "sitrep.approve",
+        authority.owned(actor, sitrep.owner_org_id),
+        refusal=f"only the drafting organisation {verb} this report",
+    )
     _check_current(sitrep, version)
     return sitrep
 
@@ -214,23 +257,35 @@ def approve(session: Session, *, actor: Principal, sitrep_id: str, version: int,
     current.state = sitrep.state = SitrepState.APPROVED.value
     current.approved_by_id, current.approved_at = actor.user_id, utcnow()
     sitrep.modified_at = utcnow()
-    audit.record(session, actor=actor, tag="situation:sitrep:approve", object_id=sitrep.id,
-                 summary={"version": version})  # fmt: skip
+    audit.record(
+        session, actor=actor, tag="situation:sitrep:approve", object_id=sitrep.id, summary={"version": version}
+    )
     return sitrep
 
 
-def preview(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings
-            ) -> audience.AudienceFigures:  # fmt: skip
+def preview(
+    session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings
+) -> audience.AudienceFigures:
     """A political report as its audience will see it: what `publish` stores, for its approver to check first."""
     sitrep = _for_approver(session, actor, sitrep_id, version, "previews")
     if sitrep.level not in audience.AUDIENCE_LEVELS:
-        raise _bad("level", f"a {sitrep.level} report shows each reader the sources it may see (ADR 0006); the "
-                   "audience's figures are computed for political-level reports")  # fmt: skip
+        raise _bad(
+            "level",
+            f"a {sitrep.level} report shows each reader the sources it may see (ADR 0006); the "
+            "audience's figures are computed for political-level reports",
+        )
     return audience.compute(session, sitrep=sitrep, build=_latest(session, sitrep).build, scale=scale_of(settings))
 
 
-def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int, settings: Settings,
-            previewed: str | None = None) -> Sitrep:  # fmt: skip
+def publish(
+    session: Session,
+    *,
+    actor: Principal,
+    sitrep_id: str,
+    version: int,
+    settings: Settings,
+    previewed: str | None = None,
+) -> Sitrep:
     """Publish an approved version. A political one stores the audience's figures (`preview`); `previewed`, the
     digest the approver saw, makes publishing refuse (409) when they changed since."""
     sitrep = _for_approver(session, actor, sitrep_id, version, "publishes")
@@ -251,9 +306,15 @@ def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int,
     current.state = sitrep.state = SitrepState.PUBLISHED.value
     sitrep.published_version, sitrep.published_at, sitrep.modified_at = version, now, now
     if first:
-        entries = [(k, t) for k, ts in (("organisation", sitrep.audience.get("organisations", [])),
-                                        ("community", sitrep.audience.get("communities", [])),
-                                        ("user", sitrep.audience.get("users", []))) for t in ts]  # fmt: skip
+        entries = [
+            (k, t)
+            for k, ts in (
+                ("organisation", sitrep.audience.get("organisations", [])),
+                ("community", sitrep.audience.get("communities", [])),
+                ("user", sitrep.audience.get("users", [])),
+            )
+            for t in ts
+        ]
         sharing.write(session, object_id=sitrep.id, entries=entries, added_by=actor.org_id)
     reason = f"{sitrep.level} report {sitrep.id} published"
     # Publishing closes the period to contributions only when the secretariat publishes, within the bound a closure
@@ -261,8 +322,14 @@ def publish(session: Session, *, actor: Principal, sitrep_id: str, version: int,
     if contributions.secretariat(session, actor) and sitrep.period_end - sitrep.period_start <= (
         contributions.MAX_CLOSED_PERIOD
     ):
-        session.add(ClosedPeriod(period_start=sitrep.period_start, period_end=sitrep.period_end,
-                                 closed_by_id=actor.user_id, reason=reason))  # fmt: skip
+        session.add(
+            ClosedPeriod(
+                period_start=sitrep.period_start,
+                period_end=sitrep.period_end,
+                closed_by_id=actor.user_id,
+                reason=reason,
+            )
+        )
     session.flush()
     summary: dict[str, Any] = {"version": version, "level": sitrep.level}
     if stored is not None:  # the audience reads these sources: saying how many tells it nothing it cannot see
@@ -284,14 +351,18 @@ def _notify_audience(session: Session, sitrep: Sitrep, actor: Principal) -> None
     orgs.discard(sitrep.owner_org_id)
     owner = session.get(Organisation, sitrep.owner_org_id)
     notify_readers(
-        session, obj=sitrep, actor=actor, event="situation:sitrep:publish", org_ids=orgs,
+        session,
+        obj=sitrep,
+        actor=actor,
+        event="situation:sitrep:publish",
+        org_ids=orgs,
         subject=f"{LEVEL_TITLE[sitrep.level]} published (version {sitrep.published_version})",
         body=f"{owner.short_name if owner else 'The secretariat'} published a {sitrep.level} situation report for "
         f"{sitrep.period_start:%Y-%m-%d %H:%M} to {sitrep.period_end:%Y-%m-%d %H:%M} UTC. Open it in cybercrisis: "
         f"/sitreps/{sitrep.id}",
         payload={"sitrep": sitrep.id, "level": sitrep.level, "version": sitrep.published_version},
         dedupe=f"sitrep-publish:{sitrep.id}:{sitrep.published_version}",
-    )  # fmt: skip
+    )
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -319,8 +390,9 @@ def _version_for(session: Session, reader: Principal, sitrep: Sitrep, number: in
     return v
 
 
-def view(session: Session, *, reader: Principal, sitrep_id: str, settings: Settings, version: int | None = None
-         ) -> SitrepView:  # fmt: skip
+def view(
+    session: Session, *, reader: Principal, sitrep_id: str, settings: Settings, version: int | None = None
+) -> SitrepView:
     sitrep = get(session, reader, sitrep_id)
     v = _version_for(session, reader, sitrep, version)
     fresh = session.info.get(_FRESH)
@@ -337,9 +409,11 @@ def view(session: Session, *, reader: Principal, sitrep_id: str, settings: Setti
 
 
 def share_list_of(session: Session, sitrep: Sitrep) -> tuple[ShareList, ShareList]:
-    audience = ShareList(organisations=sitrep.audience.get("organisations", []),
-                         communities=sitrep.audience.get("communities", []),
-                         users=sitrep.audience.get("users", []))  # fmt: skip
+    audience = ShareList(
+        organisations=sitrep.audience.get("organisations", []),
+        communities=sitrep.audience.get("communities", []),
+        users=sitrep.audience.get("users", []),
+    )
     return sharing.share_list(sharing.shares_of(session, sitrep.id)), audience
 
 
@@ -350,8 +424,9 @@ def _flat(picture: aggregate.Picture) -> dict[str, Any]:
     return out
 
 
-def diff(session: Session, *, reader: Principal, sitrep_id: str, a: int, b: int, settings: Settings
-         ) -> list[FieldChange]:  # fmt: skip
+def diff(
+    session: Session, *, reader: Principal, sitrep_id: str, a: int, b: int, settings: Settings
+) -> list[FieldChange]:
     """Text changes as unified diffs, and figure changes as this reader sees them."""
     left = view(session, reader=reader, sitrep_id=sitrep_id, version=a, settings=settings)
     right = view(session, reader=reader, sitrep_id=sitrep_id, version=b, settings=settings)

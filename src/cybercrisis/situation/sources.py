@@ -27,12 +27,23 @@ def _dt(value: datetime) -> str:
 
 def contribution_input(c: Contribution) -> ContributionInput:
     return ContributionInput(
-        id=c.id, tlp=c.tlp, country=c.country, period_start=c.period_start, period_end=c.period_end,
-        status=c.status, outlook=c.outlook, submitted_at=c.submitted_at or c.modified_at,
-        sectors=tuple((s["sector"], s["impact"]) for s in c.sectors), services_disrupted=tuple(c.services_disrupted),
-        entities_affected=c.entities_affected, measures=c.measures, needs=c.needs,
-        assistance_requested=c.assistance_requested, narrative=c.narrative, incidents=tuple(c.incident_ids),
-    )  # fmt: skip
+        id=c.id,
+        tlp=c.tlp,
+        country=c.country,
+        period_start=c.period_start,
+        period_end=c.period_end,
+        status=c.status,
+        outlook=c.outlook,
+        submitted_at=c.submitted_at or c.modified_at,
+        sectors=tuple((s["sector"], s["impact"]) for s in c.sectors),
+        services_disrupted=tuple(c.services_disrupted),
+        entities_affected=c.entities_affected,
+        measures=c.measures,
+        needs=c.needs,
+        assistance_requested=c.assistance_requested,
+        narrative=c.narrative,
+        incidents=tuple(c.incident_ids),
+    )
 
 
 def contributions_in(
@@ -71,10 +82,18 @@ def _chunks(ids: list[str], size: int = 5000) -> list[list[str]]:
 def incidents_for(session: Session, ids_query: Select[Any]) -> list[IncidentInput]:
     """Incidents as inputs: the access filter is evaluated once; countries and sectors are read by id."""
     rows = session.execute(
-        ids_query.with_only_columns(Incident.id, Incident.tlp, Incident.title, Incident.status, Incident.aware_at,
-                                    Incident.rsit_class, Incident.rsit_type, Incident.impact_severity,
-                                    Incident.cross_border)
-    ).all()  # fmt: skip
+        ids_query.with_only_columns(
+            Incident.id,
+            Incident.tlp,
+            Incident.title,
+            Incident.status,
+            Incident.aware_at,
+            Incident.rsit_class,
+            Incident.rsit_type,
+            Incident.impact_severity,
+            Incident.cross_border,
+        )
+    ).all()
     ids = sorted(r.id for r in rows)
     countries: dict[str, list[str]] = defaultdict(list)
     sectors: dict[str, list[str]] = defaultdict(list)
@@ -171,10 +190,15 @@ def _encode(kind: str, item: ContributionInput | IncidentInput | ObservableInput
 
 def freeze(session: Session, *, sitrep_id: str, build: int, inputs: Inputs) -> int:
     rows: list[dict[str, Any]] = []
-    for kind, items in ((CONTRIBUTION, inputs.contributions), (INCIDENT, inputs.incidents),
-                        (OBSERVABLE, inputs.observables)):  # fmt: skip
-        rows.extend({"sitrep_id": sitrep_id, "build": build, "source_id": i.id, "kind": kind,
-                     "data": _encode(kind, i)} for i in items)  # fmt: skip
+    for kind, items in (
+        (CONTRIBUTION, inputs.contributions),
+        (INCIDENT, inputs.incidents),
+        (OBSERVABLE, inputs.observables),
+    ):
+        rows.extend(
+            {"sitrep_id": sitrep_id, "build": build, "source_id": i.id, "kind": kind, "data": _encode(kind, i)}
+            for i in items
+        )
     for chunk in range(0, len(rows), 2000):
         session.execute(insert(SitrepSource), rows[chunk : chunk + 2000])
     return len(rows)

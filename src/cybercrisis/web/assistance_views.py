@@ -565,8 +565,12 @@ def create_request(
     org = _require_national(db, principal)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        req = service.create_request(db, actor=principal, data=to_request_in(data),
-                                     response_hours=request.app.state.settings.reserve_response_hours)  # fmt: skip
+        req = service.create_request(
+            db,
+            actor=principal,
+            data=to_request_in(data),
+            response_hours=request.app.state.settings.reserve_response_hours,
+        )
     except _Refusals as exc:
         db.rollback()
         # Refused without a field: the Reserve, which a CSIRT or crisis authority asks (Reg. (EU) 2025/38 Art. 14(3)).
@@ -624,8 +628,10 @@ def reserve_ranking(*, request: Request, db: DB, principal: PagePrincipal) -> Re
             }
         )
     # The deployment's order (CYBERCRISIS_RESERVE_PRIORITY), each criterion with the Act's article and point.
-    rules = [(f"{CRITERION_LABELS.get(n, n)} ({ranking.RULES[n].legal_basis})", " > ".join(ranking.RULES[n].order))
-             for n in priority]  # fmt: skip
+    rules = [
+        (f"{CRITERION_LABELS.get(n, n)} ({ranking.RULES[n].legal_basis})", " > ".join(ranking.RULES[n].order))
+        for n in priority
+    ]
     return render(request, "assistance_ranking.html", {"items": items, "owners": owners, "rules": rules, **_common()})
 
 
@@ -732,8 +738,15 @@ def render_request(
     if can_offer:
         own = service.list_capabilities(db, reader=principal, owner=principal.org_id, active=True, limit=200).items
         own_entries = [c for c in own if c.kind in r.needs]
-    orgs = queries.org_refs(db, [r.owner_org_id, *(o.owner_org_id for o in offers), *(c.owner_org_id for c in found),
-                                 *([r.transmitted_by_org_id] if r.transmitted_by_org_id else [])])  # fmt: skip
+    orgs = queries.org_refs(
+        db,
+        [
+            r.owner_org_id,
+            *(o.owner_org_id for o in offers),
+            *(c.owner_org_id for c in found),
+            *([r.transmitted_by_org_id] if r.transmitted_by_org_id else []),
+        ],
+    )
     crises = _readable_titles(db, principal, Crisis, [r.crisis_id or ""])
     incidents = _readable_titles(db, principal, Incident, r.incident_ids)
     forms = {
@@ -913,8 +926,13 @@ def support_ended(
     values = data.model_dump(exclude={"csrf_token"})
     try:
         ended = parse_utc(data.ended_at, field="ended_at")
-        service.end_support(db, actor=principal, request_id=request_id, ended_at=ended,
-                            summary_months=request.app.state.settings.reserve_summary_months)  # fmt: skip
+        service.end_support(
+            db,
+            actor=principal,
+            request_id=request_id,
+            ended_at=ended,
+            summary_months=request.app.state.settings.reserve_summary_months,
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, request_id, "support-ended", exc, values, fallback="ended_at")
     return _back(request_id, "support-ended", "lifecycle")
@@ -942,8 +960,9 @@ def transmit_request(
     Art. 15(3)(a)); the service decides who may, as for the API."""
     check_csrf(request, db, csrf_token)
     try:
-        service.transmit_request(db, actor=principal, request_id=request_id,
-                                 response_hours=request.app.state.settings.reserve_response_hours)  # fmt: skip
+        service.transmit_request(
+            db, actor=principal, request_id=request_id, response_hours=request.app.state.settings.reserve_response_hours
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, request_id, "transmit", exc, {})
     return _back(request_id, "transmitted", "reserve-transmission")

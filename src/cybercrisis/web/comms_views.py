@@ -63,11 +63,31 @@ EMPTY_BLOCK = {"lang": "", "title": "", "body": ""}
 # The EU's official languages, offered first in the language pickers (any ISO 639-1 code typed through the API is
 # shown too). pycountry's names are not always the everyday ones ("Modern Greek (1453-)").
 EU_LANGUAGES: dict[str, str] = {
-    "bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German", "el": "Greek", "en": "English",
-    "es": "Spanish", "et": "Estonian", "fi": "Finnish", "fr": "French", "ga": "Irish", "hr": "Croatian",
-    "hu": "Hungarian", "it": "Italian", "lt": "Lithuanian", "lv": "Latvian", "mt": "Maltese", "nl": "Dutch",
-    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "sk": "Slovak", "sl": "Slovenian", "sv": "Swedish",
-}  # fmt: skip
+    "bg": "Bulgarian",
+    "cs": "Czech",
+    "da": "Danish",
+    "de": "German",
+    "el": "Greek",
+    "en": "English",
+    "es": "Spanish",
+    "et": "Estonian",
+    "fi": "Finnish",
+    "fr": "French",
+    "ga": "Irish",
+    "hr": "Croatian",
+    "hu": "Hungarian",
+    "it": "Italian",
+    "lt": "Lithuanian",
+    "lv": "Latvian",
+    "mt": "Maltese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "pt": "Portuguese",
+    "ro": "Romanian",
+    "sk": "Slovak",
+    "sl": "Slovenian",
+    "sv": "Swedish",
+}
 KIND_LABELS = {CommKind.STATEMENT.value: "Statement", CommKind.LINES_TO_TAKE.value: "Lines to take"}
 KIND_CHOICES = list(KIND_LABELS.items())
 STATE_LABELS = {
@@ -168,8 +188,10 @@ def blocks_of(form: TextForm) -> list[dict[str, str]]:
     def at(items: list[str], i: int) -> str:
         return items[i] if i < len(items) else ""
 
-    return [{"lang": at(form.tr_lang, i).strip().lower(), "title": at(form.tr_title, i),
-             "body": at(form.tr_body, i)} for i in range(n)]  # fmt: skip
+    return [
+        {"lang": at(form.tr_lang, i).strip().lower(), "title": at(form.tr_title, i), "body": at(form.tr_body, i)}
+        for i in range(n)
+    ]
 
 
 def _translations(blocks: Sequence[dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -188,9 +210,11 @@ def _translations(blocks: Sequence[dict[str, str]]) -> dict[str, dict[str, str]]
 
 def to_communication_in(form: NewForm) -> CommunicationIn:
     blocks = blocks_of(form)
-    require_filled(title=(bool(form.title.strip()), "give the statement a title"),
-              body=(bool(form.body.strip()), "write the text"),
-              approvers=(bool(form.approvers), "choose at least one organisation that must approve it"))  # fmt: skip
+    require_filled(
+        title=(bool(form.title.strip()), "give the statement a title"),
+        body=(bool(form.body.strip()), "write the text"),
+        approvers=(bool(form.approvers), "choose at least one organisation that must approve it"),
+    )
     return validated(
         CommunicationIn,
         {
@@ -209,8 +233,9 @@ def to_communication_in(form: NewForm) -> CommunicationIn:
 
 
 def to_patch(form: EditForm) -> CommunicationPatch:
-    require_filled(title=(bool(form.title.strip()), "give the statement a title"),
-              body=(bool(form.body.strip()), "write the text"))  # fmt: skip
+    require_filled(
+        title=(bool(form.title.strip()), "give the statement a title"), body=(bool(form.body.strip()), "write the text")
+    )
     return validated(
         CommunicationPatch,
         {
@@ -272,9 +297,11 @@ def _crisis_choices(db: Session, principal: Principal, wanted: str = "") -> list
     """Crises the reader may see, open ones first, most recently changed first; `wanted` is kept if readable."""
     is_closed = case((Crisis.status == CrisisStatus.OPEN.value, 0), else_=1)
     rows = db.execute(
-        select(Crisis.id, Crisis.title, Crisis.status).where(read_filter(principal, Crisis))
-        .order_by(is_closed, Crisis.modified_at.desc(), Crisis.id.desc()).limit(CRISIS_CHOICES)
-    ).all()  # fmt: skip
+        select(Crisis.id, Crisis.title, Crisis.status)
+        .where(read_filter(principal, Crisis))
+        .order_by(is_closed, Crisis.modified_at.desc(), Crisis.id.desc())
+        .limit(CRISIS_CHOICES)
+    ).all()
     out = [(r.id, r.title + ("" if r.status == CrisisStatus.OPEN.value else " (closed)")) for r in rows]
     if wanted and wanted not in {i for i, _ in out}:
         title = _crisis_titles(db, principal, [wanted]).get(wanted)
@@ -295,9 +322,10 @@ def _crisis_titles(db: Session, principal: Principal, ids: Iterable[str | None])
 def approver_groups(db: Session) -> list[tuple[str, list[queries.OrgRef]]]:
     """Every organisation of the directory (who-is-who: readable by every signed-in user), in the picker's groups."""
     rows = db.execute(
-        select(Organisation.id, Organisation.short_name, Organisation.name, Organisation.country, Organisation.type)
-        .order_by(Organisation.country, Organisation.short_name)
-    ).all()  # fmt: skip
+        select(
+            Organisation.id, Organisation.short_name, Organisation.name, Organisation.country, Organisation.type
+        ).order_by(Organisation.country, Organisation.short_name)
+    ).all()
     # EU bodies (no country) sort first within their group as well.
     grouped: dict[str, list[queries.OrgRef]] = {key: [] for key, _ in APPROVER_GROUPS}
     other: list[queries.OrgRef] = []
@@ -411,8 +439,15 @@ def new_communication_form(
     principal.require(Permission.COMMUNICATION_WRITE)
     # ?crisis=<id> (from a crisis room) chooses the crisis when the reader may see it; an unknown one is ignored.
     chosen = crisis.strip() if _crisis_titles(db, principal, [crisis.strip()]) else ""
-    values = {"crisis": chosen, "kind": CommKind.STATEMENT.value, "language": "en", "approvers": [],
-              "tlp": TLP.AMBER.value, "embargo_until": "", "translations": [dict(EMPTY_BLOCK)]}  # fmt: skip
+    values = {
+        "crisis": chosen,
+        "kind": CommKind.STATEMENT.value,
+        "language": "en",
+        "approvers": [],
+        "tlp": TLP.AMBER.value,
+        "embargo_until": "",
+        "translations": [dict(EMPTY_BLOCK)],
+    }
     return _new_form(request, db, principal, FormState(values=values))
 
 
@@ -423,8 +458,14 @@ def create_communication(
     check_csrf(request, db, data.csrf_token)
     principal.require(Permission.COMMUNICATION_WRITE)
     more = data.action == MORE_LANGUAGES
-    values = {**text_values(data, more=more), "crisis": data.crisis, "kind": data.kind, "language": data.language,
-              "approvers": data.approvers, "tlp": data.tlp}  # fmt: skip
+    values = {
+        **text_values(data, more=more),
+        "crisis": data.crisis,
+        "kind": data.kind,
+        "language": data.language,
+        "approvers": data.approvers,
+        "tlp": data.tlp,
+    }
     if more:  # another empty translation block; nothing is saved
         return _new_form(request, db, principal, FormState(values=values))
     try:
@@ -440,8 +481,13 @@ def create_communication(
 
 def _texts(view: CommunicationOut) -> list[dict[str, Any]]:
     """The main text first, then each translation: one column per language."""
-    main = {"lang": view.language, "name": lang_name(view.language), "title": view.title, "body": view.body,
-            "main": True}  # fmt: skip
+    main = {
+        "lang": view.language,
+        "name": lang_name(view.language),
+        "title": view.title,
+        "body": view.body,
+        "main": True,
+    }
     return [main] + [
         {"lang": lang, "name": lang_name(lang), "title": t.get("title", ""), "body": t.get("body", ""), "main": False}
         for lang, t in sorted(view.translations.items())
@@ -454,8 +500,15 @@ def _approval_rows(view: CommunicationOut, people: dict[str, str]) -> list[dict[
     rows = []
     for org in view.approvers:
         a = current.get(org.id)
-        rows.append({"org": org, "verdict": a.verdict if a else "waiting", "comment": a.comment if a else "",
-                     "at": a.at if a else None, "by": people.get(a.user or "") if a else None})  # fmt: skip
+        rows.append(
+            {
+                "org": org,
+                "verdict": a.verdict if a else "waiting",
+                "comment": a.comment if a else "",
+                "at": a.at if a else None,
+                "by": people.get(a.user or "") if a else None,
+            }
+        )
     return rows
 
 
@@ -464,10 +517,17 @@ def _version_rows(db: Session, view: CommunicationOut, people: dict[str, str]) -
     rows = []
     for v in reversed(service.versions(db, view.id)):
         verdicts = [a for a in view.approvals if a.version == v.number]
-        rows.append({"n": v.number, "at": v.created_at, "by": people.get(v.created_by_id or ""), "title": v.title,
-                     "languages": [lang_name(x) for x in sorted(v.translations)],
-                     "approved": [a.org_short_name for a in verdicts if a.verdict == Verdict.APPROVE],
-                     "changes": [a.org_short_name for a in verdicts if a.verdict == Verdict.CHANGES]})  # fmt: skip
+        rows.append(
+            {
+                "n": v.number,
+                "at": v.created_at,
+                "by": people.get(v.created_by_id or ""),
+                "title": v.title,
+                "languages": [lang_name(x) for x in sorted(v.translations)],
+                "approved": [a.org_short_name for a in verdicts if a.verdict == Verdict.APPROVE],
+                "changes": [a.org_short_name for a in verdicts if a.verdict == Verdict.CHANGES],
+            }
+        )
     return rows
 
 
@@ -480,9 +540,15 @@ def _timeline(db: Session, principal: Principal, view: CommunicationOut) -> dict
     entries: list[dict[str, Any]] = []
     for e in events:
         summary = audit_summary(e.summary, view.id)
-        entries.append({"at": e.occurred_at, "what": EVENT_LABELS.get(e.tag, e.tag),
-                        "org": orgs.get(e.actor_org_id or ""), "user": emails.get(e.actor_user_id or ""),
-                        "summary": summary})  # fmt: skip
+        entries.append(
+            {
+                "at": e.occurred_at,
+                "what": EVENT_LABELS.get(e.tag, e.tag),
+                "org": orgs.get(e.actor_org_id or ""),
+                "user": emails.get(e.actor_user_id or ""),
+                "summary": summary,
+            }
+        )
     return {"timeline": entries, "timeline_names": queries.org_names_in(db, (e["summary"] for e in entries))}
 
 
@@ -514,12 +580,21 @@ def _release_state(view: CommunicationOut) -> dict[str, Any]:
 
 
 def _edit_defaults(view: CommunicationOut) -> FormState:
-    blocks = [{"lang": lang, "title": t.get("title", ""), "body": t.get("body", "")}
-              for lang, t in sorted(view.translations.items())]  # fmt: skip
+    blocks = [
+        {"lang": lang, "title": t.get("title", ""), "body": t.get("body", "")}
+        for lang, t in sorted(view.translations.items())
+    ]
     blocks.append(dict(EMPTY_BLOCK))
     embargo = local_minutes(view.embargo_until) if view.embargo_until else ""
-    return FormState(values={"version": view.version, "title": view.title, "body": view.body,
-                             "translations": blocks, "embargo_until": embargo})  # fmt: skip
+    return FormState(
+        values={
+            "version": view.version,
+            "title": view.title,
+            "body": view.body,
+            "translations": blocks,
+            "embargo_until": embargo,
+        }
+    )
 
 
 def render_communication(
@@ -538,16 +613,22 @@ def render_communication(
     is_open = view.state not in service.CLOSED
     is_owner = principal.org_id == view.owner
     is_approver = principal.org_id in {o.id for o in view.approvers}
-    forms = {"edit": _edit_defaults(view), "approve": FormState(), "changes": FormState(), "release": FormState(),
-             "withdraw": FormState()}  # fmt: skip
+    forms = {
+        "edit": _edit_defaults(view),
+        "approve": FormState(),
+        "changes": FormState(),
+        "release": FormState(),
+        "withdraw": FormState(),
+    }
     failure = None
     if form is not None:
         forms[form[0]] = form[1]
         if form[1].message is not None:  # refused; otherwise only shown again open (after "More languages")
             title, anchor = FORM_TITLES[form[0]]
             failure = {"name": form[0], "title": title, "anchor": anchor, "message": form[1].message}
-    people = _people(db, principal, [*(a.user for a in view.approvals), *(v.created_by_id for v in
-                                                                             service.versions(db, c.id))])  # fmt: skip
+    people = _people(
+        db, principal, [*(a.user for a in view.approvals), *(v.created_by_id for v in service.versions(db, c.id))]
+    )
     can_write = principal.has(Permission.COMMUNICATION_WRITE)
     owner = queries.org_refs(db, [view.owner]).get(view.owner)
     mine = next((a for a in view.approvals if a.version == view.version and a.org == principal.org_id), None)
@@ -589,14 +670,25 @@ def render_communication(
 
 @router.get("/communications/{communication_id}", response_class=HTMLResponse)
 def communication_page(
-    *, communication_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    communication_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     done: Annotated[str, Query(max_length=40)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     return render_communication(request, db, principal, communication_id, done=done)
 
 
-def _refused(request: Request, db: Session, principal: Principal, communication_id: str, name: str,
-             exc: DomainError, values: dict[str, Any]) -> Response:  # fmt: skip
+def _refused(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    communication_id: str,
+    name: str,
+    exc: DomainError,
+    values: dict[str, Any],
+) -> Response:
     """Nothing written: the page again, the form with what was typed and the message next to its field."""
     db.rollback()
     form = failed(exc, values)
@@ -625,16 +717,23 @@ def edit_communication(
     return _back(c.id, "edited" if c.current_version != before else "unchanged", "versions")
 
 
-def _verdict(request: Request, db: Session, principal: Principal, communication_id: str, data: VerdictForm,
-             verdict: Verdict) -> Response:  # fmt: skip
+def _verdict(
+    request: Request, db: Session, principal: Principal, communication_id: str, data: VerdictForm, verdict: Verdict
+) -> Response:
     check_csrf(request, db, data.csrf_token)
     name = "approve" if verdict == Verdict.APPROVE else "changes"
     values = {"comment": data.comment}
     try:
         if verdict == Verdict.CHANGES:
             require_filled(comment=(bool(data.comment.strip()), "say what should change, and why"))
-        service.give_verdict(db, actor=principal, communication_id=communication_id, version=data.version,
-                             verdict=verdict, comment=data.comment)  # fmt: skip
+        service.give_verdict(
+            db,
+            actor=principal,
+            communication_id=communication_id,
+            version=data.version,
+            verdict=verdict,
+            comment=data.comment,
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, communication_id, name, exc, values)
     return _back(communication_id, "approved" if verdict == Verdict.APPROVE else "changes", "approvals")
@@ -642,17 +741,25 @@ def _verdict(request: Request, db: Session, principal: Principal, communication_
 
 @router.post("/communications/{communication_id}/approve")
 def approve_communication(
-    *, communication_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    communication_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     data: Annotated[VerdictForm, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     return _verdict(request, db, principal, communication_id, data, Verdict.APPROVE)
 
 
 @router.post("/communications/{communication_id}/request-changes")
 def request_changes(
-    *, communication_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    communication_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     data: Annotated[VerdictForm, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     return _verdict(request, db, principal, communication_id, data, Verdict.CHANGES)
 
 
@@ -708,10 +815,14 @@ def _version_number(value: str, field: str, default: int) -> int:
 
 @router.get("/communications/{communication_id}/compare", response_class=HTMLResponse)
 def compare_versions(
-    *, communication_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    communication_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     from_: Annotated[str, Query(alias="from", max_length=10)] = "",
     to: Annotated[str, Query(max_length=10)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     c = service.get(db, principal, communication_id)
     numbers = [v.number for v in service.versions(db, c.id)]
     error, code, rows = None, 200, []
@@ -726,10 +837,11 @@ def compare_versions(
                 "after": ch.after if ch.after is not None else "—",
                 # Titles read best as before and after; texts as a diff.
                 "diff": [(diff_line_class(line), line) for line in ch.diff]
-                if ch.diff and not ch.field.endswith("title") else None,
+                if ch.diff and not ch.field.endswith("title")
+                else None,
             }
             for ch in sorted(service.diff(db, c.id, a, b), key=_field_order)
-        ]  # fmt: skip
+        ]
     except (InvalidInput, NotFound) as exc:
         error, code = exc.detail, exc.status
     return render(

@@ -467,9 +467,11 @@ def render_contribution(
 ) -> Response:
     is_author = principal.org_id == c.owner_org_id and principal.has(Permission.CONTRIBUTION_WRITE)
     versions = contributions.versions(db, c.id)
-    people = queries.user_emails(
-        db, [v.created_by_id or "" for v in versions] + [c.created_by_id or ""]
-    ) if principal.org_id == c.owner_org_id else {}  # fmt: skip
+    people = (
+        queries.user_emails(db, [v.created_by_id or "" for v in versions] + [c.created_by_id or ""])
+        if principal.org_id == c.owner_org_id
+        else {}
+    )
     comparison: dict[str, Any] | None = None
     if compare:
         try:
@@ -529,8 +531,9 @@ def edit_contribution(
     check_csrf(request, db, data.csrf_token)
     values = {**form_values(data), "version": data.version}
     try:
-        contributions.update(db, actor=principal, contribution_id=contribution_id, patch=to_patch(data),
-                             settings=_settings(request))  # fmt: skip
+        contributions.update(
+            db, actor=principal, contribution_id=contribution_id, patch=to_patch(data), settings=_settings(request)
+        )
     except (InvalidInput, Conflict, PermissionDenied) as exc:
         db.rollback()
         c = contributions.get(db, principal, contribution_id)
@@ -559,8 +562,9 @@ def submit_contribution(
 ) -> Response:
     check_csrf(request, db, csrf_token)
     try:
-        contributions.submit(db, actor=principal, contribution_id=contribution_id, version=version,
-                             settings=_settings(request))  # fmt: skip
+        contributions.submit(
+            db, actor=principal, contribution_id=contribution_id, version=version, settings=_settings(request)
+        )
     except (InvalidInput, Conflict, PermissionDenied) as exc:
         db.rollback()
         c = contributions.get(db, principal, contribution_id)

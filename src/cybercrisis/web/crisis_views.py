@@ -239,8 +239,9 @@ def failed(exc: DomainError, values: dict[str, Any], aliases: dict[str, str] | N
 
 
 def to_crisis_in(form: NewCrisisForm) -> CrisisIn:
-    require_filled(title=(form.title, "give the crisis a title"),
-              justification=(form.justification, "say why this is a crisis"))  # fmt: skip
+    require_filled(
+        title=(form.title, "give the crisis a title"), justification=(form.justification, "say why this is a crisis")
+    )
     recipients = share_with(form.organisations, form.communities, form.users)
     empty = not (recipients.organisations or recipients.communities or recipients.users)
     return validated(
@@ -276,19 +277,30 @@ def open_incidents(db: Session, principal: Principal, *, exclude: Iterable[str] 
     rows = db.execute(
         select(Incident.id, Incident.title, Incident.tlp, Incident.aware_at, Incident.status)
         .where(read_filter(principal, Incident), Incident.status.not_in(_CLOSED_INCIDENT))
-        .order_by(Incident.aware_at.desc(), Incident.id).limit(INCIDENT_CHOICES)
-    ).all()  # fmt: skip
+        .order_by(Incident.aware_at.desc(), Incident.id)
+        .limit(INCIDENT_CHOICES)
+    ).all()
     skip = set(exclude)
     rows = [r for r in rows if r.id not in skip]
     countries: dict[str, list[str]] = {r.id: [] for r in rows}
     if rows:
         for iid, country in db.execute(
             select(IncidentCountry.incident_id, IncidentCountry.country)
-            .where(IncidentCountry.incident_id.in_(list(countries))).order_by(IncidentCountry.country)
-        ):  # fmt: skip
+            .where(IncidentCountry.incident_id.in_(list(countries)))
+            .order_by(IncidentCountry.country)
+        ):
             countries[iid].append(country)
-    return [{"id": r.id, "title": r.title, "tlp": r.tlp, "aware_at": r.aware_at, "status": r.status,
-             "countries": countries[r.id]} for r in rows]  # fmt: skip
+    return [
+        {
+            "id": r.id,
+            "title": r.title,
+            "tlp": r.tlp,
+            "aware_at": r.aware_at,
+            "status": r.status,
+            "countries": countries[r.id],
+        }
+        for r in rows
+    ]
 
 
 def _stages(db: Session, model: EscalationModel, current: str | None = None) -> list[dict[str, Any]]:
@@ -330,25 +342,38 @@ def _new_choices(request: Request, db: Session, principal: Principal) -> dict[st
 @router.get("/crises", response_class=HTMLResponse)
 def crisis_list(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
     is_closed = case((Crisis.status == CrisisStatus.OPEN.value, 0), else_=1)
-    rows = list(db.scalars(
-        select(Crisis).where(read_filter(principal, Crisis))
-        .order_by(is_closed, Crisis.modified_at.desc(), Crisis.id.desc()).limit(LIST_LIMIT + 1)))  # fmt: skip
+    rows = list(
+        db.scalars(
+            select(Crisis)
+            .where(read_filter(principal, Crisis))
+            .order_by(is_closed, Crisis.modified_at.desc(), Crisis.id.desc())
+            .limit(LIST_LIMIT + 1)
+        )
+    )
     more = len(rows) > LIST_LIMIT
     rows = rows[:LIST_LIMIT]
     counts: dict[str, int] = {}
     if rows:
         # Only the incidents this reader may see are counted.
-        counts = dict(db.execute(
-            select(CrisisIncident.crisis_id, func.count()).join(Incident, Incident.id == CrisisIncident.incident_id)
-            .where(CrisisIncident.crisis_id.in_([c.id for c in rows]), read_filter(principal, Incident))
-            .group_by(CrisisIncident.crisis_id)).all())  # fmt: skip
+        counts = dict(
+            db.execute(
+                select(CrisisIncident.crisis_id, func.count())
+                .join(Incident, Incident.id == CrisisIncident.incident_id)
+                .where(CrisisIncident.crisis_id.in_([c.id for c in rows]), read_filter(principal, Incident))
+                .group_by(CrisisIncident.crisis_id)
+            ).all()
+        )
     model = model_for(_settings(request))
     levels = {s.key: s.level for s in model.stages}
     items = [
-        {"c": c, "level": levels.get(c.stage), "stage_label": _stage_label(model, c.stage),
-         "incidents": counts.get(c.id, 0)}
+        {
+            "c": c,
+            "level": levels.get(c.stage),
+            "stage_label": _stage_label(model, c.stage),
+            "incidents": counts.get(c.id, 0),
+        }
         for c in rows
-    ]  # fmt: skip
+    ]
     return render(
         request,
         "crises.html",
@@ -376,8 +401,15 @@ def _new_form(request: Request, db: Session, principal: Principal, form: FormSta
 def new_crisis_form(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
     principal.require(Permission.CRISIS_WRITE)
     model = model_for(_settings(request))
-    values = {"tlp": TLP.AMBER.value, "stage": model.stages[0].key, "phase": "", "criteria": [], "incidents": [],
-              "communities": [], "organisations": []}  # fmt: skip
+    values = {
+        "tlp": TLP.AMBER.value,
+        "stage": model.stages[0].key,
+        "phase": "",
+        "criteria": [],
+        "incidents": [],
+        "communities": [],
+        "organisations": [],
+    }
     return _new_form(request, db, principal, FormState(values=values))
 
 
@@ -449,16 +481,20 @@ def _escalation_rows(view: CrisisOut, model: EscalationModel, principal: Princip
     rows = []
     for e in reversed(view.escalations):
         pending = e.state == "pending"
-        rows.append({
-            "e": e,
-            "from_label": _stage_label(model, e.from_stage),
-            "agreed": [a for a in e.approvals if a.verdict == "agree"],
-            "refused": [a for a in e.approvals if a.verdict != "agree"],
-            "can_answer": pending and principal.has(Permission.ESCALATION_APPROVE)
-            and principal.org_id in {o.id for o in e.waiting_for},
-            "can_withdraw": pending and principal.has(Permission.CRISIS_DECIDE)
-            and principal.org_id in (view.owner.id, e.proposed_by_org.id),
-        })  # fmt: skip
+        rows.append(
+            {
+                "e": e,
+                "from_label": _stage_label(model, e.from_stage),
+                "agreed": [a for a in e.approvals if a.verdict == "agree"],
+                "refused": [a for a in e.approvals if a.verdict != "agree"],
+                "can_answer": pending
+                and principal.has(Permission.ESCALATION_APPROVE)
+                and principal.org_id in {o.id for o in e.waiting_for},
+                "can_withdraw": pending
+                and principal.has(Permission.CRISIS_DECIDE)
+                and principal.org_id in (view.owner.id, e.proposed_by_org.id),
+            }
+        )
     return rows
 
 
@@ -539,16 +575,21 @@ def render_room(
     failed_form, failure = None, None
     if form is not None:
         failed_form, forms[form[0]] = form[0], form[1]
-        failure = {"name": form[0], "title": FORM_TITLES[form[0]][0], "anchor": FORM_TITLES[form[0]][1],
-                   "message": form[1].message or ""}  # fmt: skip
+        failure = {
+            "name": form[0],
+            "title": FORM_TITLES[form[0]][0],
+            "anchor": FORM_TITLES[form[0]][1],
+            "message": form[1].message or "",
+        }
     # Offer only what the authority policy allows this reader (the service checks again on post).
     crisis = service.get(db, principal, view.id)
     relations = service.relations(db, principal, crisis, model)
     can_act = is_open and authority.allows(principal, "crisis.action.create", relations)
     assignees: list[queries.OrgRef] = []
     if can_act:
-        assignees = sorted(queries.org_refs(db, service.audience_orgs(db, crisis)).values(),
-                           key=lambda o: o.short_name.lower())  # fmt: skip
+        assignees = sorted(
+            queries.org_refs(db, service.audience_orgs(db, crisis)).values(), key=lambda o: o.short_name.lower()
+        )
     can_link = is_open and authority.allows(principal, "crisis.link", relations)
     linked = [i.id for i in view.incidents]
     pending = next((e for e in view.escalations if e.state == "pending"), None)
@@ -599,21 +640,40 @@ def render_room(
 
 @router.get("/crises/{crisis_id}", response_class=HTMLResponse)
 def crisis_room(
-    *, crisis_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    crisis_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     done: Annotated[str, Query(max_length=40)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     # The page as this viewer last saw it, while nothing changed anywhere (the audit head) and for 30 s at most:
     # a crisis room is read far more often than it changes, by many people at once during a crisis.
     viewer = getattr(request.state, "viewer", None)
-    key = ("room-page", crisis_id, reader_key(principal), audit_head(db), getattr(viewer, "csrf_token", ""),
-           getattr(viewer, "pending_alerts", 0), done)  # fmt: skip
+    key = (
+        "room-page",
+        crisis_id,
+        reader_key(principal),
+        audit_head(db),
+        getattr(viewer, "csrf_token", ""),
+        getattr(viewer, "pending_alerts", 0),
+        done,
+    )
     cache: HeadCache[bytes] = request.app.state.page_cache
     body = cache.get(key, lambda: bytes(render_room(request, db, principal, crisis_id, done=done).body))
     return HTMLResponse(body)
 
 
-def _refused(request: Request, db: Session, principal: Principal, crisis_id: str, name: str, exc: DomainError,
-             values: dict[str, Any], aliases: dict[str, str] | None = None) -> Response:  # fmt: skip
+def _refused(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    crisis_id: str,
+    name: str,
+    exc: DomainError,
+    values: dict[str, Any],
+    aliases: dict[str, str] | None = None,
+) -> Response:
     """Nothing written: the room again, the form with what was typed and the message next to its field."""
     db.rollback()
     return render_room(request, db, principal, crisis_id, form=(name, failed(exc, values, aliases)), code=exc.status)
@@ -636,9 +696,15 @@ def propose_escalation(
         require_filled(
             to=(data.to, "choose the stage to move to"), rationale=(data.rationale, "say why it should move")
         )
-        esc = service.propose_escalation(db, actor=principal, crisis_id=crisis_id, to=data.to,
-                                         rationale=data.rationale.strip(), settings=_settings(request),
-                                         share_with_approvers=bool(data.share_with_approvers))  # fmt: skip
+        esc = service.propose_escalation(
+            db,
+            actor=principal,
+            crisis_id=crisis_id,
+            to=data.to,
+            rationale=data.rationale.strip(),
+            settings=_settings(request),
+            share_with_approvers=bool(data.share_with_approvers),
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "escalate", exc, values)
     return _back(crisis_id, "moved" if esc.state == "done" else "proposed", "escalations")
@@ -646,18 +712,30 @@ def propose_escalation(
 
 @router.post("/crises/{crisis_id}/escalations/{escalation_id}/answer")
 def answer_escalation(
-    *, crisis_id: str, escalation_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    crisis_id: str,
+    escalation_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     data: Annotated[AnswerForm, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
         if data.verdict not in ("agree", "reject"):
-            raise InvalidInput("choose Agree or Do not agree", errors=[{"field": "comment",
-                               "message": "choose Agree or Do not agree"}])  # fmt: skip
-        esc = service.answer_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id,
-                                        agree=data.verdict == "agree", comment=data.comment.strip(),
-                                        settings=_settings(request))  # fmt: skip
+            raise InvalidInput(
+                "choose Agree or Do not agree", errors=[{"field": "comment", "message": "choose Agree or Do not agree"}]
+            )
+        esc = service.answer_escalation(
+            db,
+            actor=principal,
+            crisis_id=crisis_id,
+            escalation_id=escalation_id,
+            agree=data.verdict == "agree",
+            comment=data.comment.strip(),
+            settings=_settings(request),
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "answer", exc, values)
     done = "rejected" if data.verdict == "reject" else "moved" if esc.state == "done" else "agreed"
@@ -711,8 +789,14 @@ def change_phase(
         require_filled(
             phase=(data.phase, "choose the new phase"), rationale=(data.rationale, "say why the phase changes")
         )
-        service.change_phase(db, actor=principal, crisis_id=crisis_id, phase=data.phase,
-                             rationale=data.rationale.strip(), settings=_settings(request))  # fmt: skip
+        service.change_phase(
+            db,
+            actor=principal,
+            crisis_id=crisis_id,
+            phase=data.phase,
+            rationale=data.rationale.strip(),
+            settings=_settings(request),
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "phase", exc, values)
     return _back(crisis_id, "phase", "overview")
@@ -725,13 +809,21 @@ def create_action(
     check_csrf(request, db, data.csrf_token)
     values = data.model_dump(exclude={"csrf_token"})
     try:
-        require_filled(title=(data.title, "say what is to be done"),
-                  assignee=(data.assignee, "choose the organisation that owns the action"))  # fmt: skip
-        body = validated(ActionIn, {"title": data.title.strip(), "detail": data.detail.strip(),
-                                     "assignee": data.assignee, "due_at": parse_utc(data.due_at, field="due_at"),
-                                     "decision": data.decision or None})  # fmt: skip
-        service.create_action(db, actor=principal, crisis_id=crisis_id, data=body,
-                              settings=request.app.state.settings)  # fmt: skip
+        require_filled(
+            title=(data.title, "say what is to be done"),
+            assignee=(data.assignee, "choose the organisation that owns the action"),
+        )
+        body = validated(
+            ActionIn,
+            {
+                "title": data.title.strip(),
+                "detail": data.detail.strip(),
+                "assignee": data.assignee,
+                "due_at": parse_utc(data.due_at, field="due_at"),
+                "decision": data.decision or None,
+            },
+        )
+        service.create_action(db, actor=principal, crisis_id=crisis_id, data=body, settings=request.app.state.settings)
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "action", exc, values)
     return _back(crisis_id, "action", "actions")
@@ -739,9 +831,14 @@ def create_action(
 
 @router.post("/crises/{crisis_id}/actions/{action_id}/status")
 def update_action_status(
-    *, crisis_id: str, action_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    crisis_id: str,
+    action_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     data: Annotated[ActionStatusForm, Form()],
-) -> Response:  # fmt: skip
+) -> Response:
     check_csrf(request, db, data.csrf_token)
     values = {"action": action_id, **data.model_dump(exclude={"csrf_token"})}
     crisis = service.get(db, principal, crisis_id)
@@ -749,8 +846,12 @@ def update_action_status(
     if action.crisis_id != crisis.id:
         raise NotFound(f"no action {action_id} in this crisis")
     try:
-        service.update_action(db, actor=principal, action_id=action.id,
-                              patch=ActionPatch(version=data.version, status=data.status or None))  # fmt: skip
+        service.update_action(
+            db,
+            actor=principal,
+            action_id=action.id,
+            patch=ActionPatch(version=data.version, status=data.status or None),
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "action-status", exc, values)
     return _back(crisis_id, "action-updated", "actions")
@@ -764,10 +865,12 @@ def link_incidents(
     values = data.model_dump(exclude={"csrf_token"})
     try:
         if not data.incidents:
-            raise InvalidInput("tick at least one incident", errors=[{"field": "incidents",
-                               "message": "tick at least one incident"}])  # fmt: skip
-        service.link_incidents(db, actor=principal, crisis_id=crisis_id, incident_ids=data.incidents,
-                               settings=request.app.state.settings)  # fmt: skip
+            raise InvalidInput(
+                "tick at least one incident", errors=[{"field": "incidents", "message": "tick at least one incident"}]
+            )
+        service.link_incidents(
+            db, actor=principal, crisis_id=crisis_id, incident_ids=data.incidents, settings=request.app.state.settings
+        )
     except _Refusals as exc:
         return _refused(request, db, principal, crisis_id, "link", exc, values)
     return _back(crisis_id, "linked", "incidents")

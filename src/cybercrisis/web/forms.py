@@ -55,8 +55,11 @@ def bad(field: str, message: str) -> InvalidInput:
 
 def require_filled(**fields: tuple[str | bool, str]) -> None:
     """Refuse at once every required field left empty: {name: (value or presence, message)}."""
-    errors = [{"field": name, "message": message} for name, (value, message) in fields.items()
-              if not (value.strip() if isinstance(value, str) else value)]  # fmt: skip
+    errors = [
+        {"field": name, "message": message}
+        for name, (value, message) in fields.items()
+        if not (value.strip() if isinstance(value, str) else value)
+    ]
     if errors:
         raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
 
@@ -69,7 +72,8 @@ def validated(model: type[M], data: dict[str, Any], *, depth: int | None = 1) ->
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"][:depth]) or "form", "message": e["msg"]}
-                  for e in exc.errors()]  # fmt: skip
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"][:depth]) or "form", "message": e["msg"]} for e in exc.errors()
+        ]
         detail = "; ".join(f"{e['field'].split('.')[-1].replace('_', ' ')}: {e['message']}" for e in errors[:3])
         raise InvalidInput(detail, errors=errors) from None

@@ -122,8 +122,10 @@ def failed(exc: DomainError, values: dict[str, Any]) -> FormState:
 
 
 def to_handoff_in(form: HandoffForm) -> HandoffIn:
-    require_filled(recipient=(form.recipient, "choose the law-enforcement organisation to hand it to"),
-              reason=(form.reason, "say why this is handed to law enforcement"))  # fmt: skip
+    require_filled(
+        recipient=(form.recipient, "choose the law-enforcement organisation to hand it to"),
+        reason=(form.reason, "say why this is handed to law enforcement"),
+    )
     chosen = []
     for item in form.observables:
         kind, sep, value = item.partition(":")
@@ -161,8 +163,11 @@ def law_enforcement(db: Session, *, exclude: set[str | None]) -> list[queries.Or
         .where(or_(Organisation.type == OrgType.LAW_ENFORCEMENT.value, Organisation.id == ec3))
         .order_by(Organisation.short_name)
     )
-    return [queries.OrgRef(o.id, o.short_name, o.name, o.country) for o in rows
-            if service.is_law_enforcement(o) and o.id not in exclude]  # fmt: skip
+    return [
+        queries.OrgRef(o.id, o.short_name, o.name, o.country)
+        for o in rows
+        if service.is_law_enforcement(o) and o.id not in exclude
+    ]
 
 
 def observable_choices(
@@ -183,8 +188,9 @@ def observable_choices(
         )
     else:
         return [], False
-    rows = db.execute(query.distinct().order_by(Observable.type, Observable.value, Incident.tlp)
-                      .limit(OBSERVABLE_CHOICES * 5 + 1)).all()  # fmt: skip
+    rows = db.execute(
+        query.distinct().order_by(Observable.type, Observable.value, Incident.tlp).limit(OBSERVABLE_CHOICES * 5 + 1)
+    ).all()
     least: dict[tuple[str, str], TLP] = {}
     for r in rows:
         key, marking = (r.type, r.value), TLP(r.tlp)
@@ -192,8 +198,7 @@ def observable_choices(
             least[key] = marking
     keys = list(least)
     more = len(keys) > OBSERVABLE_CHOICES or len(rows) > OBSERVABLE_CHOICES * 5
-    return [{"key": f"{t}:{v}", "label": f"{t}: {v}", "tlp": least[(t, v)]}
-            for t, v in keys[:OBSERVABLE_CHOICES]], more  # fmt: skip
+    return [{"key": f"{t}:{v}", "label": f"{t}: {v}", "tlp": least[(t, v)]} for t, v in keys[:OBSERVABLE_CHOICES]], more
 
 
 def _source(db: Session, principal: Principal, incident: str, crisis: str) -> tuple[Incident | None, Crisis | None]:
@@ -214,8 +219,10 @@ def _new_page(
 ) -> Response:
     ctx: dict[str, Any] = {"incident_id": incident, "crisis_id": crisis, "blocked": None, "source": None}
     if not incident and not crisis:
-        ctx["blocked"] = ("Hand over from an incident or a crisis flagged as suspected criminal: open it and follow "
-                          "its “Hand over to law enforcement” link.")  # fmt: skip
+        ctx["blocked"] = (
+            "Hand over from an incident or a crisis flagged as suspected criminal: open it and follow "
+            "its “Hand over to law enforcement” link."
+        )
         return render(request, "handoff_new.html", ctx, status=status)
     try:
         inc, cri = _source(db, principal, incident, crisis)
@@ -225,8 +232,13 @@ def _new_page(
     choices, more = observable_choices(db, principal, incident=inc, crisis=cri)
     source: dict[str, Any]
     if inc is not None:
-        source = {"kind": "incident", "id": inc.id, "title": inc.title, "tlp": TLP(inc.tlp),
-                  "href": f"/incidents/{inc.id}"}  # fmt: skip
+        source = {
+            "kind": "incident",
+            "id": inc.id,
+            "title": inc.title,
+            "tlp": TLP(inc.tlp),
+            "href": f"/incidents/{inc.id}",
+        }
     else:
         assert cri is not None
         source = {"kind": "crisis", "id": cri.id, "title": cri.title, "tlp": TLP(cri.tlp), "href": f"/crises/{cri.id}"}
@@ -264,15 +276,21 @@ def handoff_list(
 ) -> Response:
     error, code, rows, nxt = None, 200, [], None
     try:
-        page = service.list_handoffs(db, principal=principal, state=state.strip() or None, cursor=cursor or None,
-                                     limit=PAGE_SIZE)  # fmt: skip
+        page = service.list_handoffs(
+            db, principal=principal, state=state.strip() or None, cursor=cursor or None, limit=PAGE_SIZE
+        )
         rows, nxt = page.items, page.next
     except InvalidInput as exc:  # a hand-edited address: the page with the message rather than an error page
         error, code = exc.detail, 422
     files: dict[str, int] = {}
     if rows:
-        files = dict(db.execute(select(EvidenceFile.handoff_id, func.count()).where(
-            EvidenceFile.handoff_id.in_([h.id for h in rows])).group_by(EvidenceFile.handoff_id)).all())  # fmt: skip
+        files = dict(
+            db.execute(
+                select(EvidenceFile.handoff_id, func.count())
+                .where(EvidenceFile.handoff_id.in_([h.id for h in rows]))
+                .group_by(EvidenceFile.handoff_id)
+            ).all()
+        )
     filters = {"state": state.strip()} if state.strip() else {}
     return render(
         request,
@@ -321,8 +339,15 @@ def create_handoff(
         h = service.create(db, actor=principal, data=to_handoff_in(data))
     except _Refusals as exc:
         db.rollback()
-        return _new_page(request, db, principal, incident=data.incident.strip(), crisis=data.crisis.strip(),
-                         form=failed(exc, values), status=exc.status)  # fmt: skip
+        return _new_page(
+            request,
+            db,
+            principal,
+            incident=data.incident.strip(),
+            crisis=data.crisis.strip(),
+            form=failed(exc, values),
+            status=exc.status,
+        )
     return see_other(f"/handoffs/{h.id}?done=created")
 
 
@@ -368,19 +393,21 @@ def _custody_rows(
     rows = []
     for e in entries:
         person = persons.get(e.by_user_id or "")
-        rows.append({
-            "seq": e.seq,
-            "at": e.at,
-            "action": e.action,
-            "label": ACTION_LABELS.get(e.action, e.action),
-            "from": orgs.get(e.from_org_id or ""),
-            "to": orgs.get(e.to_org_id or ""),
-            # Other organisations' staff are named by organisation only, as on the other pages.
-            "by": person.email if person and person.org_id == principal.org_id else None,
-            "by_org": orgs.get(person.org_id) if person else None,
-            "items": [{"value": i, "file": file_names.get(i)} for i in e.items],
-            "note": e.note,
-        })  # fmt: skip
+        rows.append(
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "action": e.action,
+                "label": ACTION_LABELS.get(e.action, e.action),
+                "from": orgs.get(e.from_org_id or ""),
+                "to": orgs.get(e.to_org_id or ""),
+                # Other organisations' staff are named by organisation only, as on the other pages.
+                "by": person.email if person and person.org_id == principal.org_id else None,
+                "by_org": orgs.get(person.org_id) if person else None,
+                "items": [{"value": i, "file": file_names.get(i)} for i in e.items],
+                "note": e.note,
+            }
+        )
     return rows
 
 
@@ -388,12 +415,20 @@ def _source_ref(db: Session, principal: Principal, h: Handoff) -> dict[str, Any]
     """The incident or crisis handed over; by id only when the reader may not read it."""
     if h.incident_id:
         title = _titles(db, principal, Incident, {h.incident_id}).get(h.incident_id)
-        return {"kind": "Incident", "id": h.incident_id, "title": title,
-                "href": f"/incidents/{h.incident_id}" if title else None}  # fmt: skip
+        return {
+            "kind": "Incident",
+            "id": h.incident_id,
+            "title": title,
+            "href": f"/incidents/{h.incident_id}" if title else None,
+        }
     if h.crisis_id:
         title = _titles(db, principal, Crisis, {h.crisis_id}).get(h.crisis_id)
-        return {"kind": "Crisis", "id": h.crisis_id, "title": title,
-                "href": f"/crises/{h.crisis_id}" if title else None}  # fmt: skip
+        return {
+            "kind": "Crisis",
+            "id": h.crisis_id,
+            "title": title,
+            "href": f"/crises/{h.crisis_id}" if title else None,
+        }
     return None
 
 
@@ -435,13 +470,18 @@ def render_handoff(
     holder = holder or h.recipient_org_id
     sealed = service.is_sealed(entries)
     persons = people(db, [e.by_user_id or "" for e in entries] + [f.added_by_id or "" for f in files])
-    org_ids = {h.owner_org_id, h.recipient_org_id, holder} | {e.from_org_id or "" for e in entries} | {
-        e.to_org_id or "" for e in entries} | {p.org_id for p in persons.values()}  # fmt: skip
+    org_ids = (
+        {h.owner_org_id, h.recipient_org_id, holder}
+        | {e.from_org_id or "" for e in entries}
+        | {e.to_org_id or "" for e in entries}
+        | {p.org_id for p in persons.values()}
+    )
     orgs = queries.org_refs(db, org_ids)
     writer = principal.has(Permission.HANDOFF_WRITE) and principal.org_id is not None
     is_holder = writer and principal.org_id == holder
-    can_add_file = (writer and principal.org_id == h.owner_org_id and not sealed
-                    and h.state == HandoffState.HANDED_OVER.value)  # fmt: skip
+    can_add_file = (
+        writer and principal.org_id == h.owner_org_id and not sealed and h.state == HandoffState.HANDED_OVER.value
+    )
     forms: dict[str, FormState] = {name: FormState(values={}) for name in FORM_TITLES}
     failure = None
     if form is not None:
@@ -451,11 +491,16 @@ def render_handoff(
     source = _source_ref(db, principal, h)
     limit = upload_limit(request, h.id)
     file_rows = [
-        {"f": f, "size": file_size(f.size), "href": f"/api/v1/handoffs/{h.id}/files/{f.id}",
-         "by": persons[f.added_by_id].email if f.added_by_id in persons
-         and persons[f.added_by_id].org_id == principal.org_id else None}
+        {
+            "f": f,
+            "size": file_size(f.size),
+            "href": f"/api/v1/handoffs/{h.id}/files/{f.id}",
+            "by": persons[f.added_by_id].email
+            if f.added_by_id in persons and persons[f.added_by_id].org_id == principal.org_id
+            else None,
+        }
         for f in files
-    ]  # fmt: skip
+    ]
     return render(
         request,
         "handoff.html",
@@ -493,14 +538,25 @@ def render_handoff(
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
 def handoff_page(
-    *, handoff_id: str, request: Request, db: DB, principal: PagePrincipal,
+    *,
+    handoff_id: str,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
     done: Annotated[str, Query(max_length=40)] = "",
-) -> Response:  # fmt: skip
+) -> Response:
     return render_handoff(request, db, principal, service.get(db, principal, handoff_id), done=done)
 
 
-def _refused(request: Request, db: Session, principal: Principal, handoff_id: str, name: str, exc: DomainError,
-             values: dict[str, Any]) -> Response:  # fmt: skip
+def _refused(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    handoff_id: str,
+    name: str,
+    exc: DomainError,
+    values: dict[str, Any],
+) -> Response:
     """Nothing written: the page again, the form with what was typed and the message next to its field."""
     db.rollback()
     h = service.get(db, principal, handoff_id)
@@ -527,9 +583,16 @@ def add_file(
     try:
         if file is None or not file.filename:
             raise bad("file", "choose the file to add")
-        service.add_file(db, actor=principal, handoff_id=handoff_id, src=file.file, filename=file.filename,
-                         media_type=file.content_type, expected_sha256=sha256 or None,
-                         settings=_settings(request))  # fmt: skip
+        service.add_file(
+            db,
+            actor=principal,
+            handoff_id=handoff_id,
+            src=file.file,
+            filename=file.filename,
+            media_type=file.content_type,
+            expected_sha256=sha256 or None,
+            settings=_settings(request),
+        )
     except (*_Refusals, evidence.TooLarge) as exc:
         return _refused(request, db, principal, handoff_id, "file", exc, values)
     return _back(handoff_id, "file", "files")

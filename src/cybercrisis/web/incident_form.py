@@ -26,9 +26,13 @@ from cybercrisis.web.observable_input import parse_text
 LOCAL_MINUTES = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 # The figures the form asks for; the API takes every key of Facts.
 FACT_FIELDS = (
-    "financial_loss_eur", "annual_turnover_eur", "unavailability_minutes", "limited_availability_minutes",
-    "users_affected", "users_affected_percent",
-)  # fmt: skip
+    "financial_loss_eur",
+    "annual_turnover_eur",
+    "unavailability_minutes",
+    "limited_availability_minutes",
+    "users_affected",
+    "users_affected_percent",
+)
 
 
 class IncidentForm(BaseModel):
@@ -138,20 +142,33 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
     rsit_class, _, rsit_type = form.rsit.partition("/")
     facts = {name: _number(name, getattr(form, name)) for name in FACT_FIELDS}
     data = {
-        "title": form.title.strip(), "description": form.description, "tlp": form.tlp, "pap": form.pap or "amber",
-        "aware_at": aware_at, "occurred_at": occurred_at,
-        "countries": [*form.countries, *split_list(form.other_countries)], "sectors": form.sectors,
-        "entity_name": form.entity_name.strip(), "entity": form.entity or None, "entity_type": form.entity_type or None,
+        "title": form.title.strip(),
+        "description": form.description,
+        "tlp": form.tlp,
+        "pap": form.pap or "amber",
+        "aware_at": aware_at,
+        "occurred_at": occurred_at,
+        "countries": [*form.countries, *split_list(form.other_countries)],
+        "sectors": form.sectors,
+        "entity_name": form.entity_name.strip(),
+        "entity": form.entity or None,
+        "entity_type": form.entity_type or None,
         "entity_category": form.entity_category or None,
-        "significance": form.significance or "reported", "significance_reason": form.significance_reason or None,
-        "rsit_class": rsit_class or None, "rsit_type": rsit_type or None, "root_cause": form.root_cause or None,
-        "threat_severity": form.threat_severity or None, "impact_severity": form.impact_severity or None,
-        "outlook": form.outlook or None, "suspected_malicious": form.suspected_malicious == "yes",
+        "significance": form.significance or "reported",
+        "significance_reason": form.significance_reason or None,
+        "rsit_class": rsit_class or None,
+        "rsit_type": rsit_type or None,
+        "root_cause": form.root_cause or None,
+        "threat_severity": form.threat_severity or None,
+        "impact_severity": form.impact_severity or None,
+        "outlook": form.outlook or None,
+        "suspected_malicious": form.suspected_malicious == "yes",
         "cross_border": form.cross_border == "yes",
         "exceeds_national_capacity": form.exceeds_national_capacity == "yes",
-        "observables": parse_text(form.observables), "facts": {k: v for k, v in facts.items() if v is not None},
+        "observables": parse_text(form.observables),
+        "facts": {k: v for k, v in facts.items() if v is not None},
         "share_with": share_with(form.organisations, form.communities, form.users),
-    }  # fmt: skip
+    }
     result: IncidentIn = validated(IncidentIn, data)
     return result
 

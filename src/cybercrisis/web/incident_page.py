@@ -244,8 +244,9 @@ def change_status(
 ) -> Response:
     check_csrf(request, db, csrf_token)
     try:
-        service.update_incident(db, actor=principal, incident_id=incident_id, version=version,
-                                changes={"status": status})  # fmt: skip
+        service.update_incident(
+            db, actor=principal, incident_id=incident_id, version=version, changes={"status": status}
+        )
     except (InvalidInput, Conflict) as exc:
         db.rollback()
         incident = service.get_incident(db, principal=principal, incident_id=incident_id)
@@ -291,8 +292,9 @@ def decide_significance(
         suggestion = service.assess(
             db, incident, principal=principal, thresholds=incident_queries.thresholds(request.app.state.settings)
         ).as_dict()
-        significance.decide(db, actor=principal, incident_id=incident_id, value=value, reason=reason,
-                            suggestion=suggestion)  # fmt: skip
+        significance.decide(
+            db, actor=principal, incident_id=incident_id, value=value, reason=reason, suggestion=suggestion
+        )
     except (InvalidInput, Conflict) as exc:
         db.rollback()
         incident = service.get_incident(db, principal=principal, incident_id=incident_id)

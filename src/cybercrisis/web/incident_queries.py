@@ -56,10 +56,15 @@ def alerts_about(session: Session, *, principal: Principal, incident_id: str) ->
         acks = [Acknowledgement(orgs.get(r.org_id), r.org_id, r.acknowledged_at) for r in a.recipients]
         out.append(
             AlertView(
-                id=a.id, title=a.title, tlp=a.tlp, sent_at=a.created_at, sender=orgs.get(a.owner_org_id),
-                acknowledged=[x for x in acks if x.at is not None], pending=[x for x in acks if x.at is None],
+                id=a.id,
+                title=a.title,
+                tlp=a.tlp,
+                sent_at=a.created_at,
+                sender=orgs.get(a.owner_org_id),
+                acknowledged=[x for x in acks if x.at is not None],
+                pending=[x for x in acks if x.at is None],
             )
-        )  # fmt: skip
+        )
     return out
 
 

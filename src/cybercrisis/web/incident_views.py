@@ -46,12 +46,24 @@ def incident_list(
     q: Annotated[str, Query(max_length=300)] = "",
     cursor: Annotated[str, Query(max_length=500)] = "",
 ) -> Response:
-    chosen = {"status": status, "country": country.upper(), "sector": sector, "rsit_class": rsit_class, "tlp": tlp,
-              "overdue": "yes" if overdue else "", "q": q.strip()}  # fmt: skip
+    chosen = {
+        "status": status,
+        "country": country.upper(),
+        "sector": sector,
+        "rsit_class": rsit_class,
+        "tlp": tlp,
+        "overdue": "yes" if overdue else "",
+        "q": q.strip(),
+    }
     filters = service.IncidentFilter(
-        status=status or None, country=chosen["country"] or None, sector=sector or None,
-        rsit_class=rsit_class or None, tlp=tlp or None, overdue=bool(overdue), q=search_term(chosen["q"]) or None,
-    )  # fmt: skip
+        status=status or None,
+        country=chosen["country"] or None,
+        sector=sector or None,
+        rsit_class=rsit_class or None,
+        tlp=tlp or None,
+        overdue=bool(overdue),
+        q=search_term(chosen["q"]) or None,
+    )
     error, code = None, 200
     try:
         page, overdue_counts = service.list_incidents(

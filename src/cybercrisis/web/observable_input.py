@@ -16,10 +16,19 @@ from cybercrisis.incidents.schemas import ObservableIn
 
 # Short names people type for the STIX-style types.
 ALIASES: dict[str, str] = {
-    "ip": "ipv4-addr", "ipv4": "ipv4-addr", "ipv6": "ipv6-addr", "domain": "domain-name", "hostname": "domain-name",
-    "fqdn": "domain-name", "email": "email-addr", "e-mail": "email-addr", "mail": "email-addr",
-    "as": "autonomous-system", "asn": "autonomous-system", "uri": "url",
-}  # fmt: skip
+    "ip": "ipv4-addr",
+    "ipv4": "ipv4-addr",
+    "ipv6": "ipv6-addr",
+    "domain": "domain-name",
+    "hostname": "domain-name",
+    "fqdn": "domain-name",
+    "email": "email-addr",
+    "e-mail": "email-addr",
+    "mail": "email-addr",
+    "as": "autonomous-system",
+    "asn": "autonomous-system",
+    "uri": "url",
+}
 _CVE = re.compile(r"^CVE-\d{4}-\d{4,}$", re.IGNORECASE)
 _ASN = re.compile(r"^AS\d+$", re.IGNORECASE)
 _HEX = re.compile(r"^[0-9a-fA-F]+$")

@@ -174,8 +174,13 @@ def _new_form(request: Request, db: Session, form: FormState, status: int = 200)
 def new_sitrep_form(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
     principal.require(Permission.SITREP_WRITE)
     now = utcnow().replace(second=0, microsecond=0)
-    values = {"level": "", "period_start": local_minutes(now - timedelta(hours=24)), "period_end": local_minutes(now),
-              "title": "", "tlp": TLP.GREEN.value}  # fmt: skip
+    values = {
+        "level": "",
+        "period_start": local_minutes(now - timedelta(hours=24)),
+        "period_end": local_minutes(now),
+        "title": "",
+        "tlp": TLP.GREEN.value,
+    }
     return _new_form(request, db, FormState(values=values))
 
 
@@ -280,8 +285,13 @@ def _tables(picture: aggregate.Picture, scale: list[str]) -> list[ShownTable]:
 
 
 def _map_table(picture: aggregate.Picture, scale: list[str]) -> ShownTable:
-    columns = [("country", "Member State", False), ("status", "Status", False), ("outlook", "Outlook", False),
-               ("impact", "Worst impact", False), ("open", "Open incidents", True)]  # fmt: skip
+    columns = [
+        ("country", "Member State", False),
+        ("status", "Status", False),
+        ("outlook", "Outlook", False),
+        ("impact", "Worst impact", False),
+        ("open", "Open incidents", True),
+    ]
     rows = [
         ShownRow(
             [
@@ -317,10 +327,11 @@ def _label_sources(db: Session, sitrep_id: str, build: int, tables: list[ShownTa
     if wanted:
         rows = db.execute(
             select(SitrepSource.source_id, SitrepSource.kind, SitrepSource.data).where(
-                SitrepSource.sitrep_id == sitrep_id, SitrepSource.build == build,
+                SitrepSource.sitrep_id == sitrep_id,
+                SitrepSource.build == build,
                 SitrepSource.source_id.in_(sorted(wanted)),
             )
-        ).all()  # fmt: skip
+        ).all()
         for sid, kind, data in rows:
             if kind == "incident":
                 names[sid] = str(data.get("title") or sid)
@@ -346,8 +357,9 @@ def _heat_table(picture: aggregate.Picture) -> dict[str, Any]:
 
 
 def _row_text(cells: dict[str, Any]) -> str:
-    return "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                     for k, v in cells.items())  # fmt: skip
+    return "; ".join(
+        f"{k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in cells.items()
+    )
 
 
 def _figure_changes(changes: list[FieldChange], picture: aggregate.Picture) -> list[dict[str, Any]]:
@@ -362,11 +374,21 @@ def _figure_changes(changes: list[FieldChange], picture: aggregate.Picture) -> l
         elif ch.field.startswith("table."):
             before = [_row_text(r) for r in ch.before or []]
             after = [_row_text(r) for r in ch.after or []]
-            out.append({"field": label, "removed": [r for r in before if r not in after],
-                        "added": [r for r in after if r not in before]})  # fmt: skip
+            out.append(
+                {
+                    "field": label,
+                    "removed": [r for r in before if r not in after],
+                    "added": [r for r in after if r not in before],
+                }
+            )
         else:
-            out.append({"field": label, "before": "—" if ch.before is None else str(ch.before),
-                        "after": "—" if ch.after is None else str(ch.after)})  # fmt: skip
+            out.append(
+                {
+                    "field": label,
+                    "before": "—" if ch.before is None else str(ch.before),
+                    "after": "—" if ch.after is None else str(ch.after),
+                }
+            )
     return out
 
 
@@ -381,9 +403,15 @@ def _timeline(db: Session, principal: Principal, sitrep: Sitrep) -> dict[str, An
         summary = {k: v for k, v in e.summary.items() if k not in ("level", "period")}
         if not mine:
             summary.pop("sources", None)  # counts the sources the drafter saw, some of which this reader may not
-        entries.append({"at": e.occurred_at, "what": EVENT_LABELS.get(e.tag, e.tag),
-                        "org": orgs.get(e.actor_org_id or ""), "user": emails.get(e.actor_user_id or ""),
-                        "summary": summary})  # fmt: skip
+        entries.append(
+            {
+                "at": e.occurred_at,
+                "what": EVENT_LABELS.get(e.tag, e.tag),
+                "org": orgs.get(e.actor_org_id or ""),
+                "user": emails.get(e.actor_user_id or ""),
+                "summary": summary,
+            }
+        )
     return {"timeline": entries, "timeline_names": queries.org_names_in(db, (e["summary"] for e in entries))}
 
 
@@ -392,11 +420,16 @@ def _version_rows(db: Session, principal: Principal, sitrep: Sitrep) -> list[dic
     mine = principal.org_id == sitrep.owner_org_id
     people = queries.user_emails(db, [x for v in versions for x in (v.created_by_id or "", v.approved_by_id or "")])
     return [
-        {"n": v.number, "state": v.state, "at": v.created_at, "build": v.build,
-         "by": people.get(v.created_by_id or "") if mine else None,
-         "approved_by": people.get(v.approved_by_id or "") if mine else None}
+        {
+            "n": v.number,
+            "state": v.state,
+            "at": v.created_at,
+            "build": v.build,
+            "by": people.get(v.created_by_id or "") if mine else None,
+            "approved_by": people.get(v.approved_by_id or "") if mine else None,
+        }
         for v in versions
-    ]  # fmt: skip
+    ]
 
 
 def render_sitrep(
@@ -558,8 +591,15 @@ def edit_sitrep(
     return _back(sitrep_id)
 
 
-def _action(request: Request, db: Session, principal: Principal, sitrep_id: str, what: str, version: int,
-            previewed: str | None = None) -> Response:  # fmt: skip
+def _action(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    sitrep_id: str,
+    what: str,
+    version: int,
+    previewed: str | None = None,
+) -> Response:
     settings = _settings(request)
     try:
         if what == "rebuild":
@@ -567,8 +607,14 @@ def _action(request: Request, db: Session, principal: Principal, sitrep_id: str,
         elif what == "approve":
             sitreps.approve(db, actor=principal, sitrep_id=sitrep_id, version=version, settings=settings)
         else:
-            sitreps.publish(db, actor=principal, sitrep_id=sitrep_id, version=version, settings=settings,
-                            previewed=previewed or None)  # fmt: skip
+            sitreps.publish(
+                db,
+                actor=principal,
+                sitrep_id=sitrep_id,
+                version=version,
+                settings=settings,
+                previewed=previewed or None,
+            )
     except (InvalidInput, Conflict, PermissionDenied) as exc:
         db.rollback()
         return render_sitrep(request, db, principal, sitrep_id, action_error=(what, exc.detail), code=exc.status)

@@ -158,8 +158,24 @@ def overview(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
 
 # incident_views before incident_page (alert_views before alert_page): /incidents/new and /alerts/new must not
 # be taken for an id.
-_SECTIONS = (directory_views, document_views, incident_views, incident_page, incident_flows, alert_views, alert_page,
-             admin_views, account_views, situation_views, contribution_views, sitrep_views, crisis_views,
-             crisis_governance, assistance_views, comms_views, handoff_views)  # fmt: skip
+_SECTIONS = (
+    directory_views,
+    document_views,
+    incident_views,
+    incident_page,
+    incident_flows,
+    alert_views,
+    alert_page,
+    admin_views,
+    account_views,
+    situation_views,
+    contribution_views,
+    sitrep_views,
+    crisis_views,
+    crisis_governance,
+    assistance_views,
+    comms_views,
+    handoff_views,
+)
 for _section in _SECTIONS:
     router.include_router(_section.router)
