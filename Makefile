@@ -29,10 +29,12 @@ browser-deps: ## Install Debian's Chromium and poppler-utils (pdftotext) for the
 test: $(VENV) browser-deps ## Run the whole suite (SQLite; PostgreSQL too when CYBERCRISIS_TEST_DATABASE_URL is set)
 	$(BIN)/pytest -n 2 --dist loadgroup
 
-lint: $(VENV) ## ruff and mypy
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+lint: $(VENV) ## ruff, mypy, the layer contract (lint-imports) and the dead-code check (vulture)
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/vulture src/cybercrisis tools/vulture_whitelist.py
 
 bench-deps: ## Install Debian's wrk, the load generator of make bench (needs root)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }

@@ -6,12 +6,13 @@ off (no reminder or overdue sweep writes while a run reads), and:
 
 Data.  ENISA's coordinator and analysts of ten national CSIRTs, with API tokens. Through the real API: 50 incidents
    (five per CSIRT, every fifth in two Member States, GREEN or AMBER to the CSIRTs Network), one crisis opened
-   by the coordinator from all 50, escalated to EU-CyCLONe (done at once: nobody else must agree), then 100
-   decisions (technical, operational, political) and 100 actions assigned to the national CSIRTs, some overdue,
-   half of them carrying out a decision: the issue's "200 decisions and actions", each with its audit entry and
-   notifications as in production. The 30 assistance requests linked to the crisis (and two offers each) are
-   inserted with SQLAlchemy Core, with their share rows (see `seed_assistance`). A second, small crisis (2
-   incidents, 2 decisions, 2 actions, 1 request) is the reference of the query count.
+   by the coordinator from all 50 (shared with the CSIRTs Network and the Council Presidency), escalated to
+   EU-CyCLONe (done at once: nobody else must agree), then 100 decisions (technical, operational, political,
+   each recorded by a deciding member of that level: see DECIDERS) and 100 actions assigned to the national
+   CSIRTs, some overdue, half of them carrying out a decision: the issue's "200 decisions and actions", each with
+   its audit entry and notifications as in production. The 30 assistance requests linked to the crisis (and two
+   offers each) are inserted with SQLAlchemy Core, with their share rows (see `seed_assistance`). A second, small
+   crisis (2 incidents, 2 decisions, 2 actions, 1 request) is the reference of the query count.
 1. Query count. One GET of each, in this process on the same database, with a `before_cursor_execute` listener:
    `room.room()` alone on an engine of its own, and the whole request (authentication included) through the app
    with its own engine (`create_app`, no lifespan). The big crisis must cost no more statements than the small one
@@ -92,6 +93,14 @@ DRIFT_WARN = 0.15  # the two /healthz runs at 32 differing by more: other work u
 TIMED_RUNS = 5  # in-process timings of one request, one at a time
 
 COORDINATOR = "coordinator@enisa.bench.example"
+# ENISA is the secretariat of the CSIRTs Network and of EU-CyCLONe: it opens the crisis and proposes moves, but only
+# deciding members decide (NIS2 Art. 15(2), 16(2)). A coordinator of a member per level records the decisions: the
+# French CSIRT (CSIRTs Network), the French crisis authority (EU-CyCLONe) and the Council Presidency (IPCR).
+DECIDERS = {
+    "technical": ("coordinator@fr-csirt.bench.example", "fr-csirt"),
+    "operational": ("coordinator@fr-crisis.bench.example", "fr-crisis"),
+    "political": ("coordinator@council-presidency.bench.example", "council-presidency"),
+}
 
 
 def analyst(cc: str) -> str:
@@ -101,6 +110,7 @@ def analyst(cc: str) -> str:
 USERS = (
     (COORDINATOR, "enisa", "coordinator"),
     *((analyst(cc), f"{cc.lower()}-csirt", "analyst") for cc in AUTHOR_STATES),
+    *((email, org_key, "coordinator") for email, org_key in DECIDERS.values()),
 )
 
 
@@ -224,6 +234,9 @@ def post_crises(client: httpx.Client, actors: Actors, now: datetime) -> Crises:
             "justification": "Significant impact in two or more Member States (NIS2 Art. 6).",
             "criteria": ["multi-member-state-impact"],
             "tlp": "amber",
+            # The starting stage's community (the default), and the Presidency, which decides at political level
+            # and must read the crisis to do so (an escalation to EU-CyCLONe adds no IPCR reader).
+            "share_with": {"communities": ["csirts-network"], "organisations": [org_id_for_key("council-presidency")]},
         }
         cid: str = _post(client, "/api/v1/crises", token, body)["id"]
         esc = _post(
@@ -240,7 +253,9 @@ def post_crises(client: httpx.Client, actors: Actors, now: datetime) -> Crises:
         made: list[str] = []
         for i in range(max(decisions, actions)):
             if i < decisions:
-                made.append(_post(client, f"/api/v1/crises/{cid}/decisions", token, _decision_body(i))["id"])
+                body = _decision_body(i)
+                decider = actors.tokens[DECIDERS[body["level"]][0]]
+                made.append(_post(client, f"/api/v1/crises/{cid}/decisions", decider, body)["id"])
             if i < actions:
                 decision = made[i] if i % 2 and i < len(made) else None
                 _post(client, f"/api/v1/crises/{cid}/actions", token, _action_body(i, now, decision))

@@ -1,4 +1,5 @@
-"""A real cybercrisis server for the benchmark: temp data dir, fresh database, generated data, one worker.
+"""A real cybercrisis server for the benchmark: temp data dir, fresh database, generated data, one worker
+(or `workers` processes on PostgreSQL; `sibling(workers=...)` serves the same database beside it).
 
 Everything it creates is undone by `close()` (also registered with atexit): the server process is
 terminated (then killed), a PostgreSQL bench database is dropped, the temp directory is removed.
@@ -31,6 +32,7 @@ from bench.data import Dataset, generate
 HOST = "127.0.0.1"  # loopback only
 START_TIMEOUT_S = 60.0
 IDLE_SETTLE_S = 2.0
+WORKER_IDLE_CPU_S = 0.05  # a worker that used less CPU than this in a second has finished its start-up
 
 
 class ServerError(RuntimeError):
@@ -63,6 +65,29 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     raise ServerError(f"no {field} in /proc/{pid}/status")
 
 
+def worker_pids(pid: int) -> list[int]:
+    """uvicorn's worker processes under its supervisor `pid` (spawned; not multiprocessing's resource tracker)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (0 once it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Backend:
     name: str  # "sqlite" or "postgresql"
@@ -80,6 +105,7 @@ class BenchServer:
         verbose: bool = False,
         data: Literal["bench", "demo", "none"] = "bench",
         env: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         """`data`: the generated directory of bench/data.py, the demo (`cybercrisis demo load`), or nothing.
 
@@ -89,6 +115,7 @@ class BenchServer:
         self.verbose = verbose
         self.data = data
         self.extra_env = dict(env or {})
+        self.workers = workers
         self.tmp = Path(tempfile.mkdtemp(prefix="cybercrisis-bench-"))
         self.data_dir = self.tmp / "data"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -135,6 +162,17 @@ class BenchServer:
         time.sleep(IDLE_SETTLE_S)
         assert self.proc is not None
         self.idle_rss_kib = rss_kib(self.proc.pid)
+
+    def sibling(self, *, workers: int) -> BenchServer:
+        """Another server, with `workers` processes, on this one's database and data directory: both serve at
+        once, so that runs against each can alternate. Closing it stops its server only."""
+        other = BenchServer(workers=workers, env=self.extra_env)
+        other.backend, other.data_dir, other.dataset = self.backend, self.data_dir, self.dataset
+        t0 = time.perf_counter()
+        other._serve()
+        other.start_seconds = time.perf_counter() - t0
+        time.sleep(IDLE_SETTLE_S)
+        return other
 
     def close(self) -> None:
         if self._closed:
@@ -257,7 +295,7 @@ class BenchServer:
         log = log_path.open("wb")
         self._log = log
         self.proc = subprocess.Popen(
-            [_cli(), "serve", "--host", HOST, "--port", str(self.port)],
+            [_cli(), "serve", "--host", HOST, "--port", str(self.port), "--workers", str(self.workers)],
             env=self._env(),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -274,6 +312,7 @@ class BenchServer:
             try:
                 with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=2) as r:  # noqa: S310 - loopback
                     if r.status == 200:
+                        self._wait_for_workers(deadline)
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 last_error = str(exc)
@@ -282,6 +321,22 @@ class BenchServer:
             f"the server did not answer /readyz within {START_TIMEOUT_S:.0f} s "
             f"(last error: {last_error}):\n{self.server_output()}"
         )
+
+    def _wait_for_workers(self, deadline: float) -> None:
+        """With several workers, /readyz answers as soon as the first one listens: wait until every worker
+        exists and has gone idle, so that no worker's start-up (imports, app, pool) is counted in a run."""
+        if self.workers < 2:
+            return
+        assert self.proc is not None
+        last = -1.0
+        while time.monotonic() < deadline:
+            pids = worker_pids(self.proc.pid)
+            used = sum(cpu_seconds(pid) for pid in pids)
+            if len(pids) >= self.workers and 0 <= used - last < WORKER_IDLE_CPU_S:
+                return
+            last = used
+            time.sleep(1.0)
+        raise ServerError(f"the {self.workers} workers did not settle within {START_TIMEOUT_S:.0f} s")
 
     def server_output(self, tail: int = 60) -> str:
         path = self.tmp / "server.log"
@@ -304,3 +359,48 @@ class BenchServer:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+
+
+class TrivialServer:
+    """bench/trivial.py in its own process (the framework's limit, served like ours); stopped by `close()`."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> TrivialServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.trivial", "--host", HOST, "--port", str(self.port)],
+            cwd=Path(__file__).parent.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError(f"the trivial app exited with code {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as r:  # noqa: S310 - loopback
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        raise ServerError("the trivial app did not answer /healthz")
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)

@@ -15,8 +15,10 @@ from cybercrisis.accounts import service as accounts
 from cybercrisis.accounts.models import User
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
+from cybercrisis.demo import incidents as demo_incidents
+from cybercrisis.demo import situation as demo_situation
 from cybercrisis.errors import Conflict, NotFound
-from cybercrisis.incidents import service
+from cybercrisis.incidents import recurrence, service
 from cybercrisis.incidents.models import Incident
 from cybercrisis.situation import contributions, picture, sitreps
 from cybercrisis.situation.models import Contribution, Sitrep
@@ -42,7 +44,7 @@ def test_demo_has_correlated_cross_border_and_overdue_incidents(loaded: None, db
     fr = as_user(db, "analyst@cert-fr.example")
     de = as_user(db, "analyst@cert-bund.example")
     incidents = db.scalars(select(Incident)).all()
-    assert len(incidents) == len(demo.SCENARIOS) >= 6
+    assert len(incidents) == len(demo_incidents.SCENARIOS) >= 6
     assert {"FR", "DE", "NL", "IT", "ES", "EE"} <= {c for i in incidents for c in i.countries}
 
     ransomware = by_title(db, "Ransomware at CH Bellerive")
@@ -68,7 +70,7 @@ def test_demo_has_correlated_cross_border_and_overdue_incidents(loaded: None, db
     now = utcnow()
     tulpbank = {r.kind: r.status_at(now) for r in service.reports_of(db, by_title(db, "Unauthorised access").id)}
     assert tulpbank["early-warning"] == "late" and tulpbank["notification"] == "on-time"
-    assert service.assess(db, by_title(db, "Phishing wave"), principal=fr).suggest_escalation
+    assert recurrence.assess(db, by_title(db, "Phishing wave"), principal=fr).suggest_escalation
 
 
 # --- situational awareness ----------------------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def test_loading_the_demo_again_adds_no_situation_data(
     loaded: None, session_factory: sessionmaker[Session], tmp_path: Path, db: Session
 ) -> None:
     before = (count(db, Contribution), count(db, Sitrep))
-    assert before[0] == len(demo.TODAY) + len(demo.YESTERDAY) and before[1] == 2
+    assert before[0] == len(demo_situation.TODAY) + len(demo_situation.YESTERDAY) and before[1] == 2
     with unit_of_work(session_factory) as s:
         demo.load(s, data_dir=tmp_path)
     assert (count(db, Contribution), count(db, Sitrep)) == before
@@ -144,7 +146,7 @@ def test_loading_the_demo_again_adds_no_situation_data(
 def test_demo_crisis_is_escalated_to_ipcr_with_assistance_and_a_statement_awaiting_approval(
     loaded: None, db: Session, settings: Settings
 ) -> None:
-    from cybercrisis.comms import service as comms
+    from cybercrisis.comms import reading as comms
     from cybercrisis.crises import room
     from cybercrisis.crises.models import Crisis
 

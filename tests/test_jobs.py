@@ -173,6 +173,22 @@ def test_background_runner_runs_jobs_and_stops_with_the_app(
     assert len(calls.at) >= 2
 
 
+def test_background_runner_works_while_requests_hold_every_connection(settings: Settings) -> None:
+    engine = make_engine(settings.effective_database_url, pool_size=1)
+    held = engine.connect()  # the request pool, exhausted: a request waiting for a connection would time out
+    try:
+        calls = Calls()
+        on = settings.model_copy(update={"jobs_enabled": True})
+        with jobs.background(make_sessionmaker(engine), on, poll_seconds=0.02, jobs=[jobs.Job("tick", 0.05, calls)]):
+            deadline = time.monotonic() + 10  # well inside the pool's 30 s wait for a connection
+            while len(calls.at) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+        assert len(calls.at) >= 2
+    finally:
+        held.close()
+        engine.dispose()
+
+
 def test_background_runner_is_off_when_jobs_are_disabled(
     session_factory: sessionmaker[Session], settings: Settings
 ) -> None:

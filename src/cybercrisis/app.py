@@ -21,13 +21,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cybercrisis import __version__
+from cybercrisis import __version__, dispatch, wiring
 from cybercrisis.accounts import security
 from cybercrisis.config import Settings, get_settings
 from cybercrisis.db import make_engine, make_sessionmaker
 from cybercrisis.errors import DomainError
 from cybercrisis.hygiene import InputHygiene
-from cybercrisis.middleware import BodySizeLimit, ClientAddress, ConcurrencyLimit, RequestContext
+from cybercrisis.middleware import BodySizeLimit, ClientAddress, ConcurrencyLimit, Probes, RequestContext
 
 log = logging.getLogger("cybercrisis")
 HERE = Path(__file__).parent
@@ -112,7 +112,7 @@ class CatchAll:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        from cybercrisis.web.views import LoginRequired, login_redirect
+        from cybercrisis.web.pagedeps import LoginRequired, login_redirect
 
         if isinstance(exc, LoginRequired):
             return login_redirect(exc.detail)
@@ -192,23 +192,35 @@ def _start(settings: Settings, *, check_schema: bool) -> Engine:
 
 def _state(app: FastAPI, settings: Settings, engine: Engine) -> None:
     """What requests share in this process: settings, the database, the event hub, the caches."""
-    from cybercrisis.cache import HeadCache
-    from cybercrisis.crises.room import RoomCache
+    from sqlalchemy import event
+
+    from cybercrisis.cache import ChangeFeed
+    from cybercrisis.crises.room_cache import RoomCache
+    from cybercrisis.db import side_engine
+    from cybercrisis.situation.changes import describe
     from cybercrisis.situation.events import EventHub
     from cybercrisis.situation.picture import PictureCache
+    from cybercrisis.web.badge import AlertBadge
 
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.secret_key = settings.effective_secret_key()
-    app.state.event_hub = EventHub(app.state.sessionmaker, poll_seconds=settings.events_poll_seconds)
-    app.state.picture_cache = PictureCache()
-    app.state.room_cache = RoomCache()
-    app.state.page_cache = HeadCache[bytes](size=64, ttl=30.0)  # rendered pages (crisis rooms), per viewer
+    # The hub and the caches' change feed read on pools of their own: requests holding every connection of theirs
+    # never keep them waiting.
+    events = make_sessionmaker(side_engine(engine, "events", pool_size=4))
+    app.state.event_hub = EventHub(events, poll_seconds=settings.events_poll_seconds)
+    feed = ChangeFeed(make_sessionmaker(side_engine(engine, "changes", pool_size=1)), describe)
+    event.listen(engine, "engine_disposed", lambda _engine: feed.close())  # its LISTEN thread ends with the app
+    app.state.changes = feed
+    app.state.picture_cache = PictureCache(feed)
+    app.state.room_cache = RoomCache(feed)
+    app.state.alert_badge = AlertBadge(feed)
 
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:  # noqa: PLR0915 - an import per router
     settings = settings or get_settings()
+    wiring.install()
     engine = _start(settings, check_schema=check_schema)
 
     @asynccontextmanager
@@ -236,46 +248,84 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     _install_error_handlers(app)
 
     from cybercrisis.accounts.api import router as accounts_router
+    from cybercrisis.accounts.views import router as account_pages
+    from cybercrisis.accounts.views import sign_in_router
+    from cybercrisis.accounts.views_admin import router as admin_pages
     from cybercrisis.alerts.api import router as alerts_router
+    from cybercrisis.alerts.views import router as alert_pages
     from cybercrisis.assistance.api import router as assistance_router
+    from cybercrisis.assistance.capabilities_api import router as capabilities_router
+    from cybercrisis.assistance.views import router as assistance_pages
     from cybercrisis.audit.api import router as audit_router
     from cybercrisis.comms.api import router as comms_router
-    from cybercrisis.comms.public import router as public_router
+    from cybercrisis.comms.views import router as comms_pages
+    from cybercrisis.comms.views_communication import router as communication_pages
+    from cybercrisis.comms.views_public import router as public_router
     from cybercrisis.crises.api import router as crises_router
     from cybercrisis.crises.assessment_api import router as assessments_router
+    from cybercrisis.crises.views import router as crisis_pages
     from cybercrisis.directory.api import router as directory_router
+    from cybercrisis.directory.views import router as directory_pages
     from cybercrisis.documents.api import router as documents_router
+    from cybercrisis.documents.views import router as document_pages
     from cybercrisis.exchange.misp_api import router as misp_router
     from cybercrisis.exchange.stix_api import router as stix_router
     from cybercrisis.exchange.store_api import router as stix_store_router
     from cybercrisis.exchange.taxii_api import router as taxii_router
     from cybercrisis.handoffs.api import router as handoffs_router
+    from cybercrisis.handoffs.views import router as handoff_pages
+    from cybercrisis.handoffs.views_handoff import router as one_handoff_pages
     from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.incidents.flows_api import router as nis2_flows_router  # before incidents: /incidents/to-inform
+    from cybercrisis.incidents.views import router as incident_pages  # before views_incident: /incidents/new
+    from cybercrisis.incidents.views_incident import router as one_incident_pages
     from cybercrisis.notify.routes_api import router as routes_router
     from cybercrisis.situation.api import router as situation_router
-    from cybercrisis.web.views import router as web_router
+    from cybercrisis.situation.contributions_api import router as contributions_router
+    from cybercrisis.situation.sitreps_api import router as sitreps_router
+    from cybercrisis.situation.views import router as situation_pages
+    from cybercrisis.situation.views_contributions import router as contribution_pages
+    from cybercrisis.situation.views_sitreps import router as sitrep_pages
 
     routers = (
         accounts_router,
+        sign_in_router,
+        account_pages,
+        admin_pages,
         directory_router,
+        directory_pages,
         documents_router,
+        document_pages,
         nis2_flows_router,
         incidents_router,
+        incident_pages,
+        one_incident_pages,
         alerts_router,
+        alert_pages,
         routes_router,
         audit_router,
+        contributions_router,
+        sitreps_router,
         situation_router,
+        situation_pages,
+        contribution_pages,
+        sitrep_pages,
         crises_router,
+        crisis_pages,
         assistance_router,
+        capabilities_router,
+        assistance_pages,
         comms_router,
+        comms_pages,
+        communication_pages,
         handoffs_router,
+        handoff_pages,  # before one_handoff_pages: /handoffs/new is not an id
+        one_handoff_pages,
         public_router,
         stix_router,
         misp_router,
         stix_store_router,
         taxii_router,
-        web_router,
         assessments_router,
     )
     for router in routers:
@@ -287,13 +337,18 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", operation_id="readyz", tags=["system"], response_model=None)
-    def readyz(request: Request) -> Response | dict[str, str]:
-        """The database answers."""
+    def ready() -> bool:
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except (OperationalError, DBAPIError):
+            return False
+        return True
+
+    @app.get("/readyz", operation_id="readyz", tags=["system"], response_model=None)
+    def readyz(request: Request) -> Response | dict[str, str]:
+        """The database answers."""
+        if not ready():
             return problem(
                 request,
                 503,
@@ -317,4 +372,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.add_middleware(RequestContext)
     # Outermost: every layer below, login throttling and the audit trail included, sees the real client.
     app.add_middleware(ClientAddress, trusted=settings.trusted_proxy_networks)
+    # Before all of them: the health checks need none (what they would add, Probes adds itself).
+    app.add_middleware(Probes, ready=ready)
+    dispatch.install(app)
     return app

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
@@ -58,7 +60,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 StixId = String(120)
-JSONList = JSON().with_variant(JSON(), "postgresql")
 
 
 def _is_sqlite(url: str) -> bool:
@@ -123,6 +124,33 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+_sides: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
+_sides_lock = threading.Lock()
+
+
+def side_engine(engine: Engine, name: str, *, pool_size: int) -> Engine:
+    """A pool of its own on `engine`'s database for work that is not a request (`name`: jobs, events, changes).
+
+    Requests may hold every connection of their pool at once (make_engine); work on a side pool never waits
+    behind them, nor takes a connection a request waits for. One per name and engine; disposed with `engine`.
+    """
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return engine  # a private in-memory database exists once, on the engine's own connection
+    with _sides_lock:
+        sides = _sides.get(engine)
+        if sides is None:
+            sides = _sides[engine] = {}
+            event.listen(engine, "engine_disposed", _dispose_sides)
+        if name not in sides:
+            sides[name] = make_engine(engine.url.render_as_string(hide_password=False), pool_size=pool_size)
+        return sides[name]
+
+
+def _dispose_sides(engine: Engine) -> None:
+    for side in _sides.get(engine, {}).values():
+        side.dispose()
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
     """One transaction: commit if the block succeeds, roll back if it raises."""
@@ -137,3 +165,10 @@ def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Itera
         raise
     finally:
         session.close()
+
+
+def begin_write(session: Session) -> None:
+    """End what the session read so far and begin a transaction that writes: on SQLite, BEGIN IMMEDIATE takes the
+    write lock here (a request authenticates first, so that bad credentials never queue for that lock)."""
+    session.commit()
+    session.connection(execution_options={"cc_write": True})

@@ -13,17 +13,30 @@ from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import ANONYMOUS, Principal
 from cybercrisis.accounts import service as accounts
-from cybercrisis.accounts.models import WebSession
-from cybercrisis.db import unit_of_work
-from cybercrisis.errors import NotAuthenticated, PermissionDenied
+from cybercrisis.db import begin_write, unit_of_work
+from cybercrisis.errors import DomainError, NotAuthenticated, PermissionDenied
 
 SESSION_COOKIE = "cc_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """Commit when the handler returns, roll back when it raises; before the response is sent."""
-    with unit_of_work(request.app.state.sessionmaker, write=request.method not in SAFE_METHODS) as session:
+    """The request's transaction, and who asks, in one trip to the thread pool (see `optional_principal`).
+
+    Commits when the handler returns, rolls back when it raises; before the response is sent. A write checks the
+    credentials before it begins writing, which on SQLite takes the database's one write lock: bad credentials are
+    refused at once instead of queueing behind other writers (and are refused even where the route would not ask).
+    """
+    write = request.method not in SAFE_METHODS
+    with unit_of_work(request.app.state.sessionmaker, write=False) as session:
+        try:
+            request.state.principal_or_refusal = optional_principal(request, session)
+        except DomainError as refusal:
+            if write:
+                raise
+            request.state.principal_or_refusal = refusal
+        if write:
+            begin_write(session)
         yield session
 
 
@@ -50,15 +63,16 @@ def _from_authorization(db: Session, header: str) -> Principal:
     return principal
 
 
-def web_session(request: Request, db: DB) -> WebSession | None:
+def web_session(request: Request, db: Session) -> accounts.SignedIn | None:
+    """The UI session of the cookie, with what pages show of its user (one SELECT, once per request)."""
     if "web_session" not in request.state._state:
         secret = request.cookies.get(SESSION_COOKIE)
-        request.state.web_session = accounts.web_session_for(db, secret) if secret else None
-    row: WebSession | None = request.state.web_session
+        request.state.web_session = accounts.signed_in(db, secret) if secret else None
+    row: accounts.SignedIn | None = request.state.web_session
     return row
 
 
-def optional_principal(request: Request, db: DB) -> Principal:
+def optional_principal(request: Request, db: Session) -> Principal:
     """Bearer/Basic credentials, else the UI session cookie, else anonymous."""
     header = request.headers.get("authorization")
     if header:
@@ -70,15 +84,22 @@ def optional_principal(request: Request, db: DB) -> Principal:
     unsafe_api = request.method not in SAFE_METHODS and request.url.path.startswith("/api/")
     if unsafe_api and not secrets.compare_digest(request.headers.get("x-csrf-token", ""), row.csrf_token):
         raise PermissionDenied("missing or wrong X-CSRF-Token header")
-    return accounts.principal_for(db, row.user)
+    return row.principal
 
 
-async def current_principal(principal: Annotated[Principal, Depends(optional_principal)]) -> Principal:
-    # async: no I/O here, so no trip through the thread pool
+async def asking_principal(request: Request, db: DB) -> Principal:
+    """Who asks, as `get_db` found it; async: no I/O here, so no trip through the thread pool."""
+    found: Principal | DomainError = request.state.principal_or_refusal
+    if isinstance(found, DomainError):
+        raise found
+    return found
+
+
+async def current_principal(principal: Annotated[Principal, Depends(asking_principal)]) -> Principal:
     if not principal.is_authenticated:
         raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer <token>'")
     return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-OptionalPrincipal = Annotated[Principal, Depends(optional_principal)]
+OptionalPrincipal = Annotated[Principal, Depends(asking_principal)]

@@ -42,10 +42,5 @@ class InvalidInput(DomainError):
     title = "Invalid input"
 
 
-class TooManyAttempts(DomainError):
-    status = 429
-    title = "Too many attempts"
-
-
 class SchemaOutOfDate(RuntimeError):
     """The database schema is not at the code's migration head."""

@@ -94,6 +94,9 @@ class InputHygiene:
         if problem is not None:
             await self._refuse(scope, receive, send, 422, "Invalid input", problem)
             return
+        if scope["method"] not in self.METHODS:  # no body a route reads: nothing more to check
+            await self.app(scope, receive, send)
+            return
         if sum(1 for k, _ in scope["headers"] if k == b"content-type") > 1:
             # Which one a parser would take is not ours to guess: the check must see what the route will parse.
             problem = textcheck.Problem("content-type", "is given more than once: send one Content-Type")

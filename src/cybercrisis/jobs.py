@@ -25,9 +25,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cybercrisis import wiring
 from cybercrisis.audit.service import request_id_var
 from cybercrisis.config import Settings
-from cybercrisis.db import unit_of_work, utcnow
+from cybercrisis.db import make_sessionmaker, side_engine, unit_of_work, utcnow
 from cybercrisis.notify.models import JobLease
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Job:
 
 
 DELIVERY_BUDGET_SECONDS = 30.0  # well inside the job's lease
+JOB_CONNECTIONS = 9  # the runner's thread and federation's peers in parallel (exchange.federation.MAX_PARALLEL)
 
 
 def deliver_outbox(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
@@ -152,6 +154,7 @@ def run_due(
 
     A job that raises is logged and its error kept in `job_leases.last_error`; it runs again at its next time.
     """
+    wiring.install()  # a runner started without the app or the CLI still publishes what its jobs change
     now = now or utcnow()
     todo = list(jobs) if jobs is not None else registered()
     if not todo:
@@ -291,10 +294,15 @@ def background(
     poll_seconds: float = 1.0,
     jobs: Iterable[Job] | None = None,
 ) -> Iterator[threading.Thread | None]:
-    """Run the jobs in a thread for the life of the block (the app's lifespan); off when jobs_enabled is false."""
+    """Run the jobs in a thread for the life of the block (the app's lifespan); off when jobs_enabled is false.
+
+    They run on a pool of their own (db.side_engine), federation's peer threads included: a busy server cannot
+    keep them from the database, nor they a request.
+    """
     if not settings.jobs_enabled:
         yield None
         return
+    factory = make_sessionmaker(side_engine(factory.kw["bind"], "jobs", pool_size=JOB_CONNECTIONS))
     stop = threading.Event()
     thread = threading.Thread(
         target=run_forever,

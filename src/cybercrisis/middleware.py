@@ -6,10 +6,11 @@ import asyncio
 import ipaddress
 import json
 import re
-import uuid
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cybercrisis.audit.service import request_id_var
@@ -43,6 +44,13 @@ def _storable(path: str) -> bool:
     return path in _STORABLE_EXACT or path.startswith(_STORABLE_PREFIXES)
 
 
+def _request_id(scope: Scope) -> str:
+    """The client's X-Request-ID when it is sane, else a new one."""
+    given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+    # 128 random bits as hex, as uuid4().hex gave, without building a UUID per request.
+    return given if _SAFE_ID.match(given) else secrets.token_hex(16)
+
+
 class RequestContext:
     """Give every request an id (kept from X-Request-ID when sane), add security headers and Cache-Control."""
 
@@ -53,8 +61,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        rid = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
 
@@ -75,6 +82,43 @@ class RequestContext:
             await self.app(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
+
+
+class Probes:
+    """Answer GET /healthz, and /readyz while the database answers, before routing and every other layer.
+
+    Under load these ran the whole stack (six middleware, FastAPI's routing, a thread-pool hop) to say "ok"
+    (py-spy, issue 14). The answer carries what RequestContext would add (the request id, the security headers;
+    both are storable). A failed readiness check goes down the stack to its route, which answers 503 in the
+    problem shape. The routes stay declared for the OpenAPI and for methods other than GET and HEAD.
+    """
+
+    HEALTHY = b'{"status":"ok"}'
+    READY = b'{"status":"ready"}'
+
+    def __init__(self, app: ASGIApp, ready: Callable[[], bool]) -> None:
+        self.app = app
+        self.ready = ready
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") else ""
+        if path == "/healthz":
+            await self._answer(scope, send, self.HEALTHY)
+        elif path == "/readyz" and await anyio.to_thread.run_sync(self.ready):
+            await self._answer(scope, send, self.READY)
+        else:
+            await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _answer(scope: Scope, send: Send, body: bytes) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", _request_id(scope).encode()),
+            *SECURITY_HEADERS,
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 def _ip(value: str) -> IPAddress | None:
@@ -183,8 +227,13 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is None and b"transfer-encoding" not in headers:
+            # No body (HTTP/1.1: neither length nor chunks), as for most GETs: nothing to count, no wrappers.
+            await self.app(scope, receive, send)
+            return
         max_bytes = self._limit(scope)
-        length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > max_bytes):
             await _problem(send, 413, "Request body too large", f"the limit is {max_bytes} bytes")
             return

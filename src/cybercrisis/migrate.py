@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -21,7 +22,10 @@ def _config() -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str | None:
+    # The scripts ship with the code: their head cannot change while this process runs, and parsing them costs
+    # ~25 ms per create_app (once per server, once per test).
     return ScriptDirectory.from_config(_config()).get_current_head()
 
 

@@ -1,4 +1,8 @@
-"""The `cybercrisis` command, run as a real process against the test database."""
+"""The `cybercrisis` command against the test database: in this process, and as a real process for a few smoke tests.
+
+The smoke tests (`run_process`) start the installed command: its entry point, piped stdin, exit codes and the serve
+start-up check; the other tests run the same commands in-process (`run`), which is what every other CLI test does.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import CLI
 
 
-def test_operator_builds_a_directory_and_a_user_who_can_call_the_api(run, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_operator_builds_a_directory_and_a_user_who_can_call_the_api(run, run_process, client: TestClient) -> None:  # type: ignore[no-untyped-def]
     run(
         "org",
         "create",
@@ -32,7 +36,8 @@ def test_operator_builds_a_directory_and_a_user_who_can_call_the_api(run, client
     orgs = json.loads(run("org", "list", "--json").stdout)
     assert [o["short_name"] for o in orgs] == ["CERT-PL"]
     assert set(orgs[0]) >= {"id", "name", "short_name", "type", "country", "levels", "communities"}
-    created = run(
+    # A real process, so that the password comes down a real pipe.
+    created = run_process(
         "user",
         "create",
         "--org",
@@ -67,8 +72,8 @@ def test_user_create_without_stdin_prints_a_generated_password_once(run) -> None
     assert "password (shown once):" in out
 
 
-def test_demo_load_is_idempotent_and_prints_the_logins(run) -> None:  # type: ignore[no-untyped-def]
-    first = run("demo", "load").stdout
+def test_demo_load_is_idempotent_and_prints_the_logins(run, run_process) -> None:  # type: ignore[no-untyped-def]
+    first = run_process("demo", "load").stdout  # the installed command, as `make run` and a new operator use it
     second = run("demo", "load").stdout
     assert "132 created" in first or "created" in first
     assert "0 created, 0 updated" in second

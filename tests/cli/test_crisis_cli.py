@@ -1,4 +1,4 @@
-"""`cybercrisis crisis ...`, run as real processes on the demo data."""
+"""`cybercrisis crisis ...`, run in-process on the demo data."""
 
 from __future__ import annotations
 

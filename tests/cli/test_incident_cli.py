@@ -1,4 +1,4 @@
-"""`cybercrisis incident list|import` and `cybercrisis deadlines`, run as real processes on the demo data."""
+"""`cybercrisis incident list|import` and `cybercrisis deadlines`, run in-process on the demo data."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`cybercrisis sitrep build|list`, run as real processes on the demo data (as the other CLI tests are)."""
+"""`cybercrisis sitrep build|list`, run in-process on the demo data (as the other CLI tests are)."""
 
 from __future__ import annotations
 

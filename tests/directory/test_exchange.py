@@ -16,9 +16,11 @@ from cybercrisis.access.principal import ANONYMOUS, Principal
 from cybercrisis.accounts.service import SYSTEM
 from cybercrisis.audit import service as audit
 from cybercrisis.db import unit_of_work
+from cybercrisis.demo.users import DEMO_USERS
 from cybercrisis.directory import exchange
 from cybercrisis.directory.countries import EU_MEMBER_STATES
 from cybercrisis.directory.models import Contact, Organisation
+from cybercrisis.directory.reading import WITH_ROWS
 from cybercrisis.errors import InvalidInput
 from tests.conftest import count
 
@@ -39,7 +41,7 @@ def test_demo_directory_has_four_bodies_per_member_state_and_the_eu_actors(
     names = {n for (n,) in db.execute(select(Organisation.short_name))}
     assert {"ENISA", "CERT-EU", "NATO NCIRC"} <= names
     assert loaded.password
-    assert loaded.users_created == len(demo.DEMO_USERS)
+    assert loaded.users_created == len(DEMO_USERS)
 
 
 def test_loading_the_demo_twice_changes_nothing(
@@ -75,7 +77,7 @@ def test_json_export_reimports_into_an_empty_node_unchanged(
 
 
 def test_json_export_shows_a_reader_the_contacts_they_may_see(loaded: demo.DemoResult, db: Session) -> None:
-    cert_fr = db.scalars(select(Organisation).where(Organisation.short_name == "CERT-FR")).one()
+    cert_fr = db.scalars(select(Organisation).where(Organisation.short_name == "CERT-FR").options(*WITH_ROWS)).one()
     analyst = Principal(user_id="user--x", org_id=cert_fr.id, communities=frozenset(cert_fr.communities))
     data = json.loads(exchange.export_json(db, principal=analyst))
     tlps = {c["tlp"] for o in data["organisations"] for c in o["contacts"]}

@@ -3,7 +3,7 @@
 Node A (CERT-FR's) runs on its own SQLite file; node B (CERT-Bund's) runs on the test's database (SQLite and
 PostgreSQL), so that the test inspects B with `session_factory`. Both load the same demo directory, so
 organisation ids and collection ids are the same on both. Peers are added and synced with the CLI, as an
-operator would.
+operator would (in the test's process: only the servers need to be processes of their own).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from cybercrisis.directory.exchange import org_id_for_key
 from cybercrisis.exchange import federation
 from cybercrisis.exchange.models import Peer, PeerCursor, StixObject
 from cybercrisis.exchange.signer import sign_pending
-from tests.conftest import TEST_OUTBOUND_ALLOW, TEST_SECRET_KEY, count
+from tests.conftest import TEST_OUTBOUND_ALLOW, TEST_SECRET_KEY, Ran, count, invoke_cli
 
 pytestmark = [pytest.mark.slow]  # each test starts its own two nodes: workers may run them side by side
 
@@ -132,8 +132,9 @@ class NodeProc:
             self.process.wait()
         self.process = None
 
-    def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([CLI, *args], env=self.env, capture_output=True, text=True, timeout=300, check=False)
+    def cli(self, *args: str, ok: bool = True) -> Ran:
+        """A command on this node, as its operator would type it: run in the test's process (the servers are real)."""
+        proc = invoke_cli(*args, env=self.env)
         if ok:
             assert proc.returncode == 0, f"{args}: {proc.stdout}{proc.stderr}"
         return proc

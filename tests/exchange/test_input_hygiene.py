@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
-from cybercrisis.exchange import node, peers
+from cybercrisis.exchange import node, peer_client
 from cybercrisis.exchange.models import StixObject, TaxiiStatus
 from cybercrisis.exchange.signer import sign_pending
 from tests.conftest import Actor, World, count
@@ -232,10 +232,12 @@ def test_a_peer_discovery_holding_invalid_text_is_refused_before_anything_of_it_
         "api_roots": ["https://peer.example/taxii2/cybercrisis/"],
         "x_cybercrisis_node": {"id": "identity--x", "peers": {"identity--\udc00": {}}},
     }
-    with pytest.raises(peers.PeerError, match=r"x_cybercrisis_node\.peers\.identity--\\udc00 the property name is not"):
-        peers.discover(_Discovery(body), "https://peer.example/taxii2/")
-    with pytest.raises(peers.PeerError, match="discovery: title is not valid Unicode"):
-        peers.discover(_Discovery({**body, "title": "Node \ud800"}), "https://peer.example/taxii2/")
+    with pytest.raises(
+        peer_client.PeerError, match=r"x_cybercrisis_node\.peers\.identity--\\udc00 the property name is not"
+    ):
+        peer_client.discover(_Discovery(body), "https://peer.example/taxii2/")
+    with pytest.raises(peer_client.PeerError, match="discovery: title is not valid Unicode"):
+        peer_client.discover(_Discovery({**body, "title": "Node \ud800"}), "https://peer.example/taxii2/")
 
 
 def test_a_second_content_type_does_not_take_a_body_round_the_check(

@@ -20,7 +20,7 @@ from cybercrisis.accounts.models import User
 from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange import importer, misp_import
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix import marking_definition
+from cybercrisis.exchange.stix_common import marking_definition
 from tests.conftest import Actor, World, count, require_shared, shared_data
 
 MISP_DATA = shared_data("misp")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
-from cybercrisis.exchange import federation, peers
+from cybercrisis.exchange import federation, peer_client, peers
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer
 from tests.conftest import count
@@ -87,7 +87,7 @@ def test_peer_add_refuses_a_peer_that_redirects_to_a_refused_address(
 def _stored_peer(factory: sessionmaker[Session], settings: Settings, tmp_path: Path, url: str) -> str:
     """A peer as `peer add` stores it (its discovery as learned then), whose URL now leads elsewhere."""
     other = nodes.load(tmp_path / "other")
-    d = peers.Discovery(
+    d = peer_client.Discovery(
         url=url,
         title="node",
         api_root=url + "cybercrisis/",
@@ -101,7 +101,7 @@ def _stored_peer(factory: sessionmaker[Session], settings: Settings, tmp_path: P
             s,
             actor=None,
             local_node="identity--local",
-            probe=peers.Probe(d, {}),
+            probe=peer_client.Probe(d, {}),
             token="t",
             username=None,
             direction="pull",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
-from cybercrisis.exchange import federation, peers
+from cybercrisis.exchange import federation, peer_client, peers
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer
 from tests.conftest import World
@@ -28,7 +28,7 @@ def test_the_peer_token_is_never_stored_in_clear_and_sync_still_authenticates(
     token = world.user("CERT-FR").token
     discovery = serve(settings) + "/taxii2/"  # the peer; this node has its own data directory and node keys
     here = settings.model_copy(update={"data_dir": tmp_path / "here"})
-    probe = peers.probe(url=discovery, token=token, username=None, timeout=10, allow=settings.outbound_networks)
+    probe = peer_client.probe(url=discovery, token=token, username=None, timeout=10, allow=settings.outbound_networks)
     with unit_of_work(session_factory) as s:
         peer_id = peers.add(
             s,

@@ -18,7 +18,7 @@ from cybercrisis.audit.models import AuditEvent
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.errors import Conflict, InvalidInput
-from cybercrisis.exchange import federation, importer, peers, taxii
+from cybercrisis.exchange import federation_cursors, federation_push, importer, peer_client, peers, taxii
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer, StixObject
 from tests.conftest import TEST_SECRET_KEY, Actor, World, count
@@ -69,18 +69,18 @@ def test_push_selects_what_the_peer_organisation_may_read_never_red_and_only_thi
 
     node = nodes.load(tmp_path / "node-fr")
     with unit_of_work(session_factory, write=False) as s:
-        who = federation.peer_principal(s, node_id="identity--peer-de", organisation_id=de.org_id)
-        here = federation.local_collections(s)
+        who = federation_push.peer_principal(s, node_id="identity--peer-de", organisation_id=de.org_id)
+        here = federation_push.local_collections(s)
         community = here[taxii.collection_id("community", "csirts-network")]
         own = here[taxii.collection_id("organisation", de.org_id)]
 
         def pushed(collection: taxii.Collection) -> set[str]:
-            where = federation.push_filter(who, collection, "identity--peer-de")
-            return {oid for _, oid, _ in federation.outgoing(s, where=where, after=0, node=node, limit=500)}
+            where = federation_push.push_filter(who, collection)
+            return {oid for _, oid, _ in federation_push.outgoing(s, where=where, after=0, node=node, limit=500)}
 
         assert pushed(community) == {green["id"]}
         assert pushed(own) == {for_de["id"], strict_de["id"]}
-        out = federation.outgoing(s, where=federation.push_filter(who, own, "x"), after=0, node=node, limit=500)
+        out = federation_push.outgoing(s, where=federation_push.push_filter(who, own), after=0, node=node, limit=500)
     by_id = {oid: obj for _, oid, obj in out}
     sent = by_id[strict_de["id"]]
     assert sent[nodes.SHARES] == [{"kind": "organisation", "target": de.org_id}]
@@ -94,9 +94,9 @@ def test_a_peer_without_an_organisation_here_is_sent_nothing(
 ) -> None:
     _import(session_factory, cast["fr"], [indicator(marks=_mark(TLP.CLEAR))])
     with unit_of_work(session_factory, write=False) as s:
-        who = federation.peer_principal(s, node_id="identity--x", organisation_id=None)
-        collection = federation.local_collections(s)[taxii.collection_id("organisation", cast["fr"].org_id)]
-        where = federation.push_filter(who, collection, "identity--x")
+        who = federation_push.peer_principal(s, node_id="identity--x", organisation_id=None)
+        collection = federation_push.local_collections(s)[taxii.collection_id("organisation", cast["fr"].org_id)]
+        where = federation_push.push_filter(who, collection)
         assert s.scalars(select(StixObject.id).where(where)).all() == []
 
 
@@ -104,16 +104,16 @@ def test_a_peer_without_an_organisation_here_is_sent_nothing(
 
 
 def test_an_unfinished_pull_resumes_just_before_its_position_and_a_finished_one_after_it() -> None:
-    assert federation.pull_after(None, True) is None
-    assert federation.pull_after("2026-11-28T09:00:00.000000Z", True) == "2026-11-28T09:00:00.000000Z"
-    assert federation.pull_after("2026-11-28T09:00:00.000000Z", False) == "2026-11-28T08:59:59.999999Z"
-    assert federation.pull_after("not a time", False) is None  # read again from the start: harmless
+    assert federation_cursors.pull_after(None, True) is None
+    assert federation_cursors.pull_after("2026-11-28T09:00:00.000000Z", True) == "2026-11-28T09:00:00.000000Z"
+    assert federation_cursors.pull_after("2026-11-28T09:00:00.000000Z", False) == "2026-11-28T08:59:59.999999Z"
+    assert federation_cursors.pull_after("not a time", False) is None  # read again from the start: harmless
 
 
 def test_envelopes_stay_under_the_size_limit_and_an_object_too_big_is_reported() -> None:
     batch = [(i + 1, f"indicator--{i}", {"id": f"indicator--{i}", "pad": "x" * 100}) for i in range(10)]
     batch.insert(5, (100, "indicator--big", {"id": "indicator--big", "pad": "x" * 5000}))
-    out = list(federation.envelopes(batch, max_bytes=500))
+    out = list(federation_push.envelopes(batch, max_bytes=500))
     assert sum(len(env) for env, _, _ in out) == 10
     assert [b for _, _, big in out for b in big] == ["indicator--big"]
     assert all(len(json.dumps({"objects": env}).encode()) <= 500 for env, _, _ in out)
@@ -125,9 +125,9 @@ def test_envelopes_stay_under_the_size_limit_and_an_object_too_big_is_reported()
 # --- peer add, keys ----------------------------------------------------------------------------------------------
 
 
-def _probe(node: nodes.Node, *, organisation: str | None, collections: tuple[str, ...] = ()) -> peers.Probe:
+def _probe(node: nodes.Node, *, organisation: str | None, collections: tuple[str, ...] = ()) -> peer_client.Probe:
     url = f"http://127.0.0.1:9/{uuid.uuid4().hex[:6]}/taxii2/"
-    d = peers.Discovery(
+    d = peer_client.Discovery(
         url=url,
         title="node",
         api_root=url + "cybercrisis/",
@@ -136,10 +136,10 @@ def _probe(node: nodes.Node, *, organisation: str | None, collections: tuple[str
         organisation=organisation,
         keys=[dict(k) for k in node.keys],
     )
-    return peers.Probe(d, {c: peers.RemoteCollection(c, c, True, True) for c in collections})
+    return peer_client.Probe(d, {c: peer_client.RemoteCollection(c, c, True, True) for c in collections})
 
 
-def _add(s: Session, probe: peers.Probe, **over: Any) -> Peer:
+def _add(s: Session, probe: peer_client.Probe, **over: Any) -> Peer:
     args: dict[str, Any] = {
         "actor": None,
         "local_node": "identity--local",
@@ -194,7 +194,7 @@ def test_a_rotated_key_is_accepted_when_endorsed_and_a_foreign_one_is_not(
     stranger = nodes.load(tmp_path / "stranger").keys[0]
     forged = {**stranger, "endorsed_by": other.keys[0]["id"], "endorsement": rotated.keys[-1]["endorsement"]}
     published = [*rotated.keys, forged]
-    d = peers.Discovery(
+    d = peer_client.Discovery(
         url="u",
         title="t",
         api_root="r",

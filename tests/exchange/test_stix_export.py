@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from stix2validator import ValidationOptions, validate_instance  # type: ignore[import-untyped]
 
 from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
-from cybercrisis.exchange import stix
+from cybercrisis.exchange import stix_bundles, stix_common, stix_read
 from cybercrisis.incidents.schemas import IncidentIn
 from tests.conftest import Actor, World
 
@@ -118,7 +118,7 @@ def test_incident_bundle_is_valid_and_carries_incident_core_markings_labels_obse
     assert sdo["id"] == inc["id"] and sdo["name"] == inc["title"] and sdo["description"] == inc["description"]
     assert sdo["created_by_ref"] == cast["fr"].org_id
     assert sdo["object_marking_refs"] == ["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]
-    core = sdo["extensions"][stix.INCIDENT_CORE]
+    core = sdo["extensions"][stix_common.INCIDENT_CORE]
     assert core == {
         "extension_type": "property-extension",
         "determination": "suspected",
@@ -191,7 +191,7 @@ def test_round_trip_ours_to_stix_to_ours_loses_nothing_stix_carries(client: Test
     body = incident_body(entity=cast["fr"].org_id)
     inc = post_incident(client, cast["fr"], **{k: v for k, v in body.items() if k != "share_with"})
     b = export(client, cast["fr"], f"incidents/{inc['id']}")
-    back = stix.incident_from_stix(json.dumps(b))
+    back = stix_read.incident_from_stix(json.dumps(b))
     assert back.pop("status") == "new"
     again = IncidentIn.model_validate(back)  # what STIX carried is a valid incident of ours
     original = IncidentIn.model_validate(body)
@@ -210,7 +210,7 @@ def test_round_trip_ours_to_stix_to_ours_loses_nothing_stix_carries(client: Test
     for key in ("name", "description", "labels", "object_marking_refs"):
         assert one[key] == two[key]
     strip = {"aware_at", "occurred_at"}
-    ours = stix.EXTENSION_ID
+    ours = stix_common.EXTENSION_ID
     assert {k: v for k, v in one["extensions"][ours].items() if k not in strip} == {
         k: v for k, v in two["extensions"][ours].items() if k not in strip
     }
@@ -227,9 +227,9 @@ def test_round_trip_ours_to_stix_to_ours_loses_nothing_stix_carries(client: Test
     assert r.status_code == 200, r.text
     b3 = export(client, cast["fr"], f"incidents/{inc['id']}")
     [sdo3] = by_type(b3, "incident")
-    core = sdo3["extensions"][stix.INCIDENT_CORE]
+    core = sdo3["extensions"][stix_common.INCIDENT_CORE]
     assert (core["investigation_status"], core["determination"]) == ("open", "successful-attempt")
-    assert stix.incident_from_stix(b3)["status"] == "contained"
+    assert stix_read.incident_from_stix(b3)["status"] == "contained"
 
 
 def test_third_party_incident_is_read_from_standard_fields_and_bad_input_is_named() -> None:
@@ -247,7 +247,7 @@ def test_third_party_incident_is_read_from_standard_fields_and_bad_input_is_name
                 "labels": ['rsit:fraud="phishing"', "free text"],
                 "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],
                 "extensions": {
-                    stix.INCIDENT_CORE: {
+                    stix_common.INCIDENT_CORE: {
                         "extension_type": "property-extension",
                         "determination": "suspected",
                         "investigation_status": "open",
@@ -273,7 +273,7 @@ def test_third_party_incident_is_read_from_standard_fields_and_bad_input_is_name
             },
         ],
     }
-    got = stix.incident_from_stix(third)
+    got = stix_read.incident_from_stix(third)
     assert (got["tlp"], got["status"], got["rsit_class"], got["rsit_type"]) == ("green", "ongoing", "fraud", "phishing")
     assert got["observables"] == [{"type": "domain-name", "value": "login-bank.example"}]
     assert got["facts"] == {"users_affected": 30} and got["tags"] == []
@@ -281,12 +281,12 @@ def test_third_party_incident_is_read_from_standard_fields_and_bad_input_is_name
     from cybercrisis.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="no incident"):
-        stix.incident_from_stix({"type": "bundle", "id": third["id"], "objects": third["objects"][1:]})
+        stix_read.incident_from_stix({"type": "bundle", "id": third["id"], "objects": third["objects"][1:]})
     unmarked = dict(third["objects"][0], object_marking_refs=[], labels=[])  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="no TLP marking"):
-        stix.incident_from_stix([unmarked])
+        stix_read.incident_from_stix([unmarked])
     with pytest.raises(InvalidInput, match="not JSON"):
-        stix.incident_from_stix("{not json")
+        stix_read.incident_from_stix("{not json")
 
 
 def test_reader_who_may_not_see_an_object_gets_404_for_its_stix(client: TestClient, cast: dict[str, Actor]) -> None:
@@ -453,8 +453,8 @@ def test_export_loads_observables_and_reports_per_batch_not_per_incident(
     event.listen(engine, "before_cursor_execute", seen)
     try:
         buf = io.StringIO()
-        writer = stix.BundleWriter(buf)
-        counts = stix.export_all(db, writer, reader=reader, settings=client.app.state.settings)  # type: ignore[attr-defined]
+        writer = stix_bundles.BundleWriter(buf)
+        counts = stix_bundles.export_all(db, writer, reader=reader, settings=client.app.state.settings)  # type: ignore[attr-defined]
         writer.finish(db)
     finally:
         event.remove(engine, "before_cursor_execute", seen)

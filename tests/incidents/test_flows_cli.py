@@ -1,4 +1,4 @@
-"""`cybercrisis incident quarterly-summary`: the NIS2 Art. 23(9) preview at the command line, as a real process."""
+"""`cybercrisis incident quarterly-summary`: the NIS2 Art. 23(9) preview at the command line, run in-process."""
 
 from __future__ import annotations
 

@@ -43,13 +43,13 @@ def add_route(
     outbound_allow: str | None = None,
     settings: Settings | None = None,
 ) -> tuple[int, str | None]:
-    from cybercrisis.notify import service
+    from cybercrisis.notify import routes
 
     chosen = settings or Settings(secret_key=TEST_SECRET_KEY, outbound_allow=TEST_OUTBOUND_ALLOW)
     if outbound_allow is not None:  # the operator's CYBERCRISIS_OUTBOUND_ALLOW when the route is made
         chosen = chosen.model_copy(update={"outbound_allow": outbound_allow})
     with unit_of_work(factory) as s:
-        route, made = service.create_route(
+        route, made = routes.create_route(
             s,
             actor=SYSTEM,
             org_id=org_id,

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from cybercrisis.alerts import views as alert_views
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.db import unit_of_work, utcnow
 from cybercrisis.notify.models import OutboxMessage
-from cybercrisis.web import alert_views
 from tests.conftest import Actor, count
 from tests.test_query_counts import count_queries
 from tests.web.conftest import HTML, csrf_on, sign_in

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cybercrisis.errors import InvalidInput
+from cybercrisis.incidents.labels import clock, span
 from cybercrisis.incidents.models import Report
-from cybercrisis.web.incident_labels import clock, span
-from cybercrisis.web.observable_input import parse_one, parse_text, search_term
+from cybercrisis.incidents.observable_input import parse_one, parse_text, search_term
 
 NOW = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -1,125 +1,27 @@
 """The authority policy: who may act, for whom, and who may widen what. The read policy is in policy.py.
 
-Three questions, each answered here once, for the API, the pages, the CLI, the jobs and federation alike:
+Three questions, each answered once, for the API, the pages, the CLI, the jobs and federation alike:
 
-1. Acting as someone. A token is minted only by its own user, or by the server operator at the command line.
-   Administrators revoke tokens and disable users; they never obtain credentials. A token's scopes are a subset of
-   the scopes of the credential that creates it and of its user's roles, and they bound reads as well as writes
-   (policy.READ_SCOPE). Nobody manages a user who holds a permission they do not hold themselves.
-2. Acting for the organisation. `ACTS` names every write of the product with the permission it needs and the
-   relations to the object that allow it (owner, recipient, participant, ...). Services compute the relations they
-   know and ask `authorize`; pages ask `allows` to offer only what will succeed.
-3. Widening. `check_widening` decides whether the recipients a write adds may be added by this actor: the
-   originator (owner organisation) widens within what the TLP allows; a recipient passes AMBER on to its own
-   constituents only, GREEN within its own communities, and never AMBER+STRICT or RED.
+1. Acting as someone (credentials.py). A token is minted only by its own user, or by the server operator at the
+   command line; its scopes never exceed the credential that creates it; nobody manages a user who holds a
+   permission they do not hold themselves.
+2. Acting for the organisation (here). `ACTS` names every write of the product with the permission it needs and
+   the relations to the object that allow it (owner, recipient, participant, ...). Services compute the relations
+   they know and ask `authorize`; pages ask `allows` to offer only what will succeed.
+3. Widening (widening.py). `check_widening` decides whether the recipients a write adds may be added by this
+   actor: the originator (owner organisation) widens within what the TLP allows; a recipient passes AMBER on to
+   its own constituents only, GREEN within its own communities, and never AMBER+STRICT or RED.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from cybercrisis.access.permissions import Permission, Role, permissions_for
-from cybercrisis.access.policy import COMMUNITY, ORG, USER
+from cybercrisis.access.permissions import Permission
 from cybercrisis.access.principal import Principal
-from cybercrisis.access.tlp import TLP
-from cybercrisis.errors import InvalidInput, PermissionDenied
-
-# --- 1. acting as someone ---------------------------------------------------------------------------------------
-
-
-def outranks(actor: Principal, roles: Iterable[str]) -> bool:
-    """Whether `actor` holds every permission that `roles` grant (the operator holds them all)."""
-    return actor.is_operator or permissions_for(tuple(roles)) <= actor.permissions
-
-
-def grantable_roles(actor: Principal) -> list[str]:
-    """The roles `actor` may give: those whose permissions it holds itself."""
-    return [r.value for r in Role if outranks(actor, [r.value])]
-
-
-def check_token_issuer(actor: Principal, *, user_id: str) -> None:
-    """Only a user mints their own tokens; the operator's CLI mints any. Admins revoke, never impersonate."""
-    if actor.is_operator:
-        return
-    if actor.user_id != user_id:
-        raise PermissionDenied(
-            "a token is created by its own user only (the server operator can use `cybercrisis token create`); "
-            "administrators revoke tokens and disable users, they do not obtain credentials"
-        )
-    actor.require(Permission.TOKEN_OWN)
-
-
-def token_scopes(actor: Principal, *, user_roles: Iterable[str], requested: Sequence[str] | None) -> list[str]:
-    """The scopes of a new token: at most what the creating credential holds and what the user's roles grant.
-
-    Without `requested`, the token gets exactly that bound (a narrow token makes narrow tokens)."""
-    bound = permissions_for(tuple(user_roles))
-    if not actor.is_operator:
-        bound &= actor.permissions
-    allowed = {p.value for p in bound}
-    if requested is None:
-        return sorted(allowed)
-    wanted = sorted(set(requested))
-    known = {p.value for p in Permission}
-    unknown = [s for s in wanted if s not in known]
-    if unknown:
-        raise InvalidInput(
-            f"unknown scope(s): {', '.join(unknown)}; valid: {', '.join(sorted(known))}",
-            errors=[{"field": "scopes", "message": "unknown scope"}],
-        )
-    beyond = [s for s in wanted if s not in allowed]
-    if beyond:
-        raise InvalidInput(
-            f"a token cannot hold more than the credential that creates it and its user's roles: {', '.join(beyond)}",
-            errors=[{"field": "scopes", "message": "beyond the creating credential or the user's roles"}],
-        )
-    return wanted
-
-
-def check_user_change(
-    actor: Principal, *, org_id: str, roles_before: Sequence[str], roles_after: Sequence[str], creating: bool = False
-) -> None:
-    """May `actor` create or change (roles, active) a user of `org_id` who holds `roles_before`, to `roles_after`?
-
-    Platform admins manage every organisation, organisation admins their own; and nobody manages a user who holds
-    a permission they lack, or grants one (an organisation admin cannot demote, disable or create a platform admin).
-    Creating a user yields its first password, a credential: an administrator creates users of its own organisation
-    only; the first user of another organisation is created by the operator (`cybercrisis user create`).
-    """
-    if creating and not actor.is_operator and actor.org_id != org_id:
-        raise PermissionDenied(
-            "you create users of your own organisation only: creating one yields its password; the operator "
-            "creates another organisation's first user with `cybercrisis user create`"
-        )
-    if not actor.is_operator:
-        if not actor.has(Permission.USER_WRITE_ANY):
-            actor.require(Permission.USER_WRITE)
-            if actor.org_id != org_id:
-                raise PermissionDenied("organisation admins manage the users of their own organisation only")
-        if not outranks(actor, roles_before):
-            raise PermissionDenied(
-                "this user holds permissions you do not hold: only someone who holds them all "
-                "changes or disables this account"
-            )
-        beyond = [r for r in roles_after if not outranks(actor, [r])]
-        if beyond:
-            raise PermissionDenied(f"you cannot grant a role whose permissions you do not hold: {', '.join(beyond)}")
-
-
-def may_manage_tokens_of(actor: Principal, *, org_id: str, roles: Sequence[str]) -> bool:
-    """Whether `actor` sees and revokes the tokens of a user of `org_id` with `roles` (their own: always)."""
-    if actor.is_operator:
-        return True
-    in_scope = actor.has(Permission.USER_WRITE_ANY) or (actor.has(Permission.TOKEN_MANAGE) and actor.org_id == org_id)
-    return in_scope and outranks(actor, roles)
-
-
-# --- 2. acting for the organisation ------------------------------------------------------------------------------
+from cybercrisis.errors import PermissionDenied
 
 
 class Relation(StrEnum):
@@ -428,75 +330,3 @@ def owned(actor: Principal, owner_org_id: str) -> set[Relation]:
     if actor.org_id is None:
         return set()
     return {R.OWNER} if actor.org_id == owner_org_id else {R.RECIPIENT}
-
-
-# --- 3. widening -------------------------------------------------------------------------------------------------
-
-Entry = tuple[str, str]  # (kind, target) of a share row
-
-
-def _communities_of(session: Session, org_id: str) -> set[str]:
-    from cybercrisis.directory.models import CommunityMembership
-
-    return set(session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id)))
-
-
-def refused_widening(
-    session: Session, *, org_id: str | None, tlp: str, owner_org_id: str, added: Iterable[Entry]
-) -> list[Entry]:
-    """The recipients among `added` that organisation `org_id` may not add to an object of `owner_org_id` marked
-    `tlp`; empty when it may add them all.
-
-    | TLP          | the originator (owner)                  | a recipient                                          |
-    | CLEAR        | anyone                                  | anyone (it is public already)                        |
-    | GREEN        | organisations, communities, users       | its own communities, and organisations in them       |
-    | AMBER        | organisations, communities, users       | organisations of its own constituency                |
-    | AMBER+STRICT | named organisations and users           | nobody                                               |
-    | RED          | named users                             | nobody                                               |
-    What each TLP admits at all (no communities on AMBER+STRICT, ...) is checked by sharing.resolve."""
-    wanted = list(dict.fromkeys(added))
-    if not wanted or tlp == TLP.CLEAR or (org_id is not None and org_id == owner_org_id):
-        return []
-    if org_id is None or tlp in (TLP.RED, TLP.AMBER_STRICT):
-        return wanted
-    from cybercrisis.directory.models import CommunityMembership, Organisation
-
-    orgs = sorted({t for k, t in wanted if k == ORG})
-    if tlp == TLP.AMBER:
-        allowed_orgs = (
-            set(
-                session.scalars(
-                    select(Organisation.id).where(Organisation.parent_id == org_id, Organisation.id.in_(orgs))
-                )
-            )
-            if orgs
-            else set()
-        )
-        return [(k, t) for k, t in wanted if not (k == ORG and t in allowed_orgs)]
-    # GREEN: "within their community" (TLP 2.0): the recipient's own communities and the organisations in them.
-    mine = _communities_of(session, org_id)
-    peers = (
-        set(
-            session.scalars(
-                select(CommunityMembership.org_id).where(
-                    CommunityMembership.community_slug.in_(sorted(mine)), CommunityMembership.org_id.in_(orgs)
-                )
-            )
-        )
-        if orgs and mine
-        else set()
-    )
-    return [(k, t) for k, t in wanted if not ((k == COMMUNITY and t in mine) or (k == ORG and t in peers))]
-
-
-def check_widening(
-    session: Session, *, actor: Principal, tlp: str, owner_org_id: str, added: Iterable[Entry], what: str
-) -> None:
-    """Refuse (403) when the actor's organisation may not add these recipients (see `refused_widening`)."""
-    refused = refused_widening(session, org_id=actor.org_id, tlp=tlp, owner_org_id=owner_org_id, added=added)
-    if refused:
-        label = TLP(tlp).label
-        names = ", ".join(f"{'user' if k == USER else k} {t}" for k, t in refused[:5])
-        raise PermissionDenied(
-            f"only the originator widens who reads this {what} ({label}); your organisation may not add {names}"
-        )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
@@ -97,6 +98,13 @@ def can_read(
 
 def read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
     """The same policy as a WHERE clause on `model` (a Shareable)."""
+    return _read_filter(principal, model)
+
+
+# Building the clause cost more than running the query it filters (issue 14: 0.28 ms of a 4 ms organisation read).
+# It depends on nothing but the principal, every field of which is in the key, and the model; a clause is immutable.
+@lru_cache(maxsize=1024)
+def _read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
     tlp: ColumnElement[str] = model.tlp  # type: ignore[attr-defined]
     public: ColumnElement[bool] = tlp == TLP.CLEAR.value
     if not principal.is_authenticated or not principal.may_read(read_scope(model)):

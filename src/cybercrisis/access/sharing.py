@@ -1,11 +1,11 @@
-"""Writing share lists: validation per TLP, defaults, originator-only changes and AMBER pass-on."""
+"""Share lists: validation per TLP, defaults, reading them. Changing them, audited, is directory/recipients.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.authority import Relation
@@ -15,9 +15,8 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareList, ShareWith
 from cybercrisis.access.tlp import TLP
 from cybercrisis.accounts.models import User
-from cybercrisis.audit import service as audit
 from cybercrisis.directory.models import Community, CommunityMembership, Organisation
-from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
+from cybercrisis.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
 
@@ -40,7 +39,7 @@ def parse_tlp(value: str, *, field: str = "tlp") -> TLP:
         raise InvalidInput(str(exc), errors=[{"field": field, "message": str(exc)}]) from None
 
 
-def _invalid(field: str, message: str) -> InvalidInput:
+def invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": f"share_with.{field}", "message": message}])
 
 
@@ -49,23 +48,23 @@ def resolve(
 ) -> list[tuple[str, str]]:
     """Check that every recipient exists and fits the TLP; return (kind, target) pairs with defaults."""
     if tlp == TLP.RED and (share_with.organisations or share_with.communities):
-        raise _invalid("organisations", "TLP:RED is shared with named users only")
+        raise invalid("organisations", "TLP:RED is shared with named users only")
     if tlp == TLP.AMBER_STRICT and share_with.communities:
-        raise _invalid("communities", "TLP:AMBER+STRICT is shared with named organisations only")
+        raise invalid("communities", "TLP:AMBER+STRICT is shared with named organisations only")
 
     orgs = sorted(set(share_with.organisations))
     if orgs:
         found = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(orgs))))
         missing = [o for o in orgs if o not in found]
         if missing:
-            raise _invalid("organisations", f"unknown organisation(s): {', '.join(missing)}")
+            raise invalid("organisations", f"unknown organisation(s): {', '.join(missing)}")
 
     communities = sorted(set(share_with.communities))
     if communities:
         found = set(session.scalars(select(Community.slug).where(Community.slug.in_(communities))))
         missing = [c for c in communities if c not in found]
         if missing:
-            raise _invalid("communities", f"unknown community(ies): {', '.join(missing)}")
+            raise invalid("communities", f"unknown community(ies): {', '.join(missing)}")
     elif tlp == TLP.GREEN and not orgs:
         # GREEN defaults to the owner's communities, made explicit so that the policy reads stored data only.
         communities = list(
@@ -88,7 +87,7 @@ def resolve(
         known_emails = {r.email.lower() for r in rows}
         missing = sorted((by_id - known_ids) | (by_email - known_emails))
         if missing:
-            raise _invalid("users", f"unknown user(s): {', '.join(missing)}")
+            raise invalid("users", f"unknown user(s): {', '.join(missing)}")
         users = known_ids
     if author_id and tlp == TLP.RED:
         users.add(author_id)  # the author of a RED object is always one of its named recipients
@@ -161,59 +160,3 @@ def get_readable(session: Session, principal: Principal, model: type[T], object_
     if obj is None:
         raise NotFound(f"no {object_id.split('--', maxsplit=1)[0]} with id {object_id}")
     return obj
-
-
-def set_sharing(
-    session: Session, *, principal: Principal, obj: ShareableRow, tlp: TLP, share_with: ShareWith, tag: str
-) -> list[tuple[str, str]]:
-    """Replace marking and recipients. Only the originator (the owner organisation) may do this."""
-    if principal.org_id != obj.owner_org_id:
-        raise PermissionDenied("only the originating organisation changes the marking or the share list")
-    entries = resolve(
-        session, tlp=tlp, share_with=share_with, owner_org_id=obj.owner_org_id, author_id=obj.created_by_id
-    )
-    if tlp == TLP.RED and principal.user_id and (USER, principal.user_id) not in entries:
-        # Whoever marks an object RED is named on it, like its author: it does not lock itself out of its own act.
-        entries.append((USER, principal.user_id))
-    before = obj.tlp
-    session.execute(delete(Share).where(Share.object_id == obj.id))
-    write(session, object_id=obj.id, entries=entries, added_by=principal.org_id)
-    obj.tlp = tlp.value
-    audit.record(
-        session,
-        actor=principal,
-        tag=tag,
-        object_id=obj.id,
-        summary={"tlp": [before, tlp.value], "recipients": _count(entries)},
-    )
-    return entries
-
-
-def pass_on(session: Session, *, principal: Principal, obj: ShareableRow, org_ids: list[str], tag: str) -> list[str]:
-    """A recipient of an AMBER object shares it on with organisations of its own constituency."""
-    if obj.tlp != TLP.AMBER:
-        raise PermissionDenied(f"only TLP:AMBER may be passed on by a recipient; this is {TLP(obj.tlp).label}")
-    if not org_ids:
-        raise _invalid("organisations", "name at least one organisation of your constituency")
-    constituents = set(
-        session.scalars(
-            select(Organisation.id).where(
-                Organisation.parent_id == principal.org_id, Organisation.id.in_(sorted(set(org_ids)))
-            )
-        )
-    )
-    outside = sorted(set(org_ids) - constituents)
-    if outside:
-        raise _invalid("organisations", f"not in your organisation's constituency: {', '.join(outside)}")
-    existing = {(s.kind, s.target) for s in shares_of(session, obj.id)}
-    added = [o for o in sorted(constituents) if (ORG, o) not in existing]
-    write(session, object_id=obj.id, entries=[(ORG, o) for o in added], added_by=principal.org_id)
-    audit.record(session, actor=principal, tag=tag, object_id=obj.id, summary={"passed_on_to": added})
-    return added
-
-
-def _count(entries: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    out: dict[str, int] = {ORG: 0, COMMUNITY: 0, USER: 0}
-    for kind, _ in entries:
-        out[kind] += 1
-    return out

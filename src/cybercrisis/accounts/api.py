@@ -18,6 +18,7 @@ from cybercrisis.accounts.schemas import (
 )
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.directory.api import org_out
+from cybercrisis.directory.reading import organisation_cards
 from cybercrisis.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -56,7 +57,7 @@ def me(db: DB, principal: CurrentPrincipal) -> MeOut:
         id=user.id,
         email=user.email,
         display_name=user.display_name,
-        organisation=org_out(user.organisation),
+        organisation=org_out(organisation_cards(db, [user.org_id])[user.org_id]),
         roles=user.roles,
         permissions=sorted(p.value for p in principal.permissions),
     )

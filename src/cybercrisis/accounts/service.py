@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import authority
+from cybercrisis.access import credentials
 from cybercrisis.access.permissions import Permission, Role, permissions_for
 from cybercrisis.access.principal import Principal
 from cybercrisis.accounts import security
@@ -16,7 +16,7 @@ from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSessio
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
-from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooManyAttempts
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 # The operator at the command line: may administer, but is not a user and so reads only TLP:CLEAR.
 SYSTEM = Principal(user_id=None, org_id=None, permissions=frozenset(Permission), roles=("system",))
@@ -62,7 +62,7 @@ def create_user(
     """Create a user; returns the generated password when none was given (shown once, never stored)."""
     org = find_org(session, org_ref)
     roles = _parse_roles(roles)
-    authority.check_user_change(actor, org_id=org.id, roles_before=[], roles_after=roles, creating=True)
+    credentials.check_user_change(actor, org_id=org.id, roles_before=[], roles_after=roles, creating=True)
     email = _normalise_email(email)
     if session.scalars(select(User.id).where(User.email == email)).first():
         raise Conflict(f"a user with e-mail {email} exists already")
@@ -101,7 +101,7 @@ def update_user(
     if user is None or not (actor.has(Permission.USER_WRITE_ANY) or actor.org_id == user.org_id):
         raise NotFound(f"no user with id {user_id}")
     new_roles = _parse_roles(roles) if roles is not None else user.roles
-    authority.check_user_change(actor, org_id=user.org_id, roles_before=user.roles, roles_after=new_roles)
+    credentials.check_user_change(actor, org_id=user.org_id, roles_before=user.roles, roles_after=new_roles)
     if user.id == actor.user_id and is_active is False:
         raise Conflict("you cannot deactivate yourself")
     changes: dict[str, object] = {}
@@ -183,11 +183,6 @@ def authenticate(
     return LoginResult(None, lock_until)
 
 
-def ensure_not_locked(result: LoginResult) -> None:
-    if result.locked_until is not None:
-        raise TooManyAttempts(f"too many failed logins; try again after {result.locked_until:%H:%M} UTC")
-
-
 def create_web_session(session: Session, *, user: User, hours: int) -> tuple[str, WebSession]:
     secret = security.new_secret()
     row = WebSession(
@@ -226,7 +221,7 @@ def create_token(
     if user is None:
         user = session.scalars(select(User).where(User.email == user_ref.strip().lower())).first()
     # Refused before "not found": whether another user exists is none of the caller's business.
-    authority.check_token_issuer(actor, user_id=user.id if user else "")
+    credentials.check_token_issuer(actor, user_id=user.id if user else "")
     if user is None:
         raise NotFound(f"no user '{user_ref}'")
     if not 1 <= expires_days <= 3650:
@@ -234,7 +229,7 @@ def create_token(
             "expires_days must be between 1 and 3650",
             errors=[{"field": "expires_days", "message": "out of range"}],
         )
-    requested = authority.token_scopes(actor, user_roles=user.roles, requested=scopes)
+    requested = credentials.token_scopes(actor, user_roles=user.roles, requested=scopes)
     text = security.new_api_token()
     token = ApiToken(
         id=new_id("api-token"),
@@ -258,7 +253,7 @@ def create_token(
 
 
 def _token_visible(actor: Principal, token: ApiToken) -> bool:
-    return token.user_id == actor.user_id or authority.may_manage_tokens_of(
+    return token.user_id == actor.user_id or credentials.may_manage_tokens_of(
         actor, org_id=token.user.org_id, roles=token.user.roles
     )
 
@@ -288,21 +283,18 @@ def revoke_token(session: Session, *, actor: Principal, token_id: str) -> ApiTok
 
 
 def _principal(
-    session: Session,
     *,
     user_id: str,
     email: str,
     roles: list[str],
     org_id: str,
+    communities: frozenset[str],
     token_id: str | None = None,
     scopes: list[str] | None = None,
 ) -> Principal:
     perms = permissions_for(roles)
     if scopes is not None:
         perms = perms & frozenset(Permission(s) for s in scopes if s in Permission._value2member_map_)
-    communities = frozenset(
-        session.scalars(select(CommunityMembership.community_slug).where(CommunityMembership.org_id == org_id))
-    )
     return Principal(
         user_id=user_id,
         org_id=org_id,
@@ -315,20 +307,27 @@ def _principal(
 
 
 def principal_for(session: Session, user: User, *, token: ApiToken | None = None) -> Principal:
+    communities = session.scalars(
+        select(CommunityMembership.community_slug).where(CommunityMembership.org_id == user.org_id)
+    )
     return _principal(
-        session,
         user_id=user.id,
         email=user.email,
         roles=user.roles,
         org_id=user.org_id,
+        communities=frozenset(communities),
         token_id=token.id if token else None,
         scopes=token.scopes if token else None,
     )
 
 
+# Credentials are checked on every request: one SELECT each, the user's columns and the organisation's communities
+# joined in (one row per community; none is a row with NULL). Nothing is cached, so that a revoked token, a signed-out
+# session or a deactivated user stops working with the next request.
+
+
 def principal_from_token(session: Session, text: str) -> Principal | None:
-    """Two small queries on the hot path: the token with its user's columns, then the organisation's communities."""
-    row = session.execute(
+    rows = session.execute(
         select(
             ApiToken.id,
             ApiToken.scopes,
@@ -339,25 +338,76 @@ def principal_from_token(session: Session, text: str) -> Principal | None:
             User.roles,
             User.org_id,
             User.is_active,
+            CommunityMembership.community_slug,
         )
         .join(User, User.id == ApiToken.user_id)
+        .outerjoin(CommunityMembership, CommunityMembership.org_id == User.org_id)
         .where(ApiToken.token_hash == security.digest(text))
-    ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow() or not row.is_active:
+    ).all()
+    if not rows:
+        return None
+    row = rows[0]
+    if row.revoked_at is not None or row.expires_at <= utcnow() or not row.is_active:
         return None
     return _principal(
-        session,
         user_id=row.user_id,
         email=row.email,
         roles=row.roles,
         org_id=row.org_id,
+        communities=frozenset(r.community_slug for r in rows if r.community_slug),
         token_id=row.id,
         scopes=row.scopes,
     )
 
 
-def web_session_for(session: Session, secret: str) -> WebSession | None:
-    row = session.get(WebSession, security.digest(secret))
-    if row is None or row.expires_at <= utcnow() or not row.user.is_active:
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A live UI session with what every page shows of its user: plain values, usable after the session closed."""
+
+    principal: Principal
+    csrf_token: str
+    display_name: str
+    org_name: str
+    org_short_name: str
+
+
+def signed_in(session: Session, secret: str) -> SignedIn | None:
+    """The UI session whose cookie carries `secret`, if it is live and its user active."""
+    rows = session.execute(
+        select(
+            WebSession.csrf_token,
+            WebSession.expires_at,
+            User.id.label("user_id"),
+            User.email,
+            User.display_name,
+            User.roles,
+            User.org_id,
+            User.is_active,
+            Organisation.name.label("org_name"),
+            Organisation.short_name.label("org_short_name"),
+            CommunityMembership.community_slug,
+        )
+        .join(User, User.id == WebSession.user_id)
+        .join(Organisation, Organisation.id == User.org_id)
+        .outerjoin(CommunityMembership, CommunityMembership.org_id == User.org_id)
+        .where(WebSession.id_hash == security.digest(secret))
+    ).all()
+    if not rows:
         return None
-    return row
+    row = rows[0]
+    if row.expires_at <= utcnow() or not row.is_active:
+        return None
+    principal = _principal(
+        user_id=row.user_id,
+        email=row.email,
+        roles=row.roles,
+        org_id=row.org_id,
+        communities=frozenset(r.community_slug for r in rows if r.community_slug),
+    )
+    return SignedIn(
+        principal=principal,
+        csrf_token=row.csrf_token,
+        display_name=row.display_name,
+        org_name=row.org_name,
+        org_short_name=row.org_short_name,
+    )

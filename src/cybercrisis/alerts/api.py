@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query
 from cybercrisis.access import sharing
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts import service
+from cybercrisis.alerts.actions import my_recipient
+from cybercrisis.alerts.deps import CurrentAlert
 from cybercrisis.alerts.models import Alert
 from cybercrisis.alerts.schemas import (
     Acknowledgement,
@@ -19,7 +21,7 @@ from cybercrisis.alerts.schemas import (
     TimeToAcknowledge,
 )
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.schemas import TimelineEntry
 
@@ -58,7 +60,7 @@ def alert_out(db: DB, a: Alert) -> AlertOut:
 
 
 def _summary(a: Alert, principal: Principal) -> AlertSummary:
-    mine = next((r for r in a.recipients if r.org_id == principal.org_id), None)
+    mine = my_recipient(principal, a)
     acknowledged = sum(1 for r in a.recipients if r.acknowledged_at is not None)
     return AlertSummary(
         id=a.id,
@@ -76,19 +78,7 @@ def _summary(a: Alert, principal: Principal) -> AlertSummary:
 
 @router.post("", status_code=201, operation_id="send_alert", response_model=AlertOut)
 def send_alert(body: AlertIn, db: DB, principal: CurrentPrincipal) -> AlertOut:
-    alert = service.send_alert(
-        db,
-        actor=principal,
-        title=body.title,
-        body=body.body,
-        tlp=body.tlp,
-        organisations=body.recipients.organisations,
-        communities=body.recipients.communities,
-        incident_id=body.incident,
-        remind_after_minutes=body.remind_after_minutes,
-        escalate_after_minutes=body.escalate_after_minutes,
-        exercise=body.exercise,
-    )
+    alert = service.send_alert(db, actor=principal, data=body)
     return alert_out(db, alert)
 
 
@@ -101,24 +91,22 @@ def list_alerts(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AlertPage:
-    page = service.list_alerts(
-        db, principal=principal, pending_for_me=pending_for_me, incident_id=incident, cursor=cursor, limit=limit
-    )
+    filters = service.AlertFilter(pending_for_me=pending_for_me, incident=incident)
+    page = service.list_alerts(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
     return AlertPage(items=[_summary(a, principal) for a in page.items], next=page.next)
 
 
 @router.get("/{alert_id}", operation_id="get_alert", response_model=AlertOut)
-def get_alert(alert_id: str, db: DB, principal: CurrentPrincipal) -> AlertOut:
-    return alert_out(db, service.get_alert(db, principal=principal, alert_id=alert_id))
+def get_alert(alert: CurrentAlert, db: DB) -> AlertOut:
+    return alert_out(db, alert)
 
 
 @router.post("/{alert_id}/acknowledge", operation_id="acknowledge_alert", response_model=AlertOut)
-def acknowledge_alert(alert_id: str, db: DB, principal: CurrentPrincipal) -> AlertOut:
-    service.acknowledge(db, actor=principal, alert_id=alert_id)
-    return alert_out(db, service.get_alert(db, principal=principal, alert_id=alert_id))
+def acknowledge_alert(alert: CurrentAlert, db: DB, principal: CurrentPrincipal) -> AlertOut:
+    service.acknowledge(db, actor=principal, alert=alert)
+    return alert_out(db, alert)
 
 
 @router.get("/{alert_id}/timeline", operation_id="alert_timeline", response_model=list[TimelineEntry])
-def alert_timeline(alert_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
-    alert = service.get_alert(db, principal=principal, alert_id=alert_id)
+def alert_timeline(alert: CurrentAlert, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=alert.id)]

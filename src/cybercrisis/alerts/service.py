@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select, tuple_, update
+from sqlalchemy import Select, exists, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import authority, sharing
@@ -13,7 +13,9 @@ from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.access.tlp import TLP
+from cybercrisis.alerts import actions
 from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.alerts.schemas import AlertIn
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
@@ -110,21 +112,12 @@ def org_name(session: Session, org_id: str) -> str:
     return org.name if org else org_id
 
 
-def send_alert(
-    session: Session,
-    *,
-    actor: Principal,
-    title: str,
-    body: str,
-    tlp: str,
-    organisations: list[str],
-    communities: list[str],
-    incident_id: str | None = None,
-    remind_after_minutes: int = 60,
-    escalate_after_minutes: int = 240,
-    exercise: bool = False,
-) -> Alert:
+def send_alert(session: Session, *, actor: Principal, data: AlertIn) -> Alert:
     """Send an early warning; recipients are the named organisations and the members of the named communities."""
+    title, body, tlp = data.title, data.body, data.tlp
+    organisations, communities = data.recipients.organisations, data.recipients.communities
+    incident_id, exercise = data.incident, data.exercise
+    remind_after_minutes, escalate_after_minutes = data.remind_after_minutes, data.escalate_after_minutes
     authority.authorize(actor, "alert.send", ())
     if actor.org_id is None or actor.user_id is None:
         raise PermissionDenied("alerts are sent by an organisation: act as one of its users")
@@ -181,13 +174,12 @@ def get_alert(session: Session, *, principal: Principal, alert_id: str) -> Alert
     return sharing.get_readable(session, principal, Alert, alert_id)
 
 
-def acknowledge(session: Session, *, actor: Principal, alert_id: str) -> AlertRecipient:
-    """Acknowledge for the actor's organisation; again is harmless and keeps the first time."""
-    alert = get_alert(session, principal=actor, alert_id=alert_id)
-    row = next((r for r in alert.recipients if r.org_id == actor.org_id), None)
-    named = [authority.R.NAMED] if row is not None and actor.user_id is not None else []
-    authority.authorize(actor, "alert.acknowledge", named)
-    assert row is not None
+def acknowledge(session: Session, *, actor: Principal, alert: Alert) -> AlertRecipient:
+    """Acknowledge `alert` (read by the actor) for the actor's organisation; again is harmless and keeps the first
+    time."""
+    authority.authorize(actor, "alert.acknowledge", actions.relations(actor, alert))
+    row = actions.my_recipient(actor, alert)
+    assert row is not None  # NAMED: the actor's organisation is a recipient
     now = utcnow()
     # Conditional, so that two colleagues acknowledging at the same moment record one acknowledgement.
     result = session.execute(
@@ -238,18 +230,18 @@ def ack_figures(alert: Alert) -> AckFigures:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    pending_for_me: bool = False  # alerts the reader's organisation has not acknowledged yet
+    incident: str | None = None  # alerts about this incident
+
+
 def list_alerts(
-    session: Session,
-    *,
-    principal: Principal,
-    pending_for_me: bool = False,
-    incident_id: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
+    session: Session, *, principal: Principal, filters: AlertFilter, cursor: str | None, limit: int
 ) -> Page[Alert]:
     """Newest first; every row passes the same policy as a single read."""
     query = select(Alert).where(read_filter(principal, Alert))
-    if pending_for_me:
+    if filters.pending_for_me:
         query = query.where(
             exists(
                 select(AlertRecipient.alert_id).where(
@@ -259,8 +251,8 @@ def list_alerts(
                 )
             )
         )
-    if incident_id:
-        query = query.where(Alert.incident_id == incident_id)
+    if filters.incident:
+        query = query.where(Alert.incident_id == filters.incident)
     after = decode_cursor(cursor, 2)
     if after:
         query = query.where(tuple_(Alert.created_at, Alert.id) < tuple_(cursor_time(after[0]), after[1]))
@@ -280,15 +272,14 @@ def recipients_view(alert: Alert) -> tuple[list[AlertRecipient], list[str]]:
     return done, pending
 
 
-def count_pending(session: Session, *, principal: Principal) -> int:
-    """Alerts the reader's organisation has not acknowledged yet, in one query (the navigation's badge).
+def pending_count_query(principal: Principal) -> Select[int]:
+    """How many alerts the reader's organisation has not acknowledged yet (the navigation's badge, `web/badge.py`,
+    which reads it in one statement with the audit head). The reader has an organisation.
 
-    The same rows as `alerts.service.list_alerts(pending_for_me=True)`: a recipient that can no longer read an
+    The same rows as `list_alerts` with `AlertFilter(pending_for_me=True)`: a recipient that can no longer read an
     alert (it left the community it was sent to) is not asked to acknowledge it.
     """
-    if principal.org_id is None:
-        return 0
-    query = (
+    return (
         select(func.count())
         .select_from(AlertRecipient)
         .join(Alert, Alert.id == AlertRecipient.alert_id)
@@ -298,4 +289,3 @@ def count_pending(session: Session, *, principal: Principal) -> int:
             read_filter(principal, Alert),
         )
     )
-    return session.scalar(query) or 0

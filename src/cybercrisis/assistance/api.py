@@ -1,23 +1,24 @@
 """Mutual assistance API: requests for assistance, offers, deployment to closure, the capability catalogue and
-the ranking of requests to the EU Cybersecurity Reserve. Everything read goes through the access layer: an
-object the reader may not see is 404, and a request's view lists only the offers the reader may see."""
+the ranking of requests to the EU Cybersecurity Reserve (the catalogue itself is capabilities_api.py's).
+Everything read goes through the access layer: an object the reader may not see is 404, and a request's view lists
+only the offers the reader may see."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share
 from cybercrisis.access.principal import Principal
-from cybercrisis.assistance import ranking, service
-from cybercrisis.assistance.models import AssistanceRequest, Capability, Offer
+from cybercrisis.assistance import lifecycle, ranking, requesting, service
+from cybercrisis.assistance import offers as offering
+from cybercrisis.assistance.capabilities_api import capability_out
+from cybercrisis.assistance.deps import CurrentRequest
+from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.assistance.schemas import (
-    CapabilityIn,
     CapabilityOut,
-    CapabilityPage,
-    CapabilityPatch,
     CriterionOut,
     DecisionIn,
     OfferIn,
@@ -31,7 +32,7 @@ from cybercrisis.assistance.schemas import (
     SupportEndedIn,
 )
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.schemas import TimelineEntry
@@ -57,25 +58,6 @@ def offer_out(o: Offer, names: dict[str, str]) -> OfferOut:
         created=o.created_at,
         modified=o.modified_at,
         version=o.version,
-    )
-
-
-def capability_out(c: Capability, shares: list[Share], names: dict[str, str]) -> CapabilityOut:
-    return CapabilityOut(
-        id=c.id,
-        kind=c.kind,
-        title=c.title,
-        description=c.description,
-        notice_hours=c.notice_hours,
-        people=c.people,
-        active=c.active,
-        tlp=c.tlp,
-        share_with=sharing.share_list(shares),
-        owner=c.owner_org_id,
-        owner_name=names.get(c.owner_org_id, ""),
-        created=c.created_at,
-        modified=c.modified_at,
-        version=c.version,
     )
 
 
@@ -182,7 +164,7 @@ def create_request(request: Request, body: RequestIn, db: DB, principal: Current
     (`assistance:request:create`). TLP:RED is refused: a request must reach its recipients. `country` is your
     organisation's. Any bad value is a 422 naming the field, and nothing is written."""
     s: Settings = request.app.state.settings
-    r = service.create_request(db, actor=principal, data=body, response_hours=s.reserve_response_hours)
+    r = requesting.create_request(db, actor=principal, data=body, response_hours=s.reserve_response_hours)
     return request_out(db, principal, r)
 
 
@@ -254,10 +236,10 @@ def reserve_ranking(
 
 
 @router.get("/assistance-requests/{request_id}", operation_id="get_assistance_request", response_model=RequestOut)
-def get_request(request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
+def get_request(r: CurrentRequest, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """A request with the offers you may see (the requester sees all, an offerer its own) and `matches`: active
     catalogue entries you may see whose kind the request needs, shortest notice first, then most people."""
-    return request_out(db, principal, service.get_request(db, principal, request_id), with_matches=True)
+    return request_out(db, principal, r, with_matches=True)
 
 
 @router.get(
@@ -265,9 +247,8 @@ def get_request(request_id: str, db: DB, principal: CurrentPrincipal) -> Request
     operation_id="assistance_request_timeline",
     response_model=list[TimelineEntry],
 )
-def request_timeline(request_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
+def request_timeline(r: CurrentRequest, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     """What happened to the request, and to the offers on it that you may see, oldest first."""
-    r = service.get_request(db, principal, request_id)
     offers = service.visible_offers(db, principal, [r.id])[r.id]
     events = audit.timeline_of(db, reader=principal, object_ids=[r.id, *(o.id for o in offers)])
     return [timeline_out(e) for e in events]
@@ -283,7 +264,7 @@ def transmit_request(request: Request, request_id: str, db: DB, principal: Curre
     is due within CYBERCRISIS_RESERVE_RESPONSE_HOURS (the deployment's target, counted from the transmission).
     Audited with who and when."""
     s: Settings = request.app.state.settings
-    r = service.transmit_request(db, actor=principal, request_id=request_id, response_hours=s.reserve_response_hours)
+    r = lifecycle.transmit_request(db, actor=principal, request_id=request_id, response_hours=s.reserve_response_hours)
     return request_out(db, principal, r)
 
 
@@ -292,7 +273,7 @@ def transmit_request(request: Request, request_id: str, db: DB, principal: Curre
 )
 def withdraw_request(request_id: str, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """The requester withdraws an open request; offers still pending are withdrawn and their offerers told."""
-    r = service.withdraw_request(db, actor=principal, request_id=request_id)
+    r = lifecycle.withdraw_request(db, actor=principal, request_id=request_id)
     return request_out(db, principal, r)
 
 
@@ -306,7 +287,7 @@ def support_ended(
     CYBERCRISIS_RESERVE_SUMMARY_MONTHS calendar months later (the deployment's rule; same day, clamped to the
     month's end); a reminder goes out CYBERCRISIS_ASSISTANCE_REMIND_DAYS before (the deployment's rule)."""
     s: Settings = request.app.state.settings
-    r = service.end_support(
+    r = lifecycle.end_support(
         db, actor=principal, request_id=request_id, ended_at=body.ended_at, summary_months=s.reserve_summary_months
     )
     return request_out(db, principal, r)
@@ -317,7 +298,7 @@ def support_ended(
 )
 def record_summary(request_id: str, body: SummaryIn, db: DB, principal: CurrentPrincipal) -> RequestOut:
     """The requester records the summary report of the support received; the request is closed."""
-    r = service.record_summary(db, actor=principal, request_id=request_id, report=body.report)
+    r = lifecycle.record_summary(db, actor=principal, request_id=request_id, report=body.report)
     return request_out(db, principal, r)
 
 
@@ -334,14 +315,14 @@ def create_offer(request_id: str, body: OfferIn, db: DB, principal: CurrentPrinc
     """Offer help on an open request you may see (not your own). The capability must be one of the request's
     needs. The offer is TLP:AMBER+STRICT, shared with the requester only: other recipients do not see it. The
     requester is notified (`assistance:offer:create`)."""
-    return _offer(db, service.make_offer(db, actor=principal, request_id=request_id, data=body))
+    return _offer(db, offering.make_offer(db, actor=principal, request_id=request_id, data=body))
 
 
 @router.get(
     "/assistance-requests/{request_id}/offers/{offer_id}", operation_id="get_assistance_offer", response_model=OfferOut
 )
 def get_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
-    return _offer(db, service.get_offer(db, principal, request_id, offer_id))
+    return _offer(db, offering.get_offer(db, principal, request_id, offer_id))
 
 
 @router.post(
@@ -354,7 +335,7 @@ def accept_offer(
 ) -> OfferOut:
     """The requester accepts an offer (several may be accepted); the first acceptance puts the request in
     support. The offerer is notified (`assistance:offer:accept`)."""
-    o = service.decide_offer(
+    o = offering.decide_offer(
         db, actor=principal, request_id=request_id, offer_id=offer_id, accept=True, comment=body.comment if body else ""
     )
     return _offer(db, o)
@@ -369,7 +350,7 @@ def decline_offer(
     request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal, body: DecisionIn | None = None
 ) -> OfferOut:
     """The requester declines an offer; the offerer is notified (`assistance:offer:decline`)."""
-    o = service.decide_offer(
+    o = offering.decide_offer(
         db,
         actor=principal,
         request_id=request_id,
@@ -387,58 +368,4 @@ def decline_offer(
 )
 def withdraw_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
     """The offering organisation withdraws its offer while it is still offered; the requester is notified."""
-    return _offer(db, service.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id))
-
-
-# --- the capability catalogue -------------------------------------------------------------------------------
-
-
-def _capability(db: DB, c: Capability) -> CapabilityOut:
-    return capability_out(c, sharing.shares_of(db, c.id), service.org_names(db, [c.owner_org_id]))
-
-
-@router.post("/capabilities", status_code=201, operation_id="create_capability", response_model=CapabilityOut)
-def create_capability(body: CapabilityIn, db: DB, principal: CurrentPrincipal) -> CapabilityOut:
-    """Publish what your organisation can offer (kind, people, notice in hours). TLP:GREEN by default, shared
-    with your organisation's communities unless `share_with` says otherwise."""
-    return _capability(db, service.create_capability(db, actor=principal, data=body))
-
-
-@router.get("/capabilities", operation_id="list_capabilities", response_model=CapabilityPage)
-def list_capabilities(
-    db: DB,
-    principal: CurrentPrincipal,
-    kind: Annotated[str | None, Query(description="a need: incident-response, forensics, ...")] = None,
-    active: bool | None = None,
-    owner: Annotated[str | None, Query(max_length=120, description="an organisation id")] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> CapabilityPage:
-    """Catalogue entries you may see, newest first."""
-    page = service.list_capabilities(
-        db, reader=principal, kind=kind, active=active, owner=owner, cursor=cursor, limit=limit
-    )
-    shares = sharing.shares_of_many(db, [c.id for c in page.items])
-    names = service.org_names(db, [c.owner_org_id for c in page.items])
-    return CapabilityPage(items=[capability_out(c, shares[c.id], names) for c in page.items], next=page.next)
-
-
-@router.get("/capabilities/{capability_id}", operation_id="get_capability", response_model=CapabilityOut)
-def get_capability(capability_id: str, db: DB, principal: CurrentPrincipal) -> CapabilityOut:
-    return _capability(db, service.get_capability(db, principal, capability_id))
-
-
-@router.patch("/capabilities/{capability_id}", operation_id="update_capability", response_model=CapabilityOut)
-def update_capability(capability_id: str, body: CapabilityPatch, db: DB, principal: CurrentPrincipal) -> CapabilityOut:
-    """Change your organisation's entry (e.g. `"active": false` while the team is deployed). Send the `version`
-    you read; a stale one is refused with 409."""
-    return _capability(db, service.update_capability(db, actor=principal, capability_id=capability_id, patch=body))
-
-
-@router.delete(
-    "/capabilities/{capability_id}", status_code=204, operation_id="delete_capability", response_class=Response
-)
-def delete_capability(capability_id: str, db: DB, principal: CurrentPrincipal) -> Response:
-    """Delete your organisation's entry (audited). Offers made from it keep its id."""
-    service.delete_capability(db, actor=principal, capability_id=capability_id)
-    return Response(status_code=204)
+    return _offer(db, offering.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id))

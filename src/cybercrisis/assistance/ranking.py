@@ -24,7 +24,6 @@ IMPACT_SEVERITY = ("red", "yellow", "green", "white")  # NIS taxonomy, impact-se
 ENTITY_TYPE = ("essential", "important")  # NIS2 Art. 3(1) and 3(2)
 POTENTIAL_IMPACT = ("high", "medium", "low")
 SPILLOVER = ("high", "medium", "low", "none")
-DEFAULT_PRIORITY = "severity,entity_type,potential_impact,spillover"
 ORDER_LABEL = "deployment's order (CYBERCRISIS_RESERVE_PRIORITY); the Act lists criteria, not an order"
 
 

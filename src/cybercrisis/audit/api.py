@@ -11,22 +11,11 @@ from sqlalchemy import select
 from cybercrisis.access.permissions import Permission
 from cybercrisis.audit import reading, service
 from cybercrisis.audit.models import AuditEvent
-from cybercrisis.audit.reading import ShownEvent
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.schemas import TimelineEntry
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
-
-
-def timeline_out(e: ShownEvent) -> TimelineEntry:
-    return TimelineEntry(
-        seq=e.seq,
-        at=e.occurred_at,
-        tag=e.tag,
-        actor_user_id=e.actor_user_id,
-        actor_org_id=e.actor_org_id,
-        summary=e.summary,
-    )
 
 
 class AuditEventOut(TimelineEntry):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import case, func, select, true, union_all
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.models import Shareable
@@ -28,6 +28,7 @@ from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.db import Base
+from cybercrisis.schemas import TimelineEntry
 
 # `<type>--<uuid>`: our own ids (db.new_id), organisations' deterministic ones and STIX ids alike.
 ID = re.compile(r"\b[a-z][a-z0-9-]*--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
@@ -96,7 +97,8 @@ def ids_in(value: object) -> Iterable[str]:
 
 
 def readable_ids(session: Session, reader: Principal, ids: Iterable[str], *, known: Collection[str] = ()) -> set[str]:
-    """Those of `ids` the reader may read: one query per table involved (and one to map prefixes to tables).
+    """Those of `ids` the reader may read: one query for the tables involved (one to map prefixes to tables, one
+    for what no table holds).
 
     `known` are ids the caller has already found readable (the object of a page), not asked again."""
     from cybercrisis.directory.models import Organisation
@@ -123,23 +125,29 @@ def readable_ids(session: Session, reader: Principal, ids: Iterable[str], *, kno
             if may:
                 out.add(object_id)
 
+    questions: list[Any] = []
     tables = _tables_by_prefix(session) if set(todo) - {DIRECTORY} else {}
     for prefix, models in tables.items():
         for model in models if prefix in todo else ():
             column: Any = model.id  # type: ignore[attr-defined]
-            ask(
+            questions.append(
                 select(column, case((read_filter(reader, model), True), else_=False)).where(
                     column.in_(sorted(todo[prefix]))
                 )
             )
     if todo.get("report"):  # a report of an incident is read with its incident
-        ask(
+        questions.append(
             select(Report.id, case((read_filter(reader, Incident), True), else_=False))
             .join(Incident, Incident.id == Report.incident_id)
             .where(Report.id.in_(sorted(todo["report"])))
         )
     if todo.get(DIRECTORY):
-        ask(select(Organisation.id, true()).where(Organisation.id.in_(sorted(todo[DIRECTORY]))))
+        questions.append(select(Organisation.id, true()).where(Organisation.id.in_(sorted(todo[DIRECTORY]))))
+    # The questions to several tables go as one statement: (id, may the reader read it) rows of each.
+    if len(questions) > 1:
+        ask(union_all(*questions))
+    elif questions:
+        ask(questions[0])
     # Anything else is a STIX object of the store (readable if one of its versions is), or no longer exists.
     rest = sorted({i for same in todo.values() for i in same} - decided)
     if rest:
@@ -199,3 +207,15 @@ def visible(
 ) -> list[ShownEvent]:
     """Only the events about objects the reader may read, each as they may see it (timelines)."""
     return [e for e in shown(session, reader, events, known=known) if not e.withheld]
+
+
+def timeline_out(e: ShownEvent) -> TimelineEntry:
+    """One shown event as the API and the crisis room serialise a timeline entry."""
+    return TimelineEntry(
+        seq=e.seq,
+        at=e.occurred_at,
+        tag=e.tag,
+        actor_user_id=e.actor_user_id,
+        actor_org_id=e.actor_org_id,
+        summary=e.summary,
+    )

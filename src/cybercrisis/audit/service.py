@@ -2,27 +2,33 @@
 
 Appends are serialised so that each entry's `prev_hash` is the hash of the entry before it:
 PostgreSQL takes a transaction-scoped advisory lock, SQLite write transactions begin IMMEDIATE (db.py).
+
+`record` keeps the transaction's events aside and the chain takes them at commit, so that the lock, which every
+audited write in the deployment waits for, is held from there to the end of the commit only, not through the rest
+of the request. Layers above subscribe to commits (`subscribe`, installed by `cybercrisis.wiring`): a hook gets the
+ids the events name before the lock is taken, does its slow work there (the exchange maps and validates STIX), and
+returns what to write under the lock, so that the chain and what was derived from the same commit stay in one order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import reading
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.audit.reading import ShownEvent
 from cybercrisis.db import utcnow
-from cybercrisis.exchange import publish as _publish  # noqa: F401 - changes to our objects reach the STIX store
 
 GENESIS = "0" * 64
 _ADVISORY_KEY = 0x63796265  # "cybe"
@@ -32,6 +38,13 @@ WROTE_KEY = "cybercrisis.audit.wrote"
 NOTIFY_CHANNEL = "cybercrisis_events"
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# A commit hook gets the session and the ids the transaction's events name, before the chain's lock is taken; it
+# returns the write to make under the lock, or None. It must not record events itself.
+CommitHook = Callable[[Session, Sequence[str]], Callable[[], object] | None]
+_hooks: list[CommitHook] = []
+_PENDING = "cybercrisis.audit.pending"  # this transaction's events, not yet in the chain
+_NAMED = "cybercrisis.audit.named"  # the object ids its events name, for the commit hooks
 
 
 def _canonical(payload: dict[str, Any]) -> str:
@@ -62,14 +75,14 @@ def record(
     object_id: str | None,
     summary: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction. `tag` is `source:subject:action`."""
+    """Append one event in the caller's transaction. `tag` is `source:subject:action`.
+
+    The event takes its place in the chain (`seq`, `prev_hash`, `hash`) at commit, or earlier if the transaction
+    reads a timeline or takes the lock (`lock`)."""
     if tag.count(":") != 2:
         raise ValueError(f"audit tag {tag!r} is not source:subject:action")
-    seq, prev = _head(session)
-    now = utcnow()
     event = AuditEvent(
-        seq=seq + 1,
-        occurred_at=now,
+        occurred_at=utcnow(),
         actor_user_id=actor.user_id if actor else None,
         actor_org_id=actor.org_id if actor else None,
         token_id=actor.token_id if actor else None,
@@ -77,14 +90,70 @@ def record(
         tag=tag,
         object_id=object_id,
         summary=_canonical(summary or {}),
-        prev_hash=prev,
     )
-    event.hash = _digest(event)
-    session.add(event)
-    session.flush()
-    session.info[_HEAD] = (session.get_transaction(), event.seq, event.hash)
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        if session.get_transaction() is None:
+            session.begin()  # the events belong to a transaction, which commits or forgets them
+        if not _listening:
+            _listen()
+        pending = session.info[_PENDING] = []
+    pending.append(event)
+    if object_id:
+        session.info.setdefault(_NAMED, set()).add(object_id)
     session.info[WROTE_KEY] = True
     return event
+
+
+_listening = False
+_listen_lock = threading.Lock()
+
+
+def _listen() -> None:
+    """Link pending events at every commit, from the first `record` of the process on (not at import)."""
+    global _listening  # noqa: PLW0603 - set once per process, under the lock
+    with _listen_lock:
+        if not _listening:
+            sa_event.listen(Session, "before_commit", _at_commit)
+            sa_event.listen(Session, "after_transaction_end", _forget)
+            _listening = True
+
+
+def subscribe(hook: CommitHook) -> None:
+    """Call `hook` at each commit that wrote events (idempotent). Done once, at the composition root."""
+    if hook not in _hooks:
+        _hooks.append(hook)
+
+
+def _at_commit(session: Session) -> None:
+    # Every id named in the transaction, also by events that joined the chain early (`lock`, a timeline read).
+    ids = sorted(session.info.pop(_NAMED, ()))
+    if not ids and not session.info.get(_PENDING):
+        return
+    writes = [w for w in (hook(session, ids) for hook in _hooks) if w is not None]  # before the lock
+    _append(session)
+    for write in writes:
+        write()
+
+
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # committed, rolled back or closed: nothing is pending any more
+        session.info.pop(_PENDING, None)
+        session.info.pop(_NAMED, None)
+
+
+def _append(session: Session) -> None:
+    """Link the transaction's pending events to the chain, under its lock (held from here until commit)."""
+    pending: list[AuditEvent] = session.info.pop(_PENDING, None) or []
+    seq, prev = _head(session)
+    for event in pending:
+        seq += 1
+        event.seq, event.prev_hash = seq, prev
+        event.hash = prev = _digest(event)
+    if pending:
+        session.add_all(pending)
+        session.flush()
+    session.info[_HEAD] = (session.get_transaction(), seq, prev)
 
 
 _HEAD = "cybercrisis.audit.head"
@@ -103,8 +172,9 @@ def _head(session: Session) -> tuple[int, str]:
 
 
 def lock(session: Session) -> None:
-    """Take the audit chain's lock now, held until commit: writes made after it commit in `seq` order."""
-    _head(session)
+    """Take the audit chain's lock now, held until commit: writes made after it commit in `seq` order. Events
+    recorded so far join the chain now."""
+    _append(session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,26 +217,31 @@ def _iter_events(session: Session, *, batch: int) -> Iterator[AuditEvent]:
         session.expunge_all()
 
 
+def join_pending(session: Session) -> None:
+    """Before reading the log in a transaction that recorded events: they join the chain now, so that the
+    transaction reads its own events (a crisis just opened shows its creation)."""
+    if session.info.get(_PENDING):
+        _append(session)
+
+
 def timeline(session: Session, *, reader: Principal, object_id: str, limit: int = 500) -> list[ShownEvent]:
     """Events about one object, oldest first, as the reader may see them. The caller has already checked that the
     reader may read the object; ids in the summaries are checked here (audit.reading)."""
+    join_pending(session)  # this transaction's own events are part of what it reads
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.object_id == object_id).order_by(AuditEvent.seq).limit(limit)
     ).all()
     return reading.visible(session, reader, events, known=(object_id,))
 
 
-def timeline_of(session: Session, *, reader: Principal, object_ids: list[str], limit: int = 1000) -> list[ShownEvent]:
+def timeline_of(
+    session: Session, *, reader: Principal, object_ids: list[str], limit: int = 1000, known: Collection[str] = ()
+) -> list[ShownEvent]:
     """Events about several objects (an incident, its reports, its alerts), oldest first; only those about objects
-    the reader may read, each as they may see it."""
+    the reader may read, each as they may see it. `known`: ids the caller has already read through the read
+    policy (reading.readable_ids does not ask about them again)."""
+    join_pending(session)
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.object_id.in_(object_ids)).order_by(AuditEvent.seq).limit(limit)
     ).all()
-    return reading.visible(session, reader, events)
-
-
-def events_since(session: Session, *, after: datetime | None, limit: int) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
-    if after is not None:
-        query = query.where(AuditEvent.occurred_at > after)
-    return list(session.scalars(query))
+    return reading.visible(session, reader, events, known=known)

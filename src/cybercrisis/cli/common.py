@@ -1,4 +1,7 @@
-"""What every command needs: settings, a database session per command, clean error output."""
+"""What every command needs: settings, a database session per command, clean error output.
+
+Imports of the domain happen inside the functions: every command imports this module, few need all of it.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +9,18 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from cybercrisis.access.principal import Principal
-from cybercrisis.audit.service import request_id_var
 from cybercrisis.config import Settings, get_settings
-from cybercrisis.db import make_engine, make_sessionmaker, unit_of_work
 from cybercrisis.errors import DomainError, SchemaOutOfDate
-from cybercrisis.migrate import check_schema
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from cybercrisis.access.principal import Principal
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -35,6 +38,13 @@ def settings() -> Settings:
 @contextmanager
 def db(*, write: bool = True, check: bool = True) -> Iterator[Session]:
     """One transaction for the command; domain errors become a message and exit code 1."""
+    from cybercrisis import wiring
+    from cybercrisis.audit.service import request_id_var
+    from cybercrisis.db import make_engine, make_sessionmaker, unit_of_work
+    from cybercrisis.migrate import check_schema
+
+    # The composition root the app and the job runner install too, before the first session that may write.
+    wiring.install()
     engine = make_engine(settings().effective_database_url, pool=False)
     token = request_id_var.set(f"cli-{uuid.uuid4().hex[:12]}")
     try:
@@ -56,6 +66,12 @@ def db(*, write: bool = True, check: bool = True) -> Iterator[Session]:
 @contextmanager
 def sessions(*, check: bool = True) -> Iterator[sessionmaker[Session]]:
     """A session factory for commands that need several transactions (an import: one per row)."""
+    from cybercrisis import wiring
+    from cybercrisis.audit.service import request_id_var
+    from cybercrisis.db import make_engine, make_sessionmaker
+    from cybercrisis.migrate import check_schema
+
+    wiring.install()
     engine = make_engine(settings().effective_database_url, pool=False)
     token = request_id_var.set(f"cli-{uuid.uuid4().hex[:12]}")
     try:
@@ -72,6 +88,8 @@ def sessions(*, check: bool = True) -> Iterator[sessionmaker[Session]]:
 
 def actor_for(session: Session, email: str | None) -> Principal:
     """The user named by `--as`, as a principal; without it, the operator (sees TLP:CLEAR only)."""
+    from sqlalchemy import select
+
     from cybercrisis.accounts import service as accounts
     from cybercrisis.accounts.models import User
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from cybercrisis.access.policy import read_filter
 from cybercrisis.cli.common import AS_HELP, actor_for, console, db, err, settings
-from cybercrisis.crises import escalation, room, service
+from cybercrisis.crises import escalation, escalations, governance, room, service
 from cybercrisis.crises.models import Crisis
 from cybercrisis.crises.schemas import ConsultationIn, CrisisIn
 
@@ -21,7 +21,6 @@ app = typer.Typer(
     help="Crises: open, escalate, agree, show the crisis room; check an escalation model.", no_args_is_help=True
 )
 
-CRITERION_HELP = "exceeds-national-capacity or multi-member-state-impact (repeat)"
 As = Annotated[str | None, typer.Option("--as", help=AS_HELP)]
 
 
@@ -154,7 +153,7 @@ def escalate(
 ) -> None:
     """Propose moving the crisis to another stage; prints the escalation id and whether it waits for agreement."""
     with db() as s:
-        esc = service.propose_escalation(
+        esc = escalations.propose_escalation(
             s,
             actor=actor_for(s, as_),
             crisis_id=crisis_id,
@@ -176,7 +175,7 @@ def agree(
 ) -> None:
     """Your organisation agrees (or, with --reject, does not agree) to a pending escalation step."""
     with db() as s:
-        esc = service.answer_escalation(
+        esc = escalations.answer_escalation(
             s,
             actor=actor_for(s, as_),
             crisis_id=crisis_id,
@@ -199,7 +198,7 @@ def consult(
     """Record a consultation held before agreeing to a pending step (IPCR arrangements: e.g. the Presidency, before
     the GSC, the Commission services or the EEAS activate information-sharing mode)."""
     with db() as s:
-        row = service.record_consultation(
+        row = governance.record_consultation(
             s,
             actor=actor_for(s, as_),
             crisis_id=crisis_id,
@@ -222,7 +221,7 @@ def commission_role(
 ) -> None:
     """Record whether the Commission takes part in EU-CyCLONe as a member or an observer in this crisis."""
     with db() as s:
-        crisis = service.set_commission_role(
+        crisis = governance.set_commission_role(
             s, actor=actor_for(s, as_), crisis_id=crisis_id, role=role, rationale=rationale, settings=settings()
         )
         console.print(json.dumps({"id": crisis.id, "commission_role": crisis.commission_role}))

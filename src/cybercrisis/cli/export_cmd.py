@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from cybercrisis.cli.common import AS_HELP, actor_for, console, db, err, settings
-from cybercrisis.exchange import stix
+from cybercrisis.exchange import stix_bundles
 
 app = typer.Typer(help="Export what you may see in exchange formats (STIX 2.1).", no_args_is_help=True)
 
@@ -51,8 +51,8 @@ def export_stix(
     try:
         with db(write=False) as session, os.fdopen(fd, "w", encoding="utf-8") as fh:
             reader = actor_for(session, as_user)
-            writer = stix.BundleWriter(fh)
-            counts = stix.export_all(session, writer, reader=reader, settings=s, since=moment)
+            writer = stix_bundles.BundleWriter(fh)
+            counts = stix_bundles.export_all(session, writer, reader=reader, settings=s, since=moment)
             writer.finish(session)
         os.replace(tmp, target)
     except BaseException:

@@ -17,10 +17,10 @@ from cybercrisis.access.permissions import Permission
 from cybercrisis.cli.common import AS_HELP, actor_for, console, db, err, sessions
 from cybercrisis.db import unit_of_work, utcnow
 from cybercrisis.errors import DomainError, InvalidInput
-from cybercrisis.incidents import service
+from cybercrisis.incidents import recurrence, service
+from cybercrisis.incidents.labels import REPORT_KIND_LABELS, clock
+from cybercrisis.incidents.observable_input import parse_lines
 from cybercrisis.incidents.schemas import IncidentIn
-from cybercrisis.web.incident_labels import REPORT_KIND_LABELS, clock
-from cybercrisis.web.observable_input import parse_lines
 
 app = typer.Typer(help="Incidents: list the ones you may see, import them from CSV or JSON.", no_args_is_help=True)
 
@@ -154,7 +154,7 @@ def significance_(
         with db() as session:
             actor = actor_for(session, as_user)
             incident = service.get_incident(session, principal=actor, incident_id=incident_id)
-            suggestion = service.assess(session, incident, principal=actor).as_dict()
+            suggestion = recurrence.assess(session, incident, principal=actor).as_dict()
             significance.decide(
                 session, actor=actor, incident_id=incident_id, value=value, reason=reason, suggestion=suggestion
             )
@@ -172,11 +172,11 @@ def quarterly_summary(
 ) -> None:
     """Preview, as JSON, the anonymised quarterly summary a SPOC submits to ENISA (NIS2 Art. 23(9)); submitting is
     `POST /api/v1/nis2/quarterly-summaries`."""
-    from cybercrisis.incidents import flows
+    from cybercrisis.incidents import flows_summary
 
     with db(write=False) as session:
         try:
-            figures = flows.quarterly_figures(session, actor=actor_for(session, as_user), quarter=quarter)
+            figures = flows_summary.quarterly_figures(session, actor=actor_for(session, as_user), quarter=quarter)
         except DomainError as exc:
             err.print(f"[red]error:[/red] {exc.detail}")
             raise typer.Exit(1) from None

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from cybercrisis.accounts.service import SYSTEM
 from cybercrisis.cli.common import console, db
-from cybercrisis.directory import service
+from cybercrisis.directory import reading, service
 
 app = typer.Typer(help="Organisations of the directory.", no_args_is_help=True)
 
@@ -22,13 +22,13 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON array on stdout")] = False,
 ) -> None:
     """List organisations."""
-    filters = service.OrgFilter(country=country, type=type_, level=level, community=community)
+    filters = reading.OrgFilter(country=country, type=type_, level=level, community=community)
     principal = SYSTEM
     rows: list[dict[str, Any]] = []
     with db(write=False) as session:
         cursor = None
         while True:
-            page = service.list_organisations(session, principal=principal, filters=filters, cursor=cursor, limit=200)
+            page = reading.list_organisations(session, principal=principal, filters=filters, cursor=cursor, limit=200)
             rows += [
                 {
                     "id": o.id,

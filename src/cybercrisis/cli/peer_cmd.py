@@ -29,13 +29,13 @@ def add(
 ) -> None:
     """Add a peer: reads its discovery, pins its keys and prints their ids to check with its operator."""
     from cybercrisis.exchange import node as nodes
-    from cybercrisis.exchange import peers
+    from cybercrisis.exchange import peer_client, peers
 
     s = settings()
     local = nodes.load(s.data_dir)
     try:
-        probe = peers.probe(url=url, token=token, username=username, timeout=timeout, allow=s.outbound_networks)
-    except peers.PeerError as exc:
+        probe = peer_client.probe(url=url, token=token, username=username, timeout=timeout, allow=s.outbound_networks)
+    except peer_client.PeerError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     with db() as session:
@@ -151,12 +151,12 @@ def sync(
 def status() -> None:
     """Per peer: direction, last success and error, totals, lag."""
     from cybercrisis.db import utcnow
-    from cybercrisis.exchange import federation
+    from cybercrisis.exchange import federation_cursors
     from cybercrisis.exchange.peers import age
 
     now = utcnow()
     with db(write=False) as session:
-        rows = federation.status(session)
+        rows = federation_cursors.status(session)
         for st in rows:
             p = st.peer
             console.print(f"[bold]{p.id}[/bold]  {p.url}  ({p.direction}{'' if p.enabled else ', disabled'})")

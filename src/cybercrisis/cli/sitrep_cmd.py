@@ -249,7 +249,7 @@ def build(
         first = exc.errors()[0]
         raise _fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
 
-    from cybercrisis.situation import api  # the API's renderings; not loaded for every command
+    from cybercrisis.situation import sitreps_api as api  # the API's renderings; not loaded for every command
 
     s = settings()
     staged: Path | None = None
@@ -313,7 +313,7 @@ def list_(
     the published versions of others'."""
     if level is not None and level not in aggregate.LEVELS:
         raise _fail(f"'{level}' is not a level; valid: {', '.join(aggregate.LEVELS)}")
-    from cybercrisis.situation import api
+    from cybercrisis.situation import sitreps_api as api
 
     items: list[dict[str, Any]] = []
     s = settings()

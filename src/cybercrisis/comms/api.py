@@ -11,17 +11,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select, tuple_
 
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share
-from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
-from cybercrisis.comms import service
+from cybercrisis.audit.reading import timeline_out
+from cybercrisis.comms import reading, release, service
+from cybercrisis.comms.deps import CurrentCommunication
 from cybercrisis.comms.feed import public_url
-from cybercrisis.comms.models import CommState, Communication, Verdict
+from cybercrisis.comms.listing import CommunicationFilters
+from cybercrisis.comms.listing import list_communications as list_page
+from cybercrisis.comms.models import Communication, Verdict
 from cybercrisis.comms.schemas import (
     ApprovalOut,
     ChangesIn,
@@ -36,8 +37,6 @@ from cybercrisis.comms.schemas import (
 )
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.errors import InvalidInput
-from cybercrisis.pagination import cursor_time, decode_cursor, encode_cursor
 from cybercrisis.schemas import TimelineEntry
 from cybercrisis.situation.schemas import DiffOut
 
@@ -50,12 +49,12 @@ def _settings(request: Request) -> Settings:
 
 
 def communication_out(db: DB, c: Communication, reader: Principal, settings: Settings) -> CommunicationOut:
-    rows = service.approvals(db, c.id)
-    waiting = service.waiting_for(c, rows)
-    names = service.org_names(db, [*c.approvers, *(r.org_id for r in rows)])
-    pub = service.publication_of(db, c.id)
+    rows = reading.approvals(db, c.id)
+    waiting = reading.waiting_for(c, rows)
+    names = reading.org_names(db, [*c.approvers, *(r.org_id for r in rows)])
+    pub = reading.publication_of(db, c.id)
     shares: list[Share] = sharing.shares_of(db, c.id)
-    crisis = c.crisis_id if c.crisis_id in service.readable_crises(db, reader, [c.crisis_id]) else None
+    crisis = c.crisis_id if c.crisis_id in reading.readable_crises(db, reader, [c.crisis_id]) else None
     return CommunicationOut(
         id=c.id,
         kind=c.kind,
@@ -140,29 +139,20 @@ def list_communications(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CommunicationPage:
     """Communications you may read, newest first (keyset pagination: pass `next` as `cursor`)."""
-    q = select(Communication).where(read_filter(principal, Communication))
-    if crisis:
-        q = q.where(Communication.crisis_id == crisis)
-    if state:
-        valid = [s.value for s in CommState]
-        if state not in valid:
-            raise InvalidInput(f"state is one of {', '.join(valid)}", errors=[{"field": "state", "message": "invalid"}])
-        q = q.where(Communication.state == state)
-    after = decode_cursor(cursor, 2)
-    if after:
-        q = q.where(tuple_(Communication.created_at, Communication.id) < tuple_(cursor_time(after[0]), after[1]))
-    rows = list(db.scalars(q.order_by(Communication.created_at.desc(), Communication.id.desc()).limit(limit + 1)))
-    nxt = encode_cursor([rows[limit - 1].created_at.isoformat(), rows[limit - 1].id]) if len(rows) > limit else None
-    page = rows[:limit]
-    waiting = service.waiting_for_many(db, page)
-    crises = service.readable_crises(db, principal, [c.crisis_id for c in page])
+    filters = CommunicationFilters(crisis=crisis, state=state)
+    found = list_page(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
+    page, nxt = found.items, found.next
+    waiting = reading.waiting_for_many(db, page)
+    crises = reading.readable_crises(db, principal, [c.crisis_id for c in page])
     return CommunicationPage(items=[summary_out(c, waiting[c.id], crises) for c in page], next=nxt)
 
 
 @router.get("/communications/{communication_id}", operation_id="get_communication", response_model=CommunicationOut)
-def get_communication(communication_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> CommunicationOut:
+def get_communication(
+    c: CurrentCommunication, db: DB, principal: CurrentPrincipal, request: Request
+) -> CommunicationOut:
     """One communication with every verdict per version and `waiting_for`: who has not approved the current one."""
-    return communication_out(db, service.get(db, principal, communication_id), principal, _settings(request))
+    return communication_out(db, c, principal, _settings(request))
 
 
 @router.patch(
@@ -186,9 +176,8 @@ def update_communication(
     operation_id="communication_versions",
     response_model=list[CommVersionOut],
 )
-def communication_versions(communication_id: str, db: DB, principal: CurrentPrincipal) -> list[CommVersionOut]:
+def communication_versions(c: CurrentCommunication, db: DB) -> list[CommVersionOut]:
     """Every version of the text, oldest first."""
-    c = service.get(db, principal, communication_id)
     return [
         CommVersionOut(
             version=v.number,
@@ -197,22 +186,20 @@ def communication_versions(communication_id: str, db: DB, principal: CurrentPrin
             title=v.title,
             languages=sorted(v.translations),
         )
-        for v in service.versions(db, c.id)
+        for v in reading.versions(db, c.id)
     ]
 
 
 @router.get("/communications/{communication_id}/diff", operation_id="communication_diff", response_model=DiffOut)
 def communication_diff(
-    communication_id: str,
+    c: CurrentCommunication,
     db: DB,
-    principal: CurrentPrincipal,
     from_version: Annotated[int, Query(alias="from", ge=1)],
     to_version: Annotated[int, Query(alias="to", ge=1)],
 ) -> DiffOut:
     """What changed between two versions: title, body and each translation, with a unified diff per field."""
-    c = service.get(db, principal, communication_id)
     return DiffOut(
-        from_version=from_version, to_version=to_version, changes=service.diff(db, c.id, from_version, to_version)
+        from_version=from_version, to_version=to_version, changes=reading.diff(db, c.id, from_version, to_version)
     )
 
 
@@ -270,8 +257,8 @@ def release_communication(
     time, for lines to take, and when it is already released (whether by another request or by the job that
     releases due statements automatically).
     """
-    service.release(db, actor=principal, communication_id=communication_id)
-    return communication_out(db, service.get(db, principal, communication_id), principal, _settings(request))
+    release.release(db, actor=principal, communication_id=communication_id)
+    return communication_out(db, reading.get(db, principal, communication_id), principal, _settings(request))
 
 
 @router.post(
@@ -283,7 +270,7 @@ def withdraw_communication(
     communication_id: str, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
     """Withdraw a communication before its release (owner organisation); it is then neither edited nor released."""
-    c = service.withdraw(db, actor=principal, communication_id=communication_id)
+    c = release.withdraw(db, actor=principal, communication_id=communication_id)
     return communication_out(db, c, principal, _settings(request))
 
 
@@ -292,9 +279,8 @@ def withdraw_communication(
     operation_id="communication_timeline",
     response_model=list[TimelineEntry],
 )
-def communication_timeline(communication_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
+def communication_timeline(c: CurrentCommunication, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     """What happened to it, oldest first: creation, edits, verdicts, release and its publication."""
-    c = service.get(db, principal, communication_id)
-    pub = service.publication_of(db, c.id)
+    pub = reading.publication_of(db, c.id)
     ids = [c.id] + ([pub.id] if pub else [])
     return [timeline_out(e) for e in audit.timeline_of(db, reader=principal, object_ids=ids)]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.accounts.service import SYSTEM
 from cybercrisis.comms.models import CommKind, CommState, Communication
-from cybercrisis.comms.service import publish
+from cybercrisis.comms.release import publish
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.errors import Conflict

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select
 
 from cybercrisis.access import sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.config import Settings
-from cybercrisis.crises import room, service
+from cybercrisis.crises import actions, decisions, escalations, governance, room, service
+from cybercrisis.crises.deps import CurrentCrisis
 from cybercrisis.crises.escalation import model_for
-from cybercrisis.crises.models import Action, Crisis, CrisisIncident, CrisisStatus, Decision, Escalation
+from cybercrisis.crises.models import Action, Decision, Escalation
+from cybercrisis.crises.room_cache import RoomCache
 from cybercrisis.crises.schemas import (
     ActionIn,
     ActionOut,
@@ -38,9 +40,6 @@ from cybercrisis.crises.schemas import (
 )
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.errors import InvalidInput
-from cybercrisis.incidents.models import Incident
-from cybercrisis.pagination import cursor_time, decode_cursor, encode_cursor
 from cybercrisis.schemas import Strict
 
 router = APIRouter(prefix="/api/v1", tags=["crises"])
@@ -95,28 +94,10 @@ def list_crises(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CrisisPage:
-    q = select(Crisis).where(read_filter(principal, Crisis))
-    if status:
-        if status not in (CrisisStatus.OPEN, CrisisStatus.CLOSED):
-            raise InvalidInput("status is open or closed", errors=[{"field": "status", "message": "open or closed"}])
-        q = q.where(Crisis.status == status)
-    after = decode_cursor(cursor, 2)
-    if after:
-        q = q.where(tuple_(Crisis.modified_at, Crisis.id) < tuple_(cursor_time(after[0]), after[1]))
-    rows = list(db.scalars(q.order_by(Crisis.modified_at.desc(), Crisis.id.desc()).limit(limit + 1)))
-    page = rows[:limit]
-    nxt = encode_cursor([page[-1].modified_at.isoformat(), page[-1].id]) if len(rows) > limit else None
-    counts: dict[str, int] = {}
-    if page:
-        counts = {
-            r[0]: r[1]
-            for r in db.execute(
-                select(CrisisIncident.crisis_id, func.count())
-                .join(Incident, Incident.id == CrisisIncident.incident_id)
-                .where(CrisisIncident.crisis_id.in_([c.id for c in page]), read_filter(principal, Incident))
-                .group_by(CrisisIncident.crisis_id)
-            )
-        }
+    found = service.list_crises(
+        db, principal=principal, filters=service.CrisisFilters(status=status), cursor=cursor, limit=limit
+    )
+    page = found.items
     model = model_for(_settings(request))
     names = room.Names(db)
     names.load([c.owner_org_id for c in page])
@@ -138,19 +119,19 @@ def list_crises(
                 status=c.status,
                 tlp=c.tlp,
                 owner=names.ref(c.owner_org_id),
-                incidents=counts.get(c.id, 0),
+                incidents=found.incidents.get(c.id, 0),
                 created=c.created_at,
                 modified=c.modified_at,
             )
         )
-    return CrisisPage(items=items, next=nxt)
+    return CrisisPage(items=items, next=found.next)
 
 
 @router.get("/crises/{crisis_id}", operation_id="get_crisis", response_model=CrisisOut)
 def get_crisis(crisis_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> Response:
     """The crisis room: level, phase, linked incidents, reports, warnings, requests, statements, decisions,
     actions and timeline, each limited to what the reader may see."""
-    cache: room.RoomCache = request.app.state.room_cache
+    cache: RoomCache = request.app.state.room_cache
     return Response(cache.entry(db, principal, crisis_id, _settings(request))[1], media_type="application/json")
 
 
@@ -202,7 +183,7 @@ def reopen_crisis(crisis_id: str, body: CloseIn, db: DB, principal: CurrentPrinc
 )
 def change_phase(crisis_id: str, body: PhaseIn, db: DB, principal: CurrentPrincipal, request: Request) -> DecisionOut:
     """Move the crisis to another phase (preparedness, detection, response, recovery): a recorded decision."""
-    d = service.change_phase(
+    d = decisions.change_phase(
         db,
         actor=principal,
         crisis_id=crisis_id,
@@ -225,7 +206,7 @@ def set_commission_role(
     owner records it; the answer is the decision entry it leaves in the log. While observer, the Commission does
     not decide at the operational level."""
     settings = _settings(request)
-    service.set_commission_role(
+    governance.set_commission_role(
         db, actor=principal, crisis_id=crisis_id, role=body.role, rationale=body.rationale, settings=settings
     )
     latest = select(Decision).where(Decision.crisis_id == crisis_id)
@@ -254,7 +235,7 @@ def propose_escalation(
 
     The answer is `pending` while organisations the model names (e.g. the Council Presidency for IPCR) have not
     agreed, or `done` when nobody else had to agree."""
-    esc = service.propose_escalation(
+    esc = escalations.propose_escalation(
         db,
         actor=principal,
         crisis_id=crisis_id,
@@ -267,8 +248,9 @@ def propose_escalation(
 
 
 @router.get("/crises/{crisis_id}/escalations", operation_id="list_escalations", response_model=list[EscalationOut])
-def list_escalations(crisis_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> list[EscalationOut]:
-    crisis = service.get(db, principal, crisis_id)
+def list_escalations(
+    crisis: CurrentCrisis, db: DB, principal: CurrentPrincipal, request: Request
+) -> list[EscalationOut]:
     return room.escalation_outs(
         db, room.escalations_of(db, principal, [crisis.id]), model_for(_settings(request)), room.Names(db)
     )
@@ -288,7 +270,7 @@ def approve_escalation(
     body: VerdictIn | None = None,
 ) -> EscalationOut:
     """Your organisation agrees to the step. When the last required organisation agrees, it is done."""
-    service.answer_escalation(
+    escalations.answer_escalation(
         db,
         actor=principal,
         crisis_id=crisis_id,
@@ -316,7 +298,7 @@ def record_consultation(
     activation is decided by the Presidency after consulting the affected Member States, the Commission and the High
     Representative. An agreement before the consultations the step names is refused with 409 naming the missing
     ones. Recorded by an organisation that may agree to the step, or by the consulted organisation itself."""
-    service.record_consultation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, data=body)
+    governance.record_consultation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, data=body)
     return _escalation(db, principal, request, escalation_id)
 
 
@@ -329,7 +311,7 @@ def reject_escalation(
     crisis_id: str, escalation_id: str, body: VerdictIn, db: DB, principal: CurrentPrincipal, request: Request
 ) -> EscalationOut:
     """Your organisation does not agree (say why): the step is not taken, and that is a recorded decision."""
-    service.answer_escalation(
+    escalations.answer_escalation(
         db,
         actor=principal,
         crisis_id=crisis_id,
@@ -349,7 +331,7 @@ def reject_escalation(
 def withdraw_escalation(
     crisis_id: str, escalation_id: str, db: DB, principal: CurrentPrincipal, request: Request
 ) -> EscalationOut:
-    service.withdraw_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id)
+    escalations.withdraw_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id)
     return _escalation(db, principal, request, escalation_id)
 
 
@@ -364,15 +346,16 @@ def record_decision(
 ) -> DecisionOut:
     """Record a decision at a level: what was decided, the options considered and why. Political measures such
     as cyber diplomacy toolbox options are recorded here (kind political-measure), never automated."""
-    d = service.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
+    d = decisions.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
     names = room.Names(db)
     names.load(d.decided_by)
     return room.decision_out(d, names)
 
 
 @router.get("/crises/{crisis_id}/decisions", operation_id="list_decisions", response_model=list[DecisionOut])
-def list_decisions(crisis_id: str, db: DB, principal: CurrentPrincipal, level: str | None = None) -> list[DecisionOut]:
-    crisis = service.get(db, principal, crisis_id)
+def list_decisions(
+    crisis: CurrentCrisis, db: DB, principal: CurrentPrincipal, level: str | None = None
+) -> list[DecisionOut]:
     q = select(Decision).where(Decision.crisis_id == crisis.id, read_filter(principal, Decision))
     if level:
         q = q.where(Decision.level == level)
@@ -386,15 +369,14 @@ def list_decisions(crisis_id: str, db: DB, principal: CurrentPrincipal, level: s
 def create_action(crisis_id: str, body: ActionIn, request: Request, db: DB, principal: CurrentPrincipal) -> ActionOut:
     """Give an organisation an action with a due time; it is reminded before, and flagged when overdue. The crisis
     owner and the organisations taking part in the crisis record actions."""
-    a = service.create_action(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
+    a = actions.create_action(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
     names = room.Names(db)
     names.load([a.assignee_org_id])
     return room.action_out(a, names, utcnow())
 
 
 @router.get("/crises/{crisis_id}/actions", operation_id="list_actions", response_model=list[ActionOut])
-def list_actions(crisis_id: str, db: DB, principal: CurrentPrincipal) -> list[ActionOut]:
-    crisis = service.get(db, principal, crisis_id)
+def list_actions(crisis: CurrentCrisis, db: DB, principal: CurrentPrincipal) -> list[ActionOut]:
     rows = list(
         db.scalars(
             select(Action)
@@ -411,7 +393,7 @@ def list_actions(crisis_id: str, db: DB, principal: CurrentPrincipal) -> list[Ac
 @router.patch("/actions/{action_id}", operation_id="update_action", response_model=ActionOut)
 def update_action(action_id: str, body: ActionPatch, db: DB, principal: CurrentPrincipal) -> ActionOut:
     """Change an action's status (open, in-progress, done, cancelled), text, due time or owner."""
-    a = service.update_action(db, actor=principal, action_id=action_id, patch=body)
+    a = actions.update_action(db, actor=principal, action_id=action_id, patch=body)
     names = room.Names(db)
     names.load([a.assignee_org_id])
     return room.action_out(a, names, utcnow())

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis import taxonomies
-from cybercrisis.access import authority, sharing
+from cybercrisis.access import authority, sharing, widening
 from cybercrisis.access.authority import Relation
 from cybercrisis.access.policy import COMMUNITY, read_filter
 from cybercrisis.access.principal import Principal
@@ -240,7 +240,7 @@ def submit(
     )
     have = {(s.kind, s.target) for s in sharing.shares_of(session, a.id)}
     added = [e for e in wanted if e not in have]
-    authority.check_widening(
+    widening.check_widening(
         session, actor=actor, tlp=a.tlp, owner_org_id=a.owner_org_id, added=added, what="assessment"
     )
     sharing.write(session, object_id=a.id, entries=added, added_by=actor.org_id)

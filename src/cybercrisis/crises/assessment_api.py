@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from cybercrisis.access import sharing
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.crises import assessment
 from cybercrisis.crises.assessment_models import ImpactAssessment

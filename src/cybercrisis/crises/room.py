@@ -15,9 +15,9 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.audit import reading
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit import service as audit
 from cybercrisis.audit.models import AuditEvent
-from cybercrisis.cache import HeadCache, audit_head, reader_key
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.comms.models import Communication
 from cybercrisis.config import Settings
 from cybercrisis.crises import service
@@ -312,6 +312,7 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
 
     # The timeline: entries about the crisis and about the objects of it this reader sees.
     object_ids = [crisis.id] + [e.id for e in escalations] + [d.id for d in decisions] + [a.id for a in actions]
+    audit.join_pending(session)  # a room read in the transaction that changed the crisis shows the change
     timeline = list(
         session.scalars(
             select(AuditEvent)
@@ -395,23 +396,3 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         commission_role=crisis.commission_role,
         can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_propose else [],
     )
-
-
-class RoomCache:
-    """Per process: (crisis, reader, audit head) -> the room and its JSON (cybercrisis.cache).
-
-    Any change anywhere moves the audit head, so a room is never served stale after a change; time alone (an
-    action becoming overdue) shows within `ttl` seconds.
-    """
-
-    def __init__(self, size: int = 256, ttl: float = 30.0) -> None:
-        self._cache: HeadCache[tuple[CrisisOut, bytes]] = HeadCache(size, ttl)
-
-    def entry(self, session: Session, reader: Principal, crisis_id: str, settings: Settings) -> tuple[CrisisOut, bytes]:
-        key = ("room", crisis_id, reader_key(reader), audit_head(session))
-
-        def build() -> tuple[CrisisOut, bytes]:
-            out = room(session, reader, crisis_id, settings)
-            return out, out.model_dump_json().encode()
-
-        return self._cache.get(key, build)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from cybercrisis.crises.audience import notify
 from cybercrisis.crises.models import Action, ActionStatus, Crisis, CrisisStatus
-from cybercrisis.crises.service import _notify
 
 DUE_SOON = timedelta(hours=2)
 BATCH = 500
@@ -47,7 +47,7 @@ def remind_actions(session: Session, *, now: datetime) -> int:
         session.execute(
             update(Action).where(Action.id == action.id).values(**stamp).execution_options(synchronize_session=False)
         )
-        _notify(
+        notify(
             session,
             crisis,
             event=f"crises:action:{key}",

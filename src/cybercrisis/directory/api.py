@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
@@ -10,8 +10,9 @@ from fastapi.responses import PlainTextResponse
 from cybercrisis.access import sharing
 from cybercrisis.access.permissions import Permission
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.directory import exchange, service
-from cybercrisis.directory.models import Contact, Organisation
+from cybercrisis.directory import exchange, reading, service
+from cybercrisis.directory.models import Contact, MembershipRole, Organisation
+from cybercrisis.directory.reading import OrgCard
 from cybercrisis.directory.schemas import (
     CommunityMemberOut,
     CommunityOut,
@@ -26,25 +27,30 @@ from cybercrisis.directory.schemas import (
     OrganisationPatch,
 )
 from cybercrisis.errors import InvalidInput
+from cybercrisis.schemas import json_body
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
 
-def org_out(org: Organisation) -> OrganisationOut:
-    return OrganisationOut(
-        id=org.id,
-        name=org.name,
-        short_name=org.short_name,
-        type=org.type,
-        country=org.country,
-        levels=org.levels,
-        communities=org.communities,
-        memberships=[MembershipOut(community=c, role=r) for c, r in org.roles.items()],
-        parent_id=org.parent_id,
-        website=org.website,
-        description=org.description,
-        modified_at=org.modified_at,
-    )
+def _org_fields(org: Organisation | OrgCard) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "short_name": org.short_name,
+        "type": org.type,
+        "country": org.country,
+        "levels": org.levels,
+        "communities": org.communities,
+        "memberships": [MembershipOut(community=c, role=MembershipRole(r)) for c, r in org.roles.items()],
+        "parent_id": org.parent_id,
+        "website": org.website,
+        "description": org.description,
+        "modified_at": org.modified_at,
+    }
+
+
+def org_out(org: Organisation | OrgCard) -> OrganisationOut:
+    return OrganisationOut(**_org_fields(org))
 
 
 def contact_out(c: Contact, *, with_shares: bool = False, db: DB | None = None) -> ContactOut:
@@ -73,24 +79,22 @@ def list_organisations(
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> OrganisationPage:
-    filters = service.OrgFilter(country=country, type=type, level=level, community=community, parent=parent, q=q)
-    page = service.list_organisations(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
-    return OrganisationPage(items=[org_out(o) for o in page.items], next=page.next)
+) -> Response:
+    filters = reading.OrgFilter(country=country, type=type, level=level, community=community, parent=parent, q=q)
+    page = reading.list_organisations(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
+    return json_body(OrganisationPage(items=[org_out(o) for o in page.items], next=page.next))
 
 
 @router.get("/organisations/{org_id}", operation_id="get_organisation", response_model=OrganisationDetail)
-def get_organisation(org_id: str, db: DB, principal: CurrentPrincipal) -> OrganisationDetail:
-    org = service.get_organisation(db, principal=principal, org_id=org_id)
+def get_organisation(org_id: str, db: DB, principal: CurrentPrincipal) -> Response:
+    org, constituents = reading.organisation_with_constituents(db, principal=principal, org_id=org_id)
     contacts = service.contacts_of(db, principal=principal, org_id=org.id)
-    page = service.list_organisations(
-        db, principal=principal, filters=service.OrgFilter(parent=org.id), cursor=None, limit=200
-    )
-    return OrganisationDetail(
-        **org_out(org).model_dump(),
+    detail = OrganisationDetail(
+        **_org_fields(org),
         contacts=[contact_out(c) for c in contacts],
-        constituents=[org_out(o) for o in page.items],
+        constituents=[org_out(o) for o in constituents],
     )
+    return json_body(detail)
 
 
 @router.post("/organisations", status_code=201, operation_id="create_organisation", response_model=OrganisationOut)

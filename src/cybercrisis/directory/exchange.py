@@ -26,6 +26,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.audit import service as audit
 from cybercrisis.directory import service
 from cybercrisis.directory.models import Community, Contact, MembershipRole, Organisation
+from cybercrisis.directory.reading import WITH_ROWS
 from cybercrisis.errors import InvalidInput
 
 # Namespace for deterministic organisation ids: the same directory key gives the same identity on every node.
@@ -87,7 +88,7 @@ def _org_dict(org: Organisation) -> dict[str, Any]:
 
 
 def export_json(session: Session, *, principal: Principal) -> str:
-    orgs = list(session.scalars(select(Organisation).order_by(Organisation.name)))
+    orgs = list(session.scalars(select(Organisation).order_by(Organisation.name).options(*WITH_ROWS)))
     contacts: dict[str, list[dict[str, Any]]] = {}
     for c in session.scalars(select(Contact).where(read_filter(principal, Contact)).order_by(Contact.label)):
         contacts.setdefault(c.owner_org_id, []).append(
@@ -113,7 +114,7 @@ def export_csv(session: Session) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for org in session.scalars(select(Organisation).order_by(Organisation.name)):
+    for org in session.scalars(select(Organisation).order_by(Organisation.name).options(*WITH_ROWS)):
         row = _org_dict(org)
         row["levels"] = ";".join(org.levels)
         # A role other than member travels as `slug:role` (e.g. `eu-cyclone:observer`).
@@ -238,7 +239,7 @@ def _upsert(
             f"roles name communities the organisation is not in: {', '.join(stray)}",
             errors=[{"field": "roles", "message": "role for a community not listed"}],
         )
-    org = session.get(Organisation, org_id)
+    org = session.scalars(select(Organisation).where(Organisation.id == org_id).options(*WITH_ROWS)).one_or_none()
     if org is None:
         org = service.create_organisation(
             session,

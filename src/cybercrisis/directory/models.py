@@ -123,11 +123,13 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
+    # Never loaded behind the reader's back (issue 14: selectin here was a third of an organisation read): a
+    # writer asks for them with `reading.WITH_ROWS`, a reader takes `reading.OrgCard`s, built by one query.
     level_rows: Mapped[list[OrganisationLevel]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by=OrganisationLevel.level
+        cascade="all, delete-orphan", lazy="raise", order_by=OrganisationLevel.level
     )
     community_rows: Mapped[list[CommunityMembership]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by=CommunityMembership.community_slug
+        cascade="all, delete-orphan", lazy="raise", order_by=CommunityMembership.community_slug
     )
 
     @property

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import Select, delete, func, or_, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
@@ -15,7 +13,7 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
-from cybercrisis.directory.countries import COUNTRIES, normalise_country
+from cybercrisis.directory.countries import normalise_country
 from cybercrisis.directory.models import (
     Community,
     CommunityMembership,
@@ -27,82 +25,29 @@ from cybercrisis.directory.models import (
     OrganisationLevel,
     OrgType,
 )
+from cybercrisis.directory.reading import WITH_ROWS, OrgCard, enum_value, organisation_cards
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from cybercrisis.pagination import Page, decode_cursor, encode_cursor
 
 
 def _bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": field, "message": message}])
 
 
-def _enum_value(enum: type, value: str, field: str) -> str:
-    valid = [e.value for e in enum]  # type: ignore[attr-defined]
-    if value not in valid:
-        raise _bad(field, f"'{value}' is not valid; valid: {', '.join(valid)}")
-    return value
-
-
-@dataclass(frozen=True, slots=True)
-class OrgFilter:
-    country: str | None = None
-    type: str | None = None
-    level: str | None = None
-    community: str | None = None
-    parent: str | None = None
-    q: str | None = None
-
-
-def _filtered(f: OrgFilter) -> Select[Organisation]:
-    query = select(Organisation)
-    if f.country:
-        query = query.where(Organisation.country == normalise_country(f.country, field="country"))
-    if f.type:
-        query = query.where(Organisation.type == _enum_value(OrgType, f.type, "type"))
-    if f.level:
-        level = _enum_value(Level, f.level, "level")
-        query = query.where(
-            Organisation.id.in_(select(OrganisationLevel.org_id).where(OrganisationLevel.level == level))
-        )
-    if f.community:
-        query = query.where(
-            Organisation.id.in_(
-                select(CommunityMembership.org_id).where(CommunityMembership.community_slug == f.community)
-            )
-        )
-    if f.parent:
-        query = query.where(Organisation.parent_id == f.parent)
-    if f.q:
-        like = f"%{f.q.strip().lower()}%"
-        query = query.where(
-            or_(func.lower(Organisation.name).like(like), func.lower(Organisation.short_name).like(like))
-        )
-    return query
-
-
-def list_organisations(
-    session: Session, *, principal: Principal, filters: OrgFilter, cursor: str | None, limit: int
-) -> Page[Organisation]:
-    """The directory is readable by every signed-in user; it is who-is-who, not shared content."""
-    principal.require(Permission.DIRECTORY_READ)
-    query = _filtered(filters).order_by(Organisation.name, Organisation.id)
-    after = decode_cursor(cursor, 2)
-    if after:
-        query = query.where(tuple_(Organisation.name, Organisation.id) > tuple_(after[0], after[1]))
-    rows = list(session.scalars(query.limit(limit + 1)))
-    nxt = encode_cursor([rows[limit - 1].name, rows[limit - 1].id]) if len(rows) > limit else None
-    return Page(rows[:limit], nxt)
-
-
-def count_organisations(session: Session, *, filters: OrgFilter) -> int:
-    return session.scalar(select(func.count()).select_from(_filtered(filters).subquery())) or 0
-
-
 def get_organisation(session: Session, *, principal: Principal, org_id: str) -> Organisation:
+    """The organisation to change, with its levels and community rows (readers take `read_organisation`)."""
     principal.require(Permission.DIRECTORY_READ)
-    org = session.get(Organisation, org_id)
+    org = session.scalars(select(Organisation).where(Organisation.id == org_id).options(*WITH_ROWS)).one_or_none()
     if org is None:
         raise NotFound(f"no organisation with id {org_id}")
     return org
+
+
+def read_organisation(session: Session, *, principal: Principal, org_id: str) -> OrgCard:
+    principal.require(Permission.DIRECTORY_READ)
+    card = organisation_cards(session, [org_id]).get(org_id)
+    if card is None:
+        raise NotFound(f"no organisation with id {org_id}")
+    return card
 
 
 def list_communities(session: Session) -> list[Community]:
@@ -116,7 +61,7 @@ def _validate_roles(roles: dict[str, str], communities: list[str]) -> dict[str, 
     for slug, role in roles.items():
         if slug not in communities:
             raise _bad("roles", f"a role is given for '{slug}', which is not among the organisation's communities")
-        _enum_value(MembershipRole, str(role), "roles")
+        enum_value(MembershipRole, str(role), "roles")
     return {slug: str(role) for slug, role in roles.items()}
 
 
@@ -128,7 +73,7 @@ def set_membership_role(session: Session, *, actor: Principal, org_id: str, comm
     org = get_organisation(session, principal=actor, org_id=org_id)
     if session.get(Community, community) is None:
         raise NotFound(f"no community {community}")
-    _enum_value(MembershipRole, role, "role")
+    enum_value(MembershipRole, role, "role")
     rows = {r.community_slug: r for r in org.community_rows}
     previous = rows[community].role if community in rows else None
     if previous == role:
@@ -199,10 +144,10 @@ def _validate_org_fields(
     communities: list[str],
     parent_id: str | None,
 ) -> tuple[str | None, list[str], list[str]]:
-    _enum_value(OrgType, type_, "type")
+    enum_value(OrgType, type_, "type")
     cc = normalise_country(country, field="country") if country else None
     for lv in levels:
-        _enum_value(Level, lv, "levels")
+        enum_value(Level, lv, "levels")
     known = set(session.scalars(select(Community.slug)))
     unknown = [c for c in communities if c not in known]
     if unknown:
@@ -343,7 +288,7 @@ def create_contact(
     _check_contact_writer(actor, org_id)
     if session.get(Organisation, org_id) is None:
         raise _bad("organisation", f"no organisation with id {org_id}")
-    _enum_value(ContactKind, kind, "kind")
+    enum_value(ContactKind, kind, "kind")
     marking = sharing.parse_tlp(tlp)
     fpr = _fingerprint(pgp_fingerprint)
     entries = sharing.resolve(session, tlp=marking, share_with=share_with, owner_org_id=org_id, author_id=actor.user_id)
@@ -402,7 +347,3 @@ def delete_contact(session: Session, *, actor: Principal, contact_id: str) -> No
         object_id=contact_id,
         summary={"org": contact.owner_org_id},
     )
-
-
-def country_name(code: str | None) -> str:
-    return COUNTRIES.get(code or "", "EU / international")

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query, Response
 
 from cybercrisis.access import sharing
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.documents import service
+from cybercrisis.documents.deps import CurrentDocument
 from cybercrisis.documents.models import Document
 from cybercrisis.documents.schemas import (
     DocumentIn,
@@ -65,7 +66,8 @@ def list_documents(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DocumentPage:
-    page = service.list_documents(db, principal=principal, owner_org_id=organisation, q=q, cursor=cursor, limit=limit)
+    filters = service.DocumentFilter(organisation=organisation, q=q)
+    page = service.list_documents(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
     return DocumentPage(
         items=[
             DocumentSummary(
@@ -84,17 +86,17 @@ def list_documents(
 
 
 @router.get("/{document_id}", operation_id="get_document", response_model=DocumentOut)
-def get_document(document_id: str, db: DB, principal: CurrentPrincipal) -> DocumentOut:
-    return document_out(db, service.get_document(db, principal=principal, document_id=document_id))
+def get_document(doc: CurrentDocument, db: DB) -> DocumentOut:
+    return document_out(db, doc)
 
 
 @router.patch("/{document_id}", operation_id="update_document", response_model=DocumentOut)
-def update_document(document_id: str, body: DocumentPatch, db: DB, principal: CurrentPrincipal) -> DocumentOut:
+def update_document(doc: CurrentDocument, body: DocumentPatch, db: DB, principal: CurrentPrincipal) -> DocumentOut:
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    doc = service.update_document(
+    service.update_document(
         db,
         actor=principal,
-        document_id=document_id,
+        doc=doc,
         version=body.version,
         changes={k: v for k, v in changes.items() if v is not None},
     )
@@ -102,26 +104,23 @@ def update_document(document_id: str, body: DocumentPatch, db: DB, principal: Cu
 
 
 @router.put("/{document_id}/sharing", operation_id="set_document_sharing", response_model=DocumentOut)
-def set_sharing(document_id: str, body: SharingIn, db: DB, principal: CurrentPrincipal) -> DocumentOut:
-    doc = service.set_document_sharing(
-        db, actor=principal, document_id=document_id, tlp=body.tlp, share_with=body.share_with
-    )
+def set_sharing(doc: CurrentDocument, body: SharingIn, db: DB, principal: CurrentPrincipal) -> DocumentOut:
+    service.set_document_sharing(db, actor=principal, doc=doc, tlp=body.tlp, share_with=body.share_with)
     return document_out(db, doc)
 
 
 @router.post("/{document_id}/pass-on", operation_id="pass_on_document")
-def pass_on(document_id: str, body: PassOnIn, db: DB, principal: CurrentPrincipal) -> dict[str, list[str]]:
-    added = service.pass_on_document(db, actor=principal, document_id=document_id, organisations=body.organisations)
+def pass_on(doc: CurrentDocument, body: PassOnIn, db: DB, principal: CurrentPrincipal) -> dict[str, list[str]]:
+    added = service.pass_on_document(db, actor=principal, doc=doc, organisations=body.organisations)
     return {"added": added}
 
 
 @router.delete("/{document_id}", status_code=204, operation_id="delete_document")
-def delete_document(document_id: str, db: DB, principal: CurrentPrincipal) -> Response:
-    service.delete_document(db, actor=principal, document_id=document_id)
+def delete_document(doc: CurrentDocument, db: DB, principal: CurrentPrincipal) -> Response:
+    service.delete_document(db, actor=principal, doc=doc)
     return Response(status_code=204)
 
 
 @router.get("/{document_id}/timeline", operation_id="document_timeline", response_model=list[TimelineEntry])
-def document_timeline(document_id: str, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
-    doc = service.get_document(db, principal=principal, document_id=document_id)
+def document_timeline(doc: CurrentDocument, db: DB, principal: CurrentPrincipal) -> list[TimelineEntry]:
     return [timeline_out(e) for e in audit.timeline(db, reader=principal, object_id=doc.id)]

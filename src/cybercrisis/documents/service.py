@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,8 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory import recipients
+from cybercrisis.documents import actions
 from cybercrisis.documents.models import Document, DocumentKind
 from cybercrisis.errors import Conflict, InvalidInput, PermissionDenied
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
@@ -70,21 +74,21 @@ def get_document(session: Session, *, principal: Principal, document_id: str) ->
     return sharing.get_readable(session, principal, Document, document_id)
 
 
+@dataclass(frozen=True, slots=True)
+class DocumentFilter:
+    organisation: str | None = None  # documents this organisation owns
+    q: str | None = None  # words in the title or the text
+
+
 def list_documents(
-    session: Session,
-    *,
-    principal: Principal,
-    owner_org_id: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
+    session: Session, *, principal: Principal, filters: DocumentFilter, cursor: str | None, limit: int
 ) -> Page[Document]:
     """Newest first; every row passes the same policy as a single read."""
     query = select(Document).where(read_filter(principal, Document))
-    if owner_org_id:
-        query = query.where(Document.owner_org_id == owner_org_id)
-    if q:
-        like = f"%{q.strip().lower()}%"
+    if filters.organisation:
+        query = query.where(Document.owner_org_id == filters.organisation)
+    if filters.q:
+        like = f"%{filters.q.strip().lower()}%"
         query = query.where(or_(func.lower(Document.title).like(like), func.lower(Document.body).like(like)))
     after = decode_cursor(cursor, 2)
     if after:
@@ -98,11 +102,11 @@ def list_documents(
 
 
 def update_document(
-    session: Session, *, actor: Principal, document_id: str, version: int, changes: dict[str, str]
+    session: Session, *, actor: Principal, doc: Document, version: int, changes: dict[str, str]
 ) -> Document:
-    """Edit title, body or kind. `version` is the one the editor read; a newer one in the database is a 409."""
-    doc = get_document(session, principal=actor, document_id=document_id)
-    authority.authorize(actor, "document.edit", authority.owned(actor, doc.owner_org_id))
+    """Edit title, body or kind of `doc` (read by the actor). `version` is the one the editor read; a newer one in
+    the database is a 409."""
+    authority.authorize(actor, "document.edit", actions.relations(actor, doc))
     if doc.version != version:
         raise Conflict(
             f"the document changed since you read it (version {version}, now {doc.version}): reload and edit again"
@@ -124,11 +128,10 @@ def update_document(
 
 
 def set_document_sharing(
-    session: Session, *, actor: Principal, document_id: str, tlp: str, share_with: ShareWith
+    session: Session, *, actor: Principal, doc: Document, tlp: str, share_with: ShareWith
 ) -> Document:
-    doc = get_document(session, principal=actor, document_id=document_id)
-    authority.authorize(actor, "document.share", authority.owned(actor, doc.owner_org_id))
-    sharing.set_sharing(
+    authority.authorize(actor, "document.share", actions.relations(actor, doc))
+    recipients.set_sharing(
         session,
         principal=actor,
         obj=doc,
@@ -140,15 +143,16 @@ def set_document_sharing(
     return doc
 
 
-def pass_on_document(session: Session, *, actor: Principal, document_id: str, organisations: list[str]) -> list[str]:
-    doc = get_document(session, principal=actor, document_id=document_id)
+def pass_on_document(session: Session, *, actor: Principal, doc: Document, organisations: list[str]) -> list[str]:
+    # The organisation itself must read it: a user named on it does not make its organisation a recipient.
     authority.authorize(actor, "document.pass-on", sharing.org_relations(session, actor, doc))
-    return sharing.pass_on(session, principal=actor, obj=doc, org_ids=organisations, tag="directory:document:pass-on")
+    return recipients.pass_on(
+        session, principal=actor, obj=doc, org_ids=organisations, tag="directory:document:pass-on"
+    )
 
 
-def delete_document(session: Session, *, actor: Principal, document_id: str) -> None:
-    doc = get_document(session, principal=actor, document_id=document_id)
-    authority.authorize(actor, "document.delete", authority.owned(actor, doc.owner_org_id))
+def delete_document(session: Session, *, actor: Principal, doc: Document) -> None:
+    authority.authorize(actor, "document.delete", actions.relations(actor, doc))
     session.execute(delete(Share).where(Share.object_id == doc.id))
     session.delete(doc)
-    audit.record(session, actor=actor, tag="directory:document:delete", object_id=document_id)
+    audit.record(session, actor=actor, tag="directory:document:delete", object_id=doc.id)

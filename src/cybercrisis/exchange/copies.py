@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, delete, exists, insert, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from cybercrisis.access import sharing  # as a module: sharing -> audit -> publish -> copies imports it first
 from cybercrisis.access.models import Share
 from cybercrisis.access.policy import can_read, read_filter, read_scope
 from cybercrisis.access.principal import Principal
+from cybercrisis.access.sharing import shares_of_many
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import StixObject
 
@@ -56,7 +56,7 @@ def content_addressed(stix_type: str, oid: str, obj: Mapping[str, Any]) -> bool:
     our exports derive them. Such an id says nothing about who holds it, so it is held in copies."""
     if is_sco(stix_type):
         return True
-    from cybercrisis.exchange.stix import derived_id
+    from cybercrisis.exchange.stix_common import derived_id
 
     if stix_type == "location" and isinstance(obj.get("country"), str):
         return oid == derived_id("location", f"country:{obj['country']}")
@@ -149,7 +149,7 @@ def held(session: Session, ids: Sequence[str], reader: Principal | None) -> dict
             if (found)
             else []
         )
-        access = sharing.shares_of_many(session, sorted({r[3] for r in rows})) if reader is not None else {}
+        access = shares_of_many(session, sorted({r[3] for r in rows})) if reader is not None else {}
         for seq, oid, modified, key, owner, node, origin, tlp, shares in rows:
             ours = node is None and published(origin, oid, key)
             can = reader is None or can_read(

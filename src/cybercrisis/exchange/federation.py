@@ -8,37 +8,37 @@ this node's own versions after the push cursor that the peer's organisation may 
 received from another node is relayed), in envelopes of at most 500 objects and under the peer's
 `max_content_length`, advancing the cursor after each accepted POST. A peer that is down, slow or answers
 garbage gets its error recorded and the round goes on with the others (`sync_all` runs them in parallel).
+
+What is pushed is chosen in exchange/federation_push.py; the cursors and `peer status` are in
+exchange/federation_cursors.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
 from typing import Any
 
 import requests
-from sqlalchemy import ColumnElement, and_, false, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from taxii2client import exceptions as taxii_errors  # type: ignore[import-untyped]
 from taxii2client.v21 import Collection  # type: ignore[import-untyped]
 
 from cybercrisis import secretbox
-from cybercrisis.access.policy import read_filter
-from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
-from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import NotFound
-from cybercrisis.exchange import importer, peers, taxii
+from cybercrisis.exchange import importer, peer_client, peers, taxii
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange.models import Peer, PeerCursor, StixObject
-from cybercrisis.exchange.peers import PeerError
+from cybercrisis.exchange.federation_cursors import cursor_for, parse_time, pull_after
+from cybercrisis.exchange.federation_push import envelopes, local_collections, outgoing, peer_principal, push_filter
+from cybercrisis.exchange.models import Peer, PeerCursor
+from cybercrisis.exchange.peer_client import PeerError
 
 log = logging.getLogger(__name__)
 
@@ -124,72 +124,6 @@ class _PeerConfig:
         return self.direction in ("push", "both")
 
 
-# --- collections here --------------------------------------------------------------------------------------------
-
-
-def local_collections(session: Session) -> dict[str, taxii.Collection]:
-    """Every collection of this node (one per community, one per organisation, the defined ones), by id."""
-    return {c.id: c for c in taxii.all_collections(session)}
-
-
-def peer_principal(session: Session, *, node_id: str, organisation_id: str | None) -> Principal:
-    """The peer node as a reader: its organisation and that organisation's communities, never a named user
-    (so RED never leaves, and AMBER+STRICT only when the organisation is a named recipient)."""
-    org = session.get(Organisation, organisation_id) if organisation_id else None
-    return Principal(
-        user_id=f"node:{node_id}", org_id=org.id if org else None, communities=frozenset(org.communities if org else ())
-    )
-
-
-def push_filter(principal: Principal, collection: taxii.Collection, peer_node: str) -> ColumnElement[bool]:
-    """What may be pushed in one collection: in it, readable by the peer's organisation, and this node's own: a
-    node speaks only for what it originated, so objects from other nodes are never relayed (issue 12)."""
-    if principal.org_id is None:
-        return false()
-    return and_(taxii.membership(collection), read_filter(principal, StixObject), StixObject.origin_node.is_(None))
-
-
-# --- cursors -----------------------------------------------------------------------------------------------------
-
-
-def _cursor(session: Session, peer_id: str, collection: str, direction: str) -> PeerCursor:
-    cursor = session.get(PeerCursor, (peer_id, collection, direction))
-    if cursor is None:
-        cursor = PeerCursor(
-            peer_id=peer_id,
-            collection_id=collection,
-            direction=direction,
-            position=None,
-            complete=True,
-            updated_at=utcnow(),
-        )
-        session.add(cursor)
-    return cursor
-
-
-def _taxii_time(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_time(value: str) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def pull_after(position: str | None, complete: bool) -> str | None:
-    """The `added_after` to ask from: the position itself once read to its end, else just before it (objects
-    added in one transaction share a date_added, and a page may have stopped amid them: re-reads are harmless)."""
-    if not position:
-        return None
-    if complete:
-        return position
-    parsed = _parse_time(position)
-    return _taxii_time(parsed - timedelta(microseconds=1)) if parsed else None
-
-
 # --- one round ---------------------------------------------------------------------------------------------------
 
 
@@ -200,14 +134,14 @@ class _Round:
         self.settings = settings
         self.result = SyncResult(cfg.id, cfg.url)
         self.deadline = time.monotonic() + ROUND_BUDGET_SECONDS
-        self.conn = peers.connect(
+        self.conn = peer_client.connect(
             token=cfg.token, username=cfg.username, timeout=cfg.timeout, allow=settings.outbound_networks
         )
         self.ring: nodes.KeyRing = {}
 
     def run(self) -> None:
         cfg = self.cfg
-        discovery = peers.discover(self.conn, cfg.url)
+        discovery = peer_client.discover(self.conn, cfg.url)
         if discovery.node_id != cfg.node_id:
             raise PeerError(
                 f"{cfg.url} now answers as node {discovery.node_id}, not the pinned {cfg.node_id}: "
@@ -217,7 +151,7 @@ class _Round:
             peers.refresh_keys(s, peer_id=cfg.id, discovery=discovery, local_node=self.node.id)
             self.ring = nodes.key_ring(s, self.node)
             here = local_collections(s)
-        root = peers.api_root(self.conn, cfg.api_root)
+        root = peer_client.api_root(self.conn, cfg.api_root)
         remote = {c.id: c for c in root.collections}
         wanted = list(cfg.collections) or sorted(set(remote) & set(here))
         for cid in wanted:
@@ -259,12 +193,12 @@ class _Round:
             step()
         except requests.HTTPError as exc:
             self.result.errors.append(
-                f"collection {cid}: " + peers.describe(exc, url=self.cfg.url, timeout=self.cfg.timeout)
+                f"collection {cid}: " + peer_client.describe(exc, url=self.cfg.url, timeout=self.cfg.timeout)
             )
 
     # --- pull ---
 
-    def _pull(self, remote: peers.RemoteCollection) -> None:
+    def _pull(self, remote: peer_client.RemoteCollection) -> None:
         cfg = self.cfg
         collection = _collection(self.conn, cfg.api_root, remote.id)
         with unit_of_work(self.factory, write=False) as s:
@@ -286,7 +220,7 @@ class _Round:
             more = envelope.get("more") is True
             next_token = envelope.get("next") if isinstance(envelope.get("next"), str) else None
             last = self.conn.last_headers.get("X-TAXII-Date-Added-Last")
-            if objects and (not isinstance(last, str) or _parse_time(last) is None):
+            if objects and (not isinstance(last, str) or parse_time(last) is None):
                 raise PeerError(f"{cfg.url} sent objects without a valid X-TAXII-Date-Added-Last header")
             if more and not next_token:
                 raise PeerError(f"{cfg.url} said there is more in collection {remote.id} but sent no `next`")
@@ -308,7 +242,7 @@ class _Round:
                 senders={cfg.node_id},
                 via=f"relayed by the peer node {cfg.node_id}",
             )
-            cursor = _cursor(s, cfg.id, cid, "pull")
+            cursor = cursor_for(s, cfg.id, cid, "pull")
             if last is not None:
                 cursor.position = last
             cursor.complete = complete
@@ -323,14 +257,14 @@ class _Round:
 
     # --- push ---
 
-    def _push(self, remote: peers.RemoteCollection, local: taxii.Collection, limit: int) -> None:
+    def _push(self, remote: peer_client.RemoteCollection, local: taxii.Collection, limit: int) -> None:
         cfg = self.cfg
         collection = _collection(self.conn, cfg.api_root, remote.id)
         with unit_of_work(self.factory, write=False) as s:
             row = s.get(PeerCursor, (cfg.id, remote.id, "push"))
             after = int(row.position) if row and row.position and row.position.isdigit() else 0
             principal = peer_principal(s, node_id=cfg.node_id, organisation_id=cfg.organisation_id)
-        where = push_filter(principal, local, cfg.node_id)
+        where = push_filter(principal, local)
         while not self._out_of_time():
             with unit_of_work(self.factory, write=False) as s:
                 batch = outgoing(s, where=where, after=after, node=self.node, limit=MAX_ENVELOPE)
@@ -350,7 +284,7 @@ class _Round:
                         f"{f.get('id')}: {f.get('message')}" for f in status.failures or [] if isinstance(f, dict)
                     )
                 with unit_of_work(self.factory) as s:
-                    cursor = _cursor(s, cfg.id, remote.id, "push")
+                    cursor = cursor_for(s, cfg.id, remote.id, "push")
                     cursor.position = str(last_seq)
                     cursor.complete = True
                     cursor.updated_at = utcnow()
@@ -364,44 +298,8 @@ class _Round:
             after = batch[-1][0]
 
 
-def _collection(conn: peers.Connection, api_root: str, cid: str) -> Any:
+def _collection(conn: peer_client.Connection, api_root: str, cid: str) -> Any:
     return Collection(f"{api_root}collections/{cid}/", conn=conn)
-
-
-Outgoing = tuple[int, str, dict[str, Any]]  # (seq, id, the object as sent)
-
-
-def outgoing(
-    session: Session, *, where: ColumnElement[bool], after: int, node: nodes.Node, limit: int
-) -> list[Outgoing]:
-    """The next versions to push after local seq `after`, as the TAXII server serves them: with their origin
-    signature (made now for a version of ours the signer job has not reached) and their share list."""
-    rows = list(
-        session.scalars(select(StixObject).where(StixObject.seq > after, where).order_by(StixObject.seq).limit(limit))
-    )
-    return [(r.seq, r.id, obj) for r, obj in zip(rows, taxii.served(session, node=node, rows=rows), strict=True)]
-
-
-def envelopes(batch: Sequence[Outgoing], *, max_bytes: int) -> Iterable[tuple[list[dict[str, Any]], int, list[str]]]:
-    """Split a batch into envelopes under `max_bytes` (JSON as taxii2-client sends it): (objects, the seq of the last
-    one, ids too big to send at all)."""
-    current: list[dict[str, Any]] = []
-    too_big: list[str] = []
-    size = len(b'{"objects": []}')
-    last = 0
-    for seq, oid, obj in batch:
-        n = len(json.dumps(obj, ensure_ascii=False).encode()) + 2
-        if size + n > max_bytes and current:
-            yield current, last, too_big
-            current, too_big, size = [], [], len(b'{"objects": []}')
-        if size + n > max_bytes:
-            too_big.append(oid)
-        else:
-            current.append(obj)
-            size += n
-        last = seq
-    if current or too_big:
-        yield current, last, too_big
 
 
 # --- entry points ------------------------------------------------------------------------------------------------
@@ -427,7 +325,7 @@ def sync_peer(
     try:
         job.run()
     except Exception as exc:  # a peer's failure is recorded, never allowed to end the other rounds
-        job.result.errors.append(peers.describe(exc, url=cfg.url, timeout=cfg.timeout))
+        job.result.errors.append(peer_client.describe(exc, url=cfg.url, timeout=cfg.timeout))
         if not isinstance(exc, PeerError) and not _is_network(exc):
             log.warning("sync with %s failed", cfg.url, exc_info=True)
     finally:
@@ -480,48 +378,3 @@ def sync_peers(
 def sync_all(factory: sessionmaker[Session], settings: Settings) -> None:
     """One round with every enabled peer (the `federation_sync` job, every 30 s)."""
     sync_peers(factory, settings, enabled_peers(factory))
-
-
-# --- status ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PeerStatus:
-    peer: Peer
-    waiting: int | None  # push: local versions waiting for it (None: it does not push)
-    caught_up_at: datetime | None  # pull: when every pulled collection was last read to its end
-    pull_collections: int
-    last_round: dict[str, Any] | None
-
-
-def status(session: Session) -> list[PeerStatus]:
-    """Each peer with its lag, for `peer status`."""
-    from cybercrisis.audit.models import AuditEvent
-
-    here = local_collections(session)
-    out: list[PeerStatus] = []
-    for peer in peers.list_peers(session):
-        cursors = list(session.scalars(select(PeerCursor).where(PeerCursor.peer_id == peer.id)))
-        pulls = [c for c in cursors if c.direction == "pull"]
-        caught = None
-        if pulls and all(c.complete for c in pulls):
-            caught = min(c.updated_at for c in pulls)
-        waiting = None
-        if peer.direction in ("push", "both"):
-            principal = peer_principal(session, node_id=peer.node_id, organisation_id=peer.organisation_id)
-            positions = {c.collection_id: int(c.position or 0) for c in cursors if c.direction == "push"}
-            targets = list(peer.collections) or sorted(positions)
-            waiting = 0 if targets else None  # None: no round has found a collection to push yet
-            for cid in targets:
-                if cid in here and waiting is not None:
-                    where = push_filter(principal, here[cid], peer.node_id)
-                    query = select(func.count()).select_from(StixObject).where(StixObject.seq > positions.get(cid, 0))
-                    waiting += session.scalar(query.where(where)) or 0
-        event = session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.tag == "exchange:peer:sync", AuditEvent.object_id == peer.id)
-            .order_by(AuditEvent.seq.desc())
-            .limit(1)
-        ).first()
-        out.append(PeerStatus(peer, waiting, caught, len(pulls), json.loads(event.summary) if event else None))
-    return out

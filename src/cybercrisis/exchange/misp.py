@@ -11,7 +11,7 @@ The mapping (documented for users in docs/exchange.md, "Exchange: MISP export"):
 - `threat_level_id` from the NIS taxonomy's threat severity, `analysis` from the status (THREAT_LEVELS, ANALYSIS).
 - `distribution` from the TLP (DISTRIBUTION): never wider than what TLP 2.0 allows the recipient to do.
 - Tags: the TLP as the MISP `tlp` taxonomy tag, PAP, the RSIT/NIS/NIS2 classification as machine tags, and the
-  incident's own tags (see `incidents.service.derived_tags`).
+  incident's own tags (see `incidents.fields.derived_tags`).
 - Attributes: one per observable, with the MISP type and category MISP itself uses (ATTRIBUTE_TYPES).
 - The description and every submitted NIS2 report become MISP *event reports* (MISP's object for narrative text,
   Markdown), not attributes: the reports are prose with a few structured fields, which MISP renders and
@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 from cybercrisis.directory.models import Organisation
-from cybercrisis.incidents import service
+from cybercrisis.incidents import fields, service
 from cybercrisis.incidents.models import Incident, Observable, Report, Sighting
 
 # MISP threat levels: 1 High, 2 Medium, 3 Low, 4 Undefined (from nis:nature-severity).
@@ -176,7 +176,7 @@ def build_event(session: Session, incident: Incident) -> MISPEvent:
     event.Orgc = org
     event.Org = org
 
-    for tag in service.derived_tags(incident):
+    for tag in fields.derived_tags(incident):
         event.add_tag(tag)
 
     event_uuid = uuid.UUID(event.uuid)

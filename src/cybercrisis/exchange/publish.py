@@ -2,12 +2,15 @@
 
 Every change is audited, so the audit events of a transaction say what changed: at commit, each incident and
 early warning named by one is mapped to STIX (exchange/stix.py) and each new version stored, so that TAXII and
-federation read one table. What is stored carries the object's own access: its TLP, its owner, and `share_id` =
-its id, so that its share list (changed later or not) decides who reads every STIX object derived from it
-(observables, relationships, countries, CVEs, NIS2 reports as notes). Each incident stores its own copy of them
-(exchange/copies.py): an observable seen in two incidents is read by the readers of either, and a reader of both
-gets it once. When the share list of an object changed without a new version, its stored versions are re-served
-with the new list (`copies.reserve`), so that the list they travel with is always the current one, signed.
+federation read one table. `on_commit` is the audit chain's commit hook, subscribed by `cybercrisis.wiring`: it maps
+and validates before the chain's lock is taken, and what it returns stores the versions under the lock (ADR 0011).
+
+What is stored carries the object's own access: its TLP, its owner, and `share_id` = its id, so that its share list
+(changed later or not) decides who reads every STIX object derived from it (observables, relationships, countries,
+CVEs, NIS2 reports as notes). Each incident stores its own copy of them (exchange/copies.py): an observable seen in
+two incidents is read by the readers of either, and a reader of both gets it once. When the share list of an object
+changed without a new version, its stored versions are re-served with the new list (`copies.reserve`), so that the
+list they travel with is always the current one, signed.
 
 Situation reports are not stored: their figures are computed for each reader (ADR 0006); they are exported per
 reader through the API.
@@ -16,37 +19,27 @@ reader through the API.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from cybercrisis.audit import service as audit
 from cybercrisis.exchange import copies
 from cybercrisis.exchange.models import StixObject
 
-_PENDING = "cybercrisis.stix_publish"
 _PREFIXES = ("incident--", "alert--")
 
 
-@event.listens_for(Session, "after_flush")
-def _collect(session: Session, _context: Any) -> None:
-    from cybercrisis.audit.models import AuditEvent
-
-    for obj in session.new:
-        if isinstance(obj, AuditEvent) and obj.object_id and obj.object_id.startswith(_PREFIXES):
-            session.info.setdefault(_PENDING, set()).add(obj.object_id)
-
-
-@event.listens_for(Session, "before_commit")
-def _publish_pending(session: Session) -> None:
-    ids = session.info.pop(_PENDING, None)
-    if ids:
-        publish(session, sorted(ids))
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def on_commit(session: Session, object_ids: Sequence[str]) -> Callable[[], int] | None:
+    """Map and validate the new state of our objects named by this commit's audit events, outside the chain's lock;
+    returns the write that stores their new versions, to be made under it (audit.service runs both)."""
+    ids = sorted(i for i in object_ids if i.startswith(_PREFIXES))
+    rows = _rows_for(session, ids) if ids else []
+    if not rows:
+        return None
+    return lambda: _store(session, rows)
 
 
 def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
@@ -107,13 +100,11 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def publish(session: Session, ids: list[str]) -> int:
-    """Store the new STIX versions of these objects of ours (incidents, alerts), each derived object in the copy of
-    its object, and re-serve the stored ones whose share list changed; returns how many versions were new."""
-    from cybercrisis.audit import service as audit
+def _store(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Store these mapped versions, each derived object in the copy of its object, and re-serve the stored ones
+    whose share list changed; returns how many versions were new."""
     from cybercrisis.exchange.importer import added_now
 
-    rows = _rows_for(session, ids)
     if not rows:
         return 0
     by_key = {(r["id"], r["modified"], r["share_id"]): r for r in rows}  # an id twice in one incident: once

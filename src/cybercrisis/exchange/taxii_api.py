@@ -1,8 +1,8 @@
 """TAXII 2.1 server: discovery, the `cybercrisis` API root, collections, objects, manifests, versions, status.
 
-Thin routes over exchange/taxii.py. Every answer, errors included, is `application/taxii+json;version=2.1`;
-errors are TAXII error messages. Authentication: `Authorization: Bearer <token>` or HTTP Basic (e-mail, API token).
-docs/taxii.md.
+Thin routes over exchange/taxii.py, taxii_pages.py, taxii_resources.py and taxii_posts.py. Every answer, errors
+included, is `application/taxii+json;version=2.1`; errors are TAXII error messages. Authentication:
+`Authorization: Bearer <token>` or HTTP Basic (e-mail, API token). docs/taxii.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from cybercrisis.config import Settings
 from cybercrisis.deps import DB, OptionalPrincipal
 from cybercrisis.errors import DomainError, InvalidInput, NotAuthenticated, NotFound
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange import taxii
+from cybercrisis.exchange import taxii, taxii_pages, taxii_posts, taxii_resources
 from cybercrisis.exchange.taxii import MEDIA_TAXII
 
 log = logging.getLogger("cybercrisis.taxii")
@@ -162,11 +162,11 @@ def _node(request: Request) -> nodes.Node:
     return nodes.load(_settings(request).data_dir)
 
 
-def _filters(request: Request) -> taxii.Filters:
-    return taxii.parse_filters(dict(request.query_params))
+def _filters(request: Request) -> taxii_pages.Filters:
+    return taxii_pages.parse_filters(dict(request.query_params))
 
 
-Filters = Annotated[taxii.Filters, Depends(_filters)]
+Filters = Annotated[taxii_pages.Filters, Depends(_filters)]
 
 
 def _ok(body: dict[str, Any], headers: dict[str, str] | None = None, status: int = 200) -> Response:
@@ -204,13 +204,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 def discovery(request: Request, db: DB, principal: TaxiiPrincipal) -> Response:
     """TAXII discovery: the API root, and this node's identity and keys (`x_cybercrisis_node`)."""
     base = str(request.base_url)
-    return _ok(taxii.discovery(db, settings=_settings(request), node=_node(request), base=base))
+    return _ok(taxii_resources.discovery(db, settings=_settings(request), node=_node(request), base=base))
 
 
 @router.get(f"/{taxii.API_ROOT}/", operation_id="taxii_api_root", responses=_ERRORS)
 def api_root(request: Request, principal: TaxiiPrincipal) -> Response:
     """The API root: versions and the largest envelope accepted (`max_content_length`)."""
-    return _ok(taxii.api_root(_settings(request)))
+    return _ok(taxii_resources.api_root(_settings(request)))
 
 
 @router.get(f"/{taxii.API_ROOT}/collections/", operation_id="taxii_list_collections", responses=_ERRORS)
@@ -232,9 +232,9 @@ def get_collection(collection_id: str, db: DB, principal: TaxiiPrincipal) -> Res
 def get_objects(collection_id: str, request: Request, db: DB, principal: TaxiiPrincipal, filters: Filters) -> Response:
     """Objects of the collection you may read, in the order they were added (keyset paging with `next`)."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
-    page = taxii.objects_page(db, principal=principal, collection=collection, filters=filters)
-    objects = taxii.served(db, node=_node(request), rows=[r.StixObject for r in page.rows])
-    return _ok(taxii.envelope(page, objects), page.headers())
+    page = taxii_pages.objects_page(db, principal=principal, collection=collection, filters=filters)
+    objects = taxii_resources.served(db, node=_node(request), rows=[r.StixObject for r in page.rows])
+    return _ok(taxii_resources.envelope(page, objects), page.headers())
 
 
 @router.post(
@@ -258,7 +258,7 @@ def add_objects(
 ) -> Response:
     """Add the objects of an envelope; answers the (complete) status resource."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
-    status = taxii.add_objects(db, principal=principal, node=_node(request), collection=collection, body=body)
+    status = taxii_posts.add_objects(db, principal=principal, node=_node(request), collection=collection, body=body)
     return _ok(status, status=202)
 
 
@@ -272,9 +272,11 @@ def get_object(
 ) -> Response:
     """One object's versions you may read (match[version], default the last)."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
-    page = taxii.objects_page(db, principal=principal, collection=collection, filters=filters, object_id=object_id)
-    objects = taxii.served(db, node=_node(request), rows=[r.StixObject for r in page.rows])
-    return _ok(taxii.envelope(page, objects), page.headers())
+    page = taxii_pages.objects_page(
+        db, principal=principal, collection=collection, filters=filters, object_id=object_id
+    )
+    objects = taxii_resources.served(db, node=_node(request), rows=[r.StixObject for r in page.rows])
+    return _ok(taxii_resources.envelope(page, objects), page.headers())
 
 
 @router.delete(
@@ -285,7 +287,7 @@ def get_object(
 def delete_object(collection_id: str, object_id: str, db: DB, principal: TaxiiPrincipal, filters: Filters) -> Response:
     """Delete versions (match[version], default the last) of an object your organisation imported."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
-    taxii.delete_object(db, principal=principal, collection=collection, object_id=object_id, filters=filters)
+    taxii_posts.delete_object(db, principal=principal, collection=collection, object_id=object_id, filters=filters)
     return Response(status_code=200, media_type=MEDIA_TAXII)
 
 
@@ -299,9 +301,11 @@ def get_object_versions(
 ) -> Response:
     """The versions of one object you may read, oldest first."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
-    page = taxii.versions_page(db, principal=principal, collection=collection, filters=filters, object_id=object_id)
+    page = taxii_pages.versions_page(
+        db, principal=principal, collection=collection, filters=filters, object_id=object_id
+    )
     versions = [taxii.version_of(r.modified, r.added_at) for r in page.rows]
-    return _ok(taxii.envelope(page, versions, key="versions"), page.headers())
+    return _ok(taxii_resources.envelope(page, versions, key="versions"), page.headers())
 
 
 @router.get(
@@ -310,8 +314,8 @@ def get_object_versions(
 def get_manifest(collection_id: str, db: DB, principal: TaxiiPrincipal, filters: Filters) -> Response:
     """Manifest records (id, date_added, version, media type) of the objects you may read."""
     collection = taxii.get_collection(db, principal=principal, cid=collection_id)
-    page = taxii.manifest_page(db, principal=principal, collection=collection, filters=filters)
-    return _ok(taxii.envelope(page, taxii.manifest_records(page)), page.headers())
+    page = taxii_pages.manifest_page(db, principal=principal, collection=collection, filters=filters)
+    return _ok(taxii_resources.envelope(page, taxii_resources.manifest_records(page)), page.headers())
 
 
 # taxii2-client asks for status resources without the trailing slash.
@@ -319,7 +323,7 @@ def get_manifest(collection_id: str, db: DB, principal: TaxiiPrincipal, filters:
 @router.get(f"/{taxii.API_ROOT}/status/{{status_id}}", include_in_schema=False)
 def get_status(status_id: str, db: DB, principal: TaxiiPrincipal) -> Response:
     """The status of one of your POSTs."""
-    return _ok(taxii.get_status(db, principal=principal, status_id=status_id))
+    return _ok(taxii_posts.get_status(db, principal=principal, status_id=status_id))
 
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

@@ -12,12 +12,13 @@ from sqlalchemy import select
 from cybercrisis.access import sharing
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import NotFound
-from cybercrisis.handoffs import evidence, service
+from cybercrisis.handoffs import custody, evidence, package, service
+from cybercrisis.handoffs.deps import CurrentHandoff
 from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
 from cybercrisis.handoffs.schemas import (
     CustodyEntryOut,
@@ -76,11 +77,11 @@ def custody_out(e: CustodyEntry, orgs: dict[str, Organisation]) -> CustodyEntryO
 
 
 def handoff_out(db: DB, h: Handoff, reader: Principal) -> HandoffOut:
-    files = service.files_of(db, h.id)
-    entries = service.custody_of(db, h.id)
-    _giver, holder = service.holder_of(entries)
+    files = custody.files_of(db, h.id)
+    entries = custody.custody_of(db, h.id)
+    _giver, holder = custody.holder_of(entries)
     holder = holder or h.recipient_org_id
-    orgs = service.org_names(
+    orgs = custody.org_names(
         db,
         {h.owner_org_id, h.recipient_org_id, holder}
         | {e.from_org_id for e in entries}
@@ -95,7 +96,7 @@ def handoff_out(db: DB, h: Handoff, reader: Principal) -> HandoffOut:
         holder=_org(orgs, holder),
         reason=h.reason,
         state=h.state,
-        sealed=service.is_sealed(entries),
+        sealed=custody.is_sealed(entries),
         tlp=h.tlp,
         observables=[ObservableOut(type=o["type"], value=o["value"]) for o in h.observables],
         files=[file_out(f) for f in files],
@@ -157,10 +158,10 @@ def list_handoffs(
 
 
 @router.get("/handoffs/{handoff_id}", operation_id="get_handoff", response_model=HandoffOut)
-def get_handoff(handoff_id: str, db: DB, principal: CurrentPrincipal) -> HandoffOut:
+def get_handoff(h: CurrentHandoff, db: DB, principal: CurrentPrincipal) -> HandoffOut:
     """One hand-off: observables, files (name, size, SHA-256, media type), the chain of custody (who handed what
     to whom and when), who holds it now, its share list and its audit timeline."""
-    return handoff_out(db, service.get(db, principal, handoff_id), principal)
+    return handoff_out(db, h, principal)
 
 
 @router.post(
@@ -181,7 +182,7 @@ def add_handoff_file(
     yet received. It is hashed (SHA-256) while it is stored; with the optional `sha256` form field, a file that
     changed in transit is refused (422). Files over the deployment's `evidence_max_bytes` are refused (413).
     A refused file leaves nothing behind. The chain of custody gets a `handed-over` link naming the digest."""
-    f = service.add_file(
+    f = custody.add_file(
         db,
         actor=principal,
         handoff_id=handoff_id,
@@ -201,11 +202,14 @@ def add_handoff_file(
     responses={200: {"content": {"application/octet-stream": {}}, "description": "the file as it was handed over"}},
 )
 def download_handoff_file(
-    handoff_id: str, file_id: int, db: DB, principal: CurrentPrincipal, request: Request
+    handoff_id: str,  # declared before file_id, as the path reads, for the order of the OpenAPI parameters
+    file_id: int,
+    h: CurrentHandoff,
+    db: DB,
+    request: Request,
 ) -> FileResponse:
     """Download an evidence file as an attachment. `X-Evidence-SHA256` (hex) and `Repr-Digest` (RFC 9530) carry
     the digest recorded on arrival: check the bytes against it."""
-    h = service.get(db, principal, handoff_id)
     f = db.scalars(select(EvidenceFile).where(EvidenceFile.id == file_id, EvidenceFile.handoff_id == h.id)).first()
     if f is None:
         raise NotFound(f"no file {file_id} in hand-off {h.id}")
@@ -224,7 +228,7 @@ def download_handoff_file(
 def receive_handoff(handoff_id: str, db: DB, principal: CurrentPrincipal, body: ReceiveIn | None = None) -> HandoffOut:
     """The organisation holding the hand-off (the recipient, or the one it was last transferred to) acknowledges
     receipt of everything in it. The custody link `received` lists all items; the package is then sealed."""
-    h = service.receive(db, actor=principal, handoff_id=handoff_id, note=body.note if body else "")
+    h = custody.receive(db, actor=principal, handoff_id=handoff_id, note=body.note if body else "")
     return handoff_out(db, h, principal)
 
 
@@ -232,7 +236,7 @@ def receive_handoff(handoff_id: str, db: DB, principal: CurrentPrincipal, body: 
 def transfer_handoff(handoff_id: str, body: TransferIn, db: DB, principal: CurrentPrincipal) -> HandoffOut:
     """The holder, after acknowledging receipt, transfers the package to another law-enforcement organisation
     (or Europol EC3). It is added to the share list, notified, and must acknowledge receipt in turn."""
-    h = service.transfer(db, actor=principal, handoff_id=handoff_id, to=body.to, note=body.note)
+    h = custody.transfer(db, actor=principal, handoff_id=handoff_id, to=body.to, note=body.note)
     return handoff_out(db, h, principal)
 
 
@@ -241,16 +245,15 @@ def transfer_handoff(handoff_id: str, body: TransferIn, db: DB, principal: Curre
 )
 def add_handoff_note(handoff_id: str, body: NoteIn, db: DB, principal: CurrentPrincipal) -> CustodyEntryOut:
     """Append a note to the chain of custody (sender or any organisation it was handed to)."""
-    entry = service.add_note(db, actor=principal, handoff_id=handoff_id, note=body.note)
-    return custody_out(entry, service.org_names(db, {entry.from_org_id}))
+    entry = custody.add_note(db, actor=principal, handoff_id=handoff_id, note=body.note)
+    return custody_out(entry, custody.org_names(db, {entry.from_org_id}))
 
 
 @router.get("/handoffs/{handoff_id}/package", operation_id="handoff_package")
-def handoff_package(handoff_id: str, db: DB, principal: CurrentPrincipal) -> dict[str, Any]:
+def handoff_package(h: CurrentHandoff, db: DB, principal: CurrentPrincipal) -> dict[str, Any]:
     """The evidence manifest to give to the police: the hand-off, its observables, its files with their SHA-256
     and the chain of custody. The incident or crisis is named by id only."""
-    h = service.get(db, principal, handoff_id)
-    return service.manifest(db, reader=principal, h=h)
+    return package.manifest(db, reader=principal, h=h)
 
 
 @router.get(
@@ -259,13 +262,12 @@ def handoff_package(handoff_id: str, db: DB, principal: CurrentPrincipal) -> dic
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "manifest.json and the files"}},
 )
-def handoff_package_zip(handoff_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> StreamingResponse:
+def handoff_package_zip(h: CurrentHandoff, db: DB, principal: CurrentPrincipal, request: Request) -> StreamingResponse:
     """The manifest (`manifest.json`) and every file (`files/<id>-<name>`) in one zip, streamed. Each file is
     hashed again on the way out; if the store no longer holds what was handed over, the download breaks off
     instead of completing."""
-    h = service.get(db, principal, handoff_id)
-    data = service.manifest(db, reader=principal, h=h)
-    members = service.zip_members(db, h, _settings(request))
+    data = package.manifest(db, reader=principal, h=h)
+    members = package.zip_members(db, h, _settings(request))
     name = f"evidence-{h.id.split('--', 1)[-1]}.zip"
     return StreamingResponse(
         evidence.zip_stream(data, members),

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from cybercrisis import taxonomies
 from cybercrisis.access import sharing
+from cybercrisis.access.models import Share
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
-from cybercrisis.audit.api import timeline_out
+from cybercrisis.audit.reading import timeline_out
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.incidents import service, significance
+from cybercrisis.incidents import fields, recurrence, service, significance
 from cybercrisis.incidents.assessment import Thresholds
+from cybercrisis.incidents.deps import CurrentIncident
 from cybercrisis.incidents.models import Incident, Report
 from cybercrisis.incidents.schemas import (
     ClusterOut,
@@ -59,7 +62,11 @@ def report_out(r: Report) -> ReportOut:
     )
 
 
-def incident_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> IncidentOut:
+def incident_out(
+    db: DB, i: Incident, t: Thresholds, principal: Principal, shares: Sequence[Share] | None = None
+) -> IncidentOut:
+    """`shares`: the share list when the caller has it (loaded with the incident); else it is read here, after
+    any change the request made to it."""
     return IncidentOut(
         id=i.id,
         title=i.title,
@@ -90,12 +97,12 @@ def incident_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -> In
         suspected_malicious=i.suspected_malicious,
         cross_border=i.cross_border,
         exceeds_national_capacity=i.exceeds_national_capacity,
-        tags=service.derived_tags(i),
+        tags=fields.derived_tags(i),
         facts=i.facts,
         observables=[ObservableOut(type=o.type, value=o.value) for o in service.observables_of(db, i.id)],
         reports=[report_out(r) for r in service.reports_of(db, i.id)],
-        share_with=sharing.share_list(sharing.shares_of(db, i.id)),
-        assessment=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
+        share_with=sharing.share_list(sharing.shares_of(db, i.id) if shares is None else shares),
+        assessment=recurrence.assess(db, i, principal=principal, thresholds=t).as_dict(),
         significance=i.significance,
         apparent_root_cause=i.apparent_root_cause,
     )
@@ -108,7 +115,7 @@ def significance_out(db: DB, i: Incident, t: Thresholds, principal: Principal) -
         meaning=significance.MEANING[i.significance],
         clocks_run=significance.clocks_run(i),
         exercise=i.exercise,
-        suggestion=service.assess(db, i, principal=principal, thresholds=t).as_dict(),
+        suggestion=recurrence.assess(db, i, principal=principal, thresholds=t).as_dict(),
         decisions=[
             SignificanceDecisionOut(
                 value=d.value,
@@ -193,9 +200,8 @@ def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", operation_id="get_incident", response_model=IncidentOut)
-def get_incident(incident_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
-    incident = service.get_incident(db, principal=principal, incident_id=incident_id)
-    return incident_out(db, incident, thresholds(request), principal)
+def get_incident(incident: CurrentIncident, db: DB, principal: CurrentPrincipal, request: Request) -> IncidentOut:
+    return incident_out(db, incident, thresholds(request), principal, incident.share_rows)
 
 
 @router.patch("/incidents/{incident_id}", operation_id="update_incident", response_model=IncidentOut)
@@ -212,10 +218,11 @@ def update_incident(
 @router.get(
     "/incidents/{incident_id}/significance", operation_id="get_incident_significance", response_model=SignificanceOut
 )
-def get_significance(incident_id: str, db: DB, principal: CurrentPrincipal, request: Request) -> SignificanceOut:
+def get_significance(
+    incident: CurrentIncident, db: DB, principal: CurrentPrincipal, request: Request
+) -> SignificanceOut:
     """The incident's NIS2 significance, what it means, whether the Art. 23(4) clocks run, the rules' suggestion
     and every decision taken so far."""
-    incident = service.get_incident(db, principal=principal, incident_id=incident_id)
     return significance_out(db, incident, thresholds(request), principal)
 
 
@@ -231,7 +238,7 @@ def decide_significance(
     suggestion at that moment is kept with the decision."""
     incident = service.get_incident(db, principal=principal, incident_id=incident_id)
     t = thresholds(request)
-    suggestion = service.assess(db, incident, principal=principal, thresholds=t).as_dict()
+    suggestion = recurrence.assess(db, incident, principal=principal, thresholds=t).as_dict()
     significance.decide(
         db, actor=principal, incident_id=incident_id, value=body.value, reason=body.reason, suggestion=suggestion
     )

@@ -14,7 +14,6 @@ from typing import Any
 from cybercrisis.incidents.criteria import (
     CLOUD_LIKE,
     DEPLOYMENT,
-    ENTITY_RULES,
     LARGE_SCALE,
     LARGE_SCALE_RULES,
     LAW,
@@ -32,6 +31,7 @@ from cybercrisis.incidents.criteria import (
     loss_limit,
     recurrence_rule,
 )
+from cybercrisis.incidents.criteria_entities import ENTITY_RULES
 
 __all__ = [
     "CLOUD_LIKE",

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.sql.base import ExecutableOption
 
-from cybercrisis.access import authority, sharing
+from cybercrisis.access import authority
+from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
-from cybercrisis.errors import InvalidInput
+from cybercrisis.errors import InvalidInput, NotFound
 from cybercrisis.incidents.models import (
     Incident,
 )
@@ -17,12 +21,31 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Fields each report kind may carry (NIS2 Art. 23(4)); anything else in a submission is refused.
 
 
-def _bad(field: str, message: str) -> InvalidInput:
+def bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": field, "message": message}])
 
 
-def get_incident(session: Session, *, principal: Principal, incident_id: str) -> Incident:
-    return sharing.get_readable(session, principal, Incident, incident_id)
+# An incident with its countries and sectors in one statement, instead of the models' two selectin loads: every
+# incident page and API answer needs them.
+WITH_CHILDREN = (joinedload(Incident.country_rows), joinedload(Incident.sector_rows))
+# The share list too, for the readers that show it (`GET /incidents/{id}`), and the significance decisions for the
+# incident's page: a few rows each, joined rather than read in statements of their own.
+WITH_SHARES = (*WITH_CHILDREN, joinedload(Incident.share_rows))
+FOR_PAGE = (*WITH_SHARES, joinedload(Incident.decisions))
+
+
+def get_incident(
+    session: Session, *, principal: Principal, incident_id: str, load: Sequence[ExecutableOption] = WITH_CHILDREN
+) -> Incident:
+    """The incident if `principal` may read it, loaded once with its children (`load`: one of the option sets
+    above); else NotFound, as for any object."""
+    found = session.scalars(
+        select(Incident).options(*load).where(Incident.id == incident_id, read_filter(principal, Incident))
+    ).unique()
+    incident = found.first()
+    if incident is None:
+        raise NotFound(f"no {incident_id.split('--', maxsplit=1)[0]} with id {incident_id}")  # as sharing.get_readable
+    return incident
 
 
 def relations(actor: Principal, incident: Incident) -> set[authority.Relation]:

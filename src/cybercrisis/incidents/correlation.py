@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.db import utcnow
 from cybercrisis.errors import InvalidInput
-from cybercrisis.incidents.common import check_writer, get_incident
+from cybercrisis.incidents.common import WITH_CHILDREN, check_writer, get_incident
 from cybercrisis.incidents.models import (
     Incident,
     Observable,
@@ -114,8 +115,14 @@ class Correlation:
 
 
 def correlations(session: Session, *, principal: Principal, incident_id: str) -> list[Correlation]:
-    """Other incidents sharing observables with this one, among those the reader may see (both ends checked)."""
     incident = get_incident(session, principal=principal, incident_id=incident_id)
+    return correlations_of(session, principal=principal, incident=incident)
+
+
+def correlations_of(
+    session: Session, *, principal: Principal, incident: Incident, known: Iterable[Incident] = ()
+) -> list[Correlation]:
+    """Other incidents sharing observables with this one (which `principal` reads), among those the reader may see."""
     mine = select(Sighting.observable_id).where(Sighting.incident_id == incident.id)
     rows = session.execute(
         select(Sighting.incident_id, Observable.value)
@@ -127,27 +134,67 @@ def correlations(session: Session, *, principal: Principal, incident_id: str) ->
     grouped: dict[str, list[str]] = {}
     for other_id, value in rows:
         grouped.setdefault(other_id, []).append(value)
+    return _correlations(session, grouped, known)
+
+
+def _correlations(session: Session, grouped: dict[str, list[str]], known: Iterable[Incident]) -> list[Correlation]:
     if not grouped:
         return []
-    others = {i.id: i for i in session.scalars(select(Incident).where(Incident.id.in_(list(grouped))))}
+    # `known`: incidents the caller has loaded already (the cluster, on the incident page).
+    others = {i.id: i for i in known if i.id in grouped}
+    if missing := [i for i in grouped if i not in others]:
+        found = session.scalars(select(Incident).options(*WITH_CHILDREN).where(Incident.id.in_(missing)))
+        others.update((i.id, i) for i in found.unique())
     return [Correlation(others[i], values) for i, values in grouped.items()]
 
 
+def sightings_of(
+    session: Session, *, principal: Principal, incident: Incident, known: Iterable[Incident] = ()
+) -> tuple[list[Observable], list[Correlation]]:
+    """`observables_of` and `correlations_of` in one statement (the incident's page shows both): each observable of
+    the incident with the other incidents the reader sees that have it too."""
+    mine, other = aliased(Sighting), aliased(Sighting)
+    readable = exists(select(Incident.id).where(Incident.id == other.incident_id, read_filter(principal, Incident)))
+    rows = session.execute(
+        select(Observable, other.incident_id)
+        .join(mine, and_(mine.observable_id == Observable.id, mine.incident_id == incident.id))
+        .outerjoin(other, and_(other.observable_id == Observable.id, other.incident_id != incident.id, readable))
+        # By value, as `correlations_of` lists each incident's values; the observables are re-sorted by type below.
+        .order_by(Observable.value, Observable.type, other.incident_id)
+    ).all()
+    observables = sorted({o.id: o for o, _ in rows}.values(), key=lambda o: o.type)  # stable: by value within a type
+    grouped: dict[str, list[str]] = {}
+    for o, other_id in rows:
+        if other_id is not None:
+            grouped.setdefault(other_id, []).append(o.value)
+    return observables, _correlations(session, dict(sorted(grouped.items())), known)
+
+
 def cluster(session: Session, *, principal: Principal, incident_id: str, max_size: int = 500) -> list[Incident]:
-    """The incidents linked to this one through shared observables, transitively, among those the reader sees."""
     start = get_incident(session, principal=principal, incident_id=incident_id)
-    seen = {start.id: start}
-    frontier = [start.id]
-    while frontier and len(seen) < max_size:
-        obs = select(Sighting.observable_id).where(Sighting.incident_id.in_(frontier))
-        found_ids = session.scalars(
-            select(Sighting.incident_id)
-            .join(Incident, Incident.id == Sighting.incident_id)
-            .where(Sighting.observable_id.in_(obs), read_filter(principal, Incident), Incident.id.not_in(list(seen)))
-            .distinct()
-        ).all()
-        frontier = list(found_ids)[: max_size - len(seen)]
-        if frontier:
-            for inc in session.scalars(select(Incident).where(Incident.id.in_(frontier))):
-                seen[inc.id] = inc
-    return list(seen.values())
+    return cluster_of(session, principal=principal, incident=start, max_size=max_size)
+
+
+def cluster_of(session: Session, *, principal: Principal, incident: Incident, max_size: int = 500) -> list[Incident]:
+    """The incidents linked to this one (which `principal` reads) through shared observables, transitively, among
+    those the reader sees: the incident first, at most `max_size` in all.
+
+    One statement: a recursive walk that steps only onto incidents the reader sees (as a walk step by step did,
+    with a statement per step and one more per step to load what it found), and the members loaded with it."""
+    seen, other = aliased(Sighting), aliased(Sighting)
+    reach = select(Incident.id).where(Incident.id == incident.id).cte("reach", recursive=True)
+    reach = reach.union(
+        select(other.incident_id)
+        .join(seen, seen.observable_id == other.observable_id)
+        .join(reach, reach.c.id == seen.incident_id)
+        .join(Incident, Incident.id == other.incident_id)
+        .where(read_filter(principal, Incident))
+    )
+    found = session.scalars(
+        select(Incident)
+        .options(*WITH_CHILDREN)
+        .where(Incident.id.in_(select(reach.c.id)))
+        .order_by(case((Incident.id == incident.id, 0), else_=1), Incident.id)
+        .limit(max_size)
+    )
+    return list(found.unique())

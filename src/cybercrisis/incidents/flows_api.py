@@ -1,5 +1,5 @@
 """NIS2 Art. 23 flows between authorities: inform other Member States and ENISA (23(6)), SPOC forwarding (23(8)),
-the quarterly summary to ENISA (23(9)). The rules are in incidents/flows.py; this module parses and renders."""
+the quarterly summary to ENISA (23(9)). The rules are in incidents/flows*.py; this module parses and renders."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from cybercrisis.access import sharing
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.incidents import flows
+from cybercrisis.incidents import flows, flows_forwarding, flows_summary
 from cybercrisis.incidents.flow_models import Forwarding, MemberStateInformation, QuarterlySummary
 from cybercrisis.incidents.flow_schemas import (
     FlowsOut,
@@ -124,7 +124,9 @@ def request_forwarding(
     forward the notification of a significant incident to the SPOCs of the Member States named. Your SPOC is let
     read the incident if it does not already (Art. 23(1), third subparagraph); you must be allowed to widen the
     incident to the target SPOCs (403 otherwise), because the SPOC forwards on your behalf."""
-    return forwarding_out(db, flows.request_forwarding(db, actor=principal, incident_id=incident_id, data=body))
+    return forwarding_out(
+        db, flows_forwarding.request_forwarding(db, actor=principal, incident_id=incident_id, data=body)
+    )
 
 
 @router.post(
@@ -135,7 +137,7 @@ def request_forwarding(
 def forward(forwarding_id: str, db: DB, principal: CurrentPrincipal) -> ForwardingOut:
     """NIS2 Art. 23(8): the SPOC named on the request forwards: the SPOCs of the Member States named become readers
     of the incident. Only that SPOC may (403 for another Member State's SPOC or any other organisation)."""
-    return forwarding_out(db, flows.forward(db, actor=principal, forwarding_id=forwarding_id))
+    return forwarding_out(db, flows_forwarding.forward(db, actor=principal, forwarding_id=forwarding_id))
 
 
 @router.get("/nis2/quarterly-summary", operation_id="preview_quarterly_summary", response_model=SummaryFigures)
@@ -147,7 +149,7 @@ def preview_summary(
     """NIS2 Art. 23(9): the anonymised, aggregated figures your SPOC would submit to ENISA for a quarter: counts of
     the incidents recorded in the quarter by organisations of your Member State that your SPOC may read, exercise
     data excluded. No names, titles, descriptions or observables. SPOCs only."""
-    return SummaryFigures.model_validate(flows.quarterly_figures(db, actor=principal, quarter=quarter))
+    return SummaryFigures.model_validate(flows_summary.quarterly_figures(db, actor=principal, quarter=quarter))
 
 
 @router.post(
@@ -156,7 +158,7 @@ def preview_summary(
 def submit_summary(body: QuarterIn, db: DB, principal: CurrentPrincipal) -> SummaryOut:
     """NIS2 Art. 23(9): submit the quarter's summary to ENISA: stored as an object (TLP:AMBER+STRICT) shared with
     ENISA. Submitting again for the same quarter supersedes the earlier submission."""
-    return summary_out(db, flows.submit_summary(db, actor=principal, quarter=body.quarter))
+    return summary_out(db, flows_summary.submit_summary(db, actor=principal, quarter=body.quarter))
 
 
 @router.get("/nis2/quarterly-summaries", operation_id="list_quarterly_summaries", response_model=list[SummaryOut])
@@ -166,4 +168,4 @@ def list_summaries(
     quarter: Annotated[str | None, Query(pattern=r"^\d{4}-Q[1-4]$", examples=["2026-Q4"])] = None,
 ) -> list[SummaryOut]:
     """Submitted quarterly summaries you may read (your SPOC's own, or those submitted to your organisation)."""
-    return [summary_out(db, s) for s in flows.list_summaries(db, principal=principal, quarter=quarter)]
+    return [summary_out(db, s) for s in flows_summary.list_summaries(db, principal=principal, quarter=quarter)]

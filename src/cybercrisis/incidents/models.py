@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from cybercrisis.access.models import Shareable
+from cybercrisis.access.models import Share, Shareable
 from cybercrisis.db import Base, StixId, UTCDateTime, utcnow
 
 
@@ -98,6 +98,19 @@ class Incident(Shareable, Base):
     )
     sector_rows: Mapped[list[IncidentSector]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="IncidentSector.sector"
+    )
+
+    # The share list, for readers that load it with the incident (`common.WITH_SHARES`) instead of asking
+    # `sharing.shares_of` in a statement of its own. View-only: shares are written through `access.sharing`, so a
+    # request that changes them reads them again with `shares_of` rather than from here.
+    share_rows: Mapped[list[Share]] = relationship(
+        primaryjoin="foreign(Share.object_id) == Incident.id", viewonly=True, order_by=(Share.kind, Share.target)
+    )
+
+    # Its significance decisions, for the incident's page, which loads them with it (`common.FOR_PAGE`); elsewhere
+    # `significance.history` reads them.
+    decisions: Mapped[list[SignificanceDecision]] = relationship(
+        viewonly=True, order_by=lambda: (SignificanceDecision.decided_at, SignificanceDecision.id)
     )
 
     @property

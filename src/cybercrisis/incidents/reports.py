@@ -14,7 +14,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.errors import Conflict
 from cybercrisis.incidents import deadlines, significance, tasks
-from cybercrisis.incidents.common import CLOCK_SKEW, _bad, check_writer, get_incident
+from cybercrisis.incidents.common import CLOCK_SKEW, bad, check_writer, get_incident
 from cybercrisis.incidents.correlation import add_sightings, normalise_observables
 from cybercrisis.incidents.models import (
     Incident,
@@ -52,7 +52,7 @@ def submit_report(session: Session, *, actor: Principal, incident_id: str, data:
     incident = get_incident(session, principal=actor, incident_id=incident_id)
     kinds = [k.value for k in ReportKind]
     if data.kind not in kinds:
-        raise _bad("kind", f"'{data.kind}' is not a report kind; valid: {', '.join(kinds)}")
+        raise bad("kind", f"'{data.kind}' is not a report kind; valid: {', '.join(kinds)}")
     if data.kind == ReportKind.FEEDBACK:
         check_writer(actor, incident, "incident.feedback")
     else:
@@ -142,18 +142,18 @@ def _check_report(data: ReportIn, incident: Incident, now: datetime) -> datetime
     given = {k for k, v in data.model_dump(exclude={"kind", "submitted_at"}).items() if v not in (None, "", [])}
     extra = sorted(given - REPORT_FIELDS[data.kind])
     if extra:
-        raise _bad(
+        raise bad(
             extra[0],
             f"a {data.kind} report does not carry {', '.join(extra)}; it carries: "
             f"{', '.join(sorted(REPORT_FIELDS[data.kind]))}",
         )
     at = data.submitted_at or now
     if at.tzinfo is None:
-        raise _bad("submitted_at", "give a time zone")
+        raise bad("submitted_at", "give a time zone")
     if at > now + CLOCK_SKEW:
-        raise _bad("submitted_at", "a report cannot be submitted in the future")
+        raise bad("submitted_at", "a report cannot be submitted in the future")
     if at < incident.aware_at:
-        raise _bad("submitted_at", f"a report cannot precede awareness ({incident.aware_at.isoformat()})")
+        raise bad("submitted_at", f"a report cannot precede awareness ({incident.aware_at.isoformat()})")
     return at
 
 
@@ -184,7 +184,7 @@ def request_intermediate(session: Session, *, actor: Principal, incident_id: str
         )
     now = utcnow()
     if due_at.tzinfo is None or due_at <= now:
-        raise _bad("due_at", "the due time must be in the future, with a time zone")
+        raise bad("due_at", "the due time must be in the future, with a time zone")
     report = Report(
         id=new_id("report"),
         incident_id=incident.id,
@@ -223,5 +223,5 @@ def deadlines_for(
     elif status == "due-soon":
         query = query.where(Report.due_at >= now, Report.due_at < now + timedelta(hours=soon_hours))
     elif status not in (None, "", "open"):
-        raise _bad("status", "status is overdue, due-soon or open")
+        raise bad("status", "status is overdue, due-soon or open")
     return [(row[0], row[1]) for row in session.execute(query.order_by(Report.due_at).limit(limit))]

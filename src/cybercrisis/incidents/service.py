@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,22 +16,35 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
+from cybercrisis.directory import recipients
 from cybercrisis.directory.countries import normalise_country
 from cybercrisis.directory.models import CommunityMembership, Organisation
 from cybercrisis.errors import Conflict, PermissionDenied
-from cybercrisis.incidents import assessment, significance, tasks
-from cybercrisis.incidents.common import CLOCK_SKEW, _bad, check_writer, get_incident
+from cybercrisis.incidents import significance, tasks
+from cybercrisis.incidents.common import CLOCK_SKEW, bad, check_writer, get_incident
 from cybercrisis.incidents.correlation import (
     Correlation,
     add_observables,
     add_sightings,
     cluster,
+    cluster_of,
     correlations,
+    correlations_of,
     normalise_observables,
     observables_of,
+    sightings_of,
+)
+from cybercrisis.incidents.facts import Facts
+from cybercrisis.incidents.fields import (
+    check_countries,
+    check_sectors,
+    check_times,
+    classify,
+    entity_kind,
+    root_cause_text,
+    transition,
 )
 from cybercrisis.incidents.models import (
-    TRANSITIONS,
     Incident,
     IncidentCountry,
     IncidentSector,
@@ -52,7 +64,7 @@ from cybercrisis.incidents.reports import (
     request_intermediate,
     submit_report,
 )
-from cybercrisis.incidents.schemas import Facts, IncidentIn
+from cybercrisis.incidents.schemas import IncidentIn
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
 
 __all__ = [
@@ -61,111 +73,17 @@ __all__ = [
     "Correlation",
     "add_observables",
     "cluster",
+    "cluster_of",
     "correlations",
+    "correlations_of",
     "deadlines_for",
     "get_incident",
     "observables_of",
     "reports_of",
     "request_intermediate",
+    "sightings_of",
     "submit_report",
 ]
-
-# --- validation -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Classification:
-    rsit_class: str | None
-    rsit_type: str | None
-    root_cause: str | None
-    threat_severity: str | None
-    impact_severity: str | None
-    outlook: str | None
-    pap: str
-    tags: list[str]
-
-
-def _classify(data: dict[str, Any]) -> Classification:
-    rsit_class, rsit_type = taxonomies.check_rsit(data.get("rsit_class"), data.get("rsit_type"))
-    nis = taxonomies.predicate_values
-    fields = {
-        "root_cause": taxonomies.check("root_cause", data.get("root_cause"), nis("nis", "nature-root-cause")),
-        "threat_severity": taxonomies.check(
-            "threat_severity", data.get("threat_severity"), nis("nis", "nature-severity")
-        ),
-        "impact_severity": taxonomies.check(
-            "impact_severity", data.get("impact_severity"), nis("nis", "impact-severity")
-        ),
-        "outlook": taxonomies.check("outlook", data.get("outlook"), nis("nis", "impact-outlook")),
-    }
-    pap = str(data.get("pap") or "amber").lower().removeprefix("pap:")
-    taxonomies.check("pap", pap, list(taxonomies.PAP_VALUES))
-    tags: list[str] = []
-    for tag in data.get("tags") or []:
-        ns, pred, value = taxonomies.parse_tag(tag)
-        # The classification fields and the tags must not contradict each other: fields win, tags are derived.
-        if ns in ("rsit", "nis", "tlp", "PAP"):
-            continue
-        tags.append(taxonomies.machine_tag(ns, pred, value))
-    for tag in data.get("tags") or []:
-        ns, pred, value = taxonomies.parse_tag(tag)
-        if ns == "rsit" and rsit_class is None:
-            rsit_class, rsit_type = pred, value
-        elif ns == "nis":
-            key = {
-                "nature-root-cause": "root_cause",
-                "nature-severity": "threat_severity",
-                "impact-severity": "impact_severity",
-                "impact-outlook": "outlook",
-            }.get(pred)
-            if key and fields[key] is None:
-                fields[key] = value
-    return Classification(rsit_class, rsit_type, pap=pap, tags=sorted(set(tags)), **fields)
-
-
-def derived_tags(incident: Incident) -> list[str]:
-    """MISP machine tags for the incident: its own tags plus those of its classification fields."""
-    tags = list(incident.tags)
-    if incident.rsit_class:
-        tags.append(taxonomies.machine_tag("rsit", incident.rsit_class, incident.rsit_type))
-    nis = (
-        ("nature-root-cause", incident.root_cause),
-        ("nature-severity", incident.threat_severity),
-        ("impact-severity", incident.impact_severity),
-        ("impact-outlook", incident.outlook),
-    )
-    for pred, value in nis:
-        if value:
-            tags.append(taxonomies.machine_tag("nis", pred, value))
-    for sector in incident.sectors:
-        tags.append(taxonomies.machine_tag("nis2", "impact-sectors-impacted", sector))
-    tags.append(taxonomies.machine_tag("tlp", incident.tlp, None))
-    tags.append(taxonomies.machine_tag("PAP", incident.pap.upper(), None))
-    return sorted(set(tags))
-
-
-def _countries(values: list[str]) -> list[str]:
-    return sorted({normalise_country(c, field="countries") for c in values})
-
-
-def _sectors(values: list[str]) -> list[str]:
-    valid = taxonomies.nis2_sectors()
-    for s in values:
-        taxonomies.check("sectors", s, valid)
-    return sorted(set(values))
-
-
-def _check_times(aware_at: datetime, occurred_at: datetime | None, now: datetime) -> None:
-    if aware_at.tzinfo is None:
-        raise _bad("aware_at", "give a time zone, e.g. 2026-11-28T09:00:00Z")
-    if aware_at > now + CLOCK_SKEW:
-        raise _bad("aware_at", "the entity cannot have become aware in the future")
-    if occurred_at is not None:
-        if occurred_at.tzinfo is None:
-            raise _bad("occurred_at", "give a time zone")
-        if occurred_at > aware_at:
-            raise _bad("occurred_at", "the incident cannot occur after the entity became aware of it")
-
 
 # --- create / update --------------------------------------------------------------------------------------
 
@@ -175,15 +93,15 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     if actor.org_id is None:
         raise PermissionDenied("incidents belong to an organisation: act as one of its users")
     now = utcnow()
-    _check_times(data.aware_at, data.occurred_at, now)
-    cls = _classify(data.model_dump())
-    countries = _countries(data.countries)
-    sectors = _sectors(data.sectors)
+    check_times(data.aware_at, data.occurred_at, now)
+    cls = classify(data.model_dump())
+    countries = check_countries(data.countries)
+    sectors = check_sectors(data.sectors)
     marking = sharing.parse_tlp(data.tlp)
     if data.entity and session.get(Organisation, data.entity) is None:
-        raise _bad("entity", f"no organisation with id {data.entity}")
+        raise bad("entity", f"no organisation with id {data.entity}")
     values = normalise_observables(data.observables)
-    kind, category = _entity(data.entity_type, data.entity_category)
+    kind, category = entity_kind(data.entity_type, data.entity_category)
     entries = sharing.resolve(
         session, tlp=marking, share_with=data.share_with, owner_org_id=actor.org_id, author_id=actor.user_id
     )
@@ -205,7 +123,7 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
         cross_border=data.cross_border,
         exceeds_national_capacity=data.exceeds_national_capacity,
         facts=data.facts.model_dump(exclude_none=True),
-        apparent_root_cause=_cause(data.apparent_root_cause),
+        apparent_root_cause=root_cause_text(data.apparent_root_cause),
         rsit_class=cls.rsit_class,
         rsit_type=cls.rsit_type,
         root_cause=cls.root_cause,
@@ -238,7 +156,7 @@ def create_incident(session: Session, *, actor: Principal, data: IncidentIn) -> 
     )
     if data.significance != Significance.REPORTED.value:
         if not (data.significance_reason or "").strip():
-            raise _bad(
+            raise bad(
                 "significance_reason",
                 "say why the incident is " + data.significance + " (the rule, the "
                 "fact or the judgement the decision rests on)",
@@ -287,7 +205,7 @@ def update_incident(
     if "rsit_class" in changes and "rsit_type" not in changes:
         merged["rsit_type"] = None
     merged.update({k: v for k, v in changes.items() if k in merged})
-    cls = _classify(merged)
+    cls = classify(merged)
     for key in (
         "rsit_class",
         "rsit_type",
@@ -300,18 +218,18 @@ def update_incident(
     ):
         setattr(incident, key, getattr(cls, key))
     if "status" in changes and changes["status"] != incident.status:
-        _transition(incident, str(changes["status"]))
+        transition(incident, str(changes["status"]))
     if "countries" in changes:
-        incident.country_rows = [IncidentCountry(country=c) for c in _countries(changes["countries"])]
+        incident.country_rows = [IncidentCountry(country=c) for c in check_countries(changes["countries"])]
     if "sectors" in changes:
-        incident.sector_rows = [IncidentSector(sector=s) for s in _sectors(changes["sectors"])]
+        incident.sector_rows = [IncidentSector(sector=s) for s in check_sectors(changes["sectors"])]
     for key in ("title", "description", "suspected_malicious", "cross_border", "exceeds_national_capacity"):
         if key in changes:
             setattr(incident, key, changes[key])
     if "facts" in changes:
         incident.facts = Facts.model_validate(changes["facts"]).model_dump(exclude_none=True)
     if "apparent_root_cause" in changes:
-        incident.apparent_root_cause = _cause(changes["apparent_root_cause"])
+        incident.apparent_root_cause = root_cause_text(changes["apparent_root_cause"])
     incident.modified_at = utcnow()
     session.flush()
     refresh_final_due(session, incident)
@@ -325,139 +243,6 @@ def update_incident(
     return incident
 
 
-CATEGORIES = ("essential", "important")
-
-
-def _entity(kind: str | None, category: str | None) -> tuple[str | None, str | None]:
-    """(entity_type, entity_category): `essential` or `important` given as the type is the category (the form of
-    the API before the two were apart); a different category given beside it is refused."""
-    kind = (kind or "").strip() or None
-    if kind in CATEGORIES:
-        if category and category != kind:
-            raise _bad("entity_category", f"entity_type says {kind} and entity_category says {category}: give one")
-        return None, kind
-    return kind, category
-
-
-def _cause(value: str | None) -> str | None:
-    """The apparent root cause as typed, spaces tidied; empty means none."""
-    text = " ".join((value or "").split())
-    return text or None
-
-
-def _transition(incident: Incident, target: str) -> None:
-    valid = [s.value for s in IncidentStatus]
-    if target not in valid:
-        raise _bad("status", f"'{target}' is not a status; valid: {', '.join(valid)}")
-    allowed = TRANSITIONS[incident.status]
-    if target not in allowed:
-        raise Conflict(
-            f"an incident in status {incident.status} cannot move to {target}; "
-            f"it can move to: {', '.join(sorted(allowed))}"
-        )
-    if target in ("resolved", "closed") and incident.handled_at is None:
-        incident.handled_at = utcnow()
-    if target == "ongoing" and incident.status in ("resolved", "closed"):
-        incident.handled_at = None  # reopened
-    incident.status = target
-
-
-# --- assessment ---------------------------------------------------------------------------------------------
-
-
-def assess(
-    session: Session, incident: Incident, *, principal: Principal, thresholds: assessment.Thresholds | None = None
-) -> assessment.Assessment:
-    """The assessment as `principal` may see it: the recurring-incident rule adds up only the incidents they may
-    read, so neither the figure nor whether the rule appears says anything about incidents hidden from them."""
-    t = thresholds or assessment.Thresholds()
-    return assessment.assess(
-        entity_type=incident.entity_type,
-        facts=incident.facts,
-        suspected_malicious=incident.suspected_malicious,
-        exceeds_national_capacity=incident.exceeds_national_capacity,
-        cross_border=incident.cross_border,
-        impact_severity=incident.impact_severity,
-        recurrence=_recurrence(session, incident, principal, t),
-        thresholds=t,
-    )
-
-
-# Art. 4 counts incidents; a near miss (NIS2 Art. 6(5)) or an event outside NIS2 is not one.
-_RECURRENCE_CANDIDATES = (Significance.REPORTED.value, Significance.NOT_SIGNIFICANT.value)
-
-
-def _recurrence(
-    session: Session, incident: Incident, principal: Principal, t: assessment.Thresholds
-) -> assessment.Recurrence | None:
-    """Reg. 2024/2690 Art. 4: this entity's incidents with the same analyst-confirmed apparent root cause that
-    occurred in the six months up to this one, are not significant on their own (decided so, or not yet decided
-    and suggested so by no rule) and that `principal` may read; None when there is no such other incident."""
-    cause = assessment.normalise_root_cause(incident.apparent_root_cause)
-    applies = incident.entity_type in assessment.RELEVANT_ENTITY_TYPES or t.general_criteria_for_all_entities
-    if not (incident.entity_org_id and cause and applies):
-        return None
-    when = incident.occurred_at or incident.aware_at
-    occurred = func.coalesce(Incident.occurred_at, Incident.aware_at)
-    candidates = session.scalars(
-        select(Incident)
-        .where(
-            Incident.entity_org_id == incident.entity_org_id,
-            Incident.id != incident.id,
-            Incident.apparent_root_cause.is_not(None),
-            Incident.significance.in_(_RECURRENCE_CANDIDATES),
-            Incident.exercise.is_(incident.exercise),
-            occurred >= _months_before(when, 6),
-            occurred <= when,
-            read_filter(principal, Incident),
-        )
-        .order_by(occurred.desc(), Incident.id)
-    ).all()
-    others = [
-        o
-        for o in candidates
-        if assessment.normalise_root_cause(o.apparent_root_cause) == cause and not _significant_alone(o, t)
-    ]
-    if not others:
-        return None
-    group = [incident, *others]
-    # The turnover of the preceding financial year: this incident's, else the latest other that states one.
-    turnovers = [v for i in group if (v := _number(i.facts.get("annual_turnover_eur"))) is not None]
-    return assessment.Recurrence(
-        apparent_root_cause=incident.apparent_root_cause or "",
-        incidents=len(group),
-        financial_loss_eur=sum(_number(i.facts.get("financial_loss_eur")) or 0 for i in group),
-        annual_turnover_eur=turnovers[0] if turnovers else None,
-    )
-
-
-def _significant_alone(incident: Incident, t: assessment.Thresholds) -> bool:
-    if incident.significance != Significance.REPORTED.value:
-        return False  # a person decided it is not significant
-    # Whether it meets Art. 3 on its own: the criteria alone, without this deployment's red-impact rule.
-    criteria_only = assessment.Thresholds(
-        red_impact_suggests_significant=False, general_criteria_for_all_entities=t.general_criteria_for_all_entities
-    )
-    return assessment.assess(
-        entity_type=incident.entity_type,
-        facts=incident.facts,
-        suspected_malicious=incident.suspected_malicious,
-        thresholds=criteria_only,
-    ).significant
-
-
-def _number(value: object) -> int | None:
-    return None if isinstance(value, bool) or not isinstance(value, int | float) else int(value)
-
-
-def _months_before(when: datetime, months: int) -> datetime:
-    """The same day and time `months` calendar months earlier (the last day of a shorter month)."""
-    index = when.year * 12 + when.month - 1 - months
-    year, month = divmod(index, 12)
-    last_day = calendar.monthrange(year, month + 1)[1]
-    return when.replace(year=year, month=month + 1, day=min(when.day, last_day))
-
-
 def escalate(session: Session, *, actor: Principal, incident_id: str, community: str) -> Incident:
     """Share the incident with a community (by default the CSIRTs Network) as the assessment suggests."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
@@ -469,7 +254,7 @@ def escalate(session: Session, *, actor: Principal, incident_id: str, community:
     share = ShareWith(
         organisations=current.organisations, communities=sorted({*current.communities, community}), users=current.users
     )
-    sharing.set_sharing(
+    recipients.set_sharing(
         session, principal=actor, obj=incident, tlp=marking, share_with=share, tag="incidents:incident:escalate"
     )
     incident.modified_at = utcnow()

@@ -26,7 +26,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.db import utcnow
 from cybercrisis.errors import Conflict
 from cybercrisis.incidents import deadlines
-from cybercrisis.incidents.common import _bad, check_writer, get_incident
+from cybercrisis.incidents.common import bad, check_writer, get_incident
 from cybercrisis.incidents.models import Incident, Report, ReportKind, Significance, SignificanceDecision
 
 # What each decision means, in the words of the law; shown by the API and the incident page.
@@ -93,10 +93,10 @@ def record(
 ) -> SignificanceDecision:
     """Store a decision (no authority check: callers check), move the clocks, and audit it."""
     if value not in DECIDABLE:
-        raise _bad("value", f"'{value}' is not a decision; valid: {', '.join(DECIDABLE)}")
+        raise bad("value", f"'{value}' is not a decision; valid: {', '.join(DECIDABLE)}")
     reason = reason.strip()
     if not reason:
-        raise _bad("reason", "say why (the rule, the fact or the judgement the decision rests on)")
+        raise bad("reason", "say why (the rule, the fact or the judgement the decision rests on)")
     previous = incident.significance
     decision = SignificanceDecision(
         incident_id=incident.id,

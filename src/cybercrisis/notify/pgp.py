@@ -22,14 +22,6 @@ def _pgpy() -> ModuleType:
     return pgpy  # type: ignore[no-any-return,unused-ignore]
 
 
-def available() -> bool:
-    try:
-        _pgpy()
-    except PGPUnavailable:
-        return False
-    return True
-
-
 def load_public_key(armored: str) -> Any:
     """Parse an armored public key; ValueError when it is not one, PGPUnavailable without the library."""
     pgpy = _pgpy()

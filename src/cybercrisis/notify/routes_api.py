@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.notify import service
+from cybercrisis.notify import routes
 from cybercrisis.notify.models import NotificationRoute
 from cybercrisis.notify.schemas import RouteCreated, RouteIn, RouteOut
 
@@ -30,12 +30,12 @@ def route_out(r: NotificationRoute) -> RouteOut:
 def list_routes(
     db: DB, principal: CurrentPrincipal, organisation: Annotated[str | None, Query(max_length=120)] = None
 ) -> list[RouteOut]:
-    return [route_out(r) for r in service.list_routes(db, actor=principal, org_id=organisation)]
+    return [route_out(r) for r in routes.list_routes(db, actor=principal, org_id=organisation)]
 
 
 @router.post("", status_code=201, operation_id="create_notification_route", response_model=RouteCreated)
 def create_route(body: RouteIn, request: Request, db: DB, principal: CurrentPrincipal) -> RouteCreated:
-    route, secret = service.create_route(
+    route, secret = routes.create_route(
         db,
         actor=principal,
         org_id=body.organisation,
@@ -51,5 +51,5 @@ def create_route(body: RouteIn, request: Request, db: DB, principal: CurrentPrin
 
 @router.delete("/{route_id}", status_code=204, operation_id="delete_notification_route")
 def delete_route(route_id: int, db: DB, principal: CurrentPrincipal) -> Response:
-    service.delete_route(db, actor=principal, route_id=route_id)
+    routes.delete_route(db, actor=principal, route_id=route_id)
     return Response(status_code=204)

@@ -8,157 +8,42 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from cybercrisis.access.tlp import TLP
+from cybercrisis.situation.shapes import (
+    OPEN_STATUSES,
+    ContributionInput,
+    CountryCell,
+    IncidentInput,
+    Inputs,
+    Number,
+    ObservableInput,
+    Picture,
+    Row,
+    Table,
+)
+
+# The inputs and output shapes are defined in shapes.py and re-exported here, where every caller has found them.
+__all__ = [
+    "OPEN_STATUSES",
+    "ContributionInput",
+    "CountryCell",
+    "IncidentInput",
+    "Inputs",
+    "Number",
+    "ObservableInput",
+    "Picture",
+    "Row",
+    "Table",
+]
 
 IMPACT_ORDER = ("white", "green", "yellow", "red")  # NIS impact severity, least to most severe
 OUTLOOKS = ("improving", "stable", "worsening")
-OPEN_STATUSES = frozenset({"new", "triage", "ongoing", "contained"})
 LEVELS = ("technical", "operational", "political")
 # Said to every reader of a report alike (page, PDF, Markdown): how many sources a reader may not see is itself
 # something they may not know, so no count of them is ever shown.
 SOURCES_NOTE = "Figures are computed from the sources you may see."
-
-
-# --- inputs ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentInput:
-    id: str
-    tlp: str
-    title: str
-    status: str
-    aware_at: datetime
-    countries: tuple[str, ...] = ()
-    sectors: tuple[str, ...] = ()
-    rsit_class: str | None = None
-    rsit_type: str | None = None
-    impact_severity: str | None = None
-    cross_border: bool = False
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True, slots=True)
-class ContributionInput:
-    id: str
-    tlp: str
-    country: str
-    period_start: datetime
-    period_end: datetime
-    status: str
-    outlook: str
-    submitted_at: datetime
-    sectors: tuple[tuple[str, str], ...] = ()  # (sector, impact)
-    services_disrupted: tuple[str, ...] = ()
-    entities_affected: int | None = None
-    measures: str = ""
-    needs: str = ""
-    assistance_requested: bool = False
-    narrative: str = ""
-    incidents: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ObservableInput:
-    """A value seen in incidents of several Member States when the report was drafted."""
-
-    id: str  # observable--<number>
-    type: str
-    value: str
-    incidents: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Inputs:
-    contributions: tuple[ContributionInput, ...] = ()
-    incidents: tuple[IncidentInput, ...] = ()
-    observables: tuple[ObservableInput, ...] = ()
-
-    def restricted_to(self, visible: set[str]) -> Inputs:
-        """The inputs a reader may see. Observables keep only their visible incidents."""
-        obs = []
-        for o in self.observables:
-            if o.id not in visible:
-                continue
-            incidents = tuple(i for i in o.incidents if i in visible)
-            if incidents:
-                obs.append(ObservableInput(o.id, o.type, o.value, incidents))
-        return Inputs(
-            contributions=tuple(c for c in self.contributions if c.id in visible),
-            incidents=tuple(i for i in self.incidents if i.id in visible),
-            observables=tuple(obs),
-        )
-
-
-# --- output shapes --------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Row:
-    cells: dict[str, Any]
-    sources: list[str]
-
-
-@dataclass(slots=True)
-class Table:
-    key: str
-    title: str
-    columns: list[tuple[str, str]]  # (cell key, label)
-    rows: list[Row] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Number:
-    key: str
-    label: str
-    value: int | str
-    sources: list[str]
-
-
-@dataclass(slots=True)
-class CountryCell:
-    """What the map shows for one Member State."""
-
-    status: str | None
-    outlook: str | None
-    impact: str | None  # the worst impact reported for any sector
-    open_incidents: int
-    sources: list[str]
-
-
-@dataclass(slots=True)
-class Picture:
-    level: str
-    headline: list[Number]
-    tables: list[Table]
-    countries: dict[str, CountryCell]
-    heat: dict[str, dict[str, str]]  # country -> sector -> worst impact
-    marking: str  # the strictest TLP among the inputs used
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "level": self.level,
-            "marking": self.marking,
-            "headline": [asdict(n) for n in self.headline],
-            "tables": [
-                {
-                    "key": t.key,
-                    "title": t.title,
-                    "columns": [{"key": k, "label": label} for k, label in t.columns],
-                    "rows": [asdict(r) for r in t.rows],
-                }
-                for t in self.tables
-            ],
-            "countries": {c: asdict(cell) for c, cell in sorted(self.countries.items())},
-            "heat": self.heat,
-        }
 
 
 # --- helpers --------------------------------------------------------------------------------------------------

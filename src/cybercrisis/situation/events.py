@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from cybercrisis import cache
 from cybercrisis.access import sharing
 from cybercrisis.access.policy import ShareEntry, can_read, read_scope
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert
 from cybercrisis.audit.models import AuditEvent
-from cybercrisis.audit.service import NOTIFY_CHANNEL, WROTE_KEY
 from cybercrisis.directory.models import Contact
 from cybercrisis.documents.models import Document
 from cybercrisis.incidents.models import Incident
@@ -38,7 +38,6 @@ from cybercrisis.situation.models import Contribution, Sitrep
 
 log = logging.getLogger(__name__)
 
-CHANNEL = NOTIFY_CHANNEL
 # Objects whose changes are streamed, by the type part of their id; each is read under its own marking.
 STREAMED: dict[str, type[Any]] = {
     "incident": Incident,
@@ -131,16 +130,12 @@ def head(session: Session) -> int:
 _hubs: weakref.WeakSet[EventHub] = weakref.WeakSet()
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(WROTE_KEY, False):
-        for hub in list(_hubs):
-            hub.poke()
+def _poke_hubs() -> None:
+    for hub in list(_hubs):
+        hub.poke()
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(WROTE_KEY, None)
+cache.on_commit(_poke_hubs)  # the caches' hook tells of local commits that wrote to the audit chain
 
 
 class EventHub:
@@ -172,7 +167,9 @@ class EventHub:
         engine: Engine = self._factory.kw["bind"]
         if engine.dialect.name == "postgresql":
             dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = threading.Thread(target=self._listen, args=(dsn,), name="cybercrisis-listen", daemon=True)
+            self._listener = threading.Thread(
+                target=cache.listen, args=(dsn, self._stopping, self._on_notify), name="cybercrisis-listen", daemon=True
+            )
             self._listener.start()
         _hubs.add(self)
 
@@ -205,20 +202,9 @@ class EventHub:
         with self._factory() as s:
             return load(s, after=after, limit=limit)
 
-    def _listen(self, dsn: str) -> None:
-        import psycopg
-
-        while not self._stopping.is_set():
-            try:
-                with psycopg.connect(dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.poke()  # catch up on anything committed while we were not listening
-                    while not self._stopping.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self.poke()
-            except psycopg.Error as exc:
-                log.warning("event listener lost its connection (%s); retrying", exc)
-                self._stopping.wait(2.0)
+    def _on_notify(self, listening: bool) -> None:
+        if listening:
+            self.poke()
 
     async def _run(self) -> None:
         assert self._wake is not None

@@ -1,9 +1,10 @@
-"""The live picture (dashboard and GET /api/v1/situation) for one reader, cached per reader and audit head."""
+"""The live picture (dashboard and GET /api/v1/situation) for one reader, cached until a change reaches it."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert, AlertRecipient
-from cybercrisis.cache import HeadCache, audit_head, reader_key
+from cybercrisis.cache import Change, ChangeFeed, DependentCache, Depends, audit_head, reader_key
 from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
 from cybercrisis.incidents.models import Incident, Report
@@ -26,6 +27,7 @@ RECENT_CONTRIBUTIONS = timedelta(days=7)  # a national status older than this no
 TIMELINE_DAYS = 14
 CACHE_SECONDS = 30.0  # time-driven changes (a deadline passing) show within this, changes at once
 CACHE_SIZE = 512
+PAGE_CACHE_SIZE = 128  # rendered dashboards (~250 kB each at 10,000 incidents)
 
 
 def _open_or_recent(reader: Principal, now: datetime) -> Any:
@@ -162,29 +164,56 @@ def _alerts(session: Session, reader: Principal) -> dict[str, Any]:
 # --- cache ----------------------------------------------------------------------------------------------------
 
 
-class PictureCache:
-    """Per process: (reader, audit head) -> picture and its JSON (cybercrisis.cache)."""
+# The kinds of object the picture counts (a NIS2 report: the overdue ones).
+SHOWN = frozenset({"incident", "report", "alert", "contribution", "crisis"})
 
-    def __init__(self, size: int = CACHE_SIZE, ttl: float = CACHE_SECONDS) -> None:
-        self._cache: HeadCache[tuple[dict[str, Any], bytes]] = HeadCache(size, ttl)
+
+def depends(reader: Principal) -> Depends:
+    """The changes that can alter `reader`'s picture: to an object of a kind it counts, that the reader could read
+    before or can read after."""
+
+    def affected(change: Change) -> bool:
+        return change.kind in SHOWN and change.reaches(reader)
+
+    return affected
+
+
+class PictureCache:
+    """Per process: reader -> picture and its JSON, until a change reaches it (cybercrisis.cache)."""
+
+    def __init__(self, feed: ChangeFeed, size: int = CACHE_SIZE, ttl: float = CACHE_SECONDS) -> None:
+        self._cache: DependentCache[tuple[dict[str, Any], bytes]] = DependentCache(feed, size, ttl)
+        self._pages: DependentCache[bytes] = DependentCache(feed, PAGE_CACHE_SIZE, ttl)
 
     def entry(self, session: Session, reader: Principal, settings: Settings) -> tuple[dict[str, Any], bytes]:
-        head = audit_head(session)
         # Everything reading depends on, a token's scopes included: a narrow token never gets a wider picture.
-        key = (*reader_key(reader), head)
+        key = reader_key(reader)
 
-        def build() -> tuple[dict[str, Any], bytes]:
+        def build() -> tuple[tuple[dict[str, Any], bytes], Depends]:
+            head = audit_head(session)  # the last change it reflects, for clients that compare pictures
             value = compute(session, reader, settings)
             value["head"] = head
-            return value, json.dumps(value, default=_json_default, separators=(",", ":")).encode()
+            return (value, json.dumps(value, default=_json_default, separators=(",", ":")).encode()), depends(reader)
 
-        return self._cache.get(key, build)
+        return self._cache.get(session, key, build)
 
     def get(self, session: Session, reader: Principal, settings: Settings) -> dict[str, Any]:
         return self.entry(session, reader, settings)[0]
 
     def json(self, session: Session, reader: Principal, settings: Settings) -> bytes:
         return self.entry(session, reader, settings)[1]
+
+    def page(
+        self, session: Session, reader: Principal, key: tuple[Hashable, ...], render: Callable[[], bytes]
+    ) -> bytes:
+        """A page drawn from the picture, for `key` (what else it shows per viewer: its session, the view). The
+        page also names the viewer: a change to a user or organisation draws it again."""
+        affects_picture = depends(reader)
+
+        def affected(change: Change) -> bool:
+            return change.kind in ("user", "identity") or affects_picture(change)
+
+        return self._pages.get(session, (*reader_key(reader), *key), lambda: (render(), affected))
 
 
 def _json_default(value: object) -> str:

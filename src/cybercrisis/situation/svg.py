@@ -47,7 +47,6 @@ GRID = (  # the 27 Member States, roughly where they lie
     "..  ..  MT  ..  ..  GR  CY",
 )
 POSITIONS = {code: (col, row) for row, line in enumerate(GRID) for col, code in enumerate(line.split()) if code != ".."}
-MEMBER_STATES = tuple(sorted(POSITIONS))
 ALIASES = {"EL": "GR"}  # the EU writes Greece EL, ISO 3166 writes GR
 TILE, STEP, COLS = 56, 62, len(GRID[0].split())
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,14 +23,41 @@ class FormState:
     message: str | None = None
 
     @classmethod
-    def failed(cls, exc: DomainError, values: dict[str, Any]) -> FormState:
+    def failed(
+        cls,
+        exc: DomainError,
+        values: dict[str, Any],
+        *,
+        aliases: Mapping[str, str] | None = None,
+        fallback: str = "",
+        nested: bool = False,
+    ) -> FormState:
+        """The form again, each of the service's complaints next to the field it is about.
+
+        A service names fields as its input model does (`share_with.organisations`, `observables[3].value`,
+        `facts.rsit_class`); a form has one control per top-level name. `aliases` maps a service name to the
+        form's (to "" to show it only in the summary), `nested` keeps dotted names, and `fallback` names the field
+        that shows the detail when no complaint names a field of the form.
+        """
         errors: dict[str, str] = {}
         for err in exc.errors:
-            name = str(err.get("field", "")).removeprefix("share_with.")
+            name = str(err.get("field", ""))
+            for prefix in _CONTAINERS:
+                name = name.removeprefix(prefix)
+            name = name.split("[", 1)[0]
+            if not nested:
+                name = name.split(".", 1)[0]
+            name = (aliases or {}).get(name, name)
             if name:
                 # Service messages per field are sometimes one word; the detail is the full, safe sentence.
                 errors.setdefault(name, exc.detail if len(exc.errors) == 1 else str(err.get("message", "")))
+        if not errors and fallback:
+            errors[fallback] = exc.detail
         return cls(values=values, errors=errors, message=exc.detail)
+
+
+# Input models that wrap a form's fields: their name is not a control of the form.
+_CONTAINERS = ("share_with.", "recipients.", "facts.")
 
 
 def split_list(text: str) -> list[str]:
@@ -77,3 +106,31 @@ def validated(model: type[M], data: dict[str, Any], *, depth: int | None = 1) ->
         ]
         detail = "; ".join(f"{e['field'].split('.')[-1].replace('_', ' ')}: {e['message']}" for e in errors[:3])
         raise InvalidInput(detail, errors=errors) from None
+
+
+LOCAL_MINUTES = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+
+
+def local_minutes(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(LOCAL_MINUTES)
+
+
+def parse_utc(value: str, *, field: str, required: bool = False) -> datetime | None:
+    """A datetime-local value (no zone) read as UTC, as the form's label says; an explicit zone is honoured."""
+    text = value.strip()
+    if not text:
+        if required:
+            raise bad(field, "give the date and time (UTC)")
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise bad(field, f"'{text[:40]}' is not a date and time; use the form 2026-11-28T09:30 (UTC)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def required_utc(value: str, *, field: str) -> datetime:
+    moment = parse_utc(value, field=field, required=True)
+    if moment is None:  # pragma: no cover - parse_utc refuses an empty required value
+        raise bad(field, "give the date and time (UTC)")
+    return moment

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.models import Share
@@ -31,6 +32,7 @@ class OrgRef:
     short_name: str
     name: str
     country: str | None
+    type: str = ""  # filled by `names` only: a page that decides relations by it (incidents.flows) asks there
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,16 +104,82 @@ def user_emails(session: Session, ids: Iterable[str]) -> dict[str, str]:
     return dict(session.execute(select(User.id, User.email).where(User.id.in_(wanted))).all())
 
 
-def recipients(session: Session, shares: Sequence[Share]) -> Recipients:
-    """The share list of an object the caller has already read through the access layer."""
-    orgs = org_refs(session, (s.target for s in shares if s.kind == ORG))
-    names = community_names(session)
-    emails = user_emails(session, (s.target for s in shares if s.kind == USER))
+@dataclass(frozen=True, slots=True)
+class Person:
+    email: str
+    org_id: str
+
+
+def people(session: Session, ids: Iterable[str]) -> dict[str, Person]:
+    """E-mail and organisation of users, in one query."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.email, User.org_id).where(User.id.in_(wanted)))
+    return {r.id: Person(r.email, r.org_id) for r in rows}
+
+
+def recipients(session: Session, shares: Sequence[Share], known: Names | None = None) -> Recipients:
+    """The share list of an object the caller has already read through the access layer.
+
+    `known`: the names the caller has read already with `names(..., shares=shares)`, not asked again."""
+    found = known or names(session, shares=shares)
+    orgs = [found.orgs[s.target] for s in shares if s.kind == ORG and s.target in found.orgs]
+    users = {i: p.email for i, p in found.users.items()}
     return Recipients(
-        organisations=sorted(orgs.values(), key=lambda o: o.short_name.lower()),
-        communities=sorted((s.target, names.get(s.target, s.target)) for s in shares if s.kind == COMMUNITY),
-        users=sorted(emails.get(s.target, "(deleted user)") for s in shares if s.kind == USER),
+        organisations=sorted(orgs, key=lambda o: o.short_name.lower()),
+        communities=sorted(
+            (s.target, found.communities.get(s.target, s.target)) for s in shares if s.kind == COMMUNITY
+        ),
+        users=sorted(users.get(s.target, "(deleted user)") for s in shares if s.kind == USER),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Organisations (with their type), users (with their organisation) and communities, by id."""
+
+    orgs: dict[str, OrgRef]
+    users: dict[str, Person]
+    communities: dict[str, str]
+
+
+def names(
+    session: Session, *, orgs: Iterable[str] = (), users: Iterable[str] = (), shares: Sequence[Share] = ()
+) -> Names:
+    """Every name a page shows, in one statement: the organisations `orgs`, the users `users` and their
+    organisations, and the recipients of `shares` (organisations, users, communities)."""
+    org_ids = sorted({i for i in orgs if i} | {s.target for s in shares if s.kind == ORG})
+    user_ids = sorted({i for i in users if i} | {s.target for s in shares if s.kind == USER})
+    slugs = sorted({s.target for s in shares if s.kind == COMMUNITY})
+    if not (org_ids or user_ids or slugs):
+        return Names({}, {}, {})
+    text = cast(null(), String)
+    parts: list[Any] = [
+        select(
+            literal_column("'o'").label("kind"),
+            Organisation.id,
+            Organisation.short_name.label("label"),
+            Organisation.name,
+            Organisation.country,
+            Organisation.type,
+        ).where(
+            or_(Organisation.id.in_(org_ids), Organisation.id.in_(select(User.org_id).where(User.id.in_(user_ids))))
+        ),
+        select(literal_column("'u'"), User.id, User.email, User.org_id, text, text).where(User.id.in_(user_ids)),
+        select(literal_column("'c'"), Community.slug, Community.name, text, text, text).where(
+            Community.slug.in_(slugs)
+        ),
+    ]
+    out = Names({}, {}, {})
+    for r in session.execute(union_all(*parts)):
+        if r.kind == "o":
+            out.orgs[r.id] = OrgRef(r.id, r.label, r.name, r.country, r.type)
+        elif r.kind == "u":
+            out.users[r.id] = Person(r.label, r.name)
+        else:
+            out.communities[r.id] = r.label
+    return out
 
 
 def org_names_in(session: Session, summaries: Iterable[dict[str, object]]) -> dict[str, str]:

@@ -18,7 +18,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.directory.models import ORG_TYPE_LABELS, ContactKind, Level
 from cybercrisis.documents.models import DocumentKind
-from cybercrisis.web import incident_labels
+from cybercrisis.incidents import labels as incident_labels
 
 # One line per TLP 2.0 label (FIRST), in the words the sharing forms show next to each choice.
 TLP_HELP: dict[str, str] = {
@@ -106,6 +106,8 @@ templates.env.globals.update(
     ROLE_LABELS=ROLE_LABELS,
     LEVEL_LABELS=LEVEL_LABELS,
     TLP_OPTIONS=TLP_OPTIONS,
+    # The incident domain's words (pure data tables in incidents/labels.py), registered once here: the incident,
+    # report and situation templates of several domains name statuses, report kinds and taxonomy values.
     STATUS_LABELS=incident_labels.STATUS_LABELS,
     REPORT_KIND_LABELS=incident_labels.REPORT_KIND_LABELS,
     REPORT_KIND_HELP=incident_labels.REPORT_KIND_HELP,

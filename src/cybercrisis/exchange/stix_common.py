@@ -1,0 +1,176 @@
+"""What every STIX mapping of ours shares: the ids (derived UUIDv5s), TLP markings, the product's identity and
+extension definition, and the reference objects (organisations, countries, observables, relationships).
+
+The mapping itself is written down in docs/exchange.md; exchange/stix.py maps our objects with these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import stix2  # type: ignore[import-untyped]
+
+from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
+from cybercrisis.directory.models import Organisation
+
+INCIDENT_CORE = "extension-definition--ef765651-680c-498d-9894-99799f2fa126"
+TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+# Our namespace for derived ids (UUIDv5). Never change it: every derived id in every export depends on it.
+NAMESPACE = uuid.UUID("a40843db-58f7-4fc5-b68b-bef5de53976b")
+# A fixed time for reference objects that have no history of their own (the product, countries, CVEs).
+REFERENCE_TIME = datetime(2022, 10, 1, tzinfo=UTC)
+TLP2_CREATED = "2022-10-01T00:00:00.000Z"
+
+
+def derived_id(stix_type: str, key: str) -> str:
+    """A stable STIX id for an object of ours whose own id is not a STIX id of that type."""
+    return f"{stix_type}--{uuid.uuid5(NAMESPACE, key)}"
+
+
+PRODUCT_ID = derived_id("identity", "cybercrisis")
+EXTENSION_ID = derived_id("extension-definition", "cybercrisis-incident")
+EXTENSION_SCHEMA = (
+    "cybercrisis incident extension (property-extension of incident), documented in docs/exchange.md of the "
+    "cybercrisis project. Properties: status (new|triage|ongoing|contained|resolved|closed), pap, aware_at, "
+    "occurred_at, handled_at (RFC 3339 UTC), entity_name, entity_type, entity_category (essential|important), "
+    "suspected_malicious, cross_border, "
+    "exceeds_national_capacity (booleans), sectors (NIS2 sector keys), facts (Implementing Regulation 2024/2690 "
+    "figures), exercise (boolean)."
+)
+
+# Markings read back to our TLP: the TLP 2.0 ids we write, and the TLP 1.0 ids that older producers still use.
+TLP1_MARKING_IDS = {
+    stix2.TLP_WHITE.id: TLP.CLEAR,
+    stix2.TLP_GREEN.id: TLP.GREEN,
+    stix2.TLP_AMBER.id: TLP.AMBER,
+    stix2.TLP_RED.id: TLP.RED,
+}
+MARKING_TLP = {v: k for k, v in STIX_MARKING_IDS.items()} | TLP1_MARKING_IDS
+HASHES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256"}
+
+
+def ts(value: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, as our extension's times are written."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def marking_id(tlp: str) -> str:
+    return STIX_MARKING_IDS[TLP(tlp)]
+
+
+def marking_definition(tlp: TLP) -> dict[str, Any]:
+    """The TLP 2.0 marking-definition object as OASIS publishes it (fixed id, name, created, extension)."""
+    return {
+        "type": "marking-definition",
+        "spec_version": "2.1",
+        "id": STIX_MARKING_IDS[tlp],
+        "created": TLP2_CREATED,
+        "name": tlp.label,
+        "extensions": {TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": tlp.value}},
+    }
+
+
+def product_identity() -> stix2.Identity:
+    return stix2.Identity(
+        id=PRODUCT_ID,
+        name="cybercrisis",
+        identity_class="system",
+        created=REFERENCE_TIME,
+        modified=REFERENCE_TIME,
+        description="Coordinated response to large-scale cyber incidents and crises; author of its STIX extension.",
+        object_marking_refs=[marking_id(TLP.CLEAR)],
+    )
+
+
+def extension_definition() -> stix2.ExtensionDefinition:
+    """Our property extension of `incident`, for the NIS2 fields that STIX and Incident Core do not carry."""
+    return stix2.ExtensionDefinition(
+        id=EXTENSION_ID,
+        created_by_ref=PRODUCT_ID,
+        created=REFERENCE_TIME,
+        modified=REFERENCE_TIME,
+        name="cybercrisis incident",
+        description="NIS2 reporting fields of an incident recorded in cybercrisis.",
+        schema=EXTENSION_SCHEMA,
+        version="1.0.0",
+        extension_types=["property-extension"],
+        object_marking_refs=[marking_id(TLP.CLEAR)],
+    )
+
+
+def identity(org: Organisation) -> stix2.Identity:
+    """A directory organisation; its id is already `identity--<uuid>`, the same on every node."""
+    return stix2.Identity(
+        id=org.id,
+        name=org.name,
+        identity_class="organization",
+        created=org.created_at,
+        modified=max(org.modified_at, org.created_at),
+        object_marking_refs=[marking_id(TLP.GREEN)],
+        **({"description": org.description} if org.description else {}),
+    )
+
+
+def location(country: str) -> stix2.Location:
+    return stix2.Location(
+        id=derived_id("location", f"country:{country}"),
+        country=country,
+        name=country,
+        created=REFERENCE_TIME,
+        modified=REFERENCE_TIME,
+        object_marking_refs=[marking_id(TLP.CLEAR)],
+    )
+
+
+def observable(type_: str, value: str, tlp: str) -> Any:
+    """One of our observables as a STIX object: an SCO with its deterministic id, or a CVE `vulnerability`."""
+    marks = [marking_id(tlp)]
+    if type_ == "ipv4-addr":
+        return stix2.IPv4Address(value=value, object_marking_refs=marks)
+    if type_ == "ipv6-addr":
+        return stix2.IPv6Address(value=value, object_marking_refs=marks)
+    if type_ == "domain-name":
+        return stix2.DomainName(value=value, object_marking_refs=marks)
+    if type_ == "url":
+        return stix2.URL(value=value, object_marking_refs=marks)
+    if type_ == "email-addr":
+        return stix2.EmailAddress(value=value, object_marking_refs=marks)
+    if type_ in HASHES:
+        return stix2.File(hashes={HASHES[type_]: value}, object_marking_refs=marks)
+    if type_ == "autonomous-system":
+        return stix2.AutonomousSystem(number=int(value.removeprefix("AS")), object_marking_refs=marks)
+    if type_ == "cve":
+        # The CVE itself is public; that this incident saw it is carried (and marked) by the relationship.
+        return stix2.Vulnerability(
+            id=derived_id("vulnerability", f"cve:{value}"),
+            name=value,
+            created=REFERENCE_TIME,
+            modified=REFERENCE_TIME,
+            object_marking_refs=[marking_id(TLP.CLEAR)],
+            external_references=[
+                {"source_name": "cve", "external_id": value, "url": f"https://www.cve.org/CVERecord?id={value}"}
+            ],
+        )
+    raise ValueError(f"no STIX form for observable type {type_}")
+
+
+def relationship(source: str, kind: str, target: str, *, at: datetime, tlp: str, author: str) -> stix2.Relationship:
+    return stix2.Relationship(
+        id=derived_id("relationship", f"{source}|{kind}|{target}"),
+        relationship_type=kind,
+        source_ref=source,
+        target_ref=target,
+        created=at,
+        modified=at,
+        created_by_ref=author,
+        object_marking_refs=[marking_id(tlp)],
+    )
+
+
+def chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    """`items` in slices small enough for an `IN (...)` on every database."""
+    for n in range(0, len(items), size):
+        yield items[n : n + size]

@@ -1,0 +1,202 @@
+"""The incident and report forms: what the browser posts, turned into the service's input or a field error.
+
+Every field arrives as text (or a list of checkbox values) so that a bad value comes back to the form with its
+message instead of a bare 422 page; the checks themselves stay in the service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.principal import Principal
+from cybercrisis.db import utcnow
+from cybercrisis.directory.countries import COUNTRIES, EU_MEMBER_STATES
+from cybercrisis.errors import DomainError
+from cybercrisis.incidents.labels import YES_NO_FIELDS, entity_type_choices, pickers, rsit_groups
+from cybercrisis.incidents.observable_input import parse_text
+from cybercrisis.incidents.schemas import IncidentIn, ReportIn
+from cybercrisis.incidents.service import REPORT_FIELDS
+from cybercrisis.web import queries
+from cybercrisis.web.forms import FormState, bad, local_minutes, parse_utc, share_with, split_list, validated
+
+# The figures the form asks for; the API takes every key of Facts.
+FACT_FIELDS = (
+    "financial_loss_eur",
+    "annual_turnover_eur",
+    "unavailability_minutes",
+    "limited_availability_minutes",
+    "users_affected",
+    "users_affected_percent",
+)
+
+
+class IncidentForm(BaseModel):
+    """The new-incident form as posted; checkboxes send "yes" when ticked."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    csrf_token: str = Field(default="", max_length=100)
+    title: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=100_000)
+    aware_at: str = Field(default="", max_length=40)
+    occurred_at: str = Field(default="", max_length=40)
+    tlp: str = Field(default="", max_length=20)
+    pap: str = Field(default="amber", max_length=20)
+    countries: list[str] = Field(default_factory=list, max_length=60)
+    other_countries: str = Field(default="", max_length=1000)
+    sectors: list[str] = Field(default_factory=list, max_length=40)
+    rsit: str = Field(default="", max_length=200)
+    root_cause: str = Field(default="", max_length=64)
+    threat_severity: str = Field(default="", max_length=64)
+    impact_severity: str = Field(default="", max_length=64)
+    outlook: str = Field(default="", max_length=64)
+    suspected_malicious: str = Field(default="", max_length=8)
+    cross_border: str = Field(default="", max_length=8)
+    exceeds_national_capacity: str = Field(default="", max_length=8)
+    entity_name: str = Field(default="", max_length=1000)
+    entity_type: str = Field(default="", max_length=64)
+    entity_category: str = Field(default="", max_length=16)
+    significance: str = Field(default="reported", max_length=32)
+    significance_reason: str = Field(default="", max_length=5_000)
+    entity: str = Field(default="", max_length=100)
+    observables: str = Field(default="", max_length=500_000)
+    communities: list[str] = Field(default_factory=list, max_length=50)
+    organisations: list[str] = Field(default_factory=list, max_length=500)
+    users: str = Field(default="", max_length=20_000)
+    financial_loss_eur: str = Field(default="", max_length=30)
+    annual_turnover_eur: str = Field(default="", max_length=30)
+    unavailability_minutes: str = Field(default="", max_length=30)
+    limited_availability_minutes: str = Field(default="", max_length=30)
+    users_affected: str = Field(default="", max_length=30)
+    users_affected_percent: str = Field(default="", max_length=30)
+
+
+class ReportForm(BaseModel):
+    """One report submission as posted; yes/no questions are "yes", "no" or "" (not stated)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    csrf_token: str = Field(default="", max_length=100)
+    kind: str = Field(default="", max_length=32)
+    submitted_at: str = Field(default="", max_length=40)
+    summary: str = Field(default="", max_length=50_000)
+    suspected_malicious: str = Field(default="", max_length=8)
+    cross_border: str = Field(default="", max_length=8)
+    severity_and_impact: str = Field(default="", max_length=50_000)
+    indicators: str = Field(default="", max_length=500_000)
+    root_cause: str = Field(default="", max_length=10_000)
+    mitigation_applied: str = Field(default="", max_length=50_000)
+    mitigation_ongoing: str = Field(default="", max_length=50_000)
+    cross_border_impact: str = Field(default="", max_length=50_000)
+    guidance: str = Field(default="", max_length=50_000)
+    law_enforcement_guidance: str = Field(default="", max_length=50_000)
+
+
+def _number(field: str, value: str) -> int | float | None:
+    text = value.strip().replace(" ", "").replace("_", "")
+    if not text:
+        return None
+    try:
+        return float(text) if field == "users_affected_percent" else int(text)
+    except ValueError:
+        raise bad(field, f"'{value[:30]}' is not a number") from None
+
+
+def to_incident_in(form: IncidentForm) -> IncidentIn:
+    if not form.title.strip():
+        raise bad("title", "the incident needs a title")
+    if not form.tlp:
+        raise bad("tlp", "choose a TLP label")
+    aware_at = parse_utc(form.aware_at, field="aware_at", required=True)
+    occurred_at = parse_utc(form.occurred_at, field="occurred_at", required=False)
+    rsit_class, _, rsit_type = form.rsit.partition("/")
+    facts = {name: _number(name, getattr(form, name)) for name in FACT_FIELDS}
+    data = {
+        "title": form.title.strip(),
+        "description": form.description,
+        "tlp": form.tlp,
+        "pap": form.pap or "amber",
+        "aware_at": aware_at,
+        "occurred_at": occurred_at,
+        "countries": [*form.countries, *split_list(form.other_countries)],
+        "sectors": form.sectors,
+        "entity_name": form.entity_name.strip(),
+        "entity": form.entity or None,
+        "entity_type": form.entity_type or None,
+        "entity_category": form.entity_category or None,
+        "significance": form.significance or "reported",
+        "significance_reason": form.significance_reason or None,
+        "rsit_class": rsit_class or None,
+        "rsit_type": rsit_type or None,
+        "root_cause": form.root_cause or None,
+        "threat_severity": form.threat_severity or None,
+        "impact_severity": form.impact_severity or None,
+        "outlook": form.outlook or None,
+        "suspected_malicious": form.suspected_malicious == "yes",
+        "cross_border": form.cross_border == "yes",
+        "exceeds_national_capacity": form.exceeds_national_capacity == "yes",
+        "observables": parse_text(form.observables),
+        "facts": {k: v for k, v in facts.items() if v is not None},
+        "share_with": share_with(form.organisations, form.communities, form.users),
+    }
+    result: IncidentIn = validated(IncidentIn, data)
+    return result
+
+
+def to_report_in(form: ReportForm) -> ReportIn:
+    if form.kind not in REPORT_FIELDS:
+        raise bad("kind", f"'{form.kind}' is not a report kind")
+    fields = REPORT_FIELDS[form.kind]
+    data: dict[str, Any] = {"kind": form.kind}
+    data["submitted_at"] = parse_utc(form.submitted_at, field="submitted_at", required=False)
+    for name in fields:
+        raw = getattr(form, name)
+        if name in YES_NO_FIELDS:
+            data[name] = {"yes": True, "no": False}.get(raw)
+        elif name == "indicators":
+            data[name] = parse_text(raw, field="indicators")
+        elif raw.strip():
+            data[name] = raw.strip()
+    result: ReportIn = validated(ReportIn, data)
+    return result
+
+
+# Service field names -> form field names, for showing each error next to its control.
+_FIELD_ALIASES = {"rsit_class": "rsit", "rsit_type": "rsit", "tags": "rsit"}
+
+
+def failed(exc: DomainError, values: dict[str, Any]) -> FormState:
+    """The form again; a complaint about no field of the form is shown at its top (`form`)."""
+    return FormState.failed(exc, values, aliases=_FIELD_ALIASES, fallback="form" if exc.errors else "")
+
+
+# --- what the form offers ---------------------------------------------------------------------------------
+
+
+def new_incident_defaults(db: Session, principal: Principal) -> dict[str, Any]:
+    """The 3 a.m. defaults: aware now, TLP:AMBER, PAP:AMBER, my country, my organisation's communities."""
+    org = queries.org_refs(db, [principal.org_id or ""]).get(principal.org_id or "")
+    return {
+        "aware_at": local_minutes(utcnow()),
+        "tlp": "amber",
+        "pap": "amber",
+        "countries": [org.country] if org and org.country else [],
+        "communities": sorted(principal.communities),
+    }
+
+
+def incident_choices(db: Session, principal: Principal) -> dict[str, Any]:
+    eu = sorted(EU_MEMBER_STATES, key=lambda c: COUNTRIES.get(c, c))
+    return {
+        "pickers": pickers(),
+        "rsit_groups": rsit_groups(),
+        "entity_types": entity_type_choices(),
+        "eu_countries": [(c, COUNTRIES.get(c, c)) for c in eu],
+        "constituents": queries.constituents(db, principal.org_id or ""),
+        "communities": queries.community_names(db),
+        "org_choices": queries.org_choices(db),
+        "now_utc": local_minutes(utcnow()),
+    }

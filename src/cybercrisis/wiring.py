@@ -1,0 +1,15 @@
+"""The composition root: what the app, the CLI and the job runner install before they touch the database.
+
+Lower layers offer hooks and never import what subscribes to them (ADR 0011): the exchange stores the STIX
+versions of our objects at each audited commit because it is subscribed here, not because the audit imports it.
+"""
+
+from __future__ import annotations
+
+
+def install() -> None:
+    """Subscribe the exchange to audited commits. Idempotent: each entry point calls it, and tests do too."""
+    from cybercrisis.audit import service as audit
+    from cybercrisis.exchange import publish
+
+    audit.subscribe(publish.on_commit)
