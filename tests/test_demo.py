@@ -20,7 +20,7 @@ from cybercrisis.demo import situation as demo_situation
 from cybercrisis.errors import Conflict, NotFound
 from cybercrisis.incidents import recurrence, service
 from cybercrisis.incidents.models import Incident
-from cybercrisis.situation import contributions, picture, sitreps
+from cybercrisis.situation import contributions, picture, sitrep_versions, sitreps
 from cybercrisis.situation.models import Contribution, Sitrep
 from cybercrisis.situation.schemas import ContributionIn
 from tests.conftest import count
@@ -97,7 +97,7 @@ def test_demo_reports_published_technical_and_draft_operational(loaded: None, db
     published = sitreps.view(db, reader=fr, sitrep_id=technical.id, settings=settings)
     assert published.version.state == "published" and published.version.text["summary"]
     assert published.picture.headline and published.marking == "amber"
-    versions = sitreps.versions_for(db, as_user(db, "coordinator@enisa.example"), technical)
+    versions = sitrep_versions.versions_for(db, as_user(db, "coordinator@enisa.example"), technical)
     assert versions[-1].approved_by_id != versions[-1].created_by_id  # four eyes
 
     operational = db.scalars(select(Sitrep).where(Sitrep.level == "operational")).one()

@@ -16,6 +16,7 @@ from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.directory.models import Organisation
 from cybercrisis.schemas import TimelineEntry
 from cybercrisis.situation import aggregate, contributions, sitreps
+from cybercrisis.situation import sitrep_versions as versions
 from cybercrisis.situation.deps import CurrentSitrep
 from cybercrisis.situation.listing import list_sitreps as list_page
 from cybercrisis.situation.schemas import (
@@ -44,7 +45,7 @@ def _settings(request: Request) -> Settings:
 
 def sitrep_out(db: DB, v: sitreps.SitrepView, reader: Principal) -> SitrepOut:
     s = v.sitrep
-    shares, audience = sitreps.share_list_of(db, s)
+    shares, audience = versions.share_list_of(db, s)
     mine = reader.org_id == s.owner_org_id
     return SitrepOut(
         id=s.id,
@@ -197,7 +198,7 @@ def sitrep_versions(s: CurrentSitrep, db: DB, principal: CurrentPrincipal) -> li
             build=v.build,
             approved_by=v.approved_by_id,
         )
-        for v in sitreps.versions_for(db, principal, s)
+        for v in versions.versions_for(db, principal, s)
     ]
 
 
@@ -210,7 +211,7 @@ def sitrep_diff(
     from_version: Annotated[int, Query(alias="from", ge=1)],
     to_version: Annotated[int, Query(alias="to", ge=1)],
 ) -> DiffOut:
-    changes = sitreps.diff(
+    changes = versions.diff(
         db, reader=principal, sitrep_id=sitrep_id, a=from_version, b=to_version, settings=_settings(request)
     )
     return DiffOut(from_version=from_version, to_version=to_version, changes=changes)

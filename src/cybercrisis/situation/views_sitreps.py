@@ -23,7 +23,7 @@ from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.pagination import Page
-from cybercrisis.situation import aggregate, audience, contributions, sitreps, svg
+from cybercrisis.situation import aggregate, audience, contributions, sitrep_versions, sitreps, svg
 from cybercrisis.situation.actions import allowed_actions
 from cybercrisis.situation.forms import FIELD_ALIASES, NewSitrepForm, SitrepTextForm, parse_compare
 from cybercrisis.situation.listing import ListedSitrep, list_sitreps
@@ -172,7 +172,7 @@ def create_sitrep(
 
 
 def _version_rows(db: Session, principal: Principal, view: sitreps.SitrepView) -> list[dict[str, Any]]:
-    versions = sitreps.versions_for(db, principal, view.sitrep)
+    versions = sitrep_versions.versions_for(db, principal, view.sitrep)
     mine = principal.org_id == view.sitrep.owner_org_id
     people = queries.user_emails(db, [x for v in versions for x in (v.created_by_id or "", v.approved_by_id or "")])
     return [
@@ -223,7 +223,7 @@ def render_sitrep(
     if compare:
         try:
             a, b = parse_compare(compare)
-            changes = sitreps.diff(db, reader=principal, sitrep_id=s.id, a=a, b=b, settings=settings)
+            changes = sitrep_versions.diff(db, reader=principal, sitrep_id=s.id, a=a, b=b, settings=settings)
             comparison = {"a": a, "b": b, "rows": figure_changes(changes, picture)}
         except (InvalidInput, NotFound) as exc:
             comparison, code = {"error": exc.detail}, exc.status
