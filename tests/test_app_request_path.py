@@ -12,13 +12,17 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from cybercrisis import dispatch
+from cybercrisis import deps, dispatch
+from cybercrisis.accounts.models import ApiToken
 from cybercrisis.config import Settings
+from cybercrisis.db import unit_of_work, utcnow
+from cybercrisis.documents.models import Document
 from cybercrisis.middleware import Probes
 from tests.conftest import World
 from tests.web.conftest import HTML, csrf_on, sign_in
@@ -255,3 +259,25 @@ def test_the_request_reaches_its_route_with_its_path_parameters(client: TestClie
     reader = world.user("CERT-AA")
     body = client.get(f"/api/v1/organisations/{reader.org_id}", headers=reader.headers).json()
     assert body["id"] == reader.org_id
+
+
+def test_a_token_revoked_while_its_write_waited_for_the_lock_does_not_write(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.org("CERT-AA", country="AT")
+    analyst = world.user("CERT-AA", roles=("analyst",))
+    original = deps.begin_write
+
+    def revoked_meanwhile(session: Session) -> None:
+        # What another request does while this one waits for the write lock: revoke the token it came with.
+        with unit_of_work(session_factory) as other:
+            token = other.scalars(select(ApiToken).where(ApiToken.user_id == analyst.user_id)).one()
+            token.revoked_at = utcnow()
+        original(session)
+
+    monkeypatch.setattr(deps, "begin_write", revoked_meanwhile)
+    r = client.post("/api/v1/documents", json={"title": "t", "tlp": "green"}, headers=analyst.headers)
+    assert r.status_code == 401, r.text
+    monkeypatch.undo()
+    with session_factory() as s:
+        assert s.scalars(select(Document).where(Document.title == "t")).first() is None

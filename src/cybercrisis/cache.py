@@ -46,8 +46,27 @@ def audit_head(session: Session) -> int:
 
 
 def reader_key(reader: Principal) -> tuple[Hashable, ...]:
-    """What the access layer and the permission checks of a page depend on."""
-    return (reader.user_id, reader.org_id, tuple(sorted(reader.communities)), tuple(sorted(reader.permissions)))
+    """What the access layer and the permission checks of a page depend on (a token reads within its scopes)."""
+    return (
+        reader.user_id,
+        reader.org_id,
+        tuple(sorted(reader.communities)),
+        tuple(sorted(reader.permissions)),
+        reader.token_id,
+    )
+
+
+def _changed_again(session: Session, rows: Sequence[Any]) -> set[str]:
+    """Objects of `rows` with a later entry in the chain: the facts the feed reads now are those after it."""
+    last: dict[str, int] = {}
+    for row in rows:
+        if row.object_id:
+            last[row.object_id] = row.seq
+    again = {row.object_id for row in rows if row.object_id and row.seq < last[row.object_id]}
+    if last:
+        later = select(AuditEvent.object_id).where(AuditEvent.seq > rows[-1].seq, AuditEvent.object_id.in_(last))
+        again.update(i for i in session.scalars(later.distinct()) if i)
+    return again
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +196,14 @@ class ChangeFeed:
                 ).all()
                 if not rows:
                     return
+                again = _changed_again(session, rows)
                 for change in self._describe(session, rows):
-                    self._show(self._judge(change))
+                    judged = self._judge(change)
+                    if (judged.object_id in again or judged.subject in again) and not judged.narrowed:
+                        # Its facts were read after a later change of it, so they may not be the facts this entry
+                        # left: a reader may have lost sight of it in between (created GREEN, then made RED).
+                        judged = replace(judged, narrowed=True)
+                    self._show(judged)
                 self.seen = rows[-1].seq
                 if len(rows) < BATCH:
                     return

@@ -37,6 +37,11 @@ def get_db(request: Request) -> Iterator[Session]:
             request.state.principal_or_refusal = refusal
         if write:
             begin_write(session)
+            if request.state.principal_or_refusal.is_authenticated:
+                # Once more inside the writing transaction: a token revoked or a user deactivated while this request
+                # waited for the write lock must not write (on SQLite the wait is for that very revocation).
+                request.state._state.pop("web_session", None)
+                request.state.principal_or_refusal = optional_principal(request, session)
         yield session
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import Actor
@@ -56,3 +58,24 @@ def test_a_change_the_reader_cannot_see_keeps_their_picture(
     after = _picture(client, cast["de"])
     assert after["generated_at"] != before["generated_at"]
     assert after["open_incidents"]["total"] == before["open_incidents"]["total"] + 1
+
+
+def test_a_crisis_narrowed_before_the_feed_read_its_creation_leaves_no_cached_picture(
+    app: FastAPI,
+    client: TestClient,
+    cast: dict[str, Actor],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The feed reads an object's sharing as it is when it reads the chain: by then a later entry may have narrowed
+    it, so its creation must not count as a change that only widened who reads it."""
+    _crises(client, cast["de"])  # the feed has read the chain so far
+    monkeypatch.setattr(app.state.changes, "current", lambda: None)  # it falls behind, as under load
+    body = {"title": "Grid ransomware wave", "description": "", "incidents": [], "justification": "two States"}
+    r = client.post("/api/v1/crises", json={**body, "tlp": "amber"}, headers=cast["enisa"].headers)
+    assert r.status_code == 201, r.text
+    cid = r.json()["id"]
+    app.state.picture_cache._cache.clear()  # its entry is computed anew: after the creation, before the feed read it
+    assert cid in _crises(client, cast["de"])
+    _share(client, cast["enisa"], cid, organisations=[cast["enisa"].org_id])
+    monkeypatch.undo()
+    assert cid not in _crises(client, cast["de"])
