@@ -224,7 +224,7 @@ def test_a_signed_out_session_stops_working_at_once(client: TestClient, world: W
 def sqlite_path(settings: Settings) -> str:
     url = make_url(settings.effective_database_url)
     if url.get_backend_name() != "sqlite" or not url.database:
-        pytest.skip("SQLite's one write lock")
+        pytest.skip("the whole-database write lock is SQLite's; PostgreSQL writers lock rows and never queue for it")
     return url.database
 
 

@@ -100,6 +100,7 @@ app = typer.Typer(
 
 @app.callback()
 def _group() -> None:
-    # Typer makes a group of an app with a callback or with registered commands; ours are loaded on demand.
-    # The composition root (wiring.install) is installed by cli/common.py before a command opens a session.
-    pass
+    """Makes the app a group of commands: Typer needs a callback or registered commands, and ours load on demand.
+
+    The composition root (wiring.install) is installed by cli/common.py before a command opens a session.
+    """
