@@ -27,7 +27,7 @@ browser-deps: ## Install Debian's Chromium and poppler-utils (pdftotext) for the
 	@command -v pdftotext >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
 
 test: $(VENV) browser-deps ## Run the whole suite (SQLite; PostgreSQL too when CYBERCRISIS_TEST_DATABASE_URL is set)
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 3 --dist loadgroup
 
 lint: $(VENV) ## ruff, mypy, the layer contract (lint-imports) and the dead-code check (vulture)
 	$(BIN)/ruff check src tests bench tools

@@ -58,6 +58,14 @@ def pytest_configure(config: pytest.Config) -> None:
         engine.dispose()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first (browsers, then real server processes), the rest in their order: xdist hands tests
+    out in collection order, and a browser walk-through of two minutes handed out last left the other workers idle
+    at the end of the run."""
+    weight = {"browser": 0, "slow": 1}
+    items.sort(key=lambda item: min((weight[m.name] for m in item.iter_markers() if m.name in weight), default=2))
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 

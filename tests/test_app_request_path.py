@@ -4,9 +4,11 @@ SQLite's write lock, and what every page needs in at most two SELECTs."""
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -149,6 +151,32 @@ def test_every_route_of_the_app_is_indexed_and_found_first_where_fastapi_finds_i
                 return next((e.route for e in candidates if e.matches(dict(scope))[0] is Match.FULL), None)
 
             assert first_full(router.candidates(path)) is first_full(tuple(entries)), (method, path)
+
+
+def test_two_apps_of_one_process_share_the_routes_and_each_answers_from_its_own_database(
+    app: FastAPI, client: TestClient, world: World, settings: Settings, sqlite_template: object, tmp_path: Path
+) -> None:
+    """The domain routers are included once per process (app._included_routes); what a route reads still comes
+    from the app that received the request."""
+    from cybercrisis.app import create_app
+
+    world.org("CERT-AA", country="AT")
+    reader = world.user("CERT-AA")
+    other_db = tmp_path / "other.db"
+    shutil.copyfile(str(sqlite_template), other_db)
+    elsewhere = {"database_url": f"sqlite:///{other_db}", "data_dir": tmp_path / "o"}
+    other = create_app(settings.model_copy(update=elsewhere))
+    try:
+        shared = [r for r in other.router.routes if hasattr(r, "include_context")]
+        assert shared and all(any(r is mine for mine in app.router.routes) for r in shared)
+        with TestClient(other, raise_server_exceptions=False) as other_client:
+            path = f"/api/v1/organisations/{reader.org_id}"
+            assert client.get(path, headers=reader.headers).json()["id"] == reader.org_id
+            # The other node has neither the organisation nor the token.
+            assert other_client.get(path, headers=reader.headers).status_code == 401
+            assert client.get(path, headers=reader.headers).status_code == 200
+    finally:
+        other.state.engine.dispose()
 
 
 # --- health checks -------------------------------------------------------------------------------------------------

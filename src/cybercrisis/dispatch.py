@@ -48,9 +48,27 @@ def _key(path_format: str) -> tuple[str, ...]:
     return tuple(key)
 
 
+# The entries of each included router by its id, with the router itself (so an id reused by a new object is not
+# mistaken for it). The domain routers' inclusions are shared by every app of a process (`app._included_routes`);
+# the test suite, which creates an app per test, flattened them again for each.
+_flattened: dict[int, tuple[BaseRoute, tuple[tuple[tuple[str, ...], _Entry], ...]]] = {}
+
+
 def _entries(routes: list[BaseRoute]) -> Iterator[tuple[tuple[str, ...], _Entry]]:
     """Every route in FastAPI's order, with its prefix and how to match and run it."""
-    for found in iter_route_contexts(routes):
+    for route in routes:
+        if not hasattr(route, "include_context"):  # a route of the app itself: flattened with the app
+            yield from _route_entries(route)
+            continue
+        known = _flattened.get(id(route))
+        if known is None or known[0] is not route:
+            known = (route, tuple(_route_entries(route)))
+            _flattened[id(route)] = known
+        yield from known[1]
+
+
+def _route_entries(route: BaseRoute) -> Iterator[tuple[tuple[str, ...], _Entry]]:
+    for found in iter_route_contexts([route]):
         original = found.original_route
         # The route as included (prefix, router dependencies and tags applied), built once by FastAPI.
         effective: Any = getattr(found, "_route_context", None)
