@@ -178,6 +178,9 @@ def app(settings: Settings):  # type: ignore[no-untyped-def]
     application = create_app(settings)
     yield application
     application.state.engine.dispose()
+    # The domain routes are shared by every app of the process (app._included_routes) and do not see an app's
+    # dependency_overrides: a test that set some would pass or fail for the wrong reason.
+    assert not application.dependency_overrides, "dependency_overrides do not reach the shared domain routes"
 
 
 @pytest.fixture

@@ -136,6 +136,38 @@ def _sample(path_format: str) -> str:
     return re.sub(r"\{[^}:]+:path\}", "a/b", re.sub(r"\{[^}:]+\}", "x1", path_format))
 
 
+def test_the_index_of_a_shared_inclusion_follows_routes_added_to_its_router_later() -> None:
+    """An inclusion's flattened routes are kept with it (apps of one process share them) and made again when its
+    router's routes change, as FastAPI rebuilds the inclusion itself."""
+    items = APIRouter(prefix="/x")
+
+    @items.get("/{item}")
+    def generic(item: str) -> str:
+        return f"generic {item}"
+
+    first = FastAPI()
+    first.include_router(items)
+    dispatch.install(first)
+    with TestClient(first) as c:
+        assert c.get("/x/special").json() == "generic special"
+
+    late = APIRouter(prefix="/x")
+
+    @late.get("/special")
+    def special() -> str:
+        return "special"
+
+    items.include_router(late)  # after the first request; declared first in a new app below
+    second = FastAPI()
+    second.router.routes.extend(first.router.routes)  # the same inclusion, as app._included_routes shares them
+    dispatch.install(second)
+    with TestClient(second) as c:
+        assert c.get("/x/special").json() == "generic special"  # FastAPI's order: the parameter route came first
+        assert c.get("/x/other").json() == "generic other"
+    shared = [r for r in second.router.routes if hasattr(r, "original_router")]
+    assert [e.route.path for _k, e in dispatch._entries(shared)] == ["/x/{item}", "/x/special"]
+
+
 def test_every_route_of_the_app_is_indexed_and_found_first_where_fastapi_finds_it(app: FastAPI) -> None:
     entries = [entry for _key, entry in dispatch._entries(app.router.routes)]
     assert all(entry.handle is not None for entry in entries), "a route the index cannot dispatch: all go slow"

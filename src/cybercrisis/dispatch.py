@@ -48,22 +48,25 @@ def _key(path_format: str) -> tuple[str, ...]:
     return tuple(key)
 
 
-# The entries of each included router by its id, with the router itself (so an id reused by a new object is not
-# mistaken for it). The domain routers' inclusions are shared by every app of a process (`app._included_routes`);
-# the test suite, which creates an app per test, flattened them again for each.
-_flattened: dict[int, tuple[BaseRoute, tuple[tuple[tuple[str, ...], _Entry], ...]]] = {}
+# Where an inclusion keeps its flattened entries, with the routes version of its router they were made at (FastAPI
+# rebuilds an inclusion when that version changes; so does this). Kept on the inclusion, they go with it. The domain
+# routers' inclusions are shared by every app of a process (`app._included_routes`): the test suite, which creates
+# an app per test, flattened them again for each.
+_FLATTENED = "_cybercrisis_dispatch_entries"
 
 
 def _entries(routes: list[BaseRoute]) -> Iterator[tuple[tuple[str, ...], _Entry]]:
     """Every route in FastAPI's order, with its prefix and how to match and run it."""
     for route in routes:
-        if not hasattr(route, "include_context"):  # a route of the app itself: flattened with the app
+        router = getattr(route, "original_router", None)
+        if router is None:  # a route of the app itself: flattened with the app
             yield from _route_entries(route)
             continue
-        known = _flattened.get(id(route))
-        if known is None or known[0] is not route:
-            known = (route, tuple(_route_entries(route)))
-            _flattened[id(route)] = known
+        version = router._get_routes_version()
+        known = vars(route).get(_FLATTENED)
+        if known is None or known[0] != version:
+            known = (version, tuple(_route_entries(route)))
+            vars(route)[_FLATTENED] = known
         yield from known[1]
 
 

@@ -232,7 +232,9 @@ def test_pull_carries_owner_tlp_and_shares_never_more_and_nothing_loops_back(
     a.import_stix(tmp_path, [for_nl], "--share-with-org", NL, who="analyst@cert-fr.example")
     a.import_stix(tmp_path, [for_de], "--share-with-org", DE, who="analyst@cert-fr.example")
 
-    added = b.cli("peer", "add", a.discovery, "--token", a.token("analyst@cert-bund.example"), "--direction", "pull")
+    # The node's address, as the README shows it for everything else: its TAXII discovery is found under it.
+    added = b.cli("peer", "add", a.url, "--token", a.token("analyst@cert-bund.example"), "--direction", "pull")
+    assert f"at {a.discovery}," in added.stdout
     a_node = a.cli("node", "show").stdout
     current = next(line.split()[1] for line in a_node.splitlines() if "current" in line)
     assert f"current: {current}" in added.stdout  # the fingerprint printed is the one the peer's operator sees

@@ -17,7 +17,7 @@ from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
-from cybercrisis.errors import Conflict, InvalidInput
+from cybercrisis.errors import Conflict, InvalidInput, NotFound
 from cybercrisis.exchange import federation_cursors, federation_push, importer, peer_client, peers, taxii
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer, StixObject
@@ -101,6 +101,49 @@ def test_a_peer_without_an_organisation_here_is_sent_nothing(
 
 
 # --- cursors and envelopes ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "discovery"),
+    [
+        ("http://node.example:8000", "http://node.example:8000/taxii2/"),
+        ("https://node.example/", "https://node.example/taxii2/"),
+        ("https://node.example/taxii2", "https://node.example/taxii2/"),
+        ("https://node.example/custom/discovery/", "https://node.example/custom/discovery/"),
+    ],
+)
+def test_a_node_address_means_its_taxii_discovery_and_a_discovery_url_is_kept(given: str, discovery: str) -> None:
+    assert peer_client.normalise_url(given) == discovery
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["https://node.example/taxii2/?x=1", "http://node.example:8000#top", "https://op:secret@node.example/taxii2/"],
+)
+def test_a_discovery_url_with_a_query_fragment_or_credentials_is_refused_naming_the_url(given: str) -> None:
+    with pytest.raises(InvalidInput, match="query, a fragment or credentials") as refused:
+        peer_client.normalise_url(given)
+    assert refused.value.errors[0]["field"] == "url"
+
+
+def test_a_peer_is_found_by_the_node_address_it_was_added_with(
+    session_factory: sessionmaker[Session], cast: dict[str, Actor], tmp_path: Path
+) -> None:
+    probe = _probe(nodes.load(tmp_path / "other"), organisation=cast["de"].org_id)
+    with unit_of_work(session_factory) as s:
+        peer_id = _add(s, probe).id
+    address = probe.discovery.url.removesuffix("/taxii2/")  # what an operator types; the discovery is stored
+    with unit_of_work(session_factory, write=False) as s:
+        assert peers.get(s, probe.discovery.url).id == peer_id
+        with pytest.raises(NotFound):
+            peers.get(s, address)  # a path under the host: not a node address, and not what is stored
+    with unit_of_work(session_factory) as s:
+        stored = s.get(Peer, peer_id)
+        assert stored is not None
+        stored.url = "http://127.0.0.1:9/taxii2/"
+    with unit_of_work(session_factory, write=False) as s:
+        assert peers.get(s, "http://127.0.0.1:9").id == peer_id
+        assert peers.get(s, "http://127.0.0.1:9/").id == peer_id
 
 
 def test_an_unfinished_pull_resumes_just_before_its_position_and_a_finished_one_after_it() -> None:

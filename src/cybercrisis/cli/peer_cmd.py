@@ -17,7 +17,10 @@ def _split(value: str | None) -> list[str]:
 
 @app.command("add")
 def add(
-    url: Annotated[str, typer.Argument(help="the peer's TAXII discovery URL, e.g. https://node.example/taxii2/")],
+    url: Annotated[
+        str,
+        typer.Argument(help="the peer's TAXII discovery URL (https://node.example/taxii2/) or its address"),
+    ],
     token: Annotated[str, typer.Option(help="an API token of our account on the peer")],
     direction: Annotated[str, typer.Option(help="pull | push | both")],
     username: Annotated[str | None, typer.Option(help="send the token with HTTP Basic as this e-mail")] = None,

@@ -13,7 +13,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import requests.auth
@@ -171,7 +171,13 @@ def _relayed(value: Any) -> dict[str, dict[str, str]]:
     return out
 
 
+DISCOVERY_PATH = "/taxii2/"
+
+
 def normalise_url(url: str) -> str:
+    """The peer's discovery URL: as given (with a final slash), or for a bare node address (`http://host:port`)
+    the TAXII 2.1 discovery path under it. No query, fragment or user name and password: a discovery URL has none,
+    and the URL is stored, shown and audited (the token travels apart)."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -179,7 +185,14 @@ def normalise_url(url: str) -> str:
             f"url: {url!r} is not an http(s) URL such as https://node.example/taxii2/",
             errors=[{"field": "url", "message": "not an http(s) URL"}],
         )
-    return url if url.endswith("/") else url + "/"
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise InvalidInput(
+            f"url: {url!r} has a query, a fragment or credentials; give the discovery URL alone (the token apart)",
+            errors=[{"field": "url", "message": "a discovery URL has no query, fragment or credentials"}],
+        )
+    # A node's address: its discovery is at the path TAXII 2.1 defines for it (section 4.1, "/taxii2/").
+    path = DISCOVERY_PATH if parts.path in ("", "/") else parts.path.rstrip("/") + "/"
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
 def discover(conn: Connection, url: str) -> Discovery:

@@ -7,6 +7,7 @@ accepts only new keys endorsed by an accepted one (`node.endorsed_keys`).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -24,7 +25,7 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer, PeerCursor
-from cybercrisis.exchange.peer_client import Discovery, Probe
+from cybercrisis.exchange.peer_client import Discovery, Probe, normalise_url
 
 DIRECTIONS = ("pull", "push", "both")
 MAX_TIMEOUT = 600.0
@@ -127,9 +128,10 @@ def add(
 def get(session: Session, ref: str) -> Peer:
     """A peer by its id, node id or URL; NotFound otherwise."""
     ref = ref.strip()
-    peer = session.scalars(
-        select(Peer).where(or_(Peer.id == ref, Peer.node_id == ref, Peer.url == ref, Peer.url == ref + "/"))
-    ).first()
+    urls = {ref, ref + "/"}
+    with contextlib.suppress(InvalidInput):  # an id, not a URL
+        urls.add(normalise_url(ref))  # e.g. the node's address it was added with
+    peer = session.scalars(select(Peer).where(or_(Peer.id == ref, Peer.node_id == ref, Peer.url.in_(urls)))).first()
     if peer is None:
         raise NotFound(f"no peer {ref}")
     return peer
