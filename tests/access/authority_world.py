@@ -153,6 +153,7 @@ def build(
     rng: random.Random,
     client: TestClient,
 ) -> Registry:
+    from cybercrisis.accounts import login
     from cybercrisis.accounts import service as accounts
     from cybercrisis.accounts.models import User
     from cybercrisis.accounts.service import SYSTEM
@@ -175,7 +176,7 @@ def build(
             )
             user = s.get(User, actor.user_id)
             assert user is not None
-            secret, row = accounts.create_web_session(s, user=user, hours=12)
+            secret, row = login.create_web_session(s, user=user, hours=12)
             reg.creds[actor.user_id] = [
                 Cred(actor.user_id, "token", actor.token, token_id),
                 Cred(actor.user_id, "token", text, token.id),

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cybercrisis.access.tlp import TLP
-from cybercrisis.situation import aggregate
+from cybercrisis.situation import aggregate, correlated
 from cybercrisis.situation.aggregate import (
     ContributionInput,
     IncidentInput,
@@ -189,7 +189,7 @@ OBSERVABLES = (
 
 
 def test_shared_observables_needs_two_member_states_among_the_incidents_given() -> None:
-    table = aggregate.shared_observables(INCIDENTS, OBSERVABLES)
+    table = correlated.shared_observables(INCIDENTS, OBSERVABLES)
     assert table.key == "shared-observables"
     # 6: three countries, three incidents; then 2 and 1 with two countries and two incidents each, by type:
     # domain-name before ipv4-addr. 3 and 5 are seen in France only (5's other incident is not given); CVEs are
@@ -207,7 +207,7 @@ def test_shared_observables_needs_two_member_states_among_the_incidents_given() 
 
 
 def test_cves_go_to_the_vulnerabilities_table() -> None:
-    table = aggregate.shared_observables(INCIDENTS, OBSERVABLES, only_type="cve")
+    table = correlated.shared_observables(INCIDENTS, OBSERVABLES, only_type="cve")
     assert table.key == "vulnerabilities"
     assert [k for k, _ in table.columns] == ["value", "countries", "incidents"]
     # 4: DE (b) and EE (d); 7 is French only.
@@ -217,16 +217,16 @@ def test_cves_go_to_the_vulnerabilities_table() -> None:
 
 def test_shared_observables_count_only_the_incidents_passed() -> None:
     # Without b and d: 1 is French only now, 4 is gone, 6 links FR (a) and DE (c) through two incidents.
-    table = aggregate.shared_observables([A, CC], OBSERVABLES)
+    table = correlated.shared_observables([A, CC], OBSERVABLES)
     assert [(r.cells["value"], r.cells["countries"], r.cells["incidents"]) for r in table.rows] == [
         ("evil.example", ["DE", "FR"], 2),
         ("203.0.113.9", ["DE", "FR"], 2),
     ]
     assert sources(table) == [[INC + "a", INC + "c", OBS + "2"], [INC + "a", INC + "c", OBS + "6"]]
-    assert aggregate.shared_observables([A, CC], OBSERVABLES, only_type="cve").rows == []
+    assert correlated.shared_observables([A, CC], OBSERVABLES, only_type="cve").rows == []
     # Two French incidents never make an observable "shared across Member States".
     fr2 = inc("fr2", countries=("FR",))
-    assert aggregate.shared_observables([A, fr2], [obs("9", "ipv4-addr", "192.0.2.1", "a", "fr2")]).rows == []
+    assert correlated.shared_observables([A, fr2], [obs("9", "ipv4-addr", "192.0.2.1", "a", "fr2")]).rows == []
 
 
 P = inc("p", countries=("FR",), rsit_class="malicious-code")
@@ -248,7 +248,7 @@ CLUSTER_OBS = (
 
 def test_clusters_join_incidents_through_shared_observables_across_member_states() -> None:
     for observables in (CLUSTER_OBS, tuple(reversed(CLUSTER_OBS))):
-        table = aggregate.clusters([P, Q, R, S, T, U, G, H], observables)
+        table = correlated.clusters([P, Q, R, S, T, U, G, H], observables)
         assert table.key == "clusters"
         assert cells(table) == [
             {
@@ -267,15 +267,15 @@ def test_clusters_join_incidents_through_shared_observables_across_member_states
 
 def test_clusters_only_link_through_the_incidents_passed() -> None:
     # Without q, p and t are no longer linked: no group spans two Member States except g-h.
-    table = aggregate.clusters([P, R, S, T, U, G, H], CLUSTER_OBS)
+    table = correlated.clusters([P, R, S, T, U, G, H], CLUSTER_OBS)
     assert [r.cells["countries"] for r in table.rows] == [["AT", "DE"]]
-    assert aggregate.clusters([], CLUSTER_OBS).rows == []
+    assert correlated.clusters([], CLUSTER_OBS).rows == []
 
 
 def test_cluster_counts_only_observables_that_link_visible_incidents() -> None:
     # x links p (FR) and q (DE); v was also seen in h, which this reader does not see: v links nothing here.
     p, q = inc("p", countries=("FR",)), inc("q", countries=("DE",))
-    table = aggregate.clusters(
+    table = correlated.clusters(
         [p, q], [obs("x", "domain-name", "x.example", "p", "q"), obs("v", "md5", "ab", "p", "h")]
     )
     assert cells(table)[0]["observables"] == 1

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import Principal
+from cybercrisis.accounts import login as signing_in
 from cybercrisis.accounts import service as accounts
 from cybercrisis.deps import DB, SESSION_COOKIE
 from cybercrisis.errors import InvalidInput, PermissionDenied
@@ -122,7 +123,7 @@ def login(
         raise PermissionDenied("the login form expired: reload the page and sign in again")
     s = request.app.state.settings
     client = request.client.host if request.client else "unknown"
-    result = accounts.authenticate(
+    result = signing_in.authenticate(
         db,
         email=email,
         password=password,
@@ -148,7 +149,7 @@ def login(
             LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=s.cookie_secure, path="/login"
         )
         return response
-    secret, _ = accounts.create_web_session(db, user=result.user, hours=s.session_hours)
+    secret, _ = signing_in.create_web_session(db, user=result.user, hours=s.session_hours)
     redirect = RedirectResponse(_safe_next(next), status_code=303)
     redirect.set_cookie(
         SESSION_COOKIE,
@@ -167,7 +168,7 @@ def logout(*, request: Request, db: DB, csrf_token: Annotated[str, Form(max_leng
     check_csrf(request, db, csrf_token)
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
-        accounts.end_web_session(db, secret=secret)
+        signing_in.end_web_session(db, secret=secret)
     response = see_other("/login")
     response.delete_cookie(SESSION_COOKIE)
     return response
