@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import Principal
@@ -18,7 +18,7 @@ from cybercrisis.errors import NotFound
 from cybercrisis.incidents import service as incidents
 from cybercrisis.incidents.models import Incident
 from cybercrisis.web import queries
-from cybercrisis.web.forms import bad, validated
+from cybercrisis.web.forms import PostedForm, bad, validated
 from cybercrisis.web.render import TLP_OPTIONS
 
 NETWORK = "csirts-network"
@@ -30,12 +30,9 @@ ALERT_TLP_OPTIONS = [(value, label) for value, label in TLP_OPTIONS if value != 
 _PROPOSED_FROM_INCIDENT = frozenset({TLP.CLEAR.value, TLP.GREEN.value, TLP.AMBER.value})
 
 
-class AlertForm(BaseModel):
+class AlertForm(PostedForm):
     """The new-alert form as posted; the exercise checkbox sends "yes" when ticked."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
     title: str = Field(default="", max_length=1000)
     body: str = Field(default="", max_length=200_000)
     tlp: str = Field(default="", max_length=20)

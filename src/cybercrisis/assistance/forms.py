@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cybercrisis.access.tlp import TLP
 from cybercrisis.assistance.models import Need, OfferState, RequestState
 from cybercrisis.assistance.schemas import CapabilityIn, OfferIn, RequestIn
 from cybercrisis.directory.models import OrgType
-from cybercrisis.web.forms import bad, require_filled, required_utc, share_with, validated
+from cybercrisis.web.forms import PostedForm, bad, require_filled, required_utc, share_with, validated
 
 # --- words ------------------------------------------------------------------------------------------------------
 
@@ -108,13 +108,7 @@ FORM_TITLES = {
 # --- what the browser posts -------------------------------------------------------------------------------------
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
-
-
-class RequestForm(_Form):
+class RequestForm(PostedForm):
     """The request form as posted; checkboxes send "yes" when ticked."""
 
     needs: list[str] = Field(default_factory=list, max_length=20)
@@ -136,7 +130,7 @@ class RequestForm(_Form):
     exercise: str = Field(default="", max_length=8)
 
 
-class OfferForm(_Form):
+class OfferForm(PostedForm):
     capability: str = Field(default="", max_length=64)
     people: str = Field(default="", max_length=20)
     available_from: str = Field(default="", max_length=40)
@@ -144,20 +138,20 @@ class OfferForm(_Form):
     capability_id: str = Field(default="", max_length=200)
 
 
-class DecideForm(_Form):
+class DecideForm(PostedForm):
     verdict: str = Field(default="", max_length=16)
     comment: str = Field(default="", max_length=5_000)
 
 
-class SupportEndedForm(_Form):
+class SupportEndedForm(PostedForm):
     ended_at: str = Field(default="", max_length=40)
 
 
-class SummaryForm(_Form):
+class SummaryForm(PostedForm):
     report: str = Field(default="", max_length=100_000)
 
 
-class CapabilityForm(_Form):
+class CapabilityForm(PostedForm):
     kind: str = Field(default="", max_length=64)
     title: str = Field(default="", max_length=1000)
     description: str = Field(default="", max_length=20_000)
@@ -169,7 +163,7 @@ class CapabilityForm(_Form):
     users: str = Field(default="", max_length=20_000)
 
 
-class CapabilityEditForm(_Form):
+class CapabilityEditForm(PostedForm):
     version: int = Field(default=0, ge=0)
     kind: str = Field(default="", max_length=64)
     title: str = Field(default="", max_length=1000)
@@ -178,7 +172,7 @@ class CapabilityEditForm(_Form):
     people: str = Field(default="", max_length=20)
 
 
-class ActiveForm(_Form):
+class ActiveForm(PostedForm):
     version: int = Field(default=0, ge=0)
     active: str = Field(default="", max_length=8)
 

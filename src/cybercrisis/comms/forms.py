@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cybercrisis.access.tlp import TLP
 from cybercrisis.comms.labels import lang_name
 from cybercrisis.comms.models import CommKind
 from cybercrisis.comms.schemas import MAX_TRANSLATIONS, CommunicationIn, CommunicationPatch
 from cybercrisis.errors import DomainError
-from cybercrisis.web.forms import FormState, bad, parse_utc, require_filled, validated
+from cybercrisis.web.forms import FormState, PostedForm, bad, parse_utc, require_filled, validated
 
 MORE_LANGUAGES = "more-languages"  # the submit button that re-renders a form with one more translation block
 EMPTY_BLOCK = {"lang": "", "title": "", "body": ""}
@@ -20,13 +20,7 @@ EMPTY_BLOCK = {"lang": "", "title": "", "body": ""}
 # --- what the browser posts -------------------------------------------------------------------------------------
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
-
-
-class TextForm(_Form):
+class TextForm(PostedForm):
     """The text and its translations, as parallel lists: one entry per translation block, in page order."""
 
     title: str = Field(default="", max_length=1000)
@@ -50,7 +44,7 @@ class EditForm(TextForm):
     version: int = Field(default=0, ge=0)
 
 
-class VerdictForm(_Form):
+class VerdictForm(PostedForm):
     version: int = Field(default=0, ge=0)
     comment: str = Field(default="", max_length=10_000)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cybercrisis.access.tlp import TLP
 from cybercrisis.crises.models import ActionStatus, Justification, Phase
 from cybercrisis.crises.schemas import ActionIn, CrisisIn, DecisionIn
-from cybercrisis.web.forms import parse_utc, require_filled, share_with, validated
+from cybercrisis.web.forms import PostedForm, parse_utc, require_filled, share_with, validated
 
 SCALE_NOTE = "This escalation scale is the deployment's own; the EU publishes no numbered alert scale."
 # The definitions a crisis meets (NIS2 Art. 6(7); the Blueprint: Commission Recommendation (EU) 2017/1584 and the
@@ -100,13 +100,7 @@ FORM_TITLES = {
 # --- what the browser posts -------------------------------------------------------------------------------------
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
-
-
-class NewCrisisForm(_Form):
+class NewCrisisForm(PostedForm):
     """The new-crisis form as posted; checkboxes send "yes" when ticked."""
 
     title: str = Field(default="", max_length=1000)
@@ -123,18 +117,18 @@ class NewCrisisForm(_Form):
     users: str = Field(default="", max_length=20_000)
 
 
-class EscalateForm(_Form):
+class EscalateForm(PostedForm):
     to: str = Field(default="", max_length=64)
     rationale: str = Field(default="", max_length=50_000)
     share_with_approvers: str = Field(default="", max_length=10)
 
 
-class AnswerForm(_Form):
+class AnswerForm(PostedForm):
     verdict: str = Field(default="", max_length=16)
     comment: str = Field(default="", max_length=10_000)
 
 
-class DecisionForm(_Form):
+class DecisionForm(PostedForm):
     level: str = Field(default="", max_length=32)
     kind: str = Field(default="", max_length=32)
     title: str = Field(default="", max_length=1000)
@@ -143,12 +137,12 @@ class DecisionForm(_Form):
     rationale: str = Field(default="", max_length=50_000)
 
 
-class PhaseForm(_Form):
+class PhaseForm(PostedForm):
     phase: str = Field(default="", max_length=32)
     rationale: str = Field(default="", max_length=50_000)
 
 
-class ActionForm(_Form):
+class ActionForm(PostedForm):
     title: str = Field(default="", max_length=1000)
     detail: str = Field(default="", max_length=50_000)
     assignee: str = Field(default="", max_length=100)
@@ -156,12 +150,12 @@ class ActionForm(_Form):
     decision: str = Field(default="", max_length=100)
 
 
-class ActionStatusForm(_Form):
+class ActionStatusForm(PostedForm):
     status: str = Field(default="", max_length=32)
     version: int = Field(default=0, ge=0)
 
 
-class LinkForm(_Form):
+class LinkForm(PostedForm):
     incidents: list[str] = Field(default_factory=list, max_length=1000)
 
 

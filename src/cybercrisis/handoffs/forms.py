@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cybercrisis.access.tlp import TLP
 from cybercrisis.handoffs.schemas import HandoffIn
-from cybercrisis.web.forms import bad, require_filled, validated
+from cybercrisis.web.forms import PostedForm, bad, require_filled, validated
 
 OBSERVABLE_CHOICES = 1000  # what one hand-off may carry (HandoffIn)
 
@@ -14,13 +14,7 @@ OBSERVABLE_CHOICES = 1000  # what one hand-off may carry (HandoffIn)
 # --- what the browser posts -------------------------------------------------------------------------------------
 
 
-class _Form(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
-
-
-class HandoffForm(_Form):
+class HandoffForm(PostedForm):
     """The hand-off form as posted; each ticked observable arrives as "type:value"."""
 
     incident: str = Field(default="", max_length=120)

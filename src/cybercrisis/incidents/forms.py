@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import Principal
@@ -20,7 +20,16 @@ from cybercrisis.incidents.observable_input import parse_text
 from cybercrisis.incidents.schemas import IncidentIn, ReportIn
 from cybercrisis.incidents.service import REPORT_FIELDS
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, bad, local_minutes, parse_utc, share_with, split_list, validated
+from cybercrisis.web.forms import (
+    FormState,
+    PostedForm,
+    bad,
+    local_minutes,
+    parse_utc,
+    share_with,
+    split_list,
+    validated,
+)
 
 # The figures the form asks for; the API takes every key of Facts.
 FACT_FIELDS = (
@@ -33,12 +42,9 @@ FACT_FIELDS = (
 )
 
 
-class IncidentForm(BaseModel):
+class IncidentForm(PostedForm):
     """The new-incident form as posted; checkboxes send "yes" when ticked."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
     title: str = Field(default="", max_length=1000)
     description: str = Field(default="", max_length=100_000)
     aware_at: str = Field(default="", max_length=40)
@@ -74,12 +80,9 @@ class IncidentForm(BaseModel):
     users_affected_percent: str = Field(default="", max_length=30)
 
 
-class ReportForm(BaseModel):
+class ReportForm(PostedForm):
     """One report submission as posted; yes/no questions are "yes", "no" or "" (not stated)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
     kind: str = Field(default="", max_length=32)
     submitted_at: str = Field(default="", max_length=40)
     summary: str = Field(default="", max_length=50_000)

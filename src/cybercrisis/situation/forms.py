@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.situation.schemas import ContributionIn, ContributionPatch, SectorImpact
-from cybercrisis.web.forms import bad, required_utc, validated
+from cybercrisis.web.forms import PostedForm, bad, required_utc, validated
 
 _COMPARE = re.compile(r"^\s*(\d{1,6})\s*\.\.\s*(\d{1,6})\s*$")
 _INCIDENT_ID = re.compile(r"incident--[0-9a-fA-F-]{36}")
@@ -20,15 +20,12 @@ FIELD_ALIASES = {"organisations": "communities", "users": "communities", "share_
 # --- contributions ----------------------------------------------------------------------------------------------
 
 
-class ContentForm(BaseModel):
+class ContentForm(PostedForm):
     """The fields a contribution's author may change; also the second half of the new-contribution form.
 
     Each sector's impact arrives as "sector:impact" ("sector:" when not affected), so one list carries them all.
     """
 
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
     status: str = Field(default="", max_length=64)
     sector_impacts: list[str] = Field(default_factory=list, max_length=60)
     services_disrupted: str = Field(default="", max_length=30_000)
@@ -149,10 +146,7 @@ def status_class(value: str | None, scale: list[str]) -> str:
 # --- situation reports ------------------------------------------------------------------------------------------
 
 
-class NewSitrepForm(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
+class NewSitrepForm(PostedForm):
     level: str = Field(default="", max_length=32)
     period_start: str = Field(default="", max_length=40)
     period_end: str = Field(default="", max_length=40)
@@ -160,10 +154,7 @@ class NewSitrepForm(BaseModel):
     tlp: str = Field(default="", max_length=20)
 
 
-class SitrepTextForm(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    csrf_token: str = Field(default="", max_length=100)
+class SitrepTextForm(PostedForm):
     version: int = Field(default=0, ge=0)
     title: str = Field(default="", max_length=300)
     summary: str = Field(default="", max_length=50_000)

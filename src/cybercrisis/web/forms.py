@@ -8,10 +8,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cybercrisis.access.schemas import ShareWith
 from cybercrisis.errors import DomainError, InvalidInput
+
+
+class PostedForm(BaseModel):
+    """What every page form posts besides its fields: the CSRF token (checked by the `CSRF` router dependency);
+    fields the form does not know are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    csrf_token: str = Field(default="", max_length=100)
 
 
 @dataclass
