@@ -110,7 +110,7 @@ def new_alert_form(
 @router.post("/alerts")
 def send_alert(*, request: Request, db: DB, principal: PagePrincipal, data: Annotated[AlertForm, Form()]) -> Response:
     principal.require(Permission.ALERT_SEND)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         alert = service.send_alert(db, actor=principal, data=to_alert_in(data))
     except InvalidInput as exc:

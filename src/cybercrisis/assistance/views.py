@@ -40,13 +40,13 @@ from cybercrisis.assistance.forms import (
     words,
 )
 from cybercrisis.assistance.models import AssistanceRequest
-from cybercrisis.assistance.views_request import REFUSALS, own_org, readable_titles
+from cybercrisis.assistance.views_request import own_org, readable_titles
 from cybercrisis.crises.models import Crisis, CrisisStatus
 from cybercrisis.deps import DB
 from cybercrisis.directory.models import Organisation, OrgType
 from cybercrisis.errors import InvalidInput, PermissionDenied
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState
+from cybercrisis.web.forms import FORM_REFUSALS, FormState
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 
@@ -248,7 +248,7 @@ def create_request(
     *, request: Request, db: DB, principal: PagePrincipal, data: Annotated[RequestForm, Form()]
 ) -> Response:
     org = _require_national(db, principal)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         req = requesting.create_request(
             db,
@@ -256,7 +256,7 @@ def create_request(
             data=to_request_in(data),
             response_hours=request.app.state.settings.reserve_response_hours,
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         # Refused without a field: the Reserve, which a CSIRT or crisis authority asks (Reg. (EU) 2025/38 Art. 14(3)).
         fallback = "reserve" if isinstance(exc, PermissionDenied) and data.reserve == "yes" else ""

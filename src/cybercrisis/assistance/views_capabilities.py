@@ -28,12 +28,11 @@ from cybercrisis.assistance.forms import (
 from cybercrisis.assistance.labels import timeline
 from cybercrisis.assistance.models import Capability
 from cybercrisis.assistance.schemas import CapabilityPatch
-from cybercrisis.assistance.views_request import REFUSALS
 from cybercrisis.audit import service as audit
 from cybercrisis.deps import DB
 from cybercrisis.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, bad, validated
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad, validated
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 
@@ -132,10 +131,10 @@ def create_capability(
     *, request: Request, db: DB, principal: PagePrincipal, data: Annotated[CapabilityForm, Form()]
 ) -> Response:
     _require_catalogue_writer(principal)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         cap = catalogue.create_capability(db, actor=principal, data=to_capability_in(data))
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         return _capability_form(request, db, FormState.failed(exc, values, aliases=ALIASES), status=exc.status)
     return see_other(f"/capabilities/{cap.id}?done=published")
@@ -217,11 +216,11 @@ def edit_capability(
     principal: PagePrincipal,
     data: Annotated[CapabilityEditForm, Form()],
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         patch = validated(CapabilityPatch, {"version": data.version, **capability_fields(data)}, depth=2)
         catalogue.update_capability(db, actor=principal, capability_id=capability_id, patch=patch)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         c = catalogue.get_capability(db, principal, capability_id)
         form = FormState.failed(exc, values, aliases=ALIASES)
@@ -239,7 +238,7 @@ def set_capability_active(
         catalogue.update_capability(
             db, actor=principal, capability_id=capability_id, patch=CapabilityPatch(version=data.version, active=active)
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         c = catalogue.get_capability(db, principal, capability_id)
         message = _stale(exc, c, data.version) or exc.detail
@@ -251,7 +250,7 @@ def set_capability_active(
 def delete_capability(*, capability_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
     try:
         catalogue.delete_capability(db, actor=principal, capability_id=capability_id)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         return render_capability(request, db, principal, capability_id, action_error=exc.detail, code=exc.status)
     return see_other("/capabilities?done=deleted")

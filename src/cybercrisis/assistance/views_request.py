@@ -45,15 +45,14 @@ from cybercrisis.crises.models import Crisis
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
 from cybercrisis.directory.models import Organisation
-from cybercrisis.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from cybercrisis.errors import DomainError
 from cybercrisis.incidents.models import Incident
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, bad, local_minutes, parse_utc, require_filled
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad, local_minutes, parse_utc, require_filled
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
-REFUSALS = (InvalidInput, Conflict, PermissionDenied)
 
 
 def own_org(db: Session, principal: Principal) -> Organisation | None:
@@ -247,10 +246,10 @@ def _back(request_id: str, done: str, anchor: str) -> Response:
 def make_offer(
     *, request_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[OfferForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         offering.make_offer(db, actor=principal, request_id=request_id, data=to_offer_in(data))
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "offer", exc, values)
     return _back(request_id, "offered", "offers")
 
@@ -265,7 +264,7 @@ def decide_offer(
     principal: PagePrincipal,
     data: Annotated[DecideForm, Form()],
 ) -> Response:
-    values = {"offer": offer_id, **data.model_dump(exclude={"csrf_token"})}
+    values = {"offer": offer_id, **data.entered()}
     try:
         if data.verdict not in ("accept", "decline"):
             raise bad("comment", "choose Accept or Decline")
@@ -277,7 +276,7 @@ def decide_offer(
             accept=data.verdict == "accept",
             comment=data.comment,
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "decide", exc, values, fallback="comment")
     return _back(request_id, "accepted" if data.verdict == "accept" else "declined", "offers")
 
@@ -286,7 +285,7 @@ def decide_offer(
 def withdraw_offer(*, request_id: str, offer_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
     try:
         offering.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "withdraw-offer", exc, {"offer": offer_id})
     return _back(request_id, "offer-withdrawn", "offers")
 
@@ -300,7 +299,7 @@ def support_ended(
     principal: PagePrincipal,
     data: Annotated[SupportEndedForm, Form()],
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         ended = parse_utc(data.ended_at, field="ended_at")
         lifecycle.end_support(
@@ -310,7 +309,7 @@ def support_ended(
             ended_at=ended,
             summary_months=request.app.state.settings.reserve_summary_months,
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "support-ended", exc, values, fallback="ended_at")
     return _back(request_id, "support-ended", "lifecycle")
 
@@ -319,11 +318,11 @@ def support_ended(
 def record_summary(
     *, request_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[SummaryForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         require_filled(report=(data.report, "write the summary report of the support received"))
         lifecycle.record_summary(db, actor=principal, request_id=request_id, report=data.report)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "summary", exc, values, fallback="report")
     return _back(request_id, "summary", "lifecycle")
 
@@ -336,7 +335,7 @@ def transmit_request(*, request_id: str, request: Request, db: DB, principal: Pa
         lifecycle.transmit_request(
             db, actor=principal, request_id=request_id, response_hours=request.app.state.settings.reserve_response_hours
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "transmit", exc, {})
     return _back(request_id, "transmitted", "reserve-transmission")
 
@@ -345,6 +344,6 @@ def transmit_request(*, request_id: str, request: Request, db: DB, principal: Pa
 def withdraw_request(*, request_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
     try:
         lifecycle.withdraw_request(db, actor=principal, request_id=request_id)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "withdraw", exc, {})
     return _back(request_id, "withdrawn", "lifecycle")

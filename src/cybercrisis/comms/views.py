@@ -27,17 +27,16 @@ from cybercrisis.comms.labels import KIND_LABELS, STATE_LABELS
 from cybercrisis.comms.listing import CommunicationFilters, list_communications
 from cybercrisis.comms.models import CommKind, Communication
 from cybercrisis.deps import DB
-from cybercrisis.errors import Conflict, InvalidInput, PermissionDenied
+from cybercrisis.errors import InvalidInput
 from cybercrisis.pagination import Page
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, bad
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
 PAGE_SIZE = 50
 Filter = Annotated[str, Query(max_length=200)]
-_Refusals = (InvalidInput, Conflict, PermissionDenied)
 
 
 # --- the list ---------------------------------------------------------------------------------------------------
@@ -137,7 +136,7 @@ def create_communication(
         return _new_form(request, db, principal, FormState(values=values))
     try:
         c = service.create(db, actor=principal, data=to_communication_in(data))
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         return _new_form(request, db, principal, failed(exc, values), status=exc.status)
     return see_other(f"/communications/{c.id}?done=created")

@@ -35,17 +35,16 @@ from cybercrisis.comms.schemas import CommunicationOut
 from cybercrisis.config import Settings
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
-from cybercrisis.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.errors import DomainError, InvalidInput, NotFound
 from cybercrisis.situation.schemas import FieldChange
 from cybercrisis.web import queries
 from cybercrisis.web.diffs import diff_line_class
-from cybercrisis.web.forms import FormState, bad, local_minutes, require_filled
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad, local_minutes, require_filled
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 from cybercrisis.web.timeline import timeline_rows
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
-_Refusals = (InvalidInput, Conflict, PermissionDenied)
 
 
 def _settings(request: Request) -> Settings:
@@ -268,7 +267,7 @@ def edit_communication(
     try:
         before = reading.get(db, principal, communication_id).current_version
         c = service.update(db, actor=principal, communication_id=communication_id, patch=to_patch(data))
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, communication_id, "edit", exc, values)
     return _back(c.id, "edited" if c.current_version != before else "unchanged", "versions")
 
@@ -289,7 +288,7 @@ def _verdict(
             verdict=verdict,
             comment=data.comment,
         )
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, communication_id, name, exc, values)
     return _back(communication_id, "approved" if verdict == Verdict.APPROVE else "changes", "approvals")
 
@@ -322,7 +321,7 @@ def request_changes(
 def release_communication(*, communication_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
     try:
         release.release(db, actor=principal, communication_id=communication_id)
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, communication_id, "release", exc, {})
     return _back(communication_id, "released", "release")
 
@@ -331,7 +330,7 @@ def release_communication(*, communication_id: str, request: Request, db: DB, pr
 def withdraw_communication(*, communication_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
     try:
         release.withdraw(db, actor=principal, communication_id=communication_id)
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, communication_id, "withdraw", exc, {})
     return _back(communication_id, "withdrawn", "release")
 

@@ -22,7 +22,6 @@ from cybercrisis.crises.forms import CRITERIA, PHASE_LABELS, PHASES, SCALE_NOTE,
 from cybercrisis.crises.models import CrisisStatus
 from cybercrisis.crises.views_room import (
     INCIDENT_CHOICES,
-    REFUSALS,
     back,
     open_incidents,
     refused_on_room,
@@ -32,7 +31,7 @@ from cybercrisis.crises.views_room import (
 )
 from cybercrisis.deps import DB
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, bad
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 
@@ -130,10 +129,10 @@ def create_crisis(
     *, request: Request, db: DB, principal: PagePrincipal, data: Annotated[NewCrisisForm, Form()]
 ) -> Response:
     principal.require(Permission.CRISIS_WRITE)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         crisis = service.open_crisis(db, actor=principal, data=to_crisis_in(data), settings=settings_of(request))
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         # The model names the starting stage `to`, as escalation requests do.
         form = FormState.failed(exc, values, aliases={"to": "stage", "share_with": "communities"})
@@ -148,14 +147,14 @@ def create_crisis(
 def link_incidents(
     *, crisis_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[LinkForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         if not data.incidents:
             raise bad("incidents", "tick at least one incident")
         service.link_incidents(
             db, actor=principal, crisis_id=crisis_id, incident_ids=data.incidents, settings=settings_of(request)
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "link", exc, values)
     return back(crisis_id, "linked", "incidents")
 

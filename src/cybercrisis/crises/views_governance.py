@@ -26,10 +26,10 @@ from cybercrisis.crises.forms import (
 )
 from cybercrisis.crises.models import Action
 from cybercrisis.crises.schemas import ActionPatch, ConsultationIn
-from cybercrisis.crises.views_room import REFUSALS, back, refused_on_room, settings_of
+from cybercrisis.crises.views_room import back, refused_on_room, settings_of
 from cybercrisis.deps import DB
 from cybercrisis.errors import InvalidInput, NotFound
-from cybercrisis.web.forms import require_filled
+from cybercrisis.web.forms import FORM_REFUSALS, require_filled
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
@@ -44,7 +44,7 @@ def _invalid(exc: ValidationError) -> InvalidInput:
 def propose_escalation(
     *, crisis_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[EscalateForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         require_filled(
             to=(data.to, "choose the stage to move to"), rationale=(data.rationale, "say why it should move")
@@ -58,7 +58,7 @@ def propose_escalation(
             settings=settings_of(request),
             share_with_approvers=bool(data.share_with_approvers),
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "escalate", exc, values)
     return back(crisis_id, "moved" if esc.state == "done" else "proposed", "escalations")
 
@@ -73,7 +73,7 @@ def answer_escalation(
     principal: PagePrincipal,
     data: Annotated[AnswerForm, Form()],
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         if data.verdict not in ("agree", "reject"):
             raise InvalidInput(
@@ -88,7 +88,7 @@ def answer_escalation(
             comment=data.comment.strip(),
             settings=settings_of(request),
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "answer", exc, values)
     done = "rejected" if data.verdict == "reject" else "moved" if esc.state == "done" else "agreed"
     return back(crisis_id, done, "escalations")
@@ -100,7 +100,7 @@ def withdraw_escalation(
 ) -> Response:
     try:
         escalations.withdraw_escalation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "withdraw", exc, {})
     return back(crisis_id, "withdrawn", "escalations")
 
@@ -109,11 +109,11 @@ def withdraw_escalation(
 def record_decision(
     *, crisis_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[DecisionForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         body = to_decision_in(data)
         decisions.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=settings_of(request))
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "decision", exc, values)
     return back(crisis_id, "decision", "decisions")
 
@@ -122,7 +122,7 @@ def record_decision(
 def change_phase(
     *, crisis_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[PhaseForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         require_filled(
             phase=(data.phase, "choose the new phase"), rationale=(data.rationale, "say why the phase changes")
@@ -135,7 +135,7 @@ def change_phase(
             rationale=data.rationale.strip(),
             settings=settings_of(request),
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "phase", exc, values)
     return back(crisis_id, "phase", "overview")
 
@@ -144,11 +144,11 @@ def change_phase(
 def create_action(
     *, crisis_id: str, request: Request, db: DB, principal: PagePrincipal, data: Annotated[ActionForm, Form()]
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         body = to_action_in(data)
         actions.create_action(db, actor=principal, crisis_id=crisis_id, data=body, settings=settings_of(request))
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "action", exc, values)
     return back(crisis_id, "action", "actions")
 
@@ -164,7 +164,7 @@ def update_action_status(
     principal: PagePrincipal,
     data: Annotated[ActionStatusForm, Form()],
 ) -> Response:
-    values = {"action": action_id, **data.model_dump(exclude={"csrf_token"})}
+    values = {"action": action_id, **data.entered()}
     action = sharing.get_readable(db, principal, Action, action_id)
     if action.crisis_id != crisis.id:
         raise NotFound(f"no action {action_id} in this crisis")
@@ -175,7 +175,7 @@ def update_action_status(
             action_id=action.id,
             patch=ActionPatch(version=data.version, status=data.status or None),
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "action-status", exc, values)
     return back(crisis_id, "action-updated", "actions")
 
@@ -198,7 +198,7 @@ def record_consultation(
         except ValidationError as exc:
             raise _invalid(exc) from None
         governance.record_consultation(db, actor=principal, crisis_id=crisis_id, escalation_id=escalation_id, data=data)
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "consult", exc, values)
     return back(crisis_id, "consulted", "escalations")
 
@@ -225,6 +225,6 @@ def set_commission_role(
             rationale=rationale.strip(),
             settings=settings_of(request),
         )
-    except REFUSALS as exc:
+    except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "commission-role", exc, values)
     return back(crisis_id, "commission-role", "overview")

@@ -39,7 +39,7 @@ from cybercrisis.crises.models import CrisisStatus
 from cybercrisis.crises.room_cache import RoomCache
 from cybercrisis.crises.schemas import CrisisOut
 from cybercrisis.deps import DB
-from cybercrisis.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from cybercrisis.errors import DomainError
 from cybercrisis.incidents.models import Incident, IncidentCountry, IncidentStatus
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FormState
@@ -379,6 +379,3 @@ def refused_on_room(
 
 def back(crisis_id: str, done: str, anchor: str) -> Response:
     return see_other(f"/crises/{crisis_id}?done={done}#{anchor}")
-
-
-REFUSALS = (InvalidInput, Conflict, PermissionDenied)

@@ -25,7 +25,7 @@ from cybercrisis.crises.models import Crisis, CrisisIncident
 from cybercrisis.deps import DB
 from cybercrisis.directory.exchange import org_id_for_key
 from cybercrisis.directory.models import Organisation, OrgType
-from cybercrisis.errors import Conflict, InvalidInput, PermissionDenied
+from cybercrisis.errors import Conflict, InvalidInput
 from cybercrisis.handoffs import checks, service
 from cybercrisis.handoffs.forms import OBSERVABLE_CHOICES, HandoffForm, to_handoff_in
 from cybercrisis.handoffs.labels import MARKINGS, STATE_LABELS
@@ -33,13 +33,12 @@ from cybercrisis.handoffs.models import EvidenceFile, Handoff, HandoffState
 from cybercrisis.handoffs.schemas import HandoffIn
 from cybercrisis.incidents.models import Incident, Observable, Sighting
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState
+from cybercrisis.web.forms import FORM_REFUSALS, FormState
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
 PAGE_SIZE = 50
-_Refusals = (InvalidInput, Conflict, PermissionDenied)
 
 
 # --- what the forms offer ---------------------------------------------------------------------------------------
@@ -229,10 +228,10 @@ def create_handoff(
     *, request: Request, db: DB, principal: PagePrincipal, data: Annotated[HandoffForm, Form()]
 ) -> Response:
     principal.require(Permission.HANDOFF_WRITE)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         h = service.create(db, actor=principal, data=to_handoff_in(data))
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         return _new_page(
             request,

@@ -16,7 +16,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.config import Settings
 from cybercrisis.crises.models import Crisis
 from cybercrisis.deps import DB
-from cybercrisis.errors import Conflict, DomainError, InvalidInput, PermissionDenied
+from cybercrisis.errors import DomainError
 from cybercrisis.handoffs import custody, evidence, service
 from cybercrisis.handoffs.actions import allowed_actions
 from cybercrisis.handoffs.deps import CurrentHandoff
@@ -27,7 +27,7 @@ from cybercrisis.handoffs.views import named_units, titles
 from cybercrisis.incidents.models import Incident
 from cybercrisis.middleware import BodySizeLimit
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, bad, require_filled, validated
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad, require_filled, validated
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.queries import people
 from cybercrisis.web.render import render
@@ -35,7 +35,6 @@ from cybercrisis.web.timeline import object_timeline
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
 Note = Annotated[str, Form(max_length=20_000)]
-_Refusals = (InvalidInput, Conflict, PermissionDenied)
 
 
 def _settings(request: Request) -> Settings:
@@ -268,7 +267,7 @@ def add_file(
             expected_sha256=sha256 or None,
             settings=_settings(request),
         )
-    except (*_Refusals, evidence.TooLarge) as exc:
+    except (*FORM_REFUSALS, evidence.TooLarge) as exc:
         return _refused(request, db, principal, handoff_id, "file", exc, values)
     return _back(handoff_id, "file", "files")
 
@@ -279,7 +278,7 @@ def receive(*, handoff_id: str, request: Request, db: DB, principal: PagePrincip
     try:
         body = validated(ReceiveIn, {"note": note.strip()})
         custody.receive(db, actor=principal, handoff_id=handoff_id, note=body.note)
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, handoff_id, "receive", exc, values)
     return _back(handoff_id, "received", "custody")
 
@@ -299,7 +298,7 @@ def transfer(
         require_filled(to=(to, "choose the law-enforcement organisation to transfer it to"))
         body = validated(TransferIn, {"to": to.strip(), "note": note.strip()})
         custody.transfer(db, actor=principal, handoff_id=handoff_id, to=body.to, note=body.note)
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, handoff_id, "transfer", exc, values)
     return _back(handoff_id, "transferred", "custody")
 
@@ -311,6 +310,6 @@ def add_note(*, handoff_id: str, request: Request, db: DB, principal: PagePrinci
         require_filled(note=(note, "write the note"))
         body = validated(NoteIn, {"note": note.strip()})
         custody.add_note(db, actor=principal, handoff_id=handoff_id, note=body.note)
-    except _Refusals as exc:
+    except FORM_REFUSALS as exc:
         return _refused(request, db, principal, handoff_id, "note", exc, values)
     return _back(handoff_id, "note", "custody")

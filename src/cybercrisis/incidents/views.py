@@ -117,7 +117,7 @@ def create_incident(
     data: Annotated[incident_form.IncidentForm, Form()],
 ) -> Response:
     principal.require(Permission.INCIDENT_WRITE)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         incident = service.create_incident(db, actor=principal, data=incident_form.to_incident_in(data))
     except InvalidInput as exc:

@@ -18,7 +18,7 @@ from cybercrisis.incidents.assessment import Thresholds
 from cybercrisis.incidents.deps import PageIncident
 from cybercrisis.incidents.flow_schemas import InformIn
 from cybercrisis.incidents.views_page import ESCALATE_TO, render_incident
-from cybercrisis.web.forms import FormState, required_utc, split_list
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, required_utc, split_list
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
@@ -109,7 +109,7 @@ def submit_report(
     principal: PagePrincipal,
     data: Annotated[incident_form.ReportForm, Form()],
 ) -> Response:
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         service.submit_report(db, actor=principal, incident_id=incident_id, data=incident_form.to_report_in(data))
     except (InvalidInput, Conflict) as exc:
@@ -197,6 +197,6 @@ def forward(
 ) -> Response:
     try:
         flows_forwarding.forward(db, actor=principal, forwarding_id=forwarding_id)
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         return _render_failed(request, db, principal, incident_id, exc, {})
     return see_other(f"/incidents/{incident_id}#member-states")

@@ -47,7 +47,7 @@ from cybercrisis.situation.models import Contribution, ContributionVersion
 from cybercrisis.situation.schemas import FieldChange
 from cybercrisis.web import queries
 from cybercrisis.web.diffs import diff_line_class
-from cybercrisis.web.forms import FormState, local_minutes
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, local_minutes
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 from cybercrisis.web.timeline import object_timeline
@@ -195,7 +195,7 @@ def create_contribution(
     values = form_values(data)
     try:
         c = contributions.create(db, actor=principal, data=to_contribution_in(data), settings=_settings(request))
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         # Without a field: refused for the country (PermissionDenied) or for the period (Conflict).
         fallback = "country" if isinstance(exc, PermissionDenied) else "period_start"
@@ -349,7 +349,7 @@ def edit_contribution(
         contributions.update(
             db, actor=principal, contribution_id=contribution_id, patch=to_patch(data), settings=_settings(request)
         )
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         c = contributions.get(db, principal, contribution_id)
         form = FormState.failed(exc, values, aliases=FIELD_ALIASES)
@@ -373,7 +373,7 @@ def submit_contribution(
         contributions.submit(
             db, actor=principal, contribution_id=contribution_id, version=version, settings=_settings(request)
         )
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         c = contributions.get(db, principal, contribution_id)
         error = ("This contribution could not be submitted", exc.detail)

@@ -39,7 +39,7 @@ from cybercrisis.situation.sitrep_tables import (
     tables_of,
 )
 from cybercrisis.web import queries
-from cybercrisis.web.forms import FormState, local_minutes, required_utc
+from cybercrisis.web.forms import FORM_REFUSALS, FormState, local_minutes, required_utc
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
 from cybercrisis.web.timeline import object_timeline
@@ -149,7 +149,7 @@ def create_sitrep(
     *, request: Request, db: DB, principal: PagePrincipal, data: Annotated[NewSitrepForm, Form()]
 ) -> Response:
     principal.require(Permission.SITREP_WRITE)
-    values = data.model_dump(exclude={"csrf_token"})
+    values = data.entered()
     try:
         if not data.level:
             raise InvalidInput("choose a level", errors=[{"field": "level", "message": "choose a level"}])
@@ -161,7 +161,7 @@ def create_sitrep(
             tlp=data.tlp or TLP.GREEN.value,
         )
         s = sitreps.draft(db, actor=principal, data=body, settings=_settings(request))
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         form = FormState.failed(exc, values, aliases=_LEVEL_ALIASES)
         return _new_form(request, db, form, status=exc.status)
@@ -333,9 +333,9 @@ def edit_sitrep(
     changes: dict[str, str | None] = {k: getattr(data, k).strip() for k in TEXT_LABELS}
     try:
         sitreps.edit(db, actor=principal, sitrep_id=sitrep_id, version=data.version, changes=changes)
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
-        form = FormState.failed(exc, data.model_dump(exclude={"csrf_token"}), aliases=FIELD_ALIASES)
+        form = FormState.failed(exc, data.entered(), aliases=FIELD_ALIASES)
         if isinstance(exc, Conflict):
             form.message = (
                 f"This report was changed by someone else since you opened it (you edited version {data.version}). "
@@ -365,7 +365,7 @@ def _action(
                 settings=settings,
                 previewed=previewed or None,
             )
-    except (InvalidInput, Conflict, PermissionDenied) as exc:
+    except FORM_REFUSALS as exc:
         db.rollback()
         return render_sitrep(request, db, principal, sitrep_id, action_error=(what, exc.detail), code=exc.status)
     return see_other(f"/sitreps/{sitrep_id}")

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cybercrisis.access.schemas import ShareWith
-from cybercrisis.errors import DomainError, InvalidInput
+from cybercrisis.errors import Conflict, DomainError, InvalidInput, PermissionDenied
 
 
 class PostedForm(BaseModel):
@@ -21,6 +21,14 @@ class PostedForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     csrf_token: str = Field(default="", max_length=100)
+
+    def entered(self) -> dict[str, Any]:
+        """What the user entered, to show back in the form when it is refused (the token is the page's own)."""
+        return self.model_dump(exclude={"csrf_token"})
+
+
+# The refusals a form shows next to its fields and re-renders with 422; anything else is the app's error page.
+FORM_REFUSALS = (InvalidInput, Conflict, PermissionDenied)
 
 
 @dataclass
