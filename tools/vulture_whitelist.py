@@ -12,6 +12,10 @@ _ = Whitelist()
 # Fields of pydantic schemas and forms, ORM columns, enum members and result dataclasses: FastAPI serialises them,
 # the Jinja templates, SQL and API clients read them, and Python code sets them by keyword, never by name.
 _.acknowledged_by_me
+_.answered
+_.applied
+_.last_heard
+_.stale
 _.added_by_org_id
 _.approved_at
 _.approved_by

@@ -243,6 +243,7 @@ def _routers() -> tuple[APIRouter, ...]:
     from cybercrisis.directory.views import router as directory_pages
     from cybercrisis.documents.api import router as documents_router
     from cybercrisis.documents.views import router as document_pages
+    from cybercrisis.exchange.answers_api import router as answers_router
     from cybercrisis.exchange.misp_api import router as misp_router
     from cybercrisis.exchange.stix_api import router as stix_router
     from cybercrisis.exchange.store_api import router as stix_store_router
@@ -297,6 +298,7 @@ def _routers() -> tuple[APIRouter, ...]:
         handoff_pages,  # before one_handoff_pages: /handoffs/new is not an id
         one_handoff_pages,
         public_router,
+        answers_router,
         stix_router,
         misp_router,
         stix_store_router,

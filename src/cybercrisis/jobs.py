@@ -106,6 +106,13 @@ def federation_sync(factory: sessionmaker[Session], settings: Settings, now: dat
     sync_all(factory, settings)
 
 
+def deliver_answers(factory: sessionmaker[Session], settings: Settings, now: datetime) -> None:
+    """Send the acts on replicas (answers) to their origin nodes, and record what became of them (ADR 0013)."""
+    from cybercrisis.exchange.answers_out import deliver_due
+
+    deliver_due(factory, settings, now)
+
+
 def _builtin() -> list[Job]:
     return [
         # Message-level claims keep concurrent deliveries apart, so a short job lease is safe here.
@@ -116,6 +123,7 @@ def _builtin() -> list[Job]:
         Job("release_communications", 5, release_communications, lease_seconds=60),
         Job("sign_exchange", 5, sign_exchange, lease_seconds=120),
         Job("federation_sync", 30, federation_sync, lease_seconds=600),
+        Job("deliver_answers", 2, deliver_answers, lease_seconds=120),
     ]
 
 

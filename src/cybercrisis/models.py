@@ -3,6 +3,7 @@
 from cybercrisis.access.models import Share
 from cybercrisis.accounts.models import ApiToken, LoginThrottle, User, WebSession
 from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.answers.models import Answer, AnswerReceipt
 from cybercrisis.assistance.models import AssistanceRequest, Capability, Offer
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.comms.models import Communication, CommunicationApproval, CommunicationVersion, Publication
@@ -42,6 +43,8 @@ __all__ = [
     "Action",
     "Alert",
     "AlertRecipient",
+    "Answer",
+    "AnswerReceipt",
     "ApiToken",
     "AssistanceRequest",
     "AuditEvent",

@@ -2,16 +2,53 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class HeldAt(BaseModel):
+    """Where an object held at another node (a replica, ADR 0013) lives, and how fresh this copy is. Only the
+    origin changes it; acts that are answers to it (acknowledging an early warning) are sent there."""
+
+    node: str = Field(description="the origin node's id (identity--...), as `cybercrisis node show` prints it")
+    version: datetime = Field(description="the origin's `modified` of the version held here")
+    received_at: datetime = Field(description="when that version arrived here")
+    last_heard: datetime | None = Field(description="the last successful sync with that node (null: never)")
+    stale: bool = Field(
+        description="nothing heard from that node for more than 10 minutes: this copy may be out of date"
+    )
+
+
+REPLICA_STALE_AFTER = timedelta(minutes=10)  # our own rule of thumb (three missed sync rounds and more), not law
+
+
+def held_at(session: Any, obj: Any) -> HeldAt | None:
+    """`obj`'s origin when it is a replica, else None."""
+    node = getattr(obj, "origin_node", None)
+    if node is None or obj.received_at is None:
+        return None
+    from sqlalchemy import func, select
+
+    from cybercrisis.db import utcnow
+    from cybercrisis.exchange.models import Peer
+
+    heard = session.scalar(select(func.max(Peer.last_success_at)).where(Peer.node_id == node))
+    return HeldAt(
+        node=node,
+        version=obj.received_version or obj.modified_at,
+        received_at=obj.received_at,
+        last_heard=heard,
+        stale=heard is None or utcnow() - heard > REPLICA_STALE_AFTER,
+    )
 
 
 class TimelineEntry(BaseModel):

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 
 def install() -> None:
-    """Subscribe the exchange to audited commits. Idempotent: each entry point calls it, and tests do too."""
+    """Subscribe the exchange to audited commits and guard replicas at every flush (ADR 0013). Idempotent: each
+    entry point calls it, and tests do too."""
+    from cybercrisis.access import replicas
     from cybercrisis.audit import service as audit
     from cybercrisis.exchange import publish
 
     audit.subscribe(publish.on_commit)
+    replicas.install()

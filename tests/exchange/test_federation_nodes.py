@@ -22,6 +22,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -529,3 +530,77 @@ def test_a_garbage_or_slow_peer_does_not_stop_a_good_one(
     assert "did not answer within 1 s" in (by_url[slow].last_error or "")
     status = b.cli("peer", "status").stdout
     assert status.count("last error") == 2, status
+
+
+# --- replicas and answers (issue 15, ADR 0013) ---------------------------------------------------------------
+
+
+def _http(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our own test servers
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def test_an_early_warning_and_its_incident_take_part_on_the_recipients_node_and_the_acknowledgement_goes_home_once(
+    nodes: tuple[NodeProc, NodeProc], settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    from cybercrisis.exchange.answers_out import deliver_due
+    from tests.exchange.test_stix_export import incident_body
+
+    a, b = nodes
+    # B (CERT-Bund's node) pulls from A with CERT-Bund's account there; A pins B, so that it takes B's answers.
+    b.cli("peer", "add", a.url, "--token", a.token("analyst@cert-bund.example"), "--direction", "pull")
+    a.cli("peer", "add", b.url, "--token", b.token("analyst@cert-fr.example"), "--direction", "pull")
+    fr_on_a, de_on_b = a.token("analyst@cert-fr.example"), b.token("analyst@cert-bund.example")
+
+    status, inc = _http("POST", f"{a.url}/api/v1/incidents", fr_on_a, incident_body(share_with={"organisations": [DE]}))
+    assert status == 201, inc
+    warning = {
+        "title": "Wiper spreading to grid operators",
+        "body": "Block 198.51.100.7 now.",
+        "tlp": "amber",
+        "recipients": {"organisations": [DE]},
+        "incident": inc["id"],
+    }
+    status, alert = _http("POST", f"{a.url}/api/v1/alerts", fr_on_a, warning)
+    assert status == 201, alert
+    assert "rejected 0" in sync_line(b.cli("peer", "sync").stdout)
+
+    # On B, CERT-Bund's analyst reads FR's incident and early warning like local ones, marked as held at A.
+    status, replica = _http("GET", f"{b.url}/api/v1/incidents/{inc['id']}", de_on_b)
+    assert status == 200, replica
+    assert replica["held_at"]["node"] == _node_id(a) and replica["held_at"]["stale"] is False
+    assert (replica["title"], replica["countries"], replica["owner"]) == (inc["title"], inc["countries"], FR)
+    assert len(replica["observables"]) == len(inc["observables"])
+    status, page = _http("GET", f"{b.url}/api/v1/alerts?pending_for_me=true", de_on_b)
+    assert [x["id"] for x in page["items"]] == [alert["id"]]
+
+    # DE acknowledges on its own node; A is down: the answer waits, shown as queued.
+    status, acked = _http("POST", f"{b.url}/api/v1/alerts/{alert['id']}/acknowledge", de_on_b)
+    assert status == 200 and acked["answers"][0]["state"] == "queued", acked
+    a.stop(kill=True)
+    assert deliver_due(session_factory, settings).failed == 1
+    status, waiting = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de_on_b)
+    assert waiting["answers"][0]["state"] == "queued" and waiting["answers"][0]["last_error"], waiting
+    assert waiting["pending"] == [DE]
+
+    # A is back: the answer is applied there once, and comes back to B as A's new version of the alert.
+    a.start()
+    later = datetime.now(UTC) + timedelta(minutes=10)  # past the retry delay
+    assert deliver_due(session_factory, settings, later).applied == 1
+    assert deliver_due(session_factory, settings, later).applied == 0  # nothing is sent twice
+    status, at_origin = _http("GET", f"{a.url}/api/v1/alerts/{alert['id']}", fr_on_a)
+    assert [x["organisation"] for x in at_origin["acknowledged"]] == [DE] and at_origin["pending"] == []
+    b.cli("peer", "sync")
+    status, done = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de_on_b)
+    assert done["pending"] == [] and [x["organisation"] for x in done["acknowledged"]] == [DE], done
+    assert done["answers"][0]["state"] == "applied"
+    assert _sqlite_count(a, "SELECT count(*) FROM audit_events WHERE tag = 'alerts:alert:acknowledge'") == 1
+    assert _sqlite_count(a, "SELECT count(*) FROM answer_receipts") == 1

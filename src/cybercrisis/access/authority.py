@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cybercrisis.access import replicas
 from cybercrisis.access.permissions import Permission
 from cybercrisis.access.principal import Principal
 from cybercrisis.errors import PermissionDenied
@@ -289,6 +290,18 @@ ACTS: dict[str, Rule] = {
 }
 
 
+# The acts that may be asked of an object held at another node (a replica, ADR 0013): answers to its origin, sent
+# there and applied there under this same table. Every other act on a replica is refused: its origin decides about
+# it. Which acts are answers is our design (one home per object), not law.
+ANSWERS = frozenset({"alert.acknowledge"})
+
+
+def _held_elsewhere(act: str, held_at: str | None) -> str | None:
+    if held_at is None or act in ANSWERS:
+        return None
+    return str(replicas.refusal(held_at))
+
+
 # The domain of each act, by its first word: a credential acts in a domain only if it may read there too (a token
 # whose scopes write crises but do not read them would create what it cannot see, nor be answered about it).
 DOMAIN_READ: dict[str, Permission] = {
@@ -307,10 +320,21 @@ DOMAIN_READ: dict[str, Permission] = {
 }
 
 
-def authorize(actor: Principal, act: str, relations: Iterable[Relation], *, refusal: str | None = None) -> None:
+def authorize(
+    actor: Principal,
+    act: str,
+    relations: Iterable[Relation],
+    *,
+    refusal: str | None = None,
+    held_at: str | None = None,
+) -> None:
     """Raise PermissionDenied unless `actor`, standing in `relations` to the object, may do `act` (`refusal`: a
-    more specific reason than the table's, e.g. naming the communities that take part)."""
+    more specific reason than the table's, e.g. naming the communities that take part). `held_at`: the origin node
+    of a replica; only `ANSWERS` may be asked of one (the service then sends them home)."""
     rule = ACTS[act]
+    elsewhere = _held_elsewhere(act, held_at)
+    if elsewhere is not None:
+        raise PermissionDenied(elsewhere)
     actor.require(rule.permission)
     scope = DOMAIN_READ[act.split(".", 1)[0]]
     if not actor.may_read(scope):
@@ -319,8 +343,10 @@ def authorize(actor: Principal, act: str, relations: Iterable[Relation], *, refu
         raise PermissionDenied(refusal or rule.refusal)
 
 
-def allows(actor: Principal, act: str, relations: Iterable[Relation]) -> bool:
+def allows(actor: Principal, act: str, relations: Iterable[Relation], *, held_at: str | None = None) -> bool:
     rule = ACTS[act]
+    if _held_elsewhere(act, held_at) is not None:
+        return False
     readable = actor.may_read(DOMAIN_READ[act.split(".", 1)[0]])
     return actor.has(rule.permission) and readable and (not rule.relations or bool(rule.relations & set(relations)))
 

@@ -34,6 +34,12 @@ class Shareable:
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # Set when the object belongs to an exercise, so that exercise data can be kept apart.
     exercise: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # A replica (ADR 0013): the node that holds this object and decides about it, NULL for this node's own objects.
+    # A replica is written only from its origin's signed versions (exchange/replica_apply.py, access/replicas.py).
+    origin_node: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    # The origin's STIX `modified` of the version this replica holds, and when it arrived here.
+    received_version: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @declared_attr
     def owner_org_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy declared_attr takes the class

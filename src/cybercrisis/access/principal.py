@@ -17,10 +17,14 @@ class Principal:
     roles: tuple[str, ...] = ()
     token_id: str | None = None
     email: str | None = None
+    # Set when another node asks for this organisation (an answer to one of our objects, ADR 0013): the act is the
+    # organisation's, vouched for by that node; no user of ours stands behind it.
+    via_node: str | None = None
 
     @property
     def is_authenticated(self) -> bool:
-        return self.user_id is not None
+        """A user, or an organisation answering through another node (no user of ours, ADR 0013)."""
+        return self.user_id is not None or self.via_node is not None
 
     @property
     def is_operator(self) -> bool:

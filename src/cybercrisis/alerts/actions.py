@@ -21,11 +21,13 @@ def my_recipient(principal: Principal, alert: Alert) -> AlertRecipient | None:
 
 def relations(principal: Principal, alert: Alert) -> set[authority.Relation]:
     # Acknowledging is an act of a user for its organisation: an organisation's probe or token without a user is not.
-    named = my_recipient(principal, alert) is not None and principal.user_id is not None
+    # Another node asking for the organisation (an answer to our alert, ADR 0013) vouches for its user.
+    acting = principal.user_id is not None or principal.via_node is not None
+    named = my_recipient(principal, alert) is not None and acting
     return {authority.Relation.NAMED} if named else set()
 
 
 def allowed_actions(principal: Principal, alert: Alert) -> frozenset[str]:
     """The acts `principal` may do on `alert`."""
     rel = relations(principal, alert)
-    return frozenset(act for act in ACTS if authority.allows(principal, act, rel))
+    return frozenset(act for act in ACTS if authority.allows(principal, act, rel, held_at=alert.origin_node))

@@ -18,17 +18,20 @@ from cybercrisis.alerts.schemas import (
     AlertOut,
     AlertPage,
     AlertSummary,
+    AnswerOut,
     TimeToAcknowledge,
 )
+from cybercrisis.answers import service as answers
+from cybercrisis.answers.models import Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import TimelineEntry
+from cybercrisis.schemas import TimelineEntry, held_at
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 
-def alert_out(db: DB, a: Alert) -> AlertOut:
+def alert_out(db: DB, a: Alert, principal: Principal) -> AlertOut:
     done, pending = service.recipients_view(a)
     figures = service.ack_figures(a)
     return AlertOut(
@@ -56,6 +59,24 @@ def alert_out(db: DB, a: Alert) -> AlertOut:
             acknowledged=figures.acknowledged,
             pending=figures.pending,
         ),
+        held_at=held_at(db, a),
+        answers=[answer_out(x) for x in answers.of_organisation(db, principal=principal, object_ids=[a.id])]
+        if a.origin_node
+        else [],
+    )
+
+
+def answer_out(a: Answer) -> AnswerOut:
+    return AnswerOut(
+        id=a.id,
+        act=a.act,
+        state=a.state,
+        reason=a.reason,
+        node=a.origin_node,
+        created=a.created_at,
+        answered=a.answered_at,
+        attempts=a.attempts,
+        last_error=a.last_error,
     )
 
 
@@ -79,7 +100,7 @@ def _summary(a: Alert, principal: Principal) -> AlertSummary:
 @router.post("", status_code=201, operation_id="send_alert", response_model=AlertOut)
 def send_alert(body: AlertIn, db: DB, principal: CurrentPrincipal) -> AlertOut:
     alert = service.send_alert(db, actor=principal, data=body)
-    return alert_out(db, alert)
+    return alert_out(db, alert, principal)
 
 
 @router.get("", operation_id="list_alerts", response_model=AlertPage)
@@ -97,14 +118,14 @@ def list_alerts(
 
 
 @router.get("/{alert_id}", operation_id="get_alert", response_model=AlertOut)
-def get_alert(alert: CurrentAlert, db: DB) -> AlertOut:
-    return alert_out(db, alert)
+def get_alert(alert: CurrentAlert, db: DB, principal: CurrentPrincipal) -> AlertOut:
+    return alert_out(db, alert, principal)
 
 
 @router.post("/{alert_id}/acknowledge", operation_id="acknowledge_alert", response_model=AlertOut)
 def acknowledge_alert(alert: CurrentAlert, db: DB, principal: CurrentPrincipal) -> AlertOut:
     service.acknowledge(db, actor=principal, alert=alert)
-    return alert_out(db, alert)
+    return alert_out(db, alert, principal)
 
 
 @router.get("/{alert_id}/timeline", operation_id="alert_timeline", response_model=list[TimelineEntry])

@@ -27,6 +27,7 @@ class Alert(Shareable, Base):
 
 class AlertRecipient(Base):
     __tablename__ = "alert_recipients"
+    __replica_parent__ = ("alert_id", "Alert")  # access/replicas.py
 
     alert_id: Mapped[str] = mapped_column(StixId, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
     org_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id"), primary_key=True, index=True)

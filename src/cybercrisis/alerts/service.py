@@ -16,6 +16,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.alerts import actions
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.alerts.schemas import AlertIn
+from cybercrisis.answers import service as answers
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
@@ -177,9 +178,14 @@ def get_alert(session: Session, *, principal: Principal, alert_id: str) -> Alert
 def acknowledge(session: Session, *, actor: Principal, alert: Alert) -> AlertRecipient:
     """Acknowledge `alert` (read by the actor) for the actor's organisation; again is harmless and keeps the first
     time."""
-    authority.authorize(actor, "alert.acknowledge", actions.relations(actor, alert))
+    authority.authorize(actor, "alert.acknowledge", actions.relations(actor, alert), held_at=alert.origin_node)
     row = actions.my_recipient(actor, alert)
     assert row is not None  # NAMED: the actor's organisation is a recipient
+    if alert.origin_node is not None:
+        # Held at another node: the acknowledgement is sent there (ADR 0013) and comes back as a new version.
+        if row.acknowledged_at is None:
+            answers.queue(session, actor=actor, act="alert.acknowledge", obj=alert)
+        return row
     now = utcnow()
     # Conditional, so that two colleagues acknowledging at the same moment record one acknowledgement.
     result = session.execute(
@@ -195,6 +201,15 @@ def acknowledge(session: Session, *, actor: Principal, alert: Alert) -> AlertRec
     session.refresh(row)
     if result.rowcount == 0:  # type: ignore[attr-defined]
         return row
+    # A new version of the alert, so that the acknowledgement travels to the nodes holding it (its STIX `modified`).
+    # Not through the ORM's version check: colleagues of several organisations acknowledge at once.
+    session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id)
+        .values(modified_at=now, version=Alert.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(alert, ["modified_at", "version"])
     audit.record(session, actor=actor, tag=ACK, object_id=alert.id, summary={"org": row.org_id})
     who = org_name(session, row.org_id)
     notify_readers(

@@ -35,6 +35,7 @@ def remind_and_escalate(session: Session, *, now: datetime) -> SweepStats:
         .where(
             AlertRecipient.acknowledged_at.is_(None),
             AlertRecipient.escalated_at.is_(None),
+            Alert.origin_node.is_(None),  # a replica's origin reminds its recipients (ADR 0013)
             # The shortest reminder delay is a minute: older alerts only are candidates.
             Alert.created_at <= now - timedelta(minutes=1),
         )

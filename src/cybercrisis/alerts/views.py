@@ -21,9 +21,11 @@ from cybercrisis.alerts.actions import allowed_actions, my_recipient
 from cybercrisis.alerts.deps import PageAlert
 from cybercrisis.alerts.forms import AlertForm, alert_choices, new_alert_defaults, readable_incident, to_alert_in
 from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.answers import service as answers
 from cybercrisis.deps import DB
 from cybercrisis.errors import InvalidInput
 from cybercrisis.pagination import Page
+from cybercrisis.schemas import held_at
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FormState
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
@@ -202,6 +204,11 @@ def render_alert(request: Request, db: Session, principal: Principal, alert: Ale
             # The alert may reach organisations that may not read the incident it is about: they get its id only.
             "incident_hidden": alert.incident_id is not None and incident is None,
             "mine": mine,
+            "held": held_at(db, alert),
+            # The newest act of the reader's organisation sent to the node that holds this alert, if it is held there.
+            "answer": next(iter(answers.of_organisation(db, principal=principal, object_ids=[alert.id])), None)
+            if alert.origin_node
+            else None,
             # Acknowledging is an act for the organisation: a viewer sees the state, not the button.
             "can_acknowledge": "alert.acknowledge" in allowed_actions(principal, alert),
             "my_ack_by": queries.user_emails(db, [mine.acknowledged_by_id or ""]).get(mine.acknowledged_by_id or "")

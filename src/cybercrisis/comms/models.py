@@ -50,6 +50,7 @@ class Communication(Shareable, Base):
 
 class CommunicationVersion(Base):
     __tablename__ = "communication_versions"
+    __replica_parent__ = ("communication_id", "Communication")  # access/replicas.py
 
     communication_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("communications.id", ondelete="CASCADE"), primary_key=True
@@ -66,6 +67,8 @@ class CommunicationApproval(Base):
     """One organisation's verdict on one version. Two arriving at once are two rows: both count."""
 
     __tablename__ = "communication_approvals"
+
+    __replica_parent__ = ("communication_id", "Communication")  # access/replicas.py
 
     communication_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("communications.id", ondelete="CASCADE"), primary_key=True

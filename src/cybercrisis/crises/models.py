@@ -92,6 +92,8 @@ class CrisisIncident(Base):
 
     __tablename__ = "crisis_incidents"
 
+    __replica_parent__ = ("crisis_id", "Crisis")  # access/replicas.py
+
     crisis_id: Mapped[str] = mapped_column(StixId, ForeignKey("crises.id", ondelete="CASCADE"), primary_key=True)
     incident_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, index=True
@@ -126,6 +128,7 @@ class Escalation(Shareable, Base):
 
 class EscalationApproval(Base):
     __tablename__ = "escalation_approvals"
+    __replica_parent__ = ("escalation_id", "Escalation")  # access/replicas.py
 
     escalation_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("escalations.id", ondelete="CASCADE"), primary_key=True
@@ -141,6 +144,8 @@ class EscalationConsultation(Base):
     """A consultation held before an activation (IPCR arrangements): who was consulted, when, and their view."""
 
     __tablename__ = "escalation_consultations"
+
+    __replica_parent__ = ("escalation_id", "Escalation")  # access/replicas.py
 
     escalation_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("escalations.id", ondelete="CASCADE"), primary_key=True

@@ -83,6 +83,7 @@ class ImportJob:
         self.shared: dict[str, set[tuple[str, str]]] = {}
         self.local_tables = local_types(session)
         self.received: dict[int, Received] = {}  # federated objects, by input index
+        self.changed: set[int] = set()  # input indexes stored as a new version, or again with a new share list
         # Checks that the recipients exist (and fit the default TLP) before anything is written.
         self.resolved: dict[TLP, list[tuple[str, str]] | str] = {}
         if share_with is not None:
@@ -213,6 +214,7 @@ class ImportJob:
                     if key in existing and kind in nodes.SHARE_KINDS:  # served versions travel with the new list
                         plan.reserve.add(key)
         self.seen.add((c.id, c.modified, key))
+        self.changed.add(c.index)
         if d.resign is not None and received is not None:
             plan.resigned[d.resign.seq] = (received.block, received.signed)
             self.result.updated += 1

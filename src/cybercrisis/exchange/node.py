@@ -124,6 +124,27 @@ def verify(obj: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
     return None
 
 
+def message_bytes(purpose: str, body: Mapping[str, Any], block: Mapping[str, Any]) -> bytes:
+    """What a message signature signs: the RFC 8785 JSON of the purpose, the signer and the body, so that a
+    signature made for one purpose or node is never valid for another."""
+    return rfc8785.dumps({"purpose": purpose, "node": block["node"], "key": block["key"], "body": dict(body)})
+
+
+def verify_message(purpose: str, body: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
+    """None when `block` is a valid signature of `body` for `purpose` by a key of its node in `ring`; else why."""
+    if not isinstance(block, Mapping) or not all(isinstance(block.get(k), str) for k in ("node", "key", "signature")):
+        return "the signature is not a block with node, key and signature"
+    keys = ring.get(block["node"])
+    if keys is None:
+        return f"signed by node {block['node']}, which this node does not know (add it as a peer to pin its key)"
+    public = keys.get(block["key"])
+    if public is None:
+        return f"signed with key {block['key']}, which is not a known key of node {block['node']}"
+    if not _valid(public, block["signature"], lambda: message_bytes(purpose, body, block)):
+        return f"the signature of node {block['node']} does not verify"
+    return None
+
+
 def endorsed_keys(node_id: str, pinned: PublicKeys, published: list[Mapping[str, Any]]) -> dict[str, str]:
     """The keys a peer publishes that chain to a pinned key by rotation endorsements, plus the pinned ones.
 
@@ -174,6 +195,13 @@ class Node:
         block = {"node": self.id, "key": self.key_id, "owner": owner, "tlp": tlp, "copy": copy_tag(self.id, share_key)}
         body = {k: v for k, v in obj.items() if k not in ENVELOPE} | {SHARES: shares}
         block["signature"] = _b64(self.private.sign(signing_bytes(body, block)))
+        return block
+
+    def sign_message(self, purpose: str, body: Mapping[str, Any]) -> dict[str, str]:
+        """A signature block `{node, key, signature}` over `body` for `purpose` (an answer sent to another node, the
+        origin's reply): node-to-node messages that are not STIX objects (ADR 0013)."""
+        block = {"node": self.id, "key": self.key_id}
+        block["signature"] = _b64(self.private.sign(message_bytes(purpose, body, block)))
         return block
 
     def identity(self, *, name: str, organisation: str | None) -> dict[str, Any]:

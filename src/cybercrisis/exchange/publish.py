@@ -81,14 +81,17 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
 
     incidents = [i for i in ids if i.startswith("incident--")]
     if incidents:
-        found = list(session.scalars(select(Incident).where(Incident.id.in_(incidents))))
+        # Replicas are not ours: their origin signs them (ADR 0013); this node never publishes them as its own.
+        found = list(
+            session.scalars(select(Incident).where(Incident.id.in_(incidents), Incident.origin_node.is_(None)))
+        )
         for data in stix.load_incidents(session, found):
             i = data.incident
             for obj in stix.incident_objects(data):
                 add(obj, tlp=i.tlp, owner=i.owner_org_id, share_id=i.id, exercise=i.exercise, origin=f"local:{i.id}")
     alerts = [a for a in ids if a.startswith("alert--")]
     if alerts:
-        for a in session.scalars(select(Alert).where(Alert.id.in_(alerts))):
+        for a in session.scalars(select(Alert).where(Alert.id.in_(alerts), Alert.origin_node.is_(None))):
             add(
                 stix.alert_report(a, incident_visible=False),
                 tlp=a.tlp,

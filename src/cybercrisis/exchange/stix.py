@@ -30,6 +30,7 @@ from cybercrisis import taxonomies
 from cybercrisis.accounts.models import User
 from cybercrisis.alerts.models import Alert
 from cybercrisis.exchange.stix_common import (
+    ALERT_EXTENSION_ID,
     EXTENSION_ID,
     INCIDENT_CORE,
     chunks,
@@ -104,7 +105,8 @@ class IncidentData:
 
     incident: Incident
     observables: list[SeenObservable] = field(default_factory=list)
-    reports: list[ReportData] = field(default_factory=list)
+    reports: list[ReportData] = field(default_factory=list)  # the submitted ones, as notes
+    deadlines: list[Report] = field(default_factory=list)  # every NIS2 report, for its due time
 
 
 def criticality(incident: Incident) -> int | None:
@@ -120,7 +122,17 @@ def determination(incident: Incident) -> str:
     return "suspected" if incident.status in ("new", "triage") else "successful-attempt"
 
 
-def incident_sdo(incident: Incident) -> stix2.Incident:
+def _deadline(r: Report) -> dict[str, Any]:
+    """A NIS2 report's clock as it travels (no content: the submitted ones travel as notes)."""
+    out: dict[str, Any] = {"id": r.id, "kind": r.kind, "version": r.version}
+    for key in ("due_at", "requested_at", "submitted_at"):
+        when = getattr(r, key)
+        if when is not None:
+            out[key] = ts(when)
+    return out
+
+
+def incident_sdo(incident: Incident, deadlines: Sequence[Report] = ()) -> stix2.Incident:
     core: dict[str, Any] = {
         "extension_type": "property-extension",
         "determination": determination(incident),
@@ -153,6 +165,13 @@ def incident_sdo(incident: Incident) -> stix2.Incident:
         ours["facts"] = incident.facts
     if incident.exercise:
         ours["exercise"] = True
+    ours["significance"] = incident.significance
+    if incident.countries:  # also as `located-at` locations; here the whole list, so that a removal travels
+        ours["countries"] = incident.countries
+    if incident.apparent_root_cause:
+        ours["apparent_root_cause"] = incident.apparent_root_cause
+    if deadlines:
+        ours["reports"] = [_deadline(r) for r in sorted(deadlines, key=lambda r: (r.created_at, r.id))]
     labels = derived_tags(incident) + (["exercise"] if incident.exercise else [])
     return stix2.Incident(
         id=incident.id,
@@ -205,7 +224,7 @@ def report_note(incident: Incident, data: ReportData) -> stix2.Note:
 def incident_objects(data: IncidentData) -> list[Any]:
     """The incident and everything about it: observables, relationships, countries, the entity, its reports."""
     i = data.incident
-    out: list[Any] = [incident_sdo(i)]
+    out: list[Any] = [incident_sdo(i, data.deadlines)]
     author, tlp = i.owner_org_id, i.tlp
     seen: set[str] = set()
     for o in data.observables:
@@ -232,8 +251,19 @@ def alert_report(alert: Alert, *, incident_visible: bool) -> stix2.Report:
     labels = ["early-warning", taxonomies.machine_tag("tlp", alert.tlp, None)] + (
         ["exercise"] if alert.exercise else []
     )
+    ours: dict[str, Any] = {
+        "extension_type": "property-extension",
+        "alert_id": alert.id,
+        "remind_after_minutes": alert.remind_after_minutes,
+        "escalate_after_minutes": alert.escalate_after_minutes,
+        "recipients": [
+            {"organisation": r.org_id, **({"acknowledged_at": ts(r.acknowledged_at)} if r.acknowledged_at else {})}
+            for r in sorted(alert.recipients, key=lambda r: r.org_id)
+        ],
+    }
     return stix2.Report(
         id=derived_id("report", alert.id),
+        extensions={ALERT_EXTENSION_ID: ours},
         name=alert.title,
         description=alert.body or alert.title,
         published=alert.created_at,
@@ -290,9 +320,10 @@ def load_incidents(session: Session, incidents: Sequence[Incident]) -> list[Inci
         )
         for row in rows:
             data[row.incident_id].observables.append(SeenObservable(row.type, row.value, row.created_at))
-        reports = list(
-            session.scalars(select(Report).where(Report.incident_id.in_(chunk), Report.submitted_at.is_not(None)))
-        )
+        every = list(session.scalars(select(Report).where(Report.incident_id.in_(chunk))))
+        for r in every:
+            data[r.incident_id].deadlines.append(r)
+        reports = [r for r in every if r.submitted_at is not None]
         if not reports:
             continue
         report_ids = [r.id for r in reports]

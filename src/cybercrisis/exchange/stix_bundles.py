@@ -24,9 +24,11 @@ from cybercrisis.config import Settings
 from cybercrisis.directory.models import Organisation
 from cybercrisis.exchange.stix import alert_report, incident_objects, load_incidents, sitrep_report
 from cybercrisis.exchange.stix_common import (
+    ALERT_EXTENSION_ID,
     EXTENSION_ID,
     MARKING_TLP,
     NAMESPACE,
+    alert_extension_definition,
     chunks,
     extension_definition,
     identity,
@@ -83,6 +85,8 @@ class BundleWriter:
             self.add_all(identity(o) for o in sorted(orgs, key=lambda o: o.id))
         if EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), extension_definition()])
+        if ALERT_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), alert_extension_definition()])
         for tlp in TLP:  # the marking-definitions last: the objects above may have added CLEAR or GREEN
             if tlp in self.markings:
                 self.add(marking_definition(tlp))

@@ -38,7 +38,19 @@ EXTENSION_SCHEMA = (
     "occurred_at, handled_at (RFC 3339 UTC), entity_name, entity_type, entity_category (essential|important), "
     "suspected_malicious, cross_border, "
     "exceeds_national_capacity (booleans), sectors (NIS2 sector keys), facts (Implementing Regulation 2024/2690 "
-    "figures), exercise (boolean)."
+    "figures), exercise (boolean), significance (reported|significant|not-significant), apparent_root_cause, "
+    "reports (the NIS2 reports' clocks: id, kind, version, due_at, requested_at, submitted_at), countries "
+    "(ISO 3166-1 alpha-2, the whole list)."
+)
+# Changed when a version of the extension adds properties (1.1.0: significance, apparent_root_cause, reports,
+# countries).
+EXTENSION_MODIFIED = datetime(2026, 12, 7, tzinfo=UTC)
+ALERT_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-early-warning")
+ALERT_EXTENSION_SCHEMA = (
+    "cybercrisis early warning extension (property-extension of report), documented in docs/exchange.md of the "
+    "cybercrisis project. Properties: alert_id (the early warning's own id), remind_after_minutes, "
+    "escalate_after_minutes (integers), recipients (list of {organisation: identity id, acknowledged_at: RFC 3339 "
+    "UTC when the organisation acknowledged})."
 )
 
 # Markings read back to our TLP: the TLP 2.0 ids we write, and the TLP 1.0 ids that older producers still use.
@@ -91,10 +103,27 @@ def extension_definition() -> stix2.ExtensionDefinition:
         id=EXTENSION_ID,
         created_by_ref=PRODUCT_ID,
         created=REFERENCE_TIME,
-        modified=REFERENCE_TIME,
+        modified=EXTENSION_MODIFIED,
         name="cybercrisis incident",
         description="NIS2 reporting fields of an incident recorded in cybercrisis.",
         schema=EXTENSION_SCHEMA,
+        version="1.1.0",
+        extension_types=["property-extension"],
+        object_marking_refs=[marking_id(TLP.CLEAR)],
+    )
+
+
+def alert_extension_definition() -> stix2.ExtensionDefinition:
+    """Our property extension of `report` for an early warning: its own id, its recipients and their
+    acknowledgements, which a node holding it as a replica needs (ADR 0013)."""
+    return stix2.ExtensionDefinition(
+        id=ALERT_EXTENSION_ID,
+        created_by_ref=PRODUCT_ID,
+        created=EXTENSION_MODIFIED,
+        modified=EXTENSION_MODIFIED,
+        name="cybercrisis early warning",
+        description="Recipients and acknowledgements of an early warning sent in cybercrisis.",
+        schema=ALERT_EXTENSION_SCHEMA,
         version="1.0.0",
         extension_types=["property-extension"],
         object_marking_refs=[marking_id(TLP.CLEAR)],

@@ -37,6 +37,7 @@ class Handoff(Shareable, Base):
 
 class EvidenceFile(Base):
     __tablename__ = "evidence_files"
+    __replica_parent__ = ("handoff_id", "Handoff")  # access/replicas.py
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     handoff_id: Mapped[str] = mapped_column(
@@ -54,6 +55,8 @@ class CustodyEntry(Base):
     """One link of the chain of custody: who handed what to whom, and when. Append-only."""
 
     __tablename__ = "custody_entries"
+
+    __replica_parent__ = ("handoff_id", "Handoff")  # access/replicas.py
 
     handoff_id: Mapped[str] = mapped_column(StixId, ForeignKey("handoffs.id", ondelete="CASCADE"), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -34,7 +34,7 @@ def allowed_actions(
     """The acts `principal` may do on `incident`; `nis2`: its NIS2 relations (`flows.incident_relations`), which
     only the cross-border steps need and which cost a look-up of two organisations."""
     rel = relations(principal, incident) | set(nis2)
-    return frozenset(act for act in ACTS if authority.allows(principal, act, rel))
+    return frozenset(act for act in ACTS if authority.allows(principal, act, rel, held_at=incident.origin_node))
 
 
 def may_forward(principal: Principal, forwarding: Forwarding, org_type: str | None) -> bool:

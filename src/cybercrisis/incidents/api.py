@@ -38,7 +38,7 @@ from cybercrisis.incidents.schemas import (
     SignificanceIn,
     SignificanceOut,
 )
-from cybercrisis.schemas import Strict, TimelineEntry
+from cybercrisis.schemas import Strict, TimelineEntry, held_at
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
@@ -105,6 +105,7 @@ def incident_out(
         assessment=recurrence.assess(db, i, principal=principal, thresholds=t).as_dict(),
         significance=i.significance,
         apparent_root_cause=i.apparent_root_cause,
+        held_at=held_at(db, i),
     )
 
 

@@ -57,4 +57,4 @@ def relations(actor: Principal, incident: Incident) -> set[authority.Relation]:
 
 
 def check_writer(actor: Principal, incident: Incident, act: str = "incident.edit") -> None:
-    authority.authorize(actor, act, relations(actor, incident))
+    authority.authorize(actor, act, relations(actor, incident), held_at=incident.origin_node)

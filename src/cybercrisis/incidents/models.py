@@ -124,6 +124,7 @@ class Incident(Shareable, Base):
 
 class IncidentCountry(Base):
     __tablename__ = "incident_countries"
+    __replica_parent__ = ("incident_id", "Incident")  # access/replicas.py
 
     incident_id: Mapped[str] = mapped_column(StixId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     country: Mapped[str] = mapped_column(String(2), primary_key=True, index=True)
@@ -131,6 +132,7 @@ class IncidentCountry(Base):
 
 class IncidentSector(Base):
     __tablename__ = "incident_sectors"
+    __replica_parent__ = ("incident_id", "Incident")  # access/replicas.py
 
     incident_id: Mapped[str] = mapped_column(StixId, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
     sector: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
@@ -140,6 +142,8 @@ class Report(Base):
     """One reporting obligation of an incident and its latest submission; history in ReportSubmission."""
 
     __tablename__ = "incident_reports"
+
+    __replica_parent__ = ("incident_id", "Incident")  # access/replicas.py
 
     id: Mapped[str] = mapped_column(StixId, primary_key=True)
     incident_id: Mapped[str] = mapped_column(
@@ -174,6 +178,8 @@ class SignificanceDecision(Base):
 
     __tablename__ = "significance_decisions"
 
+    __replica_parent__ = ("incident_id", "Incident")  # access/replicas.py
+
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False, index=True
@@ -190,6 +196,7 @@ class SignificanceDecision(Base):
 
 class ReportSubmission(Base):
     __tablename__ = "report_submissions"
+    __replica_parent__ = ("report_id", "Report")  # access/replicas.py
 
     report_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("incident_reports.id", ondelete="CASCADE"), primary_key=True
@@ -216,6 +223,8 @@ class Sighting(Base):
     """Value -> incidents: correlation is a lookup here, never a pairwise table."""
 
     __tablename__ = "sightings"
+
+    __replica_parent__ = ("incident_id", "Incident")  # access/replicas.py
 
     observable_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("observables.id", ondelete="CASCADE"), primary_key=True

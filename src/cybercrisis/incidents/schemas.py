@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from cybercrisis.access.schemas import ShareList, ShareWith
 from cybercrisis.incidents.facts import Facts
-from cybercrisis.schemas import Strict
+from cybercrisis.schemas import HeldAt, Strict
 
 
 class ObservableIn(Strict):
@@ -214,6 +214,9 @@ class IncidentOut(BaseModel):
         examples=["significant"],
     )
     apparent_root_cause: str | None = None
+    held_at: HeldAt | None = Field(
+        default=None, description="set when the incident is held at another node (read-only here, ADR 0013)"
+    )
 
 
 class IncidentSummary(BaseModel):

@@ -74,7 +74,10 @@ def sweep_deadlines(factory: sessionmaker[Session], settings: Settings, now: dat
     with unit_of_work(factory, write=False) as s:
         due = (
             s.execute(
-                select(Report.id).where(
+                select(Report.id)
+                .join(Incident, Incident.id == Report.incident_id)
+                .where(
+                    Incident.origin_node.is_(None),  # a replica's origin reminds its reporters (ADR 0013)
                     Report.submitted_at.is_(None),
                     Report.due_at.is_not(None),
                     or_(

@@ -37,6 +37,7 @@ from cybercrisis.incidents.labels import (
     sector_label,
 )
 from cybercrisis.incidents.models import TRANSITIONS, Incident, IncidentStatus, Report
+from cybercrisis.schemas import held_at
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FormState, local_minutes
 from cybercrisis.web.render import render
@@ -306,6 +307,7 @@ def render_incident(
         "incident.html",
         {
             "incident": incident,
+            "held": held_at(db, incident),
             "tlp": TLP(incident.tlp),
             "owner_org": names.orgs.get(incident.owner_org_id),
             "entity_org": names.orgs.get(incident.entity_org_id or ""),

@@ -51,6 +51,7 @@ class Contribution(Shareable, Base):
 
 class ContributionVersion(Base):
     __tablename__ = "contribution_versions"
+    __replica_parent__ = ("contribution_id", "Contribution")  # access/replicas.py
 
     contribution_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("contributions.id", ondelete="CASCADE"), primary_key=True
@@ -99,6 +100,7 @@ class Sitrep(Shareable, Base):
 
 class SitrepVersion(Base):
     __tablename__ = "sitrep_versions"
+    __replica_parent__ = ("sitrep_id", "Sitrep")  # access/replicas.py
 
     sitrep_id: Mapped[str] = mapped_column(StixId, ForeignKey("sitreps.id", ondelete="CASCADE"), primary_key=True)
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -121,6 +123,8 @@ class SitrepSource(Base):
     """One frozen input of one build of a report: a contribution, an incident or a cross-border observable."""
 
     __tablename__ = "sitrep_sources"
+
+    __replica_parent__ = ("sitrep_id", "Sitrep")  # access/replicas.py
 
     sitrep_id: Mapped[str] = mapped_column(StixId, ForeignKey("sitreps.id", ondelete="CASCADE"), primary_key=True)
     build: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,161 @@
+"""At the origin: answers from other nodes to this node's objects, applied once under our own policies (ADR 0013).
+
+A node whose organisation acts on a replica of one of our objects (acknowledges our early warning) sends the act
+here, signed with its node key, over `POST /federation/v1/answers` with the token of its account here. It is
+applied when:
+
+- the request's signature verifies with a key of its node that this node pinned (`peer add`);
+- that node speaks for the organisation: the peer row of the node names it, and the account that posts is of it;
+- the object is this node's own (not a replica here);
+- the act is one of `authority.ANSWERS` and the organisation may do it here, now: it runs as principal
+  `via_node` of that organisation, with its communities here and only the act's permission (the asking node
+  vouches for its user's role; this node decides what the organisation may do), through the read policy and the
+  same service the API calls.
+
+The act, its receipt (unique per node and key) and the audit entry commit together, so an answer delivered twice
+is applied once; asked again, it returns the stored outcome. A refusal is an outcome too (with the reason, which
+is our own text). What the act changed travels back as a new version of the object, like any other change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access import authority, sharing
+from cybercrisis.access.principal import Principal
+from cybercrisis.alerts import service as alerts
+from cybercrisis.alerts.models import Alert
+from cybercrisis.answers.models import APPLIED, REFUSED, AnswerReceipt
+from cybercrisis.audit import service as audit
+from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.exchange import node as nodes
+from cybercrisis.exchange.models import Peer
+from cybercrisis.exchange.stix_common import ts
+
+PURPOSE = "answer"  # what an asking node signs
+REPLY = "answer-reply"  # what the origin signs back
+APPLY = "exchange:answer:apply"
+SIGNED = ("key", "act", "object", "organisation", "user", "version_seen", "input")
+_KEY = re.compile(r"^answer--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    key: str
+    status: str  # applied | refused
+    reason: str
+    object: str
+    modified: str | None  # the object's new version (`modified`) when applied
+
+
+def signed_body(request: dict[str, Any]) -> dict[str, Any]:
+    return {k: request.get(k) for k in SIGNED}
+
+
+def _bad(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _check_shape(request: dict[str, Any]) -> None:
+    if not isinstance(request.get("key"), str) or not _KEY.match(request["key"]):
+        raise _bad("key", "key must be answer--<uuid4>, the asking node's idempotency key")
+    if request.get("act") not in authority.ANSWERS:
+        raise _bad("act", f"act must be one of {', '.join(sorted(authority.ANSWERS))}")
+    for field in ("object", "organisation", "user"):
+        value = request.get(field)
+        if not isinstance(value, str) or not 0 < len(value) <= 120:
+            raise _bad(field, f"{field} must be a text of 1 to 120 characters")
+    if not isinstance(request.get("input"), dict):
+        raise _bad("input", "input must be an object")
+
+
+def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict[str, Any]) -> str:
+    alert = sharing.get_readable(session, actor, Alert, object_id)
+    if alert.origin_node is not None:
+        raise NotFound(f"no alert with id {object_id}")
+    alerts.acknowledge(session, actor=actor, alert=alert)
+    session.flush()
+    session.refresh(alert)
+    return ts(max(alert.modified_at, alert.created_at))
+
+
+ACTS: dict[str, Callable[[Session, Principal, str, dict[str, Any]], str]] = {"alert.acknowledge": _acknowledge}
+
+
+def _speaker(session: Session, principal: Principal, request: dict[str, Any]) -> str:
+    """The asking node, once its signature and its right to speak for the organisation are checked."""
+    block = request.get("signature")
+    node_id = block.get("node") if isinstance(block, dict) else None
+    peer = session.scalars(select(Peer).where(Peer.node_id == node_id)).first() if isinstance(node_id, str) else None
+    if peer is None:
+        raise PermissionDenied("answers are taken only from a node this node has pinned (cybercrisis peer add)")
+    ring = {peer.node_id: {str(k["id"]): str(k["public_key"]) for k in peer.keys}}
+    problem = nodes.verify_message(PURPOSE, signed_body(request), block, ring)
+    if problem is not None:
+        raise PermissionDenied(problem)
+    if principal.org_id is None or principal.org_id != request["organisation"]:
+        raise PermissionDenied("the account that posts an answer must be of the organisation it answers for")
+    if peer.organisation_id != principal.org_id:
+        raise PermissionDenied(f"node {peer.node_id} does not speak for organisation {request['organisation']} here")
+    return peer.node_id
+
+
+def apply_answer(session: Session, *, principal: Principal, request: dict[str, Any]) -> Outcome:
+    """Apply one answer from another node, once (see the module's text); raises InvalidInput for a malformed
+    request and PermissionDenied when the node or the account may not ask; a refusal of the act is an Outcome."""
+    _check_shape(request)
+    node_id = _speaker(session, principal, request)
+    key = request["key"]
+    done = session.get(AnswerReceipt, (node_id, key))
+    if done is not None:
+        return Outcome(done.key, done.state, done.reason, done.object_id, None)
+    rule = authority.ACTS[request["act"]]
+    base = sharing.org_reader(session, request["organisation"])
+    actor = dataclasses.replace(
+        base,
+        user_id=None,
+        permissions=frozenset({rule.permission, authority.DOMAIN_READ[request["act"].split(".", 1)[0]]}),
+        via_node=node_id,
+    )
+    modified: str | None = None
+    try:
+        with session.begin_nested():
+            modified = ACTS[request["act"]](session, actor, request["object"], request["input"])
+        state, reason = APPLIED, ""
+    except NotFound:
+        state, reason = REFUSED, f"no object {request['object']} held here that this organisation may read"
+    except (PermissionDenied, InvalidInput, Conflict) as exc:
+        state, reason = REFUSED, exc.detail
+    session.add(
+        AnswerReceipt(
+            node_id=node_id,
+            key=key,
+            act=request["act"],
+            object_id=request["object"],
+            org_id=request["organisation"],
+            user_ref=request["user"],
+            state=state,
+            reason=reason,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        tag=APPLY,
+        object_id=request["object"],
+        summary={"node": node_id, "answer": key, "act": request["act"], "state": state, "user": request["user"]},
+    )
+    session.flush()
+    return Outcome(key, state, reason, request["object"], modified)
+
+
+def reply(outcome: Outcome, local: nodes.Node) -> dict[str, Any]:
+    """The signed reply the asking node records."""
+    body = dataclasses.asdict(outcome)
+    return body | {"signature": local.sign_message(REPLY, body)}

@@ -1,0 +1,167 @@
+"""Delivering queued answers to their origin nodes (ADR 0013): the job `deliver_answers`.
+
+Each queued answer (answers/service.py) is signed with this node's key and posted to its origin's
+`/federation/v1/answers` with the token of the account this node holds there (the peer's, `peer add`), outside
+any database transaction; the origin's signed reply (applied or refused, with the reason) is verified with the
+peer's pinned keys and recorded. An origin that is down, slow or answers garbage leaves the answer queued: it is
+tried again with a growing delay (2 s doubling, at most 5 min). The origin keeps a receipt per key, so an answer
+sent again after a crash between its delivery and our record is applied once and answered with the same outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cybercrisis import secretbox
+from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer
+from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
+from cybercrisis.db import unit_of_work, utcnow
+from cybercrisis.exchange import answers_in, peer_client
+from cybercrisis.exchange import node as nodes
+from cybercrisis.exchange.models import Peer
+from cybercrisis.exchange.stix_common import ts
+
+log = logging.getLogger(__name__)
+
+PATH = "/federation/v1/answers"
+BATCH = 100
+MAX_DELAY = timedelta(minutes=5)
+
+
+@dataclass
+class Delivered:
+    applied: int = 0
+    refused: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    id: str
+    url: str
+    token: str
+    username: str | None
+    timeout: float
+    keys: dict[str, str]
+    node_id: str
+    body: dict[str, Any]
+
+
+def _prepare(session: Session, answer: Answer, settings: Settings, local: nodes.Node) -> _Send | str:
+    peer = session.scalars(select(Peer).where(Peer.node_id == answer.origin_node, Peer.enabled.is_(True))).first()
+    if peer is None:
+        return f"no enabled peer for node {answer.origin_node}: add it (cybercrisis peer add) to send answers there"
+    body = {
+        "key": answer.id,
+        "act": answer.act,
+        "object": answer.object_id,
+        "organisation": answer.owner_org_id,
+        "user": answer.user_ref,
+        "version_seen": ts(answer.version_seen) if answer.version_seen else None,
+        "input": dict(answer.input),
+    }
+    body["signature"] = local.sign_message(answers_in.PURPOSE, body)
+    return _Send(
+        id=answer.id,
+        url=urljoin(peer.url, PATH),
+        token=secretbox.reveal(settings, secretbox.PEER_TOKEN, peer.token),
+        username=peer.username,
+        timeout=peer.timeout_seconds,
+        keys={str(k["id"]): str(k["public_key"]) for k in peer.keys},
+        node_id=peer.node_id,
+        body=body,
+    )
+
+
+def _post(send: _Send, settings: Settings) -> dict[str, Any]:
+    """The origin's verified reply; raises PeerError (or a requests error) otherwise."""
+    conn = peer_client.connect(
+        token=send.token, username=send.username, timeout=send.timeout, allow=settings.outbound_networks
+    )
+    try:
+        response = conn.session.post(send.url, json=send.body, headers={"Accept": "application/json"})
+        if response.status_code != 200:
+            response.raise_for_status()
+            raise peer_client.PeerError(f"the origin answered HTTP {response.status_code}")
+        reply = response.json()
+    finally:
+        conn.session.close()
+    if not isinstance(reply, dict):
+        raise peer_client.PeerError("the origin's reply is not a JSON object")
+    signature = reply.get("signature")
+    body = {k: v for k, v in reply.items() if k != "signature"}
+    problem = nodes.verify_message(answers_in.REPLY, body, signature, {send.node_id: send.keys})
+    if problem is not None:
+        raise peer_client.PeerError(f"the origin's reply is not signed by it: {problem}")
+    if reply.get("key") != send.id or reply.get("status") not in (APPLIED, REFUSED):
+        raise peer_client.PeerError("the origin's reply is not about this answer")
+    return reply
+
+
+def deliver_due(factory: sessionmaker[Session], settings: Settings, now: datetime | None = None) -> Delivered:
+    """Send every queued answer that is due, one by one; record each outcome in its own transaction."""
+    now = now or utcnow()
+    stats = Delivered()
+    local = nodes.load(settings.data_dir)
+    with unit_of_work(factory, write=False) as s:
+        due = list(
+            s.scalars(
+                select(Answer.id)
+                .where(Answer.state == QUEUED, Answer.next_attempt_at <= now)
+                .order_by(Answer.created_at, Answer.id)
+                .limit(BATCH)
+            )
+        )
+    down: dict[str, str] = {}
+    for answer_id in due:
+        with unit_of_work(factory, write=False) as s:
+            answer = s.get(Answer, answer_id)
+            if answer is None or answer.state != QUEUED:
+                continue
+            send = _prepare(s, answer, settings, local)
+        reply: dict[str, Any] | None = None
+        error: str | None = send if isinstance(send, str) else None
+        if not isinstance(send, str) and send.node_id in down:
+            error = down[send.node_id]  # unreachable a moment ago in this round: not asked again now
+        elif not isinstance(send, str):
+            try:
+                reply = _post(send, settings)
+            except (peer_client.PeerError, requests.RequestException, ValueError) as exc:
+                error = peer_client.describe(exc, url=send.url, timeout=send.timeout)
+                if isinstance(exc, requests.ConnectionError | requests.Timeout):
+                    down[send.node_id] = error
+        with unit_of_work(factory) as s:
+            answer = s.get(Answer, answer_id)
+            if answer is None or answer.state != QUEUED:
+                continue
+            if reply is None:
+                answer.attempts += 1
+                answer.last_error = error
+                answer.next_attempt_at = utcnow() + min(timedelta(seconds=2 ** min(answer.attempts, 9)), MAX_DELAY)
+                stats.failed += 1
+                continue
+            answer.state = str(reply["status"])
+            answer.reason = str(reply.get("reason") or "")[:2000]
+            answer.answered_at = utcnow()
+            answer.last_error = None
+            audit.record(
+                s,
+                actor=None,
+                tag=f"answers:answer:{answer.state}",
+                object_id=answer.object_id,
+                summary={"answer": answer.id, "act": answer.act, "node": answer.origin_node, "reason": answer.reason},
+            )
+            if answer.state == APPLIED:
+                stats.applied += 1
+            else:
+                stats.refused += 1
+    return stats

@@ -1,0 +1,282 @@
+"""Replicas built from their origin's signed versions (ADR 0013): incidents and early warnings held elsewhere.
+
+`importer.receive` stores a peer's versions in the STIX store and then calls `apply` in the same transaction (for
+a pull, the one that also moves the cursor): a crash leaves both or neither. Only versions stored as new (or again
+with a new signed share list) are applied, so a resumed pull that reads a page again changes nothing.
+
+- An `incident` SDO sets the replica's fields from its Incident Core and our extension (status, times, flags,
+  significance, sectors, countries, the NIS2 reports' clocks) and its recipients. A version older than the one
+  held (two paths delivering out of order) is ignored.
+- Its `relationship`s add what they name: observables (`related-to`) and the affected entity (`impacts`). The
+  origin publishes an incident and its relationships in one transaction, incident first, and pages follow that
+  order, so the replica exists when they arrive.
+- An early warning's `report` with our early-warning extension sets the replica alert, its recipients and their
+  acknowledgements.
+
+A replica keeps the origin's id, owner, TLP, exercise flag and times; its share rows are the recipients its
+origin signed that exist here and that its TLP allows (`Received.entries`). Users do not travel: who created it
+and who acknowledged is NULL here. Each change is audited `exchange:replica:apply`, so this node's change feed,
+live picture and caches see it like a local change; no notification is sent (the origin sends them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access import replicas
+from cybercrisis.access.models import Share
+from cybercrisis.access.tlp import TLP
+from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.audit import service as audit
+from cybercrisis.db import utcnow
+from cybercrisis.directory.models import Organisation
+from cybercrisis.errors import InvalidInput
+from cybercrisis.exchange import node as nodes
+from cybercrisis.exchange.import_plan import Received, fit
+from cybercrisis.exchange.models import StixObject
+from cybercrisis.exchange.stix_common import ALERT_EXTENSION_ID, EXTENSION_ID
+from cybercrisis.exchange.stix_read import incident_from_stix, observables_from
+from cybercrisis.incidents.models import (
+    Incident,
+    IncidentCountry,
+    IncidentSector,
+    Observable,
+    Report,
+    Sighting,
+)
+
+log = logging.getLogger(__name__)
+
+APPLY = "exchange:replica:apply"
+MAX_REPLICAS_PER_RECEIPT = 5000  # a page holds at most a few hundred objects; a bound, not a tuning knob
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def apply(session: Session, received: Iterable[tuple[Mapping[str, Any], Received]]) -> int:
+    """Bring up to date the replicas that the received versions (stored as new, or again with a new share list)
+    touch; returns how many were written."""
+    incidents: dict[str, tuple[Mapping[str, Any], Received]] = {}
+    related: dict[str, list[Mapping[str, Any]]] = {}
+    alerts: list[tuple[Mapping[str, Any], Received]] = []
+    batch: dict[str, Mapping[str, Any]] = {}
+    for obj, rec in received:
+        kind, oid = obj.get("type"), obj.get("id")
+        if isinstance(oid, str):
+            batch[oid] = obj
+        if kind == "incident" and isinstance(oid, str):
+            incidents[oid] = (obj, rec)
+        elif kind == "relationship" and str(obj.get("source_ref", "")).startswith("incident--"):
+            related.setdefault(str(obj["source_ref"]), []).append(obj)
+        elif kind == "report" and ALERT_EXTENSION_ID in (obj.get("extensions") or {}):
+            alerts.append((obj, rec))
+    done = 0
+    with replicas.writing(session):
+        for sdo, rec in list(incidents.values())[:MAX_REPLICAS_PER_RECEIPT]:
+            done += _incident(session, sdo, rec)
+        for oid, rels in list(related.items())[:MAX_REPLICAS_PER_RECEIPT]:
+            _relationships(session, oid, rels, batch)
+        for obj, rec in alerts[:MAX_REPLICAS_PER_RECEIPT]:
+            done += _alert(session, obj, rec)
+    return done
+
+
+# --- incidents ---------------------------------------------------------------------------------------------------
+
+
+def _incident(session: Session, sdo: Mapping[str, Any], rec: Received) -> int:
+    """The incident's own fields, countries, sectors, NIS2 clocks and recipients, from its SDO (our extension)."""
+    node, oid = rec.block["node"], str(sdo["id"])
+    existing = session.get(Incident, oid)
+    if existing is not None and existing.origin_node != node:
+        log.warning("incident %s from node %s is held here otherwise: not replicated", oid, node)
+        return 0
+    modified = _time(sdo.get("modified")) or utcnow()
+    if existing is not None and existing.received_version is not None and existing.received_version > modified:
+        return 0  # an older version arriving late: the newer one stays
+    try:
+        fields = incident_from_stix([dict(sdo)])
+    except InvalidInput as exc:
+        log.warning("incident %s from node %s cannot be read back: %s", oid, node, exc)
+        return 0
+    ext = (sdo.get("extensions") or {}).get(EXTENSION_ID) or {}
+    incident = existing or Incident(id=oid)
+    incident.title = str(fields["title"])[:300]
+    incident.description = str(fields.get("description") or "")
+    incident.status = str(fields["status"])
+    incident.pap = str(fields["pap"])
+    for key in ("rsit_class", "rsit_type", "root_cause", "threat_severity", "impact_severity", "outlook"):
+        setattr(incident, key, fields.get(key))
+    incident.tags = list(fields.get("tags") or [])
+    incident.aware_at = fields["aware_at"]
+    incident.occurred_at = fields.get("occurred_at")
+    incident.handled_at = _time(ext.get("handled_at"))
+    incident.suspected_malicious = bool(fields["suspected_malicious"])
+    incident.cross_border = bool(fields["cross_border"])
+    incident.exceeds_national_capacity = bool(fields["exceeds_national_capacity"])
+    incident.entity_name = str(fields.get("entity_name") or "")
+    incident.entity_type = fields.get("entity_type")
+    incident.entity_category = fields.get("entity_category")
+    incident.facts = dict(fields.get("facts") or {})
+    incident.significance = str(ext.get("significance") or incident.significance or "reported")
+    incident.apparent_root_cause = ext.get("apparent_root_cause")
+    _common(incident, sdo, rec, modified)
+    if existing is None:
+        session.add(incident)
+    countries = sorted({str(c).upper()[:2] for c in ext.get("countries") or [] if isinstance(c, str)})
+    incident.country_rows = [IncidentCountry(country=c) for c in countries]
+    incident.sector_rows = [IncidentSector(sector=s) for s in fields.get("sectors") or []]
+    session.flush()
+    _reports(session, oid, ext.get("reports") or [])
+    return _done(session, oid, rec, sdo, "incident")
+
+
+def _relationships(
+    session: Session, oid: str, rels: list[Mapping[str, Any]], batch: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """What an incident's relationships add: its observables (`related-to`) and the affected entity (`impacts`).
+    They follow their incident in the origin's order (published in one transaction, incident first), so the
+    replica exists when they arrive; a relationship of an incident not held here is only in the store."""
+    incident = session.get(Incident, oid)
+    if incident is None or incident.origin_node is None:
+        return
+    node = incident.origin_node
+    wanted = [str(r.get("target_ref", "")) for r in rels if r.get("relationship_type") == "related-to"]
+    missing = sorted({t for t in wanted if t not in batch})
+    stored = {o["id"]: o for o in _latest(session, node, missing)} if missing else {}
+    values: list[dict[str, str]] = []
+    for target in wanted:
+        obj = batch.get(target) or stored.get(target)
+        if obj is not None:
+            values += observables_from(obj)
+    for rel in rels:
+        target = str(rel.get("target_ref", ""))
+        if rel.get("relationship_type") == "impacts" and target.startswith("identity--"):
+            incident.entity_org_id = target if session.get(Organisation, target) else None
+    _observables(session, oid, values)
+
+
+def _latest(session: Session, node: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The latest versions of these ids held here from `node` (an observable pulled once, in another incident's
+    copy: exchange/copies.py)."""
+    query = select(StixObject.data).where(
+        StixObject.origin_node == node, StixObject.latest.is_(True), StixObject.id.in_(list(ids))
+    )
+    return [dict(d) for d in session.scalars(query)]
+
+
+def _common(obj: Incident | Alert, sdo: Mapping[str, Any], rec: Received, modified: datetime) -> None:
+    obj.owner_org_id = rec.block["owner"]
+    obj.tlp = rec.block["tlp"]
+    obj.exercise = "exercise" in (sdo.get("labels") or [])
+    obj.created_at = _time(sdo.get("created")) or modified
+    obj.modified_at = modified
+    obj.origin_node = rec.block["node"]
+    obj.received_version = modified
+    obj.received_at = utcnow()
+
+
+def _observables(session: Session, incident_id: str, values: list[dict[str, str]]) -> None:
+    """Add the sightings of these values (the origin adds observables; it never retracts a relationship)."""
+    have = set(session.scalars(select(Sighting.observable_id).where(Sighting.incident_id == incident_id)))
+    for kind, value in sorted({(o["type"], o["value"]) for o in values}):
+        found = session.scalars(select(Observable.id).where(Observable.type == kind, Observable.value == value)).first()
+        if found is None:
+            row = Observable(type=kind, value=value)
+            session.add(row)
+            session.flush()
+            found = row.id
+        if found not in have:
+            have.add(found)
+            session.add(Sighting(observable_id=found, incident_id=incident_id))
+    session.flush()
+
+
+def _reports(session: Session, incident_id: str, clocks: list[Any]) -> None:
+    rows = {r.id: r for r in session.scalars(select(Report).where(Report.incident_id == incident_id))}
+    keep: set[str] = set()
+    for clock in clocks:
+        if (
+            not isinstance(clock, dict)
+            or not isinstance(clock.get("id"), str)
+            or not isinstance(clock.get("kind"), str)
+        ):
+            continue
+        keep.add(clock["id"])
+        row = rows.get(clock["id"]) or Report(id=clock["id"], incident_id=incident_id, content={})
+        row.kind = clock["kind"][:24]
+        row.version = int(clock.get("version") or 0)
+        row.due_at = _time(clock.get("due_at"))
+        row.requested_at = _time(clock.get("requested_at"))
+        row.submitted_at = _time(clock.get("submitted_at"))
+        if clock["id"] not in rows:
+            session.add(row)
+    for rid, row in rows.items():
+        if rid not in keep:
+            session.delete(row)
+
+
+def _done(session: Session, object_id: str, rec: Received, sdo: Mapping[str, Any], kind: str) -> int:
+    """The replica's recipients, and the audit entry that tells this node's change feed about it."""
+    _shares(session, object_id, rec)
+    summary = {"node": rec.block["node"], "modified": sdo.get("modified"), "kind": kind}
+    audit.record(session, actor=None, tag=APPLY, object_id=object_id, summary=summary)
+    return 1
+
+
+def _shares(session: Session, object_id: str, rec: Received) -> None:
+    """The recipients its origin signed that exist here and that its TLP allows, as the store's copy has them."""
+    entries = fit(rec.entries, TLP(rec.block["tlp"]))
+    session.execute(delete(Share).where(Share.object_id == object_id, Share.kind.in_(nodes.SHARE_KINDS)))
+    session.add_all(Share(object_id=object_id, kind=k, target=t, added_by_org_id=None) for k, t in entries)
+    session.flush()
+
+
+# --- early warnings ----------------------------------------------------------------------------------------------
+
+
+def _alert(session: Session, obj: Mapping[str, Any], rec: Received) -> int:
+    node = rec.block["node"]
+    ext = (obj.get("extensions") or {}).get(ALERT_EXTENSION_ID) or {}
+    aid = ext.get("alert_id")
+    if not isinstance(aid, str) or not aid.startswith("alert--") or len(aid) > 120:
+        return 0
+    modified = _time(obj.get("modified")) or utcnow()
+    existing = session.get(Alert, aid)
+    if existing is not None and existing.origin_node != node:
+        log.warning("early warning %s from node %s is held here otherwise: not replicated", aid, node)
+        return 0
+    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
+        return 0  # an older version arriving late, or the same again
+    alert = existing or Alert(id=aid)
+    alert.title = str(obj.get("name") or "")[:300]
+    alert.body = str(obj.get("description") or "")
+    alert.incident_id = None  # the origin names the incident only to those who may read it
+    alert.remind_after_minutes = int(ext.get("remind_after_minutes") or 60)
+    alert.escalate_after_minutes = int(ext.get("escalate_after_minutes") or 240)
+    _common(alert, obj, rec, modified)
+    if existing is None:
+        session.add(alert)
+    known = set(session.scalars(select(Organisation.id)))
+    recipients = []
+    for entry in ext.get("recipients") or []:
+        org = entry.get("organisation") if isinstance(entry, dict) else None
+        if isinstance(org, str) and org in known:
+            recipients.append(AlertRecipient(org_id=org, acknowledged_at=_time(entry.get("acknowledged_at"))))
+    alert.recipients = recipients
+    session.flush()
+    return _done(session, aid, rec, obj, "alert")

@@ -1,0 +1,308 @@
+"""Replicas and answers (ADR 0013, issue 15): what another node shares takes part in the work here, read-only, and
+acts on it go home.
+
+The "other node" here is a node identity of the test's own (`peer_node`), signing versions that this node's own
+mapping made from a real incident or alert, which the test then removes from this node, so that they arrive as
+another node's would. The HTTP return path between two real nodes is in test_federation_nodes.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cybercrisis.access.models import Share, Shareable
+from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.answers.models import Answer, AnswerReceipt
+from cybercrisis.audit.models import AuditEvent
+from cybercrisis.config import Settings
+from cybercrisis.db import Base, unit_of_work
+from cybercrisis.errors import PermissionDenied
+from cybercrisis.exchange import answers_in, node
+from cybercrisis.exchange.models import Peer, StixObject
+from cybercrisis.incidents.models import Incident, Sighting
+from tests.conftest import Actor, World, count
+from tests.exchange.test_stix_export import post_incident
+from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
+from tests.web.conftest import HTML, csrf_on, sign_in
+
+
+@pytest.fixture
+def cast(world: World) -> dict[str, Actor]:
+    world.org("CERT-FR", country="FR", communities=("csirts-network",))
+    world.org("CERT-Bund", country="DE", communities=("csirts-network",))
+    world.org("Outsider", country="IT")
+    return {"fr": world.user("CERT-FR"), "de": world.user("CERT-Bund"), "out": world.user("Outsider")}
+
+
+def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id: str) -> list[dict[str, Any]]:
+    """This node's published versions of `object_id` (and what derives from it), signed by `peer` as its origin
+    with this node's share list; the object itself, its rows in the store and its share rows are then removed here,
+    so that what arrives is another node's object."""
+    with unit_of_work(session_factory) as s:
+        rows = list(s.scalars(select(StixObject).where(StixObject.share_id == object_id).order_by(StixObject.seq)))
+        shares = [
+            {"kind": k, "target": t}
+            for k, t in sorted(s.execute(select(Share.kind, Share.target).where(Share.object_id == object_id)))
+            if k in node.SHARE_KINDS
+        ]
+        out = []
+        for r in rows:
+            if not r.latest:
+                continue
+            obj = copy.deepcopy(r.data)
+            signed = dict(obj)
+            signed[node.SHARES] = shares
+            signed[node.ORIGIN] = peer.sign(obj, r.owner_org_id, tlp=r.tlp, shares=shares, share_key=object_id)
+            out.append(signed)
+        s.execute(delete(StixObject).where(StixObject.share_id == object_id))
+        s.execute(delete(Share).where(Share.object_id == object_id))
+        model = Incident if object_id.startswith("incident--") else Alert
+        s.delete(s.get(model, object_id))
+    return out
+
+
+def _incident(client: TestClient, cast: dict[str, Actor]) -> dict[str, Any]:
+    return post_incident(client, cast["fr"], share_with={"organisations": [cast["de"].org_id]})
+
+
+def test_an_incident_from_another_node_is_read_where_its_kind_is_read_and_only_by_its_recipients(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+) -> None:
+    inc = _incident(client, cast)
+    objects = _as_from(session_factory, peer_node, inc["id"])
+    assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).status_code == 404
+
+    result = receive(session_factory, settings, objects, peer_node)
+    assert not result.rejected, result.rejected
+    r = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["held_at"]["node"] == peer_node.id and got["held_at"]["stale"] is True  # never synced with it
+    for key in ("title", "description", "tlp", "owner", "countries", "sectors", "status", "rsit_class", "pap"):
+        assert got[key] == inc[key], key
+    assert sorted(map(str, got["observables"])) == sorted(map(str, inc["observables"]))
+    assert got["share_with"]["organisations"] == [cast["de"].org_id]
+    assert got["created_by"] is None  # users do not travel
+    listed = client.get("/api/v1/incidents", headers=cast["de"].headers).json()["items"]
+    assert inc["id"] in {i["id"] for i in listed}
+    # The outsider was never a recipient: the replica is as hidden from it as the origin's incident.
+    assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["out"].headers).status_code == 404
+    assert inc["id"] not in {
+        i["id"] for i in client.get("/api/v1/incidents", headers=cast["out"].headers).json()["items"]
+    }
+    # It takes part in correlation here: a local incident with one of its values finds it.
+    value = inc["observables"][0]
+    mine = post_incident(client, cast["de"], observables=[{"type": value["type"], "value": value["value"]}])
+    related = client.get(f"/api/v1/incidents/{mine['id']}/correlations", headers=cast["de"].headers)
+    assert related.status_code == 200, related.text
+    assert inc["id"] in related.text
+
+    # Received again (a resumed pull): nothing is rebuilt, nothing audited twice.
+    with unit_of_work(session_factory, write=False) as s:
+        applied = s.scalar(select(func.count()).where(AuditEvent.tag == "exchange:replica:apply"))
+    assert receive(session_factory, settings, objects, peer_node).unchanged == len(objects)
+    with unit_of_work(session_factory, write=False) as s:
+        assert s.scalar(select(func.count()).where(AuditEvent.tag == "exchange:replica:apply")) == applied
+        # Not republished as ours: the store holds only the origin's signed versions of it.
+        assert {r.origin_node for r in s.scalars(select(StixObject).where(StixObject.id == inc["id"]))} == {
+            peer_node.id
+        }
+
+
+def test_nobody_changes_a_replica_here_not_even_its_owner_and_the_guard_catches_a_forgotten_check(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+) -> None:
+    inc = _incident(client, cast)
+    receive(session_factory, settings, _as_from(session_factory, peer_node, inc["id"]), peer_node)
+    # CERT-FR's own analyst on this node: the incident is held at FR's node, which decides about it.
+    r = client.patch(
+        f"/api/v1/incidents/{inc['id']}", headers=cast["fr"].headers, json={"version": 1, "status": "contained"}
+    )
+    assert r.status_code == 403, r.text
+    assert f"held at node {peer_node.id}" in r.json()["detail"]
+    # A write that no policy asked about (a bug) is refused at flush, the replica and its children untouched.
+    with pytest.raises(PermissionDenied, match="held at node"), unit_of_work(session_factory) as s:
+        s.get(Incident, inc["id"]).title = "changed"  # type: ignore[union-attr]
+    with unit_of_work(session_factory, write=False) as s:
+        sighting = s.scalars(select(Sighting).where(Sighting.incident_id == inc["id"])).first()
+    with pytest.raises(PermissionDenied, match="held at node"), unit_of_work(session_factory) as s:
+        s.delete(s.merge(sighting))  # a child of the replica
+    with unit_of_work(session_factory, write=False) as s:
+        assert s.get(Incident, inc["id"]).title == inc["title"]  # type: ignore[union-attr]
+        assert s.scalar(select(func.count()).select_from(Sighting).where(Sighting.incident_id == inc["id"]))
+
+
+def test_every_child_table_of_a_shareable_table_names_its_parent_for_the_guard() -> None:
+    """A new child table that forgot `__replica_parent__` would let a replica's children change here."""
+    shareable = {m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, Shareable)}
+    missing = []
+    for mapper in Base.registry.mappers:
+        cls = mapper.class_
+        if issubclass(cls, Shareable):
+            continue
+        parents = {fk.column.table.name for fk in mapper.local_table.foreign_keys if fk.column.name == "id"}
+        children_of_children = {"report_submissions"}  # names its report, whose incident is the shareable row
+        if (parents & shareable or mapper.local_table.name in children_of_children) and not hasattr(
+            cls, "__replica_parent__"
+        ):
+            missing.append(mapper.local_table.name)
+    assert not missing, f"declare __replica_parent__ on {missing} (access/replicas.py)"
+
+
+# --- early warnings and the answer that goes home ---------------------------------------------------------------
+
+
+def _alert(client: TestClient, cast: dict[str, Actor]) -> dict[str, Any]:
+    r = client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={
+            "title": "Wiper spreading",
+            "body": "Patch now.",
+            "tlp": "amber",
+            "recipients": {"organisations": [cast["de"].org_id]},
+        },
+    )
+    assert r.status_code == 201, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_acknowledging_an_early_warning_held_elsewhere_queues_one_answer_and_changes_nothing_here(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+    db: Session,
+) -> None:
+    sent = _alert(client, cast)
+    result = receive(session_factory, settings, _as_from(session_factory, peer_node, sent["id"]), peer_node)
+    assert not result.rejected, result.rejected
+    r = client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["de"].headers)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["title"], got["body"], got["tlp"]) == ("Wiper spreading", "Patch now.", "amber")
+    assert got["owner"] == sent["owner"]
+    assert got["pending"] == [cast["de"].org_id] and got["held_at"]["node"] == peer_node.id
+    pending = client.get("/api/v1/alerts?pending_for_me=true", headers=cast["de"].headers).json()["items"]
+    assert [a["id"] for a in pending] == [sent["id"]]
+    assert client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["out"].headers).status_code == 404
+
+    # The page says where it is held; its Acknowledge button sends the answer there, and the page says so.
+    assert sign_in(client, cast["de"].email).status_code == 303
+    page = client.get(f"/alerts/{sent['id']}", headers=HTML)
+    assert "Held at another node." in page.text and peer_node.id in page.text and "Acknowledge</button>" in page.text
+    token = csrf_on(client, f"/alerts/{sent['id']}")
+    posted = client.post(
+        f"/alerts/{sent['id']}/acknowledge", data={"csrf_token": token}, headers=HTML, follow_redirects=False
+    )
+    assert posted.status_code == 303, posted.text
+    page = client.get(f"/alerts/{sent['id']}", headers=HTML)
+    assert "Acknowledgement sent" in page.text and "Acknowledge</button>" not in page.text
+    client.cookies.clear()
+    r = client.post(f"/api/v1/alerts/{sent['id']}/acknowledge", headers=cast["de"].headers)  # again: one answer
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["pending"] == [cast["de"].org_id]  # acknowledged only once the origin says so
+    [answer] = got["answers"]
+    assert (answer["act"], answer["state"], answer["node"]) == ("alert.acknowledge", "queued", peer_node.id)
+    assert count(db, Answer) == 1
+    assert count(db, AlertRecipient, AlertRecipient.acknowledged_at.is_not(None)) == 0
+    # Not a recipient: refused here at once, nothing queued.
+    assert client.post(f"/api/v1/alerts/{sent['id']}/acknowledge", headers=cast["fr"].headers).status_code == 403
+    assert count(db, Answer) == 1
+    # The organisation's answers are its own: the sender's view of the replica shows none.
+    assert client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["fr"].headers).json()["answers"] == []
+
+
+def _request(peer: node.Node, **body: Any) -> dict[str, Any]:
+    base = {
+        "key": f"answer--{uuid.uuid4()}",
+        "act": "alert.acknowledge",
+        "user": "f" * 32,
+        "version_seen": None,
+        "input": {},
+    } | body
+    return base | {"signature": peer.sign_message(answers_in.PURPOSE, answers_in.signed_body(base))}
+
+
+def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_and_makes_a_new_version(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+    db: Session,
+) -> None:
+    sent = _alert(client, cast)  # ours: this node is the origin here
+    with unit_of_work(session_factory) as s:  # CERT-Bund's node, pinned here
+        s.add(
+            Peer(
+                id=f"peer--{uuid.uuid4()}",
+                url="http://127.0.0.1:9/taxii2/",
+                api_root="http://127.0.0.1:9/taxii2/cybercrisis/",
+                node_id=peer_node.id,
+                organisation_id=cast["de"].org_id,
+                token="unused",
+                direction="pull",
+                keys=[{"id": k, "public_key": v} for k, v in peer_node.public_keys().items()],
+            )
+        )
+    before = count(db, StixObject, StixObject.share_id == sent["id"])
+    ask = _request(peer_node, object=sent["id"], organisation=cast["de"].org_id)
+    for _ in range(2):  # delivered twice (a retry after a lost reply): applied once, the same outcome
+        r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask)
+        assert r.status_code == 200, r.text
+        reply = r.json()
+        assert (reply["key"], reply["status"], reply["reason"]) == (ask["key"], "applied", "")
+        me = node.load(settings.data_dir)
+        body = {k: v for k, v in reply.items() if k != "signature"}
+        assert node.verify_message(answers_in.REPLY, body, reply["signature"], {me.id: me.public_keys()}) is None
+    got = client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["fr"].headers).json()
+    assert [a["organisation"] for a in got["acknowledged"]] == [cast["de"].org_id] and got["pending"] == []
+    assert got["acknowledged"][0]["by"] is None  # asked on another node: no user of ours
+    assert count(db, AnswerReceipt) == 1
+    assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 1
+    assert count(db, StixObject, StixObject.share_id == sent["id"]) == before + 1  # a new version travels back
+
+    # Refused, and nothing applied: not pinned, tampered, another organisation's account, a malformed request.
+    stranger = node.load(settings.data_dir.parent / "stranger")
+    unknown = _request(stranger, object=sent["id"], organisation=cast["de"].org_id)
+    tampered = _request(peer_node, object=sent["id"], organisation=cast["de"].org_id) | {"user": "e" * 32}
+    wrong_org = _request(peer_node, object=sent["id"], organisation=cast["fr"].org_id)
+    for bad, who, status, words in (
+        (unknown, "de", 403, "pinned"),
+        (tampered, "de", 403, "does not verify"),
+        (wrong_org, "fr", 403, "does not speak for"),
+        (wrong_org, "de", 403, "must be of the organisation"),
+        (ask | {"key": "answer--1"}, "de", 422, "key"),
+    ):
+        r = client.post("/federation/v1/answers", headers=cast[who].headers, json=bad)
+        assert r.status_code == status, r.text
+        assert words in r.text, r.text
+    assert count(db, AnswerReceipt) == 1
+    assert client.post("/federation/v1/answers", json=ask).status_code == 401
+
+    # An act the organisation may not do here is refused, with the origin's reason, and remembered.
+    other = _alert(client, cast)
+    not_named = _request(peer_node, object=other["id"], organisation=cast["de"].org_id)
+    with unit_of_work(session_factory) as s:
+        s.execute(delete(AlertRecipient).where(AlertRecipient.alert_id == other["id"]))
+    r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=not_named)
+    assert r.json()["status"] == "refused" and "recipient" in r.json()["reason"], r.text
+    assert count(db, AnswerReceipt) == 2
