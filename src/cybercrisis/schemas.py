@@ -22,9 +22,12 @@ class HeldAt(BaseModel):
     node: str = Field(description="the origin node's id (identity--...), as `cybercrisis node show` prints it")
     version: datetime = Field(description="the origin's `modified` of the version held here")
     received_at: datetime = Field(description="when that version arrived here")
-    last_heard: datetime | None = Field(description="the last successful sync with that node (null: never)")
+    last_heard: datetime = Field(
+        description="the later of the last successful sync round with that node and the arrival of this version"
+    )
     stale: bool = Field(
-        description="nothing heard from that node for more than 10 minutes: this copy may be out of date"
+        description="nothing heard from that node for more than 10 minutes: this copy may be out of date (a node that "
+        "only pushes to this one is heard when it sends something)"
     )
 
 
@@ -41,13 +44,14 @@ def held_at(session: Any, obj: Any) -> HeldAt | None:
     from cybercrisis.db import utcnow
     from cybercrisis.exchange.models import Peer
 
-    heard = session.scalar(select(func.max(Peer.last_success_at)).where(Peer.node_id == node))
+    synced = session.scalar(select(func.max(Peer.last_success_at)).where(Peer.node_id == node))
+    heard = max(synced, obj.received_at) if synced is not None else obj.received_at
     return HeldAt(
         node=node,
         version=obj.received_version or obj.modified_at,
         received_at=obj.received_at,
         last_heard=heard,
-        stale=heard is None or utcnow() - heard > REPLICA_STALE_AFTER,
+        stale=utcnow() - heard > REPLICA_STALE_AFTER,
     )
 
 

@@ -11,8 +11,10 @@ def install() -> None:
     """Subscribe the exchange to audited commits and guard replicas at every flush (ADR 0013). Idempotent: each
     entry point calls it, and tests do too."""
     from cybercrisis.access import replicas
+    from cybercrisis.alerts.models import Alert
     from cybercrisis.audit import service as audit
     from cybercrisis.exchange import publish
+    from cybercrisis.incidents.models import Incident
 
     audit.subscribe(publish.on_commit)
-    replicas.install()
+    replicas.install({"incident": Incident, "alert": Alert})

@@ -566,7 +566,7 @@ def test_an_early_warning_and_its_incident_take_part_on_the_recipients_node_and_
         "title": "Wiper spreading to grid operators",
         "body": "Block 198.51.100.7 now.",
         "tlp": "amber",
-        "recipients": {"organisations": [DE]},
+        "recipients": {"organisations": [DE, NL]},
         "incident": inc["id"],
     }
     status, alert = _http("POST", f"{a.url}/api/v1/alerts", fr_on_a, warning)
@@ -589,18 +589,26 @@ def test_an_early_warning_and_its_incident_take_part_on_the_recipients_node_and_
     assert deliver_due(session_factory, settings).failed == 1
     status, waiting = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de_on_b)
     assert waiting["answers"][0]["state"] == "queued" and waiting["answers"][0]["last_error"], waiting
-    assert waiting["pending"] == [DE]
+    assert set(waiting["pending"]) == {DE, NL}
 
     # A is back: the answer is applied there once, and comes back to B as A's new version of the alert.
+    # NCSC-NL's analyst acknowledges on B too, but B speaks for CERT-Bund only: A refuses, and says why.
+    status, _ = _http("POST", f"{b.url}/api/v1/alerts/{alert['id']}/acknowledge", b.token("analyst@ncsc-nl.example"))
+    assert status == 200
+
     a.start()
     later = datetime.now(UTC) + timedelta(minutes=10)  # past the retry delay
-    assert deliver_due(session_factory, settings, later).applied == 1
+    sent = deliver_due(session_factory, settings, later)
+    assert (sent.applied, sent.refused) == (1, 1), sent
     assert deliver_due(session_factory, settings, later).applied == 0  # nothing is sent twice
+    status, nl_view = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", b.token("analyst@ncsc-nl.example"))
+    [refused] = nl_view["answers"]
+    assert refused["state"] == "refused" and "organisation" in refused["reason"], refused
     status, at_origin = _http("GET", f"{a.url}/api/v1/alerts/{alert['id']}", fr_on_a)
-    assert [x["organisation"] for x in at_origin["acknowledged"]] == [DE] and at_origin["pending"] == []
+    assert [x["organisation"] for x in at_origin["acknowledged"]] == [DE] and at_origin["pending"] == [NL]
     b.cli("peer", "sync")
     status, done = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de_on_b)
-    assert done["pending"] == [] and [x["organisation"] for x in done["acknowledged"]] == [DE], done
+    assert done["pending"] == [NL] and [x["organisation"] for x in done["acknowledged"]] == [DE], done
     assert done["answers"][0]["state"] == "applied"
     assert _sqlite_count(a, "SELECT count(*) FROM audit_events WHERE tag = 'alerts:alert:acknowledge'") == 1
     assert _sqlite_count(a, "SELECT count(*) FROM answer_receipts") == 1

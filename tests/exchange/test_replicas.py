@@ -24,7 +24,7 @@ from cybercrisis.audit.models import AuditEvent
 from cybercrisis.config import Settings
 from cybercrisis.db import Base, unit_of_work
 from cybercrisis.errors import PermissionDenied
-from cybercrisis.exchange import answers_in, node
+from cybercrisis.exchange import answers_in, node, stix_common
 from cybercrisis.exchange.models import Peer, StixObject
 from cybercrisis.incidents.models import Incident, Sighting
 from tests.conftest import Actor, World, count
@@ -88,7 +88,7 @@ def test_an_incident_from_another_node_is_read_where_its_kind_is_read_and_only_b
     r = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers)
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["held_at"]["node"] == peer_node.id and got["held_at"]["stale"] is True  # never synced with it
+    assert got["held_at"]["node"] == peer_node.id and got["held_at"]["stale"] is False  # it has just arrived
     for key in ("title", "description", "tlp", "owner", "countries", "sectors", "status", "rsit_class", "pap"):
         assert got[key] == inc[key], key
     assert sorted(map(str, got["observables"])) == sorted(map(str, inc["observables"]))
@@ -145,6 +145,98 @@ def test_nobody_changes_a_replica_here_not_even_its_owner_and_the_guard_catches_
     with unit_of_work(session_factory, write=False) as s:
         assert s.get(Incident, inc["id"]).title == inc["title"]  # type: ignore[union-attr]
         assert s.scalar(select(func.count()).select_from(Sighting).where(Sighting.incident_id == inc["id"]))
+
+
+def test_another_node_cannot_change_a_replica_nor_can_a_local_path_widen_it(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    inc = _incident(client, cast)
+    receive(session_factory, settings, _as_from(session_factory, peer_node, inc["id"]), peer_node)
+    before = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).json()
+    # A third node relates a value and an entity of its choosing to it: stored as its own, not in the replica.
+    other = node.load(tmp_path / "other-node")
+    sco = {"type": "ipv4-addr", "spec_version": "2.1", "id": f"ipv4-addr--{uuid.uuid4()}", "value": "203.0.113.66"}
+    rels = [
+        {
+            "type": "relationship",
+            "spec_version": "2.1",
+            "id": f"relationship--{uuid.uuid4()}",
+            "created": "2026-12-01T00:00:00.000Z",
+            "modified": "2026-12-01T00:00:00.000Z",
+            "relationship_type": kind,
+            "source_ref": inc["id"],
+            "target_ref": target,
+        }
+        for kind, target in (("related-to", sco["id"]), ("impacts", cast["out"].org_id))
+    ]
+    objects = []
+    for obj in [sco, *rels]:
+        out = dict(obj)
+        out[node.SHARES] = [{"kind": "organisation", "target": cast["de"].org_id}]
+        out[node.ORIGIN] = other.sign(
+            obj, cast["out"].org_id, tlp="amber", shares=out[node.SHARES], share_key=obj["id"]
+        )
+        objects.append(out)
+    assert not receive(session_factory, settings, objects, other).rejected
+    after = client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["de"].headers).json()
+    assert (after["observables"], after["entity"]) == (before["observables"], before["entity"])
+    # Its owner's user here cannot widen it through a NIS2 flow, nor can any write of a share row.
+    r = client.post(
+        f"/api/v1/incidents/{inc['id']}/inform-member-states",
+        headers=cast["fr"].headers,
+        json={"member_states": ["IT"], "enisa": True, "share_incident": True, "summary": "Wiper."},
+    )
+    assert r.status_code == 403 and "held at node" in r.text, r.text
+    assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["out"].headers).status_code == 404
+    with pytest.raises(PermissionDenied, match="held at node"), unit_of_work(session_factory) as s:
+        s.add(Share(object_id=inc["id"], kind="organisation", target=cast["out"].org_id))
+    assert client.get(f"/api/v1/incidents/{inc['id']}", headers=cast["out"].headers).status_code == 404
+
+
+def test_a_narrowed_list_narrows_an_early_warning_replica_and_bad_values_do_not_stop_a_page(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+    world: World,
+) -> None:
+    world.org("CERT-EE", country="EE")
+    ee = world.user("CERT-EE")
+    r = client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={"title": "W", "tlp": "amber", "recipients": {"organisations": [cast["de"].org_id, ee.org_id]}},
+    )
+    sent = r.json()
+    objects = _as_from(session_factory, peer_node, sent["id"])
+    [report] = objects
+    ours = stix_common.ALERT_EXTENSION_ID
+    report["extensions"][ours]["remind_after_minutes"] = "soon"  # the origin's bug: a default, not a stuck page
+    narrowed = _resign(peer_node, report, [{"kind": "organisation", "target": cast["de"].org_id}])
+    wide = _resign(peer_node, report, report[node.SHARES])
+    assert not receive(session_factory, settings, [wide], peer_node).rejected
+    assert client.get(f"/api/v1/alerts/{sent['id']}", headers=ee.headers).status_code == 200
+    got = client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["de"].headers).json()
+    assert got["remind_after_minutes"] == 60
+    # The origin re-serves the same version with CERT-EE removed: CERT-EE loses it here too.
+    assert receive(session_factory, settings, [narrowed], peer_node).updated == 1
+    assert client.get(f"/api/v1/alerts/{sent['id']}", headers=ee.headers).status_code == 404
+    assert client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["de"].headers).status_code == 200
+
+
+def _resign(peer: node.Node, obj: dict[str, Any], shares: list[dict[str, str]]) -> dict[str, Any]:
+    bare = {k: v for k, v in obj.items() if k not in node.ENVELOPE}
+    block = obj[node.ORIGIN]
+    out = dict(bare)
+    out[node.SHARES] = shares
+    out[node.ORIGIN] = peer.sign(bare, block["owner"], tlp=block["tlp"], shares=shares, share_key=bare["id"])
+    return out
 
 
 def test_every_child_table_of_a_shareable_table_names_its_parent_for_the_guard() -> None:
@@ -230,8 +322,9 @@ def test_acknowledging_an_early_warning_held_elsewhere_queues_one_answer_and_cha
     assert client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["fr"].headers).json()["answers"] == []
 
 
-def _request(peer: node.Node, **body: Any) -> dict[str, Any]:
+def _request(peer: node.Node, to: node.Node, **body: Any) -> dict[str, Any]:
     base = {
+        "to": to.id,
         "key": f"answer--{uuid.uuid4()}",
         "act": "alert.acknowledge",
         "user": "f" * 32,
@@ -264,13 +357,13 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
             )
         )
     before = count(db, StixObject, StixObject.share_id == sent["id"])
-    ask = _request(peer_node, object=sent["id"], organisation=cast["de"].org_id)
+    me = node.load(settings.data_dir)
+    ask = _request(peer_node, me, object=sent["id"], organisation=cast["de"].org_id)
     for _ in range(2):  # delivered twice (a retry after a lost reply): applied once, the same outcome
         r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask)
         assert r.status_code == 200, r.text
         reply = r.json()
         assert (reply["key"], reply["status"], reply["reason"]) == (ask["key"], "applied", "")
-        me = node.load(settings.data_dir)
         body = {k: v for k, v in reply.items() if k != "signature"}
         assert node.verify_message(answers_in.REPLY, body, reply["signature"], {me.id: me.public_keys()}) is None
     got = client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["fr"].headers).json()
@@ -282,11 +375,13 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
 
     # Refused, and nothing applied: not pinned, tampered, another organisation's account, a malformed request.
     stranger = node.load(settings.data_dir.parent / "stranger")
-    unknown = _request(stranger, object=sent["id"], organisation=cast["de"].org_id)
-    tampered = _request(peer_node, object=sent["id"], organisation=cast["de"].org_id) | {"user": "e" * 32}
-    wrong_org = _request(peer_node, object=sent["id"], organisation=cast["fr"].org_id)
+    unknown = _request(stranger, me, object=sent["id"], organisation=cast["de"].org_id)
+    tampered = _request(peer_node, me, object=sent["id"], organisation=cast["de"].org_id) | {"user": "e" * 32}
+    wrong_org = _request(peer_node, me, object=sent["id"], organisation=cast["fr"].org_id)
+    elsewhere = _request(peer_node, stranger, object=sent["id"], organisation=cast["de"].org_id)
     for bad, who, status, words in (
         (unknown, "de", 403, "pinned"),
+        (elsewhere, "de", 403, "addressed to node"),  # signed for another origin: no use here
         (tampered, "de", 403, "does not verify"),
         (wrong_org, "fr", 403, "does not speak for"),
         (wrong_org, "de", 403, "must be of the organisation"),
@@ -300,7 +395,7 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
 
     # An act the organisation may not do here is refused, with the origin's reason, and remembered.
     other = _alert(client, cast)
-    not_named = _request(peer_node, object=other["id"], organisation=cast["de"].org_id)
+    not_named = _request(peer_node, me, object=other["id"], organisation=cast["de"].org_id)
     with unit_of_work(session_factory) as s:
         s.execute(delete(AlertRecipient).where(AlertRecipient.alert_id == other["id"]))
     r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=not_named)

@@ -8,24 +8,26 @@ service that forgot to ask cannot make a replica diverge from its origin: the wr
 transaction is rolled back.
 
 A child names its parent with `__replica_parent__ = (foreign key attribute, parent class name)`; a parent that is
-itself a child is followed up to the shareable row (a report submission -> its report -> its incident). The
-guard sees what the unit of work flushes; the few bulk UPDATE statements that may touch a replica's children (the
-reminder sweeps) filter replicas out themselves.
+itself a child is followed up to the shareable row (a report submission -> its report -> its incident). Share rows
+name their object by id only: the guard checks those of the kinds that have replicas (`install(kinds)`, by id
+prefix). The guard sees what the unit of work flushes; the few bulk UPDATE statements that may touch a replica's
+children (the reminder sweeps) filter replicas out themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access.models import Shareable
+from cybercrisis.access.models import Share, Shareable
 from cybercrisis.errors import PermissionDenied
 
 _WRITER = "cybercrisis.replica_writer"
+_KINDS: dict[str, type] = {}  # id prefix -> the shareable model whose replicas exist (incident, alert)
 
 
 def held_at(obj: Any) -> str | None:
@@ -47,8 +49,10 @@ def refusal(node: str) -> PermissionDenied:
     return PermissionDenied(f"this is held at node {node}, which decides about it: change it there")
 
 
-def install() -> None:
-    """Listen to every session's flush (idempotent; called by the composition root, `cybercrisis.wiring`)."""
+def install(kinds: Mapping[str, type]) -> None:
+    """Listen to every session's flush, and guard the share rows of these kinds (by id prefix) too (idempotent;
+    called by the composition root, `cybercrisis.wiring`)."""
+    _KINDS.update(kinds)
     if not event.contains(Session, "before_flush", _guard):
         event.listen(Session, "before_flush", _guard)
 
@@ -103,6 +107,12 @@ def _guard(session: Session, _context: Any, _instances: Any) -> None:
                 if obj in session.dirty and not session.is_modified(obj):
                     continue
                 node = obj.origin_node or (None if obj in session.new else _committed_origin(obj))
+                if node:
+                    raise refusal(node)
+                continue
+            if isinstance(obj, Share):
+                model = _KINDS.get(obj.object_id.split("--", 1)[0])
+                node = _origin_of(session, model, obj.object_id, seen) if model is not None else None
                 if node:
                     raise refusal(node)
                 continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Select, exists, func, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -202,11 +203,19 @@ def acknowledge(session: Session, *, actor: Principal, alert: Alert) -> AlertRec
     if result.rowcount == 0:  # type: ignore[attr-defined]
         return row
     # A new version of the alert, so that the acknowledgement travels to the nodes holding it (its STIX `modified`).
-    # Not through the ORM's version check: colleagues of several organisations acknowledge at once.
+    # Not through the ORM's version check: several organisations acknowledge at once. The row is locked first and
+    # `modified` only grows, so the later of two acknowledgements is also the newer version.
+    locked = session.execute(
+        select(Alert.modified_at)
+        .where(Alert.id == alert.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    bumped = max(utcnow(), locked + timedelta(microseconds=1))
     session.execute(
         update(Alert)
         .where(Alert.id == alert.id)
-        .values(modified_at=now, version=Alert.version + 1)
+        .values(modified_at=bumped, version=Alert.version + 1)
         .execution_options(synchronize_session=False)
     )
     session.expire(alert, ["modified_at", "version"])

@@ -45,6 +45,7 @@ class AnswerRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {
+                    "to": "identity--7a1b2c3d-0e4f-4a5b-8c6d-9e0f1a2b3c4d",
                     "key": _KEY_EXAMPLE,
                     "act": "alert.acknowledge",
                     "object": "alert--2c4e6a80-1b3d-4f5a-8c7e-9d0f1a2b3c4d",
@@ -58,6 +59,7 @@ class AnswerRequest(BaseModel):
         },
     )
 
+    to: str = Field(max_length=120, description="the node addressed (the object's origin), signed: never replayed")
     key: str = Field(max_length=120, description="answer--<uuid4>: the asking node's idempotency key")
     act: Literal["alert.acknowledge"] = Field(description="one of the acts sent home (access.authority.ANSWERS)")
     object: str = Field(max_length=120, description="the id of the object answered, held at this node")
@@ -89,5 +91,6 @@ def post_answer(body: AnswerRequest, request: Request, db: DB, principal: NodeAc
     """Apply an act of another node's organisation on one of our objects, once per (node, key); asked again with
     the same key, returns the stored outcome. 403 when the node is not pinned here, its signature does not verify,
     or it does not speak for the organisation; 422 for a malformed request."""
-    outcome = answers_in.apply_answer(db, principal=principal, request=body.model_dump())
-    return answers_in.reply(outcome, _local(request))
+    local = _local(request)
+    outcome = answers_in.apply_answer(db, principal=principal, request=body.model_dump(), local=local)
+    return answers_in.reply(outcome, local)

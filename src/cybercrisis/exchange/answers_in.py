@@ -4,7 +4,8 @@ A node whose organisation acts on a replica of one of our objects (acknowledges 
 here, signed with its node key, over `POST /federation/v1/answers` with the token of its account here. It is
 applied when:
 
-- the request's signature verifies with a key of its node that this node pinned (`peer add`);
+- it is addressed to this node (`to`), and its signature verifies with a key of its node, an enabled peer that this
+  node pinned (`peer add`);
 - that node speaks for the organisation: the peer row of the node names it, and the account that posts is of it;
 - the object is this node's own (not a replica here);
 - the act is one of `authority.ANSWERS` and the organisation may do it here, now: it runs as principal
@@ -41,7 +42,7 @@ from cybercrisis.exchange.stix_common import ts
 PURPOSE = "answer"  # what an asking node signs
 REPLY = "answer-reply"  # what the origin signs back
 APPLY = "exchange:answer:apply"
-SIGNED = ("key", "act", "object", "organisation", "user", "version_seen", "input")
+SIGNED = ("to", "key", "act", "object", "organisation", "user", "version_seen", "input")
 _KEY = re.compile(r"^answer--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -88,13 +89,15 @@ def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict
 ACTS: dict[str, Callable[[Session, Principal, str, dict[str, Any]], str]] = {"alert.acknowledge": _acknowledge}
 
 
-def _speaker(session: Session, principal: Principal, request: dict[str, Any]) -> str:
+def _speaker(session: Session, principal: Principal, request: dict[str, Any], local: nodes.Node) -> str:
     """The asking node, once its signature and its right to speak for the organisation are checked."""
+    if request.get("to") != local.id:
+        raise PermissionDenied(f"this answer is addressed to node {request.get('to')}, not to this node ({local.id})")
     block = request.get("signature")
     node_id = block.get("node") if isinstance(block, dict) else None
     peer = session.scalars(select(Peer).where(Peer.node_id == node_id)).first() if isinstance(node_id, str) else None
-    if peer is None:
-        raise PermissionDenied("answers are taken only from a node this node has pinned (cybercrisis peer add)")
+    if peer is None or not peer.enabled:
+        raise PermissionDenied("answers are taken only from an enabled peer node that this node pinned (peer add)")
     ring = {peer.node_id: {str(k["id"]): str(k["public_key"]) for k in peer.keys}}
     problem = nodes.verify_message(PURPOSE, signed_body(request), block, ring)
     if problem is not None:
@@ -106,11 +109,11 @@ def _speaker(session: Session, principal: Principal, request: dict[str, Any]) ->
     return peer.node_id
 
 
-def apply_answer(session: Session, *, principal: Principal, request: dict[str, Any]) -> Outcome:
+def apply_answer(session: Session, *, principal: Principal, request: dict[str, Any], local: nodes.Node) -> Outcome:
     """Apply one answer from another node, once (see the module's text); raises InvalidInput for a malformed
     request and PermissionDenied when the node or the account may not ask; a refusal of the act is an Outcome."""
     _check_shape(request)
-    node_id = _speaker(session, principal, request)
+    node_id = _speaker(session, principal, request, local)
     key = request["key"]
     done = session.get(AnswerReceipt, (node_id, key))
     if done is not None:

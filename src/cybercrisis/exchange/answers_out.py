@@ -61,6 +61,7 @@ def _prepare(session: Session, answer: Answer, settings: Settings, local: nodes.
     if peer is None:
         return f"no enabled peer for node {answer.origin_node}: add it (cybercrisis peer add) to send answers there"
     body = {
+        "to": answer.origin_node,
         "key": answer.id,
         "act": answer.act,
         "object": answer.object_id,
@@ -89,6 +90,11 @@ def _post(send: _Send, settings: Settings) -> dict[str, Any]:
     )
     try:
         response = conn.session.post(send.url, json=send.body, headers={"Accept": "application/json"})
+        if response.status_code in (403, 422):
+            # The origin will not take it, however often it is sent: say why, and stop (a 401 is a token to renew).
+            detail = response.json().get("detail") if "json" in response.headers.get("content-type", "") else None
+            reason = f"the origin node did not take it (HTTP {response.status_code}): {detail or 'no reason given'}"
+            return {"key": send.id, "status": REFUSED, "reason": str(reason)[:2000]}
         if response.status_code != 200:
             response.raise_for_status()
             raise peer_client.PeerError(f"the origin answered HTTP {response.status_code}")

@@ -160,10 +160,16 @@ def held(session: Session, ids: Sequence[str], reader: Principal | None) -> dict
 
 
 def local_objects(
-    session: Session, ids: Sequence[str], tables: Mapping[str, list[type]], reader: Principal | None
+    session: Session,
+    ids: Sequence[str],
+    tables: Mapping[str, list[type]],
+    reader: Principal | None,
+    *,
+    replicas: bool = False,
 ) -> dict[str, bool]:
     """The ids that are this node's own objects (incidents, alerts, ...), with whether `reader` may read each.
-    Replicas are not: they are the origin's copy, whose next versions arrive from it (ADR 0013)."""
+    Replicas are not, unless `replicas`: they are the origin's copy, whose next versions arrive from it (ADR 0013);
+    deleting asks with `replicas=True`, since a replica's versions and share rows are not anyone's to delete here."""
     out: dict[str, bool] = {}
     by_type: dict[str, list[str]] = {}
     for i in sorted(set(ids)):
@@ -174,7 +180,9 @@ def local_objects(
             can: Any = (
                 case((read_filter(reader, table), literal(True)), else_=literal(False)) if reader else (literal(True))
             )
-            query = select(table.id, can).where(table.id.in_(same), table.origin_node.is_(None))
+            query = select(table.id, can).where(table.id.in_(same))
+            if not replicas:
+                query = query.where(table.origin_node.is_(None))
             for oid, readable in session.execute(query):
                 out[oid] = out.get(oid, False) or bool(readable)
     return out

@@ -126,7 +126,8 @@ def verify(obj: Mapping[str, Any], block: Any, ring: KeyRing) -> str | None:
 
 def message_bytes(purpose: str, body: Mapping[str, Any], block: Mapping[str, Any]) -> bytes:
     """What a message signature signs: the RFC 8785 JSON of the purpose, the signer and the body, so that a
-    signature made for one purpose or node is never valid for another."""
+    signature made for one purpose or node is never valid for another. An answer's body also names the node it is
+    addressed to (`to`): signed for one origin, it is no use at another."""
     return rfc8785.dumps({"purpose": purpose, "node": block["node"], "key": block["key"], "body": dict(body)})
 
 

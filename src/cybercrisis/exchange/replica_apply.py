@@ -40,7 +40,7 @@ from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.import_plan import Received, fit
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix_common import ALERT_EXTENSION_ID, EXTENSION_ID
+from cybercrisis.exchange.stix_common import ALERT_EXTENSION_ID, EXTENSION_ID, derived_id
 from cybercrisis.exchange.stix_read import incident_from_stix, observables_from
 from cybercrisis.incidents.models import (
     Incident,
@@ -67,11 +67,24 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _text(value: Any, limit: int) -> str | None:
+    """A text of the origin's, cut to the column's size (a longer one is the origin's bug, not a reason to stop)."""
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any, default: int, *, low: int = 0, high: int = 10_000_000) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else default
+
+
 def apply(session: Session, received: Iterable[tuple[Mapping[str, Any], Received]]) -> int:
     """Bring up to date the replicas that the received versions (stored as new, or again with a new share list)
     touch; returns how many were written."""
     incidents: dict[str, tuple[Mapping[str, Any], Received]] = {}
-    related: dict[str, list[Mapping[str, Any]]] = {}
+    related: dict[str, list[tuple[Mapping[str, Any], Received]]] = {}
     alerts: list[tuple[Mapping[str, Any], Received]] = []
     batch: dict[str, Mapping[str, Any]] = {}
     for obj, rec in received:
@@ -81,7 +94,7 @@ def apply(session: Session, received: Iterable[tuple[Mapping[str, Any], Received
         if kind == "incident" and isinstance(oid, str):
             incidents[oid] = (obj, rec)
         elif kind == "relationship" and str(obj.get("source_ref", "")).startswith("incident--"):
-            related.setdefault(str(obj["source_ref"]), []).append(obj)
+            related.setdefault(str(obj["source_ref"]), []).append((obj, rec))
         elif kind == "report" and ALERT_EXTENSION_ID in (obj.get("extensions") or {}):
             alerts.append((obj, rec))
     done = 0
@@ -115,38 +128,45 @@ def _incident(session: Session, sdo: Mapping[str, Any], rec: Received) -> int:
         return 0
     ext = (sdo.get("extensions") or {}).get(EXTENSION_ID) or {}
     incident = existing or Incident(id=oid)
-    incident.title = str(fields["title"])[:300]
-    incident.description = str(fields.get("description") or "")
-    incident.status = str(fields["status"])
-    incident.pap = str(fields["pap"])
-    for key in ("rsit_class", "rsit_type", "root_cause", "threat_severity", "impact_severity", "outlook"):
-        setattr(incident, key, fields.get(key))
-    incident.tags = list(fields.get("tags") or [])
+    incident.title = _text(fields["title"], 300) or "(no title)"
+    incident.description = _text(fields.get("description"), 100_000) or ""
+    incident.status = _text(fields["status"], 16) or "new"
+    incident.pap = _text(fields["pap"], 8) or "amber"
+    for key in ("rsit_class", "rsit_type", "root_cause"):
+        setattr(incident, key, _text(fields.get(key), 64))
+    for key in ("threat_severity", "impact_severity", "outlook"):
+        setattr(incident, key, _text(fields.get(key), 16))
+    incident.tags = [t[:200] for t in fields.get("tags") or [] if isinstance(t, str)][:200]
     incident.aware_at = fields["aware_at"]
     incident.occurred_at = fields.get("occurred_at")
     incident.handled_at = _time(ext.get("handled_at"))
     incident.suspected_malicious = bool(fields["suspected_malicious"])
     incident.cross_border = bool(fields["cross_border"])
     incident.exceeds_national_capacity = bool(fields["exceeds_national_capacity"])
-    incident.entity_name = str(fields.get("entity_name") or "")
-    incident.entity_type = fields.get("entity_type")
-    incident.entity_category = fields.get("entity_category")
-    incident.facts = dict(fields.get("facts") or {})
-    incident.significance = str(ext.get("significance") or incident.significance or "reported")
-    incident.apparent_root_cause = ext.get("apparent_root_cause")
+    incident.entity_name = _text(fields.get("entity_name"), 300) or ""
+    incident.entity_type = _text(fields.get("entity_type"), 64)
+    incident.entity_category = _text(fields.get("entity_category"), 16)
+    facts = fields.get("facts")
+    incident.facts = dict(facts) if isinstance(facts, dict) else {}
+    incident.significance = _text(ext.get("significance"), 16) or incident.significance or "reported"
+    incident.apparent_root_cause = _text(ext.get("apparent_root_cause"), 300)
     _common(incident, sdo, rec, modified)
     if existing is None:
         session.add(incident)
-    countries = sorted({str(c).upper()[:2] for c in ext.get("countries") or [] if isinstance(c, str)})
+    countries = sorted({c.upper() for c in _list(ext.get("countries")) if isinstance(c, str) and len(c) == 2})
     incident.country_rows = [IncidentCountry(country=c) for c in countries]
-    incident.sector_rows = [IncidentSector(sector=s) for s in fields.get("sectors") or []]
+    sectors = sorted({s for s in fields.get("sectors") or [] if isinstance(s, str) and 0 < len(s) <= 64})
+    incident.sector_rows = [IncidentSector(sector=s) for s in sectors]
     session.flush()
-    _reports(session, oid, ext.get("reports") or [])
+    _reports(session, oid, _list(ext.get("reports")))
     return _done(session, oid, rec, sdo, "incident")
 
 
 def _relationships(
-    session: Session, oid: str, rels: list[Mapping[str, Any]], batch: Mapping[str, Mapping[str, Any]]
+    session: Session,
+    oid: str,
+    received: list[tuple[Mapping[str, Any], Received]],
+    batch: Mapping[str, Mapping[str, Any]],
 ) -> None:
     """What an incident's relationships add: its observables (`related-to`) and the affected entity (`impacts`).
     They follow their incident in the origin's order (published in one transaction, incident first), so the
@@ -155,6 +175,9 @@ def _relationships(
     if incident is None or incident.origin_node is None:
         return
     node = incident.origin_node
+    # Only the incident's origin, speaking for its owner, says what the incident relates to: another node's
+    # relationship naming it stays in the store (signed by that node, read by whom it was shared with).
+    rels = [r for r, rec in received if (rec.block["node"], rec.block["owner"]) == (node, incident.owner_org_id)]
     wanted = [str(r.get("target_ref", "")) for r in rels if r.get("relationship_type") == "related-to"]
     missing = sorted({t for t in wanted if t not in batch})
     stored = {o["id"]: o for o in _latest(session, node, missing)} if missing else {}
@@ -210,16 +233,15 @@ def _reports(session: Session, incident_id: str, clocks: list[Any]) -> None:
     rows = {r.id: r for r in session.scalars(select(Report).where(Report.incident_id == incident_id))}
     keep: set[str] = set()
     for clock in clocks:
-        if (
-            not isinstance(clock, dict)
-            or not isinstance(clock.get("id"), str)
-            or not isinstance(clock.get("kind"), str)
-        ):
+        rid, kind = (clock.get("id"), clock.get("kind")) if isinstance(clock, dict) else (None, None)
+        if not isinstance(rid, str) or not rid.startswith("report--") or len(rid) > 120 or not isinstance(kind, str):
             continue
-        keep.add(clock["id"])
-        row = rows.get(clock["id"]) or Report(id=clock["id"], incident_id=incident_id, content={})
-        row.kind = clock["kind"][:24]
-        row.version = int(clock.get("version") or 0)
+        if rid not in rows and session.get(Report, rid) is not None:
+            continue  # the id of another incident's report: not this incident's clock
+        keep.add(rid)
+        row = rows.get(rid) or Report(id=rid, incident_id=incident_id, content={})
+        row.kind = kind[:24]
+        row.version = _int(clock.get("version"), 0)
         row.due_at = _time(clock.get("due_at"))
         row.requested_at = _time(clock.get("requested_at"))
         row.submitted_at = _time(clock.get("submitted_at"))
@@ -255,25 +277,29 @@ def _alert(session: Session, obj: Mapping[str, Any], rec: Received) -> int:
     aid = ext.get("alert_id")
     if not isinstance(aid, str) or not aid.startswith("alert--") or len(aid) > 120:
         return 0
+    if obj.get("id") != derived_id("report", aid):  # the report an origin makes of that alert, and no other
+        log.warning("report %s from node %s does not carry its own early warning: not replicated", obj.get("id"), node)
+        return 0
     modified = _time(obj.get("modified")) or utcnow()
     existing = session.get(Alert, aid)
     if existing is not None and existing.origin_node != node:
         log.warning("early warning %s from node %s is held here otherwise: not replicated", aid, node)
         return 0
     if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        return 0  # an older version arriving late, or the same again
+        # An older version arriving late, or the same one re-served with a new share list: only the list changes.
+        return _done(session, aid, rec, obj, "alert") if existing.received_version == modified else 0
     alert = existing or Alert(id=aid)
-    alert.title = str(obj.get("name") or "")[:300]
-    alert.body = str(obj.get("description") or "")
+    alert.title = _text(obj.get("name"), 300) or "(no title)"
+    alert.body = _text(obj.get("description"), 100_000) or ""
     alert.incident_id = None  # the origin names the incident only to those who may read it
-    alert.remind_after_minutes = int(ext.get("remind_after_minutes") or 60)
-    alert.escalate_after_minutes = int(ext.get("escalate_after_minutes") or 240)
+    alert.remind_after_minutes = _int(ext.get("remind_after_minutes"), 60, low=1)
+    alert.escalate_after_minutes = _int(ext.get("escalate_after_minutes"), 240, low=1)
     _common(alert, obj, rec, modified)
     if existing is None:
         session.add(alert)
     known = set(session.scalars(select(Organisation.id)))
     recipients = []
-    for entry in ext.get("recipients") or []:
+    for entry in _list(ext.get("recipients")):
         org = entry.get("organisation") if isinstance(entry, dict) else None
         if isinstance(org, str) and org in known:
             recipients.append(AlertRecipient(org_id=org, acknowledged_at=_time(entry.get("acknowledged_at"))))

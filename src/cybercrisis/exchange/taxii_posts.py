@@ -179,8 +179,11 @@ def delete_object(
     tables = importer.local_types(session)
     if not mine and any(r.owner_org_id != principal.org_id for r in rows):
         raise PermissionDenied("only the organisation that holds an object deletes it")
-    if not mine or copies.local_objects(session, [object_id], tables, None):
-        raise PermissionDenied(f"{object_id} is one of this node's own objects: change it through the platform")
+    if not mine or copies.local_objects(session, [object_id], tables, None, replicas=True):
+        raise PermissionDenied(
+            f"{object_id} is one of this node's own objects, or held here for another node: change it through the "
+            "platform, or at the node that holds it"
+        )
     deleted = [version_of(r.modified, r.added_at) for r in mine]
     session.execute(delete(StixObject).where(StixObject.seq.in_([r.seq for r in mine])))
     for key in sorted({r.share_id for r in mine if r.latest}):  # the newest remaining version of that copy
@@ -195,7 +198,7 @@ def delete_object(
             )
     for key in sorted({r.share_id for r in mine}):
         remaining = select(StixObject.seq).where(StixObject.share_id == key).limit(1)
-        if session.scalar(remaining) is None and not copies.local_objects(session, [key], tables, None):
+        if session.scalar(remaining) is None and not copies.local_objects(session, [key], tables, None, replicas=True):
             session.execute(delete(Share).where(Share.object_id == key))
     audit.record(
         session,

@@ -198,7 +198,12 @@ def inform_member_states(
 ) -> MemberStateInformation:
     """Record that the actor's organisation informed other affected Member States and/or ENISA (NIS2 Art. 23(6))."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
-    authority.authorize(actor, "incident.inform-member-states", incident_relations(session, actor, incident))
+    authority.authorize(
+        actor,
+        "incident.inform-member-states",
+        incident_relations(session, actor, incident),
+        held_at=incident.origin_node,
+    )
     require_significant(incident, "NIS2 Art. 23(6)")
     org = organisation(session, actor.org_id)
     assert org is not None  # authorize found a relation, which needs the actor's organisation

@@ -56,7 +56,9 @@ def request_forwarding(
 ) -> Forwarding:
     """A CSIRT or competent authority asks its SPOC to forward the notification (NIS2 Art. 23(8))."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
-    authority.authorize(actor, "incident.forwarding.request", incident_relations(session, actor, incident))
+    authority.authorize(
+        actor, "incident.forwarding.request", incident_relations(session, actor, incident), held_at=incident.origin_node
+    )
     require_significant(incident, "NIS2 Art. 23(8) (notifications under Art. 23(1))")
     org = organisation(session, actor.org_id)
     assert org is not None
@@ -128,6 +130,10 @@ def forward(session: Session, *, actor: Principal, forwarding_id: str) -> Forwar
     is_spoc = org is not None and org.id == fw.spoc_org_id and org.type == OrgType.SPOC
     authority.authorize(actor, "incident.forwarding.forward", {R.SPOC} if is_spoc else set())
     incident = get_incident(session, principal=actor, incident_id=fw.incident_id)
+    # The same rule again, now that the incident is known: one held at another node is not changed here (ADR 0013).
+    authority.authorize(
+        actor, "incident.forwarding.forward", {R.SPOC} if is_spoc else set(), held_at=incident.origin_node
+    )
     if fw.status != ForwardingStatus.REQUESTED:
         raise Conflict(f"this request was {fw.status} already ({fw.forwarded_at:%Y-%m-%d %H:%M} UTC)")
     require_significant(incident, "NIS2 Art. 23(8) (notifications under Art. 23(1))")
