@@ -17,7 +17,7 @@ from cybercrisis.directory.models import (
     OrganisationLevel,
 )
 from cybercrisis.documents.models import Document
-from cybercrisis.exchange.models import Peer, PeerCursor, StixObject, TaxiiCollection, TaxiiStatus
+from cybercrisis.exchange.models import NodePin, Peer, PeerCursor, StixObject, TaxiiCollection, TaxiiStatus
 from cybercrisis.handoffs.models import CustodyEntry, EvidenceFile, Handoff
 from cybercrisis.incidents.flow_models import Forwarding, MemberStateInformation, QuarterlySummary
 from cybercrisis.incidents.models import (
@@ -75,6 +75,7 @@ __all__ = [
     "JobLease",
     "LoginThrottle",
     "MemberStateInformation",
+    "NodePin",
     "NotificationRoute",
     "Observable",
     "Offer",

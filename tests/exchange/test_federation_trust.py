@@ -165,10 +165,10 @@ def test_a_signed_object_posted_by_a_user_who_is_not_of_the_origin_nodes_organis
     status = taxii_post(client, de, objects, taxii.collection_id("community", COMMUNITY))
     assert status["success_count"] == 0
     assert [f["message"] for f in status["failures"]] == [
-        f"objects signed by node {node2.id} arrive only from that node; this came from a user of organisation "
-        f"{de.org_id}",
-        f"objects signed by node {node3.id} arrive only from that node; this came from a user of organisation "
-        f"{de.org_id}",
+        f"objects signed by node {node2.id} arrive only from that node, or through a relay it was pinned with "
+        f"(node pin); this came from a user of organisation {de.org_id}",
+        f"objects signed by node {node3.id} arrive only from that node, or through a relay it was pinned with "
+        f"(node pin); this came from a user of organisation {de.org_id}",
     ]
     status = taxii_post(client, fr, objects, taxii.collection_id("community", COMMUNITY))
     assert status["success_count"] == 1 and node3.id in status["failures"][0]["message"]
@@ -197,8 +197,8 @@ def test_a_relayed_object_in_a_pulled_page_is_rejected_naming_its_origin(
         job.conn.close()
     assert (job.result.pulled, job.result.rejected) == (1, 1)
     assert job.result.rejections == [
-        f"{relayed['id']}: objects signed by node {node3.id} arrive only from that "
-        f"node; this came relayed by the peer node {node2.id}"
+        f"{relayed['id']}: objects signed by node {node3.id} arrive only from that node, or through a relay it was "
+        f"pinned with (node pin); this came relayed by the peer node {node2.id}"
     ]
     db.rollback()
     assert db.scalars(select(StixObject.id)).all() == [own["id"]]

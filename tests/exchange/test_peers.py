@@ -75,12 +75,14 @@ def test_push_selects_what_the_peer_organisation_may_read_never_red_and_only_thi
         own = here[taxii.collection_id("organisation", de.org_id)]
 
         def pushed(collection: taxii.Collection) -> set[str]:
-            where = federation_push.push_filter(who, collection)
+            where = federation_push.push_filter(who, collection, peer_node="identity--peer-de")
             return {oid for _, oid, _ in federation_push.outgoing(s, where=where, after=0, node=node, limit=500)}
 
         assert pushed(community) == {green["id"]}
         assert pushed(own) == {for_de["id"], strict_de["id"]}
-        out = federation_push.outgoing(s, where=federation_push.push_filter(who, own), after=0, node=node, limit=500)
+        out = federation_push.outgoing(
+            s, where=federation_push.push_filter(who, own, peer_node="identity--peer-de"), after=0, node=node, limit=500
+        )
     by_id = {oid: obj for _, oid, obj in out}
     sent = by_id[strict_de["id"]]
     assert sent[nodes.SHARES] == [{"kind": "organisation", "target": de.org_id}]
@@ -96,7 +98,7 @@ def test_a_peer_without_an_organisation_here_is_sent_nothing(
     with unit_of_work(session_factory, write=False) as s:
         who = federation_push.peer_principal(s, node_id="identity--x", organisation_id=None)
         collection = federation_push.local_collections(s)[taxii.collection_id("organisation", cast["fr"].org_id)]
-        where = federation_push.push_filter(who, collection)
+        where = federation_push.push_filter(who, collection, peer_node="identity--peer-de")
         assert s.scalars(select(StixObject.id).where(where)).all() == []
 
 

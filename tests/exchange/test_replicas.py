@@ -381,7 +381,7 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
     elsewhere = _request(peer_node, stranger, object=sent["id"], organisation=cast["de"].org_id)
     for bad, who, status, words in (
         (unknown, "de", 403, "pinned"),
-        (elsewhere, "de", 403, "addressed to node"),  # signed for another origin: no use here
+        (elsewhere, "de", 403, "does not relay to node"),  # addressed to a node this one does not know
         (tampered, "de", 403, "does not verify"),
         (wrong_org, "fr", 403, "does not speak for"),
         (wrong_org, "de", 403, "must be of the organisation"),

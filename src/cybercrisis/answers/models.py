@@ -47,6 +47,9 @@ class Answer(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the last delivery failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # At a relay: the node that asked, and its signature, forwarded unchanged to the origin (ADR 0013 point 5).
+    relayed_for: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (Index("ix_answers_state_next", "state", "next_attempt_at"),)
 

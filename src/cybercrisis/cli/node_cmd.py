@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 from sqlalchemy import or_, select
 
@@ -56,3 +58,50 @@ def rotate_key() -> None:
             summary={"node": node.id, "retired": before, "current": node.key_id},
         )
     console.print(f"node {node.id}: new key {node.key_id} (endorsed by {before}, now retired)")
+
+
+@app.command("pin")
+def pin(
+    node_id: Annotated[str, typer.Argument(help="the node id (identity--...) of the origin to take through a relay")],
+    via: Annotated[str, typer.Option(help="the relay: a peer's id, node id or URL (the EU hub)")],
+    fingerprint: Annotated[str, typer.Option(help="the origin's current key id, confirmed with its operator")],
+    speaks_for: Annotated[str, typer.Option(help="the organisation that node speaks for (id or short name)")],
+) -> None:
+    """Take a node's versions, and send it answers, through a relay (ADR 0013): its key comes from the relay's
+    discovery and must be the one its operator confirmed out of band."""
+    from cybercrisis.exchange import node as nodes
+    from cybercrisis.exchange import relays
+
+    with db() as session:
+        row = relays.pin(
+            session,
+            actor=None,
+            node_id=node_id,
+            via=via,
+            fingerprint=fingerprint,
+            speaks_for=speaks_for,
+            local_node=nodes.load(settings().data_dir).id,
+        )
+        console.print(
+            f"pinned node {row.node_id} (key {fingerprint}) via peer {row.via_peer_id}, for {row.organisation_id}"
+        )
+
+
+@app.command("unpin")
+def unpin(node_id: Annotated[str, typer.Argument(help="a pinned node id")]) -> None:
+    """Stop taking a node's versions through a relay (what arrived stays)."""
+    from cybercrisis.exchange import relays
+
+    with db() as session:
+        relays.unpin(session, actor=None, node_id=node_id)
+    console.print(f"unpinned {node_id}")
+
+
+@app.command("pins")
+def pins() -> None:
+    """The nodes pinned through a relay: node, organisation, relay."""
+    from cybercrisis.exchange import relays
+
+    with db(write=False) as session:
+        for p in sorted(relays.pinned(session).values(), key=lambda p: p.node_id):
+            console.print(f"{p.node_id}  speaks for {p.organisation_id}  via {p.relay_node} (peer {p.relay_peer_id})")

@@ -29,6 +29,12 @@ def add(
     ] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each answer of the peer")] = 30.0,
     fingerprint: Annotated[str | None, typer.Option(help="refuse unless the peer's current key id is this")] = None,
+    relay: Annotated[
+        bool,
+        typer.Option(
+            "--relay", help="pass other nodes' versions on to this peer, one hop (a hub to its national nodes)"
+        ),
+    ] = False,
 ) -> None:
     """Add a peer: reads its discovery, pins its keys and prints their ids to check with its operator."""
     from cybercrisis.exchange import node as nodes
@@ -54,9 +60,13 @@ def add(
             timeout=timeout,
             settings=s,
             fingerprint=fingerprint,
+            relay=relay,
         )
         d = probe.discovery
-        console.print(f"added peer {peer.id}: {d.title} ({d.node_id}) at {peer.url}, direction {peer.direction}")
+        relaying = ", relaying other nodes' versions to it" if peer.relay else ""
+        console.print(
+            f"added peer {peer.id}: {d.title} ({d.node_id}) at {peer.url}, direction {peer.direction}{relaying}"
+        )
         console.print(f"organisation: {peer.organisation_id or 'not in this directory (pull only)'}")
         console.print(f"pinned keys: {', '.join(k['id'] for k in peer.keys)}  (current: [bold]{d.current_key}[/bold])")
         if fingerprint is None:

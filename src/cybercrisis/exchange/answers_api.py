@@ -74,7 +74,9 @@ class AnswerReply(BaseModel):
     """What became of an answer: applied (its change travels back as a new version of the object) or refused."""
 
     key: str
-    status: Literal["applied", "refused"]
+    status: Literal["applied", "refused", "relayed"] = Field(
+        description="applied or refused by the origin; relayed: a relay kept it for the origin (ask again later)"
+    )
     reason: str = Field(description="why it was refused; empty when applied")
     object: str
     modified: str | None = Field(description="the object's new version (`modified`) when applied by this request")

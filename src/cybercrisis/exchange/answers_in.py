@@ -6,7 +6,8 @@ applied when:
 
 - it is addressed to this node (`to`), and its signature verifies with a key of its node, an enabled peer that this
   node pinned (`peer add`);
-- that node speaks for the organisation: the peer row of the node names it, and the account that posts is of it;
+- that node speaks for the organisation: the peer row of the node names it, and the account that posts is of it
+  (through a relay: the node is pinned through it for that organisation, and the account is the relay's);
 - the object is this node's own (not a replica here);
 - the act is one of `authority.ANSWERS` and the organisation may do it here, now: it runs as principal
   `via_node` of that organisation, with its communities here and only the act's permission (the asking node
@@ -16,6 +17,10 @@ applied when:
 The act, its receipt (unique per node and key) and the audit entry commit together, so an answer delivered twice
 is applied once; asked again, it returns the stored outcome. A refusal is an outcome too (with the reason, which
 is our own text). What the act changed travels back as a new version of the object, like any other change.
+
+A request addressed to another node (`to`) is a relay's business (ADR 0013 point 5): a hub keeps it, once per key,
+when it comes from one of its peers about a replica it holds from that node, and its delivery job forwards the
+signed request unchanged; asked again, the hub answers `relayed` until the origin has answered, then its outcome.
 """
 
 from __future__ import annotations
@@ -32,14 +37,16 @@ from cybercrisis.access import authority, sharing
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts import service as alerts
 from cybercrisis.alerts.models import Alert
-from cybercrisis.answers.models import APPLIED, REFUSED, AnswerReceipt
+from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer, AnswerReceipt
 from cybercrisis.audit import service as audit
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange.models import Peer
+from cybercrisis.exchange import relays
+from cybercrisis.exchange.models import NodePin, Peer
 from cybercrisis.exchange.stix_common import ts
 
 PURPOSE = "answer"  # what an asking node signs
+RELAYED = "relayed"  # a relay's reply: kept, to be forwarded to the origin; ask again for the outcome
 REPLY = "answer-reply"  # what the origin signs back
 APPLY = "exchange:answer:apply"
 SIGNED = ("to", "key", "act", "object", "organisation", "user", "version_seen", "input")
@@ -49,7 +56,7 @@ _KEY = re.compile(r"^answer--[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
     key: str
-    status: str  # applied | refused
+    status: str  # applied | refused | relayed
     reason: str
     object: str
     modified: str | None  # the object's new version (`modified`) when applied
@@ -87,33 +94,93 @@ def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict
 
 
 ACTS: dict[str, Callable[[Session, Principal, str, dict[str, Any]], str]] = {"alert.acknowledge": _acknowledge}
+OBJECTS: dict[str, type[Alert]] = {"alert.acknowledge": Alert}  # what each act is about, for a relay's check
 
 
-def _speaker(session: Session, principal: Principal, request: dict[str, Any], local: nodes.Node) -> str:
-    """The asking node, once its signature and its right to speak for the organisation are checked."""
-    if request.get("to") != local.id:
-        raise PermissionDenied(f"this answer is addressed to node {request.get('to')}, not to this node ({local.id})")
+def _speaker(session: Session, principal: Principal, request: dict[str, Any], *, relaying: bool) -> str:
+    """The asking node, once its signature and its right to speak for the organisation are checked.
+
+    Directly, the asking node is an enabled peer whose row names the organisation, and the posting account is of
+    that organisation. Through a relay (the origin, not `relaying`), the asking node is pinned through that relay
+    (`node pin --speaks-for`), and the posting account is of the relay's organisation, which forwards the asking
+    node's signed request unchanged: the signature, not the account, says who asks."""
     block = request.get("signature")
     node_id = block.get("node") if isinstance(block, dict) else None
     peer = session.scalars(select(Peer).where(Peer.node_id == node_id)).first() if isinstance(node_id, str) else None
-    if peer is None or not peer.enabled:
-        raise PermissionDenied("answers are taken only from an enabled peer node that this node pinned (peer add)")
-    ring = {peer.node_id: {str(k["id"]): str(k["public_key"]) for k in peer.keys}}
-    problem = nodes.verify_message(PURPOSE, signed_body(request), block, ring)
+    pin = None if peer is not None or relaying else relays.pinned(session).get(str(node_id))
+    if peer is not None and peer.enabled:
+        keys = {str(k["id"]): str(k["public_key"]) for k in peer.keys}
+        speaks_for, poster = peer.organisation_id, request["organisation"]
+    elif pin is not None:
+        row = session.get(NodePin, pin.node_id)
+        keys = dict(row.keys) if row is not None else {}
+        speaks_for, poster = pin.organisation_id, pin.relay_organisation_id
+    else:
+        raise PermissionDenied(
+            "answers are taken only from an enabled peer node that this node pinned (peer add), or from a node pinned "
+            "through a relay (node pin)"
+        )
+    problem = nodes.verify_message(PURPOSE, signed_body(request), block, {str(node_id): keys})
     if problem is not None:
         raise PermissionDenied(problem)
-    if principal.org_id is None or principal.org_id != request["organisation"]:
+    if principal.org_id is None or principal.org_id != poster:
         raise PermissionDenied("the account that posts an answer must be of the organisation it answers for")
-    if peer.organisation_id != principal.org_id:
-        raise PermissionDenied(f"node {peer.node_id} does not speak for organisation {request['organisation']} here")
-    return peer.node_id
+    if speaks_for != request["organisation"]:
+        raise PermissionDenied(f"node {node_id} does not speak for organisation {request['organisation']} here")
+    return str(node_id)
+
+
+def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome:
+    """At a relay: keep the asking node's signed request, once, for the delivery job to forward to the origin
+    (`to`) unchanged; asked again, say what became of it."""
+    key, origin = request["key"], request["to"]
+    held = session.get(Answer, key)
+    if held is not None:
+        if held.relayed_for != asking:
+            raise PermissionDenied("this key is another node's answer")
+        state = RELAYED if held.state == QUEUED else held.state
+        return Outcome(key, state, held.reason, held.object_id, None)
+    if session.scalars(select(Peer).where(Peer.node_id == origin, Peer.enabled.is_(True))).first() is None:
+        raise PermissionDenied(f"this node does not relay to node {origin}: it is not one of its peers")
+    model = OBJECTS[request["act"]]
+    replica = session.get(model, request["object"])
+    if replica is None or replica.origin_node != origin:
+        raise PermissionDenied(f"this node holds no {request['object']} from node {origin} to relay an answer about")
+    session.add(
+        Answer(
+            id=key,
+            act=request["act"],
+            object_id=request["object"],
+            origin_node=origin,
+            owner_org_id=request["organisation"],
+            user_ref=request["user"],
+            tlp=replica.tlp,
+            exercise=replica.exercise,
+            input={},
+            state=QUEUED,
+            relayed_for=asking,
+            signature={"body": signed_body(request), "block": request["signature"]},
+        )
+    )
+    audit.record(
+        session,
+        actor=None,
+        tag="exchange:answer:relay",
+        object_id=request["object"],
+        summary={"node": asking, "to": origin, "answer": key, "act": request["act"]},
+    )
+    session.flush()
+    return Outcome(key, RELAYED, "", request["object"], None)
 
 
 def apply_answer(session: Session, *, principal: Principal, request: dict[str, Any], local: nodes.Node) -> Outcome:
     """Apply one answer from another node, once (see the module's text); raises InvalidInput for a malformed
     request and PermissionDenied when the node or the account may not ask; a refusal of the act is an Outcome."""
     _check_shape(request)
-    node_id = _speaker(session, principal, request, local)
+    relaying = request["to"] != local.id
+    node_id = _speaker(session, principal, request, relaying=relaying)
+    if relaying:
+        return _relay(session, request, node_id)
     key = request["key"]
     done = session.get(AnswerReceipt, (node_id, key))
     if done is not None:

@@ -1,11 +1,14 @@
 """Delivering queued answers to their origin nodes (ADR 0013): the job `deliver_answers`.
 
 Each queued answer (answers/service.py) is signed with this node's key and posted to its origin's
-`/federation/v1/answers` with the token of the account this node holds there (the peer's, `peer add`), outside
-any database transaction; the origin's signed reply (applied or refused, with the reason) is verified with the
-peer's pinned keys and recorded. An origin that is down, slow or answers garbage leaves the answer queued: it is
-tried again with a growing delay (2 s doubling, at most 5 min). The origin keeps a receipt per key, so an answer
-sent again after a crash between its delivery and our record is applied once and answered with the same outcome.
+`/federation/v1/answers` with the token of the account this node holds there (the peer's, `peer add`), or, for an
+origin pinned through a hub (`node pin --via`), to that hub, which keeps it and answers `relayed` until the origin
+has answered (asked again every 5 s). An answer a hub relays goes on as its asking node signed it. All of it runs
+outside any database transaction; the signed reply (applied or refused, with the reason) is verified with the
+pinned keys of the node posted to and recorded. An origin that is down, slow or answers garbage leaves the answer
+queued: it is tried again with a growing delay (2 s doubling, at most 5 min). The origin keeps a receipt per key,
+so an answer sent again after a crash between its delivery and our record is applied once and answered with the
+same outcome.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
-from cybercrisis.exchange import answers_in, peer_client
+from cybercrisis.exchange import answers_in, peer_client, relays
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer
 from cybercrisis.exchange.stix_common import ts
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 PATH = "/federation/v1/answers"
 BATCH = 100
 MAX_DELAY = timedelta(minutes=5)
+RELAYED_POLL = timedelta(seconds=5)  # how soon to ask a relay again what became of an answer it holds
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Delivered:
     applied: int = 0
     refused: int = 0
     failed: int = 0
+    relayed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +62,31 @@ class _Send:
 
 
 def _prepare(session: Session, answer: Answer, settings: Settings, local: nodes.Node) -> _Send | str:
+    """Where and what to send: to the origin if it is a peer, else to the relay it was pinned through; an answer
+    this node relays goes on as its asking node signed it."""
     peer = session.scalars(select(Peer).where(Peer.node_id == answer.origin_node, Peer.enabled.is_(True))).first()
+    if peer is None and answer.relayed_for is None:
+        pin = relays.pinned(session).get(answer.origin_node)
+        peer = session.get(Peer, pin.relay_peer_id) if pin is not None else None
     if peer is None:
-        return f"no enabled peer for node {answer.origin_node}: add it (cybercrisis peer add) to send answers there"
-    body = {
-        "to": answer.origin_node,
-        "key": answer.id,
-        "act": answer.act,
-        "object": answer.object_id,
-        "organisation": answer.owner_org_id,
-        "user": answer.user_ref,
-        "version_seen": ts(answer.version_seen) if answer.version_seen else None,
-        "input": dict(answer.input),
-    }
-    body["signature"] = local.sign_message(answers_in.PURPOSE, body)
+        return (
+            f"no enabled peer for node {answer.origin_node}, nor a relay it is pinned through: add it (peer add) or "
+            "pin it through a hub (node pin) to send answers there"
+        )
+    if answer.relayed_for is not None and answer.signature is not None:
+        body = dict(answer.signature["body"]) | {"signature": answer.signature["block"]}
+    else:
+        body = {
+            "to": answer.origin_node,
+            "key": answer.id,
+            "act": answer.act,
+            "object": answer.object_id,
+            "organisation": answer.owner_org_id,
+            "user": answer.user_ref,
+            "version_seen": ts(answer.version_seen) if answer.version_seen else None,
+            "input": dict(answer.input),
+        }
+        body["signature"] = local.sign_message(answers_in.PURPOSE, body)
     return _Send(
         id=answer.id,
         url=urljoin(peer.url, PATH),
@@ -108,7 +124,7 @@ def _post(send: _Send, settings: Settings) -> dict[str, Any]:
     problem = nodes.verify_message(answers_in.REPLY, body, signature, {send.node_id: send.keys})
     if problem is not None:
         raise peer_client.PeerError(f"the origin's reply is not signed by it: {problem}")
-    if reply.get("key") != send.id or reply.get("status") not in (APPLIED, REFUSED):
+    if reply.get("key") != send.id or reply.get("status") not in (APPLIED, REFUSED, answers_in.RELAYED):
         raise peer_client.PeerError("the origin's reply is not about this answer")
     return reply
 
@@ -154,6 +170,11 @@ def deliver_due(factory: sessionmaker[Session], settings: Settings, now: datetim
                 answer.last_error = error
                 answer.next_attempt_at = utcnow() + min(timedelta(seconds=2 ** min(answer.attempts, 9)), MAX_DELAY)
                 stats.failed += 1
+                continue
+            if reply["status"] == answers_in.RELAYED:  # a hub holds it for the origin: ask it again shortly
+                answer.last_error = None
+                answer.next_attempt_at = utcnow() + RELAYED_POLL
+                stats.relayed += 1
                 continue
             answer.state = str(reply["status"])
             answer.reason = str(reply.get("reason") or "")[:2000]

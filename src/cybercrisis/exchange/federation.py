@@ -33,7 +33,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
 from cybercrisis.errors import NotFound
-from cybercrisis.exchange import importer, peer_client, peers, taxii
+from cybercrisis.exchange import importer, peer_client, peers, relays, taxii
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.federation_cursors import cursor_for, parse_time, pull_after
 from cybercrisis.exchange.federation_push import envelopes, local_collections, outgoing, peer_principal, push_filter
@@ -94,6 +94,7 @@ class _PeerConfig:
     api_root: str
     node_id: str
     organisation_id: str | None
+    relay: bool  # this node passes other origins' versions on to this peer
     token: str  # as stored (sealed), until sync_peer opens it for the round
     username: str | None
     direction: str
@@ -108,6 +109,7 @@ class _PeerConfig:
             p.api_root,
             p.node_id,
             p.organisation_id,
+            bool(p.relay),
             p.token,
             p.username,
             p.direction,
@@ -241,6 +243,7 @@ class _Round:
                 origin=f"peer:{cfg.node_id}",
                 senders={cfg.node_id},
                 via=f"relayed by the peer node {cfg.node_id}",
+                relays=relays.through(s, {cfg.node_id}),
             )
             cursor = cursor_for(s, cfg.id, cid, "pull")
             if last is not None:
@@ -264,7 +267,7 @@ class _Round:
             row = s.get(PeerCursor, (cfg.id, remote.id, "push"))
             after = int(row.position) if row and row.position and row.position.isdigit() else 0
             principal = peer_principal(s, node_id=cfg.node_id, organisation_id=cfg.organisation_id)
-        where = push_filter(principal, local)
+        where = push_filter(principal, local, peer_node=cfg.node_id, relay=cfg.relay)
         while not self._out_of_time():
             with unit_of_work(self.factory, write=False) as s:
                 batch = outgoing(s, where=where, after=after, node=self.node, limit=MAX_ENVELOPE)

@@ -86,7 +86,7 @@ def status(session: Session) -> list[PeerStatus]:
             waiting = 0 if targets else None  # None: no round has found a collection to push yet
             for cid in targets:
                 if cid in here and waiting is not None:
-                    where = push_filter(principal, here[cid])
+                    where = push_filter(principal, here[cid], peer_node=peer.node_id, relay=peer.relay)
                     query = select(func.count()).select_from(StixObject).where(StixObject.seq > positions.get(cid, 0))
                     waiting += session.scalar(query.where(where)) or 0
         event = session.scalars(

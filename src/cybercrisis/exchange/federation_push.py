@@ -8,14 +8,14 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.directory.reading import organisation_cards
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange import taxii, taxii_resources
+from cybercrisis.exchange import relays, taxii, taxii_resources
 from cybercrisis.exchange.models import StixObject
 
 
@@ -33,12 +33,21 @@ def peer_principal(session: Session, *, node_id: str, organisation_id: str | Non
     )
 
 
-def push_filter(principal: Principal, collection: taxii.Collection) -> ColumnElement[bool]:
-    """What may be pushed in one collection: in it, readable by the peer's organisation, and this node's own: a
-    node speaks only for what it originated, so objects from other nodes are never relayed (issue 12)."""
+def push_filter(
+    principal: Principal, collection: taxii.Collection, *, peer_node: str, relay: bool = False
+) -> ColumnElement[bool]:
+    """What may be pushed in one collection: in it, readable by the peer's organisation, and this node's own; to a
+    peer this node relays to (`peer add --relay`, a hub's national nodes), also other origins' versions that this
+    node got first hand and may pass on (relays.passed_on, ADR 0013). A node signs only what it originated, and
+    passes on others' signed versions unchanged, one hop."""
     if principal.org_id is None:
         return false()
-    return and_(taxii.membership(collection), read_filter(principal, StixObject), StixObject.origin_node.is_(None))
+    own = (
+        or_(StixObject.origin_node.is_(None), relays.passed_on(peer_node))
+        if relay
+        else StixObject.origin_node.is_(None)
+    )
+    return and_(taxii.membership(collection), read_filter(principal, StixObject), own)
 
 
 Outgoing = tuple[int, str, dict[str, Any]]  # (seq, id, the object as sent)

@@ -54,6 +54,7 @@ class Received:
     block: dict[str, str]
     entries: list[tuple[str, str]]
     signed: list[Any]
+    relayed_by: str | None = None  # the relay it came through, when not from its origin (ADR 0013)
 
 
 class ImportJob:
@@ -321,6 +322,7 @@ class ImportJob:
             "signature": received.block if received else None,
             "signed": received is not None,
             "shares": received.signed if received else None,
+            "relayed_by": received.relayed_by if received else None,
         }
 
 

@@ -20,7 +20,7 @@ answer as an id nobody holds, except for the refusal of a random id (see `_Impor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select, text
@@ -205,11 +205,37 @@ def _received_entries(value: Any) -> list[tuple[str, str]]:
     return out
 
 
-_Pending = dict[int, tuple[dict[str, str], list[tuple[str, str]], list[Any]]]
+_Pending = dict[int, tuple[dict[str, str], list[tuple[str, str]], list[Any], str | None]]
+# What a relay passes on (ADR 0013 point 5): never AMBER+STRICT (the recipient organisation only) nor RED.
+RELAYABLE = frozenset({TLP.CLEAR.value, TLP.GREEN.value, TLP.AMBER.value})
+
+
+def _relay_refusal(raw: dict[str, Any], block: dict[str, Any], relays: Mapping[str, str], via: str) -> str | None:
+    """Why a version signed by another node than the sender may not come through it; None when it may: its origin
+    was pinned through this sender (`node pin --via`), the sender got it first hand, and it is CLEAR to AMBER."""
+    node = block["node"]
+    if node not in relays:
+        # Only the origin node speaks for its objects: a user who merely holds one does not, nor an unpinned relay.
+        return (
+            f"objects signed by node {node} arrive only from that node, or through a relay it was pinned with "
+            f"(node pin); this came {via}"
+        )
+    if raw.get(nodes.RELAYED):
+        return (
+            f"relayed twice (by {raw[nodes.RELAYED]}, then {relays[node]}): a relay passes on only first-hand versions"
+        )
+    if block.get("tlp") not in RELAYABLE:
+        return f"TLP:{str(block.get('tlp')).upper()} is never relayed: it arrives only from its origin node"
+    return None
 
 
 def _unpack(
-    items: list[Any], ring: nodes.KeyRing, local_node: str, senders: Collection[str], via: str
+    items: list[Any],
+    ring: nodes.KeyRing,
+    local_node: str,
+    senders: Collection[str],
+    via: str,
+    relays: Mapping[str, str],
 ) -> tuple[list[Any], _Pending, list[Rejected], int]:
     """Each received object without its envelope (None when set aside), the verified signature blocks, share
     entries and signed share lists by position, the rejections so far, and how many were ours coming back."""
@@ -232,22 +258,26 @@ def _unpack(
             ours += 1  # one of ours, back from a peer: never stored twice, never sent on again
             stripped.append(None)
             continue
+        relayed_by = None
         if isinstance(block, dict) and isinstance(block.get("node"), str) and block["node"] not in senders:
-            # Only the origin node speaks for its objects: a relay, or a user who merely holds one, does not.
-            early.append(
-                Rejected(
-                    index, oid, f"objects signed by node {block['node']} arrive only from that node; this came {via}"
-                )
-            )
-            stripped.append(None)
-            continue
+            why = _relay_refusal(raw, block, relays, via)
+            if why is not None:
+                early.append(Rejected(index, oid, why))
+                stripped.append(None)
+                continue
+            relayed_by = relays[block["node"]]
         reason = nodes.verify(raw, block, ring)
         if reason is not None:
             early.append(Rejected(index, oid, reason))
             stripped.append(None)
             continue
         signed = raw.get(nodes.SHARES, [])
-        pending[index] = (dict(block), _received_entries(signed), signed if isinstance(signed, list) else [])
+        pending[index] = (
+            dict(block),
+            _received_entries(signed),
+            signed if isinstance(signed, list) else [],
+            relayed_by,
+        )
         stripped.append(obj)
 
     return stripped, pending, early, ours
@@ -275,9 +305,13 @@ def receive(
     origin: str,
     senders: Collection[str],
     via: str,
+    relays: Mapping[str, str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Store objects from a peer node (pulled by the sync job, or pushed to our TAXII server), ADR 0008.
+
+    `relays`: the origin nodes pinned through one of the `senders` (`node pin --via`), each with that relay's node
+    id; their versions are taken from it first hand, CLEAR to AMBER only, and stored as relayed (ADR 0013).
 
     Each object must carry the signature block of its origin node (`x_cybercrisis_origin`), made with a key of
     that node in `ring`, and that node must be one of `senders` (the peer pulled from, or the nodes run by the
@@ -295,10 +329,10 @@ def receive(
     unreadable = _unreadable(items)
     if unreadable:
         items = [None if i in unreadable else obj for i, obj in enumerate(items)]
-    stripped, pending, early, ours = _unpack(items, ring, local_node, senders, via)
+    stripped, pending, early, ours = _unpack(items, ring, local_node, senders, via, relays or {})
     early += unreadable.values()
-    owners = {b["owner"] for b, _, _ in pending.values()}
-    targets = {t for _, entries, _ in pending.values() for k, t in entries if k == "organisation"}
+    owners = {b["owner"] for b, _, _, _ in pending.values()}
+    targets = {t for _, entries, _, _ in pending.values() for k, t in entries if k == "organisation"}
     known_orgs: set[str] = set()
     for chunk in chunks(sorted(owners | targets)):
         known_orgs.update(session.scalars(select(Organisation.id).where(Organisation.id.in_(chunk))))
@@ -311,7 +345,7 @@ def receive(
         if obj is None:
             continue
         if index in pending:
-            block, entries, signed = pending[index]
+            block, entries, signed, relayed_by = pending[index]
             if block["tlp"] not in TLP_VALUES:
                 early.append(Rejected(index, obj.get("id"), f"the signed TLP {block['tlp']!r} is not a TLP 2.0 level"))
                 continue
@@ -323,7 +357,7 @@ def receive(
                 )
                 continue
             fitting = [(k, t) for k, t in entries if t in (known_orgs if k == "organisation" else known_communities)]
-            job.received[len(keep)] = Received(block, fitting, signed)
+            job.received[len(keep)] = Received(block, fitting, signed, relayed_by)
         keep.append(obj)
         positions.append(index)
     result = _run(session, job, keep, atomic=False, progress=progress)

@@ -53,6 +53,9 @@ class StixObject(Base):
     # signs a version it originated (the signer job), and as received for versions from peers.
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     signed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The node that relayed this version here (ADR 0013 point 5), NULL when it came from its origin or is ours: a
+    # relayed version is never relayed again (one hop).
+    relayed_by: Mapped[str | None] = mapped_column(String(120), nullable=True)
     # The organisation and community recipients this version travels with (`x_cybercrisis_shares`), signed with it:
     # as received for versions from peers; for ours, the share list of `share_id` when it was stored, signed or
     # re-served (exchange/copies.py). NULL on versions stored before share lists were signed (migration 0010).
@@ -124,6 +127,8 @@ class Peer(Base):
     token: Mapped[str] = mapped_column(Text, nullable=False)  # our API token on the peer, sealed (secretbox)
     username: Mapped[str | None] = mapped_column(String(320), nullable=True)  # set: HTTP Basic instead of Bearer
     direction: Mapped[str] = mapped_column(String(8), nullable=False)  # pull | push | both
+    # This node passes other origins' first-hand versions on to this peer (a hub to its national nodes, ADR 0013).
+    relay: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     collections: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)  # [] = all in common
     # Pinned public keys of the peer node: [{"id", "public_key", "created", "endorsed_by"}]
     keys: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
@@ -157,3 +162,18 @@ class PeerCursor(Base):
     position: Mapped[str | None] = mapped_column(String(64), nullable=True)
     complete: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class NodePin(Base):
+    """A node that is not a peer, whose versions (and answers) this node takes through a relay (ADR 0013 point 5):
+    pinned out of band by the operator, with the key its operator confirmed and the organisation it speaks for."""
+
+    __tablename__ = "node_pins"
+
+    node_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    # The peer (a hub) whose discovery published its key, and through which its versions and answers pass.
+    via_peer_id: Mapped[str] = mapped_column(StixId, ForeignKey("peers.id", ondelete="CASCADE"), nullable=False)
+    organisation_id: Mapped[str] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=False)
+    keys: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False, default=dict)  # {key id: public key}
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    created_by_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("users.id"), nullable=True)

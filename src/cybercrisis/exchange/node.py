@@ -35,7 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 ORIGIN = "x_cybercrisis_origin"
 SHARES = "x_cybercrisis_shares"
-ENVELOPE = (ORIGIN, SHARES)
+RELAYED = "x_cybercrisis_relayed_by"  # served by a relay with the versions it got relayed: never passed on again
+ENVELOPE = (ORIGIN, SHARES, RELAYED)
 SIGNED_FIELDS = ("node", "key", "owner", "tlp", "copy")
 LEGACY_FIELDS = ("node", "key", "owner", "tlp")  # blocks made before the share list was signed
 SHARE_KINDS = ("community", "organisation")
@@ -54,6 +55,11 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode(), validate=True)
+
+
+def key_id_of(public: str) -> str:
+    """The key id of a public key as published (base64url)."""
+    return key_id(_unb64(public))
 
 
 def key_id(public_raw: bytes) -> str:
@@ -309,13 +315,16 @@ def rotate(data_dir: Path) -> Node:
 
 
 def key_ring(session: Any, node: Node) -> dict[str, dict[str, str]]:
-    """Every node key this node trusts: its own and each peer's pinned and endorsed keys. Keys a peer relays for a
-    third node are not trusted: an object is accepted only from the node that originated it (issue 12)."""
+    """Every node key this node trusts: its own, each peer's pinned and endorsed keys, and the keys of nodes its
+    operator pinned out of band (`node pin`). Keys a peer merely lists for a third node are not trusted: an object
+    is accepted only from its origin, or through the relay its origin was pinned with (ADR 0013)."""
     from sqlalchemy import select
 
-    from cybercrisis.exchange.models import Peer
+    from cybercrisis.exchange.models import NodePin, Peer
 
     ring: dict[str, dict[str, str]] = {}
+    for pin in session.scalars(select(NodePin)):
+        ring[pin.node_id] = dict(pin.keys)
     for peer in session.scalars(select(Peer).order_by(Peer.created_at)):
         ring[peer.node_id] = {str(k["id"]): str(k["public_key"]) for k in peer.keys}
     ring[node.id] = node.public_keys()

@@ -52,6 +52,7 @@ def add(
     timeout: float,
     settings: Settings,
     fingerprint: str | None = None,
+    relay: bool = False,
 ) -> Peer:
     """Store a peer from what `probe` learned; its current keys are pinned; `token` is stored sealed with the
     server key (secretbox). Audited `exchange:peer:add`."""
@@ -98,6 +99,7 @@ def add(
         token=secretbox.seal(settings, secretbox.PEER_TOKEN, token),
         username=username.strip().lower() if username else None,
         direction=direction,
+        relay=relay,
         collections=list(collections),
         keys=_key_entries(d.keys, pinned),
         relayed_keys={n: k for n, k in d.relayed.items() if n != local_node},
@@ -117,6 +119,7 @@ def add(
             "node": peer.node_id,
             "organisation": organisation,
             "direction": direction,
+            "relay": relay,
             "collections": list(collections),
             "keys": sorted(pinned),
             "fingerprint_checked": fingerprint is not None,

@@ -20,7 +20,7 @@ from cybercrisis.access.schemas import ShareWith
 from cybercrisis.audit import service as audit
 from cybercrisis.db import utcnow
 from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
-from cybercrisis.exchange import copies, importer
+from cybercrisis.exchange import copies, importer, relays
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.models import Peer, StixObject, TaxiiStatus
 from cybercrisis.exchange.taxii import Collection, stamp, version_of
@@ -101,6 +101,7 @@ def add_objects(
             origin=origin,
             senders=senders,
             via=f"from a user of organisation {principal.org_id}",
+            relays=relays.through(session, senders),
         )
         failed.update({federated[r.index][0]: r.reason for r in result.rejected})
     outcome = _Outcome()

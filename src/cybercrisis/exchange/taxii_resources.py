@@ -46,6 +46,8 @@ def served(session: Session, *, node: nodes.Node, rows: Sequence[StixObject]) ->
             if row.signature is not None:
                 obj[nodes.ORIGIN] = row.signature
             obj[nodes.SHARES] = row.shares or []  # before migration 0010: not signed, so none (peers refuse it)
+            if row.relayed_by:  # so that no node passes it on again (one hop)
+                obj[nodes.RELAYED] = row.relayed_by
         out.append(obj)
     return out
 
