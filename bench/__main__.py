@@ -26,6 +26,9 @@ crises     one crisis with 50 linked incidents, 200 decisions and actions and 30
 taxii      our TAXII 2.1 server against medallion (the OASIS reference server) with the same 10,000 objects:
            pages, one object, POST of 100 objects at 1 and 32 connections; our collection at 100,000 and
            1,000,000 objects; federation time between two of our nodes (pull and push); see bench/taxii.py.
+hub        three nodes in hub and spoke with their job runners on: an early warning from one national node to
+           another through the hub (seconds, aim < 5 s, against one API round trip), and acknowledgements
+           flowing back to the origin through the hub (per second); see bench/hub.py.
 
 Results go to one JSON file, a section per suite.
 """
@@ -110,7 +113,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--suite",
-        choices=["core", "incidents", "situation", "crises", "exchange", "taxii", "all"],
+        choices=["core", "incidents", "situation", "crises", "exchange", "taxii", "hub", "all"],
         default="all",
         help="which benchmarks to run (default all)",
     )
@@ -516,6 +519,12 @@ def run_taxii(args: argparse.Namespace, generator: str) -> tuple[dict[str, Any],
     return taxii.run(args, generator, console)
 
 
+def run_hub(args: argparse.Namespace) -> tuple[dict[str, Any], list[str], list[str]]:
+    from bench import hub
+
+    return hub.run(args, console)
+
+
 def _warn_if_busy(when: str) -> float:
     load_now = os.getloadavg()[0]
     if load_now > BUSY_LOAD:
@@ -542,7 +551,11 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     load_before = _warn_if_busy("before the bench")
-    suites = ["core", "incidents", "situation", "crises", "exchange", "taxii"] if args.suite == "all" else [args.suite]
+    suites = (
+        ["core", "incidents", "situation", "crises", "exchange", "taxii", "hub"]
+        if args.suite == "all"
+        else [args.suite]
+    )
     report: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -564,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         "crises": lambda: run_crises(args, generator),
         "exchange": lambda: run_exchange(args),
         "taxii": lambda: run_taxii(args, generator),
+        "hub": lambda: run_hub(args),
     }
     try:
         for n, suite in enumerate(suites):

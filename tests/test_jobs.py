@@ -216,3 +216,31 @@ def test_cli_runs_the_due_jobs_once(settings: Settings, monkeypatch: pytest.Monk
     finally:
         get_settings.cache_clear()
     assert _lease(db, "deliver_outbox").last_run_at is not None
+
+
+def test_a_change_to_send_brings_federation_forward_and_a_wake_during_the_round_is_kept(
+    session_factory: sessionmaker[Session], settings: Settings, db: Session
+) -> None:
+    from cybercrisis.exchange import federation_wake
+    from cybercrisis.exchange.models import Peer
+
+    def round_during_which_something_changed(factory: sessionmaker[Session], s: Settings, now: datetime) -> None:
+        with unit_of_work(factory) as session:
+            federation_wake.soon(session)
+
+    job = [jobs.Job(federation_wake.JOB, 30, round_during_which_something_changed)]
+    t0 = utcnow() - timedelta(minutes=2)
+    assert jobs.run_due(session_factory, settings, "w1", t0, jobs=job) == [federation_wake.JOB]
+    assert _lease(db, federation_wake.JOB).next_run_at == t0 + timedelta(seconds=30)  # no peer to send to: no wake
+
+    with unit_of_work(session_factory) as s:
+        s.add(Peer(id="peer--x", url="http://127.0.0.1:9/taxii2/", api_root="http://127.0.0.1:9/taxii2/r/",
+                   node_id="identity--x", token="sealed", direction="push", keys=[]))  # fmt: skip
+    t1 = utcnow() - timedelta(seconds=1)
+    assert jobs.run_due(session_factory, settings, "w1", t1, jobs=job) == [federation_wake.JOB]
+    woken = _lease(db, federation_wake.JOB).next_run_at
+    assert t1 < woken <= utcnow()  # due again at once, not at t1 + 30 s
+    with unit_of_work(session_factory) as s:
+        s.execute(update(JobLease).values(next_run_at=t1 + timedelta(seconds=30)))
+        federation_wake.soon(s)  # a change outside a round: the next round is now
+    assert _lease(db, federation_wake.JOB).next_run_at <= utcnow()

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Insert, or_, select, update
+from sqlalchemy import ColumnElement, Insert, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
@@ -260,7 +260,12 @@ def _release(factory: sessionmaker[Session], job: Job, worker_id: str, now: date
                 locked_by=None,
                 locked_until=None,
                 last_run_at=now,
-                next_run_at=now + timedelta(seconds=job.interval_seconds),
+                # A wake during the run (exchange/federation_wake.py) set a time after `now`: keep it, so the change
+                # that woke the job is not left to the next interval.
+                next_run_at=case(
+                    (JobLease.next_run_at > now, JobLease.next_run_at),
+                    else_=now + timedelta(seconds=job.interval_seconds),
+                ),
                 last_error=error,
             )
             .execution_options(synchronize_session=False)

@@ -35,7 +35,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.audit import service as audit
 from cybercrisis.directory.models import Community, Organisation
 from cybercrisis.errors import InvalidInput, PermissionDenied
-from cybercrisis.exchange import bulk, replica_apply
+from cybercrisis.exchange import bulk, federation_wake, replica_apply
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.import_checks import (
     MARKING_TLP,
@@ -363,6 +363,8 @@ def receive(
     result = _run(session, job, keep, atomic=False, progress=progress)
     # The incidents and early warnings among them become (or update) replicas, in this same transaction (ADR 0013).
     replica_apply.apply(session, ((keep[i], rec) for i, rec in sorted(job.received.items()) if i in job.changed))
+    if job.changed:
+        federation_wake.soon(session, relayed=True)  # what this node passes on goes on in seconds
     # Report positions in the input as sent, not in the filtered list.
     result.rejected = sorted(
         [Rejected(positions[r.index], r.id, r.reason) for r in result.rejected] + early, key=lambda r: r.index

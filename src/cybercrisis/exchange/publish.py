@@ -26,7 +26,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from cybercrisis.audit import service as audit
-from cybercrisis.exchange import copies
+from cybercrisis.exchange import copies, federation_wake
 from cybercrisis.exchange.models import StixObject
 
 _PREFIXES = ("incident--", "alert--")
@@ -137,6 +137,7 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
         r["latest"] = not [m for m in stored.get((r["id"], r["share_id"]), []) if m > r["modified"]]
     if new:
         session.execute(insert(StixObject.__table__), new)  # type: ignore[arg-type]
+    federation_wake.soon(session)  # peers get new versions, and re-served lists, in seconds
     for r in new:
         if r["latest"] and stored.get((r["id"], r["share_id"])):
             session.execute(
