@@ -140,6 +140,29 @@ def test_an_early_warning_and_its_acknowledgement_pass_through_the_hub_one_hop_a
     c.cli("peer", "sync")
     status, done = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de)
     assert DE in [x["organisation"] for x in done["acknowledged"]] and done["answers"][0]["state"] == "applied", done
+    # The hub runs a crisis from what both national nodes share: FR's incident and DE's, held there as replicas.
+    status, de_inc = _http(
+        "POST",
+        f"{b.url}/api/v1/incidents",
+        de,
+        incident_body(title="Wiper at a DE grid operator", share_with={"communities": ["csirts-network"]}),
+    )
+    assert status == 201, de_inc
+    c.cli("peer", "sync")
+    enisa = c.token("coordinator@enisa.example")
+    crisis_in = {
+        "title": "Wiper campaign against grid operators",
+        "justification": "Significant impact in two Member States.",
+        "criteria": ["multi-member-state-impact"],
+        "incidents": [inc["id"], de_inc["id"]],
+    }
+    status, crisis = _http("POST", f"{c.url}/api/v1/crises", enisa, crisis_in)
+    assert status == 201, crisis
+    status, room = _http("GET", f"{c.url}/api/v1/crises/{crisis['id']}", enisa)
+    assert status == 200, room
+    assert {i["id"] for i in room["incidents"]} == {inc["id"], de_inc["id"]}  # both Member States' incidents
+    assert "multi-member-state-impact" in room["evidenced"], room["evidenced"]  # FR and DE: from the replicas
+
     # Delivered again (a crash between the hub's send and its record): still applied once at FR.
     assert deliver_due(hub_factory, hub_settings, now + 2 * LATER).applied == 0
     assert _count(a, "SELECT count(*) FROM audit_events WHERE tag = 'alerts:alert:acknowledge'") == 1
