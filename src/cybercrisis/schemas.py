@@ -20,6 +20,10 @@ class HeldAt(BaseModel):
     origin changes it; acts that are answers to it (acknowledging an early warning) are sent there."""
 
     node: str = Field(description="the origin node's id (identity--...), as `cybercrisis node show` prints it")
+    node_name: str | None = Field(description="its name, when it is a peer of this node (its discovery's title)")
+    organisation: str | None = Field(
+        description="the organisation that runs it, as this node's peer row or pin names it (null: not known here)"
+    )
     version: datetime = Field(description="the origin's `modified` of the version held here")
     received_at: datetime = Field(description="when that version arrived here")
     last_heard: datetime = Field(
@@ -39,15 +43,21 @@ def held_at(session: Any, obj: Any) -> HeldAt | None:
     node = getattr(obj, "origin_node", None)
     if node is None or obj.received_at is None:
         return None
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from cybercrisis.db import utcnow
-    from cybercrisis.exchange.models import Peer
+    from cybercrisis.exchange.models import NodePin, Peer
 
-    synced = session.scalar(select(func.max(Peer.last_success_at)).where(Peer.node_id == node))
+    peer = session.execute(
+        select(Peer.title, Peer.organisation_id, Peer.last_success_at).where(Peer.node_id == node)
+    ).first()
+    pin = session.get(NodePin, node) if peer is None else None
+    synced = peer.last_success_at if peer is not None else None
     heard = max(synced, obj.received_at) if synced is not None else obj.received_at
     return HeldAt(
         node=node,
+        node_name=peer.title or None if peer is not None else None,
+        organisation=peer.organisation_id if peer is not None else (pin.organisation_id if pin else None),
         version=obj.received_version or obj.modified_at,
         received_at=obj.received_at,
         last_heard=heard,

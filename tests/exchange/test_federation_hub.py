@@ -113,6 +113,7 @@ def test_an_early_warning_and_its_acknowledgement_pass_through_the_hub_one_hop_a
     status, replica = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de)
     assert status == 200, replica
     assert replica["held_at"]["node"] == _node_id(a) and DE in replica["pending"]
+    assert replica["held_at"]["organisation"] == org_id_for_key("fr-csirt")  # as CERT-Bund's operator pinned it
     status, incident = _http("GET", f"{b.url}/api/v1/incidents/{inc['id']}", de)
     assert status == 200 and incident["held_at"]["node"] == _node_id(a), incident
     # AMBER+STRICT is for the named organisation only: the hub holds it (ENISA is named), never passes it on.

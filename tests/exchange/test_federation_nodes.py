@@ -577,6 +577,7 @@ def test_an_early_warning_and_its_incident_take_part_on_the_recipients_node_and_
     status, replica = _http("GET", f"{b.url}/api/v1/incidents/{inc['id']}", de_on_b)
     assert status == 200, replica
     assert replica["held_at"]["node"] == _node_id(a) and replica["held_at"]["stale"] is False
+    assert (replica["held_at"]["organisation"], replica["held_at"]["node_name"]) == (FR, "node-a")
     assert (replica["title"], replica["countries"], replica["owner"]) == (inc["title"], inc["countries"], FR)
     assert len(replica["observables"]) == len(inc["observables"])
     status, page = _http("GET", f"{b.url}/api/v1/alerts?pending_for_me=true", de_on_b)

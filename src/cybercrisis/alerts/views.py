@@ -184,7 +184,13 @@ def _recipient_rows(db: Session, principal: Principal, alert: Alert) -> list[Rec
     return rows
 
 
+def _short_name(db: Session, org_id: str | None) -> str | None:
+    ref = queries.org_refs(db, [org_id]).get(org_id) if org_id else None
+    return ref.short_name if ref else None
+
+
 def render_alert(request: Request, db: Session, principal: Principal, alert: Alert) -> Response:
+    held = held_at(db, alert)
     mine = my_recipient(principal, alert)
     incident = readable_incident(db, principal, alert.incident_id or "")
     figures = service.ack_figures(alert)
@@ -204,7 +210,8 @@ def render_alert(request: Request, db: Session, principal: Principal, alert: Ale
             # The alert may reach organisations that may not read the incident it is about: they get its id only.
             "incident_hidden": alert.incident_id is not None and incident is None,
             "mine": mine,
-            "held": held_at(db, alert),
+            "held": held,
+            "held_org": _short_name(db, held.organisation if held else None),
             # The newest act of the reader's organisation sent to the node that holds this alert, if it is held there.
             "answer": next(iter(answers.of_organisation(db, principal=principal, object_ids=[alert.id])), None)
             if alert.origin_node

@@ -276,10 +276,12 @@ def render_incident(
         known=readable,
     )
     events = [e for e in events if e.tag not in _DUPLICATE_TAGS]
+    held = held_at(db, incident)
     names = queries.names(
         db,
         orgs=[
             incident.owner_org_id,
+            held.organisation if held and held.organisation else "",
             incident.entity_org_id or "",
             principal.org_id or "",
             *_alert_orgs(alerts),
@@ -307,7 +309,8 @@ def render_incident(
         "incident.html",
         {
             "incident": incident,
-            "held": held_at(db, incident),
+            "held": held,
+            "held_org": names.orgs[held.organisation].short_name if held and held.organisation in names.orgs else None,
             "tlp": TLP(incident.tlp),
             "owner_org": names.orgs.get(incident.owner_org_id),
             "entity_org": names.orgs.get(incident.entity_org_id or ""),
