@@ -591,6 +591,7 @@ def test_an_early_warning_and_its_incident_take_part_on_the_recipients_node_and_
     status, waiting = _http("GET", f"{b.url}/api/v1/alerts/{alert['id']}", de_on_b)
     assert waiting["answers"][0]["state"] == "queued" and waiting["answers"][0]["last_error"], waiting
     assert set(waiting["pending"]) == {DE, NL}
+    assert f"answers waiting for node {_node_id(a)}: 1" in b.cli("peer", "status").stdout  # the operator sees it
 
     # A is back: the answer is applied there once, and comes back to B as A's new version of the alert.
     # NCSC-NL's analyst acknowledges on B too, but B speaks for CERT-Bund only: A refuses, and says why.

@@ -381,10 +381,10 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
     elsewhere = _request(peer_node, stranger, object=sent["id"], organisation=cast["de"].org_id)
     for bad, who, status, words in (
         (unknown, "de", 403, "pinned"),
-        (elsewhere, "de", 403, "does not relay to node"),  # addressed to a node this one does not know
+        (elsewhere, "de", 403, "relays answers only between peers"),  # addressed to a node not its peer
         (tampered, "de", 403, "does not verify"),
         (wrong_org, "fr", 403, "does not speak for"),
-        (wrong_org, "de", 403, "must be of the organisation"),
+        (wrong_org, "de", 403, "answers on its own node"),
         (ask | {"key": "answer--1"}, "de", 422, "key"),
     ):
         r = client.post("/federation/v1/answers", headers=cast[who].headers, json=bad)
@@ -401,3 +401,51 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
     r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=not_named)
     assert r.json()["status"] == "refused" and "recipient" in r.json()["reason"], r.text
     assert count(db, AnswerReceipt) == 2
+
+
+def test_a_relay_keeps_an_answer_only_about_what_it_passed_on_to_that_organisation_and_says_the_same_otherwise(
+    client: TestClient,
+    cast: dict[str, Actor],
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    """This node as the hub: `peer_node` is the origin of two early warnings held here, one for CERT-Bund, one for
+    the outsider only; CERT-Bund's node (`asker`, a peer this node relays for) answers both."""
+    asker = node.load(tmp_path / "asker-node")
+    for_de, for_out = _alert(client, cast), None
+    r = client.post(
+        "/api/v1/alerts",
+        headers=cast["fr"].headers,
+        json={"title": "Only for the outsider", "tlp": "amber", "recipients": {"organisations": [cast["out"].org_id]}},
+    )
+    for_out = r.json()
+    for sent in (for_de, for_out):
+        receive(session_factory, settings, _as_from(session_factory, peer_node, sent["id"]), peer_node)
+    with unit_of_work(session_factory) as s:
+        for n, (who, org, relay) in enumerate(((peer_node, cast["fr"].org_id, True), (asker, cast["de"].org_id, True))):
+            s.add(
+                Peer(
+                    id=f"peer--{uuid.uuid4()}",
+                    url=f"http://127.0.0.{n + 2}:9/taxii2/",
+                    api_root=f"http://127.0.0.{n + 2}:9/taxii2/r/",
+                    node_id=who.id,
+                    organisation_id=org,
+                    token="unused",
+                    direction="both",
+                    relay=relay,
+                    keys=[{"id": k, "public_key": v} for k, v in who.public_keys().items()],
+                )
+            )
+    kept = _request(asker, peer_node, object=for_de["id"], organisation=cast["de"].org_id)
+    r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=kept)
+    assert r.status_code == 200 and r.json()["status"] == "relayed", r.text
+    hidden = _request(asker, peer_node, object=for_out["id"], organisation=cast["de"].org_id)
+    missing = _request(asker, peer_node, object=f"alert--{uuid.uuid4()}", organisation=cast["de"].org_id)
+    answers = [client.post("/federation/v1/answers", headers=cast["de"].headers, json=x) for x in (hidden, missing)]
+    assert [a.status_code for a in answers] == [403, 403]
+    details = [a.json()["detail"].split(" about ")[0] for a in answers]
+    assert details[0] == details[1] == "this node relays no answer", details  # hidden or missing: the same words
+    with unit_of_work(session_factory, write=False) as s:
+        assert s.scalars(select(Answer.id)).all() == [kept["key"]]

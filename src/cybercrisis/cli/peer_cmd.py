@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -199,3 +199,22 @@ def status() -> None:
                     console.print(f"    rejected {reason}")
         if not rows:
             console.print("no peers")
+        _answers(session, now)
+
+
+def _answers(session: Any, now: Any) -> None:
+    """Acts on replicas still on their way to their origin (ADR 0013), per origin node: the operator's view."""
+    from sqlalchemy import func, select
+
+    from cybercrisis.answers.models import QUEUED, Answer
+    from cybercrisis.exchange.peers import age
+
+    rows = session.execute(
+        select(Answer.origin_node, func.count(), func.min(Answer.created_at), func.max(Answer.last_error))
+        .where(Answer.state == QUEUED)
+        .group_by(Answer.origin_node)
+        .order_by(Answer.origin_node)
+    ).all()
+    for node, n, oldest, error in rows:
+        waiting = f"answers waiting for node {node}: {n}, the oldest for {age(oldest, now)}"
+        console.print(waiting + (f"; last error: {error}" if error else ""))

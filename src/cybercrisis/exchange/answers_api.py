@@ -80,7 +80,10 @@ class AnswerReply(BaseModel):
     reason: str = Field(description="why it was refused; empty when applied")
     object: str
     modified: str | None = Field(description="the object's new version (`modified`) when applied by this request")
-    signature: dict[str, str] = Field(description="the origin node's signature over the other fields")
+    signature: dict[str, str] = Field(
+        description="the signature over the other fields: of the origin node (passed on unchanged by a relay), or of "
+        "the relay itself for `relayed`"
+    )
 
 
 def _local(request: Request) -> nodes.Node:
@@ -95,4 +98,6 @@ def post_answer(body: AnswerRequest, request: Request, db: DB, principal: NodeAc
     or it does not speak for the organisation; 422 for a malformed request."""
     local = _local(request)
     outcome = answers_in.apply_answer(db, principal=principal, request=body.model_dump(), local=local)
+    if isinstance(outcome, dict):  # a relay passing on the origin's own signed reply, as received
+        return outcome
     return answers_in.reply(outcome, local)

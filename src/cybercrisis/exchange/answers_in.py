@@ -42,6 +42,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange import relays
+from cybercrisis.exchange.importer import RELAYABLE
 from cybercrisis.exchange.models import NodePin, Peer
 from cybercrisis.exchange.stix_common import ts
 
@@ -124,28 +125,44 @@ def _speaker(session: Session, principal: Principal, request: dict[str, Any], *,
     if problem is not None:
         raise PermissionDenied(problem)
     if principal.org_id is None or principal.org_id != poster:
-        raise PermissionDenied("the account that posts an answer must be of the organisation it answers for")
+        raise PermissionDenied(
+            f"node {node_id} answers here for the organisation it speaks for ({speaks_for}), not for "
+            f"{request['organisation']}: that organisation answers on its own node, or on one that speaks for it"
+        )
     if speaks_for != request["organisation"]:
         raise PermissionDenied(f"node {node_id} does not speak for organisation {request['organisation']} here")
     return str(node_id)
 
 
-def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome:
+def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome | dict[str, Any]:
     """At a relay: keep the asking node's signed request, once, for the delivery job to forward to the origin
-    (`to`) unchanged; asked again, say what became of it."""
+    (`to`) unchanged; asked again, `relayed` until the origin has answered, then the origin's own signed reply, as
+    received (so the asking node checks it with the origin's key: a relay cannot invent an outcome)."""
     key, origin = request["key"], request["to"]
+    refused = PermissionDenied(f"this node relays no answer about {request['object']} to node {origin}")
     held = session.get(Answer, key)
     if held is not None:
         if held.relayed_for != asking:
-            raise PermissionDenied("this key is another node's answer")
-        state = RELAYED if held.state == QUEUED else held.state
-        return Outcome(key, state, held.reason, held.object_id, None)
-    if session.scalars(select(Peer).where(Peer.node_id == origin, Peer.enabled.is_(True))).first() is None:
-        raise PermissionDenied(f"this node does not relay to node {origin}: it is not one of its peers")
-    model = OBJECTS[request["act"]]
-    replica = session.get(model, request["object"])
-    if replica is None or replica.origin_node != origin:
-        raise PermissionDenied(f"this node holds no {request['object']} from node {origin} to relay an answer about")
+            raise refused
+        reply = (held.signature or {}).get("reply")
+        if reply is not None:
+            return dict(reply)
+        return Outcome(key, RELAYED, "", held.object_id, None)
+    asker = session.scalars(select(Peer).where(Peer.node_id == asking)).first()
+    target = session.scalars(select(Peer).where(Peer.node_id == origin, Peer.enabled.is_(True))).first()
+    if asker is None or not asker.relay or target is None:
+        raise PermissionDenied("this node relays answers only between peers it relays for (peer add --relay)")
+    # Only about what this node passed on to the asking organisation: held from that origin, first hand, CLEAR to
+    # AMBER, readable by it here. Anything else gets the same refusal, whether it exists here or not.
+    replica = session.get(OBJECTS[request["act"]], request["object"])
+    reader = sharing.org_reader(session, request["organisation"])
+    if (
+        replica is None
+        or replica.origin_node != origin
+        or replica.tlp not in RELAYABLE
+        or not sharing.readable(session, reader, replica)
+    ):
+        raise refused
     session.add(
         Answer(
             id=key,
@@ -173,7 +190,9 @@ def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome:
     return Outcome(key, RELAYED, "", request["object"], None)
 
 
-def apply_answer(session: Session, *, principal: Principal, request: dict[str, Any], local: nodes.Node) -> Outcome:
+def apply_answer(
+    session: Session, *, principal: Principal, request: dict[str, Any], local: nodes.Node
+) -> Outcome | dict[str, Any]:
     """Apply one answer from another node, once (see the module's text); raises InvalidInput for a malformed
     request and PermissionDenied when the node or the account may not ask; a refusal of the act is an Outcome."""
     _check_shape(request)

@@ -28,9 +28,9 @@ from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work, utcnow
-from cybercrisis.exchange import answers_in, peer_client, relays
+from cybercrisis.exchange import answers_in, peer_client
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange.models import Peer
+from cybercrisis.exchange.models import NodePin, Peer
 from cybercrisis.exchange.stix_common import ts
 
 log = logging.getLogger(__name__)
@@ -59,15 +59,20 @@ class _Send:
     keys: dict[str, str]
     node_id: str
     body: dict[str, Any]
+    # Through a relay: the origin and its pinned keys, which alone sign an outcome (the relay signs `relayed` only).
+    origin: str | None = None
+    origin_keys: dict[str, str] | None = None
 
 
 def _prepare(session: Session, answer: Answer, settings: Settings, local: nodes.Node) -> _Send | str:
     """Where and what to send: to the origin if it is a peer, else to the relay it was pinned through; an answer
     this node relays goes on as its asking node signed it."""
     peer = session.scalars(select(Peer).where(Peer.node_id == answer.origin_node, Peer.enabled.is_(True))).first()
+    origin_keys: dict[str, str] | None = None
     if peer is None and answer.relayed_for is None:
-        pin = relays.pinned(session).get(answer.origin_node)
-        peer = session.get(Peer, pin.relay_peer_id) if pin is not None else None
+        pin = session.get(NodePin, answer.origin_node)
+        peer = session.get(Peer, pin.via_peer_id) if pin is not None else None
+        origin_keys = dict(pin.keys) if pin is not None else None
     if peer is None:
         return (
             f"no enabled peer for node {answer.origin_node}, nor a relay it is pinned through: add it (peer add) or "
@@ -96,6 +101,8 @@ def _prepare(session: Session, answer: Answer, settings: Settings, local: nodes.
         keys={str(k["id"]): str(k["public_key"]) for k in peer.keys},
         node_id=peer.node_id,
         body=body,
+        origin=answer.origin_node if origin_keys is not None else None,
+        origin_keys=origin_keys,
     )
 
 
@@ -121,11 +128,17 @@ def _post(send: _Send, settings: Settings) -> dict[str, Any]:
         raise peer_client.PeerError("the origin's reply is not a JSON object")
     signature = reply.get("signature")
     body = {k: v for k, v in reply.items() if k != "signature"}
-    problem = nodes.verify_message(answers_in.REPLY, body, signature, {send.node_id: send.keys})
+    # An outcome is signed by the origin: sent through a relay, the relay signs only `relayed` and passes the
+    # origin's own signed reply on unchanged, so it cannot invent one.
+    if send.origin is not None and reply.get("status") != answers_in.RELAYED:
+        ring = {send.origin: send.origin_keys or {}}
+    else:
+        ring = {send.node_id: send.keys}
+    problem = nodes.verify_message(answers_in.REPLY, body, signature, ring)
     if problem is not None:
-        raise peer_client.PeerError(f"the origin's reply is not signed by it: {problem}")
+        raise peer_client.PeerError(f"the reply is not signed by the node that decides: {problem}")
     if reply.get("key") != send.id or reply.get("status") not in (APPLIED, REFUSED, answers_in.RELAYED):
-        raise peer_client.PeerError("the origin's reply is not about this answer")
+        raise peer_client.PeerError("the reply is not about this answer")
     return reply
 
 
@@ -176,6 +189,8 @@ def deliver_due(factory: sessionmaker[Session], settings: Settings, now: datetim
                 answer.next_attempt_at = utcnow() + RELAYED_POLL
                 stats.relayed += 1
                 continue
+            if answer.relayed_for is not None and "signature" in reply:  # kept for the asking node, as signed
+                answer.signature = dict(answer.signature or {}) | {"reply": reply}
             answer.state = str(reply["status"])
             answer.reason = str(reply.get("reason") or "")[:2000]
             answer.answered_at = utcnow()

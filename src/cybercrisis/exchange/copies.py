@@ -230,3 +230,15 @@ def reserve(session: Session, *, key: str, shares: list[dict[str, str]], now: da
         row.update(added_at=now, signed=False, signature=None, shares=shares)
     session.execute(insert(StixObject.__table__), rows)  # type: ignore[arg-type]
     return len(rows)
+
+
+def restore_at_end(session: Session, *, seq: int, now: datetime, signature: Any, shares: Any) -> None:
+    """Store one received version again at the end of the store with the signature and share list its origin
+    re-served it with (a new `seq` and `added_at`), so that TAXII readers and the peers it is relayed to, whose
+    cursors are past it, get it again with the new list."""
+    row = session.execute(select(*[StixObject.__table__.c[n] for n in _KEEP]).where(StixObject.seq == seq)).first()
+    if row is None:
+        return
+    values = dict(row._mapping) | {"added_at": now, "signature": signature, "shares": shares, "signed": True}
+    session.execute(delete(StixObject).where(StixObject.seq == seq))
+    session.execute(insert(StixObject.__table__), [values])  # type: ignore[arg-type]

@@ -63,7 +63,9 @@ class Plan:
                     .values(latest=False)
                 )
         for seq, (block, signed) in self.resigned.items():
-            session.execute(update(StixObject).where(StixObject.seq == seq).values(signature=block, shares=signed))
+            # Stored again at the end of the store, as its origin re-served it (copies.reserve does the same for
+            # ours): readers and peers past this row, a hub's national nodes among them, get the new list too.
+            copies.restore_at_end(session, seq=seq, now=now, signature=block, shares=signed)
         for key in sorted(self.reserve):
             copies.reserve(session, key=key, shares=copies.share_lists(session, [key])[key], now=now)
 

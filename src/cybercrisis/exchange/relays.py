@@ -55,7 +55,11 @@ def pin(
     if public is None:
         known = ", ".join(sorted(published)) or "none"
         raise _bad("fingerprint", f"the relay lists no key {wanted} for node {node_id} (it lists: {known})")
-    if nodes.key_id_of(public) != wanted:
+    try:
+        matches = nodes.key_id_of(public) == wanted
+    except (ValueError, TypeError):
+        matches = False
+    if not matches:
         raise _bad("fingerprint", f"the key the relay lists as {wanted} is another key: do not pin it")
     org = session.scalars(
         select(Organisation).where(or_(Organisation.id == speaks_for, Organisation.short_name == speaks_for))
@@ -109,7 +113,12 @@ def pinned(session: Session) -> dict[str, Pinned]:
 def through(session: Session, relay_nodes: set[str]) -> dict[str, str]:
     """The origins whose versions may come through these relay nodes, each with its relay: `importer.receive`'s
     `relays`."""
-    return {p.node_id: p.relay_node for p in pinned(session).values() if p.relay_node in relay_nodes}
+    peers = set(session.scalars(select(Peer.node_id)))  # a node that is a peer comes directly, or not at all
+    return {
+        p.node_id: p.relay_node
+        for p in pinned(session).values()
+        if p.relay_node in relay_nodes and p.node_id not in peers
+    }
 
 
 def passed_on(peer_node: str) -> ColumnElement[bool]:
