@@ -21,8 +21,10 @@ from cybercrisis.answers.models import QUEUED, Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id
 from cybercrisis.errors import PermissionDenied
+from cybercrisis.notify.wake import wake
 
 QUEUE = "answers:answer:queue"
+DELIVER = "deliver_answers"  # the job that sends them (jobs.py, exchange/answers_out.py)
 
 
 def user_ref(user_id: str | None) -> str:
@@ -61,6 +63,7 @@ def queue(
     )
     session.add(answer)
     session.flush()
+    wake(session, DELIVER)  # sent within a second of the commit, not at the job's next turn
     audit.record(
         session,
         actor=actor,

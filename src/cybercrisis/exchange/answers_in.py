@@ -38,6 +38,7 @@ from cybercrisis.access.principal import Principal
 from cybercrisis.alerts import service as alerts
 from cybercrisis.alerts.models import Alert
 from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer, AnswerReceipt
+from cybercrisis.answers.service import DELIVER
 from cybercrisis.audit import service as audit
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.exchange import node as nodes
@@ -45,6 +46,7 @@ from cybercrisis.exchange import relays
 from cybercrisis.exchange.importer import RELAYABLE
 from cybercrisis.exchange.models import NodePin, Peer
 from cybercrisis.exchange.stix_common import ts
+from cybercrisis.notify.wake import wake
 
 PURPOSE = "answer"  # what an asking node signs
 RELAYED = "relayed"  # a relay's reply: kept, to be forwarded to the origin; ask again for the outcome
@@ -179,6 +181,7 @@ def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome | 
             signature={"body": signed_body(request), "block": request["signature"]},
         )
     )
+    wake(session, DELIVER)  # forwarded within a second
     audit.record(
         session,
         actor=None,

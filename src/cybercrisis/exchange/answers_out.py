@@ -3,7 +3,7 @@
 Each queued answer (answers/service.py) is signed with this node's key and posted to its origin's
 `/federation/v1/answers` with the token of the account this node holds there (the peer's, `peer add`), or, for an
 origin pinned through a hub (`node pin --via`), to that hub, which keeps it and answers `relayed` until the origin
-has answered (asked again every 5 s). An answer a hub relays goes on as its asking node signed it. All of it runs
+has answered (asked again every 2 s). An answer a hub relays goes on as its asking node signed it. All of it runs
 outside any database transaction; the signed reply (applied or refused, with the reason) is verified with the
 pinned keys of the node posted to and recorded. An origin that is down, slow or answers garbage leaves the answer
 queued: it is tried again with a growing delay (2 s doubling, at most 5 min). The origin keeps a receipt per key,
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 PATH = "/federation/v1/answers"
 BATCH = 100
 MAX_DELAY = timedelta(minutes=5)
-RELAYED_POLL = timedelta(seconds=5)  # how soon to ask a relay again what became of an answer it holds
+RELAYED_POLL = timedelta(seconds=2)  # how soon to ask a relay again what became of an answer it holds
 
 
 @dataclass

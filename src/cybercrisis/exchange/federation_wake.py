@@ -9,12 +9,11 @@ One conditional UPDATE of the job's row, only when a peer would be sent somethin
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from cybercrisis.db import utcnow
 from cybercrisis.exchange.models import Peer
-from cybercrisis.notify.models import JobLease
+from cybercrisis.notify.wake import wake
 
 JOB = "federation_sync"
 
@@ -24,11 +23,5 @@ def soon(session: Session, *, relayed: bool = False) -> None:
     pushed = select(Peer.id).where(Peer.enabled.is_(True), Peer.direction.in_(("push", "both")))
     if relayed:
         pushed = pushed.where(Peer.relay.is_(True))
-    if not session.scalar(select(exists(pushed))):
-        return
-    session.execute(
-        update(JobLease)
-        .where(JobLease.name == JOB)
-        .values(next_run_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+    if session.scalar(select(exists(pushed))):
+        wake(session, JOB)
