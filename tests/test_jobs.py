@@ -234,8 +234,17 @@ def test_a_change_to_send_brings_federation_forward_and_a_wake_during_the_round_
     assert _lease(db, federation_wake.JOB).next_run_at == t0 + timedelta(seconds=30)  # no peer to send to: no wake
 
     with unit_of_work(session_factory) as s:
-        s.add(Peer(id="peer--x", url="http://127.0.0.1:9/taxii2/", api_root="http://127.0.0.1:9/taxii2/r/",
-                   node_id="identity--x", token="sealed", direction="push", keys=[]))  # fmt: skip
+        s.add(
+            Peer(
+                id="peer--x",
+                url="https://x.example/taxii2/",
+                api_root="https://x.example/taxii2/r/",
+                node_id="identity--x",
+                token="sealed",
+                direction="push",
+                keys=[],
+            )
+        )
     t1 = utcnow() - timedelta(seconds=1)
     assert jobs.run_due(session_factory, settings, "w1", t1, jobs=job) == [federation_wake.JOB]
     woken = _lease(db, federation_wake.JOB).next_run_at

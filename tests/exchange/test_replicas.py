@@ -322,6 +322,22 @@ def test_acknowledging_an_early_warning_held_elsewhere_queues_one_answer_and_cha
     assert client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["fr"].headers).json()["answers"] == []
 
 
+def _peer(who: node.Node, org: str, *, direction: str = "both", relay: bool = False) -> Peer:
+    """A peer row for a node of the test's own, with its keys pinned (no server behind its address)."""
+    host = f"node-{who.id.split('--', 1)[1][:8]}.example"
+    return Peer(
+        id=f"peer--{uuid.uuid4()}",
+        url=f"https://{host}/taxii2/",
+        api_root=f"https://{host}/taxii2/cybercrisis/",
+        node_id=who.id,
+        organisation_id=org,
+        token="unused",
+        direction=direction,
+        relay=relay,
+        keys=[{"id": k, "public_key": v} for k, v in who.public_keys().items()],
+    )
+
+
 def _request(peer: node.Node, to: node.Node, **body: Any) -> dict[str, Any]:
     base = {
         "to": to.id,
@@ -344,18 +360,7 @@ def test_an_answer_from_a_node_that_speaks_for_the_organisation_is_applied_once_
 ) -> None:
     sent = _alert(client, cast)  # ours: this node is the origin here
     with unit_of_work(session_factory) as s:  # CERT-Bund's node, pinned here
-        s.add(
-            Peer(
-                id=f"peer--{uuid.uuid4()}",
-                url="http://127.0.0.1:9/taxii2/",
-                api_root="http://127.0.0.1:9/taxii2/cybercrisis/",
-                node_id=peer_node.id,
-                organisation_id=cast["de"].org_id,
-                token="unused",
-                direction="pull",
-                keys=[{"id": k, "public_key": v} for k, v in peer_node.public_keys().items()],
-            )
-        )
+        s.add(_peer(peer_node, cast["de"].org_id, direction="pull"))
     before = count(db, StixObject, StixObject.share_id == sent["id"])
     me = node.load(settings.data_dir)
     ask = _request(peer_node, me, object=sent["id"], organisation=cast["de"].org_id)
@@ -423,21 +428,8 @@ def test_a_relay_keeps_an_answer_only_about_what_it_passed_on_to_that_organisati
     for_out = r.json()
     for sent in (for_de, for_out):
         receive(session_factory, settings, _as_from(session_factory, peer_node, sent["id"]), peer_node)
-    with unit_of_work(session_factory) as s:
-        for n, (who, org, relay) in enumerate(((peer_node, cast["fr"].org_id, True), (asker, cast["de"].org_id, True))):
-            s.add(
-                Peer(
-                    id=f"peer--{uuid.uuid4()}",
-                    url=f"http://127.0.0.{n + 2}:9/taxii2/",
-                    api_root=f"http://127.0.0.{n + 2}:9/taxii2/r/",
-                    node_id=who.id,
-                    organisation_id=org,
-                    token="unused",
-                    direction="both",
-                    relay=relay,
-                    keys=[{"id": k, "public_key": v} for k, v in who.public_keys().items()],
-                )
-            )
+    with unit_of_work(session_factory) as s:  # the origin and CERT-Bund's node, both relayed for
+        s.add_all([_peer(peer_node, cast["fr"].org_id, relay=True), _peer(asker, cast["de"].org_id, relay=True)])
     kept = _request(asker, peer_node, object=for_de["id"], organisation=cast["de"].org_id)
     r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=kept)
     assert r.status_code == 200 and r.json()["status"] == "relayed", r.text
