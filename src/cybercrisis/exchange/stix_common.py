@@ -97,36 +97,44 @@ def product_identity() -> stix2.Identity:
     )
 
 
+def _property_extension(oid: str, *, created: datetime, name: str, description: str, schema: str, version: str) -> Any:
+    """One of our property extensions, authored by the product identity, CLEAR."""
+    return stix2.ExtensionDefinition(
+        id=oid,
+        created_by_ref=PRODUCT_ID,
+        created=created,
+        modified=EXTENSION_MODIFIED,
+        name=name,
+        description=description,
+        schema=schema,
+        version=version,
+        extension_types=["property-extension"],
+        object_marking_refs=[marking_id(TLP.CLEAR)],
+    )
+
+
 def extension_definition() -> stix2.ExtensionDefinition:
     """Our property extension of `incident`, for the NIS2 fields that STIX and Incident Core do not carry."""
-    return stix2.ExtensionDefinition(
-        id=EXTENSION_ID,
-        created_by_ref=PRODUCT_ID,
+    return _property_extension(
+        EXTENSION_ID,
         created=REFERENCE_TIME,
-        modified=EXTENSION_MODIFIED,
         name="cybercrisis incident",
         description="NIS2 reporting fields of an incident recorded in cybercrisis.",
         schema=EXTENSION_SCHEMA,
         version="1.1.0",
-        extension_types=["property-extension"],
-        object_marking_refs=[marking_id(TLP.CLEAR)],
     )
 
 
 def alert_extension_definition() -> stix2.ExtensionDefinition:
     """Our property extension of `report` for an early warning: its own id, its recipients and their
     acknowledgements, which a node holding it as a replica needs (ADR 0013)."""
-    return stix2.ExtensionDefinition(
-        id=ALERT_EXTENSION_ID,
-        created_by_ref=PRODUCT_ID,
+    return _property_extension(
+        ALERT_EXTENSION_ID,
         created=EXTENSION_MODIFIED,
-        modified=EXTENSION_MODIFIED,
         name="cybercrisis early warning",
         description="Recipients and acknowledgements of an early warning sent in cybercrisis.",
         schema=ALERT_EXTENSION_SCHEMA,
         version="1.0.0",
-        extension_types=["property-extension"],
-        object_marking_refs=[marking_id(TLP.CLEAR)],
     )
 
 
