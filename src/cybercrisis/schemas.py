@@ -65,6 +65,41 @@ def held_at(session: Any, obj: Any) -> HeldAt | None:
     )
 
 
+class AnswerOut(BaseModel):
+    """An act of the reader's organisation on an object held at another node, sent there (ADR 0013)."""
+
+    id: str = Field(examples=["answer--6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"])
+    act: str = Field(examples=["alert.acknowledge", "crisis.escalation.answer"])
+    state: str = Field(
+        description="queued (waiting for the origin node, retried until it answers) | applied (its change comes "
+        "back as a new version) | refused (see reason)",
+        examples=["queued"],
+    )
+    reason: str = Field(description="the origin node's reason for a refusal")
+    node: str = Field(description="the origin node it is sent to")
+    created: datetime
+    answered: datetime | None
+    attempts: int
+    last_error: str | None = Field(description="why the last delivery failed, while it is queued")
+    object: str = Field(description="what it answers: the early warning, or the escalation of a crisis")
+
+    @classmethod
+    def of(cls, a: Any) -> AnswerOut:
+        """From an `answers.models.Answer` row."""
+        return cls(
+            id=a.id,
+            act=a.act,
+            object=a.object_id,
+            state=a.state,
+            reason=a.reason,
+            node=a.origin_node,
+            created=a.created_at,
+            answered=a.answered_at,
+            attempts=a.attempts,
+            last_error=a.last_error,
+        )
+
+
 class TimelineEntry(BaseModel):
     seq: int
     at: datetime

@@ -13,8 +13,18 @@ def install() -> None:
     from cybercrisis.access import replicas
     from cybercrisis.alerts.models import Alert
     from cybercrisis.audit import service as audit
+    from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
     from cybercrisis.exchange import publish
     from cybercrisis.incidents.models import Incident
 
     audit.subscribe(publish.on_commit)
-    replicas.install({"incident": Incident, "alert": Alert})
+    replicas.install(
+        {
+            "incident": Incident,
+            "alert": Alert,
+            "crisis": Crisis,
+            "escalation": Escalation,
+            "decision": Decision,
+            "task": Action,
+        }
+    )

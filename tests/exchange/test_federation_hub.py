@@ -1,6 +1,8 @@
-"""Hub and spoke with three real nodes (issue 15, ADR 0013 point 5): CERT-FR's and CERT-Bund's national nodes peer
-with the EU hub (ENISA's) only; an early warning and its acknowledgement pass through the hub, one hop, signed by
-their origin all the way.
+"""Hub and spoke with three real nodes (issue 15, ADR 0013 points 3 and 5): CERT-FR's and CERT-Bund's national
+nodes peer with the EU hub (ENISA's) only; an early warning and its acknowledgement pass through the hub, one hop,
+signed by their origin all the way (never AMBER+STRICT); the hub runs a crisis from both nodes' incidents and moves
+it to EU-CyCLONe with the agreements its model needs, each given on the agreeing organisation's own node, one of
+them killed and restarted with its answer queued.
 
 FR (`a`) and the hub (`c`) run on SQLite files of their own; DE (`b`) runs on the test's database (SQLite and
 PostgreSQL). The operators' steps are the CLI commands docs/federation.md shows; the sync rounds and the answer
@@ -10,6 +12,7 @@ deliveries are run by the test, in the order the jobs would run them.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +22,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.config import Settings
+from cybercrisis.crises.escalation import DEFAULT_MODEL
 from cybercrisis.db import make_engine, make_sessionmaker
 from cybercrisis.directory.exchange import org_id_for_key
 from cybercrisis.exchange.answers_out import deliver_due
@@ -62,17 +66,31 @@ def _factory(node: NodeProc) -> tuple[sessionmaker[Session], Settings]:
     return make_sessionmaker(make_engine(node.database_url)), s
 
 
+def _model_needing(folder: Path, stage: str, approvers: list[str]) -> Path:
+    """The shipped escalation model, with `approvers` needed to enter `stage`."""
+    model = json.loads(DEFAULT_MODEL.read_text())
+    for s in model["stages"]:
+        if s["key"] == stage:
+            s["approvers"] = approvers
+    path = folder / "escalation.json"
+    path.write_text(json.dumps(model))
+    return path
+
+
 def _key(node: NodeProc) -> str:
     return next(line.split()[1] for line in node.cli("node", "show").stdout.splitlines() if "current" in line)
 
 
-def _count(node: NodeProc, sql: str) -> int:
+def _count(node: NodeProc, sql: str, *params: str) -> int:
     with contextlib.closing(sqlite3.connect(node.database_url.removeprefix("sqlite:///"))) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+        return int(conn.execute(sql, params).fetchone()[0])
 
 
-def test_an_early_warning_and_its_acknowledgement_pass_through_the_hub_one_hop_and_never_amber_strict(
-    three: tuple[NodeProc, NodeProc, NodeProc], settings: Settings, session_factory: sessionmaker[Session]
+def test_an_early_warning_goes_through_the_hub_and_a_crisis_there_moves_with_agreements_given_on_national_nodes(
+    three: tuple[NodeProc, NodeProc, NodeProc],
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
 ) -> None:
     a, b, c = three
     # The hub peers with both national nodes and relays between them; each national node peers with the hub only.
@@ -167,3 +185,57 @@ def test_an_early_warning_and_its_acknowledgement_pass_through_the_hub_one_hop_a
     # Delivered again (a crash between the hub's send and its record): still applied once at FR.
     assert deliver_due(hub_factory, hub_settings, now + 2 * LATER).applied == 0
     assert _count(a, "SELECT count(*) FROM audit_events WHERE tag = 'alerts:alert:acknowledge'") == 1
+
+    # The hub's operator restarts it with the deployment's escalation model changed (a rule of the test, not law):
+    # operational coordination in EU-CyCLONe now needs the agreement of the two Member States' CSIRTs.
+    c.stop()
+    c.extra = {"CYBERCRISIS_ESCALATION_MODEL": str(_model_needing(tmp_path, "eu-cyclone", ["fr-csirt", "de-csirt"]))}
+    c.start()
+    # The hub proposes the move; CERT-FR and CERT-Bund each agree on their own node.
+    move_in = {"to": "eu-cyclone", "rationale": "Two Member States' grids are hit.", "share_with_approvers": True}
+    status, move = _http("POST", f"{c.url}/api/v1/crises/{crisis['id']}/escalations", enisa, move_in)
+    assert status == 201 and move["state"] == "pending", move
+    c.cli("peer", "sync")  # the hub's own crisis goes to both national nodes directly
+    b.cli("user", "create", "--org", "CERT-Bund", "--role", "coordinator", "--email", "coordinator@cert-bund.example")
+    de_coord = b.token("coordinator@cert-bund.example")
+    status, held = _http("GET", f"{b.url}/api/v1/crises/{crisis['id']}", de_coord)
+    assert status == 200 and held["held_at"]["node"] == _node_id(c), held
+    assert {i["id"] for i in held["incidents"]} == {inc["id"], de_inc["id"]}  # FR's through the hub, and its own
+    assert [e["state"] for e in held["escalations"]] == ["pending"]
+    # CERT-Bund agrees on its own node; the node is killed with the answer queued, and restarted.
+    path = f"/api/v1/crises/{crisis['id']}/escalations/{move['id']}/approve"
+    status, sent = _http("POST", f"{b.url}{path}", de_coord, {"comment": "BSI and CERT-Bund agree"})
+    assert status == 200 and sent["answer"]["state"] == "queued", sent
+    b.stop(kill=True)
+    b.start()
+    assert deliver_due(session_factory, settings, now + 3 * LATER).applied == 1
+    assert deliver_due(session_factory, settings, now + 4 * LATER).applied == 0  # nothing is left to send
+    # CERT-FR agrees on its own node: the last agreement; the hub applies the move under its model.
+    fr_admin = a.token("admin@cert-fr.example")
+    status, sent = _http("POST", f"{a.url}{path}", fr_admin, {})
+    assert status == 200 and sent["answer"]["state"] == "queued", sent
+    fr_factory, fr_settings = _factory(a)
+    assert deliver_due(fr_factory, fr_settings, now + 3 * LATER).applied == 1
+    status, room = _http("GET", f"{c.url}/api/v1/crises/{crisis['id']}", enisa)
+    assert room["stage"] == "eu-cyclone" and room["escalations"][0]["state"] == "done", room
+    assert _count(c, "SELECT count(*) FROM answer_receipts") == 2
+    agreed = "SELECT count(*) FROM audit_events WHERE tag = 'crises:escalation:agree' AND object_id = ?"
+    assert _count(c, agreed, move["id"]) == 2
+    # The move travels back: both national nodes show the crisis in EU-CyCLONe, their answers applied.
+    c.cli("peer", "sync")
+    for node, token in ((b, de_coord), (a, fr_admin)):
+        status, held = _http("GET", f"{node.url}/api/v1/crises/{crisis['id']}", token)
+        assert held["stage"] == "eu-cyclone" and held["escalations"][0]["state"] == "done", held
+        assert held["escalations"][0]["answer"]["state"] == "applied", held
+        agreeing = {x["org"]["id"] for x in held["escalations"][0]["approvals"] if x["verdict"] == "agree"}
+        assert agreeing == {org_id_for_key("fr-csirt"), DE}, held
+
+    # The hub narrows the crisis to CERT-FR: the withdrawal reaches CERT-Bund's node, where the replica disappears
+    # for CERT-Bund; CERT-FR's node keeps it (revocation travels, ADR 0013).
+    narrowed = {"tlp": "amber", "share_with": {"organisations": [org_id_for_key("fr-csirt")]}}
+    status, _ = _http("PUT", f"{c.url}/api/v1/crises/{crisis['id']}/sharing", enisa, narrowed)
+    assert status == 200
+    c.cli("peer", "sync")
+    assert _http("GET", f"{b.url}/api/v1/crises/{crisis['id']}", de_coord)[0] == 404
+    status, held = _http("GET", f"{a.url}/api/v1/crises/{crisis['id']}", fr_admin)
+    assert status == 200 and held["share_with"]["organisations"] == [org_id_for_key("fr-csirt")], held

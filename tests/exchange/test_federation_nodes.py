@@ -65,6 +65,7 @@ class NodeProc:
     log: Path
     port: int = field(default_factory=_free_port)
     process: subprocess.Popen[bytes] | None = None
+    extra: dict[str, str] = field(default_factory=dict)  # more settings, as the operator's environment gives them
 
     @property
     def url(self) -> str:
@@ -89,6 +90,7 @@ class NodeProc:
             "CYBERCRISIS_ARGON2_TIME_COST": "1",
             "CYBERCRISIS_ARGON2_MEMORY_KIB": "1024",
             "COLUMNS": "250",
+            **self.extra,
         }
 
     def spawn(self) -> None:

@@ -18,15 +18,13 @@ from cybercrisis.alerts.schemas import (
     AlertOut,
     AlertPage,
     AlertSummary,
-    AnswerOut,
     TimeToAcknowledge,
 )
 from cybercrisis.answers import service as answers
-from cybercrisis.answers.models import Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import TimelineEntry, held_at
+from cybercrisis.schemas import AnswerOut, TimelineEntry, held_at
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -60,23 +58,9 @@ def alert_out(db: DB, a: Alert, principal: Principal) -> AlertOut:
             pending=figures.pending,
         ),
         held_at=held_at(db, a),
-        answers=[answer_out(x) for x in answers.of_organisation(db, principal=principal, object_ids=[a.id])]
+        answers=[AnswerOut.of(x) for x in answers.of_organisation(db, principal=principal, object_ids=[a.id])]
         if a.origin_node
         else [],
-    )
-
-
-def answer_out(a: Answer) -> AnswerOut:
-    return AnswerOut(
-        id=a.id,
-        act=a.act,
-        state=a.state,
-        reason=a.reason,
-        node=a.origin_node,
-        created=a.created_at,
-        answered=a.answered_at,
-        attempts=a.attempts,
-        last_error=a.last_error,
     )
 
 

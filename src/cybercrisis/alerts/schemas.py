@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from cybercrisis.access.schemas import ShareList
-from cybercrisis.schemas import HeldAt, Strict
+from cybercrisis.schemas import AnswerOut, HeldAt, Strict
 
 WEEK_MINUTES = 7 * 24 * 60
 
@@ -41,24 +41,6 @@ class TimeToAcknowledge(BaseModel):
     max_seconds: float | None
     acknowledged: int
     pending: int
-
-
-class AnswerOut(BaseModel):
-    """An act of the reader's organisation on an object held at another node, sent there (ADR 0013)."""
-
-    id: str = Field(examples=["answer--6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"])
-    act: str = Field(examples=["alert.acknowledge"])
-    state: str = Field(
-        description="queued (waiting for the origin node, retried until it answers) | applied (its change comes "
-        "back as a new version) | refused (see reason)",
-        examples=["queued"],
-    )
-    reason: str = Field(description="the origin node's reason for a refusal")
-    node: str = Field(description="the origin node it is sent to")
-    created: datetime
-    answered: datetime | None
-    attempts: int
-    last_error: str | None = Field(description="why the last delivery failed, while it is queued")
 
 
 class AlertOut(BaseModel):

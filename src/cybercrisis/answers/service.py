@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from cybercrisis.access.models import Shareable
 from cybercrisis.access.principal import Principal
-from cybercrisis.answers.models import QUEUED, Answer
+from cybercrisis.answers.models import APPLIED, QUEUED, Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id
-from cybercrisis.errors import PermissionDenied
+from cybercrisis.errors import Conflict, PermissionDenied
 from cybercrisis.notify.wake import wake
 
 QUEUE = "answers:answer:queue"
@@ -35,18 +35,32 @@ def user_ref(user_id: str | None) -> str:
 def queue(
     session: Session, *, actor: Principal, act: str, obj: Shareable, data: dict[str, Any] | None = None
 ) -> Answer:
-    """Queue `act` of the actor's organisation on the replica `obj` for its origin node; an act of the same
-    organisation already waiting for the same object is not queued twice (it is returned)."""
+    """Queue `act` of the actor's organisation on the replica `obj` for its origin node; the same act of the same
+    organisation already waiting for the same object is not queued twice (it is returned); with another input, or
+    once applied there while the replica still holds the version it was made on, it is a conflict."""
     node = obj.origin_node
     if node is None or actor.org_id is None:
         raise PermissionDenied("only an act of an organisation on an object held at another node is sent there")
-    waiting = session.scalars(
-        select(Answer).where(
-            Answer.object_id == obj.id, Answer.act == act, Answer.owner_org_id == actor.org_id, Answer.state == QUEUED
+    sent = list(
+        session.scalars(
+            select(Answer).where(
+                Answer.object_id == obj.id,
+                Answer.act == act,
+                Answer.owner_org_id == actor.org_id,
+                Answer.state.in_((QUEUED, APPLIED)),
+            )
         )
-    ).first()
+    )
+    waiting = next((a for a in sent if a.state == QUEUED), None)
     if waiting is not None:
+        if waiting.input != (data or {}):
+            raise Conflict(
+                f"your organisation's answer of {waiting.created_at:%Y-%m-%d %H:%M} UTC is still on its way to node "
+                f"{node}, with another choice: it is sent as it was, and cannot be changed here"
+            )
         return waiting
+    if any(a.version_seen == obj.received_version for a in sent):
+        raise Conflict(f"node {node} applied your organisation's answer; its new version has not arrived here yet")
     answer = Answer(
         id=new_id("answer"),
         act=act,

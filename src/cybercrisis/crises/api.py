@@ -222,7 +222,7 @@ def set_commission_role(
 
 def _escalation(db: DB, principal: CurrentPrincipal, request: Request, escalation_id: str) -> EscalationOut:
     esc = sharing.get_readable(db, principal, Escalation, escalation_id)
-    return room.escalation_outs(db, [esc], model_for(_settings(request)), room.Names(db))[0]
+    return room.escalation_outs(db, [esc], model_for(_settings(request)), room.Names(db), principal)[0]
 
 
 @router.post(
@@ -252,7 +252,7 @@ def list_escalations(
     crisis: CurrentCrisis, db: DB, principal: CurrentPrincipal, request: Request
 ) -> list[EscalationOut]:
     return room.escalation_outs(
-        db, room.escalations_of(db, principal, [crisis.id]), model_for(_settings(request)), room.Names(db)
+        db, room.escalations_of(db, principal, [crisis.id]), model_for(_settings(request)), room.Names(db), principal
     )
 
 
@@ -269,7 +269,11 @@ def approve_escalation(
     request: Request,
     body: VerdictIn | None = None,
 ) -> EscalationOut:
-    """Your organisation agrees to the step. When the last required organisation agrees, it is done."""
+    """Your organisation agrees to the step. When the last required organisation agrees, it is done.
+
+    On a crisis held at another node (`held_at` on the crisis), the agreement is sent to that node, which applies it
+    under its own escalation model: the step is returned unchanged, with `answer` saying whether it is queued,
+    applied or refused; the move changes here when that node's new version arrives (ADR 0013)."""
     escalations.answer_escalation(
         db,
         actor=principal,
@@ -310,7 +314,8 @@ def record_consultation(
 def reject_escalation(
     crisis_id: str, escalation_id: str, body: VerdictIn, db: DB, principal: CurrentPrincipal, request: Request
 ) -> EscalationOut:
-    """Your organisation does not agree (say why): the step is not taken, and that is a recorded decision."""
+    """Your organisation does not agree (say why): the step is not taken, and that is a recorded decision. On a
+    crisis held at another node, sent there like an agreement (see approve_escalation)."""
     escalations.answer_escalation(
         db,
         actor=principal,

@@ -121,7 +121,8 @@ def _options(items: Sequence[OptionIn]) -> list[dict[str, Any]]:
 def create(session: Session, *, actor: Principal, crisis_id: str, data: AssessmentIn) -> ImpactAssessment:
     crisis = crises.get(session, actor, crisis_id)  # reading the crisis comes first: otherwise it is not found
     member = {Relation.PARTICIPANT} if is_cyclone_member(session, actor.org_id) else set()
-    authority.authorize(actor, "assessment.create", member)
+    # An assessment is part of the crisis's work, which its origin holds (ADR 0013): made there, not on a replica.
+    authority.authorize(actor, "assessment.create", member, held_at=crisis.origin_node)
     assert actor.org_id is not None  # a member organisation acts
     marking = sharing.parse_tlp(data.tlp)
     if marking == TLP.RED:

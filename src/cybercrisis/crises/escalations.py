@@ -12,6 +12,7 @@ from cybercrisis.access import authority, sharing, widening
 from cybercrisis.access.policy import COMMUNITY, ORG
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
+from cybercrisis.answers import service as answers
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.crises.audience import (
@@ -110,6 +111,7 @@ def propose_escalation(
         required=required,
         any_of=any_of,
         consult=consult,
+        proposed_by_org_id=actor.org_id,
         created_at=now,
         modified_at=now,
     )
@@ -268,15 +270,21 @@ def answer_escalation(
     comment: str,
     settings: Settings,
 ) -> Escalation:
-    """One required organisation agrees (or refuses). The crisis row lock makes two answers at once both count."""
-    crisis, esc = pending_escalation(session, actor, crisis_id, escalation_id)
+    """One required organisation agrees (or refuses). The crisis row lock makes two answers at once both count.
+
+    On a crisis held at another node (ADR 0013) the answer is checked here as far as this node can (the
+    organisation is awaited, says why it refuses), then sent to that node, which applies it under its own model and
+    policy; nothing changes here until its new version arrives. The returned escalation is then unchanged."""
+    act = "crisis.escalation.answer"
+    crisis, esc = pending_escalation(session, actor, crisis_id, escalation_id, answer=act)
     names = ", ".join(org_names(session, [*esc.required, *esc.any_of]).values()) or "nobody"
     may_agree = actor.org_id in {*esc.required, *esc.any_of}
     authority.authorize(
         actor,
-        "crisis.escalation.answer",
+        act,
         {authority.R.REQUIRED} if may_agree else set(),
         refusal=f"your organisation is not among those that must agree to this step ({names})",
+        held_at=crisis.origin_node,
     )
     assert actor.org_id is not None
     if not agree and not comment:
@@ -284,6 +292,10 @@ def answer_escalation(
     existing = session.get(EscalationApproval, (esc.id, actor.org_id))
     if existing is not None:
         raise Conflict(f"your organisation already answered ({existing.verdict}) on {existing.at.isoformat()}")
+    if esc.origin_node is not None:
+        # Its origin checks the consultations owed under its own escalation model, and applies the answer.
+        answers.queue(session, actor=actor, act=act, obj=esc, data={"agree": agree, "comment": comment})
+        return esc
     model = model_for(settings)
     if agree and actor.org_id in activators(esc, model):
         missing = missing_consultations(session, crisis, esc, actor.org_id)

@@ -74,6 +74,8 @@ DONE_NOTES = {
     "agreed": "Your organisation's agreement is recorded.",
     "rejected": "Your organisation's refusal is recorded: the move is not taken.",
     "withdrawn": "The proposal was withdrawn.",
+    "sent": "Your organisation's answer is sent to the node that holds this crisis: it counts once that node has "
+    "applied it, and the move shows here when its new version arrives.",
     "consulted": "The consultation is recorded.",
     "commission-role": "The Commission's role is recorded; the change is in the decision log.",
     "decision": "The decision is recorded.",

@@ -119,6 +119,8 @@ class Escalation(Shareable, Base):
     required: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_id: Mapped[str | None] = mapped_column(StixId, nullable=True)
+    # The organisation that proposed it (users do not travel to other nodes; organisations do).
+    proposed_by_org_id: Mapped[str | None] = mapped_column(StixId, ForeignKey("organisations.id"), nullable=True)
     # Organisations of which ONE must agree besides `required` (IPCR information-sharing mode: the Presidency, the
     # GSC, the Commission services or the EEAS), and the parties to consult before an agreement counts (organisation
     # ids, or AFFECTED_MEMBER_STATES); both fixed when proposed from the escalation model.

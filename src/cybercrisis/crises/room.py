@@ -13,6 +13,7 @@ from cybercrisis.access.permissions import Permission
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert, AlertRecipient
+from cybercrisis.answers import service as answers
 from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.audit import reading
 from cybercrisis.audit import service as audit
@@ -52,6 +53,7 @@ from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.handoffs.models import Handoff
 from cybercrisis.incidents.models import Incident
+from cybercrisis.schemas import AnswerOut, held_at
 from cybercrisis.situation.models import Sitrep, SitrepState
 from cybercrisis.situation.sitreps import LEVEL_TITLE
 
@@ -173,8 +175,13 @@ def escalations_of(session: Session, actor: Principal, crisis_ids: Sequence[str]
 
 
 def escalation_outs(
-    session: Session, escalations: Sequence[Escalation], model: EscalationModel, names: Names
+    session: Session,
+    escalations: Sequence[Escalation],
+    model: EscalationModel,
+    names: Names,
+    reader: Principal | None = None,
 ) -> list[EscalationOut]:
+    """`reader`: whose organisation's answers to moves of a crisis held at another node to show (ADR 0013)."""
     from cybercrisis.accounts.models import User
 
     ids = [e.id for e in escalations]
@@ -184,7 +191,7 @@ def escalation_outs(
             select(EscalationApproval).where(EscalationApproval.escalation_id.in_(ids)).order_by(EscalationApproval.at)
         ):
             approvals[a.escalation_id].append(a)
-    users = sorted({e.created_by_id for e in escalations if e.created_by_id})
+    users = sorted({e.created_by_id for e in escalations if e.created_by_id and not e.proposed_by_org_id})
     user_org: dict[str, str] = {}
     if users:
         user_org = {r.id: r.org_id for r in session.execute(select(User.id, User.org_id).where(User.id.in_(users)))}
@@ -197,11 +204,22 @@ def escalation_outs(
         + [o for v in consulted.values() for c in v for o in (c.org_id, c.recorded_by_org_id)]
         + list(user_org.values())
         + [e.owner_org_id for e in escalations]
+        + [e.proposed_by_org_id for e in escalations if e.proposed_by_org_id]
     )
+    held = [e.id for e in escalations if e.origin_node is not None]
+    sent: dict[str, AnswerOut] = {}
+    if held and reader is not None:
+        for answer in answers.of_organisation(session, principal=reader, object_ids=held):
+            sent.setdefault(answer.object_id, AnswerOut.of(answer))  # the newest
     return [
         escalation_out(
-            e, approvals[e.id], model, names, user_org.get(e.created_by_id or "", e.owner_org_id), consulted[e.id]
-        )
+            e,
+            approvals[e.id],
+            model,
+            names,
+            e.proposed_by_org_id or user_org.get(e.created_by_id or "", e.owner_org_id),
+            consulted[e.id],
+        ).model_copy(update={"answer": sent.get(e.id)})
         for e in escalations
     ]
 
@@ -331,13 +349,17 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         + [a.assignee_org_id for a in actions]
     )
     stage = service._stage(model, crisis)
+    # A crisis held at another node is decided there: only answers to a move are sent from here (ADR 0013).
     can_decide = bool(
-        actor.has(Permission.CRISIS_DECIDE)
+        crisis.origin_node is None
+        and actor.has(Permission.CRISIS_DECIDE)
         and actor.org_id
         and actor.org_id in service.deciders_at(session, crisis, stage.level, model)
     )
     # Proposing a move is the owner's too (crisis.escalation.propose), even where it does not decide (a secretariat).
-    can_propose = can_decide or bool(actor.has(Permission.CRISIS_DECIDE) and actor.org_id == crisis.owner_org_id)
+    can_propose = can_decide or bool(
+        crisis.origin_node is None and actor.has(Permission.CRISIS_DECIDE) and actor.org_id == crisis.owner_org_id
+    )
     all_countries = sorted({c for i in incidents for c in i.countries})
     return CrisisOut(
         id=crisis.id,
@@ -388,11 +410,12 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
             HandoffBrief(id=h.id, recipient=names.ref(h.recipient_org_id), state=h.state, created=h.created_at)
             for h in handoff_rows
         ],
-        escalations=escalation_outs(session, escalations, model, names),
+        escalations=escalation_outs(session, escalations, model, names, actor),
         decisions=[decision_out(d, names) for d in decisions],
         actions=[action_out(a, names, now) for a in actions],
         timeline=[timeline_out(e) for e in shown],
         can_decide=can_decide,
         commission_role=crisis.commission_role,
         can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_propose else [],
+        held_at=held_at(session, crisis),
     )

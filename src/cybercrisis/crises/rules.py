@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import authority, sharing
+from cybercrisis.access import authority, replicas, sharing
 from cybercrisis.access.principal import Principal
 from cybercrisis.crises.audience import community_orgs, org_names
 from cybercrisis.crises.escalation import EscalationModel, Stage
@@ -44,9 +44,14 @@ def get(session: Session, actor: Principal, crisis_id: str) -> Crisis:
     return sharing.get_readable(session, actor, Crisis, crisis_id)
 
 
-def for_update(session: Session, actor: Principal, crisis_id: str) -> Crisis:
-    """A readable crisis, locked until commit so that concurrent decisions about it are serialised."""
+def for_update(session: Session, actor: Principal, crisis_id: str, *, answer: str | None = None) -> Crisis:
+    """A readable crisis, locked until commit so that concurrent decisions about it are serialised.
+
+    A crisis held at another node (ADR 0013) takes only `answer`, an act its origin applies (authority.ANSWERS):
+    every other change is refused here, with the node that decides."""
     crisis = get(session, actor, crisis_id)
+    if crisis.origin_node is not None and answer not in authority.ANSWERS:
+        raise replicas.refusal(crisis.origin_node)
     # Read again under the lock: another transaction may have changed it while we waited.
     q = select(Crisis).where(Crisis.id == crisis.id).with_for_update().execution_options(populate_existing=True)
     return session.scalars(q).one()
@@ -176,9 +181,9 @@ def no_pending(session: Session, crisis: Crisis) -> None:
 
 
 def pending_escalation(
-    session: Session, actor: Principal, crisis_id: str, escalation_id: str
+    session: Session, actor: Principal, crisis_id: str, escalation_id: str, *, answer: str | None = None
 ) -> tuple[Crisis, Escalation]:
-    crisis = for_update(session, actor, crisis_id)
+    crisis = for_update(session, actor, crisis_id, answer=answer)
     esc = sharing.get_readable(session, actor, Escalation, escalation_id)
     if esc.crisis_id != crisis.id:
         raise NotFound(f"no escalation {escalation_id} in this crisis")
@@ -192,6 +197,8 @@ def pending_escalation(
 def proposer_org(session: Session, esc: Escalation) -> str | None:
     from cybercrisis.accounts.models import User
 
+    if esc.proposed_by_org_id is not None:
+        return esc.proposed_by_org_id
     if esc.created_by_id is None:
         return None
     return session.scalar(select(User.org_id).where(User.id == esc.created_by_id))
@@ -217,7 +224,7 @@ def allowed_actions(session: Session, principal: Principal, crisis: Crisis, mode
     A closed crisis takes nothing but reopening; an open one cannot be reopened. The service checks each act again
     (with the policy's reason when it refuses)."""
     rel = relations(session, principal, crisis, model)
-    acts = {act for act in CRISIS_ACTS if authority.allows(principal, act, rel)}
+    acts = {act for act in CRISIS_ACTS if authority.allows(principal, act, rel, held_at=crisis.origin_node)}
     if crisis.status == CrisisStatus.OPEN:
         acts.discard("crisis.reopen")
     else:
@@ -226,27 +233,39 @@ def allowed_actions(session: Session, principal: Principal, crisis: Crisis, mode
 
 
 def escalation_actions(
-    principal: Principal, *, owner_org_id: str, proposer_org_id: str | None, waiting_for: Iterable[str], pending: bool
+    principal: Principal,
+    *,
+    owner_org_id: str,
+    proposer_org_id: str | None,
+    waiting_for: Iterable[str],
+    pending: bool,
+    held_at: str | None = None,
 ) -> frozenset[str]:
     """What the reader may do to one escalation: answer it while its organisation's agreement is awaited, withdraw
-    it as the crisis owner or the proposer's organisation. Nothing once it is no longer pending."""
+    it as the crisis owner or the proposer's organisation. Nothing once it is no longer pending. On a crisis held at
+    another node (`held_at`), answering only: the answer goes to that node."""
     org = principal.org_id
     if not pending or org is None:
         return frozenset()
     acts: set[str] = set()
-    if authority.allows(principal, "crisis.escalation.answer", {authority.R.REQUIRED} if org in waiting_for else ()):
+    required = {authority.R.REQUIRED} if org in waiting_for else set()
+    if authority.allows(principal, "crisis.escalation.answer", required, held_at=held_at):
         acts.add("crisis.escalation.answer")
     rel = {r for r, o in ((authority.R.OWNER, owner_org_id), (authority.R.PROPOSER, proposer_org_id)) if o == org}
-    if authority.allows(principal, "crisis.escalation.withdraw", rel):
+    if authority.allows(principal, "crisis.escalation.withdraw", rel, held_at=held_at):
         acts.add("crisis.escalation.withdraw")
     return frozenset(acts)
 
 
-def action_actions(principal: Principal, *, owner_org_id: str, assignee_org_id: str) -> frozenset[str]:
+def action_actions(
+    principal: Principal, *, owner_org_id: str, assignee_org_id: str, held_at: str | None = None
+) -> frozenset[str]:
     """What the reader may do to one action of the crisis: its owner's organisation and the crisis owner update it;
-    only the crisis owner gives it to another organisation."""
+    only the crisis owner gives it to another organisation. Nothing on a crisis held at another node."""
     org = principal.org_id
     rel = {r for r, o in ((authority.R.OWNER, owner_org_id), (authority.R.ASSIGNEE, assignee_org_id)) if o == org}
     return frozenset(
-        act for act in ("crisis.action.update", "crisis.action.reassign") if authority.allows(principal, act, rel)
+        act
+        for act in ("crisis.action.update", "crisis.action.reassign")
+        if authority.allows(principal, act, rel, held_at=held_at)
     )

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from cybercrisis.access.schemas import ShareList, ShareWith
-from cybercrisis.schemas import Strict, TimelineEntry
+from cybercrisis.schemas import AnswerOut, HeldAt, Strict, TimelineEntry
 
 
 class CrisisIn(Strict):
@@ -180,6 +180,12 @@ class EscalationOut(BaseModel):
     created: datetime
     decided_at: datetime | None
     decision: str | None
+    answer: AnswerOut | None = Field(
+        default=None,
+        description="on a crisis held at another node (ADR 0013): the reader's organisation's answer to this move, "
+        "sent to that node (queued until it answers, then applied or refused); the move changes when the node's "
+        "new version arrives",
+    )
 
 
 class DecisionOut(BaseModel):
@@ -301,6 +307,11 @@ class CrisisOut(BaseModel):
     commission_role: str = Field(
         default="observer",
         description="the Commission in EU-CyCLONe in this crisis: member or observer (NIS2 Art. 16(2))",
+    )
+    held_at: HeldAt | None = Field(
+        default=None,
+        description="set when the crisis is held at another node (read-only here but for answering a move, which is "
+        "sent there; ADR 0013)",
     )
 
 

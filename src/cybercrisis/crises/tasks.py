@@ -30,6 +30,7 @@ def remind_actions(session: Session, *, now: datetime) -> int:
             Action.due_at <= now + DUE_SOON,
             Action.overdue_notified_at.is_(None),
             Crisis.status == CrisisStatus.OPEN.value,
+            Crisis.origin_node.is_(None),  # a replica's origin reminds the assignees (ADR 0013)
         )
         .order_by(Action.due_at)
         .limit(BATCH)

@@ -90,6 +90,8 @@ def answer_escalation(
         )
     except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "answer", exc, values)
+    if esc.origin_node is not None:
+        return back(crisis_id, "sent", "escalations")
     done = "rejected" if data.verdict == "reject" else "moved" if esc.state == "done" else "agreed"
     return back(crisis_id, done, "escalations")
 

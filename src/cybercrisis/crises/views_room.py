@@ -179,6 +179,7 @@ def _escalation_rows(view: CrisisOut, model: EscalationModel, principal: Princip
             proposer_org_id=e.proposed_by_org.id,
             waiting_for=[o.id for o in e.waiting_for],
             pending=e.state == "pending",
+            held_at=view.held_at.node if view.held_at else None,
         )
         rows.append(
             {
@@ -186,7 +187,9 @@ def _escalation_rows(view: CrisisOut, model: EscalationModel, principal: Princip
                 "from_label": stage_label(model, e.from_stage),
                 "agreed": [a for a in e.approvals if a.verdict == "agree"],
                 "refused": [a for a in e.approvals if a.verdict != "agree"],
-                "can_answer": "crisis.escalation.answer" in acts,
+                # An answer already sent to the node that holds the crisis is shown, not asked again.
+                "can_answer": "crisis.escalation.answer" in acts and (e.answer is None or e.answer.state == "refused"),
+                "answer": e.answer,
                 "can_withdraw": "crisis.escalation.withdraw" in acts,
             }
         )
@@ -319,11 +322,19 @@ def render_room(
             "can_update_action": lambda a: (
                 can_act
                 and "crisis.action.update"
-                in rules.action_actions(principal, owner_org_id=view.owner.id, assignee_org_id=a.assignee.id)
+                in rules.action_actions(
+                    principal,
+                    owner_org_id=view.owner.id,
+                    assignee_org_id=a.assignee.id,
+                    held_at=view.held_at.node if view.held_at else None,
+                )
             ),
             "assignees": assignees,
             "can_link": can_link,
-            "is_owner": crisis.owner_org_id == principal.org_id,
+            # A crisis held at another node is changed there, by its owner's users on that node (ADR 0013).
+            "is_owner": crisis.owner_org_id == principal.org_id and crisis.origin_node is None,
+            "held": view.held_at,
+            "held_org": _held_org(db, view),
             "link_choices": open_incidents(db, principal, exclude=linked) if can_link else [],
             "forms": forms,
             "failed_form": failed_form,
@@ -375,6 +386,13 @@ def refused_on_room(
     return render_room(
         request, db, principal, crisis_id, form=(name, FormState.failed(exc, values, aliases=aliases)), code=exc.status
     )
+
+
+def _held_org(db: Session, view: CrisisOut) -> str | None:
+    """The short name of the organisation running the node that holds the crisis, when known here."""
+    org = view.held_at.organisation if view.held_at else None
+    ref = queries.org_refs(db, [org]).get(org) if org else None
+    return ref.short_name if ref else None
 
 
 def back(crisis_id: str, done: str, anchor: str) -> Response:

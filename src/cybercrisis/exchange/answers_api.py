@@ -61,12 +61,20 @@ class AnswerRequest(BaseModel):
 
     to: str = Field(max_length=120, description="the node addressed (the object's origin), signed: never replayed")
     key: str = Field(max_length=120, description="answer--<uuid4>: the asking node's idempotency key")
-    act: Literal["alert.acknowledge"] = Field(description="one of the acts sent home (access.authority.ANSWERS)")
+    act: Literal["alert.acknowledge", "crisis.escalation.answer"] = Field(
+        description="one of the acts sent home (access.authority.ANSWERS): acknowledging an early warning (object: "
+        "the alert), answering a proposed move of a crisis (object: the escalation)"
+    )
     object: str = Field(max_length=120, description="the id of the object answered, held at this node")
     organisation: str = Field(max_length=120, description="the organisation that acts (the account's own)")
     user: str = Field(max_length=64, description="an opaque reference to the asking node's user")
     version_seen: str | None = Field(default=None, max_length=40, description="the replica's `modified` when asked")
-    input: dict[str, Any] = Field(default_factory=dict, description="the act's own input (none for acknowledge)")
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the act's own input: none for alert.acknowledge; for crisis.escalation.answer "
+        '{"agree": true|false, "comment": "..."} (a comment is required to refuse)',
+        examples=[{}, {"agree": True, "comment": ""}],
+    )
     signature: dict[str, str] = Field(description="{node, key, signature}: Ed25519 over the RFC 8785 JSON")
 
 
@@ -97,7 +105,10 @@ def post_answer(body: AnswerRequest, request: Request, db: DB, principal: NodeAc
     the same key, returns the stored outcome. 403 when the node is not pinned here, its signature does not verify,
     or it does not speak for the organisation; 422 for a malformed request."""
     local = _local(request)
-    outcome = answers_in.apply_answer(db, principal=principal, request=body.model_dump(), local=local)
+    settings: Settings = request.app.state.settings
+    outcome = answers_in.apply_answer(
+        db, principal=principal, request=body.model_dump(), local=local, settings=settings
+    )
     if isinstance(outcome, dict):  # a relay passing on the origin's own signed reply, as received
         return outcome
     return answers_in.reply(outcome, local)

@@ -40,12 +40,16 @@ from cybercrisis.alerts.models import Alert
 from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer, AnswerReceipt
 from cybercrisis.answers.service import DELIVER
 from cybercrisis.audit import service as audit
+from cybercrisis.config import Settings
+from cybercrisis.crises import escalations
+from cybercrisis.crises.models import Crisis, Escalation
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange import relays
 from cybercrisis.exchange.importer import RELAYABLE
 from cybercrisis.exchange.models import NodePin, Peer
 from cybercrisis.exchange.stix_common import ts
+from cybercrisis.exchange.stix_crisis import crisis_object
 from cybercrisis.notify.wake import wake
 
 PURPOSE = "answer"  # what an asking node signs
@@ -86,7 +90,7 @@ def _check_shape(request: dict[str, Any]) -> None:
         raise _bad("input", "input must be an object")
 
 
-def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict[str, Any]) -> str:
+def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict[str, Any], _settings: Settings) -> str:
     alert = sharing.get_readable(session, actor, Alert, object_id)
     if alert.origin_node is not None:
         raise NotFound(f"no alert with id {object_id}")
@@ -96,8 +100,40 @@ def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict
     return ts(max(alert.modified_at, alert.created_at))
 
 
-ACTS: dict[str, Callable[[Session, Principal, str, dict[str, Any]], str]] = {"alert.acknowledge": _acknowledge}
-OBJECTS: dict[str, type[Alert]] = {"alert.acknowledge": Alert}  # what each act is about, for a relay's check
+def _answer_escalation(
+    session: Session, actor: Principal, object_id: str, data: dict[str, Any], settings: Settings
+) -> str:
+    """An organisation agrees to (or refuses) a proposed move of one of our crises, under our escalation model."""
+    esc = sharing.get_readable(session, actor, Escalation, object_id)
+    if esc.origin_node is not None:
+        raise NotFound(f"no escalation with id {object_id}")
+    agree, comment = data.get("agree"), data.get("comment", "")
+    if not isinstance(agree, bool):
+        raise _bad("input.agree", "input.agree must be true or false")
+    if not isinstance(comment, str) or len(comment) > 10_000:
+        raise _bad("input.comment", "input.comment must be a text of at most 10,000 characters")
+    escalations.answer_escalation(
+        session,
+        actor=actor,
+        crisis_id=esc.crisis_id,
+        escalation_id=esc.id,
+        agree=agree,
+        comment=comment,
+        settings=settings,
+    )
+    session.flush()
+    crisis = session.get(Crisis, esc.crisis_id)
+    assert crisis is not None
+    return str(crisis_object(session, crisis)["modified"])  # the new version of the crisis's object
+
+
+Act = Callable[[Session, Principal, str, dict[str, Any], Settings], str]
+ACTS: dict[str, Act] = {"alert.acknowledge": _acknowledge, "crisis.escalation.answer": _answer_escalation}
+# What each act is about, for a relay's check.
+OBJECTS: dict[str, type[Alert] | type[Escalation]] = {
+    "alert.acknowledge": Alert,
+    "crisis.escalation.answer": Escalation,
+}
 
 
 def _speaker(session: Session, principal: Principal, request: dict[str, Any], *, relaying: bool) -> str:
@@ -156,7 +192,8 @@ def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome | 
         raise PermissionDenied("this node relays answers only between peers it relays for (peer add --relay)")
     # Only about what this node passed on to the asking organisation: held from that origin, first hand, CLEAR to
     # AMBER, readable by it here. Anything else gets the same refusal, whether it exists here or not.
-    replica = session.get(OBJECTS[request["act"]], request["object"])
+    model = OBJECTS[request["act"]]
+    replica = session.get(Alert, request["object"]) if model is Alert else session.get(Escalation, request["object"])
     reader = sharing.org_reader(session, request["organisation"])
     if (
         replica is None
@@ -194,7 +231,7 @@ def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome | 
 
 
 def apply_answer(
-    session: Session, *, principal: Principal, request: dict[str, Any], local: nodes.Node
+    session: Session, *, principal: Principal, request: dict[str, Any], local: nodes.Node, settings: Settings
 ) -> Outcome | dict[str, Any]:
     """Apply one answer from another node, once (see the module's text); raises InvalidInput for a malformed
     request and PermissionDenied when the node or the account may not ask; a refusal of the act is an Outcome."""
@@ -218,7 +255,7 @@ def apply_answer(
     modified: str | None = None
     try:
         with session.begin_nested():
-            modified = ACTS[request["act"]](session, actor, request["object"], request["input"])
+            modified = ACTS[request["act"]](session, actor, request["object"], request["input"], settings)
         state, reason = APPLIED, ""
     except NotFound:
         state, reason = REFUSED, f"no object {request['object']} held here that this organisation may read"

@@ -1,9 +1,10 @@
 """Our own objects, as STIX, in the store of STIX objects: written in the transaction that changes them (ADR 0008).
 
-Every change is audited, so the audit events of a transaction say what changed: at commit, each incident and
-early warning named by one is mapped to STIX (exchange/stix.py) and each new version stored, so that TAXII and
-federation read one table. `on_commit` is the audit chain's commit hook, subscribed by `cybercrisis.wiring`: it maps
-and validates before the chain's lock is taken, and what it returns stores the versions under the lock (ADR 0011).
+Every change is audited, so the audit events of a transaction say what changed: at commit, each incident, early
+warning and crisis (or escalation, decision or action of one) named by one is mapped to STIX (exchange/stix.py,
+exchange/stix_crisis.py) and each new version stored, so that TAXII and federation read one table. `on_commit` is
+the audit chain's commit hook, subscribed by `cybercrisis.wiring`: it maps and validates before the chain's lock is
+taken, and what it returns stores the versions under the lock (ADR 0011).
 
 What is stored carries the object's own access: its TLP, its owner, and `share_id` = its id, so that its share list
 (changed later or not) decides who reads every STIX object derived from it (observables, relationships, countries,
@@ -20,16 +21,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from cybercrisis.audit import service as audit
-from cybercrisis.exchange import copies, federation_wake
+from cybercrisis.exchange import copies, federation_wake, withdrawals
 from cybercrisis.exchange.models import StixObject
+from cybercrisis.exchange.stix_common import CRISIS_TYPE, ts
 
-_PREFIXES = ("incident--", "alert--")
+_PREFIXES = ("incident--", "alert--", "crisis--", "escalation--", "decision--", "task--")
 
 
 def on_commit(session: Session, object_ids: Sequence[str]) -> Callable[[], int] | None:
@@ -89,6 +92,20 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
             i = data.incident
             for obj in stix.incident_objects(data):
                 add(obj, tlp=i.tlp, owner=i.owner_org_id, share_id=i.id, exercise=i.exercise, origin=f"local:{i.id}")
+    crisis_ids = _crises_of(session, ids)
+    if crisis_ids:
+        from cybercrisis.crises.models import Crisis
+        from cybercrisis.exchange.stix_crisis import crisis_object
+
+        for c in session.scalars(select(Crisis).where(Crisis.id.in_(crisis_ids), Crisis.origin_node.is_(None))):
+            add(
+                crisis_object(session, c),
+                tlp=c.tlp,
+                owner=c.owner_org_id,
+                share_id=c.id,
+                exercise=c.exercise,
+                origin=f"local:{c.id}",
+            )
     alerts = [a for a in ids if a.startswith("alert--")]
     if alerts:
         for a in session.scalars(select(Alert).where(Alert.id.in_(alerts), Alert.origin_node.is_(None))):
@@ -103,6 +120,44 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def _crises_of(session: Session, ids: list[str]) -> list[str]:
+    """The crises that these ids are, or that these escalations, decisions and actions belong to: a change to one
+    of them is a new version of its crisis's object (exchange/stix_crisis.py)."""
+    from cybercrisis.crises.models import Action, Decision, Escalation
+
+    found = {i for i in ids if i.startswith("crisis--")}
+    for prefix, model in (("escalation--", Escalation), ("decision--", Decision), ("task--", Action)):
+        wanted = [i for i in ids if i.startswith(prefix)]
+        if wanted:
+            found.update(session.scalars(select(model.crisis_id).where(model.id.in_(wanted))))
+    return sorted(found)
+
+
+def _crisis_versions(
+    rows: list[dict[str, Any]], new: list[dict[str, Any]], changed: set[str], now: datetime
+) -> list[dict[str, Any]]:
+    """A crisis's object names its links as its share list allows (exchange/stix_crisis.py): a new list makes a
+    new version even where nothing else changed, and only the latest is kept (`_only_latest`), so that no version
+    is ever served to a wider list than it was made for."""
+    out = []
+    for r in rows:
+        if r["type"] == CRISIS_TYPE and r["share_id"] in changed and r not in new:
+            r["modified"], r["data"]["modified"] = now, ts(now)
+            out.append(r)
+    return out
+
+
+def _only_latest(session: Session, row: dict[str, Any]) -> None:
+    session.execute(
+        delete(StixObject).where(
+            StixObject.id == row["id"],
+            StixObject.share_id == row["share_id"],
+            StixObject.origin_node.is_(None),
+            StixObject.modified < row["modified"],
+        )
+    )
+
+
 def _store(session: Session, rows: list[dict[str, Any]]) -> int:
     """Store these mapped versions, each derived object in the copy of its object, and re-serve the stored ones
     whose share list changed; returns how many versions were new."""
@@ -115,6 +170,7 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
     lists = copies.share_lists(session, keys)
     stored: dict[tuple[str, str], list[Any]] = {}  # (id, share key) -> its stored versions
     changed: set[str] = set()  # share keys whose stored versions travel with another list than the current one
+    before: dict[str, list[dict[str, str]]] = {}  # their recipients so far
     for n in range(0, len(keys), 500):
         for oid, modified, key, shares in session.execute(
             select(StixObject.id, StixObject.modified, StixObject.share_id, StixObject.shares).where(
@@ -124,13 +180,21 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
             stored.setdefault((oid, key), []).append(modified)
             if shares != lists[key]:
                 changed.add(key)
+                before.setdefault(key, []).extend(shares or [])
     new = [r for (oid, modified, key), r in by_key.items() if modified not in stored.get((oid, key), [])]
     if not new and not changed:
         return 0
     audit.lock(session)  # already held when an audit event was written in this transaction: seq in commit order
     now = added_now(session)
+    new += _crisis_versions(rows, new, changed, now)
+    owners = {r["share_id"]: (r["owner_org_id"], r["exercise"]) for r in rows}
     for key in sorted(changed):
         copies.reserve(session, key=key, shares=lists[key], now=now)
+        # Those who lost access hear of it too: revocation travels (exchange/withdrawals.py).
+        owner, exercise = owners[key]
+        withdrawals.store(
+            session, key=key, before=before[key], after=lists[key], owner=owner, exercise=exercise, now=now
+        )
     for r in new:
         r["added_at"] = now
         r["shares"] = lists[r["share_id"]]
@@ -139,7 +203,9 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
         session.execute(insert(StixObject.__table__), new)  # type: ignore[arg-type]
     federation_wake.soon(session)  # peers get new versions, and re-served lists, in seconds
     for r in new:
-        if r["latest"] and stored.get((r["id"], r["share_id"])):
+        if r["type"] == CRISIS_TYPE:
+            _only_latest(session, r)
+        elif r["latest"] and stored.get((r["id"], r["share_id"])):
             session.execute(
                 update(StixObject)
                 .where(

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -38,9 +39,17 @@ from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange import node as nodes
+from cybercrisis.exchange import replica_crisis, withdrawals
 from cybercrisis.exchange.import_plan import Received, fit
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix_common import ALERT_EXTENSION_ID, EXTENSION_ID, derived_id
+from cybercrisis.exchange.replica_crisis import parse_time as _time
+from cybercrisis.exchange.stix_common import (
+    ALERT_EXTENSION_ID,
+    CRISIS_TYPE,
+    EXTENSION_ID,
+    WITHDRAWAL_TYPE,
+    derived_id,
+)
 from cybercrisis.exchange.stix_read import incident_from_stix, observables_from
 from cybercrisis.incidents.models import (
     Incident,
@@ -57,16 +66,6 @@ APPLY = "exchange:replica:apply"
 MAX_REPLICAS_PER_RECEIPT = 5000  # a page holds at most a few hundred objects; a bound, not a tuning knob
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _text(value: Any, limit: int) -> str | None:
     """A text of the origin's, cut to the column's size (a longer one is the origin's bug, not a reason to stop)."""
     return value[:limit] if isinstance(value, str) else None
@@ -80,32 +79,81 @@ def _int(value: Any, default: int, *, low: int = 0, high: int = 10_000_000) -> i
     return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else default
 
 
-def apply(session: Session, received: Iterable[tuple[Mapping[str, Any], Received]]) -> int:
+Item = tuple[Mapping[str, Any], Received]
+
+
+@dataclass
+class _Sorted:
+    """A receipt's versions by what they bring up to date."""
+
+    incidents: dict[str, Item] = field(default_factory=dict)
+    related: dict[str, list[Item]] = field(default_factory=dict)
+    alerts: list[Item] = field(default_factory=list)
+    crises: dict[str, Item] = field(default_factory=dict)  # the newest of a receipt: each carries the whole crisis
+    withdrawn: list[Item] = field(default_factory=list)
+    batch: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def add(self, obj: Mapping[str, Any], rec: Received) -> None:
+        kind, oid = obj.get("type"), obj.get("id")
+        if not isinstance(oid, str):
+            return
+        self.batch[oid] = obj
+        if kind == "incident":
+            self.incidents[oid] = (obj, rec)
+        elif kind == "relationship" and str(obj.get("source_ref", "")).startswith("incident--"):
+            self.related.setdefault(str(obj["source_ref"]), []).append((obj, rec))
+        elif kind == "report" and ALERT_EXTENSION_ID in (obj.get("extensions") or {}):
+            self.alerts.append((obj, rec))
+        elif kind == CRISIS_TYPE:
+            held = self.crises.get(oid)
+            if held is None or str(obj.get("modified", "")) >= str(held[0].get("modified", "")):
+                self.crises[oid] = (obj, rec)
+        elif kind == WITHDRAWAL_TYPE:
+            self.withdrawn.append((obj, rec))
+
+
+def apply(session: Session, received: Iterable[Item]) -> int:
     """Bring up to date the replicas that the received versions (stored as new, or again with a new share list)
     touch; returns how many were written."""
-    incidents: dict[str, tuple[Mapping[str, Any], Received]] = {}
-    related: dict[str, list[tuple[Mapping[str, Any], Received]]] = {}
-    alerts: list[tuple[Mapping[str, Any], Received]] = []
-    batch: dict[str, Mapping[str, Any]] = {}
+    got = _Sorted()
     for obj, rec in received:
-        kind, oid = obj.get("type"), obj.get("id")
-        if isinstance(oid, str):
-            batch[oid] = obj
-        if kind == "incident" and isinstance(oid, str):
-            incidents[oid] = (obj, rec)
-        elif kind == "relationship" and str(obj.get("source_ref", "")).startswith("incident--"):
-            related.setdefault(str(obj["source_ref"]), []).append((obj, rec))
-        elif kind == "report" and ALERT_EXTENSION_ID in (obj.get("extensions") or {}):
-            alerts.append((obj, rec))
+        got.add(obj, rec)
     done = 0
     with replicas.writing(session):
-        for sdo, rec in list(incidents.values())[:MAX_REPLICAS_PER_RECEIPT]:
+        for sdo, rec in list(got.incidents.values())[:MAX_REPLICAS_PER_RECEIPT]:
             done += _incident(session, sdo, rec)
-        for oid, rels in list(related.items())[:MAX_REPLICAS_PER_RECEIPT]:
-            _relationships(session, oid, rels, batch)
-        for obj, rec in alerts[:MAX_REPLICAS_PER_RECEIPT]:
+        replica_crisis.relink(session, list(got.incidents))  # crises held here that named them before they came
+        for oid, rels in list(got.related.items())[:MAX_REPLICAS_PER_RECEIPT]:
+            _relationships(session, oid, rels, got.batch)
+        for obj, rec in got.alerts[:MAX_REPLICAS_PER_RECEIPT]:
             done += _alert(session, obj, rec)
+        # After the incidents, so that a crisis links the incidents that arrived in the same page.
+        for obj, rec in list(got.crises.values())[:MAX_REPLICAS_PER_RECEIPT]:
+            done += _crisis(session, obj, rec)
+        # Last: a withdrawal narrows what the versions before it in the origin's order gave (revocation travels).
+        for obj, rec in got.withdrawn[:MAX_REPLICAS_PER_RECEIPT]:
+            target = withdrawals.apply(session, obj, rec, modified=_time(obj.get("modified")))
+            if target is not None:
+                summary = {"node": rec.block["node"], "withdrawn_from": obj.get("withdrawn_from")}
+                audit.record(session, actor=None, tag=withdrawals.WITHDRAW, object_id=target, summary=summary)
+                done += 1
     return done
+
+
+def _crisis(session: Session, obj: Mapping[str, Any], rec: Received) -> int:
+    """One crisis's version, in a savepoint: whatever is wrong in one signed object (a value of the wrong shape)
+    sets that crisis aside, logged, and never stops the page it came in."""
+    try:
+        with session.begin_nested():
+            applied = replica_crisis.apply(session, obj, rec)
+    except (TypeError, ValueError, AttributeError, KeyError, LookupError):
+        log.exception("crisis object %s from node %s cannot be applied: set aside", obj.get("id"), rec.block["node"])
+        return 0
+    if not applied:
+        return 0
+    summary = {"node": rec.block["node"], "modified": obj.get("modified"), "kind": "crisis"}
+    audit.record(session, actor=None, tag=APPLY, object_id=str(obj["crisis_id"]), summary=summary)
+    return 1
 
 
 # --- incidents ---------------------------------------------------------------------------------------------------

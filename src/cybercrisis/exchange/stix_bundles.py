@@ -25,15 +25,19 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.exchange.stix import alert_report, incident_objects, load_incidents, sitrep_report
 from cybercrisis.exchange.stix_common import (
     ALERT_EXTENSION_ID,
+    CRISIS_EXTENSION_ID,
     EXTENSION_ID,
     MARKING_TLP,
     NAMESPACE,
+    WITHDRAWAL_EXTENSION_ID,
     alert_extension_definition,
     chunks,
+    crisis_extension_definition,
     extension_definition,
     identity,
     marking_definition,
     product_identity,
+    withdrawal_extension_definition,
 )
 from cybercrisis.incidents.models import Incident
 from cybercrisis.situation import sitreps, sources
@@ -87,6 +91,10 @@ class BundleWriter:
             self.add_all([product_identity(), extension_definition()])
         if ALERT_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), alert_extension_definition()])
+        if CRISIS_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), crisis_extension_definition()])
+        if WITHDRAWAL_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), withdrawal_extension_definition()])
         for tlp in TLP:  # the marking-definitions last: the objects above may have added CLEAR or GREEN
             if tlp in self.markings:
                 self.add(marking_definition(tlp))

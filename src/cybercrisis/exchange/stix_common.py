@@ -52,6 +52,23 @@ ALERT_EXTENSION_SCHEMA = (
     "escalate_after_minutes (integers), recipients (list of {organisation: identity id, acknowledged_at: RFC 3339 "
     "UTC when the organisation acknowledged})."
 )
+CRISIS_TYPE = "x-cybercrisis-crisis"
+CRISIS_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-crisis")
+CRISIS_EXTENSION_SCHEMA = (
+    "cybercrisis crisis (new SDO x-cybercrisis-crisis), documented in docs/exchange.md of the cybercrisis project. "
+    "Properties: crisis_id, name, description, justification, criteria, stage, phase, status, suspected_criminal, "
+    "commission_role, closed_at, incident_refs, escalations (id, from_stage, to_stage, direction, rationale, state, "
+    "required, any_of, consult, proposed_by, decided_at, decision_id, approvals, consultations), decisions (id, "
+    "level, kind, title, detail, options, rationale, decided_at, decided_by, escalation_id) and actions (id, title, "
+    "detail, assignee, due_at, status, done_at, decision_id); organisations by identity id, times RFC 3339 UTC."
+)
+WITHDRAWAL_TYPE = "x-cybercrisis-withdrawal"
+WITHDRAWAL_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-withdrawal")
+WITHDRAWAL_EXTENSION_SCHEMA = (
+    "cybercrisis withdrawal (new SDO x-cybercrisis-withdrawal), documented in docs/exchange.md of the cybercrisis "
+    "project: the origin of an object narrowed its share list. Properties: object_ref (the object's own id), "
+    "withdrawn_from (list of {kind: organisation|community, target: identity id or community key})."
+)
 
 # Markings read back to our TLP: the TLP 2.0 ids we write, and the TLP 1.0 ids that older producers still use.
 TLP1_MARKING_IDS = {
@@ -97,8 +114,17 @@ def product_identity() -> stix2.Identity:
     )
 
 
-def _property_extension(oid: str, *, created: datetime, name: str, description: str, schema: str, version: str) -> Any:
-    """One of our property extensions, authored by the product identity, CLEAR."""
+def _extension(
+    oid: str,
+    *,
+    created: datetime,
+    name: str,
+    description: str,
+    schema: str,
+    version: str,
+    kind: str = "property-extension",
+) -> Any:
+    """One of our extensions (a property extension, or a `new-sdo`), authored by the product identity, CLEAR."""
     return stix2.ExtensionDefinition(
         id=oid,
         created_by_ref=PRODUCT_ID,
@@ -108,14 +134,14 @@ def _property_extension(oid: str, *, created: datetime, name: str, description: 
         description=description,
         schema=schema,
         version=version,
-        extension_types=["property-extension"],
+        extension_types=[kind],
         object_marking_refs=[marking_id(TLP.CLEAR)],
     )
 
 
 def extension_definition() -> stix2.ExtensionDefinition:
     """Our property extension of `incident`, for the NIS2 fields that STIX and Incident Core do not carry."""
-    return _property_extension(
+    return _extension(
         EXTENSION_ID,
         created=REFERENCE_TIME,
         name="cybercrisis incident",
@@ -128,13 +154,40 @@ def extension_definition() -> stix2.ExtensionDefinition:
 def alert_extension_definition() -> stix2.ExtensionDefinition:
     """Our property extension of `report` for an early warning: its own id, its recipients and their
     acknowledgements, which a node holding it as a replica needs (ADR 0013)."""
-    return _property_extension(
+    return _extension(
         ALERT_EXTENSION_ID,
         created=EXTENSION_MODIFIED,
         name="cybercrisis early warning",
         description="Recipients and acknowledgements of an early warning sent in cybercrisis.",
         schema=ALERT_EXTENSION_SCHEMA,
         version="1.0.0",
+    )
+
+
+def crisis_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for a crisis, its escalations, decisions and actions, which a node holding it as a replica
+    needs (ADR 0013)."""
+    return _extension(
+        CRISIS_EXTENSION_ID,
+        created=EXTENSION_MODIFIED,
+        name="cybercrisis crisis",
+        description="A crisis coordinated in cybercrisis: its escalation state, decisions and actions.",
+        schema=CRISIS_EXTENSION_SCHEMA,
+        version="1.0.0",
+        kind="new-sdo",
+    )
+
+
+def withdrawal_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO telling the nodes that hold an object as a replica whom its origin withdrew it from (ADR 0013)."""
+    return _extension(
+        WITHDRAWAL_EXTENSION_ID,
+        created=EXTENSION_MODIFIED,
+        name="cybercrisis withdrawal",
+        description="An object shared through cybercrisis was withdrawn from some of its recipients.",
+        schema=WITHDRAWAL_EXTENSION_SCHEMA,
+        version="1.0.0",
+        kind="new-sdo",
     )
 
 
