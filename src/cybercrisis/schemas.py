@@ -69,7 +69,7 @@ class AnswerOut(BaseModel):
     """An act of the reader's organisation on an object held at another node, sent there (ADR 0013)."""
 
     id: str = Field(examples=["answer--6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"])
-    act: str = Field(examples=["alert.acknowledge", "crisis.escalation.answer"])
+    act: str = Field(examples=["alert.acknowledge", "crisis.escalation.answer", "assistance.offer"])
     state: str = Field(
         description="queued (waiting for the origin node, retried until it answers) | applied (its change comes "
         "back as a new version) | refused (see reason)",
@@ -81,7 +81,14 @@ class AnswerOut(BaseModel):
     answered: datetime | None
     attempts: int
     last_error: str | None = Field(description="why the last delivery failed, while it is queued")
-    object: str = Field(description="what it answers: the early warning, or the escalation of a crisis")
+    object: str = Field(
+        description="what it answers: the early warning, the escalation of a crisis, or the request for assistance"
+    )
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="what the organisation sent: nothing for an acknowledgement, {agree, comment} for a move, the "
+        "offer (capability, people, available_from, conditions) for an offer",
+    )
 
     @classmethod
     def of(cls, a: Any) -> AnswerOut:
@@ -90,6 +97,7 @@ class AnswerOut(BaseModel):
             id=a.id,
             act=a.act,
             object=a.object_id,
+            input=dict(a.input or {}),
             state=a.state,
             reason=a.reason,
             node=a.origin_node,

@@ -12,6 +12,7 @@ def install() -> None:
     entry point calls it, and tests do too."""
     from cybercrisis.access import replicas
     from cybercrisis.alerts.models import Alert
+    from cybercrisis.assistance.models import AssistanceRequest, Offer
     from cybercrisis.audit import service as audit
     from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
     from cybercrisis.exchange import publish
@@ -26,5 +27,7 @@ def install() -> None:
             "escalation": Escalation,
             "decision": Decision,
             "task": Action,
+            "assistance-request": AssistanceRequest,
+            "assistance-offer": Offer,
         }
     )

@@ -239,3 +239,57 @@ def test_an_early_warning_goes_through_the_hub_and_a_crisis_there_moves_with_agr
     assert _http("GET", f"{b.url}/api/v1/crises/{crisis['id']}", de_coord)[0] == 404
     status, held = _http("GET", f"{a.url}/api/v1/crises/{crisis['id']}", fr_admin)
     assert status == 200 and held["share_with"]["organisations"] == [org_id_for_key("fr-csirt")], held
+
+    # CERT-FR asks the CSIRTs Network for help on its node; the hub passes the request on to CERT-Bund's node.
+    ask = {
+        "needs": ["forensics"],
+        "description": "Wiper at a grid operator; need forensic help on OT images.",
+        "urgency": "immediate",
+        "recipients": {"communities": ["csirts-network"], "organisations": [], "reserve": False},
+        "affected_entity": "Grid operator",
+        "entity_type": "essential",
+        "impact": "red",
+        "severity": "high",
+        "spillover": "medium",
+        "tlp": "amber",
+    }
+    status, request = _http("POST", f"{a.url}/api/v1/assistance-requests", fr, ask)
+    assert status == 201, request
+    c.cli("peer", "sync")
+    status, held = _http("GET", f"{b.url}/api/v1/assistance-requests/{request['id']}", de)
+    assert status == 200 and held["held_at"]["node"] == _node_id(a) and held["state"] == "open", held
+    # An offer is AMBER+STRICT, for the requester only: it never goes through the hub. CERT-Bund's node says so
+    # until the two national nodes peer directly (bilateral, as the topologies say); then the offer goes to FR's
+    # node, which makes it there.
+    offer = {"capability": "forensics", "people": 2, "available_from": "2030-01-01T06:00:00Z", "conditions": ""}
+    path = f"/api/v1/assistance-requests/{request['id']}/offers"
+    status, refused = _http("POST", f"{b.url}{path}", de, offer)
+    assert status == 409 and "never through a hub" in refused["detail"], refused
+    b.cli("peer", "add", a.url, "--token", a.token("analyst@cert-bund.example"), "--direction", "pull")
+    a.cli("peer", "add", b.url, "--token", b.token("analyst@cert-fr.example"), "--direction", "pull")
+    status, sent = _http("POST", f"{b.url}{path}", de, offer)
+    assert status == 202 and sent["state"] == "queued" and sent["input"]["people"] == 2, sent
+    assert deliver_due(session_factory, settings, now + 5 * LATER).applied == 1
+    assert _count(c, "SELECT count(*) FROM answers WHERE act = 'assistance.offer'") == 0  # the hub never held it
+    status, mine = _http("GET", f"{a.url}/api/v1/assistance-requests/{request['id']}", fr)
+    [made] = mine["offers"]
+    assert made["offerer"] == DE and made["people"] == 2 and made["tlp"] == "amber+strict", mine
+    # CERT-FR accepts it on its node: the request is in support, and so it is on CERT-Bund's node too.
+    status, accepted = _http(
+        "POST", f"{a.url}/api/v1/assistance-requests/{request['id']}/offers/{made['id']}/accept", fr, {}
+    )
+    assert status == 200 and accepted["state"] == "accepted", accepted
+    b.cli("peer", "sync")  # now a peer of FR's node, CERT-Bund's node takes FR's versions from it directly
+    status, held = _http("GET", f"{b.url}/api/v1/assistance-requests/{request['id']}", de)
+    assert held["state"] == "in-support" and [x["state"] for x in held["answers"]] == ["applied"], held
+    assert _count(a, "SELECT count(*) FROM assistance_offers WHERE request_id = ?", request["id"]) == 1  # made once
+
+    # The hub's technical report counts both Member States' incidents, held there as replicas.
+    period = {
+        "level": "technical",
+        "period_start": (now - timedelta(days=1)).isoformat(),
+        "period_end": (now + timedelta(days=1)).isoformat(),
+    }
+    status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period)
+    assert status == 201, report
+    assert inc["id"] in str(report["figures"]) and de_inc["id"] in str(report["figures"]), report["figures"]

@@ -8,7 +8,9 @@ service that forgot to ask cannot make a replica diverge from its origin: the wr
 transaction is rolled back.
 
 A child names its parent with `__replica_parent__ = (foreign key attribute, parent class name)`; a parent that is
-itself a child is followed up to the shareable row (a report submission -> its report -> its incident). Share rows
+itself a child is followed up to the shareable row (a report submission -> its report -> its incident). A shareable
+row may name a parent too (an offer, its request): it is then guarded as its parent's when it is not a replica
+itself. Share rows
 name their object by id only: the guard checks those of the kinds that have replicas (`install(kinds)`, by id
 prefix). The guard sees what the unit of work flushes; the few bulk UPDATE statements that may touch a replica's
 children (the reminder sweeps) filter replicas out themselves.
@@ -83,6 +85,11 @@ def _origin_of(session: Session, cls: type, pk: Any, seen: dict[tuple[type, Any]
     found: str | None
     if issubclass(cls, Shareable):
         found = session.scalars(select(table.origin_node).where(table.id == pk)).first()
+        parent = _parent_class(cls)
+        if found is None and parent is not None:  # a shareable row of a replica's (an offer on a request)
+            attr, parent_cls = parent
+            up = session.scalars(select(getattr(table, attr)).where(table.id == pk)).first()
+            found = _origin_of(session, parent_cls, up, seen)
     else:
         parent = _parent_class(cls)
         mapper = inspect(cls)
@@ -107,6 +114,9 @@ def _guard(session: Session, _context: Any, _instances: Any) -> None:
                 if obj in session.dirty and not session.is_modified(obj):
                     continue
                 node = obj.origin_node or (None if obj in session.new else _committed_origin(obj))
+                parent = _parent_class(type(obj))
+                if not node and parent is not None:  # a shareable row that belongs to a replica (an offer)
+                    node = _origin_of(session, parent[1], getattr(obj, parent[0]), seen)
                 if node:
                     raise refusal(node)
                 continue

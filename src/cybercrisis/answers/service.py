@@ -33,24 +33,28 @@ def user_ref(user_id: str | None) -> str:
 
 
 def queue(
-    session: Session, *, actor: Principal, act: str, obj: Shareable, data: dict[str, Any] | None = None
+    session: Session,
+    *,
+    actor: Principal,
+    act: str,
+    obj: Shareable,
+    data: dict[str, Any] | None = None,
+    once: bool = True,
 ) -> Answer:
     """Queue `act` of the actor's organisation on the replica `obj` for its origin node; the same act of the same
     organisation already waiting for the same object is not queued twice (it is returned); with another input, or
-    once applied there while the replica still holds the version it was made on, it is a conflict."""
+    once applied there while the replica still holds the version it was made on, it is a conflict. `once=False`:
+    an act an organisation may do several times (offering help), each its own answer."""
     node = obj.origin_node
     if node is None or actor.org_id is None:
         raise PermissionDenied("only an act of an organisation on an object held at another node is sent there")
-    sent = list(
-        session.scalars(
-            select(Answer).where(
-                Answer.object_id == obj.id,
-                Answer.act == act,
-                Answer.owner_org_id == actor.org_id,
-                Answer.state.in_((QUEUED, APPLIED)),
-            )
-        )
+    mine = select(Answer).where(
+        Answer.object_id == obj.id,
+        Answer.act == act,
+        Answer.owner_org_id == actor.org_id,
+        Answer.state.in_((QUEUED, APPLIED)),
     )
+    sent = list(session.scalars(mine)) if once else []
     waiting = next((a for a in sent if a.state == QUEUED), None)
     if waiting is not None:
         if waiting.input != (data or {}):

@@ -8,10 +8,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share
 from cybercrisis.access.principal import Principal
+from cybercrisis.answers import service as answers
+from cybercrisis.answers.models import Answer
 from cybercrisis.assistance import lifecycle, ranking, requesting, service
 from cybercrisis.assistance import offers as offering
 from cybercrisis.assistance.capabilities_api import capability_out
@@ -35,7 +38,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import TimelineEntry
+from cybercrisis.schemas import AnswerOut, TimelineEntry, held_at
 
 router = APIRouter(prefix="/api/v1", tags=["assistance"])
 
@@ -139,7 +142,11 @@ def request_out(db: DB, reader: Principal, r: AssistanceRequest, *, with_matches
     if with_matches:
         cap_shares = sharing.shares_of_many(db, [c.id for c in found])
         matches = [capability_out(c, cap_shares[c.id], names) for c in found]
-    return _request_out(r, sharing.shares_of(db, r.id), offers, names, matches)
+    out = _request_out(r, sharing.shares_of(db, r.id), offers, names, matches)
+    if r.origin_node is not None:
+        sent = answers.of_organisation(db, principal=reader, object_ids=[r.id])
+        out = out.model_copy(update={"held_at": held_at(db, r), "answers": [AnswerOut.of(a) for a in sent]})
+    return out
 
 
 def _offer(db: DB, o: Offer) -> OfferOut:
@@ -310,12 +317,23 @@ def record_summary(request_id: str, body: SummaryIn, db: DB, principal: CurrentP
     status_code=201,
     operation_id="create_assistance_offer",
     response_model=OfferOut,
+    responses={
+        202: {
+            "model": AnswerOut,
+            "description": "the request is held at another node (`held_at`): the offer is sent there, which makes "
+            "it; `state` says whether it is queued, applied or refused (ADR 0013)",
+        }
+    },
 )
-def create_offer(request_id: str, body: OfferIn, db: DB, principal: CurrentPrincipal) -> OfferOut:
+def create_offer(request_id: str, body: OfferIn, db: DB, principal: CurrentPrincipal) -> OfferOut | JSONResponse:
     """Offer help on an open request you may see (not your own). The capability must be one of the request's
     needs. The offer is TLP:AMBER+STRICT, shared with the requester only: other recipients do not see it. The
-    requester is notified (`assistance:offer:create`)."""
-    return _offer(db, offering.make_offer(db, actor=principal, request_id=request_id, data=body))
+    requester is notified (`assistance:offer:create`). On a request held at another node, 202 with the answer sent
+    there; the request's `answers` lists it until that node has made the offer or refused it."""
+    made = offering.make_offer(db, actor=principal, request_id=request_id, data=body)
+    if isinstance(made, Answer):
+        return JSONResponse(status_code=202, content=AnswerOut.of(made).model_dump(mode="json"))
+    return _offer(db, made)
 
 
 @router.get(

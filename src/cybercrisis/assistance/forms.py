@@ -81,6 +81,8 @@ CRITERION_LABELS = {
 DONE_NOTES = {
     "sent": "The request was sent. Its recipients were told and may now offer help.",
     "offered": "Your offer was sent to the requester only; other recipients do not see it.",
+    "offer-sent": "Your offer was sent to the node that holds this request, which makes it there, for the "
+    "requester only; it shows below until that node has made it or refused it.",
     "accepted": "The offer was accepted and its organisation told.",
     "declined": "The offer was declined and its organisation told.",
     "offer-withdrawn": "Your offer was withdrawn and the requester told.",

@@ -86,6 +86,8 @@ class AssistanceRequest(Shareable, Base):
 
 class Offer(Shareable, Base):
     __tablename__ = "assistance_offers"
+    # An offer on a request held at another node is made there, never here (access/replicas.py).
+    __replica_parent__ = ("request_id", "AssistanceRequest")
 
     request_id: Mapped[str] = mapped_column(
         StixId, ForeignKey("assistance_requests.id", ondelete="CASCADE"), nullable=False, index=True

@@ -3,12 +3,17 @@ author."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import authority, sharing
 from cybercrisis.access.policy import ORG
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
+from cybercrisis.answers import service as answers
+from cybercrisis.answers.models import Answer
 from cybercrisis.assistance.models import AssistanceRequest, Capability, Offer, OfferState, RequestState
 from cybercrisis.assistance.schemas import OfferIn
 from cybercrisis.assistance.service import (
@@ -28,6 +33,7 @@ from cybercrisis.assistance.service import (
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.errors import Conflict, NotFound
+from cybercrisis.exchange.models import Peer
 from cybercrisis.notify.service import notify_readers
 
 
@@ -57,10 +63,17 @@ def _catalogue_entry(session: Session, actor: Principal, capability_id: str, kin
     return cap.id
 
 
-def make_offer(session: Session, *, actor: Principal, request_id: str, data: OfferIn) -> Offer:
-    """Offer help on a request the actor may read. The offer is TLP:AMBER+STRICT, shared with the requester only."""
-    req = lock_request(session, actor, request_id)
-    authority.authorize(actor, "assistance.offer", authority.owned(actor, req.owner_org_id))
+def make_offer(
+    session: Session, *, actor: Principal, request_id: str, data: OfferIn, offer_id: str | None = None
+) -> Offer | Answer:
+    """Offer help on a request the actor may read. The offer is TLP:AMBER+STRICT, shared with the requester only.
+
+    On a request held at another node (ADR 0013) the offer is checked here as far as this node can, then sent to
+    that node as an answer (returned), which makes it there under the id chosen here (`offer_id`, given by the
+    origin's answer path); a catalogue entry named stays this node's (the origin does not hold the catalogue)."""
+    act = "assistance.offer"
+    req = lock_request(session, actor, request_id, answer=act)
+    authority.authorize(actor, act, authority.owned(actor, req.owner_org_id), held_at=req.origin_node)
     assert actor.org_id is not None  # a recipient organisation: owned() gave none to an actor without one
     if req.state != RequestState.OPEN:
         raise Conflict(f"the request is {req.state}; offers are closed")
@@ -70,10 +83,14 @@ def make_offer(session: Session, *, actor: Principal, request_id: str, data: Off
             "capability", f"the request asks for {', '.join(req.needs)}; offer one of them", valid=list(req.needs)
         )
     available_from = aware("available_from", data.available_from)
+    if req.origin_node is not None:
+        return _send_offer(session, actor, req, data, capability, available_from)
     capability_id = _catalogue_entry(session, actor, data.capability_id, capability) if data.capability_id else None
+    if offer_id is not None and session.get(Offer, offer_id) is not None:
+        raise Conflict(f"an offer {offer_id} exists already")
     now = utcnow()
     offer = Offer(
-        id=new_id("assistance-offer"),
+        id=offer_id or new_id("assistance-offer"),
         owner_org_id=actor.org_id,
         created_by_id=actor.user_id,
         tlp=TLP.AMBER_STRICT.value,
@@ -121,6 +138,42 @@ def make_offer(session: Session, *, actor: Principal, request_id: str, data: Off
         dedupe=f"{OFFER_CREATE}:{offer.id}",
     )
     return offer
+
+
+def _send_offer(
+    session: Session,
+    actor: Principal,
+    req: AssistanceRequest,
+    data: OfferIn,
+    capability: str,
+    available_from: datetime,
+) -> Answer:
+    """An offer on a request held at another node: sent to that node, which makes it (ADR 0013). It is
+    AMBER+STRICT, for the requester only, so it goes to the requester's node directly, never through a hub."""
+    node = req.origin_node
+    assert node is not None
+    if data.capability_id:
+        raise bad(
+            "capability_id",
+            "a catalogue entry is this node's: the requester's node, which makes the offer, does not hold it; "
+            "offer without naming it",
+        )
+    direct = session.scalars(select(Peer.id).where(Peer.node_id == node, Peer.enabled.is_(True))).first()
+    if direct is None:
+        raise Conflict(
+            f"an offer is TLP:AMBER+STRICT, for the requester only: it goes to the requester's node ({node}) "
+            "directly, never through a hub, and that node is not a peer of this one: its operator and ours add "
+            "each other (cybercrisis peer add), then offer again"
+        )
+    sent = {
+        "capability": capability,
+        "people": data.people,
+        "available_from": available_from.isoformat(),
+        "conditions": data.conditions,
+    }
+    answer = answers.queue(session, actor=actor, act="assistance.offer", obj=req, data=sent, once=False)
+    answer.tlp = TLP.AMBER_STRICT.value  # what it carries: the offer, for the requester only
+    return answer
 
 
 def decide_offer(

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from cybercrisis.access.schemas import ShareList, ShareWith
-from cybercrisis.schemas import Strict
+from cybercrisis.schemas import AnswerOut, HeldAt, Strict
 
 NEEDS_DOC = "incident-response, forensics, malware-analysis, ddos-mitigation, liaison or other"
 
@@ -206,6 +206,16 @@ class RequestOut(BaseModel):
         default=None,
         description="(single request only) active catalogue entries this reader may see whose kind is needed, "
         "shortest notice first, then most people",
+    )
+    held_at: HeldAt | None = Field(
+        default=None,
+        description="(single request only) set when the request is held at another node: read-only here; an offer "
+        "is sent there (ADR 0013)",
+    )
+    answers: list[AnswerOut] = Field(
+        default_factory=list,
+        description="(single request only, held at another node) the offers the reader's organisation sent there: "
+        "queued, applied (the offer was made there) or refused, with the reason",
     )
 
 

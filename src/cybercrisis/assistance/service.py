@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import authority, sharing
+from cybercrisis.access import authority, replicas, sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.assistance.models import AssistanceRequest, Capability, Need, Offer, OfferState, RequestState
@@ -128,9 +128,14 @@ def get_request(session: Session, actor: Principal, request_id: str) -> Assistan
     return sharing.get_readable(session, actor, AssistanceRequest, request_id)
 
 
-def lock_request(session: Session, actor: Principal, request_id: str) -> AssistanceRequest:
+def lock_request(
+    session: Session, actor: Principal, request_id: str, *, answer: str | None = None
+) -> AssistanceRequest:
     """The request, readable by the actor, held until commit (PostgreSQL: FOR UPDATE; SQLite: BEGIN IMMEDIATE) so
-    that concurrent offers, decisions and state changes see each other's writes (ADR 0007)."""
+    that concurrent offers, decisions and state changes see each other's writes (ADR 0007).
+
+    A request held at another node (ADR 0013) takes only `answer`, an act its origin applies (authority.ANSWERS:
+    an offer); every other change is refused here, with the node that decides."""
     req = session.scalars(
         select(AssistanceRequest)
         .where(AssistanceRequest.id == request_id, read_filter(actor, AssistanceRequest))
@@ -139,6 +144,8 @@ def lock_request(session: Session, actor: Principal, request_id: str) -> Assista
     ).first()
     if req is None:
         raise NotFound(f"no assistance-request with id {request_id}")
+    if req.origin_node is not None and answer not in authority.ANSWERS:
+        raise replicas.refusal(req.origin_node)
     return req
 
 
@@ -230,9 +237,10 @@ def allowed_actions(
     rel = authority.owned(principal, req.owner_org_id)
     state = req.state
     acts: set[str] = set()
-    if state == RequestState.OPEN and authority.allows(principal, "assistance.offer", rel):
+    held = req.origin_node  # held at another node: only answers (an offer), sent there
+    if state == RequestState.OPEN and authority.allows(principal, "assistance.offer", rel, held_at=held):
         acts.add("assistance.offer")
-    if authority.allows(principal, "assistance.request.manage", rel):
+    if authority.allows(principal, "assistance.request.manage", rel, held_at=held):
         acts.add("assistance.request.manage")  # the requester, whatever the state
         by_state = {
             RequestState.OPEN.value: "assistance.request.withdraw",
@@ -252,7 +260,7 @@ def allowed_actions(
         and bool((req.recipients or {}).get("reserve"))
         and req.transmitted_at is None
         and state == RequestState.OPEN
-        and authority.allows(principal, "assistance.request.transmit", rel)
+        and authority.allows(principal, "assistance.request.transmit", rel, held_at=held)
     ):
         acts.add("assistance.request.transmit")
     return frozenset(acts)

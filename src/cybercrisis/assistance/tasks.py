@@ -33,6 +33,7 @@ def remind_summaries(session: Session, *, now: datetime, settings: Settings | No
                 AssistanceRequest.summary_due_at.is_not(None),
                 AssistanceRequest.summary_due_at <= now + remind_before,
                 AssistanceRequest.summary_reminded_at.is_(None),
+                AssistanceRequest.origin_node.is_(None),  # a replica's origin reminds its requester (ADR 0013)
             )
             .order_by(AssistanceRequest.summary_due_at, AssistanceRequest.id)
         )

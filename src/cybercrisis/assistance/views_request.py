@@ -20,6 +20,8 @@ from cybercrisis.access import sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
+from cybercrisis.answers import service as answers
+from cybercrisis.answers.models import Answer
 from cybercrisis.assistance import catalogue, lifecycle, service
 from cybercrisis.assistance import offers as offering
 from cybercrisis.assistance.deps import CurrentRequest
@@ -47,6 +49,7 @@ from cybercrisis.deps import DB
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import DomainError
 from cybercrisis.incidents.models import Incident
+from cybercrisis.schemas import held_at
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad, local_minutes, parse_utc, require_filled
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
@@ -81,6 +84,11 @@ def _addressed_to(db: Session, r: AssistanceRequest) -> dict[str, Any]:
     }
 
 
+def _short_name(db: Session, org_id: str | None) -> str | None:
+    ref = queries.org_refs(db, [org_id]).get(org_id) if org_id else None
+    return ref.short_name if ref else None
+
+
 def _offer_defaults(r: AssistanceRequest) -> dict[str, Any]:
     soon = utcnow().astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return {
@@ -110,12 +118,13 @@ def render_request(
     """The request page; `form` is a refused form (its name and state) to show again with its errors."""
     offers = service.visible_offers(db, principal, [r.id])[r.id]
     found = service.matches(db, principal, r)
+    held = held_at(db, r)
     # What the page offers is what the services would let this reader do (they check again on post).
     acts = service.allowed_actions(principal, r, acting=own_org(db, principal))
     is_requester = "assistance.request.manage" in acts
     can_offer = "assistance.offer" in acts
     own_entries: list[Capability] = []
-    if can_offer:
+    if can_offer and r.origin_node is None:  # a catalogue entry is this node's: not named on a request held elsewhere
         own = catalogue.list_capabilities(db, reader=principal, owner=principal.org_id, active=True, limit=200).items
         own_entries = [c for c in own if c.kind in r.needs]
     orgs = queries.org_refs(
@@ -181,6 +190,10 @@ def render_request(
             "crisis_title": crises.get(r.crisis_id or ""),
             "incidents": [(i, incidents[i]) for i in r.incident_ids if i in incidents],
             "offers": offer_rows,
+            # Held at another node (ADR 0013): where, and the offers this organisation sent there.
+            "held": held,
+            "held_org": _short_name(db, held.organisation if held else None),
+            "sent": answers.of_organisation(db, principal=principal, object_ids=[r.id]) if held else [],
             "matches": found,
             "entries": entries,
             "own_entries": own_entries,
@@ -248,10 +261,10 @@ def make_offer(
 ) -> Response:
     values = data.entered()
     try:
-        offering.make_offer(db, actor=principal, request_id=request_id, data=to_offer_in(data))
+        made = offering.make_offer(db, actor=principal, request_id=request_id, data=to_offer_in(data))
     except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "offer", exc, values)
-    return _back(request_id, "offered", "offers")
+    return _back(request_id, "offer-sent" if isinstance(made, Answer) else "offered", "offers")
 
 
 @router.post("/assistance/{request_id}/offers/{offer_id}/decide")

@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,9 @@ from cybercrisis.alerts import service as alerts
 from cybercrisis.alerts.models import Alert
 from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer, AnswerReceipt
 from cybercrisis.answers.service import DELIVER
+from cybercrisis.assistance import offers
+from cybercrisis.assistance.models import AssistanceRequest
+from cybercrisis.assistance.schemas import OfferIn
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.crises import escalations
@@ -48,11 +52,14 @@ from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange import relays
 from cybercrisis.exchange.importer import RELAYABLE
 from cybercrisis.exchange.models import NodePin, Peer
-from cybercrisis.exchange.stix_common import ts
+from cybercrisis.exchange.stix_common import derived_id, ts
 from cybercrisis.exchange.stix_crisis import crisis_object
 from cybercrisis.notify.wake import wake
 
 PURPOSE = "answer"  # what an asking node signs
+# Answers whose content is for the origin's organisation only (an offer: AMBER+STRICT between offerer and requester):
+# sent to the origin directly, never kept or forwarded by a relay (ADR 0013 point 5).
+BILATERAL = frozenset({"assistance.offer"})
 RELAYED = "relayed"  # a relay's reply: kept, to be forwarded to the origin; ask again for the outcome
 REPLY = "answer-reply"  # what the origin signs back
 APPLY = "exchange:answer:apply"
@@ -90,7 +97,16 @@ def _check_shape(request: dict[str, Any]) -> None:
         raise _bad("input", "input must be an object")
 
 
-def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict[str, Any], _settings: Settings) -> str:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Asked:
+    """What an act needs to know besides its input: this node's settings, and which node asked under which key."""
+
+    settings: Settings
+    node: str
+    key: str
+
+
+def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict[str, Any], _asked: Asked) -> str:
     alert = sharing.get_readable(session, actor, Alert, object_id)
     if alert.origin_node is not None:
         raise NotFound(f"no alert with id {object_id}")
@@ -100,9 +116,7 @@ def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict
     return ts(max(alert.modified_at, alert.created_at))
 
 
-def _answer_escalation(
-    session: Session, actor: Principal, object_id: str, data: dict[str, Any], settings: Settings
-) -> str:
+def _answer_escalation(session: Session, actor: Principal, object_id: str, data: dict[str, Any], asked: Asked) -> str:
     """An organisation agrees to (or refuses) a proposed move of one of our crises, under our escalation model."""
     esc = sharing.get_readable(session, actor, Escalation, object_id)
     if esc.origin_node is not None:
@@ -119,7 +133,7 @@ def _answer_escalation(
         escalation_id=esc.id,
         agree=agree,
         comment=comment,
-        settings=settings,
+        settings=asked.settings,
     )
     session.flush()
     crisis = session.get(Crisis, esc.crisis_id)
@@ -127,12 +141,40 @@ def _answer_escalation(
     return str(crisis_object(session, crisis)["modified"])  # the new version of the crisis's object
 
 
-Act = Callable[[Session, Principal, str, dict[str, Any], Settings], str]
-ACTS: dict[str, Act] = {"alert.acknowledge": _acknowledge, "crisis.escalation.answer": _answer_escalation}
+def offer_id(node: str, key: str) -> str:
+    """The id of an offer made here from another node's answer: derived from that node and its answer's key, so that
+    no node chooses an id here (nor learns whether one is taken), and the asking node can tell which it is."""
+    return derived_id("assistance-offer", f"{node}|{key}")
+
+
+def _offer(session: Session, actor: Principal, object_id: str, data: dict[str, Any], asked: Asked) -> str:
+    """An organisation offers help on one of our requests for assistance: the offer is made here, TLP:AMBER+STRICT
+    between it and the requester, as if it had offered here."""
+    req = sharing.get_readable(session, actor, AssistanceRequest, object_id)
+    if req.origin_node is not None:
+        raise NotFound(f"no assistance-request with id {object_id}")
+    fields = {k: data[k] for k in ("capability", "people", "available_from", "conditions") if k in data}
+    try:
+        body = OfferIn.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "input"
+        raise _bad(f"input.{where}", f"input.{where}: {first['msg']}") from None
+    offers.make_offer(session, actor=actor, request_id=req.id, data=body, offer_id=offer_id(asked.node, asked.key))
+    return ts(max(req.modified_at, req.created_at))
+
+
+Act = Callable[[Session, Principal, str, dict[str, Any], Asked], str]
+ACTS: dict[str, Act] = {
+    "alert.acknowledge": _acknowledge,
+    "crisis.escalation.answer": _answer_escalation,
+    "assistance.offer": _offer,
+}
 # What each act is about, for a relay's check.
-OBJECTS: dict[str, type[Alert] | type[Escalation]] = {
+OBJECTS: dict[str, type[Alert] | type[Escalation] | type[AssistanceRequest]] = {
     "alert.acknowledge": Alert,
     "crisis.escalation.answer": Escalation,
+    "assistance.offer": AssistanceRequest,
 }
 
 
@@ -177,6 +219,11 @@ def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome | 
     (`to`) unchanged; asked again, `relayed` until the origin has answered, then the origin's own signed reply, as
     received (so the asking node checks it with the origin's key: a relay cannot invent an outcome)."""
     key, origin = request["key"], request["to"]
+    if request["act"] in BILATERAL:
+        raise PermissionDenied(
+            f"{request['act']} carries TLP:AMBER+STRICT content for the requester only: it goes to node {origin} "
+            "directly (bilateral peering), never through a relay"
+        )
     refused = PermissionDenied(f"this node relays no answer about {request['object']} to node {origin}")
     held = session.get(Answer, key)
     if held is not None:
@@ -192,8 +239,7 @@ def _relay(session: Session, request: dict[str, Any], asking: str) -> Outcome | 
         raise PermissionDenied("this node relays answers only between peers it relays for (peer add --relay)")
     # Only about what this node passed on to the asking organisation: held from that origin, first hand, CLEAR to
     # AMBER, readable by it here. Anything else gets the same refusal, whether it exists here or not.
-    model = OBJECTS[request["act"]]
-    replica = session.get(Alert, request["object"]) if model is Alert else session.get(Escalation, request["object"])
+    replica: Any = session.get(OBJECTS[request["act"]], request["object"])  # one of OBJECTS' shareable kinds
     reader = sharing.org_reader(session, request["organisation"])
     if (
         replica is None
@@ -255,7 +301,8 @@ def apply_answer(
     modified: str | None = None
     try:
         with session.begin_nested():
-            modified = ACTS[request["act"]](session, actor, request["object"], request["input"], settings)
+            asked = Asked(settings=settings, node=node_id, key=key)
+            modified = ACTS[request["act"]](session, actor, request["object"], request["input"], asked)
         state, reason = APPLIED, ""
     except NotFound:
         state, reason = REFUSED, f"no object {request['object']} held here that this organisation may read"

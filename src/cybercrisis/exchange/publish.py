@@ -30,9 +30,21 @@ from sqlalchemy.orm import Session
 from cybercrisis.audit import service as audit
 from cybercrisis.exchange import copies, federation_wake, withdrawals
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix_common import CRISIS_TYPE, ts
+from cybercrisis.exchange.stix_common import CRISIS_TYPE, REQUEST_TYPE, ts
 
-_PREFIXES = ("incident--", "alert--", "crisis--", "escalation--", "decision--", "task--")
+_PREFIXES = (
+    "incident--",
+    "alert--",
+    "crisis--",
+    "escalation--",
+    "decision--",
+    "task--",
+    "assistance-request--",
+    "assistance-offer--",
+)
+# Objects that name others only as far as their own share list allows: a new list is a new version, and only the
+# latest is kept (`_latest_only_versions`).
+LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE})
 
 
 def on_commit(session: Session, object_ids: Sequence[str]) -> Callable[[], int] | None:
@@ -106,6 +118,23 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
                 exercise=c.exercise,
                 origin=f"local:{c.id}",
             )
+    requests = _requests_of(session, ids)
+    if requests:
+        from cybercrisis.assistance.models import AssistanceRequest
+        from cybercrisis.exchange.stix_assistance import request_object
+
+        query = select(AssistanceRequest).where(
+            AssistanceRequest.id.in_(requests), AssistanceRequest.origin_node.is_(None)
+        )
+        for q in session.scalars(query):
+            add(
+                request_object(session, q),
+                tlp=q.tlp,
+                owner=q.owner_org_id,
+                share_id=q.id,
+                exercise=q.exercise,
+                origin=f"local:{q.id}",
+            )
     alerts = [a for a in ids if a.startswith("alert--")]
     if alerts:
         for a in session.scalars(select(Alert).where(Alert.id.in_(alerts), Alert.origin_node.is_(None))):
@@ -133,15 +162,27 @@ def _crises_of(session: Session, ids: list[str]) -> list[str]:
     return sorted(found)
 
 
-def _crisis_versions(
+def _requests_of(session: Session, ids: list[str]) -> list[str]:
+    """The requests for assistance that these ids are, or that these offers are made on: accepting an offer moves
+    its request into support, a new version of the request's object."""
+    from cybercrisis.assistance.models import Offer
+
+    found = {i for i in ids if i.startswith("assistance-request--")}
+    offers = [i for i in ids if i.startswith("assistance-offer--")]
+    if offers:
+        found.update(session.scalars(select(Offer.request_id).where(Offer.id.in_(offers))))
+    return sorted(found)
+
+
+def _latest_only_versions(
     rows: list[dict[str, Any]], new: list[dict[str, Any]], changed: set[str], now: datetime
 ) -> list[dict[str, Any]]:
-    """A crisis's object names its links as its share list allows (exchange/stix_crisis.py): a new list makes a
-    new version even where nothing else changed, and only the latest is kept (`_only_latest`), so that no version
-    is ever served to a wider list than it was made for."""
+    """A crisis's or a request's object names its links as its share list allows (exchange/stix_crisis.py): a new
+    list makes a new version even where nothing else changed, and only the latest is kept (`_only_latest`), so
+    that no version is ever served to a wider list than it was made for."""
     out = []
     for r in rows:
-        if r["type"] == CRISIS_TYPE and r["share_id"] in changed and r not in new:
+        if r["type"] in LATEST_ONLY and r["share_id"] in changed and r not in new:
             r["modified"], r["data"]["modified"] = now, ts(now)
             out.append(r)
     return out
@@ -186,7 +227,7 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
         return 0
     audit.lock(session)  # already held when an audit event was written in this transaction: seq in commit order
     now = added_now(session)
-    new += _crisis_versions(rows, new, changed, now)
+    new += _latest_only_versions(rows, new, changed, now)
     owners = {r["share_id"]: (r["owner_org_id"], r["exercise"]) for r in rows}
     for key in sorted(changed):
         copies.reserve(session, key=key, shares=lists[key], now=now)
@@ -203,7 +244,7 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
         session.execute(insert(StixObject.__table__), new)  # type: ignore[arg-type]
     federation_wake.soon(session)  # peers get new versions, and re-served lists, in seconds
     for r in new:
-        if r["type"] == CRISIS_TYPE:
+        if r["type"] in LATEST_ONLY:
             _only_latest(session, r)
         elif r["latest"] and stored.get((r["id"], r["share_id"])):
             session.execute(

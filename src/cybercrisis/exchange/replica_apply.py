@@ -22,7 +22,7 @@ live picture and caches see it like a local change; no notification is sent (the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,7 @@ from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import InvalidInput
 from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange import replica_crisis, withdrawals
+from cybercrisis.exchange import replica_assistance, replica_crisis, withdrawals
 from cybercrisis.exchange.import_plan import Received, fit
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.replica_crisis import parse_time as _time
@@ -47,6 +47,7 @@ from cybercrisis.exchange.stix_common import (
     ALERT_EXTENSION_ID,
     CRISIS_TYPE,
     EXTENSION_ID,
+    REQUEST_TYPE,
     WITHDRAWAL_TYPE,
     derived_id,
 )
@@ -90,6 +91,7 @@ class _Sorted:
     related: dict[str, list[Item]] = field(default_factory=dict)
     alerts: list[Item] = field(default_factory=list)
     crises: dict[str, Item] = field(default_factory=dict)  # the newest of a receipt: each carries the whole crisis
+    requests: dict[str, Item] = field(default_factory=dict)  # the same for requests for assistance
     withdrawn: list[Item] = field(default_factory=list)
     batch: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -104,10 +106,11 @@ class _Sorted:
             self.related.setdefault(str(obj["source_ref"]), []).append((obj, rec))
         elif kind == "report" and ALERT_EXTENSION_ID in (obj.get("extensions") or {}):
             self.alerts.append((obj, rec))
-        elif kind == CRISIS_TYPE:
-            held = self.crises.get(oid)
+        elif kind in (CRISIS_TYPE, REQUEST_TYPE):
+            newest = self.crises if kind == CRISIS_TYPE else self.requests
+            held = newest.get(oid)
             if held is None or str(obj.get("modified", "")) >= str(held[0].get("modified", "")):
-                self.crises[oid] = (obj, rec)
+                newest[oid] = (obj, rec)
         elif kind == WITHDRAWAL_TYPE:
             self.withdrawn.append((obj, rec))
 
@@ -129,7 +132,9 @@ def apply(session: Session, received: Iterable[Item]) -> int:
             done += _alert(session, obj, rec)
         # After the incidents, so that a crisis links the incidents that arrived in the same page.
         for obj, rec in list(got.crises.values())[:MAX_REPLICAS_PER_RECEIPT]:
-            done += _crisis(session, obj, rec)
+            done += _whole(session, obj, rec, replica_crisis.apply, "crisis_id", "crisis")
+        for obj, rec in list(got.requests.values())[:MAX_REPLICAS_PER_RECEIPT]:
+            done += _whole(session, obj, rec, replica_assistance.apply, "request_id", "assistance-request")
         # Last: a withdrawal narrows what the versions before it in the origin's order gave (revocation travels).
         for obj, rec in got.withdrawn[:MAX_REPLICAS_PER_RECEIPT]:
             target = withdrawals.apply(session, obj, rec, modified=_time(obj.get("modified")))
@@ -140,19 +145,26 @@ def apply(session: Session, received: Iterable[Item]) -> int:
     return done
 
 
-def _crisis(session: Session, obj: Mapping[str, Any], rec: Received) -> int:
-    """One crisis's version, in a savepoint: whatever is wrong in one signed object (a value of the wrong shape)
-    sets that crisis aside, logged, and never stops the page it came in."""
+def _whole(
+    session: Session,
+    obj: Mapping[str, Any],
+    rec: Received,
+    apply_one: Callable[[Session, Mapping[str, Any], Received], bool],
+    key: str,
+    kind: str,
+) -> int:
+    """One version of an object that travels whole (a crisis, a request for assistance), in a savepoint: whatever is
+    wrong in one signed object (a value of the wrong shape) sets it aside, logged, and never stops its page."""
     try:
         with session.begin_nested():
-            applied = replica_crisis.apply(session, obj, rec)
+            applied = apply_one(session, obj, rec)
     except (TypeError, ValueError, AttributeError, KeyError, LookupError):
-        log.exception("crisis object %s from node %s cannot be applied: set aside", obj.get("id"), rec.block["node"])
+        log.exception("%s object %s from node %s cannot be applied: set aside", kind, obj.get("id"), rec.block["node"])
         return 0
     if not applied:
         return 0
-    summary = {"node": rec.block["node"], "modified": obj.get("modified"), "kind": "crisis"}
-    audit.record(session, actor=None, tag=APPLY, object_id=str(obj["crisis_id"]), summary=summary)
+    summary = {"node": rec.block["node"], "modified": obj.get("modified"), "kind": kind}
+    audit.record(session, actor=None, tag=APPLY, object_id=str(obj[key]), summary=summary)
     return 1
 
 

@@ -61,28 +61,28 @@ def parse_time(value: Any) -> datetime | None:
 _time = parse_time
 
 
-def _text(value: Any, limit: int, default: str = "") -> str:
+def text(value: Any, limit: int, default: str = "") -> str:
     return value[:limit] if isinstance(value, str) else default
 
 
-def _list(value: Any) -> list[Any]:
+def list_of(value: Any) -> list[Any]:
     """A list of the origin's, or none: a malformed value never stops the page it came in."""
     return value if isinstance(value, list) else []
 
 
 def _texts(value: Any, limit: int, most: int) -> list[str]:
-    return [v[:limit] for v in _list(value) if isinstance(v, str)][:most]
+    return [v[:limit] for v in list_of(value) if isinstance(v, str)][:most]
 
 
 def _ids(value: Any, known: set[str]) -> list[str]:
-    return [v for v in _list(value) if isinstance(v, str) and v in known]
+    return [v for v in list_of(value) if isinstance(v, str) and v in known]
 
 
 def _rows(value: Any, prefix: str) -> list[dict[str, Any]]:
     """The well-formed entries of a list of children: a mapping with an id of this kind."""
     return [
         v
-        for v in _list(value)[:MAX_CHILDREN]
+        for v in list_of(value)[:MAX_CHILDREN]
         if isinstance(v, dict) and isinstance(v.get("id"), str) and v["id"].startswith(prefix) and len(v["id"]) <= 120
     ]
 
@@ -101,28 +101,28 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         return False
     if existing is not None and existing.received_version is not None and existing.received_version >= modified:
         if existing.received_version > modified:
-            _prune(session, obj, node, existing.received_version)
+            prune(session, obj, node, existing.received_version)
             return False  # an older version arriving late: the newer one stays
         _share(session, cid, _entries(rec), _child_ids(session, cid))  # the same version re-served: only the list
         return True
     known = set(session.scalars(select(Organisation.id)))
     crisis = existing or Crisis(id=cid)
-    crisis.title = _text(obj.get("name"), 300, "(no title)")
-    crisis.description = _text(obj.get("description"), 100_000)
-    crisis.justification = _text(obj.get("justification"), 100_000)
+    crisis.title = text(obj.get("name"), 300, "(no title)")
+    crisis.description = text(obj.get("description"), 100_000)
+    crisis.justification = text(obj.get("justification"), 100_000)
     crisis.criteria = _texts(obj.get("criteria"), 64, 50)
-    crisis.stage = _text(obj.get("stage"), 64, "unknown")
-    crisis.phase = _text(obj.get("phase"), 16, "response")
-    crisis.status = _text(obj.get("status"), 16, "open")
+    crisis.stage = text(obj.get("stage"), 64, "unknown")
+    crisis.phase = text(obj.get("phase"), 16, "response")
+    crisis.status = text(obj.get("status"), 16, "open")
     crisis.suspected_criminal = obj.get("suspected_criminal") is True
     crisis.closed_at = _time(obj.get("closed_at"))
-    crisis.commission_role = _text(obj.get("commission_role"), 16, "observer")
-    _common(crisis, obj, rec, modified, exercise="exercise" in _list(obj.get("labels")))
+    crisis.commission_role = text(obj.get("commission_role"), 16, "observer")
+    _common(crisis, obj, rec, modified, exercise="exercise" in list_of(obj.get("labels")))
     if existing is None:
         session.add(crisis)
     session.flush()
 
-    wanted = [i for i in _list(obj.get("incident_refs")) if isinstance(i, str) and i.startswith("incident--")]
+    wanted = [i for i in list_of(obj.get("incident_refs")) if isinstance(i, str) and i.startswith("incident--")]
     held = set(session.scalars(select(Incident.id).where(Incident.id.in_(wanted[:MAX_CHILDREN])))) if wanted else set()
     session.execute(delete(CrisisIncident).where(CrisisIncident.crisis_id == cid))
     session.add_all(CrisisIncident(crisis_id=cid, incident_id=i, added_by_id=None) for i in sorted(held))
@@ -133,13 +133,14 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     children += _actions(session, crisis, obj, rec, known)
     session.flush()
     _share(session, cid, _entries(rec), children)
-    _prune(session, obj, node, modified)
+    prune(session, obj, node, modified)
     return True
 
 
-def _prune(session: Session, obj: Mapping[str, Any], node: str, newest: datetime) -> None:
-    """Keep only the newest version of a crisis's object in the store, as its origin does: each names the links its
-    own share list allowed, and the store's share rows are the latest list, which an older version must not get."""
+def prune(session: Session, obj: Mapping[str, Any], node: str, newest: datetime) -> None:
+    """Keep only the newest version of a crisis's (or a request's) object in the store, as its origin does: each
+    names the links its own share list allowed, and the store's share rows are the latest list, which an older
+    version must not get."""
     session.execute(
         delete(StixObject).where(
             StixObject.id == obj["id"], StixObject.origin_node == node, StixObject.modified < newest
@@ -158,7 +159,7 @@ def relink(session: Session, incident_ids: list[str]) -> None:
             StixObject.type == CRISIS_TYPE, StixObject.latest.is_(True), StixObject.origin_node.is_not(None)
         )
     ):
-        named = wanted & {i for i in _list(data.get("incident_refs")) if isinstance(i, str)}
+        named = wanted & {i for i in list_of(data.get("incident_refs")) if isinstance(i, str)}
         cid = data.get("crisis_id")
         crisis = session.get(Crisis, cid) if named and isinstance(cid, str) else None
         if crisis is None or crisis.origin_node != node:
@@ -250,14 +251,14 @@ def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: 
         if e["id"] not in rows and _owned_elsewhere(session, Escalation, e["id"], crisis):
             continue
         esc = rows.get(e["id"]) or Escalation(id=e["id"], crisis_id=crisis.id)
-        esc.from_stage = _text(e.get("from_stage"), 64, "unknown")
-        esc.to_stage = _text(e.get("to_stage"), 64, "unknown")
-        esc.direction = _text(e.get("direction"), 16, "escalate")
-        esc.rationale = _text(e.get("rationale"), 100_000)
-        esc.state = _text(e.get("state"), 16, "pending")
+        esc.from_stage = text(e.get("from_stage"), 64, "unknown")
+        esc.to_stage = text(e.get("to_stage"), 64, "unknown")
+        esc.direction = text(e.get("direction"), 16, "escalate")
+        esc.rationale = text(e.get("rationale"), 100_000)
+        esc.state = text(e.get("state"), 16, "pending")
         esc.required = _ids(e.get("required"), known)
         esc.any_of = _ids(e.get("any_of"), known)
-        esc.consult = [c for c in _list(e.get("consult")) if isinstance(c, str) and len(c) <= 120][:100]
+        esc.consult = [c for c in list_of(e.get("consult")) if isinstance(c, str) and len(c) <= 120][:100]
         proposer = e.get("proposed_by")
         esc.proposed_by_org_id = proposer if isinstance(proposer, str) and proposer in known else None
         esc.decided_at = _time(e.get("decided_at"))
@@ -267,7 +268,7 @@ def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: 
         if e["id"] not in rows:
             session.add(esc)
         session.flush()
-        for a in _list(e.get("approvals")):
+        for a in list_of(e.get("approvals")):
             org = a.get("organisation") if isinstance(a, dict) else None
             if isinstance(org, str) and org in known and a.get("verdict") in ("agree", "reject"):
                 session.merge(
@@ -276,11 +277,11 @@ def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: 
                         org_id=org,
                         user_id=None,
                         verdict=a["verdict"],
-                        comment=_text(a.get("comment"), 100_000),
+                        comment=text(a.get("comment"), 100_000),
                         at=_time(a.get("at")) or esc.modified_at,
                     )
                 )
-        for c in _list(e.get("consultations")):
+        for c in list_of(e.get("consultations")):
             org = c.get("organisation") if isinstance(c, dict) else None
             by = c.get("recorded_by") if isinstance(c, dict) else None
             if isinstance(org, str) and org in known and isinstance(by, str) and by in known:
@@ -289,7 +290,7 @@ def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: 
                         escalation_id=esc.id,
                         org_id=org,
                         consulted_at=_time(c.get("consulted_at")) or esc.modified_at,
-                        view=_text(c.get("view"), 100_000),
+                        view=text(c.get("view"), 100_000),
                         recorded_by_org_id=by,
                         recorded_by_id=None,
                         at=_time(c.get("at")) or esc.modified_at,
@@ -307,12 +308,12 @@ def _decisions(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: Re
         if d["id"] not in rows and _owned_elsewhere(session, Decision, d["id"], crisis):
             continue
         row = rows.get(d["id"]) or Decision(id=d["id"], crisis_id=crisis.id)
-        row.level = _text(d.get("level"), 16, "technical")
-        row.kind = _text(d.get("kind"), 24, "other")
-        row.title = _text(d.get("title"), 300, "(no title)")
-        row.detail = _text(d.get("detail"), 100_000)
+        row.level = text(d.get("level"), 16, "technical")
+        row.kind = text(d.get("kind"), 24, "other")
+        row.title = text(d.get("title"), 300, "(no title)")
+        row.detail = text(d.get("detail"), 100_000)
         row.options = _texts(d.get("options"), 1000, 50)
-        row.rationale = _text(d.get("rationale"), 100_000)
+        row.rationale = text(d.get("rationale"), 100_000)
         row.decided_at = _time(d.get("decided_at")) or crisis.modified_at
         row.decided_by = _ids(d.get("decided_by"), known)
         esc = d.get("escalation_id")
@@ -334,11 +335,11 @@ def _actions(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: Rece
         if a["id"] not in rows and _owned_elsewhere(session, Action, a["id"], crisis):
             continue
         row = rows.get(a["id"]) or Action(id=a["id"], crisis_id=crisis.id)
-        row.title = _text(a.get("title"), 300, "(no title)")
-        row.detail = _text(a.get("detail"), 100_000)
+        row.title = text(a.get("title"), 300, "(no title)")
+        row.detail = text(a.get("detail"), 100_000)
         row.assignee_org_id = a["assignee"]
         row.due_at = _time(a.get("due_at"))
-        row.status = _text(a.get("status"), 16, "open")
+        row.status = text(a.get("status"), 16, "open")
         row.done_at = _time(a.get("done_at"))
         decision = a.get("decision_id")
         row.decision_id = decision if isinstance(decision, str) and len(decision) <= 120 else None

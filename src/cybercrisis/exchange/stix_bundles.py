@@ -29,6 +29,7 @@ from cybercrisis.exchange.stix_common import (
     EXTENSION_ID,
     MARKING_TLP,
     NAMESPACE,
+    REQUEST_EXTENSION_ID,
     WITHDRAWAL_EXTENSION_ID,
     alert_extension_definition,
     chunks,
@@ -37,6 +38,7 @@ from cybercrisis.exchange.stix_common import (
     identity,
     marking_definition,
     product_identity,
+    request_extension_definition,
     withdrawal_extension_definition,
 )
 from cybercrisis.incidents.models import Incident
@@ -93,6 +95,8 @@ class BundleWriter:
             self.add_all([product_identity(), alert_extension_definition()])
         if CRISIS_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), crisis_extension_definition()])
+        if REQUEST_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), request_extension_definition()])
         if WITHDRAWAL_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), withdrawal_extension_definition()])
         for tlp in TLP:  # the marking-definitions last: the objects above may have added CLEAR or GREEN

@@ -62,6 +62,16 @@ CRISIS_EXTENSION_SCHEMA = (
     "level, kind, title, detail, options, rationale, decided_at, decided_by, escalation_id) and actions (id, title, "
     "detail, assignee, due_at, status, done_at, decision_id); organisations by identity id, times RFC 3339 UTC."
 )
+REQUEST_TYPE = "x-cybercrisis-assistance-request"
+REQUEST_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-assistance-request")
+REQUEST_EXTENSION_SCHEMA = (
+    "cybercrisis request for assistance (new SDO x-cybercrisis-assistance-request), documented in docs/exchange.md "
+    "of the cybercrisis project. Properties: request_id, country, needs, description, affected_entity, entity_type, "
+    "impact, threat_severity, spillover, potential_impact, measures_taken, other_support, urgency, addressed_to, "
+    "reserve, state, "
+    "transmitted_by, transmitted_at, response_due_at, support_started_at, support_ended_at, summary_due_at, "
+    "summary_at, summary_report, crisis_ref, incident_refs; organisations by identity id, times RFC 3339 UTC."
+)
 WITHDRAWAL_TYPE = "x-cybercrisis-withdrawal"
 WITHDRAWAL_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-withdrawal")
 WITHDRAWAL_EXTENSION_SCHEMA = (
@@ -164,30 +174,47 @@ def alert_extension_definition() -> stix2.ExtensionDefinition:
     )
 
 
-def crisis_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for a crisis, its escalations, decisions and actions, which a node holding it as a replica
-    needs (ADR 0013)."""
+def _new_sdo(oid: str, *, name: str, description: str, schema: str) -> Any:
+    """One of our new SDOs (ADR 0013), version 1.0.0."""
     return _extension(
-        CRISIS_EXTENSION_ID,
+        oid,
         created=EXTENSION_MODIFIED,
-        name="cybercrisis crisis",
-        description="A crisis coordinated in cybercrisis: its escalation state, decisions and actions.",
-        schema=CRISIS_EXTENSION_SCHEMA,
+        name=name,
+        description=description,
+        schema=schema,
         version="1.0.0",
         kind="new-sdo",
     )
 
 
+def crisis_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for a crisis, its escalations, decisions and actions, which a node holding it as a replica
+    needs (ADR 0013)."""
+    return _new_sdo(
+        CRISIS_EXTENSION_ID,
+        name="cybercrisis crisis",
+        description="A crisis coordinated in cybercrisis: its escalation state, decisions and actions.",
+        schema=CRISIS_EXTENSION_SCHEMA,
+    )
+
+
+def request_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for a request for assistance, which a node holding it as a replica needs (ADR 0013)."""
+    return _new_sdo(
+        REQUEST_EXTENSION_ID,
+        name="cybercrisis request for assistance",
+        description="A request for mutual assistance or to the EU Cybersecurity Reserve made in cybercrisis.",
+        schema=REQUEST_EXTENSION_SCHEMA,
+    )
+
+
 def withdrawal_extension_definition() -> stix2.ExtensionDefinition:
     """Our new SDO telling the nodes that hold an object as a replica whom its origin withdrew it from (ADR 0013)."""
-    return _extension(
+    return _new_sdo(
         WITHDRAWAL_EXTENSION_ID,
-        created=EXTENSION_MODIFIED,
         name="cybercrisis withdrawal",
         description="An object shared through cybercrisis was withdrawn from some of its recipients.",
         schema=WITHDRAWAL_EXTENSION_SCHEMA,
-        version="1.0.0",
-        kind="new-sdo",
     )
 
 

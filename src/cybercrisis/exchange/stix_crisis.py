@@ -10,7 +10,7 @@ version, so a replica is always one consistent state of the crisis, never a cris
 - Its access is the crisis's: the crisis's TLP, owner and share list, which its escalations, decisions and actions
   share (crises/audience.py).
 - It names a linked incident only when every reader of the crisis may also read that incident, by the two share
-  lists (`_nameable`): the object goes to all of them alike, and an id must not tell a reader of an incident it may
+  lists (`nameable`): the object goes to all of them alike, and an id must not tell a reader of an incident it may
   not see. A link that becomes nameable later (the incident is shared wider) shows in the crisis's next version.
   Since that depends on the crisis's list, the store keeps only a crisis's latest version, and a new list makes a
   new version (publish.py): an older version is never served to a wider list than it was made for.
@@ -60,25 +60,26 @@ def _effective(tlp: str, entries: Iterable[tuple[str, str]]) -> set[tuple[str, s
     return {(k, t) for k, t in entries if k in kinds}
 
 
-def _nameable(session: Session, crisis: Crisis, incident_ids: list[str]) -> list[str]:
-    """The linked incidents that every reader of the crisis may read, by the share lists themselves (see the
-    module's text): each recipient of the crisis (a community, an organisation, a named user) is a recipient of
-    the incident too, or the incident's owner, or the incident is TLP:CLEAR; a CLEAR crisis names CLEAR incidents
-    only. A rule on the lists, not on today's members, so that a community's later members, who read both, change
-    nothing. The crisis's owner must read the incident as it stands (it linked it)."""
-    if not incident_ids:
+def nameable(session: Session, holder: Any, ids: list[str], model: Any = Incident) -> list[str]:
+    """The objects of `model` (incidents, a crisis) among `ids` that every reader of `holder` (a crisis, a request
+    for assistance) may read too, by the share lists (see the module's text): each recipient of the holder (a
+    community, an organisation, a named user, as its TLP lets them read) is a recipient of the object too, or the
+    object's owner, or the object is TLP:CLEAR; a CLEAR holder names CLEAR objects only. A rule on the lists, not on
+    today's members, so that a community's later members, who read both, change nothing. The holder's owner must
+    read the object as it stands (it linked it)."""
+    if not ids:
         return []
-    ours = _effective(crisis.tlp, [(s.kind, s.target) for s in sharing.shares_of(session, crisis.id)])
-    incidents = list(session.scalars(select(Incident).where(Incident.id.in_(incident_ids))))
-    shares = sharing.shares_of_many(session, [i.id for i in incidents])
-    owner = org_principal(session, crisis.owner_org_id)
+    ours = _effective(holder.tlp, [(s.kind, s.target) for s in sharing.shares_of(session, holder.id)])
+    found = list(session.scalars(select(model).where(model.id.in_(ids))))
+    shares = sharing.shares_of_many(session, [i.id for i in found])
+    owner = org_principal(session, holder.owner_org_id)
     out = []
-    for i in incidents:
+    for i in found:
         rows = shares.get(i.id, [])
         if i.tlp == TLP.CLEAR:
             out.append(i.id)
             continue
-        if crisis.tlp == TLP.CLEAR:
+        if holder.tlp == TLP.CLEAR:
             continue
         theirs = _effective(i.tlp, [(s.kind, s.target) for s in rows])
         covered = all(e in theirs or e == (ORG, i.owner_org_id) for e in ours)
@@ -138,7 +139,7 @@ def crisis_object(session: Session, crisis: Crisis) -> dict[str, Any]:
         "status": crisis.status,
         "suspected_criminal": crisis.suspected_criminal,
         "commission_role": crisis.commission_role,
-        "incident_refs": _nameable(session, crisis, sorted(x.incident_id for x in links)),
+        "incident_refs": nameable(session, crisis, sorted(x.incident_id for x in links)),
         "escalations": [_escalation(e, approvals[e.id], consultations[e.id]) for e in escalations],
         "decisions": [_decision(d) for d in decisions],
         "actions": [_action(a) for a in actions],
@@ -149,16 +150,16 @@ def crisis_object(session: Session, crisis: Crisis) -> dict[str, Any]:
         out["labels"] = ["exercise"]
     if TLP(crisis.tlp) == TLP.RED:
         out["incident_refs"] = []  # named users only read it: no organisation-wide reader to check links for
-    cleaned: dict[str, Any] = _no_nulls(out)
+    cleaned: dict[str, Any] = no_nulls(out)
     return cleaned
 
 
-def _no_nulls(value: Any) -> Any:
+def no_nulls(value: Any) -> Any:
     """STIX leaves a property out rather than giving it null (and an empty list out too)."""
     if isinstance(value, dict):
-        return {k: _no_nulls(v) for k, v in value.items() if v is not None and v != []}
+        return {k: no_nulls(v) for k, v in value.items() if v is not None and v != []}
     if isinstance(value, list):
-        return [_no_nulls(v) for v in value]
+        return [no_nulls(v) for v in value]
     return value
 
 

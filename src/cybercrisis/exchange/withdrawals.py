@@ -47,7 +47,7 @@ from cybercrisis.exchange.stix_common import (
 log = logging.getLogger(__name__)
 
 WITHDRAW = "exchange:replica:withdraw"
-_KINDS = ("incident--", "alert--", "crisis--")  # the objects that have replicas
+_KINDS = ("incident--", "alert--", "crisis--", "assistance-request--")  # the objects that have replicas
 
 
 # --- at the origin -----------------------------------------------------------------------------------------------
@@ -119,7 +119,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     replica's id when something was withdrawn. A withdrawal older than the version held (`modified`: the
     withdrawal's) is history: the origin widened again since, and the version held carries that list."""
     from cybercrisis.alerts.models import Alert
+    from cybercrisis.assistance.models import AssistanceRequest
     from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
+    from cybercrisis.exchange.stix_assistance import sdo_id as request_sdo_id
     from cybercrisis.exchange.stix_crisis import sdo_id
     from cybercrisis.incidents.models import Incident
 
@@ -127,7 +129,12 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     if not isinstance(target, str) or not target.startswith(_KINDS) or len(target) > 120:
         log.warning("withdrawal %s from node %s names no object that has replicas", obj.get("id"), node)
         return None
-    model: Any = {"incident--": Incident, "alert--": Alert, "crisis--": Crisis}[target.split("--", 1)[0] + "--"]
+    model: Any = {
+        "incident--": Incident,
+        "alert--": Alert,
+        "crisis--": Crisis,
+        "assistance-request--": AssistanceRequest,
+    }[target.split("--", 1)[0] + "--"]
     replica = session.get(model, target)
     if replica is None or replica.origin_node != node or replica.owner_org_id != rec.block["owner"]:
         return None  # not held here, or not that node's: only an object's origin withdraws it
@@ -147,6 +154,8 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
             keys.update(session.scalars(select(child.id).where(child.crisis_id == target)))
     elif model is Alert:
         keys.add(derived_id("report", target))
+    elif model is AssistanceRequest:
+        keys.add(request_sdo_id(target))
     else:
         keys |= _derived_keys(session, node, target)
     for kind, who in removed:

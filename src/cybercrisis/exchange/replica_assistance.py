@@ -1,0 +1,135 @@
+"""A request for assistance held at another node, rebuilt from its origin's signed `x-cybercrisis-assistance-request`
+object (ADR 0013 step 5; exchange/stix_assistance.py).
+
+Each version replaces the replica's fields. A request that is this node's own, or another node's, is never
+overwritten. Its crisis and incidents are kept when held here (local or replicas); whom it is addressed to is its
+share list, as its origin signed it. Offers are not replicated: an offer made here is an answer, created at the
+origin (exchange/answers_in.py), and what became of it is the answer's outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cybercrisis.access.models import Share
+from cybercrisis.access.tlp import TLP
+from cybercrisis.assistance.models import AssistanceRequest
+from cybercrisis.crises.models import Crisis
+from cybercrisis.db import utcnow
+from cybercrisis.directory.models import Organisation
+from cybercrisis.exchange import node as nodes
+from cybercrisis.exchange.import_plan import Received, fit
+from cybercrisis.exchange.replica_crisis import MAX_CHILDREN, list_of, parse_time, prune, text
+from cybercrisis.exchange.stix_assistance import sdo_id
+from cybercrisis.incidents.models import Incident
+
+log = logging.getLogger(__name__)
+
+_SHORT = {"entity_type": 16, "impact": 16, "spillover": 16, "urgency": 16, "state": 16}
+
+
+def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
+    """Bring the replica of the request this object carries up to date; False when it is not applied."""
+    node = rec.block["node"]
+    rid = obj.get("request_id")
+    if (
+        not isinstance(rid, str)
+        or not rid.startswith("assistance-request--")
+        or len(rid) > 120
+        or obj.get("id") != sdo_id(rid)
+    ):
+        log.warning(
+            "request object %s from node %s does not carry its own request: not replicated", obj.get("id"), node
+        )
+        return False
+    modified = parse_time(obj.get("modified")) or utcnow()
+    existing = session.get(AssistanceRequest, rid)
+    if existing is not None and existing.origin_node != node:
+        log.warning("assistance request %s from node %s is held here otherwise: not replicated", rid, node)
+        return False
+    entries = fit(rec.entries, TLP(rec.block["tlp"]))
+    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
+        if existing.received_version > modified:
+            prune(session, obj, node, existing.received_version)
+            return False  # an older version arriving late: the newer one stays
+        _share(session, rid, entries)  # the same version re-served: only the list
+        return True
+    req = existing or AssistanceRequest(id=rid)
+    _fill(session, req, obj, entries)
+    req.owner_org_id = rec.block["owner"]
+    req.tlp = rec.block["tlp"]
+    req.exercise = "exercise" in list_of(obj.get("labels"))
+    req.created_at = parse_time(obj.get("created")) or modified
+    req.modified_at = modified
+    req.origin_node = node
+    req.received_version = modified
+    req.received_at = utcnow()
+    if existing is None:
+        session.add(req)
+    session.flush()
+    _share(session, rid, entries)
+    prune(session, obj, node, modified)
+    return True
+
+
+def _fill(session: Session, req: AssistanceRequest, obj: Mapping[str, Any], entries: list[tuple[str, str]]) -> None:
+    """The request's own fields from its object; its crisis and incidents when held here."""
+    country = obj.get("country")
+    req.country = country.upper() if isinstance(country, str) and len(country) == 2 else None
+    req.needs = [n for n in list_of(obj.get("needs")) if isinstance(n, str) and len(n) <= 32][:20]
+    req.description = text(obj.get("description"), 100_000)
+    req.affected_entity = text(obj.get("affected_entity"), 300)
+    for field, limit in _SHORT.items():
+        setattr(req, field, text(obj.get(field), limit, getattr(req, field, None) or _DEFAULTS[field]))
+    req.severity = text(obj.get("threat_severity"), 16, req.severity or "medium")
+    potential = obj.get("potential_impact")
+    req.potential_impact = potential[:16] if isinstance(potential, str) else None
+    req.measures_taken = text(obj.get("measures_taken"), 100_000)
+    req.other_support = text(obj.get("other_support"), 100_000)
+    req.summary_report = text(obj.get("summary_report"), 100_000)
+    known = set(session.scalars(select(Organisation.id)))
+    by = obj.get("transmitted_by")
+    req.transmitted_by_org_id = by if isinstance(by, str) and by in known else None
+    req.transmitted_by_id = None
+    for field in (
+        "transmitted_at",
+        "response_due_at",
+        "support_started_at",
+        "support_ended_at",
+        "summary_due_at",
+        "summary_at",
+    ):
+        setattr(req, field, parse_time(obj.get(field)))
+    crisis = obj.get("crisis_ref")
+    req.crisis_id = crisis if isinstance(crisis, str) and session.get(Crisis, crisis) is not None else None
+    wanted = [i for i in list_of(obj.get("incident_refs")) if isinstance(i, str)][:MAX_CHILDREN]
+    held = set(session.scalars(select(Incident.id).where(Incident.id.in_(wanted)))) if wanted else set()
+    req.incident_ids = [i for i in wanted if i in held]
+    given = obj.get("addressed_to")
+    addressed: Mapping[str, Any] = given if isinstance(given, dict) else {}
+    listed = set(entries)  # whom its origin addressed, as far as they are recipients here
+    req.recipients = {
+        "organisations": [o for o in list_of(addressed.get("organisations")) if ("organisation", o) in listed],
+        "communities": [c for c in list_of(addressed.get("communities")) if ("community", c) in listed],
+        "reserve": obj.get("reserve") is True,
+    }
+
+
+_DEFAULTS = {
+    "entity_type": "essential",
+    "impact": "yellow",
+    "spillover": "low",
+    "urgency": "urgent",
+    "state": "open",
+}
+
+
+def _share(session: Session, rid: str, entries: list[tuple[str, str]]) -> None:
+    session.execute(delete(Share).where(Share.object_id == rid, Share.kind.in_(nodes.SHARE_KINDS)))
+    session.add_all(Share(object_id=rid, kind=k, target=t, added_by_org_id=None) for k, t in entries)
+    session.flush()
