@@ -174,7 +174,7 @@ def test_a_crisis_from_another_node_is_its_room_here_read_only_and_an_agreement_
     # Nobody changes it here, not even its owner's users: its origin decides.
     for who, method, path, body in (
         ("enisa", "patch", f"/api/v1/crises/{cid}", {"version": 1, "title": "changed"}),
-        ("enisa", "post", f"/api/v1/crises/{cid}/decisions", {"level": "technical", "title": "x", "kind": "other"}),
+        ("enisa", "post", f"/api/v1/crises/{cid}/phase", {"phase": "recovery", "rationale": "contained"}),
         ("enisa", "post", f"/api/v1/crises/{cid}/escalations/{move}/withdraw", None),
         ("de", "post", f"/api/v1/crises/{cid}/actions", {"title": "x", "assignee": cast["de"].org_id}),
     ):
@@ -202,10 +202,26 @@ def test_a_crisis_from_another_node_is_its_room_here_read_only_and_an_agreement_
     assert r.status_code == 422 and "comment" in r.text  # a refusal says why, here already
     assert count(db, Answer) == 1
 
+    # A deciding organisation records a decision at the current level: sent to the origin too (202), as many as it
+    # records; at a level where it does not decide, refused here at once.
+    room = client.get(f"/api/v1/crises/{cid}", headers=cast["de"].headers).json()
+    assert room["can_send_decision"] is True and room["can_decide"] is False
+    decision = {"level": "technical", "title": "Block the wiper's C2 at national level", "options": ["block", "watch"]}
+    r = client.post(f"/api/v1/crises/{cid}/decisions", json=decision, headers=cast["de"].headers)
+    assert r.status_code == 202 and r.json()["act"] == "crisis.decide" and r.json()["object"] == cid, r.text
+    r = client.post(
+        f"/api/v1/crises/{cid}/decisions", json=decision | {"level": "operational"}, headers=cast["de"].headers
+    )
+    assert r.status_code == 403, r.text
+    room = client.get(f"/api/v1/crises/{cid}", headers=cast["de"].headers).json()
+    assert [a["input"]["title"] for a in room["answers"]] == [decision["title"]] and room["decisions"] == []
+    assert count(db, Answer) == 2
+
     # The room says where the crisis is held and what became of the answer; CERT-FR is still asked.
     assert sign_in(client, cast["de"].email).status_code == 303
     page = client.get(f"/crises/{cid}", headers=HTML)
-    assert "Held at another node." in page.text and "Answer sent" in page.text
+    assert "Held at another node." in page.text and "Answer sent" in page.text and "Decision sent" in page.text
+    assert 'id="decision-form"' in page.text and 'id="phase-form"' not in page.text
     assert 'action="/crises/' + cid + f'/escalations/{move}/answer"' not in page.text
     client.cookies.clear()
     assert sign_in(client, cast["fr"].email).status_code == 303
@@ -217,7 +233,7 @@ def test_a_crisis_from_another_node_is_its_room_here_read_only_and_an_agreement_
         follow_redirects=False,
     )
     assert posted.status_code == 303 and "done=sent" in posted.headers["location"], posted.text
-    assert count(db, Answer) == 2
+    assert count(db, Answer) == 3
 
 
 def test_the_origin_applies_an_agreement_from_a_member_states_node_once_and_the_move_travels_back(
@@ -259,6 +275,19 @@ def test_the_origin_applies_an_agreement_from_a_member_states_node_once_and_the_
     r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=again)
     assert r.json()["status"] == "refused" and "already answered" in r.json()["reason"], r.text
     assert count(db, AnswerReceipt) == 3
+
+    # A decision from CERT-Bund's node is recorded here, as CERT-Bund's, at a level where it decides; at one where it
+    # does not (operational: EU-CyCLONe's members), refused with this node's reason.
+    decide = {"act": "crisis.decide", "object": cid, "organisation": cast["de"].org_id}
+    ask_decision = _request(peer_node, me, **decide, input={"level": "technical", "title": "Block the C2"})
+    r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask_decision)
+    assert r.json()["status"] == "applied", r.text
+    with unit_of_work(session_factory, write=False) as s:
+        recorded = s.scalars(select(Decision).where(Decision.crisis_id == cid, Decision.title == "Block the C2")).one()
+        assert recorded.decided_by == [cast["de"].org_id] and recorded.level == "technical"
+    above = _request(peer_node, me, **decide, input={"level": "operational", "title": "Activate"})
+    r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=above)
+    assert r.json()["status"] == "refused" and "operational" in r.json()["reason"], r.text
 
     # CERT-FR agrees here: the move is done, under this node's model, and the crisis is in EU-CyCLONe.
     r = client.post(f"/api/v1/crises/{cid}/escalations/{move}/approve", headers=cast["fr"].headers, json={})

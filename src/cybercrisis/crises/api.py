@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from cybercrisis.access import sharing
 from cybercrisis.access.policy import read_filter
 from cybercrisis.access.schemas import ShareWith
+from cybercrisis.answers.models import Answer
 from cybercrisis.config import Settings
 from cybercrisis.crises import actions, decisions, escalations, governance, room, service
 from cybercrisis.crises.deps import CurrentCrisis
@@ -40,7 +42,7 @@ from cybercrisis.crises.schemas import (
 )
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import Strict
+from cybercrisis.schemas import AnswerOut, Strict
 
 router = APIRouter(prefix="/api/v1", tags=["crises"])
 
@@ -344,14 +346,28 @@ def withdraw_escalation(
 
 
 @router.post(
-    "/crises/{crisis_id}/decisions", status_code=201, operation_id="record_decision", response_model=DecisionOut
+    "/crises/{crisis_id}/decisions",
+    status_code=201,
+    operation_id="record_decision",
+    response_model=DecisionOut,
+    responses={
+        202: {
+            "model": AnswerOut,
+            "description": "the crisis is held at another node (`held_at`): the decision is sent there, which records "
+            "it; `state` says whether it is queued, applied or refused (ADR 0013)",
+        }
+    },
 )
 def record_decision(
     crisis_id: str, body: DecisionIn, db: DB, principal: CurrentPrincipal, request: Request
-) -> DecisionOut:
+) -> DecisionOut | JSONResponse:
     """Record a decision at a level: what was decided, the options considered and why. Political measures such
-    as cyber diplomacy toolbox options are recorded here (kind political-measure), never automated."""
+    as cyber diplomacy toolbox options are recorded here (kind political-measure), never automated. On a crisis
+    held at another node, a deciding organisation's decision is sent there (202 with the answer); the crisis's
+    `answers` lists it until that node has recorded or refused it."""
     d = decisions.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=_settings(request))
+    if isinstance(d, Answer):
+        return JSONResponse(status_code=202, content=AnswerOut.of(d).model_dump(mode="json"))
     names = room.Names(db)
     names.load(d.decided_by)
     return room.decision_out(d, names)

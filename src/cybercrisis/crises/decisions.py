@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.principal import Principal
+from cybercrisis.answers import service as answers
+from cybercrisis.answers.models import Answer
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
 from cybercrisis.crises.audience import copy_shares, notify
@@ -74,8 +76,11 @@ def add_decision(
 
 def record_decision(
     session: Session, *, actor: Principal, crisis_id: str, data: DecisionIn, settings: Settings
-) -> Decision:
-    crisis = for_update(session, actor, crisis_id)
+) -> Decision | Answer:
+    """Record a decision at a level where the actor's organisation decides. On a crisis held at another node (ADR
+    0013) the decision is checked here as far as this node can (the level, a deciding organisation there), then
+    sent to that node, which records it under its own model: the answer is returned."""
+    crisis = for_update(session, actor, crisis_id, answer="crisis.decide")
     model = model_for(settings)
     level = choice("level", data.level, LEVELS)
     kind = DecisionKind(choice("kind", data.kind, [k.value for k in DecisionKind if k not in _OWN_ENDPOINT]))
@@ -83,6 +88,9 @@ def record_decision(
     require_open(crisis)
     options = [o.strip() for o in data.options if o.strip()]
     assert actor.org_id is not None  # check_decider found the organisation among the participants
+    if crisis.origin_node is not None:
+        sent = data.model_dump() | {"options": options}
+        return answers.queue(session, actor=actor, act="crisis.decide", obj=crisis, data=sent, once=False)
     decision = add_decision(
         session,
         actor,

@@ -79,6 +79,8 @@ DONE_NOTES = {
     "consulted": "The consultation is recorded.",
     "commission-role": "The Commission's role is recorded; the change is in the decision log.",
     "decision": "The decision is recorded.",
+    "decision-sent": "The decision is sent to the node that holds this crisis, which records it; it shows in the log "
+    "when that node's new version arrives.",
     "phase": "The phase changed; the change is in the decision log.",
     "action": "The action was added and its owner told.",
     "action-updated": "The action was updated.",

@@ -418,4 +418,14 @@ def room(session: Session, actor: Principal, crisis_id: str, settings: Settings)
         commission_role=crisis.commission_role,
         can_escalate_to=[s.key for s in model.stages if s.key != stage.key] if can_propose else [],
         held_at=held_at(session, crisis),
+        answers=[AnswerOut.of(a) for a in answers.of_organisation(session, principal=actor, object_ids=[crisis.id])]
+        if crisis.origin_node
+        else [],
+        # A deciding organisation here sends its decision to the node that holds the crisis (an answer, ADR 0013).
+        can_send_decision=bool(
+            crisis.origin_node is not None
+            and actor.has(Permission.CRISIS_DECIDE)
+            and actor.org_id
+            and actor.org_id in service.deciders_at(session, crisis, stage.level, model)
+        ),
     )

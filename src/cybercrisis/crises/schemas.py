@@ -310,8 +310,18 @@ class CrisisOut(BaseModel):
     )
     held_at: HeldAt | None = Field(
         default=None,
-        description="set when the crisis is held at another node (read-only here but for answering a move, which is "
-        "sent there; ADR 0013)",
+        description="set when the crisis is held at another node (read-only here but for answering a move and "
+        "recording a decision where the reader's organisation decides, which are sent there; ADR 0013)",
+    )
+    answers: list[AnswerOut] = Field(
+        default_factory=list,
+        description="held at another node: the decisions the reader's organisation sent there (queued, applied, "
+        "refused with the reason); answers to moves are on each escalation",
+    )
+    can_send_decision: bool = Field(
+        default=False,
+        description="held at another node: the reader's organisation decides at the current level, and may send a "
+        "decision there",
     )
 
 

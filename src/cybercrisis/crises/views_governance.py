@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from cybercrisis.access import sharing
+from cybercrisis.answers.models import Answer
 from cybercrisis.crises import actions, decisions, escalations, governance
 from cybercrisis.crises.deps import PageCrisis
 from cybercrisis.crises.forms import (
@@ -114,10 +115,12 @@ def record_decision(
     values = data.entered()
     try:
         body = to_decision_in(data)
-        decisions.record_decision(db, actor=principal, crisis_id=crisis_id, data=body, settings=settings_of(request))
+        made = decisions.record_decision(
+            db, actor=principal, crisis_id=crisis_id, data=body, settings=settings_of(request)
+        )
     except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "decision", exc, values)
-    return back(crisis_id, "decision", "decisions")
+    return back(crisis_id, "decision-sent" if isinstance(made, Answer) else "decision", "decisions")
 
 
 @router.post("/crises/{crisis_id}/phase")

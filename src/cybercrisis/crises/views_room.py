@@ -318,6 +318,8 @@ def render_room(
             "recorded_by": _own_org_emails(db, principal, view),
             "recipients": _recipients(db, view),
             "can_decide": view.can_decide and is_open,
+            # Held at another node: the decision form sends the decision there (ADR 0013); nothing else is offered.
+            "can_record_decision": (view.can_decide or view.can_send_decision) and is_open,
             "can_act": can_act,
             "can_update_action": lambda a: (
                 can_act

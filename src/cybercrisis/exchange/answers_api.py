@@ -61,10 +61,10 @@ class AnswerRequest(BaseModel):
 
     to: str = Field(max_length=120, description="the node addressed (the object's origin), signed: never replayed")
     key: str = Field(max_length=120, description="answer--<uuid4>: the asking node's idempotency key")
-    act: Literal["alert.acknowledge", "crisis.escalation.answer", "assistance.offer"] = Field(
+    act: Literal["alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer"] = Field(
         description="one of the acts sent home (access.authority.ANSWERS): acknowledging an early warning (object: "
-        "the alert), answering a proposed move of a crisis (object: the escalation), offering help on a request "
-        "for assistance (object: the request)"
+        "the alert), answering a proposed move of a crisis (object: the escalation), recording a decision in a "
+        "crisis (object: the crisis), offering help on a request for assistance (object: the request)"
     )
     object: str = Field(max_length=120, description="the id of the object answered, held at this node")
     organisation: str = Field(max_length=120, description="the organisation that acts (the account's own)")
@@ -73,14 +73,13 @@ class AnswerRequest(BaseModel):
     input: dict[str, Any] = Field(
         default_factory=dict,
         description="the act's own input: none for alert.acknowledge; for crisis.escalation.answer "
-        '{"agree": true|false, "comment": "..."} (a comment is required to refuse); for assistance.offer '
-        '{"offer_id": "assistance-offer--<uuid4>", "capability", "people", "available_from", "conditions"} as in '
-        "POST /api/v1/assistance-requests/{id}/offers",
+        '{"agree": true|false, "comment": "..."} (a comment is required to refuse); for crisis.decide the body of '
+        "POST /api/v1/crises/{id}/decisions; for assistance.offer the body of "
+        "POST /api/v1/assistance-requests/{id}/offers without capability_id",
         examples=[
             {},
             {"agree": True, "comment": ""},
             {
-                "offer_id": "assistance-offer--0b6e1f4c-3d2a-4b5c-9e8f-7a6b5c4d3e2f",
                 "capability": "incident-response",
                 "people": 2,
                 "available_from": "2026-12-08T06:00:00+00:00",

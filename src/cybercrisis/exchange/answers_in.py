@@ -45,8 +45,9 @@ from cybercrisis.assistance.models import AssistanceRequest
 from cybercrisis.assistance.schemas import OfferIn
 from cybercrisis.audit import service as audit
 from cybercrisis.config import Settings
-from cybercrisis.crises import escalations
+from cybercrisis.crises import decisions, escalations
 from cybercrisis.crises.models import Crisis, Escalation
+from cybercrisis.crises.schemas import DecisionIn
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange import relays
@@ -141,6 +142,27 @@ def _answer_escalation(session: Session, actor: Principal, object_id: str, data:
     return str(crisis_object(session, crisis)["modified"])  # the new version of the crisis's object
 
 
+def _decide(session: Session, actor: Principal, object_id: str, data: dict[str, Any], asked: Asked) -> str:
+    """An organisation records a decision in one of our crises, at a level where it decides under our model."""
+    crisis = sharing.get_readable(session, actor, Crisis, object_id)
+    if crisis.origin_node is not None:
+        raise NotFound(f"no crisis with id {object_id}")
+    try:
+        body = DecisionIn.model_validate(data)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+    decisions.record_decision(session, actor=actor, crisis_id=crisis.id, data=body, settings=asked.settings)
+    session.flush()
+    return str(crisis_object(session, crisis)["modified"])
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    """The first problem of an act's input, named by its field."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "input"
+    return _bad(f"input.{where}", f"input.{where}: {first['msg']}")
+
+
 def offer_id(node: str, key: str) -> str:
     """The id of an offer made here from another node's answer: derived from that node and its answer's key, so that
     no node chooses an id here (nor learns whether one is taken), and the asking node can tell which it is."""
@@ -157,9 +179,7 @@ def _offer(session: Session, actor: Principal, object_id: str, data: dict[str, A
     try:
         body = OfferIn.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "input"
-        raise _bad(f"input.{where}", f"input.{where}: {first['msg']}") from None
+        raise _invalid(exc) from None
     offers.make_offer(session, actor=actor, request_id=req.id, data=body, offer_id=offer_id(asked.node, asked.key))
     return ts(max(req.modified_at, req.created_at))
 
@@ -168,12 +188,14 @@ Act = Callable[[Session, Principal, str, dict[str, Any], Asked], str]
 ACTS: dict[str, Act] = {
     "alert.acknowledge": _acknowledge,
     "crisis.escalation.answer": _answer_escalation,
+    "crisis.decide": _decide,
     "assistance.offer": _offer,
 }
 # What each act is about, for a relay's check.
-OBJECTS: dict[str, type[Alert] | type[Escalation] | type[AssistanceRequest]] = {
+OBJECTS: dict[str, type[Alert] | type[Escalation] | type[Crisis] | type[AssistanceRequest]] = {
     "alert.acknowledge": Alert,
     "crisis.escalation.answer": Escalation,
+    "crisis.decide": Crisis,
     "assistance.offer": AssistanceRequest,
 }
 
