@@ -184,11 +184,6 @@ def _recipient_rows(db: Session, principal: Principal, alert: Alert) -> list[Rec
     return rows
 
 
-def _short_name(db: Session, org_id: str | None) -> str | None:
-    ref = queries.org_refs(db, [org_id]).get(org_id) if org_id else None
-    return ref.short_name if ref else None
-
-
 def render_alert(request: Request, db: Session, principal: Principal, alert: Alert) -> Response:
     held = held_at(db, alert)
     mine = my_recipient(principal, alert)
@@ -211,7 +206,7 @@ def render_alert(request: Request, db: Session, principal: Principal, alert: Ale
             "incident_hidden": alert.incident_id is not None and incident is None,
             "mine": mine,
             "held": held,
-            "held_org": _short_name(db, held.organisation if held else None),
+            "held_org": queries.held_by(db, held),
             # The newest act of the reader's organisation sent to the node that holds this alert, if it is held there.
             "answer": next(iter(answers.of_organisation(db, principal=principal, object_ids=[alert.id])), None)
             if alert.origin_node

@@ -84,11 +84,6 @@ def _addressed_to(db: Session, r: AssistanceRequest) -> dict[str, Any]:
     }
 
 
-def _short_name(db: Session, org_id: str | None) -> str | None:
-    ref = queries.org_refs(db, [org_id]).get(org_id) if org_id else None
-    return ref.short_name if ref else None
-
-
 def _offer_defaults(r: AssistanceRequest) -> dict[str, Any]:
     soon = utcnow().astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return {
@@ -192,7 +187,7 @@ def render_request(
             "offers": offer_rows,
             # Held at another node (ADR 0013): where, and the offers this organisation sent there.
             "held": held,
-            "held_org": _short_name(db, held.organisation if held else None),
+            "held_org": queries.held_by(db, held),
             "sent": answers.of_organisation(db, principal=principal, object_ids=[r.id]) if held else [],
             "matches": found,
             "entries": entries,

@@ -336,7 +336,7 @@ def render_room(
             # A crisis held at another node is changed there, by its owner's users on that node (ADR 0013).
             "is_owner": crisis.owner_org_id == principal.org_id and crisis.origin_node is None,
             "held": view.held_at,
-            "held_org": _held_org(db, view),
+            "held_org": queries.held_by(db, view.held_at),
             "link_choices": open_incidents(db, principal, exclude=linked) if can_link else [],
             "forms": forms,
             "failed_form": failed_form,
@@ -388,13 +388,6 @@ def refused_on_room(
     return render_room(
         request, db, principal, crisis_id, form=(name, FormState.failed(exc, values, aliases=aliases)), code=exc.status
     )
-
-
-def _held_org(db: Session, view: CrisisOut) -> str | None:
-    """The short name of the organisation running the node that holds the crisis, when known here."""
-    org = view.held_at.organisation if view.held_at else None
-    ref = queries.org_refs(db, [org]).get(org) if org else None
-    return ref.short_name if ref else None
 
 
 def back(crisis_id: str, done: str, anchor: str) -> Response:

@@ -24,6 +24,7 @@ from cybercrisis.audit.models import AuditEvent
 from cybercrisis.audit.reading import ShownEvent, ids_in
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.directory.models import ORG_TYPE_LABELS, Community, Organisation, OrgType
+from cybercrisis.schemas import HeldAt
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,14 @@ def org_refs(session: Session, ids: Iterable[str]) -> dict[str, OrgRef]:
         )
     )
     return {r.id: OrgRef(r.id, r.short_name, r.name, r.country) for r in rows}
+
+
+def held_by(session: Session, held: HeldAt | None) -> str | None:
+    """The short name of the organisation running the node that holds a replica (ADR 0013), when known here: what
+    the pages' "Held at …'s node" says."""
+    org = held.organisation if held is not None else None
+    ref = org_refs(session, [org]).get(org) if org else None
+    return ref.short_name if ref else None
 
 
 def org_choices(session: Session) -> list[OrgRef]:
