@@ -27,20 +27,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import replicas
-from cybercrisis.access.models import Share
-from cybercrisis.access.tlp import TLP
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.audit import service as audit
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import InvalidInput
-from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange import replica_assistance, replica_crisis, withdrawals
-from cybercrisis.exchange.import_plan import Received, fit
+from cybercrisis.exchange.import_plan import Received
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.replica_crisis import parse_time as _time
 from cybercrisis.exchange.stix_common import (
@@ -322,10 +319,7 @@ def _done(session: Session, object_id: str, rec: Received, sdo: Mapping[str, Any
 
 def _shares(session: Session, object_id: str, rec: Received) -> None:
     """The recipients its origin signed that exist here and that its TLP allows, as the store's copy has them."""
-    entries = fit(rec.entries, TLP(rec.block["tlp"]))
-    session.execute(delete(Share).where(Share.object_id == object_id, Share.kind.in_(nodes.SHARE_KINDS)))
-    session.add_all(Share(object_id=object_id, kind=k, target=t, added_by_org_id=None) for k, t in entries)
-    session.flush()
+    replica_crisis.set_shares(session, [object_id], replica_crisis.signed_entries(rec))
 
 
 # --- early warnings ----------------------------------------------------------------------------------------------

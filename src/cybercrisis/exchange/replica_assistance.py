@@ -13,18 +13,23 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access.models import Share
-from cybercrisis.access.tlp import TLP
 from cybercrisis.assistance.models import AssistanceRequest
 from cybercrisis.crises.models import Crisis
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
-from cybercrisis.exchange import node as nodes
-from cybercrisis.exchange.import_plan import Received, fit
-from cybercrisis.exchange.replica_crisis import MAX_CHILDREN, list_of, parse_time, prune, text
+from cybercrisis.exchange.import_plan import Received
+from cybercrisis.exchange.replica_crisis import (
+    MAX_CHILDREN,
+    list_of,
+    parse_time,
+    prune,
+    set_shares,
+    signed_entries,
+    text,
+)
 from cybercrisis.exchange.stix_assistance import sdo_id
 from cybercrisis.incidents.models import Incident
 
@@ -52,12 +57,12 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     if existing is not None and existing.origin_node != node:
         log.warning("assistance request %s from node %s is held here otherwise: not replicated", rid, node)
         return False
-    entries = fit(rec.entries, TLP(rec.block["tlp"]))
+    entries = signed_entries(rec)
     if existing is not None and existing.received_version is not None and existing.received_version >= modified:
         if existing.received_version > modified:
             prune(session, obj, node, existing.received_version)
             return False  # an older version arriving late: the newer one stays
-        _share(session, rid, entries)  # the same version re-served: only the list
+        set_shares(session, [rid], entries)  # the same version re-served: only the list
         return True
     req = existing or AssistanceRequest(id=rid)
     _fill(session, req, obj, entries)
@@ -72,7 +77,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     if existing is None:
         session.add(req)
     session.flush()
-    _share(session, rid, entries)
+    set_shares(session, [rid], entries)
     prune(session, obj, node, modified)
     return True
 
@@ -127,9 +132,3 @@ _DEFAULTS = {
     "urgency": "urgent",
     "state": "open",
 }
-
-
-def _share(session: Session, rid: str, entries: list[tuple[str, str]]) -> None:
-    session.execute(delete(Share).where(Share.object_id == rid, Share.kind.in_(nodes.SHARE_KINDS)))
-    session.add_all(Share(object_id=rid, kind=k, target=t, added_by_org_id=None) for k, t in entries)
-    session.flush()

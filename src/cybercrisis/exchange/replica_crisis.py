@@ -103,7 +103,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         if existing.received_version > modified:
             prune(session, obj, node, existing.received_version)
             return False  # an older version arriving late: the newer one stays
-        _share(session, cid, _entries(rec), _child_ids(session, cid))  # the same version re-served: only the list
+        set_shares(
+            session, [cid, *_child_ids(session, cid)], signed_entries(rec)
+        )  # the same version re-served: only the list
         return True
     known = set(session.scalars(select(Organisation.id)))
     crisis = existing or Crisis(id=cid)
@@ -132,7 +134,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     children += _decisions(session, crisis, obj, rec, known)
     children += _actions(session, crisis, obj, rec, known)
     session.flush()
-    _share(session, cid, _entries(rec), children)
+    set_shares(session, [cid, *children], signed_entries(rec))
     prune(session, obj, node, modified)
     return True
 
@@ -189,7 +191,8 @@ def _common(
     row.received_at = utcnow()
 
 
-def _entries(rec: Received) -> list[tuple[str, str]]:
+def signed_entries(rec: Received) -> list[tuple[str, str]]:
+    """The recipients a replica's origin signed that exist here and that its TLP allows."""
     return fit(rec.entries, TLP(rec.block["tlp"]))
 
 
@@ -200,9 +203,9 @@ def _child_ids(session: Session, cid: str) -> list[str]:
     return ids
 
 
-def _share(session: Session, cid: str, entries: list[tuple[str, str]], children: list[str]) -> None:
-    """The crisis and each of its objects get the recipients its origin signed (crises/audience.py: one list)."""
-    ids = [cid, *children]
+def set_shares(session: Session, ids: list[str], entries: list[tuple[str, str]]) -> None:
+    """These replicas' recipients become `entries` (the replica writer's one way to their share rows); a crisis and
+    each of its objects share one list (crises/audience.py)."""
     for n in range(0, len(ids), 500):
         session.execute(delete(Share).where(Share.object_id.in_(ids[n : n + 500]), Share.kind.in_(nodes.SHARE_KINDS)))
     session.add_all(Share(object_id=o, kind=k, target=t, added_by_org_id=None) for o in ids for k, t in entries)
