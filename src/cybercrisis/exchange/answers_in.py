@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -57,6 +57,7 @@ from cybercrisis.exchange.stix_common import derived_id, ts
 from cybercrisis.exchange.stix_crisis import crisis_object
 from cybercrisis.notify.wake import wake
 
+T = TypeVar("T", Alert, Escalation, Crisis, AssistanceRequest)
 PURPOSE = "answer"  # what an asking node signs
 # Answers whose content is for the origin's organisation only (an offer: AMBER+STRICT between offerer and requester):
 # sent to the origin directly, never kept or forwarded by a relay (ADR 0013 point 5).
@@ -107,10 +108,17 @@ class Asked:
     key: str
 
 
+def _ours(session: Session, actor: Principal, model: type[T], object_id: str) -> T:
+    """The object an answer is about: this node's own (an answer about a replica here is its origin's business),
+    readable by the answering organisation; anything else is not found, like for a reader here."""
+    obj = sharing.get_readable(session, actor, model, object_id)
+    if obj.origin_node is not None:
+        raise NotFound(f"no {object_id.split('--', 1)[0]} with id {object_id}")
+    return obj
+
+
 def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict[str, Any], _asked: Asked) -> str:
-    alert = sharing.get_readable(session, actor, Alert, object_id)
-    if alert.origin_node is not None:
-        raise NotFound(f"no alert with id {object_id}")
+    alert = _ours(session, actor, Alert, object_id)
     alerts.acknowledge(session, actor=actor, alert=alert)
     session.flush()
     session.refresh(alert)
@@ -119,9 +127,7 @@ def _acknowledge(session: Session, actor: Principal, object_id: str, _data: dict
 
 def _answer_escalation(session: Session, actor: Principal, object_id: str, data: dict[str, Any], asked: Asked) -> str:
     """An organisation agrees to (or refuses) a proposed move of one of our crises, under our escalation model."""
-    esc = sharing.get_readable(session, actor, Escalation, object_id)
-    if esc.origin_node is not None:
-        raise NotFound(f"no escalation with id {object_id}")
+    esc = _ours(session, actor, Escalation, object_id)
     agree, comment = data.get("agree"), data.get("comment", "")
     if not isinstance(agree, bool):
         raise _bad("input.agree", "input.agree must be true or false")
@@ -144,9 +150,7 @@ def _answer_escalation(session: Session, actor: Principal, object_id: str, data:
 
 def _decide(session: Session, actor: Principal, object_id: str, data: dict[str, Any], asked: Asked) -> str:
     """An organisation records a decision in one of our crises, at a level where it decides under our model."""
-    crisis = sharing.get_readable(session, actor, Crisis, object_id)
-    if crisis.origin_node is not None:
-        raise NotFound(f"no crisis with id {object_id}")
+    crisis = _ours(session, actor, Crisis, object_id)
     try:
         body = DecisionIn.model_validate(data)
     except ValidationError as exc:
@@ -172,9 +176,7 @@ def offer_id(node: str, key: str) -> str:
 def _offer(session: Session, actor: Principal, object_id: str, data: dict[str, Any], asked: Asked) -> str:
     """An organisation offers help on one of our requests for assistance: the offer is made here, TLP:AMBER+STRICT
     between it and the requester, as if it had offered here."""
-    req = sharing.get_readable(session, actor, AssistanceRequest, object_id)
-    if req.origin_node is not None:
-        raise NotFound(f"no assistance-request with id {object_id}")
+    req = _ours(session, actor, AssistanceRequest, object_id)
     fields = {k: data[k] for k in ("capability", "people", "available_from", "conditions") if k in data}
     try:
         body = OfferIn.model_validate(fields)
