@@ -96,6 +96,35 @@ def can_read(
     return False
 
 
+def effective_entries(tlp: str, entries: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The share entries that admit readers under this TLP, as `can_read` reads them: RED names users only,
+    AMBER+STRICT organisations and users, the others communities too (CLEAR admits everyone anyway)."""
+    marking = TLP(tlp)
+    kinds = {USER} if marking == TLP.RED else {ORG, USER} if marking == TLP.AMBER_STRICT else {ORG, USER, COMMUNITY}
+    return {(k, t) for k, t in entries if k in kinds}
+
+
+def readers_within(
+    outer_tlp: str,
+    outer: Iterable[tuple[str, str]],
+    *,
+    tlp: str,
+    entries: Iterable[tuple[str, str]],
+    owner_org_id: str,
+) -> bool:
+    """Whether every reader an object's share list admits (`outer_tlp`, `outer`; its owner aside) also reads another
+    object (`tlp`, `entries`, `owner_org_id`), by the lists themselves: each recipient of the first is a recipient
+    of the second, or the second's owner, or the second is CLEAR; a CLEAR first object only a CLEAR second. A rule on
+    the lists, not on today's community members, so that whoever joins a community later changes nothing (used to
+    decide which links an object that travels may name, exchange/stix_crisis.py)."""
+    if tlp == TLP.CLEAR:
+        return True
+    if outer_tlp == TLP.CLEAR:
+        return False
+    theirs = effective_entries(tlp, entries)
+    return all(e in theirs or e == (ORG, owner_org_id) for e in effective_entries(outer_tlp, outer))
+
+
 def read_filter(principal: Principal, model: type) -> ColumnElement[bool]:
     """The same policy as a WHERE clause on `model` (a Shareable)."""
     return _read_filter(principal, model)

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import sharing
-from cybercrisis.access.policy import COMMUNITY, ORG, USER, can_read
+from cybercrisis.access.policy import can_read, readers_within
 from cybercrisis.access.tlp import TLP
 from cybercrisis.crises.audience import org_principal
 from cybercrisis.crises.models import (
@@ -52,38 +52,23 @@ def _t(value: datetime | None) -> str | None:
     return ts(value) if value is not None else None
 
 
-def _effective(tlp: str, entries: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The share entries that give access under this TLP (access/policy.py): RED names users only, AMBER+STRICT
-    organisations and users, the others communities too."""
-    marking = TLP(tlp)
-    kinds = {USER} if marking == TLP.RED else {ORG, USER} if marking == TLP.AMBER_STRICT else {ORG, USER, COMMUNITY}
-    return {(k, t) for k, t in entries if k in kinds}
-
-
 def nameable(session: Session, holder: Any, ids: list[str], model: Any = Incident) -> list[str]:
     """The objects of `model` (incidents, a crisis) among `ids` that every reader of `holder` (a crisis, a request
-    for assistance) may read too, by the share lists (see the module's text): each recipient of the holder (a
-    community, an organisation, a named user, as its TLP lets them read) is a recipient of the object too, or the
-    object's owner, or the object is TLP:CLEAR; a CLEAR holder names CLEAR objects only. A rule on the lists, not on
-    today's members, so that a community's later members, who read both, change nothing. The holder's owner must
-    read the object as it stands (it linked it)."""
+    for assistance) may read too, by the share lists (`access.policy.readers_within`); the holder's owner must read
+    the object as it stands (it linked it)."""
     if not ids:
         return []
-    ours = _effective(holder.tlp, [(s.kind, s.target) for s in sharing.shares_of(session, holder.id)])
+    ours = [(s.kind, s.target) for s in sharing.shares_of(session, holder.id)]
     found = list(session.scalars(select(model).where(model.id.in_(ids))))
     shares = sharing.shares_of_many(session, [i.id for i in found])
     owner = org_principal(session, holder.owner_org_id)
     out = []
     for i in found:
         rows = shares.get(i.id, [])
-        if i.tlp == TLP.CLEAR:
-            out.append(i.id)
-            continue
-        if holder.tlp == TLP.CLEAR:
-            continue
-        theirs = _effective(i.tlp, [(s.kind, s.target) for s in rows])
-        covered = all(e in theirs or e == (ORG, i.owner_org_id) for e in ours)
-        if covered and can_read(owner, tlp=i.tlp, owner_org_id=i.owner_org_id, shares=rows):
+        within = readers_within(
+            holder.tlp, ours, tlp=i.tlp, entries=[(s.kind, s.target) for s in rows], owner_org_id=i.owner_org_id
+        )
+        if within and can_read(owner, tlp=i.tlp, owner_org_id=i.owner_org_id, shares=rows):
             out.append(i.id)
     return sorted(out)
 
