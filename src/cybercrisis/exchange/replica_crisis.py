@@ -15,7 +15,7 @@ A crisis, escalation, decision or action that is this node's own, or another nod
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.exchange import node as nodes
 from cybercrisis.exchange.import_plan import Received, fit
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix_common import CRISIS_TYPE
+from cybercrisis.exchange.stix_common import CRISIS_TYPE, chunks
 from cybercrisis.exchange.stix_crisis import sdo_id
 from cybercrisis.incidents.models import Incident
 
@@ -206,8 +206,8 @@ def _child_ids(session: Session, cid: str) -> list[str]:
 def set_shares(session: Session, ids: list[str], entries: list[tuple[str, str]]) -> None:
     """These replicas' recipients become `entries` (the replica writer's one way to their share rows); a crisis and
     each of its objects share one list (crises/audience.py)."""
-    for n in range(0, len(ids), 500):
-        session.execute(delete(Share).where(Share.object_id.in_(ids[n : n + 500]), Share.kind.in_(nodes.SHARE_KINDS)))
+    for chunk in chunks(ids):
+        session.execute(delete(Share).where(Share.object_id.in_(chunk), Share.kind.in_(nodes.SHARE_KINDS)))
     session.add_all(Share(object_id=o, kind=k, target=t, added_by_org_id=None) for o in ids for k, t in entries)
     session.flush()
 
@@ -242,18 +242,43 @@ def _owned_elsewhere(session: Session, model: type[Any], rid: str, crisis: Crisi
     return taken
 
 
+def _ref(value: Any) -> str | None:
+    """An id the origin names (a decision, an escalation), or None when it is not one."""
+    return value if isinstance(value, str) and len(value) <= 120 else None
+
+
+def _children(
+    session: Session,
+    model: type[Any],
+    crisis: Crisis,
+    entries: list[dict[str, Any]],
+    rec: Received,
+    fill: Callable[[Any, dict[str, Any]], None],
+) -> list[tuple[Any, dict[str, Any]]]:
+    """The crisis's objects of one kind as its new version has them: the others deleted here, each kept one
+    updated (`fill`), each new one added; an id held here otherwise is left out."""
+    rows = _replace(session, model, crisis, {e["id"] for e in entries})
+    out = []
+    for e in entries:
+        if e["id"] not in rows and _owned_elsewhere(session, model, e["id"], crisis):
+            continue
+        row = rows.get(e["id"]) or model(id=e["id"], crisis_id=crisis.id)
+        fill(row, e)
+        _common(row, e, rec, crisis.received_version or utcnow(), exercise=crisis.exercise)
+        if e["id"] not in rows:
+            session.add(row)
+        out.append((row, e))
+    return out
+
+
 def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: Received, known: set[str]) -> list[str]:
     entries = _rows(obj.get("escalations"), "escalation--")
-    rows = _replace(session, Escalation, crisis, {e["id"] for e in entries})
-    if rows:
-        ids = list(rows)
-        session.execute(delete(EscalationApproval).where(EscalationApproval.escalation_id.in_(ids)))
-        session.execute(delete(EscalationConsultation).where(EscalationConsultation.escalation_id.in_(ids)))
-    done: list[str] = []
-    for e in entries:
-        if e["id"] not in rows and _owned_elsewhere(session, Escalation, e["id"], crisis):
-            continue
-        esc = rows.get(e["id"]) or Escalation(id=e["id"], crisis_id=crisis.id)
+    held = list(session.scalars(select(Escalation.id).where(Escalation.crisis_id == crisis.id)))
+    if held:  # their agreements and consultations are the new version's
+        session.execute(delete(EscalationApproval).where(EscalationApproval.escalation_id.in_(held)))
+        session.execute(delete(EscalationConsultation).where(EscalationConsultation.escalation_id.in_(held)))
+
+    def fill(esc: Escalation, e: dict[str, Any]) -> None:
         esc.from_stage = text(e.get("from_stage"), 64, "unknown")
         esc.to_stage = text(e.get("to_stage"), 64, "unknown")
         esc.direction = text(e.get("direction"), 16, "escalate")
@@ -265,12 +290,11 @@ def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: 
         proposer = e.get("proposed_by")
         esc.proposed_by_org_id = proposer if isinstance(proposer, str) and proposer in known else None
         esc.decided_at = _time(e.get("decided_at"))
-        decision = e.get("decision_id")
-        esc.decision_id = decision if isinstance(decision, str) and len(decision) <= 120 else None
-        _common(esc, e, rec, crisis.received_version or utcnow(), exercise=crisis.exercise)
-        if e["id"] not in rows:
-            session.add(esc)
-        session.flush()
+        esc.decision_id = _ref(e.get("decision_id"))
+
+    done = _children(session, Escalation, crisis, entries, rec, fill)
+    session.flush()
+    for esc, e in done:
         for a in list_of(e.get("approvals")):
             org = a.get("organisation") if isinstance(a, dict) else None
             if isinstance(org, str) and org in known and a.get("verdict") in ("agree", "reject"):
@@ -299,18 +323,11 @@ def _escalations(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: 
                         at=_time(c.get("at")) or esc.modified_at,
                     )
                 )
-        done.append(esc.id)
-    return done
+    return [esc.id for esc, _ in done]
 
 
 def _decisions(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: Received, known: set[str]) -> list[str]:
-    entries = _rows(obj.get("decisions"), "decision--")
-    rows = _replace(session, Decision, crisis, {d["id"] for d in entries})
-    done: list[str] = []
-    for d in entries:
-        if d["id"] not in rows and _owned_elsewhere(session, Decision, d["id"], crisis):
-            continue
-        row = rows.get(d["id"]) or Decision(id=d["id"], crisis_id=crisis.id)
+    def fill(row: Decision, d: dict[str, Any]) -> None:
         row.level = text(d.get("level"), 16, "technical")
         row.kind = text(d.get("kind"), 24, "other")
         row.title = text(d.get("title"), 300, "(no title)")
@@ -319,35 +336,21 @@ def _decisions(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: Re
         row.rationale = text(d.get("rationale"), 100_000)
         row.decided_at = _time(d.get("decided_at")) or crisis.modified_at
         row.decided_by = _ids(d.get("decided_by"), known)
-        esc = d.get("escalation_id")
-        row.escalation_id = esc if isinstance(esc, str) and len(esc) <= 120 else None
-        _common(row, d, rec, crisis.received_version or utcnow(), exercise=crisis.exercise)
-        if d["id"] not in rows:
-            session.add(row)
-        done.append(row.id)
-    return done
+        row.escalation_id = _ref(d.get("escalation_id"))
+
+    entries = _rows(obj.get("decisions"), "decision--")
+    return [row.id for row, _ in _children(session, Decision, crisis, entries, rec, fill)]
 
 
 def _actions(session: Session, crisis: Crisis, obj: Mapping[str, Any], rec: Received, known: set[str]) -> list[str]:
-    entries = [
-        a for a in _rows(obj.get("actions"), "task--") if isinstance(a.get("assignee"), str) and a["assignee"] in known
-    ]
-    rows = _replace(session, Action, crisis, {a["id"] for a in entries})
-    done: list[str] = []
-    for a in entries:
-        if a["id"] not in rows and _owned_elsewhere(session, Action, a["id"], crisis):
-            continue
-        row = rows.get(a["id"]) or Action(id=a["id"], crisis_id=crisis.id)
+    def fill(row: Action, a: dict[str, Any]) -> None:
         row.title = text(a.get("title"), 300, "(no title)")
         row.detail = text(a.get("detail"), 100_000)
         row.assignee_org_id = a["assignee"]
         row.due_at = _time(a.get("due_at"))
         row.status = text(a.get("status"), 16, "open")
         row.done_at = _time(a.get("done_at"))
-        decision = a.get("decision_id")
-        row.decision_id = decision if isinstance(decision, str) and len(decision) <= 120 else None
-        _common(row, a, rec, crisis.received_version or utcnow(), exercise=crisis.exercise)
-        if a["id"] not in rows:
-            session.add(row)
-        done.append(row.id)
-    return done
+        row.decision_id = _ref(a.get("decision_id"))
+
+    entries = [a for a in _rows(obj.get("actions"), "task--") if _ids([a.get("assignee")], known)]
+    return [row.id for row, _ in _children(session, Action, crisis, entries, rec, fill)]

@@ -39,6 +39,7 @@ from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.stix_common import (
     WITHDRAWAL_EXTENSION_ID,
     WITHDRAWAL_TYPE,
+    chunks,
     derived_id,
     marking_id,
     ts,
@@ -159,7 +160,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     else:
         keys |= _derived_keys(session, node, target)
     for kind, who in removed:
-        for chunk in _chunks(sorted(keys)):
+        for chunk in chunks(sorted(keys)):
             session.execute(delete(Share).where(Share.object_id.in_(chunk), Share.kind == kind, Share.target == who))
     session.flush()
     return target
@@ -176,8 +177,3 @@ def _derived_keys(session: Session, node: str, object_id: str) -> set[str]:
         if isinstance(block, dict) and block.get("copy") == tag:
             keys.add(key)
     return keys
-
-
-def _chunks(items: list[str]) -> Iterable[list[str]]:
-    for n in range(0, len(items), 500):
-        yield items[n : n + 500]
