@@ -120,9 +120,12 @@ def apply(session: Session, received: Iterable[Item]) -> int:
         got.add(obj, rec)
     done = 0
     with replicas.writing(session):
-        for sdo, rec in list(got.incidents.values())[:MAX_REPLICAS_PER_RECEIPT]:
-            done += _incident(session, sdo, rec)
-        replica_crisis.relink(session, list(got.incidents))  # crises held here that named them before they came
+        ids = list(got.incidents)[:MAX_REPLICAS_PER_RECEIPT]
+        held = set(session.scalars(select(Incident.id).where(Incident.id.in_(ids)))) if ids else set()
+        for oid in ids:
+            done += _incident(session, *got.incidents[oid])
+        # Incidents new here may be named by crises held here that came before them (another path).
+        replica_crisis.relink(session, [i for i in ids if i not in held])
         for oid, rels in list(got.related.items())[:MAX_REPLICAS_PER_RECEIPT]:
             _relationships(session, oid, rels, got.batch)
         for obj, rec in got.alerts[:MAX_REPLICAS_PER_RECEIPT]:
