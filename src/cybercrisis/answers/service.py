@@ -40,11 +40,13 @@ def queue(
     obj: Shareable,
     data: dict[str, Any] | None = None,
     once: bool = True,
+    tlp: str | None = None,
 ) -> Answer:
     """Queue `act` of the actor's organisation on the replica `obj` for its origin node; the same act of the same
     organisation already waiting for the same object is not queued twice (it is returned); with another input, or
     once applied there while the replica still holds the version it was made on, it is a conflict. `once=False`:
-    an act an organisation may do several times (offering help), each its own answer."""
+    an act an organisation may do several times (offering help), each its own answer. `tlp`: what the answer
+    carries when stricter than its object (an offer: AMBER+STRICT)."""
     node = obj.origin_node
     if node is None or actor.org_id is None:
         raise PermissionDenied("only an act of an organisation on an object held at another node is sent there")
@@ -73,7 +75,7 @@ def queue(
         owner_org_id=actor.org_id,
         created_by_id=actor.user_id,
         user_ref=user_ref(actor.user_id),
-        tlp=obj.tlp,
+        tlp=tlp or obj.tlp,
         exercise=obj.exercise,
         version_seen=obj.received_version,
         input=data or {},

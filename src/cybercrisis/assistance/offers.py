@@ -171,9 +171,9 @@ def _send_offer(
         "available_from": available_from.isoformat(),
         "conditions": data.conditions,
     }
-    answer = answers.queue(session, actor=actor, act="assistance.offer", obj=req, data=sent, once=False)
-    answer.tlp = TLP.AMBER_STRICT.value  # what it carries: the offer, for the requester only
-    return answer
+    return answers.queue(
+        session, actor=actor, act="assistance.offer", obj=req, data=sent, once=False, tlp=TLP.AMBER_STRICT.value
+    )
 
 
 def decide_offer(
