@@ -8,7 +8,6 @@ the same story in tests/exchange/test_federation_hub.py.
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from datetime import UTC, datetime
@@ -16,13 +15,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cybercrisis.access.models import Share
 from cybercrisis.access.tlp import TLP
 from cybercrisis.answers.models import Answer, AnswerReceipt
-from cybercrisis.assistance.models import AssistanceRequest, Offer
+from cybercrisis.assistance.models import Offer
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.errors import PermissionDenied
@@ -30,32 +28,12 @@ from cybercrisis.exchange import answers_in, node, stix_assistance, stix_common
 from cybercrisis.exchange.models import StixObject
 from tests.assistance.conftest import Cast, ask, offer_body
 from tests.conftest import count
-from tests.exchange.test_replicas import _peer, _request
+from tests.exchange.test_replicas import _as_from, _peer, _request
 from tests.exchange.test_stix_export import post_incident, valid
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
 from tests.web.conftest import HTML, csrf_on, sign_in
 
 BASE = "/api/v1/assistance-requests"
-
-
-def _as_from(session_factory: sessionmaker[Session], peer: node.Node, request_id: str) -> list[dict[str, Any]]:
-    """This node's latest version of the request's object, signed by `peer` as its origin with this node's share
-    list; the request, its rows in the store and its share rows are then removed here."""
-    with unit_of_work(session_factory) as s:
-        row = s.scalars(select(StixObject).where(StixObject.share_id == request_id)).one()
-        shares = [
-            {"kind": k, "target": t}
-            for k, t in sorted(s.execute(select(Share.kind, Share.target).where(Share.object_id == request_id)))
-            if k in node.SHARE_KINDS
-        ]
-        obj = copy.deepcopy(row.data)
-        signed = dict(obj)
-        signed[node.SHARES] = shares
-        signed[node.ORIGIN] = peer.sign(obj, row.owner_org_id, tlp=row.tlp, shares=shares, share_key=request_id)
-        s.execute(delete(StixObject).where(StixObject.share_id == request_id))
-        s.execute(delete(Share).where(Share.object_id == request_id))
-        s.delete(s.get(AssistanceRequest, request_id))
-    return [signed]
 
 
 def _versions(session_factory: sessionmaker[Session], request_id: str) -> list[dict[str, Any]]:

@@ -8,7 +8,6 @@ test_replicas.py). Three real nodes run the same story in test_federation_hub.py
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.access.models import Share
@@ -37,7 +36,7 @@ from cybercrisis.exchange import node, stix_common, stix_crisis
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.signer import sign_pending
 from tests.conftest import Actor, World, count
-from tests.exchange.test_replicas import _peer, _request
+from tests.exchange.test_replicas import _as_from, _peer, _request
 from tests.exchange.test_stix_export import post_incident, valid
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
 from tests.web.conftest import HTML, csrf_on, sign_in
@@ -105,31 +104,6 @@ def _crisis_waiting_for_fr_and_de(client: TestClient, cast: dict[str, Actor]) ->
     move = r.json()
     assert {o["id"] for o in move["waiting_for"]} == {cast["fr"].org_id, cast["de"].org_id}
     return crisis, move["id"], inc["id"]
-
-
-def _as_from(session_factory: sessionmaker[Session], peer: node.Node, crisis_id: str) -> list[dict[str, Any]]:
-    """This node's latest version of the crisis's object, signed by `peer` as its origin with this node's share
-    list; the crisis, its objects, its rows in the store and its share rows are then removed here."""
-    with unit_of_work(session_factory) as s:
-        row = s.scalars(select(StixObject).where(StixObject.share_id == crisis_id, StixObject.latest.is_(True))).one()
-        shares = [
-            {"kind": k, "target": t}
-            for k, t in sorted(s.execute(select(Share.kind, Share.target).where(Share.object_id == crisis_id)))
-            if k in node.SHARE_KINDS
-        ]
-        obj = copy.deepcopy(row.data)
-        signed = dict(obj)
-        signed[node.SHARES] = shares
-        signed[node.ORIGIN] = peer.sign(obj, row.owner_org_id, tlp=row.tlp, shares=shares, share_key=crisis_id)
-        children = [
-            i
-            for model in (Escalation, Decision, Action)
-            for i in s.scalars(select(model.id).where(model.crisis_id == crisis_id))
-        ]
-        s.execute(delete(StixObject).where(StixObject.share_id == crisis_id))
-        s.execute(delete(Share).where(Share.object_id.in_([crisis_id, *children])))
-        s.delete(s.get(Crisis, crisis_id))
-    return [signed]
 
 
 def test_a_crisis_from_another_node_is_its_room_here_read_only_and_an_agreement_is_sent_home(
@@ -528,9 +502,7 @@ def test_a_malformed_crisis_object_is_set_aside_and_the_rest_of_its_page_is_appl
         headers=cast["fr"].headers,
         json={"title": "Wiper", "body": "Patch.", "tlp": "amber", "recipients": {"organisations": [cast["de"].org_id]}},
     ).json()
-    from tests.exchange.test_replicas import _as_from as alert_from
-
-    page = [signed, *alert_from(session_factory, peer_node, alert["id"])]
+    page = [signed, *_as_from(session_factory, peer_node, alert["id"])]
     result = receive(session_factory, settings, page, peer_node)
     assert not result.rejected, result.rejected
     assert client.get(f"/api/v1/alerts/{alert['id']}", headers=cast["de"].headers).status_code == 200

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from cybercrisis.access.models import Share, Shareable
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.answers.models import Answer, AnswerReceipt
+from cybercrisis.assistance.models import AssistanceRequest
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.config import Settings
+from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
 from cybercrisis.db import Base, unit_of_work
 from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_common
@@ -61,11 +63,24 @@ def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id:
             signed[node.SHARES] = shares
             signed[node.ORIGIN] = peer.sign(obj, r.owner_org_id, tlp=r.tlp, shares=shares, share_key=object_id)
             out.append(signed)
+        # A crisis's escalations, decisions and actions share its list (crises/audience.py): theirs go too.
+        children = [
+            i
+            for child in (Escalation, Decision, Action)
+            for i in s.scalars(select(child.id).where(child.crisis_id == object_id))
+        ]
         s.execute(delete(StixObject).where(StixObject.share_id == object_id))
-        s.execute(delete(Share).where(Share.object_id == object_id))
-        model = Incident if object_id.startswith("incident--") else Alert
-        s.delete(s.get(model, object_id))
+        s.execute(delete(Share).where(Share.object_id.in_([object_id, *children])))
+        s.delete(s.get(_MODELS[object_id.split("--", 1)[0]], object_id))
     return out
+
+
+_MODELS: dict[str, type[Any]] = {
+    "incident": Incident,
+    "alert": Alert,
+    "crisis": Crisis,
+    "assistance-request": AssistanceRequest,
+}
 
 
 def _incident(client: TestClient, cast: dict[str, Actor]) -> dict[str, Any]:
