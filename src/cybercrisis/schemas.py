@@ -69,7 +69,15 @@ class AnswerOut(BaseModel):
     """An act of the reader's organisation on an object held at another node, sent there (ADR 0013)."""
 
     id: str = Field(examples=["answer--6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f"])
-    act: str = Field(examples=["alert.acknowledge", "crisis.escalation.answer", "assistance.offer"])
+    act: str = Field(
+        examples=[
+            "alert.acknowledge",
+            "crisis.escalation.answer",
+            "crisis.decide",
+            "assistance.offer",
+            "communication.verdict",
+        ]
+    )
     state: str = Field(
         description="queued (waiting for the origin node, retried until it answers) | applied (its change comes "
         "back as a new version) | refused (see reason)",
@@ -82,12 +90,14 @@ class AnswerOut(BaseModel):
     attempts: int
     last_error: str | None = Field(description="why the last delivery failed, while it is queued")
     object: str = Field(
-        description="what it answers: the early warning, the escalation of a crisis, or the request for assistance"
+        description="what it answers: the early warning, the escalation of a crisis, the crisis (a decision), the "
+        "request for assistance, or the communication (a verdict)"
     )
     input: dict[str, Any] = Field(
         default_factory=dict,
         description="what the organisation sent: nothing for an acknowledgement, {agree, comment} for a move, the "
-        "offer (capability, people, available_from, conditions) for an offer",
+        "decision for a decision, the offer (capability, people, available_from, conditions) for an offer, "
+        "{version, verdict: approve|changes, comment} for a verdict",
     )
 
     @classmethod

@@ -2,7 +2,8 @@
 nodes peer with the EU hub (ENISA's) only; an early warning and its acknowledgement pass through the hub, one hop,
 signed by their origin all the way (never AMBER+STRICT); the hub runs a crisis from both nodes' incidents and moves
 it to EU-CyCLONe with the agreements its model needs, each given on the agreeing organisation's own node, one of
-them killed and restarted with its answer queued.
+them killed and restarted with its answer queued; CERT-FR asks for assistance and CERT-Bund's offer, made on its node,
+is accepted on CERT-FR's; each Member State contributes on its own node to the hub's operational report.
 
 FR (`a`) and the hub (`c`) run on SQLite files of their own; DE (`b`) runs on the test's database (SQLite and
 PostgreSQL). The operators' steps are the CLI commands docs/federation.md shows; the sync rounds and the answer
@@ -284,12 +285,41 @@ def test_an_early_warning_goes_through_the_hub_and_a_crisis_there_moves_with_agr
     assert held["state"] == "in-support" and [x["state"] for x in held["answers"]] == ["applied"], held
     assert _count(a, "SELECT count(*) FROM assistance_offers WHERE request_id = ?", request["id"]) == 1  # made once
 
-    # The hub's technical report counts both Member States' incidents, held there as replicas.
+    # Each Member State submits its national contribution on its own node; the hub's operational report, published
+    # there, takes its figures from both (and the technical one counts both Member States' incidents).
     period = {
-        "level": "technical",
         "period_start": (now - timedelta(days=1)).isoformat(),
         "period_end": (now + timedelta(days=1)).isoformat(),
     }
-    status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period)
+    national = {
+        **period,
+        "status": "degraded",
+        "outlook": "worsening",
+        "sectors": [{"sector": "energy", "impact": "red"}],
+        "narrative": "Wiper at grid operators.",
+        "tlp": "amber",
+        "share_with": {"communities": ["csirts-network"]},
+    }
+    status, fr_c = _http("POST", f"{a.url}/api/v1/contributions", fr, national | {"country": "FR"})
+    assert status == 201, fr_c
+    status, de_c = _http("POST", f"{b.url}/api/v1/contributions", de, national | {"country": "DE", "status": "normal"})
+    assert status == 201, de_c
+    c.cli("peer", "sync")
+    status, held = _http("GET", f"{c.url}/api/v1/contributions/{de_c['id']}", enisa)
+    assert status == 200 and held["held_at"]["node"] == _node_id(b) and held["status"] == "normal", held
+    status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period | {"level": "operational"})
+    assert status == 201, report
+    figures = str(report["figures"])
+    assert fr_c["id"] in figures and de_c["id"] in figures, report["figures"]
+    second = c.token("secretariat@enisa.example")  # four eyes: another ENISA coordinator approves
+    status, report = _http("POST", f"{c.url}/api/v1/sitreps/{report['id']}/approve", second, {"version": 1})
+    assert status == 200, report
+    status, report = _http("POST", f"{c.url}/api/v1/sitreps/{report['id']}/publish", enisa, {"version": 1})
+    assert status == 200 and report["state"] == "published", report
+    # Each Member State's latest word is the one from its own node (the demo's contributions are there too).
+    countries = report["figures"]["countries"]
+    assert countries["FR"]["status"] == "degraded" and fr_c["id"] in countries["FR"]["sources"], countries
+    assert countries["DE"]["status"] == "normal" and de_c["id"] in countries["DE"]["sources"], countries
+    status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period | {"level": "technical"})
     assert status == 201, report
     assert inc["id"] in str(report["figures"]) and de_inc["id"] in str(report["figures"]), report["figures"]

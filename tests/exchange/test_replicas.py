@@ -22,6 +22,7 @@ from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.answers.models import Answer, AnswerReceipt
 from cybercrisis.assistance.models import AssistanceRequest
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.comms.models import Communication, CommunicationVersion
 from cybercrisis.config import Settings
 from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
 from cybercrisis.db import Base, unit_of_work
@@ -29,6 +30,7 @@ from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_common
 from cybercrisis.exchange.models import Peer, StixObject
 from cybercrisis.incidents.models import Incident, Sighting
+from cybercrisis.situation.models import Contribution, ContributionVersion
 from tests.conftest import Actor, World, count
 from tests.exchange.test_stix_export import post_incident
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
@@ -71,6 +73,8 @@ def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id:
         ]
         s.execute(delete(StixObject).where(StixObject.share_id == object_id))
         s.execute(delete(Share).where(Share.object_id.in_([object_id, *children])))
+        s.execute(delete(ContributionVersion).where(ContributionVersion.contribution_id == object_id))
+        s.execute(delete(CommunicationVersion).where(CommunicationVersion.communication_id == object_id))
         s.delete(s.get(_MODELS[object_id.split("--", 1)[0]], object_id))
     return out
 
@@ -80,6 +84,8 @@ _MODELS: dict[str, type[Any]] = {
     "alert": Alert,
     "crisis": Crisis,
     "assistance-request": AssistanceRequest,
+    "contribution": Contribution,
+    "communication": Communication,
 }
 
 

@@ -293,7 +293,9 @@ ACTS: dict[str, Rule] = {
 # The acts that may be asked of an object held at another node (a replica, ADR 0013): answers to its origin, sent
 # there and applied there under this same table. Every other act on a replica is refused: its origin decides about
 # it. Which acts are answers is our design (one home per object), not law.
-ANSWERS = frozenset({"alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer"})
+ANSWERS = frozenset(
+    {"alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer", "communication.verdict"}
+)
 
 
 def _held_elsewhere(act: str, held_at: str | None) -> str | None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share
 from cybercrisis.access.principal import Principal
+from cybercrisis.answers import service as answers
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.comms import reading, release, service
@@ -37,7 +38,7 @@ from cybercrisis.comms.schemas import (
 )
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import TimelineEntry
+from cybercrisis.schemas import AnswerOut, TimelineEntry, held_at
 from cybercrisis.situation.schemas import DiffOut
 
 router = APIRouter(prefix="/api/v1", tags=["communications"])
@@ -91,6 +92,10 @@ def communication_out(db: DB, c: Communication, reader: Principal, settings: Set
         modified=c.modified_at,
         exercise=c.exercise,
         share_with=sharing.share_list(shares),
+        held_at=held_at(db, c),
+        answers=[AnswerOut.of(a) for a in answers.of_organisation(db, principal=reader, object_ids=[c.id])]
+        if c.origin_node is not None
+        else [],
     )
 
 
@@ -212,7 +217,9 @@ def approve_communication(
     """Approve the current version for your organisation (it must be on the approvers list).
 
     Needs `comms:communication:approve`. A second verdict of your organisation on the same version replaces the
-    first. When every approver organisation approved the current version, the state becomes `approved`.
+    first. When every approver organisation approved the current version, the state becomes `approved`. On a
+    communication held at another node (`held_at`), the verdict is sent there (ADR 0013): it is listed under `answers`
+    (queued, then applied or refused with that node's reason) and counts once that node applied it.
     """
     c = service.give_verdict(
         db,

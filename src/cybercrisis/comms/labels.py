@@ -72,6 +72,8 @@ DONE_NOTES = {
     "unchanged": "Nothing changed, so no new version was made.",
     "approved": "Your organisation's approval of this version is recorded.",
     "changes": "Your organisation's request for changes is recorded; the owner organisation was told.",
+    "sent": "Your organisation's verdict is sent to the node that holds this statement: it counts once that node "
+    "has applied it.",
     "released": "The statement was released: it is on the public page and in the feed.",
     "withdrawn": "It was withdrawn: it will neither change nor be released.",
 }

@@ -12,13 +12,11 @@ from sqlalchemy import update as update_rows
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from cybercrisis.access import authority
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 from cybercrisis.accounts.models import User
 from cybercrisis.audit import service as audit
-from cybercrisis.comms import checks, notices
-from cybercrisis.comms.actions import relations
+from cybercrisis.comms import actions, checks, notices
 from cybercrisis.comms.models import (
     CommKind,
     CommState,
@@ -146,14 +144,14 @@ def publish(session: Session, *, actor: Principal, c: Communication, now: dateti
 def release(session: Session, *, actor: Principal, communication_id: str) -> Publication:
     """The owner organisation releases its approved statement now (after its embargo)."""
     c = get(session, actor, communication_id)
-    authority.authorize(actor, "communication.release", relations(actor, c))
+    actions.authorize(actor, "communication.release", c)
     return publish(session, actor=actor, c=c, now=utcnow())
 
 
 def withdraw(session: Session, *, actor: Principal, communication_id: str) -> Communication:
     """The owner withdraws a draft or an approved statement before release; it is then neither edited nor released."""
     c = get(session, actor, communication_id)
-    authority.authorize(actor, "communication.withdraw", relations(actor, c))
+    actions.authorize(actor, "communication.withdraw", c)
     checks.lock(session, c)
     if c.state == CommState.RELEASED:
         raise Conflict(

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from cybercrisis.access.schemas import ShareList, ShareWith
-from cybercrisis.schemas import Strict
+from cybercrisis.schemas import AnswerOut, HeldAt, Strict
 
 MAX_BODY = 50_000
 MAX_TRANSLATIONS = 30
@@ -119,6 +119,15 @@ class CommunicationOut(BaseModel):
     modified: datetime
     exercise: bool
     share_with: ShareList
+    held_at: HeldAt | None = Field(
+        default=None,
+        description="set when the communication is held at another node (ADR 0013): read-only here; a verdict is "
+        "sent there (`answers`) and counts once that node applied it",
+    )
+    answers: list[AnswerOut] = Field(
+        default_factory=list,
+        description="(held at another node) your organisation's verdicts sent to that node, with where each stands",
+    )
 
 
 class CommunicationSummary(BaseModel):

@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from cybercrisis.access import authority, sharing
 from cybercrisis.access.principal import Principal
+from cybercrisis.answers import service as answers
 from cybercrisis.audit import service as audit
-from cybercrisis.comms import checks, notices
+from cybercrisis.comms import actions, checks, notices
 from cybercrisis.comms.actions import relations
 from cybercrisis.comms.checks import CLOSED
 from cybercrisis.comms.models import CommState, Communication, CommunicationApproval, CommunicationVersion, Verdict
@@ -121,7 +122,7 @@ def create(session: Session, *, actor: Principal, data: CommunicationIn) -> Comm
 
 
 def _check_editor(actor: Principal, c: Communication) -> None:
-    authority.authorize(actor, "communication.edit", relations(actor, c))
+    actions.authorize(actor, "communication.edit", c)
 
 
 def update(session: Session, *, actor: Principal, communication_id: str, patch: CommunicationPatch) -> Communication:
@@ -217,14 +218,20 @@ def _upsert_verdict(session: Session, row: dict[str, Any]) -> None:
 def give_verdict(
     session: Session, *, actor: Principal, communication_id: str, version: int, verdict: Verdict, comment: str
 ) -> Communication:
-    """Approve, or ask for changes to, the current version for the actor's organisation."""
+    """Approve, or ask for changes to, the current version for the actor's organisation; on a communication held
+    at another node, the verdict is queued for that node (`answers.queue`) and nothing changes here."""
     c = get(session, actor, communication_id)
-    authority.authorize(actor, "communication.verdict", relations(actor, c))
+    actions.authorize(actor, "communication.verdict", c)
     checks.check_open(c)
     checks.check_version(c, version)
     comment = comment.strip()
     if verdict == Verdict.CHANGES and not comment:
         raise checks.bad("comment", "say what should change")
+    if c.origin_node is not None:
+        # Held at another node: the verdict is sent there and counts once that node applied it (ADR 0013).
+        data = {"version": version, "verdict": verdict.value, "comment": comment}
+        answers.queue(session, actor=actor, act="communication.verdict", obj=c, data=data)
+        return c
     now = utcnow()
     # The verdict row first, then the communication row: whichever of two approvals commits second counts both.
     row = {
@@ -240,7 +247,7 @@ def give_verdict(
     checks.lock(session, c)
     checks.check_open(c)
     checks.check_version(c, version)
-    authority.authorize(actor, "communication.verdict", relations(actor, c))  # again, under the lock
+    actions.authorize(actor, "communication.verdict", c)  # again, under the lock
     before = c.state
     became_approved = _settle(c, approvals(session, c.id))
     if c.state != before:

@@ -28,6 +28,7 @@ def due(session: Session, now: datetime, *, limit: int = BATCH) -> list[str]:
             .where(
                 Communication.state == CommState.APPROVED.value,
                 Communication.kind == CommKind.STATEMENT.value,
+                Communication.origin_node.is_(None),  # a replica's origin releases it (ADR 0013)
                 or_(Communication.embargo_until.is_(None), Communication.embargo_until <= now),
             )
             .order_by(Communication.embargo_until, Communication.id)

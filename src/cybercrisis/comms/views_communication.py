@@ -194,6 +194,7 @@ def render_communication(
         "communication.html",
         {
             "c": view,
+            "held_org": queries.held_by(db, view.held_at),
             "tlp": TLP(view.tlp),
             "owner": owner,
             "author": names.get(view.created_by or "") if is_owner else None,
@@ -280,7 +281,7 @@ def _verdict(
     try:
         if verdict == Verdict.CHANGES:
             require_filled(comment=(bool(data.comment.strip()), "say what should change, and why"))
-        service.give_verdict(
+        c = service.give_verdict(
             db,
             actor=principal,
             communication_id=communication_id,
@@ -290,6 +291,8 @@ def _verdict(
         )
     except FORM_REFUSALS as exc:
         return _refused(request, db, principal, communication_id, name, exc, values)
+    if c.origin_node is not None:  # held at another node: sent there (ADR 0013)
+        return _back(communication_id, "sent", "approvals")
     return _back(communication_id, "approved" if verdict == Verdict.APPROVE else "changes", "approvals")
 
 

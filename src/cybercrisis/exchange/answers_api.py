@@ -61,10 +61,13 @@ class AnswerRequest(BaseModel):
 
     to: str = Field(max_length=120, description="the node addressed (the object's origin), signed: never replayed")
     key: str = Field(max_length=120, description="answer--<uuid4>: the asking node's idempotency key")
-    act: Literal["alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer"] = Field(
+    act: Literal[
+        "alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer", "communication.verdict"
+    ] = Field(
         description="one of the acts sent home (access.authority.ANSWERS): acknowledging an early warning (object: "
         "the alert), answering a proposed move of a crisis (object: the escalation), recording a decision in a "
-        "crisis (object: the crisis), offering help on a request for assistance (object: the request)"
+        "crisis (object: the crisis), offering help on a request for assistance (object: the request), approving "
+        "a statement or asking for changes (object: the communication)"
     )
     object: str = Field(max_length=120, description="the id of the object answered, held at this node")
     organisation: str = Field(max_length=120, description="the organisation that acts (the account's own)")
@@ -75,7 +78,8 @@ class AnswerRequest(BaseModel):
         description="the act's own input: none for alert.acknowledge; for crisis.escalation.answer "
         '{"agree": true|false, "comment": "..."} (a comment is required to refuse); for crisis.decide the body of '
         "POST /api/v1/crises/{id}/decisions; for assistance.offer the body of "
-        "POST /api/v1/assistance-requests/{id}/offers without capability_id",
+        "POST /api/v1/assistance-requests/{id}/offers without capability_id; for communication.verdict "
+        '{"version": N, "verdict": "approve"|"changes", "comment": "..."} (a comment is required to ask for changes)',
         examples=[
             {},
             {"agree": True, "comment": ""},
@@ -85,6 +89,7 @@ class AnswerRequest(BaseModel):
                 "available_from": "2026-12-08T06:00:00+00:00",
                 "conditions": "",
             },
+            {"version": 2, "verdict": "approve", "comment": ""},
         ],
     )
     signature: dict[str, str] = Field(description="{node, key, signature}: Ed25519 over the RFC 8785 JSON")

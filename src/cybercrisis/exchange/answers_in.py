@@ -44,6 +44,8 @@ from cybercrisis.assistance import offers
 from cybercrisis.assistance.models import AssistanceRequest
 from cybercrisis.assistance.schemas import OfferIn
 from cybercrisis.audit import service as audit
+from cybercrisis.comms import service as comms
+from cybercrisis.comms.models import Communication, Verdict
 from cybercrisis.config import Settings
 from cybercrisis.crises import decisions, escalations
 from cybercrisis.crises.models import Crisis, Escalation
@@ -54,10 +56,11 @@ from cybercrisis.exchange import relays
 from cybercrisis.exchange.importer import RELAYABLE
 from cybercrisis.exchange.models import NodePin, Peer
 from cybercrisis.exchange.stix_common import derived_id, ts
+from cybercrisis.exchange.stix_communication import communication_object
 from cybercrisis.exchange.stix_crisis import crisis_object
 from cybercrisis.notify.wake import wake
 
-T = TypeVar("T", Alert, Escalation, Crisis, AssistanceRequest)
+T = TypeVar("T", Alert, Escalation, Crisis, AssistanceRequest, Communication)
 PURPOSE = "answer"  # what an asking node signs
 # Answers whose content is for the origin's organisation only (an offer: AMBER+STRICT between offerer and requester):
 # sent to the origin directly, never kept or forwarded by a relay (ADR 0013 point 5).
@@ -186,19 +189,39 @@ def _offer(session: Session, actor: Principal, object_id: str, data: dict[str, A
     return ts(max(req.modified_at, req.created_at))
 
 
+def _verdict(session: Session, actor: Principal, object_id: str, data: dict[str, Any], _asked: Asked) -> str:
+    """An approving organisation approves one of our communications, or asks for changes, on the version it read."""
+    c = _ours(session, actor, Communication, object_id)
+    version, verdict, comment = data.get("version"), data.get("verdict"), data.get("comment", "")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _bad("input.version", "input.version must be the number of the version the verdict is on")
+    if verdict not in {v.value for v in Verdict}:
+        raise _bad("input.verdict", "input.verdict must be approve or changes")
+    if not isinstance(comment, str) or len(comment) > 10_000:
+        raise _bad("input.comment", "input.comment must be a text of at most 10,000 characters")
+    comms.give_verdict(
+        session, actor=actor, communication_id=c.id, version=version, verdict=Verdict(verdict), comment=comment
+    )
+    session.flush()
+    session.refresh(c)
+    return str(communication_object(session, c)["modified"])  # the new version of the communication's object
+
+
 Act = Callable[[Session, Principal, str, dict[str, Any], Asked], str]
 ACTS: dict[str, Act] = {
     "alert.acknowledge": _acknowledge,
     "crisis.escalation.answer": _answer_escalation,
     "crisis.decide": _decide,
     "assistance.offer": _offer,
+    "communication.verdict": _verdict,
 }
 # What each act is about, for a relay's check.
-OBJECTS: dict[str, type[Alert] | type[Escalation] | type[Crisis] | type[AssistanceRequest]] = {
+OBJECTS: dict[str, type[Alert] | type[Escalation] | type[Crisis] | type[AssistanceRequest] | type[Communication]] = {
     "alert.acknowledge": Alert,
     "crisis.escalation.answer": Escalation,
     "crisis.decide": Crisis,
     "assistance.offer": AssistanceRequest,
+    "communication.verdict": Communication,
 }
 
 

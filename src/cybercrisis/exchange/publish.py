@@ -1,7 +1,8 @@
 """Our own objects, as STIX, in the store of STIX objects: written in the transaction that changes them (ADR 0008).
 
 Every change is audited, so the audit events of a transaction say what changed: at commit, each incident, early
-warning and crisis (or escalation, decision or action of one) named by one is mapped to STIX (exchange/stix.py,
+warning, crisis (or escalation, decision or action of one), request for assistance, submitted national
+contribution and coordinated communication named by one is mapped to STIX (exchange/stix.py,
 exchange/stix_crisis.py) and each new version stored, so that TAXII and federation read one table. `on_commit` is
 the audit chain's commit hook, subscribed by `cybercrisis.wiring`: it maps and validates before the chain's lock is
 taken, and what it returns stores the versions under the lock (ADR 0011).
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.audit import service as audit
 from cybercrisis.exchange import copies, federation_wake, withdrawals
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix_common import CRISIS_TYPE, REQUEST_TYPE, ts
+from cybercrisis.exchange.stix_common import COMMUNICATION_TYPE, CONTRIBUTION_TYPE, CRISIS_TYPE, REQUEST_TYPE, ts
 
 _PREFIXES = (
     "incident--",
@@ -41,10 +42,12 @@ _PREFIXES = (
     "task--",
     "assistance-request--",
     "assistance-offer--",
+    "contribution--",
+    "communication--",
 )
 # Objects that name others only as far as their own share list allows: a new list is a new version, and only the
 # latest is kept (`_latest_only_versions`).
-LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE})
+LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE, CONTRIBUTION_TYPE, COMMUNICATION_TYPE})
 
 
 def on_commit(session: Session, object_ids: Sequence[str]) -> Callable[[], int] | None:
@@ -104,37 +107,15 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
             i = data.incident
             for obj in stix.incident_objects(data):
                 add(obj, tlp=i.tlp, owner=i.owner_org_id, share_id=i.id, exercise=i.exercise, origin=f"local:{i.id}")
-    crisis_ids = _crises_of(session, ids)
-    if crisis_ids:
-        from cybercrisis.crises.models import Crisis
-        from cybercrisis.exchange.stix_crisis import crisis_object
-
-        for c in session.scalars(select(Crisis).where(Crisis.id.in_(crisis_ids), Crisis.origin_node.is_(None))):
-            add(
-                crisis_object(session, c),
-                tlp=c.tlp,
-                owner=c.owner_org_id,
-                share_id=c.id,
-                exercise=c.exercise,
-                origin=f"local:{c.id}",
-            )
-    requests = _requests_of(session, ids)
-    if requests:
-        from cybercrisis.assistance.models import AssistanceRequest
-        from cybercrisis.exchange.stix_assistance import request_object
-
-        query = select(AssistanceRequest).where(
-            AssistanceRequest.id.in_(requests), AssistanceRequest.origin_node.is_(None)
+    for obj, mapped in _whole(session, ids):
+        add(
+            mapped,
+            tlp=obj.tlp,
+            owner=obj.owner_org_id,
+            share_id=obj.id,
+            exercise=obj.exercise,
+            origin=f"local:{obj.id}",
         )
-        for q in session.scalars(query):
-            add(
-                request_object(session, q),
-                tlp=q.tlp,
-                owner=q.owner_org_id,
-                share_id=q.id,
-                exercise=q.exercise,
-                origin=f"local:{q.id}",
-            )
     alerts = [a for a in ids if a.startswith("alert--")]
     if alerts:
         for a in session.scalars(select(Alert).where(Alert.id.in_(alerts), Alert.origin_node.is_(None))):
@@ -146,6 +127,39 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
                 exercise=a.exercise,
                 origin=f"local:{a.id}",
             )
+    return out
+
+
+def _whole(session: Session, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]:
+    """The objects of ours that travel whole, one object of our extension each (a crisis with its escalations,
+    decisions and actions; a request for assistance; a submitted national contribution; a communication), that these
+    ids name, each with its mapping. Replicas are not ours: their origin signs them (ADR 0013)."""
+    from cybercrisis.assistance.models import AssistanceRequest
+    from cybercrisis.comms.models import Communication
+    from cybercrisis.crises.models import Crisis
+    from cybercrisis.exchange.stix_assistance import request_object
+    from cybercrisis.exchange.stix_communication import communication_object
+    from cybercrisis.exchange.stix_contribution import contribution_object
+    from cybercrisis.exchange.stix_crisis import crisis_object
+    from cybercrisis.situation.models import Contribution, ContributionState
+
+    kinds: list[tuple[Any, list[str], Callable[[Session, Any], dict[str, Any]], list[Any]]] = [
+        (Crisis, _crises_of(session, ids), crisis_object, []),
+        (AssistanceRequest, _requests_of(session, ids), request_object, []),
+        # Submitted ones only: a draft stays on its Member State's node (ADR 0013).
+        (
+            Contribution,
+            [i for i in ids if i.startswith("contribution--")],
+            contribution_object,
+            [Contribution.state == ContributionState.SUBMITTED.value],
+        ),
+        (Communication, [i for i in ids if i.startswith("communication--")], communication_object, []),
+    ]
+    out: list[tuple[Any, dict[str, Any]]] = []
+    for model, wanted, mapping, where in kinds:
+        if wanted:
+            query = select(model).where(model.id.in_(wanted), model.origin_node.is_(None), *where)
+            out += [(obj, mapping(session, obj)) for obj in session.scalars(query)]
     return out
 
 

@@ -1,4 +1,5 @@
-"""Replicas built from their origin's signed versions (ADR 0013): incidents and early warnings held elsewhere.
+"""Replicas built from their origin's signed versions (ADR 0013): incidents, early warnings, crises, requests for
+assistance, national contributions and coordinated communications held elsewhere.
 
 `importer.receive` stores a peer's versions in the STIX store and then calls `apply` in the same transaction (for
 a pull, the one that also moves the cursor): a crash leaves both or neither. Only versions stored as new (or again
@@ -12,6 +13,9 @@ with a new signed share list) are applied, so a resumed pull that reads a page a
   order, so the replica exists when they arrive.
 - An early warning's `report` with our early-warning extension sets the replica alert, its recipients and their
   acknowledgements.
+- A crisis, a request for assistance, a national contribution or a coordinated communication travels whole, as
+  one object of our extension, and its newest version in a receipt replaces the replica (exchange/replica_crisis.py,
+  replica_assistance.py, replica_contribution.py, replica_communication.py).
 
 A replica keeps the origin's id, owner, TLP, exercise flag and times; its share rows are the recipients its
 origin signed that exist here and that its TLP allows (`Received.entries`). Users do not travel: who created it
@@ -36,12 +40,20 @@ from cybercrisis.audit import service as audit
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
 from cybercrisis.errors import InvalidInput
-from cybercrisis.exchange import replica_assistance, replica_crisis, withdrawals
+from cybercrisis.exchange import (
+    replica_assistance,
+    replica_communication,
+    replica_contribution,
+    replica_crisis,
+    withdrawals,
+)
 from cybercrisis.exchange.import_plan import Received
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.replica_crisis import parse_time as _time
 from cybercrisis.exchange.stix_common import (
     ALERT_EXTENSION_ID,
+    COMMUNICATION_TYPE,
+    CONTRIBUTION_TYPE,
     CRISIS_TYPE,
     EXTENSION_ID,
     REQUEST_TYPE,
@@ -78,6 +90,13 @@ def _int(value: Any, default: int, *, low: int = 0, high: int = 10_000_000) -> i
 
 
 Item = tuple[Mapping[str, Any], Received]
+# The objects that travel whole, in the order they are applied: how, the property naming the object, its kind.
+_WHOLE: dict[str, tuple[Callable[[Session, Mapping[str, Any], Received], bool], str, str]] = {
+    CRISIS_TYPE: (replica_crisis.apply, "crisis_id", "crisis"),
+    REQUEST_TYPE: (replica_assistance.apply, "request_id", "assistance-request"),
+    CONTRIBUTION_TYPE: (replica_contribution.apply, "contribution_id", "contribution"),
+    COMMUNICATION_TYPE: (replica_communication.apply, "communication_id", "communication"),
+}
 
 
 @dataclass
@@ -87,8 +106,8 @@ class _Sorted:
     incidents: dict[str, Item] = field(default_factory=dict)
     related: dict[str, list[Item]] = field(default_factory=dict)
     alerts: list[Item] = field(default_factory=list)
-    crises: dict[str, Item] = field(default_factory=dict)  # the newest of a receipt: each carries the whole crisis
-    requests: dict[str, Item] = field(default_factory=dict)  # the same for requests for assistance
+    # The newest version in a receipt of each object that travels whole (a crisis, a request, a contribution).
+    whole: dict[str, dict[str, Item]] = field(default_factory=dict)
     withdrawn: list[Item] = field(default_factory=list)
     batch: dict[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -103,8 +122,8 @@ class _Sorted:
             self.related.setdefault(str(obj["source_ref"]), []).append((obj, rec))
         elif kind == "report" and ALERT_EXTENSION_ID in (obj.get("extensions") or {}):
             self.alerts.append((obj, rec))
-        elif kind in (CRISIS_TYPE, REQUEST_TYPE):
-            newest = self.crises if kind == CRISIS_TYPE else self.requests
+        elif kind in _WHOLE:
+            newest = self.whole.setdefault(kind, {})
             held = newest.get(oid)
             if held is None or str(obj.get("modified", "")) >= str(held[0].get("modified", "")):
                 newest[oid] = (obj, rec)
@@ -131,10 +150,10 @@ def apply(session: Session, received: Iterable[Item]) -> int:
         for obj, rec in got.alerts[:MAX_REPLICAS_PER_RECEIPT]:
             done += _alert(session, obj, rec)
         # After the incidents, so that a crisis links the incidents that arrived in the same page.
-        for obj, rec in list(got.crises.values())[:MAX_REPLICAS_PER_RECEIPT]:
-            done += _whole(session, obj, rec, replica_crisis.apply, "crisis_id", "crisis")
-        for obj, rec in list(got.requests.values())[:MAX_REPLICAS_PER_RECEIPT]:
-            done += _whole(session, obj, rec, replica_assistance.apply, "request_id", "assistance-request")
+        # Crises first: a request names its crisis when held here.
+        for kind, (apply_one, key, name) in _WHOLE.items():
+            for obj, rec in list(got.whole.get(kind, {}).values())[:MAX_REPLICAS_PER_RECEIPT]:
+                done += _whole(session, obj, rec, apply_one, key, name)
         # Last: a withdrawal narrows what the versions before it in the origin's order gave (revocation travels).
         for obj, rec in got.withdrawn[:MAX_REPLICAS_PER_RECEIPT]:
             target = withdrawals.apply(session, obj, rec, modified=_time(obj.get("modified")))

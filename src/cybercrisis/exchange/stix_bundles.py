@@ -25,6 +25,8 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.exchange.stix import alert_report, incident_objects, load_incidents, sitrep_report
 from cybercrisis.exchange.stix_common import (
     ALERT_EXTENSION_ID,
+    COMMUNICATION_EXTENSION_ID,
+    CONTRIBUTION_EXTENSION_ID,
     CRISIS_EXTENSION_ID,
     EXTENSION_ID,
     MARKING_TLP,
@@ -33,6 +35,8 @@ from cybercrisis.exchange.stix_common import (
     WITHDRAWAL_EXTENSION_ID,
     alert_extension_definition,
     chunks,
+    communication_extension_definition,
+    contribution_extension_definition,
     crisis_extension_definition,
     extension_definition,
     identity,
@@ -97,6 +101,10 @@ class BundleWriter:
             self.add_all([product_identity(), crisis_extension_definition()])
         if REQUEST_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), request_extension_definition()])
+        if COMMUNICATION_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), communication_extension_definition()])
+        if CONTRIBUTION_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), contribution_extension_definition()])
         if WITHDRAWAL_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), withdrawal_extension_definition()])
         for tlp in TLP:  # the marking-definitions last: the objects above may have added CLEAR or GREEN

@@ -72,6 +72,26 @@ REQUEST_EXTENSION_SCHEMA = (
     "transmitted_by, transmitted_at, response_due_at, support_started_at, support_ended_at, summary_due_at, "
     "summary_at, summary_report, crisis_ref, incident_refs; organisations by identity id, times RFC 3339 UTC."
 )
+CONTRIBUTION_TYPE = "x-cybercrisis-contribution"
+CONTRIBUTION_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-contribution")
+CONTRIBUTION_EXTENSION_SCHEMA = (
+    "cybercrisis national contribution (new SDO x-cybercrisis-contribution), documented in docs/exchange.md of the "
+    "cybercrisis project: a Member State's input to the EU situational picture for one reporting period. "
+    "Properties: contribution_id, country (ISO 3166-1 alpha-2), period_start, period_end, submitted_at, "
+    "contribution_version, status (the deployment's scale), outlook, sectors (list of {sector, impact}), "
+    "services_disrupted, entities_affected, measures, needs, assistance_requested, narrative, incident_refs; "
+    "times RFC 3339 UTC."
+)
+COMMUNICATION_TYPE = "x-cybercrisis-communication"
+COMMUNICATION_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-communication")
+COMMUNICATION_EXTENSION_SCHEMA = (
+    "cybercrisis coordinated communication (new SDO x-cybercrisis-communication), documented in docs/exchange.md of "
+    "the cybercrisis project: a public statement or lines to take, its versions and the approving organisations' "
+    "verdicts. Properties: communication_id, kind (statement|lines-to-take), language, title, body, translations "
+    "({language: {title, body}}), approvers (identity ids), embargo_until, state (draft|approved|released|withdrawn), "
+    "current_version, released_at, crisis_ref, versions (number, title, body, translations, created_at), approvals "
+    "(organisation, version, verdict approve|changes, comment, at); times RFC 3339 UTC."
+)
 WITHDRAWAL_TYPE = "x-cybercrisis-withdrawal"
 WITHDRAWAL_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-withdrawal")
 WITHDRAWAL_EXTENSION_SCHEMA = (
@@ -205,6 +225,26 @@ def request_extension_definition() -> stix2.ExtensionDefinition:
         name="cybercrisis request for assistance",
         description="A request for mutual assistance or to the EU Cybersecurity Reserve made in cybercrisis.",
         schema=REQUEST_EXTENSION_SCHEMA,
+    )
+
+
+def contribution_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for a national contribution, which the hub holding it as a replica needs (ADR 0013 step 4)."""
+    return _new_sdo(
+        CONTRIBUTION_EXTENSION_ID,
+        name="cybercrisis national contribution",
+        description="A Member State's national contribution to the EU situational picture for a reporting period.",
+        schema=CONTRIBUTION_EXTENSION_SCHEMA,
+    )
+
+
+def communication_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for a statement or lines to take and their approvals, which a node holding it needs (ADR 0013)."""
+    return _new_sdo(
+        COMMUNICATION_EXTENSION_ID,
+        name="cybercrisis coordinated communication",
+        description="A public statement or lines to take coordinated in cybercrisis, with its approvals.",
+        schema=COMMUNICATION_EXTENSION_SCHEMA,
     )
 
 

@@ -48,7 +48,8 @@ from cybercrisis.exchange.stix_common import (
 log = logging.getLogger(__name__)
 
 WITHDRAW = "exchange:replica:withdraw"
-_KINDS = ("incident--", "alert--", "crisis--", "assistance-request--")  # the objects that have replicas
+# The objects that have replicas.
+_KINDS = ("incident--", "alert--", "crisis--", "assistance-request--", "contribution--", "communication--")
 
 
 # --- at the origin -----------------------------------------------------------------------------------------------
@@ -121,10 +122,14 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     withdrawal's) is history: the origin widened again since, and the version held carries that list."""
     from cybercrisis.alerts.models import Alert
     from cybercrisis.assistance.models import AssistanceRequest
+    from cybercrisis.comms.models import Communication
     from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
     from cybercrisis.exchange.stix_assistance import sdo_id as request_sdo_id
+    from cybercrisis.exchange.stix_communication import sdo_id as communication_sdo_id
+    from cybercrisis.exchange.stix_contribution import sdo_id as contribution_sdo_id
     from cybercrisis.exchange.stix_crisis import sdo_id
     from cybercrisis.incidents.models import Incident
+    from cybercrisis.situation.models import Contribution
 
     node, target = rec.block["node"], obj.get("object_ref")
     if not isinstance(target, str) or not target.startswith(_KINDS) or len(target) > 120:
@@ -135,6 +140,8 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
         "alert--": Alert,
         "crisis--": Crisis,
         "assistance-request--": AssistanceRequest,
+        "contribution--": Contribution,
+        "communication--": Communication,
     }[target.split("--", 1)[0] + "--"]
     replica = session.get(model, target)
     if replica is None or replica.origin_node != node or replica.owner_org_id != rec.block["owner"]:
@@ -148,6 +155,11 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     ]
     if not removed:
         return None
+    whole = {
+        AssistanceRequest: request_sdo_id,
+        Contribution: contribution_sdo_id,
+        Communication: communication_sdo_id,
+    }
     keys = {target}
     if model is Crisis:
         keys.add(sdo_id(target))
@@ -155,8 +167,8 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
             keys.update(session.scalars(select(child.id).where(child.crisis_id == target)))
     elif model is Alert:
         keys.add(derived_id("report", target))
-    elif model is AssistanceRequest:
-        keys.add(request_sdo_id(target))
+    elif model in whole:
+        keys.add(whole[model](target))  # its one object of our extension
     else:
         keys |= _derived_keys(session, node, target)
     for kind, who in removed:

@@ -17,7 +17,7 @@ def allowed_actions(
     if isinstance(obj, Contribution):
         return (
             frozenset({"edit", "submit"})
-            if authority.allows(principal, "contribution.edit", relations)
+            if authority.allows(principal, "contribution.edit", relations, held_at=obj.origin_node)
             else frozenset()
         )
     if version is None or version.number != obj.current_version:

@@ -266,7 +266,8 @@ def create(session: Session, *, actor: Principal, data: ContributionIn, settings
 
 
 def _check_author(actor: Principal, c: Contribution) -> None:
-    authority.authorize(actor, "contribution.edit", authority.owned(actor, c.owner_org_id))
+    # A contribution held at another node (a replica, ADR 0013) changes on its Member State's node only.
+    authority.authorize(actor, "contribution.edit", authority.owned(actor, c.owner_org_id), held_at=c.origin_node)
 
 
 def update(

@@ -15,7 +15,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import TimelineEntry
+from cybercrisis.schemas import TimelineEntry, held_at
 from cybercrisis.situation import contributions
 from cybercrisis.situation.deps import CurrentContribution
 from cybercrisis.situation.listing import ContributionFilters
@@ -69,6 +69,7 @@ def contribution_out(db: DB, c: Contribution, shares: list[Share] | None = None)
         modified=c.modified_at,
         version=c.version,
         share_with=sharing.share_list(shares),
+        held_at=held_at(db, c),
     )
 
 

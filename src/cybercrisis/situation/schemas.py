@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from cybercrisis.access.schemas import ShareList, ShareWith
-from cybercrisis.schemas import Strict
+from cybercrisis.schemas import HeldAt, Strict
 
 
 class SectorImpact(Strict):
@@ -73,6 +73,11 @@ class ContributionOut(BaseModel):
     modified: datetime
     version: int
     share_with: ShareList
+    held_at: HeldAt | None = Field(
+        default=None,
+        description="set when the contribution is held at another node, its Member State's (ADR 0013): read-only "
+        "here, changed on that node only",
+    )
 
 
 class ContributionPage(BaseModel):

@@ -29,6 +29,7 @@ from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenie
 from cybercrisis.incidents.labels import pickers, sector_label
 from cybercrisis.incidents.models import Incident
 from cybercrisis.pagination import Page
+from cybercrisis.schemas import held_at
 from cybercrisis.situation import contributions
 from cybercrisis.situation.actions import allowed_actions
 from cybercrisis.situation.deps import CurrentContribution
@@ -296,6 +297,7 @@ def render_contribution(
         except (InvalidInput, NotFound) as exc:
             comparison, code = {"error": exc.detail}, exc.status
     owner = queries.org_refs(db, [c.owner_org_id]).get(c.owner_org_id)
+    held = held_at(db, c)
     closed = None
     if is_author:
         try:  # a read-only check: is the period still open to changes?
@@ -307,6 +309,8 @@ def render_contribution(
         "contribution.html",
         {
             "c": c,
+            "held": held,
+            "held_org": queries.held_by(db, held),
             "tlp": TLP(c.tlp),
             "owner": owner,
             "author": people.get(c.created_by_id or ""),
