@@ -26,7 +26,7 @@ from cybercrisis.db import unit_of_work
 from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_assistance, stix_common
 from cybercrisis.exchange.models import StixObject
-from tests.assistance.conftest import Cast, ask, offer_body
+from tests.assistance.conftest import Cast, ask, offer, offer_body
 from tests.conftest import count
 from tests.exchange.test_replicas import _as_from, _peer, _request
 from tests.exchange.test_stix_export import post_incident, valid
@@ -204,3 +204,40 @@ def test_the_requester_node_makes_an_offer_sent_from_another_node_once_and_accep
     )
     r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask_late)
     assert r.json()["status"] == "refused" and "offers are closed" in r.json()["reason"], r.text
+
+
+def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_with_what_became_of_it(
+    client: TestClient,
+    cast: Cast,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+) -> None:
+    # At the requester's node (played here by this one): CERT-FR asks, CERT-DE's offer is made and accepted there.
+    req = ask(client, cast["fr"], cast)
+    made = offer(client, cast["de"], req["id"])
+    r = client.post(f"{BASE}/{req['id']}/offers/{made['id']}/accept", headers=cast["fr"].headers, json={})
+    assert r.status_code == 200, r.text
+    [obj] = _as_from(session_factory, peer_node, made["id"])
+    assert obj["type"] == "x-cybercrisis-assistance-offer" and obj["id"] == stix_assistance.offer_sdo_id(made["id"])
+    assert obj["request_ref"] == req["id"] and obj["state"] == "accepted" and obj["created_by_ref"] == cast["de"].org_id
+    plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
+    extras = [json.loads(stix_common.offer_extension_definition().serialize())]
+    extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER_STRICT)]
+    valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
+    # Before its request, it waits in the store: no node holds an offer without the request it was made on.
+    [req_obj] = _as_from(session_factory, peer_node, req["id"])
+    assert not receive(session_factory, settings, [obj], peer_node).rejected
+    with unit_of_work(session_factory, write=False) as s:
+        assert s.get(Offer, made["id"]) is None
+    # At the offerer's node: the request and the offer arrive; CERT-DE reads its offer, accepted, held there.
+    assert not receive(session_factory, settings, [req_obj, obj], peer_node).rejected
+    got = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()
+    assert got["held_at"]["node"] == peer_node.id and got["state"] == "in-support", got
+    [mine] = got["offers"]
+    assert (mine["id"], mine["state"], mine["people"], mine["tlp"]) == (made["id"], "accepted", 3, "amber+strict")
+    # AMBER+STRICT between offerer and requester: another recipient of the request does not see it.
+    assert client.get(f"{BASE}/{req['id']}", headers=cast["ee"].headers).json()["offers"] == []
+    # Read-only here: withdrawing it is done at the requester's node.
+    r = client.post(f"{BASE}/{req['id']}/offers/{made['id']}/withdraw", headers=cast["de"].headers, json={})
+    assert r.status_code == 403 and f"held at node {peer_node.id}" in r.json()["detail"], r.text

@@ -3,7 +3,8 @@ nodes peer with the EU hub (ENISA's) only; an early warning and its acknowledgem
 signed by their origin all the way (never AMBER+STRICT); the hub runs a crisis from both nodes' incidents and moves
 it to EU-CyCLONe with the agreements its model needs, each given on the agreeing organisation's own node, one of
 them killed and restarted with its answer queued; CERT-FR asks for assistance and CERT-Bund's offer, made on its node,
-is accepted on CERT-FR's; each Member State contributes on its own node to the hub's operational report.
+is accepted on CERT-FR's; ENISA's statement is approved by both on their own nodes; each Member State contributes
+on its own node to the hub's operational report.
 
 FR (`a`) and the hub (`c`) run on SQLite files of their own; DE (`b`) runs on the test's database (SQLite and
 PostgreSQL). The operators' steps are the CLI commands docs/federation.md shows; the sync rounds and the answer
@@ -284,6 +285,35 @@ def test_an_early_warning_goes_through_the_hub_and_a_crisis_there_moves_with_agr
     status, held = _http("GET", f"{b.url}/api/v1/assistance-requests/{request['id']}", de)
     assert held["state"] == "in-support" and [x["state"] for x in held["answers"]] == ["applied"], held
     assert _count(a, "SELECT count(*) FROM assistance_offers WHERE request_id = ?", request["id"]) == 1  # made once
+    # The offer comes back to CERT-Bund's node (it is AMBER+STRICT: directly), accepted.
+    [back] = held["offers"]
+    assert (back["id"], back["state"], back["offerer"]) == (made["id"], "accepted", DE), held
+
+    # ENISA drafts a statement on the hub for CERT-FR and CERT-Bund to approve; each approves on its own node.
+    fr_csirt = org_id_for_key("fr-csirt")
+    statement = {
+        "kind": "statement",
+        "title": "Wiper against grid operators: what the public should know",
+        "body": "Two grid operators were hit. Power supply holds.",
+        "language": "en",
+        "approvers": [fr_csirt, DE],
+        "tlp": "amber",
+    }
+    status, comm = _http("POST", f"{c.url}/api/v1/communications", enisa, statement)
+    assert status == 201, comm
+    c.cli("peer", "sync")
+    for node, token in ((b, de_coord), (a, fr_admin)):
+        path = f"/api/v1/communications/{comm['id']}/approve"
+        status, sent = _http("POST", f"{node.url}{path}", token, {"version": 1, "comment": ""})
+        assert status == 200 and sent["held_at"]["node"] == _node_id(c), sent
+        assert [x["state"] for x in sent["answers"]] == ["queued"], sent
+    assert deliver_due(session_factory, settings, now + 6 * LATER).applied == 1
+    assert deliver_due(fr_factory, fr_settings, now + 6 * LATER).applied == 1
+    status, at_hub = _http("GET", f"{c.url}/api/v1/communications/{comm['id']}", enisa)
+    assert at_hub["state"] == "approved" and at_hub["waiting_for"] == [], at_hub
+    c.cli("peer", "sync")  # the approved statement travels back to both approvers' nodes
+    status, held = _http("GET", f"{b.url}/api/v1/communications/{comm['id']}", de_coord)
+    assert held["state"] == "approved" and {x["org"] for x in held["approvals"]} == {fr_csirt, DE}, held
 
     # Each Member State submits its national contribution on its own node; the hub's operational report, published
     # there, takes its figures from both (and the technical one counts both Member States' incidents).

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cybercrisis.access.models import Share, Shareable
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.answers.models import Answer, AnswerReceipt
-from cybercrisis.assistance.models import AssistanceRequest
+from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.audit.models import AuditEvent
 from cybercrisis.comms.models import Communication, CommunicationVersion
 from cybercrisis.config import Settings
@@ -84,6 +84,7 @@ _MODELS: dict[str, type[Any]] = {
     "alert": Alert,
     "crisis": Crisis,
     "assistance-request": AssistanceRequest,
+    "assistance-offer": Offer,
     "contribution": Contribution,
     "communication": Communication,
 }

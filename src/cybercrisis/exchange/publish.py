@@ -31,7 +31,14 @@ from sqlalchemy.orm import Session
 from cybercrisis.audit import service as audit
 from cybercrisis.exchange import copies, federation_wake, withdrawals
 from cybercrisis.exchange.models import StixObject
-from cybercrisis.exchange.stix_common import COMMUNICATION_TYPE, CONTRIBUTION_TYPE, CRISIS_TYPE, REQUEST_TYPE, ts
+from cybercrisis.exchange.stix_common import (
+    COMMUNICATION_TYPE,
+    CONTRIBUTION_TYPE,
+    CRISIS_TYPE,
+    OFFER_TYPE,
+    REQUEST_TYPE,
+    ts,
+)
 
 _PREFIXES = (
     "incident--",
@@ -47,7 +54,7 @@ _PREFIXES = (
 )
 # Objects that name others only as far as their own share list allows: a new list is a new version, and only the
 # latest is kept (`_latest_only_versions`).
-LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE, CONTRIBUTION_TYPE, COMMUNICATION_TYPE})
+LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE, OFFER_TYPE, CONTRIBUTION_TYPE, COMMUNICATION_TYPE})
 
 
 def on_commit(session: Session, object_ids: Sequence[str]) -> Callable[[], int] | None:
@@ -132,12 +139,12 @@ def _rows_for(session: Session, ids: list[str]) -> list[dict[str, Any]]:
 
 def _whole(session: Session, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]:
     """The objects of ours that travel whole, one object of our extension each (a crisis with its escalations,
-    decisions and actions; a request for assistance; a submitted national contribution; a communication), that these
-    ids name, each with its mapping. Replicas are not ours: their origin signs them (ADR 0013)."""
-    from cybercrisis.assistance.models import AssistanceRequest
+    decisions and actions; a request for assistance; an offer; a submitted national contribution; a communication),
+    that these ids name, each with its mapping. Replicas are not ours: their origin signs them (ADR 0013)."""
+    from cybercrisis.assistance.models import AssistanceRequest, Offer
     from cybercrisis.comms.models import Communication
     from cybercrisis.crises.models import Crisis
-    from cybercrisis.exchange.stix_assistance import request_object
+    from cybercrisis.exchange.stix_assistance import offer_object, request_object
     from cybercrisis.exchange.stix_communication import communication_object
     from cybercrisis.exchange.stix_contribution import contribution_object
     from cybercrisis.exchange.stix_crisis import crisis_object
@@ -146,6 +153,8 @@ def _whole(session: Session, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]
     kinds: list[tuple[Any, list[str], Callable[[Session, Any], dict[str, Any]], list[Any]]] = [
         (Crisis, _crises_of(session, ids), crisis_object, []),
         (AssistanceRequest, _requests_of(session, ids), request_object, []),
+        # An offer goes to its offerer's node too: one made here from that node's answer, and what became of it.
+        (Offer, [i for i in ids if i.startswith("assistance-offer--")], offer_object, []),
         # Submitted ones only: a draft stays on its Member State's node (ADR 0013).
         (
             Contribution,

@@ -13,9 +13,9 @@ with a new signed share list) are applied, so a resumed pull that reads a page a
   order, so the replica exists when they arrive.
 - An early warning's `report` with our early-warning extension sets the replica alert, its recipients and their
   acknowledgements.
-- A crisis, a request for assistance, a national contribution or a coordinated communication travels whole, as
-  one object of our extension, and its newest version in a receipt replaces the replica (exchange/replica_crisis.py,
-  replica_assistance.py, replica_contribution.py, replica_communication.py).
+- A crisis, a request for assistance, an offer, a national contribution or a coordinated communication travels
+  whole, as one object of our extension, and its newest version in a receipt replaces the replica
+  (exchange/replica_crisis.py, replica_assistance.py, replica_contribution.py, replica_communication.py).
 
 A replica keeps the origin's id, owner, TLP, exercise flag and times; its share rows are the recipients its
 origin signed that exist here and that its TLP allows (`Received.entries`). Users do not travel: who created it
@@ -56,6 +56,7 @@ from cybercrisis.exchange.stix_common import (
     CONTRIBUTION_TYPE,
     CRISIS_TYPE,
     EXTENSION_ID,
+    OFFER_TYPE,
     REQUEST_TYPE,
     WITHDRAWAL_TYPE,
     derived_id,
@@ -94,6 +95,7 @@ Item = tuple[Mapping[str, Any], Received]
 _WHOLE: dict[str, tuple[Callable[[Session, Mapping[str, Any], Received], bool], str, str]] = {
     CRISIS_TYPE: (replica_crisis.apply, "crisis_id", "crisis"),
     REQUEST_TYPE: (replica_assistance.apply, "request_id", "assistance-request"),
+    OFFER_TYPE: (replica_assistance.apply_offer, "offer_id", "assistance-offer"),  # after its request
     CONTRIBUTION_TYPE: (replica_contribution.apply, "contribution_id", "contribution"),
     COMMUNICATION_TYPE: (replica_communication.apply, "communication_id", "communication"),
 }
@@ -152,6 +154,11 @@ def apply(session: Session, received: Iterable[Item]) -> int:
         # After the incidents, so that a crisis links the incidents that arrived in the same page.
         # Crises first: a request names its crisis when held here.
         for kind, (apply_one, key, name) in _WHOLE.items():
+            if kind == OFFER_TYPE:  # offers that came before their request, now held here
+                offers = got.whole.setdefault(OFFER_TYPE, {})
+                requests = [str(o.get("request_id")) for o, _ in got.whole.get(REQUEST_TYPE, {}).values()]
+                for obj, rec in replica_assistance.waiting_offers(session, requests):
+                    offers.setdefault(str(obj["id"]), (obj, rec))
             for obj, rec in list(got.whole.get(kind, {}).values())[:MAX_REPLICAS_PER_RECEIPT]:
                 done += _whole(session, obj, rec, apply_one, key, name)
         # Last: a withdrawal narrows what the versions before it in the origin's order gave (revocation travels).

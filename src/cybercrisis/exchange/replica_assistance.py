@@ -3,8 +3,9 @@ object (ADR 0013 step 5; exchange/stix_assistance.py).
 
 Each version replaces the replica's fields. A request that is this node's own, or another node's, is never
 overwritten. Its crisis and incidents are kept when held here (local or replicas); whom it is addressed to is its
-share list, as its origin signed it. Offers are not replicated: an offer made here is an answer, created at the
-origin (exchange/answers_in.py), and what became of it is the answer's outcome.
+share list, as its origin signed it. An offer made here is an answer, made at the origin (exchange/answers_in.py);
+the offer itself comes back as a replica of its own (`apply_offer`), under the request it was made on, for those
+who read it (its offerer and the requester): so the offerer's node shows it accepted or declined.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cybercrisis.assistance.models import AssistanceRequest
+from cybercrisis.access.tlp import TLP
+from cybercrisis.assistance.models import AssistanceRequest, Offer, OfferState
 from cybercrisis.crises.models import Crisis
 from cybercrisis.db import utcnow
-from cybercrisis.directory.models import Organisation
-from cybercrisis.exchange.import_plan import Received
+from cybercrisis.directory.models import Community, Organisation
+from cybercrisis.exchange.import_plan import Received, fit
+from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.replica_crisis import (
     MAX_CHILDREN,
     list_of,
@@ -30,7 +33,8 @@ from cybercrisis.exchange.replica_crisis import (
     signed_entries,
     text,
 )
-from cybercrisis.exchange.stix_assistance import sdo_id
+from cybercrisis.exchange.stix_assistance import offer_sdo_id, sdo_id
+from cybercrisis.exchange.stix_common import OFFER_TYPE
 from cybercrisis.incidents.models import Incident
 
 log = logging.getLogger(__name__)
@@ -123,6 +127,92 @@ def _fill(session: Session, req: AssistanceRequest, obj: Mapping[str, Any], entr
         "communities": [c for c in list_of(addressed.get("communities")) if ("community", c) in listed],
         "reserve": obj.get("reserve") is True,
     }
+
+
+_OFFER_STATES = frozenset(s.value for s in OfferState)
+
+
+def waiting_offers(session: Session, request_ids: list[str]) -> list[tuple[dict[str, Any], Received]]:
+    """The offers held in the store, received before the request they were made on (another path, or the request
+    shared later), for these requests now held here: each with what came with it, to be applied now."""
+    wanted = set(request_ids)
+    if not wanted:
+        return []
+    known = {"organisation": set(session.scalars(select(Organisation.id)))}
+    known["community"] = set(session.scalars(select(Community.slug)))
+    out: list[tuple[dict[str, Any], Received]] = []
+    for row in session.scalars(
+        select(StixObject).where(
+            StixObject.type == OFFER_TYPE, StixObject.latest.is_(True), StixObject.origin_node.is_not(None)
+        )
+    ):
+        oid = row.data.get("offer_id")
+        if row.data.get("request_ref") not in wanted or not isinstance(oid, str):
+            continue
+        if session.get(Offer, oid) is not None:
+            continue  # already held here
+        listed = [(e.get("kind"), e.get("target")) for e in row.shares or [] if isinstance(e, dict)]
+        entries = fit([(k, t) for k, t in listed if isinstance(k, str) and t in known.get(k, set())], TLP(row.tlp))
+        block = {"node": str(row.origin_node), "owner": row.owner_org_id, "tlp": row.tlp}
+        out.append((dict(row.data), Received(block, entries, [])))
+    return out
+
+
+def apply_offer(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
+    """Bring the replica of the offer this object carries up to date, under its request held here from the same
+    node; False when it is not applied (the request is not held here: it waits in the store)."""
+    node = rec.block["node"]
+    oid, rid = obj.get("offer_id"), obj.get("request_ref")
+    if not isinstance(oid, str) or not oid.startswith("assistance-offer--") or obj.get("id") != offer_sdo_id(oid):
+        log.warning("offer object %s from node %s does not carry its own offer: not replicated", obj.get("id"), node)
+        return False
+    req = session.get(AssistanceRequest, rid) if isinstance(rid, str) else None
+    if req is None or req.origin_node != node:
+        log.info("offer %s from node %s names no request of that node held here: not replicated", oid, node)
+        return False
+    available = parse_time(obj.get("available_from"))
+    people = obj.get("people")
+    if available is None or not isinstance(people, int) or isinstance(people, bool) or not 0 < people < 100_000:
+        log.warning("offer %s from node %s has no availability or people: not replicated", oid, node)
+        return False
+    modified = parse_time(obj.get("modified")) or utcnow()
+    existing = session.get(Offer, oid)
+    if existing is not None and (existing.origin_node != node or existing.request_id != req.id):
+        log.warning("offer %s from node %s is held here otherwise: not replicated", oid, node)
+        return False
+    entries = signed_entries(rec)
+    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
+        if existing.received_version > modified:
+            prune(session, obj, node, existing.received_version)
+            return False  # an older version arriving late: the newer one stays
+        set_shares(session, [oid], entries)
+        return True
+    offer = existing or Offer(id=oid, request_id=req.id)
+    offer.capability = text(obj.get("capability"), 32, "other")
+    offer.capability_id = None  # a catalogue entry of another node's: not held here
+    offer.people = people
+    offer.available_from = available
+    offer.conditions = text(obj.get("conditions"), 20_000)
+    state = obj.get("state")
+    offer.state = state if state in _OFFER_STATES else OfferState.OFFERED.value
+    offer.decided_at = parse_time(obj.get("decided_at"))
+    offer.decided_by_id = None
+    offer.decision_comment = text(obj.get("decision_comment"), 20_000)
+    offer.owner_org_id = rec.block["owner"]
+    offer.tlp = rec.block["tlp"]
+    offer.exercise = "exercise" in list_of(obj.get("labels"))
+    offer.created_at = parse_time(obj.get("created")) or modified
+    offer.modified_at = modified
+    offer.created_by_id = None
+    offer.origin_node = node
+    offer.received_version = modified
+    offer.received_at = utcnow()
+    if existing is None:
+        session.add(offer)
+    session.flush()
+    set_shares(session, [oid], entries)
+    prune(session, obj, node, modified)
+    return True
 
 
 _DEFAULTS = {

@@ -8,6 +8,9 @@ node (an answer, exchange/answers_in.py).
 
 - Its id is derived from the request's own (`request_id`), its `modified` is the request's; it is marked and shared
   like the request. Users do not travel: who transmitted it is the organisation.
+- An offer travels as an `x-cybercrisis-assistance-offer` object of its own (`offer_object`), shared like the offer
+  (TLP:AMBER+STRICT: its offerer and the requester), so that an offer made at the requester's node from another
+  node's answer goes back to the offerer's node, with what became of it.
 - It names its crisis and its incidents only when every reader of the request may read them too, by the share
   lists (`stix_crisis.nameable`); like a crisis's object, a new list makes a new version and only the latest is
   kept, so no version is served to a wider list than it was made for.
@@ -20,9 +23,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cybercrisis.assistance.models import AssistanceRequest
+from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.crises.models import Crisis
-from cybercrisis.exchange.stix_common import REQUEST_EXTENSION_ID, REQUEST_TYPE, derived_id, marking_id, ts
+from cybercrisis.exchange.stix_common import (
+    OFFER_EXTENSION_ID,
+    OFFER_TYPE,
+    REQUEST_EXTENSION_ID,
+    REQUEST_TYPE,
+    derived_id,
+    marking_id,
+    ts,
+)
 from cybercrisis.exchange.stix_crisis import nameable, no_nulls
 from cybercrisis.incidents.models import Incident
 
@@ -79,6 +90,39 @@ def request_object(session: Session, req: AssistanceRequest) -> dict[str, Any]:
         "incident_refs": nameable(session, req, list(req.incident_ids), Incident),
     }
     if req.exercise:
+        out["labels"] = ["exercise"]
+    cleaned: dict[str, Any] = no_nulls(out)
+    return cleaned
+
+
+def offer_sdo_id(offer_id: str) -> str:
+    return derived_id(OFFER_TYPE, offer_id)
+
+
+def offer_object(session: Session, offer: Offer) -> dict[str, Any]:
+    """The offer, and what became of it, as one STIX object; it names its request only when every reader of the
+    offer may read the request (else it has none, and no node can hold it)."""
+    request = nameable(session, offer, [offer.request_id], AssistanceRequest)
+    out: dict[str, Any] = {
+        "type": OFFER_TYPE,
+        "spec_version": "2.1",
+        "id": offer_sdo_id(offer.id),
+        "created": ts(offer.created_at),
+        "modified": ts(max(offer.modified_at, offer.created_at)),
+        "created_by_ref": offer.owner_org_id,
+        "object_marking_refs": [marking_id(offer.tlp)],
+        "extensions": {OFFER_EXTENSION_ID: {"extension_type": "new-sdo"}},
+        "offer_id": offer.id,
+        "request_ref": request[0] if request else None,
+        "capability": offer.capability,
+        "people": offer.people,
+        "available_from": ts(offer.available_from),
+        "conditions": offer.conditions,
+        "state": offer.state,
+        "decided_at": _t(offer.decided_at),
+        "decision_comment": offer.decision_comment,
+    }
+    if offer.exercise:
         out["labels"] = ["exercise"]
     cleaned: dict[str, Any] = no_nulls(out)
     return cleaned

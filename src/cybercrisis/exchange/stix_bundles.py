@@ -31,6 +31,7 @@ from cybercrisis.exchange.stix_common import (
     EXTENSION_ID,
     MARKING_TLP,
     NAMESPACE,
+    OFFER_EXTENSION_ID,
     REQUEST_EXTENSION_ID,
     WITHDRAWAL_EXTENSION_ID,
     alert_extension_definition,
@@ -41,6 +42,7 @@ from cybercrisis.exchange.stix_common import (
     extension_definition,
     identity,
     marking_definition,
+    offer_extension_definition,
     product_identity,
     request_extension_definition,
     withdrawal_extension_definition,
@@ -101,6 +103,8 @@ class BundleWriter:
             self.add_all([product_identity(), crisis_extension_definition()])
         if REQUEST_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), request_extension_definition()])
+        if OFFER_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), offer_extension_definition()])
         if COMMUNICATION_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), communication_extension_definition()])
         if CONTRIBUTION_EXTENSION_ID in self.extensions:

@@ -72,6 +72,15 @@ REQUEST_EXTENSION_SCHEMA = (
     "transmitted_by, transmitted_at, response_due_at, support_started_at, support_ended_at, summary_due_at, "
     "summary_at, summary_report, crisis_ref, incident_refs; organisations by identity id, times RFC 3339 UTC."
 )
+OFFER_TYPE = "x-cybercrisis-assistance-offer"
+OFFER_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-assistance-offer")
+OFFER_EXTENSION_SCHEMA = (
+    "cybercrisis offer of assistance (new SDO x-cybercrisis-assistance-offer), documented in docs/exchange.md of the "
+    "cybercrisis project: an offer made on a request for assistance, TLP:AMBER+STRICT between offerer and "
+    "requester. Properties: offer_id, request_ref, capability, people, available_from, conditions, state "
+    "(offered|accepted|declined|withdrawn), decided_at, decision_comment; organisations by identity id (the offerer "
+    "is created_by_ref), times RFC 3339 UTC."
+)
 CONTRIBUTION_TYPE = "x-cybercrisis-contribution"
 CONTRIBUTION_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-contribution")
 CONTRIBUTION_EXTENSION_SCHEMA = (
@@ -225,6 +234,16 @@ def request_extension_definition() -> stix2.ExtensionDefinition:
         name="cybercrisis request for assistance",
         description="A request for mutual assistance or to the EU Cybersecurity Reserve made in cybercrisis.",
         schema=REQUEST_EXTENSION_SCHEMA,
+    )
+
+
+def offer_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for an offer of assistance, which the offerer's node holds as a replica (ADR 0013)."""
+    return _new_sdo(
+        OFFER_EXTENSION_ID,
+        name="cybercrisis offer of assistance",
+        description="An offer of help made on a request for assistance in cybercrisis, and what became of it.",
+        schema=OFFER_EXTENSION_SCHEMA,
     )
 
 

@@ -49,7 +49,15 @@ log = logging.getLogger(__name__)
 
 WITHDRAW = "exchange:replica:withdraw"
 # The objects that have replicas.
-_KINDS = ("incident--", "alert--", "crisis--", "assistance-request--", "contribution--", "communication--")
+_KINDS = (
+    "incident--",
+    "alert--",
+    "crisis--",
+    "assistance-request--",
+    "assistance-offer--",
+    "contribution--",
+    "communication--",
+)
 
 
 # --- at the origin -----------------------------------------------------------------------------------------------
@@ -121,9 +129,10 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     replica's id when something was withdrawn. A withdrawal older than the version held (`modified`: the
     withdrawal's) is history: the origin widened again since, and the version held carries that list."""
     from cybercrisis.alerts.models import Alert
-    from cybercrisis.assistance.models import AssistanceRequest
+    from cybercrisis.assistance.models import AssistanceRequest, Offer
     from cybercrisis.comms.models import Communication
     from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
+    from cybercrisis.exchange.stix_assistance import offer_sdo_id
     from cybercrisis.exchange.stix_assistance import sdo_id as request_sdo_id
     from cybercrisis.exchange.stix_communication import sdo_id as communication_sdo_id
     from cybercrisis.exchange.stix_contribution import sdo_id as contribution_sdo_id
@@ -140,6 +149,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
         "alert--": Alert,
         "crisis--": Crisis,
         "assistance-request--": AssistanceRequest,
+        "assistance-offer--": Offer,
         "contribution--": Contribution,
         "communication--": Communication,
     }[target.split("--", 1)[0] + "--"]
@@ -157,6 +167,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
         return None
     whole = {
         AssistanceRequest: request_sdo_id,
+        Offer: offer_sdo_id,
         Contribution: contribution_sdo_id,
         Communication: communication_sdo_id,
     }
