@@ -337,7 +337,8 @@ def test_an_early_warning_goes_through_the_hub_and_a_crisis_there_moves_with_agr
     c.cli("peer", "sync")
     status, held = _http("GET", f"{c.url}/api/v1/contributions/{de_c['id']}", enisa)
     assert status == 200 and held["held_at"]["node"] == _node_id(b) and held["status"] == "normal", held
-    status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period | {"level": "operational"})
+    audience = {"share_with": {"communities": ["csirts-network"]}}
+    status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period | {"level": "operational"} | audience)
     assert status == 201, report
     figures = str(report["figures"])
     assert fr_c["id"] in figures and de_c["id"] in figures, report["figures"]
@@ -348,6 +349,15 @@ def test_an_early_warning_goes_through_the_hub_and_a_crisis_there_moves_with_agr
     assert status == 200 and report["state"] == "published", report
     # Each Member State's latest word is the one from its own node (the demo's contributions are there too).
     countries = report["figures"]["countries"]
+    assert countries["FR"]["status"] == "degraded" and fr_c["id"] in countries["FR"]["sources"], countries
+    assert countries["DE"]["status"] == "normal" and de_c["id"] in countries["DE"]["sources"], countries
+    # The published report reaches the national nodes of its audience, which compute each reader's figures from the
+    # sources it carries that the reader may read there: CERT-FR's node holds CERT-Bund's contribution too.
+    c.cli("peer", "sync")
+    a.cli("peer", "sync")
+    status, held = _http("GET", f"{a.url}/api/v1/sitreps/{report['id']}", fr)
+    assert status == 200 and held["held_at"]["node"] == _node_id(c) and held["state"] == "published", held
+    countries = held["figures"]["countries"]
     assert countries["FR"]["status"] == "degraded" and fr_c["id"] in countries["FR"]["sources"], countries
     assert countries["DE"]["status"] == "normal" and de_c["id"] in countries["DE"]["sources"], countries
     status, report = _http("POST", f"{c.url}/api/v1/sitreps", enisa, period | {"level": "technical"})

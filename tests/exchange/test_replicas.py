@@ -30,7 +30,7 @@ from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_common
 from cybercrisis.exchange.models import Peer, StixObject
 from cybercrisis.incidents.models import Incident, Sighting
-from cybercrisis.situation.models import Contribution, ContributionVersion
+from cybercrisis.situation.models import Contribution, ContributionVersion, Sitrep, SitrepSource, SitrepVersion
 from tests.conftest import Actor, World, count
 from tests.exchange.test_stix_export import post_incident
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
@@ -75,7 +75,12 @@ def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id:
         s.execute(delete(Share).where(Share.object_id.in_([object_id, *children])))
         s.execute(delete(ContributionVersion).where(ContributionVersion.contribution_id == object_id))
         s.execute(delete(CommunicationVersion).where(CommunicationVersion.communication_id == object_id))
-        s.delete(s.get(_MODELS[object_id.split("--", 1)[0]], object_id))
+        if object_id.startswith("sitrep--"):  # its versions and sources go with it (their keys cascade)
+            s.execute(delete(SitrepSource).where(SitrepSource.sitrep_id == object_id))
+            s.execute(delete(SitrepVersion).where(SitrepVersion.sitrep_id == object_id))
+            s.execute(delete(Sitrep).where(Sitrep.id == object_id))
+        else:
+            s.delete(s.get(_MODELS[object_id.split("--", 1)[0]], object_id))
     return out
 
 

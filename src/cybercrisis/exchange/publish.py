@@ -14,8 +14,9 @@ two incidents is read by the readers of either, and a reader of both gets it onc
 changed without a new version, its stored versions are re-served with the new list (`copies.reserve`), so that the
 list they travel with is always the current one, signed.
 
-Situation reports are not stored: their figures are computed for each reader (ADR 0006); they are exported per
-reader through the API.
+A situation report's figures are computed for each reader (ADR 0006): what is stored of a report is its published
+version and the frozen sources every reader of it may read (exchange/stix_sitrep.py), from which a node of its
+audience computes each reader's figures; its figures as one reader sees them are exported through the API.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from cybercrisis.exchange.stix_common import (
     CRISIS_TYPE,
     OFFER_TYPE,
     REQUEST_TYPE,
+    SITREP_TYPE,
     ts,
 )
 
@@ -51,10 +53,11 @@ _PREFIXES = (
     "assistance-offer--",
     "contribution--",
     "communication--",
+    "sitrep--",
 )
 # Objects that name others only as far as their own share list allows: a new list is a new version, and only the
 # latest is kept (`_latest_only_versions`).
-LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE, OFFER_TYPE, CONTRIBUTION_TYPE, COMMUNICATION_TYPE})
+LATEST_ONLY = frozenset({CRISIS_TYPE, REQUEST_TYPE, OFFER_TYPE, CONTRIBUTION_TYPE, COMMUNICATION_TYPE, SITREP_TYPE})
 
 
 def on_commit(session: Session, object_ids: Sequence[str]) -> Callable[[], int] | None:
@@ -148,9 +151,10 @@ def _whole(session: Session, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]
     from cybercrisis.exchange.stix_communication import communication_object
     from cybercrisis.exchange.stix_contribution import contribution_object
     from cybercrisis.exchange.stix_crisis import crisis_object
-    from cybercrisis.situation.models import Contribution, ContributionState
+    from cybercrisis.exchange.stix_sitrep import sitrep_object
+    from cybercrisis.situation.models import Contribution, ContributionState, Sitrep
 
-    kinds: list[tuple[Any, list[str], Callable[[Session, Any], dict[str, Any]], list[Any]]] = [
+    kinds: list[tuple[Any, list[str], Callable[[Session, Any], dict[str, Any] | None], list[Any]]] = [
         (Crisis, _crises_of(session, ids), crisis_object, []),
         (AssistanceRequest, _requests_of(session, ids), request_object, []),
         # An offer goes to its offerer's node too: one made here from that node's answer, and what became of it.
@@ -163,12 +167,17 @@ def _whole(session: Session, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]
             [Contribution.state == ContributionState.SUBMITTED.value],
         ),
         (Communication, [i for i in ids if i.startswith("communication--")], communication_object, []),
+        # Its published version only (ADR 0006: a draft is its drafting organisation's).
+        (Sitrep, [i for i in ids if i.startswith("sitrep--")], sitrep_object, [Sitrep.published_version.is_not(None)]),
     ]
     out: list[tuple[Any, dict[str, Any]]] = []
     for model, wanted, mapping, where in kinds:
         if wanted:
             query = select(model).where(model.id.in_(wanted), model.origin_node.is_(None), *where)
-            out += [(obj, mapping(session, obj)) for obj in session.scalars(query)]
+            for obj in session.scalars(query):
+                mapped = mapping(session, obj)
+                if mapped is not None:
+                    out.append((obj, mapped))
     return out
 
 

@@ -13,9 +13,10 @@ with a new signed share list) are applied, so a resumed pull that reads a page a
   order, so the replica exists when they arrive.
 - An early warning's `report` with our early-warning extension sets the replica alert, its recipients and their
   acknowledgements.
-- A crisis, a request for assistance, an offer, a national contribution or a coordinated communication travels
-  whole, as one object of our extension, and its newest version in a receipt replaces the replica
-  (exchange/replica_crisis.py, replica_assistance.py, replica_contribution.py, replica_communication.py).
+- A crisis, a request for assistance, an offer, a national contribution, a coordinated communication or a published
+  situation report travels whole, as one object of our extension, and its newest version in a receipt replaces the
+  replica (exchange/replica_crisis.py, replica_assistance.py, replica_contribution.py, replica_communication.py,
+  replica_sitrep.py).
 
 A replica keeps the origin's id, owner, TLP, exercise flag and times; its share rows are the recipients its
 origin signed that exist here and that its TLP allows (`Received.entries`). Users do not travel: who created it
@@ -45,6 +46,7 @@ from cybercrisis.exchange import (
     replica_communication,
     replica_contribution,
     replica_crisis,
+    replica_sitrep,
     withdrawals,
 )
 from cybercrisis.exchange.import_plan import Received
@@ -58,6 +60,7 @@ from cybercrisis.exchange.stix_common import (
     EXTENSION_ID,
     OFFER_TYPE,
     REQUEST_TYPE,
+    SITREP_TYPE,
     WITHDRAWAL_TYPE,
     derived_id,
 )
@@ -98,6 +101,7 @@ _WHOLE: dict[str, tuple[Callable[[Session, Mapping[str, Any], Received], bool], 
     OFFER_TYPE: (replica_assistance.apply_offer, "offer_id", "assistance-offer"),  # after its request
     CONTRIBUTION_TYPE: (replica_contribution.apply, "contribution_id", "contribution"),
     COMMUNICATION_TYPE: (replica_communication.apply, "communication_id", "communication"),
+    SITREP_TYPE: (replica_sitrep.apply, "sitrep_id", "sitrep"),
 }
 
 

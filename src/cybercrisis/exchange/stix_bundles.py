@@ -33,6 +33,7 @@ from cybercrisis.exchange.stix_common import (
     NAMESPACE,
     OFFER_EXTENSION_ID,
     REQUEST_EXTENSION_ID,
+    SITREP_EXTENSION_ID,
     WITHDRAWAL_EXTENSION_ID,
     alert_extension_definition,
     chunks,
@@ -45,6 +46,7 @@ from cybercrisis.exchange.stix_common import (
     offer_extension_definition,
     product_identity,
     request_extension_definition,
+    sitrep_extension_definition,
     withdrawal_extension_definition,
 )
 from cybercrisis.incidents.models import Incident
@@ -103,6 +105,8 @@ class BundleWriter:
             self.add_all([product_identity(), crisis_extension_definition()])
         if REQUEST_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), request_extension_definition()])
+        if SITREP_EXTENSION_ID in self.extensions:
+            self.add_all([product_identity(), sitrep_extension_definition()])
         if OFFER_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), offer_extension_definition()])
         if COMMUNICATION_EXTENSION_ID in self.extensions:

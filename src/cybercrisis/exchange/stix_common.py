@@ -91,6 +91,16 @@ CONTRIBUTION_EXTENSION_SCHEMA = (
     "services_disrupted, entities_affected, measures, needs, assistance_requested, narrative, incident_refs; "
     "times RFC 3339 UTC."
 )
+SITREP_TYPE = "x-cybercrisis-situation-report"
+SITREP_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-situation-report")
+SITREP_EXTENSION_SCHEMA = (
+    "cybercrisis published situation report (new SDO x-cybercrisis-situation-report), documented in docs/exchange.md "
+    "of the cybercrisis project: the published version of an EU situation report and the frozen sources its figures "
+    "are computed from, each reader's figures from the sources that reader may read. Properties: sitrep_id, level "
+    "(technical|operational|political), period_start, period_end, published_version, published_at, title, summary, "
+    "decisions_needed, notes, audience_sources, sources (list of {kind: contribution|incident|observable, id, data}); "
+    "times RFC 3339 UTC."
+)
 COMMUNICATION_TYPE = "x-cybercrisis-communication"
 COMMUNICATION_EXTENSION_ID = derived_id("extension-definition", "cybercrisis-communication")
 COMMUNICATION_EXTENSION_SCHEMA = (
@@ -254,6 +264,16 @@ def contribution_extension_definition() -> stix2.ExtensionDefinition:
         name="cybercrisis national contribution",
         description="A Member State's national contribution to the EU situational picture for a reporting period.",
         schema=CONTRIBUTION_EXTENSION_SCHEMA,
+    )
+
+
+def sitrep_extension_definition() -> stix2.ExtensionDefinition:
+    """Our new SDO for a published situation report and its frozen sources (ADR 0013 step 4)."""
+    return _new_sdo(
+        SITREP_EXTENSION_ID,
+        name="cybercrisis situation report",
+        description="A published EU situation report and the frozen sources its figures are computed from.",
+        schema=SITREP_EXTENSION_SCHEMA,
     )
 
 

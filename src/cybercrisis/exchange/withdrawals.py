@@ -57,6 +57,7 @@ _KINDS = (
     "assistance-offer--",
     "contribution--",
     "communication--",
+    "sitrep--",
 )
 
 
@@ -137,8 +138,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
     from cybercrisis.exchange.stix_communication import sdo_id as communication_sdo_id
     from cybercrisis.exchange.stix_contribution import sdo_id as contribution_sdo_id
     from cybercrisis.exchange.stix_crisis import sdo_id
+    from cybercrisis.exchange.stix_sitrep import sdo_id as sitrep_sdo_id
     from cybercrisis.incidents.models import Incident
-    from cybercrisis.situation.models import Contribution
+    from cybercrisis.situation.models import Contribution, Sitrep
 
     node, target = rec.block["node"], obj.get("object_ref")
     if not isinstance(target, str) or not target.startswith(_KINDS) or len(target) > 120:
@@ -152,6 +154,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
         "assistance-offer--": Offer,
         "contribution--": Contribution,
         "communication--": Communication,
+        "sitrep--": Sitrep,
     }[target.split("--", 1)[0] + "--"]
     replica = session.get(model, target)
     if replica is None or replica.origin_node != node or replica.owner_org_id != rec.block["owner"]:
@@ -170,6 +173,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received, *, modified: 
         Offer: offer_sdo_id,
         Contribution: contribution_sdo_id,
         Communication: communication_sdo_id,
+        Sitrep: sitrep_sdo_id,
     }
     keys = {target}
     if model is Crisis:

@@ -23,9 +23,10 @@ def allowed_actions(
     if version is None or version.number != obj.current_version:
         return frozenset()
     acts: set[str] = set()
-    if authority.allows(principal, "sitrep.edit", relations):
+    held = obj.origin_node
+    if authority.allows(principal, "sitrep.edit", relations, held_at=held):
         acts |= {"edit", "rebuild"}
-    if authority.allows(principal, "sitrep.approve", relations):
+    if authority.allows(principal, "sitrep.approve", relations, held_at=held):
         if version.state == SitrepState.DRAFT.value:
             acts.add("approve")
         elif version.state == SitrepState.APPROVED.value:

@@ -212,6 +212,11 @@ class SitrepOut(BaseModel):
     sources: int = Field(description="sources this reader may see; every figure is computed from them")
     share_with: ShareList
     audience: ShareList
+    held_at: HeldAt | None = Field(
+        default=None,
+        description="set when the report is held at another node, its drafting organisation's (ADR 0013): its "
+        "published version, read-only here; `figures` come from the sources it carries that you may read here",
+    )
 
 
 class SitrepSummary(BaseModel):

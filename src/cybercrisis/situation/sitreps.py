@@ -72,7 +72,8 @@ def _check_period(start: datetime, end: datetime) -> None:
 
 
 def _check_editor(actor: Principal, sitrep: Sitrep) -> None:
-    authority.authorize(actor, "sitrep.edit", authority.owned(actor, sitrep.owner_org_id))
+    # A report held at another node (a replica, ADR 0013) changes at its drafting node only.
+    authority.authorize(actor, "sitrep.edit", authority.owned(actor, sitrep.owner_org_id), held_at=sitrep.origin_node)
 
 
 def org_refs(value: str) -> set[str]:
@@ -241,6 +242,7 @@ def _for_approver(session: Session, actor: Principal, sitrep_id: str, version: i
         "sitrep.approve",
         authority.owned(actor, sitrep.owner_org_id),
         refusal=f"only the drafting organisation {verb} this report",
+        held_at=sitrep.origin_node,
     )
     _check_current(sitrep, version)
     return sitrep

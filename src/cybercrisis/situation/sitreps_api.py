@@ -14,7 +14,7 @@ from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
 from cybercrisis.directory.models import Organisation
-from cybercrisis.schemas import TimelineEntry
+from cybercrisis.schemas import TimelineEntry, held_at
 from cybercrisis.situation import aggregate, contributions, sitreps
 from cybercrisis.situation import sitrep_versions as versions
 from cybercrisis.situation.deps import CurrentSitrep
@@ -68,6 +68,7 @@ def sitrep_out(db: DB, v: sitreps.SitrepView, reader: Principal) -> SitrepOut:
         sources=v.shown,
         share_with=shares,
         audience=audience,
+        held_at=held_at(db, s),
     )
 
 

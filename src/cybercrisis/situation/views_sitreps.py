@@ -23,6 +23,7 @@ from cybercrisis.db import utcnow
 from cybercrisis.deps import DB
 from cybercrisis.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.pagination import Page
+from cybercrisis.schemas import held_at
 from cybercrisis.situation import aggregate, audience, contributions, sitrep_versions, sitreps, svg
 from cybercrisis.situation.actions import allowed_actions
 from cybercrisis.situation.forms import FIELD_ALIASES, NewSitrepForm, SitrepTextForm, parse_compare
@@ -239,6 +240,8 @@ def render_sitrep(
             "mode": "report",
             "view": view,
             "s": s,
+            "held": (held := held_at(db, s)),
+            "held_org": queries.held_by(db, held),
             "v": v,
             "picture": picture,
             "level_title": sitreps.LEVEL_TITLE[s.level],
