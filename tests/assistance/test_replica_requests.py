@@ -28,7 +28,7 @@ from cybercrisis.exchange import answers_in, node, stix_assistance, stix_common
 from cybercrisis.exchange.models import StixObject
 from tests.assistance.conftest import Cast, ask, offer, offer_body
 from tests.conftest import count
-from tests.exchange.test_replicas import _as_from, _peer, _request
+from tests.exchange.test_replicas import _as_from, _peer, _request, _signed_again
 from tests.exchange.test_stix_export import post_incident, valid
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
 from tests.web.conftest import HTML, csrf_on, sign_in
@@ -225,9 +225,14 @@ def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_wi
     extras = [json.loads(stix_common.offer_extension_definition().serialize())]
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER_STRICT)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
-    # Before its request, it waits in the store: no node holds an offer without the request it was made on.
+    # Before its request, it waits in the store: no node holds an offer without the request it was made on. One of
+    # the wrong shape waits there too, and never stops a request from being received.
     [req_obj] = _as_from(session_factory, peer_node, req["id"])
-    assert not receive(session_factory, settings, [obj], peer_node).rejected
+    other = f"assistance-offer--{uuid.uuid4()}"
+    malformed = _signed_again(
+        peer_node, obj, other, id=stix_assistance.offer_sdo_id(other), offer_id=other, request_ref=[req["id"]]
+    )
+    assert not receive(session_factory, settings, [obj, malformed], peer_node).rejected
     with unit_of_work(session_factory, write=False) as s:
         assert s.get(Offer, made["id"]) is None
     # At the offerer's node: the request and the offer arrive; CERT-DE reads its offer, accepted, held there.

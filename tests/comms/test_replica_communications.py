@@ -127,11 +127,12 @@ def test_a_statement_from_another_node_is_read_by_its_approvers_and_a_verdict_on
 
     # The drafting node applied it: its next version carries CERT-Bund's approval, and only ENISA's is awaited.
     approval = {"organisation": cast["de_coord"].org_id, "version": 1, "verdict": "approve", "comment": ""}
-    newer = _next_version(peer_node, obj, approvals=[approval | {"at": stix_common.ts(utcnow())}])
+    # (A kind this node does not know is read as a statement.)
+    newer = _next_version(peer_node, obj, approvals=[approval | {"at": stix_common.ts(utcnow())}], kind="bogus")
     assert not receive(session_factory, settings, [newer], peer_node).rejected
     got = client.get(f"{BASE}/{comm['id']}", headers=cast["enisa_coord"].headers).json()
     assert [(a["org"], a["verdict"]) for a in got["approvals"]] == [(cast["de_coord"].org_id, "approve")]
-    assert [o["id"] for o in got["waiting_for"]] == [cast["enisa_coord"].org_id]
+    assert [o["id"] for o in got["waiting_for"]] == [cast["enisa_coord"].org_id] and got["kind"] == "statement"
     # The older version arriving late (another path) changes nothing.
     assert not receive(session_factory, settings, [obj], peer_node).rejected
     assert len(client.get(f"{BASE}/{comm['id']}", headers=cast["enisa_coord"].headers).json()["approvals"]) == 1

@@ -84,6 +84,17 @@ def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id:
     return out
 
 
+def _signed_again(peer: node.Node, signed: dict[str, Any], share_key: str, **changes: Any) -> dict[str, Any]:
+    """The origin's next version of an object `_as_from` gave: `changes` applied, signed again with the same owner,
+    TLP and share list (give `modified` in `changes` for a newer version)."""
+    obj = {k: copy.deepcopy(v) for k, v in signed.items() if k not in (node.SHARES, node.ORIGIN)} | changes
+    block, shares = signed[node.ORIGIN], signed[node.SHARES]
+    out = dict(obj)
+    out[node.SHARES] = shares
+    out[node.ORIGIN] = peer.sign(obj, block["owner"], tlp=block["tlp"], shares=shares, share_key=share_key)
+    return out
+
+
 _MODELS: dict[str, type[Any]] = {
     "incident": Incident,
     "alert": Alert,

@@ -107,6 +107,7 @@ def test_a_contribution_from_a_member_states_node_is_read_at_the_hub_and_counted
     assert r.status_code == 200, r.text
     got = r.json()
     assert got["held_at"]["node"] == peer_node.id and got["state"] == "submitted"
+    assert got["version"] == obj["contribution_version"] == 2  # its origin's number (drafted, then submitted)
     for key in ("country", "status", "outlook", "sectors", "services_disrupted", "narrative", "needs", "tlp", "owner"):
         assert got[key] == draft[key], key
     assert got["assistance_requested"] is True and got["created_by"] is None  # users do not travel

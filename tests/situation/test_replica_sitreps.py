@@ -90,6 +90,9 @@ def test_a_published_report_from_the_hub_is_read_on_its_audiences_nodes_from_the
     peer_node: node.Node,  # noqa: F811
     db: Session,
 ) -> None:
+    # CERT-FR links an incident only ENISA may read to a contribution every reader reads: the link stays hidden.
+    secret = post_incident(client, cast["fr"], share_with={"organisations": [cast["enisa"].org_id]}, tlp="amber")
+    linking = _contribute(client, cast["fr"], "FR", status="elevated", incidents=[secret["id"]])
     fr = _contribute(client, cast["fr"], "FR")
     # ENISA's eyes only: it counts at the hub, for ENISA; no other reader of the report may read it.
     hidden = _contribute(
@@ -104,6 +107,7 @@ def test_a_published_report_from_the_hub_is_read_on_its_audiences_nodes_from_the
     carried = {s["id"] for s in obj["sources"]}
     assert fr["id"] in carried and shared["id"] in carried and hidden["id"] not in carried
     assert hidden["id"] not in json.dumps(obj)  # nothing of it, not even its id
+    assert linking["id"] in carried and secret["id"] not in json.dumps(obj)  # nor an incident some reader may not read
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
     extras = [json.loads(stix_common.sitrep_extension_definition().serialize())]
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER)]
@@ -131,7 +135,10 @@ def test_a_published_report_from_the_hub_is_read_on_its_audiences_nodes_from_the
     # A source of the wrong shape in a newer version is dropped when it arrives; the report still reads.
     newer = {k: copy.deepcopy(v) for k, v in obj.items() if k not in (node.SHARES, node.ORIGIN)}
     bad = {"kind": "incident", "id": "incident--x", "data": {"id": "incident--x", "aware_at": 5}}
-    newer |= {"modified": stix_common.ts(utcnow()), "sources": [*newer["sources"], bad], "summary": "Grid holds."}
+    [good] = [x for x in obj["sources"] if x["id"] == shared["id"]]
+    bogus = {"kind": "incident", "id": "incident--y", "data": good["data"] | {"id": "incident--y", "tlp": "bogus"}}
+    sources = [*newer["sources"], bad, bogus]
+    newer |= {"modified": stix_common.ts(utcnow()), "sources": sources, "summary": "Grid holds."}
     block = obj[node.ORIGIN]
     newer[node.SHARES] = obj[node.SHARES]
     newer[node.ORIGIN] = peer_node.sign(

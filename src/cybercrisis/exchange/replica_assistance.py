@@ -143,18 +143,22 @@ def waiting_offers(session: Session, request_ids: list[str]) -> list[tuple[dict[
     out: list[tuple[dict[str, Any], Received]] = []
     for row in session.scalars(
         select(StixObject).where(
-            StixObject.type == OFFER_TYPE, StixObject.latest.is_(True), StixObject.origin_node.is_not(None)
+            StixObject.type == OFFER_TYPE,
+            StixObject.latest.is_(True),
+            StixObject.origin_node.is_not(None),
+            StixObject.data["request_ref"].as_string().in_(sorted(wanted)),
         )
     ):
-        oid = row.data.get("offer_id")
-        if row.data.get("request_ref") not in wanted or not isinstance(oid, str):
+        # A signed value of the wrong shape is dropped here too: it must never stop the receipt of a request.
+        oid, rid = row.data.get("offer_id"), row.data.get("request_ref")
+        if not isinstance(oid, str) or not isinstance(rid, str) or rid not in wanted:
             continue
         if session.get(Offer, oid) is not None:
             continue  # already held here
         listed = [(e.get("kind"), e.get("target")) for e in row.shares or [] if isinstance(e, dict)]
-        entries = fit([(k, t) for k, t in listed if isinstance(k, str) and t in known.get(k, set())], TLP(row.tlp))
+        entries = [(k, t) for k, t in listed if isinstance(k, str) and isinstance(t, str) and t in known.get(k, set())]
         block = {"node": str(row.origin_node), "owner": row.owner_org_id, "tlp": row.tlp}
-        out.append((dict(row.data), Received(block, entries, [])))
+        out.append((dict(row.data), Received(block, fit(entries, TLP(row.tlp)), [])))
     return out
 
 

@@ -16,7 +16,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cybercrisis.comms.models import CommState, Communication, CommunicationApproval, CommunicationVersion, Verdict
+from cybercrisis.comms.models import (
+    CommKind,
+    CommState,
+    Communication,
+    CommunicationApproval,
+    CommunicationVersion,
+    Verdict,
+)
 from cybercrisis.crises.models import Crisis
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
@@ -35,6 +42,7 @@ from cybercrisis.exchange.stix_communication import sdo_id
 log = logging.getLogger(__name__)
 
 _STATES = frozenset(s.value for s in CommState)
+_KINDS = frozenset(k.value for k in CommKind)
 _VERDICTS = frozenset(v.value for v in Verdict)
 
 
@@ -73,7 +81,8 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     c.title = versions[c.current_version]["title"]
     c.body = versions[c.current_version]["body"]
     c.translations = versions[c.current_version]["translations"]
-    c.kind = text(obj.get("kind"), 16, "statement")
+    kind = obj.get("kind")
+    c.kind = kind if kind in _KINDS else CommKind.STATEMENT.value
     c.language = text(obj.get("language"), 8, "en")
     c.approvers = [o for o in list_of(obj.get("approvers")) if isinstance(o, str) and o in known][:MAX_CHILDREN]
     c.embargo_until = parse_time(obj.get("embargo_until"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -82,7 +83,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     if existing is None:
         session.add(c)
     session.flush()
-    _version(session, c, obj)
+    _version(session, c, obj, modified)
     set_shares(session, [cid], entries)
     prune(session, obj, node, modified)
     return True
@@ -111,12 +112,17 @@ def _fill(session: Session, c: Contribution, obj: Mapping[str, Any]) -> None:
     c.incident_ids = [i for i in wanted if i in held]
 
 
-def _version(session: Session, c: Contribution, obj: Mapping[str, Any]) -> None:
-    """This version, kept under its origin's number (the next one here when the number is missing or taken)."""
+def _version(session: Session, c: Contribution, obj: Mapping[str, Any], modified: datetime) -> None:
+    """This version, kept under its origin's number (the next one here when the number is missing or taken), made
+    when its origin made it. Only submitted versions travel, so the numbers held here may have gaps."""
     query = select(ContributionVersion.version).where(ContributionVersion.contribution_id == c.id)
     numbers = set(session.scalars(query))
     given = obj.get("contribution_version")
     ok = isinstance(given, int) and not isinstance(given, bool) and 0 < given < 1_000_000 and given not in numbers
     number = given if ok else max(numbers, default=0) + 1
-    session.add(ContributionVersion(contribution_id=c.id, version=number, created_by_id=None, content=content_of(c)))
+    session.add(
+        ContributionVersion(
+            contribution_id=c.id, version=number, created_at=modified, created_by_id=None, content=content_of(c)
+        )
+    )
     session.flush()

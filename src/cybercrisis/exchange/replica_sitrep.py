@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from cybercrisis.access.tlp import TLP
 from cybercrisis.db import utcnow
 from cybercrisis.exchange.import_plan import Received
 from cybercrisis.exchange.replica_crisis import list_of, parse_time, prune, set_shares, signed_entries, text
@@ -30,6 +31,7 @@ from cybercrisis.situation.sources import CONTRIBUTION, INCIDENT, OBSERVABLE, th
 
 log = logging.getLogger(__name__)
 
+_TLPS = frozenset(t.value for t in TLP)
 MAX_SOURCES = 200_000  # a bound, not a tuning knob: a report's build freezes what its period held
 
 
@@ -155,6 +157,8 @@ def _well_formed(kind: str, data: dict[str, Any]) -> bool:
     strings: tuple[str, ...]
     if isinstance(item, ObservableInput):
         return all(isinstance(v, str) for v in (item.id, item.type, item.value)) and _texts(item.incidents)
+    if item.tlp not in _TLPS:
+        return False  # every reader's marking is computed from it
     if isinstance(item, IncidentInput):
         strings = (item.id, item.tlp, item.title, item.status)
         optional = (item.rsit_class, item.rsit_type, item.impact_severity)

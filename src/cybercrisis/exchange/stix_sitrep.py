@@ -9,7 +9,8 @@ may read there (situation/sources.py `thaw`).
 - Only a report's published version travels (`published_version`); a draft stays with its drafting organisation.
 - The object goes to every reader of the report alike, so it carries only the sources that every reader of the report
   may read by the share lists (`stix_crisis.nameable`): a contribution or incident whose list is narrower is left
-  out, and so are the cross-border observables that none of the sources it keeps names. A reader on another node may
+  out, and so are the cross-border observables that none of the sources it keeps names, and the incidents a kept
+  contribution links that some reader may not read. A reader on another node may
   thus see fewer sources than on the drafting node, never more. A political report carries the sources its audience's
   figures were published from (`audience_sources`), as far as they are in it.
 - A new list makes a new version and only the latest is kept (publish.py `LATEST_ONLY`).
@@ -52,12 +53,18 @@ def sitrep_object(session: Session, sitrep: Sitrep) -> dict[str, Any] | None:
     )
     kept = set(nameable(session, sitrep, [r.source_id for r in rows if r.kind == CONTRIBUTION], Contribution))
     kept |= set(nameable(session, sitrep, [r.source_id for r in rows if r.kind == INCIDENT], Incident))
+    # A contribution names the incidents its author linked: only those every reader of the report may read go.
+    linked = {i for r in rows if r.kind == CONTRIBUTION and r.source_id in kept for i in r.data.get("incidents") or []}
+    nameable_links = set(nameable(session, sitrep, sorted(linked), Incident))
     sources = []
     for kind, source_id, data in sorted(rows, key=lambda r: (r.kind, r.source_id)):
         if kind == OBSERVABLE:
             named = [i for i in data.get("incidents") or [] if i in kept]
             if named:
                 sources.append({"kind": kind, "id": source_id, "data": data | {"incidents": named}})
+        elif kind == CONTRIBUTION and source_id in kept:
+            links = [i for i in data.get("incidents") or [] if i in nameable_links]
+            sources.append({"kind": kind, "id": source_id, "data": data | {"incidents": links}})
         elif source_id in kept:
             sources.append({"kind": kind, "id": source_id, "data": data})
     audience = [i for i in version.audience_sources if i in kept] if version.audience_sources is not None else None

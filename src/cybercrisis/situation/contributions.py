@@ -6,7 +6,7 @@ import difflib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cybercrisis import taxonomies
@@ -176,6 +176,15 @@ def versions(session: Session, contribution_id: str) -> list[ContributionVersion
             .order_by(ContributionVersion.version)
         )
     )
+
+
+def shown_version(session: Session, c: Contribution) -> int:
+    """The version number readers see: the row's own, or for a replica the latest version its origin numbered
+    (replicas hold the submitted versions only, numbered as there; the row's counter is this node's)."""
+    if c.origin_node is None:
+        return c.version
+    query = select(func.max(ContributionVersion.version)).where(ContributionVersion.contribution_id == c.id)
+    return session.scalar(query) or c.version
 
 
 def diff_content(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:

@@ -67,7 +67,7 @@ def contribution_out(db: DB, c: Contribution, shares: list[Share] | None = None)
         created_by=c.created_by_id,
         created=c.created_at,
         modified=c.modified_at,
-        version=c.version,
+        version=contributions.shown_version(db, c),
         share_with=sharing.share_list(shares),
         held_at=held_at(db, c),
     )

@@ -266,9 +266,10 @@ def _edit_values(c: Contribution) -> dict[str, Any]:
     }
 
 
-def _version_row(v: ContributionVersion, people: dict[str, str]) -> dict[str, Any]:
+def _version_row(v: ContributionVersion, people: dict[str, str], prev: int | None) -> dict[str, Any]:
+    """One version; `prev` is the version before it that is held (a replica holds the submitted ones only)."""
     by = people.get(v.created_by_id or "")
-    return {"n": v.version, "at": v.created_at, "by": by, "state": v.content.get("state")}
+    return {"n": v.version, "prev": prev, "at": v.created_at, "by": by, "state": v.content.get("state")}
 
 
 def render_contribution(
@@ -317,7 +318,10 @@ def render_contribution(
             "recipients": queries.recipients(db, sharing.shares_of(db, c.id)),
             "sector_rows": [(sector_label(s["sector"]), s["impact"]) for s in c.sectors],
             "linked": _linked(db, principal, c.incident_ids),
-            "versions": [_version_row(v, people) for v in reversed(versions)],
+            "versions": [
+                _version_row(v, people, versions[n - 1].version if n else None)
+                for n, v in reversed(list(enumerate(versions)))
+            ],
             "latest": versions[-1].version if versions else c.version,
             "comparison": comparison,
             "is_author": is_author,
