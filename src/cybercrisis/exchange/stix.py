@@ -122,6 +122,14 @@ def determination(incident: Incident) -> str:
     return "suspected" if incident.status in ("new", "triage") else "successful-attempt"
 
 
+_KIND_ORDER = {kind: n for n, kind in enumerate(REPORT_KIND_TITLE)}
+
+
+def _deadline_order(r: Report) -> tuple[Any, ...]:
+    """Oldest first; the clocks one notification opens (same time) in the order of Art. 23(4), not by random id."""
+    return (r.created_at, _KIND_ORDER.get(r.kind, len(_KIND_ORDER)), r.version, r.id)
+
+
 def _deadline(r: Report) -> dict[str, Any]:
     """A NIS2 report's clock as it travels (no content: the submitted ones travel as notes)."""
     out: dict[str, Any] = {"id": r.id, "kind": r.kind, "version": r.version}
@@ -171,7 +179,7 @@ def incident_sdo(incident: Incident, deadlines: Sequence[Report] = ()) -> stix2.
     if incident.apparent_root_cause:
         ours["apparent_root_cause"] = incident.apparent_root_cause
     if deadlines:
-        ours["reports"] = [_deadline(r) for r in sorted(deadlines, key=lambda r: (r.created_at, r.id))]
+        ours["reports"] = [_deadline(r) for r in sorted(deadlines, key=_deadline_order)]
     labels = derived_tags(incident) + (["exercise"] if incident.exercise else [])
     return stix2.Incident(
         id=incident.id,
