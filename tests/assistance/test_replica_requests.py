@@ -26,11 +26,14 @@ from cybercrisis.db import unit_of_work
 from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_assistance, stix_common
 from cybercrisis.exchange.models import StixObject
+from cybercrisis.notify.models import OutboxMessage
 from tests.assistance.conftest import Cast, ask, offer, offer_body
+from tests.comms.conftest import rows
 from tests.conftest import count
 from tests.exchange.test_replicas import _as_from, _peer, _request, _signed_again
 from tests.exchange.test_stix_export import post_incident, valid
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
+from tests.notify.helpers import add_route
 from tests.web.conftest import HTML, csrf_on, sign_in
 
 BASE = "/api/v1/assistance-requests"
@@ -67,7 +70,15 @@ def test_a_request_from_another_node_is_read_by_its_recipients_and_an_offer_on_i
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
 
+    add_route(session_factory, cast["de"].org_id, "email", "duty@cert-de.example", ("assistance:*",))
     assert not receive(session_factory, settings, [obj], peer_node).rejected
+    # Its readers here hear of it through their routes (or contacts) on this node: CERT-DE's duty desk among them;
+    # CERT-IT, no recipient, does not, nor CERT-FR, which asked.
+    add_route(session_factory, cast["it"].org_id, "email", "duty@cert-it.example", ("assistance:*",))
+    assert not receive(session_factory, settings, [obj], peer_node).rejected  # again: nothing new
+    told = sorted((m.target, m.event) for m in rows(db, OutboxMessage, OutboxMessage.object_id == req["id"]))
+    assert [t for t, _ in told] == ["desk@cert-ee.example", "desk@enisa.example", "duty@cert-de.example"], told
+    assert {e for _, e in told} == {"assistance:request:create"}
     r = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers)
     assert r.status_code == 200, r.text
     got = r.json()

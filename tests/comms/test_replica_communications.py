@@ -27,7 +27,8 @@ from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import node, stix_common
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.stix_communication import sdo_id
-from tests.comms.conftest import Cast, draft, verdict
+from cybercrisis.notify.models import OutboxMessage
+from tests.comms.conftest import Cast, draft, rows, verdict
 from tests.conftest import count
 from tests.exchange.test_replicas import _as_from, _peer, _request
 from tests.exchange.test_stix_export import valid
@@ -69,6 +70,10 @@ def test_a_statement_from_another_node_is_read_by_its_approvers_and_a_verdict_on
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
 
     assert not receive(session_factory, settings, [obj], peer_node).rejected
+    # Its approvers are asked through their routes on this node (each organisation's, once per version).
+    asked = rows(db, OutboxMessage, OutboxMessage.object_id == comm["id"])
+    assert sorted(m.target for m in asked) == ["comms@cert-bund.example", "comms@enisa.example"]
+    assert {m.event for m in asked} == {"comms:communication:approval-requested"}
     r = client.get(f"{BASE}/{comm['id']}", headers=cast["de_coord"].headers)
     assert r.status_code == 200, r.text
     got = r.json()

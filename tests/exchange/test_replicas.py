@@ -30,10 +30,12 @@ from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_common
 from cybercrisis.exchange.models import Peer, StixObject
 from cybercrisis.incidents.models import Incident, Sighting
+from cybercrisis.notify.models import OutboxMessage
 from cybercrisis.situation.models import Contribution, ContributionVersion, Sitrep, SitrepSource, SitrepVersion
 from tests.conftest import Actor, World, count
 from tests.exchange.test_stix_export import post_incident
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
+from tests.notify.helpers import add_route
 from tests.web.conftest import HTML, csrf_on, sign_in
 
 
@@ -72,6 +74,7 @@ def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id:
             for i in s.scalars(select(child.id).where(child.crisis_id == object_id))
         ]
         s.execute(delete(StixObject).where(StixObject.share_id == object_id))
+        s.execute(delete(OutboxMessage).where(OutboxMessage.object_id == object_id))  # this node's own notices
         s.execute(delete(Share).where(Share.object_id.in_([object_id, *children])))
         s.execute(delete(ContributionVersion).where(ContributionVersion.contribution_id == object_id))
         s.execute(delete(CommunicationVersion).where(CommunicationVersion.communication_id == object_id))
@@ -320,9 +323,18 @@ def test_acknowledging_an_early_warning_held_elsewhere_queues_one_answer_and_cha
     peer_node: node.Node,  # noqa: F811
     db: Session,
 ) -> None:
+    add_route(session_factory, cast["de"].org_id, "email", "desk@cert-bund.example", ("alerts:*",))
     sent = _alert(client, cast)
-    result = receive(session_factory, settings, _as_from(session_factory, peer_node, sent["id"]), peer_node)
+    objects = _as_from(session_factory, peer_node, sent["id"])
+    result = receive(session_factory, settings, objects, peer_node)
     assert not result.rejected, result.rejected
+    # CERT-Bund's desk hears of it through its route on this node, once, however often it is received.
+    assert not receive(session_factory, settings, objects, peer_node).rejected
+    db.rollback()  # a fresh snapshot
+    told = db.scalars(select(OutboxMessage).where(OutboxMessage.object_id == sent["id"])).all()
+    assert [(m.target, m.event) for m in told] == [("desk@cert-bund.example", "alerts:alert:send")]
+    assert "Early warning" in told[0].subject and "Patch now." not in told[0].body  # AMBER: sign in to read it
+    db.rollback()
     r = client.get(f"/api/v1/alerts/{sent['id']}", headers=cast["de"].headers)
     assert r.status_code == 200, r.text
     got = r.json()

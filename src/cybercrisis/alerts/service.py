@@ -157,7 +157,14 @@ def send_alert(session: Session, *, actor: Principal, data: AlertIn) -> Alert:
         object_id=alert.id,
         summary={"tlp": marking.value, "recipients": len(recipients), "incident": incident_id},
     )
-    subject, text = notice(alert, org_name(session, actor.org_id), intro="Early warning")
+    announce(session, alert, recipients, actor=actor)
+    return alert
+
+
+def announce(session: Session, alert: Alert, recipients: list[str], *, actor: Principal | None = None) -> None:
+    """Tell the recipient organisations that may read it, through their routes on this node: when it is sent, and
+    when it arrives here from its origin node (a replica, ADR 0013), whose routes are this node's. Once per alert."""
+    subject, text = notice(alert, org_name(session, alert.owner_org_id), intro="Early warning")
     notify_readers(
         session,
         obj=alert,
@@ -169,7 +176,6 @@ def send_alert(session: Session, *, actor: Principal, data: AlertIn) -> Alert:
         dedupe=f"{SEND}:{alert.id}",
         actor=actor,
     )
-    return alert
 
 
 def get_alert(session: Session, *, principal: Principal, alert_id: str) -> Alert:

@@ -281,32 +281,40 @@ def create_request(
             "transmitted": bool(req.transmitted_at),
         },
     )
+    announce(session, req, notify, actor=actor)
+    return req
+
+
+def announce(session: Session, req: AssistanceRequest, org_ids: list[str], *, actor: Principal | None = None) -> None:
+    """Tell the organisations among `org_ids` that may read the request, through their routes on this node: when it
+    is made, and when it arrives here from its origin node (a replica, ADR 0013). Once per request."""
     # Every notified organisation is a recipient and may read the request: a short summary is fine.
-    subject = (
-        f"[{marking.label}] Assistance requested by {org.short_name} ({org.country}): {', '.join(needs)} ({urgency})"
-    )
+    org = session.get(Organisation, req.owner_org_id)
+    name, country = (org.short_name, org.country) if org is not None else (req.owner_org_id, req.country)
+    marking = TLP(req.tlp)
+    needs, reserve = list(req.needs), bool((req.recipients or {}).get("reserve"))
+    subject = f"[{marking.label}] Assistance requested by {name} ({country}): {', '.join(needs)} ({req.urgency})"
     body = (
-        f"{org.short_name} ({org.country}) asks for assistance.\n\nNeeds: {', '.join(needs)}\nUrgency: {urgency}\n"
-        f"Incident impact severity: {impact}; entity type: {entity_type}\n"
-        f"{'Addressed to the EU Cybersecurity Reserve.' if recipients['reserve'] else ''}\n"
+        f"{name} ({country}) asks for assistance.\n\nNeeds: {', '.join(needs)}\nUrgency: {req.urgency}\n"
+        f"Incident impact severity: {req.impact}; entity type: {req.entity_type}\n"
+        f"{'Addressed to the EU Cybersecurity Reserve.' if reserve else ''}\n"
         f"Request: {req.id}\nMarking: {marking.label}\n"
     )
     notify_readers(
         session,
         obj=req,
         event=REQUEST_CREATE,
-        org_ids=notify,
+        org_ids=org_ids,
         subject=subject,
         body=body,
         payload={
             "request": req.id,
             "needs": needs,
-            "urgency": urgency,
-            "country": org.country,
+            "urgency": req.urgency,
+            "country": country,
             "tlp": marking.value,
-            "reserve": recipients["reserve"],
+            "reserve": reserve,
         },
         dedupe=f"{REQUEST_CREATE}:{req.id}",
         actor=actor,
     )
-    return req

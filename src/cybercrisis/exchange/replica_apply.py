@@ -21,7 +21,9 @@ with a new signed share list) are applied, so a resumed pull that reads a page a
 A replica keeps the origin's id, owner, TLP, exercise flag and times; its share rows are the recipients its
 origin signed that exist here and that its TLP allows (`Received.entries`). Users do not travel: who created it
 and who acknowledged is NULL here. Each change is audited `exchange:replica:apply`, so this node's change feed,
-live picture and caches see it like a local change; no notification is sent (the origin sends them).
+live picture and caches see it like a local change. Notifications go through this node's routes: an early warning,
+a request for assistance and a statement awaiting approval are announced to the organisations that may read them
+here when they arrive (once each; a statement once per version); the origin notifies through its own routes.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import replicas
+from cybercrisis.alerts import service as alerts_service
 from cybercrisis.alerts.models import Alert, AlertRecipient
 from cybercrisis.audit import service as audit
 from cybercrisis.db import utcnow
@@ -392,4 +395,7 @@ def _alert(session: Session, obj: Mapping[str, Any], rec: Received) -> int:
             recipients.append(AlertRecipient(org_id=org, acknowledged_at=_time(entry.get("acknowledged_at"))))
     alert.recipients = recipients
     session.flush()
-    return _done(session, aid, rec, obj, "alert")
+    done = _done(session, aid, rec, obj, "alert")
+    if existing is None:  # its recipients here hear of it through their routes here (the origin's are its own)
+        alerts_service.announce(session, alert, [r.org_id for r in recipients])
+    return done

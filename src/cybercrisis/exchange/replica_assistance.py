@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access.tlp import TLP
+from cybercrisis.assistance import requesting
 from cybercrisis.assistance.models import AssistanceRequest, Offer, OfferState
 from cybercrisis.crises.models import Crisis
 from cybercrisis.db import utcnow
@@ -83,6 +84,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     session.flush()
     set_shares(session, [rid], entries)
     prune(session, obj, node, modified)
+    if existing is None:  # the organisations that may read it here hear of it through their routes here
+        others = session.scalars(select(Organisation.id).where(Organisation.id != req.owner_org_id))
+        requesting.announce(session, req, list(others))
     return True
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from cybercrisis.comms import notices
 from cybercrisis.comms.models import (
     CommKind,
     CommState,
@@ -76,21 +77,7 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         return True
     c = existing or Communication(id=cid)
     known = set(session.scalars(select(Organisation.id)))
-    current = obj.get("current_version")
-    c.current_version = current if isinstance(current, int) and current in versions else max(versions)
-    c.title = versions[c.current_version]["title"]
-    c.body = versions[c.current_version]["body"]
-    c.translations = versions[c.current_version]["translations"]
-    kind = obj.get("kind")
-    c.kind = kind if kind in _KINDS else CommKind.STATEMENT.value
-    c.language = text(obj.get("language"), 8, "en")
-    c.approvers = [o for o in list_of(obj.get("approvers")) if isinstance(o, str) and o in known][:MAX_CHILDREN]
-    c.embargo_until = parse_time(obj.get("embargo_until"))
-    state = obj.get("state")
-    c.state = state if state in _STATES else CommState.DRAFT.value
-    c.released_at = parse_time(obj.get("released_at"))
-    crisis = obj.get("crisis_ref")
-    c.crisis_id = crisis if isinstance(crisis, str) and session.get(Crisis, crisis) is not None else None
+    _fill(session, c, obj, versions, known)
     c.owner_org_id = rec.block["owner"]
     c.tlp = rec.block["tlp"]
     c.exercise = "exercise" in list_of(obj.get("labels"))
@@ -106,7 +93,30 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     _children(session, c, versions, obj, known)
     set_shares(session, [cid], entries)
     prune(session, obj, node, modified)
+    if c.state == CommState.DRAFT:  # its approvers here are asked through their routes here, once per version
+        notices.request_approval(session, c)
     return True
+
+
+def _fill(
+    session: Session, c: Communication, obj: Mapping[str, Any], versions: dict[int, dict[str, Any]], known: set[str]
+) -> None:
+    """The communication's own fields, its current version's text among them."""
+    current = obj.get("current_version")
+    c.current_version = current if isinstance(current, int) and current in versions else max(versions)
+    c.title = versions[c.current_version]["title"]
+    c.body = versions[c.current_version]["body"]
+    c.translations = versions[c.current_version]["translations"]
+    kind = obj.get("kind")
+    c.kind = kind if kind in _KINDS else CommKind.STATEMENT.value
+    c.language = text(obj.get("language"), 8, "en")
+    c.approvers = [o for o in list_of(obj.get("approvers")) if isinstance(o, str) and o in known][:MAX_CHILDREN]
+    c.embargo_until = parse_time(obj.get("embargo_until"))
+    state = obj.get("state")
+    c.state = state if state in _STATES else CommState.DRAFT.value
+    c.released_at = parse_time(obj.get("released_at"))
+    crisis = obj.get("crisis_ref")
+    c.crisis_id = crisis if isinstance(crisis, str) and session.get(Crisis, crisis) is not None else None
 
 
 def _translations(value: Any) -> dict[str, dict[str, str]]:
