@@ -196,6 +196,27 @@ def test_the_requester_node_makes_an_offer_sent_from_another_node_once_and_accep
         r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask_bad)
         assert r.json()["status"] == "refused" and words in r.json()["reason"], r.text
     assert count(db, Offer) == 1 and count(db, AnswerReceipt) == 4
+    # CERT-DE withdraws it from its node: applied here once, as CERT-DE's own act.
+    ask_withdraw = _request(
+        peer_node, me, act="assistance.offer.withdraw", object=offer_id, organisation=cast["de"].org_id
+    )
+    for _ in range(2):
+        r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask_withdraw)
+        assert (r.json()["status"], r.json()["reason"]) == ("applied", ""), r.text
+    db.rollback()
+    assert db.get(Offer, offer_id).state == "withdrawn"  # type: ignore[union-attr]
+    assert count(db, AnswerReceipt) == 5
+    # Another organisation's node cannot withdraw it (the offer is CERT-DE's, and that node speaks for CERT-DE).
+    ask_it = _request(peer_node, me, act="assistance.offer.withdraw", object=offer_id, organisation=cast["it"].org_id)
+    assert client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask_it).status_code == 403
+    # The rest of the story needs an offer still offered: another one, made the same way.
+    ask_offer = _request(
+        peer_node, me, act="assistance.offer", object=req["id"], organisation=cast["de"].org_id, input=fields
+    )
+    offer_id = answers_in.offer_id(peer_node.id, ask_offer["key"])
+    r = client.post("/federation/v1/answers", headers=cast["de"].headers, json=ask_offer)
+    assert r.json()["status"] == "applied", r.text
+    assert count(db, Offer) == 2 and count(db, AnswerReceipt) == 6
     # Addressed to another node, through this one as a relay: an offer is never relayed, whatever the request.
     other = node.load(settings.data_dir.parent / "another-node")
     relayed = _request(
@@ -227,9 +248,11 @@ def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_wi
     # At the requester's node (played here by this one): CERT-FR asks, CERT-DE's offer is made and accepted there.
     req = ask(client, cast["fr"], cast)
     made = offer(client, cast["de"], req["id"])
+    second = offer(client, cast["de"], req["id"], capability="incident-response")  # still offered
     r = client.post(f"{BASE}/{req['id']}/offers/{made['id']}/accept", headers=cast["fr"].headers, json={})
     assert r.status_code == 200, r.text
     [obj] = _as_from(session_factory, peer_node, made["id"])
+    [obj2] = _as_from(session_factory, peer_node, second["id"])
     assert obj["type"] == "x-cybercrisis-assistance-offer" and obj["id"] == stix_assistance.offer_sdo_id(made["id"])
     assert obj["request_ref"] == req["id"] and obj["state"] == "accepted" and obj["created_by_ref"] == cast["de"].org_id
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
@@ -247,13 +270,36 @@ def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_wi
     with unit_of_work(session_factory, write=False) as s:
         assert s.get(Offer, made["id"]) is None
     # At the offerer's node: the request and the offer arrive; CERT-DE reads its offer, accepted, held there.
-    assert not receive(session_factory, settings, [req_obj, obj], peer_node).rejected
+    assert not receive(session_factory, settings, [req_obj, obj, obj2], peer_node).rejected
     got = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()
     assert got["held_at"]["node"] == peer_node.id and got["state"] == "in-support", got
-    [mine] = got["offers"]
-    assert (mine["id"], mine["state"], mine["people"], mine["tlp"]) == (made["id"], "accepted", 3, "amber+strict")
+    mine = {o["id"]: o for o in got["offers"]}
+    assert (mine[made["id"]]["state"], mine[made["id"]]["people"], mine[made["id"]]["tlp"]) == (
+        "accepted",
+        3,
+        "amber+strict",
+    )
+    assert mine[second["id"]]["state"] == "offered"
     # AMBER+STRICT between offerer and requester: another recipient of the request does not see it.
     assert client.get(f"{BASE}/{req['id']}", headers=cast["ee"].headers).json()["offers"] == []
-    # Read-only here: withdrawing it is done at the requester's node.
-    r = client.post(f"{BASE}/{req['id']}/offers/{made['id']}/withdraw", headers=cast["de"].headers, json={})
+    # Nothing changes here: an accepted offer is not withdrawn, as at its node; the requester's users decide there.
+    base = f"{BASE}/{req['id']}/offers"
+    r = client.post(f"{base}/{made['id']}/withdraw", headers=cast["de"].headers, json={})
+    assert r.status_code == 409 and "accepted" in r.text, r.text
+    r = client.post(f"{base}/{second['id']}/decline", headers=cast["fr"].headers, json={})
     assert r.status_code == 403 and f"held at node {peer_node.id}" in r.json()["detail"], r.text
+    # Withdrawing the one still offered is an answer to the requester's node, directly (AMBER+STRICT): refused
+    # until that node is a peer of this one, then sent (202), and the offer stays offered here until it comes back.
+    r = client.post(f"{base}/{second['id']}/withdraw", headers=cast["de"].headers, json={})
+    assert r.status_code == 409 and "never through a hub" in r.text, r.text
+    with unit_of_work(session_factory) as s:
+        s.add(_peer(peer_node, cast["fr"].org_id, direction="pull"))
+    r = client.post(f"{base}/{second['id']}/withdraw", headers=cast["de"].headers, json={})
+    assert r.status_code == 202, r.text
+    assert (r.json()["act"], r.json()["state"], r.json()["object"]) == (
+        "assistance.offer.withdraw",
+        "queued",
+        second["id"],
+    )
+    got = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()
+    assert {o["id"]: o["state"] for o in got["offers"]}[second["id"]] == "offered"

@@ -294,7 +294,14 @@ ACTS: dict[str, Rule] = {
 # there and applied there under this same table. Every other act on a replica is refused: its origin decides about
 # it. Which acts are answers is our design (one home per object), not law.
 ANSWERS = frozenset(
-    {"alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer", "communication.verdict"}
+    {
+        "alert.acknowledge",
+        "crisis.escalation.answer",
+        "crisis.decide",
+        "assistance.offer",
+        "assistance.offer.withdraw",
+        "communication.verdict",
+    }
 )
 
 

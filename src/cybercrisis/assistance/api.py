@@ -383,7 +383,18 @@ def decline_offer(
     "/assistance-requests/{request_id}/offers/{offer_id}/withdraw",
     operation_id="withdraw_assistance_offer",
     response_model=OfferOut,
+    responses={
+        202: {
+            "model": AnswerOut,
+            "description": "the offer is held at the requester's node (it was made there from this node's offer): "
+            "the withdrawal is sent there, directly; `state` says whether it is queued, applied or refused (ADR 0013)",
+        }
+    },
 )
-def withdraw_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut:
-    """The offering organisation withdraws its offer while it is still offered; the requester is notified."""
-    return _offer(db, offering.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id))
+def withdraw_offer(request_id: str, offer_id: str, db: DB, principal: CurrentPrincipal) -> OfferOut | JSONResponse:
+    """The offering organisation withdraws its offer while it is still offered; the requester is notified. On an
+    offer held at the requester's node, 202 with the answer sent there; the request's `answers` lists it."""
+    done = offering.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id)
+    if isinstance(done, Answer):
+        return JSONResponse(status_code=202, content=AnswerOut.of(done).model_dump(mode="json"))
+    return _offer(db, done)

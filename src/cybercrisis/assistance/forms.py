@@ -86,6 +86,8 @@ DONE_NOTES = {
     "accepted": "The offer was accepted and its organisation told.",
     "declined": "The offer was declined and its organisation told.",
     "offer-withdrawn": "Your offer was withdrawn and the requester told.",
+    "offer-withdraw-sent": "Your withdrawal was sent to the node that holds this request, which withdraws the offer "
+    "there and tells the requester; the offer shows as withdrawn once that node's new version arrives.",
     "support-ended": "Support ended. The summary report is due by the date shown below.",
     "transmitted": "The request was transmitted to the EU Cybersecurity Reserve; its administrators were told.",
     "summary": "The summary report is recorded; the request is closed.",

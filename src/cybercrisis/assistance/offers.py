@@ -140,6 +140,18 @@ def make_offer(
     return offer
 
 
+def _check_direct(session: Session, node: str) -> None:
+    """An offer, and what is sent about it, is AMBER+STRICT between offerer and requester: it goes to the
+    requester's node directly, never through a hub (ADR 0013)."""
+    direct = session.scalars(select(Peer.id).where(Peer.node_id == node, Peer.enabled.is_(True))).first()
+    if direct is None:
+        raise Conflict(
+            f"an offer is TLP:AMBER+STRICT, for the requester only: it goes to the requester's node ({node}) "
+            "directly, never through a hub, and that node is not a peer of this one: its operator and ours add "
+            "each other (cybercrisis peer add), then offer again"
+        )
+
+
 def _send_offer(
     session: Session,
     actor: Principal,
@@ -158,13 +170,7 @@ def _send_offer(
             "a catalogue entry is this node's: the requester's node, which makes the offer, does not hold it; "
             "offer without naming it",
         )
-    direct = session.scalars(select(Peer.id).where(Peer.node_id == node, Peer.enabled.is_(True))).first()
-    if direct is None:
-        raise Conflict(
-            f"an offer is TLP:AMBER+STRICT, for the requester only: it goes to the requester's node ({node}) "
-            "directly, never through a hub, and that node is not a peer of this one: its operator and ours add "
-            "each other (cybercrisis peer add), then offer again"
-        )
+    _check_direct(session, node)
     sent = {
         "capability": capability,
         "people": data.people,
@@ -225,13 +231,19 @@ def decide_offer(
     return offer
 
 
-def withdraw_offer(session: Session, *, actor: Principal, request_id: str, offer_id: str) -> Offer:
-    """The offering organisation withdraws its offer while it is still offered; the requester is told."""
-    req = lock_request(session, actor, request_id)
+def withdraw_offer(session: Session, *, actor: Principal, request_id: str, offer_id: str) -> Offer | Answer:
+    """The offering organisation withdraws its offer while it is still offered; the requester is told. An offer held
+    at another node (made at the requester's node from this node's answer, ADR 0013) is withdrawn there: the answer
+    is sent there directly, like the offer (returned)."""
+    act = "assistance.offer.withdraw"
+    req = lock_request(session, actor, request_id, answer=act)
     offer = _offer_of(session, actor, req, offer_id)
-    authority.authorize(actor, "assistance.offer.withdraw", authority.owned(actor, offer.owner_org_id))
+    authority.authorize(actor, act, authority.owned(actor, offer.owner_org_id), held_at=offer.origin_node)
     if offer.state != OfferState.OFFERED:
         raise Conflict(f"the offer is {offer.state}; only an offer still offered is withdrawn")
+    if offer.origin_node is not None:
+        _check_direct(session, offer.origin_node)
+        return answers.queue(session, actor=actor, act=act, obj=offer, data={}, tlp=TLP.AMBER_STRICT.value)
     offer.state = OfferState.WITHDRAWN.value
     offer.modified_at = utcnow()
     session.flush()

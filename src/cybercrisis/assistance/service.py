@@ -272,6 +272,7 @@ def offer_actions(principal: Principal, offer: Offer, request_acts: frozenset[st
     if offer.state != OfferState.OFFERED:
         return frozenset()
     acts = {"assistance.offer.decide"} & request_acts
-    if authority.allows(principal, "assistance.offer.withdraw", authority.owned(principal, offer.owner_org_id)):
+    rel = authority.owned(principal, offer.owner_org_id)
+    if authority.allows(principal, "assistance.offer.withdraw", rel, held_at=offer.origin_node):
         acts.add("assistance.offer.withdraw")
     return frozenset(acts)

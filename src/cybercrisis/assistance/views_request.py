@@ -292,10 +292,10 @@ def decide_offer(
 @router.post("/assistance/{request_id}/offers/{offer_id}/withdraw")
 def withdraw_offer(*, request_id: str, offer_id: str, request: Request, db: DB, principal: PagePrincipal) -> Response:
     try:
-        offering.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id)
+        done = offering.withdraw_offer(db, actor=principal, request_id=request_id, offer_id=offer_id)
     except FORM_REFUSALS as exc:
         return _refused(request, db, principal, request_id, "withdraw-offer", exc, {"offer": offer_id})
-    return _back(request_id, "offer-withdrawn", "offers")
+    return _back(request_id, "offer-withdraw-sent" if isinstance(done, Answer) else "offer-withdrawn", "offers")
 
 
 @router.post("/assistance/{request_id}/support-ended")

@@ -62,12 +62,18 @@ class AnswerRequest(BaseModel):
     to: str = Field(max_length=120, description="the node addressed (the object's origin), signed: never replayed")
     key: str = Field(max_length=120, description="answer--<uuid4>: the asking node's idempotency key")
     act: Literal[
-        "alert.acknowledge", "crisis.escalation.answer", "crisis.decide", "assistance.offer", "communication.verdict"
+        "alert.acknowledge",
+        "crisis.escalation.answer",
+        "crisis.decide",
+        "assistance.offer",
+        "assistance.offer.withdraw",
+        "communication.verdict",
     ] = Field(
         description="one of the acts sent home (access.authority.ANSWERS): acknowledging an early warning (object: "
         "the alert), answering a proposed move of a crisis (object: the escalation), recording a decision in a "
-        "crisis (object: the crisis), offering help on a request for assistance (object: the request), approving "
-        "a statement or asking for changes (object: the communication)"
+        "crisis (object: the crisis), offering help on a request for assistance (object: the request), withdrawing "
+        "an offer made there (object: the offer), approving a statement or asking for changes (object: the "
+        "communication)"
     )
     object: str = Field(max_length=120, description="the id of the object answered, held at this node")
     organisation: str = Field(max_length=120, description="the organisation that acts (the account's own)")
@@ -78,7 +84,8 @@ class AnswerRequest(BaseModel):
         description="the act's own input: none for alert.acknowledge; for crisis.escalation.answer "
         '{"agree": true|false, "comment": "..."} (a comment is required to refuse); for crisis.decide the body of '
         "POST /api/v1/crises/{id}/decisions; for assistance.offer the body of "
-        "POST /api/v1/assistance-requests/{id}/offers without capability_id; for communication.verdict "
+        "POST /api/v1/assistance-requests/{id}/offers without capability_id; none for assistance.offer.withdraw; "
+        "for communication.verdict "
         '{"version": N, "verdict": "approve"|"changes", "comment": "..."} (a comment is required to ask for changes)',
         examples=[
             {},

@@ -41,7 +41,7 @@ from cybercrisis.alerts.models import Alert
 from cybercrisis.answers.models import APPLIED, QUEUED, REFUSED, Answer, AnswerReceipt
 from cybercrisis.answers.service import DELIVER
 from cybercrisis.assistance import offers
-from cybercrisis.assistance.models import AssistanceRequest
+from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.assistance.schemas import OfferIn
 from cybercrisis.audit import service as audit
 from cybercrisis.comms import service as comms
@@ -60,11 +60,11 @@ from cybercrisis.exchange.stix_communication import communication_object
 from cybercrisis.exchange.stix_crisis import crisis_object
 from cybercrisis.notify.wake import wake
 
-T = TypeVar("T", Alert, Escalation, Crisis, AssistanceRequest, Communication)
+T = TypeVar("T", Alert, Escalation, Crisis, AssistanceRequest, Offer, Communication)
 PURPOSE = "answer"  # what an asking node signs
 # Answers whose content is for the origin's organisation only (an offer: AMBER+STRICT between offerer and requester):
 # sent to the origin directly, never kept or forwarded by a relay (ADR 0013 point 5).
-BILATERAL = frozenset({"assistance.offer"})
+BILATERAL = frozenset({"assistance.offer", "assistance.offer.withdraw"})
 RELAYED = "relayed"  # a relay's reply: kept, to be forwarded to the origin; ask again for the outcome
 REPLY = "answer-reply"  # what the origin signs back
 APPLY = "exchange:answer:apply"
@@ -207,20 +207,31 @@ def _verdict(session: Session, actor: Principal, object_id: str, data: dict[str,
     return str(communication_object(session, c)["modified"])  # the new version of the communication's object
 
 
+def _withdraw_offer(session: Session, actor: Principal, object_id: str, _data: dict[str, Any], _asked: Asked) -> str:
+    """The offering organisation withdraws an offer it made here (from its node's answer) while still offered."""
+    offer = _ours(session, actor, Offer, object_id)
+    offers.withdraw_offer(session, actor=actor, request_id=offer.request_id, offer_id=offer.id)
+    session.flush()
+    session.refresh(offer)
+    return ts(max(offer.modified_at, offer.created_at))
+
+
 Act = Callable[[Session, Principal, str, dict[str, Any], Asked], str]
 ACTS: dict[str, Act] = {
     "alert.acknowledge": _acknowledge,
     "crisis.escalation.answer": _answer_escalation,
     "crisis.decide": _decide,
     "assistance.offer": _offer,
+    "assistance.offer.withdraw": _withdraw_offer,
     "communication.verdict": _verdict,
 }
 # What each act is about, for a relay's check.
-OBJECTS: dict[str, type[Alert] | type[Escalation] | type[Crisis] | type[AssistanceRequest] | type[Communication]] = {
+OBJECTS: dict[str, type[Any]] = {
     "alert.acknowledge": Alert,
     "crisis.escalation.answer": Escalation,
     "crisis.decide": Crisis,
     "assistance.offer": AssistanceRequest,
+    "assistance.offer.withdraw": Offer,
     "communication.verdict": Communication,
 }
 
