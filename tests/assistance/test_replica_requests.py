@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.access.tlp import TLP
@@ -25,7 +25,8 @@ from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import answers_in, node, stix_assistance, stix_common
-from cybercrisis.exchange.models import StixObject
+from cybercrisis.exchange.answers_out import deliver_due
+from cybercrisis.exchange.models import Peer, StixObject
 from cybercrisis.notify.models import OutboxMessage
 from tests.assistance.conftest import Cast, ask, offer, offer_body
 from tests.comms.conftest import rows
@@ -303,3 +304,10 @@ def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_wi
     )
     got = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()
     assert {o["id"]: o["state"] for o in got["offers"]}[second["id"]] == "offered"
+    assert [(a["act"], a["object"]) for a in got["answers"]] == [("assistance.offer.withdraw", second["id"])]
+    # It goes only directly: with the direct peer disabled before delivery it waits, it is never sent through a hub.
+    with unit_of_work(session_factory) as s:
+        s.execute(update(Peer).values(enabled=False))
+    deliver_due(session_factory, settings, datetime.now(UTC) + timedelta(minutes=10))
+    [waiting] = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()["answers"]
+    assert waiting["state"] == "queued" and "never through a hub" in (waiting["last_error"] or ""), waiting

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cybercrisis.config import Settings
 from cybercrisis.db import make_engine, make_sessionmaker, unit_of_work, utcnow
+from cybercrisis.exchange.models import Peer
 from cybercrisis.notify import email
 from cybercrisis.notify.deliver import MAX_ATTEMPTS, backoff, deliver_due
 from cybercrisis.notify.models import OutboxMessage
@@ -63,6 +64,36 @@ def test_routes_take_over_from_contacts_and_match_events_by_pattern(
     assert _queue(session_factory, [fr], key="k1", event="alerts:alert:send") == 2
     assert {m.target for m in outbox(db)} == {"alerts@cert.fr.example", "all@cert.fr.example"}
     assert _queue(session_factory, [fr], key="k2", event="incidents:incident:create") == 1
+
+
+def test_an_organisation_another_node_speaks_for_is_told_by_that_node_not_at_its_contacts_here(
+    orgs: dict[str, str], db: Session, session_factory: sessionmaker[Session]
+) -> None:
+    """In a federation each organisation hears of an object from its own node (ADR 0013): a node that pins or peers
+    with CERT-FR's node does not also write to CERT-FR's contacts; routes CERT-FR set up here still work."""
+    fr = orgs["CERT-FR"]
+    with unit_of_work(session_factory) as s:
+        s.add(
+            Peer(
+                id="peer--00000000-0000-4000-8000-00000000000f",
+                url="https://node-fr.example/taxii2/",
+                api_root="https://node-fr.example/taxii2/cybercrisis/",
+                node_id="identity--00000000-0000-4000-8000-00000000000f",
+                organisation_id=fr,
+                token="unused",
+                direction="pull",
+                keys=[],
+            )
+        )
+    assert _queue(session_factory, [fr], key="k1") == 0
+    with unit_of_work(session_factory) as s:  # a disabled peer speaks for nobody: the contacts are used again
+        s.execute(update(Peer).values(enabled=False))
+    assert _queue(session_factory, [fr], key="k2") == 2
+    with unit_of_work(session_factory) as s:
+        s.execute(update(Peer).values(enabled=True))
+    add_route(session_factory, fr, "email", "hub-alerts@cert.fr.example", ("*",))
+    assert _queue(session_factory, [fr], key="k3") == 1
+    assert {m.target for m in outbox(db) if m.dedupe_key.startswith("k3")} == {"hub-alerts@cert.fr.example"}
 
 
 def test_queueing_the_same_notification_twice_queues_it_once(

@@ -132,6 +132,9 @@ def test_a_contribution_from_a_member_states_node_is_read_at_the_hub_and_counted
     page = client.get(f"/contributions/{draft['id']}", headers=HTML)
     assert page.status_code == 200 and "Held at" in page.text, page.text
     assert "Change this contribution" not in page.text
+    # Its timeline says in words what came from its node; nothing here answers a contribution.
+    assert "New version received from the node that holds it" in page.text and "exchange:replica" not in page.text
+    assert "answers to it are sent there" not in page.text
 
     # Received again (a resumed pull): nothing changes. An older version arriving late changes nothing either.
     again = receive(session_factory, settings, objects, peer_node)

@@ -144,7 +144,8 @@ def request_out(db: DB, reader: Principal, r: AssistanceRequest, *, with_matches
         matches = [capability_out(c, cap_shares[c.id], names) for c in found]
     out = _request_out(r, sharing.shares_of(db, r.id), offers, names, matches)
     if r.origin_node is not None:
-        sent = answers.of_organisation(db, principal=reader, object_ids=[r.id])
+        # Offers sent there (about the request) and withdrawals of its offers (about each offer).
+        sent = answers.of_organisation(db, principal=reader, object_ids=[r.id, *(o.id for o in offers)])
         out = out.model_copy(update={"held_at": held_at(db, r), "answers": [AnswerOut.of(a) for a in sent]})
     return out
 

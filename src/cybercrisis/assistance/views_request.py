@@ -188,7 +188,10 @@ def render_request(
             # Held at another node (ADR 0013): where, and the offers this organisation sent there.
             "held": held,
             "held_org": queries.held_by(db, held),
-            "sent": answers.of_organisation(db, principal=principal, object_ids=[r.id]) if held else [],
+            # Offers sent there (about the request) and withdrawals of its offers (about each offer).
+            "sent": answers.of_organisation(db, principal=principal, object_ids=[r.id, *(o.id for o in offers)])
+            if held
+            else [],
             "matches": found,
             "entries": entries,
             "own_entries": own_entries,

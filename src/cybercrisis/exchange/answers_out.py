@@ -69,6 +69,12 @@ def _prepare(session: Session, answer: Answer, settings: Settings, local: nodes.
     this node relays goes on as its asking node signed it."""
     peer = session.scalars(select(Peer).where(Peer.node_id == answer.origin_node, Peer.enabled.is_(True))).first()
     origin_keys: dict[str, str] | None = None
+    if peer is None and answer.act in answers_in.BILATERAL:
+        # AMBER+STRICT between offerer and requester: never through a hub, even when the direct peer went away.
+        return (
+            f"this answer goes to node {answer.origin_node} directly, never through a hub, and that node is no "
+            "longer an enabled peer of this one: enable or add it again (peer enable, peer add) to send it"
+        )
     if peer is None and answer.relayed_for is None:
         pin = session.get(NodePin, answer.origin_node)
         peer = session.get(Peer, pin.via_peer_id) if pin is not None else None

@@ -388,14 +388,15 @@ def _alert(session: Session, obj: Mapping[str, Any], rec: Received) -> int:
     if existing is None:
         session.add(alert)
     known = set(session.scalars(select(Organisation.id)))
-    recipients = []
+    recipients: dict[str, AlertRecipient] = {}
     for entry in _list(ext.get("recipients")):
         org = entry.get("organisation") if isinstance(entry, dict) else None
-        if isinstance(org, str) and org in known:
-            recipients.append(AlertRecipient(org_id=org, acknowledged_at=_time(entry.get("acknowledged_at"))))
-    alert.recipients = recipients
+        if isinstance(org, str) and org in known and org not in recipients:  # each once, as the key wants
+            recipients[org] = AlertRecipient(org_id=org, acknowledged_at=_time(entry.get("acknowledged_at")))
+    alert.recipients = list(recipients.values())
     session.flush()
     done = _done(session, aid, rec, obj, "alert")
-    if existing is None:  # its recipients here hear of it through their routes here (the origin's are its own)
-        alerts_service.announce(session, alert, [r.org_id for r in recipients])
+    if existing is None:  # its recipients here that have not acknowledged it hear of it, through this node
+        waiting = [r.org_id for r in recipients.values() if r.acknowledged_at is None]
+        alerts_service.announce(session, alert, waiting)
     return done

@@ -84,10 +84,25 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     session.flush()
     set_shares(session, [rid], entries)
     prune(session, obj, node, modified)
-    if existing is None:  # the organisations that may read it here hear of it through their routes here
-        others = session.scalars(select(Organisation.id).where(Organisation.id != req.owner_org_id))
-        requesting.announce(session, req, list(others))
+    if existing is None and req.state == "open":  # its addressees here hear of it while it takes offers
+        requesting.announce(session, req, _addressees(session, req.owner_org_id, entries))
     return True
+
+
+def _addressees(session: Session, owner: str, entries: list[tuple[str, str]]) -> list[str]:
+    """The organisations a request's signed list addresses: those named, and the members of the communities named;
+    never the requester."""
+    from cybercrisis.directory.models import CommunityMembership
+
+    named = {t for k, t in entries if k == "organisation"}
+    communities = sorted({t for k, t in entries if k == "community"})
+    if communities:
+        named |= set(
+            session.scalars(
+                select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
+            )
+        )
+    return sorted(named - {owner})
 
 
 def _fill(session: Session, req: AssistanceRequest, obj: Mapping[str, Any], entries: list[tuple[str, str]]) -> None:
@@ -202,7 +217,7 @@ def apply_offer(session: Session, obj: Mapping[str, Any], rec: Received) -> bool
     offer.available_from = available
     offer.conditions = text(obj.get("conditions"), 20_000)
     state = obj.get("state")
-    offer.state = state if state in _OFFER_STATES else OfferState.OFFERED.value
+    offer.state = state if isinstance(state, str) and state in _OFFER_STATES else OfferState.OFFERED.value
     offer.decided_at = parse_time(obj.get("decided_at"))
     offer.decided_by_id = None
     offer.decision_comment = text(obj.get("decision_comment"), 20_000)

@@ -108,12 +108,12 @@ def _fill(
     c.body = versions[c.current_version]["body"]
     c.translations = versions[c.current_version]["translations"]
     kind = obj.get("kind")
-    c.kind = kind if kind in _KINDS else CommKind.STATEMENT.value
+    c.kind = kind if isinstance(kind, str) and kind in _KINDS else CommKind.STATEMENT.value
     c.language = text(obj.get("language"), 8, "en")
     c.approvers = [o for o in list_of(obj.get("approvers")) if isinstance(o, str) and o in known][:MAX_CHILDREN]
     c.embargo_until = parse_time(obj.get("embargo_until"))
     state = obj.get("state")
-    c.state = state if state in _STATES else CommState.DRAFT.value
+    c.state = state if isinstance(state, str) and state in _STATES else CommState.DRAFT.value
     c.released_at = parse_time(obj.get("released_at"))
     crisis = obj.get("crisis_ref")
     c.crisis_id = crisis if isinstance(crisis, str) and session.get(Crisis, crisis) is not None else None
@@ -172,6 +172,8 @@ def _children(
         if not isinstance(a, dict):
             continue
         org, version, verdict = a.get("organisation"), a.get("version"), a.get("verdict")
+        if not (isinstance(org, str) and isinstance(version, int) and isinstance(verdict, str)):
+            continue
         if org not in known or version not in versions or verdict not in _VERDICTS or (org, version) in seen:
             continue
         seen.add((org, version))

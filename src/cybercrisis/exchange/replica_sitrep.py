@@ -157,7 +157,7 @@ def _well_formed(kind: str, data: dict[str, Any]) -> bool:
     strings: tuple[str, ...]
     if isinstance(item, ObservableInput):
         return all(isinstance(v, str) for v in (item.id, item.type, item.value)) and _texts(item.incidents)
-    if item.tlp not in _TLPS:
+    if not isinstance(item.tlp, str) or item.tlp not in _TLPS:
         return False  # every reader's marking is computed from it
     if isinstance(item, IncidentInput):
         strings = (item.id, item.tlp, item.title, item.status)

@@ -56,7 +56,8 @@ def notify_orgs(
     (routes, shared contacts, webhooks) never carry it; `notify_readers` tells a RED object's named users instead.
 
     An organisation's active routes whose `events` patterns match `event` (fnmatch) receive it; an organisation
-    with no route at all gets it at its e-mail and 24/7-desk contacts instead. `contact_kinds` adds contacts of
+    with no route at all gets it at its e-mail and 24/7-desk contacts instead, unless another node speaks for it
+    (`spoken_for_elsewhere`): that node tells it. `contact_kinds` adds contacts of
     those kinds whatever the routes say (escalation to 24/7 desks and duty officers).
 
     Every message is keyed `<dedupe>:<route id or contact id>`; a key already queued is skipped, so a sweep that
@@ -77,6 +78,7 @@ def notify_orgs(
         .order_by(NotificationRoute.id)
     ):
         routes[route.org_id].append(route)
+    elsewhere = spoken_for_elsewhere(session, orgs)
     kinds = sorted(FALLBACK_KINDS | set(contact_kinds))
     contacts: dict[str, list[Contact]] = defaultdict(list)
     for contact in session.scalars(
@@ -113,6 +115,8 @@ def notify_orgs(
                 seen.add((route.channel, route.target.lower()))
                 add(route.channel, route.target, f"{dedupe}:{route.id}", route.id)
         wanted = set(contact_kinds) | (FALLBACK_KINDS if not routes[org] else set())
+        if org in elsewhere:
+            continue  # its own node tells it at its contacts; here only through routes it set up here
         for contact in contacts[org]:
             address = contact.value.strip()
             if contact.kind not in wanted or not is_email(address) or (EMAIL, address.lower()) in seen:
@@ -120,6 +124,22 @@ def notify_orgs(
             seen.add((EMAIL, address.lower()))
             add(EMAIL, address, f"{dedupe}:{contact.id}", None)
     return _insert_new(session, rows)
+
+
+def spoken_for_elsewhere(session: Session, org_ids: Iterable[str]) -> set[str]:
+    """The organisations among `org_ids` that another node speaks for (an enabled peer's, or one pinned through a
+    relay; ADR 0013). That node tells them of what reaches it, so this one does not write to their contacts too:
+    in a federation each organisation hears of an object once, from its own node, or through routes it set up."""
+    wanted = sorted(set(org_ids))
+    if not wanted:
+        return set()
+    from cybercrisis.exchange.models import NodePin, Peer
+
+    found = set(
+        session.scalars(select(Peer.organisation_id).where(Peer.enabled.is_(True), Peer.organisation_id.in_(wanted)))
+    )
+    found |= set(session.scalars(select(NodePin.organisation_id).where(NodePin.organisation_id.in_(wanted))))
+    return {o for o in found if o is not None}
 
 
 class Notified(Protocol):

@@ -32,6 +32,14 @@ class Event(Protocol):
     def summary(self) -> dict[str, Any]: ...
 
 
+# What federation records on any object held at another node (ADR 0013), named the same on every page.
+FEDERATION_LABELS = {
+    "exchange:replica:apply": "New version received from the node that holds it",
+    "exchange:replica:withdraw": "Withdrawn by its node from some of its recipients",
+    "answers:answer:queue": "Answer sent to the node that holds it",
+}
+
+
 def _at(event: Event) -> datetime:
     at: datetime = getattr(event, "occurred_at", None) or event.at  # type: ignore[attr-defined]
     return at
@@ -59,7 +67,7 @@ def timeline_rows(
     entries: list[dict[str, Any]] = [
         {
             "at": _at(e),
-            "what": labels.get(e.tag, e.tag),
+            "what": labels.get(e.tag) or FEDERATION_LABELS.get(e.tag, e.tag),
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
             "summary": {k: (hide(v) if hide else v) for k, v in e.summary.items() if omit is None or not omit(k, v)},
