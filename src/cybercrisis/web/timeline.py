@@ -37,6 +37,8 @@ FEDERATION_LABELS = {
     "exchange:replica:apply": "New version received from the node that holds it",
     "exchange:replica:withdraw": "Withdrawn by its node from some of its recipients",
     "answers:answer:queue": "Answer sent to the node that holds it",
+    "answers:answer:applied": "Answer applied by the node that holds it",
+    "answers:answer:refused": "Answer refused by the node that holds it",
 }
 
 
