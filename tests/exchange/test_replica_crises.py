@@ -35,10 +35,13 @@ from cybercrisis.errors import PermissionDenied
 from cybercrisis.exchange import node, stix_common, stix_crisis
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.signer import sign_pending
+from cybercrisis.notify.models import OutboxMessage
+from tests.comms.conftest import rows
 from tests.conftest import Actor, World, count
 from tests.exchange.test_replicas import _as_from, _peer, _request
 from tests.exchange.test_stix_export import post_incident, valid
 from tests.exchange.test_store_federated import peer_node, receive  # noqa: F401 - peer_node is a fixture
+from tests.notify.helpers import add_route
 from tests.web.conftest import HTML, csrf_on, sign_in
 
 
@@ -128,8 +131,15 @@ def test_a_crisis_from_another_node_is_its_room_here_read_only_and_an_agreement_
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["de"].headers).status_code == 404
 
+    add_route(session_factory, cast["de"].org_id, "email", "crisis-desk@cert-bund.example", ("crises:*",))
     result = receive(session_factory, settings, objects, peer_node)
     assert not result.rejected, result.rejected
+    # CERT-Bund, whose agreement the move waits for, is asked through its route on this node, once.
+    assert not receive(session_factory, settings, objects, peer_node).rejected
+    asked = [
+        (m.target, m.event) for m in rows(db, OutboxMessage, OutboxMessage.target == "crisis-desk@cert-bund.example")
+    ]
+    assert asked == [("crisis-desk@cert-bund.example", "crises:escalation:approval-requested")], asked
     r = client.get(f"/api/v1/crises/{cid}", headers=cast["de"].headers)
     assert r.status_code == 200, r.text
     room = r.json()

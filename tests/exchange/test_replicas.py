@@ -74,7 +74,8 @@ def _as_from(session_factory: sessionmaker[Session], peer: node.Node, object_id:
             for i in s.scalars(select(child.id).where(child.crisis_id == object_id))
         ]
         s.execute(delete(StixObject).where(StixObject.share_id == object_id))
-        s.execute(delete(OutboxMessage).where(OutboxMessage.object_id == object_id))  # this node's own notices
+        # This node's own notices about it and its parts (another node's object was never announced here).
+        s.execute(delete(OutboxMessage).where(OutboxMessage.object_id.in_([object_id, *children])))
         s.execute(delete(Share).where(Share.object_id.in_([object_id, *children])))
         s.execute(delete(ContributionVersion).where(ContributionVersion.contribution_id == object_id))
         s.execute(delete(CommunicationVersion).where(CommunicationVersion.communication_id == object_id))

@@ -134,7 +134,7 @@ def propose_escalation(
         summary={"crisis": crisis.id, "from": current.key, "to": target.key, "required": required},
     )
     session.flush()
-    if not _waiting_for(session, esc):
+    if not waiting_for(session, esc):
         _apply(session, actor, crisis, esc, model)
     else:
         notify(
@@ -146,12 +146,12 @@ def propose_escalation(
             "your organisation's agreement.",
             object_id=esc.id,
             dedupe=f"escalation-ask:{esc.id}",
-            orgs=_waiting_for(session, esc),
+            orgs=waiting_for(session, esc),
         )
     return esc
 
 
-def _waiting_for(session: Session, esc: Escalation) -> list[str]:
+def waiting_for(session: Session, esc: Escalation) -> list[str]:
     """Who the step still waits for: every required organisation, and the `any_of` group until one of it agreed."""
     agreed = set(
         session.scalars(
@@ -347,7 +347,7 @@ def answer_escalation(
             dedupe=f"escalation-rejected:{esc.id}",
             orgs=[crisis.owner_org_id, *esc.required, *esc.any_of],
         )
-    elif not _waiting_for(session, esc):
+    elif not waiting_for(session, esc):
         _apply(session, actor, crisis, esc, model)
     return esc
 

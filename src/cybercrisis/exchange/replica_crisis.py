@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from cybercrisis.access.models import Share
 from cybercrisis.access.tlp import TLP
+from cybercrisis.crises import audience, escalations
 from cybercrisis.crises.models import (
     Action,
     Crisis,
@@ -32,6 +33,7 @@ from cybercrisis.crises.models import (
     Escalation,
     EscalationApproval,
     EscalationConsultation,
+    EscalationState,
 )
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Organisation
@@ -136,7 +138,30 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     session.flush()
     set_shares(session, [cid, *children], signed_entries(rec))
     prune(session, obj, node, modified)
+    _ask_for_agreements(session, crisis)
     return True
+
+
+def _ask_for_agreements(session: Session, crisis: Crisis) -> None:
+    """The organisations a pending move waits for hear of it through this node's routes, as the origin tells its own:
+    once per move (the origin's dedupe key), whichever version brought it."""
+    for esc in session.scalars(
+        select(Escalation).where(Escalation.crisis_id == crisis.id, Escalation.state == EscalationState.PENDING.value)
+    ):
+        waiting = escalations.waiting_for(session, esc)
+        if waiting:
+            audience.notify(
+                session,
+                crisis,
+                event="crises:escalation:approval-requested",
+                subject=f"Your agreement is needed: {crisis.title} to {esc.to_stage}",
+                body=f"A move of the crisis '{crisis.title}' from '{esc.from_stage}' to '{esc.to_stage}' waits for "
+                "your organisation's agreement. Give it, or refuse it, on this node: it is sent to the node that holds "
+                "the crisis.",
+                object_id=esc.id,
+                dedupe=f"escalation-ask:{esc.id}",
+                orgs=waiting,
+            )
 
 
 def prune(session: Session, obj: Mapping[str, Any], node: str, newest: datetime) -> None:
