@@ -27,11 +27,13 @@ from cybercrisis.exchange.import_plan import Received, fit
 from cybercrisis.exchange.models import StixObject
 from cybercrisis.exchange.replica_crisis import (
     MAX_CHILDREN,
+    held,
     list_of,
     parse_time,
     prune,
     set_shares,
     signed_entries,
+    stamp,
     text,
 )
 from cybercrisis.exchange.stix_assistance import offer_sdo_id, sdo_id
@@ -58,30 +60,13 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         )
         return False
     modified = parse_time(obj.get("modified")) or utcnow()
-    existing = session.get(AssistanceRequest, rid)
-    if existing is not None and existing.origin_node != node:
-        log.warning("assistance request %s from node %s is held here otherwise: not replicated", rid, node)
-        return False
+    existing, done = held(session, AssistanceRequest, rid, obj, rec, modified)
+    if done is not None:
+        return bool(done)
     entries = signed_entries(rec)
-    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        if existing.received_version > modified:
-            prune(session, obj, node, existing.received_version)
-            return False  # an older version arriving late: the newer one stays
-        set_shares(session, [rid], entries)  # the same version re-served: only the list
-        return True
     req = existing or AssistanceRequest(id=rid)
     _fill(session, req, obj, entries)
-    req.owner_org_id = rec.block["owner"]
-    req.tlp = rec.block["tlp"]
-    req.exercise = "exercise" in list_of(obj.get("labels"))
-    req.created_at = parse_time(obj.get("created")) or modified
-    req.modified_at = modified
-    req.origin_node = node
-    req.received_version = modified
-    req.received_at = utcnow()
-    if existing is None:
-        session.add(req)
-    session.flush()
+    stamp(session, req, existing, obj, rec, modified)
     set_shares(session, [rid], entries)
     prune(session, obj, node, modified)
     if existing is None and req.state == "open":  # its addressees here hear of it while it takes offers
@@ -199,17 +184,14 @@ def apply_offer(session: Session, obj: Mapping[str, Any], rec: Received) -> bool
         log.warning("offer %s from node %s has no availability or people: not replicated", oid, node)
         return False
     modified = parse_time(obj.get("modified")) or utcnow()
-    existing = session.get(Offer, oid)
-    if existing is not None and (existing.origin_node != node or existing.request_id != req.id):
-        log.warning("offer %s from node %s is held here otherwise: not replicated", oid, node)
+    other = session.get(Offer, oid)
+    if other is not None and other.request_id != req.id:
+        log.warning("offer %s from node %s is held here under another request: not replicated", oid, node)
         return False
+    existing, done = held(session, Offer, oid, obj, rec, modified)
+    if done is not None:
+        return bool(done)
     entries = signed_entries(rec)
-    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        if existing.received_version > modified:
-            prune(session, obj, node, existing.received_version)
-            return False  # an older version arriving late: the newer one stays
-        set_shares(session, [oid], entries)
-        return True
     offer = existing or Offer(id=oid, request_id=req.id)
     offer.capability = text(obj.get("capability"), 32, "other")
     offer.capability_id = None  # a catalogue entry of another node's: not held here
@@ -221,18 +203,7 @@ def apply_offer(session: Session, obj: Mapping[str, Any], rec: Received) -> bool
     offer.decided_at = parse_time(obj.get("decided_at"))
     offer.decided_by_id = None
     offer.decision_comment = text(obj.get("decision_comment"), 20_000)
-    offer.owner_org_id = rec.block["owner"]
-    offer.tlp = rec.block["tlp"]
-    offer.exercise = "exercise" in list_of(obj.get("labels"))
-    offer.created_at = parse_time(obj.get("created")) or modified
-    offer.modified_at = modified
-    offer.created_by_id = None
-    offer.origin_node = node
-    offer.received_version = modified
-    offer.received_at = utcnow()
-    if existing is None:
-        session.add(offer)
-    session.flush()
+    stamp(session, offer, existing, obj, rec, modified)
     set_shares(session, [oid], entries)
     prune(session, obj, node, modified)
     return True

@@ -31,11 +31,13 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.exchange.import_plan import Received
 from cybercrisis.exchange.replica_crisis import (
     MAX_CHILDREN,
+    held,
     list_of,
     parse_time,
     prune,
     set_shares,
     signed_entries,
+    stamp,
     text,
 )
 from cybercrisis.exchange.stix_communication import sdo_id
@@ -64,34 +66,15 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         log.warning("communication %s from node %s has no version: not replicated", cid, node)
         return False
     modified = parse_time(obj.get("modified")) or utcnow()
-    existing = session.get(Communication, cid)
-    if existing is not None and existing.origin_node != node:
-        log.warning("communication %s from node %s is held here otherwise: not replicated", cid, node)
-        return False
-    entries = signed_entries(rec)
-    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        if existing.received_version > modified:
-            prune(session, obj, node, existing.received_version)
-            return False  # an older version arriving late: the newer one stays
-        set_shares(session, [cid], entries)  # the same version re-served: only the list
-        return True
+    existing, done = held(session, Communication, cid, obj, rec, modified)
+    if done is not None:
+        return bool(done)
     c = existing or Communication(id=cid)
     known = set(session.scalars(select(Organisation.id)))
     _fill(session, c, obj, versions, known)
-    c.owner_org_id = rec.block["owner"]
-    c.tlp = rec.block["tlp"]
-    c.exercise = "exercise" in list_of(obj.get("labels"))
-    c.created_at = parse_time(obj.get("created")) or modified
-    c.modified_at = modified
-    c.origin_node = node
-    c.received_version = modified
-    c.received_at = utcnow()
-    c.created_by_id = None
-    if existing is None:
-        session.add(c)
-    session.flush()
+    stamp(session, c, existing, obj, rec, modified)
     _children(session, c, versions, obj, known)
-    set_shares(session, [cid], entries)
+    set_shares(session, [cid], signed_entries(rec))
     prune(session, obj, node, modified)
     if c.state == CommState.DRAFT:  # its approvers here are asked through their routes here, once per version
         notices.request_approval(session, c)

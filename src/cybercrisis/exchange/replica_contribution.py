@@ -22,11 +22,13 @@ from cybercrisis.db import utcnow
 from cybercrisis.exchange.import_plan import Received
 from cybercrisis.exchange.replica_crisis import (
     MAX_CHILDREN,
+    held,
     list_of,
     parse_time,
     prune,
     set_shares,
     signed_entries,
+    stamp,
     text,
 )
 from cybercrisis.exchange.stix_contribution import sdo_id
@@ -55,36 +57,18 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         log.warning("contribution %s from node %s has no period or country: not replicated", cid, node)
         return False
     modified = parse_time(obj.get("modified")) or utcnow()
-    existing = session.get(Contribution, cid)
-    if existing is not None and existing.origin_node != node:
-        log.warning("contribution %s from node %s is held here otherwise: not replicated", cid, node)
-        return False
-    entries = signed_entries(rec)
-    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        if existing.received_version > modified:
-            prune(session, obj, node, existing.received_version)
-            return False  # an older version arriving late: the newer one stays
-        set_shares(session, [cid], entries)  # the same version re-served: only the list
-        return True
+    existing, done = held(session, Contribution, cid, obj, rec, modified)
+    if done is not None:
+        return bool(done)
     c = existing or Contribution(id=cid)
     c.country = country.upper()
     c.period_start, c.period_end = start, end
     c.state = ContributionState.SUBMITTED.value  # only submitted contributions travel
     c.submitted_at = parse_time(obj.get("submitted_at")) or modified
     _fill(session, c, obj)
-    c.owner_org_id = rec.block["owner"]
-    c.tlp = rec.block["tlp"]
-    c.exercise = "exercise" in list_of(obj.get("labels"))
-    c.created_at = parse_time(obj.get("created")) or modified
-    c.modified_at = modified
-    c.origin_node = node
-    c.received_version = modified
-    c.received_at = utcnow()
-    if existing is None:
-        session.add(c)
-    session.flush()
+    stamp(session, c, existing, obj, rec, modified)
     _version(session, c, obj, modified)
-    set_shares(session, [cid], entries)
+    set_shares(session, [cid], signed_entries(rec))
     prune(session, obj, node, modified)
     return True
 

@@ -216,6 +216,42 @@ def _common(
     row.received_at = utcnow()
 
 
+def held(session: Session, model: Any, oid: str, obj: Mapping[str, Any], rec: Received, modified: datetime) -> Any:
+    """The replica of `oid` held here, and whether this version is to be applied: `(row or None, None)` to apply it;
+    `(row, False)` when it is not (held here otherwise, or an older version arriving late, pruned from the store);
+    `(row, True)` when it is the version held, re-served with another list, which only the share rows take. Every
+    object that travels whole goes through here first."""
+    node = rec.block["node"]
+    existing = session.get(model, oid)
+    if existing is not None and existing.origin_node != node:
+        log.warning("%s from node %s is held here otherwise: not replicated", oid, node)
+        return existing, False
+    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
+        if existing.received_version > modified:
+            prune(session, obj, node, existing.received_version)
+            return existing, False  # an older version arriving late: the newer one stays
+        set_shares(session, [oid], signed_entries(rec))  # the same version re-served: only the list
+        return existing, True
+    return existing, None
+
+
+def stamp(session: Session, row: Any, existing: Any, obj: Mapping[str, Any], rec: Received, modified: datetime) -> None:
+    """What every replica takes from its origin's signed version: origin, owner, TLP, exercise flag, times (users do
+    not travel); added when new, then flushed."""
+    row.owner_org_id = rec.block["owner"]
+    row.tlp = rec.block["tlp"]
+    row.exercise = "exercise" in list_of(obj.get("labels"))
+    row.created_at = _time(obj.get("created")) or modified
+    row.modified_at = modified
+    row.created_by_id = None
+    row.origin_node = rec.block["node"]
+    row.received_version = modified
+    row.received_at = utcnow()
+    if existing is None:
+        session.add(row)
+    session.flush()
+
+
 def signed_entries(rec: Received) -> list[tuple[str, str]]:
     """The recipients a replica's origin signed that exist here and that its TLP allows."""
     return fit(rec.entries, TLP(rec.block["tlp"]))

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.tlp import TLP
 from cybercrisis.db import utcnow
 from cybercrisis.exchange.import_plan import Received
-from cybercrisis.exchange.replica_crisis import list_of, parse_time, prune, set_shares, signed_entries, text
+from cybercrisis.exchange.replica_crisis import (
+    held,
+    list_of,
+    parse_time,
+    prune,
+    set_shares,
+    signed_entries,
+    stamp,
+    text,
+)
 from cybercrisis.exchange.stix_sitrep import TEXTS, sdo_id
 from cybercrisis.situation.aggregate import LEVELS
 from cybercrisis.situation.models import Sitrep, SitrepSource, SitrepState, SitrepVersion
@@ -57,17 +66,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         log.warning("report %s from node %s has no level, period or published version: not replicated", sid, node)
         return False
     modified = parse_time(obj.get("modified")) or utcnow()
-    existing = session.get(Sitrep, sid)
-    if existing is not None and existing.origin_node != node:
-        log.warning("report %s from node %s is held here otherwise: not replicated", sid, node)
-        return False
-    entries = signed_entries(rec)
-    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        if existing.received_version > modified:
-            prune(session, obj, node, existing.received_version)
-            return False  # an older version arriving late: the newer one stays
-        set_shares(session, [sid], entries)
-        return True
+    existing, done = held(session, Sitrep, sid, obj, rec, modified)
+    if done is not None:
+        return bool(done)
     sitrep = existing or Sitrep(id=sid)
     sitrep.level, sitrep.period_start, sitrep.period_end = str(level), start, end
     sitrep.state = SitrepState.PUBLISHED.value
@@ -75,20 +76,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     sitrep.current_build = number  # the one build held here: numbered as the version that shows it
     sitrep.published_at = published
     sitrep.audience = {}  # who reads it here is its share list, as its origin signed it
-    sitrep.owner_org_id = rec.block["owner"]
-    sitrep.tlp = rec.block["tlp"]
-    sitrep.exercise = "exercise" in list_of(obj.get("labels"))
-    sitrep.created_at = parse_time(obj.get("created")) or published
-    sitrep.modified_at = modified
-    sitrep.created_by_id = None
-    sitrep.origin_node = node
-    sitrep.received_version = modified
-    sitrep.received_at = utcnow()
-    if existing is None:
-        session.add(sitrep)
-    session.flush()
+    stamp(session, sitrep, existing, obj, rec, modified)
     _version(session, sitrep, obj, number, published)
-    set_shares(session, [sid], entries)
+    set_shares(session, [sid], signed_entries(rec))
     prune(session, obj, node, modified)
     return True
 
