@@ -67,7 +67,7 @@ def test_a_request_from_another_node_is_read_by_its_recipients_and_an_offer_on_i
     assert obj["type"] == "x-cybercrisis-assistance-request" and obj["id"] == stix_assistance.sdo_id(req["id"])
     assert obj["incident_refs"] == [shared["id"]]  # the other is not named to the request's readers
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
-    extras = [json.loads(d.serialize()) for d in (stix_common.request_extension_definition(),)]
+    extras = [json.loads(d.serialize()) for d in (stix_common.new_sdo_definition(stix_common.REQUEST_EXTENSION_ID),)]
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
 
@@ -257,7 +257,7 @@ def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_wi
     assert obj["type"] == "x-cybercrisis-assistance-offer" and obj["id"] == stix_assistance.offer_sdo_id(made["id"])
     assert obj["request_ref"] == req["id"] and obj["state"] == "accepted" and obj["created_by_ref"] == cast["de"].org_id
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
-    extras = [json.loads(stix_common.offer_extension_definition().serialize())]
+    extras = [json.loads(stix_common.new_sdo_definition(stix_common.OFFER_EXTENSION_ID).serialize())]
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER_STRICT)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
     # Before its request, it waits in the store: no node holds an offer without the request it was made on. One of

@@ -65,7 +65,7 @@ def test_a_statement_from_another_node_is_read_by_its_approvers_and_a_verdict_on
     assert obj["type"] == "x-cybercrisis-communication" and obj["id"] == sdo_id(comm["id"])
     assert [v["number"] for v in obj["versions"]] == [1] and "approvals" not in obj  # none given: left out
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
-    extras = [json.loads(stix_common.communication_extension_definition().serialize())]
+    extras = [json.loads(stix_common.new_sdo_definition(stix_common.COMMUNICATION_EXTENSION_ID).serialize())]
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
 

@@ -126,7 +126,7 @@ def test_a_crisis_from_another_node_is_its_room_here_read_only_and_an_agreement_
     assert obj["type"] == "x-cybercrisis-crisis" and obj["id"] == stix_crisis.sdo_id(cid)
     assert obj["incident_refs"] == [incident]
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
-    definitions = [stix_common.crisis_extension_definition(), stix_common.product_identity()]
+    definitions = [stix_common.new_sdo_definition(stix_common.CRISIS_EXTENSION_ID), stix_common.product_identity()]
     extras = [json.loads(d.serialize()) for d in definitions] + [stix_common.marking_definition(TLP.AMBER)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
     assert client.get(f"/api/v1/crises/{cid}", headers=cast["de"].headers).status_code == 404
@@ -348,7 +348,7 @@ def test_narrowing_a_crisis_stores_a_signed_withdrawal_for_everyone_who_read_it_
     assert data["type"] == "x-cybercrisis-withdrawal" and data["object_ref"] == cid
     assert data["withdrawn_from"] == [{"kind": "community", "target": "csirts-network"}]
     assert set(data) <= {*_WITHDRAWAL_KEYS}, set(data) - _WITHDRAWAL_KEYS
-    definitions = [stix_common.withdrawal_extension_definition(), stix_common.product_identity()]
+    definitions = [stix_common.new_sdo_definition(stix_common.WITHDRAWAL_EXTENSION_ID), stix_common.product_identity()]
     extras = [json.loads(d.serialize()) for d in definitions] + [stix_common.marking_definition(TLP.AMBER)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [data, *extras]})
     assert client.get(f"/api/v1/stix-objects/{wid}", headers=cast["out"].headers).status_code == 404

@@ -109,7 +109,7 @@ def test_a_published_report_from_the_hub_is_read_on_its_audiences_nodes_from_the
     assert hidden["id"] not in json.dumps(obj)  # nothing of it, not even its id
     assert linking["id"] in carried and secret["id"] not in json.dumps(obj)  # nor an incident some reader may not read
     plain = {k: v for k, v in obj.items() if not k.startswith("x_cybercrisis")}
-    extras = [json.loads(stix_common.sitrep_extension_definition().serialize())]
+    extras = [json.loads(stix_common.new_sdo_definition(stix_common.SITREP_EXTENSION_ID).serialize())]
     extras += [json.loads(stix_common.product_identity().serialize()), stix_common.marking_definition(TLP.AMBER)]
     valid({"type": "bundle", "id": f"bundle--{uuid.uuid4()}", "objects": [plain, *extras]})
 

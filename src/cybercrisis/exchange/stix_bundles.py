@@ -25,29 +25,17 @@ from cybercrisis.directory.models import Organisation
 from cybercrisis.exchange.stix import alert_report, incident_objects, load_incidents, sitrep_report
 from cybercrisis.exchange.stix_common import (
     ALERT_EXTENSION_ID,
-    COMMUNICATION_EXTENSION_ID,
-    CONTRIBUTION_EXTENSION_ID,
-    CRISIS_EXTENSION_ID,
     EXTENSION_ID,
     MARKING_TLP,
     NAMESPACE,
-    OFFER_EXTENSION_ID,
-    REQUEST_EXTENSION_ID,
-    SITREP_EXTENSION_ID,
-    WITHDRAWAL_EXTENSION_ID,
+    NEW_SDOS,
     alert_extension_definition,
     chunks,
-    communication_extension_definition,
-    contribution_extension_definition,
-    crisis_extension_definition,
     extension_definition,
     identity,
     marking_definition,
-    offer_extension_definition,
+    new_sdo_definition,
     product_identity,
-    request_extension_definition,
-    sitrep_extension_definition,
-    withdrawal_extension_definition,
 )
 from cybercrisis.incidents.models import Incident
 from cybercrisis.situation import sitreps, sources
@@ -101,20 +89,9 @@ class BundleWriter:
             self.add_all([product_identity(), extension_definition()])
         if ALERT_EXTENSION_ID in self.extensions:
             self.add_all([product_identity(), alert_extension_definition()])
-        if CRISIS_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), crisis_extension_definition()])
-        if REQUEST_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), request_extension_definition()])
-        if SITREP_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), sitrep_extension_definition()])
-        if OFFER_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), offer_extension_definition()])
-        if COMMUNICATION_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), communication_extension_definition()])
-        if CONTRIBUTION_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), contribution_extension_definition()])
-        if WITHDRAWAL_EXTENSION_ID in self.extensions:
-            self.add_all([product_identity(), withdrawal_extension_definition()])
+        for ext in NEW_SDOS:  # our new SDOs' definitions, in a fixed order
+            if ext in self.extensions:
+                self.add_all([product_identity(), new_sdo_definition(ext)])
         for tlp in TLP:  # the marking-definitions last: the objects above may have added CLEAR or GREEN
             if tlp in self.markings:
                 self.add(marking_definition(tlp))

@@ -226,75 +226,51 @@ def _new_sdo(oid: str, *, name: str, description: str, schema: str) -> Any:
     )
 
 
-def crisis_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for a crisis, its escalations, decisions and actions, which a node holding it as a replica
-    needs (ADR 0013)."""
-    return _new_sdo(
-        CRISIS_EXTENSION_ID,
-        name="cybercrisis crisis",
-        description="A crisis coordinated in cybercrisis: its escalation state, decisions and actions.",
-        schema=CRISIS_EXTENSION_SCHEMA,
-    )
+# Our new SDOs (ADR 0013): what a node holding another node's object as a replica needs. Each bundle that holds one
+# carries its definition (exchange/stix_bundles.py), in this order.
+NEW_SDOS: dict[str, tuple[str, str, str]] = {
+    CRISIS_EXTENSION_ID: (
+        "cybercrisis crisis",
+        "A crisis coordinated in cybercrisis: its escalation state, decisions and actions.",
+        CRISIS_EXTENSION_SCHEMA,
+    ),
+    REQUEST_EXTENSION_ID: (
+        "cybercrisis request for assistance",
+        "A request for mutual assistance or to the EU Cybersecurity Reserve made in cybercrisis.",
+        REQUEST_EXTENSION_SCHEMA,
+    ),
+    SITREP_EXTENSION_ID: (
+        "cybercrisis situation report",
+        "A published EU situation report and the frozen sources its figures are computed from.",
+        SITREP_EXTENSION_SCHEMA,
+    ),
+    OFFER_EXTENSION_ID: (
+        "cybercrisis offer of assistance",
+        "An offer of help made on a request for assistance in cybercrisis, and what became of it.",
+        OFFER_EXTENSION_SCHEMA,
+    ),
+    COMMUNICATION_EXTENSION_ID: (
+        "cybercrisis coordinated communication",
+        "A public statement or lines to take coordinated in cybercrisis, with its approvals.",
+        COMMUNICATION_EXTENSION_SCHEMA,
+    ),
+    CONTRIBUTION_EXTENSION_ID: (
+        "cybercrisis national contribution",
+        "A Member State's national contribution to the EU situational picture for a reporting period.",
+        CONTRIBUTION_EXTENSION_SCHEMA,
+    ),
+    WITHDRAWAL_EXTENSION_ID: (
+        "cybercrisis withdrawal",
+        "An object shared through cybercrisis was withdrawn from some of its recipients.",
+        WITHDRAWAL_EXTENSION_SCHEMA,
+    ),
+}
 
 
-def request_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for a request for assistance, which a node holding it as a replica needs (ADR 0013)."""
-    return _new_sdo(
-        REQUEST_EXTENSION_ID,
-        name="cybercrisis request for assistance",
-        description="A request for mutual assistance or to the EU Cybersecurity Reserve made in cybercrisis.",
-        schema=REQUEST_EXTENSION_SCHEMA,
-    )
-
-
-def offer_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for an offer of assistance, which the offerer's node holds as a replica (ADR 0013)."""
-    return _new_sdo(
-        OFFER_EXTENSION_ID,
-        name="cybercrisis offer of assistance",
-        description="An offer of help made on a request for assistance in cybercrisis, and what became of it.",
-        schema=OFFER_EXTENSION_SCHEMA,
-    )
-
-
-def contribution_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for a national contribution, which the hub holding it as a replica needs (ADR 0013 step 4)."""
-    return _new_sdo(
-        CONTRIBUTION_EXTENSION_ID,
-        name="cybercrisis national contribution",
-        description="A Member State's national contribution to the EU situational picture for a reporting period.",
-        schema=CONTRIBUTION_EXTENSION_SCHEMA,
-    )
-
-
-def sitrep_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for a published situation report and its frozen sources (ADR 0013 step 4)."""
-    return _new_sdo(
-        SITREP_EXTENSION_ID,
-        name="cybercrisis situation report",
-        description="A published EU situation report and the frozen sources its figures are computed from.",
-        schema=SITREP_EXTENSION_SCHEMA,
-    )
-
-
-def communication_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO for a statement or lines to take and their approvals, which a node holding it needs (ADR 0013)."""
-    return _new_sdo(
-        COMMUNICATION_EXTENSION_ID,
-        name="cybercrisis coordinated communication",
-        description="A public statement or lines to take coordinated in cybercrisis, with its approvals.",
-        schema=COMMUNICATION_EXTENSION_SCHEMA,
-    )
-
-
-def withdrawal_extension_definition() -> stix2.ExtensionDefinition:
-    """Our new SDO telling the nodes that hold an object as a replica whom its origin withdrew it from (ADR 0013)."""
-    return _new_sdo(
-        WITHDRAWAL_EXTENSION_ID,
-        name="cybercrisis withdrawal",
-        description="An object shared through cybercrisis was withdrawn from some of its recipients.",
-        schema=WITHDRAWAL_EXTENSION_SCHEMA,
-    )
+def new_sdo_definition(extension_id: str) -> stix2.ExtensionDefinition:
+    """The extension-definition of one of our new SDOs (`NEW_SDOS`)."""
+    name, description, schema = NEW_SDOS[extension_id]
+    return _new_sdo(extension_id, name=name, description=description, schema=schema)
 
 
 def identity(org: Organisation) -> stix2.Identity:
