@@ -40,29 +40,46 @@ REPLICA_STALE_AFTER = timedelta(minutes=10)  # our own rule of thumb (three miss
 
 def held_at(session: Any, obj: Any) -> HeldAt | None:
     """`obj`'s origin when it is a replica, else None."""
-    node = getattr(obj, "origin_node", None)
-    if node is None or obj.received_at is None:
-        return None
+    return held_at_many(session, [obj]).get(obj.id)
+
+
+def held_at_many(session: Any, objs: Any) -> dict[str, HeldAt]:
+    """The origin of each replica among `objs`, by id (a page of them in two queries); the others have none."""
+    replicas = [o for o in objs if getattr(o, "origin_node", None) is not None and o.received_at is not None]
+    if not replicas:
+        return {}
     from sqlalchemy import select
 
     from cybercrisis.db import utcnow
     from cybercrisis.exchange.models import NodePin, Peer
 
-    peer = session.execute(
-        select(Peer.title, Peer.organisation_id, Peer.last_success_at).where(Peer.node_id == node)
-    ).first()
-    pin = session.get(NodePin, node) if peer is None else None
-    synced = peer.last_success_at if peer is not None else None
-    heard = max(synced, obj.received_at) if synced is not None else obj.received_at
-    return HeldAt(
-        node=node,
-        node_name=peer.title or None if peer is not None else None,
-        organisation=peer.organisation_id if peer is not None else (pin.organisation_id if pin else None),
-        version=obj.received_version or obj.modified_at,
-        received_at=obj.received_at,
-        last_heard=heard,
-        stale=utcnow() - heard > REPLICA_STALE_AFTER,
+    nodes = sorted({o.origin_node for o in replicas})
+    peers: dict[str, Any] = {}
+    for row in session.execute(
+        select(Peer.node_id, Peer.title, Peer.organisation_id, Peer.last_success_at).where(Peer.node_id.in_(nodes))
+    ):
+        peers.setdefault(row.node_id, row)
+    unpeered = [n for n in nodes if n not in peers]
+    pins = (
+        {p.node_id: p.organisation_id for p in session.scalars(select(NodePin).where(NodePin.node_id.in_(unpeered)))}
+        if unpeered
+        else {}
     )
+    now, out = utcnow(), dict[str, HeldAt]()
+    for o in replicas:
+        peer = peers.get(o.origin_node)
+        synced = peer.last_success_at if peer is not None else None
+        heard = max(synced, o.received_at) if synced is not None else o.received_at
+        out[o.id] = HeldAt(
+            node=o.origin_node,
+            node_name=peer.title or None if peer is not None else None,
+            organisation=peer.organisation_id if peer is not None else pins.get(o.origin_node),
+            version=o.received_version or o.modified_at,
+            received_at=o.received_at,
+            last_heard=heard,
+            stale=now - heard > REPLICA_STALE_AFTER,
+        )
+    return out
 
 
 class AnswerOut(BaseModel):

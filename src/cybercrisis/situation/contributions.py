@@ -178,13 +178,19 @@ def versions(session: Session, contribution_id: str) -> list[ContributionVersion
     )
 
 
-def shown_version(session: Session, c: Contribution) -> int:
-    """The version number readers see: the row's own, or for a replica the latest version its origin numbered
-    (replicas hold the submitted versions only, numbered as there; the row's counter is this node's)."""
-    if c.origin_node is None:
-        return c.version
-    query = select(func.max(ContributionVersion.version)).where(ContributionVersion.contribution_id == c.id)
-    return session.scalar(query) or c.version
+def shown_versions(session: Session, items: list[Contribution]) -> dict[str, int]:
+    """The version number readers see of each: the row's own, or for a replica the latest version its origin
+    numbered (replicas hold the submitted versions only, numbered as there; the row's counter is this node's)."""
+    out = {c.id: c.version for c in items}
+    replicas = [c.id for c in items if c.origin_node is not None]
+    if replicas:
+        query = (
+            select(ContributionVersion.contribution_id, func.max(ContributionVersion.version))
+            .where(ContributionVersion.contribution_id.in_(replicas))
+            .group_by(ContributionVersion.contribution_id)
+        )
+        out.update({cid: n for cid, n in session.execute(query) if n is not None})
+    return out
 
 
 def diff_content(before: dict[str, Any], after: dict[str, Any]) -> list[FieldChange]:

@@ -15,7 +15,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.config import Settings
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import TimelineEntry, held_at
+from cybercrisis.schemas import HeldAt, TimelineEntry, held_at, held_at_many
 from cybercrisis.situation import contributions
 from cybercrisis.situation.deps import CurrentContribution
 from cybercrisis.situation.listing import ContributionFilters
@@ -41,10 +41,19 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def contribution_out(db: DB, c: Contribution, shares: list[Share] | None = None) -> ContributionOut:
-    """`shares`: the object's share rows when the caller loaded them for a whole page."""
+def contribution_out(
+    db: DB,
+    c: Contribution,
+    shares: list[Share] | None = None,
+    *,
+    version: int | None = None,
+    held: HeldAt | None = None,
+) -> ContributionOut:
+    """`shares`, `version` and `held`: the object's share rows, shown version and origin when the caller loaded them
+    for a whole page (`list_contributions`); else they are read here."""
     if shares is None:
         shares = sharing.shares_of(db, c.id)
+        version, held = contributions.shown_versions(db, [c])[c.id], held_at(db, c)
     return ContributionOut(
         id=c.id,
         country=c.country,
@@ -67,9 +76,9 @@ def contribution_out(db: DB, c: Contribution, shares: list[Share] | None = None)
         created_by=c.created_by_id,
         created=c.created_at,
         modified=c.modified_at,
-        version=contributions.shown_version(db, c),
+        version=c.version if version is None else version,
         share_with=sharing.share_list(shares),
-        held_at=held_at(db, c),
+        held_at=held,
     )
 
 
@@ -97,7 +106,9 @@ def list_contributions(
     filters = ContributionFilters(country=country, state=state, period_from=period_from, period_to=period_to)
     page = list_page(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
     shares = sharing.shares_of_many(db, [c.id for c in page.items])
-    return ContributionPage(items=[contribution_out(db, c, shares[c.id]) for c in page.items], next=page.next)
+    shown, held = contributions.shown_versions(db, page.items), held_at_many(db, page.items)
+    items = [contribution_out(db, c, shares[c.id], version=shown[c.id], held=held.get(c.id)) for c in page.items]
+    return ContributionPage(items=items, next=page.next)
 
 
 @router.get("/contributions/{contribution_id}", operation_id="get_contribution", response_model=ContributionOut)
