@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.tlp import TLP
 from cybercrisis.assistance import requesting
 from cybercrisis.assistance.models import AssistanceRequest, Offer, OfferState
+from cybercrisis.crises.audience import community_orgs
 from cybercrisis.crises.models import Crisis
 from cybercrisis.db import utcnow
 from cybercrisis.directory.models import Community, Organisation
@@ -77,16 +78,8 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
 def _addressees(session: Session, owner: str, entries: list[tuple[str, str]]) -> list[str]:
     """The organisations a request's signed list addresses: those named, and the members of the communities named;
     never the requester."""
-    from cybercrisis.directory.models import CommunityMembership
-
     named = {t for k, t in entries if k == "organisation"}
-    communities = sorted({t for k, t in entries if k == "community"})
-    if communities:
-        named |= set(
-            session.scalars(
-                select(CommunityMembership.org_id).where(CommunityMembership.community_slug.in_(communities))
-            )
-        )
+    named |= community_orgs(session, [t for k, t in entries if k == "community"])
     return sorted(named - {owner})
 
 

@@ -97,18 +97,9 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
         log.warning("crisis object %s from node %s does not carry its own crisis: not replicated", obj.get("id"), node)
         return False
     modified = _time(obj.get("modified")) or utcnow()
-    existing = session.get(Crisis, cid)
-    if existing is not None and existing.origin_node != node:
-        log.warning("crisis %s from node %s is held here otherwise: not replicated", cid, node)
-        return False
-    if existing is not None and existing.received_version is not None and existing.received_version >= modified:
-        if existing.received_version > modified:
-            prune(session, obj, node, existing.received_version)
-            return False  # an older version arriving late: the newer one stays
-        set_shares(
-            session, [cid, *_child_ids(session, cid)], signed_entries(rec)
-        )  # the same version re-served: only the list
-        return True
+    existing, done = held(session, Crisis, cid, obj, rec, modified, parts=lambda: _child_ids(session, cid))
+    if done is not None:
+        return bool(done)
     known = set(session.scalars(select(Organisation.id)))
     crisis = existing or Crisis(id=cid)
     crisis.title = text(obj.get("name"), 300, "(no title)")
@@ -127,9 +118,11 @@ def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
     session.flush()
 
     wanted = [i for i in list_of(obj.get("incident_refs")) if isinstance(i, str) and i.startswith("incident--")]
-    held = set(session.scalars(select(Incident.id).where(Incident.id.in_(wanted[:MAX_CHILDREN])))) if wanted else set()
+    linked = (
+        set(session.scalars(select(Incident.id).where(Incident.id.in_(wanted[:MAX_CHILDREN])))) if wanted else set()
+    )
     session.execute(delete(CrisisIncident).where(CrisisIncident.crisis_id == cid))
-    session.add_all(CrisisIncident(crisis_id=cid, incident_id=i, added_by_id=None) for i in sorted(held))
+    session.add_all(CrisisIncident(crisis_id=cid, incident_id=i, added_by_id=None) for i in sorted(linked))
 
     children: list[str] = []
     children += _escalations(session, crisis, obj, rec, known)
@@ -216,11 +209,20 @@ def _common(
     row.received_at = utcnow()
 
 
-def held(session: Session, model: Any, oid: str, obj: Mapping[str, Any], rec: Received, modified: datetime) -> Any:
+def held(
+    session: Session,
+    model: Any,
+    oid: str,
+    obj: Mapping[str, Any],
+    rec: Received,
+    modified: datetime,
+    *,
+    parts: Callable[[], list[str]] = list,
+) -> Any:
     """The replica of `oid` held here, and whether this version is to be applied: `(row or None, None)` to apply it;
     `(row, False)` when it is not (held here otherwise, or an older version arriving late, pruned from the store);
-    `(row, True)` when it is the version held, re-served with another list, which only the share rows take. Every
-    object that travels whole goes through here first."""
+    `(row, True)` when it is the version held, re-served with another list, which only the share rows take (its own
+    and those of its `parts`, which share its list). Every object that travels whole goes through here first."""
     node = rec.block["node"]
     existing = session.get(model, oid)
     if existing is not None and existing.origin_node != node:
@@ -230,7 +232,7 @@ def held(session: Session, model: Any, oid: str, obj: Mapping[str, Any], rec: Re
         if existing.received_version > modified:
             prune(session, obj, node, existing.received_version)
             return existing, False  # an older version arriving late: the newer one stays
-        set_shares(session, [oid], signed_entries(rec))  # the same version re-served: only the list
+        set_shares(session, [oid, *parts()], signed_entries(rec))  # the same version re-served: only the list
         return existing, True
     return existing, None
 
