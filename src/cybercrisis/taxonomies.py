@@ -6,9 +6,12 @@ MISP form `namespace:predicate="value"`.
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from cybercrisis.errors import InvalidInput
@@ -43,16 +46,34 @@ class Namespace:
     predicates: dict[str, Predicate]
 
 
+def _taxonomy_module() -> Any:
+    """`pytaxonomies.api`, imported without jsonschema, which it needs only for its optional
+    `validate_with_schema` (never called here). With rfc3987-syntax installed (stix2-validator's
+    `jsonschema[format-nongpl]` brings it), importing jsonschema compiles 38 grammars: about 2 s of CPU in every
+    process that reads a taxonomy (measured: `python -X importtime`), a server's start and each CLI command among
+    them. pytaxonomies then only records that jsonschema is absent; a later `import jsonschema` works as usual."""
+    blocked = "jsonschema" not in sys.modules
+    if blocked:
+        sys.modules["jsonschema"] = None  # type: ignore[assignment]
+    try:
+        from pytaxonomies import api
+    finally:
+        if blocked and sys.modules.get("jsonschema", 0) is None:
+            del sys.modules["jsonschema"]
+    return api
+
+
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, Namespace]:
-    from pytaxonomies import Taxonomies  # type: ignore[attr-defined]
-
-    taxonomies = Taxonomies()
+    """The namespaces we use, each read from its `machinetag.json` in the pytaxonomies package (the package's
+    `Taxonomies()` reads all of its ~170 taxonomies)."""
+    api = _taxonomy_module()
+    root = Path(api.__file__).parent / "data" / "misp-taxonomies"
+    taxonomies = {
+        ns: api.Taxonomy(json.loads((root / ns / "machinetag.json").read_text(encoding="utf-8"))) for ns in NAMESPACES
+    }
     out: dict[str, Namespace] = {}
-    for ns in NAMESPACES:
-        tx = taxonomies.get(ns)
-        if tx is None:  # pragma: no cover - the pinned package ships all of them
-            raise RuntimeError(f"pytaxonomies lacks the {ns} taxonomy")
+    for ns, tx in taxonomies.items():
         preds: dict[str, Predicate] = {}
         for name, pred in tx.predicates.items():
             if ns == "tlp" and name not in TLP2:

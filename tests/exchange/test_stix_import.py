@@ -404,3 +404,25 @@ def test_cli_prints_the_summary_and_rejections_and_exits_1_on_unusable_input(
         proc = run("import", "stix", *args, ok=False)
         assert proc.returncode == 1 and message in proc.stderr, proc.stderr
     assert count(db, StixObject) == 2
+
+
+def test_marking_references_are_checked_in_both_places_and_each_refusal_names_where() -> None:
+    from cybercrisis.exchange.import_checks import Candidate, Rejected, check
+
+    green = STIX_MARKING_IDS[TLP.GREEN]
+    statement = f"marking-definition--{uuid.uuid4()}"
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"object_marking_refs": "nope"}, "object_marking_refs is not a list of marking-definition ids"),
+        ({"object_marking_refs": [green, 7]}, "object_marking_refs is not a list of marking-definition ids"),
+        ({"object_marking_refs": ["indicator--x"]}, "object_marking_refs: 'indicator--x' is not a marking-definition"),
+        ({"granular_markings": None}, "granular_markings is not a list of objects"),
+        ({"granular_markings": ["x"]}, "granular_markings is not a list of objects"),
+        ({"granular_markings": [{"marking_ref": "x--1", "selectors": ["name"]}]}, "granular_markings: 'x--1' is not"),
+    ]
+    for extra, reason in cases:
+        got = check(0, indicator() | extra)
+        assert isinstance(got, Rejected) and got.reason.startswith(reason), (extra, got)
+    both = check(
+        3, indicator(marks=[green]) | {"granular_markings": [{"marking_ref": statement, "selectors": ["name"]}]}
+    )
+    assert isinstance(both, Candidate) and both.markings == [green, statement]

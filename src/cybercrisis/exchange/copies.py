@@ -56,6 +56,8 @@ def content_addressed(stix_type: str, oid: str, obj: Mapping[str, Any]) -> bool:
     our exports derive them. Such an id says nothing about who holds it, so it is held in copies."""
     if is_sco(stix_type):
         return True
+    if stix_type not in ("location", "vulnerability"):
+        return False
     from cybercrisis.exchange.stix_common import derived_id
 
     if stix_type == "location" and isinstance(obj.get("country"), str):

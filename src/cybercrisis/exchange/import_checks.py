@@ -110,6 +110,7 @@ def _known_properties(stix_type: str) -> frozenset[str] | None:
     return frozenset(cls._properties)
 
 
+@cache
 def _is_sco(stix_type: str) -> bool:
     from stix2.registry import STIX2_OBJ_MAPS
 
@@ -196,16 +197,26 @@ def _check_times(obj: dict[str, Any], stix_type: str, required: bool) -> dict[st
 
 def _check_markings(obj: dict[str, Any]) -> list[str] | str:
     """Every marking-definition id the object refers to (object and granular markings), or what is wrong."""
+    # Plain loops: this runs once per imported object, and generator expressions cost twice as much here.
     refs = obj.get("object_marking_refs", [])
-    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+    if not isinstance(refs, list):
         return "object_marking_refs is not a list of marking-definition ids"
-    granular = obj.get("granular_markings", [])
-    if not isinstance(granular, list) or not all(isinstance(g, dict) for g in granular):
-        return "granular_markings is not a list of objects"
-    markings = list(refs) + [g["marking_ref"] for g in granular if isinstance(g.get("marking_ref"), str)]
-    bad = [r for r in markings if not r.startswith("marking-definition--")]
-    if bad:
-        return f"object_marking_refs: {bad[0]!r} is not a marking-definition id"
+    markings = list(refs)
+    if "granular_markings" in obj:
+        granular = obj["granular_markings"]
+        if not isinstance(granular, list):
+            return "granular_markings is not a list of objects"
+        for g in granular:
+            if not isinstance(g, dict):
+                return "granular_markings is not a list of objects"
+            if isinstance(g.get("marking_ref"), str):
+                markings.append(g["marking_ref"])
+    for i, r in enumerate(markings):
+        if not isinstance(r, str):
+            return "object_marking_refs is not a list of marking-definition ids"
+        if not r.startswith("marking-definition--"):
+            where = "object_marking_refs" if i < len(refs) else "granular_markings"
+            return f"{where}: {r!r} is not a marking-definition id"
     return markings
 
 
@@ -238,5 +249,11 @@ def check(index: int, obj: Any) -> Candidate | Rejected:
 def tlp_of(candidate: Candidate, default: TLP) -> TLP:
     if candidate.id in MARKING_TLP:
         return TLP.CLEAR  # the TLP marking definitions themselves are public
-    levels = [MARKING_TLP[r] for r in candidate.obj.get("object_marking_refs", ()) if r in MARKING_TLP]
+    return _strictest(tuple(candidate.obj.get("object_marking_refs", ())), default)
+
+
+@lru_cache(maxsize=256)
+def _strictest(refs: tuple[str, ...], default: TLP) -> TLP:
+    """The strictest TLP among the marking ids, else the default (cached: a feed's objects share their markings)."""
+    levels = [MARKING_TLP[r] for r in refs if r in MARKING_TLP]
     return max(levels, key=lambda t: t.rank) if levels else default
