@@ -23,6 +23,8 @@ _.audience_digest
 _.audience_figures
 _.badge
 _.badge_text
+_.live_count
+_.kind_label
 _.by_root_cause
 _.by_rsit_class
 _.by_sector

@@ -262,6 +262,8 @@ def _routers() -> tuple[APIRouter, ...]:
     from cybercrisis.situation.views import router as situation_pages
     from cybercrisis.situation.views_contributions import router as contribution_pages
     from cybercrisis.situation.views_sitreps import router as sitrep_pages
+    from cybercrisis.work.api import router as work_router
+    from cybercrisis.work.views import router as work_pages
 
     return (
         accounts_router,
@@ -304,6 +306,8 @@ def _routers() -> tuple[APIRouter, ...]:
         stix_store_router,
         taxii_router,
         assessments_router,
+        work_router,
+        work_pages,
     )
 
 

@@ -235,7 +235,9 @@ def alert_page(*, alert: PageAlert, request: Request, db: DB, principal: PagePri
 
 
 def _back(value: str, alert_id: str) -> str:
-    """Where the acknowledge button was pressed: an alert page or the list (with its filter); nowhere else."""
+    """Where the acknowledge button was pressed: an alert page, the list (with its filter) or My work; nowhere else."""
+    if value == "/my-work":
+        return "/my-work?done=acknowledged"
     return value if value.startswith("/alerts") else f"/alerts/{alert_id}"
 
 

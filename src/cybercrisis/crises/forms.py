@@ -130,6 +130,7 @@ class EscalateForm(PostedForm):
 class AnswerForm(PostedForm):
     verdict: str = Field(default="", max_length=16)
     comment: str = Field(default="", max_length=10_000)
+    back: str = Field(default="", max_length=40)  # "/my-work": the answer was given from My work, which shows it
 
 
 class DecisionForm(PostedForm):

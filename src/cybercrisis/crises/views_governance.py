@@ -31,7 +31,7 @@ from cybercrisis.crises.views_room import back, refused_on_room, settings_of
 from cybercrisis.deps import DB
 from cybercrisis.errors import InvalidInput, NotFound
 from cybercrisis.web.forms import FORM_REFUSALS, require_filled
-from cybercrisis.web.pagedeps import CSRF, PagePrincipal
+from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
 
@@ -91,9 +91,17 @@ def answer_escalation(
         )
     except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "answer", exc, values)
-    if esc.origin_node is not None:
-        return back(crisis_id, "sent", "escalations")
-    done = "rejected" if data.verdict == "reject" else "moved" if esc.state == "done" else "agreed"
+    done = (
+        "sent"
+        if esc.origin_node is not None
+        else "rejected"
+        if data.verdict == "reject"
+        else "moved"
+        if esc.state == "done"
+        else "agreed"
+    )
+    if data.back == "/my-work":
+        return see_other(f"/my-work?done={done}")
     return back(crisis_id, done, "escalations")
 
 

@@ -67,4 +67,31 @@
       });
     });
   });
+
+  // Counts in the navigation kept fresh from the API (<span data-live-count="/api/v1/...">, whose JSON has
+  // `count`): My work's badge. Read when the page loads, every minute, and when the tab is shown again.
+  var counters = document.querySelectorAll("[data-live-count]");
+  function refreshCounts() {
+    counters.forEach(function (badge) {
+      fetch(badge.getAttribute("data-live-count"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body || typeof body.count !== "number") {
+            return;
+          }
+          badge.querySelector("[data-count]").textContent = String(body.count);
+          badge.hidden = body.count === 0;
+        })
+        .catch(function () { /* offline for a moment: keep what is shown */ });
+    });
+  }
+  if (counters.length) {
+    refreshCounts();
+    window.setInterval(refreshCounts, 60000);
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) {
+        refreshCounts();
+      }
+    });
+  }
 })();

@@ -130,12 +130,16 @@ class NavItem:
     # A count shown next to the label: the name of a `Viewer` field, and what the number counts in words.
     badge: str | None = None
     badge_text: str = ""
+    # A count read by the page's script from this API path (its JSON's `count`), for counts that cost too much to
+    # compute for every page of every reader (the chrome stays at two SELECTs); without the script, no number.
+    live_count: str | None = None
 
 
 # Each domain adds its section here as it lands (situation, crises, assistance, communication,
 # exercises, lessons); the layout has room for about a dozen entries.
 NAV: list[NavItem] = [
     NavItem("Overview", "/"),
+    NavItem("My work", "/my-work", live_count="/api/v1/my-work", badge_text="waiting on your organisation"),
     NavItem("Situation", "/situation"),
     NavItem("Crises", "/crises"),
     NavItem("Assistance", "/assistance"),

@@ -1,0 +1,1 @@
+"""My work: what waits on the reader and its organisation, across domains (issue 19)."""
