@@ -22,9 +22,11 @@ $(BIN)/cybercrisis: pyproject.toml
 run: $(VENV) ## Set up and start the platform on SQLite with demo data (prints the login)
 	$(BIN)/cybercrisis serve --demo --host $(HOST) --port $(PORT)
 
-browser-deps: ## Install Debian's Chromium and poppler-utils (pdftotext) for the browser and PDF tests (needs root)
+browser-deps: ## Install Debian's Chromium, poppler-utils (pdftotext) and axe-core (npm) for the browser, PDF and accessibility tests
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@command -v pdftotext >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	@test -f tools/axe/node_modules/axe-core/axe.min.js || npm ci --prefix tools/axe --silent --no-audit --no-fund
 
 # Bytecode is cached for the suite even where the environment sets PYTHONDONTWRITEBYTECODE: without the cache each
 # pytest worker compiles and assertion-rewrites every test module again (collection 18.7 s against 5.3 s), and each

@@ -403,3 +403,17 @@ def require_shared(path: Path) -> Path:
             f"reference data absent: {path} (../shared/data beside the checkout, or set CYBERCRISIS_SHARED_DATA)"
         )
     return path
+
+
+def bearer_of(session_factory: sessionmaker[Session], email: str) -> dict[str, str]:
+    """The Authorization header of a new API token of the user with this e-mail (a demo user, say)."""
+    from sqlalchemy import select
+
+    from cybercrisis.accounts import service as accounts
+    from cybercrisis.accounts.models import User
+    from cybercrisis.accounts.service import SYSTEM
+
+    with unit_of_work(session_factory) as s:
+        user = s.scalars(select(User).where(User.email == email)).one()
+        token, _ = accounts.create_token(s, actor=SYSTEM, user_ref=user.id, expires_days=1)
+    return {"Authorization": f"Bearer {token}"}

@@ -256,6 +256,8 @@ def _routers() -> tuple[APIRouter, ...]:
     from cybercrisis.incidents.views import router as incident_pages  # before views_incident: /incidents/new
     from cybercrisis.incidents.views_incident import router as one_incident_pages
     from cybercrisis.notify.routes_api import router as routes_router
+    from cybercrisis.search.api import router as search_router
+    from cybercrisis.search.views import router as search_pages
     from cybercrisis.situation.api import router as situation_router
     from cybercrisis.situation.contributions_api import router as contributions_router
     from cybercrisis.situation.sitreps_api import router as sitreps_router
@@ -308,6 +310,8 @@ def _routers() -> tuple[APIRouter, ...]:
         assessments_router,
         work_router,
         work_pages,
+        search_router,
+        search_pages,
     )
 
 

@@ -29,6 +29,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -105,6 +109,8 @@ def make_engine(url: str, *, pool: bool = True, pool_size: int = 16) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            # search/service.py: a case-insensitive match that folds more than ASCII (SQLite's lower() does not).
+            dbapi_conn.create_function("cc_casefold", 1, _casefold, deterministic=True)
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -382,3 +382,97 @@ def test_analyst_sends_an_early_warning_from_an_incident_and_cert_bund_acknowled
     expect(page.locator("#alerts")).to_contain_text("CERT-Bund")
 
     assert errors == [], errors
+
+
+def test_analyst_searches_an_address_and_pivots_to_the_incidents_that_have_it(
+    demo_server: DemoServer, page: Page, tmp_path: Path
+) -> None:
+    """Issue 19: `/` focuses the search box, the address is found, and its pivot lists the two incidents CERT-FR may
+    see that have it; CERT-Bund's AMBER+STRICT incident that has it too is neither listed nor counted."""
+    from cybercrisis.demo.incidents import C2_HOST, NORDLICHT, RANSOMWARE
+
+    base = demo_server.url
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{base}/incidents")
+    page.get_by_label("E-mail").fill(ANALYST)
+    page.get_by_label("Password").fill(demo_server.password)
+    page.get_by_label("Password").press("Enter")
+    expect(page).to_have_url(f"{base}/incidents")
+
+    page.locator("main").click()  # not in a field: "/" is the shortcut
+    page.keyboard.press("/")
+    box = page.get_by_role("searchbox", name="Search what you may see")
+    expect(box).to_be_focused()
+    box.fill(C2_HOST.replace(".", "[.]"))  # as it was pasted from a defanged report
+    box.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text(f"found for {C2_HOST}")
+    observables = page.locator("section", has=page.locator("#h-observables"))
+    expect(observables).to_contain_text("seen in 2 incidents you may see")
+    observables.get_by_role("link", name=C2_HOST).click()
+
+    listed = page.locator("#pivot-incidents li")
+    expect(listed).to_have_count(2)
+    expect(page.locator("#pivot-incidents")).to_contain_text(RANSOMWARE)
+    expect(page.locator("#pivot-incidents")).to_contain_text(NORDLICHT)
+    _screenshot(page, tmp_path, "observable-pivot")
+    # From an incident, the same value is a link to the same pivot.
+    page.get_by_role("link", name=NORDLICHT).click()
+    page.locator("#observables").get_by_role("link", name=C2_HOST).click()
+    expect(page.locator("#pivot-incidents li")).to_have_count(2)
+    assert errors == [], errors
+
+
+# The demo's pages a duty analyst walks through (a crisis, an incident and a search included).
+A11Y_PAGES = (
+    "/",
+    "/my-work",
+    "/situation",
+    "/crises",
+    "/incidents",
+    "/alerts",
+    "/deadlines",
+    "/assistance",
+    "/communications",
+    "/contributions",
+    "/sitreps",
+    "/handoffs",
+    "/directory",
+    "/documents",
+    "/search?q=203.0.113.45",
+)
+
+
+def test_the_main_pages_have_no_serious_accessibility_violation_wide_and_on_a_phone(
+    demo_server: DemoServer, page: Page
+) -> None:
+    """axe-core (tests/web/axe.py) on the login page and every main page of the demo, one crisis and one incident
+    included, at 1440 px and at 390 px: no serious or critical violation."""
+    from tests.web.axe import serious_violations
+
+    base = demo_server.url
+    found: dict[str, list[str]] = {}
+    # axe is injected as a script of the test's own: our Content-Security-Policy (script-src 'self') would refuse it,
+    # so this context alone bypasses the policy; the pages are the same.
+    browser = page.context.browser
+    assert browser is not None
+    page = browser.new_context(bypass_csp=True).new_page()
+    page.goto(f"{base}/login")
+    found["/login"] = serious_violations(page)
+    page.get_by_label("E-mail").fill(ANALYST)
+    page.get_by_label("Password").fill(demo_server.password)
+    page.get_by_label("Password").press("Enter")
+    page.goto(f"{base}/crises")
+    crisis = page.locator("main a[href^='/crises/crisis--']").first.get_attribute("href")
+    page.goto(f"{base}/incidents")
+    incident = page.locator("main a[href^='/incidents/incident--']").first.get_attribute("href")
+    for width, height in ((1440, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        for path in (*A11Y_PAGES, crisis, incident):
+            page.goto(f"{base}{path}")
+            problems = serious_violations(page)
+            if problems:
+                found[f"{path} at {width} px"] = problems
+    found = {k: v for k, v in found.items() if v}
+    assert found == {}, "\n".join(f"{k}:\n  " + "\n  ".join(v) for k, v in found.items())

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from cybercrisis import demo
 from cybercrisis.accounts import service as accounts
 from cybercrisis.accounts.models import User
-from cybercrisis.accounts.service import SYSTEM
 from cybercrisis.assistance.models import Offer
 from cybercrisis.config import Settings
 from cybercrisis.db import unit_of_work
 from cybercrisis.incidents.models import Incident, Report
+from tests.conftest import bearer_of
 from tests.web.conftest import HTML, csrf_on
 
 ENISA, PRESIDENCY = "coordinator@enisa.example", "duty@council-presidency.example"
@@ -34,11 +34,7 @@ def demo_db(session_factory: sessionmaker[Session], settings: Settings) -> demo.
         return demo.load(s, data_dir=settings.data_dir)
 
 
-def bearer(session_factory: sessionmaker[Session], email: str) -> dict[str, str]:
-    with unit_of_work(session_factory) as s:
-        user = s.scalars(select(User).where(User.email == email)).one()
-        token, _ = accounts.create_token(s, actor=SYSTEM, user_ref=user.id, expires_days=1)
-    return {"Authorization": f"Bearer {token}"}
+bearer = bearer_of
 
 
 def work(client: TestClient, headers: dict[str, str]) -> list[dict[str, Any]]:
@@ -190,4 +186,26 @@ def test_the_presidency_agrees_to_a_crisis_move_from_its_my_work_page(
     assert "agreement was recorded" in after.text and esc_id not in after.text
     assert esc_id not in {i["object_id"] for i in work(client, presidency)}
     state = client.get(f"/api/v1/crises/{crisis_id}/escalations", headers=presidency).json()
-    assert any(e["id"] == esc_id and e["state"] in ("done", "pending") for e in state)
+    assert next(e for e in state if e["id"] == esc_id)["state"] == "done"  # the Presidency's was the last one needed
+
+
+def test_a_closed_crisis_asks_nothing_more(
+    demo_db: demo.DemoResult, client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    bsi = bearer(session_factory, "duty@bsi-crisis.example")
+    action = next(i for i in work(client, bsi) if i["kind"] == "action")
+    crisis_id = action["link"].split("/")[2].split("#")[0]
+    owner = client.get(f"/api/v1/crises/{crisis_id}", headers=bsi).json()["owner"]
+    with unit_of_work(session_factory, write=False) as s:
+        emails = list(s.scalars(select(User.email).where(User.org_id == owner["id"]).order_by(User.email)))
+    # The owner's coordinator closes it (whoever of its users may).
+    statuses = [
+        client.post(
+            f"/api/v1/crises/{crisis_id}/close",
+            json={"rationale": "Services restored."},
+            headers=bearer(session_factory, e),
+        ).status_code
+        for e in emails
+    ]
+    assert 200 in statuses, statuses
+    assert action["object_id"] not in {i["object_id"] for i in work(client, bsi)}

@@ -68,6 +68,20 @@
     });
   });
 
+  // "/" puts the cursor in the header's search box, unless the reader is typing somewhere already.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    var target = event.target;
+    var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+    var box = document.getElementById("global-search");
+    if (!typing && box) {
+      event.preventDefault();
+      box.focus();
+    }
+  });
+
   // Counts in the navigation kept fresh from the API (<span data-live-count="/api/v1/...">, whose JSON has
   // `count`): My work's badge. Read when the page loads, every minute, and when the tab is shown again.
   var counters = document.querySelectorAll("[data-live-count]");

@@ -34,7 +34,15 @@ from cybercrisis.comms.models import CommState, Communication
 from cybercrisis.comms.reading import waiting_for_many
 from cybercrisis.crises.escalation import EscalationModel
 from cybercrisis.crises.escalations import waiting_for
-from cybercrisis.crises.models import Action, ActionStatus, Crisis, Escalation, EscalationApproval, EscalationState
+from cybercrisis.crises.models import (
+    Action,
+    ActionStatus,
+    Crisis,
+    CrisisStatus,
+    Escalation,
+    EscalationApproval,
+    EscalationState,
+)
 from cybercrisis.db import utcnow
 from cybercrisis.incidents.common import relations as incident_relations
 from cybercrisis.incidents.labels import REPORT_KIND_NOUNS, span
@@ -114,6 +122,7 @@ def _agreements(session: Session, p: Principal, model: EscalationModel) -> Itera
         .join(Crisis, Crisis.id == Escalation.crisis_id)
         .where(
             Escalation.state == EscalationState.PENDING.value,
+            Crisis.status == CrisisStatus.OPEN.value,
             read_filter(p, Crisis),
             read_filter(p, Escalation),
         )
@@ -159,7 +168,9 @@ def _statements(session: Session, p: Principal) -> Iterator[WorkItem]:
                 kind="statement-approval",
                 object_id=c.id,
                 title=c.title,
-                asked=f"Approve version {c.current_version}, or ask for changes",
+                asked=f"Approve version {c.current_version}"
+                + (" before its embargo ends" if c.embargo_until else "")
+                + ", or ask for changes",
                 link=f"/communications/{c.id}#approvals",
                 since=c.modified_at,
                 due_at=c.embargo_until,
@@ -256,6 +267,7 @@ def _actions(session: Session, p: Principal) -> Iterator[WorkItem]:
         .where(
             Action.assignee_org_id == p.org_id,
             Action.status.in_(OPEN_ACTIONS),
+            Crisis.status == CrisisStatus.OPEN.value,  # a closed crisis takes no updates (nor reminders)
             read_filter(p, Action),
             read_filter(p, Crisis),
         )
