@@ -3,7 +3,7 @@ agreeing to or refusing it, withdrawing it, and applying it once everyone it nee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -153,13 +153,26 @@ def propose_escalation(
 
 def waiting_for(session: Session, esc: Escalation) -> list[str]:
     """Who the step still waits for: every required organisation, and the `any_of` group until one of it agreed."""
-    agreed = set(
-        session.scalars(
-            select(EscalationApproval.org_id).where(
-                EscalationApproval.escalation_id == esc.id, EscalationApproval.verdict == "agree"
+    return waiting_among(esc, answers_of(session, [esc.id]).get(esc.id, {}))
+
+
+def answers_of(session: Session, escalation_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The answers given to each of these steps so far: escalation id -> {organisation id: verdict}, in one query."""
+    out: dict[str, dict[str, str]] = {}
+    if escalation_ids:
+        rows = session.execute(
+            select(EscalationApproval.escalation_id, EscalationApproval.org_id, EscalationApproval.verdict).where(
+                EscalationApproval.escalation_id.in_(sorted(set(escalation_ids)))
             )
         )
-    )
+        for esc_id, org_id, verdict in rows:
+            out.setdefault(esc_id, {})[org_id] = verdict
+    return out
+
+
+def waiting_among(esc: Escalation, answers: Mapping[str, str]) -> list[str]:
+    """`waiting_for` from the step's answers (`answers_of`)."""
+    agreed = {o for o, verdict in answers.items() if verdict == "agree"}
     waiting = [o for o in esc.required if o not in agreed]
     if esc.any_of and not agreed & set(esc.any_of):
         waiting += [o for o in esc.any_of if o not in waiting]

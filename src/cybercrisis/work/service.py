@@ -32,15 +32,14 @@ from cybercrisis.assistance.models import AssistanceRequest, Offer, OfferState, 
 from cybercrisis.comms import actions as comm_actions
 from cybercrisis.comms.models import CommState, Communication
 from cybercrisis.comms.reading import waiting_for_many
+from cybercrisis.crises import escalations
 from cybercrisis.crises.escalation import EscalationModel
-from cybercrisis.crises.escalations import waiting_for
 from cybercrisis.crises.models import (
     Action,
     ActionStatus,
     Crisis,
     CrisisStatus,
     Escalation,
-    EscalationApproval,
     EscalationState,
 )
 from cybercrisis.db import utcnow
@@ -79,6 +78,10 @@ class WorkItem:
     def overdue(self, now: datetime) -> bool:
         return self.due_at is not None and self.due_at < now
 
+    def group(self, now: datetime) -> str:
+        """overdue, due (has a deadline) or other: the page's sections, in the order of urgency."""
+        return "overdue" if self.overdue(now) else "due" if self.due_at is not None else "other"
+
     def clock(self, now: datetime) -> tuple[str, str]:
         """The deadline as the page shows it: a CSS class of the clock styles and the words ("due in 5 h")."""
         if self.due_at is None:
@@ -109,10 +112,12 @@ def waiting_on(
     return sorted(items, key=lambda i: _urgency(i, now))
 
 
+GROUPS = ("overdue", "due", "other")
+
+
 def _urgency(item: WorkItem, now: datetime) -> tuple[int, float, str]:
-    if item.due_at is not None:
-        return (0 if item.due_at < now else 1, item.due_at.timestamp(), item.object_id)
-    return (2, item.since.timestamp(), item.object_id)
+    when = item.due_at if item.due_at is not None else item.since
+    return (GROUPS.index(item.group(now)), when.timestamp(), item.object_id)
 
 
 def _agreements(session: Session, p: Principal, model: EscalationModel) -> Iterator[WorkItem]:
@@ -128,15 +133,12 @@ def _agreements(session: Session, p: Principal, model: EscalationModel) -> Itera
         )
         .order_by(Escalation.created_at)
     ).all()
+    answers = escalations.answers_of(session, [esc.id for esc, _ in rows])
     for esc, crisis in rows:
-        if p.org_id not in {*esc.required, *esc.any_of}:
-            continue
-        if session.get(EscalationApproval, (esc.id, p.org_id)) is not None:
-            continue  # answered already (an organisation answers once)
-        held = crisis.origin_node
-        if p.org_id not in waiting_for(session, esc) or not authority.allows(
-            p, "crisis.escalation.answer", {authority.R.REQUIRED}, held_at=held
-        ):
+        given = answers.get(esc.id, {})
+        if p.org_id in given or p.org_id not in escalations.waiting_among(esc, given):
+            continue  # answered already (an organisation answers once), or not asked
+        if not authority.allows(p, "crisis.escalation.answer", {authority.R.REQUIRED}, held_at=crisis.origin_node):
             continue
         yield WorkItem(
             kind="agreement",
@@ -302,7 +304,7 @@ def _reports(session: Session, p: Principal) -> Iterator[WorkItem]:
         .order_by(Report.due_at)
     ).all()
     for report, incident in rows:
-        # The CSIRT's feedback to the entity (Art. 23(4)(b)) is the recording CSIRT's; the others the reporter's.
+        # The CSIRT's response to the entity (NIS2 Art. 23(5)) is the recording CSIRT's; the others the reporter's.
         act = "incident.feedback" if report.kind == ReportKind.FEEDBACK.value else "incident.report"
         if authority.allows(p, act, incident_relations(p, incident), held_at=incident.origin_node):
             noun = REPORT_KIND_NOUNS.get(report.kind, report.kind)

@@ -28,9 +28,9 @@ DONE = {
 def my_work(*, request: Request, db: DB, principal: PagePrincipal, done: str = "") -> Response:
     now = utcnow()
     items = service.waiting_on(db, principal, model=model_for(request.app.state.settings), now=now)
-    groups: dict[str, list[service.WorkItem]] = {"overdue": [], "due": [], "other": []}
+    groups: dict[str, list[service.WorkItem]] = {g: [] for g in service.GROUPS}
     for item in items:
-        groups["overdue" if item.overdue(now) else "due" if item.due_at is not None else "other"].append(item)
+        groups[item.group(now)].append(item)
     return render(
         request,
         "my_work.html",
