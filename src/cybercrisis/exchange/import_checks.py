@@ -17,6 +17,7 @@ from typing import Any
 from cybercrisis import textcheck
 from cybercrisis.access.tlp import STIX_MARKING_IDS, TLP
 from cybercrisis.errors import InvalidInput
+from cybercrisis.exchange import copies
 from cybercrisis.exchange.models import NO_MODIFIED
 
 BATCH = 1000
@@ -108,13 +109,6 @@ def _known_properties(stix_type: str) -> frozenset[str] | None:
     if cls is None or stix_type == "bundle":
         return None
     return frozenset(cls._properties)
-
-
-@cache
-def _is_sco(stix_type: str) -> bool:
-    from stix2.registry import STIX2_OBJ_MAPS
-
-    return stix_type in STIX2_OBJ_MAPS["2.1"]["observables"]
 
 
 def _timestamp(obj: dict[str, Any], name: str) -> datetime | str:
@@ -232,7 +226,7 @@ def check(index: int, obj: Any) -> Candidate | Rejected:
     if spec is not None and spec != "2.1":
         raise NotStix21(f"not STIX 2.1: object #{index} ({oid}) has spec_version {spec!r}")
     known = _known_properties(stix_type)
-    is_sco = _is_sco(stix_type)
+    is_sco = copies.is_sco(stix_type)
     if spec is None and not is_sco:
         return Rejected(index, oid, 'spec_version is missing (STIX 2.1 objects carry "spec_version": "2.1")')
     times = _check_times(obj, stix_type, known is not None and not is_sco and stix_type != "marking-definition")

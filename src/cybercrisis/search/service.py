@@ -110,24 +110,12 @@ def search(session: Session, principal: Principal, q: str) -> Found:
         found.incidents = [IncidentRef(*r) for r in rows[:LIMIT]]
         _more(found, "incidents", rows)
         found.observables = _observables(session, principal, text, found)
-    if principal.has(Permission.CRISIS_READ):
-        rows = session.execute(
-            select(Crisis.id, Crisis.title, Crisis.tlp)
-            .where(_has(Crisis.title, text), read_filter(principal, Crisis))
-            .order_by(Crisis.created_at.desc(), Crisis.id)
-            .limit(LIMIT + 1)
-        ).all()
-        found.crises = [{"id": i, "title": t, "tlp": tlp} for i, t, tlp in rows[:LIMIT]]
-        _more(found, "crises", rows)
-    if principal.has(Permission.DOCUMENT_READ):
-        rows = session.execute(
-            select(Document.id, Document.title, Document.tlp)
-            .where(_has(Document.title, text), read_filter(principal, Document))
-            .order_by(Document.created_at.desc(), Document.id)
-            .limit(LIMIT + 1)
-        ).all()
-        found.documents = [{"id": i, "title": t, "tlp": tlp} for i, t, tlp in rows[:LIMIT]]
-        _more(found, "documents", rows)
+    for section, model, permission in (
+        ("crises", Crisis, Permission.CRISIS_READ),
+        ("documents", Document, Permission.DOCUMENT_READ),
+    ):
+        if principal.has(permission):
+            setattr(found, section, _titled(session, principal, model, text, found, section))
     if principal.has(Permission.DIRECTORY_READ):
         rows = session.execute(
             select(Organisation.id, Organisation.name, Organisation.short_name, Organisation.country)
@@ -138,6 +126,20 @@ def search(session: Session, principal: Principal, q: str) -> Found:
         found.organisations = [{"id": i, "name": n, "short_name": s, "country": c} for i, n, s, c in rows[:LIMIT]]
         _more(found, "organisations", rows)
     return found
+
+
+def _titled(
+    session: Session, principal: Principal, model: Any, text: str, found: Found, section: str
+) -> list[dict[str, str]]:
+    """The readable objects of `model` whose title contains `text`, newest first."""
+    rows = session.execute(
+        select(model.id, model.title, model.tlp)
+        .where(_has(model.title, text), read_filter(principal, model))
+        .order_by(model.created_at.desc(), model.id)
+        .limit(LIMIT + 1)
+    ).all()
+    _more(found, section, rows)
+    return [{"id": i, "title": t, "tlp": tlp} for i, t, tlp in rows[:LIMIT]]
 
 
 def _more(found: Found, section: str, rows: Sequence[Any]) -> None:
