@@ -254,6 +254,7 @@ def _routers() -> tuple[APIRouter, ...]:
     from cybercrisis.incidents.api import router as incidents_router
     from cybercrisis.incidents.flows_api import router as nis2_flows_router  # before incidents: /incidents/to-inform
     from cybercrisis.incidents.views import router as incident_pages  # before views_incident: /incidents/new
+    from cybercrisis.incidents.views_edit import router as incident_edit_pages
     from cybercrisis.incidents.views_incident import router as one_incident_pages
     from cybercrisis.notify.routes_api import router as routes_router
     from cybercrisis.search.api import router as search_router
@@ -280,6 +281,7 @@ def _routers() -> tuple[APIRouter, ...]:
         incidents_router,
         incident_pages,
         one_incident_pages,
+        incident_edit_pages,
         alerts_router,
         alert_pages,
         routes_router,

@@ -424,6 +424,48 @@ def test_analyst_searches_an_address_and_pivots_to_the_incidents_that_have_it(
     assert errors == [], errors
 
 
+def test_analyst_edits_an_incidents_observables_and_marking(demo_server: DemoServer, page: Page) -> None:
+    """Issue 19: on CERT-FR's own demo incident the analyst adds a defanged URL and removes it again, then marks
+    the incident TLP:AMBER+STRICT, taking the CSIRTs Network off; each change is confirmed next to what changed and
+    written in the timeline; the export links are there."""
+    from cybercrisis.demo.incidents import RANSOMWARE
+
+    base = demo_server.url
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _sign_in(page, base, ANALYST, demo_server.password, "/incidents")
+    page.get_by_role("link", name=RANSOMWARE).click()
+    incident_url = page.url
+    expect(page.get_by_role("link", name="STIX 2.1")).to_have_attribute("href", re.compile(r"/stix$"))
+    expect(page.get_by_role("link", name="MISP event")).to_have_attribute("href", re.compile(r"/misp$"))
+
+    observables = page.locator("#observables")
+    observables.get_by_text("Add observables").click()
+    observables.get_by_label("Values, one per line").fill("hxxps://exfil[.]evil[.]example/upload")
+    observables.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#observables .notice")).to_have_text("1 observable added.")
+    added = "https://exfil.evil.example/upload"
+    expect(observables.get_by_role("link", name=added)).to_be_visible()
+    observables.get_by_role("button", name=f"Remove {added}").click()
+    expect(page.locator("#observables .notice")).to_contain_text("removed")
+    expect(page.locator("#observables").get_by_role("link", name=added)).to_have_count(0)
+
+    page.get_by_role("link", name="Change marking or recipients").click()
+    sharing = page.locator("#sharing")
+    sharing.locator("input[name=tlp][value='amber+strict']").check()
+    for box in sharing.locator("input[name=communities]:checked").all():
+        box.uncheck()
+    sharing.get_by_role("button", name="Save marking and recipients").click()
+    expect(page).to_have_url(re.compile(re.escape(incident_url) + r"\?saved=sharing"))
+    expect(page.locator("main > .notice")).to_have_text("The marking and recipients are saved.")
+    expect(page.get_by_role("note", name="Marking")).to_contain_text("TLP:AMBER+STRICT")
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("Marking or recipients changed")
+    expect(timeline).to_contain_text("Observables removed")
+    assert errors == [], errors
+
+
 # The demo's pages a duty analyst walks through (a crisis, an incident and a search included).
 A11Y_PAGES = (
     "/",

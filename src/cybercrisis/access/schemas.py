@@ -13,6 +13,23 @@ class ShareWith(BaseModel):
     users: list[str] = Field(default_factory=list, max_length=500)
 
 
+class SharingIn(BaseModel):
+    """A new marking and the whole new list of recipients of an object (they replace the old ones)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"tlp": "amber", "share_with": {"communities": ["csirts-network"]}}]},
+    )
+
+    tlp: str = Field(
+        max_length=20,
+        description="TLP 2.0: clear, green, amber, amber+strict or red (also written TLP:AMBER+STRICT)",
+        examples=["amber"],
+    )
+    share_with: ShareWith = Field(default_factory=ShareWith)
+
+
 class ShareList(BaseModel):
     organisations: list[str]
     communities: list[str]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from cybercrisis.access import sharing
 from cybercrisis.access.policy import read_filter
-from cybercrisis.access.schemas import ShareWith
+from cybercrisis.access.schemas import SharingIn
 from cybercrisis.answers.models import Answer
 from cybercrisis.config import Settings
 from cybercrisis.crises import actions, decisions, escalations, governance, room, service
@@ -42,7 +42,7 @@ from cybercrisis.crises.schemas import (
 )
 from cybercrisis.db import utcnow
 from cybercrisis.deps import DB, CurrentPrincipal
-from cybercrisis.schemas import AnswerOut, Strict
+from cybercrisis.schemas import AnswerOut
 
 router = APIRouter(prefix="/api/v1", tags=["crises"])
 
@@ -50,11 +50,6 @@ router = APIRouter(prefix="/api/v1", tags=["crises"])
 def _settings(request: Request) -> Settings:
     s: Settings = request.app.state.settings
     return s
-
-
-class SharingIn(Strict):
-    tlp: str
-    share_with: ShareWith
 
 
 @router.get("/escalation-model", operation_id="escalation_model", response_model=EscalationModelOut)

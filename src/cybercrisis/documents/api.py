@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from cybercrisis.access import sharing
+from cybercrisis.access.schemas import SharingIn
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
@@ -20,7 +21,6 @@ from cybercrisis.documents.schemas import (
     DocumentPatch,
     DocumentSummary,
     PassOnIn,
-    SharingIn,
 )
 from cybercrisis.schemas import TimelineEntry
 

@@ -23,11 +23,6 @@ class DocumentPatch(Strict):
     kind: str | None = None
 
 
-class SharingIn(Strict):
-    tlp: str
-    share_with: ShareWith = Field(default_factory=ShareWith)
-
-
 class PassOnIn(Strict):
     organisations: list[str] = Field(min_length=1, max_length=200)
 

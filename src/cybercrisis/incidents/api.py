@@ -11,6 +11,7 @@ from cybercrisis import taxonomies
 from cybercrisis.access import sharing
 from cybercrisis.access.models import Share
 from cybercrisis.access.principal import Principal
+from cybercrisis.access.schemas import SharingIn
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.db import utcnow
@@ -271,7 +272,32 @@ class ObservablesIn(Strict):
 
 @router.post("/incidents/{incident_id}/observables", operation_id="add_observables")
 def add_observables(incident_id: str, body: ObservablesIn, db: DB, principal: CurrentPrincipal) -> dict[str, int]:
+    """Add observables to the incident (its recording organisation and its affected entity). Values are
+    normalised (defanged forms such as `hxxp://evil[.]example` are accepted); a value it already has is not added
+    twice. Returns how many were added."""
     return {"added": service.add_observables(db, actor=principal, incident_id=incident_id, items=body.observables)}
+
+
+@router.post("/incidents/{incident_id}/observables/remove", operation_id="remove_observables")
+def remove_observables(incident_id: str, body: ObservablesIn, db: DB, principal: CurrentPrincipal) -> dict[str, int]:
+    """Remove observables from the incident (the same writers as adding them), by type and value, normalised as
+    when added. A value the incident does not have is ignored; the value stays on other incidents that have it.
+    Returns how many were removed; the incident's timeline records the removal."""
+    return {"removed": service.remove_observables(db, actor=principal, incident_id=incident_id, items=body.observables)}
+
+
+@router.put("/incidents/{incident_id}/sharing", operation_id="share_incident", response_model=IncidentOut)
+def share_incident(
+    incident_id: str, body: SharingIn, db: DB, principal: CurrentPrincipal, request: Request
+) -> IncidentOut:
+    """Replace the incident's marking and its whole list of recipients: only its originating organisation may
+    (403 otherwise). What each TLP admits is enforced (no community on AMBER+STRICT, named people only on RED:
+    422 naming `share_with.communities` or `share_with.organisations`). Narrowing is allowed: readers taken off
+    lose access at once, here and, at the next sync, at every peer node."""
+    incident = service.set_incident_sharing(
+        db, actor=principal, incident_id=incident_id, tlp=body.tlp, share_with=body.share_with
+    )
+    return incident_out(db, incident, thresholds(request), principal)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, exists, select
+from sqlalchemy import and_, case, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -106,6 +106,33 @@ def add_observables(session: Session, *, actor: Principal, incident_id: str, ite
     incident.modified_at = utcnow()
     audit.record(session, actor=actor, tag="incidents:observable:add", object_id=incident.id, summary={"added": added})
     return added
+
+
+def remove_observables(session: Session, *, actor: Principal, incident_id: str, items: list[ObservableIn]) -> int:
+    """Unlink values from the incident (the same writers as adding them); a value the incident does not have is
+    not an error. The value stays known to the other incidents that saw it. Returns how many were unlinked."""
+    incident = get_incident(session, principal=actor, incident_id=incident_id)
+    check_writer(actor, incident)
+    known = lookup_ids(session, [(t, v) for t, v, _ in normalise_observables(items)])
+    linked = sorted(
+        session.scalars(
+            select(Sighting.observable_id).where(
+                Sighting.incident_id == incident.id, Sighting.observable_id.in_(sorted(known.values()))
+            )
+        )
+    )
+    removed = len(linked)
+    if linked:
+        session.execute(delete(Sighting).where(Sighting.incident_id == incident.id, Sighting.observable_id.in_(linked)))
+        incident.modified_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            tag="incidents:observable:remove",
+            object_id=incident.id,
+            summary={"removed": removed},
+        )
+    return removed
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.principal import Principal
 from cybercrisis.db import utcnow
 from cybercrisis.directory.countries import COUNTRIES, EU_MEMBER_STATES
-from cybercrisis.errors import DomainError
+from cybercrisis.errors import DomainError, InvalidInput
 from cybercrisis.incidents.labels import YES_NO_FIELDS, entity_type_choices, pickers, rsit_groups
+from cybercrisis.incidents.models import Incident
 from cybercrisis.incidents.observable_input import parse_text
-from cybercrisis.incidents.schemas import IncidentIn, ReportIn
+from cybercrisis.incidents.schemas import IncidentIn, IncidentPatch, ReportIn
 from cybercrisis.incidents.service import REPORT_FIELDS
 from cybercrisis.web import queries
 from cybercrisis.web.forms import (
@@ -40,6 +41,9 @@ FACT_FIELDS = (
     "users_affected",
     "users_affected_percent",
 )
+
+
+FLAGS = ("suspected_malicious", "cross_border", "exceeds_national_capacity")  # checkboxes: "yes" when ticked
 
 
 class IncidentForm(PostedForm):
@@ -72,6 +76,33 @@ class IncidentForm(PostedForm):
     communities: list[str] = Field(default_factory=list, max_length=50)
     organisations: list[str] = Field(default_factory=list, max_length=500)
     users: str = Field(default="", max_length=20_000)
+    financial_loss_eur: str = Field(default="", max_length=30)
+    annual_turnover_eur: str = Field(default="", max_length=30)
+    unavailability_minutes: str = Field(default="", max_length=30)
+    limited_availability_minutes: str = Field(default="", max_length=30)
+    users_affected: str = Field(default="", max_length=30)
+    users_affected_percent: str = Field(default="", max_length=30)
+
+
+class IncidentEditForm(PostedForm):
+    """The edit form of an incident as posted: what was known at creation and can change since. The marking and
+    recipients have their own form (the originator's act), the status its own box, significance its decision."""
+
+    version: int = Field(default=0, ge=0)
+    title: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=100_000)
+    pap: str = Field(default="amber", max_length=20)
+    countries: list[str] = Field(default_factory=list, max_length=60)
+    other_countries: str = Field(default="", max_length=1000)
+    sectors: list[str] = Field(default_factory=list, max_length=40)
+    rsit: str = Field(default="", max_length=200)
+    root_cause: str = Field(default="", max_length=64)
+    threat_severity: str = Field(default="", max_length=64)
+    impact_severity: str = Field(default="", max_length=64)
+    outlook: str = Field(default="", max_length=64)
+    suspected_malicious: str = Field(default="", max_length=8)
+    cross_border: str = Field(default="", max_length=8)
+    exceeds_national_capacity: str = Field(default="", max_length=8)
     financial_loss_eur: str = Field(default="", max_length=30)
     annual_turnover_eur: str = Field(default="", max_length=30)
     unavailability_minutes: str = Field(default="", max_length=30)
@@ -116,7 +147,7 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
     aware_at = parse_utc(form.aware_at, field="aware_at", required=True)
     occurred_at = parse_utc(form.occurred_at, field="occurred_at", required=False)
     rsit_class, _, rsit_type = form.rsit.partition("/")
-    facts = {name: _number(name, getattr(form, name)) for name in FACT_FIELDS}
+    facts = _figures(form)
     data = {
         "title": form.title.strip(),
         "description": form.description,
@@ -147,6 +178,80 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
     }
     result: IncidentIn = validated(IncidentIn, data)
     return result
+
+
+def _figures(form: IncidentForm | IncidentEditForm) -> dict[str, int | float | None]:
+    """The threshold figures; every badly written one is refused at once, each next to its field."""
+    out: dict[str, int | float | None] = {}
+    errors: list[dict[str, str]] = []
+    for name in FACT_FIELDS:
+        try:
+            out[name] = _number(name, getattr(form, name))
+        except InvalidInput as exc:
+            errors += exc.errors
+    if errors:
+        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
+    return out
+
+
+def edit_values(incident: Incident) -> dict[str, Any]:
+    """The edit form filled with the incident as it is."""
+    eu = set(EU_MEMBER_STATES)
+    facts = incident.facts or {}
+    return {
+        "version": incident.version,
+        "title": incident.title,
+        "description": incident.description,
+        "pap": incident.pap,
+        "countries": [c for c in incident.countries if c in eu],
+        "other_countries": ", ".join(c for c in incident.countries if c not in eu),
+        "sectors": list(incident.sectors),
+        "rsit": f"{incident.rsit_class}/{incident.rsit_type}" if incident.rsit_class and incident.rsit_type else "",
+        "root_cause": incident.root_cause or "",
+        "threat_severity": incident.threat_severity or "",
+        "impact_severity": incident.impact_severity or "",
+        "outlook": incident.outlook or "",
+        **{k: "yes" for k in FLAGS if getattr(incident, k)},
+        **{k: "" if facts.get(k) is None else str(facts[k]) for k in FACT_FIELDS},
+    }
+
+
+def to_changes(form: IncidentEditForm, incident: Incident) -> dict[str, Any]:
+    """The edit form as the service's changes (`IncidentPatch` without the version). The figures the form shows
+    replace the incident's; figures it does not show (set through the API) are kept."""
+    errors: list[dict[str, str]] = []
+    if len(form.title.strip()) < 3:
+        errors.append({"field": "title", "message": "the incident needs a title of at least 3 characters"})
+    try:
+        figures = _figures(form)
+    except InvalidInput as exc:
+        errors += exc.errors
+        figures = {}
+    if errors:
+        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
+    rsit_class, _, rsit_type = form.rsit.partition("/")
+    facts = {k: v for k, v in (incident.facts or {}).items() if k not in FACT_FIELDS}
+    facts.update({k: v for k, v in figures.items() if v is not None})
+    data = {
+        "version": form.version,
+        "title": form.title.strip(),
+        "description": form.description,
+        "pap": form.pap or "amber",
+        "countries": [*form.countries, *split_list(form.other_countries)],
+        "sectors": form.sectors,
+        "rsit_class": rsit_class or None,
+        "rsit_type": rsit_type or None,
+        "root_cause": form.root_cause or None,
+        "threat_severity": form.threat_severity or None,
+        "impact_severity": form.impact_severity or None,
+        "outlook": form.outlook or None,
+        "suspected_malicious": form.suspected_malicious == "yes",
+        "cross_border": form.cross_border == "yes",
+        "exceeds_national_capacity": form.exceeds_national_capacity == "yes",
+        "facts": facts,
+    }
+    patch: IncidentPatch = validated(IncidentPatch, data)
+    return patch.model_dump(exclude_unset=True, exclude={"version"})
 
 
 def to_report_in(form: ReportForm) -> ReportIn:

@@ -32,6 +32,7 @@ from cybercrisis.incidents.correlation import (
     correlations_of,
     normalise_observables,
     observables_of,
+    remove_observables,
     sightings_of,
 )
 from cybercrisis.incidents.facts import Facts
@@ -79,6 +80,7 @@ __all__ = [
     "deadlines_for",
     "get_incident",
     "observables_of",
+    "remove_observables",
     "reports_of",
     "request_intermediate",
     "sightings_of",
@@ -240,6 +242,25 @@ def update_incident(
         object_id=incident.id,
         summary={"fields": sorted(changes), "status": incident.status, "version": incident.version},
     )
+    return incident
+
+
+def set_incident_sharing(
+    session: Session, *, actor: Principal, incident_id: str, tlp: str, share_with: ShareWith
+) -> Incident:
+    """Replace the incident's marking and recipients: the originating organisation only ("incident.share"), within
+    what the TLP admits (access/sharing.py); narrowing is allowed like widening. Audited; federated as a new list."""
+    incident = get_incident(session, principal=actor, incident_id=incident_id)
+    check_writer(actor, incident, "incident.share")
+    recipients.set_sharing(
+        session,
+        principal=actor,
+        obj=incident,
+        tlp=sharing.parse_tlp(tlp),
+        share_with=share_with,
+        tag="incidents:incident:share",
+    )
+    incident.modified_at = utcnow()
     return incident
 
 

@@ -56,6 +56,8 @@ EVENT_LABELS = {
     "incidents:incident:inform-member-states": "Other Member States informed (NIS2 Art. 23(6))",
     "incidents:incident:forward": "Notification forwarded to other SPOCs (NIS2 Art. 23(8))",
     "incidents:observable:add": "Observables added",
+    "incidents:observable:remove": "Observables removed",
+    "incidents:incident:share": "Marking or recipients changed",
     "alerts:alert:send": "Alert sent",
     "alerts:alert:acknowledge": "Alert acknowledged",
     "alerts:alert:reminder": "Alert reminder sent",
@@ -90,6 +92,24 @@ def _timeline(
 def _orgs_named(events: list[ShownEvent]) -> set[str]:
     """The organisations the summaries name (their ids), whose names the timeline shows."""
     return {i for e in events for i in reading.ids_in(e.summary) if i.startswith("identity--")}
+
+
+def _notices(request: Request) -> dict[str, str]:
+    """The confirmation of the change just made (the edit forms redirect here with what they did), shown next to
+    what changed: the details and marking at the top, observables in their section."""
+    q = request.query_params
+    saved = {"details": "Your changes are saved.", "sharing": "The marking and recipients are saved."}
+    out = {"notice": saved.get(q.get("saved", ""), "")}
+    added, removed = q.get("added", ""), q.get("removed", "")
+    if added.isdigit():
+        out["observables_notice"] = (
+            f"{added} observable{'' if added == '1' else 's'} added."
+            if added != "0"
+            else "Nothing added: the incident already had these values."
+        )
+    elif removed.isdigit():
+        out["observables_notice"] = "The observable is removed from this incident."
+    return out
 
 
 def _classification(incident: Incident) -> dict[str, Any]:
@@ -255,6 +275,7 @@ def render_incident(
     intermediate_form: FormState | None = None,
     significance_form: FormState | None = None,
     flows_form: FormState | None = None,
+    observables_form: FormState | None = None,
     escalate_error: str | None = None,
     code: int = 200,
 ) -> Response:
@@ -346,6 +367,8 @@ def render_incident(
             "intermediate_form": intermediate_form
             or FormState(values={"due_at": local_minutes(utcnow() + INTERMEDIATE_DEFAULT)}),
             "observables": observables,
+            "observables_form": observables_form or FormState(),
+            **(_notices(request) if code == 200 else {}),
             "correlations": correlations,
             "cluster": members,
             "cluster_countries": sorted({c for m in members for c in m.countries}, key=lambda c: COUNTRIES.get(c, c)),
