@@ -182,6 +182,40 @@ def test_an_amber_incident_is_visible_only_to_the_organisations_it_is_shared_wit
     assert de.org_id != enisa.org_id
 
 
+def test_crisis_room_changes_are_streamed_under_each_objects_own_marking(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    """The live crisis room (issue 19) listens for the crisis and its decisions and actions: each event reaches
+    the readers of that object and nobody else."""
+    db.rollback()
+    start = events.head(db)
+    enisa, fr = cast["enisa"], cast["fr"]
+    crisis = client.post(
+        "/api/v1/crises",
+        json={
+            "title": "Grid ransomware wave",
+            "justification": "Significant impact in two Member States",
+            "tlp": "amber",
+            "share_with": {"organisations": [fr.org_id]},
+        },
+        headers=enisa.headers,
+    )
+    assert crisis.status_code == 201, crisis.text
+    cid = crisis.json()["id"]
+    decided = client.post(
+        f"/api/v1/crises/{cid}/decisions", json={"level": "technical", "title": "Block the C2"}, headers=enisa.headers
+    )
+    assert decided.status_code == 201, decided.text
+    db.rollback()
+    loaded = [e for e in events.load(db, after=start) if e.object_id in (cid, decided.json()["id"])]
+    assert {e.object_id.split("--")[0] for e in loaded if e.object_id} == {"crisis", "decision"}
+    readers = {name: principal(db, cast[name]) for name in ("fr", "de", "enisa", "outsider")}
+    for e in loaded:
+        assert e.streamed and e.visible_to(readers["enisa"]) and e.visible_to(readers["fr"]), e.tag
+        assert not e.visible_to(readers["de"]) and not e.visible_to(readers["outsider"]), e.tag
+        assert not e.visible_to(ANONYMOUS)
+
+
 def test_directory_changes_are_visible_to_every_signed_in_reader(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:

@@ -198,3 +198,52 @@ def test_statement_crisis_and_assistance_walked_through_by_the_people_involved(
     feed = page.request.get(f"{demo.url}/public/feed.xml")
     assert feed.ok and title in feed.text()
     assert errors == [], errors
+
+
+def test_a_decision_appears_in_another_readers_crisis_room_without_reloading(demo: Demo, page: Page) -> None:
+    """Issue 19: ENISA moves its crisis up to EU-CyCLONe, which the decision log records; CERT-Bund, with the same
+    room open in a second browser, sees the decision and the new level appear (the room listens to the event
+    stream and swaps in the parts that changed), with the navigation's count updated, and without its page being
+    reloaded. A form CERT-Bund is typing in is kept as typed."""
+    errors: list[str] = []
+    _as(page, demo, ENISA, "/crises/new")
+    page.get_by_label("Title (required)").fill("Wiper attacks on satellite ground stations")
+    page.get_by_label("Why this is a crisis (required)").fill("Outages in two Member States at once.")
+    page.get_by_label("Significant impact in two or more Member States").check()
+    page.get_by_role("button", name="Open the crisis").click()
+    expect(page.locator("h1")).to_contain_text("Wiper attacks on satellite ground stations")
+    expect(page.locator("#overview .done-note")).to_contain_text("The crisis is open")
+    crisis_path = page.url.removeprefix(demo.url).split("?")[0]
+
+    browser = page.context.browser
+    assert browser is not None
+    other = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        second = other.new_page()
+        second.set_default_timeout(15_000)
+        second.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        second.on("pageerror", lambda e: errors.append(str(e)))
+        _as(second, demo, DE, crisis_path)
+        expect(second.locator("#live-status")).to_have_text("Live")
+        expect(second.locator("#room-nav")).to_contain_text("Decisions (0)")
+        second.evaluate("window.__notReloaded = true")
+        # CERT-Bund starts adding an action: what it typed must survive the update.
+        second.locator("summary", has_text="Add an action").click()
+        second.locator("#a-title").fill("Check our own ground stations")
+
+        page.locator("summary", has_text="Propose a move on the scale").click()
+        escalate = page.locator("#escalate-form")
+        escalate.get_by_label("Move to").select_option("eu-cyclone")
+        escalate.get_by_label("Why").fill("National capacity is stretched in two Member States.")
+        escalate.get_by_role("button", name="Propose").click()
+        expect(page.locator("#escalations .done-note")).to_contain_text("The crisis moved to its new stage")
+
+        expect(second.locator("#decisions")).to_contain_text("National capacity is stretched in two Member States.")
+        expect(second.locator("#overview")).to_contain_text("Operational level")
+        expect(second.locator("#room-nav")).to_contain_text("Decisions (1)")
+        expect(second.locator("#live-status")).to_contain_text("updated")
+        assert second.evaluate("window.__notReloaded === true")
+        expect(second.locator("#a-title")).to_have_value("Check our own ground stations")
+    finally:
+        other.close()
+    assert errors == [], errors

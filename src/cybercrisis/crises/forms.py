@@ -86,6 +86,17 @@ DONE_NOTES = {
     "action-updated": "The action was updated.",
     "linked": "The incidents were linked.",
 }
+# The section of the room whose change each note confirms: the note is shown there, where the form sent the reader.
+DONE_SECTION = {
+    "opened": "overview",
+    "phase": "overview",
+    "commission-role": "overview",
+    "linked": "incidents",
+    "decision": "decisions",
+    "decision-sent": "decisions",
+    "action": "actions",
+    "action-updated": "actions",
+}  # every other note is about a move on the escalation scale
 # What each room form is, for the message at the top of the page when it was refused.
 FORM_TITLES = {
     "escalate": ("The move was not proposed", "escalate-form"),

@@ -31,6 +31,7 @@ from cybercrisis.access.policy import ShareEntry, can_read, read_scope
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
 from cybercrisis.directory.models import Contact
 from cybercrisis.documents.models import Document
 from cybercrisis.incidents.models import Incident
@@ -46,6 +47,11 @@ STREAMED: dict[str, type[Any]] = {
     "sitrep": Sitrep,
     "document": Document,
     "contact": Contact,
+    # The crisis room (issue 19): the crisis and its moves, decisions and actions, each under its own marking.
+    "crisis": Crisis,
+    "escalation": Escalation,
+    "decision": Decision,
+    "task": Action,
 }
 DIRECTORY_PREFIX = "identity"  # directory entries are visible to every signed-in user
 BUFFER = 5000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 from cybercrisis.access.permissions import Permission, Role
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
+from cybercrisis.db import utcnow
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.directory.models import ORG_TYPE_LABELS, ContactKind, Level
 from cybercrisis.documents.models import DocumentKind
@@ -59,6 +60,18 @@ LEVEL_LABELS: dict[str, str] = {lv.value: lv.value.capitalize() for lv in Level}
 TLP_OPTIONS: list[tuple[str, str]] = [(t.value, t.label) for t in reversed(TLP)]
 
 
+SOON = timedelta(hours=24)  # a deadline within this shows as "due soon"
+
+
+def _due(due: datetime) -> tuple[str, str]:
+    """A deadline as a clock: its CSS class and its words ("due in 5 h", "overdue by 20 min"), from now."""
+    now = utcnow()
+    if due < now:
+        return "overdue", f"overdue by {incident_labels.span(now - due)}"
+    left = due - now
+    return ("due-soon" if left < SOON else "due"), f"due in {incident_labels.span(left)}"
+
+
 def _when(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value is not None else ""
 
@@ -96,6 +109,7 @@ def _summary(summary: Mapping[str, object], names: Mapping[str, str] | None = No
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 templates.env.globals.update(
+    due_clock=_due,
     TLP=TLP,
     COUNTRIES=COUNTRIES,
     ORG_TYPE_LABELS={k.value: v for k, v in ORG_TYPE_LABELS.items()},

@@ -1,0 +1,195 @@
+// The crisis room, live: listens to /api/v1/events and, after a change the reader may see, fetches the room again
+// and swaps in each part marked data-live that changed. Progressive enhancement only: without this file the page
+// is complete, and a reload shows the new state.
+//
+// A part the reader is using is never swapped under them: one with a form they typed in, an open form, or the
+// focus in a field. It is swapped at the next change after they leave it (or submit it, which reloads the page).
+(function () {
+  "use strict";
+
+  var DEBOUNCE_MS = 300; // changes come in bursts (a move and its decision): one refresh for the burst
+  var MAX_WAIT_MS = 2000;
+  // The kinds of object a room shows (the `type` of a change event): the crisis, its moves, decisions and actions,
+  // and the incidents, early warnings and reports it lists.
+  var KINDS = { crisis: 1, escalation: 1, decision: 1, task: 1, incident: 1, alert: 1, sitrep: 1 };
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  function clock(d) {
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+
+  function start() {
+    var room = document.querySelector("[data-live-room]");
+    var status = document.getElementById("live-status");
+    if (!room || !status || !window.EventSource || !window.fetch || !window.DOMParser) {
+      return;
+    }
+    var timer = null;
+    var firstChange = 0;
+    var inFlight = false;
+    var again = false;
+    var broken = false;
+    var stream = null;
+
+    function say(text, state) {
+      status.hidden = false;
+      status.textContent = text;
+      status.setAttribute("data-state", state);
+    }
+
+    // Typing in a form marks its part as in use until the page is left.
+    room.addEventListener("input", function (event) {
+      var part = event.target.closest && event.target.closest("[data-live]");
+      if (part) {
+        part.setAttribute("data-in-use", "");
+      }
+    });
+
+    function inUse(part) {
+      if (part.hasAttribute("data-in-use")) {
+        return true;
+      }
+      var active = document.activeElement;
+      if (active && part.contains(active) && /^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) {
+        return true;
+      }
+      return part.querySelector("details[open] form") !== null;
+    }
+
+    function swap(html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html");
+      var kept = 0;
+      room.querySelectorAll("[data-live]").forEach(function (part) {
+        var next = part.id ? fresh.getElementById(part.id) : null;
+        if (!next || next.innerHTML === part.innerHTML) {
+          return;
+        }
+        if (inUse(part)) {
+          kept += 1;
+          return;
+        }
+        var open = [];
+        part.querySelectorAll("details[id]").forEach(function (d) {
+          if (d.open) {
+            open.push(d.id);
+          }
+        });
+        var statusNode = part.contains(status) ? status : null;
+        part.innerHTML = next.innerHTML;
+        if (statusNode) {
+          // The status line lives in the navigation: keep the element that screen readers follow.
+          var placeholder = part.querySelector("#live-status");
+          if (placeholder) {
+            placeholder.parentNode.replaceChild(statusNode, placeholder);
+          }
+        }
+        open.forEach(function (id) {
+          var d = document.getElementById(id);
+          if (d && d.tagName === "DETAILS") {
+            d.open = true;
+          }
+        });
+        part.setAttribute("data-updated", "");
+        window.setTimeout(function () {
+          part.removeAttribute("data-updated");
+        }, 4000);
+      });
+      var now = "Live · updated " + clock(new Date());
+      say(kept ? now + " · the part you are working in is kept as you left it" : now, "live");
+    }
+
+    function refresh() {
+      timer = null;
+      firstChange = 0;
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      fetch(window.location.pathname + window.location.search, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+        cache: "no-store"
+      }).then(function (response) {
+        if (response.redirected) {
+          throw new Error("signed-out");
+        }
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      }).then(function (html) {
+        swap(html);
+      }).catch(function (error) {
+        if (error && error.message === "signed-out") {
+          signedOut();
+        } else {
+          say("Could not update · reload the page", "error");
+        }
+      }).then(function () {
+        inFlight = false;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      });
+    }
+
+    function schedule() {
+      var now = Date.now();
+      if (!firstChange) {
+        firstChange = now;
+      }
+      if (timer !== null) {
+        window.clearTimeout(timer);
+      }
+      timer = window.setTimeout(refresh, Math.max(0, Math.min(DEBOUNCE_MS, firstChange + MAX_WAIT_MS - now)));
+    }
+
+    function signedOut() {
+      if (stream) {
+        stream.close();
+      }
+      say("Signed out · reload the page to sign in again", "error");
+    }
+
+    stream = new EventSource("/api/v1/events");
+    stream.addEventListener("open", function () {
+      if (broken) {
+        broken = false;
+        schedule(); // what was missed while reconnecting
+      } else {
+        say("Live", "live");
+      }
+    });
+    stream.addEventListener("change", function (event) {
+      var kind = "";
+      try {
+        kind = JSON.parse(event.data).type;
+      } catch (e) {
+        kind = "";
+      }
+      if (KINDS[kind]) {
+        schedule();
+      }
+    });
+    stream.addEventListener("end", signedOut);
+    stream.addEventListener("error", function () {
+      if (stream.readyState === EventSource.CLOSED) {
+        say("Live updates stopped · reload the page", "error");
+      } else {
+        broken = true;
+        say("Reconnecting…", "reconnecting");
+      }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
