@@ -73,7 +73,10 @@ class Settings(BaseSettings):
         default=None, description="JSON file with the deployment's escalation model; unset: the shipped default"
     )
     evidence_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, description="largest evidence file accepted")
-    public_base_url: str = Field(default="http://localhost:8000", description="absolute links in the public feed")
+    public_base_url: str | None = Field(
+        default=None,
+        description="absolute links in the public feed and statements; default: the address each request came to",
+    )
     events_poll_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="safety-net poll of the event stream (PostgreSQL NOTIFY wakes it first)"
     )

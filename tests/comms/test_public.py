@@ -120,3 +120,22 @@ def test_public_statement_shows_the_translations_side_by_side(client: TestClient
     assert "<script>" not in html and "style=" not in html
     missing = client.get("/public/publication--00000000-0000-4000-8000-000000000000", headers={"Accept": "text/html"})
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+
+
+def test_without_a_configured_address_the_feed_links_to_the_address_it_was_read_at(
+    client: TestClient, cast: Cast, session_factory: sessionmaker[Session], settings: Settings
+) -> None:
+    """Issue 19: the feed's links pointed to localhost:8000 unless a setting was changed; unset, they follow the
+    address the reader used (here the test client's, and a second host name)."""
+    settings.public_base_url = None
+    released_at = datetime(2031, 5, 1, 8, 0, tzinfo=UTC)
+    approve_all(client, cast, draft(client, cast, title="Grid advice", embargo_until=released_at.isoformat()))
+    assert release_due(session_factory, settings, released_at) == 1
+    for host in ("testserver", "crisis.example.gov"):
+        rss = ET.fromstring(client.get("/public/feed.xml", headers={"Host": host}).content)  # noqa: S314
+        channel = rss.find("channel")
+        assert channel is not None and channel.findtext("link") == f"http://{host}/public"
+        link = channel.findall("item")[0].findtext("link") or ""
+        assert link.startswith(f"http://{host}/public/publication--"), link
+        listed = client.get("/api/v1/public/publications", headers={"Host": host}).json()
+        assert listed["items"][0]["url"] == link

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -101,6 +101,17 @@ def _screenshot(page: Page, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def _nav(page: Page, name: str | re.Pattern[str]) -> Locator:
+    """A link of the main navigation, made visible the way a person would: the phone's Menu, or More."""
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
+        menu.click()
+    link = page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
+    if not link.count():
+        page.locator(".nav-more summary").click()
+    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name)
+
+
 def _me(url: str, token: str) -> dict[str, object]:
     request = urllib.request.Request(f"{url}/api/v1/me", headers={"Authorization": f"Bearer {token}"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own server
@@ -123,9 +134,7 @@ def test_org_admin_walks_the_directory_and_shares_a_document(
     page.get_by_label("Password").fill(demo_server.password)
     page.get_by_label("Password").press("Enter")
     expect(page).to_have_url(f"{base}/directory")
-    expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Directory")).to_have_attribute(
-        "aria-current", "page"
-    )
+    expect(_nav(page, "Directory")).to_have_attribute("aria-current", "page")
 
     # Filter by country: a GET form, so the URL can be shared.
     page.get_by_label("Country").select_option("DE")
@@ -157,7 +166,7 @@ def test_org_admin_walks_the_directory_and_shares_a_document(
     expect(page.get_by_role("link", name="European Union Agency for Cybersecurity (ENISA)")).to_be_visible()
 
     # Open a document: its TLP banner is at the top.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Documents").click()
+    _nav(page, "Documents").click()
     page.get_by_role("link", name="CERT-FR: SOP for cross-border incident notification").click()
     expect(page.locator(".tlp-banner")).to_contain_text("TLP:GREEN")
     expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
@@ -175,7 +184,8 @@ def test_org_admin_walks_the_directory_and_shares_a_document(
     expect(page.locator(".doc-body")).to_have_text("Only for CERT-FR.")
 
     # An API token, shown once, that works as a bearer token.
-    page.get_by_role("link", name=ADMIN).click()
+    page.locator(".who summary").click()  # the account menu, under the organisation's name
+    page.get_by_role("link", name="Your account and API tokens").click()
     page.get_by_label("Name").fill("browser test")
     page.get_by_role("button", name="Create token").click()
     token = page.locator("#new-token").input_value()
@@ -273,7 +283,7 @@ def test_analyst_records_an_incident_with_the_keyboard_and_submits_the_early_war
     assert page.evaluate("document.documentElement.scrollWidth") <= 768  # no sideways scrolling of the page
 
     # The deadlines: the demo's overdue reports first; ours (the CSIRT's feedback) due within 24 h.
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Deadlines").click()
+    _nav(page, "Deadlines").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Reporting deadlines")
     expect(page.get_by_role("region", name="Overdue", exact=True)).to_contain_text("overdue by")
     expect(page.get_by_role("region", name="Overdue", exact=True)).to_contain_text("Ransomware at CH Bellerive")
@@ -282,7 +292,7 @@ def test_analyst_records_an_incident_with_the_keyboard_and_submits_the_early_war
     )
     _screenshot(page, tmp_path, "incident-deadlines")
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Incidents").click()
+    _nav(page, "Incidents").click()
     page.get_by_label("Only with overdue reports").check()
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(f"{base}/incidents?overdue=yes")
@@ -466,11 +476,58 @@ def test_analyst_edits_an_incidents_observables_and_marking(demo_server: DemoSer
     assert errors == [], errors
 
 
+def test_the_header_keeps_one_row_wide_folds_on_a_phone_and_lists_its_shortcuts(
+    demo_server: DemoServer, page: Page
+) -> None:
+    """Issue 19: at 1280 px the navigation, the search box and the account menu share one row, the rest of the
+    pages are under More; on a phone the navigation folds behind Menu; "?" lists the keyboard shortcuts and "g"
+    then a letter goes to a page."""
+    base = demo_server.url
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _sign_in(page, base, ANALYST, demo_server.password, "/my-work")
+    header = page.locator("header.top")
+    assert header.bounding_box()["height"] < 70  # one row (two rows of links were 150 px)
+    tops = page.evaluate(
+        "[...document.querySelectorAll('#main-nav > ul > li:not(.more-flat), .global-search, .who')]"
+        ".map(e => Math.round(e.getBoundingClientRect().top))"
+    )
+    assert max(tops) - min(tops) < 12, tops
+    page.locator(".nav-more summary").click()
+    page.locator(".nav-more").get_by_role("link", name="Directory").click()
+    expect(page).to_have_url(f"{base}/directory")
+    expect(page.locator(".nav-more summary")).to_have_class("current")
+
+    page.locator("main h1").click()
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.keyboard.press("g")
+    page.keyboard.press("i")
+    expect(page).to_have_url(f"{base}/incidents")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    expect(page.locator("#main-nav")).to_be_hidden()
+    assert header.bounding_box()["height"] < 130  # was 330 px of a phone's first screen
+    menu = page.get_by_role("button", name="Menu")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    page.locator("#main-nav").get_by_role("link", name="Documents").click()
+    expect(page).to_have_url(f"{base}/documents")
+    page.locator(".who summary").click()
+    expect(page.locator(".who-menu")).to_contain_text(ANALYST)
+    expect(page.locator(".who-menu").get_by_role("button", name="Sign out")).to_be_visible()
+
+
 # The demo's pages a duty analyst walks through (a crisis, an incident and a search included).
 A11Y_PAGES = (
     "/",
     "/my-work",
     "/situation",
+    "/situation/wall",
     "/crises",
     "/incidents",
     "/alerts",
@@ -489,8 +546,9 @@ A11Y_PAGES = (
 def test_the_main_pages_have_no_serious_accessibility_violation_wide_and_on_a_phone(
     demo_server: DemoServer, page: Page
 ) -> None:
-    """axe-core (tests/web/axe.py) on the login page and every main page of the demo, one crisis and one incident
-    included, at 1440 px and at 390 px: no serious or critical violation."""
+    """axe-core (tests/web/axe.py) on the login page and every main page of the demo, one crisis, one incident (and
+    its edit page) and one situation report included, at 1440 px and at 390 px, in light and in dark mode (the
+    browser's preference): no serious or critical violation."""
     from tests.web.axe import serious_violations
 
     base = demo_server.url
@@ -509,12 +567,16 @@ def test_the_main_pages_have_no_serious_accessibility_violation_wide_and_on_a_ph
     crisis = page.locator("main a[href^='/crises/crisis--']").first.get_attribute("href")
     page.goto(f"{base}/incidents")
     incident = page.locator("main a[href^='/incidents/incident--']").first.get_attribute("href")
-    for width, height in ((1440, 900), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        for path in (*A11Y_PAGES, crisis, incident):
-            page.goto(f"{base}{path}")
-            problems = serious_violations(page)
-            if problems:
-                found[f"{path} at {width} px"] = problems
+    sitrep = page.goto(f"{base}/sitreps") and page.locator("main a[href^='/sitreps/sitrep--']").first.get_attribute("href")
+    pages = (*A11Y_PAGES, crisis, incident, f"{incident}/edit", sitrep)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for width, height in ((1440, 900), (390, 844)):
+            page.set_viewport_size({"width": width, "height": height})
+            for path in pages:
+                page.goto(f"{base}{path}")
+                problems = serious_violations(page)
+                if problems:
+                    found[f"{path} at {width} px, {scheme}"] = problems
     found = {k: v for k, v in found.items() if v}
     assert found == {}, "\n".join(f"{k}:\n  " + "\n  ".join(v) for k, v in found.items())

@@ -224,10 +224,15 @@ def test_live_fragment_is_the_changing_part_of_the_page(client: TestClient, peop
     # The same include in both: the page holds the fragment (the time of the cached picture is the same too).
     assert live.strip().startswith(fragment.strip())
     assert "Member States by worst impact reported" in client.get("/situation/live?map=impact", headers=HTML).text
+    # The wall display holds the same live fragment, without the chrome; the dashboard links to it.
+    assert 'href="/situation/wall"' in page
+    wall = client.get("/situation/wall", headers=HTML).text
+    assert '<body class="wall">' in wall and "Leave the wall display" in wall
+    assert wall.split('data-live-src="/situation/live">', 1)[1].strip().startswith(fragment.strip())
 
 
 def test_pages_need_a_signed_in_user(client: TestClient) -> None:
-    for path in ("/situation", "/situation/live"):
+    for path in ("/situation", "/situation/live", "/situation/wall"):
         r = client.get(path, headers=HTML, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}"
 

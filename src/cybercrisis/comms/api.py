@@ -20,6 +20,7 @@ from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.comms import reading, release, service
 from cybercrisis.comms.deps import CurrentCommunication
+from cybercrisis.comms.feed import public_base as feed_base
 from cybercrisis.comms.feed import public_url
 from cybercrisis.comms.listing import CommunicationFilters
 from cybercrisis.comms.listing import list_communications as list_page
@@ -49,7 +50,13 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def communication_out(db: DB, c: Communication, reader: Principal, settings: Settings) -> CommunicationOut:
+def public_base(request: Request) -> str:
+    """The base of the public pages' links (feed.public_base)."""
+    return feed_base(_settings(request), str(request.base_url))
+
+
+def communication_out(db: DB, c: Communication, reader: Principal, public: str) -> CommunicationOut:
+    """`public`: the base of the public pages' address (`public_base`)."""
     rows = reading.approvals(db, c.id)
     waiting = reading.waiting_for(c, rows)
     names = reading.org_names(db, [*c.approvers, *(r.org_id for r in rows)])
@@ -84,7 +91,7 @@ def communication_out(db: DB, c: Communication, reader: Principal, settings: Set
         waiting_for=[OrgRef(id=o, short_name=names.get(o, o)) for o in waiting],
         released_at=c.released_at,
         publication=pub.id if pub else None,
-        public_url=public_url(settings, pub.id) if pub and not pub.exercise else None,
+        public_url=public_url(public, pub.id) if pub and not pub.exercise else None,
         tlp=c.tlp,
         owner=c.owner_org_id,
         created_by=c.created_by_id,
@@ -131,7 +138,7 @@ def create_communication(
     `comms:communication:write`.
     """
     c = service.create(db, actor=principal, data=body)
-    return communication_out(db, c, principal, _settings(request))
+    return communication_out(db, c, principal, public_base(request))
 
 
 @router.get("/communications", operation_id="list_communications", response_model=CommunicationPage)
@@ -157,7 +164,7 @@ def get_communication(
     c: CurrentCommunication, db: DB, principal: CurrentPrincipal, request: Request
 ) -> CommunicationOut:
     """One communication with every verdict per version and `waiting_for`: who has not approved the current one."""
-    return communication_out(db, c, principal, _settings(request))
+    return communication_out(db, c, principal, public_base(request))
 
 
 @router.patch(
@@ -173,7 +180,7 @@ def update_communication(
     draft again, and the approvers are asked again. Released or withdrawn communications do not change (409).
     """
     c = service.update(db, actor=principal, communication_id=communication_id, patch=body)
-    return communication_out(db, c, principal, _settings(request))
+    return communication_out(db, c, principal, public_base(request))
 
 
 @router.get(
@@ -229,7 +236,7 @@ def approve_communication(
         verdict=Verdict.APPROVE,
         comment=body.comment,
     )
-    return communication_out(db, c, principal, _settings(request))
+    return communication_out(db, c, principal, public_base(request))
 
 
 @router.post(
@@ -249,7 +256,7 @@ def request_changes(
         verdict=Verdict.CHANGES,
         comment=body.comment,
     )
-    return communication_out(db, c, principal, _settings(request))
+    return communication_out(db, c, principal, public_base(request))
 
 
 @router.post(
@@ -265,7 +272,7 @@ def release_communication(
     releases due statements automatically).
     """
     release.release(db, actor=principal, communication_id=communication_id)
-    return communication_out(db, reading.get(db, principal, communication_id), principal, _settings(request))
+    return communication_out(db, reading.get(db, principal, communication_id), principal, public_base(request))
 
 
 @router.post(
@@ -278,7 +285,7 @@ def withdraw_communication(
 ) -> CommunicationOut:
     """Withdraw a communication before its release (owner organisation); it is then neither edited nor released."""
     c = release.withdraw(db, actor=principal, communication_id=communication_id)
-    return communication_out(db, c, principal, _settings(request))
+    return communication_out(db, c, principal, public_base(request))
 
 
 @router.get(

@@ -32,8 +32,14 @@ _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 ET.register_namespace("atom", ATOM_NS)
 
 
-def public_url(settings: Settings, publication_id: str) -> str:
-    return f"{settings.public_base_url.rstrip('/')}/public/{publication_id}"
+def public_base(settings: Settings, request_base: str) -> str:
+    """Where the public pages are for those who follow the feed's links: the configured address, else the address
+    the request came to (behind a proxy, as the proxy's forwarded headers say, when the server trusts them)."""
+    return (settings.public_base_url or request_base).rstrip("/")
+
+
+def public_url(base: str, publication_id: str) -> str:
+    return f"{base}/public/{publication_id}"
 
 
 def public_query() -> Select[Publication]:
@@ -76,9 +82,9 @@ def rfc822(value: datetime) -> str:
     return format_datetime(value.astimezone(UTC), usegmt=True)
 
 
-def build_feed(publications: Sequence[Publication], *, settings: Settings, now: datetime) -> bytes:
-    """An RSS 2.0 document with one item per publication (guid: the publication id), newest first."""
-    base = settings.public_base_url.rstrip("/")
+def build_feed(publications: Sequence[Publication], *, base: str, now: datetime) -> bytes:
+    """An RSS 2.0 document with one item per publication (guid: the publication id), newest first; `base`: see
+    `public_base`."""
     rss = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(rss, "channel")
     _add(channel, "title", FEED_TITLE)
@@ -92,7 +98,7 @@ def build_feed(publications: Sequence[Publication], *, settings: Settings, now: 
     for pub in publications:
         item = ET.SubElement(channel, "item")
         _add(item, "title", pub.title)
-        _add(item, "link", public_url(settings, pub.id))
+        _add(item, "link", public_url(base, pub.id))
         _add(item, "guid", pub.id, isPermaLink="false")
         _add(item, "pubDate", rfc822(pub.released_at))
         _add(item, "description", pub.body)

@@ -16,7 +16,7 @@ from cybercrisis.access.tlp import TLP
 from cybercrisis.audit import service as audit
 from cybercrisis.comms import reading, release, service
 from cybercrisis.comms.actions import allowed_actions
-from cybercrisis.comms.api import communication_out
+from cybercrisis.comms.api import communication_out, public_base
 from cybercrisis.comms.checks import CLOSED
 from cybercrisis.comms.choices import crisis_titles, people
 from cybercrisis.comms.deps import CurrentCommunication
@@ -167,7 +167,7 @@ def render_communication(
     code: int = 200,
 ) -> Response:
     """One communication; `form` is a refused form (its name and state) to show again with its errors."""
-    view = communication_out(db, c, principal, _settings(request))
+    view = communication_out(db, c, principal, public_base(request))
     is_owner = principal.org_id == view.owner
     acts = allowed_actions(principal, c)
     forms = {

@@ -50,7 +50,7 @@ def public_feed(db: DB, request: Request) -> Response:
     """RSS 2.0 feed of the released statements, newest first; each item's guid is the publication id. No login."""
     query = feed.public_query().order_by(Publication.released_at.desc(), Publication.id.desc())
     rows = list(db.scalars(query.limit(feed.FEED_ITEMS)))
-    body = feed.build_feed(rows, settings=_settings(request), now=utcnow())
+    body = feed.build_feed(rows, base=feed.public_base(_settings(request), str(request.base_url)), now=utcnow())
     return Response(body, media_type=f"{feed.RSS_MEDIA_TYPE}; charset=utf-8", headers=CACHE)
 
 
@@ -88,7 +88,7 @@ def list_publications(
 ) -> PublicationPage:
     """Released statements (TLP:CLEAR), newest first, with their translations. No login; pass `next` as `cursor`."""
     rows = list(db.scalars(feed.page_query(cursor, limit)))
-    settings = _settings(request)
+    base = feed.public_base(_settings(request), str(request.base_url))
     items = [
         PublicationOut(
             id=p.id,
@@ -97,7 +97,7 @@ def list_publications(
             language=p.language,
             translations=p.translations,
             released_at=p.released_at,
-            url=feed.public_url(settings, p.id),
+            url=feed.public_url(base, p.id),
         )
         for p in rows[:limit]
     ]

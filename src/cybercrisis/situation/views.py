@@ -154,6 +154,12 @@ def situation(*, request: Request, db: DB, principal: PagePrincipal, map_by: Map
     return HTMLResponse(_page(request, db, principal, map_by, "situation.html"), headers=NO_STORE)
 
 
+@router.get("/situation/wall", response_class=HTMLResponse)
+def situation_wall(*, request: Request, db: DB, principal: PagePrincipal, map_by: MapBy = "status") -> Response:
+    """The dashboard for a screen on the wall of an operations room: no navigation, larger type, live as the page."""
+    return HTMLResponse(_page(request, db, principal, map_by, "situation_wall.html"), headers=NO_STORE)
+
+
 @router.get("/situation/live", response_class=HTMLResponse)
 def situation_live(*, request: Request, db: DB, principal: PagePrincipal, map_by: MapBy = "status") -> Response:
     """Only the part of the dashboard that changes, for situation.js to swap in."""

@@ -2,6 +2,80 @@
 (function () {
   "use strict";
 
+  document.documentElement.classList.add("js");
+
+  // Phones: the navigation folds behind its "Menu" button.
+  document.addEventListener("DOMContentLoaded", function () {
+    var toggle = document.querySelector(".nav-toggle");
+    var nav = document.getElementById("main-nav");
+    if (!toggle || !nav) {
+      return;
+    }
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = !nav.classList.contains("open");
+      nav.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
+
+  // The header's dropdowns (<details>): one open at a time, closed by a click elsewhere or Escape.
+  function closeMenus(except) {
+    document.querySelectorAll(".top details[open]").forEach(function (d) {
+      if (d !== except) {
+        d.open = false;
+      }
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var inside = event.target.closest && event.target.closest(".top details");
+    closeMenus(inside);
+  });
+
+  // Keyboard shortcuts, listed in the dialog that "?" opens: "/" search, "g" then a letter to go to a page.
+  var GO = { w: "/my-work", s: "/situation", c: "/crises", i: "/incidents", e: "/alerts" };
+  var pendingG = 0;
+  function shortcuts() {
+    var dialog = document.getElementById("shortcuts");
+    if (dialog && dialog.showModal && !dialog.open) {
+      closeMenus(null);
+      dialog.showModal();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-shortcuts-open]")) {
+      shortcuts();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") {
+      var open = document.querySelector(".top details[open]");
+      if (open) {
+        open.open = false;
+        open.querySelector("summary").focus();
+      }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    var target = event.target;
+    if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) {
+      return;
+    }
+    if (event.key === "?") {
+      event.preventDefault();
+      shortcuts();
+    } else if (event.key === "g") {
+      pendingG = Date.now();
+    } else if (pendingG && Date.now() - pendingG < 1500 && GO[event.key]) {
+      pendingG = 0;
+      window.location.assign(GO[event.key]);
+    } else {
+      pendingG = 0;
+    }
+  });
+
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form || !form.getAttribute) {

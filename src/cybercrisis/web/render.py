@@ -147,28 +147,33 @@ class NavItem:
     # A count read by the page's script from this API path (its JSON's `count`), for counts that cost too much to
     # compute for every page of every reader (the chrome stays at two SELECTs); without the script, no number.
     live_count: str | None = None
+    # Under "More" on wide screens (the header keeps one row at 1280 px); on phones every entry is in the menu.
+    more: bool = False
 
 
-# Each domain adds its section here as it lands (situation, crises, assistance, communication,
-# exercises, lessons); the layout has room for about a dozen entries.
+# Each domain adds its section here as it lands (exercises, lessons): the daily ones in the row, the rest under More.
 NAV: list[NavItem] = [
-    NavItem("Overview", "/"),
     NavItem("My work", "/my-work", live_count="/api/v1/my-work", badge_text="waiting on your organisation"),
     NavItem("Situation", "/situation"),
     NavItem("Crises", "/crises"),
-    NavItem("Assistance", "/assistance"),
-    NavItem("Statements", "/communications"),
-    NavItem("Hand-offs", "/handoffs"),
     NavItem("Incidents", "/incidents"),
     NavItem("Early warnings", "/alerts", badge="pending_alerts", badge_text="not acknowledged by your organisation"),
-    NavItem("Deadlines", "/deadlines"),
-    NavItem("Contributions", "/contributions"),
-    NavItem("Reports", "/sitreps"),
-    NavItem("Directory", "/directory"),
-    NavItem("Documents", "/documents"),
-    NavItem("Users", "/admin/users", Permission.USER_READ),
-    NavItem("Audit", "/admin/audit", Permission.AUDIT_READ),
+    NavItem("Assistance", "/assistance"),
+    NavItem("Statements", "/communications"),
+    NavItem("Overview", "/", more=True),
+    NavItem("Deadlines", "/deadlines", more=True),
+    NavItem("Reports", "/sitreps", more=True),
+    NavItem("Contributions", "/contributions", more=True),
+    NavItem("Hand-offs", "/handoffs", more=True),
+    NavItem("Directory", "/directory", more=True),
+    NavItem("Documents", "/documents", more=True),
+    NavItem("Users", "/admin/users", Permission.USER_READ, more=True),
+    NavItem("Audit", "/admin/audit", Permission.AUDIT_READ, more=True),
 ]
+
+
+def _current(item: NavItem, path: str) -> bool:
+    return path == item.href or (item.href != "/" and path.startswith(item.href))
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +211,7 @@ def render(
         "current_user": viewer,
         "csrf_token": viewer.csrf_token if viewer is not None else "",
         "nav": [n for n in NAV if n.permission is None or (principal is not None and principal.has(n.permission))],
+        "nav_in_more": any(n.more and _current(n, request.url.path) for n in NAV),
         "path": request.url.path,
     }
     ctx.update(context or {})
