@@ -567,7 +567,8 @@ def test_the_main_pages_have_no_serious_accessibility_violation_wide_and_on_a_ph
     crisis = page.locator("main a[href^='/crises/crisis--']").first.get_attribute("href")
     page.goto(f"{base}/incidents")
     incident = page.locator("main a[href^='/incidents/incident--']").first.get_attribute("href")
-    sitrep = page.goto(f"{base}/sitreps") and page.locator("main a[href^='/sitreps/sitrep--']").first.get_attribute("href")
+    page.goto(f"{base}/sitreps")
+    sitrep = page.locator("main a[href^='/sitreps/sitrep--']").first.get_attribute("href")
     pages = (*A11Y_PAGES, crisis, incident, f"{incident}/edit", sitrep)
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
