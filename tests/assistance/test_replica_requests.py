@@ -311,3 +311,29 @@ def test_an_offer_made_at_the_requesters_node_comes_back_to_the_offerers_node_wi
     deliver_due(session_factory, settings, datetime.now(UTC) + timedelta(minutes=10))
     [waiting] = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()["answers"]
     assert waiting["state"] == "queued" and "never through a hub" in (waiting["last_error"] or ""), waiting
+
+
+def test_judgements_not_assessed_at_the_origin_stay_not_assessed_at_a_peer(
+    client: TestClient,
+    cast: Cast,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    peer_node: node.Node,  # noqa: F811
+) -> None:
+    """A request whose threat severity and spill-over risk were not assessed travels without them, and the node
+    that holds a copy shows them as not assessed, never as a default the requester did not choose."""
+    req = ask(
+        client,
+        cast["fr"],
+        cast,
+        recipients={"organisations": [], "communities": ["csirts-network"], "reserve": False},
+        severity=None,
+        spillover=None,
+    )
+    assert (req["severity"], req["spillover"]) == (None, None)
+    [obj] = _as_from(session_factory, peer_node, req["id"])
+    assert "threat_severity" not in obj and "spillover" not in obj
+    assert not receive(session_factory, settings, [obj], peer_node).rejected
+    got = client.get(f"{BASE}/{req['id']}", headers=cast["de"].headers).json()
+    assert got["held_at"]["node"] == peer_node.id
+    assert (got["severity"], got["spillover"]) == (None, None)

@@ -324,6 +324,53 @@ def test_a_request_is_sent_through_the_form(client: TestClient, people: People, 
     assert "Ransomware at a water utility" in r.text and count(db, AssistanceRequest) == before
 
 
+def test_judgements_start_not_assessed_and_a_request_links_the_incidents_it_is_about(
+    client: TestClient, people: People, db: Session
+) -> None:
+    """Issue 19: the form preselected impact Yellow, threat Medium, spill-over Low, and could not link incidents.
+    Now every judgement starts "Not assessed"; the incident page's link preselects its incident; left blank, the
+    impact is the linked incident's own and the threat and spill-over stay not assessed (shown so, and ranked after
+    stated values by the Reserve ranking)."""
+    r = client.post(
+        "/api/v1/incidents",
+        json={
+            "title": "Wiper at a water utility",
+            "tlp": "amber",
+            "aware_at": (NOW - timedelta(hours=2)).isoformat(),
+            "countries": ["FR"],
+            "impact_severity": "red",
+        },
+        headers=people["fr"].headers,
+    )
+    assert r.status_code == 201, r.text
+    iid = r.json()["id"]
+    sign_in(client, people["fr"].email)
+    incident_page = page(client, f"/incidents/{iid}")
+    assert f'href="/assistance/new?incident={iid}"' in incident_page
+    form = page(client, f"/assistance/new?incident={iid}")
+    for name in ("impact", "severity", "spillover"):
+        select = re.search(rf'<select id="f-{name}".*?</select>', form, re.S)
+        assert select and "selected" not in select.group(0), name  # nothing chosen for the user
+        assert '<option value="">Not assessed' in select.group(0), name
+    assert re.search(rf'<input type="checkbox" id="f-incidents-\d+" name="incidents" value="{iid}" checked>', form)
+
+    blank = new_form(client, impact="", severity="", spillover="", incidents=[iid])
+    r = post(client, "/assistance/new", blank)
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].split("?")[0].removeprefix("/assistance/")
+    db.rollback()
+    req = db.get(AssistanceRequest, rid)
+    assert req is not None and (req.impact, req.severity, req.spillover, req.incident_ids) == ("red", "", "", [iid])
+    got = client.get(f"{API}/{rid}", headers=people["fr"].headers).json()
+    assert (got["impact"], got["severity"], got["spillover"], got["incidents"]) == ("red", None, None, [iid])
+    words = text_of(page(client, f"/assistance/{rid}"))
+    assert "Threat severity Not assessed" in words and "Cross-border spill-over risk Not assessed" in words
+    # With no judgement and no incident to take the impact from, the impact field says what to do.
+    before = count(db, AssistanceRequest)
+    r = post(client, "/assistance/new", new_form(client, impact="", severity="", spillover="", incidents=[]))
+    assert r.status_code == 422 and 'id="f-impact-error"' in r.text and count(db, AssistanceRequest) == before
+
+
 def test_request_form_errors_keep_the_input_and_write_nothing(client: TestClient, people: People, db: Session) -> None:
     sign_in(client, people["fr"].email)
     cases: list[tuple[dict[str, Any], str]] = [

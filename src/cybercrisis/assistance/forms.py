@@ -130,6 +130,7 @@ class RequestForm(PostedForm):
     communities: list[str] = Field(default_factory=list, max_length=50)
     reserve: str = Field(default="", max_length=8)
     crisis: str = Field(default="", max_length=200)
+    incidents: list[str] = Field(default_factory=list, max_length=200)
     tlp: str = Field(default="", max_length=20)
     exercise: str = Field(default="", max_length=8)
 
@@ -210,13 +211,16 @@ def to_request_in(form: RequestForm) -> RequestIn:
             },
             "affected_entity": form.affected_entity.strip(),
             "entity_type": form.entity_type or "essential",
-            "impact": form.impact or "yellow",
-            "severity": form.severity or "medium",
-            "spillover": form.spillover or "low",
+            # Left blank: not assessed. The impact is then the most severe of the linked incidents' (the service
+            # asks for it when none states one); threat and spill-over stay "not assessed" and rank after others.
+            "impact": form.impact or None,
+            "severity": form.severity or None,
+            "spillover": form.spillover or None,
             "potential_impact": form.potential_impact or None,
             "measures_taken": form.measures_taken.strip(),
             "other_support": form.other_support.strip(),
             "crisis": form.crisis or None,
+            "incidents": form.incidents,
             "tlp": form.tlp or TLP.AMBER.value,
             "exercise": form.exercise == "yes",
         },

@@ -208,8 +208,10 @@ def create_request(
     needs = needs_of(data.needs)
     urgency = choice("urgency", data.urgency, [u.value for u in Urgency])
     entity_type = choice("entity_type", data.entity_type, ENTITY_TYPES)
-    severity = choice("severity", data.severity, taxonomies.predicate_values("nis", "nature-severity"))
-    spillover = choice("spillover", data.spillover, SPILLOVER)
+    # Not assessed is stored as "" (the ranking places an unstated value after every stated one).
+    severities = taxonomies.predicate_values("nis", "nature-severity")
+    severity = choice("severity", data.severity, severities) if data.severity else ""
+    spillover = choice("spillover", data.spillover, SPILLOVER) if data.spillover else ""
     potential = choice("potential_impact", data.potential_impact, POTENTIAL_IMPACT) if data.potential_impact else None
     if data.recipients.reserve:
         if not data.measures_taken.strip():

@@ -48,15 +48,23 @@ class RequestIn(Strict):
         "severe of the linked incidents'. The Reserve ranking weighs it as the severity of the incident",
         examples=["red"],
     )
-    severity: str = Field(
-        default="medium", description="NIS severity of the threat: high, medium or low (informational; not ranked)"
+    severity: str | None = Field(
+        default=None,
+        description="NIS severity of the threat: high, medium or low (informational; not ranked); left out: not "
+        "assessed",
+        examples=["medium"],
     )
     potential_impact: str | None = Field(
         default=None,
         description="potential impact on the affected Member State(s) or users: high, medium or low "
         "(Reg. (EU) 2025/38 Art. 16 point (c))",
     )
-    spillover: str = Field(default="low", description="cross-border spill-over risk: high, medium, low or none")
+    spillover: str | None = Field(
+        default=None,
+        description="cross-border spill-over risk: high, medium, low or none; left out: not assessed, which the "
+        "Reserve ranking places after every stated value (Reg. (EU) 2025/38 Art. 16 point (d))",
+        examples=["medium"],
+    )
     measures_taken: str = Field(
         default="",
         max_length=20_000,
@@ -165,9 +173,9 @@ class RequestOut(BaseModel):
     affected_entity: str
     entity_type: str
     impact: str = Field(description="the incident's impact severity (NIS taxonomy)")
-    severity: str = Field(description="the threat's severity (NIS taxonomy); informational")
+    severity: str | None = Field(description="the threat's severity (NIS taxonomy); informational; null: not assessed")
     potential_impact: str | None
-    spillover: str
+    spillover: str | None = Field(description="cross-border spill-over risk; null: not assessed")
     measures_taken: str
     other_support: str
     crisis: str | None

@@ -132,6 +132,7 @@ def _request_choices(db: Session, principal: Principal, org: Organisation) -> di
         "spillovers": SPILLOVERS,
         "potential_impacts": POTENTIAL_IMPACTS,
         "recipient_groups": recipient_groups(db, org.id),
+        "incident_choices": queries.open_incidents(db, principal),
         "communities": [(slug, names[slug]) for slug in REQUEST_COMMUNITIES if slug in names],
         "request_tlps": REQUEST_TLPS,
         "reserve_handlers": sorted(
@@ -223,21 +224,27 @@ def _new_form(
 
 @router.get("/assistance/new", response_class=HTMLResponse)
 def new_request_form(
-    *, request: Request, db: DB, principal: PagePrincipal, crisis: Annotated[str, Query(max_length=200)] = ""
+    *,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    crisis: Annotated[str, Query(max_length=200)] = "",
+    incident: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     org = _require_national(db, principal)
     values = {
         "needs": [],
         "urgency": "urgent",
         "entity_type": "essential",
-        "impact": "yellow",
-        "severity": "medium",
-        "spillover": "low",
+        "impact": "",
+        "severity": "",
+        "spillover": "",
         "potential_impact": "",
         "organisations": [],
         "communities": [],
         "reserve": "",
         "crisis": crisis.strip(),
+        "incidents": [incident.strip()] if incident.strip() else [],
         "tlp": TLP.AMBER.value,
     }
     return _new_form(request, db, principal, org, FormState(values=values))

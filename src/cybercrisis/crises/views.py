@@ -21,9 +21,7 @@ from cybercrisis.crises.escalation import model_for
 from cybercrisis.crises.forms import CRITERIA, PHASE_LABELS, PHASES, SCALE_NOTE, LinkForm, NewCrisisForm, to_crisis_in
 from cybercrisis.crises.models import CrisisStatus
 from cybercrisis.crises.views_room import (
-    INCIDENT_CHOICES,
     back,
-    open_incidents,
     refused_on_room,
     settings_of,
     stage_label,
@@ -97,8 +95,8 @@ def _new_choices(request: Request, db: Session, principal: Principal) -> dict[st
         "scale_note": SCALE_NOTE,
         "criteria": CRITERIA,
         "phases": PHASES,
-        "incident_choices": open_incidents(db, principal),
-        "incident_limit": INCIDENT_CHOICES,
+        "incident_choices": queries.open_incidents(db, principal),
+        "incident_limit": queries.OPEN_INCIDENT_CHOICES,
         "communities": list(queries.community_names(db).items()),
         "org_choices": queries.org_choices(db),
     }

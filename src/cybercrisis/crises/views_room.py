@@ -7,7 +7,6 @@ to its field, and nothing is written; a successful one redirects back to the roo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cybercrisis.access.policy import read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.access.tlp import TLP
 from cybercrisis.accounts.models import User
@@ -41,7 +39,6 @@ from cybercrisis.crises.room_cache import RoomCache
 from cybercrisis.crises.schemas import CrisisOut
 from cybercrisis.deps import DB
 from cybercrisis.errors import DomainError
-from cybercrisis.incidents.models import Incident, IncidentCountry, IncidentStatus
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FormState
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
@@ -49,7 +46,6 @@ from cybercrisis.web.render import render
 from cybercrisis.web.timeline import timeline_rows
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
-INCIDENT_CHOICES = 200  # the most recent open incidents offered when opening a crisis or linking more
 
 # Audit tags of a crisis's timeline, in words. Unknown tags (a newer module's) are shown as they are.
 EVENT_LABELS = {
@@ -71,7 +67,6 @@ EVENT_LABELS = {
     "crises:action:create": "Action assigned",
     "crises:action:update": "Action updated",
 }
-_CLOSED_INCIDENT = (IncidentStatus.RESOLVED.value, IncidentStatus.CLOSED.value)
 
 
 def settings_of(request: Request) -> Settings:
@@ -84,37 +79,6 @@ def stage_label(model: EscalationModel, key: str) -> str:
         return model.stage(key).label
     except KeyError:
         return key
-
-
-def open_incidents(db: Session, principal: Principal, *, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """The reader's most recent visible incidents that are not resolved or closed, with their countries."""
-    rows = db.execute(
-        select(Incident.id, Incident.title, Incident.tlp, Incident.aware_at, Incident.status)
-        .where(read_filter(principal, Incident), Incident.status.not_in(_CLOSED_INCIDENT))
-        .order_by(Incident.aware_at.desc(), Incident.id)
-        .limit(INCIDENT_CHOICES)
-    ).all()
-    skip = set(exclude)
-    rows = [r for r in rows if r.id not in skip]
-    countries: dict[str, list[str]] = {r.id: [] for r in rows}
-    if rows:
-        for iid, country in db.execute(
-            select(IncidentCountry.incident_id, IncidentCountry.country)
-            .where(IncidentCountry.incident_id.in_(list(countries)))
-            .order_by(IncidentCountry.country)
-        ):
-            countries[iid].append(country)
-    return [
-        {
-            "id": r.id,
-            "title": r.title,
-            "tlp": r.tlp,
-            "aware_at": r.aware_at,
-            "status": r.status,
-            "countries": countries[r.id],
-        }
-        for r in rows
-    ]
 
 
 def stages(db: Session, model: EscalationModel, current: str | None = None) -> list[dict[str, Any]]:
@@ -338,7 +302,7 @@ def render_room(
             "is_owner": crisis.owner_org_id == principal.org_id and crisis.origin_node is None,
             "held": view.held_at,
             "held_org": queries.held_by(db, view.held_at),
-            "link_choices": open_incidents(db, principal, exclude=linked) if can_link else [],
+            "link_choices": queries.open_incidents(db, principal, exclude=linked) if can_link else [],
             "forms": forms,
             "failed_form": failed_form,
             "failure": failure,

@@ -43,7 +43,7 @@ from cybercrisis.incidents.models import Incident
 
 log = logging.getLogger(__name__)
 
-_SHORT = {"entity_type": 16, "impact": 16, "spillover": 16, "urgency": 16, "state": 16}
+_SHORT = {"entity_type": 16, "impact": 16, "urgency": 16, "state": 16}
 
 
 def apply(session: Session, obj: Mapping[str, Any], rec: Received) -> bool:
@@ -92,7 +92,9 @@ def _fill(session: Session, req: AssistanceRequest, obj: Mapping[str, Any], entr
     req.affected_entity = text(obj.get("affected_entity"), 300)
     for field, limit in _SHORT.items():
         setattr(req, field, text(obj.get(field), limit, getattr(req, field, None) or _DEFAULTS[field]))
-    req.severity = text(obj.get("threat_severity"), 16, req.severity or "medium")
+    # Judgements the origin left out are not assessed there: "" here too, never a default that says otherwise.
+    req.severity = text(obj.get("threat_severity"), 16)
+    req.spillover = text(obj.get("spillover"), 16)
     potential = obj.get("potential_impact")
     req.potential_impact = potential[:16] if isinstance(potential, str) else None
     req.measures_taken = text(obj.get("measures_taken"), 100_000)
@@ -205,7 +207,6 @@ def apply_offer(session: Session, obj: Mapping[str, Any], rec: Received) -> bool
 _DEFAULTS = {
     "entity_type": "essential",
     "impact": "yellow",
-    "spillover": "low",
     "urgency": "urgent",
     "state": "open",
 }

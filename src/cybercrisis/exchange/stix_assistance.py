@@ -65,8 +65,8 @@ def request_object(session: Session, req: AssistanceRequest) -> dict[str, Any]:
         "affected_entity": req.affected_entity,
         "entity_type": req.entity_type,
         "impact": req.impact,
-        "threat_severity": req.severity,  # `severity` is a name STIX reserves
-        "spillover": req.spillover,
+        "threat_severity": req.severity or None,  # `severity` is a name STIX reserves; none: not assessed
+        "spillover": req.spillover or None,
         "potential_impact": req.potential_impact,
         "measures_taken": req.measures_taken,
         "other_support": req.other_support,

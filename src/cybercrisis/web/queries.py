@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cybercrisis.access.models import Share
 from cybercrisis.access.permissions import Permission
-from cybercrisis.access.policy import COMMUNITY, ORG, USER
+from cybercrisis.access.policy import COMMUNITY, ORG, USER, read_filter
 from cybercrisis.access.principal import Principal
 from cybercrisis.accounts.models import User
 from cybercrisis.audit import reading
@@ -24,6 +24,7 @@ from cybercrisis.audit.models import AuditEvent
 from cybercrisis.audit.reading import ShownEvent, ids_in
 from cybercrisis.directory.countries import COUNTRIES
 from cybercrisis.directory.models import ORG_TYPE_LABELS, Community, Organisation, OrgType
+from cybercrisis.incidents.models import Incident, IncidentCountry, IncidentStatus
 from cybercrisis.schemas import HeldAt
 
 
@@ -205,3 +206,39 @@ def recent_audit_events(session: Session, *, principal: Principal, limit: int = 
     if not principal.has(Permission.AUDIT_VERIFY):
         query = query.where(AuditEvent.actor_org_id == principal.org_id)
     return reading.shown(session, principal, session.scalars(query).all())
+
+
+# The most recent open incidents offered where a form links incidents (a crisis, a request for assistance).
+OPEN_INCIDENT_CHOICES = 200
+_CLOSED_INCIDENT = (IncidentStatus.RESOLVED.value, IncidentStatus.CLOSED.value)
+
+
+def open_incidents(db: Session, principal: Principal, *, exclude: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """The reader's most recent visible incidents that are not resolved or closed, with their countries."""
+    rows = db.execute(
+        select(Incident.id, Incident.title, Incident.tlp, Incident.aware_at, Incident.status)
+        .where(read_filter(principal, Incident), Incident.status.not_in(_CLOSED_INCIDENT))
+        .order_by(Incident.aware_at.desc(), Incident.id)
+        .limit(OPEN_INCIDENT_CHOICES)
+    ).all()
+    skip = set(exclude)
+    rows = [r for r in rows if r.id not in skip]
+    countries: dict[str, list[str]] = {r.id: [] for r in rows}
+    if rows:
+        for iid, country in db.execute(
+            select(IncidentCountry.incident_id, IncidentCountry.country)
+            .where(IncidentCountry.incident_id.in_(list(countries)))
+            .order_by(IncidentCountry.country)
+        ):
+            countries[iid].append(country)
+    return [
+        {
+            "id": r.id,
+            "title": r.title,
+            "tlp": r.tlp,
+            "aware_at": r.aware_at,
+            "status": r.status,
+            "countries": countries[r.id],
+        }
+        for r in rows
+    ]
