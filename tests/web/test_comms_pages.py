@@ -350,8 +350,10 @@ def test_an_approver_edits_a_new_version_and_the_versions_compare(
     words = text_of(compare.text)
     assert "Changes from version 1 to version 2" in words and "Text (English)" in words
     assert "Text (German)" in words and "Title (German)" in words and "Title (French)" not in words
-    assert re.search(r'<span class="diff-del">-Power supply is not affected.</span>', compare.text)
-    assert re.search(r'<span class="diff-add">\+Power supply is restored.</span>', compare.text)
+    # Side by side, word by word: the words that went, struck out, and those that came, marked (issue 19).
+    assert '<span class="visually-hidden">[removed: </span>not affected<span' in compare.text
+    assert '<span class="visually-hidden">[added: </span>restored<span' in compare.text
+    assert "Power supply is " in compare.text
     missing = client.get(f"/communications/{s['id']}/compare?from=1&to=9", headers=HTML)
     assert missing.status_code == 404 and "No version 9" in missing.text
     assert client.get(f"/communications/{s['id']}/compare?from=x", headers=HTML).status_code == 422

@@ -38,7 +38,7 @@ from cybercrisis.deps import DB
 from cybercrisis.errors import DomainError, InvalidInput, NotFound
 from cybercrisis.situation.schemas import FieldChange
 from cybercrisis.web import queries
-from cybercrisis.web.diffs import diff_line_class
+from cybercrisis.web.diffs import word_diff
 from cybercrisis.web.forms import FORM_REFUSALS, FormState, bad, local_minutes, require_filled
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
@@ -385,9 +385,7 @@ def compare_versions(
                 "before": ch.before if ch.before is not None else "—",
                 "after": ch.after if ch.after is not None else "—",
                 # Titles read best as before and after; texts as a diff.
-                "diff": [(diff_line_class(line), line) for line in ch.diff]
-                if ch.diff and not ch.field.endswith("title")
-                else None,
+                "words": word_diff(ch.before, ch.after) if ch.diff and not ch.field.endswith("title") else None,
             }
             for ch in sorted(reading.diff(db, c.id, a, b), key=_field_order)
         ]

@@ -16,7 +16,7 @@ from cybercrisis.situation import aggregate
 from cybercrisis.situation.forms import status_class
 from cybercrisis.situation.models import SitrepSource
 from cybercrisis.situation.schemas import FieldChange
-from cybercrisis.web.diffs import diff_line_class
+from cybercrisis.web.diffs import word_diff
 
 NUMERIC = frozenset({"incidents", "open", "red_impact", "entities_affected", "count", "observables"})
 TEXT_LABELS = {
@@ -176,6 +176,10 @@ def _row_text(cells: dict[str, Any]) -> str:
     )
 
 
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def figure_changes(changes: list[FieldChange], picture: aggregate.Picture) -> list[dict[str, Any]]:
     """Text changes as diffs; a headline number as before/after; a table as the rows it lost and gained."""
     names = {f"headline.{n.key}": f"Headline: {n.label}" for n in picture.headline}
@@ -184,7 +188,7 @@ def figure_changes(changes: list[FieldChange], picture: aggregate.Picture) -> li
     for ch in changes:
         label = TEXT_LABELS.get(ch.field) or names.get(ch.field) or ch.field.replace(".", ": ").replace("-", " ")
         if ch.diff is not None:
-            out.append({"field": label, "diff": [(diff_line_class(line), line) for line in ch.diff]})
+            out.append({"field": label, "words": word_diff(_text(ch.before), _text(ch.after))})
         elif ch.field.startswith("table."):
             before = [_row_text(r) for r in ch.before or []]
             after = [_row_text(r) for r in ch.after or []]

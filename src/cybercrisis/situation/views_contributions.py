@@ -47,7 +47,7 @@ from cybercrisis.situation.listing import ContributionFilters, contribution_coun
 from cybercrisis.situation.models import Contribution, ContributionVersion
 from cybercrisis.situation.schemas import FieldChange
 from cybercrisis.web import queries
-from cybercrisis.web.diffs import diff_line_class
+from cybercrisis.web.diffs import word_diff
 from cybercrisis.web.forms import FORM_REFUSALS, FormState, local_minutes
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 from cybercrisis.web.render import render
@@ -229,7 +229,7 @@ def change_rows(changes: list[FieldChange], labels: dict[str, str]) -> list[dict
             "field": labels.get(ch.field, ch.field.replace("_", " ").capitalize()),
             "before": _shown(ch.field, ch.before),
             "after": _shown(ch.field, ch.after),
-            "diff": [(diff_line_class(line), line) for line in ch.diff] if ch.diff else None,
+            "words": word_diff(_shown(ch.field, ch.before), _shown(ch.field, ch.after)) if ch.diff else None,
         }
         for ch in changes
     ]
