@@ -69,11 +69,14 @@ def draft(client: TestClient, cast: Cast, author: str = "fr", **over: Any) -> di
 def verdict(
     client: TestClient, actor: Actor, comm: dict[str, Any], version: int | None = None, comment: str | None = None
 ) -> Any:
-    """Approve (no comment) or request changes (with one); returns the response."""
+    """Approve (no comment) or request changes (with one); returns the response. Approving confirms translations
+    the statement says lag behind its text (test_stale_translations.py checks that this is needed)."""
     path = "approve" if comment is None else "request-changes"
     body: dict[str, Any] = {"version": version or comm["version"]}
     if comment is not None:
         body["comment"] = comment
+    elif comm.get("stale_translations"):
+        body["confirm_stale_translations"] = True
     return client.post(f"/api/v1/communications/{comm['id']}/{path}", json=body, headers=actor.headers)
 
 

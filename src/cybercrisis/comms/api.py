@@ -89,6 +89,7 @@ def communication_out(db: DB, c: Communication, reader: Principal, public: str) 
             for r in rows
         ],
         waiting_for=[OrgRef(id=o, short_name=names.get(o, o)) for o in waiting],
+        stale_translations=reading.stale_translations(reading.versions(db, c.id)) if c.translations else {},
         released_at=c.released_at,
         publication=pub.id if pub else None,
         public_url=public_url(public, pub.id) if pub and not pub.exercise else None,
@@ -235,6 +236,7 @@ def approve_communication(
         version=body.version,
         verdict=Verdict.APPROVE,
         comment=body.comment,
+        confirm_stale=body.confirm_stale_translations,
     )
     return communication_out(db, c, principal, public_base(request))
 

@@ -152,3 +152,21 @@ def check_version(c: Communication, version: int) -> None:
 
 def iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else "?"
+
+
+STALE_FIELD = "confirm_stale_translations"
+
+
+def stale_refusal(stale: dict[str, int], act: str) -> Conflict:
+    """The refusal of an approval while translations lag behind the text (issue 19): naming them, and how to go
+    on."""
+    named = {lang: pycountry.languages.get(alpha_2=lang) for lang in stale}
+    langs = ", ".join(f"{named[lang].name if named[lang] else lang} ({lang})" for lang in stale)
+    since = max(stale.values())
+    message = (
+        f"the {langs} translation{'s were' if len(stale) > 1 else ' was'} not updated since the text changed in "
+        f"version {since}: update or remove {'them' if len(stale) > 1 else 'it'}, or {act} confirming that "
+        f"{'they go' if len(stale) > 1 else 'it goes'} out as {'they are' if len(stale) > 1 else 'it is'} "
+        f"({STALE_FIELD})"
+    )
+    return Conflict(message, errors=[{"field": STALE_FIELD, "message": message}])

@@ -47,6 +47,7 @@ class EditForm(TextForm):
 class VerdictForm(PostedForm):
     version: int = Field(default=0, ge=0)
     comment: str = Field(default="", max_length=10_000)
+    confirm_stale_translations: str = Field(default="", max_length=8)  # "yes" when ticked
 
 
 # --- from the form to the service's input -----------------------------------------------------------------------

@@ -40,6 +40,23 @@ def versions(session: Session, communication_id: str) -> list[CommunicationVersi
     )
 
 
+def stale_translations(rows: list[CommunicationVersion]) -> dict[str, int]:
+    """The translations of the latest of these versions (in order) that did not change since the text in the main
+    language last changed: language -> the version that changed the text. A translation changed in that same
+    version counts as updated."""
+    source, changed = 0, {}
+    previous: CommunicationVersion | None = None
+    for v in rows:
+        if previous is None or (v.title, v.body) != (previous.title, previous.body):
+            source = v.number
+        for lang, t in v.translations.items():
+            if previous is None or previous.translations.get(lang) != t:
+                changed[lang] = v.number
+        previous = v
+    current = previous.translations if previous is not None else {}
+    return {lang: source for lang in sorted(current) if changed.get(lang, 0) < source}
+
+
 def approvals(session: Session, communication_id: str) -> list[CommunicationApproval]:
     return list(
         session.scalars(

@@ -72,6 +72,11 @@ class CommunicationPatch(Strict):
 class VerdictIn(Strict):
     version: int = Field(description="the text version you approve; it must be the current one")
     comment: str = Field(default="", max_length=10_000)
+    confirm_stale_translations: bool = Field(
+        default=False,
+        description="needed (else 409) when a translation was not updated since the text changed "
+        "(`stale_translations`): you let it go out as it is",
+    )
 
 
 class ChangesIn(Strict):
@@ -109,6 +114,12 @@ class CommunicationOut(BaseModel):
     versions: int = Field(description="how many versions are stored")
     approvals: list[ApprovalOut] = Field(description="every verdict, on every version, oldest first")
     waiting_for: list[OrgRef] = Field(description="approver organisations that have not approved the current version")
+    stale_translations: dict[str, int] = Field(
+        default_factory=dict,
+        description="translations not updated since the text in the main language changed: language -> the "
+        "version that changed the text. Approving then needs `confirm_stale_translations`",
+        examples=[{"fr": 3}],
+    )
     released_at: datetime | None
     publication: str | None = Field(description="id of the public copy, once released")
     public_url: str | None

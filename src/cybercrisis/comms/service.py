@@ -31,7 +31,7 @@ from cybercrisis.comms import actions, checks, notices
 from cybercrisis.comms.actions import relations
 from cybercrisis.comms.checks import CLOSED
 from cybercrisis.comms.models import CommState, Communication, CommunicationApproval, CommunicationVersion, Verdict
-from cybercrisis.comms.reading import approvals, get, waiting_for
+from cybercrisis.comms.reading import approvals, get, stale_translations, versions, waiting_for
 from cybercrisis.comms.schemas import CommunicationIn, CommunicationPatch
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.errors import PermissionDenied
@@ -216,10 +216,22 @@ def _upsert_verdict(session: Session, row: dict[str, Any]) -> None:
 
 
 def give_verdict(
-    session: Session, *, actor: Principal, communication_id: str, version: int, verdict: Verdict, comment: str
+    session: Session,
+    *,
+    actor: Principal,
+    communication_id: str,
+    version: int,
+    verdict: Verdict,
+    comment: str,
+    confirm_stale: bool = False,
 ) -> Communication:
     """Approve, or ask for changes to, the current version for the actor's organisation; on a communication held
-    at another node, the verdict is queued for that node (`answers.queue`) and nothing changes here."""
+    at another node, the verdict is queued for that node (`answers.queue`) and nothing changes here.
+
+    Approving a version whose translations lag behind its text (`reading.stale_translations`) needs
+    `confirm_stale`: each approver then knowingly lets them go out as they are; the audit entry names them. Every
+    statement has approvers, and it is released only once all of them approved its current version: a lagging
+    translation is never released without its approvers' confirmation."""
     c = get(session, actor, communication_id)
     actions.authorize(actor, "communication.verdict", c)
     checks.check_open(c)
@@ -227,9 +239,14 @@ def give_verdict(
     comment = comment.strip()
     if verdict == Verdict.CHANGES and not comment:
         raise checks.bad("comment", "say what should change")
+    stale = stale_translations(versions(session, c.id)) if verdict == Verdict.APPROVE else {}
+    if stale and not confirm_stale:
+        raise checks.stale_refusal(stale, "approve")
     if c.origin_node is not None:
         # Held at another node: the verdict is sent there and counts once that node applied it (ADR 0013).
         data = {"version": version, "verdict": verdict.value, "comment": comment}
+        if confirm_stale:  # the holding node checks its own versions again
+            data[checks.STALE_FIELD] = True
         answers.queue(session, actor=actor, act="communication.verdict", obj=c, data=data)
         return c
     now = utcnow()
@@ -259,7 +276,8 @@ def give_verdict(
         actor=actor,
         tag=tag,
         object_id=c.id,
-        summary={"org": actor.org_id, "version": version, "state": c.state},
+        summary={"org": actor.org_id, "version": version, "state": c.state}
+        | ({"stale_translations_confirmed": sorted(stale)} if stale else {}),
     )
     if verdict == Verdict.CHANGES:
         notices.tell_owner(session, c, event=notices.CHANGES_REQUESTED, by_org=actor.org_id, comment=comment)

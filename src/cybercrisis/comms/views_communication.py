@@ -288,6 +288,7 @@ def _verdict(
             version=data.version,
             verdict=verdict,
             comment=data.comment,
+            confirm_stale=data.confirm_stale_translations == "yes",
         )
     except FORM_REFUSALS as exc:
         return _refused(request, db, principal, communication_id, name, exc, values)

@@ -199,8 +199,16 @@ def _verdict(session: Session, actor: Principal, object_id: str, data: dict[str,
         raise _bad("input.verdict", "input.verdict must be approve or changes")
     if not isinstance(comment, str) or len(comment) > 10_000:
         raise _bad("input.comment", "input.comment must be a text of at most 10,000 characters")
+    # An approver at another node confirmed lagging translations there (service.give_verdict asked it to).
+    confirm = data.get("confirm_stale_translations") is True
     comms.give_verdict(
-        session, actor=actor, communication_id=c.id, version=version, verdict=Verdict(verdict), comment=comment
+        session,
+        actor=actor,
+        communication_id=c.id,
+        version=version,
+        verdict=Verdict(verdict),
+        comment=comment,
+        confirm_stale=confirm,
     )
     session.flush()
     session.refresh(c)
