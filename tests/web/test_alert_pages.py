@@ -148,9 +148,9 @@ def test_alert_sent_through_the_form_to_a_community_reaches_its_members_but_not_
         ({"communities": []}, "recipients", "name at least one organisation or community"),
         ({"communities": ["no-such-community"]}, "communities", "no-such-community"),
         ({"remind_after_minutes": "soon"}, "remind_after_minutes", "is not a whole number of minutes"),
-        ({"remind_after_minutes": "0"}, "remind_after_minutes", "greater than or equal to 1"),
+        ({"remind_after_minutes": "0"}, "remind_after_minutes", "must be at least 1"),
         ({"escalate_after_minutes": "30"}, "escalate_after_minutes", "escalation comes after the reminder"),
-        ({"escalate_after_minutes": "99999"}, "escalate_after_minutes", "less than or equal to 10080"),
+        ({"escalate_after_minutes": "99999"}, "escalate_after_minutes", "must be at most 10080"),
         ({"incident": "incident--00000000-0000-4000-8000-000000000000"}, "incident", "that you may read"),
     ],
 )

@@ -120,7 +120,7 @@ def _hide_unseen(value: object, seen: set[str]) -> object:
     return value
 
 
-def _timeline(db: Session, principal: Principal, view: CrisisOut) -> dict[str, Any]:
+def _timeline(db: Session, principal: Principal, view: CrisisOut, model: EscalationModel) -> dict[str, Any]:
     seen = {i.id for i in view.incidents}
     return timeline_rows(
         db,
@@ -129,8 +129,10 @@ def _timeline(db: Session, principal: Principal, view: CrisisOut) -> dict[str, A
         labels=EVENT_LABELS,
         omit=lambda _key, value: value == view.id,  # the crisis's own id names the page the reader is on
         hide=lambda value: _hide_unseen(value, seen),
-        # Linked incidents and decisions by their titles.
-        names={i.id: i.title for i in view.incidents} | {d.id: f"“{d.title}”" for d in view.decisions},
+        # Linked incidents and decisions by their titles, stages of the scale by their names (not their keys).
+        names={i.id: i.title for i in view.incidents}
+        | {d.id: f"“{d.title}”" for d in view.decisions}
+        | {s.key: s.label for s in model.stages},
     )
 
 
@@ -308,7 +310,7 @@ def render_room(
             "failure": failure,
             "done_note": DONE_NOTES.get(done),
             "done_section": DONE_SECTION.get(done, "escalations"),
-            **_timeline(db, principal, view),
+            **_timeline(db, principal, view, model),
         },
         status=code,
     )

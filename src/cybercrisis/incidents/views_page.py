@@ -40,7 +40,7 @@ from cybercrisis.incidents.models import TRANSITIONS, Incident, IncidentStatus, 
 from cybercrisis.schemas import held_at
 from cybercrisis.web import queries
 from cybercrisis.web.forms import FormState, local_minutes
-from cybercrisis.web.render import render
+from cybercrisis.web.render import render, tag_words
 
 ESCALATE_TO = "csirts-network"
 INTERMEDIATE_DEFAULT = timedelta(hours=72)  # the due time the request form proposes
@@ -73,7 +73,7 @@ def _timeline(
     entries: list[dict[str, Any]] = [
         {
             "at": e.occurred_at,
-            "what": EVENT_LABELS.get(e.tag, e.tag),
+            "what": EVENT_LABELS.get(e.tag) or tag_words(e.tag),
             "org": names.orgs.get(e.actor_org_id or ""),
             # Other organisations' staff are named by organisation only, as on the document pages.
             "user": names.users[e.actor_user_id].email

@@ -110,6 +110,34 @@ def require_filled(**fields: tuple[str | bool, str]) -> None:
         raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
 
 
+def plain(error: Mapping[str, Any]) -> str:
+    """A validation error of the input model in plain words, instead of the framework's own text ("Input should
+    be greater than or equal to 1")."""
+    ctx = error.get("ctx") or {}
+    kind = str(error.get("type", ""))
+    words = {
+        "missing": "this is required",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "string_too_short": "this is required"
+        if ctx.get("min_length") == 1
+        else f"must be at least {ctx.get('min_length')} characters long",
+        "string_too_long": f"must be at most {ctx.get('max_length')} characters long",
+        "too_short": f"choose at least {ctx.get('min_length')}",
+        "too_long": f"at most {ctx.get('max_length')} may be given",
+        "int_parsing": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "float_parsing": "must be a number",
+        "bool_parsing": "must be yes or no",
+        "datetime_parsing": "must be a date and time, e.g. 2026-12-08 14:30",
+        "datetime_from_date_parsing": "must be a date and time, e.g. 2026-12-08 14:30",
+        "extra_forbidden": "is not a field of this form",
+    }
+    return words.get(kind) or str(error.get("msg", "is not valid"))
+
+
 def validated(model: type[M], data: dict[str, Any], *, depth: int | None = 1) -> M:
     """Build the service's input; its own complaints become field errors named like the form's fields.
 
@@ -119,7 +147,7 @@ def validated(model: type[M], data: dict[str, Any], *, depth: int | None = 1) ->
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"][:depth]) or "form", "message": e["msg"]} for e in exc.errors()
+            {"field": ".".join(str(p) for p in e["loc"][:depth]) or "form", "message": plain(e)} for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field'].split('.')[-1].replace('_', ' ')}: {e['message']}" for e in errors[:3])
         raise InvalidInput(detail, errors=errors) from None

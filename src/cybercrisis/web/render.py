@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,16 @@ def _sentence(value: str | None) -> str:
 
 # Audit summary keys whose value is a [before, after] pair.
 _CHANGES = frozenset({"tlp", "roles", "is_active"})
+# An ISO 8601 time as the audit trail records it: shown like every other time of a page.
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?$")
+
+
+def tag_words(tag: str) -> str:
+    """An audit tag no page names yet, in words rather than as its key: `incidents:report:overdue` -> "Report
+    overdue". Each domain's table names the tags it knows; this is the fallback for the others."""
+    parts = [p for p in tag.split(":") if p][-2:]
+    words = " ".join(parts).replace("-", " ").replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else tag
 
 
 def _value(value: object, names: Mapping[str, str]) -> str:
@@ -91,6 +102,13 @@ def _value(value: object, names: Mapping[str, str]) -> str:
         return ", ".join(_value(v, names) for v in value) or "none"
     if isinstance(value, dict):
         return ", ".join(f"{k} {_value(v, names)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and value not in names and _ISO_TIME.match(value):
+        try:
+            return _when(datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC))
+        except ValueError:
+            return value
     return names.get(value, str(value)) if isinstance(value, str) else str(value)
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cybercrisis.access.principal import Principal
 from cybercrisis.audit import service as audit
 from cybercrisis.web import queries
+from cybercrisis.web.render import tag_words
 
 
 class Event(Protocol):
@@ -69,7 +70,7 @@ def timeline_rows(
     entries: list[dict[str, Any]] = [
         {
             "at": _at(e),
-            "what": labels.get(e.tag) or FEDERATION_LABELS.get(e.tag, e.tag),
+            "what": labels.get(e.tag) or FEDERATION_LABELS.get(e.tag) or tag_words(e.tag),
             "org": orgs.get(e.actor_org_id or ""),
             "user": emails.get(e.actor_user_id or ""),
             "summary": {k: (hide(v) if hide else v) for k, v in e.summary.items() if omit is None or not omit(k, v)},
