@@ -19,7 +19,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -520,6 +522,19 @@ def test_the_header_keeps_one_row_wide_folds_on_a_phone_and_lists_its_shortcuts(
     page.locator(".who summary").click()
     expect(page.locator(".who-menu")).to_contain_text(ANALYST)
     expect(page.locator(".who-menu").get_by_role("button", name="Sign out")).to_be_visible()
+
+    # Times in the reader's own zone, with the recorded UTC time on hover.
+    page.locator(".who-menu").get_by_role("link", name="Your account and API tokens").click()
+    page.get_by_label("Show times in").select_option("Europe/Paris")
+    page.locator("#time-zone").get_by_role("button", name="Save").click()
+    expect(page.locator("#time-zone .notice")).to_contain_text("Europe/Paris")
+    page.goto(f"{base}/incidents")
+    first = page.locator("main time[datetime*='T']").first
+    expect(first).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2} (CET|CEST|GMT\+1|GMT\+2)$"))
+    expect(first).to_have_attribute("title", re.compile(r" UTC$"))
+    recorded = datetime.fromisoformat(first.get_attribute("datetime") or "")
+    paris = recorded.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M")
+    assert (first.text_content() or "").startswith(paris), (first.text_content(), paris)
 
 
 # The demo's pages a duty analyst walks through (a crisis, an incident and a search included).

@@ -21,6 +21,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     modified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # The IANA zone pages show times in for this user (UTC on hover); "" is UTC. Stored times are always UTC.
+    time_zone: Mapped[str] = mapped_column(String(64), nullable=False, default="", server_default="")
 
     organisation: Mapped[Organisation] = relationship(lazy="select")
 

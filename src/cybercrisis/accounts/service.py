@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -292,6 +294,7 @@ class SignedIn:
     display_name: str
     org_name: str
     org_short_name: str
+    time_zone: str = ""
 
 
 def signed_in(session: Session, secret: str) -> SignedIn | None:
@@ -306,6 +309,7 @@ def signed_in(session: Session, secret: str) -> SignedIn | None:
             User.roles,
             User.org_id,
             User.is_active,
+            User.time_zone,
             Organisation.name.label("org_name"),
             Organisation.short_name.label("org_short_name"),
             CommunityMembership.community_slug,
@@ -333,4 +337,41 @@ def signed_in(session: Session, secret: str) -> SignedIn | None:
         display_name=row.display_name,
         org_name=row.org_name,
         org_short_name=row.org_short_name,
+        time_zone=row.time_zone,
     )
+
+
+def set_time_zone(session: Session, *, actor: Principal, zone: str) -> str:
+    """The reader's own time zone for pages (an IANA name, or "" for UTC); audited like every change."""
+    zone = zone.strip()
+    if zone and zone not in _zones():
+        raise InvalidInput(
+            f"'{zone[:64]}' is not a time zone; choose one of the list (e.g. Europe/Brussels), or UTC",
+            errors=[{"field": "time_zone", "message": "choose a time zone of the list"}],
+        )
+    user = session.get(User, actor.user_id) if actor.user_id else None
+    if user is None:
+        raise PermissionDenied("only a signed-in user has a time zone")
+    before = user.time_zone
+    if before != zone:
+        user.time_zone = zone
+        user.modified_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            tag="accounts:user:time-zone",
+            object_id=user.id,
+            summary={"time_zone": [before or "UTC", zone or "UTC"]},
+        )
+    return zone
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zones() -> list[str]:
+    """The zones a user may choose, Europe's first (the platform's users are mostly there), then the others."""
+    zones = sorted(_zones())
+    return [z for z in zones if z.startswith("Europe/")] + [z for z in zones if not z.startswith("Europe/")]

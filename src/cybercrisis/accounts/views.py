@@ -32,6 +32,8 @@ def _tokens_page(
     *,
     form: FormState | None = None,
     created: str | None = None,
+    zone_form: FormState | None = None,
+    zone_saved: bool = False,
     status: int = 200,
 ) -> Response:
     default_days = request.app.state.settings.token_default_days
@@ -42,6 +44,9 @@ def _tokens_page(
             "tokens": accounts.list_tokens(db, actor=principal, user_id=principal.user_id),
             "form": form or FormState(values={"expires_days": default_days}),
             "created": created,
+            "zone_form": zone_form or FormState(),
+            "time_zones": accounts.time_zones(),
+            "zone_saved": zone_saved,
         },
         status=status,
         headers=NO_STORE if created else None,
@@ -49,8 +54,26 @@ def _tokens_page(
 
 
 @router.get("/account/tokens", response_class=HTMLResponse)
-def tokens_page(*, request: Request, db: DB, principal: PagePrincipal) -> Response:
-    return _tokens_page(request, db, principal)
+def tokens_page(*, request: Request, db: DB, principal: PagePrincipal, saved: str = "") -> Response:
+    return _tokens_page(request, db, principal, zone_saved=saved == "time-zone")
+
+
+@router.post("/account/time-zone")
+def set_time_zone(
+    *,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    time_zone: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    try:
+        accounts.set_time_zone(db, actor=principal, zone=time_zone)
+    except InvalidInput as exc:
+        db.rollback()
+        form = FormState.failed(exc, {"time_zone": time_zone})
+        return _tokens_page(request, db, principal, zone_form=form, status=422)
+    return see_other("/account/tokens?saved=time-zone#time-zone")
 
 
 @router.post("/account/tokens")

@@ -4,6 +4,44 @@
 
   document.documentElement.classList.add("js");
 
+  // Times in the reader's chosen zone (their account's setting, on <body data-time-zone>): every
+  // <time datetime="...T..."> is rewritten in it, with the recorded UTC time kept in its title. Without a zone, or
+  // without this script, times stay in UTC as the server wrote them. Live parts call it again after a swap.
+  function localTimes(root) {
+    var zone = document.body && document.body.getAttribute("data-time-zone");
+    if (!zone || !window.Intl) {
+      return;
+    }
+    var format;
+    try {
+      format = new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short"
+      });
+    } catch (e) {
+      return; // a zone this browser does not know: UTC stays
+    }
+    (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
+      var value = el.getAttribute("datetime");
+      if (el.hasAttribute("data-local") || value.indexOf("T") < 0) {
+        return;
+      }
+      var moment = new Date(value);
+      if (isNaN(moment.getTime())) {
+        return;
+      }
+      var parts = {};
+      format.formatToParts(moment).forEach(function (p) { parts[p.type] = p.value; });
+      var utc = moment.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+      el.title = utc;
+      el.textContent = parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" + parts.minute +
+        " " + (parts.timeZoneName || zone);
+      el.setAttribute("data-local", "");
+    });
+  }
+  window.cybercrisisLocalTimes = localTimes;
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+
   // Phones: the navigation folds behind its "Menu" button.
   document.addEventListener("DOMContentLoaded", function () {
     var toggle = document.querySelector(".nav-toggle");

@@ -27,6 +27,12 @@
     if (!room || !status || !window.EventSource || !window.fetch || !window.DOMParser) {
       return;
     }
+    // Each part as the server last sent it: what the page shows may differ (times in the reader's zone, the live
+    // status), so a change is found by comparing the server's versions.
+    var sources = new Map();
+    room.querySelectorAll("[data-live]").forEach(function (part) {
+      sources.set(part, part.innerHTML);
+    });
     var timer = null;
     var firstChange = 0;
     var inFlight = false;
@@ -64,7 +70,7 @@
       var kept = 0;
       room.querySelectorAll("[data-live]").forEach(function (part) {
         var next = part.id ? fresh.getElementById(part.id) : null;
-        if (!next || next.innerHTML === part.innerHTML) {
+        if (!next || next.innerHTML === sources.get(part)) {
           return;
         }
         if (inUse(part)) {
@@ -78,6 +84,7 @@
           }
         });
         var statusNode = part.contains(status) ? status : null;
+        sources.set(part, next.innerHTML);
         part.innerHTML = next.innerHTML;
         if (statusNode) {
           // The status line lives in the navigation: keep the element that screen readers follow.
@@ -97,6 +104,9 @@
           part.removeAttribute("data-updated");
         }, 4000);
       });
+      if (window.cybercrisisLocalTimes) {
+        window.cybercrisisLocalTimes(room);
+      }
       var now = "Live · updated " + clock(new Date());
       say(kept ? now + " · the part you are working in is kept as you left it" : now, "live");
     }

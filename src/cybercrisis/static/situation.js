@@ -100,6 +100,9 @@
       }).then(function (html) {
         var state = remember();
         container.innerHTML = html;
+        if (window.cybercrisisLocalTimes) {
+          window.cybercrisisLocalTimes(container);
+        }
         restore(state);
         if (!broken) {
           updated();

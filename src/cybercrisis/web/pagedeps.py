@@ -51,6 +51,7 @@ async def page_principal(
             org_name=ws.org_name,
             csrf_token=ws.csrf_token,
             pending_alerts=pending,
+            time_zone=ws.time_zone,
         )
     return principal
 

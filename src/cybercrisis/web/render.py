@@ -210,6 +210,7 @@ class Viewer:
     org_name: str
     csrf_token: str
     pending_alerts: int = 0  # alerts the organisation has not acknowledged: the navigation's badge
+    time_zone: str = ""  # the zone the user reads times in (the page's script converts them); "" is UTC
 
 
 def render(
