@@ -227,6 +227,44 @@ def test_recipient_sees_the_badge_and_acknowledges_with_the_button(
     assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 2
 
 
+def test_several_early_warnings_are_acknowledged_at_once_all_or_none(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    """Issue 19: bulk acknowledgement, on the list and over the API; one that may not be acknowledged refuses the
+    batch, naming it, and nothing is written."""
+    alerts = [send(client, cast["fr"], title=f"Warning {n}") for n in range(3)]
+    own = send(client, cast["de"], title="CERT-Bund's own warning")
+    url = "/api/v1/alerts/acknowledge"
+    refused = client.post(url, json={"alerts": [alerts[0]["id"], own["id"]]}, headers=cast["de"].headers)
+    assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "alerts[1]"
+    assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 0
+    unknown = client.post(
+        url, json={"alerts": ["alert--00000000-0000-4000-8000-000000000000"]}, headers=cast["de"].headers
+    )
+    assert unknown.status_code == 404
+    assert client.post(url, json={"alerts": []}, headers=cast["de"].headers).status_code == 422
+
+    sign_in(client, cast["de"].email)
+    listed = client.get("/alerts?pending=yes", headers=HTML).text
+    assert 'id="bulk-ack"' in listed and listed.count('form="bulk-ack"') == 3  # not on its own warning
+    token = csrf_on(client, "/alerts")
+    r = client.post(
+        "/alerts/acknowledge",
+        data={"csrf_token": token, "alerts": [alerts[0]["id"], alerts[2]["id"]], "back": "/alerts?pending=yes"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/alerts?pending=yes&acknowledged=2"
+    after = client.get(r.headers["location"], headers=HTML).text
+    assert "2 early warnings acknowledged for your organisation." in after
+    assert "Warning 1" in after and "Warning 0" not in after and "Warning 2" not in after
+    assert 'id="bulk-ack"' not in after  # one left: its own button is enough
+    assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 2
+    done = client.post(url, json={"alerts": [alerts[1]["id"], alerts[0]["id"]]}, headers=cast["de"].headers)
+    assert done.status_code == 200 and done.json() == {"acknowledged": [alerts[1]["id"], alerts[0]["id"]]}
+    assert count(db, AuditEvent, AuditEvent.tag == "alerts:alert:acknowledge") == 3  # again is harmless
+
+
 def test_acknowledging_without_the_csrf_token_is_refused_and_writes_nothing(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:

@@ -13,6 +13,8 @@ from cybercrisis.alerts.actions import my_recipient
 from cybercrisis.alerts.deps import CurrentAlert
 from cybercrisis.alerts.models import Alert
 from cybercrisis.alerts.schemas import (
+    AcknowledgedOut,
+    AcknowledgeManyIn,
     Acknowledgement,
     AlertIn,
     AlertOut,
@@ -99,6 +101,15 @@ def list_alerts(
     filters = service.AlertFilter(pending_for_me=pending_for_me, incident=incident)
     page = service.list_alerts(db, principal=principal, filters=filters, cursor=cursor, limit=limit)
     return AlertPage(items=[_summary(a, principal) for a in page.items], next=page.next)
+
+
+@router.post("/acknowledge", operation_id="acknowledge_alerts", response_model=AcknowledgedOut)
+def acknowledge_alerts(body: AcknowledgeManyIn, db: DB, principal: CurrentPrincipal) -> AcknowledgedOut:
+    """Acknowledge several early warnings at once for your organisation (a duty desk back after a night of them).
+    All or none: one you may not acknowledge refuses the batch with its status (404 unknown or unreadable, 403 not
+    addressed to your organisation), naming it as `alerts[i]`; acknowledging one again is harmless."""
+    done = service.acknowledge_many(db, actor=principal, alert_ids=body.alerts)
+    return AcknowledgedOut(acknowledged=[a.id for a in done])
 
 
 @router.get("/{alert_id}", operation_id="get_alert", response_model=AlertOut)

@@ -84,3 +84,19 @@ class AlertSummary(BaseModel):
 class AlertPage(BaseModel):
     items: list[AlertSummary]
     next: str | None
+
+
+class AcknowledgeManyIn(Strict):
+    alerts: list[str] = Field(
+        min_length=1,
+        max_length=200,
+        description="ids of early warnings addressed to your organisation; all are acknowledged, or none (the first "
+        "that cannot be is named as `alerts[i]`)",
+        examples=[["alert--5a8e1f0c-6b2d-4c3e-9f4a-0b1c2d3e4f50"]],
+    )
+
+
+class AcknowledgedOut(BaseModel):
+    acknowledged: list[str] = Field(
+        description="the ids acknowledged (or, for one held at another node, whose acknowledgement was sent there)"
+    )

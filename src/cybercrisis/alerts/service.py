@@ -21,7 +21,7 @@ from cybercrisis.answers import service as answers
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
-from cybercrisis.errors import InvalidInput, NotFound, PermissionDenied
+from cybercrisis.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from cybercrisis.incidents.models import Incident
 from cybercrisis.notify.service import notify_readers
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
@@ -180,6 +180,23 @@ def announce(session: Session, alert: Alert, recipients: list[str], *, actor: Pr
 
 def get_alert(session: Session, *, principal: Principal, alert_id: str) -> Alert:
     return sharing.get_readable(session, principal, Alert, alert_id)
+
+
+def acknowledge_many(session: Session, *, actor: Principal, alert_ids: list[str]) -> list[Alert]:
+    """Acknowledge several early warnings at once for the actor's organisation, all or none: each is read and
+    authorised as one acknowledgement is; the first that may not be acknowledged refuses the whole batch, naming
+    its place in the list."""
+    alerts = []
+    for i, alert_id in enumerate(dict.fromkeys(alert_ids)):
+        try:
+            alert = get_alert(session, principal=actor, alert_id=alert_id)
+            acknowledge(session, actor=actor, alert=alert)
+        except DomainError as exc:
+            raise type(exc)(
+                f"alerts[{i}] ({alert_id}): {exc.detail}", errors=[{"field": f"alerts[{i}]", "message": exc.detail}]
+            ) from None
+        alerts.append(alert)
+    return alerts
 
 
 def acknowledge(session: Session, *, actor: Principal, alert: Alert) -> AlertRecipient:

@@ -68,6 +68,7 @@ def alert_list(
     principal: PagePrincipal,
     pending: Annotated[str, Query(max_length=10)] = "",
     cursor: Annotated[str, Query(max_length=500)] = "",
+    acknowledged: Annotated[str, Query(max_length=4)] = "",
 ) -> Response:
     error, code = None, 200
     try:
@@ -78,21 +79,32 @@ def alert_list(
         page, error, code = Page([], None), exc.detail, 422
     orgs = queries.org_refs(db, (a.owner_org_id for a in page.items))
     query = {"pending": "yes"} if pending else {}
+    rows = [_row(a, principal, orgs) for a in page.items]
     return render(
         request,
         "alerts.html",
         {
-            "rows": [_row(a, principal, orgs) for a in page.items],
+            "rows": rows,
+            # Those this reader may acknowledge now: ticked and acknowledged together when there are several.
+            "ackable": [
+                r for r in rows if r.mine and r.mine.acknowledged_at is None and "alert.acknowledge" in r.actions
+            ],
             "pending": bool(pending),
             "error": error,
-            # Acknowledging from the list comes back to the same page of it.
-            "here": f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path,
+            # Acknowledging from the list comes back to the same page of it (without the last confirmation).
+            "here": _here(request),
+            "acknowledged": int(acknowledged) if acknowledged.isdigit() else 0,
             "can_send": principal.has(Permission.ALERT_SEND),
             "next_url": f"/alerts?{urlencode({**query, 'cursor': page.next})}" if page.next else None,
             "first_url": (f"/alerts?{urlencode(query)}" if query else "/alerts") if cursor else None,
         },
         status=code,
     )
+
+
+def _here(request: Request) -> str:
+    kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "acknowledged"])
+    return f"{request.url.path}?{kept}" if kept else request.url.path
 
 
 def _new_form(request: Request, db: Session, principal: Principal, form: FormState, *, status: int = 200) -> Response:
@@ -239,6 +251,25 @@ def _back(value: str, alert_id: str) -> str:
     if value == "/my-work":
         return "/my-work?done=acknowledged"
     return value if value.startswith("/alerts") else f"/alerts/{alert_id}"
+
+
+@router.post("/alerts/acknowledge")
+def acknowledge_selected(
+    *,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Csrf = "",
+    alerts: Annotated[list[str] | None, Form(max_length=200)] = None,
+    back: Annotated[str, Form(max_length=600)] = "",
+) -> Response:
+    """The list's "Acknowledge selected": all of the ticked early warnings, or none."""
+    chosen = [a for a in alerts or [] if a]
+    if not chosen:
+        return see_other(_back(back, "") if back.startswith("/alerts") else "/alerts")
+    service.acknowledge_many(db, actor=principal, alert_ids=chosen)
+    target = back if back.startswith("/alerts") else "/alerts"
+    return see_other(f"{target}{'&' if '?' in target else '?'}acknowledged={len(chosen)}")
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
