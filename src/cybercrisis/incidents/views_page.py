@@ -25,6 +25,7 @@ from cybercrisis.incidents import flows, recurrence, service, significance
 from cybercrisis.incidents.actions import allowed_actions, may_forward
 from cybercrisis.incidents.assessment import Thresholds
 from cybercrisis.incidents.flow_models import Forwarding, MemberStateInformation
+from cybercrisis.incidents.graph_svg import correlation_graph
 from cybercrisis.incidents.labels import (
     REPORT_FIELD_ORDER,
     REPORT_KIND_LABELS,
@@ -370,6 +371,7 @@ def render_incident(
             "observables_form": observables_form or FormState(),
             **(_notices(request) if code == 200 else {}),
             "correlations": correlations,
+            "correlation_graph": correlation_graph(incident, correlations),
             "cluster": members,
             "cluster_countries": sorted({c for m in members for c in m.countries}, key=lambda c: COUNTRIES.get(c, c)),
             "alerts": alert_views(alerts, names),
