@@ -19,7 +19,7 @@ def test_the_graph_draws_the_visible_correlations_with_their_counts_and_no_hidde
     world: World,
 ) -> None:
     fr = create(client, cast["fr"])
-    create(client, cast["de"], title="Same C2 <seen> in Germany", countries=["DE"])  # both values, to the network
+    create(client, cast["de"], title="C2 <seen> in Germany", countries=["DE"])  # both values, to the network
     create(
         client,
         cast["ee"],
@@ -34,7 +34,7 @@ def test_the_graph_draws_the_visible_correlations_with_their_counts_and_no_hidde
     assert svg, "no graph"
     drawn = svg.group(0)
     assert "shares observables with 1 other incident you may see." in drawn
-    assert "Same C2 &lt;seen&gt; in Germany" in drawn and "<seen>" not in drawn  # titles are escaped
+    assert "C2 &lt;seen&gt; in Germany" in drawn and "<seen>" not in drawn  # titles are escaped
     assert re.search(r'<text class="cg-count"[^>]*>2</text>', drawn)  # two values shared
     assert "Estonian" not in page
     # An incident without correlations has no graph.
