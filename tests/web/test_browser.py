@@ -537,6 +537,30 @@ def test_the_header_keeps_one_row_wide_folds_on_a_phone_and_lists_its_shortcuts(
     assert (first.text_content() or "").startswith(paris), (first.text_content(), paris)
 
 
+def test_the_organisation_picker_finds_by_country_type_and_community(demo_server: DemoServer, page: Page) -> None:
+    """Issue 19: choosing among the directory's organisations was a plain multi-select ("hold Ctrl"). The picker
+    finds them by country and type ("DE csirt") or community, a click adds one without Ctrl, chips remove them,
+    and what is chosen is what the form posts."""
+    base = demo_server.url
+    _sign_in(page, base, ANALYST, demo_server.password, "/documents/new")
+    picker = page.get_by_label("Find by name, country, type or community")
+    picker.fill("DE csirt")
+    shown = page.locator("#f-organisations option:not([hidden])")
+    expect(shown).to_have_count(1)
+    expect(shown).to_contain_text("CERT-Bund")
+    shown.click()
+    picker.fill("cyclone")
+    expect(page.locator(".picker-status")).to_contain_text("1 chosen")
+    count = page.locator("#f-organisations option:not([hidden])").count()
+    assert count >= 5  # the crisis authorities of EU-CyCLONe
+    page.get_by_role("button", name="Choose all shown").click()
+    expect(page.locator(".picker-status")).to_contain_text(f"{count + 1} chosen")
+    page.locator(".picker-chosen").get_by_role("button", name=re.compile("^Remove CERT-Bund")).click()
+    expect(page.locator(".picker-status")).to_contain_text(f"{count} chosen")
+    chosen = page.eval_on_selector("#f-organisations", "s => [...s.selectedOptions].map(o => o.textContent)")
+    assert len(chosen) == count and not any(c.startswith("CERT-Bund") for c in chosen)
+
+
 # The demo's pages a duty analyst walks through (a crisis, an incident and a search included).
 A11Y_PAGES = (
     "/",

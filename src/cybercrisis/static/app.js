@@ -57,6 +57,105 @@
     });
   });
 
+  // Organisation pickers (<select multiple data-picker>, options with data-search): type to find organisations by
+  // name, country, type or community ("DE csirt", "cyclone"); a click adds or removes one (no Ctrl needed); the
+  // chosen ones are listed with a button each to remove them; "Choose all shown" takes every match.
+  function picker(select) {
+    var field = select.parentNode;
+    var help = document.getElementById(select.id + "-help");
+    if (help && /Ctrl/.test(help.textContent)) {
+      help.textContent = "Click an organisation to add or remove it; several may be chosen.";
+    }
+    var box = document.createElement("input");
+    box.type = "search";
+    box.className = "picker-filter";
+    box.id = select.id + "-filter";
+    box.setAttribute("autocomplete", "off");
+    var label = document.createElement("label");
+    label.htmlFor = box.id;
+    label.className = "picker-label";
+    label.textContent = "Find by name, country, type or community";
+    var all = document.createElement("button");
+    all.type = "button";
+    all.className = "small picker-all";
+    all.textContent = "Choose all shown";
+    var status = document.createElement("p");
+    status.className = "help picker-status";
+    status.setAttribute("aria-live", "polite");
+    var chosen = document.createElement("ul");
+    chosen.className = "picker-chosen";
+    chosen.setAttribute("aria-label", "Chosen");
+    var bar = document.createElement("div");
+    bar.className = "picker-bar";
+    bar.appendChild(label);
+    bar.appendChild(box);
+    bar.appendChild(all);
+    field.insertBefore(bar, select);
+    field.insertBefore(status, select.nextSibling);
+    field.insertBefore(chosen, status.nextSibling);
+    var options = Array.prototype.slice.call(select.options);
+    // A two-letter word that is a country code of the list means that country ("de" is Germany, not "Defence").
+    var codes = {};
+    options.forEach(function (o) { codes[o.getAttribute("data-country") || ""] = true; });
+
+    function render() {
+      var shown = options.filter(function (o) { return !o.hidden; }).length;
+      var picked = options.filter(function (o) { return o.selected; });
+      status.textContent = shown + " shown · " + picked.length + " chosen";
+      chosen.innerHTML = "";
+      picked.forEach(function (o) {
+        var item = document.createElement("li");
+        var remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "small chip";
+        remove.textContent = o.textContent.split(" — ")[0] + " ×";
+        remove.setAttribute("aria-label", "Remove " + o.textContent);
+        remove.addEventListener("click", function () {
+          o.selected = false;
+          render();
+        });
+        item.appendChild(remove);
+        chosen.appendChild(item);
+      });
+    }
+    box.addEventListener("input", function () {
+      var words = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+      options.forEach(function (o) {
+        // Each word must start a word of the organisation's names, country, type or communities.
+        var hay = (o.getAttribute("data-search") || o.textContent).toLowerCase().split(/[^\p{L}\p{N}]+/u);
+        o.hidden = !words.every(function (w) {
+          if (w.length === 2 && codes[w]) {
+            return o.getAttribute("data-country") === w;
+          }
+          return hay.some(function (h) { return h.indexOf(w) === 0; });
+        });
+      });
+      render();
+    });
+    all.addEventListener("click", function () {
+      options.forEach(function (o) {
+        if (!o.hidden) {
+          o.selected = true;
+        }
+      });
+      render();
+    });
+    select.addEventListener("mousedown", function (event) {
+      var option = event.target;
+      if (option && option.tagName === "OPTION") {
+        event.preventDefault(); // a click adds or removes this one, and keeps the others
+        option.selected = !option.selected;
+        select.focus();
+        render();
+      }
+    });
+    select.addEventListener("change", render);
+    render();
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[multiple][data-picker]").forEach(picker);
+  });
+
   // The header's dropdowns (<details>): one open at a time, closed by a click elsewhere or Escape.
   function closeMenus(except) {
     document.querySelectorAll(".top details[open]").forEach(function (d) {
