@@ -62,6 +62,7 @@ def test_public_page_feed_and_list_show_released_statements_only(
     # RSS 2.0: parses, absolute links, guid = publication id, RFC 822 dates, escaped text, newest first.
     r = client.get("/public/feed.xml")
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/rss+xml")
+    assert r.headers["cache-control"] == "public, max-age=60"  # the configured address: the same for everyone
     assert secret not in r.text and "<script>" not in r.text
     rss = ET.fromstring(r.content)  # noqa: S314 - our own output under test
     assert rss.tag == "rss" and rss.get("version") == "2.0"
@@ -132,7 +133,10 @@ def test_without_a_configured_address_the_feed_links_to_the_address_it_was_read_
     approve_all(client, cast, draft(client, cast, title="Grid advice", embargo_until=released_at.isoformat()))
     assert release_due(session_factory, settings, released_at) == 1
     for host in ("testserver", "crisis.example.gov"):
-        rss = ET.fromstring(client.get("/public/feed.xml", headers={"Host": host}).content)  # noqa: S314
+        got = client.get("/public/feed.xml", headers={"Host": host})
+        # Links that depend on the Host are never kept by a shared cache for another host.
+        assert got.headers["cache-control"].startswith("private") and got.headers["vary"] == "Host"
+        rss = ET.fromstring(got.content)  # noqa: S314
         channel = rss.find("channel")
         assert channel is not None and channel.findtext("link") == f"http://{host}/public"
         link = channel.findall("item")[0].findtext("link") or ""

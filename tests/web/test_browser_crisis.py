@@ -168,6 +168,7 @@ def test_statement_crisis_and_assistance_walked_through_by_the_people_involved(
     ask = page.locator("#assistance-form")
     ask.get_by_label("Forensics").check()
     ask.get_by_label("Description (required)").fill("OT forensics for a water utility hit by the wiper.")
+    ask.get_by_label("Impact", exact=True).select_option("red")  # a judgement: nothing is preselected
     ask.get_by_label("CSIRTs Network").check()
     ask.get_by_role("button", name="Send request").click()
     expect(page.locator("main")).to_contain_text("OT forensics for a water utility")

@@ -27,7 +27,9 @@ class SharingIn(BaseModel):
         description="TLP 2.0: clear, green, amber, amber+strict or red (also written TLP:AMBER+STRICT)",
         examples=["amber"],
     )
-    share_with: ShareWith = Field(default_factory=ShareWith)
+    share_with: ShareWith = Field(
+        description="the whole new list of recipients (required: an empty list, `{}`, leaves the originator alone)"
+    )
 
 
 class ShareList(BaseModel):

@@ -186,8 +186,12 @@ def acknowledge_many(session: Session, *, actor: Principal, alert_ids: list[str]
     """Acknowledge several early warnings at once for the actor's organisation, all or none: each is read and
     authorised as one acknowledgement is; the first that may not be acknowledged refuses the whole batch, naming
     its place in the list."""
-    alerts = []
-    for i, alert_id in enumerate(dict.fromkeys(alert_ids)):
+    alerts: list[Alert] = []
+    seen: set[str] = set()
+    for i, alert_id in enumerate(alert_ids):  # positions as sent, so that alerts[i] names the one refused
+        if alert_id in seen:
+            continue
+        seen.add(alert_id)
         try:
             alert = get_alert(session, principal=actor, alert_id=alert_id)
             acknowledge(session, actor=actor, alert=alert)

@@ -264,7 +264,7 @@ def acknowledge_selected(
     back: Annotated[str, Form(max_length=600)] = "",
 ) -> Response:
     """The list's "Acknowledge selected": all of the ticked early warnings, or none."""
-    chosen = [a for a in alerts or [] if a]
+    chosen = list(dict.fromkeys(a for a in alerts or [] if a))
     if not chosen:
         return see_other(_back(back, "") if back.startswith("/alerts") else "/alerts")
     service.acknowledge_many(db, actor=principal, alert_ids=chosen)

@@ -94,7 +94,7 @@ RULES: dict[str, _Rule] = {
             f"{ACT}, point (d): cross-border nature and risk of spill-over",
             SPILLOVER,
             lambda r: r.spillover,
-            lambda v: f"cross-border spill-over risk {v}",
+            lambda v: f"cross-border spill-over risk {v or 'not assessed'}",
         ),
     )
 }

@@ -26,6 +26,9 @@ router = APIRouter(tags=["public"])
 PAGE_SIZE = 50
 # Public pages change when a statement is released; a minute of caching is harmless and spares the database.
 CACHE = {"Cache-Control": "public, max-age=60"}
+# Links made from the address the request came to (no CYBERCRISIS_PUBLIC_BASE_URL) differ per Host: a shared cache
+# must not serve one host's links to another (a forged Host would otherwise poison the feed for everyone).
+PER_HOST = {"Cache-Control": "private, max-age=60", "Vary": "Host"}
 
 
 def _settings(request: Request) -> Settings:
@@ -51,7 +54,8 @@ def public_feed(db: DB, request: Request) -> Response:
     query = feed.public_query().order_by(Publication.released_at.desc(), Publication.id.desc())
     rows = list(db.scalars(query.limit(feed.FEED_ITEMS)))
     body = feed.build_feed(rows, base=feed.public_base(_settings(request), str(request.base_url)), now=utcnow())
-    return Response(body, media_type=f"{feed.RSS_MEDIA_TYPE}; charset=utf-8", headers=CACHE)
+    headers = CACHE if _settings(request).public_base_url else PER_HOST
+    return Response(body, media_type=f"{feed.RSS_MEDIA_TYPE}; charset=utf-8", headers=headers)
 
 
 @router.get("/public", operation_id="public_page", response_class=HTMLResponse)

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from cybercrisis.access import sharing
-from cybercrisis.access.schemas import SharingIn
 from cybercrisis.audit import service as audit
 from cybercrisis.audit.reading import timeline_out
 from cybercrisis.deps import DB, CurrentPrincipal
@@ -19,6 +18,7 @@ from cybercrisis.documents.schemas import (
     DocumentOut,
     DocumentPage,
     DocumentPatch,
+    DocumentSharingIn,
     DocumentSummary,
     PassOnIn,
 )
@@ -104,7 +104,7 @@ def update_document(doc: CurrentDocument, body: DocumentPatch, db: DB, principal
 
 
 @router.put("/{document_id}/sharing", operation_id="set_document_sharing", response_model=DocumentOut)
-def set_sharing(doc: CurrentDocument, body: SharingIn, db: DB, principal: CurrentPrincipal) -> DocumentOut:
+def set_sharing(doc: CurrentDocument, body: DocumentSharingIn, db: DB, principal: CurrentPrincipal) -> DocumentOut:
     service.set_document_sharing(db, actor=principal, doc=doc, tlp=body.tlp, share_with=body.share_with)
     return document_out(db, doc)
 

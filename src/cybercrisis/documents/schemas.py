@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from cybercrisis.access.schemas import ShareList, ShareWith
+from cybercrisis.access.schemas import ShareList, ShareWith, SharingIn
 from cybercrisis.schemas import Strict
 
 
@@ -13,6 +13,13 @@ class DocumentIn(Strict):
     body: str = Field(default="", max_length=200_000)
     kind: str = "other"
     tlp: str
+    share_with: ShareWith = Field(default_factory=ShareWith)
+
+
+class DocumentSharingIn(SharingIn):
+    """As for every object, with one difference kept from the first version of this API: a document's list may be
+    left out, which leaves it with its originator alone."""
+
     share_with: ShareWith = Field(default_factory=ShareWith)
 
 

@@ -231,6 +231,66 @@ def _only_latest(session: Session, row: dict[str, Any]) -> None:
     )
 
 
+def _dropped(session: Session, rows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """What an incident's copy holds as current that its new mapping no longer has (an observable removed, a
+    country taken off): (id, share key, stored object). An incident is always mapped whole, so whatever of its copy
+    the mapping lacks is gone from it."""
+    mapped: dict[str, set[str]] = {}
+    for r in rows:
+        if r["share_id"].startswith("incident--"):
+            mapped.setdefault(r["share_id"], set()).add(r["id"])
+    if not mapped:
+        return []
+    found = session.execute(
+        select(StixObject.id, StixObject.share_id, StixObject.data).where(
+            StixObject.share_id.in_(sorted(mapped)),
+            StixObject.origin_node.is_(None),
+            StixObject.latest.is_(True),
+            StixObject.revoked.is_(False),
+        )
+    )
+    return [(oid, key, dict(data)) for oid, key, data in found if oid not in mapped[key]]
+
+
+def _retract(
+    session: Session, dropped: list[tuple[str, str, dict[str, Any]]], rows: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """The incident's relationships to what it no longer has become revoked versions, which travel like any
+    version (a peer's replica then drops the link: exchange/replica_apply.py); the incident's copies of the objects
+    themselves are removed from its key, so that they are no longer served as its own. Shared reference objects
+    (a country, a CVE) are never revoked: other incidents' copies of them stay."""
+    template = {r["share_id"]: r for r in rows}
+    out = []
+    for oid, key, data in dropped:
+        if data.get("type") == "relationship":
+            revoked = {**data, "revoked": True, "modified": ts(now)}
+            base = template[key]
+            out.append(
+                {
+                    **{k: base[k] for k in ("tlp", "owner_org_id", "created_by_id", "exercise", "origin", "share_id")},
+                    "id": oid,
+                    "modified": now,
+                    "type": "relationship",
+                    "spec_version": "2.1",
+                    "custom": False,
+                    "revoked": True,
+                    "data": revoked,
+                    "latest": True,
+                    "origin_node": None,
+                    "signature": None,
+                    "signed": False,
+                    "shares": None,
+                }
+            )
+        else:
+            session.execute(
+                delete(StixObject).where(
+                    StixObject.id == oid, StixObject.share_id == key, StixObject.origin_node.is_(None)
+                )
+            )
+    return out
+
+
 def _store(session: Session, rows: list[dict[str, Any]]) -> int:
     """Store these mapped versions, each derived object in the copy of its object, and re-serve the stored ones
     whose share list changed; returns how many versions were new."""
@@ -255,11 +315,13 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> int:
                 changed.add(key)
                 before.setdefault(key, []).extend(shares or [])
     new = [r for (oid, modified, key), r in by_key.items() if modified not in stored.get((oid, key), [])]
-    if not new and not changed:
+    dropped = _dropped(session, rows)
+    if not new and not changed and not dropped:
         return 0
     audit.lock(session)  # already held when an audit event was written in this transaction: seq in commit order
     now = added_now(session)
     new += _latest_only_versions(rows, new, changed, now)
+    new += _retract(session, dropped, rows, now)
     owners = {r["share_id"]: (r["owner_org_id"], r["exercise"]) for r in rows}
     for key in sorted(changed):
         copies.reserve(session, key=key, shares=lists[key], now=now)

@@ -8,9 +8,9 @@ with a new signed share list) are applied, so a resumed pull that reads a page a
 - An `incident` SDO sets the replica's fields from its Incident Core and our extension (status, times, flags,
   significance, sectors, countries, the NIS2 reports' clocks) and its recipients. A version older than the one
   held (two paths delivering out of order) is ignored.
-- Its `relationship`s add what they name: observables (`related-to`) and the affected entity (`impacts`). The
-  origin publishes an incident and its relationships in one transaction, incident first, and pages follow that
-  order, so the replica exists when they arrive.
+- Its `relationship`s add what they name: observables (`related-to`) and the affected entity (`impacts`); a revoked
+  `related-to` takes its observable off the replica. The origin publishes an incident and its relationships in one
+  transaction, incident first, and pages follow that order, so the replica exists when they arrive.
 - An early warning's `report` with our early-warning extension sets the replica alert, its recipients and their
   acknowledgements.
 - A crisis, a request for assistance, an offer, a national contribution, a coordinated communication or a published
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cybercrisis.access import replicas
@@ -271,19 +271,43 @@ def _relationships(
     # Only the incident's origin, speaking for its owner, says what the incident relates to: another node's
     # relationship naming it stays in the store (signed by that node, read by whom it was shared with).
     rels = [r for r, rec in received if (rec.block["node"], rec.block["owner"]) == (node, incident.owner_org_id)]
-    wanted = [str(r.get("target_ref", "")) for r in rels if r.get("relationship_type") == "related-to"]
-    missing = sorted({t for t in wanted if t not in batch})
+    # A revoked relationship is the origin taking a value off the incident (exchange/publish.py `_retract`).
+    gone = [
+        str(r.get("target_ref", "")) for r in rels if r.get("relationship_type") == "related-to" and r.get("revoked")
+    ]
+    wanted = [
+        str(r.get("target_ref", ""))
+        for r in rels
+        if r.get("relationship_type") == "related-to" and not r.get("revoked")
+    ]
+    missing = sorted({t for t in [*wanted, *gone] if t not in batch})
     stored = {o["id"]: o for o in _latest(session, node, missing)} if missing else {}
-    values: list[dict[str, str]] = []
-    for target in wanted:
-        obj = batch.get(target) or stored.get(target)
-        if obj is not None:
-            values += observables_from(obj)
+
+    def values_of(targets: list[str]) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        for target in targets:
+            obj = batch.get(target) or stored.get(target)
+            if obj is not None:
+                out += observables_from(obj)
+        return out
+
     for rel in rels:
         target = str(rel.get("target_ref", ""))
-        if rel.get("relationship_type") == "impacts" and target.startswith("identity--"):
+        if rel.get("relationship_type") == "impacts" and target.startswith("identity--") and not rel.get("revoked"):
             incident.entity_org_id = target if session.get(Organisation, target) else None
-    _observables(session, oid, values)
+    _observables(session, oid, values_of(wanted))
+    _unlink(session, oid, values_of(gone))
+
+
+def _unlink(session: Session, incident_id: str, values: list[dict[str, str]]) -> None:
+    """Remove the sightings of these values from the replica: its origin took them off the incident."""
+    for kind, value in sorted({(o["type"], o["value"]) for o in values}):
+        found = session.scalars(select(Observable.id).where(Observable.type == kind, Observable.value == value)).first()
+        if found is not None:
+            session.execute(
+                delete(Sighting).where(Sighting.incident_id == incident_id, Sighting.observable_id == found)
+            )
+    session.flush()
 
 
 def _latest(session: Session, node: str, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -307,7 +331,7 @@ def _common(obj: Incident | Alert, sdo: Mapping[str, Any], rec: Received, modifi
 
 
 def _observables(session: Session, incident_id: str, values: list[dict[str, str]]) -> None:
-    """Add the sightings of these values (the origin adds observables; it never retracts a relationship)."""
+    """Add the sightings of these values (a value taken off comes as a revoked relationship: `_unlink`)."""
     have = set(session.scalars(select(Sighting.observable_id).where(Sighting.incident_id == incident_id)))
     for kind, value in sorted({(o["type"], o["value"]) for o in values}):
         found = session.scalars(select(Observable.id).where(Observable.type == kind, Observable.value == value)).first()

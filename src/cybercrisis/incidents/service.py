@@ -252,6 +252,8 @@ def set_incident_sharing(
     what the TLP admits (access/sharing.py); narrowing is allowed like widening. Audited; federated as a new list."""
     incident = get_incident(session, principal=actor, incident_id=incident_id)
     check_writer(actor, incident, "incident.share")
+    # One change of the list at a time: a second one waits and then replaces the first's list whole.
+    session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
     recipients.set_sharing(
         session,
         principal=actor,

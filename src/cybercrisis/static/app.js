@@ -94,9 +94,17 @@
     field.insertBefore(status, select.nextSibling);
     field.insertBefore(chosen, status.nextSibling);
     var options = Array.prototype.slice.call(select.options);
+    var meta = {};
+    try {
+      meta = JSON.parse(select.getAttribute("data-picker") || "{}");
+    } catch (e) {
+      meta = {};
+    }
+    function country(o) { return (meta[o.value] || [""])[0]; }
+    function words(o) { return ((meta[o.value] || ["", ""])[1] || o.textContent).toLowerCase(); }
     // A two-letter word that is a country code of the list means that country ("de" is Germany, not "Defence").
     var codes = {};
-    options.forEach(function (o) { codes[o.getAttribute("data-country") || ""] = true; });
+    options.forEach(function (o) { codes[country(o)] = true; });
 
     function render() {
       var shown = options.filter(function (o) { return !o.hidden; }).length;
@@ -119,13 +127,13 @@
       });
     }
     box.addEventListener("input", function () {
-      var words = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var typed = box.value.toLowerCase().split(/\s+/).filter(Boolean);
       options.forEach(function (o) {
         // Each word must start a word of the organisation's names, country, type or communities.
-        var hay = (o.getAttribute("data-search") || o.textContent).toLowerCase().split(/[^\p{L}\p{N}]+/u);
-        o.hidden = !words.every(function (w) {
+        var hay = words(o).split(/[^\p{L}\p{N}]+/u);
+        o.hidden = !typed.every(function (w) {
           if (w.length === 2 && codes[w]) {
-            return o.getAttribute("data-country") === w;
+            return country(o) === w;
           }
           return hay.some(function (h) { return h.indexOf(w) === 0; });
         });

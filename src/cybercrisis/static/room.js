@@ -119,7 +119,8 @@
         return;
       }
       inFlight = true;
-      fetch(window.location.pathname + window.location.search, {
+      // The room's own address: a refused form shows the room at the address it posted to, which only posts.
+      fetch(room.getAttribute("data-live-src") || window.location.pathname, {
         credentials: "same-origin",
         headers: { Accept: "text/html" },
         cache: "no-store"

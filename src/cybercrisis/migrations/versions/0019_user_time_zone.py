@@ -20,10 +20,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(sa.Column("time_zone", sa.String(length=64), nullable=False, server_default=""))
+    # A plain ADD COLUMN on both databases: a batch copy of `users` would trip the foreign keys that name it.
+    op.add_column("users", sa.Column("time_zone", sa.String(length=64), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("time_zone")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE users DROP COLUMN time_zone")  # SQLite >= 3.35, without copying the table
+    else:
+        op.drop_column("users", "time_zone")
