@@ -25,6 +25,7 @@ from cybercrisis.notify.models import OutboxMessage
 from tests.conftest import Actor, World, count
 from tests.notify.helpers import add_contact, outbox
 from tests.test_query_counts import count_queries
+from tests.web.conftest import HTML, csrf_on, sign_in
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -564,3 +565,61 @@ def test_the_shipped_model_follows_the_eu_blueprint_and_a_broken_one_is_refused(
         )
     with pytest.raises(ValueError, match="unique"):
         escalation.parse(json.dumps({"stages": [{"key": "a", "label": "A", "level": "technical"}] * 2}))
+
+
+def test_several_actions_change_status_at_once_all_or_none(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    """Issue 19: bulk action updates, over the API and on the room's actions table; the first action that may not
+    change (another organisation's, changed since) refuses the batch, named by its place, and nothing changes."""
+    cid = _open(client, cast["enisa"])["id"]
+
+    def assign(title: str, org: str) -> dict[str, Any]:
+        r = client.post(
+            f"/api/v1/crises/{cid}/actions", json={"title": title, "assignee": org}, headers=cast["enisa"].headers
+        )
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    mine = [assign("Block the C2", cast["fr"].org_id), assign("Patch the VPN", cast["fr"].org_id)]
+    theirs = assign("Brief the Presidency", cast["de_coord"].org_id)
+    url = f"/api/v1/crises/{cid}/actions/status"
+    refs = [{"id": a["id"], "version": a["version"]} for a in mine]
+    refused = client.post(
+        url,
+        json={"actions": [*refs, {"id": theirs["id"], "version": theirs["version"]}], "status": "done"},
+        headers=cast["fr"].headers,
+    )
+    assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "actions[2]", refused.text
+    stale = client.post(
+        url, json={"actions": [refs[0], {**refs[1], "version": 0}], "status": "done"}, headers=cast["fr"].headers
+    )
+    assert stale.status_code == 409 and "actions[1]" in stale.text
+    bad = client.post(url, json={"actions": refs, "status": "finished"}, headers=cast["fr"].headers)
+    assert bad.status_code == 422
+    listed = {
+        a["id"]: a["status"] for a in client.get(f"/api/v1/crises/{cid}", headers=cast["fr"].headers).json()["actions"]
+    }
+    assert {listed[a["id"]] for a in mine} == {"open"}
+    done = client.post(url, json={"actions": refs, "status": "done"}, headers=cast["fr"].headers)
+    assert done.status_code == 200, done.text
+    assert [(a["id"], a["status"]) for a in done.json()] == [(a["id"], "done") for a in mine]
+
+    # The room's table: several actions this reader may update get a checkbox and "Apply to selected".
+    sign_in(client, cast["enisa"].email)
+    room = client.get(f"/crises/{cid}", headers=HTML).text
+    assert 'id="bulk-actions"' in room and room.count('form="bulk-actions"') == 3
+    fresh = {a["id"]: a for a in client.get(f"/api/v1/crises/{cid}", headers=cast["enisa"].headers).json()["actions"]}
+    picked = [f"{a['id']}:{fresh[a['id']]['version']}" for a in mine]
+    r = client.post(
+        f"/crises/{cid}/actions/status",
+        data={"csrf_token": csrf_on(client, f"/crises/{cid}"), "actions": picked, "status": "in-progress"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == f"/crises/{cid}?done=actions-updated#actions"
+    now = {
+        a["id"]: a["status"]
+        for a in client.get(f"/api/v1/crises/{cid}", headers=cast["enisa"].headers).json()["actions"]
+    }
+    assert {now[a["id"]] for a in mine} == {"in-progress"} and now[theirs["id"]] == "open"

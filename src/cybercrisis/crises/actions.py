@@ -21,7 +21,7 @@ from cybercrisis.crises.rules import bad, choice, for_update, relations, require
 from cybercrisis.crises.schemas import ActionIn, ActionPatch
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import Organisation
-from cybercrisis.errors import Conflict
+from cybercrisis.errors import Conflict, DomainError, NotFound
 
 
 def _check_due(due_at: datetime | None) -> None:
@@ -134,3 +134,27 @@ def update_action(session: Session, *, actor: Principal, action_id: str, patch: 
             },
         )
     return action
+
+
+def update_statuses(
+    session: Session, *, actor: Principal, crisis_id: str, items: list[tuple[str, int]], status: str
+) -> list[Action]:
+    """One status for several actions of one crisis (issue 19: bulk action updates), all or none: each is changed as
+    `update_action` changes one (its readers, owner or assignee, its version); the first refused stops the batch,
+    named by its place in the list."""
+    done: list[Action] = []
+    for i, (action_id, version) in enumerate(items):
+        try:
+            action = sharing.get_readable(session, actor, Action, action_id)
+            if action.crisis_id != crisis_id:
+                raise NotFound(f"no action {action_id} in this crisis")
+            done.append(
+                update_action(
+                    session, actor=actor, action_id=action_id, patch=ActionPatch(version=version, status=status)
+                )
+            )
+        except DomainError as exc:
+            raise type(exc)(
+                f"actions[{i}] ({action_id}): {exc.detail}", errors=[{"field": f"actions[{i}]", "message": exc.detail}]
+            ) from None
+    return done

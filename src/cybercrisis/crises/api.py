@@ -22,6 +22,7 @@ from cybercrisis.crises.schemas import (
     ActionIn,
     ActionOut,
     ActionPatch,
+    ActionsStatusIn,
     CloseIn,
     CommissionRoleIn,
     ConsultationIn,
@@ -404,6 +405,22 @@ def list_actions(crisis: CurrentCrisis, db: DB, principal: CurrentPrincipal) -> 
     names.load([a.assignee_org_id for a in rows])
     now = utcnow()
     return [room.action_out(a, names, now) for a in rows]
+
+
+@router.post("/crises/{crisis_id}/actions/status", operation_id="update_actions_status", response_model=list[ActionOut])
+def update_actions_status(
+    crisis_id: str, body: ActionsStatusIn, db: DB, principal: CurrentPrincipal
+) -> list[ActionOut]:
+    """One status for several actions of the crisis at once, each with the `version` you read. All or none: the
+    first that may not change (not yours to update, changed since, not of this crisis) refuses the batch with its
+    own status, named as `actions[i]`."""
+    changed = actions.update_statuses(
+        db, actor=principal, crisis_id=crisis_id, items=[(a.id, a.version) for a in body.actions], status=body.status
+    )
+    names = room.Names(db)
+    names.load([a.assignee_org_id for a in changed])
+    now = utcnow()
+    return [room.action_out(a, names, now) for a in changed]
 
 
 @router.patch("/actions/{action_id}", operation_id="update_action", response_model=ActionOut)

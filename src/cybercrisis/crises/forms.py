@@ -84,6 +84,7 @@ DONE_NOTES = {
     "phase": "The phase changed; the change is in the decision log.",
     "action": "The action was added and its owner told.",
     "action-updated": "The action was updated.",
+    "actions-updated": "The selected actions were updated.",
     "linked": "The incidents were linked.",
 }
 # The section of the room whose change each note confirms: the note is shown there, where the form sent the reader.
@@ -96,6 +97,7 @@ DONE_SECTION = {
     "decision-sent": "decisions",
     "action": "actions",
     "action-updated": "actions",
+    "actions-updated": "actions",
 }  # every other note is about a move on the escalation scale
 # What each room form is, for the message at the top of the page when it was refused.
 FORM_TITLES = {
@@ -108,6 +110,7 @@ FORM_TITLES = {
     "phase": ("The phase did not change", "phase-form"),
     "action": ("The action was not added", "action-form"),
     "action-status": ("The action was not updated", "actions"),
+    "actions-status": ("The actions were not updated", "actions"),
     "link": ("The incidents were not linked", "link-form"),
 }
 

@@ -116,6 +116,18 @@ class ActionPatch(Strict):
     assignee: str | None = None
 
 
+class ActionRef(Strict):
+    id: str = Field(max_length=120, description="an action of the crisis (task--...)")
+    version: int = Field(description="the version you read; a newer one refuses the batch with 409")
+
+
+class ActionsStatusIn(Strict):
+    """A new status for several actions of one crisis at once: all change, or none."""
+
+    actions: list[ActionRef] = Field(min_length=1, max_length=200)
+    status: str = Field(description="open, in-progress, done or cancelled", examples=["done"])
+
+
 class CloseIn(Strict):
     rationale: str = Field(min_length=1, max_length=20_000)
 

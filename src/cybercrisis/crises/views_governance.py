@@ -30,7 +30,7 @@ from cybercrisis.crises.schemas import ActionPatch, ConsultationIn
 from cybercrisis.crises.views_room import back, refused_on_room, settings_of
 from cybercrisis.deps import DB
 from cybercrisis.errors import InvalidInput, NotFound
-from cybercrisis.web.forms import FORM_REFUSALS, require_filled
+from cybercrisis.web.forms import FORM_REFUSALS, bad, require_filled
 from cybercrisis.web.pagedeps import CSRF, PagePrincipal, see_other
 
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
@@ -191,6 +191,33 @@ def update_action_status(
     except FORM_REFUSALS as exc:
         return refused_on_room(request, db, principal, crisis_id, "action-status", exc, values)
     return back(crisis_id, "action-updated", "actions")
+
+
+@router.post("/crises/{crisis_id}/actions/status")
+def update_selected_actions(
+    *,
+    crisis_id: str,
+    crisis: PageCrisis,
+    request: Request,
+    db: DB,
+    principal: PagePrincipal,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    actions_: Annotated[list[str] | None, Form(alias="actions", max_length=200)] = None,
+    status: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """The actions table's "Apply to selected": each ticked action carries the version the page showed."""
+    items: list[tuple[str, int]] = []
+    for value in actions_ or []:
+        action_id, _, version = value.rpartition(":")
+        items.append((action_id, int(version) if version.isdigit() else -1))
+    values = {"status": status}
+    try:
+        if not items:
+            raise bad("actions", "tick the actions to change")
+        actions.update_statuses(db, actor=principal, crisis_id=crisis.id, items=items, status=status)
+    except FORM_REFUSALS as exc:
+        return refused_on_room(request, db, principal, crisis_id, "actions-status", exc, values)
+    return back(crisis_id, "actions-updated", "actions")
 
 
 @router.post("/crises/{crisis_id}/escalations/{escalation_id}/consultations")

@@ -254,6 +254,15 @@ def render_room(
     if can_act:
         assignees = sorted(queries.org_refs(db, audience_orgs(db, crisis)).values(), key=lambda o: o.short_name.lower())
     can_link = "crisis.link" in allowed
+
+    def can_update_action(a: Any) -> bool:
+        return can_act and "crisis.action.update" in rules.action_actions(
+            principal,
+            owner_org_id=view.owner.id,
+            assignee_org_id=a.assignee.id,
+            held_at=view.held_at.node if view.held_at else None,
+        )
+
     linked = [i.id for i in view.incidents]
     pending = next((e for e in view.escalations if e.state == "pending"), None)
     communities = queries.community_names(db)
@@ -288,16 +297,9 @@ def render_room(
             # Held at another node: the decision form sends the decision there (ADR 0013); nothing else is offered.
             "can_record_decision": (view.can_decide or view.can_send_decision) and is_open,
             "can_act": can_act,
-            "can_update_action": lambda a: (
-                can_act
-                and "crisis.action.update"
-                in rules.action_actions(
-                    principal,
-                    owner_org_id=view.owner.id,
-                    assignee_org_id=a.assignee.id,
-                    held_at=view.held_at.node if view.held_at else None,
-                )
-            ),
+            "can_update_action": can_update_action,
+            # Several actions this reader may update: the table offers to change them together.
+            "bulk_actions": sum(1 for a in view.actions if can_update_action(a)),
             "assignees": assignees,
             "can_link": can_link,
             # A crisis held at another node is changed there, by its owner's users on that node (ADR 0013).
