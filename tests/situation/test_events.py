@@ -216,6 +216,31 @@ def test_crisis_room_changes_are_streamed_under_each_objects_own_marking(
         assert not e.visible_to(ANONYMOUS)
 
 
+def test_requests_for_assistance_are_streamed_to_their_readers_only(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    """My work follows the stream too (issue 19): a request for assistance reaches the organisation it is
+    addressed to and its requester, nobody else."""
+    db.rollback()
+    start = events.head(db)
+    body = {
+        "needs": ["forensics"],
+        "description": "OT forensics for a water utility.",
+        "recipients": {"organisations": [cast["de"].org_id], "communities": [], "reserve": False},
+        "impact": "red",
+        "tlp": "amber+strict",
+    }
+    r = client.post("/api/v1/assistance-requests", json=body, headers=cast["fr"].headers)
+    assert r.status_code == 201, r.text
+    db.rollback()
+    loaded = [e for e in events.load(db, after=start) if e.object_id == r.json()["id"]]
+    assert loaded and all(e.streamed for e in loaded)
+    readers = {name: principal(db, cast[name]) for name in ("fr", "de", "ee", "outsider")}
+    for e in loaded:
+        assert e.visible_to(readers["fr"]) and e.visible_to(readers["de"]), e.tag
+        assert not e.visible_to(readers["ee"]) and not e.visible_to(readers["outsider"]), e.tag
+
+
 def test_directory_changes_are_visible_to_every_signed_in_reader(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:

@@ -30,7 +30,9 @@ from cybercrisis.access import sharing
 from cybercrisis.access.policy import ShareEntry, can_read, read_scope
 from cybercrisis.access.principal import Principal
 from cybercrisis.alerts.models import Alert
+from cybercrisis.assistance.models import AssistanceRequest, Offer
 from cybercrisis.audit.models import AuditEvent
+from cybercrisis.comms.models import Communication
 from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
 from cybercrisis.directory.models import Contact
 from cybercrisis.documents.models import Document
@@ -52,6 +54,10 @@ STREAMED: dict[str, type[Any]] = {
     "escalation": Escalation,
     "decision": Decision,
     "task": Action,
+    # What My work lists besides (issue 19): statements to approve, requests for assistance and offers on them.
+    "communication": Communication,
+    "assistance-request": AssistanceRequest,
+    "assistance-offer": Offer,
 }
 DIRECTORY_PREFIX = "identity"  # directory entries are visible to every signed-in user
 BUFFER = 5000

@@ -1,5 +1,6 @@
-// The crisis room, live: listens to /api/v1/events and, after a change the reader may see, fetches the room again
-// and swaps in each part marked data-live that changed. Progressive enhancement only: without this file the page
+// Live pages (the crisis room, My work): listen to /api/v1/events and, after a change the reader may see of a kind
+// the page shows (data-live-kinds), fetch the page again (data-live-src) and swap in each part marked data-live
+// that changed. Progressive enhancement only: without this file the page
 // is complete, and a reload shows the new state.
 //
 // A part the reader is using is never swapped under them: one with a form they typed in, an open form, or the
@@ -26,6 +27,13 @@
     var status = document.getElementById("live-status");
     if (!room || !status || !window.EventSource || !window.fetch || !window.DOMParser) {
       return;
+    }
+    var kinds = KINDS;
+    if (room.hasAttribute("data-live-kinds")) {
+      kinds = {};
+      room.getAttribute("data-live-kinds").split(/\s+/).forEach(function (k) {
+        kinds[k] = 1;
+      });
     }
     // Each part as the server last sent it: what the page shows may differ (times in the reader's zone, the live
     // status), so a change is found by comparing the server's versions.
@@ -183,7 +191,7 @@
       } catch (e) {
         kind = "";
       }
-      if (KINDS[kind]) {
+      if (kinds[kind]) {
         schedule();
       }
     });
