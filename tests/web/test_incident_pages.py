@@ -279,6 +279,20 @@ def test_a_bad_value_re_renders_the_form_with_422_keeps_the_input_and_writes_not
     assert count(db, AuditEvent, AuditEvent.tag.like("incidents:%")) == 0
 
 
+def test_every_mistake_the_form_can_see_is_shown_at_once(
+    client: TestClient, cast: dict[str, Actor], db: Session
+) -> None:
+    """Issue 19: errors came one at a time (fix the title, submit, then learn that the figure was wrong too)."""
+    sign_in(client, cast["fr"].email)
+    data = {**form_defaults(client), "title": "", "aware_at": "yesterday", "financial_loss_eur": "lots"}
+    data.pop("tlp", None)
+    r = post_form(client, data)
+    assert r.status_code == 422
+    for field in ("title", "tlp", "aware_at", "financial_loss_eur"):
+        assert f'id="f-{field}-error"' in r.text, field
+    assert count(db, Incident) == 0
+
+
 def test_a_viewer_cannot_open_or_post_the_incident_form(
     client: TestClient, cast: dict[str, Actor], db: Session
 ) -> None:

@@ -6,6 +6,7 @@ message instead of a bare 422 page; the checks themselves stay in the service.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -140,14 +141,27 @@ def _number(field: str, value: str) -> int | float | None:
 
 
 def to_incident_in(form: IncidentForm) -> IncidentIn:
+    # What the form itself can tell is wrong, all at once, each next to its field.
+    errors: list[dict[str, str]] = []
     if not form.title.strip():
-        raise bad("title", "the incident needs a title")
+        errors.append({"field": "title", "message": "the incident needs a title"})
     if not form.tlp:
-        raise bad("tlp", "choose a TLP label")
-    aware_at = parse_utc(form.aware_at, field="aware_at", required=True)
-    occurred_at = parse_utc(form.occurred_at, field="occurred_at", required=False)
+        errors.append({"field": "tlp", "message": "choose a TLP label"})
+    times: dict[str, datetime | None] = {}
+    for name, required in (("aware_at", True), ("occurred_at", False)):
+        try:
+            times[name] = parse_utc(getattr(form, name), field=name, required=required)
+        except InvalidInput as exc:
+            errors += exc.errors
+    try:
+        facts = _figures(form)
+    except InvalidInput as exc:
+        errors += exc.errors
+        facts = {}
+    if errors:
+        raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
+    aware_at, occurred_at = times["aware_at"], times["occurred_at"]
     rsit_class, _, rsit_type = form.rsit.partition("/")
-    facts = _figures(form)
     data = {
         "title": form.title.strip(),
         "description": form.description,
