@@ -47,14 +47,12 @@ FACT_FIELDS = (
 FLAGS = ("suspected_malicious", "cross_border", "exceeds_national_capacity")  # checkboxes: "yes" when ticked
 
 
-class IncidentForm(PostedForm):
-    """The new-incident form as posted; checkboxes send "yes" when ticked."""
+class IncidentDetails(PostedForm):
+    """What the new-incident and edit forms both post: what happened, its classification, where, and the threshold
+    figures; checkboxes send "yes" when ticked."""
 
     title: str = Field(default="", max_length=1000)
     description: str = Field(default="", max_length=100_000)
-    aware_at: str = Field(default="", max_length=40)
-    occurred_at: str = Field(default="", max_length=40)
-    tlp: str = Field(default="", max_length=20)
     pap: str = Field(default="amber", max_length=20)
     countries: list[str] = Field(default_factory=list, max_length=60)
     other_countries: str = Field(default="", max_length=1000)
@@ -67,6 +65,20 @@ class IncidentForm(PostedForm):
     suspected_malicious: str = Field(default="", max_length=8)
     cross_border: str = Field(default="", max_length=8)
     exceeds_national_capacity: str = Field(default="", max_length=8)
+    financial_loss_eur: str = Field(default="", max_length=30)
+    annual_turnover_eur: str = Field(default="", max_length=30)
+    unavailability_minutes: str = Field(default="", max_length=30)
+    limited_availability_minutes: str = Field(default="", max_length=30)
+    users_affected: str = Field(default="", max_length=30)
+    users_affected_percent: str = Field(default="", max_length=30)
+
+
+class IncidentForm(IncidentDetails):
+    """The new-incident form as posted: the details, and what is set once when recording it."""
+
+    aware_at: str = Field(default="", max_length=40)
+    occurred_at: str = Field(default="", max_length=40)
+    tlp: str = Field(default="", max_length=20)
     entity_name: str = Field(default="", max_length=1000)
     entity_type: str = Field(default="", max_length=64)
     entity_category: str = Field(default="", max_length=16)
@@ -77,39 +89,13 @@ class IncidentForm(PostedForm):
     communities: list[str] = Field(default_factory=list, max_length=50)
     organisations: list[str] = Field(default_factory=list, max_length=500)
     users: str = Field(default="", max_length=20_000)
-    financial_loss_eur: str = Field(default="", max_length=30)
-    annual_turnover_eur: str = Field(default="", max_length=30)
-    unavailability_minutes: str = Field(default="", max_length=30)
-    limited_availability_minutes: str = Field(default="", max_length=30)
-    users_affected: str = Field(default="", max_length=30)
-    users_affected_percent: str = Field(default="", max_length=30)
 
 
-class IncidentEditForm(PostedForm):
-    """The edit form of an incident as posted: what was known at creation and can change since. The marking and
+class IncidentEditForm(IncidentDetails):
+    """The edit form of an incident as posted: the details, with the version the form showed. The marking and
     recipients have their own form (the originator's act), the status its own box, significance its decision."""
 
     version: int = Field(default=0, ge=0)
-    title: str = Field(default="", max_length=1000)
-    description: str = Field(default="", max_length=100_000)
-    pap: str = Field(default="amber", max_length=20)
-    countries: list[str] = Field(default_factory=list, max_length=60)
-    other_countries: str = Field(default="", max_length=1000)
-    sectors: list[str] = Field(default_factory=list, max_length=40)
-    rsit: str = Field(default="", max_length=200)
-    root_cause: str = Field(default="", max_length=64)
-    threat_severity: str = Field(default="", max_length=64)
-    impact_severity: str = Field(default="", max_length=64)
-    outlook: str = Field(default="", max_length=64)
-    suspected_malicious: str = Field(default="", max_length=8)
-    cross_border: str = Field(default="", max_length=8)
-    exceeds_national_capacity: str = Field(default="", max_length=8)
-    financial_loss_eur: str = Field(default="", max_length=30)
-    annual_turnover_eur: str = Field(default="", max_length=30)
-    unavailability_minutes: str = Field(default="", max_length=30)
-    limited_availability_minutes: str = Field(default="", max_length=30)
-    users_affected: str = Field(default="", max_length=30)
-    users_affected_percent: str = Field(default="", max_length=30)
 
 
 class ReportForm(PostedForm):
@@ -194,7 +180,7 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
     return result
 
 
-def _figures(form: IncidentForm | IncidentEditForm) -> dict[str, int | float | None]:
+def _figures(form: IncidentDetails) -> dict[str, int | float | None]:
     """The threshold figures; every badly written one is refused at once, each next to its field."""
     out: dict[str, int | float | None] = {}
     errors: list[dict[str, str]] = []
