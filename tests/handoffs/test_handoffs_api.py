@@ -657,3 +657,24 @@ def test_list_filters_by_incident_crisis_and_state_and_pages_without_repeats(cli
     assert client.get("/api/v1/handoffs?state=closed-ish", headers=fr).status_code == 422
     assert client.get("/api/v1/handoffs?cursor=forged", headers=fr).status_code == 422
     assert client.get("/api/v1/handoffs", headers=scene["bka"].headers).json()["items"] == []
+
+
+def test_my_work_asks_the_holder_to_acknowledge_receipt_and_nobody_else(client: TestClient, scene: Scene) -> None:
+    """Issue 19 (My work): a hand-off waits on the organisation holding it until it acknowledges receipt; after a
+    transfer, on the next holder."""
+
+    def waiting(actor: str) -> list[str]:
+        got = client.get("/api/v1/my-work", headers=scene[actor].headers)
+        assert got.status_code == 200, got.text
+        items = got.json()["items"]
+        return [i["object_id"] for i in items if i["kind"] == "handoff-receipt"]
+
+    h = handoff(client, scene, onward=[scene.orgs["BKA"]])
+    url = f"/api/v1/handoffs/{h['id']}"
+    assert waiting("ofac") == [h["id"]]
+    assert waiting("fr") == [] and waiting("bka") == [] and waiting("ec3") == []
+    assert client.post(f"{url}/receive", headers=scene["ofac"].headers).status_code == 200
+    assert waiting("ofac") == []
+    r = client.post(f"{url}/transfer", json={"to": scene.orgs["BKA"]}, headers=scene["ofac"].headers)
+    assert r.status_code == 200, r.text
+    assert waiting("bka") == [h["id"]] and waiting("ofac") == []

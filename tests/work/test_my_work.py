@@ -55,6 +55,7 @@ def readable_at(item: dict[str, Any]) -> str:
         "assistance-request": f"/api/v1/assistance-requests/{oid}",
         "nis2-report": f"/api/v1/incidents/{oid}",
         "early-warning": f"/api/v1/alerts/{oid}",
+        "handoff-receipt": f"/api/v1/handoffs/{oid}",
         "action": f"/api/v1/crises/{item['link'].split('/')[2].split('#')[0]}/actions",
     }[item["kind"]]
 

@@ -36,6 +36,7 @@ from cybercrisis.comms.models import Communication
 from cybercrisis.crises.models import Action, Crisis, Decision, Escalation
 from cybercrisis.directory.models import Contact
 from cybercrisis.documents.models import Document
+from cybercrisis.handoffs.models import Handoff
 from cybercrisis.incidents.models import Incident
 from cybercrisis.situation.models import Contribution, Sitrep
 
@@ -58,6 +59,7 @@ STREAMED: dict[str, type[Any]] = {
     "communication": Communication,
     "assistance-request": AssistanceRequest,
     "assistance-offer": Offer,
+    "handoff": Handoff,
 }
 DIRECTORY_PREFIX = "identity"  # directory entries are visible to every signed-in user
 BUFFER = 5000

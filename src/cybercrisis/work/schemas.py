@@ -15,6 +15,7 @@ WorkKind = Literal[
     "action",
     "nis2-report",
     "early-warning",
+    "handoff-receipt",
 ]
 
 
@@ -45,7 +46,8 @@ class WorkItemOut(BaseModel):
         description="agreement: a pending crisis move needs the organisation's agreement; statement-approval: a "
         "statement's current version waits for its approval; offer-decision: offers on its own assistance request "
         "wait for an answer; assistance-request: an open request addressed to it; action: a crisis action assigned "
-        "to it; nis2-report: a NIS2 report of its incident is due; early-warning: an alert to acknowledge"
+        "to it; nis2-report: a NIS2 report of its incident is due; early-warning: an alert to acknowledge; "
+        "handoff-receipt: a hand-off it holds waits for its acknowledgement of receipt (chain of custody)"
     )
     kind_label: str = Field(description="The kind in words, as the page shows it")
     object_id: str = Field(description="The object to act on (for a NIS2 report: its incident)")

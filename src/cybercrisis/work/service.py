@@ -43,6 +43,9 @@ from cybercrisis.crises.models import (
     EscalationState,
 )
 from cybercrisis.db import utcnow
+from cybercrisis.handoffs import actions as handoff_actions
+from cybercrisis.handoffs import custody
+from cybercrisis.handoffs.models import Handoff, HandoffState
 from cybercrisis.incidents.common import relations as incident_relations
 from cybercrisis.incidents.labels import REPORT_KIND_NOUNS, span
 from cybercrisis.incidents.models import Incident, Report, ReportKind
@@ -56,6 +59,7 @@ KINDS: dict[str, str] = {
     "action": "Crisis action assigned to you",
     "nis2-report": "NIS2 report due",
     "early-warning": "Early warning to acknowledge",
+    "handoff-receipt": "Hand-off to acknowledge",
 }
 SOON = timedelta(hours=24)  # a deadline this close is shown as due soon (the deployment's choice)
 OPEN_ACTIONS = (ActionStatus.OPEN.value, ActionStatus.IN_PROGRESS.value)
@@ -108,6 +112,7 @@ def waiting_on(
         *_actions(session, principal),
         *_reports(session, principal),
         *_alerts(session, principal),
+        *_handoffs(session, principal),
     ]
     return sorted(items, key=lambda i: _urgency(i, now))
 
@@ -343,6 +348,34 @@ def _alerts(session: Session, p: Principal) -> Iterator[WorkItem]:
                 link=f"/alerts/{alert.id}",
                 since=alert.created_at,
                 tlp=alert.tlp,
+            )
+
+
+def _handoffs(session: Session, p: Principal) -> Iterator[WorkItem]:
+    """Hand-offs the organisation holds and has not acknowledged receipt of (the chain of custody waits on it)."""
+    rows = session.scalars(
+        select(Handoff)
+        .where(Handoff.state == HandoffState.HANDED_OVER.value, read_filter(p, Handoff))
+        .order_by(Handoff.created_at)
+    ).all()
+    for h in rows:
+        entries = custody.custody_of(session, h.id)
+        _giver, holder = custody.holder_of(entries)
+        if holder != p.org_id:
+            continue
+        acts = handoff_actions.allowed_actions(
+            p, h, holder=holder, sealed=custody.is_sealed(entries), shared_orgs=frozenset()
+        )
+        if "receive" in acts:
+            first_line = (h.reason or "").strip().splitlines()[0][:160] if (h.reason or "").strip() else ""
+            yield WorkItem(
+                kind="handoff-receipt",
+                object_id=h.id,
+                title=first_line or "Evidence handed over to your organisation",
+                asked="Check the package and acknowledge its receipt (the chain of custody records it)",
+                link=f"/handoffs/{h.id}",
+                since=h.created_at,
+                tlp=h.tlp,
             )
 
 
