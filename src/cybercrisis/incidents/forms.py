@@ -126,6 +126,20 @@ def _number(field: str, value: str) -> int | float | None:
         raise bad(field, f"'{value[:30]}' is not a number") from None
 
 
+def _classification(form: IncidentDetails) -> dict[str, Any]:
+    """The classification and flags as both forms post them, in the service's names; blank is not assessed."""
+    rsit_class, _, rsit_type = form.rsit.partition("/")
+    return {
+        "rsit_class": rsit_class or None,
+        "rsit_type": rsit_type or None,
+        "root_cause": form.root_cause or None,
+        "threat_severity": form.threat_severity or None,
+        "impact_severity": form.impact_severity or None,
+        "outlook": form.outlook or None,
+        **{flag: getattr(form, flag) == "yes" for flag in FLAGS},
+    }
+
+
 def to_incident_in(form: IncidentForm) -> IncidentIn:
     # What the form itself can tell is wrong, all at once, each next to its field.
     errors: list[dict[str, str]] = []
@@ -147,7 +161,6 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
     if errors:
         raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
     aware_at, occurred_at = times["aware_at"], times["occurred_at"]
-    rsit_class, _, rsit_type = form.rsit.partition("/")
     data = {
         "title": form.title.strip(),
         "description": form.description,
@@ -163,15 +176,7 @@ def to_incident_in(form: IncidentForm) -> IncidentIn:
         "entity_category": form.entity_category or None,
         "significance": form.significance or "reported",
         "significance_reason": form.significance_reason or None,
-        "rsit_class": rsit_class or None,
-        "rsit_type": rsit_type or None,
-        "root_cause": form.root_cause or None,
-        "threat_severity": form.threat_severity or None,
-        "impact_severity": form.impact_severity or None,
-        "outlook": form.outlook or None,
-        "suspected_malicious": form.suspected_malicious == "yes",
-        "cross_border": form.cross_border == "yes",
-        "exceeds_national_capacity": form.exceeds_national_capacity == "yes",
+        **_classification(form),
         "observables": parse_text(form.observables),
         "facts": {k: v for k, v in facts.items() if v is not None},
         "share_with": share_with(form.organisations, form.communities, form.users),
@@ -229,7 +234,6 @@ def to_changes(form: IncidentEditForm, incident: Incident) -> dict[str, Any]:
         figures = {}
     if errors:
         raise InvalidInput("; ".join(e["message"] for e in errors), errors=errors)
-    rsit_class, _, rsit_type = form.rsit.partition("/")
     facts = {k: v for k, v in (incident.facts or {}).items() if k not in FACT_FIELDS}
     facts.update({k: v for k, v in figures.items() if v is not None})
     data = {
@@ -239,15 +243,7 @@ def to_changes(form: IncidentEditForm, incident: Incident) -> dict[str, Any]:
         "pap": form.pap or "amber",
         "countries": [*form.countries, *split_list(form.other_countries)],
         "sectors": form.sectors,
-        "rsit_class": rsit_class or None,
-        "rsit_type": rsit_type or None,
-        "root_cause": form.root_cause or None,
-        "threat_severity": form.threat_severity or None,
-        "impact_severity": form.impact_severity or None,
-        "outlook": form.outlook or None,
-        "suspected_malicious": form.suspected_malicious == "yes",
-        "cross_border": form.cross_border == "yes",
-        "exceeds_national_capacity": form.exceeds_national_capacity == "yes",
+        **_classification(form),
         "facts": facts,
     }
     patch: IncidentPatch = validated(IncidentPatch, data)
