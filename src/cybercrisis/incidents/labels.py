@@ -201,16 +201,25 @@ def span(delta: timedelta) -> str:
     return f"{days} d" + (f" {hours} h" if hours else "")
 
 
-def clock(report: Report, now: datetime, *, soon: timedelta = timedelta(hours=24), stopped: str | None = None) -> Clock:
+# A deadline this close is shown as "due soon": the deployment's presentation choice, not a legal period.
+SOON = timedelta(hours=24)
+
+
+def deadline(due: datetime, now: datetime, soon: timedelta = SOON) -> Clock:
+    """A deadline from now, in words: overdue by ..., due in ... (due soon within `soon`)."""
+    if due < now:
+        return Clock("overdue", f"overdue by {span(now - due)}")
+    left = due - now
+    return Clock("due-soon" if left < soon else "due", f"due in {span(left)}")
+
+
+def clock(report: Report, now: datetime, *, soon: timedelta = SOON, stopped: str | None = None) -> Clock:
     """`stopped`: why no NIS2 clock runs for the incident (not significant, exercise), for an open report."""
     status = report.status_at(now)
     if stopped and report.submitted_at is None:
         return Clock("not-due", f"no deadline: {stopped}")
-    if status == "due" and report.due_at is not None:
-        left = report.due_at - now
-        return Clock("due-soon" if left < soon else "due", f"due in {span(left)}")
-    if status == "overdue" and report.due_at is not None:
-        return Clock("overdue", f"overdue by {span(now - report.due_at)}")
+    if status in ("due", "overdue") and report.due_at is not None:
+        return deadline(report.due_at, now, soon)
     if status == "on-time":
         return Clock("on-time", "submitted on time")
     if status == "late" and report.due_at is not None and report.submitted_at is not None:

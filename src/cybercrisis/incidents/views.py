@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,7 +16,7 @@ from cybercrisis.deps import DB
 from cybercrisis.errors import InvalidInput
 from cybercrisis.incidents import forms as incident_form
 from cybercrisis.incidents import service
-from cybercrisis.incidents.labels import STATUS_LABELS, clock, pickers, rsit_groups
+from cybercrisis.incidents.labels import SOON, STATUS_LABELS, clock, pickers, rsit_groups
 from cybercrisis.incidents.models import IncidentStatus
 from cybercrisis.incidents.observable_input import search_term
 from cybercrisis.pagination import Page
@@ -29,7 +28,6 @@ from cybercrisis.web.render import render
 router = APIRouter(include_in_schema=False, dependencies=[CSRF])
 PAGE_SIZE = 25
 Filter = Annotated[str, Query(max_length=200)]
-SOON = timedelta(hours=24)
 
 
 @router.get("/incidents", response_class=HTMLResponse)

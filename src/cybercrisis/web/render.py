@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +61,10 @@ LEVEL_LABELS: dict[str, str] = {lv.value: lv.value.capitalize() for lv in Level}
 TLP_OPTIONS: list[tuple[str, str]] = [(t.value, t.label) for t in reversed(TLP)]
 
 
-SOON = timedelta(hours=24)  # a deadline within this shows as "due soon"
-
-
 def _due(due: datetime) -> tuple[str, str]:
     """A deadline as a clock: its CSS class and its words ("due in 5 h", "overdue by 20 min"), from now."""
-    now = utcnow()
-    if due < now:
-        return "overdue", f"overdue by {incident_labels.span(now - due)}"
-    left = due - now
-    return ("due-soon" if left < SOON else "due"), f"due in {incident_labels.span(left)}"
+    c = incident_labels.deadline(due, utcnow())
+    return c.status, c.text
 
 
 def _when(value: datetime | None) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -47,7 +47,7 @@ from cybercrisis.handoffs import actions as handoff_actions
 from cybercrisis.handoffs import custody
 from cybercrisis.handoffs.models import Handoff, HandoffState
 from cybercrisis.incidents.common import relations as incident_relations
-from cybercrisis.incidents.labels import REPORT_KIND_NOUNS, span
+from cybercrisis.incidents.labels import REPORT_KIND_NOUNS, deadline, span
 from cybercrisis.incidents.models import Incident, Report, ReportKind
 
 # The kinds of item, in words (the API's `kind` values; the page's headings).
@@ -61,7 +61,6 @@ KINDS: dict[str, str] = {
     "early-warning": "Early warning to acknowledge",
     "handoff-receipt": "Hand-off to acknowledge",
 }
-SOON = timedelta(hours=24)  # a deadline this close is shown as due soon (the deployment's choice)
 OPEN_ACTIONS = (ActionStatus.OPEN.value, ActionStatus.IN_PROGRESS.value)
 
 
@@ -90,10 +89,8 @@ class WorkItem:
         """The deadline as the page shows it: a CSS class of the clock styles and the words ("due in 5 h")."""
         if self.due_at is None:
             return "not-due", f"waiting for {span(now - self.since)}"
-        if self.due_at < now:
-            return "overdue", f"overdue by {span(now - self.due_at)}"
-        left = self.due_at - now
-        return ("due-soon" if left < SOON else "due"), f"due in {span(left)}"
+        c = deadline(self.due_at, now)
+        return c.status, c.text
 
 
 def waiting_on(
