@@ -78,6 +78,16 @@ def custody_of(session: Session, handoff_id: str) -> list[CustodyEntry]:
     )
 
 
+def custody_of_many(session: Session, handoff_ids: list[str]) -> dict[str, list[CustodyEntry]]:
+    """`custody_of` for several hand-offs at once (My work lists them): handoff id -> its chain, in order."""
+    chains: dict[str, list[CustodyEntry]] = {}
+    if handoff_ids:
+        query = select(CustodyEntry).where(CustodyEntry.handoff_id.in_(handoff_ids)).order_by(CustodyEntry.seq)
+        for entry in session.scalars(query):
+            chains.setdefault(entry.handoff_id, []).append(entry)
+    return chains
+
+
 def files_of(session: Session, handoff_id: str) -> list[EvidenceFile]:
     return list(
         session.scalars(select(EvidenceFile).where(EvidenceFile.handoff_id == handoff_id).order_by(EvidenceFile.id))

@@ -355,8 +355,9 @@ def _handoffs(session: Session, p: Principal) -> Iterator[WorkItem]:
         .where(Handoff.state == HandoffState.HANDED_OVER.value, read_filter(p, Handoff))
         .order_by(Handoff.created_at)
     ).all()
+    chains = custody.custody_of_many(session, [h.id for h in rows])  # one statement for all of them
     for h in rows:
-        entries = custody.custody_of(session, h.id)
+        entries = chains.get(h.id, [])
         _giver, holder = custody.holder_of(entries)
         if holder != p.org_id:
             continue
