@@ -17,6 +17,13 @@ class DomainError(Exception):
         self.errors = errors or []
 
 
+def in_batch(exc: DomainError, field: str, index: int, object_id: str) -> DomainError:
+    """The refusal of one item of an all-or-none batch, named by its place in the list (`alerts[2]`), with the
+    same status as when that item is asked alone."""
+    where = f"{field}[{index}]"
+    return type(exc)(f"{where} ({object_id}): {exc.detail}", errors=[{"field": where, "message": exc.detail}])
+
+
 class NotAuthenticated(DomainError):
     status = 401
     title = "Authentication required"

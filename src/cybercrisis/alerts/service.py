@@ -21,7 +21,7 @@ from cybercrisis.answers import service as answers
 from cybercrisis.audit import service as audit
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import CommunityMembership, Organisation
-from cybercrisis.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from cybercrisis.errors import DomainError, InvalidInput, NotFound, PermissionDenied, in_batch
 from cybercrisis.incidents.models import Incident
 from cybercrisis.notify.service import notify_readers
 from cybercrisis.pagination import Page, cursor_time, decode_cursor, encode_cursor
@@ -196,9 +196,7 @@ def acknowledge_many(session: Session, *, actor: Principal, alert_ids: list[str]
             alert = get_alert(session, principal=actor, alert_id=alert_id)
             acknowledge(session, actor=actor, alert=alert)
         except DomainError as exc:
-            raise type(exc)(
-                f"alerts[{i}] ({alert_id}): {exc.detail}", errors=[{"field": f"alerts[{i}]", "message": exc.detail}]
-            ) from None
+            raise in_batch(exc, "alerts", i, alert_id) from None
         alerts.append(alert)
     return alerts
 

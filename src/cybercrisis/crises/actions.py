@@ -21,7 +21,7 @@ from cybercrisis.crises.rules import bad, choice, for_update, relations, require
 from cybercrisis.crises.schemas import ActionIn, ActionPatch
 from cybercrisis.db import new_id, utcnow
 from cybercrisis.directory.models import Organisation
-from cybercrisis.errors import Conflict, DomainError, NotFound
+from cybercrisis.errors import Conflict, DomainError, NotFound, in_batch
 
 
 def _check_due(due_at: datetime | None) -> None:
@@ -154,7 +154,5 @@ def update_statuses(
                 )
             )
         except DomainError as exc:
-            raise type(exc)(
-                f"actions[{i}] ({action_id}): {exc.detail}", errors=[{"field": f"actions[{i}]", "message": exc.detail}]
-            ) from None
+            raise in_batch(exc, "actions", i, action_id) from None
     return done
