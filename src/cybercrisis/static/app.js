@@ -40,6 +40,83 @@
     });
   }
   window.cybercrisisLocalTimes = localTimes;
+
+  // Live pages (the dashboard, the crisis room, My work) share this: the event stream, bursts of changes debounced
+  // into one refresh, one refresh at a time, and what the status line says when the stream drops or ends.
+  // `o.refresh()` returns a promise; `o.say(text, state)` writes the status; `o.opened()` runs when the stream is
+  // first up; `o.accept(event)` (optional) says whether a change concerns the page. Returns {signedOut}.
+  var DEBOUNCE_MS = 300; // changes come in bursts (a move and its decision): one refresh for the burst
+  var MAX_WAIT_MS = 2000; // ...but a steady stream of changes still refreshes this often
+  window.cybercrisisLive = function (o) {
+    var timer = null;
+    var firstChange = 0;
+    var inFlight = false;
+    var again = false;
+    var broken = false;
+    var stream = null;
+
+    function run() {
+      timer = null;
+      firstChange = 0;
+      if (inFlight) {
+        again = true; // one more once this one is in
+        return;
+      }
+      inFlight = true;
+      Promise.resolve(o.refresh(function () { return broken; })).catch(function () {}).then(function () {
+        inFlight = false;
+        if (again) {
+          again = false;
+          schedule();
+        }
+      });
+    }
+
+    function schedule() {
+      var now = Date.now();
+      if (!firstChange) {
+        firstChange = now;
+      }
+      if (timer !== null) {
+        window.clearTimeout(timer);
+      }
+      timer = window.setTimeout(run, Math.max(0, Math.min(DEBOUNCE_MS, firstChange + MAX_WAIT_MS - now)));
+    }
+
+    function signedOut() {
+      if (stream) {
+        stream.close();
+      }
+      o.say("Signed out · reload the page to sign in again", "error");
+    }
+
+    stream = new EventSource("/api/v1/events");
+    stream.addEventListener("open", function () {
+      if (broken) {
+        // The browser resumed after Last-Event-ID: what was missed arrives as changes. Refresh anyway, in case
+        // the stream could not reach back that far.
+        broken = false;
+        schedule();
+      } else {
+        o.opened();
+      }
+    });
+    stream.addEventListener("change", function (event) {
+      if (!o.accept || o.accept(event)) {
+        schedule();
+      }
+    });
+    stream.addEventListener("end", signedOut);
+    stream.addEventListener("error", function () {
+      if (stream.readyState === EventSource.CLOSED) {
+        o.say("Live updates stopped · reload the page", "error");
+      } else {
+        broken = true;
+        o.say("Reconnecting…", "reconnecting");
+      }
+    });
+    return { signedOut: signedOut };
+  };
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
 
   // Phones: the navigation folds behind its "Menu" button.

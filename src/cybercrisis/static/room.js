@@ -8,8 +8,6 @@
 (function () {
   "use strict";
 
-  var DEBOUNCE_MS = 300; // changes come in bursts (a move and its decision): one refresh for the burst
-  var MAX_WAIT_MS = 2000;
   // The kinds of object a room shows (the `type` of a change event): the crisis, its moves, decisions and actions,
   // and the incidents, early warnings and reports it lists.
   var KINDS = { crisis: 1, escalation: 1, decision: 1, task: 1, incident: 1, alert: 1, sitrep: 1 };
@@ -25,7 +23,7 @@
   function start() {
     var room = document.querySelector("[data-live-room]");
     var status = document.getElementById("live-status");
-    if (!room || !status || !window.EventSource || !window.fetch || !window.DOMParser) {
+    if (!room || !status || !window.EventSource || !window.fetch || !window.DOMParser || !window.cybercrisisLive) {
       return;
     }
     var kinds = KINDS;
@@ -41,12 +39,7 @@
     room.querySelectorAll("[data-live]").forEach(function (part) {
       sources.set(part, part.innerHTML);
     });
-    var timer = null;
-    var firstChange = 0;
-    var inFlight = false;
-    var again = false;
-    var broken = false;
-    var stream = null;
+    var live = null;
 
     function say(text, state) {
       status.hidden = false;
@@ -120,15 +113,8 @@
     }
 
     function refresh() {
-      timer = null;
-      firstChange = 0;
-      if (inFlight) {
-        again = true;
-        return;
-      }
-      inFlight = true;
       // The room's own address: a refused form shows the room at the address it posted to, which only posts.
-      fetch(room.getAttribute("data-live-src") || window.location.pathname, {
+      return fetch(room.getAttribute("data-live-src") || window.location.pathname, {
         credentials: "same-origin",
         headers: { Accept: "text/html" },
         cache: "no-store"
@@ -144,64 +130,27 @@
         swap(html);
       }).catch(function (error) {
         if (error && error.message === "signed-out") {
-          signedOut();
+          live.signedOut();
         } else {
           say("Could not update · reload the page", "error");
-        }
-      }).then(function () {
-        inFlight = false;
-        if (again) {
-          again = false;
-          schedule();
         }
       });
     }
 
-    function schedule() {
-      var now = Date.now();
-      if (!firstChange) {
-        firstChange = now;
-      }
-      if (timer !== null) {
-        window.clearTimeout(timer);
-      }
-      timer = window.setTimeout(refresh, Math.max(0, Math.min(DEBOUNCE_MS, firstChange + MAX_WAIT_MS - now)));
-    }
-
-    function signedOut() {
-      if (stream) {
-        stream.close();
-      }
-      say("Signed out · reload the page to sign in again", "error");
-    }
-
-    stream = new EventSource("/api/v1/events");
-    stream.addEventListener("open", function () {
-      if (broken) {
-        broken = false;
-        schedule(); // what was missed while reconnecting
-      } else {
+    live = window.cybercrisisLive({
+      refresh: refresh,
+      say: say,
+      opened: function () {
         say("Live", "live");
-      }
-    });
-    stream.addEventListener("change", function (event) {
-      var kind = "";
-      try {
-        kind = JSON.parse(event.data).type;
-      } catch (e) {
-        kind = "";
-      }
-      if (kinds[kind]) {
-        schedule();
-      }
-    });
-    stream.addEventListener("end", signedOut);
-    stream.addEventListener("error", function () {
-      if (stream.readyState === EventSource.CLOSED) {
-        say("Live updates stopped · reload the page", "error");
-      } else {
-        broken = true;
-        say("Reconnecting…", "reconnecting");
+      },
+      accept: function (event) {
+        var kind = "";
+        try {
+          kind = JSON.parse(event.data).type;
+        } catch (e) {
+          kind = "";
+        }
+        return Boolean(kinds[kind]);
       }
     });
   }

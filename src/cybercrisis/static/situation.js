@@ -3,8 +3,6 @@
 (function () {
   "use strict";
 
-  var DEBOUNCE_MS = 300; // changes often come in bursts: one refresh for the burst
-  var MAX_WAIT_MS = 2000; // ...but a steady stream of changes still refreshes this often
   var FRAGMENT_HEADER = "X-Situation-Fragment";
 
   function pad(n) {
@@ -18,16 +16,11 @@
   function start() {
     var container = document.getElementById("situation-live");
     var status = document.getElementById("live-status");
-    if (!container || !status || !window.EventSource || !window.fetch) {
+    if (!container || !status || !window.EventSource || !window.fetch || !window.cybercrisisLive) {
       return; // the server-rendered page stays as it is
     }
     var source = container.getAttribute("data-live-src") || "/situation/live";
-    var timer = null;
-    var firstChange = 0;
-    var inFlight = false;
-    var again = false;
-    var broken = false;
-    var stream = null;
+    var live = null;
 
     function say(text, state) {
       status.hidden = false;
@@ -77,15 +70,8 @@
       window.scrollTo(window.pageXOffset, state.scroll);
     }
 
-    function refresh() {
-      timer = null;
-      firstChange = 0;
-      if (inFlight) {
-        again = true; // one more once this one is in
-        return;
-      }
-      inFlight = true;
-      fetch(source + window.location.search, {
+    function refresh(reconnecting) {
+      return fetch(source + window.location.search, {
         credentials: "same-origin",
         headers: { Accept: "text/html" },
         cache: "no-store"
@@ -104,64 +90,19 @@
           window.cybercrisisLocalTimes(container);
         }
         restore(state);
-        if (!broken) {
+        if (!reconnecting()) {
           updated();
         }
       }).catch(function (error) {
         if (error && error.message === "signed-out") {
-          signedOut();
+          live.signedOut();
         } else {
           say("Could not update · reload the page", "error");
-        }
-      }).then(function () {
-        inFlight = false;
-        if (again) {
-          again = false;
-          schedule();
         }
       });
     }
 
-    function schedule() {
-      var now = Date.now();
-      if (!firstChange) {
-        firstChange = now;
-      }
-      if (timer !== null) {
-        window.clearTimeout(timer);
-      }
-      var wait = Math.max(0, Math.min(DEBOUNCE_MS, firstChange + MAX_WAIT_MS - now));
-      timer = window.setTimeout(refresh, wait);
-    }
-
-    function signedOut() {
-      if (stream) {
-        stream.close();
-      }
-      say("Signed out · reload the page to sign in again", "error");
-    }
-
-    stream = new EventSource("/api/v1/events");
-    stream.addEventListener("open", function () {
-      if (broken) {
-        // The browser resumed after Last-Event-ID: what was missed arrives as changes. Refresh anyway, in case
-        // the stream could not reach back that far.
-        broken = false;
-        schedule();
-      } else {
-        updated();
-      }
-    });
-    stream.addEventListener("change", schedule);
-    stream.addEventListener("end", signedOut);
-    stream.addEventListener("error", function () {
-      if (stream.readyState === EventSource.CLOSED) {
-        say("Live updates stopped · reload the page", "error");
-      } else {
-        broken = true;
-        say("Reconnecting…", "reconnecting");
-      }
-    });
+    live = window.cybercrisisLive({ refresh: refresh, say: say, opened: updated });
   }
 
   if (document.readyState === "loading") {
